@@ -1,0 +1,17 @@
+import type { Db } from '../db/connection';
+import type { Mailer } from '../lib/mailer';
+import { createTenantProvisioningActivities } from './tenant-provisioning';
+
+export interface ActivityDeps {
+  db: Db;
+  mailer: Mailer;
+}
+
+/** Every activity the workers register, built once with the process's dependencies. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createTenantProvisioningActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,38 @@
+import { createHash } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Db } from '../db/connection';
+import { activateTenant, findTenant } from '../db/tenants';
+import { welcomeEmail } from '../domain/tenant';
+import type { Mailer } from '../lib/mailer';
+import { sendEmailOnce } from './email';
+
+export function createTenantProvisioningActivities(deps: { db: Db; mailer: Mailer }) {
+  return {
+    /** Tells the clinic's contract addresses that their environment is ready. */
+    async sendTenantWelcomeEmail(tenantId: string): Promise<{ sent: number }> {
+      const tenant = await findTenant(deps.db, tenantId);
+      if (!tenant) throw ApplicationFailure.nonRetryable(`tenant ${tenantId} does not exist`, 'TenantMissing');
+      const workflowId = Context.current().info.workflowExecution?.workflowId;
+      if (!workflowId) throw ApplicationFailure.nonRetryable('must run inside a workflow', 'NoWorkflow');
+      let sent = 0;
+      for (const to of tenant.contractEmails) {
+        const result = await sendEmailOnce(deps, {
+          tenantId,
+          // Hashed: the key is stored, the address need not be.
+          idempotencyKey: `${workflowId}/welcome/${createHash('sha256').update(to).digest('hex').slice(0, 32)}`,
+          purpose: 'tenant.welcome',
+          mail: { to, ...welcomeEmail(tenant) },
+        });
+        if (result.sent) sent += 1;
+      }
+      return { sent };
+    },
+
+    async activateTenant(tenantId: string): Promise<'activated' | 'already'> {
+      const result = await activateTenant(deps.db, tenantId);
+      if (result === 'missing') throw ApplicationFailure.nonRetryable(`tenant ${tenantId} does not exist`, 'TenantMissing');
+      return result;
+    },
+  };
+}

@@ -1,0 +1,45 @@
+import type { Middleware } from 'koa';
+import { Problem, notFound } from '../../domain/problems';
+import type { AppState } from '../state';
+
+/**
+ * The only place errors become responses. Known problems keep their status and code;
+ * anything else is logged with its stack and answered as an opaque 500 carrying the
+ * request id, so nothing internal (stack, SQL, another clinic's data) leaves the process.
+ */
+export function problemHandler(): Middleware<AppState> {
+  return async (ctx, next) => {
+    let problem: Problem;
+    try {
+      await next();
+      if (ctx.status !== 404 || ctx.body !== undefined) return;
+      problem = notFound(`No route for ${ctx.method} ${ctx.path}.`);
+    } catch (err) {
+      problem = toProblem(err, ctx.state);
+    }
+    ctx.status = problem.status;
+    ctx.type = 'application/problem+json';
+    ctx.body = {
+      type: `https://docs.forclinic.example/problems/${problem.code}`,
+      title: problem.title,
+      status: problem.status,
+      code: problem.code,
+      detail: problem.detail,
+      instance: ctx.path,
+      requestId: ctx.state.requestId,
+      ...problem.extra,
+    };
+  };
+}
+
+function toProblem(err: unknown, state: AppState): Problem {
+  if (err instanceof Problem) return err;
+  const e = err as { status?: number; expose?: boolean; message?: string; type?: string };
+  // Errors raised by Koa or its router (e.g. 405) carry a status and are safe to expose.
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500 && e.expose) {
+    const code = e.status === 405 ? 'method_not_allowed' : e.status === 404 ? 'not_found' : 'bad_request';
+    return new Problem(e.status, code, e.message ?? 'Bad Request', e.message);
+  }
+  state.log?.error({ err }, 'unhandled error');
+  return new Problem(500, 'internal_error', 'Internal Server Error', 'An unexpected error occurred. Quote the request id when contacting support.');
+}

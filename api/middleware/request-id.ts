@@ -1,0 +1,18 @@
+import { randomUUID } from 'node:crypto';
+import type { Middleware } from 'koa';
+import type { Logger } from '../../lib/logger';
+import type { AppState } from '../state';
+
+// A caller's id is kept only when it cannot smuggle anything into logs or headers.
+const SAFE_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+
+export function requestId(log: Logger): Middleware<AppState> {
+  return async (ctx, next) => {
+    const incoming = ctx.get('X-Request-Id');
+    const id = SAFE_ID.test(incoming) ? incoming : randomUUID();
+    ctx.state.requestId = id;
+    ctx.state.log = log.child({ requestId: id });
+    ctx.set('X-Request-Id', id);
+    await next();
+  };
+}

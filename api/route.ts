@@ -1,0 +1,66 @@
+import type Router from '@koa/router';
+import type { ParameterizedContext } from 'koa';
+import { z } from 'zod';
+import { parseOrThrow } from '../domain/validation';
+import type { AppState } from './state';
+
+/**
+ * A route is declared once, with its schemas, and that one declaration both registers the
+ * handler and documents it in /openapi.json — so the document cannot drift from the code.
+ */
+export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
+
+export type Security = 'none' | 'operator';
+
+export interface ResponseSpec {
+  description: string;
+  schema?: z.ZodType;
+  contentType?: string;
+}
+
+export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
+  method: HttpMethod;
+  path: string;
+  operationId: string;
+  summary: string;
+  tags: string[];
+  security: Security;
+  params?: P;
+  query?: Q;
+  body?: B;
+  responses: Record<number, ResponseSpec>;
+  /** Problem codes this route can answer with, beyond the common ones. */
+  problems?: number[];
+  handler: (
+    ctx: ParameterizedContext<AppState>,
+    input: { params: z.output<P>; query: z.output<Q>; body: z.output<B> },
+  ) => Promise<void>;
+}
+
+export type AnyRoute = RouteSpec<z.ZodType, z.ZodType, z.ZodType>;
+
+export function defineRoute<
+  P extends z.ZodType = z.ZodUndefined,
+  Q extends z.ZodType = z.ZodUndefined,
+  B extends z.ZodType = z.ZodUndefined,
+>(spec: RouteSpec<P, Q, B>): AnyRoute {
+  return spec as unknown as AnyRoute;
+}
+
+/** `/v1/tenants/:id` → `/v1/tenants/{id}` */
+export const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+
+export type AuthMiddleware = (ctx: ParameterizedContext<AppState>, next: () => Promise<unknown>) => Promise<unknown>;
+
+export function mountRoutes(router: Router<AppState>, routes: AnyRoute[], auth: Record<Security, AuthMiddleware>): void {
+  for (const route of routes) {
+    router[route.method](route.path, auth[route.security], async (ctx) => {
+      const input = {
+        params: route.params ? parseOrThrow(route.params, ctx.params) : undefined,
+        query: route.query ? parseOrThrow(route.query, ctx.query) : undefined,
+        body: route.body ? parseOrThrow(route.body, ctx.state.body) : undefined,
+      };
+      await route.handler(ctx as ParameterizedContext<AppState>, input);
+    });
+  }
+}

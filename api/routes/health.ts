@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { pingDb } from '../../db/connection';
+import { pingTemporal } from '../../temporal/client';
+import { defineRoute } from '../route';
+import type { AppDeps } from '../app';
+
+const readiness = z.object({
+  status: z.enum(['ready', 'not_ready']),
+  checks: z.object({ postgres: z.enum(['ok', 'failing']), temporal: z.enum(['ok', 'failing']) }),
+});
+
+export const healthRoutes = (deps: AppDeps) => [
+  defineRoute({
+    method: 'get',
+    path: '/healthz',
+    operationId: 'getLiveness',
+    summary: 'Liveness: the process is running',
+    tags: ['health'],
+    security: 'none',
+    responses: { 200: { description: 'Alive', schema: z.object({ status: z.literal('ok') }) } },
+    handler: async (ctx) => {
+      ctx.body = { status: 'ok' };
+    },
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/readyz',
+    operationId: 'getReadiness',
+    summary: 'Readiness: PostgreSQL and Temporal are reachable',
+    tags: ['health'],
+    security: 'none',
+    responses: {
+      200: { description: 'Ready to serve', schema: readiness },
+      503: { description: 'A dependency is unreachable', schema: readiness },
+    },
+    handler: async (ctx) => {
+      if (deps.isShuttingDown()) {
+        ctx.status = 503;
+        ctx.body = { status: 'not_ready', checks: { postgres: 'failing', temporal: 'failing' } };
+        return;
+      }
+      const [pg, temporal] = await Promise.all([pingDb(deps.db), pingTemporal(deps.temporal.connection)]);
+      const ok = pg && temporal;
+      ctx.status = ok ? 200 : 503;
+      ctx.body = {
+        status: ok ? 'ready' : 'not_ready',
+        checks: { postgres: pg ? 'ok' : 'failing', temporal: temporal ? 'ok' : 'failing' },
+      };
+    },
+  }),
+];

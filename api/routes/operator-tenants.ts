@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { decodeCursor, getTenant, insertTenant, listTenants, updateTenant } from '../../db/tenants';
+import { badRequest, serviceUnavailable } from '../../domain/problems';
+import { createTenantSchema, TENANT_STATUSES, updateTenantSchema } from '../../domain/tenant';
+import { TENANT_ID } from '../../temporal/search-attributes';
+import { tenantProvisioningWorkflowId } from '../../temporal/workflow-ids';
+import type { tenantProvisioningWorkflow } from '../../workflows/tenant-provisioning';
+import { defineRoute } from '../route';
+import { idParams, tenantPageSchema, tenantSchema } from '../schemas';
+import type { AppDeps } from '../app';
+
+const listQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(512).optional(),
+  status: z.enum(TENANT_STATUSES).optional(),
+});
+
+export const operatorTenantRoutes = (deps: AppDeps) => [
+  defineRoute({
+    method: 'post',
+    path: '/v1/operator/tenants',
+    operationId: 'createTenant',
+    summary: 'Register a clinic (tenant) and start its provisioning workflow',
+    tags: ['operator'],
+    security: 'operator',
+    body: createTenantSchema,
+    responses: { 201: { description: 'Created; status is "provisioning" until the welcome mail is sent', schema: tenantSchema } },
+    problems: [409],
+    handler: async (ctx, { body }) => {
+      // Insert and start in one transaction: if Temporal refuses, nothing is left half-made.
+      const tenant = await deps.db.transaction(async (trx) => {
+        const created = await insertTenant(trx, body);
+        try {
+          await deps.temporal.client.workflow.start<typeof tenantProvisioningWorkflow>('tenantProvisioningWorkflow', {
+            workflowId: tenantProvisioningWorkflowId(created.id),
+            taskQueue: deps.taskQueue,
+            args: [created.id],
+            typedSearchAttributes: [{ key: TENANT_ID, value: created.id }],
+          });
+        } catch (err) {
+          ctx.state.log.error({ err }, 'could not start tenant provisioning');
+          throw serviceUnavailable('The workflow service is unavailable; nothing was created. Retry shortly.');
+        }
+        return created;
+      });
+      ctx.status = 201;
+      ctx.set('Location', `/v1/operator/tenants/${tenant.id}`);
+      ctx.body = tenant;
+    },
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/v1/operator/tenants',
+    operationId: 'listTenants',
+    summary: 'List clinics, oldest first (keyset pagination)',
+    tags: ['operator'],
+    security: 'operator',
+    query: listQuery,
+    responses: { 200: { description: 'A page of clinics', schema: tenantPageSchema } },
+    handler: async (ctx, { query }) => {
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      if (query.cursor !== undefined && !after) throw badRequest('invalid_cursor', 'The cursor is malformed.');
+      ctx.body = await listTenants(deps.db, { limit: query.limit, after, status: query.status });
+    },
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/v1/operator/tenants/:id',
+    operationId: 'getTenant',
+    summary: 'Get one clinic',
+    tags: ['operator'],
+    security: 'operator',
+    params: idParams,
+    responses: { 200: { description: 'The clinic', schema: tenantSchema } },
+    problems: [404],
+    handler: async (ctx, { params }) => {
+      ctx.body = await getTenant(deps.db, params.id);
+    },
+  }),
+  defineRoute({
+    method: 'patch',
+    path: '/v1/operator/tenants/:id',
+    operationId: 'updateTenant',
+    summary: 'Change a clinic\'s name, contract e-mail addresses or status (active/suspended)',
+    tags: ['operator'],
+    security: 'operator',
+    params: idParams,
+    body: updateTenantSchema,
+    responses: { 200: { description: 'The updated clinic', schema: tenantSchema } },
+    problems: [404, 409],
+    handler: async (ctx, { params, body }) => {
+      ctx.body = await updateTenant(deps.db, params.id, body);
+    },
+  }),
+];

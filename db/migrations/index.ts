@@ -1,0 +1,18 @@
+import type { Knex } from 'knex';
+import * as m20261130000001 from './20261130000001_tenants';
+import * as m20261130000002 from './20261130000002_email_deliveries';
+
+/**
+ * Migrations are listed here explicitly instead of read from the folder, so the same list runs
+ * under tsx, jest and compiled JavaScript, and a migration can never be skipped by a file glob.
+ */
+const migrations: Record<string, Knex.Migration> = {
+  '20261130000001_tenants': m20261130000001,
+  '20261130000002_email_deliveries': m20261130000002,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations).sort(),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name]!,
+};

@@ -1,0 +1,57 @@
+import type { Knex } from 'knex';
+import { Model, type QueryBuilderType, type QueryContext, type TransactionOrKnex } from 'objection';
+import type { Db } from './connection';
+
+/**
+ * The one way to touch tenant-owned rows. withTenant() opens a transaction that knows its clinic
+ * (and tells PostgreSQL through app.tenant_id, for row-level security); models extending
+ * TenantScopedModel refuse to build a query outside such a transaction and add the
+ * tenant_id predicate themselves. Forgetting the scope is therefore an exception, not a leak.
+ */
+const TENANT_ID = Symbol('tenantId');
+
+export type TenantTransaction = Knex.Transaction & { readonly [TENANT_ID]: string };
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export async function withTenant<T>(db: Db, tenantId: string, fn: (trx: TenantTransaction) => Promise<T>): Promise<T> {
+  if (!UUID_RE.test(tenantId)) throw new Error('withTenant: tenantId must be a UUID');
+  return db.transaction(async (trx) => {
+    await trx.raw(`select set_config('app.tenant_id', ?, true)`, [tenantId]);
+    Object.defineProperty(trx, TENANT_ID, { value: tenantId, enumerable: false });
+    return fn(trx as TenantTransaction);
+  });
+}
+
+export function tenantIdOf(trx: TransactionOrKnex | undefined): string | undefined {
+  return trx ? (trx as unknown as Partial<TenantTransaction>)[TENANT_ID] : undefined;
+}
+
+export class TenantScopeError extends Error {
+  constructor(model: string) {
+    super(`${model}: tenant-owned rows can only be queried inside withTenant(db, tenantId, trx => ...)`);
+    this.name = 'TenantScopeError';
+  }
+}
+
+export class TenantScopedModel extends Model {
+  tenantId!: string;
+
+  static query<M extends Model>(this: (new () => M) & typeof Model, trx?: TransactionOrKnex): QueryBuilderType<M> {
+    const tenantId = tenantIdOf(trx);
+    if (!tenantId) throw new TenantScopeError(this.name);
+    const table = this.tableName;
+    return (Model.query.call(this, trx) as QueryBuilderType<M>)
+      .context({ tenantId })
+      .onBuild((builder) => {
+        if (!builder.isInsert()) builder.where(`${table}.tenant_id`, tenantId);
+      }) as QueryBuilderType<M>;
+  }
+
+  $beforeInsert(context: QueryContext): void {
+    const tenantId = context.tenantId as string | undefined;
+    if (!tenantId) throw new TenantScopeError(this.constructor.name);
+    if (this.tenantId && this.tenantId !== tenantId) throw new TenantScopeError(this.constructor.name);
+    this.tenantId = tenantId;
+  }
+}

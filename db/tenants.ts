@@ -1,0 +1,97 @@
+import type { CreateTenantInput, Tenant, TenantStatus, UpdateTenantInput } from '../domain/tenant';
+import { canChangeStatus } from '../domain/tenant';
+import { conflict, notFound } from '../domain/problems';
+import type { Db } from './connection';
+import { TenantRow } from './models/tenant';
+
+/** Data access for the tenant registry, used by the operator API and by provisioning activities. */
+
+const UNIQUE_VIOLATION = '23505';
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export async function insertTenant(db: Db, input: CreateTenantInput): Promise<Tenant> {
+  try {
+    const row = await TenantRow.query(db).insertAndFetch({ ...input, status: 'provisioning' });
+    return row.toApi();
+  } catch (err) {
+    if ((err as { nativeError?: { code?: string }; code?: string }).nativeError?.code === UNIQUE_VIOLATION ||
+        (err as { code?: string }).code === UNIQUE_VIOLATION) {
+      throw conflict('slug_taken', `A clinic with slug "${input.slug}" already exists.`);
+    }
+    throw err;
+  }
+}
+
+export async function findTenant(db: Db, id: string): Promise<Tenant | undefined> {
+  if (!UUID_RE.test(id)) return undefined;
+  return (await TenantRow.query(db).findById(id))?.toApi();
+}
+
+export async function getTenant(db: Db, id: string): Promise<Tenant> {
+  const tenant = await findTenant(db, id);
+  if (!tenant) throw notFound('No such clinic.');
+  return tenant;
+}
+
+export interface TenantPage {
+  items: Tenant[];
+  nextCursor: string | null;
+}
+
+/** Keyset pagination on (created_at, id): stable while clinics are being added. */
+export async function listTenants(
+  db: Db,
+  opts: { limit: number; after?: { createdAt: string; id: string }; status?: TenantStatus },
+): Promise<TenantPage> {
+  // The cursor keeps created_at at full microsecond precision (a JS Date would cut it to ms).
+  const q = TenantRow.query(db)
+    .select('tenants.*', db.raw(`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_ts`))
+    .orderBy([{ column: 'createdAt' }, { column: 'id' }])
+    .limit(opts.limit + 1);
+  if (opts.status) q.where('status', opts.status);
+  if (opts.after) q.whereRaw('(created_at, id) > (?::timestamptz, ?::uuid)', [opts.after.createdAt, opts.after.id]);
+  const rows = (await q) as Array<TenantRow & { cursorTs: string }>;
+  const page = rows.slice(0, opts.limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map((r) => r.toApi()),
+    nextCursor: rows.length > opts.limit && last ? encodeCursor({ createdAt: last.cursorTs, id: last.id }) : null,
+  };
+}
+
+function encodeCursor(t: { createdAt: string; id: string }): string {
+  return Buffer.from(JSON.stringify([t.createdAt, t.id])).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): { createdAt: string; id: string } | undefined {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (typeof createdAt !== 'string' || Number.isNaN(Date.parse(createdAt))) return undefined;
+    if (typeof id !== 'string' || !UUID_RE.test(id)) return undefined;
+    return { createdAt, id };
+  } catch {
+    return undefined;
+  }
+}
+
+export async function updateTenant(db: Db, id: string, patch: UpdateTenantInput): Promise<Tenant> {
+  return db.transaction(async (trx) => {
+    if (!UUID_RE.test(id)) throw notFound('No such clinic.');
+    const current = await TenantRow.query(trx).findById(id).forUpdate();
+    if (!current) throw notFound('No such clinic.');
+    if (patch.status && !canChangeStatus(current.status, patch.status)) {
+      throw conflict('invalid_transition', `A clinic in status "${current.status}" cannot become "${patch.status}".`);
+    }
+    const row = await TenantRow.query(trx).patchAndFetchById(id, { ...patch, updatedAt: trx.fn.now() as never });
+    return row.toApi();
+  });
+}
+
+/** Finishes provisioning. Idempotent: activating an active clinic changes nothing. */
+export async function activateTenant(db: Db, id: string): Promise<'activated' | 'already' | 'missing'> {
+  const updated = await TenantRow.query(db)
+    .patch({ status: 'active', updatedAt: db.fn.now() as never })
+    .where({ id, status: 'provisioning' });
+  if (updated > 0) return 'activated';
+  return (await TenantRow.query(db).findById(id)) ? 'already' : 'missing';
+}

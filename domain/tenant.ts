@@ -1,0 +1,84 @@
+import { z } from 'zod';
+
+/** Business rules for clinics (tenants), shared by the API and by activities. */
+
+export const TENANT_STATUSES = ['provisioning', 'active', 'suspended'] as const;
+export type TenantStatus = (typeof TENANT_STATUSES)[number];
+
+/** Slugs appear in login requests and URLs, so they must be stable, lowercase and unambiguous. */
+const RESERVED_SLUGS = new Set(['admin', 'api', 'operator', 'www', 'system', 'root', 'support', 'help']);
+
+export const slugSchema = z
+  .string()
+  .regex(/^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$/, 'must be 3-63 characters of a-z, 0-9 and "-", not starting or ending with "-"')
+  .refine((s) => !s.includes('--'), 'must not contain "--"')
+  .refine((s) => !RESERVED_SLUGS.has(s), 'is reserved');
+
+const nameSchema = z
+  .string()
+  .transform((s) => s.normalize('NFC').trim())
+  .pipe(z.string().min(1, 'must not be empty').max(200, 'must be at most 200 characters'));
+
+const emailSchema = z
+  .string()
+  .trim()
+  .max(254, 'must be at most 254 characters')
+  .email('must be an e-mail address')
+  .transform((e) => e.toLowerCase());
+
+/** Contract addresses receive incident notices: at least one, no duplicates, bounded. */
+export const contractEmailsSchema = z
+  .array(emailSchema)
+  .min(1, 'at least one contract e-mail address is required')
+  .max(20, 'at most 20 addresses')
+  .transform((list) => [...new Set(list)]);
+
+export const createTenantSchema = z.strictObject({
+  slug: slugSchema,
+  name: nameSchema,
+  contractEmails: contractEmailsSchema,
+});
+export type CreateTenantInput = z.output<typeof createTenantSchema>;
+
+/** The slug is immutable: clinics' staff type it at every login, and links embed it. */
+export const updateTenantSchema = z
+  .strictObject({
+    name: nameSchema.optional(),
+    contractEmails: contractEmailsSchema.optional(),
+    status: z.enum(['active', 'suspended']).optional(),
+  })
+  .refine((v) => Object.keys(v).length > 0, 'at least one of name, contractEmails, status is required');
+export type UpdateTenantInput = z.output<typeof updateTenantSchema>;
+
+export interface Tenant {
+  id: string;
+  slug: string;
+  name: string;
+  contractEmails: string[];
+  status: TenantStatus;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Which status changes an operator may make. Provisioning is finished only by its workflow. */
+export function canChangeStatus(from: TenantStatus, to: TenantStatus): boolean {
+  if (from === to) return true;
+  if (from === 'provisioning') return false;
+  return (from === 'active' && to === 'suspended') || (from === 'suspended' && to === 'active');
+}
+
+export function welcomeEmail(tenant: Pick<Tenant, 'name' | 'slug'>): { subject: string; text: string } {
+  return {
+    subject: `[FOR CLINIC] ${tenant.name} のご利用準備が整いました / Your clinic is ready`,
+    text: [
+      `${tenant.name} ご担当者様`,
+      '',
+      'FOR CLINIC のご契約ありがとうございます。クリニックの環境の準備が完了しました。',
+      `クリニック ID: ${tenant.slug}`,
+      'このアドレスは契約連絡先として登録されており、セキュリティインシデントのお知らせもこちらに送信されます。',
+      '',
+      `Your FOR CLINIC environment for ${tenant.name} (clinic ID: ${tenant.slug}) is ready.`,
+      'This address is registered as a contract contact and will receive security incident notices.',
+    ].join('\n'),
+  };
+}

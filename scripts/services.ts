@@ -1,0 +1,108 @@
+import path from 'node:path';
+import { startEmbeddedPostgres } from '../db/embedded-postgres';
+import { startLocalSes } from '../lib/local-ses';
+import { isPortOpen } from '../lib/process';
+import { startDevServer } from '../temporal/dev-server';
+
+/**
+ * The infrastructure under the product — PostgreSQL, Temporal, SES — started locally when no
+ * external one is configured. Used by `npm start` (persistent, with UIs) and by the test harness
+ * (throw-away, headless). Each part is skipped when its variable points elsewhere.
+ */
+export interface ServicesOptions {
+  dataDir: string;
+  /** Existing server; when unset an embedded PostgreSQL is started. */
+  databaseUrl?: string;
+  embeddedPgPort: number;
+  temporalAddress?: string;
+  temporalPort: number;
+  /** 0 = headless. */
+  temporalUiPort: number;
+  /** Keep Temporal state in a SQLite file under dataDir (survives restarts). */
+  persistTemporal: boolean;
+  sesEndpoint?: string;
+  /** Use real SES (no local server) because AWS credentials are configured. */
+  realSes: boolean;
+  mailPort: number;
+  log: (m: string) => void;
+}
+
+export interface Services {
+  /** A URL on the PostgreSQL server with rights to create databases. */
+  serverUrl: string;
+  temporalAddress: string;
+  temporalUiUrl?: string;
+  sesEndpoint?: string;
+  mailViewerUrl?: string;
+  stop(): Promise<void>;
+}
+
+async function step<T>(log: (m: string) => void, what: string, fn: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  log(`${what}...`);
+  try {
+    const result = await fn();
+    log(`${what}: ok (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    return result;
+  } catch (err) {
+    log(`${what}: FAILED: ${(err as Error).message}`);
+    throw err;
+  }
+}
+
+export async function startServices(o: ServicesOptions): Promise<Services> {
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch((err) => o.log(`stop failed: ${(err as Error).message}`));
+  };
+  try {
+    let serverUrl = o.databaseUrl;
+    if (!serverUrl) {
+      if (await isPortOpen(o.embeddedPgPort)) {
+        throw new Error(`port ${o.embeddedPgPort} is taken; set EMBEDDED_PG_PORT or DATABASE_URL`);
+      }
+      const pg = await step(o.log, `PostgreSQL: starting embedded server on 127.0.0.1:${o.embeddedPgPort}`, () =>
+        startEmbeddedPostgres({ dataDir: path.join(o.dataDir, 'postgres'), port: o.embeddedPgPort, log: o.log }),
+      );
+      stops.push(() => step(o.log, 'PostgreSQL: stopping', () => pg.stop()));
+      serverUrl = pg.url;
+    } else {
+      o.log('PostgreSQL: using DATABASE_URL');
+    }
+
+    let temporalAddress = o.temporalAddress;
+    let temporalUiUrl: string | undefined;
+    if (!temporalAddress) {
+      const dev = await step(o.log, `Temporal: starting dev server on 127.0.0.1:${o.temporalPort}`, () =>
+        startDevServer({
+          port: o.temporalPort,
+          uiPort: o.temporalUiPort || undefined,
+          dbFile: o.persistTemporal ? path.join(o.dataDir, 'temporal', 'temporal.db') : undefined,
+          logFile: path.join(o.dataDir, 'logs', `temporal-${o.temporalPort}.log`),
+          log: o.log,
+        }),
+      );
+      stops.push(() => step(o.log, 'Temporal: stopping', () => dev.stop()));
+      temporalAddress = dev.address;
+      temporalUiUrl = dev.uiUrl;
+    } else {
+      o.log(`Temporal: using TEMPORAL_ADDRESS=${temporalAddress}`);
+    }
+
+    let sesEndpoint = o.sesEndpoint;
+    let mailViewerUrl: string | undefined = sesEndpoint;
+    if (!sesEndpoint && !o.realSes) {
+      const ses = await step(o.log, `Mail: starting local SES on 127.0.0.1:${o.mailPort}`, () => startLocalSes({ port: o.mailPort }));
+      stops.push(() => step(o.log, 'Mail: stopping', () => ses.close()));
+      sesEndpoint = ses.endpoint;
+      mailViewerUrl = ses.viewerUrl;
+    } else if (o.realSes) {
+      o.log('Mail: using Amazon SES (AWS credentials found, no SES_ENDPOINT)');
+      mailViewerUrl = undefined;
+    }
+    return { serverUrl, temporalAddress, temporalUiUrl, sesEndpoint, mailViewerUrl, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

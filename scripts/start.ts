@@ -1,0 +1,139 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { createDb, migrateLatest } from '../db/connection';
+import { ensureDatabase, withDatabase } from '../db/database';
+import { startProcess, waitFor, type ManagedProcess } from '../lib/process';
+import { startServices, type Services } from './services';
+
+/**
+ * `npm start`: the whole stack on one machine with embedded defaults — PostgreSQL, the Temporal
+ * dev server with its UI, a local SES with its mail viewer, then the worker and the API.
+ * Anything pointed elsewhere by DATABASE_URL, TEMPORAL_ADDRESS or SES_ENDPOINT is used instead.
+ * Ctrl-C / SIGTERM stops everything it started, newest first.
+ */
+const root = path.resolve(__dirname, '..');
+const env = process.env;
+const say = (m: string) => console.log(`[start] ${m}`);
+const num = (name: string, fallback: number) => {
+  const v = env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    console.error(`[start] ${name}=${v} is not a port number`);
+    process.exit(1);
+  }
+  return n;
+};
+
+let shutdown: (code: number) => Promise<void> = async (code) => process.exit(code);
+
+async function main() {
+  const dataDir = path.resolve(env.DATA_DIR || path.join(root, '.data'));
+  await mkdir(path.join(dataDir, 'logs'), { recursive: true });
+  const port = num('PORT', 3000);
+  const operatorToken = env.OPERATOR_TOKEN || randomBytes(32).toString('hex');
+  let services: Services | undefined;
+  const children: ManagedProcess[] = [];
+  let stopping = false;
+
+  shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping...');
+    // Reverse order: API first (stops taking requests), then the worker, then infrastructure.
+    for (const child of [...children].reverse()) {
+      await child.stop(20_000);
+      say(`${child.name}: stopped`);
+    }
+    await services?.stop();
+    say('all stopped');
+    process.exit(code);
+  };
+  process.once('SIGINT', () => void shutdown(0));
+  process.once('SIGTERM', () => void shutdown(0));
+
+  say(`data folder: ${dataDir}`);
+  services = await startServices({
+    dataDir,
+    databaseUrl: env.DATABASE_URL,
+    embeddedPgPort: num('EMBEDDED_PG_PORT', 54329),
+    temporalAddress: env.TEMPORAL_ADDRESS,
+    temporalPort: num('TEMPORAL_PORT', 7233),
+    temporalUiPort: num('TEMPORAL_UI_PORT', 8233),
+    persistTemporal: true,
+    sesEndpoint: env.SES_ENDPOINT,
+    realSes: Boolean(env.AWS_ACCESS_KEY_ID || env.AWS_PROFILE),
+    mailPort: num('MAIL_PORT', 8005),
+    log: say,
+  });
+
+  // With an embedded server we own it, so the product gets a database of its own on it.
+  let databaseUrl = env.DATABASE_URL;
+  if (!databaseUrl) {
+    await ensureDatabase(services.serverUrl, 'forclinic');
+    databaseUrl = withDatabase(services.serverUrl, 'forclinic');
+  }
+  say('PostgreSQL: applying migrations...');
+  const db = createDb({ url: databaseUrl, poolMax: 1 });
+  try {
+    const applied = await migrateLatest(db);
+    say(`PostgreSQL: ${applied.length ? `applied ${applied.length} migration(s)` : 'schema up to date'}`);
+  } finally {
+    await db.destroy();
+  }
+
+  const childEnv = {
+    ...env,
+    DATABASE_URL: databaseUrl,
+    TEMPORAL_ADDRESS: services.temporalAddress,
+    OPERATOR_TOKEN: operatorToken,
+    PORT: String(port),
+    ...(services.sesEndpoint ? { SES_ENDPOINT: services.sesEndpoint } : {}),
+  };
+  const spawnTs = (name: string, entry: string) => {
+    const child = startProcess(name, process.execPath, ['--import', 'tsx', path.join(root, entry)], {
+      cwd: root,
+      env: childEnv,
+      // An IPC channel lets the child notice if this launcher dies without cleaning up.
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      logFile: env.START_QUIET ? path.join(dataDir, 'logs', `${name}.log`) : undefined,
+      inheritOutput: !env.START_QUIET,
+    });
+    children.push(child);
+    void child.exited.then((code) => {
+      if (stopping) return;
+      say(`${name} exited unexpectedly (${code}); stopping the stack`);
+      void shutdown(1);
+    });
+    return child;
+  };
+
+  say('worker: starting (bundles workflow code)...');
+  const worker = spawnTs('worker', 'workers/main.ts');
+  const workerReady = new Promise<void>((resolve) => worker.child.once('message', () => resolve()));
+  say('api: starting...');
+  spawnTs('api', 'api/server.ts');
+  const apiUrl = `http://localhost:${port}`;
+  await waitFor('the API to become ready', async () => (await fetch(`${apiUrl}/readyz`)).status === 200, 120_000, 250);
+  say('api: ready');
+  await workerReady;
+  say('worker: polling');
+
+  const lines = [
+    'FOR CLINIC is running',
+    `API:            ${apiUrl}   (OpenAPI: ${apiUrl}/openapi.json)`,
+    `Temporal UI:    ${services.temporalUiUrl ?? `(external cluster at ${services.temporalAddress})`}`,
+    `Mail viewer:    ${services.mailViewerUrl ?? '(real Amazon SES)'}`,
+    `Operator token: ${operatorToken}${env.OPERATOR_TOKEN ? ' (from OPERATOR_TOKEN)' : ' (generated for this run; set OPERATOR_TOKEN to fix it)'}`,
+    'Press Ctrl-C to stop.',
+  ];
+  const width = Math.max(...lines.map((l) => l.length));
+  console.log(['', `+${'-'.repeat(width + 2)}+`, ...lines.map((l) => `| ${l.padEnd(width)} |`), `+${'-'.repeat(width + 2)}+`, ''].join('\n'));
+  say('ready');
+}
+
+main().catch(async (err) => {
+  console.error(`[start] FAILED: ${(err as Error).message}`);
+  await shutdown(1);
+});

@@ -1,0 +1,5 @@
+/**
+ * Workflow ids are derived from the entity they run for, so starting twice is a no-op and an
+ * operator can find the process from the entity. Ids carry opaque UUIDs only, never personal data.
+ */
+export const tenantProvisioningWorkflowId = (tenantId: string) => `tenant-provisioning/${tenantId}`;

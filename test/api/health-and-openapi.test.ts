@@ -1,0 +1,95 @@
+import Router from '@koa/router';
+import { createApp } from '../../api/app';
+import { openApiPath } from '../../api/route';
+import { createLogger } from '../../lib/logger';
+import { freePort } from '../../lib/process';
+import { createTemporalClient } from '../../temporal/client';
+import { call } from '../harness/http';
+import { startTestStack, type TestStack } from '../harness/stack';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('health checks', () => {
+  it('/healthz answers 200 without credentials', async () => {
+    const reply = await call(stack.url, 'GET', '/healthz');
+    expect(reply.status).toBe(200);
+    expect(reply.body).toEqual({ status: 'ok' });
+  });
+
+  it('/readyz answers 200 when PostgreSQL and Temporal are reachable', async () => {
+    const reply = await call(stack.url, 'GET', '/readyz');
+    expect(reply.status).toBe(200);
+    expect(reply.body).toEqual({ status: 'ready', checks: { postgres: 'ok', temporal: 'ok' } });
+  });
+
+  it('/readyz answers 503 naming the dependency that is down', async () => {
+    // The same app wired to a Temporal address where nothing listens.
+    const deadTemporal = createTemporalClient({ address: `127.0.0.1:${await freePort()}`, namespace: 'default' });
+    const { app } = createApp({
+      db: stack.database.db,
+      temporal: deadTemporal,
+      log: createLogger({ level: 'silent' }),
+      operatorToken: 'x'.repeat(32),
+      taskQueue: 'unused',
+      bodyLimitBytes: 1024,
+      tls: false,
+      isShuttingDown: () => false,
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const { port } = server.address() as { port: number };
+    try {
+      const reply = await call(`http://127.0.0.1:${port}`, 'GET', '/readyz');
+      expect(reply.status).toBe(503);
+      expect(reply.body).toEqual({ status: 'not_ready', checks: { postgres: 'ok', temporal: 'failing' } });
+    } finally {
+      server.close();
+      await deadTemporal.close().catch(() => undefined);
+    }
+  });
+});
+
+describe('/openapi.json', () => {
+  it('is an OpenAPI 3.1 document that documents every mounted route and method', async () => {
+    const reply = await call(stack.url, 'GET', '/openapi.json');
+    expect(reply.status).toBe(200);
+    expect(reply.body.openapi).toBe('3.1.0');
+    const { router } = createApp({
+      db: stack.database.db,
+      temporal: stack.temporal,
+      log: createLogger({ level: 'silent' }),
+      operatorToken: 'x'.repeat(32),
+      taskQueue: 'unused',
+      bodyLimitBytes: 1024,
+      tls: false,
+      isShuttingDown: () => false,
+    });
+    const mounted = (router as Router).stack.flatMap((layer) =>
+      layer.methods.filter((m) => m !== 'HEAD').map((m) => `${m.toLowerCase()} ${openApiPath(String(layer.path))}`),
+    );
+    expect(mounted.length).toBeGreaterThan(5);
+    const documented = Object.entries(reply.body.paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) =>
+      Object.keys(ops).map((m) => `${m} ${p}`),
+    );
+    expect(documented.sort()).toEqual([...new Set(mounted)].sort());
+    for (const [, ops] of Object.entries(reply.body.paths as Record<string, Record<string, any>>)) {
+      for (const op of Object.values(ops)) {
+        expect(op.operationId).toEqual(expect.any(String));
+        expect(Object.keys(op.responses).length).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  it('describes the tenant creation body with its required fields', async () => {
+    const reply = await call(stack.url, 'GET', '/openapi.json');
+    const schema = reply.body.paths['/v1/operator/tenants'].post.requestBody.content['application/json'].schema;
+    expect(schema.required.sort()).toEqual(['contractEmails', 'name', 'slug']);
+    expect(schema.additionalProperties).toBe(false);
+  });
+});

@@ -1,0 +1,192 @@
+import { fetchLocalEmails } from '../../lib/local-ses';
+import { tenantProvisioningWorkflowId } from '../../temporal/workflow-ids';
+import { call } from '../harness/http';
+import { startTestStack, type TestStack } from '../harness/stack';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const uniqueSlug = (prefix: string) => `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
+const op = (method: string, path: string, json?: unknown) =>
+  call(stack.url, method, path, { token: stack.operatorToken, json });
+
+function expectProblem(reply: { status: number; headers: Headers; body: any; text: string }, status: number, code: string) {
+  expect(reply.status).toBe(status);
+  expect(reply.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  expect(reply.body.code).toBe(code);
+  expect(reply.body.status).toBe(status);
+  expect(reply.body.requestId).toBe(reply.headers.get('x-request-id'));
+  expect(reply.text).not.toMatch(/\bat .+\.(ts|js):\d+/); // no stack trace
+}
+
+describe('creating a clinic', () => {
+  it('answers 201, runs provisioning, mails every contract address once, then the clinic is active', async () => {
+    const slug = uniqueSlug('sakura');
+    const addresses = [`Info@${slug}.example`, `it@${slug}.example`];
+    const created = await op('POST', '/v1/operator/tenants', { slug, name: ' さくらクリニック ', contractEmails: addresses });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({
+      slug,
+      name: 'さくらクリニック',
+      contractEmails: addresses.map((a) => a.toLowerCase()),
+      status: 'provisioning',
+    });
+    expect(created.body.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(created.body.createdAt).toMatch(/Z$/);
+    expect(created.headers.get('location')).toBe(`/v1/operator/tenants/${created.body.id}`);
+
+    const handle = stack.temporal.client.workflow.getHandle(tenantProvisioningWorkflowId(created.body.id));
+    expect(await handle.result()).toEqual({ tenantId: created.body.id, welcomeEmailsSent: 2 });
+    const description = await handle.describe();
+    expect(description.typedSearchAttributes.get({ name: 'TenantId', type: 'KEYWORD' } as never)).toBe(created.body.id);
+
+    const fetched = await op('GET', `/v1/operator/tenants/${created.body.id}`);
+    expect(fetched.status).toBe(200);
+    expect(fetched.body.status).toBe('active');
+
+    const mails = (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.subject.includes('さくらクリニック') && m.destination.to[0]?.endsWith(`@${slug}.example`));
+    expect(mails.map((m) => m.destination.to[0]).sort()).toEqual(addresses.map((a) => a.toLowerCase()).sort());
+  });
+
+  it('refuses a duplicate slug with 409 slug_taken and keeps the first clinic unchanged', async () => {
+    const slug = uniqueSlug('dup');
+    const first = await op('POST', '/v1/operator/tenants', { slug, name: 'First', contractEmails: ['a@first.example'] });
+    expect(first.status).toBe(201);
+    const second = await op('POST', '/v1/operator/tenants', { slug, name: 'Second', contractEmails: ['b@second.example'] });
+    expectProblem(second, 409, 'slug_taken');
+    const list = await op('GET', '/v1/operator/tenants?limit=200');
+    expect(list.body.items.filter((t: { slug: string }) => t.slug === slug).map((t: { name: string }) => t.name)).toEqual(['First']);
+  });
+
+  it('lists every invalid field with validation_failed', async () => {
+    const reply = await op('POST', '/v1/operator/tenants', {
+      slug: 'Bad Slug!',
+      name: '',
+      contractEmails: ['not-an-email'],
+      extra: true,
+    });
+    expectProblem(reply, 400, 'validation_failed');
+    const fields = reply.body.errors.map((e: { field: string }) => e.field).sort();
+    expect(fields).toEqual(['contractEmails.0', 'extra', 'name', 'slug']);
+  });
+
+  it('requires at least one contract address and rejects reserved slugs', async () => {
+    const reply = await op('POST', '/v1/operator/tenants', { slug: 'admin', name: 'X', contractEmails: [] });
+    expectProblem(reply, 400, 'validation_failed');
+    expect(reply.body.errors.map((e: { field: string }) => e.field).sort()).toEqual(['contractEmails', 'slug']);
+  });
+});
+
+describe('reading and changing clinics', () => {
+  it('pages through clinics with a stable cursor', async () => {
+    const slugs = await Promise.all(
+      [1, 2, 3].map(async (i) => {
+        const slug = uniqueSlug(`page${i}`);
+        expect((await op('POST', '/v1/operator/tenants', { slug, name: `P${i}`, contractEmails: [`x@${slug}.example`] })).status).toBe(201);
+        return slug;
+      }),
+    );
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page: any = await op('GET', `/v1/operator/tenants?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(page.status).toBe(200);
+      expect(page.body.items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.body.items.map((t: { slug: string }) => t.slug));
+      cursor = page.body.nextCursor;
+      pages += 1;
+    } while (cursor && pages < 100);
+    expect(new Set(seen).size).toBe(seen.length);
+    for (const s of slugs) expect(seen).toContain(s);
+  });
+
+  it('rejects a malformed cursor and an out-of-range limit', async () => {
+    expectProblem(await op('GET', '/v1/operator/tenants?cursor=%%%'), 400, 'invalid_cursor');
+    expectProblem(await op('GET', '/v1/operator/tenants?limit=0'), 400, 'validation_failed');
+    expectProblem(await op('GET', '/v1/operator/tenants?limit=abc'), 400, 'validation_failed');
+  });
+
+  it('patches name, addresses and status, and refuses a slug change', async () => {
+    const slug = uniqueSlug('patch');
+    const created = await op('POST', '/v1/operator/tenants', { slug, name: 'Old', contractEmails: [`a@${slug}.example`] });
+    await stack.temporal.client.workflow.getHandle(tenantProvisioningWorkflowId(created.body.id)).result();
+    const id = created.body.id;
+    const patched = await op('PATCH', `/v1/operator/tenants/${id}`, { name: 'New', contractEmails: [`b@${slug}.example`], status: 'suspended' });
+    expect(patched.status).toBe(200);
+    expect(patched.body).toMatchObject({ name: 'New', contractEmails: [`b@${slug}.example`], status: 'suspended', slug });
+    expect(Date.parse(patched.body.updatedAt)).toBeGreaterThanOrEqual(Date.parse(created.body.updatedAt));
+    expectProblem(await op('PATCH', `/v1/operator/tenants/${id}`, { slug: 'other-slug' }), 400, 'validation_failed');
+    expectProblem(await op('PATCH', `/v1/operator/tenants/${id}`, {}), 400, 'validation_failed');
+    expect((await op('GET', `/v1/operator/tenants/${id}`)).body.name).toBe('New');
+  });
+
+  it('answers 404 for unknown and malformed ids', async () => {
+    expectProblem(await op('GET', '/v1/operator/tenants/00000000-0000-4000-8000-000000000000'), 404, 'not_found');
+    expectProblem(await op('GET', '/v1/operator/tenants/not-a-uuid'), 404, 'not_found');
+    expectProblem(await op('PATCH', "/v1/operator/tenants/1'%20or%201=1", { name: 'x' }), 404, 'not_found');
+  });
+});
+
+describe('bad requests never become 500s', () => {
+  it('401 without or with a wrong operator token', async () => {
+    expectProblem(await call(stack.url, 'GET', '/v1/operator/tenants'), 401, 'unauthorized');
+    expectProblem(await call(stack.url, 'GET', '/v1/operator/tenants', { token: 'x'.repeat(64) }), 401, 'unauthorized');
+    expectProblem(await call(stack.url, 'GET', '/v1/operator/tenants', { headers: { authorization: `Basic ${stack.operatorToken}` } }), 401, 'unauthorized');
+  });
+
+  it('400 invalid_json for malformed JSON', async () => {
+    const reply = await call(stack.url, 'POST', '/v1/operator/tenants', { token: stack.operatorToken, raw: '{"slug": "x",' });
+    expectProblem(reply, 400, 'invalid_json');
+  });
+
+  it('415 for a body that is not JSON', async () => {
+    const reply = await call(stack.url, 'POST', '/v1/operator/tenants', {
+      token: stack.operatorToken,
+      raw: 'slug=x',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expectProblem(reply, 415, 'unsupported_media_type');
+  });
+
+  it('413 for a body over the limit, declared or streamed', async () => {
+    const big = JSON.stringify({ slug: 'big', name: 'x'.repeat(2 * 1024 * 1024), contractEmails: ['a@b.example'] });
+    expectProblem(await call(stack.url, 'POST', '/v1/operator/tenants', { token: stack.operatorToken, raw: big }), 413, 'payload_too_large');
+    const chunked = new ReadableStream({
+      start(controller) {
+        for (let i = 0; i < 3; i += 1) controller.enqueue(new TextEncoder().encode('x'.repeat(512 * 1024)));
+        controller.close();
+      },
+    });
+    const res = await fetch(`${stack.url}/v1/operator/tenants`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.operatorToken}`, 'content-type': 'application/json' },
+      body: chunked,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { code: string }).code).toBe('payload_too_large');
+  });
+
+  it('404 problem+json for unknown routes, 405 for wrong methods', async () => {
+    expectProblem(await call(stack.url, 'GET', '/v1/nothing-here'), 404, 'not_found');
+    expectProblem(await call(stack.url, 'DELETE', '/v1/operator/tenants', { token: stack.operatorToken }), 405, 'method_not_allowed');
+  });
+
+  it('puts a request id and security headers on every response', async () => {
+    const reply = await call(stack.url, 'GET', '/healthz', { headers: { 'x-request-id': 'front-end-1234' } });
+    expect(reply.headers.get('x-request-id')).toBe('front-end-1234');
+    const unsafe = await call(stack.url, 'GET', '/healthz', { headers: { 'x-request-id': 'bad\tid' } });
+    expect(unsafe.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(reply.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(reply.headers.get('cache-control')).toBe('no-store');
+    expect(reply.headers.get('content-security-policy')).toContain("default-src 'none'");
+    // Plain HTTP in tests: HSTS would be a lie here.
+    expect(reply.headers.get('strict-transport-security')).toBeNull();
+  });
+});

@@ -1,0 +1,34 @@
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from '../../lib/process';
+import { startServices } from '../../scripts/services';
+
+/**
+ * Starts the real infrastructure once per `npm test`: PostgreSQL (DATABASE_URL's server when set,
+ * else embedded), an in-memory Temporal dev server and a local SES. Test files get their own
+ * database on that server (test/harness/database.ts) and their own task queue.
+ */
+export default async function globalSetup(): Promise<void> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'for-clinic-test-'));
+  const log = (m: string) => process.stderr.write(`[test-setup] ${m}\n`);
+  const services = await startServices({
+    dataDir,
+    databaseUrl: process.env.DATABASE_URL || undefined,
+    embeddedPgPort: await freePort(),
+    temporalAddress: undefined,
+    temporalPort: await freePort(),
+    temporalUiPort: 0,
+    persistTemporal: false,
+    sesEndpoint: undefined,
+    realSes: false,
+    mailPort: 0,
+    log,
+  });
+  (globalThis as { __services?: typeof services }).__services = services;
+  // Inherited by the test worker processes that jest forks after this.
+  process.env.TEST_PG_SERVER_URL = services.serverUrl;
+  process.env.TEST_TEMPORAL_ADDRESS = services.temporalAddress;
+  process.env.TEST_SES_ENDPOINT = services.sesEndpoint;
+  process.env.TEST_DATA_DIR = dataDir;
+}

@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { DefaultLogger, NativeConnection, Runtime, bundleWorkflowCode, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { startApi, type RunningApi } from '../../api/server';
+import { loadConfig, type Config } from '../../lib/config';
+import { createSesMailer, type Mailer } from '../../lib/mailer';
+import { createTemporalClient, type TemporalClient } from '../../temporal/client';
+import { createWorker } from '../../workers/worker';
+import { createTestDatabase, type TestDatabase } from './database';
+
+// The SDK logs every worker state change at INFO; tests only want to hear about problems.
+try {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+} catch {
+  // Already installed in this jest worker process by an earlier test file.
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** Bundled once per test file (webpack is the slow part of starting a worker). */
+export const workflowBundle = () =>
+  (bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger }));
+
+const noop = () => undefined;
+const quietLogger = { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: noop };
+
+export interface TestStack {
+  config: Config;
+  api: RunningApi;
+  url: string;
+  operatorToken: string;
+  database: TestDatabase;
+  temporal: TemporalClient;
+  worker: Worker;
+  mailer: Mailer;
+  sesEndpoint: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The product as a clinic front end sees it: the real API on a random port, a real worker on a
+ * task queue of its own, both on this file's own database, the shared Temporal server and SES.
+ */
+export async function startTestStack(overrides: Partial<Record<string, string>> = {}): Promise<TestStack> {
+  const database = await createTestDatabase();
+  const operatorToken = randomBytes(32).toString('hex');
+  const taskQueue = `test-${randomBytes(4).toString('hex')}`;
+  const sesEndpoint = process.env.TEST_SES_ENDPOINT!;
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    PORT: '0',
+    OPERATOR_TOKEN: operatorToken,
+    DATABASE_URL: database.url,
+    DATABASE_POOL_MAX: '5',
+    TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    SES_ENDPOINT: sesEndpoint,
+    ...overrides,
+  });
+  const mailer = createSesMailer({ region: config.AWS_REGION, from: config.MAIL_FROM, endpoint: sesEndpoint });
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const worker = await createWorker({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue,
+    deps: { db: database.db, mailer },
+    workflowBundle: await workflowBundle(),
+  });
+  const running = worker.run();
+  const api = await startApi(config);
+  const temporal = createTemporalClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  return {
+    config,
+    api,
+    url: api.url,
+    operatorToken,
+    database,
+    temporal,
+    worker,
+    mailer,
+    sesEndpoint,
+    stop: async () => {
+      await api.close();
+      worker.shutdown();
+      await running;
+      await connection.close();
+      await temporal.close();
+      mailer.close();
+      await database.drop();
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import { NativeConnection, Runtime, type LogLevel, type LogMetadata } from '@temporalio/worker';
+import { createDb } from '../db/connection';
+import { loadConfig } from '../lib/config';
+import { createLogger } from '../lib/logger';
+import { createSesMailer } from '../lib/mailer';
+import { waitFor } from '../lib/process';
+import { taskQueues } from './task-queues';
+import { createWorker } from './worker';
+
+/** Worker process entry point: `npm run start:worker`. */
+async function main() {
+  const config = loadConfig();
+  const log = createLogger({ name: 'worker', level: config.LOG_LEVEL });
+  const sdkLevel: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+    TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error',
+  };
+  Runtime.install({
+    logger: {
+      // The SDK's bundler logs a whole webpack report as one message; keep its first line.
+      log: (level: LogLevel, message: string, meta?: LogMetadata) => log[sdkLevel[level]](meta ?? {}, message.split('\n')[0]!),
+      trace: (m: string, meta?: LogMetadata) => log.trace(meta ?? {}, m),
+      debug: (m: string, meta?: LogMetadata) => log.debug(meta ?? {}, m),
+      info: (m: string, meta?: LogMetadata) => log.info(meta ?? {}, m),
+      warn: (m: string, meta?: LogMetadata) => log.warn(meta ?? {}, m),
+      error: (m: string, meta?: LogMetadata) => log.error(meta ?? {}, m),
+    },
+  });
+
+  const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'for-clinic-worker' });
+  const mailer = createSesMailer({ region: config.AWS_REGION, from: config.MAIL_FROM, endpoint: config.SES_ENDPOINT });
+
+  // Temporal may still be starting (or restarting): wait for it instead of crash-looping.
+  let connection: NativeConnection | undefined;
+  await waitFor(
+    `Temporal at ${config.TEMPORAL_ADDRESS}`,
+    async () => {
+      connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+      return true;
+    },
+    120_000,
+    1_000,
+  );
+  const queue = taskQueues(config.TEMPORAL_TASK_QUEUE).main;
+  const worker = await createWorker({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE, taskQueue: queue, deps: { db, mailer } });
+  log.info({ taskQueue: queue, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
+  // Started by the launcher: if it dies, do not linger as an orphan.
+  if (process.send) {
+    process.once('disconnect', () => worker.shutdown());
+    process.send({ ready: true });
+  }
+  try {
+    // Runtime installs SIGINT/SIGTERM handlers: run() resolves once in-flight tasks are done.
+    await worker.run();
+  } finally {
+    await connection!.close();
+    await db.destroy();
+    mailer.close();
+    log.info('worker stopped');
+  }
+}
+
+main().catch((err) => {
+  console.error(`worker failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
