@@ -10,4 +10,5 @@ module.exports = {
   testTimeout: 60_000,
   maxWorkers: 2,
   verbose: true,
+  reporters: ['default', '<rootDir>/test/harness/summary-reporter.js'],
 };

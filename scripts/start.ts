@@ -50,8 +50,14 @@ async function main() {
     say('all stopped');
     process.exit(code);
   };
-  process.once('SIGINT', () => void shutdown(0));
-  process.once('SIGTERM', () => void shutdown(0));
+  // `on`, not `once`: Ctrl-C reaches us twice (from the terminal and forwarded by npm), and
+  // a second signal must not kill the launcher halfway, orphaning what it started.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) say(`${signal} received again; still stopping`);
+      void shutdown(0);
+    });
+  }
 
   say(`data folder: ${dataDir}`);
   services = await startServices({

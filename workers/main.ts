@@ -47,6 +47,7 @@ async function main() {
   if (process.send) {
     process.once('disconnect', () => worker.shutdown());
     process.send({ ready: true });
+    process.channel?.unref(); // the channel alone must not keep this process alive
   }
   try {
     // Runtime installs SIGINT/SIGTERM handlers: run() resolves once in-flight tasks are done.

@@ -1,0 +1,94 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { freePort, isPortOpen } from '../lib/process';
+import { tenantProvisioningWorkflowId } from '../temporal/workflow-ids';
+import { call } from './harness/http';
+
+/**
+ * `npm start` as a new user runs it: nothing external configured, so it starts embedded
+ * PostgreSQL, the Temporal dev server, local SES, the worker and the API by itself; then a
+ * clinic is created through the operator API; then SIGTERM stops every process it started.
+ */
+jest.setTimeout(180_000);
+
+describe('npm start', () => {
+  let dataDir: string;
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'for-clinic-launcher-'));
+  });
+  afterAll(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('brings the whole stack up, serves a clinic, and shuts everything down on SIGTERM', async () => {
+    const ports = {
+      PORT: await freePort(),
+      TEMPORAL_PORT: await freePort(),
+      TEMPORAL_UI_PORT: await freePort(),
+      MAIL_PORT: await freePort(),
+      EMBEDDED_PG_PORT: await freePort(),
+    };
+    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, START_QUIET: '1', LOG_LEVEL: 'warn' };
+    for (const k of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'SES_ENDPOINT', 'OPERATOR_TOKEN', 'AWS_ACCESS_KEY_ID', 'AWS_PROFILE']) delete env[k];
+    for (const [k, v] of Object.entries(ports)) env[k] = String(v);
+
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'scripts', 'start.ts')], {
+      cwd: path.join(__dirname, '..'),
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (output.includes('[start] ready')) resolve();
+          else if (/FAILED|all stopped/.test(output)) reject(new Error(`launcher failed:\n${output}`));
+        };
+        child.stdout.on('data', check);
+        child.stderr.on('data', check);
+        void exited.then(() => reject(new Error(`launcher exited early:\n${output}`)));
+      });
+
+      // The banner tells the user where everything is.
+      expect(output).toContain(`API:            http://localhost:${ports.PORT}`);
+      expect(output).toContain(`Temporal UI:    http://localhost:${ports.TEMPORAL_UI_PORT}`);
+      expect(output).toContain(`Mail viewer:    http://localhost:${ports.MAIL_PORT}`);
+      const token = /Operator token: ([0-9a-f]{64}) \(generated/.exec(output)?.[1];
+      expect(token).toBeDefined();
+
+      const api = `http://127.0.0.1:${ports.PORT}`;
+      expect((await call(api, 'GET', '/readyz')).status).toBe(200);
+      const created = await call(api, 'POST', '/v1/operator/tenants', {
+        token,
+        json: { slug: 'launcher-clinic', name: 'Launcher Clinic', contractEmails: ['desk@launcher.example'] },
+      });
+      expect(created.status).toBe(201);
+      // The worker started by the launcher provisions the clinic and mails its contract address.
+      const connection = await Connection.connect({ address: `127.0.0.1:${ports.TEMPORAL_PORT}` });
+      try {
+        const handle = new Client({ connection }).workflow.getHandle(tenantProvisioningWorkflowId(created.body.id));
+        expect(await handle.result()).toMatchObject({ welcomeEmailsSent: 1 });
+      } finally {
+        await connection.close();
+      }
+      expect((await call(api, 'GET', `/v1/operator/tenants/${created.body.id}`, { token })).body.status).toBe('active');
+      const store = (await (await fetch(`http://127.0.0.1:${ports.MAIL_PORT}/store`)).json()) as { emails: { destination: { to: string[] } }[] };
+      expect(store.emails.map((e) => e.destination.to[0])).toContain('desk@launcher.example');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    expect(output).toContain('[start] all stopped');
+    // Nothing it started is left listening.
+    for (const [name, port] of Object.entries(ports)) {
+      expect([name, await isPortOpen(port)]).toEqual([name, false]);
+    }
+  });
+});
