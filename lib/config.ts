@@ -50,6 +50,9 @@ const schema = z
 
 export type Config = z.infer<typeof schema>;
 
+/** Every variable the product reads (docs and deployment checks use this list). */
+export const CONFIG_KEYS = Object.keys(schema.shape) as Array<keyof Config>;
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);

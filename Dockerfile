@@ -1,0 +1,21 @@
+# One image for the API, the worker and the migration job; docker-compose.yml picks the command.
+FROM node:20-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json tsconfig.json ./
+COPY lib ./lib
+COPY domain ./domain
+COPY db ./db
+COPY api ./api
+COPY workers ./workers
+COPY workflows ./workflows
+COPY activities ./activities
+COPY temporal ./temporal
+USER node
+CMD ["node", "--import", "tsx", "api/server.ts"]

@@ -1,0 +1,33 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { CONFIG_KEYS, loadConfig } from '../../lib/config';
+import { CUSTOM_SEARCH_ATTRIBUTES } from '../../temporal/search-attributes';
+
+/** docker-compose.yml cannot run here, so this keeps it honest against the code. */
+const compose = parse(readFileSync(path.join(__dirname, '..', '..', 'docker-compose.yml'), 'utf8'), { merge: true });
+const knownKeys = new Set<string>(CONFIG_KEYS);
+
+describe('docker-compose.yml', () => {
+  it.each(['api', 'worker'])('%s gets only variables that lib/config.ts reads, and a valid set of them', (name) => {
+    const env = compose.services[name].environment as Record<string, string>;
+    for (const key of Object.keys(env)) expect([key, knownKeys.has(key)]).toEqual([key, true]);
+    const resolved = Object.fromEntries(
+      Object.entries(env).map(([k, v]) => [k, String(v).replace(/\$\{[A-Z_]+:\?[^}]*\}/g, 'x'.repeat(40))]),
+    );
+    expect(() => loadConfig(resolved)).not.toThrow();
+    expect(loadConfig(resolved).AWS_REGION).toBe('ap-northeast-1');
+  });
+
+  it('runs the entry points that exist', () => {
+    for (const name of ['api', 'worker', 'migrate']) {
+      const entry = compose.services[name].command.at(-1) as string;
+      expect(() => require.resolve(path.join(__dirname, '..', '..', entry))).not.toThrow();
+    }
+  });
+
+  it('registers every custom search attribute on the cluster', () => {
+    const setup = JSON.stringify(compose.services['temporal-setup'].command);
+    for (const key of CUSTOM_SEARCH_ATTRIBUTES) expect(setup).toContain(`--name ${key.name} --type`);
+  });
+});
