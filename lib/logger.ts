@@ -25,7 +25,7 @@ export const REDACTED_PATHS = [
   '*.operatorToken',
 ];
 
-export function createLogger(options: { level?: string; name?: string } = {}): Logger {
+export function createLogger(options: { level?: string; name?: string; destination?: pino.DestinationStream } = {}): Logger {
   return pino({
     name: options.name,
     level: options.level ?? process.env.LOG_LEVEL ?? 'info',
@@ -33,5 +33,5 @@ export function createLogger(options: { level?: string; name?: string } = {}): L
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     formatters: { level: (label) => ({ level: label }) },
-  });
+  }, options.destination ?? pino.destination(1));
 }

@@ -63,6 +63,8 @@ describe('npm start', () => {
       const token = /Operator token: ([0-9a-f]{64}) \(generated/.exec(output)?.[1];
       expect(token).toBeDefined();
 
+      expect((await fetch(`http://127.0.0.1:${ports.TEMPORAL_UI_PORT}/`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${ports.MAIL_PORT}/`)).status).toBe(200);
       const api = `http://127.0.0.1:${ports.PORT}`;
       expect((await call(api, 'GET', '/readyz')).status).toBe(200);
       const created = await call(api, 'POST', '/v1/operator/tenants', {
