@@ -1,5 +1,6 @@
 import type { Db } from '../db/connection';
 import type { Mailer } from '../lib/mailer';
+import { createAccountOnboardingActivities } from './account-onboarding';
 import { createTenantProvisioningActivities } from './tenant-provisioning';
 
 export interface ActivityDeps {
@@ -11,6 +12,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createTenantProvisioningActivities(deps),
+    ...createAccountOnboardingActivities(deps),
   };
 }
 

@@ -11,7 +11,16 @@ import { problemHandler } from './middleware/problem-handler';
 import { requestId } from './middleware/request-id';
 import { securityHeaders } from './middleware/security-headers';
 import { buildOpenApi } from './openapi';
-import { defineRoute, mountRoutes, type AnyRoute } from './route';
+import { defineRoute, mountRoutes, type AnyRoute, type AuthMiddleware } from './route';
+import { accountRoutes } from './routes/accounts';
+import { authRoutes } from './routes/auth';
+import { groupRoutes } from './routes/groups';
+import { passkeyPageRoutes } from './routes/passkey-page';
+import { settingsRoutes } from './routes/settings';
+import { webauthnRoutes } from './routes/webauthn';
+import { clientAddress } from './middleware/client-ip';
+import { sessionAuth } from './middleware/session-auth';
+import type { Config } from '../lib/config';
 import { healthRoutes } from './routes/health';
 import { operatorTenantRoutes } from './routes/operator-tenants';
 import type { AppState } from './state';
@@ -25,10 +34,46 @@ export interface AppDeps {
   bodyLimitBytes: number;
   tls: boolean;
   isShuttingDown: () => boolean;
+  security: {
+    trustedProxies: string[];
+    loginFailuresPerIp: number;
+    loginRateWindowSeconds: number;
+    webauthn: { rpId: string; rpName: string; origins: string[] };
+  };
+}
+
+/** The app's dependencies from validated configuration plus the live connections. */
+export function appDeps(
+  config: Config,
+  live: Pick<AppDeps, 'db' | 'temporal' | 'log'> & { isShuttingDown?: () => boolean; tls?: boolean },
+): AppDeps {
+  return {
+    ...live,
+    operatorToken: config.OPERATOR_TOKEN,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    tls: live.tls ?? config.BEHIND_TLS_PROXY,
+    isShuttingDown: live.isShuttingDown ?? (() => false),
+    security: {
+      trustedProxies: config.TRUSTED_PROXIES,
+      loginFailuresPerIp: config.LOGIN_FAILURES_PER_IP,
+      loginRateWindowSeconds: config.LOGIN_RATE_WINDOW_SECONDS,
+      webauthn: { rpId: config.WEBAUTHN_RP_ID, rpName: config.WEBAUTHN_RP_NAME, origins: config.WEBAUTHN_ORIGINS },
+    },
+  };
 }
 
 export function appRoutes(deps: AppDeps): AnyRoute[] {
-  const routes = [...healthRoutes(deps), ...operatorTenantRoutes(deps)];
+  const routes = [
+    ...healthRoutes(deps),
+    ...operatorTenantRoutes(deps),
+    ...accountRoutes(deps),
+    ...authRoutes(deps),
+    ...webauthnRoutes(deps),
+    ...groupRoutes(deps),
+    ...settingsRoutes(deps),
+    ...passkeyPageRoutes(),
+  ];
   let doc: unknown;
   const openapi = defineRoute({
     method: 'get',
@@ -51,9 +96,16 @@ export function createApp(deps: AppDeps): { app: Koa<AppState>; router: Router<A
   const app = new Koa<AppState>();
   const router = new Router<AppState>();
   const routes = appRoutes(deps);
-  mountRoutes(router, routes, { none: async (_ctx, next) => next(), operator: operatorAuth(deps.operatorToken) });
+  const open: AuthMiddleware = async (_ctx, next) => next();
+  const operator = operatorAuth(deps.operatorToken) as AuthMiddleware;
+  mountRoutes(router, routes, {
+    none: () => open,
+    operator: () => operator,
+    session: (route) => sessionAuth(deps.db, route) as AuthMiddleware,
+  });
 
   app.use(requestId(deps.log));
+  app.use(clientAddress(deps.security.trustedProxies));
   app.use(accessLog());
   for (const m of securityHeaders({ tls: deps.tls })) app.use(m);
   app.use(problemHandler());

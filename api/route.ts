@@ -2,6 +2,8 @@ import type Router from '@koa/router';
 import type { ParameterizedContext } from 'koa';
 import { z } from 'zod';
 import { parseOrThrow } from '../domain/validation';
+import type { SessionState } from '../db/models/session';
+import type { Role } from '../domain/roles';
 import type { AppState } from './state';
 
 /**
@@ -10,7 +12,7 @@ import type { AppState } from './state';
  */
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
-export type Security = 'none' | 'operator';
+export type Security = 'none' | 'operator' | 'session';
 
 export interface ResponseSpec {
   description: string;
@@ -25,6 +27,10 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   summary: string;
   tags: string[];
   security: Security;
+  /** With `session`: roles of which the account needs one (default: any signed-in account). */
+  roles?: Role[];
+  /** With `session`: session states allowed in (default: only `active`). */
+  states?: SessionState[];
   params?: P;
   query?: Q;
   body?: B;
@@ -52,9 +58,9 @@ export const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '
 
 export type AuthMiddleware = (ctx: ParameterizedContext<AppState>, next: () => Promise<unknown>) => Promise<unknown>;
 
-export function mountRoutes(router: Router<AppState>, routes: AnyRoute[], auth: Record<Security, AuthMiddleware>): void {
+export function mountRoutes(router: Router<AppState>, routes: AnyRoute[], auth: Record<Security, (route: AnyRoute) => AuthMiddleware>): void {
   for (const route of routes) {
-    router[route.method](route.path, auth[route.security], async (ctx) => {
+    router[route.method](route.path, auth[route.security](route), async (ctx) => {
       const input = {
         params: route.params ? parseOrThrow(route.params, ctx.params) : undefined,
         query: route.query ? parseOrThrow(route.query, ctx.query) : undefined,

@@ -6,7 +6,7 @@ import { createDb } from '../db/connection';
 import { loadConfig, type Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createTemporalClient } from '../temporal/client';
-import { createApp } from './app';
+import { appDeps, createApp } from './app';
 
 export interface RunningApi {
   server: http.Server;
@@ -24,16 +24,9 @@ export async function startApi(config: Config): Promise<RunningApi> {
   const temporal = createTemporalClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
   const tlsListener = Boolean(config.TLS_CERT_FILE && config.TLS_KEY_FILE);
   let shuttingDown = false;
-  const { app } = createApp({
-    db,
-    temporal,
-    log,
-    operatorToken: config.OPERATOR_TOKEN,
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    bodyLimitBytes: config.BODY_LIMIT_BYTES,
-    tls: tlsListener || config.BEHIND_TLS_PROXY,
-    isShuttingDown: () => shuttingDown,
-  });
+  const { app } = createApp(
+    appDeps(config, { db, temporal, log, tls: tlsListener || config.BEHIND_TLS_PROXY, isShuttingDown: () => shuttingDown }),
+  );
   app.on('error', (err: Error & { code?: string }) => {
     if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return;
     log.warn({ err: { message: err.message, code: err.code } }, 'request stream error');

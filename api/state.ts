@@ -1,3 +1,4 @@
+import type { SessionState } from '../db/models/session';
 import type { Logger } from '../lib/logger';
 
 /** What middleware puts on ctx.state for the handlers after it. */
@@ -6,5 +7,18 @@ export interface AppState {
   log: Logger;
   /** Parsed JSON body (undefined when the request had none). */
   body?: unknown;
+  /** The client's address (see domain/network.ts clientIp for proxies). */
+  clientIp: string;
   actor?: { kind: 'operator' };
+  /** Set by session authentication. */
+  auth?: SessionAuth;
+}
+
+export interface SessionAuth {
+  tenantId: string;
+  accountId: string;
+  sessionId: string;
+  loginId: string;
+  roles: string[];
+  state: SessionState;
 }

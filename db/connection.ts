@@ -1,6 +1,7 @@
 import knex, { type Knex } from 'knex';
 import { knexSnakeCaseMappers } from 'objection';
 import { migrationSource } from './migrations';
+import { APP_ROLE } from './migrations/20261130000003_identity';
 
 export type Db = Knex;
 
@@ -8,14 +9,29 @@ export interface DbOptions {
   url: string;
   poolMax?: number;
   applicationName?: string;
+  /**
+   * 'app' (default): every connection runs as the role forclinic_app, subject to row-level
+   * security and unable to rewrite the operation log. 'owner': the connecting user itself,
+   * for migrations and operator maintenance only.
+   */
+  as?: 'app' | 'owner';
 }
 
 /** One knex pool per process. Every session runs in UTC so timestamps never depend on the host. */
-export function createDb({ url, poolMax = 10, applicationName = 'for-clinic' }: DbOptions): Db {
+export function createDb({ url, poolMax = 10, applicationName = 'for-clinic', as = 'app' }: DbOptions): Db {
   return knex({
     client: 'pg',
     connection: { connectionString: url, application_name: applicationName, options: '-c TimeZone=UTC' },
-    pool: { min: 0, max: poolMax },
+    pool: {
+      min: 0,
+      max: poolMax,
+      ...(as === 'app'
+        ? {
+            afterCreate: (conn: { query: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) =>
+              conn.query(`set role ${APP_ROLE}`, (err) => done(err, conn)),
+          }
+        : {}),
+    },
     acquireConnectionTimeout: 10_000,
     migrations: { migrationSource, tableName: 'knex_migrations' },
     ...knexSnakeCaseMappers(),

@@ -4,7 +4,7 @@ import { createDb, migrateLatest } from './connection';
 async function main() {
   const url = process.env.DATABASE_URL;
   if (!url) throw new Error('DATABASE_URL is not set');
-  const db = createDb({ url, poolMax: 1, applicationName: 'for-clinic-migrate' });
+  const db = createDb({ url, poolMax: 1, applicationName: 'for-clinic-migrate', as: 'owner' });
   try {
     const applied = await migrateLatest(db);
     console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');

@@ -35,17 +35,26 @@ export class TenantScopeError extends Error {
 }
 
 export class TenantScopedModel extends Model {
+  /** text[] columns are arrays, not JSON: only models that name jsonb columns get JSON treatment. */
+  static jsonAttributes: string[] = [];
+
   tenantId!: string;
 
   static query<M extends Model>(this: (new () => M) & typeof Model, trx?: TransactionOrKnex): QueryBuilderType<M> {
+    // A connection without a tenant is refused at once. With no argument at all the query may
+    // still become a child of a scoped one (objection does that inside insertAndFetch and
+    // friends, inheriting the context), so that case is checked when the query is built.
     const tenantId = tenantIdOf(trx);
-    if (!tenantId) throw new TenantScopeError(this.name);
+    if (trx && !tenantId) throw new TenantScopeError(this.name);
+    const name = this.name;
     const table = this.tableName;
-    return (Model.query.call(this, trx) as QueryBuilderType<M>)
-      .context({ tenantId })
-      .onBuild((builder) => {
-        if (!builder.isInsert()) builder.where(`${table}.tenant_id`, tenantId);
-      }) as QueryBuilderType<M>;
+    const qb = Model.query.call(this, trx) as QueryBuilderType<M>;
+    if (tenantId) qb.context({ tenantId });
+    return qb.onBuild((builder) => {
+      const scope = builder.context().tenantId as string | undefined;
+      if (!scope) throw new TenantScopeError(name);
+      if (!builder.isInsert()) builder.where(`${table}.tenant_id`, scope);
+    }) as QueryBuilderType<M>;
   }
 
   $beforeInsert(context: QueryContext): void {

@@ -59,7 +59,7 @@ export async function listTenants(
   };
 }
 
-function encodeCursor(t: { createdAt: string; id: string }): string {
+export function encodeCursor(t: { createdAt: string; id: string }): string {
   return Buffer.from(JSON.stringify([t.createdAt, t.id])).toString('base64url');
 }
 
@@ -94,4 +94,9 @@ export async function activateTenant(db: Db, id: string): Promise<'activated' | 
     .where({ id, status: 'provisioning' });
   if (updated > 0) return 'activated';
   return (await TenantRow.query(db).findById(id)) ? 'already' : 'missing';
+}
+
+/** Login names its clinic by slug. */
+export async function findTenantBySlug(db: Db, slug: string): Promise<Tenant | undefined> {
+  return (await TenantRow.query(db).findOne({ slug }))?.toApi();
 }

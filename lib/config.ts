@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { canonicalCidr } from '../domain/network';
 
 /**
  * The one place configuration is read. Every process (API, worker, launcher, tests)
@@ -34,6 +35,23 @@ const schema = z
     BEHIND_TLS_PROXY: bool.default(false),
     BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+    /** Comma-separated CIDRs of load balancers whose X-Forwarded-For is believed. */
+    TRUSTED_PROXIES: z
+      .string()
+      .default('')
+      .transform((s) => s.split(',').map((c) => c.trim()).filter(Boolean))
+      .refine((list) => list.every((c) => canonicalCidr(c) !== undefined), 'must be comma-separated CIDRs like 10.0.0.0/8'),
+    /** Failed logins allowed per client address per window before 429 rate_limited. */
+    LOGIN_FAILURES_PER_IP: z.coerce.number().int().min(1).default(20),
+    LOGIN_RATE_WINDOW_SECONDS: z.coerce.number().int().min(1).default(300),
+    /** WebAuthn relying party: the domain the clinics' front end runs on (never an IP address). */
+    WEBAUTHN_RP_ID: z.string().min(1).default('localhost'),
+    WEBAUTHN_RP_NAME: z.string().min(1).default('FOR CLINIC'),
+    /** Comma-separated origins allowed to perform passkey ceremonies. */
+    WEBAUTHN_ORIGINS: z
+      .string()
+      .default('http://localhost:3000')
+      .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean)),
   })
   .superRefine((c, ctx) => {
     if (!c.ALLOW_NON_JAPAN_REGION && !(JAPAN_REGIONS as readonly string[]).includes(c.AWS_REGION)) {

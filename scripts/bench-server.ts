@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { AddressInfo } from 'node:net';
-import { createApp } from '../api/app';
+import { appDeps, createApp } from '../api/app';
 import { createDb } from '../db/connection';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
@@ -15,16 +15,7 @@ async function main() {
   const config = loadConfig();
   const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX });
   const temporal = createTemporalClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
-  const { app } = createApp({
-    db,
-    temporal,
-    log: createLogger({ level: 'silent' }),
-    operatorToken: config.OPERATOR_TOKEN,
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    bodyLimitBytes: config.BODY_LIMIT_BYTES,
-    tls: false,
-    isShuttingDown: () => false,
-  });
+  const { app } = createApp(appDeps(config, { db, temporal, log: createLogger({ level: 'silent' }) }));
   const bare = new Koa();
   const router = new Router();
   router.get('/select1', async (ctx) => {

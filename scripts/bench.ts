@@ -74,7 +74,7 @@ async function main() {
   try {
     await ensureDatabase(services.serverUrl, dbName);
     const url = withDatabase(services.serverUrl, dbName);
-    const db = createDb({ url, poolMax: 1 });
+    const db = createDb({ url, poolMax: 1, as: 'owner' });
     await migrateLatest(db);
     await db.destroy();
 

@@ -81,7 +81,7 @@ async function main() {
     databaseUrl = withDatabase(services.serverUrl, 'forclinic');
   }
   say('PostgreSQL: applying migrations...');
-  const db = createDb({ url: databaseUrl, poolMax: 1 });
+  const db = createDb({ url: databaseUrl, poolMax: 1, as: 'owner' });
   try {
     const applied = await migrateLatest(db);
     say(`PostgreSQL: ${applied.length ? `applied ${applied.length} migration(s)` : 'schema up to date'}`);

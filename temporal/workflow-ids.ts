@@ -3,3 +3,4 @@
  * operator can find the process from the entity. Ids carry opaque UUIDs only, never personal data.
  */
 export const tenantProvisioningWorkflowId = (tenantId: string) => `tenant-provisioning/${tenantId}`;
+export const accountOnboardingWorkflowId = (accountId: string) => `account-onboarding/${accountId}`;

@@ -1,2 +1,3 @@
 // The worker's workflow bundle: every workflow type it can run.
 export { tenantProvisioningWorkflow } from './tenant-provisioning';
+export { accountOnboardingWorkflow } from './account-onboarding';

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as m20261130000001 from './20261130000001_tenants';
 import * as m20261130000002 from './20261130000002_email_deliveries';
+import * as m20261130000003 from './20261130000003_identity';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -9,6 +10,7 @@ import * as m20261130000002 from './20261130000002_email_deliveries';
 const migrations: Record<string, Knex.Migration> = {
   '20261130000001_tenants': m20261130000001,
   '20261130000002_email_deliveries': m20261130000002,
+  '20261130000003_identity': m20261130000003,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

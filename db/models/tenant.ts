@@ -4,6 +4,7 @@ import type { Tenant, TenantStatus } from '../../domain/tenant';
 /** The registry of clinics. Not tenant-owned itself: only operators list it. */
 export class TenantRow extends Model {
   static tableName = 'tenants';
+  static jsonAttributes: string[] = [];
 
   id!: string;
   slug!: string;

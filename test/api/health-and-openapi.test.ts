@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import { createApp } from '../../api/app';
+import { appDeps, createApp } from '../../api/app';
 import { openApiPath } from '../../api/route';
 import { createLogger } from '../../lib/logger';
 import { freePort } from '../../lib/process';
@@ -7,6 +7,7 @@ import { createTemporalClient } from '../../temporal/client';
 import { call } from '../harness/http';
 import { startTestStack, type TestStack } from '../harness/stack';
 
+const silent = createLogger({ level: 'silent' });
 let stack: TestStack;
 beforeAll(async () => {
   stack = await startTestStack();
@@ -31,16 +32,7 @@ describe('health checks', () => {
   it('/readyz answers 503 naming the dependency that is down', async () => {
     // The same app wired to a Temporal address where nothing listens.
     const deadTemporal = createTemporalClient({ address: `127.0.0.1:${await freePort()}`, namespace: 'default' });
-    const { app } = createApp({
-      db: stack.database.db,
-      temporal: deadTemporal,
-      log: createLogger({ level: 'silent' }),
-      operatorToken: 'x'.repeat(32),
-      taskQueue: 'unused',
-      bodyLimitBytes: 1024,
-      tls: false,
-      isShuttingDown: () => false,
-    });
+    const { app } = createApp(appDeps(stack.config, { db: stack.database.db, temporal: deadTemporal, log: silent }));
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     const { port } = server.address() as { port: number };
@@ -60,16 +52,7 @@ describe('/openapi.json', () => {
     const reply = await call(stack.url, 'GET', '/openapi.json');
     expect(reply.status).toBe(200);
     expect(reply.body.openapi).toBe('3.1.0');
-    const { router } = createApp({
-      db: stack.database.db,
-      temporal: stack.temporal,
-      log: createLogger({ level: 'silent' }),
-      operatorToken: 'x'.repeat(32),
-      taskQueue: 'unused',
-      bodyLimitBytes: 1024,
-      tls: false,
-      isShuttingDown: () => false,
-    });
+    const { router } = createApp(appDeps(stack.config, { db: stack.database.db, temporal: stack.temporal, log: silent }));
     const mounted = (router as Router).stack.flatMap((layer) =>
       layer.methods.filter((m) => m !== 'HEAD').map((m) => `${m.toLowerCase()} ${openApiPath(String(layer.path))}`),
     );

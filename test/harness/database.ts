@@ -5,7 +5,10 @@ import { dropDatabase, ensureDatabase, withDatabase } from '../../db/database';
 export interface TestDatabase {
   name: string;
   url: string;
+  /** The application's view: role forclinic_app, row-level security applies. */
   db: Db;
+  /** The owner's view, for migrations and for tests that inspect or tamper with raw rows. */
+  ownerDb: Db;
   drop(): Promise<void>;
 }
 
@@ -16,14 +19,16 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `test_${randomBytes(6).toString('hex')}`;
   await ensureDatabase(server, name);
   const url = withDatabase(server, name);
+  const ownerDb = createDb({ url, poolMax: 2, applicationName: 'for-clinic-test-owner', as: 'owner' });
+  await migrateLatest(ownerDb);
   const db = createDb({ url, poolMax: 5, applicationName: 'for-clinic-test' });
-  await migrateLatest(db);
   return {
     name,
     url,
     db,
+    ownerDb,
     drop: async () => {
-      await db.destroy();
+      await Promise.all([db.destroy(), ownerDb.destroy()]);
       await dropDatabase(server, name);
     },
   };

@@ -35,12 +35,12 @@ describe('tenantProvisioningWorkflow on a real Temporal server', () => {
 
     const mails = (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.destination.to[0]?.endsWith(`@${slug}.example`));
     expect(mails).toHaveLength(3);
-    const rows = await stack.database.db('email_deliveries').where({ tenant_id: tenant.id });
+    const rows = await stack.database.ownerDb('email_deliveries').where({ tenant_id: tenant.id });
     expect(rows).toHaveLength(3);
     expect(rows.every((r: { status: string }) => r.status === 'sent')).toBe(true);
     // Neither the address nor the body is stored.
     expect(JSON.stringify(rows)).not.toContain(slug);
-    const after = await stack.database.db('tenants').where({ id: tenant.id }).first();
+    const after = await stack.database.ownerDb('tenants').where({ id: tenant.id }).first();
     expect(after.status).toBe('active');
   });
 

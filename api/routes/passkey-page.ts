@@ -1,0 +1,115 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { defineRoute } from '../route';
+
+/**
+ * A small page for passkey sign-in and enrolment with @simplewebauthn/browser: a reference for
+ * the clinics' front-end developers, and what the browser end-to-end test drives. WebAuthn needs
+ * a secure context, so open it as http://localhost:<port>/passkeys (a relying party cannot be an
+ * IP address) or over HTTPS.
+ */
+// The package's exports hide its UMD bundle; find it from the package's own entry point.
+const browserLib = readFileSync(
+  path.join(path.dirname(require.resolve('@simplewebauthn/browser')), '..', 'dist', 'bundle', 'index.umd.min.js'),
+  'utf8',
+);
+
+const page = `<!doctype html>
+<html lang="ja"><head><meta charset="utf-8"><title>FOR CLINIC passkeys</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<script src="/passkeys/simplewebauthn-browser.js"></script>
+<script src="/passkeys/app.js" defer></script></head>
+<body>
+<h1>FOR CLINIC – パスキー / Passkeys</h1>
+<form id="login">
+  <label>Clinic <input id="tenant" autocomplete="organization"></label>
+  <label>Login ID <input id="loginId" autocomplete="username"></label>
+  <label>Password <input id="password" type="password" autocomplete="current-password"></label>
+  <button id="login-button" type="submit">Log in</button>
+</form>
+<button id="enroll-button">Register a passkey</button>
+<button id="verify-button">Verify with passkey</button>
+<button id="logout-button">Log out</button>
+<p>State: <output id="state">signed out</output></p>
+<pre id="log"></pre>
+</body></html>`;
+
+const app = `
+const { startRegistration, startAuthentication } = SimpleWebAuthnBrowser;
+let token = null;
+const $ = (id) => document.getElementById(id);
+const show = (state) => { $('state').textContent = state; };
+const log = (m) => { $('log').textContent += m + '\\n'; };
+async function api(method, path, body) {
+  const res = await fetch(path, { method, headers: { 'content-type': 'application/json', ...(token ? { authorization: 'Bearer ' + token } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = res.status === 204 ? null : await res.json();
+  if (!res.ok) { log(method + ' ' + path + ' → ' + res.status + ' ' + (data && data.code)); throw new Error(data && data.code); }
+  return data;
+}
+$('login').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const r = await api('POST', '/v1/auth/login', { tenant: $('tenant').value, loginId: $('loginId').value, password: $('password').value });
+  token = r.token; show(r.state);
+});
+$('enroll-button').addEventListener('click', async () => {
+  const options = await api('POST', '/v1/auth/webauthn/registration/options');
+  const response = await startRegistration({ optionsJSON: options });
+  const r = await api('POST', '/v1/auth/webauthn/registration/verify', { response, name: 'This browser' });
+  show(r.state);
+});
+$('verify-button').addEventListener('click', async () => {
+  const options = await api('POST', '/v1/auth/webauthn/authentication/options');
+  const response = await startAuthentication({ optionsJSON: options });
+  const r = await api('POST', '/v1/auth/webauthn/authentication/verify', { response });
+  show(r.state);
+});
+$('logout-button').addEventListener('click', async () => {
+  await api('POST', '/v1/auth/logout'); token = null; show('signed out');
+});
+`;
+
+const CSP = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+export const passkeyPageRoutes = () => [
+  defineRoute({
+    method: 'get',
+    path: '/passkeys',
+    operationId: 'passkeyPage',
+    summary: 'Reference page: log in and use passkeys from a browser',
+    tags: ['meta'],
+    security: 'none',
+    responses: { 200: { description: 'HTML page', contentType: 'text/html', schema: z.string() } },
+    handler: async (ctx) => {
+      ctx.set('Content-Security-Policy', CSP);
+      ctx.type = 'text/html';
+      ctx.body = page;
+    },
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/passkeys/app.js',
+    operationId: 'passkeyPageScript',
+    summary: 'The reference page\'s script',
+    tags: ['meta'],
+    security: 'none',
+    responses: { 200: { description: 'JavaScript', contentType: 'text/javascript', schema: z.string() } },
+    handler: async (ctx) => {
+      ctx.type = 'text/javascript';
+      ctx.body = app;
+    },
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/passkeys/simplewebauthn-browser.js',
+    operationId: 'passkeyBrowserLibrary',
+    summary: '@simplewebauthn/browser, served for the reference page',
+    tags: ['meta'],
+    security: 'none',
+    responses: { 200: { description: 'JavaScript', contentType: 'text/javascript', schema: z.string() } },
+    handler: async (ctx) => {
+      ctx.type = 'text/javascript';
+      ctx.body = browserLib;
+    },
+  }),
+];

@@ -1,0 +1,92 @@
+import { conflict, notFound } from '../domain/problems';
+import { AccountRow } from './models/account';
+import { GroupMemberRow, GroupRow } from './models/group';
+import type { TenantTransaction } from './tenant-scope';
+
+/** User groups of one clinic (used for access to process areas). */
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UNIQUE_VIOLATION = '23505';
+
+export interface GroupView {
+  id: string;
+  name: string;
+  memberIds: string[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+async function view(trx: TenantTransaction, g: GroupRow): Promise<GroupView> {
+  const members = await GroupMemberRow.query(trx).where({ groupId: g.id }).orderBy('addedAt');
+  return { id: g.id, name: g.name, memberIds: members.map((m) => m.accountId), createdAt: g.createdAt.toISOString(), updatedAt: g.updatedAt.toISOString() };
+}
+
+async function findGroup(trx: TenantTransaction, id: string): Promise<GroupRow> {
+  const group = UUID_RE.test(id) ? await GroupRow.query(trx).findById(id) : undefined;
+  if (!group) throw notFound('No such group.');
+  return group;
+}
+
+/** Every id must be an existing account of this clinic; another clinic's id is simply unknown. */
+async function assertAccounts(trx: TenantTransaction, ids: string[]): Promise<void> {
+  const unique = [...new Set(ids)];
+  if (unique.some((id) => !UUID_RE.test(id))) throw notFound('One or more accounts do not exist.');
+  const found = await AccountRow.query(trx).whereIn('id', unique).whereNull('deletedAt');
+  if (found.length !== unique.length) throw notFound('One or more accounts do not exist.');
+}
+
+const uniqueName = async <T>(name: string, fn: () => PromiseLike<T>): Promise<T> => {
+  try {
+    return await fn();
+  } catch (err) {
+    if ((err as { nativeError?: { code?: string } }).nativeError?.code === UNIQUE_VIOLATION) {
+      throw conflict('group_name_taken', `A group named "${name}" already exists.`);
+    }
+    throw err;
+  }
+};
+
+export async function createGroup(trx: TenantTransaction, input: { name: string; memberIds: string[] }): Promise<GroupView> {
+  await assertAccounts(trx, input.memberIds);
+  const group = await uniqueName(input.name, () => GroupRow.query(trx).insertAndFetch({ name: input.name }));
+  for (const accountId of new Set(input.memberIds)) await GroupMemberRow.query(trx).insert({ groupId: group.id, accountId });
+  return view(trx, group);
+}
+
+export async function listGroups(trx: TenantTransaction): Promise<GroupView[]> {
+  const groups = await GroupRow.query(trx).orderBy('name');
+  return Promise.all(groups.map((g) => view(trx, g)));
+}
+
+export const getGroup = async (trx: TenantTransaction, id: string) => view(trx, await findGroup(trx, id));
+
+export async function updateGroup(trx: TenantTransaction, id: string, patch: { name?: string; memberIds?: string[] }): Promise<GroupView> {
+  const group = await findGroup(trx, id);
+  if (patch.name !== undefined) {
+    await uniqueName(patch.name, () => GroupRow.query(trx).patch({ name: patch.name, updatedAt: trx.fn.now() as never }).where({ id }));
+  }
+  if (patch.memberIds !== undefined) {
+    await assertAccounts(trx, patch.memberIds);
+    await GroupMemberRow.query(trx).delete().where({ groupId: id });
+    for (const accountId of new Set(patch.memberIds)) await GroupMemberRow.query(trx).insert({ groupId: id, accountId });
+  }
+  return view(trx, (await GroupRow.query(trx).findById(group.id))!);
+}
+
+export async function deleteGroup(trx: TenantTransaction, id: string): Promise<void> {
+  await findGroup(trx, id);
+  await GroupRow.query(trx).delete().where({ id });
+}
+
+export async function addMember(trx: TenantTransaction, id: string, accountId: string): Promise<GroupView> {
+  const group = await findGroup(trx, id);
+  await assertAccounts(trx, [accountId]);
+  await GroupMemberRow.query(trx).insert({ groupId: id, accountId }).onConflict(['groupId', 'accountId']).ignore();
+  return view(trx, group);
+}
+
+export async function removeMember(trx: TenantTransaction, id: string, accountId: string): Promise<void> {
+  await findGroup(trx, id);
+  const removed = UUID_RE.test(accountId) ? await GroupMemberRow.query(trx).delete().where({ groupId: id, accountId }) : 0;
+  if (removed === 0) throw notFound('That account is not a member of this group.');
+}

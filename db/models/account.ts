@@ -1,0 +1,32 @@
+import type { Role } from '../../domain/roles';
+import { TenantScopedModel } from '../tenant-scope';
+
+export type OnboardingState =
+  | 'awaiting_first_login'
+  | 'initial_password_expired'
+  | 'password_change_required'
+  | 'second_factor_enrollment_required'
+  | 'active';
+
+export class AccountRow extends TenantScopedModel {
+  static tableName = 'accounts';
+
+  id!: string;
+  loginId!: string;
+  email!: string;
+  displayName!: string;
+  roles!: Role[];
+  disabled!: boolean;
+  deletedAt!: Date | null;
+  onboardingState!: OnboardingState;
+  passwordHash!: string;
+  passwordIsInitial!: boolean;
+  initialPasswordExpiresAt!: Date | null;
+  passwordChangedAt!: Date;
+  failedLoginCount!: number;
+  lastFailedLoginAt!: Date | null;
+  lockedUntil!: Date | null;
+  lastLoginAt!: Date | null;
+  createdAt!: Date;
+  updatedAt!: Date;
+}

@@ -1,0 +1,19 @@
+import { TenantScopedModel } from '../tenant-scope';
+
+export type SessionState = 'active' | 'password_change_required' | 'second_factor_enrollment_required' | 'second_factor_required';
+
+export class SessionRow extends TenantScopedModel {
+  static tableName = 'sessions';
+
+  id!: string;
+  accountId!: string;
+  tokenHash!: Buffer;
+  state!: SessionState;
+  clientIp!: string | null;
+  userAgent!: string | null;
+  createdAt!: Date;
+  lastSeenAt!: Date;
+  idleExpiresAt!: Date;
+  absoluteExpiresAt!: Date;
+  revokedAt!: Date | null;
+}

@@ -1,0 +1,57 @@
+import { z } from 'zod';
+import { ROLES } from './roles';
+
+/**
+ * Login IDs are what staff type, so they are normalised hard: NFKC folds full-width and other
+ * compatibility forms, then only lower-case ASCII letters, digits and . _ @ - remain allowed.
+ * Look-alike letters from other scripts (Cyrillic "а" for Latin "a") are therefore refused,
+ * and "Ｙａｍａｄａ" and "yamada" are the same ID.
+ */
+export const normaliseLoginId = (raw: string) => raw.normalize('NFKC').trim().toLowerCase();
+
+export const loginIdSchema = z
+  .string()
+  .max(256, 'must be at most 64 characters')
+  .transform(normaliseLoginId)
+  .pipe(
+    z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._@-]{2,63}$/, 'must be 3-64 characters: letters a-z, digits and . _ @ -, starting with a letter or digit'),
+  );
+
+const displayNameSchema = z
+  .string()
+  .transform((s) => s.normalize('NFC').trim())
+  .pipe(z.string().min(1, 'must not be empty').max(100, 'must be at most 100 characters'));
+
+const emailSchema = z.string().trim().max(254).email('must be an e-mail address').transform((e) => e.toLowerCase());
+
+export const rolesSchema = z
+  .array(z.enum(ROLES))
+  .min(1, 'at least one role is required')
+  .max(ROLES.length)
+  .transform((r) => [...new Set(r)]);
+
+export const createAdminSchema = z.strictObject({ loginId: loginIdSchema, email: emailSchema, displayName: displayNameSchema });
+
+export const createAccountSchema = z.strictObject({
+  loginId: loginIdSchema,
+  email: emailSchema,
+  displayName: displayNameSchema,
+  roles: rolesSchema,
+});
+export type CreateAccountInput = z.output<typeof createAccountSchema>;
+
+export const updateAccountSchema = z
+  .strictObject({
+    displayName: displayNameSchema.optional(),
+    email: emailSchema.optional(),
+    roles: rolesSchema.optional(),
+    disabled: z.boolean().optional(),
+  })
+  .refine((v) => Object.keys(v).length > 0, 'at least one of displayName, email, roles, disabled is required');
+export type UpdateAccountInput = z.output<typeof updateAccountSchema>;
+
+/** An account counts as an administrator who can still act. */
+export const isActiveAdmin = (a: { roles: readonly string[]; disabled: boolean; deletedAt: Date | null }) =>
+  a.roles.includes('admin') && !a.disabled && a.deletedAt === null;

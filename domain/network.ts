@@ -1,0 +1,59 @@
+import ipaddr from 'ipaddr.js';
+
+/** Network allowlists and client addresses. IPv4-mapped IPv6 addresses count as IPv4. */
+
+type Addr = ipaddr.IPv4 | ipaddr.IPv6;
+
+function normalise(address: string): Addr | undefined {
+  try {
+    const parsed = ipaddr.parse(address.trim());
+    return parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()
+      ? (parsed as ipaddr.IPv6).toIPv4Address()
+      : parsed;
+  } catch {
+    return undefined;
+  }
+}
+
+export function parseCidr(cidr: string): [Addr, number] | undefined {
+  if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(cidr)) return undefined;
+  try {
+    const [addr, bits] = ipaddr.parseCIDR(cidr);
+    // The address must be the network's own (no host bits), so the list means what it says.
+    const network = addr.kind() === 'ipv4' ? ipaddr.IPv4.networkAddressFromCIDR(cidr) : ipaddr.IPv6.networkAddressFromCIDR(cidr);
+    if (network.toString() !== addr.toString()) return undefined;
+    return [addr, bits];
+  } catch {
+    return undefined;
+  }
+}
+
+export function canonicalCidr(cidr: string): string | undefined {
+  const parsed = parseCidr(cidr);
+  return parsed ? `${parsed[0].toString()}/${parsed[1]}` : undefined;
+}
+
+export function ipInCidrs(ip: string, cidrs: readonly string[]): boolean {
+  const addr = normalise(ip);
+  if (!addr) return false;
+  return cidrs.some((c) => {
+    const range = parseCidr(c);
+    return range !== undefined && range[0].kind() === addr.kind() && addr.match(range as never);
+  });
+}
+
+/**
+ * The client's address: the socket peer, unless the peer is a trusted proxy, in which case the
+ * right-most X-Forwarded-For entry that is not itself a trusted proxy (clients can forge the rest).
+ */
+export function clientIp(peer: string, forwardedFor: string | undefined, trustedProxies: readonly string[]): string {
+  const peerAddr = normalise(peer)?.toString() ?? peer;
+  if (!forwardedFor || trustedProxies.length === 0 || !ipInCidrs(peerAddr, trustedProxies)) return peerAddr;
+  const hops = forwardedFor.split(',').map((h) => h.trim()).filter(Boolean);
+  for (let i = hops.length - 1; i >= 0; i -= 1) {
+    const hop = normalise(hops[i]!);
+    if (!hop) return peerAddr;
+    if (!ipInCidrs(hop.toString(), trustedProxies)) return hop.toString();
+  }
+  return peerAddr;
+}
