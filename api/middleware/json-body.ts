@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import { invalidJson, payloadTooLarge, unsupportedMediaType } from '../../domain/problems';
+import { invalidJson, payloadTooLarge, unsupportedMediaType, validationFailed } from '../../domain/problems';
 import type { AppState } from '../state';
 
 /**
@@ -39,6 +39,21 @@ export function jsonBody(limitBytes: number): Middleware<AppState> {
     } catch {
       throw invalidJson();
     }
+    // PostgreSQL text cannot hold NUL, and no legitimate field needs it: refuse it here, by field.
+    const nulFields = fieldsWithNul(ctx.state.body, '');
+    if (nulFields.length > 0) throw validationFailed(nulFields.map((field) => ({ field: field || '(body)', message: 'must not contain NUL characters' })));
     return next();
   };
+}
+
+function fieldsWithNul(value: unknown, path: string): string[] {
+  if (typeof value === 'string') return value.includes('\u0000') ? [path] : [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => fieldsWithNul(v, path ? `${path}.${i}` : String(i)));
+  if (value && typeof value === 'object') {
+    return Object.entries(value).flatMap(([k, v]) => {
+      const here = path ? `${path}.${k}` : k;
+      return k.includes('\u0000') ? [here] : fieldsWithNul(v, here);
+    });
+  }
+  return [];
 }

@@ -60,7 +60,7 @@ export async function clinicWithAdmin(stack: TestStack, prefix = 'clinic') {
 export async function createAccount(stack: TestStack, adminToken: string, loginId: string, roles: string[] = ['staff']) {
   const reply = await call(stack.url, 'POST', '/v1/accounts', {
     token: adminToken,
-    json: { loginId, email: `${loginId}@example.jp`, displayName: loginId, roles },
+    json: { loginId, email: `${loginId.normalize("NFKC").toLowerCase()}@example.jp`, displayName: loginId, roles },
   });
   if (reply.status !== 201) throw new Error(`createAccount: ${reply.status} ${reply.text}`);
   return reply.body as { accountId: string; initialPassword: string };

@@ -1,0 +1,198 @@
+import { call } from '../harness/http';
+import { activate, clinicWithAdmin, createAccount, login, STRONG_PASSWORD } from '../harness/clinic';
+import { startTestStack, type TestStack } from '../harness/stack';
+
+/**
+ * Attacks on the front door. X-Forwarded-For is trusted from loopback here so each test can
+ * speak from an address of its own (rate limits and allowlists are per address).
+ */
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack({ TRUSTED_PROXIES: '127.0.0.1/32,::1/128', LOGIN_FAILURES_PER_IP: '8', LOGIN_RATE_WINDOW_SECONDS: '600' });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+let nextIp = 1;
+const freshIp = () => `198.51.100.${nextIp++}`;
+const from = (ip: string) => ({ 'x-forwarded-for': ip });
+
+describe('login failures', () => {
+  it('answers the same 401 invalid_credentials for a wrong password, an unknown user and an unknown clinic', async () => {
+    const { clinic } = await clinicWithAdmin(stack);
+    const ip = freshIp();
+    const replies = [
+      await login(stack, clinic, 'admin', 'wrong-password', from(ip)),
+      await login(stack, clinic, 'nobody', STRONG_PASSWORD, from(ip)),
+      await login(stack, { id: '', slug: 'no-such-clinic' }, 'admin', STRONG_PASSWORD, from(ip)),
+    ];
+    for (const r of replies) {
+      expect(r.status).toBe(401);
+      expect(r.body.code).toBe('invalid_credentials');
+      expect(r.body.detail).toBe(replies[0]!.body.detail);
+    }
+  });
+
+  it('locks an account after 5 failures: wrong passwords still get 401, the right one 423, until an admin unlocks', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    const user = await createAccount(stack, token, 'clerk');
+    await activate(stack, clinic, 'clerk', user.initialPassword);
+    const ip = freshIp();
+    for (let i = 0; i < 5; i += 1) expect((await login(stack, clinic, 'clerk', `wrong-${i}`, from(ip))).status).toBe(401);
+    const locked = await login(stack, clinic, 'clerk', STRONG_PASSWORD, from(freshIp()));
+    expect([locked.status, locked.body.code]).toEqual([423, 'account_locked']);
+    expect(Date.parse(locked.body.lockedUntil)).toBeGreaterThan(Date.now());
+    expect((await login(stack, clinic, 'clerk', 'wrong-again', from(freshIp()))).body.code).toBe('invalid_credentials');
+
+    const view = await call(stack.url, 'GET', `/v1/accounts/${user.accountId}`, { token });
+    expect(view.body.locked).toBe(true);
+    expect((await call(stack.url, 'POST', `/v1/accounts/${user.accountId}/unlock`, { token })).status).toBe(204);
+    const ok = await login(stack, clinic, 'clerk', STRONG_PASSWORD, from(freshIp()));
+    expect([ok.status, ok.body.state]).toEqual([200, 'active']);
+
+    const log = await stack.database.ownerDb('audit_events').where({ target_id: user.accountId }).orderBy('id');
+    const actions = log.map((e: { action: string; outcome: string }) => `${e.action}:${e.outcome}`);
+    expect(actions.filter((a: string) => a === 'login:failed').length).toBeGreaterThanOrEqual(6);
+    expect(actions).toContain('account.lockout:success');
+    expect(actions).toContain('login:denied');
+    expect(actions).toContain('account.unlock:success');
+    expect(JSON.stringify(log)).not.toContain('wrong-');
+  });
+
+  it('rate-limits many failed logins from one address across many accounts (429 rate_limited)', async () => {
+    const { clinic } = await clinicWithAdmin(stack);
+    const ip = freshIp();
+    for (let i = 0; i < 8; i += 1) {
+      expect((await login(stack, clinic, `user${i}`, 'guess', from(ip))).status).toBe(401);
+    }
+    const limited = await login(stack, clinic, 'admin', STRONG_PASSWORD, from(ip));
+    expect([limited.status, limited.body.code]).toEqual([429, 'rate_limited']);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Another address (the real admin at the clinic) is not affected.
+    expect((await login(stack, clinic, 'admin', STRONG_PASSWORD, from(freshIp()))).status).toBe(200);
+  });
+
+  it('survives absurd input without a 500', async () => {
+    const { clinic } = await clinicWithAdmin(stack);
+    const ip = freshIp();
+    const huge = await call(stack.url, 'POST', '/v1/auth/login', { raw: JSON.stringify({ tenant: clinic.slug, loginId: 'admin', password: 'x'.repeat(10 * 1024 * 1024) }), headers: from(ip) });
+    expect([huge.status, huge.body.code]).toEqual([413, 'payload_too_large']);
+    const long = await login(stack, clinic, 'admin', 'x'.repeat(4000), from(ip));
+    expect(long.status).toBe(401);
+    const tooLong = await login(stack, clinic, 'admin', 'x'.repeat(5000), from(ip));
+    expect([tooLong.status, tooLong.body.code]).toEqual([400, 'validation_failed']);
+    const nul = await login(stack, clinic, '\u0000admin', STRONG_PASSWORD, from(freshIp()));
+    expect([nul.status, nul.body.code, nul.body.errors[0].field]).toEqual([400, 'validation_failed', 'loginId']);
+    for (const loginId of ["admin' --", 'admin"; drop table accounts; --', '%', 'ａｄｍｉｎ\u200b']) {
+      const r = await login(stack, clinic, loginId, STRONG_PASSWORD, from(freshIp()));
+      expect([loginId, r.status]).toEqual([loginId, 401]);
+    }
+    // NFKC: full-width ASCII is the same login ID.
+    expect((await login(stack, clinic, 'ＡＤＭＩＮ', STRONG_PASSWORD, from(freshIp()))).status).toBe(200);
+    const missing = await call(stack.url, 'POST', '/v1/auth/login', { json: { tenant: clinic.slug }, headers: from(ip) });
+    expect(missing.body.errors.map((e: { field: string }) => e.field).sort()).toEqual(['loginId', 'password']);
+  });
+
+  it('ignores X-Forwarded-For from a peer that is not a trusted proxy', async () => {
+    const other = await startTestStack();
+    try {
+      const { clinic } = await clinicWithAdmin(other);
+      const r = await call(other.url, 'PUT', '/v1/settings/network-allowlist', {
+        token: (await login(other, clinic, 'admin', STRONG_PASSWORD)).body.token,
+        json: { cidrs: ['203.0.113.0/24'], confirmSelfLockout: true },
+      });
+      expect(r.status).toBe(200);
+      const spoofed = await login(other, clinic, 'admin', STRONG_PASSWORD, { 'x-forwarded-for': '203.0.113.9' });
+      expect([spoofed.status, spoofed.body.code]).toEqual([403, 'ip_not_allowed']);
+    } finally {
+      await other.stop();
+    }
+  });
+});
+
+describe('password policy', () => {
+  it('has the MHLW defaults and validates changes', async () => {
+    const { token } = await clinicWithAdmin(stack);
+    const policy = await call(stack.url, 'GET', '/v1/settings/password-policy', { token });
+    expect(policy.body).toMatchObject({ minLength: 13, requireLetters: true, requireDigits: true, requireSymbols: true, historyCount: 5, secondFactor: 'none' });
+    expect(policy.body.lockout).toEqual({ maxFailures: 5, waitIncrementSeconds: 60, maxWaitSeconds: 900, failureResetSeconds: 43200 });
+
+    const tooShort = await call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json: { minLength: 8 } });
+    expect([tooShort.status, tooShort.body.errors[0].field]).toEqual([400, 'minLength']);
+    const ok = await call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json: { minLength: 8, secondFactor: 'everyone' } });
+    expect(ok.status).toBe(200);
+    const unknown = await call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json: { minLength: 'long' , bogus: 1 } });
+    expect(unknown.body.errors.map((e: { field: string }) => e.field).sort()).toEqual(['bogus', 'minLength']);
+  });
+
+  it('refuses a reused password from the history', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    const first = STRONG_PASSWORD;
+    const second = 'Second-pass-2026!';
+    expect((await call(stack.url, 'POST', '/v1/auth/password', { token, json: { currentPassword: first, newPassword: second } })).status).toBe(204);
+    const back = await call(stack.url, 'POST', '/v1/auth/password', { token, json: { currentPassword: second, newPassword: first } });
+    expect([back.status, back.body.code, back.body.errors[0].rule]).toEqual([400, 'password_policy', 'reused']);
+    const same = await call(stack.url, 'POST', '/v1/auth/password', { token, json: { currentPassword: second, newPassword: second } });
+    expect(same.body.errors[0].rule).toBe('reused');
+    expect((await login(stack, clinic, 'admin', second)).status).toBe(200);
+  });
+
+  it('forces a password change when the password is older than maxAgeSeconds', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    await call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json: { maxAgeSeconds: 1 } });
+    await stack.database.ownerDb('accounts').update({ password_changed_at: new Date(Date.now() - 5_000) });
+    const r = await login(stack, clinic, 'admin', STRONG_PASSWORD);
+    expect(r.body.state).toBe('password_change_required');
+  });
+
+  it('ends sessions idle longer than the policy allows', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    await call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json: { session: { idleTimeoutSeconds: 60, absoluteLifetimeSeconds: 3600 } } });
+    const fresh = (await login(stack, clinic, 'admin', STRONG_PASSWORD)).body.token;
+    expect((await call(stack.url, 'GET', '/v1/me', { token: fresh })).status).toBe(200);
+    // Age the session as if 61 idle seconds had passed.
+    await stack.database.ownerDb('sessions').update({ idle_expires_at: new Date(Date.now() - 1000) });
+    expect((await call(stack.url, 'GET', '/v1/me', { token: fresh })).status).toBe(401);
+  });
+
+  it('logs out: the token stops working', async () => {
+    const { clinic } = await clinicWithAdmin(stack);
+    const t = (await login(stack, clinic, 'admin', STRONG_PASSWORD)).body.token;
+    expect((await call(stack.url, 'POST', '/v1/auth/logout', { token: t })).status).toBe(204);
+    expect((await call(stack.url, 'GET', '/v1/me', { token: t })).status).toBe(401);
+  });
+});
+
+describe('network allowlist', () => {
+  it('validates CIDRs, protects the admin from locking themselves out, and then enforces the list', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    const office = '203.0.113.0/24';
+    const adminIp = '203.0.113.10';
+    const as = (ip: string) => ({ token, headers: from(ip) });
+
+    const bad = await call(stack.url, 'PUT', '/v1/settings/network-allowlist', { ...as(adminIp), json: { cidrs: ['203.0.113.0/33', '10.0.0.1/8', 'example.com', '2001:db8::/32'] } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors.map((e: { field: string }) => e.field)).toEqual(['cidrs.0', 'cidrs.1', 'cidrs.2']);
+
+    const selfLockout = await call(stack.url, 'PUT', '/v1/settings/network-allowlist', { ...as('192.0.2.7'), json: { cidrs: [office] } });
+    expect([selfLockout.status, selfLockout.body.code]).toEqual([409, 'would_lock_out_self']);
+
+    const saved = await call(stack.url, 'PUT', '/v1/settings/network-allowlist', { ...as(adminIp), json: { cidrs: [office, '2001:DB8::/32'] } });
+    expect(saved.body).toEqual({ cidrs: [office, '2001:db8::/32'], yourAddress: adminIp });
+
+    expect((await call(stack.url, 'GET', '/v1/me', as(adminIp))).status).toBe(200);
+    expect((await call(stack.url, 'GET', '/v1/me', as('2001:db8::1'))).status).toBe(200);
+    const outside = await call(stack.url, 'GET', '/v1/me', as('192.0.2.7'));
+    expect([outside.status, outside.body.code]).toEqual([403, 'ip_not_allowed']);
+    const loginOutside = await login(stack, clinic, 'admin', STRONG_PASSWORD, from('192.0.2.7'));
+    expect([loginOutside.status, loginOutside.body.code]).toEqual([403, 'ip_not_allowed']);
+    expect((await login(stack, clinic, 'admin', STRONG_PASSWORD, from('203.0.113.200'))).status).toBe(200);
+    // IPv4-mapped IPv6 counts as IPv4.
+    expect((await call(stack.url, 'GET', '/v1/me', as('::ffff:203.0.113.5'))).status).toBe(200);
+
+    const confirmed = await call(stack.url, 'PUT', '/v1/settings/network-allowlist', { ...as(adminIp), json: { cidrs: ['198.18.0.0/15'], confirmSelfLockout: true } });
+    expect(confirmed.status).toBe(200);
+    expect((await call(stack.url, 'GET', '/v1/me', as(adminIp))).body.code).toBe('ip_not_allowed');
+  });
+});

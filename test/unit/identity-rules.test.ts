@@ -1,0 +1,78 @@
+import { loginIdSchema } from '../../domain/account';
+import { afterFailedLogin, isLocked } from '../../domain/lockout';
+import { canonicalCidr, clientIp, ipInCidrs } from '../../domain/network';
+import { DEFAULT_PASSWORD_POLICY, generateInitialPassword, passwordPolicySchema, unmetPasswordRules } from '../../domain/password-policy';
+
+describe('lockout', () => {
+  const policy = DEFAULT_PASSWORD_POLICY;
+  const start = { failedLoginCount: 0, lastFailedLoginAt: null, lockedUntil: null };
+  it('locks on the 5th failure for 60 s, doubling per further round up to 15 min', () => {
+    let state = start as ReturnType<typeof afterFailedLogin> | typeof start;
+    let now = new Date('2026-01-01T00:00:00Z');
+    const waits: number[] = [];
+    for (let i = 1; i <= 30; i += 1) {
+      const next = afterFailedLogin(state, policy, now);
+      if (next.lockedNow) waits.push((next.lockedUntil!.getTime() - now.getTime()) / 1000);
+      state = next;
+      now = new Date(Math.max(now.getTime() + 1000, (next.lockedUntil?.getTime() ?? 0) + 1000));
+    }
+    expect(waits).toEqual([60, 120, 240, 480, 900, 900]);
+  });
+  it('forgets failures after the reset time', () => {
+    const t0 = new Date('2026-01-01T00:00:00Z');
+    const s = afterFailedLogin({ failedLoginCount: 4, lastFailedLoginAt: t0, lockedUntil: null }, policy, new Date(t0.getTime() + 13 * 3600_000));
+    expect(s.failedLoginCount).toBe(1);
+    expect(s.lockedNow).toBe(false);
+    expect(isLocked({ lockedUntil: new Date(t0.getTime() + 1) }, t0)).toBe(true);
+  });
+});
+
+describe('network rules', () => {
+  it('accepts only network addresses in CIDR form', () => {
+    expect(canonicalCidr('2001:DB8::/32')).toBe('2001:db8::/32');
+    expect(canonicalCidr('203.0.113.0/24')).toBe('203.0.113.0/24');
+    for (const bad of ['203.0.113.1/24', '1.2.3.4', '1.2.3.0/33', '::/129', 'a/8', '']) expect([bad, canonicalCidr(bad)]).toEqual([bad, undefined]);
+  });
+  it('matches v4, v6 and v4-mapped v6 addresses', () => {
+    expect(ipInCidrs('203.0.113.9', ['203.0.113.0/24'])).toBe(true);
+    expect(ipInCidrs('::ffff:203.0.113.9', ['203.0.113.0/24'])).toBe(true);
+    expect(ipInCidrs('2001:db8::5', ['203.0.113.0/24', '2001:db8::/32'])).toBe(true);
+    expect(ipInCidrs('198.51.100.1', ['203.0.113.0/24'])).toBe(false);
+    expect(ipInCidrs('garbage', ['0.0.0.0/0'])).toBe(false);
+  });
+  it('believes X-Forwarded-For only from trusted proxies, and only its right-most untrusted hop', () => {
+    const trusted = ['10.0.0.0/8'];
+    expect(clientIp('203.0.113.5', '198.51.100.1', trusted)).toBe('203.0.113.5');
+    expect(clientIp('10.0.0.2', '198.51.100.1', trusted)).toBe('198.51.100.1');
+    expect(clientIp('10.0.0.2', '6.6.6.6, 198.51.100.1, 10.0.0.9', trusted)).toBe('198.51.100.1');
+    expect(clientIp('::ffff:10.0.0.2', '198.51.100.1', trusted)).toBe('198.51.100.1');
+    expect(clientIp('10.0.0.2', 'not-an-ip', trusted)).toBe('10.0.0.2');
+  });
+});
+
+describe('password rules', () => {
+  it('lists each unmet rule', () => {
+    expect(unmetPasswordRules('yamada', DEFAULT_PASSWORD_POLICY, 'yamada').map((u) => u.rule)).toEqual(['min_length', 'digits', 'symbols', 'contains_login_id']);
+    expect(unmetPasswordRules('Tokyo-Clinic-2026', DEFAULT_PASSWORD_POLICY, 'yamada')).toEqual([]);
+    expect(unmetPasswordRules('ＹＡＭＡＤＡ-pass-2026!', DEFAULT_PASSWORD_POLICY, 'yamada').map((u) => u.rule)).toEqual(['contains_login_id']);
+  });
+  it('generates initial passwords that satisfy the policy', () => {
+    for (let i = 0; i < 200; i += 1) {
+      const p = generateInitialPassword(DEFAULT_PASSWORD_POLICY);
+      expect(unmetPasswordRules(p, DEFAULT_PASSWORD_POLICY, 'someone')).toEqual([]);
+    }
+  });
+  it('allows 8 characters only with two-step verification for everyone', () => {
+    expect(passwordPolicySchema.safeParse({ minLength: 8 }).success).toBe(false);
+    expect(passwordPolicySchema.safeParse({ minLength: 8, secondFactor: 'admins' }).success).toBe(false);
+    expect(passwordPolicySchema.safeParse({ minLength: 8, secondFactor: 'everyone' }).success).toBe(true);
+  });
+});
+
+describe('login IDs', () => {
+  it('folds full-width forms and refuses other scripts', () => {
+    expect(loginIdSchema.parse('Ｙａｍａｄａ.Ｔ')).toBe('yamada.t');
+    expect(loginIdSchema.safeParse('yаmada').success).toBe(false); // Cyrillic а
+    expect(loginIdSchema.safeParse('山田').success).toBe(false);
+  });
+});
