@@ -92,7 +92,14 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
   return routes;
 }
 
-export function createApp(deps: AppDeps): { app: Koa<AppState>; router: Router<AppState>; routes: AnyRoute[] } {
+/**
+ * `sessionAuth` replaces session authentication; only the benchmark uses it, to measure what
+ * authentication costs on an otherwise identical route.
+ */
+export function createApp(
+  deps: AppDeps,
+  opts: { sessionAuth?: (route: AnyRoute) => AuthMiddleware } = {},
+): { app: Koa<AppState>; router: Router<AppState>; routes: AnyRoute[] } {
   const app = new Koa<AppState>();
   const router = new Router<AppState>();
   const routes = appRoutes(deps);
@@ -101,7 +108,7 @@ export function createApp(deps: AppDeps): { app: Koa<AppState>; router: Router<A
   mountRoutes(router, routes, {
     none: () => open,
     operator: () => operator,
-    session: (route) => sessionAuth(deps.db, route) as AuthMiddleware,
+    session: opts.sessionAuth ?? ((route) => sessionAuth(deps.db, route) as AuthMiddleware),
   });
 
   app.use(requestId(deps.log));

@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { AddressInfo } from 'node:net';
 import { appDeps, createApp } from '../api/app';
+import type { AppState } from '../api/state';
 import { createDb } from '../db/connection';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
@@ -16,6 +17,18 @@ async function main() {
   const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX });
   const temporal = createTemporalClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
   const { app } = createApp(appDeps(config, { db, temporal, log: createLogger({ level: 'silent' }) }));
+  // The same app with session authentication replaced by a fixed identity (set by the parent
+  // once it has created the account): the cost of auth is the difference between the two.
+  let fixedAuth: AppState['auth'];
+  const { app: noAuthApp } = createApp(appDeps(config, { db, temporal, log: createLogger({ level: 'silent' }) }), {
+    sessionAuth: () => async (ctx, next) => {
+      ctx.state.auth = fixedAuth;
+      await next();
+    },
+  });
+  process.on('message', (m: { auth?: AppState['auth'] }) => {
+    if (m.auth) fixedAuth = m.auth;
+  });
   const bare = new Koa();
   const router = new Router();
   router.get('/select1', async (ctx) => {
@@ -27,8 +40,8 @@ async function main() {
     new Promise<number>((resolve) => {
       const s = a.listen(0, '127.0.0.1', () => resolve((s.address() as AddressInfo).port));
     });
-  const [appPort, barePort] = await Promise.all([listen(app), listen(bare)]);
-  process.send!({ appPort, barePort });
+  const [appPort, barePort, noAuthPort] = await Promise.all([listen(app), listen(bare), listen(noAuthApp)]);
+  process.send!({ appPort, barePort, noAuthPort });
   process.once('disconnect', () => process.exit(0));
 }
 

@@ -6,8 +6,12 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import { createDb, migrateLatest } from '../db/connection';
 import { dropDatabase, ensureDatabase, withDatabase } from '../db/database';
+import { activateTenant } from '../db/tenants';
 import { freePort } from '../lib/process';
+import { ARGON2_PARAMS } from '../lib/password-hash';
 import { startServices } from './services';
+
+
 
 /**
  * `npm run bench`: prints JSON figures. Each comparison is measured in the same run on the same
@@ -19,10 +23,17 @@ const say = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 const duration = Number(process.env.BENCH_DURATION ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 
-async function load(name: string, url: string, headers: Record<string, string> = {}) {
-  say(`${name}: ${connections} connections for ${duration} s`);
-  const r = await autocannon({ url, connections, duration, headers });
-  if (r.non2xx || r.errors) throw new Error(`${name}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
+async function load(
+  name: string,
+  url: string,
+  headers: Record<string, string> = {},
+  opts: { method?: 'GET' | 'POST'; body?: string; connections?: number; expectStatus?: number } = {},
+) {
+  const conns = opts.connections ?? connections;
+  say(`${name}: ${conns} connections for ${duration} s`);
+  const r = await autocannon({ url, connections: conns, duration, headers, method: opts.method ?? 'GET', body: opts.body });
+  const unexpected = opts.expectStatus ? r.requests.total - ((r.statusCodeStats as Record<string, { count: number }>)[String(opts.expectStatus)]?.count ?? 0) : r.non2xx;
+  if (unexpected || r.errors) throw new Error(`${name}: ${unexpected} unexpected answers, ${r.errors} errors`);
   return { requestsPerSec: Math.round(r.requests.average), p50Ms: r.latency.p50, p99Ms: r.latency.p99, requests: r.requests.total };
 }
 
@@ -81,10 +92,11 @@ async function main() {
     const token = randomBytes(32).toString('hex');
     const server = fork(path.join(root, 'scripts', 'bench-server.ts'), [], {
       execArgv: ['--import', 'tsx'],
-      env: { ...process.env, DATABASE_URL: url, DATABASE_POOL_MAX: '10', OPERATOR_TOKEN: token, TEMPORAL_ADDRESS: services.temporalAddress, LOG_LEVEL: 'silent', SES_ENDPOINT: services.sesEndpoint },
+      // Login failures are what we measure here, so the per-address limit is lifted.
+      env: { ...process.env, DATABASE_URL: url, DATABASE_POOL_MAX: '10', OPERATOR_TOKEN: token, LOGIN_FAILURES_PER_IP: '100000000', TEMPORAL_ADDRESS: services.temporalAddress, LOG_LEVEL: 'silent', SES_ENDPOINT: services.sesEndpoint },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    const { appPort, barePort } = await new Promise<{ appPort: number; barePort: number }>((resolve) => server.once('message', (m) => resolve(m as never)));
+    const { appPort, barePort, noAuthPort } = await new Promise<{ appPort: number; barePort: number; noAuthPort: number }>((resolve) => server.once('message', (m) => resolve(m as never)));
     try {
       const api = `http://127.0.0.1:${appPort}`;
       const created = await fetch(`${api}/v1/operator/tenants`, {
@@ -99,6 +111,51 @@ async function main() {
       results.getTenant = getTenant;
       results.bareKoaSelect1 = select1;
       results.getTenantToBareRatio = Math.round((getTenant.requestsPerSec / select1.requestsPerSec) * 100) / 100;
+
+      // Identity: a clinic admin with an active password.
+      const op = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+      // No worker runs in the benchmark, so the clinic is activated as its provisioning would.
+      const owner = createDb({ url, poolMax: 1, as: 'owner' });
+      await activateTenant(owner, tenant.id);
+      await owner.destroy();
+      const admin = (await (await fetch(`${api}/v1/operator/tenants/${tenant.id}/admins`, { method: 'POST', headers: op, body: JSON.stringify({ loginId: 'admin', email: 'admin@bench.example', displayName: 'Admin' }) })).json()) as { accountId: string; initialPassword: string };
+      const password = 'Bench-Clinic-2026!';
+      const first = (await (await fetch(`${api}/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ tenant: 'bench-clinic', loginId: 'admin', password: admin.initialPassword }) })).json()) as { token: string };
+      await fetch(`${api}/v1/auth/password`, { method: 'POST', headers: { authorization: `Bearer ${first.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ currentPassword: admin.initialPassword, newPassword: password }) });
+      const json = { 'content-type': 'application/json' };
+      const loginBody = (loginId: string, pw: string) => JSON.stringify({ tenant: 'bench-clinic', loginId, password: pw });
+      results.argon2id = { ...ARGON2_PARAMS, algorithm: 'argon2id', memoryKiB: ARGON2_PARAMS.memoryCost };
+      // Throughput: four different users logging in at once (one user's logins serialise on its row).
+      const adminToken = (await (await fetch(`${api}/v1/auth/login`, { method: 'POST', headers: json, body: loginBody('admin', password) })).json()) as { token: string };
+      const users = ['admin'];
+      for (const name of ['staff1', 'staff2', 'staff3']) {
+        const created = (await (await fetch(`${api}/v1/accounts`, { method: 'POST', headers: { ...json, authorization: `Bearer ${adminToken.token}` }, body: JSON.stringify({ loginId: name, email: `${name}@bench.example`, displayName: name, roles: ['staff'] }) })).json()) as { initialPassword: string };
+        const t = (await (await fetch(`${api}/v1/auth/login`, { method: 'POST', headers: json, body: loginBody(name, created.initialPassword) })).json()) as { token: string };
+        await fetch(`${api}/v1/auth/password`, { method: 'POST', headers: { ...json, authorization: `Bearer ${t.token}` }, body: JSON.stringify({ currentPassword: created.initialPassword, newPassword: password }) });
+        users.push(name);
+      }
+      const parallel = await Promise.all(users.map((u) => load(`POST /v1/auth/login as ${u}`, `${api}/v1/auth/login`, json, { method: 'POST', body: loginBody(u, password), connections: 1 })));
+      results.loginThroughput = {
+        users: users.length,
+        requestsPerSec: parallel.reduce((s, r) => s + r.requestsPerSec, 0),
+        worstP99Ms: Math.max(...parallel.map((r) => r.p99Ms)),
+        medianP50Ms: parallel.map((r) => r.p50Ms).sort((a, b) => a - b)[Math.floor(parallel.length / 2)],
+      };
+      // Timing of the three failures a stranger can provoke, one at a time: they must look alike.
+      const fail = (name: string, body: string) => load(name, `${api}/v1/auth/login`, json, { method: 'POST', body, connections: 1, expectStatus: 401 });
+      results.loginFailureLatency = {
+        wrongPassword: await fail('login: wrong password', loginBody('staff3', 'Wrong-password-1!')),
+        unknownUser: await fail('login: unknown user', loginBody('nobody', password)),
+        unknownClinic: await fail('login: unknown clinic', JSON.stringify({ tenant: 'no-such-clinic', loginId: 'admin', password })),
+      };
+
+      const session = (await (await fetch(`${api}/v1/auth/login`, { method: 'POST', headers: json, body: loginBody('admin', password) })).json()) as { token: string };
+      server.send({ auth: { tenantId: tenant.id, accountId: admin.accountId, sessionId: '00000000-0000-4000-8000-000000000000', loginId: 'admin', roles: ['admin'], state: 'active' } });
+      const meAuth = await load('GET /v1/me (session + allowlist check)', `${api}/v1/me`, { authorization: `Bearer ${session.token}` });
+      const meNoAuth = await load('GET /v1/me (same route, authentication stubbed)', `http://127.0.0.1:${noAuthPort}/v1/me`);
+      results.meAuthenticated = meAuth;
+      results.meWithoutAuthentication = meNoAuth;
+      results.authenticatedToUnauthenticatedRatio = Math.round((meAuth.requestsPerSec / meNoAuth.requestsPerSec) * 100) / 100;
     } finally {
       server.disconnect();
     }

@@ -34,6 +34,8 @@ const changePasswordBody = z.strictObject({
 const STATES = ['active', 'password_change_required', 'second_factor_enrollment_required', 'second_factor_required'] as const;
 const loginReply = z.object({ token: z.string(), state: z.enum(STATES) });
 
+const NO_CLINIC = '00000000-0000-0000-0000-000000000000';
+
 const invalidCredentials = () => new Problem(401, 'invalid_credentials', 'Unauthorized', 'The clinic, login ID or password is wrong.');
 
 /** What a freshly authenticated account must do before it may use the service. */
@@ -78,14 +80,20 @@ export const authRoutes = (deps: AppDeps) => [
         throw invalidCredentials();
       };
 
-      const tenant = await findTenantBySlug(deps.db, body.tenant.toLowerCase());
-      if (!tenant || tenant.status !== 'active') {
-        await burnVerification(body.password);
-        return fail();
-      }
+      const found = await findTenantBySlug(deps.db, body.tenant.toLowerCase());
+      // An unknown (or inactive) clinic takes the same path as an unknown user, inside a scope
+      // that can see nothing, so the two cost the same database round trips and time.
+      const tenant = found?.status === 'active' ? found : undefined;
       const audit = { ...auditContext(ctx), actorType: 'anonymous' as const };
       const loginId = normaliseLoginId(body.loginId);
-      const outcome = await withTenant(deps.db, tenant.id, async (trx) => {
+      const outcome = await withTenant(deps.db, tenant?.id ?? NO_CLINIC, async (trx) => {
+        if (!tenant) {
+          await getSettings(trx);
+          await AccountRow.query(trx).findOne({ loginId }).whereNull('deletedAt').forUpdate();
+          await burnVerification(body.password);
+          await trx.raw('select 1');
+          return { kind: 'bad' as const };
+        }
         const { policy, allowlist } = await getSettings(trx);
         if (allowlist.length > 0 && !ipInCidrs(ip, allowlist)) {
           await recordAudit(trx, audit, { action: 'login', outcome: 'denied', details: { loginId, reason: 'ip_not_allowed' } });
