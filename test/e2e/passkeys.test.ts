@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
 import { freePort } from '../../lib/process';
 import { STRONG_PASSWORD, activate, createAccount, createAdmin, createClinic, login, type Clinic } from '../harness/clinic';
@@ -29,7 +30,11 @@ declare const SimpleWebAuthnBrowser: {
   startAuthentication(opts: { optionsJSON: unknown }): Promise<AssertionJSON>;
 };
 
-const CHROMIUM = '/usr/bin/chromium';
+// Debian's chromium (apt-get install chromium); CHROMIUM_PATH points elsewhere (e.g. Google Chrome).
+const CHROMIUM =
+  process.env.CHROMIUM_PATH ??
+  ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => existsSync(p)) ??
+  '/usr/bin/chromium';
 const WAIT_MS = 20_000;
 
 let stack: TestStack;
