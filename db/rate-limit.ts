@@ -12,6 +12,9 @@ export async function rateLimitCount(db: Db, key: string, windowSeconds: number)
 }
 
 export async function rateLimitHit(db: Db, key: string, windowSeconds: number): Promise<number> {
+  // Old windows are swept now and then by the writers themselves, so the table stays small
+  // without a job of its own.
+  if (Math.random() < 0.01) await pruneRateLimits(db, Math.max(windowSeconds * 2, 86_400));
   const { rows } = await db.raw(
     `insert into rate_limits (key, window_start, count) values (?, ?, 1)
      on conflict (key, window_start) do update set count = rate_limits.count + 1
