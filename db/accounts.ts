@@ -1,5 +1,6 @@
 import type { CreateAccountInput, UpdateAccountInput } from '../domain/account';
 import { isActiveAdmin } from '../domain/account';
+import { CURSOR_TS_SQL, type Keyset } from '../domain/pagination';
 import { generateInitialPassword, type PasswordPolicy } from '../domain/password-policy';
 import { conflict, notFound } from '../domain/problems';
 import { hashPassword } from '../lib/password-hash';
@@ -94,9 +95,9 @@ export async function getAccount(trx: TenantTransaction, id: string, opts: { for
 export const findByLoginId = (trx: TenantTransaction, loginId: string) =>
   AccountRow.query(trx).findOne({ loginId }).whereNull('deletedAt');
 
-export async function listAccounts(trx: TenantTransaction, opts: { limit: number; after?: { createdAt: string; id: string } }) {
+export async function listAccounts(trx: TenantTransaction, opts: { limit: number; after?: Keyset }) {
   const q = AccountRow.query(trx)
-    .select('accounts.*', trx.raw(`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_ts`))
+    .select('accounts.*', trx.raw(CURSOR_TS_SQL))
     .whereNull('deletedAt')
     .orderBy([{ column: 'createdAt' }, { column: 'id' }])
     .limit(opts.limit + 1);

@@ -1,5 +1,6 @@
 import type { CreateTenantInput, Tenant, TenantStatus, UpdateTenantInput } from '../domain/tenant';
 import { canChangeStatus } from '../domain/tenant';
+import { CURSOR_TS_SQL, encodeCursor, type Keyset } from '../domain/pagination';
 import { conflict, notFound } from '../domain/problems';
 import type { Db } from './connection';
 import { TenantRow } from './models/tenant';
@@ -41,11 +42,11 @@ export interface TenantPage {
 /** Keyset pagination on (created_at, id): stable while clinics are being added. */
 export async function listTenants(
   db: Db,
-  opts: { limit: number; after?: { createdAt: string; id: string }; status?: TenantStatus },
+  opts: { limit: number; after?: Keyset; status?: TenantStatus },
 ): Promise<TenantPage> {
   // The cursor keeps created_at at full microsecond precision (a JS Date would cut it to ms).
   const q = TenantRow.query(db)
-    .select('tenants.*', db.raw(`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_ts`))
+    .select('tenants.*', db.raw(CURSOR_TS_SQL))
     .orderBy([{ column: 'createdAt' }, { column: 'id' }])
     .limit(opts.limit + 1);
   if (opts.status) q.where('status', opts.status);
@@ -59,20 +60,6 @@ export async function listTenants(
   };
 }
 
-export function encodeCursor(t: { createdAt: string; id: string }): string {
-  return Buffer.from(JSON.stringify([t.createdAt, t.id])).toString('base64url');
-}
-
-export function decodeCursor(cursor: string): { createdAt: string; id: string } | undefined {
-  try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof createdAt !== 'string' || Number.isNaN(Date.parse(createdAt))) return undefined;
-    if (typeof id !== 'string' || !UUID_RE.test(id)) return undefined;
-    return { createdAt, id };
-  } catch {
-    return undefined;
-  }
-}
 
 export async function updateTenant(db: Db, id: string, patch: UpdateTenantInput): Promise<Tenant> {
   return db.transaction(async (trx) => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { displayText, emailAddress } from './fields';
 import { ROLES } from './roles';
 
 /**
@@ -19,12 +20,8 @@ export const loginIdSchema = z
       .regex(/^[a-z0-9][a-z0-9._@-]{2,63}$/, 'must be 3-64 characters: letters a-z, digits and . _ @ -, starting with a letter or digit'),
   );
 
-const displayNameSchema = z
-  .string()
-  .transform((s) => s.normalize('NFC').trim())
-  .pipe(z.string().min(1, 'must not be empty').max(100, 'must be at most 100 characters'));
-
-const emailSchema = z.string().trim().max(254).email('must be an e-mail address').transform((e) => e.toLowerCase());
+const displayNameSchema = displayText(100);
+const emailSchema = emailAddress;
 
 export const rolesSchema = z
   .array(z.enum(ROLES))

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { displayText, emailAddress } from './fields';
 
 /** Business rules for clinics (tenants), shared by the API and by activities. */
 
@@ -14,21 +15,11 @@ export const slugSchema = z
   .refine((s) => !s.includes('--'), 'must not contain "--"')
   .refine((s) => !RESERVED_SLUGS.has(s), 'is reserved');
 
-const nameSchema = z
-  .string()
-  .transform((s) => s.normalize('NFC').trim())
-  .pipe(z.string().min(1, 'must not be empty').max(200, 'must be at most 200 characters'));
-
-const emailSchema = z
-  .string()
-  .trim()
-  .max(254, 'must be at most 254 characters')
-  .email('must be an e-mail address')
-  .transform((e) => e.toLowerCase());
+const nameSchema = displayText(200);
 
 /** Contract addresses receive incident notices: at least one, no duplicates, bounded. */
 export const contractEmailsSchema = z
-  .array(emailSchema)
+  .array(emailAddress)
   .min(1, 'at least one contract e-mail address is required')
   .max(20, 'at most 20 addresses')
   .transform((list) => [...new Set(list)]);

@@ -1,5 +1,6 @@
 import { condition, defineQuery, defineSignal, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { OnboardingState } from '../domain/onboarding';
 
 /**
  * One account's way in, visible to operators in the Temporal UI:
@@ -12,12 +13,7 @@ import type { Activities } from '../activities';
  * and login refuses an expired initial password by its own timestamp); this workflow owns the
  * timer, the waiting and the visible state, and never busy-waits.
  */
-export type OnboardingState =
-  | 'awaiting_first_login'
-  | 'initial_password_expired'
-  | 'password_change_required'
-  | 'second_factor_enrollment_required'
-  | 'active';
+export type { OnboardingState };
 
 export interface OnboardingInput {
   tenantId: string;

@@ -3,9 +3,11 @@ import { createAccount, deleteAccount, getAccount, listAccounts, resetPassword, 
 import { recordAudit } from '../../db/audit';
 import { getSettings } from '../../db/settings';
 import { withTenant } from '../../db/tenant-scope';
-import { decodeCursor, encodeCursor, getTenant } from '../../db/tenants';
+import { getTenant } from '../../db/tenants';
+import { ONBOARDING_STATES } from '../../domain/onboarding';
+import { decodeCursor, encodeCursor } from '../../domain/pagination';
 import { createAccountSchema, createAdminSchema, updateAccountSchema } from '../../domain/account';
-import { badRequest, serviceUnavailable } from '../../domain/problems';
+import { serviceUnavailable } from '../../domain/problems';
 import { auditContext } from '../audit-context';
 import { restartOnboarding, startOnboarding } from '../onboarding';
 import { defineRoute } from '../route';
@@ -13,7 +15,6 @@ import type { AppDeps } from '../app';
 import type { ParameterizedContext } from 'koa';
 import type { AppState } from '../state';
 
-const ONBOARDING = ['awaiting_first_login', 'initial_password_expired', 'password_change_required', 'second_factor_enrollment_required', 'active'] as const;
 
 export const accountSchema = z
   .object({
@@ -23,7 +24,7 @@ export const accountSchema = z
     displayName: z.string(),
     roles: z.array(z.string()),
     disabled: z.boolean(),
-    onboardingState: z.enum(ONBOARDING),
+    onboardingState: z.enum(ONBOARDING_STATES),
     locked: z.boolean(),
     lockedUntil: z.string().nullable(),
     passkeyCount: z.number().int(),
@@ -120,8 +121,7 @@ export const accountRoutes = (deps: AppDeps) => [
     responses: { 200: { description: 'A page of accounts', schema: z.object({ items: z.array(accountSchema), nextCursor: z.string().nullable() }) } },
     problems: [403],
     handler: async (ctx, { query }) => {
-      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-      if (query.cursor !== undefined && !after) throw badRequest('invalid_cursor', 'The cursor is malformed.');
+      const after = decodeCursor(query.cursor);
       ctx.body = await withTenant(deps.db, ctx.state.auth!.tenantId, async (trx) => {
         const page = await listAccounts(trx, { limit: query.limit, after });
         return { items: await Promise.all(page.rows.map((a) => toView(trx, a))), nextCursor: page.next ? encodeCursor(page.next) : null };

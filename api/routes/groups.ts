@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { recordAudit } from '../../db/audit';
 import { addMember, createGroup, deleteGroup, getGroup, listGroups, removeMember, updateGroup } from '../../db/groups';
 import { withTenant } from '../../db/tenant-scope';
+import { displayText } from '../../domain/fields';
 import { auditContext as auditOf } from '../audit-context';
 import { defineRoute } from '../route';
 import { idParams } from '../schemas';
@@ -12,10 +13,7 @@ import type { AppState } from '../state';
 const groupSchema = z
   .object({ id: z.string().uuid(), name: z.string(), memberIds: z.array(z.string().uuid()), createdAt: z.string(), updatedAt: z.string() })
   .meta({ id: 'Group' });
-const name = z
-  .string()
-  .transform((s) => s.normalize('NFC').trim())
-  .pipe(z.string().min(1, 'must not be empty').max(100, 'must be at most 100 characters'));
+const name = displayText(100);
 const memberIds = z.array(z.string().max(64)).max(1000);
 const createBody = z.strictObject({ name, memberIds: memberIds.default([]) });
 const patchBody = z

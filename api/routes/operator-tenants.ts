@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { decodeCursor, getTenant, insertTenant, listTenants, updateTenant } from '../../db/tenants';
-import { badRequest, serviceUnavailable } from '../../domain/problems';
+import { getTenant, insertTenant, listTenants, updateTenant } from '../../db/tenants';
+import { decodeCursor } from '../../domain/pagination';
+import { serviceUnavailable } from '../../domain/problems';
 import { createTenantSchema, TENANT_STATUSES, updateTenantSchema } from '../../domain/tenant';
 import { TENANT_ID } from '../../temporal/search-attributes';
 import { tenantProvisioningWorkflowId } from '../../temporal/workflow-ids';
@@ -58,8 +59,7 @@ export const operatorTenantRoutes = (deps: AppDeps) => [
     query: listQuery,
     responses: { 200: { description: 'A page of clinics', schema: tenantPageSchema } },
     handler: async (ctx, { query }) => {
-      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-      if (query.cursor !== undefined && !after) throw badRequest('invalid_cursor', 'The cursor is malformed.');
+      const after = decodeCursor(query.cursor);
       ctx.body = await listTenants(deps.db, { limit: query.limit, after, status: query.status });
     },
   }),

@@ -1,12 +1,8 @@
+import type { OnboardingState } from '../../domain/onboarding';
 import type { Role } from '../../domain/roles';
 import { TenantScopedModel } from '../tenant-scope';
 
-export type OnboardingState =
-  | 'awaiting_first_login'
-  | 'initial_password_expired'
-  | 'password_change_required'
-  | 'second_factor_enrollment_required'
-  | 'active';
+export type { OnboardingState };
 
 export class AccountRow extends TenantScopedModel {
   static tableName = 'accounts';
