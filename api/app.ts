@@ -13,6 +13,7 @@ import { securityHeaders } from './middleware/security-headers';
 import { buildOpenApi } from './openapi';
 import { defineRoute, mountRoutes, type AnyRoute, type AuthMiddleware } from './route';
 import { accountRoutes } from './routes/accounts';
+import { auditLogRoutes } from './routes/audit-logs';
 import { authRoutes } from './routes/auth';
 import { groupRoutes } from './routes/groups';
 import { passkeyPageRoutes } from './routes/passkey-page';
@@ -40,6 +41,7 @@ export interface AppDeps {
     loginRateWindowSeconds: number;
     webauthn: { rpId: string; rpName: string; origins: string[] };
   };
+  audit: { defaultWindowDays: number; maxWindowDays: number };
 }
 
 /** The app's dependencies from validated configuration plus the live connections. */
@@ -60,6 +62,7 @@ export function appDeps(
       loginRateWindowSeconds: config.LOGIN_RATE_WINDOW_SECONDS,
       webauthn: { rpId: config.WEBAUTHN_RP_ID, rpName: config.WEBAUTHN_RP_NAME, origins: config.WEBAUTHN_ORIGINS },
     },
+    audit: { defaultWindowDays: config.AUDIT_DEFAULT_WINDOW_DAYS, maxWindowDays: config.AUDIT_MAX_WINDOW_DAYS },
   };
 }
 
@@ -72,6 +75,7 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
     ...webauthnRoutes(deps),
     ...groupRoutes(deps),
     ...settingsRoutes(deps),
+    ...auditLogRoutes(deps),
     ...passkeyPageRoutes(),
   ];
   let doc: unknown;

@@ -1,6 +1,8 @@
 import type { Db } from './connection';
 import { AuditEventRow, type ActorType, type AuditOutcome } from './models/audit-event';
-import { withTenant, type TenantTransaction } from './tenant-scope';
+import type { Knex } from 'knex';
+import type { AuditFilter } from '../domain/audit-query';
+import { tenantIdOf, withTenant, type TenantTransaction } from './tenant-scope';
 
 /**
  * The operation log (操作ログ). Entries are written through here only. The application's
@@ -43,4 +45,139 @@ export async function recordAudit(trx: TenantTransaction, context: AuditContext,
 /** For failures: written in a transaction of its own, so it survives the rollback of the work it reports. */
 export function recordAuditNow(db: Db, tenantId: string, context: AuditContext, entry: AuditEntry): Promise<void> {
   return withTenant(db, tenantId, (trx) => recordAudit(trx, context, entry));
+}
+
+/** The columns clients see, in the order CSV exports use. */
+const COLUMNS_SQL = `seq::text as seq,
+  to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as occurred_at,
+  actor_type, actor_id, actor_roles, action, target_type, target_id, outcome,
+  host(client_ip) as client_ip, user_agent, request_id, details, encode(hash, 'hex') as hash`;
+
+export interface AuditRecord {
+  seq: string;
+  occurred_at: string;
+  actor_type: string;
+  actor_id: string | null;
+  actor_roles: string[];
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  outcome: string;
+  client_ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  details: Record<string, unknown>;
+  hash: string;
+}
+
+function filterSql(trx: TenantTransaction, f: AuditFilter, beforeSeq?: string): { sql: string; bindings: Knex.Value[] } {
+  const where = ['occurred_at >= ?', 'occurred_at <= ?'];
+  const bindings: Knex.Value[] = [f.from, f.to];
+  if (f.actor) {
+    where.push('actor_id = ?');
+    bindings.push(f.actor);
+  }
+  if (f.action) {
+    if (f.actionPrefix) {
+      where.push(`action like ? escape '\\'`);
+      bindings.push(`${f.action.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    } else {
+      where.push('action = ?');
+      bindings.push(f.action);
+    }
+  }
+  if (f.target) {
+    where.push('target_id = ?');
+    bindings.push(f.target);
+  }
+  if (f.outcome) {
+    where.push('outcome = ?');
+    bindings.push(f.outcome);
+  }
+  if (beforeSeq) {
+    where.push('seq < ?');
+    bindings.push(beforeSeq);
+  }
+  // Row-level security scopes to the clinic; the explicit predicate lets the indexes serve it.
+  where.push('tenant_id = ?');
+  bindings.push(tenantIdOf(trx)!);
+  return { sql: where.join(' and '), bindings };
+}
+
+/** Newest first, keyset-paginated by sequence number (stable while entries are being added). */
+export async function listAuditEvents(trx: TenantTransaction, f: AuditFilter, opts: { limit: number; beforeSeq?: string }) {
+  const { sql, bindings } = filterSql(trx, f, opts.beforeSeq);
+  const { rows } = await trx.raw(`select ${COLUMNS_SQL} from audit_events where ${sql} order by seq desc limit ?`, [...bindings, opts.limit + 1]);
+  const page = (rows as AuditRecord[]).slice(0, opts.limit);
+  return { rows: page, nextBeforeSeq: rows.length > opts.limit ? page[page.length - 1]!.seq : null };
+}
+
+/** Oldest first, from a server-side cursor: memory stays flat however many rows match. */
+export function streamAuditEvents(trx: TenantTransaction, f: AuditFilter): NodeJS.ReadableStream {
+  const { sql, bindings } = filterSql(trx, f);
+  // pg-query-stream reads through a server-side cursor, 1,000 rows at a time.
+  return (trx.raw(`select ${COLUMNS_SQL} from audit_events where ${sql} order by seq`, bindings) as unknown as {
+    stream(opts: object): NodeJS.ReadableStream;
+  }).stream({ highWaterMark: 1000, batchSize: 1000 });
+}
+
+export interface ChainVerification {
+  ok: boolean;
+  checked: number;
+  fromSeq: number | null;
+  toSeq: number | null;
+  headSeq: number | null;
+  firstBroken: { seq: number; reason: 'hash_mismatch' | 'prev_hash_mismatch' | 'missing_entries' | 'head_mismatch' } | null;
+}
+
+/**
+ * Walks the clinic's chain from `fromSeq` to `toSeq` (default: all) in batches and reports the
+ * first broken link: an entry whose content no longer matches its hash, one that does not point
+ * at its predecessor's hash, a gap in the sequence, or a chain whose end is not the recorded head.
+ */
+export async function verifyAuditChain(trx: TenantTransaction, range: { fromSeq?: number; toSeq?: number } = {}): Promise<ChainVerification> {
+  const tenantId = tenantIdOf(trx)!;
+  const head = await trx('audit_chain_heads').where({ tenant_id: tenantId }).first();
+  const headSeq = head ? Number(head.seq) : null;
+  const from = Math.max(1, range.fromSeq ?? 1);
+  const to = Math.min(range.toSeq ?? Number.MAX_SAFE_INTEGER, headSeq ?? 0);
+  const result: ChainVerification = { ok: true, checked: 0, fromSeq: null, toSeq: null, headSeq, firstBroken: null };
+  if (headSeq === null || from > to) return result;
+
+  let expectedPrev: Buffer;
+  if (from === 1) {
+    expectedPrev = (await trx.raw(`select sha256(convert_to('genesis:' || ?::text, 'UTF8')) as h`, [tenantId])).rows[0].h;
+  } else {
+    const before = await trx('audit_events').where({ tenant_id: tenantId, seq: from - 1 }).first('hash');
+    expectedPrev = before?.hash ?? Buffer.alloc(0);
+  }
+  let expectedSeq = from;
+  const fail = (seq: number, reason: NonNullable<ChainVerification['firstBroken']>['reason']) => {
+    result.ok = false;
+    result.firstBroken = { seq, reason };
+    return result;
+  };
+  const BATCH = 5_000;
+  for (;;) {
+    const { rows } = await trx.raw(
+      `select seq, prev_hash, hash, sha256(prev_hash || convert_to(audit_canonical(e), 'UTF8')) as computed
+         from audit_events e where tenant_id = ? and seq >= ? and seq <= ? order by seq limit ?`,
+      [tenantId, expectedSeq, to, BATCH],
+    );
+    for (const row of rows as Array<{ seq: string; prev_hash: Buffer; hash: Buffer; computed: Buffer }>) {
+      const seq = Number(row.seq);
+      if (seq !== expectedSeq) return fail(expectedSeq, 'missing_entries');
+      if (!row.prev_hash.equals(expectedPrev)) return fail(seq, 'prev_hash_mismatch');
+      if (!row.computed.equals(row.hash)) return fail(seq, 'hash_mismatch');
+      result.fromSeq ??= seq;
+      result.toSeq = seq;
+      result.checked += 1;
+      expectedPrev = row.hash;
+      expectedSeq = seq + 1;
+    }
+    if (rows.length < BATCH) break;
+  }
+  if (expectedSeq <= to) return fail(expectedSeq, 'missing_entries');
+  if (to === headSeq && !expectedPrev.equals(head.hash)) return fail(to, 'head_mismatch');
+  return result;
 }

@@ -44,6 +44,9 @@ const schema = z
     /** Failed logins allowed per client address per window before 429 rate_limited. */
     LOGIN_FAILURES_PER_IP: z.coerce.number().int().min(1).default(20),
     LOGIN_RATE_WINDOW_SECONDS: z.coerce.number().int().min(1).default(300),
+    /** The operation log screen's default window, and the longest window one request may cover. */
+    AUDIT_DEFAULT_WINDOW_DAYS: z.coerce.number().int().min(1).default(90),
+    AUDIT_MAX_WINDOW_DAYS: z.coerce.number().int().min(1).default(366),
     /** WebAuthn relying party: the domain the clinics' front end runs on (never an IP address). */
     WEBAUTHN_RP_ID: z.string().min(1).default('localhost'),
     WEBAUTHN_RP_NAME: z.string().min(1).default('FOR CLINIC'),

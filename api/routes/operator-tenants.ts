@@ -6,7 +6,10 @@ import { createTenantSchema, TENANT_STATUSES, updateTenantSchema } from '../../d
 import { TENANT_ID } from '../../temporal/search-attributes';
 import { tenantProvisioningWorkflowId } from '../../temporal/workflow-ids';
 import type { tenantProvisioningWorkflow } from '../../workflows/tenant-provisioning';
+import { auditContext } from '../audit-context';
 import { defineRoute } from '../route';
+import { recordAudit, recordAuditNow } from '../../db/audit';
+import { withTenant } from '../../db/tenant-scope';
 import { idParams, tenantPageSchema, tenantSchema } from '../schemas';
 import type { AppDeps } from '../app';
 
@@ -31,6 +34,9 @@ export const operatorTenantRoutes = (deps: AppDeps) => [
       // Insert and start in one transaction: if Temporal refuses, nothing is left half-made.
       const tenant = await deps.db.transaction(async (trx) => {
         const created = await insertTenant(trx, body);
+        await withTenant(trx, created.id, (t) =>
+          recordAudit(t, auditContext(ctx), { action: 'tenant.create', outcome: 'success', targetType: 'tenant', targetId: created.id, details: { slug: created.slug } }),
+        );
         try {
           await deps.temporal.client.workflow.start<typeof tenantProvisioningWorkflow>('tenantProvisioningWorkflow', {
             workflowId: tenantProvisioningWorkflowId(created.id),
@@ -89,7 +95,15 @@ export const operatorTenantRoutes = (deps: AppDeps) => [
     responses: { 200: { description: 'The updated clinic', schema: tenantSchema } },
     problems: [404, 409],
     handler: async (ctx, { params, body }) => {
-      ctx.body = await updateTenant(deps.db, params.id, body);
+      const updated = await updateTenant(deps.db, params.id, body);
+      await recordAuditNow(deps.db, updated.id, auditContext(ctx), {
+        action: body.status ? `tenant.${body.status === 'suspended' ? 'suspend' : 'resume'}` : 'tenant.update',
+        outcome: 'success',
+        targetType: 'tenant',
+        targetId: updated.id,
+        details: { fields: Object.keys(body) },
+      });
+      ctx.body = updated;
     },
   }),
 ];

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as m20261130000001 from './20261130000001_tenants';
 import * as m20261130000002 from './20261130000002_email_deliveries';
 import * as m20261130000003 from './20261130000003_identity';
+import * as m20261130000004 from './20261130000004_audit_chain';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -11,6 +12,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261130000001_tenants': m20261130000001,
   '20261130000002_email_deliveries': m20261130000002,
   '20261130000003_identity': m20261130000003,
+  '20261130000004_audit_chain': m20261130000004,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { badRequest } from './problems';
+
+/**
+ * Filters for reading the operation log. Windows are bounded: by default the last
+ * AUDIT_DEFAULT_WINDOW_DAYS, at most AUDIT_MAX_WINDOW_DAYS per request (export older periods
+ * window by window), so no request can scan a clinic's whole history by accident.
+ */
+const DAY_MS = 86_400_000;
+const ACTORS = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|operator|system)$/i;
+
+const isoInstant = z
+  .string()
+  .max(40)
+  .refine((s) => /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2}))?$/.test(s) && !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 date or date-time with a time zone, e.g. 2026-11-30T00:00:00Z');
+
+export const auditFilterSchema = z.strictObject({
+  from: isoInstant.optional(),
+  to: isoInstant.optional(),
+  actor: z.string().regex(ACTORS, 'must be an account id, "operator" or "system"').optional(),
+  action: z.string().regex(/^[a-z][a-z0-9_.]{0,63}\*?$/, 'must be an action like account.create, or a prefix like account.*').optional(),
+  target: z.string().min(1).max(128).optional(),
+  outcome: z.enum(['success', 'denied', 'failed']).optional(),
+});
+
+export const auditListSchema = auditFilterSchema.extend({
+  cursor: z.string().max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+export interface AuditFilter {
+  from: Date;
+  to: Date;
+  actor?: string;
+  /** Exact action, or a prefix when `actionPrefix` is set. */
+  action?: string;
+  actionPrefix?: boolean;
+  target?: string;
+  outcome?: 'success' | 'denied' | 'failed';
+}
+
+export function resolveAuditFilter(
+  q: z.output<typeof auditFilterSchema>,
+  limits: { defaultWindowDays: number; maxWindowDays: number },
+  now = new Date(),
+): AuditFilter {
+  const to = q.to ? new Date(q.to) : now;
+  const from = q.from ? new Date(q.from) : new Date(to.getTime() - limits.defaultWindowDays * DAY_MS);
+  if (from.getTime() > to.getTime()) throw badRequest('invalid_range', '"from" is after "to".');
+  if (to.getTime() - from.getTime() > limits.maxWindowDays * DAY_MS) {
+    throw badRequest('range_too_large', `A request covers at most ${limits.maxWindowDays} days; split the period.`);
+  }
+  const prefix = q.action?.endsWith('*') ?? false;
+  return {
+    from,
+    to,
+    actor: q.actor?.toLowerCase(),
+    action: prefix ? q.action!.slice(0, -1) : q.action,
+    actionPrefix: prefix,
+    target: q.target,
+    outcome: q.outcome,
+  };
+}
+
+/** Log cursors carry the sequence number of the last entry seen (newest first). */
+export const encodeAuditCursor = (seq: string | number) => Buffer.from(`s:${seq}`).toString('base64url');
+
+export function decodeAuditCursor(cursor: string | undefined): string | undefined {
+  if (cursor === undefined) return undefined;
+  const m = /^s:(\d{1,18})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!m) throw badRequest('invalid_cursor', 'The cursor is malformed.');
+  return m[1];
+}
+
+/** CSV (RFC 4180) cell, neutralised against formula injection in spreadsheet programs. */
+export function csvCell(value: unknown): string {
+  let s = value === null || value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value);
+  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}

@@ -1,0 +1,239 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { verifyAuditChain } from '../../db/audit';
+import { withTenant } from '../../db/tenant-scope';
+import { call } from '../harness/http';
+import { activate, clinicWithAdmin, createAccount } from '../harness/clinic';
+import { startTestStack, type TestStack } from '../harness/stack';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const all = async (token: string, query = '') => {
+  const items: any[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: any = await call(stack.url, 'GET', `/v1/audit-logs?limit=50${query}${cursor ? `&cursor=${cursor}` : ''}`, { token });
+    expect(page.status).toBe(200);
+    items.push(...page.body.items);
+    cursor = page.body.nextCursor;
+  } while (cursor);
+  return items;
+};
+
+describe('the operation log', () => {
+  it('records logins, account changes and operator actions with who, what, when and from where', async () => {
+    const { clinic, token, adminId } = await clinicWithAdmin(stack);
+    const staff = await createAccount(stack, token, 'reception');
+    await call(stack.url, 'PATCH', `/v1/accounts/${staff.accountId}`, { token, json: { roles: ['staff', 'doctor'] } });
+    await call(stack.url, 'POST', '/v1/auth/login', { json: { tenant: clinic.slug, loginId: 'admin', password: 'Guessed-Secret-42' }, headers: { 'user-agent': 'test-agent/1.0' } });
+
+    const entries = await all(token);
+    const actions = entries.map((e) => e.action);
+    for (const a of ['tenant.create', 'account.create', 'login', 'password.change', 'account.roles_change']) expect(actions).toContain(a);
+    const roleChange = entries.find((e) => e.action === 'account.roles_change');
+    expect(roleChange).toMatchObject({
+      actor: { type: 'account', id: adminId, roles: ['admin'] },
+      target: { type: 'account', id: staff.accountId },
+      outcome: 'success',
+      clientIp: '127.0.0.1',
+      details: { from: ['staff'], to: ['staff', 'doctor'] },
+    });
+    expect(roleChange.requestId).toMatch(/.+/);
+    expect(roleChange.occurredAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
+    const failed = entries.find((e) => e.action === 'login' && e.outcome === 'failed');
+    expect(failed.userAgent).toBe('test-agent/1.0');
+    expect(entries.find((e) => e.action === 'tenant.create').actor).toEqual({ type: 'operator', id: 'operator', roles: [] });
+    // Newest first, strictly decreasing sequence.
+    const seqs = entries.map((e) => Number(e.seq));
+    expect(seqs).toEqual([...seqs].sort((a, b) => b - a));
+    // No secrets in the log.
+    expect(JSON.stringify(entries)).not.toMatch(/Guessed-Secret-42|Sakura-2026|initialPassword/);
+  });
+
+  it('filters by action prefix, actor, target and outcome', async () => {
+    const { token, adminId } = await clinicWithAdmin(stack);
+    const staff = await createAccount(stack, token, 'filter.me');
+    const byPrefix = await all(token, '&action=account.*');
+    expect(byPrefix.length).toBeGreaterThan(0);
+    expect(byPrefix.every((e) => e.action.startsWith('account.'))).toBe(true);
+    expect((await all(token, `&target=${staff.accountId}`)).map((e) => e.action)).toEqual(['account.create']);
+    expect((await all(token, `&actor=${adminId}&outcome=success`)).every((e) => e.actor.id === adminId && e.outcome === 'success')).toBe(true);
+    const future = await all(token, `&from=${encodeURIComponent(new Date(Date.now() + 3600_000).toISOString())}&to=${encodeURIComponent(new Date(Date.now() + 7200_000).toISOString())}`);
+    expect(future).toEqual([]);
+  });
+
+  it('rejects malformed cursors and bad ranges with 400, never a 500', async () => {
+    const { token } = await clinicWithAdmin(stack);
+    const cases: Array<[string, string]> = [
+      ['?cursor=%%%', 'invalid_cursor'],
+      [`?cursor=${Buffer.from('s:abc').toString('base64url')}`, 'invalid_cursor'],
+      ['?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z', 'invalid_range'],
+      ['?from=1900-01-01T00:00:00Z&to=2026-01-01T00:00:00Z', 'range_too_large'],
+      ['?from=yesterday', 'validation_failed'],
+      ['?actor=x%27%20or%201=1', 'validation_failed'],
+      ['?limit=100000', 'validation_failed'],
+      ['?outcome=maybe', 'validation_failed'],
+    ];
+    for (const [q, code] of cases) {
+      const r = await call(stack.url, 'GET', `/v1/audit-logs${q}`, { token });
+      expect([q, r.status, r.body.code]).toEqual([q, 400, code]);
+    }
+    expect((await call(stack.url, 'GET', '/v1/audit-logs.csv?from=2026-02-01&to=2026-01-01', { token })).body.code).toBe('invalid_range');
+  });
+
+  it('is open to admins and auditors only', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    const auditor = await createAccount(stack, token, 'auditor', ['auditor']);
+    const doctor = await createAccount(stack, token, 'doctor', ['doctor']);
+    const auditorToken = await activate(stack, clinic, 'auditor', auditor.initialPassword);
+    const doctorToken = await activate(stack, clinic, 'doctor', doctor.initialPassword);
+    expect((await call(stack.url, 'GET', '/v1/audit-logs', { token: auditorToken })).status).toBe(200);
+    expect((await call(stack.url, 'GET', '/v1/audit-logs.csv', { token: auditorToken })).status).toBe(200);
+    // Read-only: an auditor manages nothing.
+    expect((await call(stack.url, 'GET', '/v1/accounts', { token: auditorToken })).status).toBe(403);
+    for (const path of ['/v1/audit-logs', '/v1/audit-logs.csv', '/v1/audit-logs/verify']) {
+      const r = await call(stack.url, 'GET', path, { token: doctorToken });
+      expect([path, r.status, r.body.code]).toEqual([path, 403, 'forbidden']);
+    }
+  });
+
+  it('keeps one unbroken chain under concurrent writers in one clinic, and pages stably meanwhile', async () => {
+    const { token } = await clinicWithAdmin(stack);
+    const before = await all(token);
+    const writers = Array.from({ length: 40 }, (_, i) =>
+      call(stack.url, 'POST', '/v1/groups', { token, json: { name: `group-${i}` } }),
+    );
+    // Page through while the writers run: no entry may appear twice.
+    const seen = await all(token);
+    expect(new Set(seen.map((e) => e.seq)).size).toBe(seen.length);
+    const replies = await Promise.all(writers);
+    expect(replies.every((r) => r.status === 201)).toBe(true);
+    const after = await all(token);
+    const creates = after.filter((e) => e.action === 'group.create');
+    expect(creates).toHaveLength(40);
+    const seqs = after.map((e) => Number(e.seq)).sort((a, b) => a - b);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+    expect(after.length).toBe(before.length + 40);
+    const verify = await call(stack.url, 'GET', '/v1/audit-logs/verify', { token });
+    expect(verify.body).toMatchObject({ ok: true, checked: after.length, firstBroken: null, headSeq: after.length });
+  });
+});
+
+describe('tamper evidence', () => {
+  it('finds the first entry a superuser edited, deleted or truncated', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    for (let i = 0; i < 5; i += 1) await call(stack.url, 'POST', '/v1/groups', { token, json: { name: `t-${i}` } });
+    const ok = await call(stack.url, 'GET', '/v1/audit-logs/verify', { token });
+    expect(ok.body.ok).toBe(true);
+    const total = ok.body.checked;
+    const owner = stack.database.ownerDb;
+
+    // Edit an entry's content in place: its own hash no longer matches.
+    await owner.raw(`alter table audit_events disable trigger audit_events_chain`);
+    try {
+      await owner('audit_events').where({ tenant_id: clinic.id, seq: 4 }).update({ outcome: 'failed' });
+      const edited = await call(stack.url, 'GET', '/v1/audit-logs/verify', { token });
+      expect(edited.body).toMatchObject({ ok: false, firstBroken: { seq: 4, reason: 'hash_mismatch' } });
+      // A range that stops before the edit still verifies.
+      expect((await call(stack.url, 'GET', '/v1/audit-logs/verify?toSeq=3', { token })).body.ok).toBe(true);
+
+      // Rewriting the hash too breaks the next link instead.
+      await owner.raw(`update audit_events e set hash = sha256(prev_hash || convert_to(audit_canonical(e), 'UTF8')) where tenant_id = ? and seq = 4`, [clinic.id]);
+      const rehashed = await call(stack.url, 'GET', '/v1/audit-logs/verify', { token });
+      expect(rehashed.body.firstBroken).toEqual({ seq: 5, reason: 'prev_hash_mismatch' });
+
+      // The operators' command line tool reports the same, with exit code 1.
+      const cli = spawnSync(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', '..', 'scripts', 'audit-verify.ts'), clinic.slug], {
+        env: { ...process.env, DATABASE_URL: stack.database.url },
+        encoding: 'utf8',
+      });
+      expect(cli.status).toBe(1);
+      expect(JSON.parse(cli.stdout)).toMatchObject({ ok: false, firstBroken: { seq: 5, reason: 'prev_hash_mismatch' } });
+
+      // Deleting an entry leaves a gap.
+      await owner('audit_events').where({ tenant_id: clinic.id, seq: 2 }).delete();
+      expect((await withTenant(stack.database.db, clinic.id, (trx) => verifyAuditChain(trx))).firstBroken).toEqual({ seq: 2, reason: 'missing_entries' });
+
+      // Cutting off the newest entry is caught against the recorded head.
+      await owner('audit_events').where({ tenant_id: clinic.id, seq: total }).delete();
+      expect((await withTenant(stack.database.db, clinic.id, (trx) => verifyAuditChain(trx, { fromSeq: 6 }))).firstBroken).toEqual({ seq: total, reason: 'missing_entries' });
+    } finally {
+      await owner.raw(`alter table audit_events enable trigger audit_events_chain`);
+    }
+  });
+});
+
+describe('CSV export', () => {
+  it('streams RFC 4180 CSV with a BOM, neutralises formulas, and logs the export', async () => {
+    const { token } = await clinicWithAdmin(stack);
+    // Attacker-controlled text that reaches the log: a user agent built to run as a formula.
+    await call(stack.url, 'POST', '/v1/groups', { token, json: { name: 'g' }, headers: { 'user-agent': '=HYPERLINK("http://evil.example","x")' } });
+    await call(stack.url, 'POST', '/v1/groups', { token, json: { name: 'h' }, headers: { 'user-agent': '@SUM(1+1), "quoted"' } });
+    const res = await fetch(`${stack.url}/v1/audit-logs.csv`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename="audit-log-\d{4}-\d{2}-\d{2}\.csv"$/);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    const text = bytes.toString('utf8').slice(1);
+    const lines = text.split('\r\n');
+    expect(lines[0]).toBe('seq,occurred_at,actor_type,actor_id,actor_roles,action,target_type,target_id,outcome,client_ip,user_agent,request_id,details,hash');
+    expect(lines.at(-1)).toBe('');
+    const rows = lines.slice(1, -1);
+    expect(rows.length).toBeGreaterThan(3);
+    // Oldest first, ISO 8601 UTC.
+    expect(rows[0]).toMatch(/^1,\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z,/);
+    // Cells are JSON for structures; quotes doubled; nothing starts with a formula character.
+    expect(text).toContain('"[""admin""]"');
+    const cells = parseCsv(text);
+    for (const row of cells) for (const cell of row) expect(cell).not.toMatch(/^[=+\-@]/);
+    const agents = cells.map((r) => r[10]);
+    expect(agents).toContain(`'=HYPERLINK("http://evil.example","x")`);
+    expect(agents).toContain(`'@SUM(1+1), "quoted"`);
+    expect(cells.every((r) => r.length === 14)).toBe(true);
+    const list = await call(stack.url, 'GET', '/v1/audit-logs?action=audit_log.export', { token });
+    expect(list.body.items).toHaveLength(1);
+  });
+});
+
+/** A strict RFC 4180 parser, to check that what we wrote reads back as cells. */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let cell = '';
+  let i = 0;
+  let quoted = false;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        cell += '"';
+        i += 2;
+        continue;
+      }
+      if (c === '"') quoted = false;
+      else cell += c;
+      i += 1;
+      continue;
+    }
+    if (c === '"' && cell === '') quoted = true;
+    else if (c === ',') {
+      row.push(cell);
+      cell = '';
+    } else if (c === '\r' && text[i + 1] === '\n') {
+      row.push(cell);
+      rows.push(row);
+      row = [];
+      cell = '';
+      i += 1;
+    } else cell += c;
+    i += 1;
+  }
+  return rows;
+}
