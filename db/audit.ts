@@ -115,10 +115,11 @@ export async function listAuditEvents(trx: TenantTransaction, f: AuditFilter, op
 /** Oldest first, from a server-side cursor: memory stays flat however many rows match. */
 export function streamAuditEvents(trx: TenantTransaction, f: AuditFilter): NodeJS.ReadableStream {
   const { sql, bindings } = filterSql(trx, f);
-  // pg-query-stream reads through a server-side cursor, 1,000 rows at a time.
+  // pg-query-stream reads through a server-side cursor, a few hundred rows at a time: enough to
+  // keep the wire busy, small enough that an export of millions of rows stays at flat memory.
   return (trx.raw(`select ${COLUMNS_SQL} from audit_events where ${sql} order by seq`, bindings) as unknown as {
     stream(opts: object): NodeJS.ReadableStream;
-  }).stream({ highWaterMark: 1000, batchSize: 1000 });
+  }).stream({ highWaterMark: 200, batchSize: 200 });
 }
 
 export interface ChainVerification {

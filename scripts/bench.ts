@@ -9,7 +9,22 @@ import { dropDatabase, ensureDatabase, withDatabase } from '../db/database';
 import { activateTenant } from '../db/tenants';
 import { freePort } from '../lib/process';
 import { ARGON2_PARAMS } from '../lib/password-hash';
+import { benchAudit, type ActiveClinic } from './bench-audit';
 import { startServices } from './services';
+
+/** A clinic, activated directly (no worker runs here), with an admin who has set a password. */
+async function activeClinic(api: string, operatorToken: string, dbUrl: string, slug: string, password: string): Promise<ActiveClinic> {
+  const op = { authorization: `Bearer ${operatorToken}`, 'content-type': 'application/json' };
+  const json = { 'content-type': 'application/json' };
+  const tenant = (await (await fetch(`${api}/v1/operator/tenants`, { method: 'POST', headers: op, body: JSON.stringify({ slug, name: slug, contractEmails: [`ops@${slug}.example`] }) })).json()) as { id: string };
+  const owner = createDb({ url: dbUrl, poolMax: 1, as: 'owner' });
+  await activateTenant(owner, tenant.id);
+  await owner.destroy();
+  const admin = (await (await fetch(`${api}/v1/operator/tenants/${tenant.id}/admins`, { method: 'POST', headers: op, body: JSON.stringify({ loginId: 'admin', email: `admin@${slug}.example`, displayName: 'Admin' }) })).json()) as { accountId: string; initialPassword: string };
+  const first = (await (await fetch(`${api}/v1/auth/login`, { method: 'POST', headers: json, body: JSON.stringify({ tenant: slug, loginId: 'admin', password: admin.initialPassword }) })).json()) as { token: string };
+  await fetch(`${api}/v1/auth/password`, { method: 'POST', headers: { ...json, authorization: `Bearer ${first.token}` }, body: JSON.stringify({ currentPassword: admin.initialPassword, newPassword: password }) });
+  return { tenantId: tenant.id, adminId: admin.accountId, adminToken: first.token };
+}
 
 
 
@@ -90,10 +105,11 @@ async function main() {
     await db.destroy();
 
     const token = randomBytes(32).toString('hex');
+    // Login failures are what we measure, so the per-address limit is lifted.
+    const serverEnv = { ...process.env, DATABASE_URL: url, DATABASE_POOL_MAX: '10', OPERATOR_TOKEN: token, LOGIN_FAILURES_PER_IP: '100000000', TEMPORAL_ADDRESS: services.temporalAddress, LOG_LEVEL: 'silent', SES_ENDPOINT: services.sesEndpoint };
     const server = fork(path.join(root, 'scripts', 'bench-server.ts'), [], {
       execArgv: ['--import', 'tsx'],
-      // Login failures are what we measure here, so the per-address limit is lifted.
-      env: { ...process.env, DATABASE_URL: url, DATABASE_POOL_MAX: '10', OPERATOR_TOKEN: token, LOGIN_FAILURES_PER_IP: '100000000', TEMPORAL_ADDRESS: services.temporalAddress, LOG_LEVEL: 'silent', SES_ENDPOINT: services.sesEndpoint },
+      env: serverEnv,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const { appPort, barePort, noAuthPort } = await new Promise<{ appPort: number; barePort: number; noAuthPort: number }>((resolve) => server.once('message', (m) => resolve(m as never)));
@@ -156,6 +172,11 @@ async function main() {
       results.meAuthenticated = meAuth;
       results.meWithoutAuthentication = meNoAuth;
       results.authenticatedToUnauthenticatedRatio = Math.round((meAuth.requestsPerSec / meNoAuth.requestsPerSec) * 100) / 100;
+
+      // Operation log: the bench clinic plus three more, each with an active admin.
+      const clinics: ActiveClinic[] = [{ tenantId: tenant.id, adminId: admin.accountId, adminToken: adminToken.token }];
+      for (let i = 1; i <= 3; i += 1) clinics.push(await activeClinic(api, token, url, `bench-clinic-${i}`, password));
+      Object.assign(results, await benchAudit({ api, dbUrl: url, serverEnv, clinics, connections, duration }));
     } finally {
       server.disconnect();
     }
