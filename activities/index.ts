@@ -1,11 +1,14 @@
 import type { Db } from '../db/connection';
 import type { Mailer } from '../lib/mailer';
 import { createAccountOnboardingActivities } from './account-onboarding';
+import { createKeyManagementActivities } from './key-management';
 import { createTenantProvisioningActivities } from './tenant-provisioning';
+import type { Vault } from '../lib/crypto/vault';
 
 export interface ActivityDeps {
   db: Db;
   mailer: Mailer;
+  vault: Vault;
 }
 
 /** Every activity the workers register, built once with the process's dependencies. */
@@ -13,6 +16,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createTenantProvisioningActivities(deps),
     ...createAccountOnboardingActivities(deps),
+    ...createKeyManagementActivities(deps),
   };
 }
 

@@ -22,12 +22,15 @@ import { webauthnRoutes } from './routes/webauthn';
 import { clientAddress } from './middleware/client-ip';
 import { sessionAuth } from './middleware/session-auth';
 import type { Config } from '../lib/config';
+import { createKeyProvider } from '../lib/crypto/provider';
+import { Vault } from '../lib/crypto/vault';
 import { healthRoutes } from './routes/health';
 import { operatorTenantRoutes } from './routes/operator-tenants';
 import type { AppState } from './state';
 
 export interface AppDeps {
   db: Db;
+  vault: Vault;
   temporal: TemporalClient;
   log: Logger;
   operatorToken: string;
@@ -47,10 +50,11 @@ export interface AppDeps {
 /** The app's dependencies from validated configuration plus the live connections. */
 export function appDeps(
   config: Config,
-  live: Pick<AppDeps, 'db' | 'temporal' | 'log'> & { isShuttingDown?: () => boolean; tls?: boolean },
+  live: Pick<AppDeps, 'db' | 'temporal' | 'log'> & { vault?: Vault; isShuttingDown?: () => boolean; tls?: boolean },
 ): AppDeps {
   return {
     ...live,
+    vault: live.vault ?? new Vault(live.db, createKeyProvider(config)),
     operatorToken: config.OPERATOR_TOKEN,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,

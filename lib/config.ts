@@ -44,6 +44,11 @@ const schema = z
     /** Failed logins allowed per client address per window before 429 rate_limited. */
     LOGIN_FAILURES_PER_IP: z.coerce.number().int().min(1).default(20),
     LOGIN_RATE_WINDOW_SECONDS: z.coerce.number().int().min(1).default(300),
+    /** Where clinics' master keys live: `local` (a key store folder) or `kms` (AWS KMS). */
+    KEY_PROVIDER: z.enum(['local', 'kms']).default('local'),
+    /** The local key store. Back it up apart from the data, or crypto-shredding cannot work. */
+    KEY_STORE_DIR: z.string().min(1).default('.data/keys'),
+    KMS_ENDPOINT: z.string().url().optional(),
     /** The operation log screen's default window, and the longest window one request may cover. */
     AUDIT_DEFAULT_WINDOW_DAYS: z.coerce.number().int().min(1).default(90),
     AUDIT_MAX_WINDOW_DAYS: z.coerce.number().int().min(1).default(366),

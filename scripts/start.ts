@@ -95,6 +95,7 @@ async function main() {
     TEMPORAL_ADDRESS: services.temporalAddress,
     OPERATOR_TOKEN: operatorToken,
     PORT: String(port),
+    KEY_STORE_DIR: env.KEY_STORE_DIR || path.join(dataDir, 'keys'),
     ...(services.sesEndpoint ? { SES_ENDPOINT: services.sesEndpoint } : {}),
   };
   const spawnTs = (name: string, entry: string) => {

@@ -1,5 +1,7 @@
 import { NativeConnection, Runtime, type LogLevel, type LogMetadata } from '@temporalio/worker';
 import { createDb } from '../db/connection';
+import { createKeyProvider } from '../lib/crypto/provider';
+import { Vault } from '../lib/crypto/vault';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createSesMailer } from '../lib/mailer';
@@ -41,7 +43,7 @@ async function main() {
     1_000,
   );
   const queue = taskQueues(config.TEMPORAL_TASK_QUEUE).main;
-  const worker = await createWorker({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE, taskQueue: queue, deps: { db, mailer } });
+  const worker = await createWorker({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE, taskQueue: queue, deps: { db, mailer, vault: new Vault(db, createKeyProvider(config)) } });
   log.info({ taskQueue: queue, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
   // Started by the launcher: if it dies, do not linger as an orphan.
   if (process.send) {

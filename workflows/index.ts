@@ -1,3 +1,4 @@
 // The worker's workflow bundle: every workflow type it can run.
 export { tenantProvisioningWorkflow } from './tenant-provisioning';
 export { accountOnboardingWorkflow } from './account-onboarding';
+export { keyRotationWorkflow } from './key-rotation';

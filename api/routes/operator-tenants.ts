@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { getTenant, insertTenant, listTenants, updateTenant } from '../../db/tenants';
 import { decodeCursor } from '../../domain/pagination';
-import { serviceUnavailable } from '../../domain/problems';
+import { conflict, serviceUnavailable } from '../../domain/problems';
 import { createTenantSchema, TENANT_STATUSES, updateTenantSchema } from '../../domain/tenant';
 import { TENANT_ID } from '../../temporal/search-attributes';
-import { tenantProvisioningWorkflowId } from '../../temporal/workflow-ids';
+import { keyRotationWorkflowId, tenantProvisioningWorkflowId } from '../../temporal/workflow-ids';
+import type { keyRotationWorkflow } from '../../workflows/key-rotation';
 import type { tenantProvisioningWorkflow } from '../../workflows/tenant-provisioning';
 import { auditContext } from '../audit-context';
 import { defineRoute } from '../route';
@@ -20,6 +21,35 @@ const listQuery = z.strictObject({
 });
 
 export const operatorTenantRoutes = (deps: AppDeps) => [
+  defineRoute({
+    method: 'post',
+    path: '/v1/operator/tenants/:id/key-rotation',
+    operationId: 'rotateTenantKeys',
+    summary: 'Re-wrap the clinic\'s data keys under a new master key version (a workflow; no downtime)',
+    tags: ['operator'],
+    security: 'operator',
+    params: idParams,
+    responses: { 202: { description: 'Rotation started', schema: z.object({ workflowId: z.string() }) } },
+    problems: [404, 409],
+    handler: async (ctx, { params }) => {
+      const tenant = await getTenant(deps.db, params.id);
+      const workflowId = keyRotationWorkflowId(tenant.id);
+      try {
+        await deps.temporal.client.workflow.start<typeof keyRotationWorkflow>('keyRotationWorkflow', {
+          workflowId,
+          taskQueue: deps.taskQueue,
+          args: [tenant.id],
+          typedSearchAttributes: [{ key: TENANT_ID, value: tenant.id }],
+        });
+      } catch (err) {
+        if ((err as Error).name === 'WorkflowExecutionAlreadyStartedError') throw conflict('rotation_in_progress', 'A key rotation for this clinic is already running.');
+        throw serviceUnavailable('The workflow service is unavailable. Retry shortly.');
+      }
+      await recordAuditNow(deps.db, tenant.id, auditContext(ctx), { action: 'keys.rotate', outcome: 'success', targetType: 'tenant', targetId: tenant.id, details: { workflowId } });
+      ctx.status = 202;
+      ctx.body = { workflowId };
+    },
+  }),
   defineRoute({
     method: 'post',
     path: '/v1/operator/tenants',

@@ -3,6 +3,7 @@ import * as m20261130000001 from './20261130000001_tenants';
 import * as m20261130000002 from './20261130000002_email_deliveries';
 import * as m20261130000003 from './20261130000003_identity';
 import * as m20261130000004 from './20261130000004_audit_chain';
+import * as m20261130000005 from './20261130000005_encryption_keys';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -13,6 +14,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261130000002_email_deliveries': m20261130000002,
   '20261130000003_identity': m20261130000003,
   '20261130000004_audit_chain': m20261130000004,
+  '20261130000005_encryption_keys': m20261130000005,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

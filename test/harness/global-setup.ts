@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../lib/process';
 import { startServices } from '../../scripts/services';
+import { startLocalKms } from '../../lib/local-kms';
 
 /**
  * Starts the real infrastructure once per `npm test`: PostgreSQL (DATABASE_URL's server when set,
@@ -25,7 +26,16 @@ export default async function globalSetup(): Promise<void> {
     mailPort: 0,
     log,
   });
-  (globalThis as { __services?: typeof services }).__services = services;
+  // The real KMS API (local-kms), for the encryption layer's `kms` provider.
+  const kms = await startLocalKms({ dataDir: path.join(dataDir, 'kms'), region: 'ap-northeast-1', logFile: path.join(dataDir, 'local-kms.log'), log });
+  (globalThis as { __services?: typeof services }).__services = {
+    ...services,
+    stop: async () => {
+      await kms.stop();
+      await services.stop();
+    },
+  };
+  process.env.TEST_KMS_ENDPOINT = kms.endpoint;
   // Inherited by the test worker processes that jest forks after this.
   process.env.TEST_PG_SERVER_URL = services.serverUrl;
   process.env.TEST_TEMPORAL_ADDRESS = services.temporalAddress;

@@ -3,6 +3,8 @@ import { DefaultLogger, NativeConnection, Runtime, bundleWorkflowCode, type Work
 import { startApi, type RunningApi } from '../../api/server';
 import { loadConfig, type Config } from '../../lib/config';
 import { createSesMailer, type Mailer } from '../../lib/mailer';
+import { createKeyProvider } from '../../lib/crypto/provider';
+import { Vault } from '../../lib/crypto/vault';
 import { createTemporalClient, type TemporalClient } from '../../temporal/client';
 import { createWorker } from '../../workers/worker';
 import { createTestDatabase, type TestDatabase } from './database';
@@ -54,6 +56,9 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
     TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
     TEMPORAL_TASK_QUEUE: taskQueue,
     SES_ENDPOINT: sesEndpoint,
+    // Encryption goes through the real KMS API (local-kms, started by the global setup).
+    KEY_PROVIDER: 'kms',
+    KMS_ENDPOINT: process.env.TEST_KMS_ENDPOINT,
     ...overrides,
   });
   const mailer = createSesMailer({ region: config.AWS_REGION, from: config.MAIL_FROM, endpoint: sesEndpoint });
@@ -62,7 +67,7 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue,
-    deps: { db: database.db, mailer },
+    deps: { db: database.db, mailer, vault: new Vault(database.db, createKeyProvider(config)) },
     workflowBundle: await workflowBundle(),
   });
   const running = worker.run();
