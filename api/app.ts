@@ -23,6 +23,9 @@ import { clientAddress } from './middleware/client-ip';
 import { sessionAuth } from './middleware/session-auth';
 import type { Config } from '../lib/config';
 import { createKeyProvider } from '../lib/crypto/provider';
+import { createObjectStore } from '../lib/storage';
+import type { ObjectStore } from '../lib/storage/object-store';
+import { processRoutes } from './routes/processes';
 import { Vault } from '../lib/crypto/vault';
 import { healthRoutes } from './routes/health';
 import { operatorTenantRoutes } from './routes/operator-tenants';
@@ -31,6 +34,8 @@ import type { AppState } from './state';
 export interface AppDeps {
   db: Db;
   vault: Vault;
+  storage: ObjectStore;
+  files: { maxBytes: number };
   temporal: TemporalClient;
   log: Logger;
   operatorToken: string;
@@ -50,11 +55,13 @@ export interface AppDeps {
 /** The app's dependencies from validated configuration plus the live connections. */
 export function appDeps(
   config: Config,
-  live: Pick<AppDeps, 'db' | 'temporal' | 'log'> & { vault?: Vault; isShuttingDown?: () => boolean; tls?: boolean },
+  live: Pick<AppDeps, 'db' | 'temporal' | 'log'> & { vault?: Vault; storage?: ObjectStore; isShuttingDown?: () => boolean; tls?: boolean },
 ): AppDeps {
   return {
     ...live,
     vault: live.vault ?? new Vault(live.db, createKeyProvider(config)),
+    storage: live.storage ?? createObjectStore(config),
+    files: { maxBytes: config.FILE_MAX_BYTES },
     operatorToken: config.OPERATOR_TOKEN,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
@@ -80,6 +87,7 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
     ...groupRoutes(deps),
     ...settingsRoutes(deps),
     ...auditLogRoutes(deps),
+    ...processRoutes(deps),
     ...passkeyPageRoutes(),
   ];
   let doc: unknown;
@@ -124,7 +132,11 @@ export function createApp(
   app.use(accessLog());
   for (const m of securityHeaders({ tls: deps.tls })) app.use(m);
   app.use(problemHandler());
-  app.use(jsonBody(deps.bodyLimitBytes));
+  // Uploads stream their own bodies; everything else is JSON with the general size limit.
+  const uploadPaths = new Set(routes.filter((r) => r.upload).map((r) => `${r.method.toUpperCase()} ${r.path}`));
+  const isUpload = (method: string, path: string) =>
+    router.match(path, method).pathAndMethod.some((layer) => uploadPaths.has(`${method} ${String(layer.path)}`));
+  app.use(jsonBody(deps.bodyLimitBytes, (ctx) => isUpload(ctx.method, ctx.path)));
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
   return { app, router, routes };

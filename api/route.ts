@@ -31,6 +31,8 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   roles?: Role[];
   /** With `session`: session states allowed in (default: only `active`). */
   states?: SessionState[];
+  /** The body is a raw upload the handler streams itself (no JSON parsing, no JSON size limit). */
+  upload?: boolean;
   params?: P;
   query?: Q;
   body?: B;

@@ -9,10 +9,11 @@ export async function getSettings(trx: TenantTransaction): Promise<{ policy: Pas
   return { policy: stored?.success ? stored.data : DEFAULT_PASSWORD_POLICY, allowlist: row?.networkAllowlist ?? [] };
 }
 
-async function upsert(trx: TenantTransaction, patch: Partial<Pick<TenantSettingsRow, 'passwordPolicy' | 'networkAllowlist'>>) {
+async function upsert(trx: TenantTransaction, patch: Partial<Pick<TenantSettingsRow, 'passwordPolicy' | 'networkAllowlist' | 'adminsSeeAllProcesses'>>) {
   const updated = await TenantSettingsRow.query(trx).patch({ ...patch, updatedAt: trx.fn.now() as never });
   if (updated === 0) await TenantSettingsRow.query(trx).insert({ networkAllowlist: [], ...patch });
 }
 
 export const savePasswordPolicy = (trx: TenantTransaction, policy: PasswordPolicy) => upsert(trx, { passwordPolicy: policy });
 export const saveAllowlist = (trx: TenantTransaction, cidrs: string[]) => upsert(trx, { networkAllowlist: cidrs });
+export const saveProcessSettings = (trx: TenantTransaction, adminsSeeAll: boolean) => upsert(trx, { adminsSeeAllProcesses: adminsSeeAll });

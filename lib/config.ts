@@ -49,6 +49,14 @@ const schema = z
     /** The local key store. Back it up apart from the data, or crypto-shredding cannot work. */
     KEY_STORE_DIR: z.string().min(1).default('.data/keys'),
     KMS_ENDPOINT: z.string().url().optional(),
+    /** Object storage for encrypted files: a folder (`fs`) or an S3 bucket (`s3`). */
+    STORAGE: z.enum(['fs', 's3']).default('fs'),
+    STORAGE_DIR: z.string().min(1).default('.data/objects'),
+    S3_BUCKET: z.string().min(3).optional(),
+    S3_REGION: z.string().min(1).optional(),
+    S3_ENDPOINT: z.string().url().optional(),
+    S3_FORCE_PATH_STYLE: bool.default(false),
+    FILE_MAX_BYTES: z.coerce.number().int().min(1).default(50 * 1024 * 1024),
     /** The operation log screen's default window, and the longest window one request may cover. */
     AUDIT_DEFAULT_WINDOW_DAYS: z.coerce.number().int().min(1).default(90),
     AUDIT_MAX_WINDOW_DAYS: z.coerce.number().int().min(1).default(366),
@@ -68,6 +76,13 @@ const schema = z
         path: ['AWS_REGION'],
         message: `customer data must stay in Japan: use ${JAPAN_REGIONS.join(' or ')}, or set ALLOW_NON_JAPAN_REGION=true deliberately`,
       });
+    }
+    const s3Region = c.S3_REGION ?? c.AWS_REGION;
+    if (c.STORAGE === 's3' && !c.ALLOW_NON_JAPAN_REGION && !(JAPAN_REGIONS as readonly string[]).includes(s3Region)) {
+      ctx.addIssue({ code: 'custom', path: ['S3_REGION'], message: `files must stay in Japan: use ${JAPAN_REGIONS.join(' or ')}, or set ALLOW_NON_JAPAN_REGION=true deliberately` });
+    }
+    if (c.STORAGE === 's3' && !c.S3_BUCKET) {
+      ctx.addIssue({ code: 'custom', path: ['S3_BUCKET'], message: 'is required when STORAGE=s3' });
     }
     if (Boolean(c.TLS_CERT_FILE) !== Boolean(c.TLS_KEY_FILE)) {
       ctx.addIssue({ code: 'custom', path: ['TLS_CERT_FILE'], message: 'TLS_CERT_FILE and TLS_KEY_FILE must be set together' });

@@ -6,9 +6,9 @@ import type { AppState } from '../state';
  * Reads a JSON body with a hard size limit. A declared Content-Length over the limit is refused
  * before a byte is read; a chunked body is cut off as soon as it crosses the limit.
  */
-export function jsonBody(limitBytes: number): Middleware<AppState> {
+export function jsonBody(limitBytes: number, skip: (ctx: { method: string; path: string }) => boolean = () => false): Middleware<AppState> {
   return async (ctx, next) => {
-    if (!['POST', 'PUT', 'PATCH', 'DELETE'].includes(ctx.method)) return next();
+    if (!['POST', 'PUT', 'PATCH', 'DELETE'].includes(ctx.method) || skip(ctx)) return next();
     const declared = Number(ctx.get('Content-Length') || '0');
     if (declared > limitBytes) {
       ctx.req.resume();

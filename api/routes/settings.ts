@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { recordAudit } from '../../db/audit';
-import { getSettings, saveAllowlist, savePasswordPolicy } from '../../db/settings';
+import { getSettings, saveAllowlist, savePasswordPolicy, saveProcessSettings } from '../../db/settings';
 import { withTenant } from '../../db/tenant-scope';
 import { canonicalCidr, ipInCidrs } from '../../domain/network';
 import { passwordPolicySchema } from '../../domain/password-policy';
@@ -20,7 +20,44 @@ const allowlistView = z.object({ cidrs: z.array(z.string()), yourAddress: z.stri
 
 const policyView = z.record(z.string(), z.unknown()).meta({ id: 'PasswordPolicy' });
 
+const processSettings = z.strictObject({ adminsSeeAllProcesses: z.boolean() });
+
 export const settingsRoutes = (deps: AppDeps) => [
+  defineRoute({
+    method: 'get',
+    path: '/v1/settings/processes',
+    operationId: 'getProcessSettings',
+    summary: 'Whether administrators see every process area of the clinic',
+    tags: ['settings'],
+    security: 'session',
+    roles: ['admin'],
+    responses: { 200: { description: 'The setting', schema: processSettings } },
+    problems: [403],
+    handler: async (ctx) => {
+      const tenantId = ctx.state.auth!.tenantId;
+      const row = await withTenant(deps.db, tenantId, (trx) => trx('tenant_settings').where({ tenant_id: tenantId }).first('admins_see_all_processes'));
+      ctx.body = { adminsSeeAllProcesses: row?.adminsSeeAllProcesses === true };
+    },
+  }),
+  defineRoute({
+    method: 'put',
+    path: '/v1/settings/processes',
+    operationId: 'putProcessSettings',
+    summary: 'Let administrators see every process area (off by default: areas are private to those listed)',
+    tags: ['settings'],
+    security: 'session',
+    roles: ['admin'],
+    body: processSettings,
+    responses: { 200: { description: 'The saved setting', schema: processSettings } },
+    problems: [403],
+    handler: async (ctx, { body }) => {
+      await withTenant(deps.db, ctx.state.auth!.tenantId, async (trx) => {
+        await saveProcessSettings(trx, body.adminsSeeAllProcesses);
+        await recordAudit(trx, auditContext(ctx), { action: 'settings.processes', outcome: 'success', details: body });
+      });
+      ctx.body = body;
+    },
+  }),
   defineRoute({
     method: 'get',
     path: '/v1/settings/password-policy',

@@ -4,6 +4,7 @@ import * as m20261130000002 from './20261130000002_email_deliveries';
 import * as m20261130000003 from './20261130000003_identity';
 import * as m20261130000004 from './20261130000004_audit_chain';
 import * as m20261130000005 from './20261130000005_encryption_keys';
+import * as m20261130000006 from './20261130000006_processes';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -15,6 +16,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261130000003_identity': m20261130000003,
   '20261130000004_audit_chain': m20261130000004,
   '20261130000005_encryption_keys': m20261130000005,
+  '20261130000006_processes': m20261130000006,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

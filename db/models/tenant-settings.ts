@@ -7,5 +7,6 @@ export class TenantSettingsRow extends TenantScopedModel {
 
   passwordPolicy!: unknown;
   networkAllowlist!: string[];
+  adminsSeeAllProcesses!: boolean;
   updatedAt!: Date;
 }

@@ -4,6 +4,9 @@ import path from 'node:path';
 import { freePort } from '../../lib/process';
 import { startServices } from '../../scripts/services';
 import { startLocalKms } from '../../lib/local-kms';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const S3rver = require('s3rver');
+const TEST_BUCKET = 'for-clinic-test';
 
 /**
  * Starts the real infrastructure once per `npm test`: PostgreSQL (DATABASE_URL's server when set,
@@ -28,13 +31,19 @@ export default async function globalSetup(): Promise<void> {
   });
   // The real KMS API (local-kms), for the encryption layer's `kms` provider.
   const kms = await startLocalKms({ dataDir: path.join(dataDir, 'kms'), region: 'ap-northeast-1', logFile: path.join(dataDir, 'local-kms.log'), log });
+  // A real S3-compatible server (s3rver) for the S3 object store.
+  const s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: path.join(dataDir, 's3'), configureBuckets: [{ name: TEST_BUCKET, configs: [] }] });
+  const { port: s3Port } = (await s3.run()) as { port: number };
   (globalThis as { __services?: typeof services }).__services = {
     ...services,
     stop: async () => {
+      await s3.close();
       await kms.stop();
       await services.stop();
     },
   };
+  process.env.TEST_S3_ENDPOINT = `http://127.0.0.1:${s3Port}`;
+  process.env.TEST_S3_BUCKET = TEST_BUCKET;
   process.env.TEST_KMS_ENDPOINT = kms.endpoint;
   // Inherited by the test worker processes that jest forks after this.
   process.env.TEST_PG_SERVER_URL = services.serverUrl;

@@ -34,6 +34,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...base, TLS_CERT_FILE: '/cert.pem' })).toThrow(/TLS_CERT_FILE and TLS_KEY_FILE must be set together/);
   });
 
+  it('keeps files in Japan: an S3 bucket in another region is refused unless allowed', () => {
+    const s3 = { ...base, STORAGE: 's3', S3_BUCKET: 'clinic-files' };
+    expect(() => loadConfig({ ...s3, S3_REGION: 'us-west-2' })).toThrow(/S3_REGION: files must stay in Japan/);
+    expect(loadConfig({ ...s3 }).STORAGE).toBe('s3');
+    expect(loadConfig({ ...s3, S3_REGION: 'us-west-2', ALLOW_NON_JAPAN_REGION: 'true' }).S3_REGION).toBe('us-west-2');
+    expect(() => loadConfig({ ...base, STORAGE: 's3' })).toThrow(/S3_BUCKET: is required/);
+  });
+
   it('treats empty variables as unset', () => {
     expect(loadConfig({ ...base, PORT: '', SES_ENDPOINT: '' }).PORT).toBe(3000);
   });

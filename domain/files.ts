@@ -1,0 +1,66 @@
+import { payloadTooLarge, badRequest, Problem } from './problems';
+
+/**
+ * Rules for uploaded files. Types are an allow-list, and what the bytes say must agree with what
+ * the client declared: a "PDF" that is really an HTML page or a script is refused.
+ */
+export const ALLOWED_TYPES: Record<string, (head: Buffer) => boolean> = {
+  'application/pdf': (h) => h.subarray(0, 5).toString('latin1') === '%PDF-',
+  'image/png': (h) => h.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])),
+  'image/jpeg': (h) => h[0] === 0xff && h[1] === 0xd8 && h[2] === 0xff,
+  'image/gif': (h) => /^GIF8[79]a/.test(h.subarray(0, 6).toString('latin1')),
+  'image/webp': (h) => h.subarray(0, 4).toString('latin1') === 'RIFF' && h.subarray(8, 12).toString('latin1') === 'WEBP',
+  'application/dicom': (h) => h.subarray(128, 132).toString('latin1') === 'DICM',
+  'application/zip': isZip,
+  'application/vnd.openxmlformats-officedocument.wordprocessingml.document': isZip,
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': isZip,
+  'text/plain': isText,
+  'text/csv': isText,
+};
+
+function isZip(h: Buffer) {
+  return h[0] === 0x50 && h[1] === 0x4b && (h[2] === 0x03 || h[2] === 0x05) && (h[3] === 0x04 || h[3] === 0x06);
+}
+
+/** UTF-8 text without NUL bytes or markup that a browser would render as a page. */
+function isText(h: Buffer) {
+  if (h.includes(0)) return false;
+  const s = h.toString('utf8').trimStart().slice(0, 64).toLowerCase();
+  return !s.startsWith('<!doctype') && !s.startsWith('<html') && !s.startsWith('<script') && !s.startsWith('<svg');
+}
+
+/** Bytes needed to judge a file's type (DICOM's marker sits at offset 128). */
+export const SNIFF_BYTES = 132;
+
+export function normaliseContentType(header: string | undefined): string {
+  return (header ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+export function assertAllowedType(contentType: string): void {
+  if (!ALLOWED_TYPES[contentType]) {
+    throw new Problem(415, 'unsupported_media_type', 'Unsupported Media Type', `Files of type "${contentType || '(none)'}" are not accepted. Allowed: ${Object.keys(ALLOWED_TYPES).join(', ')}.`);
+  }
+}
+
+export function assertContentMatches(contentType: string, head: Buffer): void {
+  if (!ALLOWED_TYPES[contentType]!(head)) {
+    throw new Problem(415, 'content_type_mismatch', 'Unsupported Media Type', `The file's contents are not ${contentType}.`);
+  }
+}
+
+/**
+ * A display name, never a path: anything that could climb directories or hide in a terminal or a
+ * download dialog is refused rather than silently changed.
+ */
+export function validFileName(raw: string | undefined): string {
+  const name = (raw ?? '').normalize('NFC').trim();
+  if (!name) throw badRequest('invalid_file_name', 'Give the file a name (query parameter "name").');
+  if ([...name].length > 255) throw badRequest('invalid_file_name', 'The file name is longer than 255 characters.');
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f/\\]/.test(name) || name === '.' || name === '..' || name.split(/[\\/]/).includes('..')) {
+    throw badRequest('invalid_file_name', 'The file name must not contain path separators, ".." or control characters.');
+  }
+  return name;
+}
+
+export const fileTooLarge = (limit: number) => payloadTooLarge(limit);
