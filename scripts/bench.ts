@@ -10,6 +10,7 @@ import { activateTenant } from '../db/tenants';
 import { freePort } from '../lib/process';
 import { ARGON2_PARAMS } from '../lib/password-hash';
 import { benchAudit, type ActiveClinic } from './bench-audit';
+import { benchCrypto } from './bench-crypto';
 import { startServices } from './services';
 
 /** A clinic, activated directly (no worker runs here), with an admin who has set a password. */
@@ -180,6 +181,8 @@ async function main() {
     } finally {
       server.disconnect();
     }
+
+    Object.assign(results, await benchCrypto(url, dataDir));
 
     const startDir = await mkdtemp(path.join(os.tmpdir(), 'for-clinic-bench-start-'));
     try {
