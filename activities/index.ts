@@ -1,6 +1,7 @@
 import type { Db } from '../db/connection';
 import type { Mailer } from '../lib/mailer';
 import { createAccountOnboardingActivities } from './account-onboarding';
+import { createConsultationActivities } from './consultations';
 import { createKeyManagementActivities } from './key-management';
 import { createTenantProvisioningActivities } from './tenant-provisioning';
 import type { Vault } from '../lib/crypto/vault';
@@ -17,6 +18,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createTenantProvisioningActivities(deps),
     ...createAccountOnboardingActivities(deps),
     ...createKeyManagementActivities(deps),
+    ...createConsultationActivities(deps),
   };
 }
 

@@ -26,6 +26,12 @@ import { createKeyProvider } from '../lib/crypto/provider';
 import { createObjectStore } from '../lib/storage';
 import type { ObjectStore } from '../lib/storage/object-store';
 import { processRoutes } from './routes/processes';
+import { patientRoutes } from './routes/patients';
+import { practitionerRoutes } from './routes/practitioners';
+import { consultationRoutes } from './routes/consultations';
+import { jwtVideoRooms, type VideoRoomProvider } from '../lib/video-room';
+import type { ConsultationTiming } from '../workflows/consultation';
+import { randomBytes } from 'node:crypto';
 import { Vault } from '../lib/crypto/vault';
 import { healthRoutes } from './routes/health';
 import { operatorTenantRoutes } from './routes/operator-tenants';
@@ -36,6 +42,8 @@ export interface AppDeps {
   vault: Vault;
   storage: ObjectStore;
   files: { maxBytes: number };
+  video: VideoRoomProvider;
+  consultations: ConsultationTiming;
   temporal: TemporalClient;
   log: Logger;
   operatorToken: string;
@@ -62,6 +70,14 @@ export function appDeps(
     vault: live.vault ?? new Vault(live.db, createKeyProvider(config)),
     storage: live.storage ?? createObjectStore(config),
     files: { maxBytes: config.FILE_MAX_BYTES },
+    // Without a configured secret (local development) tokens are signed with a per-process one.
+    video: jwtVideoRooms({ baseUrl: config.VIDEO_BASE_URL, secret: config.VIDEO_TOKEN_SECRET ?? randomBytes(32).toString('hex') }),
+    consultations: {
+      reminderOffsetsSec: config.CONSULTATION_REMINDERS_SECONDS,
+      joinWindowBeforeSec: config.JOIN_WINDOW_BEFORE_SECONDS,
+      noShowAfterSec: config.NO_SHOW_AFTER_SECONDS,
+      paymentReminderAfterSec: config.PAYMENT_REMINDER_AFTER_SECONDS,
+    },
     operatorToken: config.OPERATOR_TOKEN,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
@@ -88,6 +104,9 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
     ...settingsRoutes(deps),
     ...auditLogRoutes(deps),
     ...processRoutes(deps),
+    ...patientRoutes(deps),
+    ...practitionerRoutes(deps),
+    ...consultationRoutes(deps),
     ...passkeyPageRoutes(),
   ];
   let doc: unknown;

@@ -57,6 +57,17 @@ const schema = z
     S3_ENDPOINT: z.string().url().optional(),
     S3_FORCE_PATH_STYLE: bool.default(false),
     FILE_MAX_BYTES: z.coerce.number().int().min(1).default(50 * 1024 * 1024),
+    /** Consultation timers (seconds): reminders before the start, the online join window, no-show, payment reminder. */
+    CONSULTATION_REMINDERS_SECONDS: z
+      .string()
+      .default('86400,3600')
+      .transform((s) => s.split(',').map((x) => Number(x.trim())).filter((n) => Number.isFinite(n) && n > 0)),
+    JOIN_WINDOW_BEFORE_SECONDS: z.coerce.number().int().min(0).default(600),
+    NO_SHOW_AFTER_SECONDS: z.coerce.number().int().min(1).default(900),
+    PAYMENT_REMINDER_AFTER_SECONDS: z.coerce.number().int().min(1).default(86_400),
+    /** Online consultations: the video service's base URL and the secret its join tokens are signed with. */
+    VIDEO_BASE_URL: z.string().url().default('https://video.forclinic.example'),
+    VIDEO_TOKEN_SECRET: z.string().min(32).optional(),
     /** The operation log screen's default window, and the longest window one request may cover. */
     AUDIT_DEFAULT_WINDOW_DAYS: z.coerce.number().int().min(1).default(90),
     AUDIT_MAX_WINDOW_DAYS: z.coerce.number().int().min(1).default(366),

@@ -6,7 +6,13 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
  */
 export const TENANT_ID = defineSearchAttributeKey('TenantId', SearchAttributeType.KEYWORD);
 
-export const CUSTOM_SEARCH_ATTRIBUTES = [TENANT_ID] as const;
+/** Consultations: find "today's online consultations of clinic X still waiting" in the UI. */
+export const CONSULTATION_STATUS = defineSearchAttributeKey('ConsultationStatus', SearchAttributeType.KEYWORD);
+export const PRACTITIONER_ID = defineSearchAttributeKey('PractitionerId', SearchAttributeType.KEYWORD);
+export const SCHEDULED_START = defineSearchAttributeKey('ScheduledStart', SearchAttributeType.DATETIME);
+export const CONSULTATION_MODE = defineSearchAttributeKey('ConsultationMode', SearchAttributeType.KEYWORD);
+
+export const CUSTOM_SEARCH_ATTRIBUTES = [TENANT_ID, CONSULTATION_STATUS, PRACTITIONER_ID, SCHEDULED_START, CONSULTATION_MODE] as const;
 
 /** The dev server's --search-attribute spelling of a type. */
 const DEV_SERVER_TYPE: Record<string, string> = {

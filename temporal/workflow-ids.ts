@@ -5,3 +5,4 @@
 export const tenantProvisioningWorkflowId = (tenantId: string) => `tenant-provisioning/${tenantId}`;
 export const accountOnboardingWorkflowId = (accountId: string) => `account-onboarding/${accountId}`;
 export const keyRotationWorkflowId = (tenantId: string) => `key-rotation/${tenantId}`;
+export const consultationWorkflowId = (consultationId: string) => `consultation/${consultationId}`;

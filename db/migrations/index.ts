@@ -5,6 +5,7 @@ import * as m20261130000003 from './20261130000003_identity';
 import * as m20261130000004 from './20261130000004_audit_chain';
 import * as m20261130000005 from './20261130000005_encryption_keys';
 import * as m20261130000006 from './20261130000006_processes';
+import * as m20261130000007 from './20261130000007_consultations';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -17,6 +18,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261130000004_audit_chain': m20261130000004,
   '20261130000005_encryption_keys': m20261130000005,
   '20261130000006_processes': m20261130000006,
+  '20261130000007_consultations': m20261130000007,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

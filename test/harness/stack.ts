@@ -32,6 +32,8 @@ export interface TestStack {
   database: TestDatabase;
   temporal: TemporalClient;
   worker: Worker;
+  /** With `{ worker: false }`: start the in-process worker later. */
+  startWorker(): Promise<void>;
   mailer: Mailer;
   sesEndpoint: string;
   stop(): Promise<void>;
@@ -41,7 +43,7 @@ export interface TestStack {
  * The product as a clinic front end sees it: the real API on a random port, a real worker on a
  * task queue of its own, both on this file's own database, the shared Temporal server and SES.
  */
-export async function startTestStack(overrides: Partial<Record<string, string>> = {}): Promise<TestStack> {
+export async function startTestStack(overrides: Partial<Record<string, string>> = {}, opts: { worker?: boolean } = {}): Promise<TestStack> {
   const database = await createTestDatabase();
   const operatorToken = randomBytes(32).toString('hex');
   const taskQueue = `test-${randomBytes(4).toString('hex')}`;
@@ -63,14 +65,21 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
   });
   const mailer = createSesMailer({ region: config.AWS_REGION, from: config.MAIL_FROM, endpoint: sesEndpoint });
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-  const worker = await createWorker({
-    connection,
-    namespace: config.TEMPORAL_NAMESPACE,
-    taskQueue,
-    deps: { db: database.db, mailer, vault: new Vault(database.db, createKeyProvider(config)) },
-    workflowBundle: await workflowBundle(),
-  });
-  const running = worker.run();
+  const makeWorker = async () =>
+    createWorker({
+      connection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue,
+      deps: { db: database.db, mailer, vault: new Vault(database.db, createKeyProvider(config)) },
+      workflowBundle: await workflowBundle(),
+    });
+  let worker: Worker | undefined;
+  let running: Promise<void> = Promise.resolve();
+  const startWorker = async () => {
+    worker = await makeWorker();
+    running = worker.run();
+  };
+  if (opts.worker !== false) await startWorker();
   const api = await startApi(config);
   const temporal = createTemporalClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
   return {
@@ -80,12 +89,15 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
     operatorToken,
     database,
     temporal,
-    worker,
+    get worker() {
+      return worker!;
+    },
+    startWorker,
     mailer,
     sesEndpoint,
     stop: async () => {
       await api.close();
-      worker.shutdown();
+      if (worker && worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await connection.close();
       await temporal.close();

@@ -1,0 +1,101 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { Db } from '../db/connection';
+import { withTenant } from '../db/tenant-scope';
+import type { Vault } from '../lib/crypto/vault';
+import type { Mailer } from '../lib/mailer';
+import { sendEmailOnce } from './email';
+
+/**
+ * The consultation workflow's side effects. Each is idempotent: the timeline row is keyed by the
+ * workflow's own event key, and is written in the same transaction as the change it records, so
+ * a retried or replayed activity neither writes a second row nor applies a change twice.
+ */
+/**
+ * Clinical content arrives already sealed by the API (base64), so it never appears in clear in
+ * Temporal's history, which operators can read.
+ */
+export interface ConsultationPatch {
+  startsAt?: string;
+  endsAt?: string;
+  questionnaire?: string;
+  note?: string;
+  prescriptions?: string;
+  payment?: { amount: number; method: string };
+  cancelReason?: string;
+}
+
+/** The associated-data context each sealed consultation field is bound to. */
+export const consultationFieldContext = (id: string, field: 'questionnaire' | 'note' | 'prescriptions' | 'cancelReason') => `consultations.${field}:${id}`;
+
+export function createConsultationActivities(deps: { db: Db; vault: Vault; mailer: Mailer }) {
+  return {
+    async recordConsultation(args: { tenantId: string; consultationId: string; eventKey: string; type: string; status: string; patch: ConsultationPatch }): Promise<boolean> {
+      const { tenantId, consultationId, patch } = args;
+      try {
+        return await withTenant(deps.db, tenantId, async (trx) => {
+          const exists = await trx('consultations').where({ id: consultationId }).first('id');
+          if (!exists) throw ApplicationFailure.nonRetryable(`consultation ${consultationId} does not exist`, 'ConsultationMissing');
+          const inserted = await trx('consultation_events')
+            .insert({ tenant_id: tenantId, consultation_id: consultationId, event_key: args.eventKey, type: args.type, status: args.status, details: JSON.stringify(detailsOf(patch)) })
+            .onConflict(['consultation_id', 'event_key'])
+            .ignore()
+            .returning('id');
+          if (inserted.length === 0) return false; // already recorded by an earlier attempt
+          const sealed = (b64: string) => Buffer.from(b64, 'base64');
+          await trx('consultations')
+            .where({ id: consultationId })
+            .update({
+              status: args.status,
+              updated_at: trx.fn.now(),
+              ...(patch.startsAt ? { starts_at: patch.startsAt, ends_at: patch.endsAt } : {}),
+              ...(patch.questionnaire ? { questionnaire_sealed: sealed(patch.questionnaire) } : {}),
+              ...(patch.note ? { note_sealed: sealed(patch.note) } : {}),
+              ...(patch.prescriptions ? { prescriptions_sealed: sealed(patch.prescriptions) } : {}),
+              ...(patch.payment ? { payment_amount: patch.payment.amount, payment_method: patch.payment.method } : {}),
+              ...(patch.cancelReason ? { cancel_reason_sealed: sealed(patch.cancelReason) } : {}),
+            });
+          return true;
+        });
+      } catch (err) {
+        if ((err as { code?: string }).code === '23505') throw ApplicationFailure.nonRetryable('the slot is already taken', 'SlotTaken');
+        throw err;
+      }
+    },
+
+    /** Mails the patient (if they gave an address) once per consultation, kind and start time. */
+    async sendConsultationReminder(args: { tenantId: string; consultationId: string; kind: string; startsAt: string }): Promise<'sent' | 'already' | 'no_address'> {
+      const found = await withTenant(deps.db, args.tenantId, async (trx) => {
+        const c = await trx('consultations').where({ id: args.consultationId }).first();
+        if (!c) return undefined;
+        const p = await trx('patients').where({ id: c.patientId }).first();
+        const tenant = await trx('tenants').where({ id: args.tenantId }).first('name');
+        const email = p?.emailSealed ? await deps.vault.decryptText(args.tenantId, `patients.email:${p.id}`, p.emailSealed) : null;
+        return { email, mode: c.mode as string, clinic: tenant?.name as string };
+      });
+      if (!found) throw ApplicationFailure.nonRetryable(`consultation ${args.consultationId} does not exist`, 'ConsultationMissing');
+      if (!found.email) return 'no_address';
+      const when = new Date(Date.parse(args.startsAt) + 9 * 3_600_000).toISOString().slice(0, 16).replace('T', ' ');
+      const subject = args.kind === 'payment' ? `[${found.clinic}] お支払いのお願い / Payment reminder` : `[${found.clinic}] ご予約のお知らせ / Appointment reminder`;
+      const text =
+        args.kind === 'payment'
+          ? `${found.clinic} です。先日の診察のお支払いがまだ確認できておりません。\nWe have not yet received payment for your recent visit.`
+          : `${found.clinic} です。${when}（日本時間）のご予約のお知らせです。${found.mode === 'online' ? 'オンライン診療の入室は開始10分前から可能です。' : ''}\nReminder: your ${found.mode === 'online' ? 'online ' : ''}appointment is at ${when} (JST).`;
+      const { sent } = await sendEmailOnce(deps, {
+        tenantId: args.tenantId,
+        idempotencyKey: `consultation/${args.consultationId}/${args.kind}/${args.startsAt}`,
+        purpose: `consultation.reminder.${args.kind}`,
+        mail: { to: found.email, subject, text },
+      });
+      return sent ? 'sent' : 'already';
+    },
+  };
+}
+
+/** What the timeline shows: which fields changed, never their contents. */
+function detailsOf(patch: ConsultationPatch): Record<string, unknown> {
+  return {
+    ...(patch.startsAt ? { startsAt: patch.startsAt, endsAt: patch.endsAt } : {}),
+    ...(patch.payment ? { payment: patch.payment } : {}),
+    fields: Object.keys(patch).filter((k) => !['startsAt', 'endsAt', 'payment'].includes(k)),
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * The consultation lifecycle as a plain transition table, used by the workflow to accept or
+ * refuse each action (and by nothing else: the workflow owns the state).
+ *   reserved → (questionnaire) → checked_in | waiting (online) → in_consultation → finished → paid → completed
+ *   with cancelled and no_show as the other endings.
+ */
+export const CONSULTATION_STATUSES = [
+  'reserved', 'checked_in', 'waiting', 'in_consultation', 'finished', 'paid', 'completed', 'cancelled', 'no_show',
+] as const;
+export type ConsultationStatus = (typeof CONSULTATION_STATUSES)[number];
+export type ConsultationMode = 'in_person' | 'online';
+export type ConsultationAction = 'questionnaire' | 'checkIn' | 'join' | 'start' | 'finish' | 'payment' | 'cancel' | 'reschedule';
+
+export const ENDED: readonly ConsultationStatus[] = ['completed', 'cancelled', 'no_show'];
+
+/** The status after `action`, or a reason why the action is not allowed now. */
+export function transition(status: ConsultationStatus, action: ConsultationAction, mode: ConsultationMode): ConsultationStatus | { refused: string } {
+  const refuse = (why: string) => ({ refused: `cannot ${action} a consultation that is ${status}${why}` });
+  switch (action) {
+    case 'questionnaire':
+      return ['reserved', 'checked_in', 'waiting'].includes(status) ? status : refuse('');
+    case 'checkIn':
+      if (mode !== 'in_person') return refuse(' (online consultations join instead)');
+      return status === 'reserved' ? 'checked_in' : refuse('');
+    case 'join':
+      if (mode !== 'online') return refuse(' (in-person consultations check in)');
+      return status === 'reserved' || status === 'waiting' || status === 'in_consultation' ? (status === 'reserved' ? 'waiting' : status) : refuse('');
+    case 'start':
+      return status === 'checked_in' || status === 'waiting' ? 'in_consultation' : refuse('');
+    case 'finish':
+      return status === 'in_consultation' ? 'finished' : refuse('');
+    case 'payment':
+      return status === 'finished' ? 'paid' : refuse('');
+    case 'cancel':
+      return ['reserved', 'checked_in', 'waiting'].includes(status) ? 'cancelled' : refuse('');
+    case 'reschedule':
+      return status === 'reserved' ? 'reserved' : refuse('');
+  }
+}
+
+export const isRefusal = (r: ConsultationStatus | { refused: string }): r is { refused: string } => typeof r === 'object';

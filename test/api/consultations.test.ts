@@ -1,0 +1,216 @@
+import { jwtVerify } from 'jose';
+import { fetchLocalEmails } from '../../lib/local-ses';
+import { call } from '../harness/http';
+import { book, bookingClinic, idempotencyKey, slotStart } from '../harness/consultations';
+import { eventually } from '../harness/clinic';
+import { startTestStack, type TestStack } from '../harness/stack';
+
+const VIDEO_SECRET = 'v'.repeat(48);
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack({
+    CONSULTATION_REMINDERS_SECONDS: '86400,3600',
+    JOIN_WINDOW_BEFORE_SECONDS: '3600',
+    NO_SHOW_AFTER_SECONDS: '3600',
+    PAYMENT_REMINDER_AFTER_SECONDS: '2',
+    VIDEO_TOKEN_SECRET: VIDEO_SECRET,
+  });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const post = (token: string, id: string, action: string, json?: unknown) => call(stack.url, 'POST', `/v1/consultations/${id}/${action}`, { token, json });
+
+describe('the consultation lifecycle through the API', () => {
+  it('in person: reserved → questionnaire → checked_in → in_consultation → finished → paid → completed', async () => {
+    const c = await bookingClinic(stack, { patientEmail: 'hanako@example.jp' });
+    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(2), mode: 'in_person' });
+    expect(booked.status).toBe(201);
+    expect(booked.body).toMatchObject({ status: 'reserved', workflowId: `consultation/${booked.body.id}`, mode: 'in_person' });
+    const id = booked.body.id;
+
+    expect((await post(c.staffToken, id, 'questionnaire', { answers: { symptoms: '頭痛と発熱', allergies: 'ペニシリン' } })).body.status).toBe('reserved');
+    // Only a doctor starts and finishes.
+    expect((await post(c.staffToken, id, 'start')).status).toBe(403);
+    expect((await post(c.doctorToken, id, 'finish', { note: 'x' })).body.code).toBe('invalid_transition');
+    expect((await post(c.staffToken, id, 'check-in')).body.status).toBe('checked_in');
+    expect((await post(c.staffToken, id, 'check-in')).body.code).toBe('invalid_transition');
+    expect((await post(c.doctorToken, id, 'start')).body.status).toBe('in_consultation');
+    const finished = await post(c.doctorToken, id, 'finish', { note: '急性上気道炎。解熱剤を処方。', prescriptions: [{ drug: 'アセトアミノフェン', dose: '500mg' }] });
+    expect(finished.body.status).toBe('finished');
+    const paid = await post(c.staffToken, id, 'payment', { amount: 1500, method: 'cash' });
+    expect(paid.body).toMatchObject({ status: 'paid', payment: { amount: 1500, method: 'cash' } });
+    const handle = stack.temporal.client.workflow.getHandle(`consultation/${id}`);
+    expect(await handle.result()).toEqual({ status: 'completed' });
+
+    const detail = await call(stack.url, 'GET', `/v1/consultations/${id}`, { token: c.doctorToken });
+    expect(detail.body).toMatchObject({ status: 'completed', note: '急性上気道炎。解熱剤を処方。', questionnaire: { symptoms: '頭痛と発熱', allergies: 'ペニシリン' } });
+    expect(detail.body.timeline.map((e: { type: string }) => e.type)).toEqual(['questionnaire', 'checkIn', 'start', 'finish', 'payment', 'complete']);
+    // Clinical content is sealed in PostgreSQL and never in Temporal's history.
+    const raw = JSON.stringify(await stack.database.ownerDb('consultations').where({ id }));
+    const history = JSON.stringify(await handle.fetchHistory());
+    for (const secret of ['急性上気道炎', '頭痛', 'ペニシリン', 'アセトアミノフェン']) {
+      expect(raw).not.toContain(secret);
+      expect(history).not.toContain(secret);
+    }
+    const desk = await call(stack.url, 'GET', `/v1/consultations?date=${new Date(Date.parse(booked.body.startsAt) + 9 * 3600_000).toISOString().slice(0, 10)}&practitionerId=${c.practitionerId}`, { token: c.staffToken });
+    expect(desk.body.items.map((x: { id: string }) => x.id)).toContain(id);
+  });
+
+  it('online: joins inside the window with a signed, short-lived token, then completes', async () => {
+    const c = await bookingClinic(stack);
+    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(3), mode: 'online' });
+    const id = booked.body.id;
+    expect((await post(c.staffToken, id, 'check-in')).body.code).toBe('invalid_transition');
+    const joined = await post(c.staffToken, id, 'join', { role: 'patient' });
+    expect(joined.status).toBe(200);
+    expect(joined.body.status).toBe('waiting');
+    expect(joined.body.url).toMatch(/^https:\/\/video\.forclinic\.example\/rooms\/[A-Za-z0-9_-]{22}$/);
+    const { payload } = await jwtVerify(joined.body.token, new TextEncoder().encode(VIDEO_SECRET), { issuer: 'for-clinic', audience: 'video' });
+    expect(payload).toMatchObject({ sub: id, role: 'patient' });
+    expect(payload.exp! * 1000).toBe(Date.parse(joined.body.expiresAt) - (Date.parse(joined.body.expiresAt) % 1000));
+    expect((await post(c.doctorToken, id, 'join', { role: 'practitioner' })).body.status).toBe('waiting');
+    expect((await post(c.doctorToken, id, 'start')).body.status).toBe('in_consultation');
+    expect((await post(c.doctorToken, id, 'finish', { note: 'オンライン再診' })).body.status).toBe('finished');
+
+    // Unpaid after the visit: the payment reminder goes out (the patient has no e-mail: recorded only).
+    expect((await post(c.staffToken, id, 'payment', { amount: 800, method: 'card' })).body.status).toBe('paid');
+    expect(await stack.temporal.client.workflow.getHandle(`consultation/${id}`).result()).toEqual({ status: 'completed' });
+  });
+
+  it('refuses to open the video room outside the join window', async () => {
+    const c = await bookingClinic(stack);
+    const later = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: new Date(Date.parse(slotStart(0)) + 2 * 86_400_000).toISOString(), mode: 'online' });
+    const r = await post(c.staffToken, later.body.id, 'join', { role: 'patient' });
+    expect([r.status, r.body.code]).toEqual([409, 'outside_join_window']);
+    expect(r.body).not.toHaveProperty('token');
+  });
+
+  it('cancels, releases the slot, and refuses actions on a cancelled consultation', async () => {
+    const c = await bookingClinic(stack);
+    const startsAt = slotStart(4);
+    const first = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt, mode: 'in_person' });
+    expect((await post(c.staffToken, first.body.id, 'cancel', { reason: '体調不良のため' })).body.status).toBe('cancelled');
+    expect((await post(c.staffToken, first.body.id, 'check-in')).body.code).toBe('invalid_transition');
+    const again = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt, mode: 'in_person' });
+    expect(again.status).toBe(201);
+    expect(JSON.stringify(await stack.database.ownerDb('consultations').where({ id: first.body.id }))).not.toContain('体調不良');
+  });
+
+  it('reschedules, moving the slot; the old slot is free and the new one taken', async () => {
+    const c = await bookingClinic(stack);
+    const a = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(5), mode: 'in_person' });
+    const taken = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(7), mode: 'in_person' });
+    const clash = await post(c.staffToken, a.body.id, 'reschedule', { startsAt: slotStart(7) });
+    expect([clash.status, clash.body.code]).toEqual([409, 'slot_taken']);
+    const moved = await post(c.staffToken, a.body.id, 'reschedule', { startsAt: slotStart(6) });
+    expect(moved.body).toMatchObject({ status: 'reserved', startsAt: slotStart(6) });
+    expect((await stack.temporal.client.workflow.getHandle(`consultation/${a.body.id}`).query('status'))).toMatchObject({ startsAt: slotStart(6) });
+    expect((await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(5), mode: 'in_person' })).status).toBe(201);
+    void taken;
+  });
+
+  it('stays consistent when a reschedule races a check-in', async () => {
+    const c = await bookingClinic(stack);
+    const a = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(8), mode: 'in_person' });
+    const [moved, checked] = await Promise.all([post(c.staffToken, a.body.id, 'reschedule', { startsAt: slotStart(9) }), post(c.staffToken, a.body.id, 'check-in')]);
+    expect(checked.status).toBe(200); // checking in is always possible from reserved
+    const db = await stack.database.ownerDb('consultations').where({ id: a.body.id }).first();
+    const wf = await stack.temporal.client.workflow.getHandle(`consultation/${a.body.id}`).query<{ status: string; startsAt: string }>('status');
+    expect(wf.status).toBe('checked_in');
+    expect(db.status).toBe('checked_in');
+    expect(db.startsAt.toISOString()).toBe(wf.startsAt);
+    if (moved.status === 200) expect(wf.startsAt).toBe(slotStart(9));
+    else expect([moved.status, moved.body.code, wf.startsAt]).toEqual([409, 'invalid_transition', slotStart(8)]);
+  });
+
+  it('gives exactly one of 50 concurrent bookings of a slot, the rest 409 slot_taken', async () => {
+    const c = await bookingClinic(stack);
+    const startsAt = slotStart(10);
+    const replies = await Promise.all(
+      Array.from({ length: 50 }, () => book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt, mode: 'in_person' })),
+    );
+    expect(replies.filter((r) => r.status === 201)).toHaveLength(1);
+    expect(replies.filter((r) => r.status === 409 && r.body.code === 'slot_taken')).toHaveLength(49);
+    const rows = await stack.database.ownerDb('consultations').where({ practitioner_id: c.practitionerId, starts_at: new Date(startsAt) });
+    expect(rows).toHaveLength(1);
+  });
+
+  it('answers a repeated request with the same Idempotency-Key with the first result, starting nothing new', async () => {
+    const c = await bookingClinic(stack);
+    const key = idempotencyKey();
+    const body = { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(11), mode: 'in_person' };
+    const [a, b] = await Promise.all([book(stack, c.staffToken, body, key), book(stack, c.staffToken, body, key)]);
+    const cc = await book(stack, c.staffToken, body, key);
+    expect(a.status).toBe(201);
+    expect(b.body.id).toBe(a.body.id);
+    expect(cc.body.id).toBe(a.body.id);
+    expect(await stack.database.ownerDb('consultations').where({ idempotency_key: key })).toHaveLength(1);
+    const missing = await call(stack.url, 'POST', '/v1/consultations', { token: c.staffToken, json: body });
+    expect([missing.status, missing.body.code]).toEqual([400, 'idempotency_key_required']);
+  });
+
+  it('sends one reminder to a patient booked late, and validates bookings', async () => {
+    const c = await bookingClinic(stack, { patientEmail: 'reminder-me@example.jp' });
+    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(12), mode: 'in_person' });
+    expect(booked.status).toBe(201);
+    await eventually('the reminder is sent', async () => (await fetchLocalEmails(stack.sesEndpoint)).some((m) => m.destination.to[0] === 'reminder-me@example.jp'));
+    const mails = (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.destination.to[0] === 'reminder-me@example.jp');
+    expect(mails).toHaveLength(1);
+    expect(mails[0]!.body.text).not.toContain('山田');
+
+    const bad = [
+      [{ patientId: c.patientId, practitionerId: c.practitionerId, startsAt: new Date(Date.parse(slotStart(13)) + 60_000).toISOString(), mode: 'in_person' }, 400, 'not_a_slot'],
+      [{ patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(-3), mode: 'in_person' }, 400, 'slot_in_past'],
+      [{ patientId: '00000000-0000-4000-8000-000000000000', practitionerId: c.practitionerId, startsAt: slotStart(13), mode: 'in_person' }, 404, 'not_found'],
+      [{ patientId: c.patientId, practitionerId: c.practitionerId, startsAt: 'tomorrow', mode: 'in_person' }, 400, 'validation_failed'],
+    ] as const;
+    for (const [body, status, code] of bad) {
+      const r = await book(stack, c.staffToken, body as Record<string, unknown>);
+      expect([r.status, r.body.code]).toEqual([status, code]);
+    }
+  });
+
+  it('answers 404 for another clinic\'s consultation, patient and practitioner', async () => {
+    const a = await bookingClinic(stack);
+    const b = await bookingClinic(stack);
+    const theirs = await book(stack, b.staffToken, { patientId: b.patientId, practitionerId: b.practitionerId, startsAt: slotStart(14), mode: 'in_person' });
+    for (const [method, path] of [['GET', `/v1/consultations/${theirs.body.id}`], ['POST', `/v1/consultations/${theirs.body.id}/check-in`], ['GET', `/v1/patients/${b.patientId}`], ['GET', `/v1/practitioners/${b.practitionerId}`]] as const) {
+      const r = await call(stack.url, method, path, { token: a.staffToken });
+      expect([path, r.status]).toEqual([path, 404]);
+    }
+    const cross = await book(stack, a.staffToken, { patientId: b.patientId, practitionerId: a.practitionerId, startsAt: slotStart(14), mode: 'in_person' });
+    expect(cross.status).toBe(404);
+  });
+});
+
+describe('patients and slots', () => {
+  it('finds patients by name, kana prefix, birth date and number without storing names in clear', async () => {
+    const c = await bookingClinic(stack);
+    const find = async (q: string) => (await call(stack.url, 'GET', `/v1/patients?${q}`, { token: c.staffToken })).body.items.map((p: { id: string }) => p.id);
+    expect(await find(`name=${encodeURIComponent('山田花子')}`)).toEqual([c.patientId]);
+    expect(await find(`kana=${encodeURIComponent('やまだ')}`)).toEqual([c.patientId]);
+    expect(await find(`kana=${encodeURIComponent('ﾔﾏ')}`)).toEqual([c.patientId]);
+    expect(await find(`kana=${encodeURIComponent('タナカ')}`)).toEqual([]);
+    expect(await find('birthDate=1985-06-15')).toEqual([c.patientId]);
+    const raw = JSON.stringify(await stack.database.ownerDb('patients').where({ id: c.patientId }));
+    for (const s of ['山田', 'ヤマダ', 'やまだ', '1985-06-15', '090-1111-2222']) expect(raw).not.toContain(s);
+    const read = await call(stack.url, 'GET', `/v1/audit-logs?action=patient.*`, { token: c.adminToken });
+    expect(read.body.items.map((e: { action: string }) => e.action)).toEqual(expect.arrayContaining(['patient.create', 'patient.search']));
+  });
+
+  it('computes free slots from weekly rules and exceptions, excluding booked ones', async () => {
+    const c = await bookingClinic(stack);
+    const from = slotStart(20);
+    const to = new Date(Date.parse(from) + 30 * 60_000).toISOString();
+    const before = (await call(stack.url, 'GET', `/v1/practitioners/${c.practitionerId}/slots?from=${from}&to=${to}`, { token: c.staffToken })).body.items;
+    expect(before.length).toBeGreaterThanOrEqual(5);
+    await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: before[0].startsAt, mode: 'in_person' });
+    const after = (await call(stack.url, 'GET', `/v1/practitioners/${c.practitionerId}/slots?from=${from}&to=${to}`, { token: c.staffToken })).body.items;
+    expect(after.map((s: { startsAt: string }) => s.startsAt)).not.toContain(before[0].startsAt);
+    expect(after).toHaveLength(before.length - 1);
+    const reversed = await call(stack.url, 'GET', `/v1/practitioners/${c.practitionerId}/slots?from=${to}&to=${from}`, { token: c.staffToken });
+    expect(reversed.body.code).toBe('invalid_range');
+  });
+});

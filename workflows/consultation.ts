@@ -1,0 +1,209 @@
+import {
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  defineQuery,
+  defineUpdate,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { ENDED, isRefusal, transition, type ConsultationAction, type ConsultationMode, type ConsultationStatus } from '../domain/consultation';
+import { CONSULTATION_STATUS, SCHEDULED_START } from '../temporal/search-attributes';
+
+/**
+ * One consultation, from booking to its end. Actions from the API are updates: the workflow
+ * accepts or refuses each synchronously (409 invalid_transition), records the change through an
+ * idempotent activity, and only then answers. Timers (reminders, no-show, payment reminder) are
+ * recomputed whenever the state changes, so a reschedule moves them.
+ */
+export interface ConsultationTiming {
+  reminderOffsetsSec: number[];
+  joinWindowBeforeSec: number;
+  noShowAfterSec: number;
+  paymentReminderAfterSec: number;
+}
+
+export interface ConsultationInput {
+  tenantId: string;
+  consultationId: string;
+  mode: ConsultationMode;
+  startsAt: string;
+  endsAt: string;
+  timing: ConsultationTiming;
+}
+
+export interface UpdateResult {
+  status: ConsultationStatus;
+  startsAt: string;
+  endsAt: string;
+  /** For `join`: when the patient/doctor may be in the room. */
+  joinWindow?: { notBefore: string; expiresAt: string };
+}
+
+export const statusQuery = defineQuery<{ status: ConsultationStatus; startsAt: string; endsAt: string }>('status');
+/** Sealed fields are base64 ciphertext made by the API: clinical content never enters history in clear. */
+export const questionnaireUpdate = defineUpdate<UpdateResult, [{ answersSealed: string }]>('questionnaire');
+export const checkInUpdate = defineUpdate<UpdateResult, []>('checkIn');
+export const joinUpdate = defineUpdate<UpdateResult, []>('join');
+export const startUpdate = defineUpdate<UpdateResult, []>('start');
+export const finishUpdate = defineUpdate<UpdateResult, [{ noteSealed: string; prescriptionsSealed: string }]>('finish');
+export const paymentUpdate = defineUpdate<UpdateResult, [{ amount: number; method: string }]>('payment');
+export const cancelUpdate = defineUpdate<UpdateResult, [{ reasonSealed: string }]>('cancel');
+export const rescheduleUpdate = defineUpdate<UpdateResult, [{ startsAt: string; endsAt: string }]>('reschedule');
+
+const retry = { initialInterval: '500 ms', maximumInterval: '10 seconds', nonRetryableErrorTypes: ['SlotTaken', 'ConsultationMissing'] };
+const { recordConsultation } = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry });
+// A mail call that hangs (or a worker that died mid-call) is retried elsewhere after 10 s.
+const { sendConsultationReminder } = proxyActivities<Activities>({ startToCloseTimeout: '10 seconds', retry });
+
+const JOIN_GRACE_MS = 30 * 60_000;
+
+export async function consultationWorkflow(input: ConsultationInput): Promise<{ status: ConsultationStatus }> {
+  let status: ConsultationStatus = 'reserved';
+  let startsAt = Date.parse(input.startsAt);
+  let endsAt = Date.parse(input.endsAt);
+  let finishedAt: number | null = null;
+  let changes = 0;
+  let events = 0;
+  let busy = false;
+  const done = new Set<string>();
+  const now = (): ConsultationStatus => status;
+
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const result = (): UpdateResult => ({ status, startsAt: iso(startsAt), endsAt: iso(endsAt) });
+  const refuseUnless = (action: ConsultationAction) => {
+    const next = transition(status, action, input.mode);
+    if (isRefusal(next)) throw ApplicationFailure.create({ type: 'InvalidTransition', message: next.refused, nonRetryable: true });
+    return next;
+  };
+  const joinWindow = () => ({ notBefore: startsAt - input.timing.joinWindowBeforeSec * 1000, expiresAt: endsAt + JOIN_GRACE_MS });
+
+  /** Runs one action at a time: the state is checked again once it is this action's turn. */
+  async function act(
+    action: ConsultationAction,
+    apply: (next: ConsultationStatus) => Promise<Record<string, unknown> | void>,
+    after?: () => void,
+  ): Promise<UpdateResult> {
+    await condition(() => !busy);
+    busy = true;
+    try {
+      const next = refuseUnless(action);
+      const patch = (await apply(next)) ?? {};
+      events += 1;
+      await recordConsultation({ tenantId: input.tenantId, consultationId: input.consultationId, eventKey: `${events}:${action}`, type: action, status: next, patch });
+      after?.();
+      if (next !== status) {
+        status = next;
+        upsertSearchAttributes([{ key: CONSULTATION_STATUS, value: status }]);
+      }
+      if (next === 'finished') finishedAt = Date.now();
+      changes += 1;
+      return result();
+    } finally {
+      busy = false;
+    }
+  }
+
+  const validate = (action: ConsultationAction) => (..._args: unknown[]) => void refuseUnless(action);
+  setHandler(statusQuery, () => ({ status, startsAt: iso(startsAt), endsAt: iso(endsAt) }));
+  setHandler(questionnaireUpdate, ({ answersSealed }) => act('questionnaire', async () => ({ questionnaire: answersSealed })), { validator: validate('questionnaire') });
+  setHandler(checkInUpdate, () => act('checkIn', async () => undefined), { validator: validate('checkIn') });
+  setHandler(
+    joinUpdate,
+    async () => {
+      const w = joinWindow();
+      if (Date.now() < w.notBefore || Date.now() > w.expiresAt) {
+        throw ApplicationFailure.create({ type: 'OutsideJoinWindow', message: `the room opens at ${iso(w.notBefore)} and closes at ${iso(w.expiresAt)}`, nonRetryable: true });
+      }
+      const r = status === 'reserved' ? await act('join', async () => undefined) : (refuseUnless('join'), result());
+      return { ...r, joinWindow: { notBefore: iso(w.notBefore), expiresAt: iso(w.expiresAt) } };
+    },
+    { validator: validate('join') },
+  );
+  setHandler(startUpdate, () => act('start', async () => undefined), { validator: validate('start') });
+  setHandler(finishUpdate, ({ noteSealed, prescriptionsSealed }) => act('finish', async () => ({ note: noteSealed, prescriptions: prescriptionsSealed })), { validator: validate('finish') });
+  setHandler(paymentUpdate, ({ amount, method }) => act('payment', async () => ({ payment: { amount, method } })), { validator: validate('payment') });
+  setHandler(cancelUpdate, ({ reasonSealed }) => act('cancel', async () => ({ cancelReason: reasonSealed })), { validator: validate('cancel') });
+  setHandler(
+    rescheduleUpdate,
+    (to) =>
+      // The database decides who gets the slot; on a clash the activity fails and nothing moves.
+      act('reschedule', async () => ({ startsAt: to.startsAt, endsAt: to.endsAt }), () => {
+        startsAt = Date.parse(to.startsAt);
+        endsAt = Date.parse(to.endsAt);
+        upsertSearchAttributes([{ key: SCHEDULED_START, value: new Date(startsAt) }]);
+      }),
+    { validator: validate('reschedule') },
+  );
+
+  // Timers: whichever is due next, re-planned after every change.
+  while (!ENDED.includes(now())) {
+    const due: Array<{ at: number; key: string; run: () => Promise<void> }> = [];
+    if (now() === 'reserved') {
+      if (startsAt > Date.now()) {
+        const pending = input.timing.reminderOffsetsSec
+          .map((offset) => ({ offset, at: startsAt - offset * 1000, key: `reminder:${offset}:${iso(startsAt)}` }))
+          .filter((r) => !done.has(r.key));
+        // Booked (or moved) late: of the reminders already due only the latest is sent, at once.
+        const overdue = pending.filter((r) => r.at < Date.now()).sort((a, b) => b.at - a.at);
+        for (const r of overdue.slice(1)) done.add(r.key);
+        for (const r of pending.filter((p) => !done.has(p.key))) {
+          const kind = `before-${r.offset}s`;
+          const at = iso(startsAt);
+          due.push({ at: Math.max(r.at, Date.now()), key: r.key, run: () => sendConsultationReminder({ tenantId: input.tenantId, consultationId: input.consultationId, kind, startsAt: at }).then(() => undefined) });
+        }
+      }
+      due.push({
+        at: startsAt + input.timing.noShowAfterSec * 1000,
+        key: `no-show:${iso(startsAt)}`,
+        run: async () => {
+          if (now() !== 'reserved') return;
+          await condition(() => !busy);
+          busy = true;
+          try {
+            if (now() !== 'reserved') return;
+            events += 1;
+            await recordConsultation({ tenantId: input.tenantId, consultationId: input.consultationId, eventKey: `${events}:no_show`, type: 'no_show', status: 'no_show', patch: {} });
+            status = 'no_show';
+            upsertSearchAttributes([{ key: CONSULTATION_STATUS, value: status }]);
+          } finally {
+            busy = false;
+          }
+        },
+      });
+    }
+    if (now() === 'finished' && finishedAt !== null && !done.has('payment-reminder')) {
+      due.push({
+        at: finishedAt + input.timing.paymentReminderAfterSec * 1000,
+        key: 'payment-reminder',
+        run: () => sendConsultationReminder({ tenantId: input.tenantId, consultationId: input.consultationId, kind: 'payment', startsAt: iso(startsAt) }).then(() => undefined),
+      });
+    }
+    if (now() === 'paid') {
+      // Nothing left to collect: the visit is closed.
+      await condition(() => !busy);
+      busy = true;
+      try {
+        events += 1;
+        await recordConsultation({ tenantId: input.tenantId, consultationId: input.consultationId, eventKey: `${events}:complete`, type: 'complete', status: 'completed', patch: {} });
+        status = 'completed';
+        upsertSearchAttributes([{ key: CONSULTATION_STATUS, value: status }]);
+      } finally {
+        busy = false;
+      }
+      continue;
+    }
+    due.sort((a, b) => a.at - b.at);
+    const next = due[0];
+    const seen = changes;
+    const changed = await condition(() => changes !== seen || ENDED.includes(now()), next ? Math.max(0, next.at - Date.now()) : undefined);
+    if (!changed && next) {
+      await next.run();
+      done.add(next.key);
+    }
+  }
+  await condition(allHandlersFinished);
+  return { status };
+}
