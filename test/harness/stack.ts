@@ -32,8 +32,9 @@ export interface TestStack {
   database: TestDatabase;
   temporal: TemporalClient;
   worker: Worker;
-  /** With `{ worker: false }`: start the in-process worker later. */
+  /** Start a (new) in-process worker, e.g. after `{ worker: false }` or stopWorker(). */
   startWorker(): Promise<void>;
+  stopWorker(): Promise<void>;
   mailer: Mailer;
   sesEndpoint: string;
   stop(): Promise<void>;
@@ -93,6 +94,10 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
       return worker!;
     },
     startWorker,
+    stopWorker: async () => {
+      if (worker && worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+    },
     mailer,
     sesEndpoint,
     stop: async () => {

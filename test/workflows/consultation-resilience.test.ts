@@ -1,0 +1,104 @@
+import { fork } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fetchLocalEmails } from '../../lib/local-ses';
+import { call } from '../harness/http';
+import { book, bookingClinic, slotStart } from '../harness/consultations';
+import { eventually } from '../harness/clinic';
+import { startTestStack, type TestStack } from '../harness/stack';
+
+jest.setTimeout(120_000);
+
+describe('no-show', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startTestStack({ NO_SHOW_AFTER_SECONDS: '1', CONSULTATION_REMINDERS_SECONDS: '60' });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('marks a consultation nobody checked in to as no_show and releases the slot', async () => {
+    const c = await bookingClinic(stack);
+    // The slot running now (a walk-in slot): its no-show moment has already come.
+    const startsAt = slotStart(0);
+    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt, mode: 'in_person' });
+    expect(booked.status).toBe(201);
+    const result = await stack.temporal.client.workflow.getHandle(`consultation/${booked.body.id}`).result();
+    expect(result).toEqual({ status: 'no_show' });
+    const row = await call(stack.url, 'GET', `/v1/consultations/${booked.body.id}`, { token: c.staffToken });
+    expect(row.body.status).toBe('no_show');
+    expect(row.body.timeline.map((e: { type: string }) => e.type)).toEqual(['no_show']);
+    expect((await call(stack.url, 'POST', `/v1/consultations/${booked.body.id}/check-in`, { token: c.staffToken })).body.code).toBe('invalid_transition');
+    expect((await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt, mode: 'in_person' })).status).toBe(201);
+  });
+});
+
+describe('a worker killed during an activity', () => {
+  let stack: TestStack;
+  let hang: http.Server;
+  const arrivals: string[] = [];
+  beforeAll(async () => {
+    stack = await startTestStack({ CONSULTATION_REMINDERS_SECONDS: '86400,3600', NO_SHOW_AFTER_SECONDS: '3600' });
+    // An SES endpoint that accepts the request and never answers: the worker is stuck mid-send.
+    hang = http.createServer((req) => {
+      arrivals.push(req.url ?? '');
+    });
+    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+  });
+  afterAll(async () => {
+    hang.closeAllConnections();
+    hang.close();
+    await stack?.stop();
+  });
+
+  it('is retried on another worker: one reminder e-mail, one timeline row per event, and the visit completes', async () => {
+    const c = await bookingClinic(stack, { patientEmail: 'killed-worker@example.jp' });
+    // From here on the only worker is a separate process whose mail calls hang.
+    await stack.stopWorker();
+    const doomed = fork(path.join(__dirname, '..', '..', 'workers', 'main.ts'), [], {
+      execArgv: ['--import', 'tsx'],
+      env: {
+        ...process.env,
+        DATABASE_URL: stack.database.url,
+        TEMPORAL_ADDRESS: stack.config.TEMPORAL_ADDRESS,
+        TEMPORAL_TASK_QUEUE: stack.config.TEMPORAL_TASK_QUEUE,
+        OPERATOR_TOKEN: stack.operatorToken,
+        SES_ENDPOINT: `http://127.0.0.1:${(hang.address() as AddressInfo).port}`,
+        KEY_PROVIDER: 'kms',
+        KMS_ENDPOINT: process.env.TEST_KMS_ENDPOINT,
+        LOG_LEVEL: 'error',
+      },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    const exited = new Promise((r) => doomed.once('exit', r));
+    await Promise.race([
+      new Promise<void>((resolve) => doomed.once('message', () => resolve())),
+      exited.then((code) => Promise.reject(new Error(`the worker exited before it was ready (${String(code)})`))),
+    ]);
+
+    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(2), mode: 'in_person' });
+    expect(booked.status).toBe(201);
+    await eventually('the reminder activity is stuck in the SES call', async () => arrivals.length > 0);
+    doomed.kill('SIGKILL');
+    await exited;
+
+    await stack.startWorker();
+    await eventually('the reminder is retried and sent', async () => (await fetchLocalEmails(stack.sesEndpoint)).some((m) => m.destination.to[0] === 'killed-worker@example.jp'), 40_000);
+    const id = booked.body.id;
+    const post = (token: string, action: string, json?: unknown) => call(stack.url, 'POST', `/v1/consultations/${id}/${action}`, { token, json });
+    expect((await post(c.staffToken, 'check-in')).body.status).toBe('checked_in');
+    expect((await post(c.doctorToken, 'start')).body.status).toBe('in_consultation');
+    expect((await post(c.doctorToken, 'finish', { note: 'ok' })).body.status).toBe('finished');
+    expect((await post(c.staffToken, 'payment', { amount: 500, method: 'cash' })).body.status).toBe('paid');
+    expect(await stack.temporal.client.workflow.getHandle(`consultation/${id}`).result()).toEqual({ status: 'completed' });
+
+    const mails = (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.destination.to[0] === 'killed-worker@example.jp');
+    expect(mails).toHaveLength(1);
+    const deliveries = await stack.database.ownerDb('email_deliveries').where('idempotency_key', 'like', `consultation/${id}/%`);
+    expect(deliveries.map((d: { status: string }) => d.status)).toEqual(['sent']);
+    const events = await stack.database.ownerDb('consultation_events').where({ consultation_id: id }).orderBy('id');
+    expect(events.map((e: { type: string }) => e.type)).toEqual(['checkIn', 'start', 'finish', 'payment', 'complete']);
+  });
+});
