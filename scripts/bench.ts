@@ -11,6 +11,7 @@ import { freePort } from '../lib/process';
 import { ARGON2_PARAMS } from '../lib/password-hash';
 import { benchAudit, type ActiveClinic } from './bench-audit';
 import { benchCrypto } from './bench-crypto';
+import { benchConsultations } from './bench-consultations';
 import { startServices } from './services';
 
 /** A clinic, activated directly (no worker runs here), with an admin who has set a password. */
@@ -107,7 +108,7 @@ async function main() {
 
     const token = randomBytes(32).toString('hex');
     // Login failures are what we measure, so the per-address limit is lifted.
-    const serverEnv = { ...process.env, DATABASE_URL: url, DATABASE_POOL_MAX: '10', OPERATOR_TOKEN: token, LOGIN_FAILURES_PER_IP: '100000000', TEMPORAL_ADDRESS: services.temporalAddress, LOG_LEVEL: 'silent', SES_ENDPOINT: services.sesEndpoint };
+    const serverEnv = { ...process.env, KEY_STORE_DIR: path.join(dataDir, 'keys'), STORAGE_DIR: path.join(dataDir, 'objects'), DATABASE_URL: url, DATABASE_POOL_MAX: '10', OPERATOR_TOKEN: token, LOGIN_FAILURES_PER_IP: '100000000', TEMPORAL_ADDRESS: services.temporalAddress, LOG_LEVEL: 'silent', SES_ENDPOINT: services.sesEndpoint };
     const server = fork(path.join(root, 'scripts', 'bench-server.ts'), [], {
       execArgv: ['--import', 'tsx'],
       env: serverEnv,
@@ -178,6 +179,10 @@ async function main() {
       const clinics: ActiveClinic[] = [{ tenantId: tenant.id, adminId: admin.accountId, adminToken: adminToken.token }];
       for (let i = 1; i <= 3; i += 1) clinics.push(await activeClinic(api, token, url, `bench-clinic-${i}`, password));
       Object.assign(results, await benchAudit({ api, dbUrl: url, serverEnv, clinics, connections, duration }));
+      Object.assign(
+        results,
+        await benchConsultations({ api, adminToken: clinics[1]!.adminToken, adminId: clinics[1]!.adminId, serverEnv, temporalAddress: services.temporalAddress, taskQueue: 'for-clinic' }),
+      );
     } finally {
       server.disconnect();
     }

@@ -96,6 +96,8 @@ async function main() {
     OPERATOR_TOKEN: operatorToken,
     PORT: String(port),
     KEY_STORE_DIR: env.KEY_STORE_DIR || path.join(dataDir, 'keys'),
+    STORAGE_DIR: env.STORAGE_DIR || path.join(dataDir, 'objects'),
+    VIDEO_TOKEN_SECRET: env.VIDEO_TOKEN_SECRET || randomBytes(32).toString('hex'),
     ...(services.sesEndpoint ? { SES_ENDPOINT: services.sesEndpoint } : {}),
   };
   const spawnTs = (name: string, entry: string) => {

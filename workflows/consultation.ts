@@ -70,6 +70,14 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<{ 
   let busy = false;
   const done = new Set<string>();
   const now = (): ConsultationStatus => status;
+  /**
+   * One action at a time. Several waiters can wake in the same activation, so each checks
+   * again after waking: only one of them takes the lock, the others wait for the next release.
+   */
+  const lock = async () => {
+    while (busy) await condition(() => !busy);
+    busy = true;
+  };
 
   const iso = (ms: number) => new Date(ms).toISOString();
   const result = (): UpdateResult => ({ status, startsAt: iso(startsAt), endsAt: iso(endsAt) });
@@ -86,8 +94,7 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<{ 
     apply: (next: ConsultationStatus) => Promise<Record<string, unknown> | void>,
     after?: () => void,
   ): Promise<UpdateResult> {
-    await condition(() => !busy);
-    busy = true;
+    await lock();
     try {
       const next = refuseUnless(action);
       const patch = (await apply(next)) ?? {};
@@ -160,8 +167,7 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<{ 
         key: `no-show:${iso(startsAt)}`,
         run: async () => {
           if (now() !== 'reserved') return;
-          await condition(() => !busy);
-          busy = true;
+          await lock();
           try {
             if (now() !== 'reserved') return;
             events += 1;
@@ -183,8 +189,7 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<{ 
     }
     if (now() === 'paid') {
       // Nothing left to collect: the visit is closed.
-      await condition(() => !busy);
-      busy = true;
+      await lock();
       try {
         events += 1;
         await recordConsultation({ tenantId: input.tenantId, consultationId: input.consultationId, eventKey: `${events}:complete`, type: 'complete', status: 'completed', patch: {} });

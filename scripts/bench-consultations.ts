@@ -1,0 +1,93 @@
+import { fork } from 'node:child_process';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+
+/**
+ * Consultation figures for `npm run bench`: bookings per second through the API next to the raw
+ * rate of client.workflow.start for an empty workflow on the same server (the ratio is what we
+ * track), complete lifecycles per minute, and the latency of check-in (an update round trip).
+ */
+const say = (m: string) => process.stderr.write(`[bench] ${m}\n`);
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! * 10) / 10;
+};
+
+async function pool<T>(n: number, concurrency: number, fn: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        const i = next++;
+        out[i] = await fn(i);
+      }
+    }),
+  );
+  return out;
+}
+
+export async function benchConsultations(opts: { api: string; adminToken: string; adminId: string; serverEnv: NodeJS.ProcessEnv; temporalAddress: string; taskQueue: string }) {
+  const json = { 'content-type': 'application/json', authorization: `Bearer ${opts.adminToken}` };
+  const req = async (method: string, p: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${opts.api}${p}`, { method, headers: { ...json, ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${text}`);
+    return text ? JSON.parse(text) : undefined;
+  };
+  // The admin also practises here, so one token can drive every step.
+  await req('PATCH', `/v1/accounts/${opts.adminId}`, { roles: ['admin', 'doctor'] });
+  const allDay = [0, 1, 2, 3, 4, 5, 6].map((weekday) => ({ weekday, startTime: '00:00', endTime: '23:55' }));
+  const practitioners = await Promise.all([0, 1, 2, 3].map((i) => req('POST', '/v1/practitioners', { displayName: `Dr ${i}`, slotMinutes: 5, rules: allDay })));
+  const patient = await req('POST', '/v1/patients', { name: 'ベンチ 太郎', kana: 'ベンチ タロウ', birthDate: '1970-01-01' });
+
+  const worker = fork(path.join(__dirname, '..', 'workers', 'main.ts'), [], { execArgv: ['--import', 'tsx'], env: { ...opts.serverEnv, LOG_LEVEL: 'error' }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  await new Promise<void>((resolve) => worker.once('message', () => resolve()));
+  try {
+    // Slots days ahead, so no timer fires during the measurement.
+    const base = Math.ceil((Date.now() + 3 * 86_400_000) / 300_000) * 300_000;
+    const slot = (i: number) => ({ practitionerId: practitioners[i % 4].id, startsAt: new Date(base + Math.floor(i / 4) * 300_000).toISOString() });
+    const N = Number(process.env.BENCH_BOOKINGS ?? 400);
+    say(`consultations: ${N} bookings through the API (16 at a time)`);
+    let t = process.hrtime.bigint();
+    const booked = await pool(N, 16, (i) => req('POST', '/v1/consultations', { patientId: patient.id, ...slot(i), mode: 'in_person' }, { 'idempotency-key': `bench-${base}-${i}` }));
+    const bookingsPerSec = Math.round(N / (Number(process.hrtime.bigint() - t) / 1e9));
+
+    say(`consultations: ${N} raw client.workflow.start of an empty workflow (16 at a time)`);
+    const connection = await Connection.connect({ address: opts.temporalAddress });
+    const client = new Client({ connection });
+    t = process.hrtime.bigint();
+    const handles = await pool(N, 16, (i) => client.workflow.start('benchEmptyWorkflow', { workflowId: `bench-empty-${base}-${i}`, taskQueue: `${opts.taskQueue}-empty`, args: [] }));
+    const rawStartsPerSec = Math.round(N / (Number(process.hrtime.bigint() - t) / 1e9));
+    await Promise.all(handles.map((h) => h.terminate('benchmark done').catch(() => undefined)));
+
+    const L = Number(process.env.BENCH_LIFECYCLES ?? 60);
+    say(`consultations: ${L} complete lifecycles (8 at a time)`);
+    const checkIns: number[] = [];
+    t = process.hrtime.bigint();
+    await pool(L, 8, async (i) => {
+      const id = booked[i].id;
+      await req('POST', `/v1/consultations/${id}/questionnaire`, { answers: { q: 'ok' } });
+      const s = process.hrtime.bigint();
+      await req('POST', `/v1/consultations/${id}/check-in`);
+      checkIns.push(Number(process.hrtime.bigint() - s) / 1e6);
+      await req('POST', `/v1/consultations/${id}/start`);
+      await req('POST', `/v1/consultations/${id}/finish`, { note: 'bench', prescriptions: [] });
+      await req('POST', `/v1/consultations/${id}/payment`, { amount: 1000, method: 'cash' });
+      await client.workflow.getHandle(`consultation/${id}`).result();
+    });
+    const lifecyclesPerMinute = Math.round((L / (Number(process.hrtime.bigint() - t) / 1e9)) * 60);
+    await connection.close();
+    return {
+      consultations: {
+        bookingsPerSec,
+        rawWorkflowStartsPerSec: rawStartsPerSec,
+        bookingToRawStartRatio: Math.round((bookingsPerSec / rawStartsPerSec) * 100) / 100,
+        lifecyclesPerMinute,
+        checkInUpdateMs: { p50: pct(checkIns, 50), p99: pct(checkIns, 99) },
+      },
+    };
+  } finally {
+    worker.kill('SIGTERM');
+  }
+}
