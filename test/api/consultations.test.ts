@@ -71,12 +71,33 @@ describe('the consultation lifecycle through the API', () => {
     expect(payload).toMatchObject({ sub: id, role: 'patient' });
     expect(payload.exp! * 1000).toBe(Date.parse(joined.body.expiresAt) - (Date.parse(joined.body.expiresAt) % 1000));
     expect((await post(c.doctorToken, id, 'join', { role: 'practitioner' })).body.status).toBe('waiting');
+    // An operator finds "this clinic's online consultations still waiting" in Temporal's visibility.
+    const visible = async () => {
+      const found: string[] = [];
+      for await (const w of stack.temporal.client.workflow.list({ query: `TenantId = '${c.clinic.id}' AND ConsultationStatus = 'waiting' AND ConsultationMode = 'online'` })) found.push(w.workflowId);
+      return found;
+    };
+    await eventually('visibility shows the waiting consultation', async () => (await visible()).includes(`consultation/${id}`));
     expect((await post(c.doctorToken, id, 'start')).body.status).toBe('in_consultation');
     expect((await post(c.doctorToken, id, 'finish', { note: 'オンライン再診' })).body.status).toBe('finished');
 
     // Unpaid after the visit: the payment reminder goes out (the patient has no e-mail: recorded only).
     expect((await post(c.staffToken, id, 'payment', { amount: 800, method: 'card' })).body.status).toBe('paid');
     expect(await stack.temporal.client.workflow.getHandle(`consultation/${id}`).result()).toEqual({ status: 'completed' });
+  });
+
+  it('reminds an unpaid patient once after the visit', async () => {
+    const c = await bookingClinic(stack, { patientEmail: 'unpaid@example.jp' });
+    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(15), mode: 'in_person' });
+    const id = booked.body.id;
+    const fromClinic = async () => (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.destination.to[0] === 'unpaid@example.jp');
+    await eventually('the booking reminder', async () => (await fromClinic()).length === 1);
+    await post(c.staffToken, id, 'check-in');
+    await post(c.doctorToken, id, 'start');
+    await post(c.doctorToken, id, 'finish', { note: '経過観察' });
+    await eventually('the payment reminder', async () => (await fromClinic()).some((m) => m.subject.includes('Payment reminder')));
+    expect((await fromClinic()).filter((m) => m.subject.includes('Payment reminder'))).toHaveLength(1);
+    expect((await post(c.staffToken, id, 'payment', { amount: 300, method: 'qr' })).body.status).toBe('paid');
   });
 
   it('refuses to open the video room outside the join window', async () => {
