@@ -1,7 +1,7 @@
 import knex, { type Knex } from 'knex';
 import { knexSnakeCaseMappers } from 'objection';
 import { migrationSource } from './migrations';
-import { APP_ROLE } from './migrations/20261130000003_identity';
+import { APP_ROLE } from './migrations/tenant-isolation';
 
 export type Db = Knex;
 

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { APP_ROLE, isolateByTenant } from './tenant-isolation';
 
 /**
  * Identity and access: accounts, sessions, groups, per-clinic settings, passkeys, the security
@@ -9,7 +10,6 @@ import type { Knex } from 'knex';
  * role forclinic_app, for which row-level security hides all rows whose tenant_id is not the
  * transaction's app.tenant_id. A query that forgot its scope therefore returns nothing.
  */
-export const APP_ROLE = 'forclinic_app';
 
 const TENANT_OWNED = [
   'accounts',
@@ -171,22 +171,12 @@ export async function up(knex: Knex): Promise<void> {
     );
   `);
 
-  for (const table of TENANT_OWNED) {
-    await knex.raw(`
-      alter table ${table} enable row level security;
-      alter table ${table} force row level security;
-      create policy tenant_isolation on ${table} to ${APP_ROLE}
-        using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid)
-        with check (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
-    `);
-  }
+  // The operation log is append-only for the application: no update, no delete.
+  for (const table of TENANT_OWNED) await isolateByTenant(knex, table, table === 'audit_events' ? 'select, insert' : 'select, insert, update, delete');
   await knex.raw(`
     grant usage on schema public to ${APP_ROLE};
     grant select, insert, update on tenants to ${APP_ROLE};
-    grant select, insert, update, delete on accounts, password_history, sessions, groups, group_members,
-      tenant_settings, webauthn_credentials, webauthn_challenges, email_deliveries, rate_limits to ${APP_ROLE};
-    -- The operation log is append-only for the application: no update, no delete.
-    grant select, insert on audit_events to ${APP_ROLE};
+    grant select, insert, update, delete on rate_limits to ${APP_ROLE};
     grant usage on all sequences in schema public to ${APP_ROLE};
   `);
 }

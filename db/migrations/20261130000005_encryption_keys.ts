@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { isolateByTenant } from './tenant-isolation';
 
 /**
  * Envelope encryption bookkeeping. Master keys stay in the key provider (KMS or the local key
@@ -27,16 +28,7 @@ export async function up(knex: Knex): Promise<void> {
     );
     create unique index data_keys_one_per_purpose on data_keys (tenant_id, purpose);
   `);
-  for (const table of ['tenant_master_keys', 'data_keys']) {
-    await knex.raw(`
-      alter table ${table} enable row level security;
-      alter table ${table} force row level security;
-      create policy tenant_isolation on ${table} to forclinic_app
-        using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid)
-        with check (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
-      grant select, insert, update on ${table} to forclinic_app;
-    `);
-  }
+  for (const table of ['tenant_master_keys', 'data_keys']) await isolateByTenant(knex, table, 'select, insert, update');
 }
 
 export async function down(knex: Knex): Promise<void> {

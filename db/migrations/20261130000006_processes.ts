@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { isolateByTenant } from './tenant-isolation';
 
 /**
  * Process areas (プロセス): named areas with files, visible only to the accounts and groups they
@@ -42,16 +43,7 @@ export async function up(knex: Knex): Promise<void> {
 
     alter table tenant_settings add column admins_see_all_processes boolean not null default false;
   `);
-  for (const table of ['processes', 'process_access', 'process_files']) {
-    await knex.raw(`
-      alter table ${table} enable row level security;
-      alter table ${table} force row level security;
-      create policy tenant_isolation on ${table} to forclinic_app
-        using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid)
-        with check (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
-      grant select, insert, update, delete on ${table} to forclinic_app;
-    `);
-  }
+  for (const table of ['processes', 'process_access', 'process_files']) await isolateByTenant(knex, table, 'select, insert, update, delete');
 }
 
 export async function down(knex: Knex): Promise<void> {

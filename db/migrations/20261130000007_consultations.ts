@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { isolateByTenant } from './tenant-isolation';
 
 /**
  * Patients, practitioners with weekly availability, and consultations. Personal data and
@@ -98,14 +99,7 @@ export async function up(knex: Knex): Promise<void> {
     );
   `);
   for (const table of ['patients', 'practitioners', 'availability_rules', 'availability_exceptions', 'consultations', 'consultation_events']) {
-    await knex.raw(`
-      alter table ${table} enable row level security;
-      alter table ${table} force row level security;
-      create policy tenant_isolation on ${table} to forclinic_app
-        using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid)
-        with check (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
-      grant select, insert, update, delete on ${table} to forclinic_app;
-    `);
+    await isolateByTenant(knex, table, 'select, insert, update, delete');
   }
   await knex.raw('grant usage on all sequences in schema public to forclinic_app');
 }

@@ -1,0 +1,19 @@
+import type { Knex } from 'knex';
+
+/** The role every application connection assumes (db/connection.ts). */
+export const APP_ROLE = 'forclinic_app';
+
+/**
+ * Row-level security for a tenant-owned table: the application role sees and writes only rows
+ * of the clinic named by app.tenant_id (set by withTenant), and gets exactly `grants`.
+ */
+export async function isolateByTenant(knex: Knex, table: string, grants: string): Promise<void> {
+  await knex.raw(`
+    alter table ${table} enable row level security;
+    alter table ${table} force row level security;
+    create policy tenant_isolation on ${table} to ${APP_ROLE}
+      using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid)
+      with check (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
+    grant ${grants} on ${table} to ${APP_ROLE};
+  `);
+}
