@@ -145,7 +145,10 @@ export const consultationRoutes = (deps: AppDeps) => {
       handler: async (ctx, { params, body }) => {
         const args = opts.args ? await opts.args(ctx, params.id, body) : [];
         const result = await update(ctx, params.id, name, args, path);
-        ctx.body = opts.respond ? await opts.respond(ctx, params.id, result, body) : view(await load(ctx, params.id));
+        // The state this action produced (the workflow may already have moved on, e.g. paid → completed).
+        ctx.body = opts.respond
+          ? await opts.respond(ctx, params.id, result, body)
+          : { ...view(await load(ctx, params.id)), status: result.status, startsAt: result.startsAt, endsAt: result.endsAt };
       },
     });
 
