@@ -11,6 +11,7 @@ import path from 'node:path';
  */
 export interface EmbeddedDb {
   url: string;
+  pid?: number;
   adminUrl: (database: string) => string;
   stop(): Promise<void>;
 }
@@ -68,5 +69,5 @@ export async function startEmbeddedPostgres(opts: {
     else child.once('exit', () => resolve());
   });
   const adminUrl = (database: string) => `postgres://postgres:${password}@127.0.0.1:${opts.port}/${database}`;
-  return { url: adminUrl('postgres'), adminUrl, stop: () => Promise.race([pg.stop(), gone]) };
+  return { url: adminUrl('postgres'), adminUrl, pid: child?.pid, stop: () => Promise.race([pg.stop(), gone]) };
 }

@@ -34,6 +34,8 @@ export interface Services {
   temporalUiUrl?: string;
   sesEndpoint?: string;
   mailViewerUrl?: string;
+  /** Processes started here, for the launcher's orphan record. */
+  processes: Array<{ name: string; pid: number; marker: string }>;
   stop(): Promise<void>;
 }
 
@@ -52,6 +54,7 @@ async function step<T>(log: (m: string) => void, what: string, fn: () => Promise
 
 export async function startServices(o: ServicesOptions): Promise<Services> {
   const stops: Array<() => Promise<void>> = [];
+  const processes: Services['processes'] = [];
   const stop = async () => {
     for (const s of stops.reverse()) await s().catch((err) => o.log(`stop failed: ${(err as Error).message}`));
   };
@@ -65,6 +68,7 @@ export async function startServices(o: ServicesOptions): Promise<Services> {
         startEmbeddedPostgres({ dataDir: path.join(o.dataDir, 'postgres'), port: o.embeddedPgPort, log: o.log }),
       );
       stops.push(() => step(o.log, 'PostgreSQL: stopping', () => pg.stop()));
+      if (pg.pid) processes.push({ name: 'postgres', pid: pg.pid, marker: 'postgres' });
       serverUrl = pg.url;
     } else {
       o.log('PostgreSQL: using DATABASE_URL');
@@ -83,6 +87,7 @@ export async function startServices(o: ServicesOptions): Promise<Services> {
         }),
       );
       stops.push(() => step(o.log, 'Temporal: stopping', () => dev.stop()));
+      if (dev.process.child.pid) processes.push({ name: 'temporal', pid: dev.process.child.pid, marker: 'start-dev' });
       temporalAddress = dev.address;
       temporalUiUrl = dev.uiUrl;
     } else {
@@ -100,7 +105,7 @@ export async function startServices(o: ServicesOptions): Promise<Services> {
       o.log('Mail: using Amazon SES (AWS credentials found, no SES_ENDPOINT)');
       mailViewerUrl = undefined;
     }
-    return { serverUrl, temporalAddress, temporalUiUrl, sesEndpoint, mailViewerUrl, stop };
+    return { serverUrl, temporalAddress, temporalUiUrl, sesEndpoint, mailViewerUrl, processes, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createDb, migrateLatest } from '../db/connection';
 import { ensureDatabase, withDatabase } from '../db/database';
 import { startProcess, waitFor, type ManagedProcess } from '../lib/process';
+import { forgetProcesses, reapOrphans, recordProcesses } from './orphans';
 import { startServices, type Services } from './services';
 
 /**
@@ -47,12 +48,14 @@ async function main() {
       say(`${child.name}: stopped`);
     }
     await services?.stop();
+    await forgetProcesses(dataDir);
     say('all stopped');
     process.exit(code);
   };
   // `on`, not `once`: Ctrl-C reaches us twice (from the terminal and forwarded by npm), and
   // a second signal must not kill the launcher halfway, orphaning what it started.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  // SIGHUP: the terminal went away; stop as cleanly as for Ctrl-C.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
       if (stopping) say(`${signal} received again; still stopping`);
       void shutdown(0);
@@ -60,6 +63,8 @@ async function main() {
   }
 
   say(`data folder: ${dataDir}`);
+  const reaped = await reapOrphans(dataDir, say);
+  if (reaped) say(`cleaned up ${reaped} process(es) left by a previous run`);
   services = await startServices({
     dataDir,
     databaseUrl: env.DATABASE_URL,
@@ -122,7 +127,12 @@ async function main() {
   const worker = spawnTs('worker', 'workers/main.ts');
   const workerReady = new Promise<void>((resolve) => worker.child.once('message', () => resolve()));
   say('api: starting...');
-  spawnTs('api', 'api/server.ts');
+  const api = spawnTs('api', 'api/server.ts');
+  await recordProcesses(dataDir, [
+    ...services.processes,
+    { name: 'worker', pid: worker.child.pid!, marker: 'workers/main.ts' },
+    { name: 'api', pid: api.child.pid!, marker: 'api/server.ts' },
+  ]);
   const apiUrl = `http://localhost:${port}`;
   await waitFor('the API to become ready', async () => (await fetch(`${apiUrl}/readyz`)).status === 200, 120_000, 250);
   say('api: ready');

@@ -23,38 +23,45 @@ describe('npm start', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('brings the whole stack up, serves a clinic, and shuts everything down on SIGTERM', async () => {
-    const ports = {
-      PORT: await freePort(),
-      TEMPORAL_PORT: await freePort(),
-      TEMPORAL_UI_PORT: await freePort(),
-      MAIL_PORT: await freePort(),
-      EMBEDDED_PG_PORT: await freePort(),
-    };
+  async function launch(ports: Record<string, number>) {
     const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, START_QUIET: '1', LOG_LEVEL: 'warn' };
     for (const k of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'SES_ENDPOINT', 'OPERATOR_TOKEN', 'AWS_ACCESS_KEY_ID', 'AWS_PROFILE']) delete env[k];
     for (const [k, v] of Object.entries(ports)) env[k] = String(v);
-
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'scripts', 'start.ts')], {
       cwd: path.join(__dirname, '..'),
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
+    const state = { output: '' };
+    child.stdout.on('data', (d) => (state.output += d));
+    child.stderr.on('data', (d) => (state.output += d));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const ready = new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (state.output.includes('[start] ready')) resolve();
+        else if (/FAILED|all stopped/.test(state.output)) reject(new Error(`launcher failed:\n${state.output}`));
+      };
+      child.stdout.on('data', check);
+      child.stderr.on('data', check);
+      void exited.then(() => reject(new Error(`launcher exited early:\n${state.output}`)));
+    });
+    return { child, state, exited, ready };
+  }
 
+  const newPorts = async () => ({
+    PORT: await freePort(),
+    TEMPORAL_PORT: await freePort(),
+    TEMPORAL_UI_PORT: await freePort(),
+    MAIL_PORT: await freePort(),
+    EMBEDDED_PG_PORT: await freePort(),
+  });
+
+  it('brings the whole stack up, serves a clinic, and shuts everything down on SIGTERM', async () => {
+    const ports = await newPorts();
+    const { child, state, exited, ready } = await launch(ports);
     try {
-      await new Promise<void>((resolve, reject) => {
-        const check = () => {
-          if (output.includes('[start] ready')) resolve();
-          else if (/FAILED|all stopped/.test(output)) reject(new Error(`launcher failed:\n${output}`));
-        };
-        child.stdout.on('data', check);
-        child.stderr.on('data', check);
-        void exited.then(() => reject(new Error(`launcher exited early:\n${output}`)));
-      });
+      await ready;
+      const output = state.output;
 
       // The banner tells the user where everything is.
       expect(output).toContain(`API:            http://localhost:${ports.PORT}`);
@@ -87,10 +94,26 @@ describe('npm start', () => {
       child.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
-    expect(output).toContain('[start] all stopped');
+    expect(state.output).toContain('[start] all stopped');
     // Nothing it started is left listening.
     for (const [name, port] of Object.entries(ports)) {
       expect([name, await isPortOpen(port)]).toEqual([name, false]);
     }
+  });
+
+  it('cleans up after a launcher that was killed outright, on the next start', async () => {
+    const ports = await newPorts();
+    const first = await launch(ports);
+    await first.ready;
+    first.child.kill('SIGKILL');
+    await first.exited;
+    // Its Temporal server and PostgreSQL outlived it...
+    expect(await isPortOpen(ports.TEMPORAL_PORT)).toBe(true);
+    const second = await launch(ports);
+    await second.ready;
+    expect(second.state.output).toMatch(/cleaned up [1-9] process/);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    for (const [name, port] of Object.entries(ports)) expect([name, await isPortOpen(port)]).toEqual([name, false]);
   });
 });
