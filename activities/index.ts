@@ -3,6 +3,7 @@ import type { Mailer } from '../lib/mailer';
 import { createAccountOnboardingActivities } from './account-onboarding';
 import { createConsultationActivities } from './consultations';
 import { createKeyManagementActivities } from './key-management';
+import { createMaintenanceActivities } from './maintenance';
 import { createTenantProvisioningActivities } from './tenant-provisioning';
 import type { Vault } from '../lib/crypto/vault';
 
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createAccountOnboardingActivities(deps),
     ...createKeyManagementActivities(deps),
     ...createConsultationActivities(deps),
+    ...createMaintenanceActivities(deps),
   };
 }
 

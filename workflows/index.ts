@@ -3,3 +3,4 @@ export { tenantProvisioningWorkflow } from './tenant-provisioning';
 export { accountOnboardingWorkflow } from './account-onboarding';
 export { keyRotationWorkflow } from './key-rotation';
 export { consultationWorkflow } from './consultation';
+export { maintenanceWorkflow } from './maintenance';
