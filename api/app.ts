@@ -20,6 +20,7 @@ import { passkeyPageRoutes } from './routes/passkey-page';
 import { settingsRoutes } from './routes/settings';
 import { webauthnRoutes } from './routes/webauthn';
 import { clientAddress } from './middleware/client-ip';
+import { cors } from './middleware/cors';
 import { sessionAuth } from './middleware/session-auth';
 import type { Config } from '../lib/config';
 import { createKeyProvider } from '../lib/crypto/provider';
@@ -58,6 +59,7 @@ export interface AppDeps {
     webauthn: { rpId: string; rpName: string; origins: string[] };
   };
   audit: { defaultWindowDays: number; maxWindowDays: number };
+  corsOrigins: string[];
 }
 
 /** The app's dependencies from validated configuration plus the live connections. */
@@ -90,6 +92,7 @@ export function appDeps(
       webauthn: { rpId: config.WEBAUTHN_RP_ID, rpName: config.WEBAUTHN_RP_NAME, origins: config.WEBAUTHN_ORIGINS },
     },
     audit: { defaultWindowDays: config.AUDIT_DEFAULT_WINDOW_DAYS, maxWindowDays: config.AUDIT_MAX_WINDOW_DAYS },
+    corsOrigins: config.CORS_ORIGINS,
   };
 }
 
@@ -151,6 +154,7 @@ export function createApp(
   app.use(accessLog());
   for (const m of securityHeaders({ tls: deps.tls })) app.use(m);
   app.use(problemHandler());
+  app.use(cors(deps.corsOrigins));
   // Uploads stream their own bodies; everything else is JSON with the general size limit.
   const uploadPaths = new Set(routes.filter((r) => r.upload).map((r) => `${r.method.toUpperCase()} ${r.path}`));
   const isUpload = (method: string, path: string) =>

@@ -35,6 +35,12 @@ const schema = z
     BEHIND_TLS_PROXY: bool.default(false),
     BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+    /** Comma-separated origins of the clinics' browser front ends allowed to call the API (CORS). */
+    CORS_ORIGINS: z
+      .string()
+      .default('')
+      .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
+      .refine((list) => list.every((o) => /^https?:\/\/[^/\s]+$/.test(o)), 'must be comma-separated origins like https://app.example.jp'),
     /** Comma-separated CIDRs of load balancers whose X-Forwarded-For is believed. */
     TRUSTED_PROXIES: z
       .string()

@@ -47,6 +47,31 @@ describe('health checks', () => {
   });
 });
 
+describe('CORS', () => {
+  it('answers preflights and exposes headers for configured front ends only', async () => {
+    const { app } = createApp({ ...appDeps(stack.config, { db: stack.database.db, temporal: stack.temporal, log: silent }), corsOrigins: ['https://app.clinic.example'] });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const preflight = await fetch(`${base}/v1/accounts`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://app.clinic.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+      });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.clinic.example');
+      expect(preflight.headers.get('access-control-allow-headers')).toContain('Idempotency-Key');
+      const real = await fetch(`${base}/healthz`, { headers: { origin: 'https://app.clinic.example' } });
+      expect(real.headers.get('access-control-expose-headers')).toContain('X-Request-Id');
+      const stranger = await fetch(`${base}/v1/accounts`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+      expect(stranger.headers.get('access-control-allow-origin')).toBeNull();
+      expect(stranger.status).not.toBe(204);
+    } finally {
+      server.close();
+    }
+  });
+});
+
 describe('/openapi.json', () => {
   it('is an OpenAPI 3.1 document that documents every mounted route and method', async () => {
     const reply = await call(stack.url, 'GET', '/openapi.json');
