@@ -4,6 +4,7 @@ import { withTenant } from '../db/tenant-scope';
 import type { Vault } from '../lib/crypto/vault';
 import type { Mailer } from '../lib/mailer';
 import { sendEmailOnce } from './email';
+import { isUniqueViolation } from '../db/errors';
 
 /**
  * The consultation workflow's side effects. Each is idempotent: the timeline row is keyed by the
@@ -57,7 +58,7 @@ export function createConsultationActivities(deps: { db: Db; vault: Vault; maile
           return true;
         });
       } catch (err) {
-        if ((err as { code?: string }).code === '23505') throw ApplicationFailure.nonRetryable('the slot is already taken', 'SlotTaken');
+        if (isUniqueViolation(err)) throw ApplicationFailure.nonRetryable('the slot is already taken', 'SlotTaken');
         throw err;
       }
     },

@@ -16,6 +16,8 @@ export interface AppState {
 
 export interface SessionAuth {
   tenantId: string;
+  /** The clinic as loaded by authentication, so handlers need not load it again. */
+  clinic: { id: string; slug: string; name: string };
   accountId: string;
   sessionId: string;
   loginId: string;

@@ -9,11 +9,10 @@ import { GroupMemberRow } from './models/group';
 import { WebauthnCredentialRow } from './models/webauthn';
 import { revokeAccountSessions } from './sessions';
 import type { TenantTransaction } from './tenant-scope';
+import { isUuid } from '../domain/ids';
+import { isUniqueViolation } from './errors';
 
 /** Accounts of one clinic. Every function runs inside that clinic's withTenant() transaction. */
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const UNIQUE_VIOLATION = '23505';
 
 export interface AccountView {
   id: string;
@@ -75,7 +74,7 @@ export async function createAccount(
     });
     return { account, initialPassword };
   } catch (err) {
-    if ((err as { nativeError?: { code?: string } }).nativeError?.code === UNIQUE_VIOLATION) {
+    if (isUniqueViolation(err)) {
       throw conflict('login_id_taken', `The login ID "${input.loginId}" is already in use in this clinic.`);
     }
     throw err;
@@ -84,7 +83,7 @@ export async function createAccount(
 
 /** An existing (not deleted) account of this clinic, or 404: another clinic's id is simply not found. */
 export async function getAccount(trx: TenantTransaction, id: string, opts: { forUpdate?: boolean } = {}): Promise<AccountRow> {
-  if (!UUID_RE.test(id)) throw notFound('No such account.');
+  if (!isUuid(id)) throw notFound('No such account.');
   const q = AccountRow.query(trx).findById(id).whereNull('deletedAt');
   if (opts.forUpdate) q.forUpdate();
   const account = await q;

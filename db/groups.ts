@@ -2,11 +2,10 @@ import { conflict, notFound } from '../domain/problems';
 import { AccountRow } from './models/account';
 import { GroupMemberRow, GroupRow } from './models/group';
 import type { TenantTransaction } from './tenant-scope';
+import { isUuid } from '../domain/ids';
+import { isUniqueViolation } from './errors';
 
 /** User groups of one clinic (used for access to process areas). */
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const UNIQUE_VIOLATION = '23505';
 
 export interface GroupView {
   id: string;
@@ -22,7 +21,7 @@ async function view(trx: TenantTransaction, g: GroupRow): Promise<GroupView> {
 }
 
 async function findGroup(trx: TenantTransaction, id: string): Promise<GroupRow> {
-  const group = UUID_RE.test(id) ? await GroupRow.query(trx).findById(id) : undefined;
+  const group = isUuid(id) ? await GroupRow.query(trx).findById(id) : undefined;
   if (!group) throw notFound('No such group.');
   return group;
 }
@@ -30,7 +29,7 @@ async function findGroup(trx: TenantTransaction, id: string): Promise<GroupRow> 
 /** Every id must be an existing account of this clinic; another clinic's id is simply unknown. */
 async function assertAccounts(trx: TenantTransaction, ids: string[]): Promise<void> {
   const unique = [...new Set(ids)];
-  if (unique.some((id) => !UUID_RE.test(id))) throw notFound('One or more accounts do not exist.');
+  if (unique.some((id) => !isUuid(id))) throw notFound('One or more accounts do not exist.');
   const found = await AccountRow.query(trx).whereIn('id', unique).whereNull('deletedAt');
   if (found.length !== unique.length) throw notFound('One or more accounts do not exist.');
 }
@@ -39,7 +38,7 @@ const uniqueName = async <T>(name: string, fn: () => PromiseLike<T>): Promise<T>
   try {
     return await fn();
   } catch (err) {
-    if ((err as { nativeError?: { code?: string } }).nativeError?.code === UNIQUE_VIOLATION) {
+    if (isUniqueViolation(err)) {
       throw conflict('group_name_taken', `A group named "${name}" already exists.`);
     }
     throw err;
@@ -87,6 +86,6 @@ export async function addMember(trx: TenantTransaction, id: string, accountId: s
 
 export async function removeMember(trx: TenantTransaction, id: string, accountId: string): Promise<void> {
   await findGroup(trx, id);
-  const removed = UUID_RE.test(accountId) ? await GroupMemberRow.query(trx).delete().where({ groupId: id, accountId }) : 0;
+  const removed = isUuid(accountId) ? await GroupMemberRow.query(trx).delete().where({ groupId: id, accountId }) : 0;
   if (removed === 0) throw notFound('That account is not a member of this group.');
 }

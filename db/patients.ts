@@ -3,12 +3,13 @@ import { conflict, notFound } from '../domain/problems';
 import { normaliseName, searchPrefixes } from '../domain/name-search';
 import type { Vault } from '../lib/crypto/vault';
 import { tenantIdOf, type TenantTransaction } from './tenant-scope';
+import { isUuid } from '../domain/ids';
+import { isUniqueViolation } from './errors';
 
 /**
  * Patients. Every personal field is sealed with the clinic's data key; name, kana and birth date
  * also get blind-index tokens so the desk can search without the database ever seeing a name.
  */
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SEALED = ['name', 'kana', 'birthDate', 'phone', 'email', 'address'] as const;
 type Field = (typeof SEALED)[number];
 const column = (f: Field) => `${f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}_sealed`;
@@ -75,14 +76,14 @@ export async function createPatient(trx: TenantTransaction, vault: Vault, input:
   try {
     await trx('patients').insert({ id, tenant_id: tenantId, patient_number: patientNumber, ...(await sealAll(vault, tenantId, id, input)), ...(await tokens(vault, tenantId, input)) });
   } catch (err) {
-    if ((err as { code?: string }).code === '23505') throw conflict('patient_number_taken', `Patient number ${patientNumber} is already in use.`);
+    if (isUniqueViolation(err)) throw conflict('patient_number_taken', `Patient number ${patientNumber} is already in use.`);
     throw err;
   }
   return getPatient(trx, vault, id);
 }
 
 export async function getPatient(trx: TenantTransaction, vault: Vault, id: string): Promise<PatientView> {
-  const row = UUID_RE.test(id) ? await trx('patients').where({ id }).first() : undefined;
+  const row = isUuid(id) ? await trx('patients').where({ id }).first() : undefined;
   if (!row) throw notFound('No such patient.');
   return toPatientView(trx, vault, row);
 }
@@ -99,8 +100,8 @@ export async function updatePatient(trx: TenantTransaction, vault: Vault, id: st
       ...(await tokens(vault, tenantId, merged)),
       updated_at: trx.fn.now(),
     })
-    .catch((err: { code?: string }) => {
-      if (err.code === '23505') throw conflict('patient_number_taken', 'That patient number is already in use.');
+    .catch((err: unknown) => {
+      if (isUniqueViolation(err)) throw conflict('patient_number_taken', 'That patient number is already in use.');
       throw err;
     });
   return getPatient(trx, vault, id);

@@ -1,9 +1,9 @@
 import { freeSlots, isOfferedSlot, type Exception, type Rule, type Slot } from '../domain/availability';
 import { badRequest, notFound } from '../domain/problems';
 import { tenantIdOf, type TenantTransaction } from './tenant-scope';
+import { isUuid } from '../domain/ids';
 
 /** Doctors, their weekly availability and exceptions, and the free slots derived from them. */
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface PractitionerView {
   id: string;
@@ -16,7 +16,7 @@ export interface PractitionerView {
 }
 
 export async function getPractitioner(trx: TenantTransaction, id: string): Promise<PractitionerView> {
-  const row = UUID_RE.test(id) ? await trx('practitioners').where({ id }).first() : undefined;
+  const row = isUuid(id) ? await trx('practitioners').where({ id }).first() : undefined;
   if (!row) throw notFound('No such practitioner.');
   const rules = await trx('availability_rules').where({ practitioner_id: id }).orderBy(['weekday', 'start_time']);
   const exceptions = await trx('availability_exceptions').where({ practitioner_id: id }).orderBy(['date', 'start_time']);
@@ -46,7 +46,7 @@ export async function createPractitioner(
   input: { displayName: string; accountId?: string; slotMinutes: number; modes: string[] },
 ): Promise<PractitionerView> {
   if (input.accountId) {
-    const account = UUID_RE.test(input.accountId) ? await trx('accounts').where({ id: input.accountId }).whereNull('deleted_at').first() : undefined;
+    const account = isUuid(input.accountId) ? await trx('accounts').where({ id: input.accountId }).whereNull('deleted_at').first() : undefined;
     if (!account) throw notFound('No such account.');
   }
   const [row] = await trx('practitioners')
@@ -76,7 +76,7 @@ export async function slotsOf(trx: TenantTransaction, id: string, from: Date, to
   return freeSlots({ rules: p.rules, exceptions: p.exceptions, booked: new Set(booked.map((b: { startsAt: Date }) => b.startsAt.toISOString())), from, to, slotMinutes: p.slotMinutes, now: new Date() });
 }
 
-export async function assertOffered(trx: TenantTransaction, practitioner: PractitionerView, startsAt: Date, mode: string): Promise<void> {
+export function assertOffered(practitioner: PractitionerView, startsAt: Date, mode: string): void {
   if (!practitioner.modes.includes(mode)) throw badRequest('mode_not_offered', `This practitioner does not offer ${mode} consultations.`);
   if (!isOfferedSlot({ rules: practitioner.rules, exceptions: practitioner.exceptions, slotMinutes: practitioner.slotMinutes, startsAt })) {
     throw badRequest('not_a_slot', 'The practitioner does not offer a slot starting at that time.');

@@ -4,13 +4,13 @@ import type { Vault } from '../lib/crypto/vault';
 import { AccountRow } from './models/account';
 import { GroupRow } from './models/group';
 import { tenantIdOf, type TenantTransaction } from './tenant-scope';
+import { isUuid } from '../domain/ids';
 
 /**
  * Process areas. Who may see one: the accounts it lists, members of the groups it lists, and
  * admins when the clinic allows it. To everyone else it does not exist (404), like another
  * clinic's data.
  */
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface Viewer {
   accountId: string;
@@ -51,14 +51,14 @@ async function visibleIds(trx: TenantTransaction, viewer: Viewer): Promise<strin
 }
 
 export async function canSee(trx: TenantTransaction, viewer: Viewer, processId: string): Promise<boolean> {
-  if (!UUID_RE.test(processId)) return false;
+  if (!isUuid(processId)) return false;
   const ids = await visibleIds(trx, viewer);
   const exists = await trx('processes').where({ id: processId, tenant_id: tenantIdOf(trx) }).first('id');
   return Boolean(exists) && (ids === null || ids.includes(processId));
 }
 
 async function assertPrincipals(trx: TenantTransaction, accountIds: string[], groupIds: string[]) {
-  const bad = [...accountIds, ...groupIds].some((id) => !UUID_RE.test(id));
+  const bad = [...accountIds, ...groupIds].some((id) => !isUuid(id));
   const accounts = bad ? [] : await AccountRow.query(trx).whereIn('id', accountIds).whereNull('deletedAt');
   const groups = bad ? [] : await GroupRow.query(trx).whereIn('id', groupIds);
   if (bad || accounts.length !== new Set(accountIds).size || groups.length !== new Set(groupIds).size) {
@@ -164,7 +164,7 @@ export async function listFiles(trx: TenantTransaction, vault: Vault, viewer: Vi
 }
 
 export async function findFile(trx: TenantTransaction, viewer: Viewer, processId: string, fileId: string) {
-  if (!(await canSee(trx, viewer, processId)) || !UUID_RE.test(fileId)) throw notFound('No such file.');
+  if (!(await canSee(trx, viewer, processId)) || !isUuid(fileId)) throw notFound('No such file.');
   const row = await trx('process_files').where({ id: fileId, process_id: processId }).first();
   if (!row) throw notFound('No such file.');
   return row as { id: string; nameSealed: Buffer; contentType: string; sizeBytes: string; storageKey: string; createdBy: string | null; createdAt: Date };

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { Model, type QueryBuilderType, type QueryContext, type TransactionOrKnex } from 'objection';
 import type { Db } from './connection';
+import { isUuid } from '../domain/ids';
 
 /**
  * The one way to touch tenant-owned rows. withTenant() opens a transaction that knows its clinic
@@ -12,10 +13,9 @@ const TENANT_ID = Symbol('tenantId');
 
 export type TenantTransaction = Knex.Transaction & { readonly [TENANT_ID]: string };
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export async function withTenant<T>(db: Db, tenantId: string, fn: (trx: TenantTransaction) => PromiseLike<T>): Promise<T> {
-  if (!UUID_RE.test(tenantId)) throw new Error('withTenant: tenantId must be a UUID');
+  if (!isUuid(tenantId)) throw new Error('withTenant: tenantId must be a UUID');
   return db.transaction(async (trx) => {
     await trx.raw(`select set_config('app.tenant_id', ?, true)`, [tenantId]);
     Object.defineProperty(trx, TENANT_ID, { value: tenantId, enumerable: false });

@@ -4,19 +4,17 @@ import { CURSOR_TS_SQL, encodeCursor, type Keyset } from '../domain/pagination';
 import { conflict, notFound } from '../domain/problems';
 import type { Db } from './connection';
 import { TenantRow } from './models/tenant';
+import { isUuid } from '../domain/ids';
+import { isUniqueViolation } from './errors';
 
 /** Data access for the tenant registry, used by the operator API and by provisioning activities. */
-
-const UNIQUE_VIOLATION = '23505';
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export async function insertTenant(db: Db, input: CreateTenantInput): Promise<Tenant> {
   try {
     const row = await TenantRow.query(db).insertAndFetch({ ...input, status: 'provisioning' });
     return row.toApi();
   } catch (err) {
-    if ((err as { nativeError?: { code?: string }; code?: string }).nativeError?.code === UNIQUE_VIOLATION ||
-        (err as { code?: string }).code === UNIQUE_VIOLATION) {
+    if (isUniqueViolation(err)) {
       throw conflict('slug_taken', `A clinic with slug "${input.slug}" already exists.`);
     }
     throw err;
@@ -24,7 +22,7 @@ export async function insertTenant(db: Db, input: CreateTenantInput): Promise<Te
 }
 
 export async function findTenant(db: Db, id: string): Promise<Tenant | undefined> {
-  if (!UUID_RE.test(id)) return undefined;
+  if (!isUuid(id)) return undefined;
   return (await TenantRow.query(db).findById(id))?.toApi();
 }
 
@@ -63,7 +61,7 @@ export async function listTenants(
 
 export async function updateTenant(db: Db, id: string, patch: UpdateTenantInput): Promise<Tenant> {
   return db.transaction(async (trx) => {
-    if (!UUID_RE.test(id)) throw notFound('No such clinic.');
+    if (!isUuid(id)) throw notFound('No such clinic.');
     const current = await TenantRow.query(trx).findById(id).forUpdate();
     if (!current) throw notFound('No such clinic.');
     if (patch.status && !canChangeStatus(current.status, patch.status)) {

@@ -1,4 +1,5 @@
 import { badRequest } from './problems';
+import { isUuid } from './ids';
 
 /**
  * Keyset pagination on (created_at, id). The cursor is opaque to clients (base64url JSON) and
@@ -9,7 +10,6 @@ export interface Keyset {
   id: string;
 }
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** SQL selecting the cursor column at full precision (add to a query's select list). */
 export const CURSOR_TS_SQL = `to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_ts`;
@@ -23,7 +23,7 @@ export function decodeCursor(cursor: string | undefined): Keyset | undefined {
   if (cursor === undefined) return undefined;
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof createdAt === 'string' && !Number.isNaN(Date.parse(createdAt)) && typeof id === 'string' && UUID_RE.test(id)) {
+    if (typeof createdAt === 'string' && !Number.isNaN(Date.parse(createdAt)) && typeof id === 'string' && isUuid(id)) {
       return { createdAt, id };
     }
   } catch {

@@ -168,7 +168,7 @@ async function main() {
       };
 
       const session = (await (await fetch(`${api}/v1/auth/login`, { method: 'POST', headers: json, body: loginBody('admin', password) })).json()) as { token: string };
-      server.send({ auth: { tenantId: tenant.id, accountId: admin.accountId, sessionId: '00000000-0000-4000-8000-000000000000', loginId: 'admin', roles: ['admin'], state: 'active' } });
+      server.send({ auth: { tenantId: tenant.id, clinic: { id: tenant.id, slug: 'bench-clinic', name: 'Bench Clinic' }, accountId: admin.accountId, sessionId: '00000000-0000-4000-8000-000000000000', loginId: 'admin', roles: ['admin'], state: 'active' } });
       const meAuth = await load('GET /v1/me (session + allowlist check)', `${api}/v1/me`, { authorization: `Bearer ${session.token}` });
       const meNoAuth = await load('GET /v1/me (same route, authentication stubbed)', `http://127.0.0.1:${noAuthPort}/v1/me`);
       results.meAuthenticated = meAuth;

@@ -59,6 +59,7 @@ export function sessionAuth(db: Db, route: AnyRoute): Middleware<AppState> {
     const { session, account } = found;
     ctx.state.auth = {
       tenantId,
+      clinic: { id: tenant.id, slug: tenant.slug, name: tenant.name },
       accountId: account.id,
       sessionId: session.id,
       loginId: account.loginId,

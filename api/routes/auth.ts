@@ -8,7 +8,7 @@ import { rateLimitCount, rateLimitHit, secondsLeftInWindow } from '../../db/rate
 import { createSession, revokeAccountSessions, revokeSession, setSessionState } from '../../db/sessions';
 import { getSettings } from '../../db/settings';
 import { withTenant } from '../../db/tenant-scope';
-import { findTenantBySlug, getTenant } from '../../db/tenants';
+import { findTenantBySlug } from '../../db/tenants';
 import { normaliseLoginId } from '../../domain/account';
 import { afterFailedLogin, isLocked } from '../../domain/lockout';
 import { ipInCidrs } from '../../domain/network';
@@ -265,7 +265,6 @@ export const authRoutes = (deps: AppDeps) => [
     },
     handler: async (ctx) => {
       const auth = ctx.state.auth!;
-      const tenant = await getTenant(deps.db, auth.tenantId);
       ctx.body = await withTenant(deps.db, auth.tenantId, async (trx) => {
         const a = await AccountRow.query(trx).findById(auth.accountId);
         if (!a) throw unauthorized();
@@ -276,7 +275,7 @@ export const authRoutes = (deps: AppDeps) => [
           email: a.email,
           roles: a.roles,
           passkeyCount: await passkeyCount(trx, a.id),
-          clinic: { id: tenant.id, slug: tenant.slug, name: tenant.name },
+          clinic: auth.clinic,
         };
       });
     },

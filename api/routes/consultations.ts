@@ -17,6 +17,8 @@ import { defineRoute } from '../route';
 import { idParams } from '../schemas';
 import type { AppDeps } from '../app';
 import type { AppState } from '../state';
+import { isUuid } from '../../domain/ids';
+import { isUniqueViolation } from '../../db/errors';
 
 /**
  * Consultations. Booking writes the row and starts its workflow in one transaction (the slot
@@ -25,7 +27,6 @@ import type { AppState } from '../state';
  * before we answer.
  */
 const STAFF = ['admin', 'doctor', 'staff'] as const;
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const bookBody = z.strictObject({
   patientId: z.string().uuid(),
@@ -99,7 +100,7 @@ export const consultationRoutes = (deps: AppDeps) => {
   const tenantOf = (ctx: ParameterizedContext<AppState>) => ctx.state.auth!.tenantId;
 
   async function load(ctx: ParameterizedContext<AppState>, id: string) {
-    if (!UUID_RE.test(id)) throw notFound('No such consultation.');
+    if (!isUuid(id)) throw notFound('No such consultation.');
     const row = await withTenant(deps.db, tenantOf(ctx), (trx) => trx('consultations').where({ id }).first());
     if (!row) throw notFound('No such consultation.');
     return row as Record<string, any>;
@@ -179,7 +180,7 @@ export const consultationRoutes = (deps: AppDeps) => {
           const row = await withTenant(deps.db, tenantId, async (trx) => {
             await getPatient(trx, deps.vault, body.patientId);
             const practitioner = await getPractitioner(trx, body.practitionerId);
-            await assertOffered(trx, practitioner, startsAt, body.mode);
+            assertOffered(practitioner, startsAt, body.mode);
             const id = randomUUID();
             const endsAt = new Date(startsAt.getTime() + practitioner.slotMinutes * 60_000);
             // The slot running now can still be booked (a walk-in); a finished one cannot.
@@ -212,16 +213,14 @@ export const consultationRoutes = (deps: AppDeps) => {
           ctx.status = 201;
           ctx.body = view(row);
         } catch (err) {
-          const code = (err as { code?: string }).code;
-          const constraint = (err as { constraint?: string }).constraint;
-          if (code === '23505' && constraint === 'consultations_idempotency_key') {
+          if (isUniqueViolation(err, 'consultations_idempotency_key')) {
             // The same request raced itself: answer with the winner's result.
             const first = await withTenant(deps.db, tenantId, (trx) => trx('consultations').where({ tenant_id: tenantId, idempotency_key: key }).first());
             ctx.status = 201;
             ctx.body = view(first);
             return;
           }
-          if (code === '23505') throw conflict('slot_taken', 'That slot is already booked.');
+          if (isUniqueViolation(err)) throw conflict('slot_taken', 'That slot is already booked.');
           throw err;
         }
       },
@@ -318,7 +317,7 @@ export const consultationRoutes = (deps: AppDeps) => {
         const startsAt = new Date(body.startsAt);
         if (startsAt.getTime() < Date.now()) throw badRequest('slot_in_past', 'That slot has already begun.');
         const practitioner = await withTenant(deps.db, tenantOf(ctx), (trx) => getPractitioner(trx, row.practitionerId));
-        await withTenant(deps.db, tenantOf(ctx), (trx) => assertOffered(trx, practitioner, startsAt, row.mode));
+        assertOffered(practitioner, startsAt, row.mode);
         return [{ startsAt: startsAt.toISOString(), endsAt: new Date(startsAt.getTime() + practitioner.slotMinutes * 60_000).toISOString() }];
       },
     }),

@@ -8,6 +8,7 @@ import { auditContext } from '../audit-context';
 import { defineRoute } from '../route';
 import { idParams } from '../schemas';
 import type { AppDeps } from '../app';
+import { isUuid } from '../../domain/ids';
 
 /** Patients: personal data sealed at rest, every read in the operation log. */
 const STAFF = ['admin', 'doctor', 'staff'] as const;
@@ -53,7 +54,6 @@ export const patientSchema = z
   .meta({ id: 'Patient' });
 
 const common = { tags: ['patients'], security: 'session' as const, roles: [...STAFF], problems: [403, 404] };
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const patientRoutes = (deps: AppDeps) => [
   defineRoute({
@@ -84,7 +84,7 @@ export const patientRoutes = (deps: AppDeps) => [
     responses: { 200: { description: 'Matching patients', schema: z.object({ items: z.array(patientSchema), nextCursor: z.string().nullable() }) } },
     handler: async (ctx, { query }) => {
       const afterId = query.cursor === undefined ? undefined : Buffer.from(query.cursor, 'base64url').toString('utf8');
-      if (afterId !== undefined && !UUID_RE.test(afterId)) throw badRequest('invalid_cursor', 'The cursor is malformed.');
+      if (afterId !== undefined && !isUuid(afterId)) throw badRequest('invalid_cursor', 'The cursor is malformed.');
       ctx.body = await withTenant(deps.db, ctx.state.auth!.tenantId, async (trx) => {
         const page = await searchPatients(trx, deps.vault, { ...query, afterId });
         await recordAudit(trx, auditContext(ctx), {

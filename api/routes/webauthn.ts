@@ -12,7 +12,7 @@ import { WebauthnChallengeRow, WebauthnCredentialRow } from '../../db/models/web
 import { setSessionState } from '../../db/sessions';
 import { withTenant, type TenantTransaction } from '../../db/tenant-scope';
 import { secondFactorRequired } from '../../domain/password-policy';
-import { Problem, badRequest, conflict, notFound } from '../../domain/problems';
+import { Problem, conflict, notFound } from '../../domain/problems';
 import { auditContext } from '../audit-context';
 import { signalOnboarding } from '../onboarding';
 import { defineRoute } from '../route';
