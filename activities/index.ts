@@ -6,11 +6,15 @@ import { createKeyManagementActivities } from './key-management';
 import { createMaintenanceActivities } from './maintenance';
 import { createTenantProvisioningActivities } from './tenant-provisioning';
 import type { Vault } from '../lib/crypto/vault';
+import type { WorkflowOutbox } from '../temporal/workflow-outbox';
+import { createWorkflowOutboxActivities } from './workflow-outbox';
 
 export interface ActivityDeps {
   db: Db;
   mailer: Mailer;
   vault: Vault;
+  /** The sweeper's way to Temporal (a client on the worker's own connection). */
+  outbox: WorkflowOutbox;
 }
 
 /** Every activity the workers register, built once with the process's dependencies. */
@@ -21,6 +25,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createKeyManagementActivities(deps),
     ...createConsultationActivities(deps),
     ...createMaintenanceActivities(deps),
+    ...createWorkflowOutboxActivities(deps),
   };
 }
 

@@ -10,9 +10,10 @@ import { sendEmailOnce } from './email';
 export function createTenantProvisioningActivities(deps: { db: Db; mailer: Mailer }) {
   return {
     /** Tells the clinic's contract addresses that their environment is ready. */
-    async sendTenantWelcomeEmail(tenantId: string): Promise<{ sent: number }> {
+    async sendTenantWelcomeEmail(tenantId: string): Promise<{ sent: number; tenantMissing?: true }> {
       const tenant = await findTenant(deps.db, tenantId);
-      if (!tenant) throw ApplicationFailure.nonRetryable(`tenant ${tenantId} does not exist`, 'TenantMissing');
+      // Gone (deleted before provisioning ran): an outcome for the workflow to record, not an error to retry.
+      if (!tenant) return { sent: 0, tenantMissing: true };
       const workflowId = Context.current().info.workflowExecution?.workflowId;
       if (!workflowId) throw ApplicationFailure.nonRetryable('must run inside a workflow', 'NoWorkflow');
       let sent = 0;
@@ -29,10 +30,8 @@ export function createTenantProvisioningActivities(deps: { db: Db; mailer: Maile
       return { sent };
     },
 
-    async activateTenant(tenantId: string): Promise<'activated' | 'already'> {
-      const result = await activateTenant(deps.db, tenantId);
-      if (result === 'missing') throw ApplicationFailure.nonRetryable(`tenant ${tenantId} does not exist`, 'TenantMissing');
-      return result;
+    async activateTenant(tenantId: string): Promise<'activated' | 'already' | 'missing'> {
+      return activateTenant(deps.db, tenantId);
     },
   };
 }

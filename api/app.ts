@@ -37,9 +37,11 @@ import { Vault } from '../lib/crypto/vault';
 import { healthRoutes } from './routes/health';
 import { operatorTenantRoutes } from './routes/operator-tenants';
 import type { AppState } from './state';
+import { WorkflowOutbox } from '../temporal/workflow-outbox';
 
 export interface AppDeps {
   db: Db;
+  outbox: WorkflowOutbox;
   vault: Vault;
   storage: ObjectStore;
   files: { maxBytes: number };
@@ -69,6 +71,7 @@ export function appDeps(
 ): AppDeps {
   return {
     ...live,
+    outbox: new WorkflowOutbox({ db: live.db, client: live.temporal.client, taskQueue: config.TEMPORAL_TASK_QUEUE, log: live.log }),
     vault: live.vault ?? new Vault(live.db, createKeyProvider(config)),
     storage: live.storage ?? createObjectStore(config),
     files: { maxBytes: config.FILE_MAX_BYTES },

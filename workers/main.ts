@@ -1,5 +1,6 @@
 import { NativeConnection, Runtime, type LogLevel, type LogMetadata } from '@temporalio/worker';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
+import { WorkflowOutbox } from '../temporal/workflow-outbox';
 import { createDb } from '../db/connection';
 import { ensureSchedules } from '../temporal/schedules';
 import { createKeyProvider } from '../lib/crypto/provider';
@@ -45,16 +46,20 @@ async function main() {
     1_000,
   );
   const queue = taskQueues(config.TEMPORAL_TASK_QUEUE).main;
-  const worker = await createWorker({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE, taskQueue: queue, deps: { db, mailer, vault: new Vault(db, createKeyProvider(config)) } });
+  const client = new Client({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE });
+  const outbox = new WorkflowOutbox({ db, client, taskQueue: queue, log });
+  const worker = await createWorker({
+    connection: connection!,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: queue,
+    deps: { db, mailer, vault: new Vault(db, createKeyProvider(config)), outbox },
+  });
   log.info({ taskQueue: queue, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
   // Schedules travel with the code that serves them.
-  const scheduleConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   try {
-    await ensureSchedules(new Client({ connection: scheduleConnection, namespace: config.TEMPORAL_NAMESPACE }), queue);
+    await ensureSchedules(client, queue);
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'could not create or update the schedules');
-  } finally {
-    await scheduleConnection.close();
   }
   // Started by the launcher: if it dies, do not linger as an orphan.
   if (process.send) {

@@ -1,9 +1,9 @@
 import {
+  ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
   condition,
-  defineQuery,
-  defineUpdate,
+  log,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -11,6 +11,19 @@ import {
 import type { Activities } from '../activities';
 import { ENDED, isRefusal, transition, type ConsultationAction, type ConsultationMode, type ConsultationStatus } from '../domain/consultation';
 import { CONSULTATION_STATUS, SCHEDULED_START } from '../temporal/search-attributes';
+import {
+  CONSULTATION_FAILURES,
+  cancelUpdate,
+  checkInUpdate,
+  finishUpdate,
+  joinUpdate,
+  paymentUpdate,
+  questionnaireUpdate,
+  rescheduleUpdate,
+  startUpdate,
+  statusQuery,
+  type UpdateResult,
+} from './consultation-messages';
 
 /**
  * One consultation, from booking to its end. Actions from the API are updates: the workflow
@@ -34,33 +47,27 @@ export interface ConsultationInput {
   timing: ConsultationTiming;
 }
 
-export interface UpdateResult {
-  status: ConsultationStatus;
-  startsAt: string;
-  endsAt: string;
-  /** For `join`: when the patient/doctor may be in the room. */
-  joinWindow?: { notBefore: string; expiresAt: string };
-}
+export type { UpdateResult };
 
-export const statusQuery = defineQuery<{ status: ConsultationStatus; startsAt: string; endsAt: string }>('status');
-/** Sealed fields are base64 ciphertext made by the API: clinical content never enters history in clear. */
-export const questionnaireUpdate = defineUpdate<UpdateResult, [{ answersSealed: string }]>('questionnaire');
-export const checkInUpdate = defineUpdate<UpdateResult, []>('checkIn');
-export const joinUpdate = defineUpdate<UpdateResult, []>('join');
-export const startUpdate = defineUpdate<UpdateResult, []>('start');
-export const finishUpdate = defineUpdate<UpdateResult, [{ noteSealed: string; prescriptionsSealed: string }]>('finish');
-export const paymentUpdate = defineUpdate<UpdateResult, [{ amount: number; method: string }]>('payment');
-export const cancelUpdate = defineUpdate<UpdateResult, [{ reasonSealed: string }]>('cancel');
-export const rescheduleUpdate = defineUpdate<UpdateResult, [{ startsAt: string; endsAt: string }]>('reschedule');
-
-const retry = { initialInterval: '500 ms', maximumInterval: '10 seconds', nonRetryableErrorTypes: ['SlotTaken', 'ConsultationMissing'] };
-const { recordConsultation } = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry });
+const retry = { initialInterval: '500 ms', maximumInterval: '10 seconds', nonRetryableErrorTypes: [CONSULTATION_FAILURES.slotTaken, CONSULTATION_FAILURES.consultationMissing] };
+// Bounded: about an hour of a database outage before a state change gives up.
+const activities = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: { ...retry, maximumInterval: '1 minute', maximumAttempts: 60 } });
 // A mail call that hangs (or a worker that died mid-call) is retried elsewhere after 10 s.
-const { sendConsultationReminder } = proxyActivities<Activities>({ startToCloseTimeout: '10 seconds', retry });
+const mail = proxyActivities<Activities>({ startToCloseTimeout: '10 seconds', retry: { ...retry, maximumAttempts: 20 } });
+
+/** The consultation's row was deleted under the workflow: nothing is left to run for. */
+const isMissing = (err: unknown) =>
+  err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === CONSULTATION_FAILURES.consultationMissing;
+
+export interface ConsultationResult {
+  status: ConsultationStatus;
+  /** `consultation_missing`: the row disappeared, so the workflow ended instead of retrying forever. */
+  outcome: 'ended' | 'consultation_missing';
+}
 
 const JOIN_GRACE_MS = 30 * 60_000;
 
-export async function consultationWorkflow(input: ConsultationInput): Promise<{ status: ConsultationStatus }> {
+export async function consultationWorkflow(input: ConsultationInput): Promise<ConsultationResult> {
   let status: ConsultationStatus = 'reserved';
   let startsAt = Date.parse(input.startsAt);
   let endsAt = Date.parse(input.endsAt);
@@ -68,6 +75,7 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<{ 
   let changes = 0;
   let events = 0;
   let busy = false;
+  let missing = false;
   const done = new Set<string>();
   const now = (): ConsultationStatus => status;
   /**
@@ -83,8 +91,27 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<{ 
   const result = (): UpdateResult => ({ status, startsAt: iso(startsAt), endsAt: iso(endsAt) });
   const refuseUnless = (action: ConsultationAction) => {
     const next = transition(status, action, input.mode);
-    if (isRefusal(next)) throw ApplicationFailure.create({ type: 'InvalidTransition', message: next.refused, nonRetryable: true });
+    if (isRefusal(next)) throw ApplicationFailure.create({ type: CONSULTATION_FAILURES.invalidTransition, message: next.refused, nonRetryable: true });
     return next;
+  };
+  /** Activities through here: a deleted row ends the workflow with an outcome instead of failing it. */
+  const record = async (args: Parameters<Activities['recordConsultation']>[0]) => {
+    try {
+      await activities.recordConsultation(args);
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+      missing = true;
+      throw ApplicationFailure.create({ type: CONSULTATION_FAILURES.consultationMissing, message: 'this consultation no longer exists', nonRetryable: true });
+    }
+  };
+  const remind = async (args: Parameters<Activities['sendConsultationReminder']>[0]) => {
+    try {
+      await mail.sendConsultationReminder(args);
+    } catch (err) {
+      // A reminder that could not go out is logged, never the end of the visit.
+      if (isMissing(err)) missing = true;
+      else log.warn('reminder not sent', { consultationId: input.consultationId, kind: args.kind, error: (err as Error).message });
+    }
   };
   const joinWindow = () => ({ notBefore: startsAt - input.timing.joinWindowBeforeSec * 1000, expiresAt: endsAt + JOIN_GRACE_MS });
 
@@ -99,7 +126,7 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<{ 
       const next = refuseUnless(action);
       const patch = (await apply(next)) ?? {};
       events += 1;
-      await recordConsultation({ tenantId: input.tenantId, consultationId: input.consultationId, eventKey: `${events}:${action}`, type: action, status: next, patch });
+      await record({ tenantId: input.tenantId, consultationId: input.consultationId, eventKey: `${events}:${action}`, type: action, status: next, patch });
       after?.();
       if (next !== status) {
         status = next;
@@ -122,7 +149,7 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<{ 
     async () => {
       const w = joinWindow();
       if (Date.now() < w.notBefore || Date.now() > w.expiresAt) {
-        throw ApplicationFailure.create({ type: 'OutsideJoinWindow', message: `the room opens at ${iso(w.notBefore)} and closes at ${iso(w.expiresAt)}`, nonRetryable: true });
+        throw ApplicationFailure.create({ type: CONSULTATION_FAILURES.outsideJoinWindow, message: `the room opens at ${iso(w.notBefore)} and closes at ${iso(w.expiresAt)}`, nonRetryable: true });
       }
       const r = status === 'reserved' ? await act('join', async () => undefined) : (refuseUnless('join'), result());
       return { ...r, joinWindow: { notBefore: iso(w.notBefore), expiresAt: iso(w.expiresAt) } };
@@ -146,7 +173,8 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<{ 
   );
 
   // Timers: whichever is due next, re-planned after every change.
-  while (!ENDED.includes(now())) {
+  const over = () => missing || ENDED.includes(now());
+  while (!over()) {
     const due: Array<{ at: number; key: string; run: () => Promise<void> }> = [];
     if (now() === 'reserved') {
       if (startsAt > Date.now()) {
@@ -159,7 +187,7 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<{ 
         for (const r of pending.filter((p) => !done.has(p.key))) {
           const kind = `before-${r.offset}s`;
           const at = iso(startsAt);
-          due.push({ at: Math.max(r.at, Date.now()), key: r.key, run: () => sendConsultationReminder({ tenantId: input.tenantId, consultationId: input.consultationId, kind, startsAt: at }).then(() => undefined) });
+          due.push({ at: Math.max(r.at, Date.now()), key: r.key, run: () => remind({ tenantId: input.tenantId, consultationId: input.consultationId, kind, startsAt: at }) });
         }
       }
       due.push({
@@ -171,7 +199,7 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<{ 
           try {
             if (now() !== 'reserved') return;
             events += 1;
-            await recordConsultation({ tenantId: input.tenantId, consultationId: input.consultationId, eventKey: `${events}:no_show`, type: 'no_show', status: 'no_show', patch: {} });
+            await record({ tenantId: input.tenantId, consultationId: input.consultationId, eventKey: `${events}:no_show`, type: 'no_show', status: 'no_show', patch: {} });
             status = 'no_show';
             upsertSearchAttributes([{ key: CONSULTATION_STATUS, value: status }]);
           } finally {
@@ -184,7 +212,7 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<{ 
       due.push({
         at: finishedAt + input.timing.paymentReminderAfterSec * 1000,
         key: 'payment-reminder',
-        run: () => sendConsultationReminder({ tenantId: input.tenantId, consultationId: input.consultationId, kind: 'payment', startsAt: iso(startsAt) }).then(() => undefined),
+        run: () => remind({ tenantId: input.tenantId, consultationId: input.consultationId, kind: 'payment', startsAt: iso(startsAt) }),
       });
     }
     if (now() === 'paid') {
@@ -192,9 +220,11 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<{ 
       await lock();
       try {
         events += 1;
-        await recordConsultation({ tenantId: input.tenantId, consultationId: input.consultationId, eventKey: `${events}:complete`, type: 'complete', status: 'completed', patch: {} });
+        await record({ tenantId: input.tenantId, consultationId: input.consultationId, eventKey: `${events}:complete`, type: 'complete', status: 'completed', patch: {} });
         status = 'completed';
         upsertSearchAttributes([{ key: CONSULTATION_STATUS, value: status }]);
+      } catch (err) {
+        if (!missing) throw err;
       } finally {
         busy = false;
       }
@@ -203,12 +233,16 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<{ 
     due.sort((a, b) => a.at - b.at);
     const next = due[0];
     const seen = changes;
-    const changed = await condition(() => changes !== seen || ENDED.includes(now()), next ? Math.max(0, next.at - Date.now()) : undefined);
+    const changed = await condition(() => changes !== seen || over(), next ? Math.max(0, next.at - Date.now()) : undefined);
     if (!changed && next) {
-      await next.run();
+      try {
+        await next.run();
+      } catch (err) {
+        if (!missing) throw err;
+      }
       done.add(next.key);
     }
   }
   await condition(allHandlersFinished);
-  return { status };
+  return { status, outcome: missing ? 'consultation_missing' : 'ended' };
 }

@@ -4,3 +4,4 @@ export { accountOnboardingWorkflow } from './account-onboarding';
 export { keyRotationWorkflow } from './key-rotation';
 export { consultationWorkflow } from './consultation';
 export { maintenanceWorkflow } from './maintenance';
+export { workflowOutboxSweepWorkflow } from './workflow-outbox-sweep';

@@ -1,5 +1,7 @@
 import type { Middleware } from 'koa';
-import { Problem, notFound } from '../../domain/problems';
+import { Problem, notFound, serviceUnavailable } from '../../domain/problems';
+import { isDatabaseUnavailable } from '../../db/errors';
+import { isTemporalUnavailable } from '../../temporal/errors';
 import type { AppState } from '../state';
 
 /**
@@ -19,6 +21,8 @@ export function problemHandler(): Middleware<AppState> {
     }
     ctx.status = problem.status;
     ctx.type = 'application/problem+json';
+    // A dependency that is down is worth retrying soon; say when (RFC 9110 Retry-After).
+    if (problem.status === 503 && !ctx.response.get('Retry-After')) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
     ctx.body = {
       type: `https://docs.forclinic.example/problems/${problem.code}`,
       title: problem.title,
@@ -32,8 +36,14 @@ export function problemHandler(): Middleware<AppState> {
   };
 }
 
+const RETRY_AFTER_SECONDS = 5;
+
 function toProblem(err: unknown, state: AppState): Problem {
   if (err instanceof Problem) return err;
+  if (isDependencyDown(err)) {
+    state.log?.warn({ err: (err as Error)?.message }, 'a dependency is unavailable');
+    return serviceUnavailable('A service this request needs is unavailable. Retry shortly.');
+  }
   const e = err as { status?: number; expose?: boolean; message?: string; type?: string };
   // Errors raised by Koa or its router (e.g. 405) carry a status and are safe to expose.
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500 && e.expose) {
@@ -42,4 +52,9 @@ function toProblem(err: unknown, state: AppState): Problem {
   }
   state.log?.error({ err }, 'unhandled error');
   return new Problem(500, 'internal_error', 'Internal Server Error', 'An unexpected error occurred. Quote the request id when contacting support.');
+}
+
+/** PostgreSQL or Temporal unreachable, overloaded or restarting: the client may retry; it is not our bug. */
+function isDependencyDown(err: unknown): boolean {
+  return isDatabaseUnavailable(err) || isTemporalUnavailable(err);
 }

@@ -1,5 +1,8 @@
 import { z } from 'zod';
-import { createAccount, deleteAccount, getAccount, listAccounts, resetPassword, toView, unlockAccount, updateAccount } from '../../db/accounts';
+import { createAccount } from '../../application/accounts/create-account';
+import { resetPassword } from '../../application/accounts/reset-password';
+import { deleteAccount, getAccount, listAccounts, toView, unlockAccount, updateAccount } from '../../db/accounts';
+import { actor, clinicActor } from '../actor';
 import { recordAudit } from '../../db/audit';
 import { getSettings } from '../../db/settings';
 import { withTenant } from '../../db/tenant-scope';
@@ -9,7 +12,6 @@ import { decodeCursor, encodeCursor } from '../../domain/pagination';
 import { createAccountSchema, createAdminSchema, updateAccountSchema } from '../../domain/account';
 import { serviceUnavailable } from '../../domain/problems';
 import { auditContext } from '../audit-context';
-import { restartOnboarding, startOnboarding } from '../onboarding';
 import { defineRoute } from '../route';
 import type { AppDeps } from '../app';
 import type { ParameterizedContext } from 'koa';
@@ -43,36 +45,6 @@ const listQuery = z.strictObject({
   cursor: z.string().max(512).optional(),
 });
 
-/**
- * Creating an account and starting its onboarding are one step: if Temporal is unavailable the
- * transaction rolls back and nothing is created, so the caller can simply retry.
- */
-async function createWithOnboarding(
-  deps: AppDeps,
-  ctx: ParameterizedContext<AppState>,
-  tenantId: string,
-  input: z.output<typeof createAccountSchema>,
-) {
-  return withTenant(deps.db, tenantId, async (trx) => {
-    const { policy } = await getSettings(trx);
-    const { account, initialPassword } = await createAccount(trx, input, policy);
-    await recordAudit(trx, auditContext(ctx), {
-      action: 'account.create',
-      outcome: 'success',
-      targetType: 'account',
-      targetId: account.id,
-      details: { loginId: account.loginId, roles: account.roles },
-    });
-    try {
-      await startOnboarding(deps.temporal.client, deps.taskQueue, { tenantId, accountId: account.id, initialPasswordExpiresAt: account.initialPasswordExpiresAt! });
-    } catch (err) {
-      ctx.state.log.error({ err }, 'could not start account onboarding');
-      throw serviceUnavailable('The workflow service is unavailable; nothing was created. Retry shortly.');
-    }
-    return { accountId: account.id, initialPassword };
-  });
-}
-
 export const accountRoutes = (deps: AppDeps) => [
   defineRoute({
     method: 'post',
@@ -88,7 +60,7 @@ export const accountRoutes = (deps: AppDeps) => [
     handler: async (ctx, { params, body }) => {
       const tenant = await getTenant(deps.db, params.tenantId);
       ctx.status = 201;
-      ctx.body = await createWithOnboarding(deps, ctx, tenant.id, { ...body, roles: ['admin'] });
+      ctx.body = await createAccount(deps, actor(ctx), tenant.id, { ...body, roles: ['admin'] });
     },
   }),
 
@@ -105,7 +77,7 @@ export const accountRoutes = (deps: AppDeps) => [
     problems: [403, 409],
     handler: async (ctx, { body }) => {
       ctx.status = 201;
-      ctx.body = await createWithOnboarding(deps, ctx, ctx.state.auth!.tenantId, body);
+      ctx.body = await createAccount(deps, actor(ctx), ctx.state.auth!.tenantId, body);
     },
   }),
 
@@ -205,20 +177,7 @@ export const accountRoutes = (deps: AppDeps) => [
     responses: { 200: { description: 'The new initial password, shown once', schema: z.object({ initialPassword: z.string() }) } },
     problems: [403, 404],
     handler: async (ctx, { params }) => {
-      const tenantId = ctx.state.auth!.tenantId;
-      const result = await withTenant(deps.db, tenantId, async (trx) => {
-        const { policy } = await getSettings(trx);
-        const reset = await resetPassword(trx, params.id, policy);
-        await recordAudit(trx, auditContext(ctx), { action: 'account.password_reset', outcome: 'success', targetType: 'account', targetId: params.id });
-        try {
-          await restartOnboarding(deps.temporal.client, deps.taskQueue, { tenantId, accountId: params.id, initialPasswordExpiresAt: reset.account.initialPasswordExpiresAt! });
-        } catch (err) {
-          ctx.state.log.error({ err }, 'could not restart account onboarding');
-          throw serviceUnavailable('The workflow service is unavailable; the password was not reset. Retry shortly.');
-        }
-        return reset;
-      });
-      ctx.body = { initialPassword: result.initialPassword };
+      ctx.body = await resetPassword(deps, clinicActor(ctx), params.id);
     },
   }),
 

@@ -16,7 +16,8 @@ import { MAX_PASSWORD_LENGTH, secondFactorRequired, unmetPasswordRules, type Pas
 import { Problem, badRequest, forbidden, unauthorized } from '../../domain/problems';
 import { burnVerification, hashPassword, verifyPassword } from '../../lib/password-hash';
 import { auditContext } from '../audit-context';
-import { signalOnboarding } from '../onboarding';
+import { onboardingFact } from '../../application/accounts/onboarding';
+import { enqueueWorkflow } from '../../db/outbox';
 import { defineRoute } from '../route';
 import type { AppDeps } from '../app';
 
@@ -140,7 +141,8 @@ export const authRoutes = (deps: AppDeps) => [
           .where({ id: account.id });
         const { token } = await createSession(trx, { tenantId: tenant.id, accountId: account.id, state, policy, clientIp: ip, userAgent: ctx.get('User-Agent') || undefined });
         await recordAudit(trx, actor, { action: 'login', outcome: 'success', targetType: 'account', targetId: account.id, details: { state } });
-        return { kind: 'ok' as const, token, state, accountId: account.id, firstLogin };
+        const outbox = firstLogin ? [await enqueueWorkflow(trx, tenant.id, onboardingFact(account.id, 'firstLogin'))] : [];
+        return { kind: 'ok' as const, token, state, outbox };
       });
       if (outcome.kind === 'ip') throw forbidden('ip_not_allowed', 'Your network address is not on this clinic\'s allowlist.');
       if (outcome.kind === 'locked') {
@@ -149,7 +151,7 @@ export const authRoutes = (deps: AppDeps) => [
         });
       }
       if (outcome.kind === 'bad') return fail();
-      if (outcome.firstLogin) await signalOnboarding(deps.temporal.client, ctx.state.log, outcome.accountId, 'firstLogin');
+      await deps.outbox.dispatch(outcome.outbox);
       ctx.body = { token: outcome.token, state: outcome.state };
     },
   }),
@@ -229,15 +231,16 @@ export const authRoutes = (deps: AppDeps) => [
         await revokeAccountSessions(trx, account.id, auth.sessionId);
         await setSessionState(trx, auth.sessionId, next);
         await recordAudit(trx, auditContext(ctx), { action: 'password.change', outcome: 'success', targetType: 'account', targetId: account.id });
-        return { kind: 'ok' as const, wasOnboarding, secondFactorRequired: onboardingNext !== 'active' };
+        const outbox = wasOnboarding
+          ? [await enqueueWorkflow(trx, auth.tenantId, onboardingFact(account.id, 'passwordChanged', { secondFactorRequired: onboardingNext !== 'active' }))]
+          : [];
+        return { kind: 'ok' as const, outbox };
       });
       if (result.kind === 'wrong') {
         await recordAuditNow(deps.db, auth.tenantId, auditContext(ctx), { action: 'password.change', outcome: 'failed', targetType: 'account', targetId: auth.accountId, details: { reason: 'wrong_current_password' } });
         throw badRequest('invalid_current_password', 'The current password is wrong.');
       }
-      if (result.wasOnboarding) {
-        await signalOnboarding(deps.temporal.client, ctx.state.log, auth.accountId, 'passwordChanged', { secondFactorRequired: result.secondFactorRequired });
-      }
+      await deps.outbox.dispatch(result.outbox);
       ctx.status = 204;
     },
   }),

@@ -1,16 +1,16 @@
 import { z } from 'zod';
-import { getTenant, insertTenant, listTenants, updateTenant } from '../../db/tenants';
+import { createClinic } from '../../application/tenants/create-clinic';
+import { getTenant, listTenants, updateTenant } from '../../db/tenants';
+import { actor } from '../actor';
 import { decodeCursor } from '../../domain/pagination';
 import { conflict, serviceUnavailable } from '../../domain/problems';
 import { createTenantSchema, TENANT_STATUSES, updateTenantSchema } from '../../domain/tenant';
 import { TENANT_ID } from '../../temporal/search-attributes';
-import { keyRotationWorkflowId, tenantProvisioningWorkflowId } from '../../temporal/workflow-ids';
+import { keyRotationWorkflowId } from '../../temporal/workflow-ids';
 import type { keyRotationWorkflow } from '../../workflows/key-rotation';
-import type { tenantProvisioningWorkflow } from '../../workflows/tenant-provisioning';
 import { auditContext } from '../audit-context';
 import { defineRoute } from '../route';
-import { recordAudit, recordAuditNow } from '../../db/audit';
-import { withTenant } from '../../db/tenant-scope';
+import { recordAuditNow } from '../../db/audit';
 import { idParams, tenantPageSchema, tenantSchema } from '../schemas';
 import type { AppDeps } from '../app';
 
@@ -54,32 +54,14 @@ export const operatorTenantRoutes = (deps: AppDeps) => [
     method: 'post',
     path: '/v1/operator/tenants',
     operationId: 'createTenant',
-    summary: 'Register a clinic (tenant) and start its provisioning workflow',
+    summary: 'Register a clinic (tenant); its provisioning workflow starts after the clinic is committed',
     tags: ['operator'],
     security: 'operator',
     body: createTenantSchema,
     responses: { 201: { description: 'Created; status is "provisioning" until the welcome mail is sent', schema: tenantSchema } },
     problems: [409],
     handler: async (ctx, { body }) => {
-      // Insert and start in one transaction: if Temporal refuses, nothing is left half-made.
-      const tenant = await deps.db.transaction(async (trx) => {
-        const created = await insertTenant(trx, body);
-        await withTenant(trx, created.id, (t) =>
-          recordAudit(t, auditContext(ctx), { action: 'tenant.create', outcome: 'success', targetType: 'tenant', targetId: created.id, details: { slug: created.slug } }),
-        );
-        try {
-          await deps.temporal.client.workflow.start<typeof tenantProvisioningWorkflow>('tenantProvisioningWorkflow', {
-            workflowId: tenantProvisioningWorkflowId(created.id),
-            taskQueue: deps.taskQueue,
-            args: [created.id],
-            typedSearchAttributes: [{ key: TENANT_ID, value: created.id }],
-          });
-        } catch (err) {
-          ctx.state.log.error({ err }, 'could not start tenant provisioning');
-          throw serviceUnavailable('The workflow service is unavailable; nothing was created. Retry shortly.');
-        }
-        return created;
-      });
+      const tenant = await createClinic(deps, actor(ctx), body);
       ctx.status = 201;
       ctx.set('Location', `/v1/operator/tenants/${tenant.id}`);
       ctx.body = tenant;

@@ -1,3 +1,4 @@
+import { CARE_TEAM } from '../../domain/roles';
 import { z } from 'zod';
 import { recordAudit } from '../../db/audit';
 import { createPatient, getPatient, searchPatients, updatePatient } from '../../db/patients';
@@ -11,7 +12,7 @@ import type { AppDeps } from '../app';
 import { isUuid } from '../../domain/ids';
 
 /** Patients: personal data sealed at rest, every read in the operation log. */
-const STAFF = ['admin', 'doctor', 'staff'] as const;
+const STAFF = CARE_TEAM;
 const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date like 1980-04-01').refine((d) => !Number.isNaN(Date.parse(d)), 'must be a real date');
 const kana = z
   .string()

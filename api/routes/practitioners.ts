@@ -1,3 +1,4 @@
+import { CARE_TEAM } from '../../domain/roles';
 import { z } from 'zod';
 import { recordAudit } from '../../db/audit';
 import { createPractitioner, getPractitioner, listPractitioners, setAvailability, slotsOf } from '../../db/practitioners';
@@ -36,7 +37,7 @@ const practitionerSchema = z
   })
   .meta({ id: 'Practitioner' });
 
-const STAFF = ['admin', 'doctor', 'staff'] as const;
+const STAFF = CARE_TEAM;
 
 export const practitionerRoutes = (deps: AppDeps) => [
   defineRoute({

@@ -14,7 +14,8 @@ import { withTenant, type TenantTransaction } from '../../db/tenant-scope';
 import { secondFactorRequired } from '../../domain/password-policy';
 import { Problem, conflict, notFound } from '../../domain/problems';
 import { auditContext } from '../audit-context';
-import { signalOnboarding } from '../onboarding';
+import { onboardingFact } from '../../application/accounts/onboarding';
+import { enqueueWorkflow } from '../../db/outbox';
 import { defineRoute } from '../route';
 import { idParams } from '../schemas';
 import type { AppDeps } from '../app';
@@ -173,13 +174,14 @@ export const webauthnRoutes = (deps: AppDeps) => {
           if (enrolling) await AccountRow.query(trx).patch({ onboardingState: 'active', updatedAt: trx.fn.now() as never }).where({ id: auth.accountId });
           await setSessionState(trx, auth.sessionId, 'active');
           await recordAudit(trx, auditContext(ctx), { action: 'passkey.register', outcome: 'success', targetType: 'passkey', targetId: row.id });
-          return { kind: 'ok' as const, row, enrolling };
+          const outbox = enrolling ? [await enqueueWorkflow(trx, auth.tenantId, onboardingFact(auth.accountId, 'passkeyRegistered'))] : [];
+          return { kind: 'ok' as const, row, outbox };
         });
         if (result.kind === 'failed') {
           await recordAuditNow(deps.db, auth.tenantId, auditContext(ctx), { action: 'passkey.register', outcome: 'failed', details: { reason: result.reason.slice(0, 200) } });
           throw verificationFailed('The passkey could not be verified.');
         }
-        if (result.enrolling) await signalOnboarding(deps.temporal.client, ctx.state.log, auth.accountId, 'passkeyRegistered');
+        await deps.outbox.dispatch(result.outbox);
         ctx.status = 201;
         ctx.body = { ...toPasskeyView(result.row), state: 'active' };
       },

@@ -42,7 +42,7 @@ describe('the consultation lifecycle through the API', () => {
     const paid = await post(c.staffToken, id, 'payment', { amount: 1500, method: 'cash' });
     expect(paid.body).toMatchObject({ status: 'paid', payment: { amount: 1500, method: 'cash' } });
     const handle = stack.temporal.client.workflow.getHandle(`consultation/${id}`);
-    expect(await handle.result()).toEqual({ status: 'completed' });
+    expect(await handle.result()).toEqual({ status: 'completed', outcome: 'ended' });
 
     const detail = await call(stack.url, 'GET', `/v1/consultations/${id}`, { token: c.doctorToken });
     expect(detail.body).toMatchObject({ status: 'completed', note: '急性上気道炎。解熱剤を処方。', questionnaire: { symptoms: '頭痛と発熱', allergies: 'ペニシリン' } });
@@ -83,7 +83,7 @@ describe('the consultation lifecycle through the API', () => {
 
     // Unpaid after the visit: the payment reminder goes out (the patient has no e-mail: recorded only).
     expect((await post(c.staffToken, id, 'payment', { amount: 800, method: 'card' })).body.status).toBe('paid');
-    expect(await stack.temporal.client.workflow.getHandle(`consultation/${id}`).result()).toEqual({ status: 'completed' });
+    expect(await stack.temporal.client.workflow.getHandle(`consultation/${id}`).result()).toEqual({ status: 'completed', outcome: 'ended' });
   });
 
   it('reminds an unpaid patient once after the visit', async () => {

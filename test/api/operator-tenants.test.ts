@@ -41,7 +41,7 @@ describe('creating a clinic', () => {
     expect(created.headers.get('location')).toBe(`/v1/operator/tenants/${created.body.id}`);
 
     const handle = stack.temporal.client.workflow.getHandle(tenantProvisioningWorkflowId(created.body.id));
-    expect(await handle.result()).toEqual({ tenantId: created.body.id, welcomeEmailsSent: 2 });
+    expect(await handle.result()).toEqual({ tenantId: created.body.id, welcomeEmailsSent: 2, outcome: 'provisioned' });
     const description = await handle.describe();
     expect(description.typedSearchAttributes.get({ name: 'TenantId', type: 'KEYWORD' } as never)).toBe(created.body.id);
 

@@ -9,7 +9,7 @@ import { localKeyProvider } from '../../lib/crypto/local-key-provider';
 import type { KeyProvider } from '../../lib/crypto/key-provider';
 import { Vault } from '../../lib/crypto/vault';
 import { keyRotationWorkflowId } from '../../temporal/workflow-ids';
-import { createActivities } from '../../activities';
+import { createKeyManagementActivities } from '../../activities/key-management';
 import { call } from '../harness/http';
 import { startTestStack, type TestStack } from '../harness/stack';
 
@@ -131,7 +131,7 @@ describe('key rotation and crypto-shredding (KMS)', () => {
     const tenantId = await newTenant();
     const vault = new Vault(stack.database.db, kms());
     await vault.encryptText(tenantId, 'a', 'b');
-    const acts = createActivities({ db: stack.database.db, mailer: stack.mailer, vault });
+    const acts = createKeyManagementActivities({ db: stack.database.db, vault });
     const from = (await acts.activeMasterKey(tenantId))!;
     const to = await acts.rotateMasterKey({ tenantId, previous: from });
     // A retry of the same step after a crash must not rotate again.
@@ -148,7 +148,7 @@ describe('key rotation and crypto-shredding (KMS)', () => {
     const vault = new Vault(stack.database.db, kms());
     const sealed = await vault.encryptText(doomed, 'n', 'to be forgotten');
     const kept = await vault.encryptText(other, 'n', 'kept');
-    const acts = createActivities({ db: stack.database.db, mailer: stack.mailer, vault });
+    const acts = createKeyManagementActivities({ db: stack.database.db, vault });
     expect(await acts.shredTenantKeys(doomed)).toBe(1);
     // Even a copy of the database (a backup) with the wrapped key is useless now.
     await expect(new Vault(stack.database.db, kms()).decryptText(doomed, 'n', sealed)).rejects.toThrow();
@@ -161,7 +161,7 @@ describe('key rotation and crypto-shredding (KMS)', () => {
     const vault = new Vault(stack.database.db, provider);
     const sealed = await vault.encryptText(tenantId, 'n', 'gone');
     expect((await readdir(path.join(keyDir, tenantId))).length).toBe(1);
-    await createActivities({ db: stack.database.db, mailer: stack.mailer, vault }).shredTenantKeys(tenantId);
+    await createKeyManagementActivities({ db: stack.database.db, vault }).shredTenantKeys(tenantId);
     expect(await readdir(path.join(keyDir, tenantId))).toEqual([]);
     await expect(new Vault(stack.database.db, provider).decryptText(tenantId, 'n', sealed)).rejects.toThrow();
   });

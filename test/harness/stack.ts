@@ -7,6 +7,13 @@ import { createKeyProvider } from '../../lib/crypto/provider';
 import { Vault } from '../../lib/crypto/vault';
 import { createTemporalClient, type TemporalClient } from '../../temporal/client';
 import { createWorker } from '../../workers/worker';
+import type { workflowOutboxSweepWorkflow } from '../../workflows/workflow-outbox-sweep';
+import type { SweepResult } from '../../activities/workflow-outbox';
+import { Client } from '@temporalio/client';
+import { WorkflowOutbox } from '../../temporal/workflow-outbox';
+import { createLogger } from '../../lib/logger';
+
+const silentLogger = createLogger({ name: 'test', level: 'silent' });
 import { createTestDatabase, type TestDatabase } from './database';
 
 // The SDK logs every worker state change at INFO; tests only want to hear about problems.
@@ -37,6 +44,10 @@ export interface TestStack {
   stopWorker(): Promise<void>;
   mailer: Mailer;
   sesEndpoint: string;
+  /** Another API process on the same database, e.g. one that cannot reach Temporal or PostgreSQL. */
+  startExtraApi(overrides: Partial<Record<string, string>>): Promise<RunningApi>;
+  /** Runs the outbox sweeper once, as its schedule does every minute, and returns its report. */
+  sweepOutbox(): Promise<SweepResult>;
   stop(): Promise<void>;
 }
 
@@ -49,7 +60,7 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
   const operatorToken = randomBytes(32).toString('hex');
   const taskQueue = `test-${randomBytes(4).toString('hex')}`;
   const sesEndpoint = process.env.TEST_SES_ENDPOINT!;
-  const config = loadConfig({
+  const env = {
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     PORT: '0',
@@ -63,7 +74,9 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
     KEY_PROVIDER: 'kms',
     KMS_ENDPOINT: process.env.TEST_KMS_ENDPOINT,
     ...overrides,
-  });
+  };
+  const config = loadConfig(env);
+  const extraApis: RunningApi[] = [];
   const mailer = createSesMailer({ region: config.AWS_REGION, from: config.MAIL_FROM, endpoint: sesEndpoint });
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const makeWorker = async () =>
@@ -71,7 +84,12 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
       connection,
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue,
-      deps: { db: database.db, mailer, vault: new Vault(database.db, createKeyProvider(config)) },
+      deps: {
+        db: database.db,
+        mailer,
+        vault: new Vault(database.db, createKeyProvider(config)),
+        outbox: new WorkflowOutbox({ db: database.db, client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), taskQueue, log: silentLogger }),
+      },
       workflowBundle: await workflowBundle(),
     });
   let worker: Worker | undefined;
@@ -100,7 +118,18 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
     },
     mailer,
     sesEndpoint,
+    startExtraApi: async (more) => {
+      const extra = await startApi(loadConfig({ ...env, ...more }));
+      extraApis.push(extra);
+      return extra;
+    },
+    sweepOutbox: () =>
+      temporal.client.workflow.execute<typeof workflowOutboxSweepWorkflow>('workflowOutboxSweepWorkflow', {
+        taskQueue,
+        workflowId: `outbox-sweep-${randomBytes(4).toString('hex')}`,
+      }),
     stop: async () => {
+      await Promise.all(extraApis.map((a) => a.close()));
       await api.close();
       if (worker && worker.getState() === 'RUNNING') worker.shutdown();
       await running;

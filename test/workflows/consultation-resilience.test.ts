@@ -26,7 +26,7 @@ describe('no-show', () => {
     const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt, mode: 'in_person' });
     expect(booked.status).toBe(201);
     const result = await stack.temporal.client.workflow.getHandle(`consultation/${booked.body.id}`).result();
-    expect(result).toEqual({ status: 'no_show' });
+    expect(result).toEqual({ status: 'no_show', outcome: 'ended' });
     const row = await call(stack.url, 'GET', `/v1/consultations/${booked.body.id}`, { token: c.staffToken });
     expect(row.body.status).toBe('no_show');
     expect(row.body.timeline.map((e: { type: string }) => e.type)).toEqual(['no_show']);
@@ -92,7 +92,7 @@ describe('a worker killed during an activity', () => {
     expect((await post(c.doctorToken, 'start')).body.status).toBe('in_consultation');
     expect((await post(c.doctorToken, 'finish', { note: 'ok' })).body.status).toBe('finished');
     expect((await post(c.staffToken, 'payment', { amount: 500, method: 'cash' })).body.status).toBe('paid');
-    expect(await stack.temporal.client.workflow.getHandle(`consultation/${id}`).result()).toEqual({ status: 'completed' });
+    expect(await stack.temporal.client.workflow.getHandle(`consultation/${id}`).result()).toEqual({ status: 'completed', outcome: 'ended' });
 
     const mails = (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.destination.to[0] === 'killed-worker@example.jp');
     expect(mails).toHaveLength(1);

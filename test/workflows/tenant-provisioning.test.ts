@@ -29,9 +29,9 @@ describe('tenantProvisioningWorkflow on a real Temporal server', () => {
       contractEmails: [`a@${slug}.example`, `b@${slug}.example`, `c@${slug}.example`],
     });
     const workflowId = `tenant-provisioning/${tenant.id}`;
-    expect(await start(tenant.id, workflowId)).toEqual({ tenantId: tenant.id, welcomeEmailsSent: 3 });
+    expect(await start(tenant.id, workflowId)).toEqual({ tenantId: tenant.id, welcomeEmailsSent: 3, outcome: 'provisioned' });
     // A second run under the same id (as after an operator's retry) must not mail anyone again.
-    expect(await start(tenant.id, workflowId)).toEqual({ tenantId: tenant.id, welcomeEmailsSent: 0 });
+    expect(await start(tenant.id, workflowId)).toEqual({ tenantId: tenant.id, welcomeEmailsSent: 0, outcome: 'provisioned' });
 
     const mails = (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.destination.to[0]?.endsWith(`@${slug}.example`));
     expect(mails).toHaveLength(3);
@@ -44,10 +44,17 @@ describe('tenantProvisioningWorkflow on a real Temporal server', () => {
     expect(after.status).toBe('active');
   });
 
-  it('fails without retrying forever when the clinic does not exist', async () => {
+  it('ends with a recorded outcome, not endless retries, when the clinic does not exist', async () => {
     const missing = '00000000-0000-4000-8000-000000000001';
-    await expect(start(missing, `tenant-provisioning/${missing}`)).rejects.toMatchObject({
-      cause: { cause: { type: 'TenantMissing' } },
-    });
+    expect(await start(missing, `tenant-provisioning/${missing}`)).toEqual({ tenantId: missing, welcomeEmailsSent: 0, outcome: 'tenant_missing' });
+  });
+
+  it('ends with tenant_missing when the clinic is deleted before provisioning runs', async () => {
+    const slug = `gone-${Date.now().toString(36)}`;
+    const tenant = await insertTenant(stack.database.db, { slug, name: 'Gone Clinic', contractEmails: [`a@${slug}.example`] });
+    await stack.database.ownerDb('tenants').where({ id: tenant.id }).delete();
+    expect(await start(tenant.id, `tenant-provisioning/${tenant.id}`)).toEqual({ tenantId: tenant.id, welcomeEmailsSent: 0, outcome: 'tenant_missing' });
+    const mails = (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.destination.to[0]?.endsWith(`@${slug}.example`));
+    expect(mails).toHaveLength(0);
   });
 });

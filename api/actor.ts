@@ -1,0 +1,14 @@
+import type { ParameterizedContext } from 'koa';
+import type { Actor, ClinicActor } from '../application/deps';
+import { auditContext } from './audit-context';
+import type { AppState } from './state';
+
+/** The request's caller as the application layer sees it: no Koa beyond this file. */
+export function clinicActor(ctx: ParameterizedContext<AppState>): ClinicActor {
+  const auth = ctx.state.auth!;
+  return { audit: auditContext(ctx), tenantId: auth.tenantId, accountId: auth.accountId, roles: auth.roles };
+}
+
+export function actor(ctx: ParameterizedContext<AppState>): Actor {
+  return { audit: auditContext(ctx) };
+}

@@ -1,0 +1,34 @@
+import type { Knex } from 'knex';
+import { enqueueWorkflow, type WorkflowIntent } from '../db/outbox';
+import { withTenant, type TenantTransaction } from '../db/tenant-scope';
+import type { Services } from './deps';
+
+/**
+ * The one way a use case changes data and starts or signals workflows: the change and its
+ * workflow intents commit together (outbox rows), then the intents are sent to Temporal with no
+ * transaction open. If sending fails or the process dies first, the sweeper sends them within a
+ * minute; if the transaction rolls back, no intent exists and no workflow ever runs.
+ */
+export type Enqueue = (intent: WorkflowIntent) => Promise<void>;
+
+export async function commitThenDispatch<T>(
+  deps: Pick<Services, 'db' | 'outbox'>,
+  tenantId: string,
+  work: (trx: TenantTransaction, enqueue: Enqueue) => Promise<T>,
+): Promise<T> {
+  const ids: string[] = [];
+  const result = await withTenant(deps.db, tenantId, (trx) => work(trx, async (intent) => void ids.push(await enqueueWorkflow(trx, tenantId, intent))));
+  await deps.outbox.dispatch(ids);
+  return result;
+}
+
+/** The same for platform changes that create the tenant itself (the row must exist before its scope). */
+export async function commitPlatformThenDispatch<T>(
+  deps: Pick<Services, 'db' | 'outbox'>,
+  work: (trx: Knex.Transaction, enqueue: (tenantId: string | null, intent: WorkflowIntent) => Promise<void>) => Promise<T>,
+): Promise<T> {
+  const ids: string[] = [];
+  const result = await deps.db.transaction((trx) => work(trx, async (tenantId, intent) => void ids.push(await enqueueWorkflow(trx, tenantId, intent))));
+  await deps.outbox.dispatch(ids);
+  return result;
+}

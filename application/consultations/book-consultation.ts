@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import { recordAudit } from '../../db/audit';
+import { findByIdempotencyKey, insertConsultation, patientExists, type ConsultationRow } from '../../db/consultations';
+import { isUniqueViolation } from '../../db/errors';
+import { assertOffered, getPractitioner } from '../../db/practitioners';
+import { withTenant } from '../../db/tenant-scope';
+import type { ConsultationMode } from '../../domain/consultation';
+import { badRequest, conflict, notFound } from '../../domain/problems';
+import { CONSULTATION_MODE, CONSULTATION_STATUS, PRACTITIONER_ID, SCHEDULED_START, TENANT_ID } from '../../temporal/search-attributes';
+import { consultationWorkflowId } from '../../temporal/workflow-ids';
+import type { ConsultationInput, ConsultationTiming } from '../../workflows/consultation';
+import { commitThenDispatch } from '../commit-then-dispatch';
+import type { ClinicActor, Services } from '../deps';
+
+export interface BookingRequest {
+  patientId: string;
+  practitionerId: string;
+  startsAt: Date;
+  mode: ConsultationMode;
+  /** The client's key: a repeat of the same request answers with the first result. */
+  idempotencyKey: string;
+}
+
+/**
+ * Books a slot. The database gives the slot (a unique index answers races with 409
+ * slot_taken); the row, its log entry and the start of its workflow commit together, and the
+ * workflow is started after commit, so the slot's row lock is never held while Temporal is called.
+ */
+export async function bookConsultation(
+  deps: Pick<Services, 'db' | 'outbox'> & { consultations: ConsultationTiming },
+  actor: ClinicActor,
+  req: BookingRequest,
+  now: Date = new Date(),
+): Promise<ConsultationRow> {
+  const { tenantId } = actor;
+  try {
+    return await commitThenDispatch(deps, tenantId, async (trx, enqueue) => {
+      const earlier = await findByIdempotencyKey(trx, req.idempotencyKey);
+      if (earlier) return sameRequestOrRefuse(earlier, req);
+      if (!(await patientExists(trx, req.patientId))) throw notFound('No such patient.');
+      const practitioner = await getPractitioner(trx, req.practitionerId);
+      assertOffered(practitioner, req.startsAt, req.mode);
+      const endsAt = new Date(req.startsAt.getTime() + practitioner.slotMinutes * 60_000);
+      // The slot running now can still be booked (a walk-in); a finished one cannot.
+      if (endsAt.getTime() <= now.getTime()) throw badRequest('slot_in_past', 'That slot is over.');
+      const id = randomUUID();
+      const workflowId = consultationWorkflowId(id);
+      const row = await insertConsultation(trx, {
+        id, tenantId, patientId: req.patientId, practitionerId: req.practitionerId, startsAt: req.startsAt, endsAt,
+        mode: req.mode, workflowId, idempotencyKey: req.idempotencyKey, createdBy: actor.accountId,
+      });
+      await recordAudit(trx, actor.audit, {
+        action: 'consultation.book', outcome: 'success', targetType: 'consultation', targetId: id,
+        details: { practitionerId: req.practitionerId, startsAt: req.startsAt.toISOString(), mode: req.mode },
+      });
+      const input: ConsultationInput = { tenantId, consultationId: id, mode: req.mode, startsAt: req.startsAt.toISOString(), endsAt: endsAt.toISOString(), timing: deps.consultations };
+      await enqueue({
+        kind: 'start',
+        workflowId,
+        workflowType: 'consultationWorkflow',
+        args: [input],
+        searchAttributes: {
+          [TENANT_ID.name]: tenantId,
+          [CONSULTATION_STATUS.name]: 'reserved',
+          [PRACTITIONER_ID.name]: req.practitionerId,
+          [SCHEDULED_START.name]: req.startsAt.toISOString(),
+          [CONSULTATION_MODE.name]: req.mode,
+        },
+      });
+      return row;
+    });
+  } catch (err) {
+    if (isUniqueViolation(err, 'consultations_idempotency_key')) {
+      // The same request raced itself: answer with the winner's result.
+      const first = await withTenant(deps.db, tenantId, (trx) => findByIdempotencyKey(trx, req.idempotencyKey));
+      return sameRequestOrRefuse(first!, req);
+    }
+    if (isUniqueViolation(err)) throw conflict('slot_taken', 'That slot is already booked.');
+    throw err;
+  }
+}
+
+/**
+ * A key reused for a different booking is the client's mistake, never silently the first booking.
+ * The start time is not compared: a later reschedule moves it, and the key still names the booking.
+ */
+function sameRequestOrRefuse(earlier: ConsultationRow, req: BookingRequest): ConsultationRow {
+  const same = earlier.patientId === req.patientId && earlier.practitionerId === req.practitionerId && earlier.mode === req.mode;
+  if (!same) throw conflict('idempotency_key_reused', 'This Idempotency-Key was used for a different booking.');
+  return earlier;
+}

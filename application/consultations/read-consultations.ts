@@ -1,0 +1,61 @@
+import { consultationFieldContext } from '../../activities/consultations';
+import { recordAudit } from '../../db/audit';
+import { consultationTimeline, findConsultation, listConsultations, type ConsultationRow, type TimelineEvent } from '../../db/consultations';
+import { withTenant } from '../../db/tenant-scope';
+import type { ConsultationStatus } from '../../domain/consultation';
+import { isUuid } from '../../domain/ids';
+import { badRequest, notFound } from '../../domain/problems';
+import type { ClinicActor, Services } from '../deps';
+
+/** The desk's day list: consultations starting on one Japan date, by start time. */
+export async function listDay(
+  deps: Pick<Services, 'db'>,
+  actor: ClinicActor,
+  q: { date: string; practitionerId?: string; status?: ConsultationStatus },
+): Promise<ConsultationRow[]> {
+  const [y, m, d] = q.date.split('-').map(Number) as [number, number, number];
+  const utc = new Date(Date.UTC(y, m - 1, d));
+  // A date that does not exist (2026-02-30) or one outside any sensible schedule is refused, not rolled over.
+  if (utc.getUTCFullYear() !== y || utc.getUTCMonth() !== m - 1 || utc.getUTCDate() !== d || y < 2000 || y > 2100) {
+    throw badRequest('validation_failed', 'date is not a real date');
+  }
+  const from = new Date(`${q.date}T00:00:00+09:00`);
+  const to = new Date(from.getTime() + 86_400_000);
+  return withTenant(deps.db, actor.tenantId, (trx) => listConsultations(trx, { from, to, practitionerId: q.practitionerId, status: q.status }));
+}
+
+export interface ConsultationRecord {
+  row: ConsultationRow;
+  questionnaire: unknown;
+  note: string | null;
+  prescriptions: unknown;
+  timeline: TimelineEvent[];
+}
+
+/**
+ * One consultation with its clinical record. Reading it is logged in the same transaction that
+ * reads it; the sealed fields are opened after commit (no connection is held while keys load).
+ */
+export async function readConsultation(deps: Pick<Services, 'db' | 'vault'>, actor: ClinicActor, id: string): Promise<ConsultationRecord> {
+  const found = isUuid(id)
+    ? await withTenant(deps.db, actor.tenantId, async (trx) => {
+        const row = await findConsultation(trx, id);
+        if (!row) return undefined;
+        const timeline = await consultationTimeline(trx, id);
+        await recordAudit(trx, actor.audit, { action: 'consultation.read', outcome: 'success', targetType: 'consultation', targetId: id });
+        return { row, timeline };
+      })
+    : undefined;
+  if (!found) throw notFound('No such consultation.');
+  const { row } = found;
+  const open = async (field: 'questionnaire' | 'note' | 'prescriptions', sealed: Buffer | null) =>
+    sealed ? deps.vault.decryptText(actor.tenantId, consultationFieldContext(row.id, field), sealed) : null;
+  const [questionnaire, note, prescriptions] = await Promise.all([open('questionnaire', row.questionnaireSealed), open('note', row.noteSealed), open('prescriptions', row.prescriptionsSealed)]);
+  return {
+    row,
+    questionnaire: questionnaire === null ? null : JSON.parse(questionnaire),
+    note,
+    prescriptions: prescriptions === null ? null : JSON.parse(prescriptions),
+    timeline: found.timeline,
+  };
+}

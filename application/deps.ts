@@ -1,0 +1,31 @@
+import type { Db } from '../db/connection';
+import type { Vault } from '../lib/crypto/vault';
+import type { Logger } from '../lib/logger';
+import type { TemporalClient } from '../temporal/client';
+import type { WorkflowOutbox } from '../temporal/workflow-outbox';
+import type { AuditContext } from '../db/audit';
+
+/**
+ * What use cases run on. Each use case takes only the parts it needs (`Pick<Services, …>`), so
+ * its signature says which systems it touches.
+ */
+export interface Services {
+  db: Db;
+  vault: Vault;
+  temporal: TemporalClient;
+  outbox: WorkflowOutbox;
+  taskQueue: string;
+  log: Logger;
+}
+
+/** Who asks, as the operation log records them. Built by the API from the request. */
+export interface Actor {
+  audit: AuditContext;
+}
+
+/** A signed-in clinic user. */
+export interface ClinicActor extends Actor {
+  tenantId: string;
+  accountId: string;
+  roles: readonly string[];
+}

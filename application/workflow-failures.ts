@@ -1,0 +1,42 @@
+import { ApplicationFailure, TemporalFailure, WorkflowNotFoundError } from '@temporalio/common';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { conflict, notFound, Problem, serviceUnavailable } from '../domain/problems';
+import { CONSULTATION_FAILURES } from '../workflows/consultation-messages';
+
+/**
+ * The one table from the failure types workflows raise to the problem codes front ends see.
+ * A failure type missing here is a bug in our code, not the caller's: it becomes a 500.
+ */
+const PROBLEMS: Record<string, (message: string) => Problem> = {
+  [CONSULTATION_FAILURES.invalidTransition]: (m) => conflict('invalid_transition', m),
+  [CONSULTATION_FAILURES.slotTaken]: () => conflict('slot_taken', 'That slot is already booked.'),
+  [CONSULTATION_FAILURES.outsideJoinWindow]: (m) => conflict('outside_join_window', `The video room is not open now: ${m}.`),
+  [CONSULTATION_FAILURES.consultationMissing]: () => notFound('No such consultation.'),
+};
+
+/** The ApplicationFailure at the bottom of a chain (update failed ← activity failed ← application failure). */
+function applicationFailureIn(err: unknown): ApplicationFailure | undefined {
+  let cause: unknown = err;
+  for (let depth = 0; depth < 8 && cause; depth += 1) {
+    if (cause instanceof ApplicationFailure && cause.type && PROBLEMS[cause.type]) return cause;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/**
+ * What a failed update, signal or query means to the caller: a refusal from the workflow (its
+ * typed failure), a process that has ended (`ended`), or Temporal being unreachable (503).
+ */
+export function problemFromWorkflowError(err: unknown, ended: () => Problem): Problem {
+  const failure = applicationFailureIn(err);
+  if (failure) return PROBLEMS[failure.type!]!(failure.message);
+  if (err instanceof WorkflowNotFoundError) return ended();
+  if (err instanceof WorkflowUpdateFailedError || err instanceof TemporalFailure) {
+    // A failure type that is not in the table: our bug, reported as such.
+    throw err;
+  }
+  return serviceUnavailable('The workflow service is unavailable. Retry shortly.');
+}
+
+export const consultationEnded = () => conflict('invalid_transition', 'This consultation has ended.');

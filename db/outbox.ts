@@ -1,0 +1,166 @@
+import type { Knex } from 'knex';
+import type { Db } from './connection';
+
+/**
+ * Data access for the workflow outbox (db/migrations/20261203000001_workflow_outbox.ts).
+ * `enqueueWorkflow` runs inside the caller's transaction; everything else runs as single short
+ * statements, so nothing here is ever held open while Temporal is called.
+ */
+export type SearchAttributeValues = Record<string, string>;
+
+export type WorkflowIntent =
+  | { kind: 'start'; workflowId: string; workflowType: string; args: unknown[]; searchAttributes?: SearchAttributeValues; taskQueue?: string }
+  | { kind: 'signal'; workflowId: string; signal: string; args?: unknown[] }
+  | {
+      kind: 'signal_with_start';
+      workflowId: string;
+      workflowType: string;
+      args: unknown[];
+      signal: string;
+      signalArgs?: unknown[];
+      searchAttributes?: SearchAttributeValues;
+      taskQueue?: string;
+    };
+
+export type DispatchOutcome = 'started' | 'already_started' | 'signalled' | 'workflow_gone';
+
+export interface OutboxRow {
+  id: string;
+  seq: string;
+  tenantId: string | null;
+  kind: WorkflowIntent['kind'];
+  workflowId: string;
+  workflowType: string | null;
+  taskQueue: string | null;
+  args: unknown[];
+  signalName: string | null;
+  signalArgs: unknown[];
+  searchAttributes: SearchAttributeValues;
+  createdAt: Date;
+  attempts: number;
+}
+
+/** Records the intent in the caller's transaction: it exists if and only if the change commits. */
+export async function enqueueWorkflow(trx: Knex.Transaction, tenantId: string | null, intent: WorkflowIntent): Promise<string> {
+  const [row] = await trx('workflow_outbox')
+    .insert({
+      tenant_id: tenantId,
+      kind: intent.kind,
+      workflow_id: intent.workflowId,
+      workflow_type: intent.kind === 'signal' ? null : intent.workflowType,
+      task_queue: intent.kind === 'signal' ? null : (intent.taskQueue ?? null),
+      args: JSON.stringify(intent.kind === 'signal' ? [] : intent.args),
+      signal_name: intent.kind === 'start' ? null : intent.signal,
+      signal_args: JSON.stringify(intent.kind === 'signal' ? (intent.args ?? []) : intent.kind === 'signal_with_start' ? (intent.signalArgs ?? []) : []),
+      search_attributes: JSON.stringify(intent.kind === 'signal' ? {} : (intent.searchAttributes ?? {})),
+    })
+    .returning('id');
+  return (row as { id: string }).id;
+}
+
+export interface ClaimFilter {
+  ids?: string[];
+  workflowId?: string;
+  /** Only rows at least this old (the sweeper leaves fresh rows to the request that wrote them). */
+  minAgeMs?: number;
+  limit: number;
+  leaseMs: number;
+}
+
+/**
+ * Leases undispatched rows to this dispatcher (FOR UPDATE SKIP LOCKED inside one statement, so
+ * concurrent dispatchers split the work) and returns them oldest first. A lease that runs out
+ * (the dispatcher died) makes the row claimable again; a failed attempt sets the lease to the
+ * retry time instead, which is the row's back-off.
+ */
+export async function claimOutbox(db: Db, filter: ClaimFilter): Promise<OutboxRow[]> {
+  const where: string[] = ['dispatched_at is null', '(claimed_until is null or claimed_until < now())'];
+  const bindings: Knex.RawBinding[] = [];
+  if (filter.ids) {
+    where.push('id = any(?::uuid[])');
+    bindings.push(filter.ids);
+  }
+  if (filter.workflowId) {
+    where.push('workflow_id = ?');
+    bindings.push(filter.workflowId);
+  }
+  if (filter.minAgeMs) {
+    where.push(`created_at < now() - make_interval(secs => ?)`);
+    bindings.push(filter.minAgeMs / 1000);
+  }
+  const result = await db.raw(
+    `with c as (
+       select id from workflow_outbox where ${where.join(' and ')} order by seq limit ? for update skip locked
+     )
+     update workflow_outbox o
+        set claimed_until = now() + make_interval(secs => ?), attempts = o.attempts + 1
+       from c where o.id = c.id
+     returning o.id, o.seq, o.tenant_id, o.kind, o.workflow_id, o.workflow_type, o.task_queue, o.args, o.signal_name,
+               o.signal_args, o.search_attributes, o.created_at, o.attempts`,
+    [...bindings, filter.limit, filter.leaseMs / 1000],
+  );
+  const rows = (result.rows as Record<string, unknown>[]).map(toRow);
+  return rows.sort((a, b) => Number(BigInt(a.seq) - BigInt(b.seq)));
+}
+
+/** For each workflow, the seq of its oldest undispatched row (to keep one workflow's messages in order). */
+export async function oldestPendingSeq(db: Db, workflowIds: string[]): Promise<Map<string, string>> {
+  if (workflowIds.length === 0) return new Map();
+  const rows = await db('workflow_outbox')
+    .whereNull('dispatched_at')
+    .whereIn('workflow_id', workflowIds)
+    .groupBy('workflow_id')
+    .select('workflow_id', db.raw('min(seq)::text as seq'));
+  return new Map(rows.map((r: { workflowId: string; seq: string }) => [r.workflowId, r.seq]));
+}
+
+export async function markDispatched(db: Db, id: string, outcome: DispatchOutcome): Promise<void> {
+  await db('workflow_outbox').where({ id }).update({ dispatched_at: db.fn.now(), outcome, claimed_until: null, last_error: null });
+}
+
+/** Leaves the row for a later attempt, not before `retryInMs`. */
+export async function markFailed(db: Db, id: string, error: string, retryInMs: number): Promise<void> {
+  await db('workflow_outbox')
+    .where({ id })
+    .update({ last_error: error.slice(0, 1000), claimed_until: db.raw('now() + make_interval(secs => ?)', [retryInMs / 1000]) });
+}
+
+/** Gives rows back at once (claimed, then left alone to keep a workflow's messages in order). */
+export async function releaseClaims(db: Db, ids: string[]): Promise<void> {
+  if (ids.length > 0) await db('workflow_outbox').whereIn('id', ids).whereNull('dispatched_at').update({ claimed_until: null, attempts: db.raw('greatest(attempts - 1, 0)') });
+}
+
+export interface OutboxBacklog {
+  pending: number;
+  oldestAgeSeconds: number | null;
+}
+
+export async function outboxBacklog(db: Db): Promise<OutboxBacklog> {
+  const row = await db('workflow_outbox')
+    .whereNull('dispatched_at')
+    .first(db.raw('count(*)::int as pending'), db.raw('extract(epoch from now() - min(created_at))::float as oldest'));
+  return { pending: row?.pending ?? 0, oldestAgeSeconds: row?.oldest ?? null };
+}
+
+/** Dispatched rows are kept a while for operators, then removed. */
+export async function pruneDispatched(db: Db, olderThanDays: number): Promise<number> {
+  return db('workflow_outbox').whereNotNull('dispatched_at').where('dispatched_at', '<', db.raw('now() - make_interval(days => ?)', [olderThanDays])).delete();
+}
+
+function toRow(r: Record<string, unknown>): OutboxRow {
+  return {
+    id: r.id as string,
+    seq: String(r.seq),
+    tenantId: (r.tenant_id as string | null) ?? null,
+    kind: r.kind as OutboxRow['kind'],
+    workflowId: r.workflow_id as string,
+    workflowType: (r.workflow_type as string | null) ?? null,
+    taskQueue: (r.task_queue as string | null) ?? null,
+    args: r.args as unknown[],
+    signalName: (r.signal_name as string | null) ?? null,
+    signalArgs: r.signal_args as unknown[],
+    searchAttributes: r.search_attributes as SearchAttributeValues,
+    createdAt: r.created_at as Date,
+    attempts: r.attempts as number,
+  };
+}

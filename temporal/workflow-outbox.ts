@@ -1,0 +1,155 @@
+import { WorkflowIdReusePolicy, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type SearchAttributePair } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
+import type { Db } from '../db/connection';
+import { claimOutbox, markDispatched, markFailed, oldestPendingSeq, releaseClaims, type DispatchOutcome, type OutboxRow } from '../db/outbox';
+import type { Logger } from '../lib/logger';
+import { CUSTOM_SEARCH_ATTRIBUTES } from './search-attributes';
+
+/**
+ * Sends what the outbox recorded to Temporal, after commit. Called by the request that wrote the
+ * rows (at once, so the caller rarely waits for the sweeper) and by the sweeper schedule (for
+ * rows a crashed or cut-off process left behind). Never throws: a row that cannot be sent now
+ * stays in the table with its error and a back-off, and the sweeper tries again.
+ *
+ * Idempotence is Temporal's: starts use the row's deterministic workflow id with
+ * REJECT_DUPLICATE, so a second dispatch of the same row (two dispatchers, or a crash after
+ * Temporal accepted but before the row was marked) answers "already started", which is success.
+ * Signals carry facts the workflows apply idempotently.
+ */
+export interface DispatchReport {
+  dispatched: number;
+  failed: number;
+  /** Rows skipped because an older message to the same workflow is still pending elsewhere. */
+  deferred: number;
+}
+
+export interface WorkflowOutboxOptions {
+  db: Db;
+  client: Client;
+  taskQueue: string;
+  log: Logger;
+  /** Deadline of each Temporal call; a request never waits longer for a dispatch. */
+  deadlineMs?: number;
+  leaseMs?: number;
+}
+
+const SEARCH_ATTRIBUTE_KEYS = new Map<string, (typeof CUSTOM_SEARCH_ATTRIBUTES)[number]>(CUSTOM_SEARCH_ATTRIBUTES.map((k) => [k.name, k]));
+
+export class WorkflowOutbox {
+  private readonly deadlineMs: number;
+  private readonly leaseMs: number;
+
+  constructor(private readonly opts: WorkflowOutboxOptions) {
+    // Short: the caller answers as soon as the change is committed; the sweeper sends what missed this.
+    this.deadlineMs = opts.deadlineMs ?? 2_000;
+    this.leaseMs = opts.leaseMs ?? 30_000;
+  }
+
+  /** After commit: sends the rows this transaction wrote. */
+  async dispatch(ids: string[]): Promise<DispatchReport> {
+    if (ids.length === 0) return { dispatched: 0, failed: 0, deferred: 0 };
+    return this.run({ ids, limit: ids.length });
+  }
+
+  /** Sends whatever is still pending for one workflow (e.g. before an update to it). */
+  async dispatchWorkflow(workflowId: string): Promise<DispatchReport> {
+    return this.run({ workflowId, limit: 100 });
+  }
+
+  /** The sweeper: rows older than `minAgeMs` that nobody has sent, oldest first. */
+  async sweep(opts: { minAgeMs?: number; limit?: number } = {}): Promise<DispatchReport> {
+    return this.run({ minAgeMs: opts.minAgeMs ?? 5_000, limit: opts.limit ?? 200 });
+  }
+
+  private async run(filter: { ids?: string[]; workflowId?: string; minAgeMs?: number; limit: number }): Promise<DispatchReport> {
+    const report: DispatchReport = { dispatched: 0, failed: 0, deferred: 0 };
+    let rows: OutboxRow[];
+    try {
+      rows = await claimOutbox(this.opts.db, { ...filter, leaseMs: this.leaseMs });
+    } catch (err) {
+      this.opts.log.warn({ err: (err as Error).message }, 'outbox: could not claim rows; the sweeper will retry');
+      return { ...report, failed: filter.ids?.length ?? 0 };
+    }
+    // One workflow's messages go out in the order they were written, one after the other.
+    const byWorkflow = new Map<string, OutboxRow[]>();
+    for (const row of rows) byWorkflow.set(row.workflowId, [...(byWorkflow.get(row.workflowId) ?? []), row]);
+    const oldest = await oldestPendingSeq(this.opts.db, [...byWorkflow.keys()]).catch(() => new Map<string, string>());
+    await Promise.all(
+      [...byWorkflow.values()].map(async (group) => {
+        if (oldest.has(group[0]!.workflowId) && oldest.get(group[0]!.workflowId) !== group[0]!.seq) {
+          report.deferred += group.length;
+          await releaseClaims(this.opts.db, group.map((r) => r.id)).catch(() => undefined);
+          return;
+        }
+        for (let i = 0; i < group.length; i += 1) {
+          const row = group[i]!;
+          try {
+            const outcome = await this.send(row);
+            await markDispatched(this.opts.db, row.id, outcome);
+            report.dispatched += 1;
+          } catch (err) {
+            report.failed += group.length - i;
+            const retryInMs = Math.min(60_000, 1_000 * 2 ** Math.min(row.attempts, 6));
+            this.opts.log.warn({ err: (err as Error).message, workflowId: row.workflowId, outboxId: row.id, attempts: row.attempts }, 'outbox: dispatch failed; will retry');
+            await markFailed(this.opts.db, row.id, (err as Error).message ?? String(err), retryInMs).catch(() => undefined);
+            await releaseClaims(this.opts.db, group.slice(i + 1).map((r) => r.id)).catch(() => undefined);
+            return;
+          }
+        }
+      }),
+    );
+    return report;
+  }
+
+  private async send(row: OutboxRow): Promise<DispatchOutcome> {
+    const { client } = this.opts;
+    const deadline = Date.now() + this.deadlineMs;
+    const taskQueue = row.taskQueue ?? this.opts.taskQueue;
+    const typedSearchAttributes = this.searchAttributes(row);
+    return client.connection.withDeadline(deadline, async () => {
+      if (row.kind === 'start') {
+        try {
+          await client.workflow.start(row.workflowType!, {
+            workflowId: row.workflowId,
+            taskQueue,
+            args: row.args,
+            typedSearchAttributes,
+            // An id that was ever used counts as done: a re-dispatch never runs the work twice.
+            workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+          });
+          return 'started';
+        } catch (err) {
+          if (err instanceof WorkflowExecutionAlreadyStartedError) return 'already_started';
+          throw err;
+        }
+      }
+      if (row.kind === 'signal') {
+        try {
+          await client.workflow.getHandle(row.workflowId).signal(row.signalName!, ...row.signalArgs);
+          return 'signalled';
+        } catch (err) {
+          // The workflow has ended: the fact it was told no longer matters to it.
+          if (err instanceof WorkflowNotFoundError) return 'workflow_gone';
+          throw err;
+        }
+      }
+      await client.workflow.signalWithStart(row.workflowType!, {
+        workflowId: row.workflowId,
+        taskQueue,
+        args: row.args,
+        typedSearchAttributes,
+        signal: row.signalName!,
+        signalArgs: row.signalArgs,
+      });
+      return 'signalled';
+    });
+  }
+
+  private searchAttributes(row: OutboxRow): SearchAttributePair[] {
+    return Object.entries(row.searchAttributes).map(([name, value]) => {
+      const key = SEARCH_ATTRIBUTE_KEYS.get(name);
+      if (!key) throw new Error(`outbox: unknown search attribute ${name}`);
+      return { key, value: key.type === 'DATETIME' ? new Date(value) : value } as SearchAttributePair;
+    });
+  }
+}

@@ -1,0 +1,33 @@
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { ConsultationStatus } from '../domain/consultation';
+
+/**
+ * The consultation workflow's messages, shared by the API (which sends them) and the workflow
+ * (which handles them), so a name or an argument shape cannot drift between the two.
+ * Sealed fields are base64 ciphertext made by the API: clinical content never enters history in clear.
+ */
+export interface UpdateResult {
+  status: ConsultationStatus;
+  startsAt: string;
+  endsAt: string;
+  /** For `join`: when the patient/doctor may be in the room. */
+  joinWindow?: { notBefore: string; expiresAt: string };
+}
+
+export const statusQuery = defineQuery<{ status: ConsultationStatus; startsAt: string; endsAt: string }>('status');
+export const questionnaireUpdate = defineUpdate<UpdateResult, [{ answersSealed: string }]>('questionnaire');
+export const checkInUpdate = defineUpdate<UpdateResult, []>('checkIn');
+export const joinUpdate = defineUpdate<UpdateResult, []>('join');
+export const startUpdate = defineUpdate<UpdateResult, []>('start');
+export const finishUpdate = defineUpdate<UpdateResult, [{ noteSealed: string; prescriptionsSealed: string }]>('finish');
+export const paymentUpdate = defineUpdate<UpdateResult, [{ amount: number; method: string }]>('payment');
+export const cancelUpdate = defineUpdate<UpdateResult, [{ reasonSealed: string }]>('cancel');
+export const rescheduleUpdate = defineUpdate<UpdateResult, [{ startsAt: string; endsAt: string }]>('reschedule');
+
+/** Failure types the workflow raises to refuse an update (mapped to problem codes in application/workflow-failures.ts). */
+export const CONSULTATION_FAILURES = {
+  invalidTransition: 'InvalidTransition',
+  slotTaken: 'SlotTaken',
+  outsideJoinWindow: 'OutsideJoinWindow',
+  consultationMissing: 'ConsultationMissing',
+} as const;

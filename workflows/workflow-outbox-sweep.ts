@@ -1,0 +1,17 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+
+const { sweepWorkflowOutbox } = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { maximumAttempts: 3, maximumInterval: '10 seconds' },
+});
+
+/**
+ * Run every minute by the `workflow-outbox-sweeper` schedule (temporal/schedules.ts): starts
+ * and signals that were committed but not sent (the API died after commit, or Temporal was
+ * briefly unreachable) are sent now. Its result tells operators how much was left behind.
+ */
+export async function workflowOutboxSweepWorkflow() {
+  return sweepWorkflowOutbox();
+}
