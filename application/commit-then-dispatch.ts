@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { enqueueWorkflow, type WorkflowIntent } from '../db/outbox';
+import { enqueueWorkflow, type OutboxRow, type WorkflowIntent } from '../db/outbox';
 import { withTenant, type TenantTransaction } from '../db/tenant-scope';
 import type { Services } from './deps';
 
@@ -16,9 +16,9 @@ export async function commitThenDispatch<T>(
   tenantId: string,
   work: (trx: TenantTransaction, enqueue: Enqueue) => Promise<T>,
 ): Promise<T> {
-  const ids: string[] = [];
-  const result = await withTenant(deps.db, tenantId, (trx) => work(trx, async (intent) => void ids.push(await enqueueWorkflow(trx, tenantId, intent))));
-  await deps.outbox.dispatch(ids);
+  const rows: OutboxRow[] = [];
+  const result = await withTenant(deps.db, tenantId, (trx) => work(trx, async (intent) => void rows.push(await enqueueWorkflow(trx, tenantId, intent))));
+  await deps.outbox.dispatchCommitted(rows);
   return result;
 }
 
@@ -27,8 +27,8 @@ export async function commitPlatformThenDispatch<T>(
   deps: Pick<Services, 'db' | 'outbox'>,
   work: (trx: Knex.Transaction, enqueue: (tenantId: string | null, intent: WorkflowIntent) => Promise<void>) => Promise<T>,
 ): Promise<T> {
-  const ids: string[] = [];
-  const result = await deps.db.transaction((trx) => work(trx, async (tenantId, intent) => void ids.push(await enqueueWorkflow(trx, tenantId, intent))));
-  await deps.outbox.dispatch(ids);
+  const rows: OutboxRow[] = [];
+  const result = await deps.db.transaction((trx) => work(trx, async (tenantId, intent) => void rows.push(await enqueueWorkflow(trx, tenantId, intent))));
+  await deps.outbox.dispatchCommitted(rows);
   return result;
 }

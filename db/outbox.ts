@@ -40,8 +40,12 @@ export interface OutboxRow {
   attempts: number;
 }
 
-/** Records the intent in the caller's transaction: it exists if and only if the change commits. */
-export async function enqueueWorkflow(trx: Knex.Transaction, tenantId: string | null, intent: WorkflowIntent): Promise<string> {
+/**
+ * Records the intent in the caller's transaction: it exists if and only if the change commits.
+ * The row is born leased to the caller, which sends it right after commit; the sweeper takes it
+ * only if that lease runs out (the caller died) or the send failed.
+ */
+export async function enqueueWorkflow(trx: Knex.Transaction, tenantId: string | null, intent: WorkflowIntent, leaseMs = 30_000): Promise<OutboxRow> {
   const [row] = await trx('workflow_outbox')
     .insert({
       tenant_id: tenantId,
@@ -53,10 +57,14 @@ export async function enqueueWorkflow(trx: Knex.Transaction, tenantId: string | 
       signal_name: intent.kind === 'start' ? null : intent.signal,
       signal_args: JSON.stringify(intent.kind === 'signal' ? (intent.args ?? []) : intent.kind === 'signal_with_start' ? (intent.signalArgs ?? []) : []),
       search_attributes: JSON.stringify(intent.kind === 'signal' ? {} : (intent.searchAttributes ?? {})),
+      claimed_until: trx.raw('now() + make_interval(secs => ?)', [leaseMs / 1000]),
     })
-    .returning('id');
-  return (row as { id: string }).id;
+    .returning(RETURNED);
+  return rowFrom(row as Record<string, unknown>);
 }
+
+/** Returned columns, aliased so the snake-case mapper of the query builder leaves one shape for rowFrom. */
+const RETURNED = ['id', 'seq', 'tenant_id', 'kind', 'workflow_id', 'workflow_type', 'task_queue', 'args', 'signal_name', 'signal_args', 'search_attributes', 'created_at', 'attempts'];
 
 export interface ClaimFilter {
   ids?: string[];
@@ -65,6 +73,8 @@ export interface ClaimFilter {
   minAgeMs?: number;
   limit: number;
   leaseMs: number;
+  /** Take rows even while leased or backing off (someone is waiting for this workflow now). */
+  ignoreLease?: boolean;
 }
 
 /**
@@ -74,7 +84,8 @@ export interface ClaimFilter {
  * retry time instead, which is the row's back-off.
  */
 export async function claimOutbox(db: Db, filter: ClaimFilter): Promise<OutboxRow[]> {
-  const where: string[] = ['dispatched_at is null', '(claimed_until is null or claimed_until < now())'];
+  const where: string[] = ['dispatched_at is null'];
+  if (!filter.ignoreLease) where.push('(claimed_until is null or claimed_until < now())');
   const bindings: Knex.RawBinding[] = [];
   if (filter.ids) {
     where.push('id = any(?::uuid[])');
@@ -93,13 +104,13 @@ export async function claimOutbox(db: Db, filter: ClaimFilter): Promise<OutboxRo
        select id from workflow_outbox where ${where.join(' and ')} order by seq limit ? for update skip locked
      )
      update workflow_outbox o
-        set claimed_until = now() + make_interval(secs => ?), attempts = o.attempts + 1
+        set claimed_until = now() + make_interval(secs => ?)
        from c where o.id = c.id
      returning o.id, o.seq, o.tenant_id, o.kind, o.workflow_id, o.workflow_type, o.task_queue, o.args, o.signal_name,
                o.signal_args, o.search_attributes, o.created_at, o.attempts`,
     [...bindings, filter.limit, filter.leaseMs / 1000],
   );
-  const rows = (result.rows as Record<string, unknown>[]).map(toRow);
+  const rows = (result.rows as Record<string, unknown>[]).map(rowFrom);
   return rows.sort((a, b) => Number(BigInt(a.seq) - BigInt(b.seq)));
 }
 
@@ -122,12 +133,16 @@ export async function markDispatched(db: Db, id: string, outcome: DispatchOutcom
 export async function markFailed(db: Db, id: string, error: string, retryInMs: number): Promise<void> {
   await db('workflow_outbox')
     .where({ id })
-    .update({ last_error: error.slice(0, 1000), claimed_until: db.raw('now() + make_interval(secs => ?)', [retryInMs / 1000]) });
+    .update({
+      last_error: error.slice(0, 1000),
+      attempts: db.raw('attempts + 1'),
+      claimed_until: db.raw('now() + make_interval(secs => ?)', [retryInMs / 1000]),
+    });
 }
 
 /** Gives rows back at once (claimed, then left alone to keep a workflow's messages in order). */
 export async function releaseClaims(db: Db, ids: string[]): Promise<void> {
-  if (ids.length > 0) await db('workflow_outbox').whereIn('id', ids).whereNull('dispatched_at').update({ claimed_until: null, attempts: db.raw('greatest(attempts - 1, 0)') });
+  if (ids.length > 0) await db('workflow_outbox').whereIn('id', ids).whereNull('dispatched_at').update({ claimed_until: null });
 }
 
 export interface OutboxBacklog {
@@ -147,20 +162,22 @@ export async function pruneDispatched(db: Db, olderThanDays: number): Promise<nu
   return db('workflow_outbox').whereNotNull('dispatched_at').where('dispatched_at', '<', db.raw('now() - make_interval(days => ?)', [olderThanDays])).delete();
 }
 
-function toRow(r: Record<string, unknown>): OutboxRow {
+/** Raw queries return snake_case columns, the query builder camelCase ones: both end up here. */
+function rowFrom(r: Record<string, unknown>): OutboxRow {
+  const v = (snake: string, camel: string) => (snake in r ? r[snake] : r[camel]);
   return {
     id: r.id as string,
     seq: String(r.seq),
-    tenantId: (r.tenant_id as string | null) ?? null,
+    tenantId: (v('tenant_id', 'tenantId') as string | null) ?? null,
     kind: r.kind as OutboxRow['kind'],
-    workflowId: r.workflow_id as string,
-    workflowType: (r.workflow_type as string | null) ?? null,
-    taskQueue: (r.task_queue as string | null) ?? null,
+    workflowId: v('workflow_id', 'workflowId') as string,
+    workflowType: (v('workflow_type', 'workflowType') as string | null) ?? null,
+    taskQueue: (v('task_queue', 'taskQueue') as string | null) ?? null,
     args: r.args as unknown[],
-    signalName: (r.signal_name as string | null) ?? null,
-    signalArgs: r.signal_args as unknown[],
-    searchAttributes: r.search_attributes as SearchAttributeValues,
-    createdAt: r.created_at as Date,
+    signalName: (v('signal_name', 'signalName') as string | null) ?? null,
+    signalArgs: v('signal_args', 'signalArgs') as unknown[],
+    searchAttributes: v('search_attributes', 'searchAttributes') as SearchAttributeValues,
+    createdAt: v('created_at', 'createdAt') as Date,
     attempts: r.attempts as number,
   };
 }

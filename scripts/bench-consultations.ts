@@ -1,6 +1,8 @@
 import { fork } from 'node:child_process';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { echoUpdate, stopUpdate } from './bench-workflows';
 
 /**
  * Consultation figures for `npm run bench`: bookings per second through the API next to the raw
@@ -44,8 +46,11 @@ export async function benchConsultations(opts: { api: string; adminToken: string
   const worker = fork(path.join(__dirname, '..', 'workers', 'main.ts'), [], { execArgv: ['--import', 'tsx'], env: { ...opts.serverEnv, LOG_LEVEL: 'error' }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   await new Promise<void>((resolve) => worker.once('message', () => resolve()));
   try {
-    // Slots days ahead, so no timer fires during the measurement.
-    const base = Math.ceil((Date.now() + 3 * 86_400_000) / 300_000) * 300_000;
+    // Slots from midnight (Japan) three days ahead, so no timer fires during the measurement and
+    // every slot falls inside the practitioners' 00:00–23:55 hours whatever the time of day now.
+    const DAY = 86_400_000;
+    const JST = 9 * 3_600_000;
+    const base = Math.ceil((Date.now() + 3 * DAY + JST) / DAY) * DAY - JST;
     const slot = (i: number) => ({ practitionerId: practitioners[i % 4].id, startsAt: new Date(base + Math.floor(i / 4) * 300_000).toISOString() });
     const N = Number(process.env.BENCH_BOOKINGS ?? 400);
     say(`consultations: ${N} bookings through the API (16 at a time)`);
@@ -77,14 +82,37 @@ export async function benchConsultations(opts: { api: string; adminToken: string
       await client.workflow.getHandle(`consultation/${id}`).result();
     });
     const lifecyclesPerMinute = Math.round((L / (Number(process.hrtime.bigint() - t) / 1e9)) * 60);
+
+    // Anchor: the same number of update round trips, 8 at a time, to workflows whose handler does nothing.
+    say(`consultations: ${L} raw update round trips on empty workflows (8 at a time)`);
+    const native = await NativeConnection.connect({ address: opts.temporalAddress });
+    const echoQueue = `${opts.taskQueue}-echo`;
+    const echoWorker = await Worker.create({ connection: native, taskQueue: echoQueue, workflowsPath: require.resolve('./bench-workflows') });
+    const echoRun = echoWorker.run();
+    const echoes = await Promise.all(Array.from({ length: 8 }, (_, i) => client.workflow.start('benchEchoWorkflow', { workflowId: `bench-echo-${base}-${i}`, taskQueue: echoQueue })));
+    for (const h of echoes) await h.executeUpdate(echoUpdate, { args: ['warm'] });
+    const rawUpdates: number[] = [];
+    await pool(L, 8, async (i) => {
+      const s = process.hrtime.bigint();
+      await echoes[i % 8]!.executeUpdate(echoUpdate, { args: ['x'] });
+      rawUpdates.push(Number(process.hrtime.bigint() - s) / 1e6);
+    });
+    await Promise.all(echoes.map((h) => h.executeUpdate(stopUpdate)));
+    echoWorker.shutdown();
+    await echoRun;
+    await native.close();
     await connection.close();
     return {
       consultations: {
         bookingsPerSec,
         rawWorkflowStartsPerSec: rawStartsPerSec,
+        // Goal ≥ 0.6: a booking (HTTP, auth, transaction, outbox, start after commit) vs a bare start.
         bookingToRawStartRatio: Math.round((bookingsPerSec / rawStartsPerSec) * 100) / 100,
         lifecyclesPerMinute,
         checkInUpdateMs: { p50: pct(checkIns, 50), p99: pct(checkIns, 99) },
+        rawUpdateMs: { p50: pct(rawUpdates, 50), p99: pct(rawUpdates, 99) },
+        // Latency ratio: anchor ÷ ours (1.0 = check-in costs no more than a bare update). Goal ≥ 0.7.
+        checkInToRawUpdateRatio: Math.round((pct(rawUpdates, 50) / pct(checkIns, 50)) * 100) / 100,
       },
     };
   } finally {

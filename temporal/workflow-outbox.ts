@@ -45,15 +45,24 @@ export class WorkflowOutbox {
     this.leaseMs = opts.leaseMs ?? 30_000;
   }
 
-  /** After commit: sends the rows this transaction wrote. */
+  /** After commit: sends the rows this transaction wrote (born leased to it, so no claim is needed). */
+  async dispatchCommitted(rows: OutboxRow[]): Promise<DispatchReport> {
+    return this.send(rows);
+  }
+
+  /** Sends these rows if they are still pending and nobody holds them. */
   async dispatch(ids: string[]): Promise<DispatchReport> {
     if (ids.length === 0) return { dispatched: 0, failed: 0, deferred: 0 };
     return this.run({ ids, limit: ids.length });
   }
 
-  /** Sends whatever is still pending for one workflow (e.g. before an update to it). */
+  /**
+   * Sends whatever is still pending for one workflow, now, because a caller needs that workflow
+   * (e.g. an update to a consultation booked while Temporal was unreachable). Leases and back-off
+   * are ignored: a concurrent send of the same row is harmless.
+   */
   async dispatchWorkflow(workflowId: string): Promise<DispatchReport> {
-    return this.run({ workflowId, limit: 100 });
+    return this.run({ workflowId, limit: 100, ignoreLease: true });
   }
 
   /** The sweeper: rows older than `minAgeMs` that nobody has sent, oldest first. */
@@ -61,19 +70,26 @@ export class WorkflowOutbox {
     return this.run({ minAgeMs: opts.minAgeMs ?? 5_000, limit: opts.limit ?? 200 });
   }
 
-  private async run(filter: { ids?: string[]; workflowId?: string; minAgeMs?: number; limit: number }): Promise<DispatchReport> {
-    const report: DispatchReport = { dispatched: 0, failed: 0, deferred: 0 };
+  private async run(filter: { ids?: string[]; workflowId?: string; minAgeMs?: number; limit: number; ignoreLease?: boolean }): Promise<DispatchReport> {
     let rows: OutboxRow[];
     try {
       rows = await claimOutbox(this.opts.db, { ...filter, leaseMs: this.leaseMs });
     } catch (err) {
       this.opts.log.warn({ err: (err as Error).message }, 'outbox: could not claim rows; the sweeper will retry');
-      return { ...report, failed: filter.ids?.length ?? 0 };
+      return { dispatched: 0, failed: filter.ids?.length ?? 0, deferred: 0 };
     }
-    // One workflow's messages go out in the order they were written, one after the other.
+    return this.send(rows);
+  }
+
+  /** Sends rows this dispatcher holds; one workflow's messages go out in the order they were written. */
+  private async send(rows: OutboxRow[]): Promise<DispatchReport> {
+    const report: DispatchReport = { dispatched: 0, failed: 0, deferred: 0 };
+    if (rows.length === 0) return report;
     const byWorkflow = new Map<string, OutboxRow[]>();
     for (const row of rows) byWorkflow.set(row.workflowId, [...(byWorkflow.get(row.workflowId) ?? []), row]);
-    const oldest = await oldestPendingSeq(this.opts.db, [...byWorkflow.keys()]).catch(() => new Map<string, string>());
+    // A start is always a workflow's first message; only signals can be behind an older pending row.
+    const signalled = [...byWorkflow.keys()].filter((id) => byWorkflow.get(id)!.some((r) => r.kind !== 'start'));
+    const oldest = await oldestPendingSeq(this.opts.db, signalled).catch(() => new Map<string, string>());
     await Promise.all(
       [...byWorkflow.values()].map(async (group) => {
         if (oldest.has(group[0]!.workflowId) && oldest.get(group[0]!.workflowId) !== group[0]!.seq) {
@@ -84,7 +100,7 @@ export class WorkflowOutbox {
         for (let i = 0; i < group.length; i += 1) {
           const row = group[i]!;
           try {
-            const outcome = await this.send(row);
+            const outcome = await this.sendOne(row);
             await markDispatched(this.opts.db, row.id, outcome);
             report.dispatched += 1;
           } catch (err) {
@@ -101,7 +117,7 @@ export class WorkflowOutbox {
     return report;
   }
 
-  private async send(row: OutboxRow): Promise<DispatchOutcome> {
+  private async sendOne(row: OutboxRow): Promise<DispatchOutcome> {
     const { client } = this.opts;
     const deadline = Date.now() + this.deadlineMs;
     const taskQueue = row.taskQueue ?? this.opts.taskQueue;

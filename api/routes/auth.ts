@@ -151,7 +151,7 @@ export const authRoutes = (deps: AppDeps) => [
         });
       }
       if (outcome.kind === 'bad') return fail();
-      await deps.outbox.dispatch(outcome.outbox);
+      await deps.outbox.dispatchCommitted(outcome.outbox);
       ctx.body = { token: outcome.token, state: outcome.state };
     },
   }),
@@ -240,7 +240,7 @@ export const authRoutes = (deps: AppDeps) => [
         await recordAuditNow(deps.db, auth.tenantId, auditContext(ctx), { action: 'password.change', outcome: 'failed', targetType: 'account', targetId: auth.accountId, details: { reason: 'wrong_current_password' } });
         throw badRequest('invalid_current_password', 'The current password is wrong.');
       }
-      await deps.outbox.dispatch(result.outbox);
+      await deps.outbox.dispatchCommitted(result.outbox);
       ctx.status = 204;
     },
   }),

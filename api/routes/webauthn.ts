@@ -181,7 +181,7 @@ export const webauthnRoutes = (deps: AppDeps) => {
           await recordAuditNow(deps.db, auth.tenantId, auditContext(ctx), { action: 'passkey.register', outcome: 'failed', details: { reason: result.reason.slice(0, 200) } });
           throw verificationFailed('The passkey could not be verified.');
         }
-        await deps.outbox.dispatch(result.outbox);
+        await deps.outbox.dispatchCommitted(result.outbox);
         ctx.status = 201;
         ctx.body = { ...toPasskeyView(result.row), state: 'active' };
       },

@@ -49,10 +49,6 @@ export async function bookConsultation(
         id, tenantId, patientId: req.patientId, practitionerId: req.practitionerId, startsAt: req.startsAt, endsAt,
         mode: req.mode, workflowId, idempotencyKey: req.idempotencyKey, createdBy: actor.accountId,
       });
-      await recordAudit(trx, actor.audit, {
-        action: 'consultation.book', outcome: 'success', targetType: 'consultation', targetId: id,
-        details: { practitionerId: req.practitionerId, startsAt: req.startsAt.toISOString(), mode: req.mode },
-      });
       const input: ConsultationInput = { tenantId, consultationId: id, mode: req.mode, startsAt: req.startsAt.toISOString(), endsAt: endsAt.toISOString(), timing: deps.consultations };
       await enqueue({
         kind: 'start',
@@ -66,6 +62,11 @@ export async function bookConsultation(
           [SCHEDULED_START.name]: req.startsAt.toISOString(),
           [CONSULTATION_MODE.name]: req.mode,
         },
+      });
+      // Last: the log entry takes the clinic's chain lock until commit, so it is held for one statement.
+      await recordAudit(trx, actor.audit, {
+        action: 'consultation.book', outcome: 'success', targetType: 'consultation', targetId: id,
+        details: { practitionerId: req.practitionerId, startsAt: req.startsAt.toISOString(), mode: req.mode },
       });
       return row;
     });

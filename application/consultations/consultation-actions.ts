@@ -5,7 +5,7 @@ import { findConsultation, type ConsultationRow } from '../../db/consultations';
 import { assertOffered, getPractitioner } from '../../db/practitioners';
 import { withTenant } from '../../db/tenant-scope';
 import { isUuid } from '../../domain/ids';
-import { badRequest, notFound, Problem } from '../../domain/problems';
+import { badRequest, notFound, Problem, serviceUnavailable } from '../../domain/problems';
 import {
   cancelUpdate,
   checkInUpdate,
@@ -36,6 +36,7 @@ export async function loadConsultation(deps: Pick<Services, 'db'>, actor: Clinic
   return row;
 }
 
+/** Sends the update; logs the outcome. Returns the workflow's answer and the row as the action left it. */
 async function update<Args extends unknown[]>(
   deps: Deps,
   actor: ClinicActor,
@@ -43,32 +44,37 @@ async function update<Args extends unknown[]>(
   action: string,
   definition: UpdateDefinition<UpdateResult, Args>,
   args: Args,
-): Promise<UpdateResult> {
+): Promise<ActionResult> {
   const send = () =>
     deps.temporal.connection.withDeadline(Date.now() + UPDATE_DEADLINE_MS, () =>
       // The definitions are typed at each call below; the SDK's overloads cannot see through the generic.
       deps.temporal.client.workflow.getHandle(row.workflowId).executeUpdate(definition as unknown as UpdateDefinition<UpdateResult, [unknown]>, { args: args as unknown as [unknown] }),
     );
-  const audit = (outcome: 'success' | 'denied', details?: Record<string, unknown>) =>
-    withTenant(deps.db, actor.tenantId, (trx) =>
-      recordAudit(trx, actor.audit, { action: `consultation.${action}`, outcome, targetType: 'consultation', targetId: row.id, details }),
-    );
+  const entry = (outcome: 'success' | 'denied', details?: Record<string, unknown>) =>
+    ({ action: `consultation.${action}`, outcome, targetType: 'consultation', targetId: row.id, details }) as const;
+  let result: UpdateResult;
   try {
-    let result: UpdateResult;
     try {
       result = await send();
     } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
       // Booked a moment ago and its start is still in the outbox: send it now, then retry once.
-      if (!(err instanceof WorkflowNotFoundError) || (await deps.outbox.dispatchWorkflow(row.workflowId)).dispatched === 0) throw err;
+      const pending = await deps.outbox.dispatchWorkflow(row.workflowId);
+      if (pending.failed > 0) throw serviceUnavailable('This consultation\'s workflow is still starting. Retry shortly.');
+      if (pending.dispatched === 0) throw err;
       result = await send();
     }
-    await audit('success');
-    return result;
   } catch (err) {
     const problem = err instanceof Problem ? err : problemFromWorkflowError(err, consultationEnded);
-    if (problem.status < 500) await audit('denied', { code: problem.code });
+    if (problem.status < 500) await withTenant(deps.db, actor.tenantId, (trx) => recordAudit(trx, actor.audit, entry('denied', { code: problem.code })));
     throw problem;
   }
+  // One transaction: the log entry, and the row as the action left it (payment, new times).
+  const after = await withTenant(deps.db, actor.tenantId, async (trx) => {
+    await recordAudit(trx, actor.audit, entry('success'));
+    return findConsultation(trx, row.id);
+  });
+  return { row: after ?? row, result };
 }
 
 const seal = async (deps: Pick<Services, 'vault'>, row: ConsultationRow, field: 'questionnaire' | 'note' | 'prescriptions' | 'cancelReason', value: unknown) =>
@@ -82,10 +88,8 @@ export interface ActionResult {
 const act =
   <I, Args extends unknown[]>(action: string, definition: UpdateDefinition<UpdateResult, Args>, argsOf: (deps: Deps, row: ConsultationRow, input: I) => Promise<Args>) =>
   async (deps: Deps, actor: ClinicActor, id: string, input: I): Promise<ActionResult> => {
-    const before = await loadConsultation(deps, actor, id);
-    const result = await update(deps, actor, before, action, definition, await argsOf(deps, before, input));
-    // The row as the action left it (payment, new times), read after the workflow recorded it.
-    return { row: await loadConsultation(deps, actor, id), result };
+    const row = await loadConsultation(deps, actor, id);
+    return update(deps, actor, row, action, definition, await argsOf(deps, row, input));
   };
 
 export const recordQuestionnaire = act('questionnaire', questionnaireUpdate, async (deps, row, answers: Record<string, unknown>) => [

@@ -28,6 +28,7 @@ export async function up(knex: Knex): Promise<void> {
       search_attributes jsonb not null default '{}',
       created_at timestamptz not null default now(),
       claimed_until timestamptz,
+      -- Failed sends so far (the back-off grows with it).
       attempts integer not null default 0,
       last_error text,
       dispatched_at timestamptz,

@@ -138,7 +138,7 @@ function outboxFor(which?: typeof UNREACHABLE_CLIENT): WorkflowOutbox {
   const client = stack.temporal.client;
   if (which === UNREACHABLE_CLIENT) {
     // A dispatcher whose every send fails: rows stay pending, as after a crash right after commit.
-    return { dispatch: async () => ({ dispatched: 0, failed: 0, deferred: 0 }) } as unknown as WorkflowOutbox;
+    return { dispatchCommitted: async () => ({ dispatched: 0, failed: 0, deferred: 0 }) } as unknown as WorkflowOutbox;
   }
   return new WorkflowOutbox({ db: stack.database.db, client, taskQueue: stack.config.TEMPORAL_TASK_QUEUE, log });
 }
