@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { CreateTenantInput, Tenant, TenantStatus, UpdateTenantInput } from '../domain/tenant';
 import { canChangeStatus } from '../domain/tenant';
 import { CURSOR_TS_SQL, encodeCursor, type Keyset } from '../domain/pagination';
@@ -59,17 +60,16 @@ export async function listTenants(
 }
 
 
-export async function updateTenant(db: Db, id: string, patch: UpdateTenantInput): Promise<Tenant> {
-  return db.transaction(async (trx) => {
-    if (!isUuid(id)) throw notFound('No such clinic.');
-    const current = await TenantRow.query(trx).findById(id).forUpdate();
-    if (!current) throw notFound('No such clinic.');
-    if (patch.status && !canChangeStatus(current.status, patch.status)) {
-      throw conflict('invalid_transition', `A clinic in status "${current.status}" cannot become "${patch.status}".`);
-    }
-    const row = await TenantRow.query(trx).patchAndFetchById(id, { ...patch, updatedAt: trx.fn.now() as never });
-    return row.toApi();
-  });
+/** Inside the caller's transaction: the clinic's row stays locked until it commits. */
+export async function updateTenant(trx: Knex.Transaction, id: string, patch: UpdateTenantInput): Promise<Tenant> {
+  if (!isUuid(id)) throw notFound('No such clinic.');
+  const current = await TenantRow.query(trx).findById(id).forUpdate();
+  if (!current) throw notFound('No such clinic.');
+  if (patch.status && !canChangeStatus(current.status, patch.status)) {
+    throw conflict('invalid_transition', `A clinic in status "${current.status}" cannot become "${patch.status}".`);
+  }
+  const row = await TenantRow.query(trx).patchAndFetchById(id, { ...patch, updatedAt: trx.fn.now() as never });
+  return row.toApi();
 }
 
 /** Finishes provisioning. Idempotent: activating an active clinic changes nothing. */

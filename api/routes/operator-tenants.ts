@@ -1,16 +1,11 @@
 import { z } from 'zod';
 import { createClinic } from '../../application/tenants/create-clinic';
-import { getTenant, listTenants, updateTenant } from '../../db/tenants';
-import { actor } from '../actor';
-import { decodeCursor } from '../../domain/pagination';
-import { conflict, serviceUnavailable } from '../../domain/problems';
+import { getClinic, listClinics } from '../../application/tenants/read-clinics';
+import { rotateTenantKeys } from '../../application/tenants/rotate-keys';
+import { updateClinic } from '../../application/tenants/update-clinic';
 import { createTenantSchema, TENANT_STATUSES, updateTenantSchema } from '../../domain/tenant';
-import { TENANT_ID } from '../../temporal/search-attributes';
-import { keyRotationWorkflowId } from '../../temporal/workflow-ids';
-import type { keyRotationWorkflow } from '../../workflows/key-rotation';
-import { auditContext } from '../audit-context';
+import { actor } from '../actor';
 import { defineRoute } from '../route';
-import { recordAuditNow } from '../../db/audit';
 import { idParams, tenantPageSchema, tenantSchema } from '../schemas';
 import type { AppDeps } from '../app';
 
@@ -32,20 +27,7 @@ export const operatorTenantRoutes = (deps: AppDeps) => [
     responses: { 202: { description: 'Rotation started', schema: z.object({ workflowId: z.string() }) } },
     problems: [404, 409],
     handler: async (ctx, { params }) => {
-      const tenant = await getTenant(deps.db, params.id);
-      const workflowId = keyRotationWorkflowId(tenant.id);
-      try {
-        await deps.temporal.client.workflow.start<typeof keyRotationWorkflow>('keyRotationWorkflow', {
-          workflowId,
-          taskQueue: deps.taskQueue,
-          args: [tenant.id],
-          typedSearchAttributes: [{ key: TENANT_ID, value: tenant.id }],
-        });
-      } catch (err) {
-        if ((err as Error).name === 'WorkflowExecutionAlreadyStartedError') throw conflict('rotation_in_progress', 'A key rotation for this clinic is already running.');
-        throw serviceUnavailable('The workflow service is unavailable. Retry shortly.');
-      }
-      await recordAuditNow(deps.db, tenant.id, auditContext(ctx), { action: 'keys.rotate', outcome: 'success', targetType: 'tenant', targetId: tenant.id, details: { workflowId } });
+      const { workflowId } = await rotateTenantKeys(deps, actor(ctx), params.id);
       ctx.status = 202;
       ctx.body = { workflowId };
     },
@@ -77,8 +59,7 @@ export const operatorTenantRoutes = (deps: AppDeps) => [
     query: listQuery,
     responses: { 200: { description: 'A page of clinics', schema: tenantPageSchema } },
     handler: async (ctx, { query }) => {
-      const after = decodeCursor(query.cursor);
-      ctx.body = await listTenants(deps.db, { limit: query.limit, after, status: query.status });
+      ctx.body = await listClinics(deps, query);
     },
   }),
   defineRoute({
@@ -92,7 +73,7 @@ export const operatorTenantRoutes = (deps: AppDeps) => [
     responses: { 200: { description: 'The clinic', schema: tenantSchema } },
     problems: [404],
     handler: async (ctx, { params }) => {
-      ctx.body = await getTenant(deps.db, params.id);
+      ctx.body = await getClinic(deps, params.id);
     },
   }),
   defineRoute({
@@ -107,15 +88,7 @@ export const operatorTenantRoutes = (deps: AppDeps) => [
     responses: { 200: { description: 'The updated clinic', schema: tenantSchema } },
     problems: [404, 409],
     handler: async (ctx, { params, body }) => {
-      const updated = await updateTenant(deps.db, params.id, body);
-      await recordAuditNow(deps.db, updated.id, auditContext(ctx), {
-        action: body.status ? `tenant.${body.status === 'suspended' ? 'suspend' : 'resume'}` : 'tenant.update',
-        outcome: 'success',
-        targetType: 'tenant',
-        targetId: updated.id,
-        details: { fields: Object.keys(body) },
-      });
-      ctx.body = updated;
+      ctx.body = await updateClinic(deps, actor(ctx), params.id, body);
     },
   }),
 ];
