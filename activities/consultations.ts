@@ -65,16 +65,19 @@ export function createConsultationActivities(deps: { db: Db; vault: Vault; maile
 
     /** Mails the patient (if they gave an address) once per consultation, kind and start time. */
     async sendConsultationReminder(args: { tenantId: string; consultationId: string; kind: string; startsAt: string }): Promise<'sent' | 'already' | 'no_address'> {
+      // Rows first, in a transaction that ends before decrypting: a cold key cache loads the
+      // key through the same connection pool, so decrypting inside it could wait on itself.
       const found = await withTenant(deps.db, args.tenantId, async (trx) => {
         const c = await trx('consultations').where({ id: args.consultationId }).first();
         if (!c) return undefined;
-        const p = await trx('patients').where({ id: c.patientId }).first();
+        const p = await trx('patients').where({ id: c.patientId }).first('id', 'email_sealed');
         const tenant = await trx('tenants').where({ id: args.tenantId }).first('name');
-        const email = p?.emailSealed ? await deps.vault.decryptText(args.tenantId, `patients.email:${p.id}`, p.emailSealed) : null;
-        return { email, mode: c.mode as string, clinic: tenant?.name as string };
+        return { patient: p as { id: string; emailSealed: Buffer | null } | undefined, mode: c.mode as string, clinic: tenant?.name as string };
       });
       if (!found) throw ApplicationFailure.nonRetryable(`consultation ${args.consultationId} does not exist`, 'ConsultationMissing');
-      if (!found.email) return 'no_address';
+      const { patient } = found;
+      const email = patient?.emailSealed ? await deps.vault.decryptText(args.tenantId, `patients.email:${patient.id}`, patient.emailSealed) : null;
+      if (!email) return 'no_address';
       const when = new Date(Date.parse(args.startsAt) + 9 * 3_600_000).toISOString().slice(0, 16).replace('T', ' ');
       const subject = args.kind === 'payment' ? `[${found.clinic}] お支払いのお願い / Payment reminder` : `[${found.clinic}] ご予約のお知らせ / Appointment reminder`;
       const text =
@@ -85,7 +88,7 @@ export function createConsultationActivities(deps: { db: Db; vault: Vault; maile
         tenantId: args.tenantId,
         idempotencyKey: `consultation/${args.consultationId}/${args.kind}/${args.startsAt}`,
         purpose: `consultation.reminder.${args.kind}`,
-        mail: { to: found.email, subject, text },
+        mail: { to: email, subject, text },
       });
       return sent ? 'sent' : 'already';
     },

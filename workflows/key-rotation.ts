@@ -1,10 +1,16 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { PERMANENT_KEY_ERRORS } from '../lib/crypto/key-provider';
 
-const { activeMasterKey, rotateMasterKey, rewrapDataKeys, destroyRetiredMasterKeys } = proxyActivities<Activities>({
-  startToCloseTimeout: '5 minutes',
-  retry: { maximumInterval: '1 minute', nonRetryableErrorTypes: ['NoMasterKey'] },
-});
+/**
+ * Bounded retries: a key service that stays down fails the rotation after about ten minutes
+ * (an operator starts it again; every step resumes), and errors no retry can cure (no master
+ * key, a key that is gone or refused) fail it at once.
+ */
+const retry = { maximumAttempts: 10, maximumInterval: '1 minute', nonRetryableErrorTypes: ['NoMasterKey', ...PERMANENT_KEY_ERRORS] };
+const { activeMasterKey, rotateMasterKey } = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
+/** These loop over keys and heartbeat for each, so a lost worker is noticed within the heartbeat timeout. */
+const { rewrapDataKeys, destroyRetiredMasterKeys } = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', heartbeatTimeout: '30 seconds', retry });
 
 export interface KeyRotationResult {
   tenantId: string;

@@ -1,45 +1,68 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { open, seal } from './aead';
-import { keyContext, type KeyProvider } from './key-provider';
+import { keyContext, keyError, type KeyProvider } from './key-provider';
 
 /**
  * The embedded default for `npm start`: master keys are files in a key store of their own
- * (KEY_STORE_DIR, by default .data/keys), one folder per clinic. The key store must be backed up
- * apart from the data (or not at all): then erasing a clinic's folder shreds every copy of its
- * data, old backups included.
+ * (KEY_STORE_DIR, by default .data/keys), one folder per clinic and one file per version
+ * (`v<n>.key`). The key store must be backed up apart from the data (or not at all): then erasing
+ * a clinic's folder shreds every copy of its data, old backups included.
  */
 export function localKeyProvider(opts: { dir: string }): KeyProvider {
   let calls = 0;
+  // `local:<clinic>/v<n>`; stores written before versions existed name files by a UUID.
   const file = (tenantId: string, masterKeyId: string) => {
-    const [, owner, version] = /^local:([0-9a-f-]{36})\/([0-9a-f-]{36})$/.exec(masterKeyId) ?? [];
-    if (owner !== tenantId || !version) throw new Error('master key does not belong to this clinic');
-    return path.join(opts.dir, tenantId, `${version}.key`);
+    const [, owner, name] = /^local:([0-9a-f-]{36})\/(v[1-9][0-9]*|[0-9a-f-]{36})$/.exec(masterKeyId) ?? [];
+    if (owner !== tenantId || !name) throw keyError('IncorrectKeyException', 'master key does not belong to this clinic');
+    return path.join(opts.dir, tenantId, `${name}.key`);
   };
   const masterKey = async (tenantId: string, id: string) => {
     calls += 1;
-    return readFile(file(tenantId, id));
+    try {
+      return await readFile(file(tenantId, id));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw keyError('NotFoundException', `master key ${id} does not exist (destroyed?)`);
+      throw err;
+    }
   };
   const aad = (tenantId: string, purpose: string) => Buffer.from(JSON.stringify(keyContext(tenantId, purpose)));
+  const unwrap = async (tenantId: string, masterKeyId: string, purpose: string, wrapped: Buffer) => {
+    const key = await masterKey(tenantId, masterKeyId);
+    try {
+      return open(key, wrapped, aad(tenantId, purpose));
+    } catch {
+      throw keyError('InvalidCiphertextException', 'the wrapped data key does not authenticate under this master key');
+    }
+  };
   return {
     kind: 'local',
-    async createMasterKey(tenantId) {
+    async createMasterKey(tenantId, version) {
       calls += 1;
-      const id = `local:${tenantId}/${randomUUID()}`;
-      await mkdir(path.join(opts.dir, tenantId), { recursive: true, mode: 0o700 });
-      await writeFile(file(tenantId, id), randomBytes(32), { mode: 0o600, flag: 'wx' });
+      const id = `local:${tenantId}/v${version}`;
+      const target = file(tenantId, id);
+      await mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
+      // Written whole under a temporary name, then linked into place: link() fails if the
+      // version exists, so concurrent or retried creators all end up with the first key.
+      const temporary = `${target}.${randomBytes(6).toString('hex')}.tmp`;
+      await writeFile(temporary, randomBytes(32), { mode: 0o600, flag: 'wx' });
+      try {
+        await link(temporary, target);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      } finally {
+        await unlink(temporary);
+      }
       return id;
     },
     async generateDataKey(tenantId, masterKeyId, purpose) {
       const plaintext = randomBytes(32);
       return { plaintext, wrapped: seal(await masterKey(tenantId, masterKeyId), plaintext, aad(tenantId, purpose)) };
     },
-    async unwrapDataKey(tenantId, masterKeyId, purpose, wrapped) {
-      return open(await masterKey(tenantId, masterKeyId), wrapped, aad(tenantId, purpose));
-    },
+    unwrapDataKey: unwrap,
     async rewrapDataKey(tenantId, from, to, purpose, wrapped) {
-      const plaintext = open(await masterKey(tenantId, from), wrapped, aad(tenantId, purpose));
+      const plaintext = await unwrap(tenantId, from, purpose, wrapped);
       return seal(await masterKey(tenantId, to), plaintext, aad(tenantId, purpose));
     },
     async destroyMasterKey(tenantId, masterKeyId) {

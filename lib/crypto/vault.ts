@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { Transform } from 'node:stream';
 import type { Db } from '../../db/connection';
-import { withTenant } from '../../db/tenant-scope';
+import { activateMasterKey, findDataKey, insertDataKeyIfAbsent, masterKeyState, type DataKeyRow } from '../../db/keys';
 import { open, openStream, seal, sealStream } from './aead';
 import type { KeyProvider } from './key-provider';
 
@@ -92,24 +92,37 @@ export class Vault {
     return key;
   }
 
+  /**
+   * Never waits for the key provider while holding a database connection: rows are read and
+   * written in short transactions of their own (db/keys.ts), and unwrapping, creating the master
+   * key and generating the data key happen between them. (A load that held its connection while
+   * KMS answered, or that ran inside a caller's transaction, could exhaust the pool: callers
+   * waiting for a key each held the connection the load needed.)
+   */
   private async loadOrCreate(tenantId: string, purpose: 'data' | 'index'): Promise<Buffer> {
-    return withTenant(this.db, tenantId, async (trx) => {
-      const existing = await trx('data_keys').where({ tenant_id: tenantId, purpose }).first();
-      if (existing) return this.provider.unwrapDataKey(tenantId, existing.masterKeyId, purpose, existing.wrapped);
-      // First use for this clinic: serialise creation so concurrent requests agree on one key.
-      await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`data-key:${tenantId}`]);
-      const again = await trx('data_keys').where({ tenant_id: tenantId, purpose }).first();
-      if (again) return this.provider.unwrapDataKey(tenantId, again.masterKeyId, purpose, again.wrapped);
-      let master = await trx('tenant_master_keys').where({ tenant_id: tenantId, status: 'active' }).first();
-      if (!master) {
-        const masterId = await this.provider.createMasterKey(tenantId);
-        await trx('tenant_master_keys').insert({ id: masterId, tenant_id: tenantId, status: 'active' });
-        master = { id: masterId };
-      }
-      const { plaintext, wrapped } = await this.provider.generateDataKey(tenantId, master.id, purpose);
-      await trx('data_keys').insert({ tenant_id: tenantId, purpose, master_key_id: master.id, wrapped });
-      return plaintext;
-    });
+    for (;;) {
+      const existing = await findDataKey(this.db, tenantId, purpose);
+      if (existing) return this.unwrap(tenantId, existing);
+      // First use for this clinic and purpose.
+      const masterKeyId = await this.activeOrFirstMasterKey(tenantId);
+      const { plaintext, wrapped } = await this.provider.generateDataKey(tenantId, masterKeyId, purpose);
+      const outcome = await insertDataKeyIfAbsent(this.db, tenantId, { purpose, masterKeyId, wrapped });
+      if (outcome === 'stored') return plaintext;
+      if (outcome !== 'master-key-changed') return this.unwrap(tenantId, outcome); // another creator won: theirs
+      // a rotation made another master key active meanwhile: wrap under that one instead
+    }
+  }
+
+  private unwrap(tenantId: string, row: DataKeyRow): Promise<Buffer> {
+    return this.provider.unwrapDataKey(tenantId, row.masterKeyId, row.purpose, row.wrapped);
+  }
+
+  /** The active master key, or the next version created (create-or-get, so racing creators agree) and recorded. */
+  private async activeOrFirstMasterKey(tenantId: string): Promise<string> {
+    const { active, nextVersion } = await masterKeyState(this.db, tenantId);
+    if (active) return active.id;
+    const id = await this.provider.createMasterKey(tenantId, nextVersion);
+    return activateMasterKey(this.db, tenantId, { id, version: nextVersion }, undefined);
   }
 }
 

@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { DescribeKeyCommand, KMSClient, ListAliasesCommand, ListKeysCommand, ListResourceTagsCommand } from '@aws-sdk/client-kms';
+import { createDb, type Db } from '../../db/connection';
 import { insertTenant } from '../../db/tenants';
 import { kmsKeyProvider } from '../../lib/crypto/kms-key-provider';
 import { localKeyProvider } from '../../lib/crypto/local-key-provider';
@@ -10,7 +12,9 @@ import type { KeyProvider } from '../../lib/crypto/key-provider';
 import { Vault } from '../../lib/crypto/vault';
 import { keyRotationWorkflowId } from '../../temporal/workflow-ids';
 import { createKeyManagementActivities } from '../../activities/key-management';
+import { createConsultationActivities } from '../../activities/consultations';
 import { call } from '../harness/http';
+import { book, bookingClinic, slotStart } from '../harness/consultations';
 import { startTestStack, type TestStack } from '../harness/stack';
 
 let stack: TestStack;
@@ -164,5 +168,130 @@ describe('key rotation and crypto-shredding (KMS)', () => {
     await createKeyManagementActivities({ db: stack.database.db, vault }).shredTenantKeys(tenantId);
     expect(await readdir(path.join(keyDir, tenantId))).toEqual([]);
     await expect(new Vault(stack.database.db, provider).decryptText(tenantId, 'n', sealed)).rejects.toThrow();
+  });
+});
+
+/** What local-kms holds for a clinic: its aliases, and its enabled keys by version tag. */
+async function kmsInventory(tenantId: string) {
+  const client = new KMSClient({ region: 'ap-northeast-1', endpoint: process.env.TEST_KMS_ENDPOINT, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  try {
+    const aliases: string[] = [];
+    for (let marker: string | undefined, more = true; more; ) {
+      const page = await client.send(new ListAliasesCommand({ Marker: marker, Limit: 100 }));
+      aliases.push(...(page.Aliases ?? []).map((a) => a.AliasName!).filter((n) => n.startsWith(`alias/forclinic/${tenantId}/`)));
+      [marker, more] = [page.NextMarker, page.Truncated === true];
+    }
+    const enabledVersions: string[] = [];
+    for (let marker: string | undefined, more = true; more; ) {
+      const page = await client.send(new ListKeysCommand({ Marker: marker, Limit: 100 }));
+      for (const key of page.Keys ?? []) {
+        const tags = (await client.send(new ListResourceTagsCommand({ KeyId: key.KeyId }))).Tags ?? [];
+        if (!tags.some((t) => t.TagKey === 'TenantId' && t.TagValue === tenantId)) continue;
+        if ((await client.send(new DescribeKeyCommand({ KeyId: key.KeyId }))).KeyMetadata?.KeyState !== 'Enabled') continue;
+        enabledVersions.push(tags.find((t) => t.TagKey === 'KeyVersion')?.TagValue ?? '?');
+      }
+      [marker, more] = [page.NextMarker, page.Truncated === true];
+    }
+    return { aliases: aliases.sort(), enabledVersions: enabledVersions.sort() };
+  } finally {
+    client.destroy();
+  }
+}
+
+describe('idempotent key management', () => {
+  it('KMS: a rotation retried after the provider made the key but before the database recorded it gets that key, not a second one', async () => {
+    const tenantId = await newTenant();
+    const vault = new Vault(stack.database.db, kms());
+    await vault.encryptText(tenantId, 'a', 'b'); // version 1
+    const acts = createKeyManagementActivities({ db: stack.database.db, vault });
+    const from = (await acts.activeMasterKey(tenantId))!;
+    // The first attempt of rotateMasterKey: its provider call went through, then the worker died.
+    const lost = await vault.provider.createMasterKey(tenantId, 2);
+    // The retry.
+    const to = await acts.rotateMasterKey({ tenantId, previous: from });
+    expect(to).toBe(lost);
+    expect(await acts.rotateMasterKey({ tenantId, previous: from })).toBe(to);
+    expect(await kmsInventory(tenantId)).toEqual({
+      aliases: [`alias/forclinic/${tenantId}/v1`, `alias/forclinic/${tenantId}/v2`],
+      enabledVersions: ['1', '2'],
+    });
+    const rows = await stack.database.ownerDb('tenant_master_keys').where({ tenant_id: tenantId }).orderBy('version');
+    expect(rows.map((r: { version: number; status: string }) => [r.version, r.status])).toEqual([[1, 'retired'], [2, 'active']]);
+    expect(await acts.rewrapDataKeys(tenantId)).toBe(1);
+    // Destroying is as repeatable: the provider call of a lost attempt, then the retry.
+    await vault.provider.destroyMasterKey(tenantId, from);
+    expect(await acts.destroyRetiredMasterKeys(tenantId)).toBe(1);
+    expect((await kmsInventory(tenantId)).enabledVersions).toEqual(['2']);
+  });
+
+  it('local key store: the same version is one file, however often it is asked for', async () => {
+    const tenantId = await newTenant();
+    const provider = localKeyProvider({ dir: keyDir });
+    const ids = await Promise.all([1, 2, 3].map(() => provider.createMasterKey(tenantId, 1)));
+    expect(new Set(ids).size).toBe(1);
+    const vault = new Vault(stack.database.db, provider);
+    const sealed = await vault.encryptText(tenantId, 'n', 'kept'); // records version 1, the same file
+    const acts = createKeyManagementActivities({ db: stack.database.db, vault });
+    const lost = await provider.createMasterKey(tenantId, 2);
+    expect(await acts.rotateMasterKey({ tenantId, previous: ids[0]! })).toBe(lost);
+    expect((await readdir(path.join(keyDir, tenantId))).sort()).toEqual(['v1.key', 'v2.key']);
+    expect(await acts.rewrapDataKeys(tenantId)).toBe(1);
+    expect(await acts.destroyRetiredMasterKeys(tenantId)).toBe(1);
+    expect(await new Vault(stack.database.db, provider).decryptText(tenantId, 'n', sealed)).toBe('kept');
+  });
+
+  describe('with a pool of one connection and a cold key cache', () => {
+    let db: Db;
+    beforeAll(() => {
+      db = createDb({ url: stack.database.url, poolMax: 1 });
+    });
+    afterAll(async () => {
+      await db.destroy();
+    });
+    const connectionsInUse = () => (db.client as { pool: { numUsed(): number } }).pool.numUsed();
+
+    /**
+     * A provider that, whenever it is called, notes how many connections are in use and itself
+     * needs one (as another request would while KMS is slow): if the vault held the only
+     * connection across the call, this would wait for the pool until it timed out.
+     */
+    function watched(inner: KeyProvider, seen: number[]): KeyProvider {
+      const probe = async () => {
+        seen.push(connectionsInUse());
+        await db.raw('select 1');
+      };
+      return {
+        ...inner,
+        createMasterKey: async (...a) => (await probe(), inner.createMasterKey(...a)),
+        generateDataKey: async (...a) => (await probe(), inner.generateDataKey(...a)),
+        unwrapDataKey: async (...a) => (await probe(), inner.unwrapDataKey(...a)),
+      };
+    }
+
+    it('the vault holds no connection while it waits for the key provider', async () => {
+      const tenantId = await newTenant();
+      const seen: number[] = [];
+      const sealed = await new Vault(db, watched(kms(), seen)).encryptText(tenantId, 'n', '初診'); // creates master and data key
+      expect(await new Vault(db, watched(kms(), seen)).decryptText(tenantId, 'n', sealed)).toBe('初診'); // unwraps
+      expect(seen).toHaveLength(3); // createMasterKey, generateDataKey, then unwrapDataKey
+      expect(seen.every((n) => n === 0)).toBe(true);
+    });
+
+    it('concurrent first uses and decrypts across clinics all complete', async () => {
+      const tenants = await Promise.all([1, 2, 3].map(() => newTenant()));
+      const sealed = await Promise.all(tenants.map((t) => new Vault(db, kms()).encryptText(t, 'n', `secret ${t}`)));
+      const vault = new Vault(db, watched(kms(), []));
+      const results = await Promise.all(tenants.flatMap((t, i) => [vault.decryptText(t, 'n', sealed[i]!), vault.blindIndex(t, 'name', 'やまだ')]));
+      expect(results.filter((_, i) => i % 2 === 0)).toEqual(tenants.map((t) => `secret ${t}`));
+    });
+
+    it('the reminder activity reads its rows, commits, then decrypts the address', async () => {
+      const { clinic, staffToken, practitionerId, patientId } = await bookingClinic(stack, { patientEmail: 'hanako@patient.example' });
+      const booked = await book(stack, staffToken, { patientId, practitionerId, startsAt: slotStart(12), mode: 'in_person' });
+      expect(booked.status).toBe(201);
+      const acts = createConsultationActivities({ db, mailer: stack.mailer, vault: new Vault(db, watched(kms(), [])) });
+      const sent = await acts.sendConsultationReminder({ tenantId: clinic.id, consultationId: booked.body.id, kind: 'before-1s', startsAt: booked.body.startsAt });
+      expect(sent).toBe('sent');
+    });
   });
 });

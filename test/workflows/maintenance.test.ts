@@ -1,5 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createMaintenanceActivities } from '../../activities/maintenance';
 import { ensureSchedules } from '../../temporal/schedules';
+import type { maintenanceWorkflow } from '../../workflows/maintenance';
 import { clinicWithAdmin, eventually, login, STRONG_PASSWORD } from '../harness/clinic';
 import { call } from '../harness/http';
 import { startTestStack, type TestStack } from '../harness/stack';
@@ -38,10 +40,47 @@ describe('the nightly maintenance schedule', () => {
       return workflowId !== '';
     });
     const result = await stack.temporal.client.workflow.getHandle(workflowId).result();
-    expect(result).toMatchObject({ sessionsPruned: 1, challengesPruned: 1, rateLimitWindowsPruned: 1 });
+    expect(result).toMatchObject({ sessionsPruned: 1, challengesPruned: 1, rateLimitWindowsPruned: 1, clinicsMissing: 0, runs: 1 });
     expect(result.clinics).toBeGreaterThanOrEqual(1);
     expect(await owner('sessions').where({ tenant_id: clinic.id })).toHaveLength(1);
     expect((await call(stack.url, 'GET', '/v1/me', { token })).status).toBe(200);
     await schedule.delete();
+  });
+});
+
+describe('maintenance at scale', () => {
+  it('visits clinics a page at a time and continues as new, covering every clinic once', async () => {
+    const owner = stack.database.ownerDb;
+    const old = new Date(Date.now() - 40 * 86_400_000);
+    const tenants = Array.from({ length: 450 }, (_, i) => ({ id: randomUUID(), slug: `bulk-${i}-${randomBytes(3).toString('hex')}`, name: `Bulk ${i}`, contract_emails: ['ops@bulk.example'], status: 'active' }));
+    const accounts = tenants.map((t) => ({ id: randomUUID(), tenant_id: t.id, login_id: 'admin', email: 'admin@bulk.example', display_name: 'Admin', roles: ['admin'], password_hash: 'unused' }));
+    // One session per clinic that ended 40 days ago: pruning it is the visit's visible trace.
+    const sessions = accounts.map((a) => ({ tenant_id: a.tenant_id, account_id: a.id, token_hash: randomBytes(32), state: 'active', idle_expires_at: old, absolute_expires_at: old }));
+    await owner.batchInsert('tenants', tenants, 150);
+    await owner.batchInsert('accounts', accounts, 150);
+    await owner.batchInsert('sessions', sessions, 150);
+    const clinicCount = Number((await owner('tenants').count('* as n').first())!.n);
+
+    const handle = await stack.temporal.client.workflow.start<typeof maintenanceWorkflow>('maintenanceWorkflow', {
+      args: [{ pageSize: 100, pagesPerRun: 2 }],
+      taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
+      workflowId: `maintenance-scale-${randomBytes(4).toString('hex')}`,
+    });
+    const result = await handle.result(); // follows the chain to its last run
+    // 450+ clinics in pages of 100, two pages a run: three runs.
+    expect(result).toMatchObject({ clinics: clinicCount, clinicsMissing: 0, runs: Math.ceil(clinicCount / 200) });
+    expect(result.sessionsPruned).toBeGreaterThanOrEqual(450);
+    expect(await owner('sessions').whereIn('tenant_id', tenants.map((t) => t.id))).toHaveLength(0);
+
+    const first = stack.temporal.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId);
+    expect((await first.describe()).status.name).toBe('CONTINUED_AS_NEW');
+    // The first run's history holds two pages, not 450 clinics.
+    expect((await first.fetchHistory()).events?.length).toBeLessThan(40);
+  });
+
+  it('counts a clinic that disappeared instead of failing', async () => {
+    const { clinic } = await clinicWithAdmin(stack);
+    const acts = createMaintenanceActivities({ db: stack.database.db });
+    expect(await acts.pruneClinicSessions([clinic.id, randomUUID()])).toMatchObject({ clinics: 1, clinicsMissing: 1 });
   });
 });
