@@ -4,6 +4,9 @@ import { withTenant } from '../db/tenant-scope';
 import type { Vault } from '../lib/crypto/vault';
 import type { Mailer } from '../lib/mailer';
 import { sendEmailOnce } from './email';
+import { consultationReminderMail } from './mail-templates/consultation-reminder';
+import { paymentReminderMail } from './mail-templates/payment-reminder';
+import type { ConsultationMode } from '../domain/consultation';
 import { isUniqueViolation } from '../db/errors';
 
 /**
@@ -75,17 +78,15 @@ export function createConsultationActivities(deps: { db: Db; vault: Vault; maile
       });
       if (!found) throw ApplicationFailure.nonRetryable(`consultation ${args.consultationId} does not exist`, 'ConsultationMissing');
       if (!found.email) return 'no_address';
-      const when = new Date(Date.parse(args.startsAt) + 9 * 3_600_000).toISOString().slice(0, 16).replace('T', ' ');
-      const subject = args.kind === 'payment' ? `[${found.clinic}] お支払いのお願い / Payment reminder` : `[${found.clinic}] ご予約のお知らせ / Appointment reminder`;
-      const text =
+      const content =
         args.kind === 'payment'
-          ? `${found.clinic} です。先日の診察のお支払いがまだ確認できておりません。\nWe have not yet received payment for your recent visit.`
-          : `${found.clinic} です。${when}（日本時間）のご予約のお知らせです。${found.mode === 'online' ? 'オンライン診療の入室は開始10分前から可能です。' : ''}\nReminder: your ${found.mode === 'online' ? 'online ' : ''}appointment is at ${when} (JST).`;
+          ? paymentReminderMail({ clinicName: found.clinic })
+          : consultationReminderMail({ clinicName: found.clinic, startsAt: new Date(args.startsAt), mode: found.mode as ConsultationMode });
       const { sent } = await sendEmailOnce(deps, {
         tenantId: args.tenantId,
         idempotencyKey: `consultation/${args.consultationId}/${args.kind}/${args.startsAt}`,
         purpose: `consultation.reminder.${args.kind}`,
-        mail: { to: found.email, subject, text },
+        mail: { to: found.email, ...content },
       });
       return sent ? 'sent' : 'already';
     },

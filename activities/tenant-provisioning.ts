@@ -3,9 +3,9 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Db } from '../db/connection';
 import { activateTenant, findTenant } from '../db/tenants';
-import { welcomeEmail } from '../domain/tenant';
 import type { Mailer } from '../lib/mailer';
 import { sendEmailOnce } from './email';
+import { tenantWelcomeMail } from './mail-templates/tenant-welcome';
 
 export function createTenantProvisioningActivities(deps: { db: Db; mailer: Mailer }) {
   return {
@@ -22,7 +22,7 @@ export function createTenantProvisioningActivities(deps: { db: Db; mailer: Maile
           // Hashed: the key is stored, the address need not be.
           idempotencyKey: `${workflowId}/welcome/${createHash('sha256').update(to).digest('hex').slice(0, 32)}`,
           purpose: 'tenant.welcome',
-          mail: { to, ...welcomeEmail(tenant) },
+          mail: { to, ...tenantWelcomeMail(tenant) },
         });
         if (result.sent) sent += 1;
       }

@@ -7,6 +7,9 @@ export interface OutgoingEmail {
   text: string;
 }
 
+/** What a mail template produces (activities/mail-templates/): the mail without its recipient. */
+export type MailText = Pick<OutgoingEmail, 'subject' | 'text'>;
+
 export interface Mailer {
   send(mail: OutgoingEmail): Promise<{ messageId: string }>;
   close(): void;
