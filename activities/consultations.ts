@@ -3,7 +3,7 @@ import type { Db } from '../db/connection';
 import { withTenant } from '../db/tenant-scope';
 import type { Vault } from '../lib/crypto/vault';
 import type { Mailer } from '../lib/mailer';
-import { sendEmailOnce } from './email';
+import { isMailRejected, sendEmailOnce } from './email';
 import { consultationReminderMail } from './mail-templates/consultation-reminder';
 import { paymentReminderMail } from './mail-templates/payment-reminder';
 import type { ConsultationMode } from '../domain/consultation';
@@ -67,7 +67,7 @@ export function createConsultationActivities(deps: { db: Db; vault: Vault; maile
     },
 
     /** Mails the patient (if they gave an address) once per consultation, kind and start time. */
-    async sendConsultationReminder(args: { tenantId: string; consultationId: string; kind: string; startsAt: string }): Promise<'sent' | 'already' | 'no_address'> {
+    async sendConsultationReminder(args: { tenantId: string; consultationId: string; kind: string; startsAt: string }): Promise<'sent' | 'already' | 'no_address' | 'rejected'> {
       const found = await withTenant(deps.db, args.tenantId, async (trx) => {
         const c = await trx('consultations').where({ id: args.consultationId }).first();
         if (!c) return undefined;
@@ -82,13 +82,17 @@ export function createConsultationActivities(deps: { db: Db; vault: Vault; maile
         args.kind === 'payment'
           ? paymentReminderMail({ clinicName: found.clinic })
           : consultationReminderMail({ clinicName: found.clinic, startsAt: new Date(args.startsAt), mode: found.mode as ConsultationMode });
-      const { sent } = await sendEmailOnce(deps, {
+      const result = await sendEmailOnce(deps, {
         tenantId: args.tenantId,
         idempotencyKey: `consultation/${args.consultationId}/${args.kind}/${args.startsAt}`,
         purpose: `consultation.reminder.${args.kind}`,
         mail: { to: found.email, ...content },
+      }).catch((err: unknown) => {
+        // A patient's bad address is recorded on the delivery row; the visit goes on without the reminder.
+        if (isMailRejected(err)) return 'rejected' as const;
+        throw err;
       });
-      return sent ? 'sent' : 'already';
+      return result === 'rejected' ? result : result.sent ? 'sent' : 'already';
     },
   };
 }

@@ -6,6 +6,7 @@ import * as m20261130000004 from './20261130000004_audit_chain';
 import * as m20261130000005 from './20261130000005_encryption_keys';
 import * as m20261130000006 from './20261130000006_processes';
 import * as m20261130000007 from './20261130000007_consultations';
+import * as m20261203000020 from './20261203000020_email_delivery_claims';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -19,6 +20,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261130000005_encryption_keys': m20261130000005,
   '20261130000006_processes': m20261130000006,
   '20261130000007_consultations': m20261130000007,
+  '20261203000020_email_delivery_claims': m20261203000020,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
