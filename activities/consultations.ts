@@ -3,7 +3,10 @@ import type { Db } from '../db/connection';
 import { withTenant } from '../db/tenant-scope';
 import type { Vault } from '../lib/crypto/vault';
 import type { Mailer } from '../lib/mailer';
-import { sendEmailOnce } from './email';
+import { isMailRejected, sendEmailOnce } from './email';
+import { consultationReminderMail } from './mail-templates/consultation-reminder';
+import { paymentReminderMail } from './mail-templates/payment-reminder';
+import type { ConsultationMode } from '../domain/consultation';
 import { isUniqueViolation } from '../db/errors';
 
 /**
@@ -64,7 +67,7 @@ export function createConsultationActivities(deps: { db: Db; vault: Vault; maile
     },
 
     /** Mails the patient (if they gave an address) once per consultation, kind and start time. */
-    async sendConsultationReminder(args: { tenantId: string; consultationId: string; kind: string; startsAt: string }): Promise<'sent' | 'already' | 'no_address'> {
+    async sendConsultationReminder(args: { tenantId: string; consultationId: string; kind: string; startsAt: string }): Promise<'sent' | 'already' | 'no_address' | 'rejected'> {
       // Rows first, in a transaction that ends before decrypting: a cold key cache loads the
       // key through the same connection pool, so decrypting inside it could wait on itself.
       const found = await withTenant(deps.db, args.tenantId, async (trx) => {
@@ -78,19 +81,21 @@ export function createConsultationActivities(deps: { db: Db; vault: Vault; maile
       const { patient } = found;
       const email = patient?.emailSealed ? await deps.vault.decryptText(args.tenantId, `patients.email:${patient.id}`, patient.emailSealed) : null;
       if (!email) return 'no_address';
-      const when = new Date(Date.parse(args.startsAt) + 9 * 3_600_000).toISOString().slice(0, 16).replace('T', ' ');
-      const subject = args.kind === 'payment' ? `[${found.clinic}] お支払いのお願い / Payment reminder` : `[${found.clinic}] ご予約のお知らせ / Appointment reminder`;
-      const text =
+      const content =
         args.kind === 'payment'
-          ? `${found.clinic} です。先日の診察のお支払いがまだ確認できておりません。\nWe have not yet received payment for your recent visit.`
-          : `${found.clinic} です。${when}（日本時間）のご予約のお知らせです。${found.mode === 'online' ? 'オンライン診療の入室は開始10分前から可能です。' : ''}\nReminder: your ${found.mode === 'online' ? 'online ' : ''}appointment is at ${when} (JST).`;
-      const { sent } = await sendEmailOnce(deps, {
+          ? paymentReminderMail({ clinicName: found.clinic })
+          : consultationReminderMail({ clinicName: found.clinic, startsAt: new Date(args.startsAt), mode: found.mode as ConsultationMode });
+      const result = await sendEmailOnce(deps, {
         tenantId: args.tenantId,
         idempotencyKey: `consultation/${args.consultationId}/${args.kind}/${args.startsAt}`,
         purpose: `consultation.reminder.${args.kind}`,
-        mail: { to: email, subject, text },
+        mail: { to: email, ...content },
+      }).catch((err: unknown) => {
+        // A patient's bad address is recorded on the delivery row; the visit goes on without the reminder.
+        if (isMailRejected(err)) return 'rejected' as const;
+        throw err;
       });
-      return sent ? 'sent' : 'already';
+      return result === 'rejected' ? result : result.sent ? 'sent' : 'already';
     },
   };
 }

@@ -1,12 +1,44 @@
+import { canonicalCidr } from '../domain/network';
 import { DEFAULT_PASSWORD_POLICY, passwordPolicySchema, type PasswordPolicy } from '../domain/password-policy';
 import { TenantSettingsRow } from './models/tenant-settings';
-import type { TenantTransaction } from './tenant-scope';
+import { tenantIdOf, type TenantTransaction } from './tenant-scope';
 
-/** A clinic's security settings; clinics that never saved any get the defaults. */
+/**
+ * A stored setting that does not pass its own validation (the API refuses to save such values,
+ * so it was edited in the database or written by a bug). Settings fail closed: nothing falls back
+ * to a default, which might be looser or stricter than what the clinic chose; every operation
+ * that needs the setting is refused until it is repaired. The message names the clinic, the
+ * setting and what is wrong (never the stored value), and reaches the log through the API's
+ * error mapper (an opaque 500 for the caller) or the activity's failure.
+ */
+export class InvalidStoredSettingError extends Error {
+  constructor(tenantId: string | undefined, setting: string, problems: string[]) {
+    super(`stored setting ${setting} of clinic ${tenantId ?? '?'} is invalid, refusing to use it: ${problems.join('; ')}`);
+    this.name = 'InvalidStoredSettingError';
+  }
+}
+
+/** A clinic's security settings; clinics that never saved a policy get the defaults. */
 export async function getSettings(trx: TenantTransaction): Promise<{ policy: PasswordPolicy; allowlist: string[] }> {
   const row = await TenantSettingsRow.query(trx).first();
-  const stored = row?.passwordPolicy ? passwordPolicySchema.safeParse(row.passwordPolicy) : undefined;
-  return { policy: stored?.success ? stored.data : DEFAULT_PASSWORD_POLICY, allowlist: row?.networkAllowlist ?? [] };
+  return { policy: storedPolicy(trx, row?.passwordPolicy), allowlist: storedAllowlist(trx, row?.networkAllowlist ?? []) };
+}
+
+function storedPolicy(trx: TenantTransaction, stored: unknown): PasswordPolicy {
+  if (stored === null || stored === undefined) return DEFAULT_PASSWORD_POLICY; // never saved
+  const parsed = passwordPolicySchema.safeParse(stored);
+  if (parsed.success) return parsed.data;
+  throw new InvalidStoredSettingError(
+    tenantIdOf(trx),
+    'tenant_settings.password_policy',
+    parsed.error.issues.map((i) => `${i.path.join('.') || '(policy)'}: ${i.message}`),
+  );
+}
+
+function storedAllowlist(trx: TenantTransaction, stored: string[]): string[] {
+  const bad = stored.filter((c) => canonicalCidr(c) !== c).length;
+  if (bad === 0) return stored;
+  throw new InvalidStoredSettingError(tenantIdOf(trx), 'tenant_settings.network_allowlist', [`${bad} entr${bad === 1 ? 'y is' : 'ies are'} not a canonical CIDR`]);
 }
 
 async function upsert(trx: TenantTransaction, patch: Partial<Pick<TenantSettingsRow, 'passwordPolicy' | 'networkAllowlist' | 'adminsSeeAllProcesses'>>) {

@@ -1,8 +1,10 @@
 /**
  * Free slots, computed on demand from weekly rules and dated exceptions (nothing is
- * pre-created). Rules are wall-clock times in Japan (UTC+9, no daylight saving); slots come out
- * as UTC instants.
+ * pre-created). Rules are wall-clock times in Japan (domain/japan-time.ts converts them); slots
+ * come out as UTC instants.
  */
+import { addDays, japanDateOf, japanInstant, weekdayOf } from './japan-time';
+
 export interface Rule {
   weekday: number; // 0 = Sunday, in Japan
   startTime: string; // HH:MM[:SS]
@@ -21,15 +23,10 @@ export interface Slot {
   endsAt: string;
 }
 
-const JST_OFFSET_MS = 9 * 3_600_000;
-const DAY_MS = 86_400_000;
 const minutes = (t: string) => {
   const [h, m] = t.split(':').map(Number);
   return h! * 60 + m!;
 };
-
-/** The Japanese calendar date (YYYY-MM-DD) of an instant. */
-export const jstDate = (d: Date) => new Date(d.getTime() + JST_OFFSET_MS).toISOString().slice(0, 10);
 
 export function freeSlots(opts: {
   rules: Rule[];
@@ -41,11 +38,9 @@ export function freeSlots(opts: {
   now: Date;
 }): Slot[] {
   const out: Slot[] = [];
-  const firstDay = Date.parse(`${jstDate(opts.from)}T00:00:00Z`);
-  const lastDay = Date.parse(`${jstDate(opts.to)}T00:00:00Z`);
-  for (let day = firstDay; day <= lastDay; day += DAY_MS) {
-    const date = new Date(day).toISOString().slice(0, 10);
-    const weekday = new Date(day).getUTCDay();
+  const lastDate = japanDateOf(opts.to);
+  for (let date = japanDateOf(opts.from); date <= lastDate; date = addDays(date, 1)) {
+    const weekday = weekdayOf(date);
     const dayExceptions = opts.exceptions.filter((e) => e.date === date);
     if (dayExceptions.some((e) => e.kind === 'closed')) continue;
     const windows = [
@@ -54,7 +49,7 @@ export function freeSlots(opts: {
     ];
     for (const w of windows) {
       for (let m = minutes(w.startTime); m + opts.slotMinutes <= minutes(w.endTime); m += opts.slotMinutes) {
-        const start = day + m * 60_000 - JST_OFFSET_MS;
+        const start = japanInstant(date, m).getTime();
         const end = start + opts.slotMinutes * 60_000;
         if (start < opts.from.getTime() || end > opts.to.getTime() || start < opts.now.getTime()) continue;
         const startsAt = new Date(start).toISOString();

@@ -57,19 +57,3 @@ export function canChangeStatus(from: TenantStatus, to: TenantStatus): boolean {
   if (from === 'provisioning') return false;
   return (from === 'active' && to === 'suspended') || (from === 'suspended' && to === 'active');
 }
-
-export function welcomeEmail(tenant: Pick<Tenant, 'name' | 'slug'>): { subject: string; text: string } {
-  return {
-    subject: `[FOR CLINIC] ${tenant.name} のご利用準備が整いました / Your clinic is ready`,
-    text: [
-      `${tenant.name} ご担当者様`,
-      '',
-      'FOR CLINIC のご契約ありがとうございます。クリニックの環境の準備が完了しました。',
-      `クリニック ID: ${tenant.slug}`,
-      'このアドレスは契約連絡先として登録されており、セキュリティインシデントのお知らせもこちらに送信されます。',
-      '',
-      `Your FOR CLINIC environment for ${tenant.name} (clinic ID: ${tenant.slug}) is ready.`,
-      'This address is registered as a contract contact and will receive security incident notices.',
-    ].join('\n'),
-  };
-}

@@ -8,83 +8,147 @@ import { canonicalCidr } from '../domain/network';
 
 const JAPAN_REGIONS = ['ap-northeast-1', 'ap-northeast-3'] as const;
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+/*
+ * Fail closed: every variable is either valid or refused, never replaced by a default or cleaned
+ * up silently. A list with one bad entry is refused as a whole (naming the entry), a number out
+ * of its range is refused (naming the range), an unknown word is refused (naming the choices).
+ * Only a variable that is unset (or empty) takes its documented default.
+ */
 
-const port = z.coerce.number().int().min(0).max(65535);
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** A whole number written in digits (no signs, decimals, exponents or hex), within [min, max]. */
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d{1,16}$/, `must be a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const port = int(0, 65535);
+
+/**
+ * A comma-separated list whose every entry passes `check` (which answers what is wrong, or
+ * undefined). An empty entry ("a,,b", a trailing comma) is refused too: it is a typo, and a
+ * list that means something else than it says is how access rules go wrong.
+ */
+function commaList<T>(check: (entry: string) => string | undefined, convert: (entry: string) => T) {
+  return z.string().transform((value, ctx) => {
+    const entries = value.split(',').map((e) => e.trim());
+    entries.forEach((entry, i) => {
+      const problem = entry === '' ? `entry ${i + 1} is empty (a stray comma?)` : check(entry);
+      if (problem) ctx.addIssue({ code: 'custom', message: entry === '' ? problem : `"${entry}" ${problem}` });
+    });
+    return entries.map(convert);
+  });
+}
+
+/** An origin exactly as browsers send it: scheme, host and optional port, nothing after. */
+function originProblem(entry: string, schemes: readonly string[]): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(entry);
+  } catch {
+    return 'is not an origin like https://app.example.jp';
+  }
+  if (!schemes.includes(url.protocol)) return `must use ${schemes.join(' or ')}`;
+  if (url.origin !== entry) return `must be written exactly as its origin ${url.origin}`;
+  return undefined;
+}
+
+const url = (schemes: readonly string[]) =>
+  z.string().refine((v) => {
+    try {
+      return schemes.includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a URL starting with ${schemes.map((s) => `${s}//`).join(' or ')}`);
+const httpUrl = url(['http:', 'https:']);
+
+const awsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'must be an AWS region like ap-northeast-1');
+
+const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+const DAY = 86_400;
 
 const schema = z
   .object({
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    HOST: z.string().min(1).default('127.0.0.1'),
+    HOST: z.string().regex(/^\S+$/, 'must be a host name or address without spaces').default('127.0.0.1'),
     PORT: port.default(3000),
     OPERATOR_TOKEN: z.string().min(32, 'must be at least 32 characters (generate one with `openssl rand -hex 32`)'),
-    DATABASE_URL: z.string().url(),
-    DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
-    TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
+    DATABASE_URL: url(['postgres:', 'postgresql:']),
+    DATABASE_POOL_MAX: int(1, 200).default(10),
+    TEMPORAL_ADDRESS: z
+      .string()
+      .regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?:[1-9]\d{0,4})$/, 'must be host:port, e.g. temporal:7233')
+      .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'has a port above 65535')
+      .default('127.0.0.1:7233'),
     TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
     TEMPORAL_TASK_QUEUE: z.string().min(1).default('for-clinic'),
-    AWS_REGION: z.string().min(1).default('ap-northeast-1'),
+    AWS_REGION: awsRegion.default('ap-northeast-1'),
     ALLOW_NON_JAPAN_REGION: bool.default(false),
-    SES_ENDPOINT: z.string().url().optional(),
+    SES_ENDPOINT: httpUrl.optional(),
     MAIL_FROM: z.string().email().default('no-reply@forclinic.example'),
     TLS_CERT_FILE: z.string().min(1).optional(),
     TLS_KEY_FILE: z.string().min(1).optional(),
     BEHIND_TLS_PROXY: bool.default(false),
-    BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
-    SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+    BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+    SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
     /** Comma-separated origins of the clinics' browser front ends allowed to call the API (CORS). */
-    CORS_ORIGINS: z
-      .string()
-      .default('')
-      .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
-      .refine((list) => list.every((o) => /^https?:\/\/[^/\s]+$/.test(o)), 'must be comma-separated origins like https://app.example.jp'),
+    CORS_ORIGINS: commaList((o) => originProblem(o, ['http:', 'https:']), (o) => o).default([]),
     /** Comma-separated CIDRs of load balancers whose X-Forwarded-For is believed. */
-    TRUSTED_PROXIES: z
-      .string()
-      .default('')
-      .transform((s) => s.split(',').map((c) => c.trim()).filter(Boolean))
-      .refine((list) => list.every((c) => canonicalCidr(c) !== undefined), 'must be comma-separated CIDRs like 10.0.0.0/8'),
+    TRUSTED_PROXIES: commaList(
+      (c) => (canonicalCidr(c) === undefined ? 'is not a network in CIDR form without host bits, like 10.0.0.0/8' : undefined),
+      (c) => c,
+    ).default([]),
     /** Failed logins allowed per client address per window before 429 rate_limited. */
-    LOGIN_FAILURES_PER_IP: z.coerce.number().int().min(1).default(20),
-    LOGIN_RATE_WINDOW_SECONDS: z.coerce.number().int().min(1).default(300),
+    LOGIN_FAILURES_PER_IP: int(1, 10_000).default(20),
+    LOGIN_RATE_WINDOW_SECONDS: int(1, DAY).default(300),
     /** Where clinics' master keys live: `local` (a key store folder) or `kms` (AWS KMS). */
     KEY_PROVIDER: z.enum(['local', 'kms']).default('local'),
     /** The local key store. Back it up apart from the data, or crypto-shredding cannot work. */
     KEY_STORE_DIR: z.string().min(1).default('.data/keys'),
-    KMS_ENDPOINT: z.string().url().optional(),
+    KMS_ENDPOINT: httpUrl.optional(),
     /** Object storage for encrypted files: a folder (`fs`) or an S3 bucket (`s3`). */
     STORAGE: z.enum(['fs', 's3']).default('fs'),
     STORAGE_DIR: z.string().min(1).default('.data/objects'),
-    S3_BUCKET: z.string().min(3).optional(),
-    S3_REGION: z.string().min(1).optional(),
-    S3_ENDPOINT: z.string().url().optional(),
+    S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 of a-z, 0-9, ".", "-")').optional(),
+    S3_REGION: awsRegion.optional(),
+    S3_ENDPOINT: httpUrl.optional(),
     S3_FORCE_PATH_STYLE: bool.default(false),
-    FILE_MAX_BYTES: z.coerce.number().int().min(1).default(50 * 1024 * 1024),
+    FILE_MAX_BYTES: int(1, 5 * 1024 ** 3).default(50 * 1024 * 1024),
     /** Consultation timers (seconds): reminders before the start, the online join window, no-show, payment reminder. */
-    CONSULTATION_REMINDERS_SECONDS: z
-      .string()
-      .default('86400,3600')
-      .transform((s) => s.split(',').map((x) => Number(x.trim())).filter((n) => Number.isFinite(n) && n > 0)),
-    JOIN_WINDOW_BEFORE_SECONDS: z.coerce.number().int().min(0).default(600),
-    NO_SHOW_AFTER_SECONDS: z.coerce.number().int().min(1).default(900),
-    PAYMENT_REMINDER_AFTER_SECONDS: z.coerce.number().int().min(1).default(86_400),
+    CONSULTATION_REMINDERS_SECONDS: commaList(
+      (n) => (/^\d{1,8}$/.test(n) && Number(n) >= 1 && Number(n) <= 30 * DAY ? undefined : `must be whole seconds from 1 to ${30 * DAY}`),
+      Number,
+    )
+      .refine((list) => new Set(list).size === list.length, 'must not name the same moment twice')
+      .default([DAY, 3_600]),
+    JOIN_WINDOW_BEFORE_SECONDS: int(0, DAY).default(600),
+    NO_SHOW_AFTER_SECONDS: int(1, DAY).default(900),
+    PAYMENT_REMINDER_AFTER_SECONDS: int(1, 90 * DAY).default(DAY),
     /** Online consultations: the video service's base URL and the secret its join tokens are signed with. */
-    VIDEO_BASE_URL: z.string().url().default('https://video.forclinic.example'),
-    VIDEO_TOKEN_SECRET: z.string().min(32).optional(),
+    VIDEO_BASE_URL: httpUrl.default('https://video.forclinic.example'),
+    VIDEO_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
     /** The operation log screen's default window, and the longest window one request may cover. */
-    AUDIT_DEFAULT_WINDOW_DAYS: z.coerce.number().int().min(1).default(90),
-    AUDIT_MAX_WINDOW_DAYS: z.coerce.number().int().min(1).default(366),
+    AUDIT_DEFAULT_WINDOW_DAYS: int(1, 3_660).default(90),
+    AUDIT_MAX_WINDOW_DAYS: int(1, 3_660).default(366),
     /** WebAuthn relying party: the domain the clinics' front end runs on (never an IP address). */
-    WEBAUTHN_RP_ID: z.string().min(1).default('localhost'),
-    WEBAUTHN_RP_NAME: z.string().min(1).default('FOR CLINIC'),
-    /** Comma-separated origins allowed to perform passkey ceremonies. */
-    WEBAUTHN_ORIGINS: z
+    WEBAUTHN_RP_ID: z
       .string()
-      .default('http://localhost:3000')
-      .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean)),
+      .regex(DOMAIN, 'must be a lower-case domain name like app.forclinic.example (no scheme, port or path)')
+      .refine((v) => !/^[\d.]+$/.test(v), 'must be a domain name, not an IP address')
+      .default('localhost'),
+    WEBAUTHN_RP_NAME: z.string().min(1).default('FOR CLINIC'),
+    /** Comma-separated origins allowed to perform passkey ceremonies (https, or http only on localhost). */
+    WEBAUTHN_ORIGINS: commaList(
+      (o) => originProblem(o, ['https:', 'http:']) ?? (o.startsWith('http:') && new URL(o).hostname !== 'localhost' ? 'must use https (http only for localhost)' : undefined),
+      (o) => o,
+    ).default(['http://localhost:3000']),
   })
   .superRefine((c, ctx) => {
     if (!c.ALLOW_NON_JAPAN_REGION && !(JAPAN_REGIONS as readonly string[]).includes(c.AWS_REGION)) {
@@ -103,6 +167,20 @@ const schema = z
     }
     if (Boolean(c.TLS_CERT_FILE) !== Boolean(c.TLS_KEY_FILE)) {
       ctx.addIssue({ code: 'custom', path: ['TLS_CERT_FILE'], message: 'TLS_CERT_FILE and TLS_KEY_FILE must be set together' });
+    }
+    if (c.AUDIT_DEFAULT_WINDOW_DAYS > c.AUDIT_MAX_WINDOW_DAYS) {
+      ctx.addIssue({ code: 'custom', path: ['AUDIT_DEFAULT_WINDOW_DAYS'], message: `must not exceed AUDIT_MAX_WINDOW_DAYS (${c.AUDIT_MAX_WINDOW_DAYS})` });
+    }
+    if (c.NODE_ENV === 'production' && !c.VIDEO_TOKEN_SECRET) {
+      // Without it every API process would sign join tokens with its own random secret,
+      // which the video service cannot verify.
+      ctx.addIssue({ code: 'custom', path: ['VIDEO_TOKEN_SECRET'], message: 'is required when NODE_ENV=production (the secret shared with the video service)' });
+    }
+    for (const origin of c.WEBAUTHN_ORIGINS) {
+      const host = URL.canParse(origin) ? new URL(origin).hostname : undefined;
+      if (host && host !== c.WEBAUTHN_RP_ID && !host.endsWith(`.${c.WEBAUTHN_RP_ID}`)) {
+        ctx.addIssue({ code: 'custom', path: ['WEBAUTHN_ORIGINS'], message: `"${origin}" is not on WEBAUTHN_RP_ID ${c.WEBAUTHN_RP_ID} or a subdomain of it, so passkeys would fail there` });
+      }
     }
   });
 

@@ -7,9 +7,54 @@ export interface OutgoingEmail {
   text: string;
 }
 
+/** What a mail template produces (activities/mail-templates/): the mail without its recipient. */
+export type MailText = Pick<OutgoingEmail, 'subject' | 'text'>;
+
 export interface Mailer {
-  send(mail: OutgoingEmail): Promise<{ messageId: string }>;
+  /**
+   * Hands the mail to the provider. Throws MailRejectedError when sending this mail again can
+   * never succeed; any other error may be transient (and the mail may or may not have been
+   * accepted). `signal` abandons the call.
+   */
+  send(mail: OutgoingEmail, opts?: { signal?: AbortSignal }): Promise<{ messageId: string }>;
   close(): void;
+}
+
+/** A permanent refusal of one mail (a bad or refused address, a rejected message). */
+export class MailRejectedError extends Error {
+  constructor(readonly code: string) {
+    // The provider's own message is left out on purpose: it may quote the address.
+    super(`the mail was rejected permanently (${code})`);
+    this.name = 'MailRejectedError';
+  }
+}
+
+/**
+ * SES errors that sending the same mail again cannot cure. MessageRejected: SES refused the
+ * message (unverified recipient in the sandbox, virus, …); InvalidParameterValue: a malformed
+ * address or header. Everything else (throttling, paused sending, an unverified MAIL FROM
+ * domain, network and 5xx errors) is treated as transient: it heals once SES or the operator
+ * has fixed it.
+ */
+const PERMANENT_SES_ERRORS = new Set(['MessageRejected', 'InvalidParameterValue']);
+
+/**
+ * Addresses SES would refuse: it takes only ASCII addresses with one '@', a dot-atom local part
+ * of at most 64 characters and a dotted domain name. Checked before calling SES so that such an
+ * address fails the same way locally (the local SES accepts anything) as in production.
+ */
+export function isDeliverableAddress(address: string): boolean {
+  const m = /^([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*)@([A-Za-z0-9.-]+)$/.exec(address);
+  if (!m || m[1]!.length > 64 || address.length > 254) return false;
+  const labels = m[2]!.split('.');
+  return labels.length >= 2 && labels.every((l) => /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l));
+}
+
+/** Maps a provider error to a permanent rejection, or undefined when it may be transient. */
+export function permanentRejection(err: unknown): MailRejectedError | undefined {
+  if (err instanceof MailRejectedError) return err;
+  const name = (err as { name?: unknown })?.name;
+  return typeof name === 'string' && PERMANENT_SES_ERRORS.has(name) ? new MailRejectedError(name) : undefined;
 }
 
 /**
@@ -20,24 +65,32 @@ export function createSesMailer(opts: { region: string; from: string; endpoint?:
   const client = new SESClient({
     region: opts.region,
     endpoint: opts.endpoint,
+    // A call must end on its own: a lease on the delivery row waits for it (activities/email.ts).
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: 10_000 },
     // The local implementation ignores signatures; never borrow real credentials for it.
     ...(opts.endpoint && !process.env.AWS_ACCESS_KEY_ID
       ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
       : {}),
   });
   return {
-    async send(mail) {
-      const out = await client.send(
-        new SendEmailCommand({
-          Source: opts.from,
-          Destination: { ToAddresses: [mail.to] },
-          Message: {
-            Subject: { Data: mail.subject, Charset: 'UTF-8' },
-            Body: { Text: { Data: mail.text, Charset: 'UTF-8' } },
-          },
-        }),
-      );
-      return { messageId: out.MessageId ?? '' };
+    async send(mail, { signal } = {}) {
+      if (!isDeliverableAddress(mail.to)) throw new MailRejectedError('InvalidAddress');
+      try {
+        const out = await client.send(
+          new SendEmailCommand({
+            Source: opts.from,
+            Destination: { ToAddresses: [mail.to] },
+            Message: {
+              Subject: { Data: mail.subject, Charset: 'UTF-8' },
+              Body: { Text: { Data: mail.text, Charset: 'UTF-8' } },
+            },
+          }),
+          { abortSignal: signal },
+        );
+        return { messageId: out.MessageId ?? '' };
+      } catch (err) {
+        throw permanentRejection(err) ?? err;
+      }
     },
     close: () => client.destroy(),
   };

@@ -4,6 +4,7 @@ import { consultationTimeline, findConsultation, listConsultations, type Consult
 import { withTenant } from '../../db/tenant-scope';
 import type { ConsultationStatus } from '../../domain/consultation';
 import { isUuid } from '../../domain/ids';
+import { isJapanDate, japanDayRange } from '../../domain/japan-time';
 import { badRequest, notFound } from '../../domain/problems';
 import type { ClinicActor, Services } from '../deps';
 
@@ -13,14 +14,9 @@ export async function listDay(
   actor: ClinicActor,
   q: { date: string; practitionerId?: string; status?: ConsultationStatus },
 ): Promise<ConsultationRow[]> {
-  const [y, m, d] = q.date.split('-').map(Number) as [number, number, number];
-  const utc = new Date(Date.UTC(y, m - 1, d));
-  // A date that does not exist (2026-02-30) or one outside any sensible schedule is refused, not rolled over.
-  if (utc.getUTCFullYear() !== y || utc.getUTCMonth() !== m - 1 || utc.getUTCDate() !== d || y < 2000 || y > 2100) {
-    throw badRequest('validation_failed', 'date is not a real date');
-  }
-  const from = new Date(`${q.date}T00:00:00+09:00`);
-  const to = new Date(from.getTime() + 86_400_000);
+  // A date that does not exist (2026-02-30) or lies outside any sensible schedule is refused, not rolled over.
+  if (!isJapanDate(q.date)) throw badRequest('validation_failed', 'date is not a real date');
+  const { start: from, end: to } = japanDayRange(q.date);
   return withTenant(deps.db, actor.tenantId, (trx) => listConsultations(trx, { from, to, practitionerId: q.practitionerId, status: q.status }));
 }
 

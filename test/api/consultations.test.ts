@@ -1,4 +1,5 @@
 import { jwtVerify } from 'jose';
+import { japanDateOf } from '../../domain/japan-time';
 import { fetchLocalEmails } from '../../lib/local-ses';
 import { call } from '../harness/http';
 import { book, bookingClinic, idempotencyKey, slotStart } from '../harness/consultations';
@@ -54,7 +55,7 @@ describe('the consultation lifecycle through the API', () => {
       expect(raw).not.toContain(secret);
       expect(history).not.toContain(secret);
     }
-    const desk = await call(stack.url, 'GET', `/v1/consultations?date=${new Date(Date.parse(booked.body.startsAt) + 9 * 3600_000).toISOString().slice(0, 10)}&practitionerId=${c.practitionerId}`, { token: c.staffToken });
+    const desk = await call(stack.url, 'GET', `/v1/consultations?date=${japanDateOf(new Date(booked.body.startsAt))}&practitionerId=${c.practitionerId}`, { token: c.staffToken });
     expect(desk.body.items.map((x: { id: string }) => x.id)).toContain(id);
   });
 

@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
 import { ConfigError, loadConfig } from '../../lib/config';
 
 const base = { OPERATOR_TOKEN: 'a'.repeat(64), DATABASE_URL: 'postgres://u@localhost/db' };
@@ -44,5 +46,97 @@ describe('loadConfig', () => {
 
   it('treats empty variables as unset', () => {
     expect(loadConfig({ ...base, PORT: '', SES_ENDPOINT: '' }).PORT).toBe(3000);
+  });
+
+  it('refuses a list with any bad entry instead of dropping it, and names the entry', () => {
+    expect(loadConfig({ ...base, CONSULTATION_REMINDERS_SECONDS: ' 86400, 3600 ' }).CONSULTATION_REMINDERS_SECONDS).toEqual([86400, 3600]);
+    expect(loadConfig(base).CONSULTATION_REMINDERS_SECONDS).toEqual([86400, 3600]);
+    for (const [value, message] of [
+      ['86400,abc', /"abc" must be whole seconds from 1 to 2592000/],
+      ['86400,0', /"0" must be whole seconds/],
+      ['86400,-60', /"-60" must be whole seconds/],
+      ['86400,1.5', /"1.5" must be whole seconds/],
+      ['86400,99999999', /"99999999" must be whole seconds/],
+      ['86400,,3600', /entry 2 is empty/],
+      ['86400,', /entry 2 is empty/],
+      ['3600,3600', /must not name the same moment twice/],
+    ] as const) {
+      expect(() => loadConfig({ ...base, CONSULTATION_REMINDERS_SECONDS: value })).toThrow(new RegExp(`CONSULTATION_REMINDERS_SECONDS: ${message.source}`));
+    }
+    expect(() => loadConfig({ ...base, CORS_ORIGINS: 'https://app.example.jp,https://b.example.jp/' })).toThrow(/CORS_ORIGINS: "https:\/\/b.example.jp\/" must be written exactly as its origin https:\/\/b.example.jp/);
+    expect(() => loadConfig({ ...base, CORS_ORIGINS: 'https://app.example.jp,' })).toThrow(/CORS_ORIGINS: entry 2 is empty/);
+    expect(() => loadConfig({ ...base, CORS_ORIGINS: 'ftp://files.example.jp' })).toThrow(/CORS_ORIGINS: "ftp:\/\/files.example.jp" must use http: or https:/);
+    expect(loadConfig({ ...base, CORS_ORIGINS: 'https://app.example.jp, http://localhost:5173' }).CORS_ORIGINS).toEqual(['https://app.example.jp', 'http://localhost:5173']);
+    expect(() => loadConfig({ ...base, TRUSTED_PROXIES: '10.0.0.0/8,10.0.0.1/8' })).toThrow(/TRUSTED_PROXIES: "10.0.0.1\/8" is not a network in CIDR form/);
+  });
+
+  it('refuses numbers that are not plain whole numbers or lie outside their range', () => {
+    for (const [key, value, message] of [
+      ['PORT', '70000', /at most 65535/],
+      ['PORT', '80.5', /whole number/],
+      ['DATABASE_POOL_MAX', '0', /at least 1/],
+      ['BODY_LIMIT_BYTES', '1e6', /whole number/],
+      ['BODY_LIMIT_BYTES', '0x100000', /whole number/],
+      ['LOGIN_FAILURES_PER_IP', '-1', /whole number/],
+      ['FILE_MAX_BYTES', '99999999999999', /at most 5368709120/],
+      ['NO_SHOW_AFTER_SECONDS', '0', /at least 1/],
+      ['JOIN_WINDOW_BEFORE_SECONDS', '90000', /at most 86400/],
+      ['SHUTDOWN_GRACE_MS', 'soon', /whole number/],
+      ['AUDIT_MAX_WINDOW_DAYS', '100000', /at most 3660/],
+    ] as const) {
+      expect(() => loadConfig({ ...base, [key]: value })).toThrow(new RegExp(`${key}: .*${message.source}`));
+    }
+    expect(() => loadConfig({ ...base, AUDIT_DEFAULT_WINDOW_DAYS: '400' })).toThrow(/AUDIT_DEFAULT_WINDOW_DAYS: must not exceed AUDIT_MAX_WINDOW_DAYS \(366\)/);
+    expect(loadConfig({ ...base, PORT: '8080', DATABASE_POOL_MAX: '20' })).toMatchObject({ PORT: 8080, DATABASE_POOL_MAX: 20 });
+  });
+
+  it('refuses unknown words instead of picking a default', () => {
+    for (const [key, value] of [
+      ['LOG_LEVEL', 'verbose'],
+      ['NODE_ENV', 'prod'],
+      ['KEY_PROVIDER', 'vault'],
+      ['STORAGE', 'gcs'],
+      ['BEHIND_TLS_PROXY', 'TRUE'],
+      ['ALLOW_NON_JAPAN_REGION', 'on'],
+      ['S3_FORCE_PATH_STYLE', 'maybe'],
+    ] as const) {
+      expect(() => loadConfig({ ...base, [key]: value })).toThrow(new RegExp(`${key}: `));
+    }
+  });
+
+  it('checks addresses, regions and the passkey relying party', () => {
+    expect(() => loadConfig({ ...base, DATABASE_URL: 'http://db.example/forclinic' })).toThrow(/DATABASE_URL: must be a URL starting with postgres:\/\/ or postgresql:\/\//);
+    expect(() => loadConfig({ ...base, TEMPORAL_ADDRESS: 'temporal' })).toThrow(/TEMPORAL_ADDRESS: must be host:port/);
+    expect(() => loadConfig({ ...base, TEMPORAL_ADDRESS: 'temporal:99999' })).toThrow(/TEMPORAL_ADDRESS: has a port above 65535/);
+    expect(() => loadConfig({ ...base, AWS_REGION: 'tokyo', ALLOW_NON_JAPAN_REGION: 'true' })).toThrow(/AWS_REGION: must be an AWS region/);
+    expect(() => loadConfig({ ...base, SES_ENDPOINT: 'localhost:8005' })).toThrow(/SES_ENDPOINT: must be a URL/);
+    expect(() => loadConfig({ ...base, WEBAUTHN_RP_ID: '127.0.0.1', WEBAUTHN_ORIGINS: 'http://localhost:3000' })).toThrow(/WEBAUTHN_RP_ID: must be a domain name, not an IP address/);
+    expect(() => loadConfig({ ...base, WEBAUTHN_RP_ID: 'https://app.example.jp' })).toThrow(/WEBAUTHN_RP_ID: must be a lower-case domain name/);
+    expect(() => loadConfig({ ...base, WEBAUTHN_RP_ID: 'app.example.jp', WEBAUTHN_ORIGINS: 'https://app.example.jp,https://evil.example' })).toThrow(/WEBAUTHN_ORIGINS: "https:\/\/evil.example" is not on WEBAUTHN_RP_ID app.example.jp/);
+    expect(() => loadConfig({ ...base, WEBAUTHN_RP_ID: 'example.jp', WEBAUTHN_ORIGINS: 'http://app.example.jp' })).toThrow(/WEBAUTHN_ORIGINS: "http:\/\/app.example.jp" must use https/);
+    expect(loadConfig({ ...base, WEBAUTHN_RP_ID: 'example.jp', WEBAUTHN_ORIGINS: 'https://app.example.jp,https://example.jp' }).WEBAUTHN_ORIGINS).toHaveLength(2);
+  });
+
+  it('requires the video token secret in production', () => {
+    expect(() => loadConfig({ ...base, NODE_ENV: 'production' })).toThrow(/VIDEO_TOKEN_SECRET: is required when NODE_ENV=production/);
+    expect(loadConfig({ ...base, NODE_ENV: 'production', VIDEO_TOKEN_SECRET: 's'.repeat(32) }).NODE_ENV).toBe('production');
+  });
+});
+
+describe('start-up with a bad configuration', () => {
+  const root = path.join(__dirname, '..', '..');
+  const start = (entry: string) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...base, CONSULTATION_REMINDERS_SECONDS: '86400,tomorrow' };
+      const child = execFile(process.execPath, ['--import', 'tsx', path.join(root, entry)], { cwd: root, env, timeout: 30_000 }, (_err, _stdout, stderr) =>
+        resolve({ code: child.exitCode, stderr }),
+      );
+    });
+
+  it.each(['api/server.ts', 'workers/main.ts'])('%s prints what is wrong and exits with 1', async (entry) => {
+    const { code, stderr } = await start(entry);
+    expect(code).toBe(1);
+    expect(stderr).toContain('invalid configuration');
+    expect(stderr).toContain('CONSULTATION_REMINDERS_SECONDS: "tomorrow" must be whole seconds');
   });
 });

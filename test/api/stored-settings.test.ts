@@ -1,0 +1,59 @@
+import { getSettings, InvalidStoredSettingError } from '../../db/settings';
+import { withTenant } from '../../db/tenant-scope';
+import { call } from '../harness/http';
+import { clinicWithAdmin, login, STRONG_PASSWORD } from '../harness/clinic';
+import { startTestStack, type TestStack } from '../harness/stack';
+
+/** Stored settings fail closed: refused when saved invalid, refused loudly when found invalid. */
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const storedPolicy = async (tenantId: string) => (await stack.database.ownerDb('tenant_settings').where({ tenant_id: tenantId }).first())?.passwordPolicy;
+
+describe('stored settings', () => {
+  it('answers 400 validation_failed to an invalid password policy and keeps the saved one', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    expect((await call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json: { historyCount: 7 } })).status).toBe(200);
+    for (const json of [{ minLength: 4 }, { historyCount: -1 }, { secondFactor: 'sometimes' }, { lockout: { maxFailures: 0 } }, { session: { idleTimeoutSeconds: 7200, absoluteLifetimeSeconds: 3600 } }]) {
+      const refused = await call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json });
+      expect([JSON.stringify(json), refused.status, refused.body.code]).toEqual([JSON.stringify(json), 400, 'validation_failed']);
+    }
+    expect((await storedPolicy(clinic.id)).historyCount).toBe(7);
+    expect((await call(stack.url, 'GET', '/v1/settings/password-policy', { token })).body.historyCount).toBe(7);
+  });
+
+  it('refuses every operation of a clinic whose stored policy became invalid, instead of using a default', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    const settings = () => stack.database.ownerDb('tenant_settings').where({ tenant_id: clinic.id });
+    await call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json: {} });
+    const valid = await storedPolicy(clinic.id);
+    // Edited in the database behind the API's back: 4 characters would never pass validation.
+    await settings().update({ password_policy: JSON.stringify({ ...valid, minLength: 4 }) });
+
+    const me = await call(stack.url, 'GET', '/v1/me', { token });
+    expect([me.status, me.body.code]).toEqual([500, 'internal_error']);
+    expect(me.text).not.toContain('minLength');
+    const relogin = await login(stack, clinic, 'admin', STRONG_PASSWORD);
+    expect(relogin.status).toBe(500);
+    // What the log gets: the clinic, the setting and the rule broken.
+    const err = await withTenant(stack.database.db, clinic.id, (trx) => getSettings(trx)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidStoredSettingError);
+    expect((err as Error).message).toMatch(new RegExp(`password_policy of clinic ${clinic.id} is invalid.*minLength: must be at least 13`));
+
+    await settings().update({ password_policy: JSON.stringify(valid) });
+    expect((await call(stack.url, 'GET', '/v1/me', { token })).status).toBe(200);
+  });
+
+  it('refuses a stored allowlist with an entry that is not a network', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    await stack.database.ownerDb('tenant_settings').insert({ tenant_id: clinic.id, network_allowlist: ['203.0.113.7/24'] }).onConflict('tenant_id').merge();
+    expect((await call(stack.url, 'GET', '/v1/me', { token })).status).toBe(500);
+    const err = await withTenant(stack.database.db, clinic.id, (trx) => getSettings(trx)).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/network_allowlist .* invalid.*1 entry is not a canonical CIDR/);
+  });
+});

@@ -1,0 +1,39 @@
+import { consultationReminderMail } from '../../activities/mail-templates/consultation-reminder';
+import { paymentReminderMail } from '../../activities/mail-templates/payment-reminder';
+import { tenantWelcomeMail } from '../../activities/mail-templates/tenant-welcome';
+
+/** Japanese comes first, English below it; the lines in between are blank. */
+const halves = (text: string) => text.split('\n\n');
+
+describe('mail templates', () => {
+  it('tell the appointment time on a wall clock in Japan', () => {
+    // 15:00 UTC is already the next day in Japan.
+    const mail = consultationReminderMail({ clinicName: 'さくらクリニック', startsAt: new Date('2026-11-30T15:00:00Z'), mode: 'in_person' });
+    expect(mail.subject).toBe('[さくらクリニック] ご予約のお知らせ / Appointment reminder');
+    const [ja, en] = halves(mail.text);
+    expect(ja).toBe('さくらクリニック です。\n2026-12-01 00:00（日本時間）のご予約のお知らせです。');
+    expect(en).toBe('This is さくらクリニック.\nReminder: your appointment is at 2026-12-01 00:00 (Japan time).');
+  });
+
+  it('tell online patients when the room opens', () => {
+    const [ja, en] = halves(consultationReminderMail({ clinicName: 'さくら', startsAt: new Date('2026-12-01T05:30:00Z'), mode: 'online' }).text);
+    expect(ja).toContain('2026-12-01 14:30（日本時間）');
+    expect(ja).toContain('オンライン診療の入室は開始10分前から可能です。');
+    expect(en).toContain('your online appointment is at 2026-12-01 14:30 (Japan time)');
+  });
+
+  it('remind of payment without amounts', () => {
+    const mail = paymentReminderMail({ clinicName: 'さくら' });
+    expect(mail.subject).toBe('[さくら] お支払いのお願い / Payment reminder');
+    expect(halves(mail.text)).toEqual(['さくら です。\n先日の診察のお支払いがまだ確認できておりません。', 'This is さくら.\nWe have not yet received payment for your recent visit.']);
+  });
+
+  it('welcome a clinic with its ID, Japanese first', () => {
+    const mail = tenantWelcomeMail({ name: 'さくらクリニック', slug: 'sakura' });
+    expect(mail.subject).toBe('[FOR CLINIC] さくらクリニック のご利用準備が整いました / Your clinic is ready');
+    const [greeting, ja, en] = halves(mail.text);
+    expect(greeting).toBe('さくらクリニック ご担当者様');
+    expect(ja).toContain('クリニック ID: sakura');
+    expect(en).toContain('(clinic ID: sakura) is ready.');
+  });
+});
