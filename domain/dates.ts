@@ -1,0 +1,27 @@
+import { z } from 'zod';
+
+/**
+ * Dates and instants from clients, checked strictly so that a wrong one is the caller's 400
+ * validation_failed, never our 500 or a silently different day: a calendar date must exist
+ * (2026-02-30 is refused, not rolled over into March), an instant must carry its offset, and
+ * the year must be one a clinic can mean.
+ */
+const JST_OFFSET_MS = 9 * 3_600_000;
+
+/** The Japanese calendar date (YYYY-MM-DD) of an instant. */
+export const jstDate = (d: Date) => new Date(d.getTime() + JST_OFFSET_MS).toISOString().slice(0, 10);
+
+/** Years of schedules: availability exceptions, slot ranges, day lists. */
+const SCHEDULE_YEARS = { min: 2000, max: 2100 } as const;
+
+const yearOf = (iso: string) => Number(iso.slice(0, 4));
+const inScheduleYears = (iso: string) => yearOf(iso) >= SCHEDULE_YEARS.min && yearOf(iso) <= SCHEDULE_YEARS.max;
+const yearsMessage = `must be in the years ${SCHEDULE_YEARS.min}-${SCHEDULE_YEARS.max}`;
+
+/** A day of a schedule, in Japan: YYYY-MM-DD that exists. */
+export const scheduleDate = z.iso.date({ message: 'must be a real date like 2026-12-01 (Japan)', abort: true }).refine(inScheduleYears, yearsMessage);
+
+/** A moment of a schedule: ISO 8601 with Z or an offset, on a day that exists. */
+export const scheduleInstant = z.iso
+  .datetime({ offset: true, message: 'must be a real date and time with Z or an offset, like 2026-12-01T09:00:00+09:00', abort: true })
+  .refine(inScheduleYears, yearsMessage);
