@@ -25,3 +25,9 @@ export const scheduleDate = z.iso.date({ message: 'must be a real date like 2026
 export const scheduleInstant = z.iso
   .datetime({ offset: true, message: 'must be a real date and time with Z or an offset, like 2026-12-01T09:00:00+09:00', abort: true })
   .refine(inScheduleYears, yearsMessage);
+
+/** A date of birth: a real date, not before 1900 and not after today in Japan. */
+export const birthDate = z.iso
+  .date({ message: 'must be a real date like 1980-04-01', abort: true })
+  .refine((d) => d >= '1900-01-01', 'must not be before 1900-01-01')
+  .refine((d) => d <= jstDate(new Date()), 'must not be in the future');
