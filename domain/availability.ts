@@ -1,3 +1,7 @@
+import { z } from 'zod';
+import { scheduleDate } from './dates';
+import { badRequest } from './problems';
+
 /**
  * Free slots, computed on demand from weekly rules and dated exceptions (nothing is
  * pre-created). Rules are wall-clock times in Japan (domain/japan-time.ts converts them); slots
@@ -27,6 +31,26 @@ const minutes = (t: string) => {
   const [h, m] = t.split(':').map(Number);
   return h! * 60 + m!;
 };
+
+const time = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (Japan time)');
+export const ruleSchema = z
+  .strictObject({ weekday: z.number().int().min(0).max(6), startTime: time, endTime: time })
+  .refine((r) => r.endTime > r.startTime, 'endTime must be after startTime');
+const exceptionSchema = z
+  .strictObject({ date: scheduleDate, kind: z.enum(['closed', 'open']), startTime: time.nullable().optional(), endTime: time.nullable().optional() })
+  .refine((e) => (e.kind === 'closed' ? !e.startTime && !e.endTime : Boolean(e.startTime && e.endTime && e.endTime > e.startTime)), 'a closed day has no times; an open one needs startTime < endTime');
+/** What PUT /v1/practitioners/:id/availability replaces: all weekly rules and all dated exceptions. */
+export const availabilitySchema = z.strictObject({ rules: z.array(ruleSchema).max(100), exceptions: z.array(exceptionSchema).max(400).default([]) });
+export type Availability = z.output<typeof availabilitySchema>;
+
+const DAY_MS = 86_400_000;
+/** Slots are listed for at most this many days per request. */
+const MAX_SLOT_RANGE_DAYS = 31;
+
+export function assertSlotRange(from: Date, to: Date): void {
+  if (from > to) throw badRequest('invalid_range', '"from" is after "to".');
+  if (to.getTime() - from.getTime() > MAX_SLOT_RANGE_DAYS * DAY_MS) throw badRequest('range_too_large', `Ask for at most ${MAX_SLOT_RANGE_DAYS} days at a time.`);
+}
 
 export function freeSlots(opts: {
   rules: Rule[];

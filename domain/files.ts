@@ -1,3 +1,4 @@
+import { Transform } from 'node:stream';
 import { payloadTooLarge, badRequest, Problem } from './problems';
 
 /**
@@ -30,7 +31,7 @@ function isText(h: Buffer) {
 }
 
 /** Bytes needed to judge a file's type (DICOM's marker sits at offset 128). */
-export const SNIFF_BYTES = 132;
+const SNIFF_BYTES = 132;
 
 export function normaliseContentType(header: string | undefined): string {
   return (header ?? '').split(';')[0]!.trim().toLowerCase();
@@ -42,7 +43,7 @@ export function assertAllowedType(contentType: string): void {
   }
 }
 
-export function assertContentMatches(contentType: string, head: Buffer): void {
+function assertContentMatches(contentType: string, head: Buffer): void {
   if (!ALLOWED_TYPES[contentType]!(head)) {
     throw new Problem(415, 'content_type_mismatch', 'Unsupported Media Type', `The file's contents are not ${contentType}.`);
   }
@@ -63,4 +64,44 @@ export function validFileName(raw: string | undefined): string {
   return name;
 }
 
-export const fileTooLarge = (limit: number) => payloadTooLarge(limit);
+/** A body announced larger than the limit is refused before a byte is read. */
+export function assertDeclaredSize(contentLength: number, limit: number): void {
+  if (contentLength > limit) throw payloadTooLarge(limit);
+}
+
+/**
+ * The rules applied while an upload streams through: counts bytes (failing past the limit) and
+ * checks the declared type against the first bytes, so nothing unchecked reaches storage whole.
+ */
+export function uploadGuard(limit: number, contentType: string): { stream: Transform; bytes: () => number } {
+  let size = 0;
+  let head: Buffer | null = Buffer.alloc(0);
+  const judge = (final: boolean) => {
+    if (head && (head.length >= SNIFF_BYTES || final)) {
+      assertContentMatches(contentType, head);
+      head = null;
+    }
+  };
+  const stream = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      try {
+        size += chunk.length;
+        if (size > limit) throw payloadTooLarge(limit);
+        if (head) head = Buffer.concat([head, chunk.subarray(0, SNIFF_BYTES)]);
+        judge(false);
+        cb(null, chunk);
+      } catch (err) {
+        cb(err as Error);
+      }
+    },
+    flush(cb) {
+      try {
+        judge(true);
+        cb();
+      } catch (err) {
+        cb(err as Error);
+      }
+    },
+  });
+  return { stream, bytes: () => size };
+}

@@ -31,3 +31,13 @@ export function decodeCursor(cursor: string | undefined): Keyset | undefined {
   }
   throw badRequest('invalid_cursor', 'The cursor is malformed.');
 }
+
+/** A cursor for lists ordered by id alone: the last id seen, opaque to clients (base64url). */
+export const encodeIdCursor = (id: string) => Buffer.from(id).toString('base64url');
+
+export function decodeIdCursor(cursor: string | undefined): string | undefined {
+  if (cursor === undefined) return undefined;
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!isUuid(id)) throw badRequest('invalid_cursor', 'The cursor is malformed.');
+  return id;
+}

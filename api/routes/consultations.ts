@@ -14,6 +14,7 @@ import {
 import { listDay, readConsultation } from '../../application/consultations/read-consultations';
 import type { ConsultationRow } from '../../db/consultations';
 import { CONSULTATION_STATUSES } from '../../domain/consultation';
+import { scheduleDate, scheduleInstant } from '../../domain/dates';
 import { badRequest } from '../../domain/problems';
 import { CARE_TEAM } from '../../domain/roles';
 import { clinicActor } from '../actor';
@@ -29,11 +30,11 @@ import type { AppDeps } from '../app';
 const bookBody = z.strictObject({
   patientId: z.string().uuid(),
   practitionerId: z.string().uuid(),
-  startsAt: z.string().datetime({ offset: true }),
+  startsAt: scheduleInstant,
   mode: z.enum(['in_person', 'online']),
 });
 const listQuery = z.strictObject({
-  date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date like 2026-12-01 (Japan)'),
+  date: scheduleDate,
   practitionerId: z.string().uuid().optional(),
   status: z.enum(CONSULTATION_STATUSES).optional(),
 });
@@ -196,7 +197,7 @@ export const consultationRoutes = (deps: AppDeps) => {
       input: (body) => body.reason,
     }),
     action('reschedule', 'reschedule', 'Move to another free slot of the same doctor; reminders move with it', rescheduleConsultation, {
-      body: z.strictObject({ startsAt: z.string().datetime({ offset: true }) }),
+      body: z.strictObject({ startsAt: scheduleInstant }),
       input: (body) => ({ startsAt: new Date(body.startsAt), now: new Date() }),
     }),
   ];

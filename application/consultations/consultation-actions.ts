@@ -2,7 +2,8 @@ import { WorkflowNotFoundError, type UpdateDefinition } from '@temporalio/common
 import { consultationFieldContext } from '../../activities/consultations';
 import { recordAudit } from '../../db/audit';
 import { findConsultation, type ConsultationRow } from '../../db/consultations';
-import { assertOffered, getPractitioner } from '../../db/practitioners';
+import { getPractitioner } from '../../db/practitioners';
+import { assertOffered } from '../../domain/practitioner';
 import { withTenant } from '../../db/tenant-scope';
 import { isUuid } from '../../domain/ids';
 import { badRequest, notFound, Problem, serviceUnavailable } from '../../domain/problems';

@@ -235,4 +235,36 @@ describe('patients and slots', () => {
     const reversed = await call(stack.url, 'GET', `/v1/practitioners/${c.practitionerId}/slots?from=${to}&to=${from}`, { token: c.staffToken });
     expect(reversed.body.code).toBe('invalid_range');
   });
+
+  it('answers 400 validation_failed for dates that do not exist or years no clinic means, never 500 or another day', async () => {
+    const c = await bookingClinic(stack);
+    const refused = async (method: string, path: string, token: string, json?: unknown) => {
+      const r = await call(stack.url, method, path, { token, json });
+      return [path, json, r.status, r.body.code];
+    };
+    const slots = (from: string, to: string) => `/v1/practitioners/${c.practitionerId}/slots?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
+    for (const [from, to] of [
+      ['2026-02-30T00:00:00Z', '2026-03-02T00:00:00Z'],
+      ['0000-01-01T00:00:00Z', '0000-01-02T00:00:00Z'],
+      ['9999-12-30T00:00:00Z', '9999-12-31T00:00:00Z'],
+      ['2026-03-01T09:00:00', '2026-03-02T09:00:00'],
+    ]) {
+      const path = slots(from!, to!);
+      expect(await refused('GET', path, c.staffToken)).toEqual([path, undefined, 400, 'validation_failed']);
+    }
+    const availability = `/v1/practitioners/${c.practitionerId}/availability`;
+    for (const date of ['2026-02-30', '2026-04-31', '0000-01-01', '9999-12-31']) {
+      const json = { rules: [], exceptions: [{ date, kind: 'closed' }] };
+      expect(await refused('PUT', availability, c.adminToken, json)).toEqual([availability, json, 400, 'validation_failed']);
+    }
+    for (const birthDate of ['1985-02-29', '0000-01-01', '9999-01-01']) {
+      const json = { name: '日付 太郎', kana: 'ヒヅケ タロウ', birthDate };
+      expect(await refused('POST', '/v1/patients', c.staffToken, json)).toEqual(['/v1/patients', json, 400, 'validation_failed']);
+      expect(await refused('PATCH', `/v1/patients/${c.patientId}`, c.staffToken, { birthDate })).toEqual([`/v1/patients/${c.patientId}`, { birthDate }, 400, 'validation_failed']);
+      expect(await refused('GET', `/v1/patients?birthDate=${birthDate}`, c.staffToken)).toEqual([`/v1/patients?birthDate=${birthDate}`, undefined, 400, 'validation_failed']);
+    }
+    // A real day is stored and answered as that very day.
+    const saved = await call(stack.url, 'PUT', availability, { token: c.adminToken, json: { rules: [], exceptions: [{ date: '2028-02-29', kind: 'closed' }] } });
+    expect([saved.status, saved.body.exceptions]).toEqual([200, [{ date: '2028-02-29', kind: 'closed', startTime: null, endTime: null }]]);
+  });
 });

@@ -1,0 +1,44 @@
+import { recordAudit } from '../../db/audit';
+import { findPatient, searchPatients as findPatients } from '../../db/patients';
+import { withTenant } from '../../db/tenant-scope';
+import { decodeIdCursor, encodeIdCursor } from '../../domain/pagination';
+import type { Patient, PatientSearch } from '../../domain/patient';
+import { notFound } from '../../domain/problems';
+import type { ClinicActor, Services } from '../deps';
+import { openPatient, searchTokens } from './patient-record';
+
+/**
+ * Reading patients: every read and search is logged in the same short transaction that reads the
+ * rows (the search entry names the patients it returned); the rows are opened after commit.
+ */
+type Deps = Pick<Services, 'db' | 'vault'>;
+
+export async function searchPatients(deps: Deps, actor: ClinicActor, q: PatientSearch): Promise<{ items: Patient[]; nextCursor: string | null }> {
+  const afterId = decodeIdCursor(q.cursor);
+  const tokens = await searchTokens(deps.vault, actor.tenantId, q);
+  const rows = await withTenant(deps.db, actor.tenantId, async (trx) => {
+    const found = await findPatients(trx, { ...tokens, patientNumber: q.patientNumber, afterId, limit: q.limit + 1 });
+    await recordAudit(trx, actor.audit, {
+      action: 'patient.search',
+      outcome: 'success',
+      targetType: 'patient',
+      details: { criteria: Object.keys(q).filter((k) => !['cursor', 'limit'].includes(k)), patientIds: found.slice(0, q.limit).map((p) => p.id) },
+    });
+    return found;
+  });
+  const page = rows.slice(0, q.limit);
+  return {
+    items: await Promise.all(page.map((row) => openPatient(deps.vault, row))),
+    nextCursor: rows.length > q.limit ? encodeIdCursor(page.at(-1)!.id) : null,
+  };
+}
+
+export async function readPatient(deps: Deps, actor: ClinicActor, id: string): Promise<Patient> {
+  const row = await withTenant(deps.db, actor.tenantId, async (trx) => {
+    const found = await findPatient(trx, id);
+    if (found) await recordAudit(trx, actor.audit, { action: 'patient.read', outcome: 'success', targetType: 'patient', targetId: id });
+    return found;
+  });
+  if (!row) throw notFound('No such patient.');
+  return openPatient(deps.vault, row);
+}

@@ -1,0 +1,28 @@
+import { getAccount } from '../../db/accounts';
+import { recordAudit } from '../../db/audit';
+import { getPractitioner, insertPractitioner, replaceAvailability } from '../../db/practitioners';
+import { withTenant } from '../../db/tenant-scope';
+import type { Availability } from '../../domain/availability';
+import type { CreatePractitionerInput, Practitioner } from '../../domain/practitioner';
+import type { ClinicActor, Services } from '../deps';
+
+/** An admin adds a doctor (optionally linked to their account) with weekly rules; logged. */
+export async function createPractitioner(deps: Pick<Services, 'db'>, actor: ClinicActor, input: CreatePractitionerInput): Promise<Practitioner> {
+  return withTenant(deps.db, actor.tenantId, async (trx) => {
+    if (input.accountId) await getAccount(trx, input.accountId);
+    const id = await insertPractitioner(trx, input);
+    if (input.rules.length) await replaceAvailability(trx, id, { rules: input.rules, exceptions: [] });
+    await recordAudit(trx, actor.audit, { action: 'practitioner.create', outcome: 'success', targetType: 'practitioner', targetId: id });
+    return getPractitioner(trx, id);
+  });
+}
+
+/** An admin replaces a doctor's weekly rules and dated exceptions; logged. */
+export async function setAvailability(deps: Pick<Services, 'db'>, actor: ClinicActor, id: string, availability: Availability): Promise<Practitioner> {
+  return withTenant(deps.db, actor.tenantId, async (trx) => {
+    await getPractitioner(trx, id);
+    await replaceAvailability(trx, id, availability);
+    await recordAudit(trx, actor.audit, { action: 'practitioner.availability', outcome: 'success', targetType: 'practitioner', targetId: id });
+    return getPractitioner(trx, id);
+  });
+}

@@ -1,0 +1,33 @@
+import { bookedStarts, getPractitioner as findPractitioner, listPractitioners as allPractitioners } from '../../db/practitioners';
+import { withTenant } from '../../db/tenant-scope';
+import { assertSlotRange, freeSlots, type Slot } from '../../domain/availability';
+import type { Practitioner } from '../../domain/practitioner';
+import type { ClinicActor, Services } from '../deps';
+
+export function listPractitioners(deps: Pick<Services, 'db'>, actor: ClinicActor): Promise<Practitioner[]> {
+  return withTenant(deps.db, actor.tenantId, (trx) => allPractitioners(trx));
+}
+
+export function getPractitioner(deps: Pick<Services, 'db'>, actor: ClinicActor, id: string): Promise<Practitioner> {
+  return withTenant(deps.db, actor.tenantId, (trx) => findPractitioner(trx, id));
+}
+
+/**
+ * A doctor's free slots between from and to, computed on demand from availability and live
+ * bookings; slots that have begun by `now` are not offered.
+ */
+export async function listFreeSlots(
+  deps: Pick<Services, 'db'>,
+  actor: ClinicActor,
+  id: string,
+  range: { from: Date; to: Date },
+  now: Date = new Date(),
+): Promise<Slot[]> {
+  const { from, to } = range;
+  assertSlotRange(from, to);
+  const { practitioner, booked } = await withTenant(deps.db, actor.tenantId, async (trx) => {
+    const practitioner = await findPractitioner(trx, id);
+    return { practitioner, booked: await bookedStarts(trx, id, from, to) };
+  });
+  return freeSlots({ rules: practitioner.rules, exceptions: practitioner.exceptions, slotMinutes: practitioner.slotMinutes, booked: new Set(booked), from, to, now });
+}

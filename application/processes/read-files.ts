@@ -1,0 +1,52 @@
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { recordAudit } from '../../db/audit';
+import { findFile, listFiles as listFileRows } from '../../db/processes';
+import { withTenant } from '../../db/tenant-scope';
+import type { ProcessFile } from '../../domain/process';
+import { notFound } from '../../domain/problems';
+import type { ObjectStore } from '../../lib/storage/object-store';
+import type { ClinicActor, Services } from '../deps';
+import { enterProcess } from './access';
+import { fileContentContext, openFile } from './process-record';
+
+export async function listFiles(deps: Pick<Services, 'db' | 'vault'>, actor: ClinicActor, processId: string): Promise<ProcessFile[]> {
+  const rows = await withTenant(deps.db, actor.tenantId, async (trx) => {
+    await enterProcess(trx, actor, processId);
+    return listFileRows(trx, processId);
+  });
+  return Promise.all(rows.map((row) => openFile(deps.vault, row)));
+}
+
+export interface Download extends ProcessFile {
+  /** The decrypted contents; fails mid-stream if the stored object was tampered with or cut. */
+  content: Readable;
+}
+
+/**
+ * A download: the row is read and the read logged in one short transaction; the name and the
+ * contents are decrypted after commit, the contents streamed from object storage.
+ */
+export async function downloadFile(
+  deps: Pick<Services, 'db' | 'vault' | 'log'> & { storage: ObjectStore },
+  actor: ClinicActor,
+  processId: string,
+  fileId: string,
+): Promise<Download> {
+  const row = await withTenant(deps.db, actor.tenantId, async (trx) => {
+    await enterProcess(trx, actor, processId, 'No such file.');
+    const found = await findFile(trx, processId, fileId);
+    if (!found) throw notFound('No such file.');
+    await recordAudit(trx, actor.audit, { action: 'file.read', outcome: 'success', targetType: 'file', targetId: found.id, details: { processId } });
+    return found;
+  });
+  const file = await openFile(deps.vault, row);
+  const decrypt = await deps.vault.decryptStream(actor.tenantId, fileContentContext(row.id));
+  const source = await deps.storage.get(row.storageKey);
+  const content = new PassThrough();
+  void pipeline(source, decrypt, content).catch((err) => {
+    deps.log.error({ err: (err as Error).message, fileId: row.id }, 'file download failed (tampered or missing object?)');
+    content.destroy(err as Error);
+  });
+  return { ...file, content };
+}

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { isOfferedSlot, ruleSchema, type Exception, type Rule } from './availability';
+import { displayText } from './fields';
+import { badRequest } from './problems';
+
+/** Doctors: how long their slots are, which modes they offer, and when (see availability.ts). */
+export interface Practitioner {
+  id: string;
+  displayName: string;
+  accountId: string | null;
+  slotMinutes: number;
+  modes: string[];
+  rules: Rule[];
+  exceptions: Exception[];
+}
+
+const modes = z.array(z.enum(['in_person', 'online'])).min(1).transform((m) => [...new Set(m)]);
+
+export const createPractitionerSchema = z.strictObject({
+  displayName: displayText(100),
+  accountId: z.string().uuid().optional(),
+  slotMinutes: z.number().int().min(5).max(240).default(15),
+  modes: modes.default(['in_person', 'online']),
+  rules: z.array(ruleSchema).max(100).default([]),
+});
+export type CreatePractitionerInput = z.output<typeof createPractitionerSchema>;
+
+/** A booking or a reschedule must name a slot the doctor offers, in a mode the doctor offers. */
+export function assertOffered(practitioner: Practitioner, startsAt: Date, mode: string): void {
+  if (!practitioner.modes.includes(mode)) throw badRequest('mode_not_offered', `This practitioner does not offer ${mode} consultations.`);
+  if (!isOfferedSlot({ rules: practitioner.rules, exceptions: practitioner.exceptions, slotMinutes: practitioner.slotMinutes, startsAt })) {
+    throw badRequest('not_a_slot', 'The practitioner does not offer a slot starting at that time.');
+  }
+}
