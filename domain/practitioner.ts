@@ -25,10 +25,14 @@ export const createPractitionerSchema = z.strictObject({
 });
 export type CreatePractitionerInput = z.output<typeof createPractitionerSchema>;
 
-/** A booking or a reschedule must name a slot the doctor offers, in a mode the doctor offers. */
-export function assertOffered(practitioner: Practitioner, startsAt: Date, mode: string): void {
+/**
+ * A booking or a reschedule must name a slot the doctor offers, in a mode the doctor offers.
+ * Returns when that slot ends (a consultation lasts one slot).
+ */
+export function assertOffered(practitioner: Practitioner, startsAt: Date, mode: string): Date {
   if (!practitioner.modes.includes(mode)) throw badRequest('mode_not_offered', `This practitioner does not offer ${mode} consultations.`);
   if (!isOfferedSlot({ rules: practitioner.rules, exceptions: practitioner.exceptions, slotMinutes: practitioner.slotMinutes, startsAt })) {
     throw badRequest('not_a_slot', 'The practitioner does not offer a slot starting at that time.');
   }
+  return new Date(startsAt.getTime() + practitioner.slotMinutes * 60_000);
 }

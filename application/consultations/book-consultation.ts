@@ -40,8 +40,7 @@ export async function bookConsultation(
       if (earlier) return sameRequestOrRefuse(earlier, req);
       if (!(await patientExists(trx, req.patientId))) throw notFound('No such patient.');
       const practitioner = await getPractitioner(trx, req.practitionerId);
-      assertOffered(practitioner, req.startsAt, req.mode);
-      const endsAt = new Date(req.startsAt.getTime() + practitioner.slotMinutes * 60_000);
+      const endsAt = assertOffered(practitioner, req.startsAt, req.mode);
       // The slot running now can still be booked (a walk-in); a finished one cannot.
       if (endsAt.getTime() <= now.getTime()) throw badRequest('slot_in_past', 'That slot is over.');
       const id = randomUUID();

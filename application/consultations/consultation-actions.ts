@@ -107,8 +107,8 @@ export const cancelConsultation = act('cancel', cancelUpdate, async (deps, row, 
 export const rescheduleConsultation = act('reschedule', rescheduleUpdate, async (deps, row, input: { startsAt: Date; now: Date }) => {
   if (input.startsAt.getTime() < input.now.getTime()) throw badRequest('slot_in_past', 'That slot has already begun.');
   const practitioner = await withTenant(deps.db, row.tenantId, (trx) => getPractitioner(trx, row.practitionerId));
-  assertOffered(practitioner, input.startsAt, row.mode);
-  return [{ startsAt: input.startsAt.toISOString(), endsAt: new Date(input.startsAt.getTime() + practitioner.slotMinutes * 60_000).toISOString() }] as [
+  const endsAt = assertOffered(practitioner, input.startsAt, row.mode);
+  return [{ startsAt: input.startsAt.toISOString(), endsAt: endsAt.toISOString() }] as [
     { startsAt: string; endsAt: string },
   ];
 });
