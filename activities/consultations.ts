@@ -8,6 +8,8 @@ import { consultationReminderMail } from './mail-templates/consultation-reminder
 import { paymentReminderMail } from './mail-templates/payment-reminder';
 import type { ConsultationMode } from '../domain/consultation';
 import { isUniqueViolation } from '../db/errors';
+import { CONSULTATION_FAILURES } from '../workflows/consultation-messages';
+import { deletePayloads, payloadsOf, type SealedField } from '../db/consultations';
 
 /**
  * The consultation workflow's side effects. Each is idempotent: the timeline row is keyed by the
@@ -26,6 +28,8 @@ export interface ConsultationPatch {
   prescriptions?: string;
   payment?: { amount: number; method: string };
   cancelReason?: string;
+  /** Sealed content by reference: ids of consultation_payloads rows the API stored (see db/consultations.ts). */
+  sealedRefs?: Partial<Record<SealedField, string>>;
 }
 
 /** The associated-data context each sealed consultation field is bound to. */
@@ -46,6 +50,16 @@ export function createConsultationActivities(deps: { db: Db; vault: Vault; maile
             .returning('id');
           if (inserted.length === 0) return false; // already recorded by an earlier attempt
           const sealed = (b64: string) => Buffer.from(b64, 'base64');
+          // Content stored by the API moves into the consultation; its staging rows go in the same transaction.
+          const refs = Object.entries(patch.sealedRefs ?? {}).filter((e): e is [SealedField, string] => typeof e[1] === 'string');
+          const payloads = await payloadsOf(trx, consultationId, refs.map(([, id]) => id));
+          const moved: Partial<Record<SealedField, Buffer>> = {};
+          for (const [field, id] of refs) {
+            const payload = payloads.get(id);
+            if (!payload || payload.field !== field) throw ApplicationFailure.nonRetryable(`sealed ${field} ${id} is missing`, CONSULTATION_FAILURES.sealedContentMissing);
+            moved[field] = payload.sealed;
+          }
+          await deletePayloads(trx, refs.map(([, id]) => id));
           await trx('consultations')
             .where({ id: consultationId })
             .update({
@@ -57,6 +71,10 @@ export function createConsultationActivities(deps: { db: Db; vault: Vault; maile
               ...(patch.prescriptions ? { prescriptions_sealed: sealed(patch.prescriptions) } : {}),
               ...(patch.payment ? { payment_amount: patch.payment.amount, payment_method: patch.payment.method } : {}),
               ...(patch.cancelReason ? { cancel_reason_sealed: sealed(patch.cancelReason) } : {}),
+              ...(moved.questionnaire ? { questionnaire_sealed: moved.questionnaire } : {}),
+              ...(moved.note ? { note_sealed: moved.note } : {}),
+              ...(moved.prescriptions ? { prescriptions_sealed: moved.prescriptions } : {}),
+              ...(moved.cancelReason ? { cancel_reason_sealed: moved.cancelReason } : {}),
             });
           return true;
         });
@@ -105,6 +123,9 @@ function detailsOf(patch: ConsultationPatch): Record<string, unknown> {
   return {
     ...(patch.startsAt ? { startsAt: patch.startsAt, endsAt: patch.endsAt } : {}),
     ...(patch.payment ? { payment: patch.payment } : {}),
-    fields: Object.keys(patch).filter((k) => !['startsAt', 'endsAt', 'payment'].includes(k)),
+    fields: [
+      ...Object.keys(patch).filter((k) => !['startsAt', 'endsAt', 'payment', 'sealedRefs'].includes(k)),
+      ...Object.entries(patch.sealedRefs ?? {}).filter(([, id]) => id).map(([field]) => field),
+    ],
   };
 }

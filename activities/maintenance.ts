@@ -1,4 +1,5 @@
 import type { Db } from '../db/connection';
+import { pruneStalePayloads } from '../db/consultations';
 import { pruneRateLimits } from '../db/rate-limit';
 import { withTenant, type TenantTransaction } from '../db/tenant-scope';
 import { checkpoint } from './checkpoint';
@@ -25,6 +26,8 @@ async function pruneSessions(trx: TenantTransaction): Promise<{ sessions: number
   const sessions = await trx('sessions')
     .where((q) => q.where('revoked_at', '<', cutoff).orWhere('absolute_expires_at', '<', cutoff).orWhere('idle_expires_at', '<', cutoff))
     .delete();
+  // Sealed content of consultation actions that never reached their workflow (the API died in between).
+  await pruneStalePayloads(trx, new Date(Date.now() - 86_400_000));
   return { sessions, challenges };
 }
 

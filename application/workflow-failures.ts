@@ -1,6 +1,6 @@
 import { ApplicationFailure, TemporalFailure, WorkflowNotFoundError } from '@temporalio/common';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { conflict, notFound, Problem, serviceUnavailable } from '../domain/problems';
+import { badRequest, conflict, notFound, Problem, serviceUnavailable } from '../domain/problems';
 import { CONSULTATION_FAILURES } from '../workflows/consultation-messages';
 
 /**
@@ -12,6 +12,8 @@ const PROBLEMS: Record<string, (message: string) => Problem> = {
   [CONSULTATION_FAILURES.slotTaken]: () => conflict('slot_taken', 'That slot is already booked.'),
   [CONSULTATION_FAILURES.outsideJoinWindow]: (m) => conflict('outside_join_window', `The video room is not open now: ${m}.`),
   [CONSULTATION_FAILURES.consultationMissing]: () => notFound('No such consultation.'),
+  [CONSULTATION_FAILURES.invalidArguments]: (m) => badRequest('validation_failed', m),
+  [CONSULTATION_FAILURES.sealedContentMissing]: () => conflict('content_missing', 'The submitted content was not found. Send the action again.'),
 };
 
 /** The ApplicationFailure at the bottom of a chain (update failed ← activity failed ← application failure). */

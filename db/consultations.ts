@@ -1,5 +1,5 @@
 import type { ConsultationMode, ConsultationStatus } from '../domain/consultation';
-import type { TenantTransaction } from './tenant-scope';
+import { tenantIdOf, type TenantTransaction } from './tenant-scope';
 
 /**
  * Consultations of one clinic. Every function runs inside that clinic's withTenant()
@@ -79,4 +79,27 @@ export async function consultationTimeline(trx: TenantTransaction, id: string): 
 
 export async function patientExists(trx: TenantTransaction, id: string): Promise<boolean> {
   return !!(await trx('patients').where({ id }).first('id'));
+}
+
+export type SealedField = 'questionnaire' | 'note' | 'prescriptions' | 'cancelReason';
+
+/** Stores sealed content for an action on its way to the workflow; the update carries the id. */
+export async function storePayload(trx: TenantTransaction, consultationId: string, field: SealedField, sealed: Buffer): Promise<string> {
+  const [row] = await trx('consultation_payloads').insert({ tenant_id: tenantIdOf(trx), consultation_id: consultationId, field, sealed }).returning('id');
+  return (row as { id: string }).id;
+}
+
+/** The sealed content of these payloads (by id), for the activity that records the action. */
+export async function payloadsOf(trx: TenantTransaction, consultationId: string, ids: string[]): Promise<Map<string, { field: SealedField; sealed: Buffer }>> {
+  const rows = await trx('consultation_payloads').where({ consultation_id: consultationId }).whereIn('id', ids).select('id', 'field', 'sealed');
+  return new Map(rows.map((r: { id: string; field: SealedField; sealed: Buffer }) => [r.id, { field: r.field, sealed: r.sealed }]));
+}
+
+export async function deletePayloads(trx: TenantTransaction, ids: string[]): Promise<void> {
+  if (ids.length > 0) await trx('consultation_payloads').whereIn('id', ids).delete();
+}
+
+/** Payloads of actions that never completed (the API died between storing and deleting them). */
+export async function pruneStalePayloads(trx: TenantTransaction, olderThan: Date): Promise<number> {
+  return trx('consultation_payloads').where('created_at', '<', olderThan).delete();
 }

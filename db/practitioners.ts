@@ -88,3 +88,7 @@ export async function bookedStarts(trx: TenantTransaction, id: string, from: Dat
     .select('starts_at');
   return rows.map((r) => r.startsAt.toISOString());
 }
+
+export async function linkAccount(trx: TenantTransaction, id: string, accountId: string | null): Promise<void> {
+  await trx('practitioners').where({ id }).update({ account_id: accountId });
+}

@@ -15,13 +15,18 @@ export interface UpdateResult {
 }
 
 export const statusQuery = defineQuery<{ status: ConsultationStatus; startsAt: string; endsAt: string }>('status');
-export const questionnaireUpdate = defineUpdate<UpdateResult, [{ answersSealed: string }]>('questionnaire');
+/**
+ * Clinical content travels by reference: `…Ref` is the id of a sealed payload the API stored in
+ * PostgreSQL (consultation_payloads). The `…Sealed` forms (base64 ciphertext) are what updates
+ * carried before; they stay in the types only so that histories recorded then still replay.
+ */
+export const questionnaireUpdate = defineUpdate<UpdateResult, [{ answersRef?: string; answersSealed?: string }]>('questionnaire');
 export const checkInUpdate = defineUpdate<UpdateResult, []>('checkIn');
 export const joinUpdate = defineUpdate<UpdateResult, []>('join');
 export const startUpdate = defineUpdate<UpdateResult, []>('start');
-export const finishUpdate = defineUpdate<UpdateResult, [{ noteSealed: string; prescriptionsSealed: string }]>('finish');
+export const finishUpdate = defineUpdate<UpdateResult, [{ noteRef?: string; prescriptionsRef?: string; noteSealed?: string; prescriptionsSealed?: string }]>('finish');
 export const paymentUpdate = defineUpdate<UpdateResult, [{ amount: number; method: string }]>('payment');
-export const cancelUpdate = defineUpdate<UpdateResult, [{ reasonSealed: string }]>('cancel');
+export const cancelUpdate = defineUpdate<UpdateResult, [{ reasonRef?: string; reasonSealed?: string }]>('cancel');
 export const rescheduleUpdate = defineUpdate<UpdateResult, [{ startsAt: string; endsAt: string }]>('reschedule');
 
 /** Failure types the workflow raises to refuse an update (mapped to problem codes in application/workflow-failures.ts). */
@@ -30,4 +35,11 @@ export const CONSULTATION_FAILURES = {
   slotTaken: 'SlotTaken',
   outsideJoinWindow: 'OutsideJoinWindow',
   consultationMissing: 'ConsultationMissing',
+  /** The update's arguments are not what the API sends (shape, references, size): refused before history. */
+  invalidArguments: 'InvalidArguments',
+  /** The sealed content an update refers to is gone (removed as stale before the action ran). */
+  sealedContentMissing: 'SealedContentMissing',
 } as const;
+
+/** No update argument may be larger than this (as JSON): content goes to PostgreSQL, ids come here. */
+export const MAX_UPDATE_ARGS_BYTES = 64 * 1024;

@@ -15,6 +15,7 @@ import { ENDED, isRefusal, transition, type ConsultationAction, type Consultatio
 import { CONSULTATION_STATUS, SCHEDULED_START } from '../temporal/search-attributes';
 import {
   CONSULTATION_FAILURES,
+  MAX_UPDATE_ARGS_BYTES,
   cancelUpdate,
   checkInUpdate,
   finishUpdate,
@@ -74,6 +75,7 @@ export interface ConsultationResult {
 }
 
 const JOIN_GRACE_MS = 30 * 60_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export async function consultationWorkflow(input: ConsultationInput): Promise<ConsultationResult> {
   let status: ConsultationStatus = 'reserved';
@@ -149,9 +151,28 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<Co
     }
   }
 
-  const validate = (action: ConsultationAction) => (..._args: unknown[]) => void refuseUnless(action);
+  /**
+   * Runs before an update is accepted into history: arguments of the wrong shape or size are
+   * refused (nothing is recorded), then the transition itself is checked.
+   */
+  const validate =
+    (action: ConsultationAction, refs: string[] = []) =>
+    (...args: unknown[]) => {
+      const arg = (args[0] ?? {}) as Record<string, unknown>;
+      const tooLarge = JSON.stringify(args).length > MAX_UPDATE_ARGS_BYTES;
+      const badRef = refs.some((k) => arg[k] !== undefined && (typeof arg[k] !== 'string' || !UUID.test(arg[k] as string)));
+      const inline = Object.keys(arg).some((k) => k.endsWith('Sealed'));
+      if (tooLarge || badRef || inline) {
+        throw ApplicationFailure.create({ type: CONSULTATION_FAILURES.invalidArguments, message: `invalid arguments for ${action}`, nonRetryable: true });
+      }
+      refuseUnless(action);
+    };
   setHandler(statusQuery, () => ({ status, startsAt: iso(startsAt), endsAt: iso(endsAt) }));
-  setHandler(questionnaireUpdate, ({ answersSealed }) => act('questionnaire', async () => ({ questionnaire: answersSealed })), { validator: validate('questionnaire') });
+  setHandler(
+    questionnaireUpdate,
+    ({ answersRef, answersSealed }) => act('questionnaire', async () => (answersRef ? { sealedRefs: { questionnaire: answersRef } } : { questionnaire: answersSealed })),
+    { validator: validate('questionnaire', ['answersRef']) },
+  );
   setHandler(checkInUpdate, () => act('checkIn', async () => undefined), { validator: validate('checkIn') });
   setHandler(
     joinUpdate,
@@ -166,9 +187,20 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<Co
     { validator: validate('join') },
   );
   setHandler(startUpdate, () => act('start', async () => undefined), { validator: validate('start') });
-  setHandler(finishUpdate, ({ noteSealed, prescriptionsSealed }) => act('finish', async () => ({ note: noteSealed, prescriptions: prescriptionsSealed })), { validator: validate('finish') });
+  setHandler(
+    finishUpdate,
+    ({ noteRef, prescriptionsRef, noteSealed, prescriptionsSealed }) =>
+      act('finish', async () =>
+        noteRef || prescriptionsRef ? { sealedRefs: { note: noteRef, prescriptions: prescriptionsRef } } : { note: noteSealed, prescriptions: prescriptionsSealed },
+      ),
+    { validator: validate('finish', ['noteRef', 'prescriptionsRef']) },
+  );
   setHandler(paymentUpdate, ({ amount, method }) => act('payment', async () => ({ payment: { amount, method } })), { validator: validate('payment') });
-  setHandler(cancelUpdate, ({ reasonSealed }) => act('cancel', async () => ({ cancelReason: reasonSealed })), { validator: validate('cancel') });
+  setHandler(
+    cancelUpdate,
+    ({ reasonRef, reasonSealed }) => act('cancel', async () => (reasonRef ? { sealedRefs: { cancelReason: reasonRef } } : { cancelReason: reasonSealed })),
+    { validator: validate('cancel', ['reasonRef']) },
+  );
   setHandler(
     rescheduleUpdate,
     (to) =>

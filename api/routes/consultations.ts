@@ -88,7 +88,6 @@ export const consultationRoutes = (deps: AppDeps) => {
       roles?: readonly (typeof CARE_TEAM)[number][];
       body?: z.ZodType;
       input?: (body: any) => unknown;
-      respond?: (id: string, done: ActionResult, body: any) => Promise<unknown>;
     } = {},
   ) =>
     defineRoute({
@@ -101,14 +100,12 @@ export const consultationRoutes = (deps: AppDeps) => {
       roles: [...(opts.roles ?? CARE_TEAM)],
       params: idParams,
       body: opts.body,
-      responses: { 200: { description: 'The consultation after the action', schema: opts.respond ? z.record(z.string(), z.unknown()) : consultationSchema } },
-      problems: [403, 404, 409],
+      responses: { 200: { description: 'The consultation after the action', schema: consultationSchema } },
+      problems: [403, 404, 409, 413],
       handler: async (ctx, { params, body }) => {
         const done = await run(deps, clinicActor(ctx), params.id, opts.input ? opts.input(body) : body);
         // The state this action produced (the workflow may already have moved on, e.g. paid → completed).
-        ctx.body = opts.respond
-          ? await opts.respond(params.id, done, body)
-          : { ...view(done.row), status: done.result.status, startsAt: done.result.startsAt, endsAt: done.result.endsAt };
+        ctx.body = { ...view(done.row), status: done.result.status, startsAt: done.result.startsAt, endsAt: done.result.endsAt };
       },
     });
 
@@ -177,15 +174,26 @@ export const consultationRoutes = (deps: AppDeps) => {
       input: (body) => body.answers,
     }),
     action('check-in', 'checkIn', 'The patient arrived at the desk (in-person)', checkIn),
-    action('join', 'join', 'Join the online consultation: a room URL and a short-lived token, only inside the join window', join, {
-      body: z.strictObject({ role: z.enum(['patient', 'practitioner']).default('patient') }),
-      respond: async (id, { result }, body) => {
-        const ticket = await deps.video.joinTicket({ consultationId: id, role: body.role, notBefore: new Date(result.joinWindow!.notBefore), expiresAt: new Date(result.joinWindow!.expiresAt) });
-        return { status: result.status, ...ticket };
+    defineRoute({
+      method: 'post',
+      path: '/v1/consultations/:id/join',
+      operationId: 'consultation_join',
+      summary: 'Join the online consultation: a room URL and a short-lived token, only inside the join window. The consultation\'s own doctor gets the practitioner\'s side; anyone else of the care team the patient\'s (to hand to the patient).',
+      tags: ['consultations'],
+      security: 'session',
+      roles: [...CARE_TEAM],
+      params: idParams,
+      body: z.strictObject({ role: z.enum(['patient', 'practitioner']).optional().describe('Optional: the side the caller expects; refused (403) if it is not theirs') }).optional(),
+      responses: { 200: { description: 'The room and the join token', schema: z.record(z.string(), z.unknown()) } },
+      problems: [403, 404, 409],
+      handler: async (ctx, { params, body }) => {
+        const { result, role } = await join(deps, clinicActor(ctx), params.id, body?.role);
+        const ticket = await deps.video.joinTicket({ consultationId: params.id, role, notBefore: new Date(result.joinWindow!.notBefore), expiresAt: new Date(result.joinWindow!.expiresAt) });
+        ctx.body = { status: result.status, ...ticket };
       },
     }),
-    action('start', 'start', 'The doctor starts the consultation', startConsultation, { roles: ['doctor'] }),
-    action('finish', 'finish', 'The doctor finishes, with the clinical note and prescriptions', finishConsultation, {
+    action('start', 'start', 'The consultation\'s own doctor starts it', startConsultation, { roles: ['doctor'] }),
+    action('finish', 'finish', 'The consultation\'s own doctor finishes it, with the clinical note and prescriptions', finishConsultation, {
       roles: ['doctor'],
       body: z.strictObject({ note: z.string().max(20_000), prescriptions: z.array(z.record(z.string(), z.unknown())).max(50).default([]) }),
     }),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { createPractitioner, setAvailability } from '../../application/practitioners/manage-practitioners';
+import { assignPractitionerAccount, createPractitioner, setAvailability } from '../../application/practitioners/manage-practitioners';
 import { getPractitioner, listFreeSlots, listPractitioners } from '../../application/practitioners/read-practitioners';
 import { availabilitySchema } from '../../domain/availability';
 import { scheduleInstant } from '../../domain/dates';
@@ -27,6 +27,21 @@ const practitionerSchema = z
 const common = { tags: ['practitioners'], security: 'session' as const };
 
 export const practitionerRoutes = (deps: AppDeps) => [
+  defineRoute({
+    ...common,
+    method: 'put',
+    path: '/v1/practitioners/:id/account',
+    operationId: 'assignPractitionerAccount',
+    summary: 'Link the doctor\'s schedule to the account that runs its consultations (reassignment; admins)',
+    roles: ['admin'],
+    params: idParams,
+    body: z.strictObject({ accountId: z.string().uuid().nullable() }),
+    responses: { 200: { description: 'The practitioner', schema: practitionerSchema } },
+    problems: [400, 403, 404],
+    handler: async (ctx, { params, body }) => {
+      ctx.body = await assignPractitionerAccount(deps, clinicActor(ctx), params.id, body.accountId);
+    },
+  }),
   defineRoute({
     ...common,
     method: 'post',

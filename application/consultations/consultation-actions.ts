@@ -1,12 +1,12 @@
 import { WorkflowNotFoundError, type UpdateDefinition } from '@temporalio/common';
 import { consultationFieldContext } from '../../activities/consultations';
 import { recordAudit } from '../../db/audit';
-import { findConsultation, type ConsultationRow } from '../../db/consultations';
+import { deletePayloads, findConsultation, storePayload, type ConsultationRow, type SealedField } from '../../db/consultations';
 import { getPractitioner } from '../../db/practitioners';
 import { assertOffered } from '../../domain/practitioner';
 import { withTenant } from '../../db/tenant-scope';
 import { isUuid } from '../../domain/ids';
-import { badRequest, notFound, Problem, serviceUnavailable } from '../../domain/problems';
+import { badRequest, forbidden, notFound, payloadTooLarge, Problem, serviceUnavailable } from '../../domain/problems';
 import {
   cancelUpdate,
   checkInUpdate,
@@ -16,6 +16,7 @@ import {
   questionnaireUpdate,
   rescheduleUpdate,
   startUpdate,
+  MAX_UPDATE_ARGS_BYTES,
   type UpdateResult,
 } from '../../workflows/consultation-messages';
 import type { ClinicActor, Services } from '../deps';
@@ -78,32 +79,75 @@ async function update<Args extends unknown[]>(
   return { row: after ?? row, result };
 }
 
-const seal = async (deps: Pick<Services, 'vault'>, row: ConsultationRow, field: 'questionnaire' | 'note' | 'prescriptions' | 'cancelReason', value: unknown) =>
-  (await deps.vault.encryptText(row.tenantId, consultationFieldContext(row.id, field), typeof value === 'string' ? value : JSON.stringify(value))).toString('base64');
+/**
+ * Seals clinical content and stores it for the workflow to pick up: the update carries only the
+ * payload's id. Ids stored for an action are deleted again if the workflow refuses it.
+ */
+type Stash = (field: SealedField, value: unknown) => Promise<string>;
+const stasher = (deps: Pick<Services, 'vault' | 'db'>, row: ConsultationRow, stored: string[]): Stash => async (field, value) => {
+  const sealed = await deps.vault.encryptText(row.tenantId, consultationFieldContext(row.id, field), typeof value === 'string' ? value : JSON.stringify(value));
+  const id = await withTenant(deps.db, row.tenantId, (trx) => storePayload(trx, row.id, field, sealed));
+  stored.push(id);
+  return id;
+};
 
 export interface ActionResult {
   row: ConsultationRow;
   result: UpdateResult;
 }
 
+/** Who may do an action to this consultation beyond the route's roles (e.g. only its own doctor starts it). */
+type Authorize = (deps: Deps, actor: ClinicActor, row: ConsultationRow) => Promise<void>;
+
 const act =
-  <I, Args extends unknown[]>(action: string, definition: UpdateDefinition<UpdateResult, Args>, argsOf: (deps: Deps, row: ConsultationRow, input: I) => Promise<Args>) =>
+  <I, Args extends unknown[]>(
+    action: string,
+    definition: UpdateDefinition<UpdateResult, Args>,
+    argsOf: (deps: Deps, row: ConsultationRow, input: I, stash: Stash) => Promise<Args>,
+    authorize?: Authorize,
+  ) =>
   async (deps: Deps, actor: ClinicActor, id: string, input: I): Promise<ActionResult> => {
     const row = await loadConsultation(deps, actor, id);
-    return update(deps, actor, row, action, definition, await argsOf(deps, row, input));
+    if (authorize) await authorize(deps, actor, row);
+    const stored: string[] = [];
+    const args = await argsOf(deps, row, input, stasher(deps, row, stored));
+    if (JSON.stringify(args).length > MAX_UPDATE_ARGS_BYTES) throw payloadTooLarge(MAX_UPDATE_ARGS_BYTES);
+    try {
+      return await update(deps, actor, row, action, definition, args);
+    } catch (err) {
+      // Refused or failed: what was stored for it will never be picked up (maintenance would remove it a day later).
+      await withTenant(deps.db, row.tenantId, (trx) => deletePayloads(trx, stored)).catch(() => undefined);
+      throw err;
+    }
   };
 
-export const recordQuestionnaire = act('questionnaire', questionnaireUpdate, async (deps, row, answers: Record<string, unknown>) => [
-  { answersSealed: await seal(deps, row, 'questionnaire', answers) },
-]);
+/** The doctor linked to the consultation's practitioner; an admin may act for any doctor of the clinic. */
+async function isOwnDoctor(deps: Pick<Services, 'db'>, actor: ClinicActor, row: ConsultationRow): Promise<boolean> {
+  const practitioner = await withTenant(deps.db, row.tenantId, (trx) => getPractitioner(trx, row.practitionerId));
+  return practitioner.accountId !== null && practitioner.accountId === actor.accountId;
+}
+
+const ownDoctorOnly: Authorize = async (deps, actor, row) => {
+  if (!(await isOwnDoctor(deps, actor, row))) {
+    throw forbidden('not_assigned_practitioner', 'Only the doctor this consultation is booked with may do this.');
+  }
+};
+
+export const recordQuestionnaire = act('questionnaire', questionnaireUpdate, async (_deps, _row, answers: Record<string, unknown>, stash) => [
+  { answersRef: await stash('questionnaire', answers) },
+] as [{ answersRef: string }]);
 export const checkIn = act('check-in', checkInUpdate, async () => [] as []);
-export const join = act('join', joinUpdate, async () => [] as []);
-export const startConsultation = act('start', startUpdate, async () => [] as []);
-export const finishConsultation = act('finish', finishUpdate, async (deps, row, input: { note: string; prescriptions: unknown[] }) => [
-  { noteSealed: await seal(deps, row, 'note', input.note), prescriptionsSealed: await seal(deps, row, 'prescriptions', input.prescriptions) },
-]);
+export const startConsultation = act('start', startUpdate, async () => [] as [], ownDoctorOnly);
+export const finishConsultation = act(
+  'finish',
+  finishUpdate,
+  async (_deps, _row, input: { note: string; prescriptions: unknown[] }, stash) => [
+    { noteRef: await stash('note', input.note), prescriptionsRef: await stash('prescriptions', input.prescriptions) },
+  ] as [{ noteRef: string; prescriptionsRef: string }],
+  ownDoctorOnly,
+);
 export const recordPayment = act('payment', paymentUpdate, async (_deps, _row, input: { amount: number; method: string }) => [input] as [typeof input]);
-export const cancelConsultation = act('cancel', cancelUpdate, async (deps, row, reason: string) => [{ reasonSealed: await seal(deps, row, 'cancelReason', reason) }]);
+export const cancelConsultation = act('cancel', cancelUpdate, async (_deps, _row, reason: string, stash) => [{ reasonRef: await stash('cancelReason', reason) }] as [{ reasonRef: string }]);
 export const rescheduleConsultation = act('reschedule', rescheduleUpdate, async (deps, row, input: { startsAt: Date; now: Date }) => {
   if (input.startsAt.getTime() < input.now.getTime()) throw badRequest('slot_in_past', 'That slot has already begun.');
   const practitioner = await withTenant(deps.db, row.tenantId, (trx) => getPractitioner(trx, row.practitionerId));
@@ -112,3 +156,19 @@ export const rescheduleConsultation = act('reschedule', rescheduleUpdate, async 
     { startsAt: string; endsAt: string },
   ];
 });
+
+export type JoinRole = 'patient' | 'practitioner';
+
+/**
+ * Joining the video room. The server decides the side from who calls: the consultation's own
+ * doctor joins as the practitioner; anyone else of the care team obtains the patient's ticket
+ * (to hand to the patient). Asking for the practitioner's side as someone else is refused.
+ */
+export async function join(deps: Deps, actor: ClinicActor, id: string, requested?: JoinRole): Promise<ActionResult & { role: JoinRole }> {
+  const row = await loadConsultation(deps, actor, id);
+  const role: JoinRole = (await isOwnDoctor(deps, actor, row)) ? 'practitioner' : 'patient';
+  if (requested && requested !== role) {
+    throw forbidden('not_assigned_practitioner', role === 'patient' ? 'Only the doctor this consultation is booked with joins as the practitioner.' : 'The consultation\'s doctor joins as the practitioner.');
+  }
+  return { ...(await update(deps, actor, row, 'join', joinUpdate, [])), role };
+}

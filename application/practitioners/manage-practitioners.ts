@@ -1,6 +1,7 @@
 import { getAccount } from '../../db/accounts';
 import { recordAudit } from '../../db/audit';
-import { getPractitioner, insertPractitioner, replaceAvailability } from '../../db/practitioners';
+import { getPractitioner, insertPractitioner, linkAccount, replaceAvailability } from '../../db/practitioners';
+import { badRequest } from '../../domain/problems';
 import { withTenant } from '../../db/tenant-scope';
 import type { Availability } from '../../domain/availability';
 import type { CreatePractitionerInput, Practitioner } from '../../domain/practitioner';
@@ -23,6 +24,24 @@ export async function setAvailability(deps: Pick<Services, 'db'>, actor: ClinicA
     await getPractitioner(trx, id);
     await replaceAvailability(trx, id, availability);
     await recordAudit(trx, actor.audit, { action: 'practitioner.availability', outcome: 'success', targetType: 'practitioner', targetId: id });
+    return getPractitioner(trx, id);
+  });
+}
+
+/**
+ * An admin links a doctor's schedule to another account (or none): the linked account is the
+ * one that starts and finishes the practitioner's consultations and joins them as the
+ * practitioner. The account must hold the doctor role; logged with before and after.
+ */
+export async function assignPractitionerAccount(deps: Pick<Services, 'db'>, actor: ClinicActor, id: string, accountId: string | null): Promise<Practitioner> {
+  return withTenant(deps.db, actor.tenantId, async (trx) => {
+    const before = await getPractitioner(trx, id);
+    if (accountId) {
+      const account = await getAccount(trx, accountId);
+      if (!account.roles.includes('doctor') || account.disabled) throw badRequest('not_a_doctor', 'The account must be an enabled account with the doctor role.');
+    }
+    await linkAccount(trx, id, accountId);
+    await recordAudit(trx, actor.audit, { action: 'practitioner.assign', outcome: 'success', targetType: 'practitioner', targetId: id, details: { from: before.accountId, to: accountId } });
     return getPractitioner(trx, id);
   });
 }
