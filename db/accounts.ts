@@ -1,18 +1,20 @@
 import type { CreateAccountInput, UpdateAccountInput } from '../domain/account';
 import { isActiveAdmin } from '../domain/account';
+import { isUuid } from '../domain/ids';
 import { CURSOR_TS_SQL, type Keyset } from '../domain/pagination';
-import { generateInitialPassword, type PasswordPolicy } from '../domain/password-policy';
 import { conflict, notFound } from '../domain/problems';
-import { hashPassword } from '../lib/password-hash';
+import { isUniqueViolation } from './errors';
 import { AccountRow, type OnboardingState } from './models/account';
 import { GroupMemberRow } from './models/group';
 import { WebauthnCredentialRow } from './models/webauthn';
 import { revokeAccountSessions } from './sessions';
 import type { TenantTransaction } from './tenant-scope';
-import { isUuid } from '../domain/ids';
-import { isUniqueViolation } from './errors';
 
-/** Accounts of one clinic. Every function runs inside that clinic's withTenant() transaction. */
+/**
+ * Accounts of one clinic. Every function runs inside that clinic's withTenant() transaction.
+ * Passwords arrive here already hashed: hashing is slow on purpose and never runs while a
+ * transaction holds a connection (and perhaps a row lock).
+ */
 
 export interface AccountView {
   id: string;
@@ -57,22 +59,21 @@ export async function passkeyCount(trx: TenantTransaction, accountId: string): P
   return Number(row?.n ?? 0);
 }
 
-export async function createAccount(
-  trx: TenantTransaction,
-  input: CreateAccountInput,
-  policy: PasswordPolicy,
-): Promise<{ account: AccountRow; initialPassword: string }> {
-  const initialPassword = generateInitialPassword(policy);
-  const passwordHash = await hashPassword(initialPassword);
+/** An initial password, hashed, and when it stops working if unused. */
+export interface InitialPassword {
+  passwordHash: string;
+  expiresAt: Date;
+}
+
+export async function insertAccount(trx: TenantTransaction, input: CreateAccountInput, initial: InitialPassword): Promise<AccountRow> {
   try {
-    const account = await AccountRow.query(trx).insertAndFetch({
+    return await AccountRow.query(trx).insertAndFetch({
       ...input,
-      passwordHash,
+      passwordHash: initial.passwordHash,
       passwordIsInitial: true,
-      initialPasswordExpiresAt: new Date(Date.now() + policy.initialPasswordTtlSeconds * 1000),
+      initialPasswordExpiresAt: initial.expiresAt,
       onboardingState: 'awaiting_first_login',
     });
-    return { account, initialPassword };
   } catch (err) {
     if (isUniqueViolation(err)) {
       throw conflict('login_id_taken', `The login ID "${input.loginId}" is already in use in this clinic.`);
@@ -81,12 +82,17 @@ export async function createAccount(
   }
 }
 
-/** An existing (not deleted) account of this clinic, or 404: another clinic's id is simply not found. */
-export async function getAccount(trx: TenantTransaction, id: string, opts: { forUpdate?: boolean } = {}): Promise<AccountRow> {
-  if (!isUuid(id)) throw notFound('No such account.');
+/** An existing (not deleted) account of this clinic, or undefined: another clinic's id is simply not found. */
+export async function findAccount(trx: TenantTransaction, id: string, opts: { forUpdate?: boolean } = {}): Promise<AccountRow | undefined> {
+  if (!isUuid(id)) return undefined;
   const q = AccountRow.query(trx).findById(id).whereNull('deletedAt');
   if (opts.forUpdate) q.forUpdate();
-  const account = await q;
+  return q;
+}
+
+/** The same, or 404. */
+export async function getAccount(trx: TenantTransaction, id: string, opts: { forUpdate?: boolean } = {}): Promise<AccountRow> {
+  const account = await findAccount(trx, id, opts);
   if (!account) throw notFound('No such account.');
   return account;
 }
@@ -143,20 +149,20 @@ export async function deleteAccount(trx: TenantTransaction, id: string): Promise
   await WebauthnCredentialRow.query(trx).delete().where({ accountId: id });
 }
 
-export async function resetPassword(trx: TenantTransaction, id: string, policy: PasswordPolicy): Promise<{ account: AccountRow; initialPassword: string }> {
+/** An administrator's reset: a new initial password, onboarding from the start, no lockout, no sessions. */
+export async function setInitialPassword(trx: TenantTransaction, id: string, initial: InitialPassword): Promise<AccountRow> {
   await getAccount(trx, id, { forUpdate: true });
-  const initialPassword = generateInitialPassword(policy);
   const account = await AccountRow.query(trx).patchAndFetchById(id, {
-    passwordHash: await hashPassword(initialPassword),
+    passwordHash: initial.passwordHash,
     passwordIsInitial: true,
-    initialPasswordExpiresAt: new Date(Date.now() + policy.initialPasswordTtlSeconds * 1000),
+    initialPasswordExpiresAt: initial.expiresAt,
     onboardingState: 'awaiting_first_login',
     failedLoginCount: 0,
     lockedUntil: null,
     updatedAt: trx.fn.now() as never,
   });
   await revokeAccountSessions(trx, id);
-  return { account, initialPassword };
+  return account;
 }
 
 export async function unlockAccount(trx: TenantTransaction, id: string): Promise<void> {
