@@ -1,14 +1,17 @@
 import type { CreateAccountInput, UpdateAccountInput } from '../domain/account';
 import { isActiveAdmin } from '../domain/account';
 import { isUuid } from '../domain/ids';
+import type { FailureState } from '../domain/lockout';
 import { CURSOR_TS_SQL, type Keyset } from '../domain/pagination';
 import { conflict, notFound } from '../domain/problems';
 import { isUniqueViolation } from './errors';
 import { AccountRow, type OnboardingState } from './models/account';
 import { GroupMemberRow } from './models/group';
+import { PasswordHistoryRow } from './models/password-history';
 import { WebauthnCredentialRow } from './models/webauthn';
 import { revokeAccountSessions } from './sessions';
 import type { TenantTransaction } from './tenant-scope';
+import { passkeyCount } from './webauthn';
 
 /**
  * Accounts of one clinic. Every function runs inside that clinic's withTenant() transaction.
@@ -52,11 +55,6 @@ export async function toView(trx: TenantTransaction, a: AccountRow): Promise<Acc
     createdAt: a.createdAt.toISOString(),
     updatedAt: a.updatedAt.toISOString(),
   };
-}
-
-export async function passkeyCount(trx: TenantTransaction, accountId: string): Promise<number> {
-  const row = (await WebauthnCredentialRow.query(trx).where({ accountId }).count('* as n').first()) as unknown as { n: string } | undefined;
-  return Number(row?.n ?? 0);
 }
 
 /** An initial password, hashed, and when it stops working if unused. */
@@ -163,6 +161,45 @@ export async function setInitialPassword(trx: TenantTransaction, id: string, ini
   });
   await revokeAccountSessions(trx, id);
   return account;
+}
+
+/** The account's own change: the old hash joins the history, and the initial password (if any) is gone. */
+export async function replacePassword(trx: TenantTransaction, account: AccountRow, passwordHash: string): Promise<void> {
+  await PasswordHistoryRow.query(trx).insert({ accountId: account.id, passwordHash: account.passwordHash });
+  await AccountRow.query(trx)
+    .patch({ passwordHash, passwordIsInitial: false, initialPasswordExpiresAt: null, passwordChangedAt: new Date(), updatedAt: trx.fn.now() as never })
+    .where({ id: account.id });
+}
+
+/** The hashes of the account's earlier passwords, newest first (the current one is not among them). */
+export async function previousPasswordHashes(trx: TenantTransaction, accountId: string, count: number): Promise<string[]> {
+  if (count <= 0) return [];
+  const rows = await PasswordHistoryRow.query(trx).where({ accountId }).orderBy('createdAt', 'desc').limit(count);
+  return rows.map((r) => r.passwordHash);
+}
+
+export async function setOnboardingState(trx: TenantTransaction, id: string, onboardingState: OnboardingState): Promise<void> {
+  await AccountRow.query(trx).patch({ onboardingState, updatedAt: trx.fn.now() as never }).where({ id });
+}
+
+/** A failed login's count, time and lockout (computed by domain/lockout.ts). */
+export async function recordLoginFailure(trx: TenantTransaction, id: string, state: FailureState): Promise<void> {
+  await AccountRow.query(trx)
+    .patch({ failedLoginCount: state.failedLoginCount, lastFailedLoginAt: state.lastFailedLoginAt, lockedUntil: state.lockedUntil })
+    .where({ id });
+}
+
+/** A successful login forgets earlier failures. */
+export async function recordLoginSuccess(trx: TenantTransaction, id: string, at: Date): Promise<void> {
+  await AccountRow.query(trx).patch({ failedLoginCount: 0, lockedUntil: null, lastLoginAt: at }).where({ id });
+}
+
+/**
+ * One statement's round trip, for a path that has nothing to write but must cost what its
+ * neighbours cost (a login to an unknown clinic next to one for an unknown user).
+ */
+export async function spendRoundTrip(trx: TenantTransaction): Promise<void> {
+  await trx.raw('select 1');
 }
 
 export async function unlockAccount(trx: TenantTransaction, id: string): Promise<void> {

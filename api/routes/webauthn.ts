@@ -174,7 +174,7 @@ export const webauthnRoutes = (deps: AppDeps) => {
           if (enrolling) await AccountRow.query(trx).patch({ onboardingState: 'active', updatedAt: trx.fn.now() as never }).where({ id: auth.accountId });
           await setSessionState(trx, auth.sessionId, 'active');
           await recordAudit(trx, auditContext(ctx), { action: 'passkey.register', outcome: 'success', targetType: 'passkey', targetId: row.id });
-          const outbox = enrolling ? [await enqueueWorkflow(trx, auth.tenantId, onboardingFact(auth.accountId, 'passkeyRegistered'))] : [];
+          const outbox = enrolling ? [await enqueueWorkflow(trx, auth.tenantId, onboardingFact(auth.accountId, { kind: 'passkeyRegistered' }))] : [];
           return { kind: 'ok' as const, row, outbox };
         });
         if (result.kind === 'failed') {
