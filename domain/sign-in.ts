@@ -48,3 +48,5 @@ export function loginRefusal(
   return undefined;
 }
 
+/** A passkey may go unless it is the last one of an account the clinic requires two-step verification of. */
+export const mayRemovePasskey = (policy: PasswordPolicy, roles: readonly string[], passkeys: number) => passkeys > 1 || !secondFactorRequired(policy, roles);

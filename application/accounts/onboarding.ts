@@ -50,7 +50,7 @@ export function restartOnboarding(a: { tenantId: string; accountId: string; init
 }
 
 /** The signal that tells the workflow a fact, with the arguments its handler expects. */
-export function onboardingFact(accountId: string, fact: OnboardingFact): WorkflowIntent {
+function onboardingFact(accountId: string, fact: OnboardingFact): WorkflowIntent {
   const workflowId = accountOnboardingWorkflowId(accountId);
   switch (fact.kind) {
     case 'firstLogin':

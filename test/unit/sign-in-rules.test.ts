@@ -1,5 +1,5 @@
 import { DEFAULT_PASSWORD_POLICY } from '../../domain/password-policy';
-import { loginRefusal, stateAfterPassword } from '../../domain/sign-in';
+import { loginRefusal, mayRemovePasskey, stateAfterPassword } from '../../domain/sign-in';
 
 describe('sign-in rules', () => {
   const now = new Date('2026-06-01T00:00:00Z');
@@ -22,5 +22,12 @@ describe('sign-in rules', () => {
     expect(stateAfterPassword(fresh, policy, 0, now)).toBe('active');
     expect(stateAfterPassword(fresh, policy, 1, now)).toBe('second_factor_required');
     expect(stateAfterPassword(fresh, { ...policy, secondFactor: 'everyone' }, 0, now)).toBe('second_factor_enrollment_required');
+  });
+
+  it('keeps the last passkey of an account that must use one', () => {
+    const everyone = { ...DEFAULT_PASSWORD_POLICY, secondFactor: 'everyone' as const };
+    expect(mayRemovePasskey(everyone, ['staff'], 1)).toBe(false);
+    expect(mayRemovePasskey(everyone, ['staff'], 2)).toBe(true);
+    expect(mayRemovePasskey(DEFAULT_PASSWORD_POLICY, ['staff'], 1)).toBe(true);
   });
 });
