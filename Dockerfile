@@ -11,6 +11,7 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json tsconfig.json ./
 COPY lib ./lib
 COPY domain ./domain
+COPY application ./application
 COPY db ./db
 COPY api ./api
 COPY workers ./workers

@@ -1,5 +1,5 @@
 import type { ParameterizedContext } from 'koa';
-import type { Actor, ClinicActor } from '../application/deps';
+import type { Actor, ClinicActor, SessionActor } from '../application/deps';
 import { auditContext } from './audit-context';
 import type { AppState } from './state';
 
@@ -7,6 +7,11 @@ import type { AppState } from './state';
 export function clinicActor(ctx: ParameterizedContext<AppState>): ClinicActor {
   const auth = ctx.state.auth!;
   return { audit: auditContext(ctx), tenantId: auth.tenantId, accountId: auth.accountId, roles: auth.roles };
+}
+
+export function sessionActor(ctx: ParameterizedContext<AppState>): SessionActor {
+  const auth = ctx.state.auth!;
+  return { ...clinicActor(ctx), sessionId: auth.sessionId, sessionState: auth.state };
 }
 
 export function actor(ctx: ParameterizedContext<AppState>): Actor {

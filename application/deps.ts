@@ -4,6 +4,7 @@ import type { Logger } from '../lib/logger';
 import type { TemporalClient } from '../temporal/client';
 import type { WorkflowOutbox } from '../temporal/workflow-outbox';
 import type { AuditContext } from '../db/audit';
+import type { SessionState } from '../domain/sign-in';
 
 /**
  * What use cases run on. Each use case takes only the parts it needs (`Pick<Services, …>`), so
@@ -28,4 +29,10 @@ export interface ClinicActor extends Actor {
   tenantId: string;
   accountId: string;
   roles: readonly string[];
+}
+
+/** A signed-in clinic user acting on their own session (logout, password change, passkeys). */
+export interface SessionActor extends ClinicActor {
+  sessionId: string;
+  sessionState: SessionState;
 }

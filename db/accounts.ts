@@ -1,18 +1,23 @@
 import type { CreateAccountInput, UpdateAccountInput } from '../domain/account';
 import { isActiveAdmin } from '../domain/account';
+import { isUuid } from '../domain/ids';
+import type { FailureState } from '../domain/lockout';
 import { CURSOR_TS_SQL, type Keyset } from '../domain/pagination';
-import { generateInitialPassword, type PasswordPolicy } from '../domain/password-policy';
 import { conflict, notFound } from '../domain/problems';
-import { hashPassword } from '../lib/password-hash';
+import { isUniqueViolation } from './errors';
 import { AccountRow, type OnboardingState } from './models/account';
 import { GroupMemberRow } from './models/group';
+import { PasswordHistoryRow } from './models/password-history';
 import { WebauthnCredentialRow } from './models/webauthn';
 import { revokeAccountSessions } from './sessions';
 import type { TenantTransaction } from './tenant-scope';
-import { isUuid } from '../domain/ids';
-import { isUniqueViolation } from './errors';
+import { passkeyCount } from './webauthn';
 
-/** Accounts of one clinic. Every function runs inside that clinic's withTenant() transaction. */
+/**
+ * Accounts of one clinic. Every function runs inside that clinic's withTenant() transaction.
+ * Passwords arrive here already hashed: hashing is slow on purpose and never runs while a
+ * transaction holds a connection (and perhaps a row lock).
+ */
 
 export interface AccountView {
   id: string;
@@ -52,27 +57,21 @@ export async function toView(trx: TenantTransaction, a: AccountRow): Promise<Acc
   };
 }
 
-export async function passkeyCount(trx: TenantTransaction, accountId: string): Promise<number> {
-  const row = (await WebauthnCredentialRow.query(trx).where({ accountId }).count('* as n').first()) as unknown as { n: string } | undefined;
-  return Number(row?.n ?? 0);
+/** An initial password, hashed, and when it stops working if unused. */
+export interface InitialPassword {
+  passwordHash: string;
+  expiresAt: Date;
 }
 
-export async function createAccount(
-  trx: TenantTransaction,
-  input: CreateAccountInput,
-  policy: PasswordPolicy,
-): Promise<{ account: AccountRow; initialPassword: string }> {
-  const initialPassword = generateInitialPassword(policy);
-  const passwordHash = await hashPassword(initialPassword);
+export async function insertAccount(trx: TenantTransaction, input: CreateAccountInput, initial: InitialPassword): Promise<AccountRow> {
   try {
-    const account = await AccountRow.query(trx).insertAndFetch({
+    return await AccountRow.query(trx).insertAndFetch({
       ...input,
-      passwordHash,
+      passwordHash: initial.passwordHash,
       passwordIsInitial: true,
-      initialPasswordExpiresAt: new Date(Date.now() + policy.initialPasswordTtlSeconds * 1000),
+      initialPasswordExpiresAt: initial.expiresAt,
       onboardingState: 'awaiting_first_login',
     });
-    return { account, initialPassword };
   } catch (err) {
     if (isUniqueViolation(err)) {
       throw conflict('login_id_taken', `The login ID "${input.loginId}" is already in use in this clinic.`);
@@ -81,12 +80,17 @@ export async function createAccount(
   }
 }
 
-/** An existing (not deleted) account of this clinic, or 404: another clinic's id is simply not found. */
-export async function getAccount(trx: TenantTransaction, id: string, opts: { forUpdate?: boolean } = {}): Promise<AccountRow> {
-  if (!isUuid(id)) throw notFound('No such account.');
+/** An existing (not deleted) account of this clinic, or undefined: another clinic's id is simply not found. */
+export async function findAccount(trx: TenantTransaction, id: string, opts: { forUpdate?: boolean } = {}): Promise<AccountRow | undefined> {
+  if (!isUuid(id)) return undefined;
   const q = AccountRow.query(trx).findById(id).whereNull('deletedAt');
   if (opts.forUpdate) q.forUpdate();
-  const account = await q;
+  return q;
+}
+
+/** The same, or 404. */
+export async function getAccount(trx: TenantTransaction, id: string, opts: { forUpdate?: boolean } = {}): Promise<AccountRow> {
+  const account = await findAccount(trx, id, opts);
   if (!account) throw notFound('No such account.');
   return account;
 }
@@ -143,20 +147,59 @@ export async function deleteAccount(trx: TenantTransaction, id: string): Promise
   await WebauthnCredentialRow.query(trx).delete().where({ accountId: id });
 }
 
-export async function resetPassword(trx: TenantTransaction, id: string, policy: PasswordPolicy): Promise<{ account: AccountRow; initialPassword: string }> {
+/** An administrator's reset: a new initial password, onboarding from the start, no lockout, no sessions. */
+export async function setInitialPassword(trx: TenantTransaction, id: string, initial: InitialPassword): Promise<AccountRow> {
   await getAccount(trx, id, { forUpdate: true });
-  const initialPassword = generateInitialPassword(policy);
   const account = await AccountRow.query(trx).patchAndFetchById(id, {
-    passwordHash: await hashPassword(initialPassword),
+    passwordHash: initial.passwordHash,
     passwordIsInitial: true,
-    initialPasswordExpiresAt: new Date(Date.now() + policy.initialPasswordTtlSeconds * 1000),
+    initialPasswordExpiresAt: initial.expiresAt,
     onboardingState: 'awaiting_first_login',
     failedLoginCount: 0,
     lockedUntil: null,
     updatedAt: trx.fn.now() as never,
   });
   await revokeAccountSessions(trx, id);
-  return { account, initialPassword };
+  return account;
+}
+
+/** The account's own change: the old hash joins the history, and the initial password (if any) is gone. */
+export async function replacePassword(trx: TenantTransaction, account: AccountRow, passwordHash: string): Promise<void> {
+  await PasswordHistoryRow.query(trx).insert({ accountId: account.id, passwordHash: account.passwordHash });
+  await AccountRow.query(trx)
+    .patch({ passwordHash, passwordIsInitial: false, initialPasswordExpiresAt: null, passwordChangedAt: new Date(), updatedAt: trx.fn.now() as never })
+    .where({ id: account.id });
+}
+
+/** The hashes of the account's earlier passwords, newest first (the current one is not among them). */
+export async function previousPasswordHashes(trx: TenantTransaction, accountId: string, count: number): Promise<string[]> {
+  if (count <= 0) return [];
+  const rows = await PasswordHistoryRow.query(trx).where({ accountId }).orderBy('createdAt', 'desc').limit(count);
+  return rows.map((r) => r.passwordHash);
+}
+
+export async function setOnboardingState(trx: TenantTransaction, id: string, onboardingState: OnboardingState): Promise<void> {
+  await AccountRow.query(trx).patch({ onboardingState, updatedAt: trx.fn.now() as never }).where({ id });
+}
+
+/** A failed login's count, time and lockout (computed by domain/lockout.ts). */
+export async function recordLoginFailure(trx: TenantTransaction, id: string, state: FailureState): Promise<void> {
+  await AccountRow.query(trx)
+    .patch({ failedLoginCount: state.failedLoginCount, lastFailedLoginAt: state.lastFailedLoginAt, lockedUntil: state.lockedUntil })
+    .where({ id });
+}
+
+/** A successful login forgets earlier failures. */
+export async function recordLoginSuccess(trx: TenantTransaction, id: string, at: Date): Promise<void> {
+  await AccountRow.query(trx).patch({ failedLoginCount: 0, lockedUntil: null, lastLoginAt: at }).where({ id });
+}
+
+/**
+ * One statement's round trip, for a path that has nothing to write but must cost what its
+ * neighbours cost (a login to an unknown clinic next to one for an unknown user).
+ */
+export async function spendRoundTrip(trx: TenantTransaction): Promise<void> {
+  await trx.raw('select 1');
 }
 
 export async function unlockAccount(trx: TenantTransaction, id: string): Promise<void> {

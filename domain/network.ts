@@ -42,6 +42,9 @@ export function ipInCidrs(ip: string, cidrs: readonly string[]): boolean {
   });
 }
 
+/** Whether a clinic with this allowlist may be reached from `ip` (an empty list allows everywhere). */
+export const isAllowedFrom = (ip: string, allowlist: readonly string[]) => allowlist.length === 0 || ipInCidrs(ip, allowlist);
+
 /**
  * The client's address: the socket peer, unless the peer is a trusted proxy, in which case the
  * right-most X-Forwarded-For entry that is not itself a trusted proxy (clients can forge the rest).

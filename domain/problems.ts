@@ -15,6 +15,8 @@ export class Problem extends Error {
     readonly title: string,
     readonly detail?: string,
     readonly extra: Record<string, unknown> = {},
+    /** Response headers that belong to the answer (e.g. Retry-After). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(detail ?? title);
     this.name = 'Problem';
@@ -48,6 +50,9 @@ export const payloadTooLarge = (limit: number) =>
 
 export const unsupportedMediaType = (detail = 'Send the body as application/json.') =>
   new Problem(415, 'unsupported_media_type', 'Unsupported Media Type', detail);
+
+export const tooManyRequests = (code: string, detail: string, retryAfterSeconds: number) =>
+  new Problem(429, code, 'Too Many Requests', detail, {}, { 'Retry-After': String(retryAfterSeconds) });
 
 export const serviceUnavailable = (detail: string) =>
   new Problem(503, 'service_unavailable', 'Service Unavailable', detail);

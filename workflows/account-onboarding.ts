@@ -1,6 +1,6 @@
 import { condition, defineQuery, defineSignal, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { OnboardingState } from '../domain/onboarding';
+import { advanceOnboarding, type OnboardingFact, type OnboardingState } from '../domain/onboarding';
 
 /**
  * One account's way in, visible to operators in the Temporal UI:
@@ -12,6 +12,12 @@ import type { OnboardingState } from '../domain/onboarding';
  * The database stays the authority for access decisions (the API checks it on every request,
  * and login refuses an expired initial password by its own timestamp); this workflow owns the
  * timer, the waiting and the visible state, and never busy-waits.
+ *
+ * Facts arrive through the workflow outbox, in the order they were committed, but possibly
+ * twice (a dispatch that reached Temporal and was not marked is sent again). Each is applied
+ * monotonically (domain/onboarding.ts): the stage only moves forward, whatever fact comes when,
+ * so a repeat changes nothing and a late or early fact cannot strand the account. A reset is the
+ * one way back; a repeat of the reset already applied (same expiry) changes nothing.
  */
 export type { OnboardingState };
 
@@ -36,39 +42,44 @@ const { expireInitialPassword } = proxyActivities<Activities>({
 export async function accountOnboardingWorkflow(input: OnboardingInput): Promise<{ accountId: string; state: OnboardingState }> {
   let state: OnboardingState = 'awaiting_first_login';
   let expiresAt = Date.parse(input.initialPasswordExpiresAt);
-  let resets = 0;
+  /** Counts every change of `state` or `expiresAt`: what the waits below wake up on. */
+  let changes = 0;
+  const apply = (fact: OnboardingFact) => {
+    const next = advanceOnboarding(state, fact);
+    if (next === state) return;
+    state = next;
+    changes += 1;
+  };
 
   setHandler(onboardingStateQuery, () => state);
-  setHandler(firstLoginSignal, () => {
-    if (state === 'awaiting_first_login') state = 'password_change_required';
-  });
-  setHandler(passwordChangedSignal, ({ secondFactorRequired }) => {
-    if (state === 'password_change_required') state = secondFactorRequired ? 'second_factor_enrollment_required' : 'active';
-  });
-  setHandler(passkeyRegisteredSignal, () => {
-    if (state === 'second_factor_enrollment_required') state = 'active';
-  });
+  setHandler(firstLoginSignal, () => apply({ kind: 'firstLogin' }));
+  setHandler(passwordChangedSignal, ({ secondFactorRequired }) => apply({ kind: 'passwordChanged', secondFactorRequired }));
+  setHandler(passkeyRegisteredSignal, () => apply({ kind: 'passkeyRegistered' }));
   setHandler(passwordResetSignal, ({ initialPasswordExpiresAt }) => {
+    const at = Date.parse(initialPasswordExpiresAt);
+    if (at === expiresAt) return;
     state = 'awaiting_first_login';
-    expiresAt = Date.parse(initialPasswordExpiresAt);
-    resets += 1;
+    expiresAt = at;
+    changes += 1;
   });
 
   // Signal handlers change `state`; read it through a function so the type checker does not narrow it.
   const now = (): OnboardingState => state;
   while (now() !== 'active') {
-    const current = now();
-    const seenResets = resets;
-    if (current === 'awaiting_first_login') {
-      const moved = await condition(() => state !== current || resets !== seenResets, Math.max(0, expiresAt - Date.now()));
+    const seen = changes;
+    if (now() === 'awaiting_first_login') {
+      const moved = await condition(() => changes !== seen, Math.max(0, expiresAt - Date.now()));
       if (moved) continue;
-      if (await expireInitialPassword({ tenantId: input.tenantId, accountId: input.accountId })) {
+      const expired = await expireInitialPassword({ tenantId: input.tenantId, accountId: input.accountId });
+      // Only if nothing was heard meanwhile: a fact or reset that arrived during the activity is newer.
+      if (expired && changes === seen) {
         state = 'initial_password_expired';
+        changes += 1;
         continue;
       }
-      // The account moved on just before the deadline; its signal is on the way.
+      // The account moved on just before the deadline; its signal is on the way (or has arrived).
     }
-    await condition(() => state !== current || resets !== seenResets);
+    await condition(() => changes !== seen);
   }
   return { accountId: input.accountId, state };
 }

@@ -21,6 +21,7 @@ export function problemHandler(): Middleware<AppState> {
     }
     ctx.status = problem.status;
     ctx.type = 'application/problem+json';
+    ctx.set(problem.headers);
     // A dependency that is down is worth retrying soon; say when (RFC 9110 Retry-After).
     if (problem.status === 503 && !ctx.response.get('Retry-After')) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
     ctx.body = {

@@ -1,24 +1,18 @@
 import { z } from 'zod';
-import { createAccount } from '../../application/accounts/create-account';
+import { createAccount, createClinicAdmin } from '../../application/accounts/create-account';
+import { deleteAccount } from '../../application/accounts/delete-account';
+import { listClinicAccounts, readAccount } from '../../application/accounts/read-accounts';
 import { resetPassword } from '../../application/accounts/reset-password';
-import { deleteAccount, getAccount, listAccounts, toView, unlockAccount, updateAccount } from '../../db/accounts';
-import { actor, clinicActor } from '../actor';
-import { recordAudit } from '../../db/audit';
-import { getSettings } from '../../db/settings';
-import { withTenant } from '../../db/tenant-scope';
-import { getTenant } from '../../db/tenants';
-import { ONBOARDING_STATES } from '../../domain/onboarding';
-import { decodeCursor, encodeCursor } from '../../domain/pagination';
+import { unlockAccount } from '../../application/accounts/unlock-account';
+import { updateAccount } from '../../application/accounts/update-account';
 import { createAccountSchema, createAdminSchema, updateAccountSchema } from '../../domain/account';
-import { serviceUnavailable } from '../../domain/problems';
-import { auditContext } from '../audit-context';
+import { ONBOARDING_STATES } from '../../domain/onboarding';
+import { actor, clinicActor } from '../actor';
 import { defineRoute } from '../route';
 import type { AppDeps } from '../app';
-import type { ParameterizedContext } from 'koa';
-import type { AppState } from '../state';
 
-
-export const accountSchema = z
+/** Accounts of a clinic (admins; operators for a clinic's first admin): validate, call one use case (application/accounts/), respond. */
+const accountSchema = z
   .object({
     id: z.string().uuid(),
     loginId: z.string(),
@@ -45,6 +39,8 @@ const listQuery = z.strictObject({
   cursor: z.string().max(512).optional(),
 });
 
+const admin = { tags: ['accounts'], security: 'session' as const, roles: ['admin' as const] };
+
 export const accountRoutes = (deps: AppDeps) => [
   defineRoute({
     method: 'post',
@@ -58,20 +54,17 @@ export const accountRoutes = (deps: AppDeps) => [
     responses: { 201: { description: 'Created; hand the initial password over out of band', schema: created } },
     problems: [404, 409],
     handler: async (ctx, { params, body }) => {
-      const tenant = await getTenant(deps.db, params.tenantId);
       ctx.status = 201;
-      ctx.body = await createAccount(deps, actor(ctx), tenant.id, { ...body, roles: ['admin'] });
+      ctx.body = await createClinicAdmin(deps, actor(ctx), params.tenantId, body);
     },
   }),
 
   defineRoute({
+    ...admin,
     method: 'post',
     path: '/v1/accounts',
     operationId: 'createAccount',
     summary: 'Create an account in your clinic',
-    tags: ['accounts'],
-    security: 'session',
-    roles: ['admin'],
     body: createAccountSchema,
     responses: { 201: { description: 'Created; the initial password is shown only now', schema: created } },
     problems: [403, 409],
@@ -82,97 +75,69 @@ export const accountRoutes = (deps: AppDeps) => [
   }),
 
   defineRoute({
+    ...admin,
     method: 'get',
     path: '/v1/accounts',
     operationId: 'listAccounts',
     summary: 'Accounts of your clinic, oldest first',
-    tags: ['accounts'],
-    security: 'session',
-    roles: ['admin'],
     query: listQuery,
     responses: { 200: { description: 'A page of accounts', schema: z.object({ items: z.array(accountSchema), nextCursor: z.string().nullable() }) } },
     problems: [403],
     handler: async (ctx, { query }) => {
-      const after = decodeCursor(query.cursor);
-      ctx.body = await withTenant(deps.db, ctx.state.auth!.tenantId, async (trx) => {
-        const page = await listAccounts(trx, { limit: query.limit, after });
-        return { items: await Promise.all(page.rows.map((a) => toView(trx, a))), nextCursor: page.next ? encodeCursor(page.next) : null };
-      });
+      ctx.body = await listClinicAccounts(deps, clinicActor(ctx), query);
     },
   }),
 
   defineRoute({
+    ...admin,
     method: 'get',
     path: '/v1/accounts/:id',
     operationId: 'getAccount',
     summary: 'One account, with its onboarding state',
-    tags: ['accounts'],
-    security: 'session',
-    roles: ['admin'],
     params: accountParams,
     responses: { 200: { description: 'The account', schema: accountSchema } },
     problems: [403, 404],
     handler: async (ctx, { params }) => {
-      ctx.body = await withTenant(deps.db, ctx.state.auth!.tenantId, async (trx) => toView(trx, await getAccount(trx, params.id)));
+      ctx.body = await readAccount(deps, clinicActor(ctx), params.id);
     },
   }),
 
   defineRoute({
+    ...admin,
     method: 'patch',
     path: '/v1/accounts/:id',
     operationId: 'updateAccount',
     summary: 'Change roles, display name, e-mail or disabled; the last active admin cannot be removed',
-    tags: ['accounts'],
-    security: 'session',
-    roles: ['admin'],
     params: accountParams,
     body: updateAccountSchema,
     responses: { 200: { description: 'The updated account', schema: accountSchema } },
     problems: [403, 404, 409],
     handler: async (ctx, { params, body }) => {
-      ctx.body = await withTenant(deps.db, ctx.state.auth!.tenantId, async (trx) => {
-        const before = await getAccount(trx, params.id);
-        const updated = await updateAccount(trx, params.id, body);
-        await recordAudit(trx, auditContext(ctx), {
-          action: body.roles ? 'account.roles_change' : 'account.update',
-          outcome: 'success',
-          targetType: 'account',
-          targetId: params.id,
-          details: { fields: Object.keys(body), ...(body.roles ? { from: before.roles, to: body.roles } : {}), ...(body.disabled !== undefined ? { disabled: body.disabled } : {}) },
-        });
-        return toView(trx, updated);
-      });
+      ctx.body = await updateAccount(deps, clinicActor(ctx), params.id, body);
     },
   }),
 
   defineRoute({
+    ...admin,
     method: 'delete',
     path: '/v1/accounts/:id',
     operationId: 'deleteAccount',
     summary: 'Delete an account (its sessions and passkeys go with it)',
-    tags: ['accounts'],
-    security: 'session',
-    roles: ['admin'],
     params: accountParams,
     responses: { 204: { description: 'Deleted' } },
     problems: [403, 404, 409],
     handler: async (ctx, { params }) => {
-      await withTenant(deps.db, ctx.state.auth!.tenantId, async (trx) => {
-        await deleteAccount(trx, params.id);
-        await recordAudit(trx, auditContext(ctx), { action: 'account.delete', outcome: 'success', targetType: 'account', targetId: params.id });
-      });
+      await deleteAccount(deps, clinicActor(ctx), params.id);
       ctx.status = 204;
     },
   }),
 
   defineRoute({
+    ...admin,
     method: 'post',
     path: '/v1/accounts/:id/reset-password',
     operationId: 'resetAccountPassword',
     summary: 'Issue a new initial password; onboarding starts over and all sessions end',
-    tags: ['accounts'],
-    security: 'session',
-    roles: ['admin'],
     params: accountParams,
     responses: { 200: { description: 'The new initial password, shown once', schema: z.object({ initialPassword: z.string() }) } },
     problems: [403, 404],
@@ -182,21 +147,16 @@ export const accountRoutes = (deps: AppDeps) => [
   }),
 
   defineRoute({
+    ...admin,
     method: 'post',
     path: '/v1/accounts/:id/unlock',
     operationId: 'unlockAccount',
     summary: 'Lift a lockout after failed logins',
-    tags: ['accounts'],
-    security: 'session',
-    roles: ['admin'],
     params: accountParams,
     responses: { 204: { description: 'Unlocked' } },
     problems: [403, 404],
     handler: async (ctx, { params }) => {
-      await withTenant(deps.db, ctx.state.auth!.tenantId, async (trx) => {
-        await unlockAccount(trx, params.id);
-        await recordAudit(trx, auditContext(ctx), { action: 'account.unlock', outcome: 'success', targetType: 'account', targetId: params.id });
-      });
+      await unlockAccount(deps, clinicActor(ctx), params.id);
       ctx.status = 204;
     },
   }),

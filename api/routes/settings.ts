@@ -1,14 +1,15 @@
 import { z } from 'zod';
-import { recordAudit } from '../../db/audit';
-import { getSettings, saveAllowlist, savePasswordPolicy, saveProcessSettings } from '../../db/settings';
-import { withTenant } from '../../db/tenant-scope';
-import { canonicalCidr, ipInCidrs } from '../../domain/network';
+import { readProcessSettings, readSecuritySettings } from '../../application/settings/read-settings';
+import { saveNetworkAllowlist } from '../../application/settings/save-network-allowlist';
+import { savePasswordPolicy } from '../../application/settings/save-password-policy';
+import { saveProcessSettings } from '../../application/settings/save-process-settings';
+import { canonicalCidr } from '../../domain/network';
 import { passwordPolicySchema } from '../../domain/password-policy';
-import { conflict } from '../../domain/problems';
-import { auditContext } from '../audit-context';
+import { clinicActor } from '../actor';
 import { defineRoute } from '../route';
 import type { AppDeps } from '../app';
 
+/** The clinic's settings (admins only): validate, call one use case (application/settings/), respond. */
 const allowlistBody = z.strictObject({
   cidrs: z
     .array(z.string().max(64).refine((c) => canonicalCidr(c) !== undefined, 'must be an IPv4 or IPv6 network in CIDR form without host bits, e.g. 203.0.113.0/24'))
@@ -22,114 +23,79 @@ const policyView = z.record(z.string(), z.unknown()).meta({ id: 'PasswordPolicy'
 
 const processSettings = z.strictObject({ adminsSeeAllProcesses: z.boolean() });
 
+const common = { tags: ['settings'], security: 'session' as const, roles: ['admin' as const], problems: [403] };
+
 export const settingsRoutes = (deps: AppDeps) => [
   defineRoute({
+    ...common,
     method: 'get',
     path: '/v1/settings/processes',
     operationId: 'getProcessSettings',
     summary: 'Whether administrators see every process area of the clinic',
-    tags: ['settings'],
-    security: 'session',
-    roles: ['admin'],
     responses: { 200: { description: 'The setting', schema: processSettings } },
-    problems: [403],
     handler: async (ctx) => {
-      const tenantId = ctx.state.auth!.tenantId;
-      const row = await withTenant(deps.db, tenantId, (trx) => trx('tenant_settings').where({ tenant_id: tenantId }).first('admins_see_all_processes'));
-      ctx.body = { adminsSeeAllProcesses: row?.adminsSeeAllProcesses === true };
+      ctx.body = await readProcessSettings(deps, clinicActor(ctx));
     },
   }),
   defineRoute({
+    ...common,
     method: 'put',
     path: '/v1/settings/processes',
     operationId: 'putProcessSettings',
     summary: 'Let administrators see every process area (off by default: areas are private to those listed)',
-    tags: ['settings'],
-    security: 'session',
-    roles: ['admin'],
     body: processSettings,
     responses: { 200: { description: 'The saved setting', schema: processSettings } },
-    problems: [403],
     handler: async (ctx, { body }) => {
-      await withTenant(deps.db, ctx.state.auth!.tenantId, async (trx) => {
-        await saveProcessSettings(trx, body.adminsSeeAllProcesses);
-        await recordAudit(trx, auditContext(ctx), { action: 'settings.processes', outcome: 'success', details: body });
-      });
+      await saveProcessSettings(deps, clinicActor(ctx), body);
       ctx.body = body;
     },
   }),
   defineRoute({
+    ...common,
     method: 'get',
     path: '/v1/settings/password-policy',
     operationId: 'getPasswordPolicy',
     summary: 'Your clinic\'s password, lockout, session and two-step verification policy',
-    tags: ['settings'],
-    security: 'session',
-    roles: ['admin'],
     responses: { 200: { description: 'The policy (defaults until saved)', schema: policyView } },
-    problems: [403],
     handler: async (ctx) => {
-      ctx.body = (await withTenant(deps.db, ctx.state.auth!.tenantId, (trx) => getSettings(trx))).policy;
+      ctx.body = (await readSecuritySettings(deps, clinicActor(ctx))).policy;
     },
   }),
   defineRoute({
+    ...common,
     method: 'put',
     path: '/v1/settings/password-policy',
     operationId: 'putPasswordPolicy',
     summary: 'Replace the policy; omitted fields take their defaults',
-    tags: ['settings'],
-    security: 'session',
-    roles: ['admin'],
     body: passwordPolicySchema,
     responses: { 200: { description: 'The saved policy', schema: policyView } },
-    problems: [403],
     handler: async (ctx, { body }) => {
-      ctx.body = await withTenant(deps.db, ctx.state.auth!.tenantId, async (trx) => {
-        const before = (await getSettings(trx)).policy;
-        await savePasswordPolicy(trx, body);
-        await recordAudit(trx, auditContext(ctx), { action: 'settings.password_policy', outcome: 'success', details: { before, after: body } });
-        return body;
-      });
+      ctx.body = await savePasswordPolicy(deps, clinicActor(ctx), body);
     },
   }),
   defineRoute({
+    ...common,
     method: 'get',
     path: '/v1/settings/network-allowlist',
     operationId: 'getNetworkAllowlist',
     summary: 'Networks your clinic may be reached from (empty: anywhere)',
-    tags: ['settings'],
-    security: 'session',
-    roles: ['admin'],
     responses: { 200: { description: 'The allowlist and the address you are calling from', schema: allowlistView } },
-    problems: [403],
     handler: async (ctx) => {
-      const { allowlist } = await withTenant(deps.db, ctx.state.auth!.tenantId, (trx) => getSettings(trx));
-      ctx.body = { cidrs: allowlist, yourAddress: ctx.state.clientIp };
+      ctx.body = { cidrs: (await readSecuritySettings(deps, clinicActor(ctx))).allowlist, yourAddress: ctx.state.clientIp };
     },
   }),
   defineRoute({
+    ...common,
     method: 'put',
     path: '/v1/settings/network-allowlist',
     operationId: 'putNetworkAllowlist',
     summary: 'Replace the allowlist; refuses to lock out your own address unless confirmSelfLockout is true',
-    tags: ['settings'],
-    security: 'session',
-    roles: ['admin'],
     body: allowlistBody,
     responses: { 200: { description: 'The saved allowlist', schema: allowlistView } },
     problems: [403, 409],
     handler: async (ctx, { body }) => {
-      const cidrs = [...new Set(body.cidrs.map((c) => canonicalCidr(c)!))];
       const ip = ctx.state.clientIp;
-      if (cidrs.length > 0 && !ipInCidrs(ip, cidrs) && body.confirmSelfLockout !== true) {
-        throw conflict('would_lock_out_self', `The list does not contain your address ${ip}: you would lose access. Add it, or send "confirmSelfLockout": true.`);
-      }
-      await withTenant(deps.db, ctx.state.auth!.tenantId, async (trx) => {
-        const before = (await getSettings(trx)).allowlist;
-        await saveAllowlist(trx, cidrs);
-        await recordAudit(trx, auditContext(ctx), { action: 'settings.network_allowlist', outcome: 'success', details: { before, after: cidrs, confirmedSelfLockout: body.confirmSelfLockout === true } });
-      });
-      ctx.body = { cidrs, yourAddress: ip };
+      ctx.body = { cidrs: await saveNetworkAllowlist(deps, clinicActor(ctx), { ...body, clientIp: ip }), yourAddress: ip };
     },
   }),
 ];

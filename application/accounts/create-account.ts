@@ -1,9 +1,10 @@
-import { createAccount as insertAccount } from '../../db/accounts';
+import { insertAccount } from '../../db/accounts';
 import { recordAudit } from '../../db/audit';
-import { getSettings } from '../../db/settings';
+import { getTenant } from '../../db/tenants';
 import type { CreateAccountInput } from '../../domain/account';
 import { commitThenDispatch } from '../commit-then-dispatch';
 import type { Actor, Services } from '../deps';
+import { issueInitialPassword } from './initial-password';
 import { startOnboarding } from './onboarding';
 
 /**
@@ -16,9 +17,9 @@ export async function createAccount(
   tenantId: string,
   input: CreateAccountInput,
 ): Promise<{ accountId: string; initialPassword: string }> {
+  const { initialPassword, initial } = await issueInitialPassword(deps, tenantId);
   return commitThenDispatch(deps, tenantId, async (trx, enqueue) => {
-    const { policy } = await getSettings(trx);
-    const { account, initialPassword } = await insertAccount(trx, input, policy);
+    const account = await insertAccount(trx, input, initial);
     await recordAudit(trx, actor.audit, {
       action: 'account.create',
       outcome: 'success',
@@ -29,4 +30,15 @@ export async function createAccount(
     await enqueue(startOnboarding({ tenantId, accountId: account.id, initialPasswordExpiresAt: account.initialPasswordExpiresAt! }));
     return { accountId: account.id, initialPassword };
   });
+}
+
+/** An operator creates a clinic's administrator (404 for a clinic that does not exist). */
+export async function createClinicAdmin(
+  deps: Pick<Services, 'db' | 'outbox'>,
+  actor: Actor,
+  tenantId: string,
+  input: Omit<CreateAccountInput, 'roles'>,
+): Promise<{ accountId: string; initialPassword: string }> {
+  const tenant = await getTenant(deps.db, tenantId);
+  return createAccount(deps, actor, tenant.id, { ...input, roles: ['admin'] });
 }

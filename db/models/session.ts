@@ -1,6 +1,7 @@
+import type { SessionState } from '../../domain/sign-in';
 import { TenantScopedModel } from '../tenant-scope';
 
-export type SessionState = 'active' | 'password_change_required' | 'second_factor_enrollment_required' | 'second_factor_required';
+export type { SessionState };
 
 export class SessionRow extends TenantScopedModel {
   static tableName = 'sessions';

@@ -1,0 +1,28 @@
+import { getAccount, toView, updateAccount as patchAccount, type AccountView } from '../../db/accounts';
+import { recordAudit } from '../../db/audit';
+import { withTenant } from '../../db/tenant-scope';
+import type { UpdateAccountInput } from '../../domain/account';
+import type { ClinicActor, Services } from '../deps';
+
+/**
+ * An admin changes roles, display name, e-mail or disabled. The last active admin cannot be
+ * demoted or disabled (409 last_admin); disabling ends the account's sessions.
+ */
+export async function updateAccount(deps: Pick<Services, 'db'>, actor: ClinicActor, id: string, patch: UpdateAccountInput): Promise<AccountView> {
+  return withTenant(deps.db, actor.tenantId, async (trx) => {
+    const before = await getAccount(trx, id);
+    const updated = await patchAccount(trx, id, patch);
+    await recordAudit(trx, actor.audit, {
+      action: patch.roles ? 'account.roles_change' : 'account.update',
+      outcome: 'success',
+      targetType: 'account',
+      targetId: id,
+      details: {
+        fields: Object.keys(patch),
+        ...(patch.roles ? { from: before.roles, to: patch.roles } : {}),
+        ...(patch.disabled !== undefined ? { disabled: patch.disabled } : {}),
+      },
+    });
+    return toView(trx, updated);
+  });
+}

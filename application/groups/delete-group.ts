@@ -1,0 +1,12 @@
+import { recordAudit } from '../../db/audit';
+import { deleteGroup as removeGroup } from '../../db/groups';
+import { withTenant } from '../../db/tenant-scope';
+import type { ClinicActor, Services } from '../deps';
+
+/** An admin deletes a group (404 for another clinic's). */
+export async function deleteGroup(deps: Pick<Services, 'db'>, actor: ClinicActor, id: string): Promise<void> {
+  await withTenant(deps.db, actor.tenantId, async (trx) => {
+    await removeGroup(trx, id);
+    await recordAudit(trx, actor.audit, { action: 'group.delete', outcome: 'success', targetType: 'group', targetId: id });
+  });
+}

@@ -1,0 +1,57 @@
+import { recordAuditNow } from '../../db/audit';
+import type { TenantTransaction } from '../../db/tenant-scope';
+import { consumeChallenge, type ChallengePurpose } from '../../db/webauthn';
+import { Problem } from '../../domain/problems';
+import type { Services, SessionActor } from '../deps';
+
+/**
+ * What both passkey ceremonies (registration, authentication) share. @simplewebauthn verifies
+ * signatures, origins and counters, but neither the freshness nor the single use of a challenge:
+ * challenges live in the database for two minutes and are deleted by the verification that
+ * consumes them.
+ */
+export interface RelyingParty {
+  /** The front end's domain (never an IP address). */
+  rpId: string;
+  rpName: string;
+  origins: string[];
+}
+
+export type PasskeyDeps = Pick<Services, 'db' | 'outbox'> & { security: { webauthn: RelyingParty } };
+
+/** The browser's PublicKeyCredential as JSON; @simplewebauthn checks the rest. */
+export interface PasskeyResponse {
+  id: string;
+  response: Record<string, unknown>;
+  [field: string]: unknown;
+}
+
+export const CHALLENGE_TTL_MS = 2 * 60_000;
+
+export const challengeExpiry = () => new Date(Date.now() + CHALLENGE_TTL_MS);
+
+const verificationFailed = (detail: string) => new Problem(400, 'webauthn_verification_failed', 'Bad Request', detail);
+
+/** The challenge the browser signed, read from clientDataJSON, so we can look it up and consume it. */
+export function signedChallenge(response: PasskeyResponse): string {
+  try {
+    const clientData = JSON.parse(Buffer.from(String(response.response.clientDataJSON), 'base64url').toString('utf8'));
+    if (typeof clientData.challenge !== 'string') throw new Error();
+    return clientData.challenge;
+  } catch {
+    throw verificationFailed('clientDataJSON is malformed.');
+  }
+}
+
+/** Consumes the session's challenge for this ceremony, or 400 invalid_challenge (unknown, used or expired). */
+export async function consume(trx: TenantTransaction, actor: SessionActor, purpose: ChallengePurpose, challenge: string): Promise<void> {
+  if (!(await consumeChallenge(trx, actor.sessionId, purpose, challenge))) {
+    throw new Problem(400, 'invalid_challenge', 'Bad Request', 'The challenge is unknown, used or expired. Start again.');
+  }
+}
+
+/** A response that did not verify: logged in a transaction of its own (the ceremony's committed), then 400. */
+export async function refuse(deps: Pick<Services, 'db'>, actor: SessionActor, action: string, reason: string, detail: string): Promise<never> {
+  await recordAuditNow(deps.db, actor.tenantId, actor.audit, { action, outcome: 'failed', details: { reason: reason.slice(0, 200) } });
+  throw verificationFailed(detail);
+}

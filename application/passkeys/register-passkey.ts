@@ -1,0 +1,81 @@
+import { generateRegistrationOptions, verifyRegistrationResponse, type PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server';
+import { findAccount } from '../../db/accounts';
+import { recordAudit } from '../../db/audit';
+import type { WebauthnCredentialRow } from '../../db/models/webauthn';
+import { setSessionState } from '../../db/sessions';
+import { withTenant } from '../../db/tenant-scope';
+import { findPasskey, insertPasskey, listPasskeys, passkeyCount, storeChallenge } from '../../db/webauthn';
+import { conflict, unauthorized } from '../../domain/problems';
+import { recordOnboardingFact } from '../accounts/onboarding';
+import { commitThenDispatch } from '../commit-then-dispatch';
+import type { SessionActor } from '../deps';
+import { CHALLENGE_TTL_MS, challengeExpiry, consume, refuse, signedChallenge, type PasskeyDeps, type PasskeyResponse } from './ceremony';
+
+/** Step one of registering a passkey: options for navigator.credentials.create(), with a fresh challenge. */
+export async function passkeyRegistrationOptions(deps: PasskeyDeps, actor: SessionActor): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  const { rpId, rpName } = deps.security.webauthn;
+  return withTenant(deps.db, actor.tenantId, async (trx) => {
+    const account = await findAccount(trx, actor.accountId);
+    if (!account) throw unauthorized();
+    const existing = await listPasskeys(trx, actor.accountId);
+    const options = await generateRegistrationOptions({
+      rpName,
+      rpID: rpId,
+      userName: account.loginId,
+      userDisplayName: account.displayName,
+      userID: Buffer.from(actor.accountId.replace(/-/g, ''), 'hex'),
+      attestationType: 'none',
+      excludeCredentials: existing.map((c) => ({ id: c.credentialId, transports: c.transports as never })),
+      authenticatorSelection: { residentKey: 'preferred', userVerification: 'required' },
+      timeout: CHALLENGE_TTL_MS,
+    });
+    await storeChallenge(trx, actor.sessionId, 'registration', options.challenge, challengeExpiry());
+    return options;
+  });
+}
+
+/**
+ * Step two: registers the passkey the browser created. The session becomes active, and an account
+ * that was enrolling its second factor finishes onboarding (the workflow hears of it after commit).
+ */
+export async function registerPasskey(deps: PasskeyDeps, actor: SessionActor, req: { response: PasskeyResponse; name?: string }): Promise<WebauthnCredentialRow> {
+  const { rpId, origins } = deps.security.webauthn;
+  const challenge = signedChallenge(req.response);
+  const result = await commitThenDispatch(deps, actor.tenantId, async (trx, enqueue): Promise<{ failed: string } | { row: WebauthnCredentialRow }> => {
+    await consume(trx, actor, 'registration', challenge);
+    let verification;
+    try {
+      verification = await verifyRegistrationResponse({
+        response: req.response as never,
+        expectedChallenge: challenge,
+        expectedOrigin: origins,
+        expectedRPID: rpId,
+        requireUserVerification: true,
+      });
+    } catch (err) {
+      return { failed: (err as Error).message };
+    }
+    if (!verification.verified) return { failed: 'not verified' };
+    const { credential, credentialDeviceType, credentialBackedUp } = verification.registrationInfo;
+    if (await findPasskey(trx, credential.id)) throw conflict('passkey_exists', 'This passkey is already registered.');
+    const count = await passkeyCount(trx, actor.accountId);
+    const row = await insertPasskey(trx, {
+      accountId: actor.accountId,
+      credentialId: credential.id,
+      publicKey: Buffer.from(credential.publicKey),
+      counter: credential.counter,
+      transports: credential.transports ?? [],
+      deviceType: credentialDeviceType,
+      backedUp: credentialBackedUp,
+      name: req.name ?? `Passkey ${count + 1}`,
+    });
+    const account = await findAccount(trx, actor.accountId);
+    if (!account) throw unauthorized();
+    await recordOnboardingFact(trx, enqueue, account, { kind: 'passkeyRegistered' });
+    await setSessionState(trx, actor.sessionId, 'active');
+    await recordAudit(trx, actor.audit, { action: 'passkey.register', outcome: 'success', targetType: 'passkey', targetId: row.id });
+    return { row };
+  });
+  if ('failed' in result) return refuse(deps, actor, 'passkey.register', result.failed, 'The passkey could not be verified.');
+  return result.row;
+}

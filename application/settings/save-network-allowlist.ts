@@ -1,0 +1,31 @@
+import { recordAudit } from '../../db/audit';
+import { getSettings, saveAllowlist } from '../../db/settings';
+import { withTenant } from '../../db/tenant-scope';
+import { canonicalCidr, isAllowedFrom } from '../../domain/network';
+import { conflict } from '../../domain/problems';
+import type { ClinicActor, Services } from '../deps';
+
+/**
+ * An admin replaces the networks the clinic may be reached from (empty: anywhere). A list that
+ * leaves out the admin's own address is refused (409 would_lock_out_self) unless confirmed.
+ */
+export async function saveNetworkAllowlist(
+  deps: Pick<Services, 'db'>,
+  actor: ClinicActor,
+  req: { cidrs: string[]; confirmSelfLockout?: boolean; clientIp: string },
+): Promise<string[]> {
+  const cidrs = [...new Set(req.cidrs.map((c) => canonicalCidr(c)!))];
+  if (!isAllowedFrom(req.clientIp, cidrs) && req.confirmSelfLockout !== true) {
+    throw conflict('would_lock_out_self', `The list does not contain your address ${req.clientIp}: you would lose access. Add it, or send "confirmSelfLockout": true.`);
+  }
+  await withTenant(deps.db, actor.tenantId, async (trx) => {
+    const before = (await getSettings(trx)).allowlist;
+    await saveAllowlist(trx, cidrs);
+    await recordAudit(trx, actor.audit, {
+      action: 'settings.network_allowlist',
+      outcome: 'success',
+      details: { before, after: cidrs, confirmedSelfLockout: req.confirmSelfLockout === true },
+    });
+  });
+  return cidrs;
+}
