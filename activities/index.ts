@@ -8,6 +8,8 @@ import { createTenantProvisioningActivities } from './tenant-provisioning';
 import type { Vault } from '../lib/crypto/vault';
 import type { WorkflowOutbox } from '../temporal/workflow-outbox';
 import { createWorkflowOutboxActivities } from './workflow-outbox';
+import { createConsultationReconcilerActivities } from './consultation-reconciler';
+import type { Client } from '@temporalio/client';
 
 export interface ActivityDeps {
   db: Db;
@@ -15,6 +17,8 @@ export interface ActivityDeps {
   vault: Vault;
   /** The sweeper's way to Temporal (a client on the worker's own connection). */
   outbox: WorkflowOutbox;
+  /** For activities that read Temporal's visibility (the consultation reconciler). */
+  temporal: Client;
 }
 
 /** Every activity the workers register, built once with the process's dependencies. */
@@ -26,6 +30,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createConsultationActivities(deps),
     ...createMaintenanceActivities(deps),
     ...createWorkflowOutboxActivities(deps),
+    ...createConsultationReconcilerActivities(deps),
   };
 }
 

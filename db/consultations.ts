@@ -103,3 +103,21 @@ export async function deletePayloads(trx: TenantTransaction, ids: string[]): Pro
 export async function pruneStalePayloads(trx: TenantTransaction, olderThan: Date): Promise<number> {
   return trx('consultation_payloads').where('created_at', '<', olderThan).delete();
 }
+
+/**
+ * The consultation's workflow ended without ending the visit (terminated by an operator, failed,
+ * timed out): the consultation is cancelled so its slot is free again, with a timeline entry that
+ * says why. Returns false when it had already ended (nothing to release) or is gone.
+ */
+export async function releaseAbandoned(trx: TenantTransaction, id: string, why: { workflowStatus: string; runId: string }): Promise<boolean> {
+  const released = await trx('consultations')
+    .where({ id })
+    .whereNotIn('status', ['completed', 'cancelled', 'no_show'])
+    .update({ status: 'cancelled', updated_at: trx.fn.now() });
+  if (released === 0) return false;
+  await trx('consultation_events')
+    .insert({ tenant_id: tenantIdOf(trx), consultation_id: id, event_key: `workflow-ended:${why.runId}`, type: 'workflow_ended', status: 'cancelled', details: JSON.stringify({ workflowStatus: why.workflowStatus }) })
+    .onConflict(['consultation_id', 'event_key'])
+    .ignore();
+  return true;
+}

@@ -52,7 +52,7 @@ async function main() {
     connection: connection!,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: queue,
-    deps: { db, mailer, vault: new Vault(db, createKeyProvider(config)), outbox },
+    deps: { db, mailer, vault: new Vault(db, createKeyProvider(config)), outbox, temporal: client },
   });
   log.info({ taskQueue: queue, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
   // Schedules travel with the code that serves them.

@@ -1,4 +1,4 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { PERMANENT_KEY_ERRORS } from '../lib/crypto/key-provider';
 
@@ -30,6 +30,11 @@ export async function keyRotationWorkflow(tenantId: string): Promise<KeyRotation
   if (!from) return { tenantId, from: null, to: null, rewrapped: 0, destroyed: 0 };
   const to = await rotateMasterKey({ tenantId, previous: from });
   const rewrapped = await rewrapDataKeys(tenantId);
+  // The previous master key stays (retired: it wraps nothing current) so that backups taken
+  // before the rotation, whose data keys it wraps, can still be restored. Only contract-end
+  // purge destroys a clinic's keys (crypto-shredding). Rotations started before this rule
+  // destroyed it here; their histories still replay through the unpatched branch.
+  if (patched('keep-retired-master-keys')) return { tenantId, from, to, rewrapped, destroyed: 0 };
   const destroyed = await destroyRetiredMasterKeys(tenantId);
   return { tenantId, from, to, rewrapped, destroyed };
 }

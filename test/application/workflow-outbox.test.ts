@@ -7,6 +7,7 @@ import { WorkflowOutbox } from '../../temporal/workflow-outbox';
 import { call } from '../harness/http';
 import { book, bookingClinic, slotStart } from '../harness/consultations';
 import { startTestStack, type TestStack } from '../harness/stack';
+import { eventually } from '../harness/clinic';
 import type { RunningApi } from '../../api/server';
 
 /**
@@ -117,6 +118,30 @@ describe('the workflow outbox', () => {
     expect(await outbox.dispatch(rows.map((r: { id: string }) => r.id))).toEqual({ dispatched: 2, failed: 0, deferred: 0 });
     expect((await outboxRows(workflowId)).map((r: { outcome: string }) => r.outcome)).toEqual(['workflow_gone', 'workflow_gone']);
     expect(ids).toHaveLength(0);
+  });
+});
+
+describe('the sweeper gives back slots of consultations whose workflow ended abnormally', () => {
+  it('cancels a consultation whose workflow was terminated, logs it, and the slot can be booked again', async () => {
+    const c = await bookingClinic(stack);
+    const slot = { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(4), mode: 'in_person' };
+    const booked = await book(stack, c.staffToken, slot);
+    expect(booked.status).toBe(201);
+    expect((await book(stack, c.staffToken, slot)).body.code).toBe('slot_taken');
+    await stack.temporal.client.workflow.getHandle(booked.body.workflowId).terminate('history too large');
+    // Visibility catches up with the termination shortly: sweep until the reconciler has seen it.
+    await eventually('the terminated consultation is released', async () => {
+      await stack.sweepOutbox();
+      return (await stack.database.ownerDb('consultations').where({ id: booked.body.id }).first()).status === 'cancelled';
+    });
+    const events = await stack.database.ownerDb('consultation_events').where({ consultation_id: booked.body.id });
+    expect(events.map((e: { type: string }) => e.type)).toEqual(['workflow_ended']);
+    const log = await stack.database.ownerDb('audit_events').where({ target_id: booked.body.id, action: 'consultation.release_slot' });
+    expect(log).toHaveLength(1);
+    expect((await book(stack, c.staffToken, slot)).status).toBe(201);
+    // Sweeping again changes nothing (idempotent).
+    await stack.sweepOutbox();
+    expect(await stack.database.ownerDb('audit_events').where({ target_id: booked.body.id, action: 'consultation.release_slot' })).toHaveLength(1);
   });
 });
 

@@ -108,7 +108,7 @@ describe.each([
 });
 
 describe('key rotation and crypto-shredding (KMS)', () => {
-  it('re-wraps data keys under a new master key through a workflow; data stays readable; the old key is destroyed', async () => {
+  it('re-wraps data keys under a new master key through a workflow; data stays readable; the old key is kept for older backups', async () => {
     const tenantId = await newTenant();
     await stack.database.ownerDb('tenants').where({ id: tenantId }).update({ status: 'active' });
     const vault = new Vault(stack.database.db, kms());
@@ -119,7 +119,7 @@ describe('key rotation and crypto-shredding (KMS)', () => {
     const started = await call(stack.url, 'POST', `/v1/operator/tenants/${tenantId}/key-rotation`, { token: stack.operatorToken });
     expect(started.status).toBe(202);
     const result = await stack.temporal.client.workflow.getHandle(keyRotationWorkflowId(tenantId)).result();
-    expect(result).toMatchObject({ tenantId, rewrapped: 2, destroyed: 1 });
+    expect(result).toMatchObject({ tenantId, rewrapped: 2, destroyed: 0 });
     expect(result.to).not.toBe(result.from);
 
     const after = await stack.database.ownerDb('data_keys').where({ tenant_id: tenantId }).orderBy('purpose');
@@ -127,7 +127,13 @@ describe('key rotation and crypto-shredding (KMS)', () => {
     expect(after[0].wrapped.equals(before[0].wrapped)).toBe(false);
     // A fresh process (no cache) still reads the data, through the new master key.
     expect(await new Vault(stack.database.db, kms()).decryptText(tenantId, 'notes:1', sealed)).toBe('カルテ: 頭痛');
-    // The old master key can no longer unwrap anything.
+    // A backup taken before the rotation holds the data key wrapped by the old master key: it still opens.
+    const oldDataKey = await kms().unwrapDataKey(tenantId, result.from, 'data', before[0].wrapped);
+    expect(oldDataKey.length).toBe(32);
+    const keys = await stack.database.ownerDb('tenant_master_keys').where({ tenant_id: tenantId }).orderBy('version');
+    expect(keys.map((k: { status: string }) => k.status)).toEqual(['retired', 'active']);
+    // Only crypto-shredding (contract end) destroys them: then the old backup's key is gone too.
+    expect(await createKeyManagementActivities({ db: stack.database.db, vault }).shredTenantKeys(tenantId)).toBe(2);
     await expect(kms().unwrapDataKey(tenantId, result.from, 'data', before[0].wrapped)).rejects.toThrow();
   });
 

@@ -79,6 +79,7 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
   const extraApis: RunningApi[] = [];
   const mailer = createSesMailer({ region: config.AWS_REGION, from: config.MAIL_FROM, endpoint: sesEndpoint });
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const workerClient = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const makeWorker = async () =>
     createWorker({
       connection,
@@ -88,7 +89,8 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
         db: database.db,
         mailer,
         vault: new Vault(database.db, createKeyProvider(config)),
-        outbox: new WorkflowOutbox({ db: database.db, client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), taskQueue, log: silentLogger }),
+        outbox: new WorkflowOutbox({ db: database.db, client: workerClient, taskQueue, log: silentLogger }),
+        temporal: workerClient,
       },
       workflowBundle: await workflowBundle(),
     });
