@@ -1,3 +1,4 @@
+import { temporalConnectionOptions } from '../temporal/connection-options';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -21,7 +22,7 @@ export interface RunningApi {
 export async function startApi(config: Config): Promise<RunningApi> {
   const log = createLogger({ name: 'api', level: config.LOG_LEVEL });
   const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'for-clinic-api' });
-  const temporal = createTemporalClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  const temporal = createTemporalClient({ ...temporalConnectionOptions(config), namespace: config.TEMPORAL_NAMESPACE });
   const tlsListener = Boolean(config.TLS_CERT_FILE && config.TLS_KEY_FILE);
   let shuttingDown = false;
   const { app } = createApp(

@@ -1,3 +1,4 @@
+import { accessSync, constants } from 'node:fs';
 import { z } from 'zod';
 import { canonicalCidr } from '../domain/network';
 
@@ -73,6 +74,16 @@ const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](
 
 const DAY = 86_400;
 
+/** A path to a file this process can read now (certificates and keys): refused at start-up, not at first use. */
+const readableFile = z.string().min(1).refine((p) => {
+  try {
+    accessSync(p, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be a readable file');
+
 const schema = z
   .object({
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -88,6 +99,17 @@ const schema = z
       .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'has a port above 65535')
       .default('127.0.0.1:7233'),
     TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+    /** TLS to the Temporal frontend (required with an API key or client certificates). */
+    TEMPORAL_TLS: bool.default(false),
+    /** PEM file of the CA that signed the Temporal frontend's certificate (default: the system's roots). */
+    TEMPORAL_TLS_CA_FILE: readableFile.optional(),
+    /** mTLS: this service's client certificate and key (PEM files), set together. */
+    TEMPORAL_TLS_CERT_FILE: readableFile.optional(),
+    TEMPORAL_TLS_KEY_FILE: readableFile.optional(),
+    /** The name the frontend's certificate is for, when it differs from TEMPORAL_ADDRESS's host. */
+    TEMPORAL_TLS_SERVER_NAME: z.string().regex(DOMAIN, 'must be a DNS name').optional(),
+    /** An API key (Temporal Cloud or a server with an authorizer that accepts bearer tokens). */
+    TEMPORAL_API_KEY: z.string().min(16, 'looks too short to be an API key').optional(),
     TEMPORAL_TASK_QUEUE: z.string().min(1).default('for-clinic'),
     AWS_REGION: awsRegion.default('ap-northeast-1'),
     ALLOW_NON_JAPAN_REGION: bool.default(false),
@@ -167,6 +189,14 @@ const schema = z
     }
     if (Boolean(c.TLS_CERT_FILE) !== Boolean(c.TLS_KEY_FILE)) {
       ctx.addIssue({ code: 'custom', path: ['TLS_CERT_FILE'], message: 'TLS_CERT_FILE and TLS_KEY_FILE must be set together' });
+    }
+    if (Boolean(c.TEMPORAL_TLS_CERT_FILE) !== Boolean(c.TEMPORAL_TLS_KEY_FILE)) {
+      ctx.addIssue({ code: 'custom', path: ['TEMPORAL_TLS_CERT_FILE'], message: 'TEMPORAL_TLS_CERT_FILE and TEMPORAL_TLS_KEY_FILE must be set together' });
+    }
+    const tlsSettings = [c.TEMPORAL_TLS_CA_FILE, c.TEMPORAL_TLS_CERT_FILE, c.TEMPORAL_TLS_SERVER_NAME, c.TEMPORAL_API_KEY].some(Boolean);
+    if (tlsSettings && !c.TEMPORAL_TLS) {
+      // An API key or a client certificate sent in clear would be a credential given away.
+      ctx.addIssue({ code: 'custom', path: ['TEMPORAL_TLS'], message: 'must be true when TEMPORAL_API_KEY or any TEMPORAL_TLS_* setting is given' });
     }
     if (c.AUDIT_DEFAULT_WINDOW_DAYS > c.AUDIT_MAX_WINDOW_DAYS) {
       ctx.addIssue({ code: 'custom', path: ['AUDIT_DEFAULT_WINDOW_DAYS'], message: `must not exceed AUDIT_MAX_WINDOW_DAYS (${c.AUDIT_MAX_WINDOW_DAYS})` });

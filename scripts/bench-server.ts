@@ -1,3 +1,4 @@
+import { temporalConnectionOptions } from '../temporal/connection-options';
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { AddressInfo } from 'node:net';
@@ -15,7 +16,7 @@ import { createTemporalClient } from '../temporal/client';
 async function main() {
   const config = loadConfig();
   const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX });
-  const temporal = createTemporalClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  const temporal = createTemporalClient({ ...temporalConnectionOptions(config), namespace: config.TEMPORAL_NAMESPACE });
   const { app } = createApp(appDeps(config, { db, temporal, log: createLogger({ level: 'silent' }) }));
   // The same app with session authentication replaced by a fixed identity (set by the parent
   // once it has created the account): the cost of auth is the difference between the two.

@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import type { TemporalConnectionOptions } from './connection-options';
 
 export interface TemporalClient {
   client: Client;
@@ -10,9 +11,10 @@ export interface TemporalClient {
  * Lazy, so the API can start (and answer /readyz with 503) while Temporal is still unreachable;
  * the SDK reconnects by itself once it is back.
  */
-export function createTemporalClient(opts: { address: string; namespace: string }): TemporalClient {
-  const connection = Connection.lazy({ address: opts.address });
-  const client = new Client({ connection, namespace: opts.namespace });
+export function createTemporalClient(opts: TemporalConnectionOptions & { namespace: string }): TemporalClient {
+  const { namespace, ...connect } = opts;
+  const connection = Connection.lazy(connect);
+  const client = new Client({ connection, namespace });
   return { client, connection, close: () => connection.close() };
 }
 

@@ -1,3 +1,4 @@
+import { temporalConnectionOptions } from '../temporal/connection-options';
 import { NativeConnection, Runtime, type LogLevel, type LogMetadata } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
 import { WorkflowOutbox } from '../temporal/workflow-outbox';
@@ -39,7 +40,7 @@ async function main() {
   await waitFor(
     `Temporal at ${config.TEMPORAL_ADDRESS}`,
     async () => {
-      connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+      connection = await NativeConnection.connect(temporalConnectionOptions(config));
       return true;
     },
     120_000,
