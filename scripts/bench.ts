@@ -108,7 +108,7 @@ async function main() {
 
     const token = randomBytes(32).toString('hex');
     // Login failures are what we measure, so the per-address limit is lifted.
-    const serverEnv = { ...process.env, KEY_STORE_DIR: path.join(dataDir, 'keys'), STORAGE_DIR: path.join(dataDir, 'objects'), DATABASE_URL: url, DATABASE_POOL_MAX: '10', OPERATOR_TOKEN: token, LOGIN_FAILURES_PER_IP: '100000000', TEMPORAL_ADDRESS: services.temporalAddress, LOG_LEVEL: 'silent', SES_ENDPOINT: services.sesEndpoint };
+    const serverEnv = { ...process.env, KEY_STORE_DIR: path.join(dataDir, 'keys'), STORAGE_DIR: path.join(dataDir, 'objects'), DATABASE_URL: url, DATABASE_POOL_MAX: '10', OPERATOR_TOKEN: token, LOGIN_FAILURES_PER_IP: '10000', TEMPORAL_ADDRESS: services.temporalAddress, LOG_LEVEL: 'silent', SES_ENDPOINT: services.sesEndpoint };
     const server = fork(path.join(root, 'scripts', 'bench-server.ts'), [], {
       execArgv: ['--import', 'tsx'],
       env: serverEnv,
