@@ -1,17 +1,20 @@
 import { z } from 'zod';
 import { displayText } from './fields';
+import { withoutDeceptiveCharacters } from './files';
 
 /**
  * Process areas (プロセス): who may enter one. The accounts it lists, members of the groups it
  * lists, and admins when the clinic allows it; to everyone else it does not exist (404).
  */
 const ids = z.array(z.string().max(64)).max(500);
+/** An area's name: shown in every member's list, so nothing in it may disguise what it says (domain/files.ts). */
+const areaName = withoutDeceptiveCharacters.pipe(displayText(200));
 
-export const createProcessSchema = z.strictObject({ name: displayText(200), allowedAccountIds: ids.default([]), allowedGroupIds: ids.default([]) });
+export const createProcessSchema = z.strictObject({ name: areaName, allowedAccountIds: ids.default([]), allowedGroupIds: ids.default([]) });
 export type CreateProcessInput = z.output<typeof createProcessSchema>;
 
 export const updateProcessSchema = z
-  .strictObject({ name: displayText(200).optional(), allowedAccountIds: ids.optional(), allowedGroupIds: ids.optional() })
+  .strictObject({ name: areaName.optional(), allowedAccountIds: ids.optional(), allowedGroupIds: ids.optional() })
   .refine((v) => Object.keys(v).length > 0, 'at least one of name, allowedAccountIds, allowedGroupIds is required');
 export type UpdateProcessInput = z.output<typeof updateProcessSchema>;
 

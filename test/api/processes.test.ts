@@ -123,7 +123,7 @@ describe.each([
     expect([textHtml.status, textHtml.body.code]).toEqual([415, 'content_type_mismatch']);
     const unknown = await upload(token, pid, html, 'text/html', 'x.html');
     expect([unknown.status, unknown.body.code]).toEqual([415, 'unsupported_media_type']);
-    for (const name of ['../../etc/passwd', 'a/b.png', '..', 'evil\u0000.png', '']) {
+    for (const name of ['../../etc/passwd', 'a/b.png', '..', '']) {
       const r = await upload(token, pid, png, 'image/png', name);
       expect([name, r.status, r.body.code]).toEqual([name, 400, 'invalid_file_name']);
     }
@@ -163,6 +163,31 @@ describe.each([
     expect((await call(stack.url, 'GET', `/v1/processes/${pid}/files`, { token })).body.items).toEqual([]);
     const ok = await upload(token, pid, png, 'image/png', 'scan.png');
     expect(ok.status).toBe(201);
+  });
+
+  it('refuses file and area names with control, zero-width or bidirectional formatting characters (400 validation_failed)', async () => {
+    const { token } = await clinicWithAdmin(stack);
+    const pid = (await call(stack.url, 'POST', '/v1/processes', { token, json: { name: 'Inbox' } })).body.id;
+    const deceptive = [
+      'invoice\u202Efdp.exe', // RIGHT-TO-LEFT OVERRIDE: shows as "invoiceexe.pdf"
+      'a\u202Ab.png', 'a\u202Bb.png', 'a\u202Cb.png', 'a\u202Db.png',
+      'a\u2066b.png', 'a\u2067b.png', 'a\u2068b.png', 'a\u2069b.png',
+      'a\u200Bb.png', 'a\u200Cb.png', 'a\u200Db.png', '\uFEFFscan.png', 'scan.png\uFEFF',
+      'evil\u0000.png', 'a\tb.png', 'a\u001Bb.png', 'a\u007Fb.png', 'a\u0085b.png', 'a\u009Bb.png',
+    ];
+    for (const name of deceptive) {
+      const r = await upload(token, pid, png, 'image/png', name);
+      expect([JSON.stringify(name), r.status, r.body.code, r.body.errors?.[0]?.field]).toEqual([JSON.stringify(name), 400, 'validation_failed', 'name']);
+      const created = await call(stack.url, 'POST', '/v1/processes', { token, json: { name } });
+      expect([JSON.stringify(name), created.status, created.body.code, created.body.errors?.[0]?.field]).toEqual([JSON.stringify(name), 400, 'validation_failed', 'name']);
+      const renamed = await call(stack.url, 'PATCH', `/v1/processes/${pid}`, { token, json: { name } });
+      expect([JSON.stringify(name), renamed.status, renamed.body.code]).toEqual([JSON.stringify(name), 400, 'validation_failed']);
+    }
+    expect((await call(stack.url, 'GET', `/v1/processes/${pid}/files`, { token })).body.items).toEqual([]);
+    expect((await call(stack.url, 'GET', '/v1/processes', { token })).body.items.map((p: { name: string }) => p.name)).toEqual(['Inbox']);
+    // Japanese text, ideographic spaces and ordinary punctuation are names like any other.
+    expect((await upload(token, pid, png, 'image/png', '検査結果\u3000（2026年）.png')).status).toBe(201);
+    expect((await call(stack.url, 'PATCH', `/v1/processes/${pid}`, { token, json: { name: '紹介状・返書' } })).status).toBe(200);
   });
 
   it('answers 404 for another clinic\'s process or file', async () => {
