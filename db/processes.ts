@@ -1,4 +1,5 @@
 import { isUuid } from '../domain/ids';
+import type { AccessEntry, ProcessRight } from '../domain/process';
 import { AccountRow } from './models/account';
 import { GroupRow } from './models/group';
 import { tenantIdOf, type TenantTransaction } from './tenant-scope';
@@ -15,8 +16,9 @@ export interface ProcessRow {
   createdBy: string | null;
   createdAt: Date;
   updatedAt: Date;
-  allowedAccountIds: string[];
-  allowedGroupIds: string[];
+  /** The access list, by kind of principal, each entry with its right. */
+  accounts: AccessEntry[];
+  groups: AccessEntry[];
 }
 
 export interface FileRow {
@@ -36,6 +38,7 @@ interface AccessRow {
   processId: string;
   principalType: 'account' | 'group';
   principalId: string;
+  accessRight: ProcessRight;
 }
 
 export async function adminsSeeAllProcesses(trx: TenantTransaction): Promise<boolean> {
@@ -43,24 +46,30 @@ export async function adminsSeeAllProcesses(trx: TenantTransaction): Promise<boo
   return row?.adminsSeeAllProcesses === true;
 }
 
-/** Ids of the areas that list the account, directly or through one of its groups. */
-export async function processIdsListing(trx: TenantTransaction, accountId: string): Promise<string[]> {
-  const rows = await trx('process_access')
+/**
+ * The rights the access lists give the account, directly or through its groups: one row per entry
+ * that covers it (an area can appear more than once), for one area or all of them.
+ */
+export async function rightsListing(trx: TenantTransaction, accountId: string, processId?: string): Promise<{ processId: string; right: ProcessRight }[]> {
+  const q = trx('process_access')
     .where({ tenant_id: tenantIdOf(trx) })
-    .andWhere((q) =>
-      q
+    .andWhere((w) =>
+      w
         .where({ principal_type: 'account', principal_id: accountId })
         .orWhere((g) => g.where({ principal_type: 'group' }).whereIn('principal_id', trx('group_members').select('group_id').where({ account_id: accountId }))),
     )
-    .distinct('process_id');
-  return rows.map((r: { processId: string }) => r.processId);
+    .select('process_id', 'access_right');
+  if (processId !== undefined) q.andWhere({ process_id: processId });
+  const rows: Pick<AccessRow, 'processId' | 'accessRight'>[] = await q;
+  return rows.map((r) => ({ processId: r.processId, right: r.accessRight }));
 }
 
-async function withAccess(trx: TenantTransaction, rows: Omit<ProcessRow, 'allowedAccountIds' | 'allowedGroupIds'>[]): Promise<ProcessRow[]> {
+async function withAccess(trx: TenantTransaction, rows: Omit<ProcessRow, 'accounts' | 'groups'>[]): Promise<ProcessRow[]> {
   if (!rows.length) return [];
-  const access: AccessRow[] = await trx('process_access').whereIn('process_id', rows.map((r) => r.id));
-  const of = (id: string, type: AccessRow['principalType']) => access.filter((a) => a.processId === id && a.principalType === type).map((a) => a.principalId);
-  return rows.map((r) => ({ ...r, allowedAccountIds: of(r.id, 'account'), allowedGroupIds: of(r.id, 'group') }));
+  const access: AccessRow[] = await trx('process_access').whereIn('process_id', rows.map((r) => r.id)).orderBy(['principal_type', 'principal_id']);
+  const of = (id: string, type: AccessRow['principalType']) =>
+    access.filter((a) => a.processId === id && a.principalType === type).map((a) => ({ id: a.principalId, right: a.accessRight }));
+  return rows.map((r) => ({ ...r, accounts: of(r.id, 'account'), groups: of(r.id, 'group') }));
 }
 
 export async function findProcess(trx: TenantTransaction, id: string): Promise<ProcessRow | undefined> {
@@ -85,11 +94,12 @@ export async function touchProcess(trx: TenantTransaction, id: string, nameSeale
   await trx('processes').where({ id }).update({ ...(nameSealed ? { name_sealed: nameSealed } : {}), updated_at: trx.fn.now() });
 }
 
-export async function replaceAccess(trx: TenantTransaction, processId: string, accountIds: string[], groupIds: string[]): Promise<void> {
+/** Replaces the area's access list (entries already resolved and without duplicate ids). */
+export async function replaceAccess(trx: TenantTransaction, processId: string, accounts: AccessEntry[], groups: AccessEntry[]): Promise<void> {
   await trx('process_access').where({ process_id: processId }).delete();
   const rows = [
-    ...[...new Set(accountIds)].map((id) => ({ principal_type: 'account', principal_id: id })),
-    ...[...new Set(groupIds)].map((id) => ({ principal_type: 'group', principal_id: id })),
+    ...accounts.map((e) => ({ principal_type: 'account', principal_id: e.id, access_right: e.right })),
+    ...groups.map((e) => ({ principal_type: 'group', principal_id: e.id, access_right: e.right })),
   ].map((r) => ({ ...r, tenant_id: tenantIdOf(trx), process_id: processId }));
   if (rows.length) await trx('process_access').insert(rows);
 }

@@ -1,5 +1,6 @@
 import { Transform } from 'node:stream';
-import { payloadTooLarge, badRequest, Problem } from './problems';
+import { z } from 'zod';
+import { payloadTooLarge, badRequest, Problem, validationFailed } from './problems';
 
 /**
  * Rules for uploaded files. Types are an allow-list, and what the bytes say must agree with what
@@ -50,16 +51,32 @@ function assertContentMatches(contentType: string, head: Buffer): void {
 }
 
 /**
- * A display name, never a path: anything that could climb directories or hide in a terminal or a
- * download dialog is refused rather than silently changed.
+ * Characters that make a name show something other than what it is: C0 and C1 control characters
+ * (and DEL), zero-width characters (U+200B–U+200D, U+FEFF), and bidirectional formatting
+ * characters — embeddings and overrides U+202A–U+202E, isolates U+2066–U+2069, and the marks
+ * U+200E, U+200F, U+061C — with which "report\u202Efdp.exe" displays as "reportexe.pdf".
+ * Names of files and of process areas containing any of them are refused, never cleaned.
+ */
+// eslint-disable-next-line no-control-regex
+const DECEPTIVE_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
+const DECEPTIVE_MESSAGE = 'must not contain control characters, zero-width characters or bidirectional formatting characters (U+202A–U+202E, U+2066–U+2069)';
+
+export const hasDeceptiveCharacters = (s: string) => DECEPTIVE_CHARACTERS.test(s);
+
+/** A string without deceptive characters (checked before any trimming, which would drop U+FEFF at the ends). */
+export const withoutDeceptiveCharacters = z.string().refine((s) => !hasDeceptiveCharacters(s), DECEPTIVE_MESSAGE);
+
+/**
+ * A display name, never a path: anything that could climb directories, or hide in a terminal or a
+ * download dialog (400 validation_failed, field `name`), is refused rather than silently changed.
  */
 export function validFileName(raw: string | undefined): string {
+  if (raw !== undefined && hasDeceptiveCharacters(raw)) throw validationFailed([{ field: 'name', message: DECEPTIVE_MESSAGE }]);
   const name = (raw ?? '').normalize('NFC').trim();
   if (!name) throw badRequest('invalid_file_name', 'Give the file a name (query parameter "name").');
   if ([...name].length > 255) throw badRequest('invalid_file_name', 'The file name is longer than 255 characters.');
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f/\\]/.test(name) || name === '.' || name === '..' || name.split(/[\\/]/).includes('..')) {
-    throw badRequest('invalid_file_name', 'The file name must not contain path separators, ".." or control characters.');
+  if (/[/\\]/.test(name) || name === '.' || name === '..' || name.split(/[\\/]/).includes('..')) {
+    throw badRequest('invalid_file_name', 'The file name must not contain path separators or "..".');
   }
   return name;
 }

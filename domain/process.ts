@@ -1,36 +1,135 @@
 import { z } from 'zod';
 import { displayText } from './fields';
+import { withoutDeceptiveCharacters } from './files';
+import { CARE_TEAM, hasAnyRole } from './roles';
 
 /**
- * Process areas (プロセス): who may enter one. The accounts it lists, members of the groups it
- * lists, and admins when the clinic allows it; to everyone else it does not exist (404).
+ * Process areas (プロセス): who may do what in one. Each entry of an area's access list (an
+ * account, or a group whose members it covers) carries a right, and a member has the highest
+ * right of the entries that cover them:
+ * - `read`: see the area, list and download its files;
+ * - `write`: also upload files;
+ * - `manage`: also rename the area and change its access list.
+ * Clinic admins who can enter an area (listed, or every area when the clinic turns
+ * `adminsSeeAllProcesses` on) manage it. Auditors are read-only everywhere, whatever else they
+ * are: they never create areas, upload or change an access list. To anyone not covered the area
+ * does not exist (404); a member lacking the right gets 403 `process_right_required`.
  */
-const ids = z.array(z.string().max(64)).max(500);
+export const PROCESS_RIGHTS = ['read', 'write', 'manage'] as const;
+export type ProcessRight = (typeof PROCESS_RIGHTS)[number];
 
-export const createProcessSchema = z.strictObject({ name: displayText(200), allowedAccountIds: ids.default([]), allowedGroupIds: ids.default([]) });
+/**
+ * The right of an entry sent without one, for a principal not yet listed: `read`, the least one.
+ * (An entry without a right for a principal already listed keeps the right it has, so a client
+ * that sends only ids never changes anyone's right.)
+ */
+export const DEFAULT_PROCESS_RIGHT: ProcessRight = 'read';
+
+const RANK: Record<ProcessRight, number> = { read: 1, write: 2, manage: 3 };
+export const hasRight = (have: ProcessRight, need: ProcessRight) => RANK[have] >= RANK[need];
+export const highestRight = (rights: readonly ProcessRight[]): ProcessRight | null =>
+  rights.reduce<ProcessRight | null>((best, r) => (best === null || RANK[r] > RANK[best] ? r : best), null);
+
+/** An access-list entry as stored and answered. */
+export interface AccessEntry {
+  id: string;
+  right: ProcessRight;
+}
+/** An access-list entry as requested: the right may be left out. */
+export interface AccessRequest {
+  id: string;
+  right?: ProcessRight;
+}
+
+const ids = z.array(z.string().max(64)).max(500);
+const entries = z
+  .array(
+    z.strictObject({
+      id: z.string().max(64),
+      right: z.enum(PROCESS_RIGHTS).optional().describe('absent: the right the entry already has, or read for a new entry'),
+    }),
+  )
+  .max(500);
+/** An area's name: shown in every member's list, so nothing in it may disguise what it says (domain/files.ts). */
+const areaName = withoutDeceptiveCharacters.pipe(displayText(200));
+
+/**
+ * Both kinds of principal come in two spellings: the original id lists (`allowedAccountIds`,
+ * `allowedGroupIds`, no rights) or entries with rights (`allowedAccounts`, `allowedGroups`:
+ * `[{ id, right? }]`). One spelling per kind and request.
+ */
+const accessFields = { allowedAccountIds: ids.optional(), allowedGroupIds: ids.optional(), allowedAccounts: entries.optional(), allowedGroups: entries.optional() };
+type AccessFields = { allowedAccountIds?: string[]; allowedGroupIds?: string[]; allowedAccounts?: AccessRequest[]; allowedGroups?: AccessRequest[] };
+
+function oneSpellingPerKind(v: AccessFields, ctx: z.RefinementCtx): void {
+  if (v.allowedAccountIds && v.allowedAccounts) ctx.addIssue({ code: 'custom', path: ['allowedAccounts'], message: 'give allowedAccounts or allowedAccountIds, not both' });
+  if (v.allowedGroupIds && v.allowedGroups) ctx.addIssue({ code: 'custom', path: ['allowedGroups'], message: 'give allowedGroups or allowedGroupIds, not both' });
+}
+const requested = (withRights: AccessRequest[] | undefined, bare: string[] | undefined): AccessRequest[] | undefined =>
+  withRights ?? bare?.map((id) => ({ id }));
+
+export const createProcessSchema = z
+  .strictObject({ name: areaName, ...accessFields })
+  .superRefine(oneSpellingPerKind)
+  .transform((v) => ({ name: v.name, accounts: requested(v.allowedAccounts, v.allowedAccountIds) ?? [], groups: requested(v.allowedGroups, v.allowedGroupIds) ?? [] }));
 export type CreateProcessInput = z.output<typeof createProcessSchema>;
 
 export const updateProcessSchema = z
-  .strictObject({ name: displayText(200).optional(), allowedAccountIds: ids.optional(), allowedGroupIds: ids.optional() })
-  .refine((v) => Object.keys(v).length > 0, 'at least one of name, allowedAccountIds, allowedGroupIds is required');
+  .strictObject({ name: areaName.optional(), ...accessFields })
+  .refine((v) => Object.keys(v).length > 0, 'at least one of name, allowedAccounts (or allowedAccountIds), allowedGroups (or allowedGroupIds) is required')
+  .superRefine(oneSpellingPerKind)
+  .transform((v) => ({ name: v.name, accounts: requested(v.allowedAccounts, v.allowedAccountIds), groups: requested(v.allowedGroups, v.allowedGroupIds) }));
 export type UpdateProcessInput = z.output<typeof updateProcessSchema>;
+
+/**
+ * The access list to store from a request: an entry with a right gets it; one without keeps the
+ * principal's current right, or gets `read` if it is new. An id listed twice gets the higher right.
+ */
+export function resolveAccess(requests: readonly AccessRequest[], current: readonly AccessEntry[]): AccessEntry[] {
+  const now = new Map(current.map((e) => [e.id, e.right]));
+  const named = new Map<string, ProcessRight[]>();
+  for (const r of requests) named.set(r.id, [...(named.get(r.id) ?? []), ...(r.right ? [r.right] : [])]);
+  return [...named].map(([id, rights]) => ({ id, right: highestRight(rights) ?? now.get(id) ?? DEFAULT_PROCESS_RIGHT }));
+}
+
+/** The creator always manages what they made, whatever the request says about them. */
+export const accountsOnCreate = (creator: Viewer, requests: readonly AccessRequest[]): AccessEntry[] => [
+  { id: creator.accountId, right: 'manage' },
+  ...resolveAccess(requests, []).filter((e) => e.id !== creator.accountId),
+];
 
 export interface Viewer {
   accountId: string;
   roles: readonly string[];
 }
 
-/** Admins see every area of a clinic that turned `adminsSeeAllProcesses` on; everyone else only where listed. */
-export const seesEveryProcess = (viewer: Viewer, adminsSeeAllProcesses: boolean) => adminsSeeAllProcesses && viewer.roles.includes('admin');
+const isAuditor = (viewer: Viewer) => viewer.roles.includes('auditor');
+const isAdmin = (viewer: Viewer) => viewer.roles.includes('admin');
 
-/** The creator can always enter what they made. */
-export const accountsAllowedOnCreate = (creator: Viewer, listed: string[]) => [...new Set([creator.accountId, ...listed])];
+/** Admins see every area of a clinic that turned `adminsSeeAllProcesses` on; everyone else only where listed. */
+export const seesEveryProcess = (viewer: Viewer, adminsSeeAllProcesses: boolean) => adminsSeeAllProcesses && isAdmin(viewer);
+
+/**
+ * What the viewer may do in an area, from the highest right its access list gives them (null when
+ * it does not cover them): null means the area does not exist for them.
+ */
+export function effectiveRight(viewer: Viewer, listed: ProcessRight | null, adminsSeeAllProcesses: boolean): ProcessRight | null {
+  if (listed === null && !seesEveryProcess(viewer, adminsSeeAllProcesses)) return null;
+  if (isAuditor(viewer)) return 'read';
+  return isAdmin(viewer) ? 'manage' : listed;
+}
+
+/** Who may create areas: the care team (admins, doctors, staff), never an auditor. */
+export const mayCreateProcess = (viewer: Viewer) => !isAuditor(viewer) && hasAnyRole(viewer.roles, CARE_TEAM);
 
 export interface ProcessArea {
   id: string;
   name: string;
+  /** Every listed account and group, whatever its right (as before rights existed). */
   allowedAccountIds: string[];
   allowedGroupIds: string[];
+  allowedAccounts: AccessEntry[];
+  allowedGroups: AccessEntry[];
   createdBy: string | null;
   createdAt: string;
   updatedAt: string;

@@ -2,19 +2,22 @@ import { z } from 'zod';
 import { createProcess, getProcess, listProcesses, updateProcess } from '../../application/processes/process-areas';
 import { downloadFile, listFiles } from '../../application/processes/read-files';
 import { uploadFile } from '../../application/processes/upload-file';
-import { createProcessSchema, updateProcessSchema } from '../../domain/process';
+import { createProcessSchema, PROCESS_RIGHTS, updateProcessSchema } from '../../domain/process';
 import { clinicActor } from '../actor';
 import { defineRoute } from '../route';
 import { idParams } from '../schemas';
 import type { AppDeps } from '../app';
 
 /** Process areas and their files over HTTP: validate, call one use case (application/processes/), respond. */
+const accessEntry = z.object({ id: z.string().uuid(), right: z.enum(PROCESS_RIGHTS) }).meta({ id: 'ProcessAccessEntry' });
 const processSchema = z
   .object({
     id: z.string().uuid(),
     name: z.string(),
     allowedAccountIds: z.array(z.string().uuid()),
     allowedGroupIds: z.array(z.string().uuid()),
+    allowedAccounts: z.array(accessEntry),
+    allowedGroups: z.array(accessEntry),
     createdBy: z.string().nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
@@ -34,7 +37,7 @@ export const processRoutes = (deps: AppDeps) => [
     method: 'post',
     path: '/v1/processes',
     operationId: 'createProcess',
-    summary: 'Create a process area; you are always among those allowed in',
+    summary: 'Create a process area (admins, doctors, staff); you manage it. Entries without a right get read',
     body: createProcessSchema,
     responses: { 201: { description: 'Created', schema: processSchema } },
     handler: async (ctx, { body }) => {
@@ -70,7 +73,7 @@ export const processRoutes = (deps: AppDeps) => [
     method: 'patch',
     path: '/v1/processes/:id',
     operationId: 'updateProcess',
-    summary: 'Rename a process area or change who may access it',
+    summary: 'Rename a process area or change its access list (the manage right, or a clinic admin)',
     params: idParams,
     body: updateProcessSchema,
     responses: { 200: { description: 'The process', schema: processSchema } },
@@ -83,7 +86,7 @@ export const processRoutes = (deps: AppDeps) => [
     method: 'post',
     path: '/v1/processes/:id/files',
     operationId: 'uploadProcessFile',
-    summary: 'Upload a file (raw body with its Content-Type; ?name= the file name); streamed, encrypted, size-limited',
+    summary: 'Upload a file (the write right; raw body with its Content-Type; ?name= the file name); streamed, encrypted, size-limited',
     params: idParams,
     query: uploadQuery,
     upload: true,

@@ -1,23 +1,37 @@
-import { adminsSeeAllProcesses, countPrincipals, findProcess, processIdsListing, type ProcessRow } from '../../db/processes';
+import { adminsSeeAllProcesses, countPrincipals, findProcess, rightsListing, type ProcessRow } from '../../db/processes';
 import type { TenantTransaction } from '../../db/tenant-scope';
 import { isUuid } from '../../domain/ids';
-import { seesEveryProcess, type Viewer } from '../../domain/process';
-import { notFound } from '../../domain/problems';
+import { effectiveRight, hasRight, highestRight, mayCreateProcess, seesEveryProcess, type ProcessRight, type Viewer } from '../../domain/process';
+import { forbidden, notFound } from '../../domain/problems';
 
-/** Who may enter which area, inside the use case's transaction (rules: domain/process.ts). */
+/** Who may do what in which area, inside the use case's transaction (rules: domain/process.ts). */
 
 /** Ids of the areas the viewer may see; null when they may see all of them. */
 export async function visibleProcessIds(trx: TenantTransaction, viewer: Viewer): Promise<string[] | null> {
   if (seesEveryProcess(viewer, await adminsSeeAllProcesses(trx))) return null;
-  return processIdsListing(trx, viewer.accountId);
+  return [...new Set((await rightsListing(trx, viewer.accountId)).map((r) => r.processId))];
 }
 
-/** The area, if the viewer may enter it; otherwise it does not exist for them (404 with `missing`). */
-export async function enterProcess(trx: TenantTransaction, viewer: Viewer, id: string, missing = 'No such process.'): Promise<ProcessRow> {
+/**
+ * The area, if the viewer may enter it with at least the right `need`. An area the viewer may not
+ * enter does not exist for them (404 with `missing`); one they may enter without that right
+ * answers 403 `process_right_required`.
+ */
+export async function enterProcess(trx: TenantTransaction, viewer: Viewer, id: string, need: ProcessRight, missing = 'No such process.'): Promise<ProcessRow> {
   const row = await findProcess(trx, id);
-  const ids = row ? await visibleProcessIds(trx, viewer) : [];
-  if (!row || (ids !== null && !ids.includes(id))) throw notFound(missing);
+  if (!row) throw notFound(missing);
+  const listed = highestRight((await rightsListing(trx, viewer.accountId, id)).map((r) => r.right));
+  const right = effectiveRight(viewer, listed, await adminsSeeAllProcesses(trx));
+  if (right === null) throw notFound(missing);
+  if (!hasRight(right, need)) {
+    throw forbidden('process_right_required', `This needs the "${need}" right on this process area; you have "${right}".`);
+  }
   return row;
+}
+
+/** Creating an area is for the care team; auditors are read-only. */
+export function assertMayCreateProcess(viewer: Viewer): void {
+  if (!mayCreateProcess(viewer)) throw forbidden('forbidden', 'Auditors are read-only: creating process areas needs the admin, doctor or staff role.');
 }
 
 /** Every listed account and group must exist in the clinic; another clinic's id is simply unknown. */

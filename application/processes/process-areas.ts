@@ -2,32 +2,41 @@ import { randomUUID } from 'node:crypto';
 import { recordAudit } from '../../db/audit';
 import { findProcess, insertProcess, listProcesses as listProcessRows, replaceAccess, touchProcess } from '../../db/processes';
 import { withTenant } from '../../db/tenant-scope';
-import { accountsAllowedOnCreate, type CreateProcessInput, type ProcessArea, type UpdateProcessInput } from '../../domain/process';
+import { accountsOnCreate, resolveAccess, type AccessEntry, type CreateProcessInput, type ProcessArea, type UpdateProcessInput } from '../../domain/process';
 import type { ClinicActor, Services } from '../deps';
-import { assertPrincipals, enterProcess, visibleProcessIds } from './access';
+import { assertMayCreateProcess, assertPrincipals, enterProcess, visibleProcessIds } from './access';
 import { openProcess, sealProcessName } from './process-record';
 
 /**
- * Process areas: create, list, read, rename or change who may enter. Names are sealed before
+ * Process areas: create, list, read, rename or change who may do what. Names are sealed before
  * the transaction and opened after it; changes are logged in the transaction that makes them.
  */
 type Deps = Pick<Services, 'db' | 'vault'>;
 
+const ids = (entries: AccessEntry[]) => entries.map((e) => e.id);
+const rightCounts = (entries: AccessEntry[]) => ({
+  read: entries.filter((e) => e.right === 'read').length,
+  write: entries.filter((e) => e.right === 'write').length,
+  manage: entries.filter((e) => e.right === 'manage').length,
+});
+
 export async function createProcess(deps: Deps, actor: ClinicActor, input: CreateProcessInput): Promise<ProcessArea> {
+  assertMayCreateProcess(actor);
   const id = randomUUID();
   const nameSealed = await sealProcessName(deps.vault, actor.tenantId, id, input.name);
   const row = await withTenant(deps.db, actor.tenantId, async (trx) => {
-    const accounts = accountsAllowedOnCreate(actor, input.allowedAccountIds);
-    await assertPrincipals(trx, accounts, input.allowedGroupIds);
+    const accounts = accountsOnCreate(actor, input.accounts);
+    const groups = resolveAccess(input.groups, []);
+    await assertPrincipals(trx, ids(accounts), ids(groups));
     await insertProcess(trx, { id, nameSealed, createdBy: actor.accountId });
-    await replaceAccess(trx, id, accounts, input.allowedGroupIds);
+    await replaceAccess(trx, id, accounts, groups);
     const created = (await findProcess(trx, id))!;
     await recordAudit(trx, actor.audit, {
       action: 'process.create',
       outcome: 'success',
       targetType: 'process',
       targetId: id,
-      details: { accounts: created.allowedAccountIds.length, groups: created.allowedGroupIds.length },
+      details: { accounts: created.accounts.length, groups: created.groups.length, rights: rightCounts([...created.accounts, ...created.groups]) },
     });
     return created;
   });
@@ -40,21 +49,23 @@ export async function listProcesses(deps: Deps, actor: ClinicActor): Promise<Pro
 }
 
 export async function getProcess(deps: Deps, actor: ClinicActor, id: string): Promise<ProcessArea> {
-  return openProcess(deps.vault, await withTenant(deps.db, actor.tenantId, (trx) => enterProcess(trx, actor, id)));
+  return openProcess(deps.vault, await withTenant(deps.db, actor.tenantId, (trx) => enterProcess(trx, actor, id, 'read')));
 }
 
+/** Renaming an area and changing its access list need the `manage` right (clinic admins have it). */
 export async function updateProcess(deps: Deps, actor: ClinicActor, id: string, patch: UpdateProcessInput): Promise<ProcessArea> {
   const nameSealed = patch.name === undefined ? undefined : await sealProcessName(deps.vault, actor.tenantId, id, patch.name);
   const row = await withTenant(deps.db, actor.tenantId, async (trx) => {
-    const current = await enterProcess(trx, actor, id);
-    if (patch.allowedAccountIds !== undefined || patch.allowedGroupIds !== undefined) {
-      const accounts = patch.allowedAccountIds ?? current.allowedAccountIds;
-      const groups = patch.allowedGroupIds ?? current.allowedGroupIds;
-      await assertPrincipals(trx, accounts, groups);
+    const current = await enterProcess(trx, actor, id, 'manage');
+    if (patch.accounts !== undefined || patch.groups !== undefined) {
+      const accounts = patch.accounts ? resolveAccess(patch.accounts, current.accounts) : current.accounts;
+      const groups = patch.groups ? resolveAccess(patch.groups, current.groups) : current.groups;
+      await assertPrincipals(trx, ids(accounts), ids(groups));
       await replaceAccess(trx, id, accounts, groups);
     }
     await touchProcess(trx, id, nameSealed);
-    await recordAudit(trx, actor.audit, { action: 'process.update', outcome: 'success', targetType: 'process', targetId: id, details: { fields: Object.keys(patch) } });
+    const fields = [patch.name !== undefined && 'name', patch.accounts && 'allowedAccountIds', patch.groups && 'allowedGroupIds'].filter(Boolean);
+    await recordAudit(trx, actor.audit, { action: 'process.update', outcome: 'success', targetType: 'process', targetId: id, details: { fields } });
     return (await findProcess(trx, id))!;
   });
   return openProcess(deps.vault, row);

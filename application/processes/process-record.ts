@@ -18,8 +18,10 @@ export async function openProcess(vault: Vault, row: ProcessRow): Promise<Proces
   return {
     id: row.id,
     name: await vault.decryptText(row.tenantId, nameContext(row.id), row.nameSealed),
-    allowedAccountIds: row.allowedAccountIds,
-    allowedGroupIds: row.allowedGroupIds,
+    allowedAccountIds: row.accounts.map((e) => e.id),
+    allowedGroupIds: row.groups.map((e) => e.id),
+    allowedAccounts: row.accounts,
+    allowedGroups: row.groups,
     createdBy: row.createdBy,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),

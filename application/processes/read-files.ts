@@ -12,7 +12,7 @@ import { fileContentContext, openFile } from './process-record';
 
 export async function listFiles(deps: Pick<Services, 'db' | 'vault'>, actor: ClinicActor, processId: string): Promise<ProcessFile[]> {
   const rows = await withTenant(deps.db, actor.tenantId, async (trx) => {
-    await enterProcess(trx, actor, processId);
+    await enterProcess(trx, actor, processId, 'read');
     return listFileRows(trx, processId);
   });
   return Promise.all(rows.map((row) => openFile(deps.vault, row)));
@@ -34,7 +34,7 @@ export async function downloadFile(
   fileId: string,
 ): Promise<Download> {
   const row = await withTenant(deps.db, actor.tenantId, async (trx) => {
-    await enterProcess(trx, actor, processId, 'No such file.');
+    await enterProcess(trx, actor, processId, 'read', 'No such file.');
     const found = await findFile(trx, processId, fileId);
     if (!found) throw notFound('No such file.');
     await recordAudit(trx, actor.audit, { action: 'file.read', outcome: 'success', targetType: 'file', targetId: found.id, details: { processId } });

@@ -23,10 +23,10 @@ export interface Upload {
 }
 
 /**
- * A file into a process area. Checked before a byte is read (declared size, type, name, entry),
- * then streamed through the size and type checks and the cipher into object storage with no
- * transaction open; only then is the row written, with its log entry, in a short transaction
- * that checks entry again. An object whose row was never written is deleted.
+ * A file into a process area (the `write` right). Checked before a byte is read (declared size,
+ * type, name, right), then streamed through the size and type checks and the cipher into object
+ * storage with no transaction open; only then is the row written, with its log entry, in a short
+ * transaction that checks the right again. An object whose row was never written is deleted.
  */
 export async function uploadFile(
   deps: Pick<Services, 'db' | 'vault'> & { storage: ObjectStore; files: { maxBytes: number } },
@@ -39,7 +39,7 @@ export async function uploadFile(
   const contentType = normaliseContentType(upload.contentType);
   assertAllowedType(contentType);
   const name = validFileName(upload.name);
-  await withTenant(deps.db, tenantId, (trx) => enterProcess(trx, actor, upload.processId));
+  await withTenant(deps.db, tenantId, (trx) => enterProcess(trx, actor, upload.processId, 'write'));
 
   const fileId = randomUUID();
   const storageKey = `tenants/${tenantId}/files/${fileId}`;
@@ -54,7 +54,7 @@ export async function uploadFile(
     if (stored.status === 'rejected') throw stored.reason;
     const sizeBytes = guard.bytes();
     row = await withTenant(deps.db, tenantId, async (trx) => {
-      await enterProcess(trx, actor, upload.processId);
+      await enterProcess(trx, actor, upload.processId, 'write');
       const created = await insertFile(trx, {
         id: fileId, processId: upload.processId, nameSealed, contentType, sizeBytes, storedBytes: stored.value.bytes, storageKey, createdBy: actor.accountId,
       });

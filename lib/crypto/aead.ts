@@ -1,11 +1,12 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 
 /**
- * AES-256-GCM. Small values are sealed whole; files are sealed in 64 KiB segments, each with its
- * own tag and nonce (a fixed random prefix plus the segment number, with a last-segment flag in
- * the associated data), so a reader never releases unauthenticated bytes and segments can be
- * neither reordered, dropped nor cut off at the end without detection.
+ * AES-256-GCM. Small values are sealed whole; files are sealed in 64 KiB segments under a key of
+ * their own (see format 2 below), each segment with its own tag and nonce (a random prefix plus the
+ * segment number and a last-segment flag, both also in the associated data), so a reader never
+ * releases unauthenticated bytes and segments can be neither reordered, dropped nor cut off at the
+ * end without detection.
  */
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -28,6 +29,30 @@ export function open(key: Buffer, sealed: Buffer, aad: Buffer): Buffer {
 
 export const SEGMENT_BYTES = 64 * 1024;
 const PREFIX_BYTES = 7; // + 4-byte counter + 1-byte last flag = 12-byte nonce
+const SEALED_SEGMENT = SEGMENT_BYTES + TAG_BYTES;
+
+/**
+ * File format 2 (written since 2026-12): a header `[0x02 | salt (32) | nonce prefix (7)]`, then
+ * `[ciphertext | tag]` per segment under a key of its own, HKDF-SHA256(data key, salt,
+ * "forclinic/file/v2" ‖ 0x00 ‖ associated data). The associated data names the clinic and the
+ * context (`forclinic/v1/<clinic>/process_files.content:<id>`), so each file's key is bound to
+ * where it belongs, and nonces (prefix ‖ segment number ‖ last flag) never repeat under a key
+ * however many files the data key seals. Every segment authenticates the header as well.
+ *
+ * Format 1 (older files, still read): no version byte; a 7-byte random nonce prefix, then the
+ * segments under the clinic's data key itself, with the associated data plus segment number and
+ * last flag as each segment's AAD. Its first byte is random, so a file starting with 0x02 is
+ * tried as format 2 and, if its first segment does not authenticate, as format 1.
+ */
+export const FILE_FORMAT = 2;
+export const FILE_SALT_BYTES = 32;
+const HEADER_BYTES = 1 + FILE_SALT_BYTES + PREFIX_BYTES;
+const HKDF_INFO = Buffer.from('forclinic/file/v2\u0000', 'utf8');
+
+/** The file's own key: bound to the data key, the file's random salt, the clinic and the context. */
+export function fileKey(key: Buffer, salt: Buffer, aad: Buffer): Buffer {
+  return Buffer.from(hkdfSync('sha256', key, salt, Buffer.concat([HKDF_INFO, aad]), 32));
+}
 
 function nonce(prefix: Buffer, index: number, last: boolean): Buffer {
   const n = Buffer.alloc(IV_BYTES);
@@ -44,20 +69,51 @@ function segmentAad(aad: Buffer, index: number, last: boolean): Buffer {
   return Buffer.concat([aad, tail]);
 }
 
-/** Encrypting stream: writes the nonce prefix, then [ciphertext | tag] per segment. */
-export function sealStream(key: Buffer, aad: Buffer): Transform {
-  const prefix = randomBytes(PREFIX_BYTES);
+/** How one file's segments are sealed: the key, nonce prefix and associated data of a format. */
+interface SegmentScheme {
+  key: Buffer;
+  prefix: Buffer;
+  aad: Buffer;
+}
+
+function sealSegment(s: SegmentScheme, index: number, last: boolean, chunk: Buffer): Buffer {
+  const cipher = createCipheriv('aes-256-gcm', s.key, nonce(s.prefix, index, last));
+  cipher.setAAD(segmentAad(s.aad, index, last));
+  return Buffer.concat([cipher.update(chunk), cipher.final(), cipher.getAuthTag()]);
+}
+
+function openSegment(s: SegmentScheme, index: number, last: boolean, segment: Buffer): Buffer {
+  if (segment.length < TAG_BYTES) throw new Error('ciphertext truncated');
+  const decipher = createDecipheriv('aes-256-gcm', s.key, nonce(s.prefix, index, last));
+  decipher.setAAD(segmentAad(s.aad, index, last));
+  decipher.setAuthTag(segment.subarray(segment.length - TAG_BYTES));
+  return Buffer.concat([decipher.update(segment.subarray(0, segment.length - TAG_BYTES)), decipher.final()]);
+}
+
+/** Format 2's scheme for a file with this header. */
+function formatTwo(key: Buffer, aad: Buffer, header: Buffer): SegmentScheme {
+  return { key: fileKey(key, header.subarray(1, 1 + FILE_SALT_BYTES), aad), prefix: header.subarray(1 + FILE_SALT_BYTES, HEADER_BYTES), aad: header };
+}
+
+/**
+ * Encrypting stream (format 2): writes the header, then [ciphertext | tag] per segment. The salt
+ * and nonce prefix are random; `fixed` sets them only for test vectors.
+ */
+export function sealStream(key: Buffer, aad: Buffer, fixed?: { salt: Buffer; noncePrefix: Buffer }): Transform {
+  const salt = fixed?.salt ?? randomBytes(FILE_SALT_BYTES);
+  const prefix = fixed?.noncePrefix ?? randomBytes(PREFIX_BYTES);
+  if (salt.length !== FILE_SALT_BYTES || prefix.length !== PREFIX_BYTES) throw new Error('bad salt or nonce prefix length');
+  const header = Buffer.concat([Buffer.from([FILE_FORMAT]), salt, prefix]);
+  const scheme = formatTwo(key, aad, header);
   let pending: Buffer = Buffer.alloc(0);
   let index = 0;
   const emit = (t: Transform, chunk: Buffer, last: boolean) => {
-    const cipher = createCipheriv('aes-256-gcm', key, nonce(prefix, index, last));
-    cipher.setAAD(segmentAad(aad, index, last));
-    t.push(Buffer.concat([cipher.update(chunk), cipher.final(), cipher.getAuthTag()]));
+    t.push(sealSegment(scheme, index, last, chunk));
     index += 1;
   };
   return new Transform({
     construct(cb) {
-      this.push(prefix);
+      this.push(header);
       cb();
     },
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
@@ -76,32 +132,55 @@ export function sealStream(key: Buffer, aad: Buffer): Transform {
   });
 }
 
-/** Decrypting stream for sealStream's output; fails on any tampering, truncation or reordering. */
+/**
+ * Decrypting stream for both file formats; fails on any tampering, truncation or reordering and
+ * never releases bytes of a segment that did not authenticate. The format is settled on the first
+ * segment: it is buffered whole (or to the end of a shorter file) before anything is released.
+ */
 export function openStream(key: Buffer, aad: Buffer): Transform {
-  let prefix: Buffer | undefined;
+  let scheme: SegmentScheme | undefined;
   let pending: Buffer = Buffer.alloc(0);
   let index = 0;
-  const SEALED = SEGMENT_BYTES + TAG_BYTES;
-  const decrypt = (segment: Buffer, last: boolean) => {
-    const decipher = createDecipheriv('aes-256-gcm', key, nonce(prefix!, index, last));
-    decipher.setAAD(segmentAad(aad, index, last));
-    decipher.setAuthTag(segment.subarray(segment.length - TAG_BYTES));
-    const out = Buffer.concat([decipher.update(segment.subarray(0, segment.length - TAG_BYTES)), decipher.final()]);
-    index += 1;
-    return out;
+  const formatOne = (bytes: Buffer): SegmentScheme => ({ key, prefix: Buffer.from(bytes.subarray(0, PREFIX_BYTES)), aad });
+
+  /** Decides the format from the first segment; returns its plaintext and the bytes after it. */
+  const first = (bytes: Buffer, ended: boolean): { plain: Buffer; rest: Buffer; last: boolean } => {
+    const attempt = (s: SegmentScheme, headerBytes: number) => {
+      const body = bytes.subarray(headerBytes);
+      const last = ended && body.length <= SEALED_SEGMENT;
+      if (!last && body.length <= SEALED_SEGMENT) throw new Error('ciphertext truncated');
+      const segment = last ? body : body.subarray(0, SEALED_SEGMENT);
+      const plain = openSegment(s, 0, last, segment);
+      scheme = s;
+      return { plain, rest: body.subarray(segment.length), last };
+    };
+    if (bytes.length < PREFIX_BYTES) throw new Error('ciphertext truncated');
+    if (bytes[0] === FILE_FORMAT && bytes.length >= HEADER_BYTES) {
+      try {
+        return attempt(formatTwo(key, aad, Buffer.from(bytes.subarray(0, HEADER_BYTES))), HEADER_BYTES);
+      } catch {
+        // A format-1 file whose random prefix starts with 0x02, or a damaged file: format 1 decides.
+      }
+    }
+    return attempt(formatOne(bytes), PREFIX_BYTES);
   };
+
   return new Transform({
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
       try {
         pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-        if (!prefix) {
-          if (pending.length < PREFIX_BYTES) return cb();
-          prefix = Buffer.from(pending.subarray(0, PREFIX_BYTES));
-          pending = pending.subarray(PREFIX_BYTES);
+        if (!scheme) {
+          // Enough for format 2's header and a whole segment followed by more: not the last one in either format.
+          if (pending.length <= HEADER_BYTES + SEALED_SEGMENT) return cb();
+          const { plain, rest } = first(pending, false);
+          this.push(plain);
+          pending = rest;
+          index = 1;
         }
-        while (pending.length > SEALED) {
-          this.push(decrypt(pending.subarray(0, SEALED), false));
-          pending = pending.subarray(SEALED);
+        while (pending.length > SEALED_SEGMENT) {
+          this.push(openSegment(scheme!, index, false, pending.subarray(0, SEALED_SEGMENT)));
+          index += 1;
+          pending = pending.subarray(SEALED_SEGMENT);
         }
         cb();
       } catch (err) {
@@ -110,8 +189,15 @@ export function openStream(key: Buffer, aad: Buffer): Transform {
     },
     flush(cb) {
       try {
-        if (!prefix || pending.length < TAG_BYTES) throw new Error('ciphertext truncated');
-        this.push(decrypt(pending, true));
+        if (!scheme) {
+          const { plain, rest, last } = first(pending, true);
+          this.push(plain);
+          if (last) return cb();
+          // Format 1 only: its shorter header leaves a short last segment after a whole first one.
+          pending = rest;
+          index = 1;
+        }
+        this.push(openSegment(scheme!, index, true, pending));
         cb();
       } catch (err) {
         cb(err as Error);

@@ -6,6 +6,7 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import { call } from '../harness/http';
 import { activate, clinicWithAdmin, createAccount } from '../harness/clinic';
 import { startTestStack, type TestStack } from '../harness/stack';
+import * as processRights from '../../db/migrations/20261203000050_process_rights';
 
 /** Process areas with files, against both object stores: a folder, and a real S3 API (s3rver). */
 const pdf = (text: string) => Buffer.from(`%PDF-1.7\n1 0 obj << /Title (${text}) >> endobj\n%%EOF\n`);
@@ -67,6 +68,8 @@ describe.each([
     const created = await call(stack.url, 'POST', '/v1/processes', { token: nurseToken, json: { name: '山田太郎様 紹介状', allowedGroupIds: [group.body.id] } });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ name: '山田太郎様 紹介状', allowedAccountIds: [nurse.accountId], allowedGroupIds: [group.body.id] });
+    // The creator manages the area; a group listed by id alone may read (the default right).
+    expect(created.body).toMatchObject({ allowedAccounts: [{ id: nurse.accountId, right: 'manage' }], allowedGroups: [{ id: group.body.id, right: 'read' }] });
     const pid = created.body.id;
 
     const secret = 'Yamada Taro referral: hypertension';
@@ -123,7 +126,7 @@ describe.each([
     expect([textHtml.status, textHtml.body.code]).toEqual([415, 'content_type_mismatch']);
     const unknown = await upload(token, pid, html, 'text/html', 'x.html');
     expect([unknown.status, unknown.body.code]).toEqual([415, 'unsupported_media_type']);
-    for (const name of ['../../etc/passwd', 'a/b.png', '..', 'evil\u0000.png', '']) {
+    for (const name of ['../../etc/passwd', 'a/b.png', '..', '']) {
       const r = await upload(token, pid, png, 'image/png', name);
       expect([name, r.status, r.body.code]).toEqual([name, 400, 'invalid_file_name']);
     }
@@ -163,6 +166,186 @@ describe.each([
     expect((await call(stack.url, 'GET', `/v1/processes/${pid}/files`, { token })).body.items).toEqual([]);
     const ok = await upload(token, pid, png, 'image/png', 'scan.png');
     expect(ok.status).toBe(201);
+  });
+
+  it('refuses file and area names with control, zero-width or bidirectional formatting characters (400 validation_failed)', async () => {
+    const { token } = await clinicWithAdmin(stack);
+    const pid = (await call(stack.url, 'POST', '/v1/processes', { token, json: { name: 'Inbox' } })).body.id;
+    const deceptive = [
+      'invoice\u202Efdp.exe', // RIGHT-TO-LEFT OVERRIDE: shows as "invoiceexe.pdf"
+      'a\u202Ab.png', 'a\u202Bb.png', 'a\u202Cb.png', 'a\u202Db.png',
+      'a\u2066b.png', 'a\u2067b.png', 'a\u2068b.png', 'a\u2069b.png',
+      'a\u200Bb.png', 'a\u200Cb.png', 'a\u200Db.png', '\uFEFFscan.png', 'scan.png\uFEFF',
+      'evil\u0000.png', 'a\tb.png', 'a\u001Bb.png', 'a\u007Fb.png', 'a\u0085b.png', 'a\u009Bb.png',
+    ];
+    for (const name of deceptive) {
+      const r = await upload(token, pid, png, 'image/png', name);
+      expect([JSON.stringify(name), r.status, r.body.code, r.body.errors?.[0]?.field]).toEqual([JSON.stringify(name), 400, 'validation_failed', 'name']);
+      const created = await call(stack.url, 'POST', '/v1/processes', { token, json: { name } });
+      expect([JSON.stringify(name), created.status, created.body.code, created.body.errors?.[0]?.field]).toEqual([JSON.stringify(name), 400, 'validation_failed', 'name']);
+      const renamed = await call(stack.url, 'PATCH', `/v1/processes/${pid}`, { token, json: { name } });
+      expect([JSON.stringify(name), renamed.status, renamed.body.code]).toEqual([JSON.stringify(name), 400, 'validation_failed']);
+    }
+    expect((await call(stack.url, 'GET', `/v1/processes/${pid}/files`, { token })).body.items).toEqual([]);
+    expect((await call(stack.url, 'GET', '/v1/processes', { token })).body.items.map((p: { name: string }) => p.name)).toEqual(['Inbox']);
+    // Japanese text, ideographic spaces and ordinary punctuation are names like any other.
+    expect((await upload(token, pid, png, 'image/png', '検査結果\u3000（2026年）.png')).status).toBe(201);
+    expect((await call(stack.url, 'PATCH', `/v1/processes/${pid}`, { token, json: { name: '紹介状・返書' } })).status).toBe(200);
+  });
+
+  // Rights do not depend on the object store: checked once, on the filesystem.
+  const rightsIt = _name === 'filesystem' ? it : it.skip;
+
+  rightsIt('gives each role and right exactly its actions (role × right matrix over every process route)', async () => {
+    const { clinic, token: adminToken } = await clinicWithAdmin(stack);
+    const account = async (loginId: string, roles: string[]) => {
+      const { accountId, initialPassword } = await createAccount(stack, adminToken, loginId, roles);
+      return { id: accountId, token: await activate(stack, clinic, loginId, initialPassword) };
+    };
+    const admin2 = await account('admin-listed', ['admin']);
+    const doctor = await account('doctor-out', ['doctor']);
+    const staff = await account('staff-out', ['staff']);
+    const auditor = await account('auditor-out', ['auditor']);
+    const auditorIn = await account('auditor-in', ['auditor']);
+    const adminAuditor = await account('admin-auditor', ['admin', 'auditor']);
+    const reader = await account('reader', ['staff']);
+    const writer = await account('writer', ['doctor']);
+    const manager = await account('manager', ['staff']);
+    const groupWriter = await account('group-writer', ['staff']);
+    const groupReader = await account('group-reader', ['doctor']);
+    const writers = (await call(stack.url, 'POST', '/v1/groups', { token: adminToken, json: { name: 'Writers', memberIds: [groupWriter.id] } })).body.id;
+    const readers = (await call(stack.url, 'POST', '/v1/groups', { token: adminToken, json: { name: 'Readers', memberIds: [groupReader.id] } })).body.id;
+
+    const created = await call(stack.url, 'POST', '/v1/processes', {
+      token: manager.token,
+      json: {
+        name: 'Matrix',
+        allowedAccounts: [
+          { id: admin2.id, right: 'read' },
+          { id: auditorIn.id, right: 'manage' },
+          { id: reader.id },
+          { id: writer.id, right: 'write' },
+          { id: groupWriter.id, right: 'read' },
+        ],
+        allowedGroups: [{ id: writers, right: 'write' }, { id: readers }],
+      },
+    });
+    expect(created.status).toBe(201);
+    const area = created.body;
+    const rightOf = (entries: Array<{ id: string; right: string }>, id: string) => entries.find((e) => e.id === id)?.right;
+    expect([rightOf(area.allowedAccounts, manager.id), rightOf(area.allowedAccounts, reader.id), rightOf(area.allowedGroups, readers)]).toEqual(['manage', 'read', 'read']);
+    expect(area.allowedAccountIds).toHaveLength(6);
+    const fid = (await upload(manager.token, area.id, png, 'image/png', 'matrix.png')).body.id;
+
+    const actions = ['create', 'list', 'get', 'files', 'download', 'upload', 'rename', 'access'] as const;
+    const attempt = async (token: string): Promise<number[]> => [
+      (await call(stack.url, 'POST', '/v1/processes', { token, json: { name: 'Own area' } })).status,
+      (await call(stack.url, 'GET', '/v1/processes', { token })).body.items.some((p: { id: string }) => p.id === area.id) ? 200 : 404,
+      (await call(stack.url, 'GET', `/v1/processes/${area.id}`, { token })).status,
+      (await call(stack.url, 'GET', `/v1/processes/${area.id}/files`, { token })).status,
+      (await fetch(`${stack.url}/v1/processes/${area.id}/files/${fid}`, { headers: { authorization: `Bearer ${token}` } })).status,
+      (await upload(token, area.id, png, 'image/png', 'attempt.png')).status,
+      (await call(stack.url, 'PATCH', `/v1/processes/${area.id}`, { token, json: { name: 'Matrix' } })).status,
+      // The same list again: allowed or not, nobody's right changes between rows.
+      (await call(stack.url, 'PATCH', `/v1/processes/${area.id}`, { token, json: { allowedAccounts: area.allowedAccounts, allowedGroups: area.allowedGroups } })).status,
+    ];
+    const hidden = [404, 404, 404, 404, 404, 404, 404];
+    const reads = [200, 200, 200, 200];
+    const matrix = async (rows: Array<[string, string, number[]]>) => {
+      const tokens: Record<string, string> = {
+        admin: adminToken, admin2: admin2.token, doctor: doctor.token, staff: staff.token, auditor: auditor.token, auditorIn: auditorIn.token,
+        adminAuditor: adminAuditor.token, reader: reader.token, writer: writer.token, manager: manager.token, groupWriter: groupWriter.token, groupReader: groupReader.token,
+      };
+      const actual: Array<[string, Record<string, number>]> = [];
+      const wanted: Array<[string, Record<string, number>]> = [];
+      for (const [who, what, expected] of rows) {
+        const statuses = await attempt(tokens[who]!);
+        actual.push([`${who} (${what})`, Object.fromEntries(actions.map((a, i) => [a, statuses[i]!]))]);
+        wanted.push([`${who} (${what})`, Object.fromEntries(actions.map((a, i) => [a, expected[i]!]))]);
+      }
+      expect(actual).toEqual(wanted);
+    };
+
+    await matrix([
+      // actions: create, list, get, files, download, upload, rename, access
+      ['admin', 'admin, not listed', [201, ...hidden]],
+      ['admin2', 'admin, listed with read', [201, ...reads, 201, 200, 200]],
+      ['doctor', 'doctor, not listed', [201, ...hidden]],
+      ['staff', 'staff, not listed', [201, ...hidden]],
+      ['auditor', 'auditor, not listed', [403, ...hidden]],
+      ['auditorIn', 'auditor, listed with manage', [403, ...reads, 403, 403, 403]],
+      ['adminAuditor', 'admin and auditor, not listed', [403, ...hidden]],
+      ['reader', 'member with read (the default)', [201, ...reads, 403, 403, 403]],
+      ['writer', 'member with write', [201, ...reads, 201, 403, 403]],
+      ['manager', 'member with manage (the creator)', [201, ...reads, 201, 200, 200]],
+      ['groupWriter', 'read directly, write through a group', [201, ...reads, 201, 403, 403]],
+      ['groupReader', 'read through a group', [201, ...reads, 403, 403, 403]],
+    ]);
+
+    // When the clinic lets admins see every area, they manage it; auditors stay read-only.
+    expect((await call(stack.url, 'PUT', '/v1/settings/processes', { token: adminToken, json: { adminsSeeAllProcesses: true } })).status).toBe(200);
+    await matrix([
+      ['admin', 'admin, not listed, admins see all', [201, ...reads, 201, 200, 200]],
+      ['adminAuditor', 'admin and auditor, not listed, admins see all', [403, ...reads, 403, 403, 403]],
+      ['auditor', 'auditor, not listed, admins see all', [403, ...hidden]],
+      ['doctor', 'doctor, not listed, admins see all', [201, ...hidden]],
+    ]);
+
+    // Refusals change nothing: the list is as created, and only allowed uploads landed.
+    const after = await call(stack.url, 'GET', `/v1/processes/${area.id}`, { token: manager.token });
+    expect(after.body.allowedAccounts).toEqual(area.allowedAccounts);
+    expect(after.body.allowedGroups).toEqual(area.allowedGroups);
+    const uploads = (await call(stack.url, 'GET', `/v1/processes/${area.id}/files`, { token: manager.token })).body.items;
+    expect(uploads.filter((f: { name: string }) => f.name === 'attempt.png')).toHaveLength(5); // admin2, writer, manager, groupWriter; then admin
+  });
+
+  rightsIt('keeps access lists backward compatible: ids alone keep rights, new ids get read', async () => {
+    const { token, adminId } = await clinicWithAdmin(stack);
+    const a = await createAccount(stack, token, 'compat-a', ['staff']);
+    const b = await createAccount(stack, token, 'compat-b', ['doctor']);
+    const c = await createAccount(stack, token, 'compat-c', ['staff']);
+    const area = await call(stack.url, 'POST', '/v1/processes', { token, json: { name: 'Compat', allowedAccounts: [{ id: a.accountId, right: 'write' }, { id: b.accountId, right: 'manage' }] } });
+    expect(area.status).toBe(201);
+    const pid = area.body.id;
+    // An older client re-sends the list as ids and adds one: nobody's right changes, the newcomer may read.
+    const patched = await call(stack.url, 'PATCH', `/v1/processes/${pid}`, { token, json: { allowedAccountIds: [adminId, a.accountId, b.accountId, c.accountId] } });
+    expect(patched.status).toBe(200);
+    const rights = Object.fromEntries(patched.body.allowedAccounts.map((e: { id: string; right: string }) => [e.id, e.right]));
+    expect(rights).toEqual({ [adminId]: 'manage', [a.accountId]: 'write', [b.accountId]: 'manage', [c.accountId]: 'read' });
+    expect([...patched.body.allowedAccountIds].sort()).toEqual([adminId, a.accountId, b.accountId, c.accountId].sort());
+    // A right can be lowered; an id listed twice gets the higher right.
+    const lowered = await call(stack.url, 'PATCH', `/v1/processes/${pid}`, { token, json: { allowedAccounts: [{ id: adminId }, { id: b.accountId, right: 'read' }, { id: c.accountId, right: 'read' }, { id: c.accountId, right: 'write' }] } });
+    expect(Object.fromEntries(lowered.body.allowedAccounts.map((e: { id: string; right: string }) => [e.id, e.right]))).toEqual({ [adminId]: 'manage', [b.accountId]: 'read', [c.accountId]: 'write' });
+    // One spelling per kind; rights from the list only.
+    for (const json of [
+      { allowedAccountIds: [a.accountId], allowedAccounts: [{ id: a.accountId }] },
+      { allowedGroupIds: [], allowedGroups: [] },
+      { allowedAccounts: [{ id: a.accountId, right: 'owner' }] },
+      { allowedAccounts: [{ id: a.accountId, right: 'write', extra: true }] },
+    ]) {
+      const r = await call(stack.url, 'PATCH', `/v1/processes/${pid}`, { token, json });
+      expect([json, r.status, r.body.code]).toEqual([json, 400, 'validation_failed']);
+      expect((await call(stack.url, 'POST', '/v1/processes', { token, json: { name: 'x', ...json } })).status).toBe(400);
+    }
+  });
+
+  rightsIt('migrates existing access lists: members may write, the creator manages', async () => {
+    const { token, adminId } = await clinicWithAdmin(stack);
+    const nurse = await createAccount(stack, token, 'legacy-nurse', ['staff']);
+    const group = (await call(stack.url, 'POST', '/v1/groups', { token, json: { name: 'Legacy', memberIds: [] } })).body.id;
+    const pid = (await call(stack.url, 'POST', '/v1/processes', { token, json: { name: 'Legacy', allowedAccountIds: [nurse.accountId], allowedGroupIds: [group] } })).body.id;
+    const db = stack.database.ownerDb;
+    await processRights.down(db); // the table as it was before rights
+    await processRights.up(db);
+    const rows = await db('process_access').where({ process_id: pid }).select('principal_id', 'access_right');
+    expect(Object.fromEntries(rows.map((r: { principalId: string; accessRight: string }) => [r.principalId, r.accessRight]))).toEqual({
+      [adminId]: 'manage',
+      [nurse.accountId]: 'write',
+      [group]: 'write',
+    });
+    // Rows inserted without a right from now on (an older instance mid-deploy) get the least one.
+    const [{ fallback }] = (await db.raw(`select column_default as fallback from information_schema.columns where table_name = 'process_access' and column_name = 'access_right'`)).rows;
+    expect(fallback).toContain("'read'");
   });
 
   it('answers 404 for another clinic\'s process or file', async () => {
