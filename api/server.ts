@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
-import { createDb } from '../db/connection';
+import { checkAppLogin, createDb } from '../db/connection';
 import { loadConfig, type Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createTemporalClient } from '../temporal/client';
@@ -22,6 +22,10 @@ export interface RunningApi {
 export async function startApi(config: Config): Promise<RunningApi> {
   const log = createLogger({ name: 'api', level: config.LOG_LEVEL });
   const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'for-clinic-api' });
+  await checkAppLogin(db).catch(async (err) => {
+    await db.destroy();
+    throw err;
+  });
   const temporal = createTemporalClient({ ...temporalConnectionOptions(config), namespace: config.TEMPORAL_NAMESPACE });
   const tlsListener = Boolean(config.TLS_CERT_FILE && config.TLS_KEY_FILE);
   let shuttingDown = false;

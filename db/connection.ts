@@ -1,7 +1,7 @@
 import knex, { type Knex } from 'knex';
 import { knexSnakeCaseMappers } from 'objection';
 import { migrationSource } from './migrations';
-import { APP_ROLE } from './migrations/tenant-isolation';
+import { assertLeastPrivilege, PrivilegedLoginError } from './roles';
 
 export type Db = Knex;
 
@@ -10,9 +10,10 @@ export interface DbOptions {
   poolMax?: number;
   applicationName?: string;
   /**
-   * 'app' (default): every connection runs as the role forclinic_app, subject to row-level
-   * security and unable to rewrite the operation log. 'owner': the connecting user itself,
-   * for migrations and operator maintenance only.
+   * 'app' (default): the URL is the application's login role (db/roles.ts). Every new connection
+   * checks that it owns nothing and cannot escape row-level security or rewrite the operation
+   * log, and is refused (PrivilegedLoginError) otherwise. 'owner': the tables' owner
+   * (MIGRATION_DATABASE_URL), for migrations and operator maintenance only.
    */
   as?: 'app' | 'owner';
 }
@@ -27,8 +28,11 @@ export function createDb({ url, poolMax = 10, applicationName = 'for-clinic', as
       max: poolMax,
       ...(as === 'app'
         ? {
-            afterCreate: (conn: { query: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) =>
-              conn.query(`set role ${APP_ROLE}`, (err) => done(err, conn)),
+            afterCreate: (conn: Parameters<typeof assertLeastPrivilege>[0], done: (err: Error | null, conn: unknown) => void) =>
+              assertLeastPrivilege(conn).then(
+                () => done(null, conn),
+                (err: Error) => done(err, conn),
+              ),
           }
         : {}),
     },
@@ -36,6 +40,22 @@ export function createDb({ url, poolMax = 10, applicationName = 'for-clinic', as
     migrations: { migrationSource, tableName: 'knex_migrations' },
     ...knexSnakeCaseMappers(),
   });
+}
+
+/**
+ * Start-up check of the API and the worker: connects once, which runs the least-privilege check
+ * above, so a DATABASE_URL that could escape row-level security stops the process (the caller
+ * exits non-zero). A server that cannot be reached only answers 'unreachable': /readyz reports it,
+ * and each connection made later is checked all the same.
+ */
+export async function checkAppLogin(db: Db): Promise<'ok' | 'unreachable'> {
+  try {
+    await db.raw('select 1');
+    return 'ok';
+  } catch (err) {
+    if (err instanceof PrivilegedLoginError) throw err;
+    return 'unreachable';
+  }
 }
 
 export async function migrateLatest(db: Db): Promise<string[]> {

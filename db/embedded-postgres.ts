@@ -1,8 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { EMBEDDED_LOGIN_ROLE, type Login } from './roles';
 
 /**
  * The zero-setup PostgreSQL for `npm start` and tests on a machine without DATABASE_URL.
@@ -70,4 +72,27 @@ export async function startEmbeddedPostgres(opts: {
   });
   const adminUrl = (database: string) => `postgres://postgres:${password}@127.0.0.1:${opts.port}/${database}`;
   return { url: adminUrl('postgres'), adminUrl, pid: child?.pid, stop: () => Promise.race([pg.stop(), gone]) };
+}
+
+/**
+ * The application's login on the embedded server (db/roles.ts). Its password is generated on the
+ * first start and kept in `DATA_DIR/secrets/` (folder 0700, file 0600), so restarts reuse it.
+ */
+export async function embeddedLogin(dataDir: string): Promise<Login> {
+  const folder = path.join(dataDir, 'secrets');
+  const file = path.join(folder, `${EMBEDDED_LOGIN_ROLE}.password`);
+  await mkdir(folder, { recursive: true, mode: 0o700 });
+  try {
+    await writeFile(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EEXIST') throw err;
+  }
+  // A copy or an editor may have widened it; the folder keeps others out, the file should too.
+  if ((await stat(file)).mode & 0o077) await chmod(file, 0o600);
+  if ((await stat(folder)).mode & 0o077) await chmod(folder, 0o700);
+  const password = (await readFile(file, 'utf8')).trim();
+  if (!/^[0-9a-f]{64}$/.test(password)) {
+    throw new Error(`${file} does not hold a generated password: delete it and start again (a new one is made and set)`);
+  }
+  return { user: EMBEDDED_LOGIN_ROLE, password };
 }

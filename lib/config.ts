@@ -67,6 +67,7 @@ const url = (schemes: readonly string[]) =>
     }
   }, `must be a URL starting with ${schemes.map((s) => `${s}//`).join(' or ')}`);
 const httpUrl = url(['http:', 'https:']);
+const postgresUrl = url(['postgres:', 'postgresql:']);
 
 const awsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'must be an AWS region like ap-northeast-1');
 
@@ -91,7 +92,8 @@ const schema = z
     HOST: z.string().regex(/^\S+$/, 'must be a host name or address without spaces').default('127.0.0.1'),
     PORT: port.default(3000),
     OPERATOR_TOKEN: z.string().min(32, 'must be at least 32 characters (generate one with `openssl rand -hex 32`)'),
-    DATABASE_URL: url(['postgres:', 'postgresql:']),
+    /** The application's login role: owns nothing, member of forclinic_app only (db/roles.ts). */
+    DATABASE_URL: postgresUrl,
     DATABASE_POOL_MAX: int(1, 200).default(10),
     TEMPORAL_ADDRESS: z
       .string()
@@ -226,12 +228,49 @@ export class ConfigError extends Error {
   }
 }
 
+// Empty strings from shells or compose files mean "unset", not "empty value".
+const withoutEmpty = (env: NodeJS.ProcessEnv) => Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+const problemsOf = (issues: z.core.$ZodIssue[]) => issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+
+/** The configuration of the API and the worker. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  // Empty strings from shells or compose files mean "unset", not "empty value".
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const cleaned = withoutEmpty(env);
   const parsed = schema.safeParse(cleaned);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
-  }
+  // The owner's credential in the application's environment would put it one exploit away.
+  const owner = cleaned.MIGRATION_DATABASE_URL
+    ? ['MIGRATION_DATABASE_URL: must not be given to the API or the worker: it is the owner\'s credential, for migrations only (npm run migrate)']
+    : [];
+  if (!parsed.success || owner.length) throw new ConfigError([...owner, ...(parsed.success ? [] : problemsOf(parsed.error.issues))]);
+  return parsed.data;
+}
+
+const userOf = (value: string) => decodeURIComponent(new URL(value).username);
+
+/**
+ * `npm run migrate` and the launcher's migration step: the owner's URL, and (optionally) the
+ * application's login, which migrations then create if missing and grant what it needs.
+ */
+const migrationSchema = z
+  .object({
+    MIGRATION_DATABASE_URL: z
+      .string({ error: (i) => (i.input === undefined ? 'is required: the URL of the tables\' owner, used by migrations only (DATABASE_URL is the application\'s login)' : undefined) })
+      .pipe(postgresUrl),
+    DATABASE_URL: postgresUrl.optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (!c.DATABASE_URL || !URL.canParse(c.DATABASE_URL) || !URL.canParse(c.MIGRATION_DATABASE_URL)) return;
+    const app = userOf(c.DATABASE_URL);
+    if (!app) {
+      ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'must name the application\'s login role (postgres://forclinic_login:…@host/db)' });
+    } else if (app === userOf(c.MIGRATION_DATABASE_URL)) {
+      ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: `logs in as "${app}", the same user as MIGRATION_DATABASE_URL: the application needs a login role of its own that owns nothing` });
+    }
+  });
+
+export type MigrationConfig = z.infer<typeof migrationSchema>;
+
+export function loadMigrationConfig(env: NodeJS.ProcessEnv = process.env): MigrationConfig {
+  const parsed = migrationSchema.safeParse(withoutEmpty(env));
+  if (!parsed.success) throw new ConfigError(problemsOf(parsed.error.issues));
   return parsed.data;
 }

@@ -40,7 +40,7 @@ export async function benchConsultations(opts: { api: string; adminToken: string
   // The admin also practises here, so one token can drive every step.
   await req('PATCH', `/v1/accounts/${opts.adminId}`, { roles: ['admin', 'doctor'] });
   const allDay = [0, 1, 2, 3, 4, 5, 6].map((weekday) => ({ weekday, startTime: '00:00', endTime: '23:55' }));
-  const practitioners = await Promise.all([0, 1, 2, 3].map((i) => req('POST', '/v1/practitioners', { displayName: `Dr ${i}`, slotMinutes: 5, rules: allDay })));
+  const practitioners = await Promise.all([0, 1, 2, 3].map((i) => req('POST', '/v1/practitioners', { displayName: `Dr ${i}`, accountId: opts.adminId, slotMinutes: 5, rules: allDay })));
   const patient = await req('POST', '/v1/patients', { name: 'ベンチ 太郎', kana: 'ベンチ タロウ', birthDate: '1970-01-01' });
 
   const worker = fork(path.join(__dirname, '..', 'workers', 'main.ts'), [], { execArgv: ['--import', 'tsx'], env: { ...opts.serverEnv, LOG_LEVEL: 'error' }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });

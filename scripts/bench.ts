@@ -4,8 +4,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { createDb, migrateLatest } from '../db/connection';
+import { createDb } from '../db/connection';
 import { dropDatabase, ensureDatabase, withDatabase } from '../db/database';
+import { migrateAndProvision } from '../db/migrate';
+import { dropLoginRole, withLogin } from '../db/roles';
 import { activateTenant } from '../db/tenants';
 import { freePort } from '../lib/process';
 import { ARGON2_PARAMS } from '../lib/password-hash';
@@ -15,11 +17,11 @@ import { benchConsultations } from './bench-consultations';
 import { startServices } from './services';
 
 /** A clinic, activated directly (no worker runs here), with an admin who has set a password. */
-async function activeClinic(api: string, operatorToken: string, dbUrl: string, slug: string, password: string): Promise<ActiveClinic> {
+async function activeClinic(api: string, operatorToken: string, ownerUrl: string, slug: string, password: string): Promise<ActiveClinic> {
   const op = { authorization: `Bearer ${operatorToken}`, 'content-type': 'application/json' };
   const json = { 'content-type': 'application/json' };
   const tenant = (await (await fetch(`${api}/v1/operator/tenants`, { method: 'POST', headers: op, body: JSON.stringify({ slug, name: slug, contractEmails: [`ops@${slug}.example`] }) })).json()) as { id: string };
-  const owner = createDb({ url: dbUrl, poolMax: 1, as: 'owner' });
+  const owner = createDb({ url: ownerUrl, poolMax: 1, as: 'owner' });
   await activateTenant(owner, tenant.id);
   await owner.destroy();
   const admin = (await (await fetch(`${api}/v1/operator/tenants/${tenant.id}/admins`, { method: 'POST', headers: op, body: JSON.stringify({ loginId: 'admin', email: `admin@${slug}.example`, displayName: 'Admin' }) })).json()) as { accountId: string; initialPassword: string };
@@ -57,7 +59,7 @@ async function load(
 async function coldStart(dataDir: string, label: string) {
   const ports = { PORT: await freePort(), TEMPORAL_PORT: await freePort(), TEMPORAL_UI_PORT: await freePort(), MAIL_PORT: await freePort(), EMBEDDED_PG_PORT: await freePort() };
   const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, START_QUIET: '1', LOG_LEVEL: 'warn' };
-  for (const k of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'SES_ENDPOINT', 'OPERATOR_TOKEN']) delete env[k];
+  for (const k of ['DATABASE_URL', 'MIGRATION_DATABASE_URL', 'TEMPORAL_ADDRESS', 'SES_ENDPOINT', 'OPERATOR_TOKEN']) delete env[k];
   for (const [k, v] of Object.entries(ports)) env[k] = String(v);
   say(`npm start (${label})...`);
   const started = process.hrtime.bigint();
@@ -85,7 +87,8 @@ async function main() {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'for-clinic-bench-'));
   const services = await startServices({
     dataDir,
-    databaseUrl: process.env.DATABASE_URL || undefined,
+    // A server user that may create databases and roles (as for the tests); the app gets a login of its own.
+    databaseUrl: process.env.MIGRATION_DATABASE_URL || process.env.DATABASE_URL || undefined,
     embeddedPgPort: await freePort(),
     temporalPort: await freePort(),
     temporalUiPort: 0,
@@ -95,20 +98,21 @@ async function main() {
     log: say,
   });
   const dbName = `bench_${randomBytes(4).toString('hex')}`;
+  const login = { user: `forclinic_bench_login_${randomBytes(4).toString('hex')}`, password: randomBytes(24).toString('hex') };
   const results: Record<string, unknown> = {
     machine: { cpus: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
     load: { connections, durationSec: duration },
   };
   try {
     await ensureDatabase(services.serverUrl, dbName);
-    const url = withDatabase(services.serverUrl, dbName);
-    const db = createDb({ url, poolMax: 1, as: 'owner' });
-    await migrateLatest(db);
-    await db.destroy();
+    const ownerUrl = withDatabase(services.serverUrl, dbName);
+    const url = withLogin(ownerUrl, login);
+    await migrateAndProvision({ ownerUrl, appUrl: url, resetPassword: true, applicationName: 'for-clinic-bench' });
 
     const token = randomBytes(32).toString('hex');
     // Login failures are what we measure, so the per-address limit is lifted.
-    const serverEnv = { ...process.env, KEY_STORE_DIR: path.join(dataDir, 'keys'), STORAGE_DIR: path.join(dataDir, 'objects'), DATABASE_URL: url, DATABASE_POOL_MAX: '10', OPERATOR_TOKEN: token, LOGIN_FAILURES_PER_IP: '10000', TEMPORAL_ADDRESS: services.temporalAddress, LOG_LEVEL: 'silent', SES_ENDPOINT: services.sesEndpoint };
+    const { MIGRATION_DATABASE_URL: _owner, ...appEnv } = process.env;
+    const serverEnv = { ...appEnv, KEY_STORE_DIR: path.join(dataDir, 'keys'), STORAGE_DIR: path.join(dataDir, 'objects'), DATABASE_URL: url, DATABASE_POOL_MAX: '10', OPERATOR_TOKEN: token, LOGIN_FAILURES_PER_IP: '10000', TEMPORAL_ADDRESS: services.temporalAddress, LOG_LEVEL: 'silent', SES_ENDPOINT: services.sesEndpoint };
     const server = fork(path.join(root, 'scripts', 'bench-server.ts'), [], {
       execArgv: ['--import', 'tsx'],
       env: serverEnv,
@@ -133,7 +137,7 @@ async function main() {
       // Identity: a clinic admin with an active password.
       const op = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
       // No worker runs in the benchmark, so the clinic is activated as its provisioning would.
-      const owner = createDb({ url, poolMax: 1, as: 'owner' });
+      const owner = createDb({ url: ownerUrl, poolMax: 1, as: 'owner' });
       await activateTenant(owner, tenant.id);
       await owner.destroy();
       const admin = (await (await fetch(`${api}/v1/operator/tenants/${tenant.id}/admins`, { method: 'POST', headers: op, body: JSON.stringify({ loginId: 'admin', email: 'admin@bench.example', displayName: 'Admin' }) })).json()) as { accountId: string; initialPassword: string };
@@ -177,8 +181,8 @@ async function main() {
 
       // Operation log: the bench clinic plus three more, each with an active admin.
       const clinics: ActiveClinic[] = [{ tenantId: tenant.id, adminId: admin.accountId, adminToken: adminToken.token }];
-      for (let i = 1; i <= 3; i += 1) clinics.push(await activeClinic(api, token, url, `bench-clinic-${i}`, password));
-      Object.assign(results, await benchAudit({ api, dbUrl: url, serverEnv, clinics, connections, duration }));
+      for (let i = 1; i <= 3; i += 1) clinics.push(await activeClinic(api, token, ownerUrl, `bench-clinic-${i}`, password));
+      Object.assign(results, await benchAudit({ api, dbUrl: ownerUrl, serverEnv, clinics, connections, duration }));
       Object.assign(
         results,
         await benchConsultations({ api, adminToken: clinics[1]!.adminToken, adminId: clinics[1]!.adminId, serverEnv, temporalAddress: services.temporalAddress, taskQueue: 'for-clinic' }),
@@ -200,6 +204,7 @@ async function main() {
     }
   } finally {
     await dropDatabase(services.serverUrl, dbName).catch(() => undefined);
+    await dropLoginRole(services.serverUrl, login.user).catch(() => undefined);
     await services.stop();
     await rm(dataDir, { recursive: true, force: true });
   }

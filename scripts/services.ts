@@ -11,7 +11,7 @@ import { startDevServer } from '../temporal/dev-server';
  */
 export interface ServicesOptions {
   dataDir: string;
-  /** Existing server; when unset an embedded PostgreSQL is started. */
+  /** An existing server, as its owner or an administrator (never the application's login); when unset an embedded PostgreSQL is started. */
   databaseUrl?: string;
   embeddedPgPort: number;
   temporalAddress?: string;
@@ -28,7 +28,7 @@ export interface ServicesOptions {
 }
 
 export interface Services {
-  /** A URL on the PostgreSQL server with rights to create databases. */
+  /** A URL on the PostgreSQL server as its owner or administrator (embedded: the superuser), for migrations and setup only. */
   serverUrl: string;
   temporalAddress: string;
   temporalUiUrl?: string;
@@ -71,7 +71,7 @@ export async function startServices(o: ServicesOptions): Promise<Services> {
       if (pg.pid) processes.push({ name: 'postgres', pid: pg.pid, marker: 'postgres' });
       serverUrl = pg.url;
     } else {
-      o.log('PostgreSQL: using DATABASE_URL');
+      o.log(`PostgreSQL: using the server at ${new URL(serverUrl).host}`);
     }
 
     let temporalAddress = o.temporalAddress;

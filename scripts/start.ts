@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { createDb, migrateLatest } from '../db/connection';
 import { ensureDatabase, withDatabase } from '../db/database';
+import { embeddedLogin } from '../db/embedded-postgres';
+import { migrateAndProvision } from '../db/migrate';
+import { loginOf, withLogin } from '../db/roles';
+import { ConfigError, loadMigrationConfig } from '../lib/config';
 import { startProcess, waitFor, type ManagedProcess } from '../lib/process';
 import { forgetProcesses, reapOrphans, recordProcesses } from './orphans';
 import { startServices, type Services } from './services';
@@ -10,8 +13,8 @@ import { startServices, type Services } from './services';
 /**
  * `npm start`: the whole stack on one machine with embedded defaults — PostgreSQL, the Temporal
  * dev server with its UI, a local SES with its mail viewer, then the worker and the API.
- * Anything pointed elsewhere by DATABASE_URL, TEMPORAL_ADDRESS or SES_ENDPOINT is used instead.
- * Ctrl-C / SIGTERM stops everything it started, newest first.
+ * Anything pointed elsewhere by DATABASE_URL (with MIGRATION_DATABASE_URL), TEMPORAL_ADDRESS or
+ * SES_ENDPOINT is used instead. Ctrl-C / SIGTERM stops everything it started, newest first.
  */
 const root = path.resolve(__dirname, '..');
 const env = process.env;
@@ -34,6 +37,15 @@ async function main() {
   await mkdir(path.join(dataDir, 'logs'), { recursive: true });
   const port = num('PORT', 3000);
   const operatorToken = env.OPERATOR_TOKEN || randomBytes(32).toString('hex');
+  // An external PostgreSQL needs both credentials: the owner's for migrations, the login for the rest.
+  let external: { MIGRATION_DATABASE_URL: string; DATABASE_URL: string } | undefined;
+  if (env.DATABASE_URL || env.MIGRATION_DATABASE_URL) {
+    const database = loadMigrationConfig(env);
+    if (!database.DATABASE_URL) {
+      throw new ConfigError(['DATABASE_URL: is required with MIGRATION_DATABASE_URL (the application\'s login role); set neither for the embedded PostgreSQL']);
+    }
+    external = { MIGRATION_DATABASE_URL: database.MIGRATION_DATABASE_URL, DATABASE_URL: database.DATABASE_URL };
+  }
   let services: Services | undefined;
   const children: ManagedProcess[] = [];
   let stopping = false;
@@ -67,7 +79,7 @@ async function main() {
   if (reaped) say(`cleaned up ${reaped} process(es) left by a previous run`);
   services = await startServices({
     dataDir,
-    databaseUrl: env.DATABASE_URL,
+    databaseUrl: external?.MIGRATION_DATABASE_URL,
     embeddedPgPort: num('EMBEDDED_PG_PORT', 54329),
     temporalAddress: env.TEMPORAL_ADDRESS,
     temporalPort: num('TEMPORAL_PORT', 7233),
@@ -79,23 +91,26 @@ async function main() {
     log: say,
   });
 
-  // With an embedded server we own it, so the product gets a database of its own on it.
-  let databaseUrl = env.DATABASE_URL;
-  if (!databaseUrl) {
+  // With an embedded server we own it, so the product gets a database of its own on it, and the
+  // application a login role whose password is kept in the data folder.
+  let ownerUrl: string;
+  let databaseUrl: string;
+  if (external) {
+    ownerUrl = external.MIGRATION_DATABASE_URL;
+    databaseUrl = external.DATABASE_URL;
+  } else {
     await ensureDatabase(services.serverUrl, 'forclinic');
-    databaseUrl = withDatabase(services.serverUrl, 'forclinic');
+    ownerUrl = withDatabase(services.serverUrl, 'forclinic');
+    databaseUrl = withLogin(ownerUrl, await embeddedLogin(dataDir));
   }
   say('PostgreSQL: applying migrations...');
-  const db = createDb({ url: databaseUrl, poolMax: 1, as: 'owner' });
-  try {
-    const applied = await migrateLatest(db);
-    say(`PostgreSQL: ${applied.length ? `applied ${applied.length} migration(s)` : 'schema up to date'}`);
-  } finally {
-    await db.destroy();
-  }
+  const applied = await migrateAndProvision({ ownerUrl, appUrl: databaseUrl, resetPassword: !external, applicationName: 'for-clinic-start' });
+  say(`PostgreSQL: ${applied.length ? `applied ${applied.length} migration(s)` : 'schema up to date'}; the API and the worker log in as "${loginOf(databaseUrl).user}"`);
 
+  // The owner's credential stays with the launcher: the API and the worker never see it.
+  const { MIGRATION_DATABASE_URL: _owner, ...appEnv } = env;
   const childEnv = {
-    ...env,
+    ...appEnv,
     DATABASE_URL: databaseUrl,
     TEMPORAL_ADDRESS: services.temporalAddress,
     OPERATOR_TOKEN: operatorToken,

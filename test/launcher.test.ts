@@ -25,7 +25,7 @@ describe('npm start', () => {
 
   async function launch(ports: Record<string, number>) {
     const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, START_QUIET: '1', LOG_LEVEL: 'warn' };
-    for (const k of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'SES_ENDPOINT', 'OPERATOR_TOKEN', 'AWS_ACCESS_KEY_ID', 'AWS_PROFILE']) delete env[k];
+    for (const k of ['DATABASE_URL', 'MIGRATION_DATABASE_URL', 'TEMPORAL_ADDRESS', 'SES_ENDPOINT', 'OPERATOR_TOKEN', 'AWS_ACCESS_KEY_ID', 'AWS_PROFILE']) delete env[k];
     for (const [k, v] of Object.entries(ports)) env[k] = String(v);
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'scripts', 'start.ts')], {
       cwd: path.join(__dirname, '..'),

@@ -2,7 +2,7 @@ import { temporalConnectionOptions } from '../temporal/connection-options';
 import { NativeConnection, Runtime, type LogLevel, type LogMetadata } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
 import { WorkflowOutbox } from '../temporal/workflow-outbox';
-import { createDb } from '../db/connection';
+import { checkAppLogin, createDb } from '../db/connection';
 import { ensureSchedules } from '../temporal/schedules';
 import { createKeyProvider } from '../lib/crypto/provider';
 import { Vault } from '../lib/crypto/vault';
@@ -33,6 +33,7 @@ async function main() {
   });
 
   const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'for-clinic-worker' });
+  await checkAppLogin(db);
   const mailer = createSesMailer({ region: config.AWS_REGION, from: config.MAIL_FROM, endpoint: config.SES_ENDPOINT });
 
   // Temporal may still be starting (or restarting): wait for it instead of crash-looping.

@@ -6,9 +6,9 @@ import { APP_ROLE, isolateByTenant } from './tenant-isolation';
  * part of the operation log, and login rate limits.
  *
  * Isolation is defended twice. The application reaches tenant-owned rows only through
- * withTenant() (db/tenant-scope.ts), and every connection of the application runs as the
- * role forclinic_app, for which row-level security hides all rows whose tenant_id is not the
- * transaction's app.tenant_id. A query that forgot its scope therefore returns nothing.
+ * withTenant() (db/tenant-scope.ts), and the application logs in as a role that inherits
+ * forclinic_app (db/roles.ts), for which row-level security hides all rows whose tenant_id is not
+ * the transaction's app.tenant_id. A query that forgot its scope therefore returns nothing.
  */
 
 const TENANT_OWNED = [

@@ -1,6 +1,9 @@
 import type { Knex } from 'knex';
 
-/** The role every application connection assumes (db/connection.ts). */
+/**
+ * The group role that holds the application's privileges and that every policy is written for.
+ * Nobody logs in as it: the application's login role inherits it (db/roles.ts).
+ */
 export const APP_ROLE = 'forclinic_app';
 
 /**

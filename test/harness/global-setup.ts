@@ -1,6 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Client } from 'pg';
+import { createLoginRole, dropLoginRole } from '../../db/roles';
 import { freePort } from '../../lib/process';
 import { startServices } from '../../scripts/services';
 import { startLocalKms } from '../../lib/local-kms';
@@ -9,16 +12,22 @@ const S3rver = require('s3rver');
 const TEST_BUCKET = 'for-clinic-test';
 
 /**
- * Starts the real infrastructure once per `npm test`: PostgreSQL (DATABASE_URL's server when set,
- * else embedded), an in-memory Temporal dev server and a local SES. Test files get their own
- * database on that server (test/harness/database.ts) and their own task queue.
+ * Starts the real infrastructure once per `npm test`: PostgreSQL, an in-memory Temporal dev
+ * server and a local SES. PostgreSQL is the server at MIGRATION_DATABASE_URL or DATABASE_URL
+ * when set (a user that may create databases and roles, e.g. postgres://postgres@127.0.0.1:5432/postgres
+ * in CI), else an embedded one. That user is the owner: it migrates each test file's own database
+ * (test/harness/database.ts). The applications run as a login role made for this run, with a
+ * generated password, which owns nothing; it is dropped at the end.
  */
 export default async function globalSetup(): Promise<void> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'for-clinic-test-'));
   const log = (m: string) => process.stderr.write(`[test-setup] ${m}\n`);
+  const serverUrl = process.env.MIGRATION_DATABASE_URL || process.env.DATABASE_URL || undefined;
+  // The owner's credential never reaches the API and worker processes tests start.
+  delete process.env.MIGRATION_DATABASE_URL;
   const services = await startServices({
     dataDir,
-    databaseUrl: process.env.DATABASE_URL || undefined,
+    databaseUrl: serverUrl,
     embeddedPgPort: await freePort(),
     temporalAddress: undefined,
     temporalPort: await freePort(),
@@ -29,6 +38,14 @@ export default async function globalSetup(): Promise<void> {
     mailPort: 0,
     log,
   });
+  const login = { user: `forclinic_test_login_${randomBytes(4).toString('hex')}`, password: randomBytes(24).toString('hex') };
+  const admin = new Client({ connectionString: services.serverUrl });
+  await admin.connect();
+  try {
+    await createLoginRole(admin, login);
+  } finally {
+    await admin.end();
+  }
   // The real KMS API (local-kms), for the encryption layer's `kms` provider.
   const kms = await startLocalKms({ dataDir: path.join(dataDir, 'kms'), region: 'ap-northeast-1', logFile: path.join(dataDir, 'local-kms.log'), log });
   // A real S3-compatible server (s3rver) for the S3 object store.
@@ -39,6 +56,7 @@ export default async function globalSetup(): Promise<void> {
     stop: async () => {
       await s3.close();
       await kms.stop();
+      await dropLoginRole(services.serverUrl, login.user).catch((err) => log(`could not drop ${login.user}: ${(err as Error).message}`));
       await services.stop();
     },
   };
@@ -47,6 +65,8 @@ export default async function globalSetup(): Promise<void> {
   process.env.TEST_KMS_ENDPOINT = kms.endpoint;
   // Inherited by the test worker processes that jest forks after this.
   process.env.TEST_PG_SERVER_URL = services.serverUrl;
+  process.env.TEST_PG_LOGIN_USER = login.user;
+  process.env.TEST_PG_LOGIN_PASSWORD = login.password;
   process.env.TEST_TEMPORAL_ADDRESS = services.temporalAddress;
   process.env.TEST_SES_ENDPOINT = services.sesEndpoint;
   process.env.TEST_DATA_DIR = dataDir;

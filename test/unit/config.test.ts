@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { ConfigError, loadConfig } from '../../lib/config';
+import { ConfigError, loadConfig, loadMigrationConfig } from '../../lib/config';
 
 const base = { OPERATOR_TOKEN: 'a'.repeat(64), DATABASE_URL: 'postgres://u@localhost/db' };
 
@@ -30,6 +30,13 @@ describe('loadConfig', () => {
       expect(text).toMatch(/DATABASE_URL/);
       expect(text).toMatch(/PORT/);
     }
+  });
+
+  it("refuses the owner's credential in the API's and the worker's environment", () => {
+    expect(() => loadConfig({ ...base, MIGRATION_DATABASE_URL: 'postgres://owner@localhost/db' })).toThrow(
+      /MIGRATION_DATABASE_URL: must not be given to the API or the worker/,
+    );
+    expect(loadConfig({ ...base, MIGRATION_DATABASE_URL: '' }).DATABASE_URL).toBe(base.DATABASE_URL);
   });
 
   it('requires the TLS certificate and key together', () => {
@@ -138,5 +145,24 @@ describe('start-up with a bad configuration', () => {
     expect(code).toBe(1);
     expect(stderr).toContain('invalid configuration');
     expect(stderr).toContain('CONSULTATION_REMINDERS_SECONDS: "tomorrow" must be whole seconds');
+  });
+});
+
+describe('loadMigrationConfig', () => {
+  const owner = 'postgres://forclinic_owner:o@db.internal/forclinic';
+  const app = 'postgres://forclinic_login:a@db.internal/forclinic';
+
+  it("takes the owner's URL, and the application's login when it is to be provisioned", () => {
+    expect(loadMigrationConfig({ MIGRATION_DATABASE_URL: owner })).toEqual({ MIGRATION_DATABASE_URL: owner });
+    expect(loadMigrationConfig({ MIGRATION_DATABASE_URL: owner, DATABASE_URL: app })).toEqual({ MIGRATION_DATABASE_URL: owner, DATABASE_URL: app });
+  });
+
+  it('says what is missing or wrong', () => {
+    expect(() => loadMigrationConfig({ DATABASE_URL: app })).toThrow(/MIGRATION_DATABASE_URL: is required: the URL of the tables' owner, used by migrations only/);
+    expect(() => loadMigrationConfig({ MIGRATION_DATABASE_URL: 'mysql://x@db/forclinic' })).toThrow(/MIGRATION_DATABASE_URL: must be a URL starting with postgres:/);
+    expect(() => loadMigrationConfig({ MIGRATION_DATABASE_URL: owner, DATABASE_URL: 'postgres://forclinic_owner:other@db.internal/forclinic' })).toThrow(
+      /DATABASE_URL: logs in as "forclinic_owner", the same user as MIGRATION_DATABASE_URL/,
+    );
+    expect(() => loadMigrationConfig({ MIGRATION_DATABASE_URL: owner, DATABASE_URL: 'postgres://db.internal/forclinic' })).toThrow(/DATABASE_URL: must name the application's login role/);
   });
 });

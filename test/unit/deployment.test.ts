@@ -1,22 +1,32 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { CONFIG_KEYS, loadConfig } from '../../lib/config';
+import { CONFIG_KEYS, loadConfig, loadMigrationConfig } from '../../lib/config';
 import { CUSTOM_SEARCH_ATTRIBUTES } from '../../temporal/search-attributes';
 
 /** docker-compose.yml cannot run here, so this keeps it honest against the code. */
 const compose = parse(readFileSync(path.join(__dirname, '..', '..', 'docker-compose.yml'), 'utf8'), { merge: true });
 const knownKeys = new Set<string>(CONFIG_KEYS);
+/** A service's environment with every required `${VAR:?…}` filled in. */
+const resolvedEnv = (name: string) =>
+  Object.fromEntries(
+    Object.entries(compose.services[name].environment as Record<string, string>).map(([k, v]) => [k, String(v).replace(/\$\{[A-Z_]+:\?[^}]*\}/g, 'x'.repeat(40))]),
+  );
 
 describe('docker-compose.yml', () => {
   it.each(['api', 'worker'])('%s gets only variables that lib/config.ts reads, and a valid set of them', (name) => {
     const env = compose.services[name].environment as Record<string, string>;
     for (const key of Object.keys(env)) expect([key, knownKeys.has(key)]).toEqual([key, true]);
-    const resolved = Object.fromEntries(
-      Object.entries(env).map(([k, v]) => [k, String(v).replace(/\$\{[A-Z_]+:\?[^}]*\}/g, 'x'.repeat(40))]),
-    );
+    const resolved = resolvedEnv(name);
     expect(() => loadConfig(resolved)).not.toThrow();
     expect(loadConfig(resolved).AWS_REGION).toBe('ap-northeast-1');
+  });
+
+  it('migrates as the owner and provisions the very login the API and the worker use, a different user', () => {
+    const migrate = loadMigrationConfig(resolvedEnv('migrate'));
+    expect(migrate.DATABASE_URL).toBeDefined();
+    for (const name of ['api', 'worker']) expect([name, resolvedEnv(name).DATABASE_URL]).toEqual([name, migrate.DATABASE_URL]);
+    expect(new URL(migrate.MIGRATION_DATABASE_URL).username).toBe(compose.services.postgresql.environment.POSTGRES_USER);
   });
 
   it('runs the entry points that exist', () => {
