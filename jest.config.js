@@ -12,7 +12,6 @@ module.exports = {
       transform,
       // A unit test that reaches for the stack fails at once instead of hanging without it.
       moduleNameMapper: { '/harness/(stack|database|global-setup|global-teardown)$': '<rootDir>/test/unit/no-stack.js' },
-      testTimeout: 10_000,
     },
     {
       // Everything else talks to real PostgreSQL, Temporal, SES, KMS and S3, started once per run (test/harness/).
@@ -24,9 +23,10 @@ module.exports = {
       transform,
       globalSetup: '<rootDir>/test/harness/global-setup.ts',
       globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
-      testTimeout: 60_000,
     },
   ],
+  // Jest reads the timeout from the top level only, not per project.
+  testTimeout: 60_000,
   maxWorkers: 2,
   verbose: true,
   reporters: ['default', '<rootDir>/test/harness/summary-reporter.js'],
