@@ -1,12 +1,31 @@
 /** @type {import('jest').Config} */
+const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }] };
+
 module.exports = {
-  testEnvironment: 'node',
-  roots: ['<rootDir>/test'],
-  testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }] },
-  // Real PostgreSQL, Temporal and SES are started once for the whole run (test/harness/).
-  globalSetup: '<rootDir>/test/harness/global-setup.ts',
-  globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
+  projects: [
+    {
+      // Plain functions (domain/, config, pure helpers): no infrastructure, runs in seconds.
+      displayName: 'unit',
+      testEnvironment: 'node',
+      roots: ['<rootDir>/test/unit'],
+      testMatch: ['**/*.test.ts'],
+      transform,
+      // A unit test that reaches for the stack fails at once instead of hanging without it.
+      moduleNameMapper: { '/harness/(stack|database|global-setup|global-teardown)$': '<rootDir>/test/unit/no-stack.js' },
+    },
+    {
+      // Everything else talks to real PostgreSQL, Temporal, SES, KMS and S3, started once per run (test/harness/).
+      displayName: 'integration',
+      testEnvironment: 'node',
+      roots: ['<rootDir>/test'],
+      testMatch: ['**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/unit/'],
+      transform,
+      globalSetup: '<rootDir>/test/harness/global-setup.ts',
+      globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
+    },
+  ],
+  // Jest reads the timeout from the top level only, not per project.
   testTimeout: 60_000,
   maxWorkers: 2,
   verbose: true,

@@ -152,7 +152,7 @@ const schema = z
     )
       .refine((list) => new Set(list).size === list.length, 'must not name the same moment twice')
       .default([DAY, 3_600]),
-    JOIN_WINDOW_BEFORE_SECONDS: int(0, DAY).default(600),
+    JOIN_WINDOW_BEFORE_SECONDS: int(0, 7 * DAY).default(600),
     NO_SHOW_AFTER_SECONDS: int(1, DAY).default(900),
     PAYMENT_REMINDER_AFTER_SECONDS: int(1, 90 * DAY).default(DAY),
     /** Online consultations: the video service's base URL and the secret its join tokens are signed with. */

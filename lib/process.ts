@@ -60,7 +60,12 @@ export function isPortOpen(port: number, host = '127.0.0.1', timeoutMs = 500): P
   });
 }
 
-/** Asks the OS for a free TCP port on loopback. */
+/**
+ * Asks the OS for a TCP port on loopback that is free now. Only a guess: the port is closed again
+ * before the caller uses it, and another process may take it meanwhile. Where we own the listener,
+ * listen on port 0 and read the bound port instead; for a program that must be told its port up
+ * front, use `onFreePort`.
+ */
 export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
@@ -71,6 +76,33 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+const ADDRESS_IN_USE = /EADDRINUSE|address already in use|already in use|is taken/i;
+
+/**
+ * Starts something that must be told its port up front (PostgreSQL, the Temporal dev server, an
+ * API whose configuration names its own origin) on a free port, and on another one when that port
+ * was taken before ours bound it: the failure says so, or something else now listens there.
+ * `start` must leave nothing running when it fails. Other failures are thrown at once.
+ */
+export async function onFreePort<T>(
+  what: string,
+  start: (port: number) => Promise<T>,
+  opts: { attempts?: number; log?: (m: string) => void } = {},
+): Promise<T> {
+  const attempts = opts.attempts ?? 5;
+  for (let attempt = 1; ; attempt += 1) {
+    const port = await freePort();
+    try {
+      return await start(port);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err ?? '');
+      const clash = ADDRESS_IN_USE.test(message) || (err as { code?: string } | undefined)?.code === 'EADDRINUSE' || (await isPortOpen(port));
+      if (!clash || attempt >= attempts) throw err instanceof Error ? err : new Error(`${what} failed to start on port ${port}${message ? `: ${message}` : ''}`);
+      opts.log?.(`${what}: port ${port} was taken before it could bind; trying another (${attempt}/${attempts - 1})`);
+    }
+  }
 }
 
 /** Polls `check` until it returns true, or throws with `what` after `timeoutMs`. */

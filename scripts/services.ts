@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { startEmbeddedPostgres } from '../db/embedded-postgres';
 import { startLocalSes } from '../lib/local-ses';
-import { isPortOpen } from '../lib/process';
+import { isPortOpen, onFreePort } from '../lib/process';
 import { startDevServer } from '../temporal/dev-server';
 
 /**
@@ -13,9 +13,10 @@ export interface ServicesOptions {
   dataDir: string;
   /** An existing server, as its owner or an administrator (never the application's login); when unset an embedded PostgreSQL is started. */
   databaseUrl?: string;
-  embeddedPgPort: number;
+  /** A fixed port (taken = an error), or 'auto': a free one, another if it is taken meanwhile (tests). */
+  embeddedPgPort: number | 'auto';
   temporalAddress?: string;
-  temporalPort: number;
+  temporalPort: number | 'auto';
   /** 0 = headless. */
   temporalUiPort: number;
   /** Keep Temporal state in a SQLite file under dataDir (survives restarts). */
@@ -47,10 +48,14 @@ async function step<T>(log: (m: string) => void, what: string, fn: () => Promise
     log(`${what}: ok (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     return result;
   } catch (err) {
-    log(`${what}: FAILED: ${(err as Error).message}`);
+    log(`${what}: FAILED: ${err instanceof Error ? err.message : String(err ?? 'no reason given')}`);
     throw err;
   }
 }
+
+/** Runs `start` on the fixed port, or on a free port when `port` is 'auto' (retrying if another process takes it first). */
+const onPort = <T>(port: number | 'auto', what: string, log: (m: string) => void, start: (port: number) => Promise<T>) =>
+  port === 'auto' ? onFreePort(what, start, { log }) : start(port);
 
 export async function startServices(o: ServicesOptions): Promise<Services> {
   const stops: Array<() => Promise<void>> = [];
@@ -61,12 +66,12 @@ export async function startServices(o: ServicesOptions): Promise<Services> {
   try {
     let serverUrl = o.databaseUrl;
     if (!serverUrl) {
-      if (await isPortOpen(o.embeddedPgPort)) {
-        throw new Error(`port ${o.embeddedPgPort} is taken; set EMBEDDED_PG_PORT or DATABASE_URL`);
-      }
-      const pg = await step(o.log, `PostgreSQL: starting embedded server on 127.0.0.1:${o.embeddedPgPort}`, () =>
-        startEmbeddedPostgres({ dataDir: path.join(o.dataDir, 'postgres'), port: o.embeddedPgPort, log: o.log }),
-      );
+      const pg = await onPort(o.embeddedPgPort, 'PostgreSQL', o.log, async (port) => {
+        if (await isPortOpen(port)) throw new Error(`port ${port} is taken; set EMBEDDED_PG_PORT or DATABASE_URL`);
+        return step(o.log, `PostgreSQL: starting embedded server on 127.0.0.1:${port}`, () =>
+          startEmbeddedPostgres({ dataDir: path.join(o.dataDir, 'postgres'), port, log: o.log }),
+        );
+      });
       stops.push(() => step(o.log, 'PostgreSQL: stopping', () => pg.stop()));
       if (pg.pid) processes.push({ name: 'postgres', pid: pg.pid, marker: 'postgres' });
       serverUrl = pg.url;
@@ -77,14 +82,16 @@ export async function startServices(o: ServicesOptions): Promise<Services> {
     let temporalAddress = o.temporalAddress;
     let temporalUiUrl: string | undefined;
     if (!temporalAddress) {
-      const dev = await step(o.log, `Temporal: starting dev server on 127.0.0.1:${o.temporalPort}`, () =>
-        startDevServer({
-          port: o.temporalPort,
-          uiPort: o.temporalUiPort || undefined,
-          dbFile: o.persistTemporal ? path.join(o.dataDir, 'temporal', 'temporal.db') : undefined,
-          logFile: path.join(o.dataDir, 'logs', `temporal-${o.temporalPort}.log`),
-          log: o.log,
-        }),
+      const dev = await onPort(o.temporalPort, 'Temporal', o.log, (port) =>
+        step(o.log, `Temporal: starting dev server on 127.0.0.1:${port}`, () =>
+          startDevServer({
+            port,
+            uiPort: o.temporalUiPort || undefined,
+            dbFile: o.persistTemporal ? path.join(o.dataDir, 'temporal', 'temporal.db') : undefined,
+            logFile: path.join(o.dataDir, 'logs', `temporal-${port}.log`),
+            log: o.log,
+          }),
+        ),
       );
       stops.push(() => step(o.log, 'Temporal: stopping', () => dev.stop()));
       if (dev.process.child.pid) processes.push({ name: 'temporal', pid: dev.process.child.pid, marker: 'start-dev' });

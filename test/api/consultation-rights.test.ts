@@ -2,13 +2,15 @@ import { jwtVerify } from 'jose';
 import { questionnaireUpdate } from '../../workflows/consultation-messages';
 import { call } from '../harness/http';
 import { activate, createAccount } from '../harness/clinic';
-import { book, bookingClinic, slotStart } from '../harness/consultations';
+import { book, bookingClinic } from '../harness/consultations';
+import { slotOn } from '../harness/slots';
 import { startTestStack, type TestStack } from '../harness/stack';
 
 const VIDEO_SECRET = 'r'.repeat(48);
 let stack: TestStack;
 beforeAll(async () => {
-  stack = await startTestStack({ JOIN_WINDOW_BEFORE_SECONDS: '3600', NO_SHOW_AFTER_SECONDS: '3600', VIDEO_TOKEN_SECRET: VIDEO_SECRET });
+  // Slots are two Japanese days ahead (test/harness/slots.ts): a 7-day join window is open for them at any hour.
+  stack = await startTestStack({ JOIN_WINDOW_BEFORE_SECONDS: String(7 * 86_400), NO_SHOW_AFTER_SECONDS: '3600', VIDEO_TOKEN_SECRET: VIDEO_SECRET });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -22,7 +24,7 @@ describe('who may act on a consultation', () => {
     const c = await bookingClinic(stack);
     const other = await createAccount(stack, c.adminToken, 'dr.other', ['doctor']);
     const otherDoctor = await activate(stack, c.clinic, 'dr.other', other.initialPassword);
-    const online = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(2), mode: 'online' });
+    const online = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotOn(2, '10:10'), mode: 'online' });
     const id = online.body.id;
 
     // The desk gets the patient's ticket whatever it asks for, and is refused the practitioner's side.
@@ -46,7 +48,7 @@ describe('who may act on a consultation', () => {
     const c = await bookingClinic(stack);
     const other = await createAccount(stack, c.adminToken, 'dr.next', ['doctor']);
     const nextDoctor = await activate(stack, c.clinic, 'dr.next', other.initialPassword);
-    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(6), mode: 'in_person' });
+    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotOn(2, '10:30'), mode: 'in_person' });
     expect((await post(c.staffToken, booked.body.id, 'check-in')).status).toBe(200);
     const assign = (token: string, accountId: string | null) => call(stack.url, 'PUT', `/v1/practitioners/${c.practitionerId}/account`, { token, json: { accountId } });
     expect((await assign(c.staffToken, other.accountId)).status).toBe(403);
@@ -61,7 +63,7 @@ describe('who may act on a consultation', () => {
 describe('clinical content never enters workflow history', () => {
   it('passes a large questionnaire by reference: history holds an id, the row holds the ciphertext, staging rows are gone', async () => {
     const c = await bookingClinic(stack);
-    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(3), mode: 'in_person' });
+    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotOn(2, '10:15'), mode: 'in_person' });
     const answers = { symptoms: '頭痛と発熱'.repeat(20_000) }; // ~300 KB of UTF-8
     const done = await post(c.staffToken, booked.body.id, 'questionnaire', { answers });
     expect(done.status).toBe(200);
@@ -77,7 +79,7 @@ describe('clinical content never enters workflow history', () => {
 
   it('deletes the staged content of a refused action', async () => {
     const c = await bookingClinic(stack);
-    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(4), mode: 'in_person' });
+    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotOn(2, '10:20'), mode: 'in_person' });
     expect((await post(c.staffToken, booked.body.id, 'cancel', { reason: 'patient called' })).status).toBe(200);
     expect((await post(c.staffToken, booked.body.id, 'cancel', { reason: 'again' })).body.code).toBe('invalid_transition');
     expect(await stack.database.ownerDb('consultation_payloads').where({ consultation_id: booked.body.id })).toEqual([]);
@@ -85,7 +87,7 @@ describe('clinical content never enters workflow history', () => {
 
   it('refuses update arguments that carry content inline or are oversized before they reach history', async () => {
     const c = await bookingClinic(stack);
-    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(5), mode: 'in_person' });
+    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotOn(2, '10:25'), mode: 'in_person' });
     const handle = stack.temporal.client.workflow.getHandle(booked.body.workflowId);
     await expect(handle.executeUpdate(questionnaireUpdate, { args: [{ answersSealed: 'x'.repeat(200_000) }] })).rejects.toMatchObject({
       cause: { type: 'InvalidArguments' },

@@ -2,16 +2,28 @@ import { jwtVerify } from 'jose';
 import { japanDateOf } from '../../domain/japan-time';
 import { fetchLocalEmails } from '../../lib/local-ses';
 import { call } from '../harness/http';
-import { book, bookingClinic, idempotencyKey, slotStart } from '../harness/consultations';
+import { japanDateOf as jstDate } from '../../domain/japan-time';
+import { book, bookingClinic, idempotencyKey } from '../harness/consultations';
+import { slotOn } from '../harness/slots';
 import { eventually } from '../harness/clinic';
 import { startTestStack, type TestStack } from '../harness/stack';
 
 const VIDEO_SECRET = 'v'.repeat(48);
+/**
+ * The test's clock, read once: every slot below is on the Japanese date two days after this
+ * one's, inside the doctor's hours, so 33 to 66 hours ahead whatever the hour
+ * (test/harness/slots.ts, checked at every hour in test/unit/test-slots.test.ts). With the timings
+ * below such a booking always gets the 10-day reminder at once (the 20-day one, also overdue, is
+ * skipped), never the 1-hour one nor a no-show while the test runs, and the 7-day join window is
+ * open for it but not for a slot 14 days ahead.
+ */
+const clock = new Date();
+const slot = (time: string) => slotOn(2, time, clock);
 let stack: TestStack;
 beforeAll(async () => {
   stack = await startTestStack({
-    CONSULTATION_REMINDERS_SECONDS: '86400,3600',
-    JOIN_WINDOW_BEFORE_SECONDS: '3600',
+    CONSULTATION_REMINDERS_SECONDS: '1728000,864000,3600',
+    JOIN_WINDOW_BEFORE_SECONDS: String(7 * 86_400),
     NO_SHOW_AFTER_SECONDS: '3600',
     PAYMENT_REMINDER_AFTER_SECONDS: '2',
     VIDEO_TOKEN_SECRET: VIDEO_SECRET,
@@ -22,11 +34,16 @@ afterAll(async () => {
 });
 
 const post = (token: string, id: string, action: string, json?: unknown) => call(stack.url, 'POST', `/v1/consultations/${id}/${action}`, { token, json });
+/** The kinds of mail sent for one consultation (its own delivery records, whoever else shares the mail server). */
+const delivered = async (id: string): Promise<string[]> =>
+  (await stack.database.ownerDb('email_deliveries').where('idempotency_key', 'like', `consultation/${id}/%`).where({ status: 'sent' }).orderBy('idempotency_key')).map(
+    (d: { idempotencyKey: string }) => d.idempotencyKey.split('/')[2]!,
+  );
 
 describe('the consultation lifecycle through the API', () => {
   it('in person: reserved → questionnaire → checked_in → in_consultation → finished → paid → completed', async () => {
     const c = await bookingClinic(stack, { patientEmail: 'hanako@example.jp' });
-    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(2), mode: 'in_person' });
+    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('10:00'), mode: 'in_person' });
     expect(booked.status).toBe(201);
     expect(booked.body).toMatchObject({ status: 'reserved', workflowId: `consultation/${booked.body.id}`, mode: 'in_person' });
     const id = booked.body.id;
@@ -61,7 +78,7 @@ describe('the consultation lifecycle through the API', () => {
 
   it('online: joins inside the window with a signed, short-lived token, then completes', async () => {
     const c = await bookingClinic(stack);
-    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(3), mode: 'online' });
+    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('10:00'), mode: 'online' });
     const id = booked.body.id;
     expect((await post(c.staffToken, id, 'check-in')).body.code).toBe('invalid_transition');
     const joined = await post(c.staffToken, id, 'join', { role: 'patient' });
@@ -89,21 +106,24 @@ describe('the consultation lifecycle through the API', () => {
 
   it('reminds an unpaid patient once after the visit', async () => {
     const c = await bookingClinic(stack, { patientEmail: 'unpaid@example.jp' });
-    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(15), mode: 'in_person' });
+    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('10:00'), mode: 'in_person' });
     const id = booked.body.id;
     const fromClinic = async () => (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.destination.to[0] === 'unpaid@example.jp');
-    await eventually('the booking reminder', async () => (await fromClinic()).length === 1);
+    await eventually('the booking reminder', async () => (await delivered(id)).length === 1);
     await post(c.staffToken, id, 'check-in');
     await post(c.doctorToken, id, 'start');
     await post(c.doctorToken, id, 'finish', { note: '経過観察' });
-    await eventually('the payment reminder', async () => (await fromClinic()).some((m) => m.subject.includes('Payment reminder')));
-    expect((await fromClinic()).filter((m) => m.subject.includes('Payment reminder'))).toHaveLength(1);
+    await eventually('the payment reminder', async () => (await delivered(id)).includes('payment'));
     expect((await post(c.staffToken, id, 'payment', { amount: 300, method: 'qr' })).body.status).toBe('paid');
+    // Counted once the workflow has finished: nothing can send anything after that.
+    expect(await stack.temporal.client.workflow.getHandle(`consultation/${id}`).result()).toEqual({ status: 'completed', outcome: 'ended' });
+    expect(await delivered(id)).toEqual(['before-864000s', 'payment']);
+    expect((await fromClinic()).map((m) => m.subject.includes('Payment reminder'))).toEqual([false, true]);
   });
 
   it('refuses to open the video room outside the join window', async () => {
     const c = await bookingClinic(stack);
-    const later = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: new Date(Date.parse(slotStart(0)) + 2 * 86_400_000).toISOString(), mode: 'online' });
+    const later = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotOn(14, '10:00', clock), mode: 'online' });
     const r = await post(c.staffToken, later.body.id, 'join', { role: 'patient' });
     expect([r.status, r.body.code]).toEqual([409, 'outside_join_window']);
     expect(r.body).not.toHaveProperty('token');
@@ -111,7 +131,7 @@ describe('the consultation lifecycle through the API', () => {
 
   it('cancels, releases the slot, and refuses actions on a cancelled consultation', async () => {
     const c = await bookingClinic(stack);
-    const startsAt = slotStart(4);
+    const startsAt = slot('10:00');
     const first = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt, mode: 'in_person' });
     expect((await post(c.staffToken, first.body.id, 'cancel', { reason: '体調不良のため' })).body.status).toBe('cancelled');
     expect((await post(c.staffToken, first.body.id, 'check-in')).body.code).toBe('invalid_transition');
@@ -122,34 +142,36 @@ describe('the consultation lifecycle through the API', () => {
 
   it('reschedules, moving the slot; the old slot is free and the new one taken', async () => {
     const c = await bookingClinic(stack);
-    const a = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(5), mode: 'in_person' });
-    const taken = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(7), mode: 'in_person' });
-    const clash = await post(c.staffToken, a.body.id, 'reschedule', { startsAt: slotStart(7) });
+    const a = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('10:00'), mode: 'in_person' });
+    const taken = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('10:10'), mode: 'in_person' });
+    const clash = await post(c.staffToken, a.body.id, 'reschedule', { startsAt: slot('10:10') });
     expect([clash.status, clash.body.code]).toEqual([409, 'slot_taken']);
-    const moved = await post(c.staffToken, a.body.id, 'reschedule', { startsAt: slotStart(6) });
-    expect(moved.body).toMatchObject({ status: 'reserved', startsAt: slotStart(6) });
-    expect((await stack.temporal.client.workflow.getHandle(`consultation/${a.body.id}`).query('status'))).toMatchObject({ startsAt: slotStart(6) });
-    expect((await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(5), mode: 'in_person' })).status).toBe(201);
+    const outside = await post(c.staffToken, a.body.id, 'reschedule', { startsAt: slot('20:00') });
+    expect([outside.status, outside.body.code]).toEqual([400, 'not_a_slot']);
+    const moved = await post(c.staffToken, a.body.id, 'reschedule', { startsAt: slot('10:05') });
+    expect(moved.body).toMatchObject({ status: 'reserved', startsAt: slot('10:05') });
+    expect((await stack.temporal.client.workflow.getHandle(`consultation/${a.body.id}`).query('status'))).toMatchObject({ startsAt: slot('10:05') });
+    expect((await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('10:00'), mode: 'in_person' })).status).toBe(201);
     void taken;
   });
 
   it('stays consistent when a reschedule races a check-in', async () => {
     const c = await bookingClinic(stack);
-    const a = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(8), mode: 'in_person' });
-    const [moved, checked] = await Promise.all([post(c.staffToken, a.body.id, 'reschedule', { startsAt: slotStart(9) }), post(c.staffToken, a.body.id, 'check-in')]);
+    const a = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('10:00'), mode: 'in_person' });
+    const [moved, checked] = await Promise.all([post(c.staffToken, a.body.id, 'reschedule', { startsAt: slot('10:05') }), post(c.staffToken, a.body.id, 'check-in')]);
     expect(checked.status).toBe(200); // checking in is always possible from reserved
     const db = await stack.database.ownerDb('consultations').where({ id: a.body.id }).first();
     const wf = await stack.temporal.client.workflow.getHandle(`consultation/${a.body.id}`).query<{ status: string; startsAt: string }>('status');
     expect(wf.status).toBe('checked_in');
     expect(db.status).toBe('checked_in');
     expect(db.startsAt.toISOString()).toBe(wf.startsAt);
-    if (moved.status === 200) expect(wf.startsAt).toBe(slotStart(9));
-    else expect([moved.status, moved.body.code, wf.startsAt]).toEqual([409, 'invalid_transition', slotStart(8)]);
+    if (moved.status === 200) expect(wf.startsAt).toBe(slot('10:05'));
+    else expect([moved.status, moved.body.code, wf.startsAt]).toEqual([409, 'invalid_transition', slot('10:00')]);
   });
 
   it('gives exactly one of 50 concurrent bookings of a slot, the rest 409 slot_taken', async () => {
     const c = await bookingClinic(stack);
-    const startsAt = slotStart(10);
+    const startsAt = slot('10:00');
     const replies = await Promise.all(
       Array.from({ length: 50 }, () => book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt, mode: 'in_person' })),
     );
@@ -162,7 +184,7 @@ describe('the consultation lifecycle through the API', () => {
   it('answers a repeated request with the same Idempotency-Key with the first result, starting nothing new', async () => {
     const c = await bookingClinic(stack);
     const key = idempotencyKey();
-    const body = { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(11), mode: 'in_person' };
+    const body = { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('10:00'), mode: 'in_person' };
     const [a, b] = await Promise.all([book(stack, c.staffToken, body, key), book(stack, c.staffToken, body, key)]);
     const cc = await book(stack, c.staffToken, body, key);
     expect(a.status).toBe(201);
@@ -175,17 +197,24 @@ describe('the consultation lifecycle through the API', () => {
 
   it('sends one reminder to a patient booked late, and validates bookings', async () => {
     const c = await bookingClinic(stack, { patientEmail: 'reminder-me@example.jp' });
-    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(12), mode: 'in_person' });
+    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('10:00'), mode: 'in_person' });
     expect(booked.status).toBe(201);
-    await eventually('the reminder is sent', async () => (await fetchLocalEmails(stack.sesEndpoint)).some((m) => m.destination.to[0] === 'reminder-me@example.jp'));
+    await eventually('the reminder is sent', async () => (await delivered(booked.body.id)).length > 0);
+    // Counted once the workflow has ended (cancelled here): nothing can send anything after that.
+    expect((await post(c.staffToken, booked.body.id, 'cancel', { reason: 'テスト終了' })).body.status).toBe('cancelled');
+    expect(await stack.temporal.client.workflow.getHandle(`consultation/${booked.body.id}`).result()).toEqual({ status: 'cancelled', outcome: 'ended' });
+    // Of the two reminders already due at booking (20 and 10 days before), only the later one went out.
+    expect(await delivered(booked.body.id)).toEqual(['before-864000s']);
     const mails = (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.destination.to[0] === 'reminder-me@example.jp');
     expect(mails).toHaveLength(1);
     expect(mails[0]!.body.text).not.toContain('山田');
 
     const bad = [
-      [{ patientId: c.patientId, practitionerId: c.practitionerId, startsAt: new Date(Date.parse(slotStart(13)) + 60_000).toISOString(), mode: 'in_person' }, 400, 'not_a_slot'],
-      [{ patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(-3), mode: 'in_person' }, 400, 'slot_in_past'],
-      [{ patientId: '00000000-0000-4000-8000-000000000000', practitionerId: c.practitionerId, startsAt: slotStart(13), mode: 'in_person' }, 404, 'not_found'],
+      [{ patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('10:06'), mode: 'in_person' }, 400, 'not_a_slot'],
+      [{ patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('08:55'), mode: 'in_person' }, 400, 'not_a_slot'],
+      [{ patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('18:00'), mode: 'in_person' }, 400, 'not_a_slot'],
+      [{ patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotOn(-2, '10:00', clock), mode: 'in_person' }, 400, 'slot_in_past'],
+      [{ patientId: '00000000-0000-4000-8000-000000000000', practitionerId: c.practitionerId, startsAt: slot('10:05'), mode: 'in_person' }, 404, 'not_found'],
       [{ patientId: c.patientId, practitionerId: c.practitionerId, startsAt: 'tomorrow', mode: 'in_person' }, 400, 'validation_failed'],
     ] as const;
     for (const [body, status, code] of bad) {
@@ -197,12 +226,12 @@ describe('the consultation lifecycle through the API', () => {
   it('answers 404 for another clinic\'s consultation, patient and practitioner', async () => {
     const a = await bookingClinic(stack);
     const b = await bookingClinic(stack);
-    const theirs = await book(stack, b.staffToken, { patientId: b.patientId, practitionerId: b.practitionerId, startsAt: slotStart(14), mode: 'in_person' });
+    const theirs = await book(stack, b.staffToken, { patientId: b.patientId, practitionerId: b.practitionerId, startsAt: slot('10:00'), mode: 'in_person' });
     for (const [method, path] of [['GET', `/v1/consultations/${theirs.body.id}`], ['POST', `/v1/consultations/${theirs.body.id}/check-in`], ['GET', `/v1/patients/${b.patientId}`], ['GET', `/v1/practitioners/${b.practitionerId}`]] as const) {
       const r = await call(stack.url, method, path, { token: a.staffToken });
       expect([path, r.status]).toEqual([path, 404]);
     }
-    const cross = await book(stack, a.staffToken, { patientId: b.patientId, practitionerId: a.practitionerId, startsAt: slotStart(14), mode: 'in_person' });
+    const cross = await book(stack, a.staffToken, { patientId: b.patientId, practitionerId: a.practitionerId, startsAt: slot('10:00'), mode: 'in_person' });
     expect(cross.status).toBe(404);
   });
 });
@@ -224,10 +253,11 @@ describe('patients and slots', () => {
 
   it('computes free slots from weekly rules and exceptions, excluding booked ones', async () => {
     const c = await bookingClinic(stack);
-    const from = slotStart(20);
-    const to = new Date(Date.parse(from) + 30 * 60_000).toISOString();
+    // 17:30–18:30 Japan time, three days ahead: the doctor's last six slots of that day.
+    const from = slotOn(3, '17:30', clock);
+    const to = new Date(Date.parse(from) + 60 * 60_000).toISOString();
     const before = (await call(stack.url, 'GET', `/v1/practitioners/${c.practitionerId}/slots?from=${from}&to=${to}`, { token: c.staffToken })).body.items;
-    expect(before.length).toBeGreaterThanOrEqual(5);
+    expect(before.map((s: { startsAt: string }) => s.startsAt)).toEqual(['17:30', '17:35', '17:40', '17:45', '17:50', '17:55'].map((t) => slotOn(3, t, clock)));
     await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: before[0].startsAt, mode: 'in_person' });
     const after = (await call(stack.url, 'GET', `/v1/practitioners/${c.practitionerId}/slots?from=${from}&to=${to}`, { token: c.staffToken })).body.items;
     expect(after.map((s: { startsAt: string }) => s.startsAt)).not.toContain(before[0].startsAt);

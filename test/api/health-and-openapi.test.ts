@@ -1,8 +1,8 @@
+import net from 'node:net';
 import Router from '@koa/router';
 import { appDeps, createApp } from '../../api/app';
 import { openApiPath } from '../../api/route';
 import { createLogger } from '../../lib/logger';
-import { freePort } from '../../lib/process';
 import { createTemporalClient } from '../../temporal/client';
 import { call } from '../harness/http';
 import { startTestStack, type TestStack } from '../harness/stack';
@@ -30,8 +30,11 @@ describe('health checks', () => {
   });
 
   it('/readyz answers 503 naming the dependency that is down', async () => {
-    // The same app wired to a Temporal address where nothing listens.
-    const deadTemporal = createTemporalClient({ address: `127.0.0.1:${await freePort()}`, namespace: 'default' });
+    // The same app wired to a Temporal address that hangs up on every connection (a port we hold,
+    // so no other process can answer there instead).
+    const dead = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+    const deadTemporal = createTemporalClient({ address: `127.0.0.1:${(dead.address() as net.AddressInfo).port}`, namespace: 'default' });
     const { app } = createApp(appDeps(stack.config, { db: stack.database.db, temporal: deadTemporal, log: silent }));
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
@@ -43,6 +46,7 @@ describe('health checks', () => {
     } finally {
       server.close();
       await deadTemporal.close().catch(() => undefined);
+      dead.close();
     }
   });
 });

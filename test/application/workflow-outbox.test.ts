@@ -5,7 +5,8 @@ import { createLogger } from '../../lib/logger';
 import { tenantProvisioningWorkflowId } from '../../temporal/workflow-ids';
 import { WorkflowOutbox } from '../../temporal/workflow-outbox';
 import { call } from '../harness/http';
-import { book, bookingClinic, slotStart } from '../harness/consultations';
+import { book, bookingClinic } from '../harness/consultations';
+import { slotOn } from '../harness/slots';
 import { startTestStack, type TestStack } from '../harness/stack';
 import { eventually } from '../harness/clinic';
 import type { RunningApi } from '../../api/server';
@@ -81,7 +82,7 @@ describe('the workflow outbox', () => {
     const booked = await book({ ...stack, url: cutOff.url } as TestStack, c.staffToken, {
       patientId: c.patientId,
       practitionerId: c.practitionerId,
-      startsAt: slotStart(3),
+      startsAt: slotOn(2, '10:15'),
       mode: 'in_person',
     });
     expect(booked.status).toBe(201);
@@ -124,7 +125,7 @@ describe('the workflow outbox', () => {
 describe('the sweeper gives back slots of consultations whose workflow ended abnormally', () => {
   it('cancels a consultation whose workflow was terminated, logs it, and the slot can be booked again', async () => {
     const c = await bookingClinic(stack);
-    const slot = { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(4), mode: 'in_person' };
+    const slot = { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotOn(2, '10:20'), mode: 'in_person' };
     const booked = await book(stack, c.staffToken, slot);
     expect(booked.status).toBe(201);
     expect((await book(stack, c.staffToken, slot)).body.code).toBe('slot_taken');

@@ -14,7 +14,8 @@ import { keyRotationWorkflowId } from '../../temporal/workflow-ids';
 import { createKeyManagementActivities } from '../../activities/key-management';
 import { createConsultationActivities } from '../../activities/consultations';
 import { call } from '../harness/http';
-import { book, bookingClinic, slotStart } from '../harness/consultations';
+import { book, bookingClinic } from '../harness/consultations';
+import { slotOn } from '../harness/slots';
 import { startTestStack, type TestStack } from '../harness/stack';
 
 let stack: TestStack;
@@ -294,7 +295,7 @@ describe('idempotent key management', () => {
 
     it('the reminder activity reads its rows, commits, then decrypts the address', async () => {
       const { clinic, staffToken, practitionerId, patientId } = await bookingClinic(stack, { patientEmail: 'hanako@patient.example' });
-      const booked = await book(stack, staffToken, { patientId, practitionerId, startsAt: slotStart(12), mode: 'in_person' });
+      const booked = await book(stack, staffToken, { patientId, practitionerId, startsAt: slotOn(2, '10:60'), mode: 'in_person' });
       expect(booked.status).toBe(201);
       const acts = createConsultationActivities({ db, mailer: stack.mailer, vault: new Vault(db, watched(kms(), [])) });
       const sent = await acts.sendConsultationReminder({ tenantId: clinic.id, consultationId: booked.body.id, kind: 'before-1s', startsAt: booked.body.startsAt });

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
-import { freePort } from '../../lib/process';
+import { onFreePort } from '../../lib/process';
 import { STRONG_PASSWORD, activate, createAccount, createAdmin, createClinic, login, type Clinic } from '../harness/clinic';
 import { call } from '../harness/http';
 import { startTestStack, type TestStack } from '../harness/stack';
@@ -53,10 +53,10 @@ let signCountAtRegistration: number;
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  port = await freePort();
   // The relying party is "localhost" (never an IP address) and the only origin allowed to run
-  // passkey ceremonies is the page's own.
-  stack = await startTestStack({ PORT: String(port), WEBAUTHN_RP_ID: 'localhost', WEBAUTHN_ORIGINS: `http://localhost:${port}` });
+  // passkey ceremonies is the page's own, so the API's port is chosen before it starts.
+  stack = await onFreePort('API', (p) => startTestStack({ PORT: String(p), WEBAUTHN_RP_ID: 'localhost', WEBAUTHN_ORIGINS: `http://localhost:${p}` }));
+  port = stack.config.PORT;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],

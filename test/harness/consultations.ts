@@ -1,18 +1,23 @@
+import type { Rule } from '../../domain/availability';
 import { call } from './http';
 import { activate, clinicWithAdmin, createAccount } from './clinic';
+import { CLINIC_RULES, SLOT_MINUTES } from './slots';
 import type { TestStack } from './stack';
 
-/** A clinic ready to book: admin, a doctor account and practitioner open around the clock, a patient. */
-export async function bookingClinic(stack: TestStack, opts: { patientEmail?: string } = {}) {
+/**
+ * A clinic ready to book: admin, a doctor account and practitioner (5-minute slots, 09:00–18:00
+ * Japan time every day unless `rules` says otherwise), a patient. Pick its slots with
+ * test/harness/slots.ts, never from "now plus so many slots".
+ */
+export async function bookingClinic(stack: TestStack, opts: { patientEmail?: string; rules?: Rule[] } = {}) {
   const { clinic, token } = await clinicWithAdmin(stack, 'consult');
   const doctor = await createAccount(stack, token, 'dr.sato', ['doctor']);
   const doctorToken = await activate(stack, clinic, 'dr.sato', doctor.initialPassword);
   const staff = await createAccount(stack, token, 'desk', ['staff']);
   const staffToken = await activate(stack, clinic, 'desk', staff.initialPassword);
-  const allDay = [0, 1, 2, 3, 4, 5, 6].map((weekday) => ({ weekday, startTime: '00:00', endTime: '23:55' }));
   const practitioner = await call(stack.url, 'POST', '/v1/practitioners', {
     token,
-    json: { displayName: '佐藤 医師', accountId: doctor.accountId, slotMinutes: 5, rules: allDay },
+    json: { displayName: '佐藤 医師', accountId: doctor.accountId, slotMinutes: SLOT_MINUTES, rules: opts.rules ?? CLINIC_RULES },
   });
   if (practitioner.status !== 201) throw new Error(`practitioner: ${practitioner.text}`);
   const patient = await call(stack.url, 'POST', '/v1/patients', {
@@ -21,12 +26,6 @@ export async function bookingClinic(stack: TestStack, opts: { patientEmail?: str
   });
   if (patient.status !== 201) throw new Error(`patient: ${patient.text}`);
   return { clinic, adminToken: token, doctorToken, staffToken, practitionerId: practitioner.body.id as string, patientId: patient.body.id as string };
-}
-
-/** The start of the 5-minute slot running now, or of a later one. */
-export function slotStart(offsetSlots = 0): string {
-  const slot = 5 * 60_000;
-  return new Date(Math.floor(Date.now() / slot) * slot + offsetSlots * slot).toISOString();
 }
 
 let n = 0;

@@ -4,7 +4,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { createLoginRole, dropLoginRole } from '../../db/roles';
-import { freePort } from '../../lib/process';
 import { startServices } from '../../scripts/services';
 import { startLocalKms } from '../../lib/local-kms';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -28,14 +27,15 @@ export default async function globalSetup(): Promise<void> {
   const services = await startServices({
     dataDir,
     databaseUrl: serverUrl,
-    embeddedPgPort: await freePort(),
+    // Free ports, and others if one is taken before the server binds it.
+    embeddedPgPort: 'auto',
     temporalAddress: undefined,
-    temporalPort: await freePort(),
+    temporalPort: 'auto',
     temporalUiPort: 0,
     persistTemporal: false,
     sesEndpoint: undefined,
     realSes: false,
-    mailPort: 0,
+    mailPort: 0, // the OS picks the port (no race)
     log,
   });
   const login = { user: `forclinic_test_login_${randomBytes(4).toString('hex')}`, password: randomBytes(24).toString('hex') };
@@ -47,10 +47,17 @@ export default async function globalSetup(): Promise<void> {
     await admin.end();
   }
   // The real KMS API (local-kms), for the encryption layer's `kms` provider.
-  const kms = await startLocalKms({ dataDir: path.join(dataDir, 'kms'), region: 'ap-northeast-1', logFile: path.join(dataDir, 'local-kms.log'), log });
-  // A real S3-compatible server (s3rver) for the S3 object store.
+  const kms = await startLocalKms({ dataDir: path.join(dataDir, 'kms'), region: 'ap-northeast-1', logFile: path.join(dataDir, 'local-kms.log'), log }).catch(async (err) => {
+    await services.stop();
+    throw err;
+  });
+  // A real S3-compatible server (s3rver) for the S3 object store, on a port the OS picks.
   const s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: path.join(dataDir, 's3'), configureBuckets: [{ name: TEST_BUCKET, configs: [] }] });
-  const { port: s3Port } = (await s3.run()) as { port: number };
+  const { port: s3Port } = (await s3.run().catch(async (err: unknown) => {
+    await kms.stop();
+    await services.stop();
+    throw err;
+  })) as { port: number };
   (globalThis as { __services?: typeof services }).__services = {
     ...services,
     stop: async () => {

@@ -78,67 +78,75 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
   const config = loadConfig(env);
   const extraApis: RunningApi[] = [];
   const mailer = createSesMailer({ region: config.AWS_REGION, from: config.MAIL_FROM, endpoint: sesEndpoint });
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-  const workerClient = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-  const makeWorker = async () =>
-    createWorker({
-      connection,
-      namespace: config.TEMPORAL_NAMESPACE,
-      taskQueue,
-      deps: {
-        db: database.db,
-        mailer,
-        vault: new Vault(database.db, createKeyProvider(config)),
-        outbox: new WorkflowOutbox({ db: database.db, client: workerClient, taskQueue, log: silentLogger }),
-        temporal: workerClient,
-      },
-      workflowBundle: await workflowBundle(),
-    });
+  let connection: NativeConnection | undefined;
   let worker: Worker | undefined;
   let running: Promise<void> = Promise.resolve();
-  const startWorker = async () => {
-    worker = await makeWorker();
-    running = worker.run();
+  const stopWorker = async () => {
+    if (worker && worker.getState() === 'RUNNING') worker.shutdown();
+    await running;
   };
-  if (opts.worker !== false) await startWorker();
-  const api = await startApi(config);
-  const temporal = createTemporalClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
-  return {
-    config,
-    api,
-    url: api.url,
-    operatorToken,
-    database,
-    temporal,
-    get worker() {
-      return worker!;
-    },
-    startWorker,
-    stopWorker: async () => {
-      if (worker && worker.getState() === 'RUNNING') worker.shutdown();
-      await running;
-    },
-    mailer,
-    sesEndpoint,
-    startExtraApi: async (more) => {
-      const extra = await startApi(loadConfig({ ...env, ...more }));
-      extraApis.push(extra);
-      return extra;
-    },
-    sweepOutbox: () =>
-      temporal.client.workflow.execute<typeof workflowOutboxSweepWorkflow>('workflowOutboxSweepWorkflow', {
+  const release = async () => {
+    await Promise.all(extraApis.map((a) => a.close()));
+    await stopWorker();
+    await connection?.close();
+    mailer.close();
+    await database.drop();
+  };
+  try {
+    const conn = (connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }));
+    const workerClient = new Client({ connection: conn, namespace: config.TEMPORAL_NAMESPACE });
+    const startWorker = async () => {
+      worker = await createWorker({
+        connection: conn,
+        namespace: config.TEMPORAL_NAMESPACE,
         taskQueue,
-        workflowId: `outbox-sweep-${randomBytes(4).toString('hex')}`,
-      }),
-    stop: async () => {
-      await Promise.all(extraApis.map((a) => a.close()));
-      await api.close();
-      if (worker && worker.getState() === 'RUNNING') worker.shutdown();
-      await running;
-      await connection.close();
-      await temporal.close();
-      mailer.close();
-      await database.drop();
-    },
-  };
+        deps: {
+          db: database.db,
+          mailer,
+          vault: new Vault(database.db, createKeyProvider(config)),
+          outbox: new WorkflowOutbox({ db: database.db, client: workerClient, taskQueue, log: silentLogger }),
+          temporal: workerClient,
+        },
+        workflowBundle: await workflowBundle(),
+      });
+      running = worker.run();
+    };
+    if (opts.worker !== false) await startWorker();
+    const api = await startApi(config);
+    const temporal = createTemporalClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+    return {
+      config,
+      api,
+      url: api.url,
+      operatorToken,
+      database,
+      temporal,
+      get worker() {
+        return worker!;
+      },
+      startWorker,
+      stopWorker,
+      mailer,
+      sesEndpoint,
+      startExtraApi: async (more) => {
+        const extra = await startApi(loadConfig({ ...env, ...more }));
+        extraApis.push(extra);
+        return extra;
+      },
+      sweepOutbox: () =>
+        temporal.client.workflow.execute<typeof workflowOutboxSweepWorkflow>('workflowOutboxSweepWorkflow', {
+          taskQueue,
+          workflowId: `outbox-sweep-${randomBytes(4).toString('hex')}`,
+        }),
+      stop: async () => {
+        await api.close();
+        await temporal.close();
+        await release();
+      },
+    };
+  } catch (err) {
+    // Nothing is left behind (e.g. when a fixed PORT was taken), so the caller may try again.
+    await release().catch(() => undefined);
+    throw err;
+  }
 }

@@ -1,10 +1,15 @@
-// Prints one plain closing line ("jest: N passed, N failed") that CI tooling can read.
+const { writeSync } = require('node:fs');
+
+/**
+ * Prints one plain closing line ("jest: N passed, N failed") that CI tooling can read. Jest's own
+ * summary and the global teardown's log come after onRunComplete, so the line is written when the
+ * process exits: it is always the last line of the run, whichever projects ran.
+ */
 class SummaryReporter {
   onRunComplete(_contexts, results) {
     const skipped = results.numPendingTests + results.numTodoTests;
-    process.stdout.write(
-      `\njest: ${results.numPassedTests} passed, ${results.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}\n`,
-    );
+    const line = `jest: ${results.numPassedTests} passed, ${results.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}\n`;
+    process.once('exit', () => writeSync(process.stdout.fd, `\n${line}`));
   }
 }
 module.exports = SummaryReporter;

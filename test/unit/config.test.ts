@@ -87,7 +87,7 @@ describe('loadConfig', () => {
       ['LOGIN_FAILURES_PER_IP', '-1', /whole number/],
       ['FILE_MAX_BYTES', '99999999999999', /at most 5368709120/],
       ['NO_SHOW_AFTER_SECONDS', '0', /at least 1/],
-      ['JOIN_WINDOW_BEFORE_SECONDS', '90000', /at most 86400/],
+      ['JOIN_WINDOW_BEFORE_SECONDS', '700000', /at most 604800/],
       ['SHUTDOWN_GRACE_MS', 'soon', /whole number/],
       ['AUDIT_MAX_WINDOW_DAYS', '100000', /at most 3660/],
     ] as const) {

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fetchLocalEmails } from '../../lib/local-ses';
 import { call } from '../harness/http';
-import { book, bookingClinic, slotStart } from '../harness/consultations';
+import { book, bookingClinic } from '../harness/consultations';
+import { WALK_IN_RULES, runningSlot, slotOn } from '../harness/slots';
 import { eventually } from '../harness/clinic';
 import { startTestStack, type TestStack } from '../harness/stack';
 
@@ -20,9 +21,10 @@ describe('no-show', () => {
   });
 
   it('marks a consultation nobody checked in to as no_show and releases the slot', async () => {
-    const c = await bookingClinic(stack);
-    // The slot running now (a walk-in slot): its no-show moment has already come.
-    const startsAt = slotStart(0);
+    // A doctor who sees walk-ins around the clock; the slot running now is booked, so its no-show
+    // moment comes within a second (in the last 90 s of a Japanese day: the midnight slot's).
+    const c = await bookingClinic(stack, { rules: WALK_IN_RULES });
+    const startsAt = runningSlot();
     const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt, mode: 'in_person' });
     expect(booked.status).toBe(201);
     const result = await stack.temporal.client.workflow.getHandle(`consultation/${booked.body.id}`).result();
@@ -40,7 +42,9 @@ describe('a worker killed during an activity', () => {
   let hang: http.Server;
   const arrivals: string[] = [];
   beforeAll(async () => {
-    stack = await startTestStack({ CONSULTATION_REMINDERS_SECONDS: '86400,3600', NO_SHOW_AFTER_SECONDS: '3600' });
+    // The slot below is 33–66 h ahead at any hour (test/harness/slots.ts): the 10-day reminder is
+    // due at once, the 1-hour one not during the test.
+    stack = await startTestStack({ CONSULTATION_REMINDERS_SECONDS: '864000,3600', NO_SHOW_AFTER_SECONDS: '3600' });
     // An SES endpoint that accepts the request and never answers: the worker is stuck mid-send.
     hang = http.createServer((req) => {
       arrivals.push(req.url ?? '');
@@ -78,7 +82,7 @@ describe('a worker killed during an activity', () => {
       exited.then((code) => Promise.reject(new Error(`the worker exited before it was ready (${String(code)})`))),
     ]);
 
-    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotStart(2), mode: 'in_person' });
+    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotOn(2, '10:00'), mode: 'in_person' });
     expect(booked.status).toBe(201);
     await eventually('the reminder activity is stuck in the SES call', async () => arrivals.length > 0);
     doomed.kill('SIGKILL');

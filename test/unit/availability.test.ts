@@ -1,0 +1,180 @@
+import { freeSlots, isOfferedSlot, type Exception, type Rule } from '../../domain/availability';
+import { japanDateOf as jstDate } from '../../domain/japan-time';
+
+/**
+ * Rules are Japan wall-clock times (UTC+9, no daylight saving); slots come out as UTC instants.
+ * 2026-12-06 is a Sunday and 2026-12-07 a Monday, in Japan as in UTC.
+ */
+const SUNDAY = 0;
+const MONDAY = 1;
+const at = (iso: string) => new Date(iso);
+const starts = (slots: { startsAt: string }[]) => slots.map((s) => s.startsAt);
+const LONG_AGO = at('2000-01-01T00:00:00Z');
+
+function slots(opts: { rules?: Rule[]; exceptions?: Exception[]; booked?: string[]; from: string; to: string; slotMinutes?: number; now?: string }) {
+  return freeSlots({
+    rules: opts.rules ?? [],
+    exceptions: opts.exceptions ?? [],
+    booked: new Set(opts.booked ?? []),
+    from: at(opts.from),
+    to: at(opts.to),
+    slotMinutes: opts.slotMinutes ?? 30,
+    now: opts.now ? at(opts.now) : LONG_AGO,
+  });
+}
+
+describe('jstDate', () => {
+  it('turns at 15:00 UTC, midnight in Japan', () => {
+    expect(jstDate(at('2026-12-06T14:59:59.999Z'))).toBe('2026-12-06');
+    expect(jstDate(at('2026-12-06T15:00:00.000Z'))).toBe('2026-12-07');
+    expect(jstDate(at('2026-12-31T15:00:00Z'))).toBe('2027-01-01');
+    expect(jstDate(at('2026-12-07T00:00:00Z'))).toBe('2026-12-07');
+  });
+});
+
+describe('freeSlots', () => {
+  const monday: Rule[] = [{ weekday: MONDAY, startTime: '09:00', endTime: '11:00' }];
+  const mondayMorning = { from: '2026-12-07T00:00:00Z', to: '2026-12-07T03:00:00Z' }; // 09:00–12:00 JST
+
+  it('cuts a Japan-time window into slots given as UTC instants', () => {
+    expect(slots({ rules: monday, ...mondayMorning })).toEqual([
+      { startsAt: '2026-12-07T00:00:00.000Z', endsAt: '2026-12-07T00:30:00.000Z' },
+      { startsAt: '2026-12-07T00:30:00.000Z', endsAt: '2026-12-07T01:00:00.000Z' },
+      { startsAt: '2026-12-07T01:00:00.000Z', endsAt: '2026-12-07T01:30:00.000Z' },
+      { startsAt: '2026-12-07T01:30:00.000Z', endsAt: '2026-12-07T02:00:00.000Z' },
+    ]);
+  });
+
+  it('offers a slot that ends exactly at the window end, never one that runs past it', () => {
+    const rules = [{ weekday: MONDAY, startTime: '09:00', endTime: '10:45' }];
+    expect(starts(slots({ rules, ...mondayMorning }))).toEqual(['2026-12-07T00:00:00.000Z', '2026-12-07T00:30:00.000Z', '2026-12-07T01:00:00.000Z']);
+    expect(starts(slots({ rules, ...mondayMorning, slotMinutes: 15 })).at(-1)).toBe('2026-12-07T01:30:00.000Z'); // 10:30–10:45
+  });
+
+  it('accepts times with seconds, as PostgreSQL returns them', () => {
+    expect(slots({ rules: [{ weekday: MONDAY, startTime: '09:00:00', endTime: '10:00:00' }], ...mondayMorning })).toHaveLength(2);
+  });
+
+  it('keeps only slots wholly inside [from, to]', () => {
+    // from 09:15, to 10:30 JST: 09:00 began before from; 10:30 would end after to.
+    expect(starts(slots({ rules: monday, from: '2026-12-07T00:15:00Z', to: '2026-12-07T01:30:00Z' }))).toEqual(['2026-12-07T00:30:00.000Z', '2026-12-07T01:00:00.000Z']);
+    // Boundaries are inclusive: a slot starting at `from` and one ending at `to` both count.
+    expect(starts(slots({ rules: monday, from: '2026-12-07T00:30:00Z', to: '2026-12-07T01:30:00Z' }))).toEqual(['2026-12-07T00:30:00.000Z', '2026-12-07T01:00:00.000Z']);
+    expect(slots({ rules: monday, from: '2026-12-07T00:31:00Z', to: '2026-12-07T00:59:00Z' })).toEqual([]);
+  });
+
+  it('lists nothing that has already begun: a slot starting exactly now is still listed', () => {
+    expect(starts(slots({ rules: monday, ...mondayMorning, now: '2026-12-07T00:45:00Z' }))).toEqual(['2026-12-07T01:00:00.000Z', '2026-12-07T01:30:00.000Z']);
+    expect(starts(slots({ rules: monday, ...mondayMorning, now: '2026-12-07T01:00:00Z' }))).toEqual(['2026-12-07T01:00:00.000Z', '2026-12-07T01:30:00.000Z']);
+    expect(slots({ rules: monday, ...mondayMorning, now: '2026-12-07T02:00:00Z' })).toEqual([]);
+  });
+
+  it('leaves out booked slots', () => {
+    expect(starts(slots({ rules: monday, ...mondayMorning, booked: ['2026-12-07T00:30:00.000Z', '2026-12-07T01:30:00.000Z'] }))).toEqual(['2026-12-07T00:00:00.000Z', '2026-12-07T01:00:00.000Z']);
+  });
+
+  it('offers nothing on a weekday without rules', () => {
+    expect(slots({ rules: [{ weekday: SUNDAY, startTime: '09:00', endTime: '11:00' }], ...mondayMorning })).toEqual([]);
+  });
+
+  it('closes a day with a closed exception and opens one with an open exception', () => {
+    const closed: Exception[] = [{ date: '2026-12-07', kind: 'closed' }];
+    expect(slots({ rules: monday, exceptions: closed, ...mondayMorning })).toEqual([]);
+    const open: Exception[] = [{ date: '2026-12-06', kind: 'open', startTime: '10:00', endTime: '11:00' }];
+    expect(starts(slots({ rules: monday, exceptions: open, from: '2026-12-06T00:00:00Z', to: '2026-12-07T03:00:00Z' }))).toEqual([
+      '2026-12-06T01:00:00.000Z', '2026-12-06T01:30:00.000Z', // Sunday, opened by the exception
+      '2026-12-07T00:00:00.000Z', '2026-12-07T00:30:00.000Z', '2026-12-07T01:00:00.000Z', '2026-12-07T01:30:00.000Z',
+    ]);
+    // An exception on another date changes nothing.
+    expect(slots({ rules: monday, exceptions: [{ date: '2026-12-08', kind: 'closed' }], ...mondayMorning })).toHaveLength(4);
+  });
+
+  it('merges overlapping windows (a rule and an open exception, or two rules) into one sorted list without duplicates', () => {
+    const rules = [...monday, { weekday: MONDAY, startTime: '10:00', endTime: '12:00' }];
+    const exceptions: Exception[] = [{ date: '2026-12-07', kind: 'open', startTime: '08:00', endTime: '09:30' }];
+    expect(starts(slots({ rules, exceptions, from: '2026-12-06T22:00:00Z', to: '2026-12-07T03:00:00Z' }))).toEqual([
+      '2026-12-06T23:00:00.000Z', '2026-12-06T23:30:00.000Z', '2026-12-07T00:00:00.000Z', '2026-12-07T00:30:00.000Z',
+      '2026-12-07T01:00:00.000Z', '2026-12-07T01:30:00.000Z', '2026-12-07T02:00:00.000Z', '2026-12-07T02:30:00.000Z',
+    ]);
+  });
+
+  describe('across midnight in Japan (15:00 UTC)', () => {
+    // Sunday 22:00–23:59 and Monday 00:00–02:00, Japan time, in one-hour slots.
+    const rules: Rule[] = [
+      { weekday: SUNDAY, startTime: '22:00', endTime: '23:59' },
+      { weekday: MONDAY, startTime: '00:00', endTime: '02:00' },
+    ];
+
+    it('takes each slot from the Japanese weekday and date, not the UTC one', () => {
+      // All of these are Sunday in UTC; the last two are Monday in Japan.
+      expect(starts(slots({ rules, from: '2026-12-06T12:00:00Z', to: '2026-12-06T18:00:00Z', slotMinutes: 60 }))).toEqual([
+        '2026-12-06T13:00:00.000Z', // Sunday 22:00 JST (23:00–24:00 would pass 23:59)
+        '2026-12-06T15:00:00.000Z', // Monday 00:00 JST
+        '2026-12-06T16:00:00.000Z', // Monday 01:00 JST
+      ]);
+    });
+
+    it('finds the Monday slots whether the range starts on the Japanese Sunday or Monday', () => {
+      expect(starts(slots({ rules, from: '2026-12-06T14:59:00Z', to: '2026-12-06T16:00:00Z', slotMinutes: 60 }))).toEqual(['2026-12-06T15:00:00.000Z']);
+      expect(starts(slots({ rules, from: '2026-12-06T15:00:00Z', to: '2026-12-06T17:00:00Z', slotMinutes: 60 }))).toEqual(['2026-12-06T15:00:00.000Z', '2026-12-06T16:00:00.000Z']);
+    });
+
+    it('applies a dated exception to the Japanese date', () => {
+      const exceptions: Exception[] = [{ date: '2026-12-07', kind: 'closed' }]; // Monday in Japan
+      expect(starts(slots({ rules, exceptions, from: '2026-12-06T12:00:00Z', to: '2026-12-06T18:00:00Z', slotMinutes: 60 }))).toEqual(['2026-12-06T13:00:00.000Z']);
+    });
+
+    it('crosses into a new year', () => {
+      // 2026-12-31 is a Thursday, 2027-01-01 a Friday (in Japan).
+      const newYear: Rule[] = [{ weekday: 4, startTime: '23:00', endTime: '23:59' }, { weekday: 5, startTime: '00:00', endTime: '01:00' }];
+      expect(starts(slots({ rules: newYear, from: '2026-12-31T13:00:00Z', to: '2026-12-31T17:00:00Z', slotMinutes: 30 }))).toEqual([
+        '2026-12-31T14:00:00.000Z', // 23:00 on the 31st (23:30–24:00 would pass 23:59)
+        '2026-12-31T15:00:00.000Z', '2026-12-31T15:30:00.000Z', // 00:00, 00:30 on the 1st
+      ]);
+    });
+
+    it('never offers the last minutes before midnight: a window ends at 23:59 at the latest', () => {
+      const allDay: Rule[] = [0, 1, 2, 3, 4, 5, 6].map((weekday) => ({ weekday, startTime: '00:00', endTime: '23:59' }));
+      const evening = starts(slots({ rules: allDay, from: '2026-12-06T14:00:00Z', to: '2026-12-06T15:10:00Z', slotMinutes: 5 }));
+      expect(evening.at(-3)).toBe('2026-12-06T14:50:00.000Z'); // 23:50 JST, ends 23:55
+      expect(evening.slice(-2)).toEqual(['2026-12-06T15:00:00.000Z', '2026-12-06T15:05:00.000Z']); // no 23:55 slot
+    });
+  });
+});
+
+describe('isOfferedSlot', () => {
+  const rules: Rule[] = [{ weekday: MONDAY, startTime: '09:00', endTime: '12:00' }];
+  const offered = (startsAt: string, opts: { exceptions?: Exception[]; slotMinutes?: number } = {}) =>
+    isOfferedSlot({ rules, exceptions: opts.exceptions ?? [], slotMinutes: opts.slotMinutes ?? 15, startsAt: at(startsAt) });
+
+  it('accepts the start of a slot on the grid, first and last included', () => {
+    expect(offered('2026-12-07T00:00:00Z')).toBe(true); // 09:00 JST
+    expect(offered('2026-12-07T01:15:00Z')).toBe(true);
+    expect(offered('2026-12-07T02:45:00Z')).toBe(true); // 11:45–12:00
+  });
+
+  it('refuses starts off the grid, outside the hours, or whose slot would run past the end', () => {
+    expect(offered('2026-12-07T00:01:00Z')).toBe(false);
+    expect(offered('2026-12-07T00:00:30Z')).toBe(false);
+    expect(offered('2026-12-06T23:45:00Z')).toBe(false); // 08:45 JST
+    expect(offered('2026-12-07T03:00:00Z')).toBe(false); // 12:00 JST
+    expect(offered('2026-12-07T02:30:00Z', { slotMinutes: 45 })).toBe(false); // 11:15–12:00 is on a 45-minute grid only from 09:00: 09:00, 09:45, 10:30, 11:15
+    expect(offered('2026-12-07T02:15:00Z', { slotMinutes: 45 })).toBe(true);
+  });
+
+  it('does not care about the present: a slot that has begun or passed is still a slot (walk-ins, past checks)', () => {
+    expect(offered('2020-01-06T00:00:00Z')).toBe(true); // a Monday long ago
+  });
+
+  it('follows dated exceptions', () => {
+    expect(offered('2026-12-07T00:00:00Z', { exceptions: [{ date: '2026-12-07', kind: 'closed' }] })).toBe(false);
+    expect(offered('2026-12-06T00:00:00Z')).toBe(false); // Sunday
+    expect(offered('2026-12-06T00:00:00Z', { exceptions: [{ date: '2026-12-06', kind: 'open', startTime: '09:00', endTime: '10:00' }] })).toBe(true);
+  });
+
+  it('judges a start just after 15:00 UTC by the next Japanese day', () => {
+    const mondayEarly: Rule[] = [{ weekday: MONDAY, startTime: '00:00', endTime: '01:00' }];
+    expect(isOfferedSlot({ rules: mondayEarly, exceptions: [], slotMinutes: 30, startsAt: at('2026-12-06T15:30:00Z') })).toBe(true); // Monday 00:30 JST
+    expect(isOfferedSlot({ rules: mondayEarly, exceptions: [], slotMinutes: 30, startsAt: at('2026-12-07T15:30:00Z') })).toBe(false); // Tuesday 00:30 JST
+  });
+});

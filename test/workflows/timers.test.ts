@@ -1,0 +1,299 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common/lib/time';
+import { temporal } from '@temporalio/proto';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type { Activities } from '../../activities';
+import type { ConsultationTiming, consultationWorkflow } from '../../workflows/consultation';
+import type { accountOnboardingWorkflow } from '../../workflows/account-onboarding';
+import { eventually } from '../harness/clinic';
+import { workflowBundle } from '../harness/stack';
+
+/**
+ * The consultation and onboarding timers, with the workflows' activities replaced by recording
+ * stubs (the one place this project mocks anything: a workflow's own tests).
+ *
+ * The project's rule is TestWorkflowEnvironment.createTimeSkipping(), but its Java test server is
+ * only distributed as a download from GitHub, which this project's machines cannot reach (see
+ * the report of the "Commit first, then start" work). So these run on the shared dev server:
+ * - a timer is checked by the moment it was set for, read from the history: a TimerStarted's
+ *   startToFireTimeout is exact, and the workflow's clock is the time of the workflow task that
+ *   set it, so a 23-hour timer is checked without waiting for it;
+ * - timers that must fire (to see what follows) get second-scale timings through the
+ *   workflows' own inputs (ConsultationTiming, initialPasswordExpiresAt).
+ */
+const EventType = temporal.api.enums.v1.EventType;
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+interface Call {
+  name: string;
+  args: Record<string, unknown>;
+}
+const calls: Call[] = [];
+const callsFor = (id: string) => calls.filter((c) => c.args.consultationId === id || c.args.accountId === id);
+
+/** Recording stubs. An account id containing "raced" finds its login came first (expiry refused). */
+const stubs: Pick<Activities, 'recordConsultation' | 'sendConsultationReminder' | 'expireInitialPassword'> = {
+  async recordConsultation(args) {
+    calls.push({ name: 'recordConsultation', args });
+    return true;
+  },
+  async sendConsultationReminder(args) {
+    calls.push({ name: 'sendConsultationReminder', args });
+    return 'sent';
+  },
+  async expireInitialPassword(args) {
+    calls.push({ name: 'expireInitialPassword', args });
+    return !args.accountId.includes('raced');
+  },
+};
+
+let client: Client;
+let connection: Connection;
+let nativeConnection: NativeConnection;
+let worker: Worker;
+let running: Promise<void>;
+const taskQueue = `timers-${randomBytes(4).toString('hex')}`;
+
+beforeAll(async () => {
+  const address = process.env.TEST_TEMPORAL_ADDRESS!;
+  nativeConnection = await NativeConnection.connect({ address });
+  worker = await Worker.create({ connection: nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: stubs });
+  running = worker.run();
+  connection = await Connection.connect({ address });
+  client = new Client({ connection });
+});
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await connection?.close();
+  await nativeConnection?.close();
+});
+
+// ---- reading the history ----------------------------------------------------------------------
+
+interface Timer {
+  /** The instant the timer was set to fire: the workflow's clock when set, plus its duration. */
+  target: number;
+  durationMs: number;
+  firedAt?: number;
+  canceled: boolean;
+}
+
+async function eventsOf(handle: WorkflowHandle): Promise<HistoryEvent[]> {
+  return (await handle.fetchHistory()).events ?? [];
+}
+
+function timersIn(events: HistoryEvent[]): Timer[] {
+  const timers = new Map<string, Timer>();
+  let workflowClock = 0;
+  for (const e of events) {
+    // A workflow's Date.now() is the start time of the workflow task it runs in.
+    if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED) workflowClock = tsToMs(e.eventTime);
+    if (e.timerStartedEventAttributes) {
+      const durationMs = tsToMs(e.timerStartedEventAttributes.startToFireTimeout);
+      timers.set(String(e.eventId), { target: workflowClock + durationMs, durationMs, canceled: false });
+    }
+    if (e.timerFiredEventAttributes) timers.get(String(e.timerFiredEventAttributes.startedEventId))!.firedAt = tsToMs(e.eventTime);
+    if (e.timerCanceledEventAttributes) timers.get(String(e.timerCanceledEventAttributes.startedEventId))!.canceled = true;
+  }
+  return [...timers.values()];
+}
+
+/** Activities the workflow scheduled, in order, with the (decoded) argument and when. */
+function activitiesIn(events: HistoryEvent[]): Array<{ name: string; arg: Record<string, unknown>; at: number }> {
+  return events
+    .filter((e) => e.activityTaskScheduledEventAttributes)
+    .map((e) => {
+      const a = e.activityTaskScheduledEventAttributes!;
+      const payload = a.input?.payloads?.[0];
+      return { name: a.activityType!.name!, arg: payload?.data ? JSON.parse(Buffer.from(payload.data).toString('utf8')) : {}, at: tsToMs(e.eventTime) };
+    });
+}
+
+/** Waits until the history shows `count` timers started (a condition of the workflow's own state). */
+async function timersOnceStarted(handle: WorkflowHandle, count: number): Promise<Timer[]> {
+  let timers: Timer[] = [];
+  await eventually(`${count} timer(s) started`, async () => (timers = timersIn(await eventsOf(handle))).length >= count);
+  return timers;
+}
+
+/** A timer's moment, exact up to the millisecond the workflow clock is rounded to. */
+const expectSetFor = (timer: Timer | undefined, instant: number) => {
+  expect(timer).toBeDefined();
+  expect(Math.abs(timer!.target - instant)).toBeLessThanOrEqual(1);
+};
+
+// ---- the consultation -------------------------------------------------------------------------
+
+const TIMING: ConsultationTiming = { reminderOffsetsSec: [86_400, 3_600], joinWindowBeforeSec: 600, noShowAfterSec: 900, paymentReminderAfterSec: 86_400 };
+/** A whole second, so that ISO strings round-trip exactly. */
+const wholeSecond = (ms: number) => Math.ceil(ms / SECOND) * SECOND;
+
+async function startConsultation(startsAt: number, timing: Partial<ConsultationTiming> = {}) {
+  const consultationId = randomUUID();
+  const handle = await client.workflow.start<typeof consultationWorkflow>('consultationWorkflow', {
+    workflowId: `consultation/${consultationId}`,
+    taskQueue,
+    args: [{ tenantId: randomUUID(), consultationId, mode: 'in_person', startsAt: new Date(startsAt).toISOString(), endsAt: new Date(startsAt + 5 * MINUTE).toISOString(), timing: { ...TIMING, ...timing } }],
+  });
+  return { consultationId, handle };
+}
+const update = (handle: WorkflowHandle, name: string, arg?: unknown) => (arg === undefined ? handle.executeUpdate(name) : handle.executeUpdate(name, { args: [arg] }));
+const reminders = (id: string) => callsFor(id).filter((c) => c.name === 'sendConsultationReminder').map((c) => c.args.kind);
+
+describe('consultation timers', () => {
+  it('sets the 24-hour reminder for 24 h before the start, then the 1-hour one for 1 h before', async () => {
+    // The 24-hour reminder is due 3 s from now, so we see what the workflow does next.
+    const startsAt = wholeSecond(Date.now() + DAY + 3 * SECOND);
+    const { consultationId, handle } = await startConsultation(startsAt);
+    const [day, hour] = await timersOnceStarted(handle, 2);
+    expectSetFor(day, startsAt - DAY);
+    expect(day!.firedAt).toBeGreaterThanOrEqual(startsAt - DAY);
+    expectSetFor(hour, startsAt - HOUR);
+    expect(hour!.durationMs).toBeGreaterThan(22 * HOUR);
+    // Between the two: the 24-hour reminder, once.
+    const sent = activitiesIn(await eventsOf(handle)).filter((a) => a.name === 'sendConsultationReminder');
+    expect(sent.map((a) => a.arg)).toEqual([{ tenantId: expect.any(String), consultationId, kind: 'before-86400s', startsAt: new Date(startsAt).toISOString() }]);
+    expect(sent[0]!.at).toBeGreaterThanOrEqual(day!.firedAt!);
+
+    // Cancelling ends it; only then is "once" a fact.
+    expect(await update(handle, 'cancel', { reasonSealed: 'c2VhbGVk' })).toMatchObject({ status: 'cancelled' });
+    expect(await handle.result()).toEqual({ status: 'cancelled', outcome: 'ended' });
+    expect(timersIn(await eventsOf(handle))[1]!.canceled).toBe(true);
+    expect(reminders(consultationId)).toEqual(['before-86400s']);
+  });
+
+  it('fires reminders and the no-show in order, each at its moment (second-scale timings)', async () => {
+    const startsAt = wholeSecond(Date.now() + 6 * SECOND);
+    const { consultationId, handle } = await startConsultation(startsAt, { reminderOffsetsSec: [4, 2], noShowAfterSec: 1 });
+    expect(await handle.result()).toEqual({ status: 'no_show', outcome: 'ended' });
+    const events = await eventsOf(handle);
+    const timers = timersIn(events);
+    expect(timers).toHaveLength(3);
+    expectSetFor(timers[0], startsAt - 4 * SECOND);
+    expectSetFor(timers[1], startsAt - 2 * SECOND);
+    expectSetFor(timers[2], startsAt + 1 * SECOND);
+    for (const t of timers) expect(t.firedAt).toBeGreaterThanOrEqual(t.target);
+    const acts = activitiesIn(events);
+    expect(acts.map((a) => `${a.name}:${a.arg.kind ?? a.arg.type}`)).toEqual([
+      'sendConsultationReminder:before-4s',
+      'sendConsultationReminder:before-2s',
+      'recordConsultation:no_show',
+    ]);
+    acts.forEach((a, i) => expect(a.at).toBeGreaterThanOrEqual(timers[i]!.firedAt!));
+    expect(callsFor(consultationId).map((c) => c.name)).toEqual(['sendConsultationReminder', 'sendConsultationReminder', 'recordConsultation']);
+  });
+
+  it('booked late: sends only the latest reminder already due, at once, and sets the no-show for start + 15 min', async () => {
+    const startsAt = wholeSecond(Date.now() + 30 * MINUTE); // both the 24-hour and the 1-hour moments have passed
+    const { consultationId, handle } = await startConsultation(startsAt);
+    // "At once" is a timer of no length; after it, the reminder; then the no-show's timer.
+    const [atOnce, noShow] = await timersOnceStarted(handle, 2);
+    expect(atOnce!.durationMs).toBeLessThanOrEqual(1);
+    expectSetFor(noShow, startsAt + 900 * SECOND);
+    const acts = activitiesIn(await eventsOf(handle));
+    expect(acts.map((a) => a.arg.kind)).toEqual(['before-3600s']);
+    expect(acts[0]!.at).toBeGreaterThanOrEqual(atOnce!.firedAt!);
+    expect(await update(handle, 'cancel', { reasonSealed: 'c2VhbGVk' })).toMatchObject({ status: 'cancelled' });
+    expect(await handle.result()).toEqual({ status: 'cancelled', outcome: 'ended' });
+    expect(reminders(consultationId)).toEqual(['before-3600s']);
+  });
+
+  it('moves its timers with a reschedule', async () => {
+    const startsAt = wholeSecond(Date.now() + 3 * DAY);
+    const { handle } = await startConsultation(startsAt);
+    const [first] = await timersOnceStarted(handle, 1);
+    expectSetFor(first, startsAt - DAY);
+    const movedTo = startsAt + DAY + 30 * MINUTE;
+    await update(handle, 'reschedule', { startsAt: new Date(movedTo).toISOString(), endsAt: new Date(movedTo + 5 * MINUTE).toISOString() });
+    const [old, next] = await timersOnceStarted(handle, 2);
+    expect(old!.canceled).toBe(true);
+    expectSetFor(next, movedTo - DAY);
+    await update(handle, 'cancel', { reasonSealed: 'c2VhbGVk' });
+    expect(await handle.result()).toEqual({ status: 'cancelled', outcome: 'ended' });
+  });
+
+  it('drops the no-show when the patient checks in, and sets the payment reminder when the visit ends', async () => {
+    const startsAt = wholeSecond(Date.now() - 2 * MINUTE); // a walk-in: the slot has begun
+    const { consultationId, handle } = await startConsultation(startsAt, { reminderOffsetsSec: [] });
+    const [noShow] = await timersOnceStarted(handle, 1);
+    expectSetFor(noShow, startsAt + 900 * SECOND);
+    for (const action of ['checkIn', 'start']) await update(handle, action);
+    expect(await update(handle, 'finish', { noteSealed: 'bm90ZQ==', prescriptionsSealed: 'W10=' })).toMatchObject({ status: 'finished' });
+    const [dropped, payment] = await timersOnceStarted(handle, 2);
+    expect(dropped!.canceled).toBe(true);
+    // Set in the same workflow task that recorded the finish: exactly the configured delay.
+    expect(payment!.durationMs).toBe(86_400 * SECOND);
+    expect(await update(handle, 'payment', { amount: 1000, method: 'cash' })).toMatchObject({ status: 'paid' });
+    expect(await handle.result()).toEqual({ status: 'completed', outcome: 'ended' });
+    expect(timersIn(await eventsOf(handle))[1]!.canceled).toBe(true);
+    expect(callsFor(consultationId).map((c) => c.args.type)).toEqual(['checkIn', 'start', 'finish', 'payment', 'complete']);
+  });
+});
+
+// ---- account onboarding -----------------------------------------------------------------------
+
+async function startOnboarding(expiresAt: number, accountId = randomUUID()) {
+  const handle = await client.workflow.start<typeof accountOnboardingWorkflow>('accountOnboardingWorkflow', {
+    workflowId: `account-onboarding/${accountId}`,
+    taskQueue,
+    args: [{ tenantId: randomUUID(), accountId, initialPasswordExpiresAt: new Date(expiresAt).toISOString() }],
+  });
+  return { accountId, handle };
+}
+const stateOf = (handle: WorkflowHandle) => handle.query<string>('state');
+const expiries = (id: string) => callsFor(id).filter((c) => c.name === 'expireInitialPassword');
+
+describe('onboarding: the initial password expiry', () => {
+  it('expires the initial password at its deadline; a reset sets the next one; logging in then ends it', async () => {
+    const expiresAt = wholeSecond(Date.now() + 2 * SECOND);
+    const { accountId, handle } = await startOnboarding(expiresAt);
+    const [first] = await timersOnceStarted(handle, 1);
+    expectSetFor(first, expiresAt);
+    await eventually('the password expired', async () => (await stateOf(handle)) === 'initial_password_expired');
+    const [fired] = timersIn(await eventsOf(handle));
+    expect(fired!.firedAt).toBeGreaterThanOrEqual(expiresAt);
+    expect(expiries(accountId)).toHaveLength(1);
+
+    const nextExpiry = wholeSecond(Date.now() + 7 * DAY);
+    await handle.signal('passwordReset', { initialPasswordExpiresAt: new Date(nextExpiry).toISOString() });
+    const [, second] = await timersOnceStarted(handle, 2);
+    expectSetFor(second, nextExpiry);
+    expect(await stateOf(handle)).toBe('awaiting_first_login');
+
+    await handle.signal('firstLogin');
+    await handle.signal('passwordChanged', { secondFactorRequired: false });
+    expect(await handle.result()).toEqual({ accountId, state: 'active' });
+    expect(timersIn(await eventsOf(handle))[1]!.canceled).toBe(true);
+    expect(expiries(accountId)).toHaveLength(1);
+  });
+
+  it('a first login before the deadline drops the timer: nothing expires', async () => {
+    const expiresAt = wholeSecond(Date.now() + 3 * DAY);
+    const { accountId, handle } = await startOnboarding(expiresAt);
+    const [timer] = await timersOnceStarted(handle, 1);
+    expectSetFor(timer, expiresAt);
+    await handle.signal('firstLogin');
+    await handle.signal('passwordChanged', { secondFactorRequired: true });
+    await handle.signal('passkeyRegistered');
+    expect(await handle.result()).toEqual({ accountId, state: 'active' });
+    expect(timersIn(await eventsOf(handle))).toMatchObject([{ canceled: true }]);
+    expect(expiries(accountId)).toHaveLength(0);
+  });
+
+  it('when the login won the race against the deadline, waits for its signal instead of expiring', async () => {
+    const { accountId, handle } = await startOnboarding(wholeSecond(Date.now() + 1 * SECOND), `raced-${randomUUID()}`);
+    await eventually('the expiry was tried', async () => activitiesIn(await eventsOf(handle)).length === 1 && expiries(accountId).length === 1);
+    await eventually('the expiry answered', async () => (await eventsOf(handle)).some((e) => e.activityTaskCompletedEventAttributes));
+    expect(await stateOf(handle)).toBe('awaiting_first_login');
+    await handle.signal('firstLogin');
+    await handle.signal('passwordChanged', { secondFactorRequired: false });
+    expect(await handle.result()).toEqual({ accountId, state: 'active' });
+    expect(expiries(accountId)).toHaveLength(1);
+  });
+});
