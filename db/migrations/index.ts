@@ -8,6 +8,7 @@ import * as m20261130000006 from './20261130000006_processes';
 import * as m20261130000007 from './20261130000007_consultations';
 import * as m20261203000001 from './20261203000001_workflow_outbox';
 import * as m20261204000001 from './20261204000001_session_auth';
+import * as m20261204000002 from './20261204000002_audit_write_cost';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -23,6 +24,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261130000007_consultations': m20261130000007,
   '20261203000001_workflow_outbox': m20261203000001,
   '20261204000001_session_auth': m20261204000001,
+  '20261204000002_audit_write_cost': m20261204000002,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
