@@ -157,9 +157,27 @@ export async function benchAudit(opts: {
   await owner.raw(`alter table audit_events enable trigger audit_events_chain`);
   await owner.raw('analyze audit_events');
 
+  // The anchor: psql's COPY of the same rows into /dev/null, once before and once after the
+  // export (the machine's other load drifts; the mean of the two is what the export is judged by).
+  const psqlCopySeconds = async () => {
+    say('audit: the same rows through psql COPY');
+    const started = process.hrtime.bigint();
+    const sql = `\\copy (select seq, occurred_at, actor_type, actor_id, actor_roles, action, target_type, target_id, outcome, host(client_ip), user_agent, request_id, details, encode(hash, 'hex') from audit_events where tenant_id = '${target.tenantId}' order by seq) to '/dev/null' with csv header`;
+    await run('psql', [opts.dbUrl, '-v', 'ON_ERROR_STOP=1', '-c', sql], { maxBuffer: 1 << 20 });
+    return Number(process.hrtime.bigint() - started) / 1e9;
+  };
+  let copySeconds: number[] = [];
+  try {
+    copySeconds.push(await psqlCopySeconds());
+  } catch (err) {
+    results.csvExportAnchor = `psql COPY skipped: ${(err as Error).message.split('\n')[0]}`;
+    copySeconds = [];
+  }
+
   // A fresh API process, so its peak RSS is the export's.
   const server = fork(path.join(__dirname, 'bench-server.ts'), [], { execArgv: ['--import', 'tsx'], env: opts.serverEnv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const { appPort } = await new Promise<{ appPort: number }>((resolve) => server.once('message', (m) => resolve(m as never)));
+  let csv: { rows: number; seconds: number; rowsPerSec: number; megabytes: number; apiPeakRssMiB: number | null; apiRssBeforeMiB: number | null };
   try {
     const before = peakRssMiB(server.pid!);
     say('audit: CSV export through the API');
@@ -176,9 +194,9 @@ export async function benchAudit(opts: {
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const exported = lines - 1;
-    results.csvExport = {
+    csv = {
       rows: exported,
-      seconds: Math.round(seconds * 10) / 10,
+      seconds: round(seconds, 1),
       rowsPerSec: Math.round(exported / seconds),
       megabytes: Math.round(bytes / 2 ** 20),
       apiPeakRssMiB: peakRssMiB(server.pid!),
@@ -187,20 +205,14 @@ export async function benchAudit(opts: {
   } finally {
     server.disconnect();
   }
-
-  try {
-    say('audit: the same rows through psql COPY');
-    const started = process.hrtime.bigint();
-    const sql = `\\copy (select seq, occurred_at, actor_type, actor_id, actor_roles, action, target_type, target_id, outcome, host(client_ip), user_agent, request_id, details, encode(hash, 'hex') from audit_events where tenant_id = '${target.tenantId}' order by seq) to '/dev/null' with csv header`;
-    await run('psql', [opts.dbUrl, '-v', 'ON_ERROR_STOP=1', '-c', sql], { maxBuffer: 1 << 20 });
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const copyRate = Math.round(rows / seconds);
-    const psqlCopy = { rows, seconds: Math.round(seconds * 10) / 10, rowsPerSec: copyRate };
-    const csv = results.csvExport as { rowsPerSec: number; apiPeakRssMiB: number | null };
-    const ratio = csv.rowsPerSec / copyRate;
+  if (copySeconds.length > 0) copySeconds.push(await psqlCopySeconds());
+  if (copySeconds.length === 0) {
+    results.csvExport = csv;
+  } else {
+    const mean = copySeconds.reduce((a, b) => a + b, 0) / copySeconds.length;
+    const psqlCopy = { rows, seconds: copySeconds.map((x) => round(x, 1)), rowsPerSec: Math.round(rows / mean) };
+    const ratio = csv.rowsPerSec / psqlCopy.rowsPerSec;
     results.csvExport = compared(csv, psqlCopy, ratio, 'ratio >= 0.5 and API peak RSS < 200 MiB', ratio >= 0.5 && (csv.apiPeakRssMiB ?? Infinity) < 200);
-  } catch (err) {
-    results.csvExportAnchor = `psql COPY skipped: ${(err as Error).message.split('\n')[0]}`;
   }
   await owner.destroy();
   return results;
