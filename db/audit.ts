@@ -1,7 +1,6 @@
 import { pipeline } from 'node:stream/promises';
-import { to as copyTo } from 'pg-copy-streams';
-import { lfToCrlfRecords } from '../lib/csv';
 import type { Db } from './connection';
+import { CsvCopyOut } from './copy-out';
 import type { ActorType, AuditOutcome } from './models/audit-event';
 import type { Knex } from 'knex';
 import type { AuditFilter } from '../domain/audit-query';
@@ -152,11 +151,11 @@ interface PgConnection {
 
 /**
  * Oldest first, as RFC 4180 CSV rows without header (UTF-8, CRLF), written into `sink` by
- * PostgreSQL's own COPY: no per-row objects in this process, memory flat for any number of rows.
- * COPY takes no bind parameters, so the filter's values travel as transaction-local settings
- * (set with bind parameters) that the query reads back once each. If the sink goes away early
- * (the client disconnected), the connection is closed: that ends COPY and the transaction on
- * the server, and the pool drops the connection.
+ * PostgreSQL's own COPY (db/copy-out.ts): no per-row objects in this process, memory flat for
+ * any number of rows. COPY takes no bind parameters, so the filter's values travel as
+ * transaction-local settings (set with bind parameters) that the query reads back once each.
+ * If the sink goes away early (the client disconnected), the connection is closed: that ends
+ * COPY and the transaction on the server, and the pool drops the connection.
  */
 export async function copyAuditCsv(trx: TenantTransaction, f: AuditFilter, sink: NodeJS.WritableStream): Promise<void> {
   const { sql, bindings } = filterSql(trx, f);
@@ -165,9 +164,9 @@ export async function copyAuditCsv(trx: TenantTransaction, f: AuditFilter, sink:
   const settings = bindings.map((_b, i) => `set_config('app.audit_export_${i + 1}', ?, true)`).join(', ');
   await trx.raw(`select ${settings}`, bindings.map((b) => (b instanceof Date ? b.toISOString() : String(b))));
   const connection = await (trx.client as unknown as { acquireConnection(): Promise<PgConnection> }).acquireConnection();
-  const rows = connection.query(copyTo(`copy (select ${CSV_SELECT} from audit_events where ${where} order by seq) to stdout with (format csv)`));
+  const rows = connection.query(new CsvCopyOut(`copy (select ${CSV_SELECT} from audit_events where ${where} order by seq) to stdout with (format csv)`));
   try {
-    await pipeline(rows, lfToCrlfRecords(), sink);
+    await pipeline(rows, sink);
   } catch (err) {
     // Mid-COPY the connection cannot take another statement (not even ROLLBACK): close its
     // socket. The server then ends COPY and rolls back; the pool discards the connection.

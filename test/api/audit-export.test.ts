@@ -1,3 +1,7 @@
+import { Writable } from 'node:stream';
+import { copyAuditCsv } from '../../db/audit';
+import { CsvCopyOut } from '../../db/copy-out';
+import { withTenant } from '../../db/tenant-scope';
 import { call } from '../harness/http';
 import { clinicWithAdmin } from '../harness/clinic';
 import { startTestStack, type TestStack } from '../harness/stack';
@@ -95,5 +99,35 @@ describe('CSV export through COPY', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
     const lines = (await csv(token)).split('\r\n');
     expect(lines.length).toBeGreaterThan(60_000);
+    // Every record whole, across the many socket chunks COPY arrived in.
+    expect(lines.slice(1, -1).filter((l) => !/^\d+,\d{4}-\d{2}-\d{2}T[\d:.]+Z,(account|operator|system|anonymous),[^\r\n]*,[0-9a-f]{64}$/.test(l))).toEqual([]);
+  });
+
+  it('reports an error from PostgreSQL, before or during COPY, and the pool stays usable', async () => {
+    const { clinic } = await clinicWithAdmin(stack);
+    const db = stack.database.db;
+    const discard = () => new Writable({ write: (_c, _e, done) => done() });
+    // Refused before any row: the server answers ErrorResponse instead of CopyOutResponse.
+    await expect(
+      withTenant(db, clinic.id, async (trx) => {
+        const connection = await (trx.client as unknown as { acquireConnection(): Promise<{ query<T>(q: T): T }> }).acquireConnection();
+        const rows = connection.query(new CsvCopyOut('copy (select 1 / 0) to stdout with (format csv)'));
+        for await (const _ of rows) void _;
+      }),
+    ).rejects.toThrow(/division by zero/);
+    // Failing in the middle of the rows: the rows before arrive, then the error.
+    let received = 0;
+    await expect(
+      withTenant(db, clinic.id, async (trx) => {
+        const connection = await (trx.client as unknown as { acquireConnection(): Promise<{ query<T>(q: T): T }> }).acquireConnection();
+        const rows = connection.query(new CsvCopyOut(`copy (select g, 1 / (g - 5000) from generate_series(1, 6000) g) to stdout with (format csv)`));
+        for await (const chunk of rows) received += (chunk as Buffer).toString().split('\r\n').length - 1;
+      }),
+    ).rejects.toThrow(/division by zero/);
+    expect(received).toBeLessThan(5000);
+    // And the export itself still runs on the same pool.
+    await withTenant(db, clinic.id, (trx) => copyAuditCsv(trx, { from: new Date(0), to: new Date(Date.now() + 60_000) }, discard()));
+    for (let i = 0; i < 5; i += 1) expect((await db.raw('select 1 as one')).rows[0].one).toBe(1);
   });
 });
+
