@@ -1,8 +1,10 @@
+import { pipeline } from 'node:stream/promises';
 import type { Db } from './connection';
-import { AuditEventRow, type ActorType, type AuditOutcome } from './models/audit-event';
+import { CsvCopyOut } from './copy-out';
+import type { ActorType, AuditOutcome } from './models/audit-event';
 import type { Knex } from 'knex';
 import type { AuditFilter } from '../domain/audit-query';
-import { tenantIdOf, withTenant, type TenantTransaction } from './tenant-scope';
+import { TenantScopeError, tenantIdOf, withTenant, type TenantTransaction } from './tenant-scope';
 
 /**
  * The operation log (操作ログ). Entries are written through here only. The application's
@@ -27,19 +29,29 @@ export interface AuditEntry {
 }
 
 export async function recordAudit(trx: TenantTransaction, context: AuditContext, entry: AuditEntry): Promise<void> {
-  await AuditEventRow.query(trx).insert({
-    actorType: context.actorType,
-    actorId: context.actorId ?? null,
-    actorRoles: context.actorRoles ?? [],
-    clientIp: context.clientIp ?? null,
-    userAgent: context.userAgent?.slice(0, 512) ?? null,
-    requestId: context.requestId ?? null,
-    action: entry.action,
-    outcome: entry.outcome,
-    targetType: entry.targetType ?? null,
-    targetId: entry.targetId ?? null,
-    details: entry.details ?? {},
-  });
+  const tenantId = tenantIdOf(trx);
+  if (!tenantId) throw new TenantScopeError('recordAudit');
+  // One plain parameterised insert: it runs on every audited request, and building an objection
+  // model for a row nobody reads back cost about as much as the insert itself. The chain trigger
+  // stamps time, seq and hash; row-level security checks the clinic again.
+  await trx.raw(
+    `insert into audit_events (tenant_id, actor_type, actor_id, actor_roles, client_ip, user_agent, request_id,
+       action, outcome, target_type, target_id, details) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    [
+      tenantId,
+      context.actorType,
+      context.actorId ?? null,
+      context.actorRoles ?? [],
+      context.clientIp ?? null,
+      context.userAgent?.slice(0, 512) ?? null,
+      context.requestId ?? null,
+      entry.action,
+      entry.outcome,
+      entry.targetType ?? null,
+      entry.targetId ?? null,
+      JSON.stringify(entry.details ?? {}),
+    ],
+  );
 }
 
 /** For failures: written in a transaction of its own, so it survives the rollback of the work it reports. */
@@ -71,35 +83,35 @@ export interface AuditRecord {
 }
 
 function filterSql(trx: TenantTransaction, f: AuditFilter, beforeSeq?: string): { sql: string; bindings: Knex.Value[] } {
-  const where = ['occurred_at >= ?', 'occurred_at <= ?'];
+  const where = ['occurred_at >= ?::timestamptz', 'occurred_at <= ?::timestamptz'];
   const bindings: Knex.Value[] = [f.from, f.to];
   if (f.actor) {
-    where.push('actor_id = ?');
+    where.push('actor_id = ?::text');
     bindings.push(f.actor);
   }
   if (f.action) {
     if (f.actionPrefix) {
-      where.push(`action like ? escape '\\'`);
+      where.push(`action like ?::text escape '\\'`);
       bindings.push(`${f.action.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
     } else {
-      where.push('action = ?');
+      where.push('action = ?::text');
       bindings.push(f.action);
     }
   }
   if (f.target) {
-    where.push('target_id = ?');
+    where.push('target_id = ?::text');
     bindings.push(f.target);
   }
   if (f.outcome) {
-    where.push('outcome = ?');
+    where.push('outcome = ?::text');
     bindings.push(f.outcome);
   }
   if (beforeSeq) {
-    where.push('seq < ?');
+    where.push('seq < ?::bigint');
     bindings.push(beforeSeq);
   }
   // Row-level security scopes to the clinic; the explicit predicate lets the indexes serve it.
-  where.push('tenant_id = ?');
+  where.push('tenant_id = ?::uuid');
   bindings.push(tenantIdOf(trx)!);
   return { sql: where.join(' and '), bindings };
 }
@@ -112,14 +124,55 @@ export async function listAuditEvents(trx: TenantTransaction, f: AuditFilter, op
   return { rows: page, nextBeforeSeq: rows.length > opts.limit ? page[page.length - 1]!.seq : null };
 }
 
-/** Oldest first, from a server-side cursor: memory stays flat however many rows match. */
-export function streamAuditEvents(trx: TenantTransaction, f: AuditFilter): NodeJS.ReadableStream {
+/** The CSV export's columns, in order: the header line names them. */
+export const AUDIT_CSV_COLUMNS = [
+  'seq', 'occurred_at', 'actor_type', 'actor_id', 'actor_roles', 'action', 'target_type', 'target_id',
+  'outcome', 'client_ip', 'user_agent', 'request_id', 'details', 'hash',
+] as const;
+
+/**
+ * A cell that could start like a spreadsheet formula (= + - @, tab, CR) gets a leading `'`.
+ * Applied to every free-text column; the others cannot start that way: seq and the time are
+ * digits, actor_type and outcome are fixed words (CHECK constraints), roles and details are a
+ * JSON array and object (`[`, `{`), client_ip an address, hash hex. Empty text becomes an empty
+ * cell, as NULL does (COPY alone would write `""`).
+ */
+const guarded = (column: string) => `case when ascii(${column}) in (61, 43, 45, 64, 9, 13) then '''' || ${column} else nullif(${column}, '') end`;
+
+const CSV_SELECT = `seq, to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), actor_type,
+  ${guarded('actor_id')}, to_json(actor_roles), ${guarded('action')}, ${guarded('target_type')}, ${guarded('target_id')},
+  outcome, host(client_ip), ${guarded('user_agent')}, ${guarded('request_id')}, details, encode(hash, 'hex')`;
+
+/** The pg client under a knex transaction: the one connection COPY must run on. */
+interface PgConnection {
+  query<T>(submittable: T): T;
+  connection: { stream: { destroy(): void } };
+}
+
+/**
+ * Oldest first, as RFC 4180 CSV rows without header (UTF-8, CRLF), written into `sink` by
+ * PostgreSQL's own COPY (db/copy-out.ts): no per-row objects in this process, memory flat for
+ * any number of rows. COPY takes no bind parameters, so the filter's values travel as
+ * transaction-local settings (set with bind parameters) that the query reads back once each.
+ * If the sink goes away early (the client disconnected), the connection is closed: that ends
+ * COPY and the transaction on the server, and the pool drops the connection.
+ */
+export async function copyAuditCsv(trx: TenantTransaction, f: AuditFilter, sink: NodeJS.WritableStream): Promise<void> {
   const { sql, bindings } = filterSql(trx, f);
-  // pg-query-stream reads through a server-side cursor, a few hundred rows at a time: enough to
-  // keep the wire busy, small enough that an export of millions of rows stays at flat memory.
-  return (trx.raw(`select ${COLUMNS_SQL} from audit_events where ${sql} order by seq`, bindings) as unknown as {
-    stream(opts: object): NodeJS.ReadableStream;
-  }).stream({ highWaterMark: 200, batchSize: 200 });
+  let n = 0;
+  const where = sql.replace(/\?/g, () => `(select current_setting('app.audit_export_${(n += 1)}'))`);
+  const settings = bindings.map((_b, i) => `set_config('app.audit_export_${i + 1}', ?, true)`).join(', ');
+  await trx.raw(`select ${settings}`, bindings.map((b) => (b instanceof Date ? b.toISOString() : String(b))));
+  const connection = await (trx.client as unknown as { acquireConnection(): Promise<PgConnection> }).acquireConnection();
+  const rows = connection.query(new CsvCopyOut(`copy (select ${CSV_SELECT} from audit_events where ${where} order by seq) to stdout with (format csv)`));
+  try {
+    await pipeline(rows, sink);
+  } catch (err) {
+    // Mid-COPY the connection cannot take another statement (not even ROLLBACK): close its
+    // socket. The server then ends COPY and rolls back; the pool discards the connection.
+    connection.connection.stream.destroy();
+    throw err;
+  }
 }
 
 export interface ChainVerification {

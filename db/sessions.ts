@@ -1,5 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { PasswordPolicy } from '../domain/password-policy';
+import { isUuid } from '../domain/ids';
+import type { Role } from '../domain/roles';
+import type { TenantStatus } from '../domain/tenant';
+import type { Db } from './connection';
 import { SessionRow, type SessionState } from './models/session';
 import type { TenantTransaction } from './tenant-scope';
 
@@ -45,21 +49,74 @@ export async function createSession(
   return { token, session };
 }
 
-/** A live session for the token, or undefined (unknown, revoked, idle too long, too old). */
-export async function findLiveSession(trx: TenantTransaction, token: string): Promise<SessionRow | undefined> {
-  const session = await SessionRow.query(trx).findOne({ tokenHash: hashToken(token) });
-  if (!session || session.revokedAt) return undefined;
-  const now = Date.now();
-  if (session.idleExpiresAt.getTime() <= now || session.absoluteExpiresAt.getTime() <= now) return undefined;
-  return session;
+export interface SessionAuthentication {
+  clinic: { id: string; slug: string; name: string; status: TenantStatus };
+  allowlist: string[];
+  /** Absent when the token names no live session of a usable account. */
+  session?: {
+    id: string;
+    state: SessionState;
+    lastSeenAt: Date;
+    absoluteExpiresAt: Date;
+    account: { id: string; loginId: string; roles: Role[] };
+  };
 }
 
-/** Extends the idle deadline; written at most once a minute per session to spare the database. */
-export async function touchSession(trx: TenantTransaction, session: SessionRow, policy: PasswordPolicy): Promise<void> {
+/**
+ * What authentication needs about a request, in one round trip (the session_auth function):
+ * the clinic the token claims, its allowlist, and the session if it is live — not revoked, not
+ * idle too long, not too old — and its account neither disabled nor deleted. Undefined when
+ * the clinic does not exist. Runs on the pool, outside any transaction.
+ */
+export async function authenticateSession(db: Db, tenantId: string, token: string): Promise<SessionAuthentication | undefined> {
+  if (!isUuid(tenantId)) return undefined;
+  const { rows } = await db.raw('select * from session_auth(?::uuid, ?::bytea)', [tenantId, hashToken(token)]);
+  const r = rows[0] as SessionAuthRecord | undefined;
+  if (!r) return undefined;
   const now = Date.now();
-  if (now - session.lastSeenAt.getTime() < 60_000) return;
+  const live = r.session_id !== null && r.idle_expires_at!.getTime() > now && r.absolute_expires_at!.getTime() > now;
+  return {
+    clinic: { id: tenantId, slug: r.tenant_slug, name: r.tenant_name, status: r.tenant_status },
+    allowlist: r.network_allowlist,
+    session: live
+      ? {
+          id: r.session_id!,
+          state: r.session_state!,
+          lastSeenAt: r.last_seen_at!,
+          absoluteExpiresAt: r.absolute_expires_at!,
+          account: { id: r.account_id!, loginId: r.login_id!, roles: r.roles! },
+        }
+      : undefined,
+  };
+}
+
+interface SessionAuthRecord {
+  tenant_slug: string;
+  tenant_name: string;
+  tenant_status: TenantStatus;
+  network_allowlist: string[];
+  session_id: string | null;
+  session_state: SessionState | null;
+  last_seen_at: Date | null;
+  idle_expires_at: Date | null;
+  absolute_expires_at: Date | null;
+  account_id: string | null;
+  login_id: string | null;
+  roles: Role[] | null;
+}
+
+/** Extending the idle deadline is written at most once a minute per session, to spare the database. */
+export const TOUCH_INTERVAL_MS = 60_000;
+export const touchDue = (session: { lastSeenAt: Date }, now = Date.now()) => now - session.lastSeenAt.getTime() >= TOUCH_INTERVAL_MS;
+
+/** Extends the idle deadline (never past the absolute one); a no-op if another request just did. */
+export async function touchSession(trx: TenantTransaction, session: { id: string; absoluteExpiresAt: Date }, policy: PasswordPolicy): Promise<void> {
+  const now = Date.now();
   const idle = Math.min(now + policy.session.idleTimeoutSeconds * 1000, session.absoluteExpiresAt.getTime());
-  await SessionRow.query(trx).patch({ lastSeenAt: new Date(now), idleExpiresAt: new Date(idle) }).where({ id: session.id });
+  await SessionRow.query(trx)
+    .patch({ lastSeenAt: new Date(now), idleExpiresAt: new Date(idle) })
+    .where({ id: session.id })
+    .where('lastSeenAt', '<=', new Date(now - TOUCH_INTERVAL_MS));
 }
 
 export const setSessionState = (trx: TenantTransaction, sessionId: string, state: SessionState) =>

@@ -23,6 +23,14 @@ export const auditFilterSchema = z.strictObject({
   outcome: z.enum(['success', 'denied', 'failed']).optional(),
 });
 
+export type AuditFilterQuery = z.output<typeof auditFilterSchema>;
+
+/** How long a window one request may cover (configuration). */
+export interface AuditWindowLimits {
+  defaultWindowDays: number;
+  maxWindowDays: number;
+}
+
 export const auditListSchema = auditFilterSchema.extend({
   cursor: z.string().max(64).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
@@ -40,8 +48,8 @@ export interface AuditFilter {
 }
 
 export function resolveAuditFilter(
-  q: z.output<typeof auditFilterSchema>,
-  limits: { defaultWindowDays: number; maxWindowDays: number },
+  q: AuditFilterQuery,
+  limits: AuditWindowLimits,
   now = new Date(),
 ): AuditFilter {
   const to = q.to ? new Date(q.to) : now;
@@ -70,11 +78,4 @@ export function decodeAuditCursor(cursor: string | undefined): string | undefine
   const m = /^s:(\d{1,18})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
   if (!m) throw badRequest('invalid_cursor', 'The cursor is malformed.');
   return m[1];
-}
-
-/** CSV (RFC 4180) cell, neutralised against formula injection in spreadsheet programs. */
-export function csvCell(value: unknown): string {
-  let s = value === null || value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value);
-  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }

@@ -14,6 +14,8 @@ import { ARGON2_PARAMS } from '../lib/password-hash';
 import { benchAudit, type ActiveClinic } from './bench-audit';
 import { benchCrypto } from './bench-crypto';
 import { benchConsultations } from './bench-consultations';
+import { load as loadUrl, say } from './bench-lib';
+import { benchReads } from './bench-reads';
 import { startServices } from './services';
 
 /** A clinic, activated directly (no worker runs here), with an admin who has set a password. */
@@ -35,26 +37,19 @@ async function activeClinic(api: string, operatorToken: string, ownerUrl: string
 /**
  * `npm run bench`: prints JSON figures. Each comparison is measured in the same run on the same
  * machine, so the ratio is what to track across commits, not the absolute numbers.
- * BENCH_DURATION (s, default 10) and BENCH_CONNECTIONS (default 32) tune the load.
+ * BENCH_DURATION (s, default 10) and BENCH_CONNECTIONS (default 32) tune the load; BENCH_PARTS
+ * (comma-separated, default all: server,login,reads,audit,consultations,crypto,start) picks parts.
+ * A part that fails is reported as `{ "error": … }` and the others still run (exit code 1).
  */
 const root = path.resolve(__dirname, '..');
-const say = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 const duration = Number(process.env.BENCH_DURATION ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const ALL_PARTS = ['server', 'login', 'reads', 'audit', 'consultations', 'crypto', 'start'] as const;
+const parts = new Set((process.env.BENCH_PARTS ?? ALL_PARTS.join(',')).split(',').map((p) => p.trim()).filter(Boolean));
+for (const p of parts) if (!(ALL_PARTS as readonly string[]).includes(p)) throw new Error(`BENCH_PARTS: unknown part "${p}" (known: ${ALL_PARTS.join(', ')})`);
 
-async function load(
-  name: string,
-  url: string,
-  headers: Record<string, string> = {},
-  opts: { method?: 'GET' | 'POST'; body?: string; connections?: number; expectStatus?: number } = {},
-) {
-  const conns = opts.connections ?? connections;
-  say(`${name}: ${conns} connections for ${duration} s`);
-  const r = await autocannon({ url, connections: conns, duration, headers, method: opts.method ?? 'GET', body: opts.body });
-  const unexpected = opts.expectStatus ? r.requests.total - ((r.statusCodeStats as Record<string, { count: number }>)[String(opts.expectStatus)]?.count ?? 0) : r.non2xx;
-  if (unexpected || r.errors) throw new Error(`${name}: ${unexpected} unexpected answers, ${r.errors} errors`);
-  return { requestsPerSec: Math.round(r.requests.average), p50Ms: r.latency.p50, p99Ms: r.latency.p99, requests: r.requests.total };
-}
+const load = (name: string, url: string, headers: Record<string, string> = {}, opts: { method?: 'GET' | 'POST'; body?: string; connections?: number; expectStatus?: number } = {}) =>
+  loadUrl(name, url, { duration, connections: opts.connections ?? connections, headers, method: opts.method, body: opts.body, expectStatus: opts.expectStatus });
 
 async function coldStart(dataDir: string, label: string) {
   const ports = { PORT: await freePort(), TEMPORAL_PORT: await freePort(), TEMPORAL_UI_PORT: await freePort(), MAIL_PORT: await freePort(), EMBEDDED_PG_PORT: await freePort() };
@@ -100,8 +95,24 @@ async function main() {
   const dbName = `bench_${randomBytes(4).toString('hex')}`;
   const login = { user: `forclinic_bench_login_${randomBytes(4).toString('hex')}`, password: randomBytes(24).toString('hex') };
   const results: Record<string, unknown> = {
-    machine: { cpus: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+    machine: { cpus: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, loadAverage1m: Math.round(os.loadavg()[0]! * 10) / 10 },
     load: { connections, durationSec: duration },
+    parts: [...parts],
+    partSeconds: {} as Record<string, number>,
+  };
+  let failed = false;
+  /** Runs one part if selected; its failure is recorded, not fatal. */
+  const part = async (name: (typeof ALL_PARTS)[number], fn: () => Promise<Record<string, unknown>>) => {
+    if (!parts.has(name)) return;
+    const started = Date.now();
+    try {
+      Object.assign(results, await fn());
+    } catch (err) {
+      failed = true;
+      say(`${name}: FAILED: ${(err as Error).message}`);
+      results[`${name}Error`] = (err as Error).message.slice(0, 500);
+    }
+    (results.partSeconds as Record<string, number>)[name] = Math.round((Date.now() - started) / 1000);
   };
   try {
     await ensureDatabase(services.serverUrl, dbName);
@@ -127,12 +138,12 @@ async function main() {
         body: JSON.stringify({ slug: 'bench-clinic', name: 'Bench Clinic', contractEmails: ['bench@clinic.example'] }),
       });
       const tenant = (await created.json()) as { id: string };
-      await load('warm-up', `${api}/v1/operator/tenants/${tenant.id}`, { authorization: `Bearer ${token}` });
-      const getTenant = await load('GET /v1/operator/tenants/:id', `${api}/v1/operator/tenants/${tenant.id}`, { authorization: `Bearer ${token}` });
-      const select1 = await load('bare Koa SELECT 1', `http://127.0.0.1:${barePort}/select1`);
-      results.getTenant = getTenant;
-      results.bareKoaSelect1 = select1;
-      results.getTenantToBareRatio = Math.round((getTenant.requestsPerSec / select1.requestsPerSec) * 100) / 100;
+      await part('server', async () => {
+        await load('warm-up', `${api}/v1/operator/tenants/${tenant.id}`, { authorization: `Bearer ${token}` });
+        const getTenant = await load('GET /v1/operator/tenants/:id', `${api}/v1/operator/tenants/${tenant.id}`, { authorization: `Bearer ${token}` });
+        const select1 = await load('bare Koa SELECT 1', `http://127.0.0.1:${barePort}/select1`);
+        return { getTenant, bareKoaSelect1: select1, getTenantToBareRatio: Math.round((getTenant.requestsPerSec / select1.requestsPerSec) * 100) / 100 };
+      });
 
       // Identity: a clinic admin with an active password.
       const op = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
@@ -146,62 +157,72 @@ async function main() {
       await fetch(`${api}/v1/auth/password`, { method: 'POST', headers: { authorization: `Bearer ${first.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ currentPassword: admin.initialPassword, newPassword: password }) });
       const json = { 'content-type': 'application/json' };
       const loginBody = (loginId: string, pw: string) => JSON.stringify({ tenant: 'bench-clinic', loginId, password: pw });
-      results.argon2id = { ...ARGON2_PARAMS, algorithm: 'argon2id', memoryKiB: ARGON2_PARAMS.memoryCost };
-      // Throughput: four different users logging in at once (one user's logins serialise on its row).
       const adminToken = (await (await fetch(`${api}/v1/auth/login`, { method: 'POST', headers: json, body: loginBody('admin', password) })).json()) as { token: string };
-      const users = ['admin'];
-      for (const name of ['staff1', 'staff2', 'staff3']) {
-        const created = (await (await fetch(`${api}/v1/accounts`, { method: 'POST', headers: { ...json, authorization: `Bearer ${adminToken.token}` }, body: JSON.stringify({ loginId: name, email: `${name}@bench.example`, displayName: name, roles: ['staff'] }) })).json()) as { initialPassword: string };
-        const t = (await (await fetch(`${api}/v1/auth/login`, { method: 'POST', headers: json, body: loginBody(name, created.initialPassword) })).json()) as { token: string };
-        await fetch(`${api}/v1/auth/password`, { method: 'POST', headers: { ...json, authorization: `Bearer ${t.token}` }, body: JSON.stringify({ currentPassword: created.initialPassword, newPassword: password }) });
-        users.push(name);
-      }
-      const parallel = await Promise.all(users.map((u) => load(`POST /v1/auth/login as ${u}`, `${api}/v1/auth/login`, json, { method: 'POST', body: loginBody(u, password), connections: 1 })));
-      results.loginThroughput = {
-        users: users.length,
-        requestsPerSec: parallel.reduce((s, r) => s + r.requestsPerSec, 0),
-        worstP99Ms: Math.max(...parallel.map((r) => r.p99Ms)),
-        medianP50Ms: parallel.map((r) => r.p50Ms).sort((a, b) => a - b)[Math.floor(parallel.length / 2)],
-      };
-      // Timing of the three failures a stranger can provoke, one at a time: they must look alike.
-      const fail = (name: string, body: string) => load(name, `${api}/v1/auth/login`, json, { method: 'POST', body, connections: 1, expectStatus: 401 });
-      results.loginFailureLatency = {
-        wrongPassword: await fail('login: wrong password', loginBody('staff3', 'Wrong-password-1!')),
-        unknownUser: await fail('login: unknown user', loginBody('nobody', password)),
-        unknownClinic: await fail('login: unknown clinic', JSON.stringify({ tenant: 'no-such-clinic', loginId: 'admin', password })),
-      };
 
-      const session = (await (await fetch(`${api}/v1/auth/login`, { method: 'POST', headers: json, body: loginBody('admin', password) })).json()) as { token: string };
-      server.send({ auth: { tenantId: tenant.id, clinic: { id: tenant.id, slug: 'bench-clinic', name: 'Bench Clinic' }, accountId: admin.accountId, sessionId: '00000000-0000-4000-8000-000000000000', loginId: 'admin', roles: ['admin'], state: 'active' } });
-      const meAuth = await load('GET /v1/me (session + allowlist check)', `${api}/v1/me`, { authorization: `Bearer ${session.token}` });
-      const meNoAuth = await load('GET /v1/me (same route, authentication stubbed)', `http://127.0.0.1:${noAuthPort}/v1/me`);
-      results.meAuthenticated = meAuth;
-      results.meWithoutAuthentication = meNoAuth;
-      results.authenticatedToUnauthenticatedRatio = Math.round((meAuth.requestsPerSec / meNoAuth.requestsPerSec) * 100) / 100;
+      await part('login', async () => {
+        const out: Record<string, unknown> = { argon2id: { ...ARGON2_PARAMS, algorithm: 'argon2id', memoryKiB: ARGON2_PARAMS.memoryCost } };
+        // Throughput: four different users logging in at once (one user's logins serialise on its row).
+        const users = ['admin'];
+        for (const name of ['staff1', 'staff2', 'staff3']) {
+          const created = (await (await fetch(`${api}/v1/accounts`, { method: 'POST', headers: { ...json, authorization: `Bearer ${adminToken.token}` }, body: JSON.stringify({ loginId: name, email: `${name}@bench.example`, displayName: name, roles: ['staff'] }) })).json()) as { initialPassword: string };
+          const t = (await (await fetch(`${api}/v1/auth/login`, { method: 'POST', headers: json, body: loginBody(name, created.initialPassword) })).json()) as { token: string };
+          await fetch(`${api}/v1/auth/password`, { method: 'POST', headers: { ...json, authorization: `Bearer ${t.token}` }, body: JSON.stringify({ currentPassword: created.initialPassword, newPassword: password }) });
+          users.push(name);
+        }
+        const parallel = await Promise.all(users.map((u) => load(`POST /v1/auth/login as ${u}`, `${api}/v1/auth/login`, json, { method: 'POST', body: loginBody(u, password), connections: 1 })));
+        out.loginThroughput = {
+          users: users.length,
+          requestsPerSec: parallel.reduce((s, r) => s + r.requestsPerSec, 0),
+          worstP99Ms: Math.max(...parallel.map((r) => r.p99Ms)),
+          medianP50Ms: parallel.map((r) => r.p50Ms).sort((a, b) => a - b)[Math.floor(parallel.length / 2)],
+        };
+        // Timing of the three failures a stranger can provoke, one at a time: they must look alike.
+        const fail = (name: string, body: string) => load(name, `${api}/v1/auth/login`, json, { method: 'POST', body, connections: 1, expectStatus: 401 });
+        out.loginFailureLatency = {
+          wrongPassword: await fail('login: wrong password', loginBody('staff3', 'Wrong-password-1!')),
+          unknownUser: await fail('login: unknown user', loginBody('nobody', password)),
+          unknownClinic: await fail('login: unknown clinic', JSON.stringify({ tenant: 'no-such-clinic', loginId: 'admin', password })),
+        };
+        return out;
+      });
 
-      // Operation log: the bench clinic plus three more, each with an active admin.
-      const clinics: ActiveClinic[] = [{ tenantId: tenant.id, adminId: admin.accountId, adminToken: adminToken.token }];
-      for (let i = 1; i <= 3; i += 1) clinics.push(await activeClinic(api, token, ownerUrl, `bench-clinic-${i}`, password));
-      Object.assign(results, await benchAudit({ api, dbUrl: ownerUrl, serverEnv, clinics, connections, duration }));
-      Object.assign(
-        results,
-        await benchConsultations({ api, adminToken: clinics[1]!.adminToken, adminId: clinics[1]!.adminId, serverEnv, temporalAddress: services.temporalAddress, taskQueue: 'for-clinic' }),
-      );
+      await part('reads', async () => {
+        const session = (await (await fetch(`${api}/v1/auth/login`, { method: 'POST', headers: json, body: loginBody('admin', password) })).json()) as { token: string };
+        server.send({ auth: { tenantId: tenant.id, clinic: { id: tenant.id, slug: 'bench-clinic', name: 'Bench Clinic' }, accountId: admin.accountId, sessionId: '00000000-0000-4000-8000-000000000000', loginId: 'admin', roles: ['admin'], state: 'active' } });
+        return benchReads({ api, bare: `http://127.0.0.1:${barePort}`, noAuth: `http://127.0.0.1:${noAuthPort}`, token: session.token, duration, connections });
+      });
+
+      // Operation log and consultations: the bench clinic plus three more, each with an active admin.
+      let clinics: ActiveClinic[] | undefined;
+      const allClinics = async () => {
+        clinics ??= [{ tenantId: tenant.id, adminId: admin.accountId, adminToken: adminToken.token }];
+        for (let i = clinics.length; i <= 3; i += 1) clinics.push(await activeClinic(api, token, ownerUrl, `bench-clinic-${i}`, password));
+        return clinics;
+      };
+      await part('audit', async () => benchAudit({ api, dbUrl: ownerUrl, serverEnv, clinics: await allClinics(), connections, duration }));
+      await part('consultations', async () => {
+        const c = (await allClinics())[1]!;
+        return benchConsultations({ api, adminToken: c.adminToken, adminId: c.adminId, serverEnv, temporalAddress: services.temporalAddress, taskQueue: 'for-clinic' });
+      });
     } finally {
       server.disconnect();
     }
 
-    Object.assign(results, await benchCrypto(url, dataDir));
+    await part('crypto', () => benchCrypto(url, dataDir));
 
-    const startDir = await mkdtemp(path.join(os.tmpdir(), 'for-clinic-bench-start-'));
-    try {
-      results.npmStartToReadyMs = {
-        firstRun: await coldStart(startDir, 'first run: initdb, empty Temporal store'),
-        restart: await coldStart(startDir, 'restart on existing data'),
-      };
-    } finally {
-      await rm(startDir, { recursive: true, force: true });
-    }
+    await part('start', async () => {
+      const startDir = await mkdtemp(path.join(os.tmpdir(), 'for-clinic-bench-start-'));
+      try {
+        return {
+          npmStartToReadyMs: {
+            firstRun: await coldStart(startDir, 'first run: initdb, empty Temporal store'),
+            restart: await coldStart(startDir, 'restart on existing data'),
+          },
+        };
+      } finally {
+        await rm(startDir, { recursive: true, force: true });
+      }
+    });
   } finally {
     await dropDatabase(services.serverUrl, dbName).catch(() => undefined);
     await dropLoginRole(services.serverUrl, login.user).catch(() => undefined);
@@ -209,6 +230,7 @@ async function main() {
     await rm(dataDir, { recursive: true, force: true });
   }
   console.log(JSON.stringify(results, null, 2));
+  if (failed) process.exitCode = 1;
 }
 
 main().catch((err) => {

@@ -1,11 +1,9 @@
 import type { Middleware } from 'koa';
 import { recordAuditNow } from '../../db/audit';
 import type { Db } from '../../db/connection';
-import { AccountRow } from '../../db/models/account';
-import { findLiveSession, tenantOfToken, touchSession } from '../../db/sessions';
+import { authenticateSession, tenantOfToken, touchDue, touchSession } from '../../db/sessions';
 import { getSettings } from '../../db/settings';
 import { withTenant } from '../../db/tenant-scope';
-import { findTenant } from '../../db/tenants';
 import { ipInCidrs } from '../../domain/network';
 import { forbidden, unauthorized } from '../../domain/problems';
 import { hasAnyRole } from '../../domain/roles';
@@ -23,6 +21,11 @@ const STATE_DETAIL: Record<string, string> = {
  * Clinic users' requests. In order: the token names its clinic → the clinic is active → the
  * client address is on the clinic's allowlist → the session is live and its account usable →
  * the session state allows this route → the account has a required role.
+ *
+ * All of it comes from one query per request (db/sessions.ts authenticateSession), read fresh
+ * every time: a revoked session, a disabled or deleted account, changed roles, a suspended
+ * clinic or a changed allowlist take effect on the next request, in every API process. The
+ * idle deadline is extended at most once a minute per session (its own short transaction).
  */
 export function sessionAuth(db: Db, route: AnyRoute): Middleware<AppState> {
   const allowedStates = route.states ?? ['active'];
@@ -31,35 +34,26 @@ export function sessionAuth(db: Db, route: AnyRoute): Middleware<AppState> {
     const token = match?.[1];
     const tenantId = token ? tenantOfToken(token) : undefined;
     if (!token || !tenantId) throw unauthorized('A valid session token is required.');
-    const tenant = await findTenant(db, tenantId);
-    if (!tenant) throw unauthorized('A valid session token is required.');
-    if (tenant.status === 'suspended') throw forbidden('tenant_suspended', 'This clinic\'s service is suspended.');
-
-    const found = await withTenant(db, tenantId, async (trx) => {
-      const { policy, allowlist } = await getSettings(trx);
-      if (allowlist.length > 0 && !ipInCidrs(ctx.state.clientIp, allowlist)) return { denied: 'ip' as const };
-      const session = await findLiveSession(trx, token);
-      if (!session) return { denied: 'session' as const };
-      const account = await AccountRow.query(trx).findById(session.accountId);
-      if (!account || account.deletedAt || account.disabled) return { denied: 'session' as const };
-      await touchSession(trx, session, policy);
-      return { session, account };
-    });
-    if ('denied' in found) {
-      if (found.denied === 'ip') {
-        await recordAuditNow(db, tenantId, auditContext(ctx), {
-          action: 'request.ip_denied',
-          outcome: 'denied',
-          details: { method: ctx.method, path: ctx.path },
-        });
-        throw forbidden('ip_not_allowed', 'Your network address is not on this clinic\'s allowlist.');
-      }
-      throw unauthorized('The session has expired or was revoked. Log in again.');
+    const found = await authenticateSession(db, tenantId, token);
+    if (!found) throw unauthorized('A valid session token is required.');
+    const { clinic, allowlist, session } = found;
+    if (clinic.status === 'suspended') throw forbidden('tenant_suspended', 'This clinic\'s service is suspended.');
+    if (allowlist.length > 0 && !ipInCidrs(ctx.state.clientIp, allowlist)) {
+      await recordAuditNow(db, tenantId, auditContext(ctx), {
+        action: 'request.ip_denied',
+        outcome: 'denied',
+        details: { method: ctx.method, path: ctx.path },
+      });
+      throw forbidden('ip_not_allowed', 'Your network address is not on this clinic\'s allowlist.');
     }
-    const { session, account } = found;
+    if (!session) throw unauthorized('The session has expired or was revoked. Log in again.');
+    if (touchDue(session)) {
+      await withTenant(db, tenantId, async (trx) => touchSession(trx, session, (await getSettings(trx)).policy));
+    }
+    const { account } = session;
     ctx.state.auth = {
       tenantId,
-      clinic: { id: tenant.id, slug: tenant.slug, name: tenant.name },
+      clinic: { id: clinic.id, slug: clinic.slug, name: clinic.name },
       accountId: account.id,
       sessionId: session.id,
       loginId: account.loginId,

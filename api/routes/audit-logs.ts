@@ -1,10 +1,9 @@
-import { PassThrough, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
-import { listAuditEvents, recordAudit, streamAuditEvents, verifyAuditChain, type AuditRecord } from '../../db/audit';
-import { withTenant } from '../../db/tenant-scope';
-import { auditFilterSchema, auditListSchema, csvCell, decodeAuditCursor, encodeAuditCursor, resolveAuditFilter } from '../../domain/audit-query';
-import { auditContext } from '../audit-context';
+import { exportAuditLog } from '../../application/audit/export-audit-log';
+import { listAuditLog, verifyAuditLog } from '../../application/audit/read-audit-log';
+import type { AuditRecord } from '../../db/audit';
+import { auditFilterSchema, auditListSchema } from '../../domain/audit-query';
+import { clinicActor } from '../actor';
 import { defineRoute } from '../route';
 import type { AppDeps } from '../app';
 
@@ -40,15 +39,6 @@ const toEntry = (r: AuditRecord) => ({
   hash: r.hash,
 });
 
-const CSV_COLUMNS: Array<keyof AuditRecord> = [
-  'seq', 'occurred_at', 'actor_type', 'actor_id', 'actor_roles', 'action', 'target_type', 'target_id',
-  'outcome', 'client_ip', 'user_agent', 'request_id', 'details', 'hash',
-];
-const csvLine = (cells: unknown[]) => `${cells.map(csvCell).join(',')}\r\n`;
-// Streamed rows pass through knex's snake_case → camelCase mapping; the CSV header keeps snake_case.
-const camel = (s: string) => s.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
-const CSV_KEYS = CSV_COLUMNS.map((c) => camel(c));
-
 const verifyQuery = z.strictObject({
   fromSeq: z.coerce.number().int().min(1).optional(),
   toSeq: z.coerce.number().int().min(1).optional(),
@@ -68,10 +58,8 @@ export const auditLogRoutes = (deps: AppDeps) => {
       query: auditListSchema,
       responses: { 200: { description: 'A page of entries', schema: z.object({ items: z.array(entrySchema), nextCursor: z.string().nullable() }) } },
       handler: async (ctx, { query }) => {
-        const filter = resolveAuditFilter(query, limits);
-        const beforeSeq = decodeAuditCursor(query.cursor);
-        const page = await withTenant(deps.db, ctx.state.auth!.tenantId, (trx) => listAuditEvents(trx, filter, { limit: query.limit, beforeSeq }));
-        ctx.body = { items: page.rows.map(toEntry), nextCursor: page.nextBeforeSeq ? encodeAuditCursor(page.nextBeforeSeq) : null };
+        const page = await listAuditLog(deps, clinicActor(ctx), query, limits);
+        ctx.body = { items: page.items.map(toEntry), nextCursor: page.nextCursor };
       },
     }),
 
@@ -84,29 +72,11 @@ export const auditLogRoutes = (deps: AppDeps) => {
       query: auditFilterSchema,
       responses: { 200: { description: 'CSV, streamed', contentType: 'text/csv', schema: z.string() } },
       handler: async (ctx, { query }) => {
-        const filter = resolveAuditFilter(query, limits);
-        const tenantId = ctx.state.auth!.tenantId;
-        await withTenant(deps.db, tenantId, (trx) =>
-          recordAudit(trx, auditContext(ctx), { action: 'audit_log.export', outcome: 'success', details: { filter: query } }),
-        );
-        const out = new PassThrough();
+        const csv = await exportAuditLog(deps, clinicActor(ctx), query, limits);
         ctx.status = 200;
         ctx.type = 'text/csv; charset=utf-8';
         ctx.attachment(`audit-log-${new Date().toISOString().slice(0, 10)}.csv`);
-        ctx.body = out;
-        out.write(`\uFEFF${csvLine(CSV_COLUMNS)}`);
-        const toCsv = new Transform({
-          writableObjectMode: true,
-          transform(row: Record<string, unknown>, _enc, done) {
-            done(null, csvLine(CSV_KEYS.map((k) => row[k])));
-          },
-        });
-        // Not awaited: Koa must start sending while rows are still being read. The transaction
-        // stays open until the last row is out; a client that disconnects ends it.
-        void withTenant(deps.db, tenantId, (trx) => pipeline(streamAuditEvents(trx, filter), toCsv, out)).catch((err) => {
-          ctx.state.log.warn({ err: (err as Error).message }, 'audit log export ended early');
-          out.destroy();
-        });
+        ctx.body = csv;
       },
     }),
 
@@ -131,7 +101,7 @@ export const auditLogRoutes = (deps: AppDeps) => {
         },
       },
       handler: async (ctx, { query }) => {
-        ctx.body = await withTenant(deps.db, ctx.state.auth!.tenantId, (trx) => verifyAuditChain(trx, query));
+        ctx.body = await verifyAuditLog(deps, clinicActor(ctx), query);
       },
     }),
   ];

@@ -12,6 +12,8 @@ import * as m20261203000020 from './20261203000020_email_delivery_claims';
 import * as m20261203000030 from './20261203000030_consultation_payloads';
 import * as m20261203000050 from './20261203000050_process_rights';
 import * as m20261210000001 from './20261210000001_no_public_create';
+import * as m20261204000001 from './20261204000001_session_auth';
+import * as m20261204000002 from './20261204000002_audit_write_cost';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -31,6 +33,8 @@ const migrations: Record<string, Knex.Migration> = {
   '20261203000030_consultation_payloads': m20261203000030,
   '20261203000050_process_rights': m20261203000050,
   '20261210000001_no_public_create': m20261210000001,
+  '20261204000001_session_auth': m20261204000001,
+  '20261204000002_audit_write_cost': m20261204000002,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

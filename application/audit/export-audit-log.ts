@@ -1,0 +1,30 @@
+import { PassThrough, type Readable } from 'node:stream';
+import { AUDIT_CSV_COLUMNS, copyAuditCsv, recordAudit } from '../../db/audit';
+import { withTenant } from '../../db/tenant-scope';
+import { resolveAuditFilter, type AuditFilterQuery, type AuditWindowLimits } from '../../domain/audit-query';
+import type { ClinicActor, Services } from '../deps';
+
+/**
+ * The operation log as CSV (UTF-8 with BOM for Excel, RFC 4180, CRLF), oldest first. The export
+ * is logged first, in its own committed transaction; then the rows stream from PostgreSQL's COPY
+ * inside a second one that stays open until the last row is out. The stream is returned at once
+ * so the caller can start sending; a failure or a reader that goes away ends it early.
+ */
+export async function exportAuditLog(
+  deps: Pick<Services, 'db' | 'log'>,
+  actor: ClinicActor,
+  query: AuditFilterQuery,
+  limits: AuditWindowLimits,
+): Promise<Readable> {
+  const filter = resolveAuditFilter(query, limits);
+  await withTenant(deps.db, actor.tenantId, (trx) =>
+    recordAudit(trx, actor.audit, { action: 'audit_log.export', outcome: 'success', details: { filter: query } }),
+  );
+  const csv = new PassThrough();
+  csv.write(`\uFEFF${AUDIT_CSV_COLUMNS.join(',')}\r\n`);
+  withTenant(deps.db, actor.tenantId, (trx) => copyAuditCsv(trx, filter, csv)).catch((err: Error) => {
+    deps.log.warn({ err: err.message, requestId: actor.audit.requestId }, 'audit log export ended early');
+    csv.destroy(err);
+  });
+  return csv;
+}

@@ -1,0 +1,46 @@
+import { compared, load, round, say, type LoadResult } from './bench-lib';
+
+/**
+ * Authenticated reads for `npm run bench`: `GET /v1/me` and `GET /v1/patients?limit=20` (session
+ * check, clinic and allowlist, then the route's own work) next to the floor, a bare Koa route
+ * doing one `SELECT 1` on the same pool, measured just before them. Also `/v1/me` with
+ * authentication stubbed, which isolates what authentication itself costs.
+ */
+const KANA = 'アイウエオカキクケコサシスセソタチツテトナニヌネノ';
+
+export async function benchReads(o: {
+  api: string;
+  bare: string;
+  noAuth: string;
+  token: string;
+  duration: number;
+  connections: number;
+}) {
+  const json = { 'content-type': 'application/json', authorization: `Bearer ${o.token}` };
+  const existing = (await (await fetch(`${o.api}/v1/patients?limit=20`, { headers: json })).json()) as { items: unknown[] };
+  for (let i = existing.items.length; i < 25; i += 1) {
+    const res = await fetch(`${o.api}/v1/patients`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ name: `ベンチ 患者${i}`, kana: `ベンチ カンジャ${KANA[i % KANA.length]}`, birthDate: '1980-04-01', phone: '03-0000-0000', email: `p${i}@bench.example`, address: '東京都千代田区1-1' }),
+    });
+    if (res.status !== 201) throw new Error(`POST /v1/patients: ${res.status} ${await res.text()}`);
+  }
+  const auth = { authorization: `Bearer ${o.token}` };
+  const opts = { duration: o.duration, connections: o.connections };
+  const anchor = await load('bare Koa SELECT 1 (anchor for authenticated reads)', `${o.bare}/select1`, opts);
+  const me = await load('GET /v1/me', `${o.api}/v1/me`, { ...opts, headers: auth });
+  const patients = await load('GET /v1/patients?limit=20', `${o.api}/v1/patients?limit=20`, { ...opts, headers: auth });
+  const meStubbed = await load('GET /v1/me (authentication stubbed)', `${o.noAuth}/v1/me`, opts);
+  const goal = 'ratio >= 0.6 and p99 < 50 ms';
+  const judge = (f: LoadResult) => compared(f, anchor, f.requestsPerSec / anchor.requestsPerSec, goal, f.requestsPerSec / anchor.requestsPerSec >= 0.6 && f.p99Ms < 50);
+  say(`reads: /v1/me ${round(me.requestsPerSec / anchor.requestsPerSec)}, /v1/patients ${round(patients.requestsPerSec / anchor.requestsPerSec)} of SELECT 1`);
+  return {
+    authenticatedReads: {
+      anchorIs: 'bare Koa route doing SELECT 1 on the same pool, same connections and duration, measured just before',
+      me: judge(me),
+      patientsLimit20: judge(patients),
+      meAuthenticationStubbed: { figure: meStubbed, meToStubbedRatio: round(me.requestsPerSec / meStubbed.requestsPerSec) },
+    },
+  };
+}

@@ -1,0 +1,131 @@
+import { hashToken } from '../../db/sessions';
+import { withTenant } from '../../db/tenant-scope';
+import { call } from '../harness/http';
+import { activate, clinicWithAdmin, createAccount } from '../harness/clinic';
+import { startTestStack, type TestStack } from '../harness/stack';
+
+/**
+ * Authentication reads everything it decides on in one query per request, with no cache: a
+ * change made anywhere — another API process, an operator's tool, the database itself — stops
+ * access on the very next request. Changes below are made straight in the database (as another
+ * process would) or through a second API process, never through the API under test.
+ */
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack({ TRUSTED_PROXIES: '127.0.0.1/32,::1/128' });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const me = (token: string, headers?: Record<string, string>) => call(stack.url, 'GET', '/v1/me', { token, headers });
+const owner = () => stack.database.ownerDb;
+
+describe('a change made elsewhere takes effect on the next request', () => {
+  it('a revoked session', async () => {
+    const { token } = await clinicWithAdmin(stack);
+    expect((await me(token)).status).toBe(200);
+    await owner()('sessions').where({ token_hash: hashToken(token) }).update({ revoked_at: new Date() });
+    expect((await me(token)).status).toBe(401);
+  });
+
+  it('a disabled or deleted account', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    const a = await createAccount(stack, token, 'nurse-a');
+    const b = await createAccount(stack, token, 'nurse-b');
+    const tokenA = await activate(stack, clinic, 'nurse-a', a.initialPassword);
+    const tokenB = await activate(stack, clinic, 'nurse-b', b.initialPassword);
+    expect((await me(tokenA)).status).toBe(200);
+    expect((await me(tokenB)).status).toBe(200);
+    // Straight in the database: the sessions themselves are left unrevoked.
+    await owner()('accounts').where({ id: a.accountId }).update({ disabled: true });
+    await owner()('accounts').where({ id: b.accountId }).update({ deleted_at: new Date() });
+    expect((await me(tokenA)).status).toBe(401);
+    expect((await me(tokenB)).status).toBe(401);
+  });
+
+  it('changed roles', async () => {
+    const { token, adminId } = await clinicWithAdmin(stack);
+    expect((await call(stack.url, 'GET', '/v1/accounts', { token })).status).toBe(200);
+    await owner()('accounts').where({ id: adminId }).update({ roles: ['staff'] });
+    const after = await call(stack.url, 'GET', '/v1/accounts', { token });
+    expect([after.status, after.body.code]).toEqual([403, 'forbidden']);
+    expect((await me(token)).body.roles).toEqual(['staff']);
+  });
+
+  it('a clinic suspended by an operator through another API process', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    expect((await me(token)).status).toBe(200);
+    const other = await stack.startExtraApi({});
+    const op = (status: string) => call(other.url, 'PATCH', `/v1/operator/tenants/${clinic.id}`, { token: stack.operatorToken, json: { status } });
+    expect((await op('suspended')).status).toBe(200);
+    const refused = await me(token);
+    expect([refused.status, refused.body.code]).toEqual([403, 'tenant_suspended']);
+    expect((await op('active')).status).toBe(200);
+    expect((await me(token)).status).toBe(200);
+    // And straight in the database.
+    await owner()('tenants').where({ id: clinic.id }).update({ status: 'suspended' });
+    expect((await me(token)).body.code).toBe('tenant_suspended');
+  });
+
+  it('a changed network allowlist', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    const from = (ip: string) => ({ 'x-forwarded-for': ip });
+    expect((await me(token, from('192.0.2.7'))).status).toBe(200);
+    await owner()('tenant_settings')
+      .insert({ tenant_id: clinic.id, network_allowlist: ['203.0.113.0/24'] })
+      .onConflict('tenant_id')
+      .merge(['network_allowlist']);
+    const outside = await me(token, from('192.0.2.7'));
+    expect([outside.status, outside.body.code]).toEqual([403, 'ip_not_allowed']);
+    expect((await me(token, from('203.0.113.9'))).status).toBe(200);
+    // Refusals are logged, as before.
+    const denied = await owner()('audit_events').where({ tenant_id: clinic.id, action: 'request.ip_denied' });
+    expect(denied).toHaveLength(1);
+  });
+});
+
+describe('idle expiry', () => {
+  it('is extended at most once a minute per session, never past the absolute lifetime', async () => {
+    const { token } = await clinicWithAdmin(stack);
+    const row = () => owner()('sessions').where({ token_hash: hashToken(token) }).first();
+    const start = await row();
+    for (let i = 0; i < 3; i += 1) expect((await me(token)).status).toBe(200);
+    expect((await row()).lastSeenAt).toEqual(start.lastSeenAt);
+
+    // Seen two minutes ago, idle deadline in one minute: the next request extends it.
+    const twoMinutesAgo = new Date(Date.now() - 120_000);
+    await owner()('sessions').where({ id: start.id }).update({ last_seen_at: twoMinutesAgo, idle_expires_at: new Date(Date.now() + 60_000) });
+    expect((await me(token)).status).toBe(200);
+    const touched = await row();
+    expect(touched.lastSeenAt.getTime()).toBeGreaterThan(twoMinutesAgo.getTime());
+    expect(touched.idleExpiresAt.getTime()).toBeGreaterThan(Date.now() + 25 * 60_000);
+
+    // Close to the absolute end: the idle deadline stops there.
+    const soon = new Date(Date.now() + 90_000);
+    await owner()('sessions').where({ id: start.id }).update({ last_seen_at: twoMinutesAgo, absolute_expires_at: soon });
+    expect((await me(token)).status).toBe(200);
+    expect((await row()).idleExpiresAt.getTime()).toBe(soon.getTime());
+  });
+});
+
+describe('session_auth (the one query)', () => {
+  it('refuses to run inside a transaction scoped to another clinic', async () => {
+    const a = await clinicWithAdmin(stack);
+    const b = await clinicWithAdmin(stack);
+    await expect(
+      withTenant(stack.database.db, a.clinic.id, (trx) => trx.raw('select * from session_auth(?::uuid, ?::bytea)', [b.clinic.id, hashToken(b.token)])),
+    ).rejects.toThrow(/another clinic is in scope/);
+    // Its own clinic's session, in the same kind of transaction, is found.
+    const { rows } = await withTenant(stack.database.db, b.clinic.id, (trx) => trx.raw('select * from session_auth(?::uuid, ?::bytea)', [b.clinic.id, hashToken(b.token)]));
+    expect(rows[0].account_id).toBe(b.adminId);
+  });
+
+  it('never finds a session of one clinic under another clinic\'s id', async () => {
+    const a = await clinicWithAdmin(stack);
+    const b = await clinicWithAdmin(stack);
+    const { rows } = await stack.database.db.raw('select * from session_auth(?::uuid, ?::bytea)', [a.clinic.id, hashToken(b.token)]);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ tenant_slug: a.clinic.slug, session_id: null, account_id: null });
+  });
+});
