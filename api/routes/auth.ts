@@ -63,7 +63,7 @@ export const authRoutes = (deps: AppDeps) => [
     states: ['active', 'password_change_required'],
     body: changePasswordBody,
     responses: { 204: { description: 'Changed' } },
-    problems: [400],
+    problems: [400, 423, 429],
     handler: async (ctx, { body }) => {
       await changePassword(deps, sessionActor(ctx), body);
       ctx.status = 204;

@@ -12,7 +12,7 @@ import { startOnboarding } from './onboarding';
  * its log entry and the start of its onboarding workflow commit together.
  */
 export async function createAccount(
-  deps: Pick<Services, 'db' | 'outbox'>,
+  deps: Pick<Services, 'db' | 'outbox' | 'passwords'>,
   actor: Actor,
   tenantId: string,
   input: CreateAccountInput,
@@ -34,7 +34,7 @@ export async function createAccount(
 
 /** An operator creates a clinic's administrator (404 for a clinic that does not exist). */
 export async function createClinicAdmin(
-  deps: Pick<Services, 'db' | 'outbox'>,
+  deps: Pick<Services, 'db' | 'outbox' | 'passwords'>,
   actor: Actor,
   tenantId: string,
   input: Omit<CreateAccountInput, 'roles'>,

@@ -6,7 +6,7 @@ import { issueInitialPassword } from './initial-password';
 import { restartOnboarding } from './onboarding';
 
 /** An admin issues a new initial password: sessions end and onboarding starts over. */
-export async function resetPassword(deps: Pick<Services, 'db' | 'outbox'>, actor: ClinicActor, accountId: string): Promise<{ initialPassword: string }> {
+export async function resetPassword(deps: Pick<Services, 'db' | 'outbox' | 'passwords'>, actor: ClinicActor, accountId: string): Promise<{ initialPassword: string }> {
   const { initialPassword, initial } = await issueInitialPassword(deps, actor.tenantId);
   return commitThenDispatch(deps, actor.tenantId, async (trx, enqueue) => {
     const account = await setInitialPassword(trx, accountId, initial);
