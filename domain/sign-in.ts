@@ -64,5 +64,10 @@ export function loginIdHash(key: string, scope: string, loginId: string): string
   return createHmac('sha256', key).update(`login-id\u0000${scope}\u0000${loginId}`, 'utf8').digest('base64url').slice(0, 32);
 }
 
+/** A password or passkey proved within this many seconds counts as fresh (passkey changes need one). */
+export const REAUTHENTICATION_WINDOW_SECONDS = 300;
+
+export const isFreshlyVerified = (verifiedAt: Date, now: Date) => now.getTime() - verifiedAt.getTime() <= REAUTHENTICATION_WINDOW_SECONDS * 1000;
+
 /** A passkey may go unless it is the last one of an account the clinic requires two-step verification of. */
 export const mayRemovePasskey = (policy: PasswordPolicy, roles: readonly string[], passkeys: number) => passkeys > 1 || !secondFactorRequired(policy, roles);

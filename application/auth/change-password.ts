@@ -1,6 +1,6 @@
 import { findAccount, previousPasswordHashes, replacePassword } from '../../db/accounts';
 import { recordAudit, recordAuditNow } from '../../db/audit';
-import { revokeAccountSessions, setSessionState } from '../../db/sessions';
+import { markSessionVerified, revokeAccountSessions, setSessionState } from '../../db/sessions';
 import { withTenant } from '../../db/tenant-scope';
 import { passkeyCount } from '../../db/webauthn';
 import { unmetPasswordRules, type PasswordPolicy, type UnmetRule } from '../../domain/password-policy';
@@ -17,7 +17,7 @@ import { proveOwnPassword } from './own-password';
  * must meet the clinic's policy, history included (400 password_policy, listing every unmet rule).
  * Wrong current passwords count toward the account's lockout (see own-password.ts). Every other
  * session of the account ends; a session that had to change its password moves on (to passkey
- * enrolment or to active), and so does onboarding. The
+ * enrolment or to active), and so does onboarding; the session counts as freshly verified. The
  * argon2 work (checking the current password and the history, hashing the new one) runs with no
  * transaction open, and a new password the policy refuses (too long included) is never hashed.
  */
@@ -46,6 +46,7 @@ export async function changePassword(
     await recordOnboardingFact(trx, enqueue, account, { kind: 'passwordChanged', secondFactorRequired: next === 'second_factor_enrollment_required' });
     await revokeAccountSessions(trx, account.id, actor.sessionId);
     await setSessionState(trx, actor.sessionId, next);
+    await markSessionVerified(trx, actor.sessionId);
     await recordAudit(trx, actor.audit, { action: 'password.change', outcome: 'success', targetType: 'account', targetId: account.id });
     return true;
   });

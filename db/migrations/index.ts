@@ -11,6 +11,7 @@ import * as m20261203000010 from './20261203000010_master_key_versions';
 import * as m20261203000020 from './20261203000020_email_delivery_claims';
 import * as m20261203000030 from './20261203000030_consultation_payloads';
 import * as m20261210000001 from './20261210000001_login_defences';
+import * as m20261210000002 from './20261210000002_session_verification';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -29,6 +30,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261203000020_email_delivery_claims': m20261203000020,
   '20261203000030_consultation_payloads': m20261203000030,
   '20261210000001_login_defences': m20261210000001,
+  '20261210000002_session_verification': m20261210000002,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,6 +1,6 @@
 import { DEFAULT_PASSWORD_POLICY } from '../../domain/password-policy';
 import { addressKey } from '../../domain/network';
-import { loginIdHash, loginRefusal, mayRemovePasskey, stateAfterPassword, tooLongToVerify } from '../../domain/sign-in';
+import { isFreshlyVerified, loginIdHash, loginRefusal, mayRemovePasskey, stateAfterPassword, tooLongToVerify } from '../../domain/sign-in';
 
 describe('sign-in rules', () => {
   const now = new Date('2026-06-01T00:00:00Z');
@@ -54,5 +54,10 @@ describe('sign-in rules', () => {
     expect(addressKey('2001:db8:1:3::1')).not.toBe(addressKey('2001:db8:1:2::1'));
     expect(addressKey('203.0.113.7')).toBe('203.0.113.7');
     expect(addressKey('::ffff:203.0.113.7')).toBe('203.0.113.7');
+  });
+
+  it('counts a proof as fresh for 5 minutes', () => {
+    expect(isFreshlyVerified(new Date(now.getTime() - 300_000), now)).toBe(true);
+    expect(isFreshlyVerified(new Date(now.getTime() - 300_001), now)).toBe(false);
   });
 });
