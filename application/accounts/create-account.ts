@@ -29,7 +29,7 @@ export async function createAccount(
       outcome: 'success',
       targetType: 'account',
       targetId: account.id,
-      details: { loginId: account.loginId, roles: account.roles, initialPassword: chosen ? 'chosen' : 'generated' },
+      details: { loginId: account.loginId, roles: account.roles, passwordOrigin: chosen ? 'admin' : 'generated' },
     });
     await enqueue(startOnboarding({ tenantId, accountId: account.id, initialPasswordExpiresAt: account.initialPasswordExpiresAt! }));
     return { accountId: account.id, ...(initialPassword === undefined ? {} : { initialPassword }) };

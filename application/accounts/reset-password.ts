@@ -24,7 +24,7 @@ export async function resetPassword(
       outcome: 'success',
       targetType: 'account',
       targetId: accountId,
-      details: { initialPassword: chosen ? 'chosen' : 'generated' },
+      details: { passwordOrigin: chosen ? 'admin' : 'generated' },
     });
     await enqueue(restartOnboarding({ tenantId: actor.tenantId, accountId, initialPasswordExpiresAt: account.initialPasswordExpiresAt! }));
     return initialPassword === undefined ? {} : { initialPassword };

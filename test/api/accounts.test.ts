@@ -260,8 +260,8 @@ describe('initial passwords chosen by the administrator', () => {
     expect(generated.body.initialPassword).toMatch(/^.{16,}$/);
 
     const log = await stack.database.ownerDb('audit_events').where({ tenant_id: clinic.id, target_id: created.body.accountId });
-    expect(log.map((e: { action: string; details: { initialPassword?: string } }) => `${e.action}:${e.details.initialPassword ?? ''}`)).toEqual(
-      expect.arrayContaining(['account.create:chosen', 'account.password_reset:chosen', 'account.password_reset:generated']),
+    expect(log.map((e: { action: string; details: { passwordOrigin?: string } }) => `${e.action}:${e.details.passwordOrigin ?? ''}`)).toEqual(
+      expect.arrayContaining(['account.create:admin', 'account.password_reset:admin', 'account.password_reset:generated']),
     );
     expect(JSON.stringify(log)).not.toContain('Chosen-by-admin');
     expect(JSON.stringify(log)).not.toContain('Second-choice');
