@@ -14,6 +14,7 @@ export async function rateLimitCounts(db: Db, keys: string[], windowSeconds: num
 
 /** Counts one event against each key, in one statement. */
 export async function rateLimitHits(db: Db, keys: string[], windowSeconds: number): Promise<void> {
+  if (keys.length === 0) return;
   // Old windows are swept now and then by the writers themselves, so the table stays small
   // without a job of its own.
   if (Math.random() < 0.01) await pruneRateLimits(db, Math.max(windowSeconds * 2, 86_400));

@@ -58,7 +58,8 @@ interface Target {
   loginKey: string;
   /** The client's network: IPv4 address or IPv6 /64. */
   clientNet: string;
-  throttles: Array<{ key: string; limit: number }>;
+  /** Counters checked before anything else; `refusals`: a refusal while locked counts too. */
+  throttles: Array<{ key: string; limit: number; refusals: boolean }>;
 }
 
 type Read = { kind: 'denied' } | { kind: 'locked'; until: Date } | { kind: 'open'; policy: PasswordPolicy; account: AccountRow | undefined };
@@ -97,7 +98,10 @@ export async function login(deps: Deps, actor: Actor, req: LoginRequest): Promis
     outcome = await commitThenDispatch(deps, target.scope, (trx, enqueue) => settle(trx, enqueue, target, read, passwordOk, anonymous, req), { dispatch: 'background' });
   }
   if (outcome.kind === 'ok') return { token: outcome.token, state: outcome.state };
-  if (outcome.failed) await rateLimitHits(deps.db, target.throttles.map((t) => t.key), window);
+  // A refusal while locked costs no argon2 and counts against the client's network only: hammering
+  // a locked login ID is throttled (each refusal is logged), but cannot exhaust a clinic's limits.
+  const hits = target.throttles.filter((t) => outcome.failed || t.refusals);
+  await rateLimitHits(deps.db, hits.map((t) => t.key), window);
   if (outcome.kind === 'locked') throw accountLocked(outcome.until);
   throw invalidCredentials();
 }
@@ -120,9 +124,9 @@ async function identify(deps: Deps, req: LoginRequest): Promise<Target> {
     loginKey,
     clientNet,
     throttles: [
-      { key: `login:net:${clientNet}`, limit: loginFailuresPerIp },
-      { key: `login:clinic:${clinic}`, limit: loginFailuresPerClinic },
-      { key: `login:id:${clinic}:${loginKey}`, limit: loginFailuresPerAccount },
+      { key: `login:net:${clientNet}`, limit: loginFailuresPerIp, refusals: true },
+      { key: `login:clinic:${clinic}`, limit: loginFailuresPerClinic, refusals: false },
+      { key: `login:id:${clinic}:${loginKey}`, limit: loginFailuresPerAccount, refusals: false },
     ],
   };
 }

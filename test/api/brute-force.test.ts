@@ -114,6 +114,14 @@ describe('per-address limits', () => {
     expect([sameNet.status, sameNet.body.code]).toEqual([429, 'rate_limited']);
     expect((await login(stack, clinic, 'admin', STRONG_PASSWORD, from('2001:db8:77:2::1'))).status).toBe(200);
   });
+
+  it('counts refusals while locked against the address too, so hammering a locked login ID is throttled', async () => {
+    const { clinic, loginId } = await clinicWithUser();
+    for (let i = 0; i < 5; i += 1) await login(stack, clinic, loginId, `wrong-${i}`, from(freshIp()));
+    const ip = freshIp();
+    for (let i = 0; i < 8; i += 1) expect((await login(stack, clinic, loginId, `again-${i}`, from(ip))).status).toBe(423);
+    expect((await login(stack, clinic, loginId, 'again', from(ip))).status).toBe(429);
+  });
 });
 
 describe('per-clinic and per-login-ID limits (rotating addresses does not help)', () => {
