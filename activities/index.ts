@@ -1,5 +1,6 @@
 import type { Db } from '../db/connection';
 import type { Mailer } from '../lib/mailer';
+import { createAccountLockoutActivities } from './account-lockout';
 import { createAccountOnboardingActivities } from './account-onboarding';
 import { createConsultationActivities } from './consultations';
 import { createKeyManagementActivities } from './key-management';
@@ -26,6 +27,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createTenantProvisioningActivities(deps),
     ...createAccountOnboardingActivities(deps),
+    ...createAccountLockoutActivities(deps),
     ...createKeyManagementActivities(deps),
     ...createConsultationActivities(deps),
     ...createMaintenanceActivities(deps),

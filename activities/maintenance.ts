@@ -1,8 +1,11 @@
 import type { Db } from '../db/connection';
 import { pruneStalePayloads } from '../db/consultations';
+import { pruneLoginFailures } from '../db/login-failures';
+import { pruneLoginProbes } from '../db/login-probes';
 import { pruneRateLimits } from '../db/rate-limit';
 import { withTenant, type TenantTransaction } from '../db/tenant-scope';
 import { checkpoint } from './checkpoint';
+import { NO_CLINIC } from '../domain/ids';
 
 /**
  * Housekeeping that keeps the tables that only grow by accident small. Each step is idempotent
@@ -10,6 +13,16 @@ import { checkpoint } from './checkpoint';
  * at a time (keyset on id), so the maintenance workflow's history grows with pages, not clinics.
  */
 const SESSION_KEEP_DAYS = 30;
+/** Probe records (logins to unknown login IDs and clinics) stay this long. */
+export const LOGIN_PROBE_KEEP_DAYS = 90;
+/** Failure counters of login IDs without an account outlive the longest failureResetSeconds a policy allows. */
+const LOGIN_FAILURE_KEEP_SECONDS = 31 * 86_400;
+
+/** What only grows with attempts: counters of login IDs without an account, and old probe records. */
+async function pruneLoginRecords(trx: TenantTransaction): Promise<void> {
+  await pruneLoginFailures(trx, LOGIN_FAILURE_KEEP_SECONDS);
+  await pruneLoginProbes(trx, LOGIN_PROBE_KEEP_DAYS);
+}
 
 export interface ClinicPagePruned {
   clinics: number;
@@ -28,6 +41,7 @@ async function pruneSessions(trx: TenantTransaction): Promise<{ sessions: number
     .delete();
   // Sealed content of consultation actions that never reached their workflow (the API died in between).
   await pruneStalePayloads(trx, new Date(Date.now() - 86_400_000));
+  await pruneLoginRecords(trx);
   return { sessions, challenges };
 }
 
@@ -63,7 +77,9 @@ export function createMaintenanceActivities(deps: { db: Db }) {
       return totals;
     },
 
+    /** Rate-limit windows older than a day; also the login records of clinics that do not exist. */
     async pruneRateLimits(): Promise<number> {
+      await withTenant(deps.db, NO_CLINIC, pruneLoginRecords);
       return pruneRateLimits(deps.db, 86_400);
     },
 

@@ -16,6 +16,7 @@ import { accountRoutes } from './routes/accounts';
 import { auditLogRoutes } from './routes/audit-logs';
 import { authRoutes } from './routes/auth';
 import { groupRoutes } from './routes/groups';
+import { loginProbeRoutes } from './routes/login-probes';
 import { passkeyPageRoutes } from './routes/passkey-page';
 import { settingsRoutes } from './routes/settings';
 import { webauthnRoutes } from './routes/webauthn';
@@ -34,6 +35,7 @@ import { jwtVideoRooms, type VideoRoomProvider } from '../lib/video-room';
 import type { ConsultationTiming } from '../workflows/consultation';
 import { randomBytes } from 'node:crypto';
 import { Vault } from '../lib/crypto/vault';
+import { PasswordHasher } from '../lib/password-hash';
 import { healthRoutes } from './routes/health';
 import { operatorTenantRoutes } from './routes/operator-tenants';
 import type { AppState } from './state';
@@ -54,10 +56,14 @@ export interface AppDeps {
   bodyLimitBytes: number;
   tls: boolean;
   isShuttingDown: () => boolean;
+  passwords: PasswordHasher;
   security: {
     trustedProxies: string[];
     loginFailuresPerIp: number;
+    loginFailuresPerAccount: number;
+    loginFailuresPerClinic: number;
     loginRateWindowSeconds: number;
+    loginIdKey: string;
     webauthn: { rpId: string; rpName: string; origins: string[] };
   };
   audit: { defaultWindowDays: number; maxWindowDays: number };
@@ -88,10 +94,15 @@ export function appDeps(
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     tls: live.tls ?? config.BEHIND_TLS_PROXY,
     isShuttingDown: live.isShuttingDown ?? (() => false),
+    passwords: new PasswordHasher({ concurrency: config.PASSWORD_HASH_CONCURRENCY, queue: config.PASSWORD_HASH_QUEUE }),
     security: {
       trustedProxies: config.TRUSTED_PROXIES,
       loginFailuresPerIp: config.LOGIN_FAILURES_PER_IP,
+      loginFailuresPerAccount: config.LOGIN_FAILURES_PER_ACCOUNT,
+      loginFailuresPerClinic: config.LOGIN_FAILURES_PER_CLINIC,
       loginRateWindowSeconds: config.LOGIN_RATE_WINDOW_SECONDS,
+      // Without a configured key (local development) login IDs are hashed with a per-process one.
+      loginIdKey: config.LOGIN_ID_HMAC_KEY ?? randomBytes(32).toString('hex'),
       webauthn: { rpId: config.WEBAUTHN_RP_ID, rpName: config.WEBAUTHN_RP_NAME, origins: config.WEBAUTHN_ORIGINS },
     },
     audit: { defaultWindowDays: config.AUDIT_DEFAULT_WINDOW_DAYS, maxWindowDays: config.AUDIT_MAX_WINDOW_DAYS },
@@ -109,6 +120,7 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
     ...groupRoutes(deps),
     ...settingsRoutes(deps),
     ...auditLogRoutes(deps),
+    ...loginProbeRoutes(deps),
     ...processRoutes(deps),
     ...patientRoutes(deps),
     ...practitionerRoutes(deps),

@@ -15,10 +15,15 @@ export async function commitThenDispatch<T>(
   deps: Pick<Services, 'db' | 'outbox'>,
   tenantId: string,
   work: (trx: TenantTransaction, enqueue: Enqueue) => Promise<T>,
+  opts: { dispatch?: 'await' | 'background' } = {},
 ): Promise<T> {
   const rows: OutboxRow[] = [];
   const result = await withTenant(deps.db, tenantId, (trx) => work(trx, async (intent) => void rows.push(await enqueueWorkflow(trx, tenantId, intent))));
-  await deps.outbox.dispatchCommitted(rows);
+  const sent = deps.outbox.dispatchCommitted(rows);
+  // 'background': the answer must not wait for (or be timed by) Temporal; the rows are committed,
+  // and whatever this send misses the sweeper sends.
+  if (opts.dispatch === 'background') void sent.catch(() => undefined);
+  else await sent;
   return result;
 }
 

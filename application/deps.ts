@@ -1,6 +1,7 @@
 import type { Db } from '../db/connection';
 import type { Vault } from '../lib/crypto/vault';
 import type { Logger } from '../lib/logger';
+import type { PasswordHasher } from '../lib/password-hash';
 import type { TemporalClient } from '../temporal/client';
 import type { WorkflowOutbox } from '../temporal/workflow-outbox';
 import type { AuditContext } from '../db/audit';
@@ -17,6 +18,8 @@ export interface Services {
   outbox: WorkflowOutbox;
   taskQueue: string;
   log: Logger;
+  /** Every argon2 computation goes through it (bounded concurrency and queue). */
+  passwords: PasswordHasher;
 }
 
 /** Who asks, as the operation log records them. Built by the API from the request. */

@@ -1,7 +1,6 @@
 import type { CreateAccountInput, UpdateAccountInput } from '../domain/account';
 import { isActiveAdmin } from '../domain/account';
 import { isUuid } from '../domain/ids';
-import type { FailureState } from '../domain/lockout';
 import { CURSOR_TS_SQL, type Keyset } from '../domain/pagination';
 import { conflict, notFound } from '../domain/problems';
 import { isUniqueViolation } from './errors';
@@ -98,6 +97,10 @@ export async function getAccount(trx: TenantTransaction, id: string, opts: { for
 export const findByLoginId = (trx: TenantTransaction, loginId: string) =>
   AccountRow.query(trx).findOne({ loginId }).whereNull('deletedAt');
 
+/** The clinic's administrators who can act (not disabled, not deleted), oldest first. */
+export const activeAdmins = (trx: TenantTransaction) =>
+  AccountRow.query(trx).whereNull('deletedAt').where({ disabled: false }).whereRaw(`'admin' = any(roles)`).orderBy('createdAt');
+
 export async function listAccounts(trx: TenantTransaction, opts: { limit: number; after?: Keyset }) {
   const q = AccountRow.query(trx)
     .select('accounts.*', trx.raw(CURSOR_TS_SQL))
@@ -182,24 +185,9 @@ export async function setOnboardingState(trx: TenantTransaction, id: string, onb
   await AccountRow.query(trx).patch({ onboardingState, updatedAt: trx.fn.now() as never }).where({ id });
 }
 
-/** A failed login's count, time and lockout (computed by domain/lockout.ts). */
-export async function recordLoginFailure(trx: TenantTransaction, id: string, state: FailureState): Promise<void> {
-  await AccountRow.query(trx)
-    .patch({ failedLoginCount: state.failedLoginCount, lastFailedLoginAt: state.lastFailedLoginAt, lockedUntil: state.lockedUntil })
-    .where({ id });
-}
-
 /** A successful login forgets earlier failures. */
 export async function recordLoginSuccess(trx: TenantTransaction, id: string, at: Date): Promise<void> {
   await AccountRow.query(trx).patch({ failedLoginCount: 0, lockedUntil: null, lastLoginAt: at }).where({ id });
-}
-
-/**
- * One statement's round trip, for a path that has nothing to write but must cost what its
- * neighbours cost (a login to an unknown clinic next to one for an unknown user).
- */
-export async function spendRoundTrip(trx: TenantTransaction): Promise<void> {
-  await trx.raw('select 1');
 }
 
 export async function unlockAccount(trx: TenantTransaction, id: string): Promise<void> {

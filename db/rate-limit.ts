@@ -6,22 +6,24 @@ import type { Db } from './connection';
  */
 const windowStart = (windowSeconds: number) => new Date(Math.floor(Date.now() / (windowSeconds * 1000)) * windowSeconds * 1000);
 
-export async function rateLimitCount(db: Db, key: string, windowSeconds: number): Promise<number> {
-  const row = await db('rate_limits').where({ key, window_start: windowStart(windowSeconds) }).first('count');
-  return row?.count ?? 0;
+/** The current window's counts of several keys in one round trip (absent keys count 0). */
+export async function rateLimitCounts(db: Db, keys: string[], windowSeconds: number): Promise<Map<string, number>> {
+  const rows: Array<{ key: string; count: number }> = await db('rate_limits').whereIn('key', keys).where({ window_start: windowStart(windowSeconds) }).select('key', 'count');
+  return new Map(keys.map((k) => [k, rows.find((r) => r.key === k)?.count ?? 0]));
 }
 
-export async function rateLimitHit(db: Db, key: string, windowSeconds: number): Promise<number> {
+/** Counts one event against each key, in one statement. */
+export async function rateLimitHits(db: Db, keys: string[], windowSeconds: number): Promise<void> {
+  if (keys.length === 0) return;
   // Old windows are swept now and then by the writers themselves, so the table stays small
   // without a job of its own.
   if (Math.random() < 0.01) await pruneRateLimits(db, Math.max(windowSeconds * 2, 86_400));
-  const { rows } = await db.raw(
-    `insert into rate_limits (key, window_start, count) values (?, ?, 1)
-     on conflict (key, window_start) do update set count = rate_limits.count + 1
-     returning count`,
-    [key, windowStart(windowSeconds)],
+  const start = windowStart(windowSeconds);
+  await db.raw(
+    `insert into rate_limits (key, window_start, count) values ${keys.map(() => '(?, ?, 1)').join(', ')}
+     on conflict (key, window_start) do update set count = rate_limits.count + 1`,
+    keys.flatMap((k) => [k, start]),
   );
-  return rows[0].count;
 }
 
 /** Seconds until the current window ends (for Retry-After). */

@@ -33,7 +33,7 @@ export function tenantOfToken(token: string): string | undefined {
 
 export async function createSession(
   trx: TenantTransaction,
-  args: { tenantId: string; accountId: string; state: SessionState; policy: PasswordPolicy; clientIp: string; userAgent: string | undefined },
+  args: { tenantId: string; accountId: string; state: SessionState; policy: PasswordPolicy; clientIp: string | null; userAgent: string | undefined | null },
 ): Promise<{ token: string; session: SessionRow }> {
   const token = newToken(args.tenantId);
   const now = Date.now();
@@ -130,4 +130,14 @@ export function revokeAccountSessions(trx: TenantTransaction, accountId: string,
   const q = SessionRow.query(trx).patch({ revokedAt: trx.fn.now() as never }).where({ accountId }).whereNull('revokedAt');
   if (keepSessionId) q.whereNot({ id: keepSessionId });
   return q;
+}
+
+/** The session proved a password or a passkey just now (database time). */
+export const markSessionVerified = (trx: TenantTransaction, sessionId: string) =>
+  SessionRow.query(trx).patch({ verifiedAt: trx.fn.now() as never }).where({ id: sessionId });
+
+/** When the session last proved a password or a passkey, and the database's now (so no two clocks are compared). */
+export async function sessionVerification(trx: TenantTransaction, sessionId: string): Promise<{ verifiedAt: Date; now: Date } | undefined> {
+  const row = (await SessionRow.query(trx).findById(sessionId).select('verifiedAt', trx.raw('now() as now'))) as unknown as { verifiedAt: Date; now: Date } | undefined;
+  return row;
 }

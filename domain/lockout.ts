@@ -1,31 +1,26 @@
-import type { PasswordPolicy } from './password-policy';
-
 /**
  * Brute-force protection in the manner of Keycloak's: after `maxFailures` consecutive failures
- * the account is locked for `waitIncrement`, doubling with each further round of failures up to
- * `maxWait`; the count starts over after `failureReset` without failures, or on success.
+ * (the clinic's policy) the login ID is locked for `waitIncrementSeconds`, doubling with each
+ * further round of failures up to `maxWaitSeconds`; the count starts over after
+ * `failureResetSeconds` without failures, or on success. While locked, nothing is counted and
+ * every attempt is answered `423 account_locked`, right password or not.
+ *
+ * The rule is applied by one SQL statement per failure (db/login-failures.ts), so concurrent
+ * failures can neither lose a count nor lock twice: the statement that makes the count a
+ * multiple of `maxFailures` is the one that locks.
  */
-export interface FailureState {
-  failedLoginCount: number;
-  lastFailedLoginAt: Date | null;
-  lockedUntil: Date | null;
-}
-
-export function isLocked(state: Pick<FailureState, 'lockedUntil'>, now: Date): boolean {
+export function isLocked(state: { lockedUntil: Date | null }, now: Date): boolean {
   return state.lockedUntil !== null && state.lockedUntil.getTime() > now.getTime();
 }
 
-export function afterFailedLogin(state: FailureState, policy: PasswordPolicy, now: Date): FailureState & { lockedNow: boolean } {
-  const { maxFailures, waitIncrementSeconds, maxWaitSeconds, failureResetSeconds } = policy.lockout;
-  const stale = state.lastFailedLoginAt !== null && now.getTime() - state.lastFailedLoginAt.getTime() > failureResetSeconds * 1000;
-  const count = (stale ? 0 : state.failedLoginCount) + 1;
-  let lockedUntil = stale ? null : state.lockedUntil;
-  let lockedNow = false;
-  if (count % maxFailures === 0 && !isLocked(state, now)) {
-    const round = count / maxFailures;
-    const waitSeconds = Math.min(maxWaitSeconds, waitIncrementSeconds * 2 ** (round - 1));
-    lockedUntil = new Date(now.getTime() + waitSeconds * 1000);
-    lockedNow = true;
-  }
-  return { failedLoginCount: count, lastFailedLoginAt: now, lockedUntil, lockedNow };
+/** The result of counting one failure. */
+export interface CountedFailure {
+  /** False when the login ID was locked already: nothing was counted. */
+  counted: boolean;
+  failedLoginCount: number;
+  lockedUntil: Date | null;
+  /** This failure locked the login ID (exactly one failure per lockout says so). */
+  lockedNow: boolean;
+  /** Lockouts so far, this one included: the lockout's number. */
+  lockouts: number;
 }

@@ -60,3 +60,15 @@ export function clientIp(peer: string, forwardedFor: string | undefined, trusted
   }
   return peerAddr;
 }
+
+/**
+ * The network a client address stands for in rate limits and probe records: an IPv4 address
+ * itself, an IPv6 address's /64 (one subscriber's or host's usual allocation, so a client cannot
+ * step around a limit by rotating the low 64 bits it owns). Unparseable input is kept as it is.
+ */
+export function addressKey(ip: string): string {
+  const addr = normalise(ip);
+  if (!addr) return ip;
+  if (addr.kind() === 'ipv4') return addr.toString();
+  return `${ipaddr.IPv6.networkAddressFromCIDR(`${addr.toString()}/64`).toString()}/64`;
+}

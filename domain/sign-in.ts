@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { isLocked } from './lockout';
 import { MAX_PASSWORD_LENGTH, secondFactorRequired, type PasswordPolicy } from './password-policy';
 
@@ -27,26 +28,46 @@ export function stateAfterPasswordChange(account: Pick<PasswordFacts, 'roles'>, 
   return secondFactorRequired(policy, account.roles) ? 'second_factor_enrollment_required' : 'active';
 }
 
-/** Longer candidates are refused without the cost of hashing them (a cheap denial-of-service otherwise). */
-export const worthVerifying = (password: string) => password.length <= MAX_PASSWORD_LENGTH * 4;
+/**
+ * Longer candidates are never hashed (argon2 over megabytes is a cheap denial of service): they
+ * are refused as wrong passwords after the same dummy verification an unknown login ID gets.
+ * Counted in code points, as the policy counts them.
+ */
+export const tooLongToVerify = (password: string) => password.length > MAX_PASSWORD_LENGTH && [...password].length > MAX_PASSWORD_LENGTH;
 
 export type LoginRefusal = 'locked' | 'wrong_password' | 'disabled' | 'initial_password_expired';
 
 /**
  * Why a login with this password result is refused, or undefined if it is not. A locked account
- * is only reported as locked to someone who knows its password; everyone else learns nothing.
+ * is locked for everyone, whatever the password: the answer must not confirm a guess (and the
+ * password is not even verified while the lock is known beforehand).
  */
 export function loginRefusal(
   account: { disabled: boolean; lockedUntil: Date | null; passwordIsInitial: boolean; initialPasswordExpiresAt: Date | null },
   passwordOk: boolean,
   now: Date,
 ): LoginRefusal | undefined {
-  if (!passwordOk) return 'wrong_password';
   if (isLocked(account, now)) return 'locked';
+  if (!passwordOk) return 'wrong_password';
   if (account.disabled) return 'disabled';
   if (account.passwordIsInitial && account.initialPasswordExpiresAt !== null && account.initialPasswordExpiresAt <= now) return 'initial_password_expired';
   return undefined;
 }
+
+/**
+ * What stands for a login ID wherever it is kept without an account to point at (failure
+ * counters, throttles, probe records): an HMAC under the platform key, scoped to the clinic (or
+ * to the unknown clinic's slug), so equal IDs match within a clinic and a stored value reveals
+ * nothing, not even a password typed into the wrong field.
+ */
+export function loginIdHash(key: string, scope: string, loginId: string): string {
+  return createHmac('sha256', key).update(`login-id\u0000${scope}\u0000${loginId}`, 'utf8').digest('base64url').slice(0, 32);
+}
+
+/** A password or passkey proved within this many seconds counts as fresh (passkey changes need one). */
+export const REAUTHENTICATION_WINDOW_SECONDS = 300;
+
+export const isFreshlyVerified = (verifiedAt: Date, now: Date) => now.getTime() - verifiedAt.getTime() <= REAUTHENTICATION_WINDOW_SECONDS * 1000;
 
 /** A passkey may go unless it is the last one of an account the clinic requires two-step verification of. */
 export const mayRemovePasskey = (policy: PasswordPolicy, roles: readonly string[], passkeys: number) => passkeys > 1 || !secondFactorRequired(policy, roles);

@@ -131,7 +131,16 @@ const schema = z
     ).default([]),
     /** Failed logins allowed per client address per window before 429 rate_limited. */
     LOGIN_FAILURES_PER_IP: int(1, 10_000).default(20),
+    /** Failed logins allowed per login ID of a clinic (whether or not it exists), from anywhere, per window. */
+    LOGIN_FAILURES_PER_ACCOUNT: int(1, 10_000).default(10),
+    /** Failed logins allowed per clinic (all its login IDs, from anywhere) per window. */
+    LOGIN_FAILURES_PER_CLINIC: int(1, 1_000_000).default(100),
     LOGIN_RATE_WINDOW_SECONDS: int(1, DAY).default(300),
+    /** The key of the HMAC that stands for login IDs in throttles, lockouts and the probe records. */
+    LOGIN_ID_HMAC_KEY: z.string().min(32, 'must be at least 32 characters (generate one with `openssl rand -hex 32`)').optional(),
+    /** argon2 computations at once per process, and how many may wait before 429 rate_limited. */
+    PASSWORD_HASH_CONCURRENCY: int(1, 64).default(4),
+    PASSWORD_HASH_QUEUE: int(0, 10_000).default(64),
     /** Where clinics' master keys live: `local` (a key store folder) or `kms` (AWS KMS). */
     KEY_PROVIDER: z.enum(['local', 'kms']).default('local'),
     /** The local key store. Back it up apart from the data, or crypto-shredding cannot work. */
@@ -207,6 +216,11 @@ const schema = z
       // Without it every API process would sign join tokens with its own random secret,
       // which the video service cannot verify.
       ctx.addIssue({ code: 'custom', path: ['VIDEO_TOKEN_SECRET'], message: 'is required when NODE_ENV=production (the secret shared with the video service)' });
+    }
+    if (c.NODE_ENV === 'production' && !c.LOGIN_ID_HMAC_KEY) {
+      // Without it every process would hash login IDs with its own random key: instances would
+      // disagree about lockouts and throttles, and probe records could not be compared.
+      ctx.addIssue({ code: 'custom', path: ['LOGIN_ID_HMAC_KEY'], message: 'is required when NODE_ENV=production (shared by every API instance)' });
     }
     for (const origin of c.WEBAUTHN_ORIGINS) {
       const host = URL.canParse(origin) ? new URL(origin).hostname : undefined;

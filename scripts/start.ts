@@ -118,6 +118,8 @@ async function main() {
     KEY_STORE_DIR: env.KEY_STORE_DIR || path.join(dataDir, 'keys'),
     STORAGE_DIR: env.STORAGE_DIR || path.join(dataDir, 'objects'),
     VIDEO_TOKEN_SECRET: env.VIDEO_TOKEN_SECRET || randomBytes(32).toString('hex'),
+    // One key for the API and the worker of this run (set it to keep login-ID hashes comparable across runs).
+    LOGIN_ID_HMAC_KEY: env.LOGIN_ID_HMAC_KEY || randomBytes(32).toString('hex'),
     ...(services.sesEndpoint ? { SES_ENDPOINT: services.sesEndpoint } : {}),
   };
   const spawnTs = (name: string, entry: string) => {

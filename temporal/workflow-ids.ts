@@ -6,3 +6,4 @@ export const tenantProvisioningWorkflowId = (tenantId: string) => `tenant-provis
 export const accountOnboardingWorkflowId = (accountId: string) => `account-onboarding/${accountId}`;
 export const keyRotationWorkflowId = (tenantId: string) => `key-rotation/${tenantId}`;
 export const consultationWorkflowId = (consultationId: string) => `consultation/${consultationId}`;
+export const accountLockoutWorkflowId = (accountId: string, lockout: number) => `account-lockout/${accountId}/${lockout}`;

@@ -5,3 +5,4 @@ export { keyRotationWorkflow } from './key-rotation';
 export { consultationWorkflow } from './consultation';
 export { maintenanceWorkflow } from './maintenance';
 export { workflowOutboxSweepWorkflow } from './workflow-outbox-sweep';
+export { accountLockoutWorkflow } from './account-lockout';

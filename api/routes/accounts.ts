@@ -31,7 +31,12 @@ const accountSchema = z
   })
   .meta({ id: 'Account' });
 
-const created = z.object({ accountId: z.string().uuid(), initialPassword: z.string().describe('Shown once; never retrievable again') });
+const initialPasswordShown = z.string().describe('Generated (none was given): shown once, never retrievable again');
+const created = z.object({ accountId: z.string().uuid(), initialPassword: initialPasswordShown.optional() });
+/** The administrator's choice of initial password: checked against the clinic's policy, never returned or logged. */
+const chosenInitialPassword = z.string().min(1).max(4096).describe('Your choice of initial password (else one is generated); it must be changed at first login');
+const createBody = createAccountSchema.extend({ initialPassword: chosenInitialPassword.optional() });
+const resetBody = z.strictObject({ initialPassword: chosenInitialPassword.optional() }).optional();
 const accountParams = z.strictObject({ id: z.string().min(1).max(64) });
 const tenantParams = z.strictObject({ tenantId: z.string().min(1).max(64) });
 const listQuery = z.strictObject({
@@ -65,12 +70,13 @@ export const accountRoutes = (deps: AppDeps) => [
     path: '/v1/accounts',
     operationId: 'createAccount',
     summary: 'Create an account in your clinic',
-    body: createAccountSchema,
-    responses: { 201: { description: 'Created; the initial password is shown only now', schema: created } },
+    body: createBody,
+    responses: { 201: { description: 'Created; a generated initial password is shown only now', schema: created } },
     problems: [403, 409],
     handler: async (ctx, { body }) => {
+      const { initialPassword, ...input } = body;
       ctx.status = 201;
-      ctx.body = await createAccount(deps, actor(ctx), ctx.state.auth!.tenantId, body);
+      ctx.body = await createAccount(deps, actor(ctx), ctx.state.auth!.tenantId, input, { initialPassword });
     },
   }),
 
@@ -137,12 +143,13 @@ export const accountRoutes = (deps: AppDeps) => [
     method: 'post',
     path: '/v1/accounts/:id/reset-password',
     operationId: 'resetAccountPassword',
-    summary: 'Issue a new initial password; onboarding starts over and all sessions end',
+    summary: 'Set a new initial password (yours, or a generated one); onboarding starts over and all sessions end',
     params: accountParams,
-    responses: { 200: { description: 'The new initial password, shown once', schema: z.object({ initialPassword: z.string() }) } },
+    body: resetBody,
+    responses: { 200: { description: 'Reset; a generated initial password is shown only now', schema: z.object({ initialPassword: initialPasswordShown.optional() }) } },
     problems: [403, 404],
-    handler: async (ctx, { params }) => {
-      ctx.body = await resetPassword(deps, clinicActor(ctx), params.id);
+    handler: async (ctx, { params, body }) => {
+      ctx.body = await resetPassword(deps, clinicActor(ctx), params.id, { initialPassword: body?.initialPassword });
     },
   }),
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { changePassword } from '../../application/auth/change-password';
 import { login } from '../../application/auth/login';
 import { logout } from '../../application/auth/logout';
+import { reauthenticate } from '../../application/auth/reauthenticate';
 import { readMe } from '../../application/auth/me';
 import { SESSION_STATES } from '../../domain/sign-in';
 import { actor, clinicActor, sessionActor } from '../actor';
@@ -19,6 +20,8 @@ const changePasswordBody = z.strictObject({
   currentPassword: z.string().min(1).max(4096),
   newPassword: z.string().min(1).max(4096),
 });
+
+const reauthenticateBody = z.strictObject({ password: z.string().min(1).max(4096) });
 
 const loginReply = z.object({ token: z.string(), state: z.enum(SESSION_STATES) });
 
@@ -63,9 +66,26 @@ export const authRoutes = (deps: AppDeps) => [
     states: ['active', 'password_change_required'],
     body: changePasswordBody,
     responses: { 204: { description: 'Changed' } },
-    problems: [400],
+    problems: [400, 423, 429],
     handler: async (ctx, { body }) => {
       await changePassword(deps, sessionActor(ctx), body);
+      ctx.status = 204;
+    },
+  }),
+
+  defineRoute({
+    method: 'post',
+    path: '/v1/auth/reauthenticate',
+    operationId: 'reauthenticate',
+    summary: 'Confirm your password again: adding or removing a passkey needs a proof from the last 5 minutes (wrong passwords count toward the lockout)',
+    tags: ['auth'],
+    security: 'session',
+    states: ['active', 'second_factor_enrollment_required'],
+    body: reauthenticateBody,
+    responses: { 204: { description: 'Confirmed' } },
+    problems: [400, 423, 429],
+    handler: async (ctx, { body }) => {
+      await reauthenticate(deps, sessionActor(ctx), body.password);
       ctx.status = 204;
     },
   }),

@@ -56,12 +56,14 @@ $('enroll-button').addEventListener('click', async () => {
   const options = await api('POST', '/v1/auth/webauthn/registration/options');
   const response = await startRegistration({ optionsJSON: options });
   const r = await api('POST', '/v1/auth/webauthn/registration/verify', { response, name: 'This browser' });
+  if (r.token) token = r.token; // enrolment replaced the session
   show(r.state);
 });
 $('verify-button').addEventListener('click', async () => {
   const options = await api('POST', '/v1/auth/webauthn/authentication/options');
   const response = await startAuthentication({ optionsJSON: options });
   const r = await api('POST', '/v1/auth/webauthn/authentication/verify', { response });
+  if (r.token) token = r.token; // two-step verification replaced the session
   show(r.state);
 });
 $('logout-button').addEventListener('click', async () => {

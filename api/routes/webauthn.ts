@@ -46,15 +46,18 @@ const toPasskeyView = (c: WebauthnCredentialRow) => ({
 
 const common = { tags: ['auth'], security: 'session' as const };
 
+const newToken = z.string().describe('The new session token: the one used for this request no longer works');
+
 export const webauthnRoutes = (deps: AppDeps) => [
   defineRoute({
     ...common,
     method: 'post',
     path: '/v1/auth/webauthn/registration/options',
     operationId: 'passkeyRegistrationOptions',
-    summary: 'Options for navigator.credentials.create() to register a passkey',
+    summary: 'Options for navigator.credentials.create() to register a passkey (needs a password or passkey proved in the last 5 minutes)',
     states: ['active', 'second_factor_enrollment_required'],
     responses: { 200: { description: 'PublicKeyCredentialCreationOptionsJSON', schema: z.record(z.string(), z.unknown()) } },
+    problems: [403],
     handler: async (ctx) => {
       ctx.body = await passkeyRegistrationOptions(deps, sessionActor(ctx));
     },
@@ -65,15 +68,20 @@ export const webauthnRoutes = (deps: AppDeps) => [
     method: 'post',
     path: '/v1/auth/webauthn/registration/verify',
     operationId: 'passkeyRegistrationVerify',
-    summary: 'Register the passkey the browser created',
+    summary: 'Register the passkey the browser created (needs a recent proof); an enrolling session is replaced by an active one',
     states: ['active', 'second_factor_enrollment_required'],
     body: registrationVerifyBody,
-    responses: { 201: { description: 'Registered; the session is active', schema: passkeyView.extend({ state: z.literal('active') }) } },
-    problems: [400],
+    responses: {
+      201: {
+        description: 'Registered; the session is active (when it was enrolling: a new session, whose token is in the answer)',
+        schema: passkeyView.extend({ state: z.literal('active'), token: newToken.optional() }),
+      },
+    },
+    problems: [400, 403],
     handler: async (ctx, { body }) => {
-      const passkey = await registerPasskey(deps, sessionActor(ctx), body);
+      const { passkey, token } = await registerPasskey(deps, sessionActor(ctx), body);
       ctx.status = 201;
-      ctx.body = { ...toPasskeyView(passkey), state: 'active' };
+      ctx.body = { ...toPasskeyView(passkey), state: 'active', ...(token ? { token } : {}) };
     },
   }),
 
@@ -82,8 +90,8 @@ export const webauthnRoutes = (deps: AppDeps) => [
     method: 'post',
     path: '/v1/auth/webauthn/authentication/options',
     operationId: 'passkeyAuthenticationOptions',
-    summary: 'Options for navigator.credentials.get() to complete two-step verification',
-    states: ['second_factor_required'],
+    summary: 'Options for navigator.credentials.get(): to complete two-step verification, or to re-authenticate an active session',
+    states: ['second_factor_required', 'active'],
     responses: { 200: { description: 'PublicKeyCredentialRequestOptionsJSON', schema: z.record(z.string(), z.unknown()) } },
     handler: async (ctx) => {
       ctx.body = await passkeyAuthenticationOptions(deps, sessionActor(ctx));
@@ -95,14 +103,19 @@ export const webauthnRoutes = (deps: AppDeps) => [
     method: 'post',
     path: '/v1/auth/webauthn/authentication/verify',
     operationId: 'passkeyAuthenticationVerify',
-    summary: 'Verify the passkey assertion; the session becomes active',
-    states: ['second_factor_required'],
+    summary: 'Verify the passkey assertion: two-step verification issues a new, active session; an active session is re-authenticated',
+    states: ['second_factor_required', 'active'],
     body: authenticationVerifyBody,
-    responses: { 200: { description: 'Verified', schema: z.object({ state: z.literal('active') }) } },
+    responses: {
+      200: {
+        description: 'Verified (after two-step verification with the new session token; the old one no longer works)',
+        schema: z.object({ state: z.literal('active'), token: newToken.optional() }),
+      },
+    },
     problems: [400],
     handler: async (ctx, { body }) => {
-      await verifyPasskey(deps, sessionActor(ctx), body.response);
-      ctx.body = { state: 'active' };
+      const { token } = await verifyPasskey(deps, sessionActor(ctx), body.response);
+      ctx.body = { state: 'active', ...(token ? { token } : {}) };
     },
   }),
 
@@ -123,12 +136,12 @@ export const webauthnRoutes = (deps: AppDeps) => [
     method: 'delete',
     path: '/v1/auth/webauthn/credentials/:id',
     operationId: 'removeOwnPasskey',
-    summary: 'Remove one of your passkeys (not the last one when the clinic requires two-step verification)',
+    summary: 'Remove one of your passkeys (needs a recent proof; not the last one when the clinic requires two-step verification)',
     params: idParams,
     responses: { 204: { description: 'Removed' } },
-    problems: [404, 409],
+    problems: [403, 404, 409],
     handler: async (ctx, { params }) => {
-      await removeOwnPasskey(deps, clinicActor(ctx), params.id);
+      await removeOwnPasskey(deps, sessionActor(ctx), params.id);
       ctx.status = 204;
     },
   }),

@@ -9,15 +9,19 @@ import { startOnboarding } from './onboarding';
 
 /**
  * A clinic admin (or an operator, for a clinic's first admin) creates an account: the account,
- * its log entry and the start of its onboarding workflow commit together.
+ * its log entry and the start of its onboarding workflow commit together. The admin may choose
+ * the initial password (checked against the clinic's policy, never returned); otherwise a random
+ * one is generated and returned once. Either way it must be changed at first login.
  */
 export async function createAccount(
-  deps: Pick<Services, 'db' | 'outbox'>,
+  deps: Pick<Services, 'db' | 'outbox' | 'passwords'>,
   actor: Actor,
   tenantId: string,
   input: CreateAccountInput,
-): Promise<{ accountId: string; initialPassword: string }> {
-  const { initialPassword, initial } = await issueInitialPassword(deps, tenantId);
+  opts: { initialPassword?: string } = {},
+): Promise<{ accountId: string; initialPassword?: string }> {
+  const chosen = opts.initialPassword === undefined ? undefined : { password: opts.initialPassword, loginId: input.loginId };
+  const { initialPassword, initial } = await issueInitialPassword(deps, tenantId, chosen);
   return commitThenDispatch(deps, tenantId, async (trx, enqueue) => {
     const account = await insertAccount(trx, input, initial);
     await recordAudit(trx, actor.audit, {
@@ -25,20 +29,20 @@ export async function createAccount(
       outcome: 'success',
       targetType: 'account',
       targetId: account.id,
-      details: { loginId: account.loginId, roles: account.roles },
+      details: { loginId: account.loginId, roles: account.roles, passwordOrigin: chosen ? 'admin' : 'generated' },
     });
     await enqueue(startOnboarding({ tenantId, accountId: account.id, initialPasswordExpiresAt: account.initialPasswordExpiresAt! }));
-    return { accountId: account.id, initialPassword };
+    return { accountId: account.id, ...(initialPassword === undefined ? {} : { initialPassword }) };
   });
 }
 
 /** An operator creates a clinic's administrator (404 for a clinic that does not exist). */
 export async function createClinicAdmin(
-  deps: Pick<Services, 'db' | 'outbox'>,
+  deps: Pick<Services, 'db' | 'outbox' | 'passwords'>,
   actor: Actor,
   tenantId: string,
   input: Omit<CreateAccountInput, 'roles'>,
-): Promise<{ accountId: string; initialPassword: string }> {
+): Promise<{ accountId: string; initialPassword?: string }> {
   const tenant = await getTenant(deps.db, tenantId);
   return createAccount(deps, actor, tenant.id, { ...input, roles: ['admin'] });
 }

@@ -5,13 +5,28 @@ import type { ClinicActor, Services } from '../deps';
 import { issueInitialPassword } from './initial-password';
 import { restartOnboarding } from './onboarding';
 
-/** An admin issues a new initial password: sessions end and onboarding starts over. */
-export async function resetPassword(deps: Pick<Services, 'db' | 'outbox'>, actor: ClinicActor, accountId: string): Promise<{ initialPassword: string }> {
-  const { initialPassword, initial } = await issueInitialPassword(deps, actor.tenantId);
+/**
+ * An admin issues a new initial password — their own choice (checked against the policy) or a
+ * generated one, returned once —: sessions end and onboarding starts over.
+ */
+export async function resetPassword(
+  deps: Pick<Services, 'db' | 'outbox' | 'passwords'>,
+  actor: ClinicActor,
+  accountId: string,
+  opts: { initialPassword?: string } = {},
+): Promise<{ initialPassword?: string }> {
+  const chosen = opts.initialPassword === undefined ? undefined : { password: opts.initialPassword, accountId };
+  const { initialPassword, initial } = await issueInitialPassword(deps, actor.tenantId, chosen);
   return commitThenDispatch(deps, actor.tenantId, async (trx, enqueue) => {
     const account = await setInitialPassword(trx, accountId, initial);
-    await recordAudit(trx, actor.audit, { action: 'account.password_reset', outcome: 'success', targetType: 'account', targetId: accountId });
+    await recordAudit(trx, actor.audit, {
+      action: 'account.password_reset',
+      outcome: 'success',
+      targetType: 'account',
+      targetId: accountId,
+      details: { passwordOrigin: chosen ? 'admin' : 'generated' },
+    });
     await enqueue(restartOnboarding({ tenantId: actor.tenantId, accountId, initialPasswordExpiresAt: account.initialPasswordExpiresAt! }));
-    return { initialPassword };
+    return initialPassword === undefined ? {} : { initialPassword };
   });
 }

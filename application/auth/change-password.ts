@@ -1,43 +1,40 @@
 import { findAccount, previousPasswordHashes, replacePassword } from '../../db/accounts';
 import { recordAudit, recordAuditNow } from '../../db/audit';
-import { revokeAccountSessions, setSessionState } from '../../db/sessions';
-import { getSettings } from '../../db/settings';
+import { markSessionVerified, revokeAccountSessions, setSessionState } from '../../db/sessions';
 import { withTenant } from '../../db/tenant-scope';
 import { passkeyCount } from '../../db/webauthn';
 import { unmetPasswordRules, type PasswordPolicy, type UnmetRule } from '../../domain/password-policy';
 import { badRequest, unauthorized } from '../../domain/problems';
 import { stateAfterPasswordChange } from '../../domain/sign-in';
-import { hashPassword, verifyPassword } from '../../lib/password-hash';
+import type { PasswordHasher } from '../../lib/password-hash';
 import { recordOnboardingFact } from '../accounts/onboarding';
 import { commitThenDispatch } from '../commit-then-dispatch';
 import type { Services, SessionActor } from '../deps';
+import { proveOwnPassword } from './own-password';
 
 /**
  * The signed-in user changes their own password: the current one must be right and the new one
  * must meet the clinic's policy, history included (400 password_policy, listing every unmet rule).
- * Every other session of the account ends; a session that had to change its password moves on
- * (to passkey enrolment or to active), and so does onboarding. The argon2 work (checking the
- * current password and the history, hashing the new one) runs with no transaction open.
+ * Wrong current passwords count toward the account's lockout (see own-password.ts). Every other
+ * session of the account ends; a session that had to change its password moves on (to passkey
+ * enrolment or to active), and so does onboarding; the session counts as freshly verified. The
+ * argon2 work (checking the current password and the history, hashing the new one) runs with no
+ * transaction open, and a new password the policy refuses (too long included) is never hashed.
  */
 export async function changePassword(
-  deps: Pick<Services, 'db' | 'outbox'>,
+  deps: Pick<Services, 'db' | 'outbox' | 'passwords'>,
   actor: SessionActor,
   change: { currentPassword: string; newPassword: string },
 ): Promise<void> {
-  const { policy, account: before, previous } = await withTenant(deps.db, actor.tenantId, async (trx) => {
-    const { policy } = await getSettings(trx);
-    const account = await findAccount(trx, actor.accountId);
-    if (!account) throw unauthorized();
-    return { policy, account, previous: await previousPasswordHashes(trx, account.id, policy.historyCount - 1) };
-  });
-  if (!(await verifyPassword(before.passwordHash, change.currentPassword))) return refuse(deps, actor, 'wrong_current_password');
+  const { policy, account: before } = await proveOwnPassword(deps, actor, change.currentPassword, 'password.change');
+  const previous = await withTenant(deps.db, actor.tenantId, (trx) => previousPasswordHashes(trx, before.id, policy.historyCount - 1));
   const unmet = unmetPasswordRules(change.newPassword, policy, before.loginId);
   if (unmet.length === 0) {
-    const reused = await reuse(policy, [before.passwordHash, ...previous], change.newPassword);
+    const reused = await reuse(deps.passwords, policy, [before.passwordHash, ...previous], change.newPassword);
     if (reused) unmet.push(reused);
   }
   if (unmet.length > 0) throw badRequest('password_policy', 'The new password does not meet the clinic\'s policy.', { errors: unmet });
-  const passwordHash = await hashPassword(change.newPassword);
+  const passwordHash = await deps.passwords.hash(change.newPassword);
 
   const changed = await commitThenDispatch(deps, actor.tenantId, async (trx, enqueue) => {
     const account = await findAccount(trx, actor.accountId, { forUpdate: true });
@@ -49,22 +46,21 @@ export async function changePassword(
     await recordOnboardingFact(trx, enqueue, account, { kind: 'passwordChanged', secondFactorRequired: next === 'second_factor_enrollment_required' });
     await revokeAccountSessions(trx, account.id, actor.sessionId);
     await setSessionState(trx, actor.sessionId, next);
+    await markSessionVerified(trx, actor.sessionId);
     await recordAudit(trx, actor.audit, { action: 'password.change', outcome: 'success', targetType: 'account', targetId: account.id });
     return true;
   });
-  if (!changed) return refuse(deps, actor, 'password_changed');
-}
-
-/** The refusal is logged in a transaction of its own. */
-async function refuse(deps: Pick<Services, 'db'>, actor: SessionActor, reason: string): Promise<never> {
-  await recordAuditNow(deps.db, actor.tenantId, actor.audit, { action: 'password.change', outcome: 'failed', targetType: 'account', targetId: actor.accountId, details: { reason } });
-  throw badRequest('invalid_current_password', 'The current password is wrong.');
+  if (!changed) {
+    // Logged in a transaction of its own.
+    await recordAuditNow(deps.db, actor.tenantId, actor.audit, { action: 'password.change', outcome: 'failed', targetType: 'account', targetId: actor.accountId, details: { reason: 'password_changed' } });
+    throw badRequest('invalid_current_password', 'The current password is wrong.');
+  }
 }
 
 /** The candidate is the current password or, with a history, one of the last `historyCount` (newest first in `hashes`). */
-async function reuse(policy: PasswordPolicy, hashes: string[], candidate: string): Promise<UnmetRule | undefined> {
+async function reuse(passwords: PasswordHasher, policy: PasswordPolicy, hashes: string[], candidate: string): Promise<UnmetRule | undefined> {
   for (const h of hashes) {
-    if (await verifyPassword(h, candidate)) {
+    if (await passwords.verify(h, candidate)) {
       return { rule: 'reused', message: policy.historyCount > 0 ? `must differ from the last ${policy.historyCount} passwords` : 'must differ from the current password' };
     }
   }

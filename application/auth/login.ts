@@ -1,7 +1,9 @@
-import { findAccount, findByLoginId, recordLoginFailure, recordLoginSuccess, spendRoundTrip } from '../../db/accounts';
+import { findAccount, findByLoginId, recordLoginSuccess } from '../../db/accounts';
 import { recordAudit, type AuditContext } from '../../db/audit';
+import { countLoginIdFailure, loginIdLockedUntil } from '../../db/login-failures';
+import { recordLoginProbe } from '../../db/login-probes';
 import type { AccountRow } from '../../db/models/account';
-import { rateLimitCount, rateLimitHit, secondsLeftInWindow } from '../../db/rate-limit';
+import { rateLimitCounts, rateLimitHits, secondsLeftInWindow } from '../../db/rate-limit';
 import { createSession } from '../../db/sessions';
 import { getSettings } from '../../db/settings';
 import type { TenantTransaction } from '../../db/tenant-scope';
@@ -9,19 +11,27 @@ import { withTenant } from '../../db/tenant-scope';
 import { findTenantBySlug } from '../../db/tenants';
 import { passkeyCount } from '../../db/webauthn';
 import { normaliseLoginId } from '../../domain/account';
-import { afterFailedLogin } from '../../domain/lockout';
-import { isAllowedFrom } from '../../domain/network';
+import { isLocked } from '../../domain/lockout';
+import { addressKey, isAllowedFrom } from '../../domain/network';
 import type { PasswordPolicy } from '../../domain/password-policy';
 import { Problem, forbidden, tooManyRequests } from '../../domain/problems';
-import { loginRefusal, stateAfterPassword, worthVerifying, type SessionState } from '../../domain/sign-in';
-import { burnVerification, verifyPassword } from '../../lib/password-hash';
+import { loginIdHash, loginRefusal, stateAfterPassword, type SessionState } from '../../domain/sign-in';
 import { recordOnboardingFact } from '../accounts/onboarding';
 import { commitThenDispatch, type Enqueue } from '../commit-then-dispatch';
 import type { Actor, Services } from '../deps';
+import { accountLocked, countWrongPassword } from './lockout';
+import { NO_CLINIC } from '../../domain/ids';
 
 export interface LoginLimits {
+  /** Failed logins per window from one network (an IPv4 address, an IPv6 /64). */
   loginFailuresPerIp: number;
+  /** Failed logins per window for one login ID of a clinic, from anywhere, whether or not it exists. */
+  loginFailuresPerAccount: number;
+  /** Failed logins per window for one clinic (all login IDs, from anywhere). */
+  loginFailuresPerClinic: number;
   loginRateWindowSeconds: number;
+  /** The key of the HMAC that stands for login IDs (LOGIN_ID_HMAC_KEY). */
+  loginIdKey: string;
 }
 
 export interface LoginRequest {
@@ -32,120 +42,178 @@ export interface LoginRequest {
   userAgent?: string;
 }
 
-type Deps = Pick<Services, 'db' | 'outbox'> & { security: LoginLimits };
+type Deps = Pick<Services, 'db' | 'outbox' | 'passwords'> & { security: LoginLimits };
 
-/** The scope of a clinic that does not exist: row-level security shows nothing in it. */
-const NO_CLINIC = '00000000-0000-0000-0000-000000000000';
-/** An id no account has, looked up when there is no account, so that path costs the same. */
-const NOBODY = '00000000-0000-0000-0000-000000000000';
 
 const invalidCredentials = () => new Problem(401, 'invalid_credentials', 'Unauthorized', 'The clinic, login ID or password is wrong.');
 
-interface Attempt {
+/** Who the attempt is for, as far as can be known without the database's help. */
+interface Target {
   /** The clinic, if it exists and is active. */
   tenantId: string | undefined;
+  /** Its scope: the clinic, or NO_CLINIC. */
   scope: string;
   loginId: string;
-  policy: PasswordPolicy;
-  /** The account as read before its password was verified. */
-  account: AccountRow | undefined;
-  passwordOk: boolean;
-  anonymous: AuditContext;
+  /** The login ID's HMAC within its clinic (or the unknown clinic's slug): the key of its counters. */
+  loginKey: string;
+  /** The client's network: IPv4 address or IPv6 /64. */
+  clientNet: string;
+  /** Counters checked before anything else; `refusals`: a refusal while locked counts too. */
+  throttles: Array<{ key: string; limit: number; refusals: boolean }>;
 }
 
-type Outcome = { kind: 'ok'; token: string; state: SessionState } | { kind: 'locked'; until: Date } | { kind: 'bad' };
+type Read = { kind: 'denied' } | { kind: 'locked'; until: Date } | { kind: 'open'; policy: PasswordPolicy; account: AccountRow | undefined };
+
+/** `failed`: a failure that counts against the throttles (a wrong password, not a refusal while locked). */
+type Outcome = { kind: 'ok'; token: string; state: SessionState } | { kind: 'locked'; until: Date; failed: boolean } | { kind: 'bad'; failed: true };
 
 /**
- * Logs in with clinic, login ID and password, in three steps so that no connection waits while
- * argon2 runs: read the account (a short transaction), verify the password with no transaction
- * open, then settle the attempt with the account's row locked (failure count and lockout, or the
- * session, the first-login fact and the log entries). A wrong password, an unknown user and an
- * unknown clinic take the same steps and get the same 401; failures count against the client's
- * address (429 past the limit).
+ * Logs in with clinic, login ID and password. Unknown clinics, unknown login IDs and existing
+ * accounts take the same steps and get the same answers:
+ * 1. throttles: failures per network, per clinic and per login ID (429 past any of them);
+ * 2. read, in a short transaction: the clinic's settings, the account, and whether the login ID
+ *    is locked — if so, 423 at once, without looking at the password;
+ * 3. the password checked with no transaction open (argon2; a dummy verification when there is
+ *    no account or the password is too long);
+ * 4. settle, with the account's row locked: the session, or one more failure counted in a single
+ *    statement (the failure that locks answers 423 and starts the lockout notice). Login IDs
+ *    without an account are counted and locked alike, and recorded as probes.
  */
 export async function login(deps: Deps, actor: Actor, req: LoginRequest): Promise<{ token: string; state: SessionState }> {
-  const { loginFailuresPerIp, loginRateWindowSeconds } = deps.security;
-  const rateKey = `login-failures:${req.clientIp}`;
-  if ((await rateLimitCount(deps.db, rateKey, loginRateWindowSeconds)) >= loginFailuresPerIp) {
-    throw tooManyRequests('rate_limited', 'Too many failed logins from your address. Try again later.', secondsLeftInWindow(loginRateWindowSeconds));
+  const target = await identify(deps, req);
+  const window = deps.security.loginRateWindowSeconds;
+  const counts = await rateLimitCounts(deps.db, target.throttles.map((t) => t.key), window);
+  if (target.throttles.some((t) => counts.get(t.key)! >= t.limit)) {
+    throw tooManyRequests('rate_limited', 'Too many failed logins. Try again later.', secondsLeftInWindow(window));
   }
-  const attempt = await readAttempt(deps, actor, req);
-  const outcome = await commitThenDispatch(deps, attempt.scope, (trx, enqueue) => settle(trx, enqueue, attempt, req));
-  if (outcome.kind === 'locked') {
-    throw new Problem(423, 'account_locked', 'Locked', 'The account is locked after repeated failed logins. Wait, or ask an administrator to unlock it.', {
-      lockedUntil: outcome.until.toISOString(),
-    });
-  }
-  if (outcome.kind === 'bad') {
-    await rateLimitHit(deps.db, rateKey, loginRateWindowSeconds);
-    throw invalidCredentials();
-  }
-  return { token: outcome.token, state: outcome.state };
-}
-
-/** Steps one and two: the clinic's settings and the account, then the password checked outside any transaction. */
-async function readAttempt(deps: Deps, actor: Actor, req: LoginRequest): Promise<Attempt> {
-  const found = await findTenantBySlug(deps.db, req.tenant.toLowerCase());
-  // An unknown (or inactive) clinic takes the same path as an unknown user, inside a scope that
-  // can see nothing, so the two cost the same database round trips and time.
-  const tenantId = found?.status === 'active' ? found.id : undefined;
-  const scope = tenantId ?? NO_CLINIC;
-  const loginId = normaliseLoginId(req.loginId);
   const anonymous: AuditContext = { ...actor.audit, actorType: 'anonymous' };
-  const read = await withTenant(deps.db, scope, async (trx) => {
-    const { policy, allowlist } = await getSettings(trx);
-    if (!isAllowedFrom(req.clientIp, allowlist)) {
-      await recordAudit(trx, anonymous, { action: 'login', outcome: 'denied', details: { loginId, reason: 'ip_not_allowed' } });
-      return undefined;
-    }
-    return { policy, account: await findByLoginId(trx, loginId) };
-  });
-  if (!read) throw forbidden('ip_not_allowed', 'Your network address is not on this clinic\'s allowlist.');
-  const passwordOk = read.account
-    ? worthVerifying(req.password) && (await verifyPassword(read.account.passwordHash, req.password))
-    : await burnVerification(req.password);
-  return { tenantId, scope, loginId, ...read, passwordOk, anonymous };
+  const read = await withTenant(deps.db, target.scope, (trx) => readAttempt(trx, target, anonymous, req));
+  if (read.kind === 'denied') throw forbidden('ip_not_allowed', 'Your network address is not on this clinic\'s allowlist.');
+  let outcome: Outcome;
+  if (read.kind === 'locked') {
+    outcome = { kind: 'locked', until: read.until, failed: false };
+  } else {
+    const passwordOk = await deps.passwords.check(read.account?.passwordHash, req.password);
+    // The lockout notice is sent in the background: the answer's timing must not depend on Temporal.
+    outcome = await commitThenDispatch(deps, target.scope, (trx, enqueue) => settle(trx, enqueue, target, read, passwordOk, anonymous, req), { dispatch: 'background' });
+  }
+  if (outcome.kind === 'ok') return { token: outcome.token, state: outcome.state };
+  // A refusal while locked costs no argon2 and counts against the client's network only: hammering
+  // a locked login ID is throttled (each refusal is logged), but cannot exhaust a clinic's limits.
+  const hits = target.throttles.filter((t) => outcome.failed || t.refusals);
+  await rateLimitHits(deps.db, hits.map((t) => t.key), window);
+  if (outcome.kind === 'locked') throw accountLocked(outcome.until);
+  throw invalidCredentials();
 }
 
-/** Step three, with the account's row locked: the attempt's consequences and its log entries. */
-async function settle(trx: TenantTransaction, enqueue: Enqueue, attempt: Attempt, req: LoginRequest): Promise<Outcome> {
-  const account = await findAccount(trx, attempt.account?.id ?? NOBODY, { forUpdate: true });
-  if (!account) {
-    // An unknown user is logged; an unknown clinic has no log, so it spends the same round trip.
-    if (attempt.tenantId) {
-      await recordAudit(trx, attempt.anonymous, { action: 'login', outcome: 'failed', details: { loginId: attempt.loginId, reason: 'unknown_login_id' } });
-    } else {
-      await spendRoundTrip(trx);
-    }
-    return { kind: 'bad' };
+async function identify(deps: Deps, req: LoginRequest): Promise<Target> {
+  const slug = req.tenant.toLowerCase();
+  const found = await findTenantBySlug(deps.db, slug);
+  // An unknown (or inactive) clinic takes the same path as an unknown user, inside a scope that
+  // can see nothing of any clinic, so the two cost the same and answer the same.
+  const tenantId = found?.status === 'active' ? found.id : undefined;
+  const { loginIdKey, loginFailuresPerIp, loginFailuresPerClinic, loginFailuresPerAccount } = deps.security;
+  const loginId = normaliseLoginId(req.loginId);
+  const loginKey = loginIdHash(loginIdKey, tenantId ?? `slug:${slug}`, loginId);
+  const clinic = tenantId ?? `unknown:${loginIdHash(loginIdKey, 'slug', slug)}`;
+  const clientNet = addressKey(req.clientIp);
+  return {
+    tenantId,
+    scope: tenantId ?? NO_CLINIC,
+    loginId,
+    loginKey,
+    clientNet,
+    throttles: [
+      { key: `login:net:${clientNet}`, limit: loginFailuresPerIp, refusals: true },
+      { key: `login:clinic:${clinic}`, limit: loginFailuresPerClinic, refusals: false },
+      { key: `login:id:${clinic}:${loginKey}`, limit: loginFailuresPerAccount, refusals: false },
+    ],
+  };
+}
+
+/** Step two: settings, allowlist, account and lock; a locked login ID's refusal is recorded here. */
+async function readAttempt(trx: TenantTransaction, t: Target, anonymous: AuditContext, req: LoginRequest): Promise<Read> {
+  const { policy, allowlist } = await getSettings(trx);
+  if (!isAllowedFrom(req.clientIp, allowlist)) {
+    await recordAudit(trx, anonymous, { action: 'login', outcome: 'denied', details: { reason: 'ip_not_allowed' } });
+    return { kind: 'denied' };
   }
-  const actor: AuditContext = { ...attempt.anonymous, actorType: 'account', actorId: account.id, actorRoles: account.roles };
+  const account = await findByLoginId(trx, t.loginId);
+  const lockedUntil = account ? account.lockedUntil : await loginIdLockedUntil(trx, t.loginKey);
+  if (!lockedUntil || !isLocked({ lockedUntil }, new Date())) return { kind: 'open', policy, account };
+  if (account) {
+    await recordAudit(trx, accountActor(anonymous, account), { action: 'login', outcome: 'denied', targetType: 'account', targetId: account.id, details: { reason: 'locked' } });
+  } else {
+    await recordProbe(trx, t, anonymous);
+  }
+  return { kind: 'locked', until: lockedUntil };
+}
+
+const accountActor = (anonymous: AuditContext, account: AccountRow): AuditContext => ({ ...anonymous, actorType: 'account', actorId: account.id, actorRoles: account.roles });
+
+/** Step four, with the account's row locked: the attempt's consequences and its log entries. */
+async function settle(
+  trx: TenantTransaction,
+  enqueue: Enqueue,
+  t: Target,
+  read: Extract<Read, { kind: 'open' }>,
+  passwordOk: boolean,
+  anonymous: AuditContext,
+  req: LoginRequest,
+): Promise<Outcome> {
+  if (!read.account) return settleWithoutAccount(trx, t, read.policy, anonymous);
+  const account = await findAccount(trx, read.account.id, { forUpdate: true });
+  // Deleted while its password was being verified.
+  if (!account) return { kind: 'bad', failed: true };
+  const actor = accountActor(anonymous, account);
   const log = (action: string, outcome: 'success' | 'failed' | 'denied', details: Record<string, unknown>) =>
     recordAudit(trx, actor, { action, outcome, targetType: 'account', targetId: account.id, details });
-  if (account.passwordHash !== attempt.account!.passwordHash) {
+  if (account.passwordHash !== read.account.passwordHash) {
     // The password changed while this one was being verified: the result is about a password that is gone.
     await log('login', 'failed', { reason: 'password_changed' });
-    return { kind: 'bad' };
+    return { kind: 'bad', failed: true };
   }
   const now = new Date();
-  const refusal = loginRefusal(account, attempt.passwordOk, now);
+  const refusal = loginRefusal(account, passwordOk, now);
   if (refusal === 'locked') {
+    // Locked by a concurrent failure since step two: nothing is counted, whatever the password.
     await log('login', 'denied', { reason: 'locked' });
-    return { kind: 'locked', until: account.lockedUntil! };
+    return { kind: 'locked', until: account.lockedUntil!, failed: false };
+  }
+  if (refusal === 'wrong_password') {
+    const lockedUntil = await countWrongPassword(trx, enqueue, actor, { id: account.id, tenantId: t.scope }, read.policy);
+    await log('login', 'failed', { reason: refusal });
+    return lockedUntil ? { kind: 'locked', until: lockedUntil, failed: true } : { kind: 'bad', failed: true };
   }
   if (refusal) {
-    if (refusal === 'wrong_password') {
-      const next = afterFailedLogin(account, attempt.policy, now);
-      await recordLoginFailure(trx, account.id, next);
-      if (next.lockedNow) await log('account.lockout', 'success', { failures: next.failedLoginCount, lockedUntil: next.lockedUntil!.toISOString() });
-    }
     await log('login', 'failed', { reason: refusal });
-    return { kind: 'bad' };
+    return { kind: 'bad', failed: true };
   }
-  const state = stateAfterPassword(account, attempt.policy, await passkeyCount(trx, account.id), now);
+  const state = stateAfterPassword(account, read.policy, await passkeyCount(trx, account.id), now);
   await recordLoginSuccess(trx, account.id, now);
   await recordOnboardingFact(trx, enqueue, account, { kind: 'firstLogin' });
-  const { token } = await createSession(trx, { tenantId: attempt.scope, accountId: account.id, state, policy: attempt.policy, clientIp: req.clientIp, userAgent: req.userAgent });
+  const { token } = await createSession(trx, { tenantId: t.scope, accountId: account.id, state, policy: read.policy, clientIp: req.clientIp, userAgent: req.userAgent });
   await log('login', 'success', { state });
   return { kind: 'ok', token, state };
+}
+
+/** A login ID without an account (or a clinic that does not exist): counted and locked like an account, recorded as a probe. */
+async function settleWithoutAccount(trx: TenantTransaction, t: Target, policy: PasswordPolicy, anonymous: AuditContext): Promise<Outcome> {
+  const counted = await countLoginIdFailure(trx, t.loginKey, policy.lockout);
+  await recordProbe(trx, t, anonymous);
+  if (counted.lockedNow || (!counted.counted && counted.lockedUntil)) return { kind: 'locked', until: counted.lockedUntil!, failed: counted.counted };
+  return { kind: 'bad', failed: true };
+}
+
+/**
+ * One more attempt in the probe record (one row per network and minute, with a count and the
+ * login IDs' HMACs). In a clinic, the minute's first attempt from a network also gets an entry in
+ * the operation log, with the HMAC, never the login ID itself: it may be a password typed in the
+ * wrong field.
+ */
+async function recordProbe(trx: TenantTransaction, t: Target, anonymous: AuditContext): Promise<void> {
+  const first = await recordLoginProbe(trx, t.clientNet, t.loginKey);
+  if (first && t.tenantId) {
+    await recordAudit(trx, anonymous, { action: 'login.probe', outcome: 'failed', details: { reason: 'unknown_login_id', loginIdHash: t.loginKey, network: t.clientNet } });
+  }
 }

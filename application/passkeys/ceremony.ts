@@ -1,4 +1,6 @@
 import { recordAuditNow } from '../../db/audit';
+import { createSession, revokeSession } from '../../db/sessions';
+import { getSettings } from '../../db/settings';
 import type { TenantTransaction } from '../../db/tenant-scope';
 import { consumeChallenge, type ChallengePurpose } from '../../db/webauthn';
 import { Problem } from '../../domain/problems';
@@ -54,4 +56,23 @@ export async function consume(trx: TenantTransaction, actor: SessionActor, purpo
 export async function refuse(deps: Pick<Services, 'db'>, actor: SessionActor, action: string, reason: string, detail: string): Promise<never> {
   await recordAuditNow(deps.db, actor.tenantId, actor.audit, { action, outcome: 'failed', details: { reason: reason.slice(0, 200) } });
   throw verificationFailed(detail);
+}
+
+/**
+ * The session passed its second factor (or enrolled one): a new, active session takes its place
+ * and the old one is revoked, so a token seen before the second factor is worthless after it.
+ * Returns the new token. The new session counts as freshly verified.
+ */
+export async function replaceSession(trx: TenantTransaction, actor: SessionActor): Promise<string> {
+  const { policy } = await getSettings(trx);
+  const { token } = await createSession(trx, {
+    tenantId: actor.tenantId,
+    accountId: actor.accountId,
+    state: 'active',
+    policy,
+    clientIp: actor.audit.clientIp ?? null,
+    userAgent: actor.audit.userAgent,
+  });
+  await revokeSession(trx, actor.sessionId);
+  return token;
 }

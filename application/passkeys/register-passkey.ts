@@ -2,19 +2,23 @@ import { generateRegistrationOptions, verifyRegistrationResponse, type PublicKey
 import { findAccount } from '../../db/accounts';
 import { recordAudit } from '../../db/audit';
 import type { WebauthnCredentialRow } from '../../db/models/webauthn';
-import { setSessionState } from '../../db/sessions';
 import { withTenant } from '../../db/tenant-scope';
 import { findPasskey, insertPasskey, listPasskeys, passkeyCount, storeChallenge } from '../../db/webauthn';
 import { conflict, unauthorized } from '../../domain/problems';
 import { recordOnboardingFact } from '../accounts/onboarding';
+import { requireRecentProof } from '../auth/reauthenticate';
 import { commitThenDispatch } from '../commit-then-dispatch';
 import type { SessionActor } from '../deps';
-import { CHALLENGE_TTL_MS, challengeExpiry, consume, refuse, signedChallenge, type PasskeyDeps, type PasskeyResponse } from './ceremony';
+import { CHALLENGE_TTL_MS, challengeExpiry, consume, refuse, replaceSession, signedChallenge, type PasskeyDeps, type PasskeyResponse } from './ceremony';
 
-/** Step one of registering a passkey: options for navigator.credentials.create(), with a fresh challenge. */
+/**
+ * Step one of registering a passkey: options for navigator.credentials.create(), with a fresh
+ * challenge. Needs a password or passkey proved in the last minutes (403 reauthentication_required).
+ */
 export async function passkeyRegistrationOptions(deps: PasskeyDeps, actor: SessionActor): Promise<PublicKeyCredentialCreationOptionsJSON> {
   const { rpId, rpName } = deps.security.webauthn;
   return withTenant(deps.db, actor.tenantId, async (trx) => {
+    await requireRecentProof(trx, actor);
     const account = await findAccount(trx, actor.accountId);
     if (!account) throw unauthorized();
     const existing = await listPasskeys(trx, actor.accountId);
@@ -35,13 +39,19 @@ export async function passkeyRegistrationOptions(deps: PasskeyDeps, actor: Sessi
 }
 
 /**
- * Step two: registers the passkey the browser created. The session becomes active, and an account
- * that was enrolling its second factor finishes onboarding (the workflow hears of it after commit).
+ * Step two: registers the passkey the browser created (again only with a recent proof). An
+ * account that was enrolling its second factor finishes onboarding (the workflow hears of it
+ * after commit), and its session is replaced by an active one: the answer carries the new token.
  */
-export async function registerPasskey(deps: PasskeyDeps, actor: SessionActor, req: { response: PasskeyResponse; name?: string }): Promise<WebauthnCredentialRow> {
+export async function registerPasskey(
+  deps: PasskeyDeps,
+  actor: SessionActor,
+  req: { response: PasskeyResponse; name?: string },
+): Promise<{ passkey: WebauthnCredentialRow; token?: string }> {
   const { rpId, origins } = deps.security.webauthn;
   const challenge = signedChallenge(req.response);
-  const result = await commitThenDispatch(deps, actor.tenantId, async (trx, enqueue): Promise<{ failed: string } | { row: WebauthnCredentialRow }> => {
+  const result = await commitThenDispatch(deps, actor.tenantId, async (trx, enqueue): Promise<{ failed: string } | { passkey: WebauthnCredentialRow; token?: string }> => {
+    await requireRecentProof(trx, actor);
     await consume(trx, actor, 'registration', challenge);
     let verification;
     try {
@@ -72,10 +82,9 @@ export async function registerPasskey(deps: PasskeyDeps, actor: SessionActor, re
     const account = await findAccount(trx, actor.accountId);
     if (!account) throw unauthorized();
     await recordOnboardingFact(trx, enqueue, account, { kind: 'passkeyRegistered' });
-    await setSessionState(trx, actor.sessionId, 'active');
     await recordAudit(trx, actor.audit, { action: 'passkey.register', outcome: 'success', targetType: 'passkey', targetId: row.id });
-    return { row };
+    return { passkey: row, ...(actor.sessionState === 'active' ? {} : { token: await replaceSession(trx, actor) }) };
   });
   if ('failed' in result) return refuse(deps, actor, 'passkey.register', result.failed, 'The passkey could not be verified.');
-  return result.row;
+  return result;
 }

@@ -1,10 +1,10 @@
 import { generateAuthenticationOptions, verifyAuthenticationResponse, type PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import { recordAudit } from '../../db/audit';
-import { setSessionState } from '../../db/sessions';
+import { markSessionVerified } from '../../db/sessions';
 import { withTenant } from '../../db/tenant-scope';
 import { findPasskey, listPasskeys, recordPasskeyUse, storeChallenge } from '../../db/webauthn';
 import type { SessionActor } from '../deps';
-import { CHALLENGE_TTL_MS, challengeExpiry, consume, refuse, signedChallenge, type PasskeyDeps, type PasskeyResponse } from './ceremony';
+import { CHALLENGE_TTL_MS, challengeExpiry, consume, refuse, replaceSession, signedChallenge, type PasskeyDeps, type PasskeyResponse } from './ceremony';
 
 /** Step one of two-step verification: options for navigator.credentials.get() over the account's passkeys. */
 export async function passkeyAuthenticationOptions(deps: PasskeyDeps, actor: SessionActor): Promise<PublicKeyCredentialRequestOptionsJSON> {
@@ -21,14 +21,19 @@ export async function passkeyAuthenticationOptions(deps: PasskeyDeps, actor: Ses
   });
 }
 
-/** Step two: verifies the assertion (signature, origin, counter) and the session becomes active. */
-export async function verifyPasskey(deps: PasskeyDeps, actor: SessionActor, response: PasskeyResponse): Promise<void> {
+/**
+ * Step two: verifies the assertion (signature, origin, counter). Completing two-step verification
+ * replaces the session: the answer carries a new token, and the token that only knew the password
+ * stops working (a token seen before the second factor is worth nothing after it). From an active
+ * session the assertion re-authenticates it (a fresh proof for passkey changes); the token stays.
+ */
+export async function verifyPasskey(deps: PasskeyDeps, actor: SessionActor, response: PasskeyResponse): Promise<{ token?: string }> {
   const { rpId, origins } = deps.security.webauthn;
   const challenge = signedChallenge(response);
-  const failed = await withTenant(deps.db, actor.tenantId, async (trx) => {
+  const result = await withTenant(deps.db, actor.tenantId, async (trx): Promise<{ failed: string } | { token?: string }> => {
     await consume(trx, actor, 'authentication', challenge);
     const credential = await findPasskey(trx, response.id, { accountId: actor.accountId, forUpdate: true });
-    if (!credential) return 'unknown credential';
+    if (!credential) return { failed: 'unknown credential' };
     let verification;
     try {
       verification = await verifyAuthenticationResponse({
@@ -45,13 +50,19 @@ export async function verifyPasskey(deps: PasskeyDeps, actor: SessionActor, resp
         },
       });
     } catch (err) {
-      return (err as Error).message;
+      return { failed: (err as Error).message };
     }
-    if (!verification.verified) return 'not verified';
+    if (!verification.verified) return { failed: 'not verified' };
     await recordPasskeyUse(trx, credential.id, verification.authenticationInfo.newCounter);
-    await setSessionState(trx, actor.sessionId, 'active');
+    if (actor.sessionState === 'active') {
+      await markSessionVerified(trx, actor.sessionId);
+      await recordAudit(trx, actor.audit, { action: 'session.reauthenticate', outcome: 'success', targetType: 'passkey', targetId: credential.id, details: { method: 'passkey' } });
+      return {};
+    }
+    const token = await replaceSession(trx, actor);
     await recordAudit(trx, actor.audit, { action: 'login.second_factor', outcome: 'success', targetType: 'passkey', targetId: credential.id });
-    return undefined;
+    return { token };
   });
-  if (failed !== undefined) return refuse(deps, actor, 'login.second_factor', failed, 'The passkey assertion could not be verified.');
+  if ('failed' in result) return refuse(deps, actor, actor.sessionState === 'active' ? 'session.reauthenticate' : 'login.second_factor', result.failed, 'The passkey assertion could not be verified.');
+  return result;
 }

@@ -14,6 +14,8 @@ import * as m20261203000050 from './20261203000050_process_rights';
 import * as m20261210000001 from './20261210000001_no_public_create';
 import * as m20261204000001 from './20261204000001_session_auth';
 import * as m20261204000002 from './20261204000002_audit_write_cost';
+import * as m20261210000003 from './20261210000003_login_defences';
+import * as m20261210000004 from './20261210000004_session_verification';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -35,6 +37,8 @@ const migrations: Record<string, Knex.Migration> = {
   '20261210000001_no_public_create': m20261210000001,
   '20261204000001_session_auth': m20261204000001,
   '20261204000002_audit_write_cost': m20261204000002,
+  '20261210000003_login_defences': m20261210000003,
+  '20261210000004_session_verification': m20261210000004,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

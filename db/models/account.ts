@@ -22,6 +22,8 @@ export class AccountRow extends TenantScopedModel {
   failedLoginCount!: number;
   lastFailedLoginAt!: Date | null;
   lockedUntil!: Date | null;
+  /** Lockouts so far (each lockout's notice workflow is named by its number). */
+  lockouts!: number;
   lastLoginAt!: Date | null;
   createdAt!: Date;
   updatedAt!: Date;

@@ -17,4 +17,6 @@ export class SessionRow extends TenantScopedModel {
   idleExpiresAt!: Date;
   absoluteExpiresAt!: Date;
   revokedAt!: Date | null;
+  /** When the session last proved a password or a passkey. */
+  verifiedAt!: Date;
 }

@@ -228,3 +228,42 @@ describe('isolation between clinics', () => {
     expect((await call(stack.url, 'GET', '/v1/me', { token: 'fcs_garbage' })).status).toBe(401);
   });
 });
+
+describe('initial passwords chosen by the administrator', () => {
+  it('takes an initial password that meets the policy, never returns or logs it, and still forces a change at first login', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    const create = (initialPassword: string) =>
+      call(stack.url, 'POST', '/v1/accounts', { token, json: { loginId: 'nurse.ito', email: 'ito@example.jp', displayName: 'Ito', roles: ['staff'], initialPassword } });
+    const weak = await create('nurse.ito1');
+    expect([weak.status, weak.body.code]).toEqual([400, 'password_policy']);
+    expect(weak.body.errors.map((e: { rule: string }) => e.rule).sort()).toEqual(['contains_login_id', 'min_length']);
+    const tooLong = await create(`Aa1!${'x'.repeat(300)}`);
+    expect(tooLong.body.errors.map((e: { rule: string }) => e.rule)).toEqual(['max_length']);
+
+    const chosen = 'Chosen-by-admin-2026!';
+    const created = await create(chosen);
+    expect(created.status).toBe(201);
+    expect(Object.keys(created.body)).toEqual(['accountId']);
+    const first = await login(stack, clinic, 'nurse.ito', chosen);
+    expect([first.status, first.body.state]).toEqual([200, 'password_change_required']);
+
+    const reset = (json?: unknown) => call(stack.url, 'POST', `/v1/accounts/${created.body.accountId}/reset-password`, { token, json });
+    const refused = await reset({ initialPassword: 'short' });
+    expect([refused.status, refused.body.code]).toEqual([400, 'password_policy']);
+    const again = 'Second-choice-2026!';
+    const changed = await reset({ initialPassword: again });
+    expect([changed.status, changed.body]).toEqual([200, {}]);
+    expect((await login(stack, clinic, 'nurse.ito', chosen)).status).toBe(401);
+    expect((await login(stack, clinic, 'nurse.ito', again)).body.state).toBe('password_change_required');
+    // Without a choice, one is generated and shown once, as before.
+    const generated = await reset();
+    expect(generated.body.initialPassword).toMatch(/^.{16,}$/);
+
+    const log = await stack.database.ownerDb('audit_events').where({ tenant_id: clinic.id, target_id: created.body.accountId });
+    expect(log.map((e: { action: string; details: { passwordOrigin?: string } }) => `${e.action}:${e.details.passwordOrigin ?? ''}`)).toEqual(
+      expect.arrayContaining(['account.create:admin', 'account.password_reset:admin', 'account.password_reset:generated']),
+    );
+    expect(JSON.stringify(log)).not.toContain('Chosen-by-admin');
+    expect(JSON.stringify(log)).not.toContain('Second-choice');
+  });
+});

@@ -205,8 +205,10 @@ describe('passkeys in a real browser (Chromium + virtual CTAP2 authenticator)', 
     expect(blocked.body.code).toBe('second_factor_enrollment_required');
 
     await expectStateAfterClick('#enroll-button', 'active');
+    // Enrolment replaced the session: the page holds a new token, the password-only one is dead.
     const t = await pageToken();
-    expect(t).toBe(enrolling);
+    expect(t).not.toBe(enrolling);
+    expect((await me(enrolling)).status).toBe(401);
     const list = await call(stack.url, 'GET', '/v1/auth/webauthn/credentials', { token: t });
     expect(list.status).toBe(200);
     expect(list.body.items).toHaveLength(1);
@@ -239,8 +241,11 @@ describe('passkeys in a real browser (Chromium + virtual CTAP2 authenticator)', 
     expect(blocked.body.code).toBe('second_factor_required');
 
     await expectStateAfterClick('#verify-button', 'active');
-    expect(await pageToken()).toBe(t);
-    expect((await me(t)).status).toBe(200);
+    // A new session after the second factor; the token from before it stops working.
+    const after = await pageToken();
+    expect(after).not.toBe(t);
+    expect((await me(after)).status).toBe(200);
+    expect((await me(t)).status).toBe(401);
 
     const [vc] = await virtualCredentials();
     expect(vc!.signCount).toBe(signCountAtRegistration + 1);
@@ -263,8 +268,9 @@ describe('passkeys in a real browser (Chromium + virtual CTAP2 authenticator)', 
 
     const accepted = await verifyAssertion(first, assertion);
     expect(accepted.status).toBe(200);
-    expect(accepted.body).toEqual({ state: 'active' });
-    expect((await me(first)).status).toBe(200);
+    expect(accepted.body).toEqual({ state: 'active', token: expect.any(String) });
+    expect((await me(accepted.body.token)).status).toBe(200);
+    expect((await me(first)).status).toBe(401);
 
     // The attacker has the password and the captured assertion, and logs in elsewhere.
     const second = await login(stack, clinic, staffLoginId, STRONG_PASSWORD);
@@ -303,8 +309,9 @@ describe('passkeys in a real browser (Chromium + virtual CTAP2 authenticator)', 
     const overCurrent = await signInPage(current);
     const accepted = await verifyAssertion(t, overCurrent);
     expect(accepted.status).toBe(200);
-    expect(accepted.body).toEqual({ state: 'active' });
-    expect((await me(t)).status).toBe(200);
+    expect(accepted.body).toEqual({ state: 'active', token: expect.any(String) });
+    expect((await me(accepted.body.token)).status).toBe(200);
+    expect((await me(t)).status).toBe(401);
   });
 
   it('kept one credential in the authenticator, whose signature counter the server tracked', async () => {
@@ -319,6 +326,20 @@ describe('passkeys in a real browser (Chromium + virtual CTAP2 authenticator)', 
     // The last verified assertion was also the last one signed: the server holds the same counter.
     expect(Number(rows[0].counter)).toBe(vc!.signCount);
     expect(rows[0].credentialId).toBe(Buffer.from(vc!.credentialId, 'base64').toString('base64url'));
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('re-authenticates an active session with the passkey, which adding another passkey needs after 5 minutes', async () => {
+    const pre = (await login(stack, clinic, staffLoginId, STRONG_PASSWORD)).body.token as string;
+    const t = (await verifyAssertion(pre, await signInPage(await fetchAuthOptions(pre)))).body.token as string;
+    await stack.database.ownerDb('sessions').whereNull('revoked_at').update({ verified_at: stack.database.ownerDb.raw(`now() - interval '6 minutes'`) });
+    const add = await call(stack.url, 'POST', '/v1/auth/webauthn/registration/options', { token: t });
+    expect([add.status, add.body.code]).toEqual([403, 'reauthentication_required']);
+
+    const reauthenticated = await verifyAssertion(t, await signInPage(await fetchAuthOptions(t)));
+    expect(reauthenticated.status).toBe(200);
+    expect(reauthenticated.body).toEqual({ state: 'active' }); // the same session: no new token
+    expect((await call(stack.url, 'POST', '/v1/auth/webauthn/registration/options', { token: t })).status).toBe(200);
     expect(pageErrors).toEqual([]);
   });
 });

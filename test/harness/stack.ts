@@ -73,6 +73,8 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
     // Encryption goes through the real KMS API (local-kms, started by the global setup).
     KEY_PROVIDER: 'kms',
     KMS_ENDPOINT: process.env.TEST_KMS_ENDPOINT,
+    // Shared by every API of the stack (startExtraApi), as in a deployment.
+    LOGIN_ID_HMAC_KEY: randomBytes(32).toString('hex'),
     ...overrides,
   };
   const config = loadConfig(env);

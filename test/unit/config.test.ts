@@ -85,6 +85,10 @@ describe('loadConfig', () => {
       ['BODY_LIMIT_BYTES', '1e6', /whole number/],
       ['BODY_LIMIT_BYTES', '0x100000', /whole number/],
       ['LOGIN_FAILURES_PER_IP', '-1', /whole number/],
+      ['LOGIN_FAILURES_PER_ACCOUNT', '0', /at least 1/],
+      ['LOGIN_FAILURES_PER_CLINIC', '2000000', /at most 1000000/],
+      ['PASSWORD_HASH_CONCURRENCY', '100', /at most 64/],
+      ['PASSWORD_HASH_QUEUE', 'lots', /whole number/],
       ['FILE_MAX_BYTES', '99999999999999', /at most 5368709120/],
       ['NO_SHOW_AFTER_SECONDS', '0', /at least 1/],
       ['JOIN_WINDOW_BEFORE_SECONDS', '700000', /at most 604800/],
@@ -124,9 +128,12 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...base, WEBAUTHN_RP_ID: 'example.jp', WEBAUTHN_ORIGINS: 'https://app.example.jp,https://example.jp' }).WEBAUTHN_ORIGINS).toHaveLength(2);
   });
 
-  it('requires the video token secret in production', () => {
+  it('requires the video token secret and the login-ID key in production', () => {
     expect(() => loadConfig({ ...base, NODE_ENV: 'production' })).toThrow(/VIDEO_TOKEN_SECRET: is required when NODE_ENV=production/);
-    expect(loadConfig({ ...base, NODE_ENV: 'production', VIDEO_TOKEN_SECRET: 's'.repeat(32) }).NODE_ENV).toBe('production');
+    expect(() => loadConfig({ ...base, NODE_ENV: 'production' })).toThrow(/LOGIN_ID_HMAC_KEY: is required when NODE_ENV=production/);
+    expect(() => loadConfig({ ...base, LOGIN_ID_HMAC_KEY: 'short' })).toThrow(/LOGIN_ID_HMAC_KEY: must be at least 32 characters/);
+    const production = { ...base, NODE_ENV: 'production', VIDEO_TOKEN_SECRET: 's'.repeat(32), LOGIN_ID_HMAC_KEY: 'k'.repeat(32) };
+    expect(loadConfig(production).NODE_ENV).toBe('production');
   });
 });
 

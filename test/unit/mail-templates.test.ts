@@ -1,3 +1,4 @@
+import { accountLockedMailToAdmin, accountLockedMailToHolder } from '../../activities/mail-templates/account-locked';
 import { consultationReminderMail } from '../../activities/mail-templates/consultation-reminder';
 import { paymentReminderMail } from '../../activities/mail-templates/payment-reminder';
 import { tenantWelcomeMail } from '../../activities/mail-templates/tenant-welcome';
@@ -35,5 +36,24 @@ describe('mail templates', () => {
     expect(greeting).toBe('さくらクリニック ご担当者様');
     expect(ja).toContain('クリニック ID: sakura');
     expect(en).toContain('(clinic ID: sakura) is ready.');
+  });
+});
+
+describe('lockout notices', () => {
+  const facts = { clinicName: 'さくらクリニック', loginId: 'nurse.sato', lockedUntil: new Date('2026-11-30T15:01:00Z') };
+
+  it('tell the holder, Japanese first, when the lock ends in Japan time', () => {
+    const mail = accountLockedMailToHolder(facts);
+    expect(mail.subject).toBe('[FOR CLINIC] さくらクリニック: アカウントがロックされました / Your account was locked');
+    const [ja, en] = halves(mail.text);
+    expect(ja).toContain('ログイン ID「nurse.sato」');
+    expect(ja).toContain('2026-12-01 00:01（日本時間）まで');
+    expect(en).toContain('locked the login ID "nurse.sato" at さくらクリニック until 2026-12-01 00:01 (Japan time)');
+  });
+
+  it('tell the admins whose account it is', () => {
+    const [ja, en] = halves(accountLockedMailToAdmin({ ...facts, displayName: '佐藤 花子' }).text);
+    expect(ja).toContain('「nurse.sato」（佐藤 花子）');
+    expect(en).toContain('the account "nurse.sato" (佐藤 花子)');
   });
 });

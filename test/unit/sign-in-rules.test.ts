@@ -1,14 +1,16 @@
 import { DEFAULT_PASSWORD_POLICY } from '../../domain/password-policy';
-import { loginRefusal, mayRemovePasskey, stateAfterPassword } from '../../domain/sign-in';
+import { addressKey } from '../../domain/network';
+import { isFreshlyVerified, loginIdHash, loginRefusal, mayRemovePasskey, stateAfterPassword, tooLongToVerify } from '../../domain/sign-in';
 
 describe('sign-in rules', () => {
   const now = new Date('2026-06-01T00:00:00Z');
   const account = { disabled: false, lockedUntil: null, passwordIsInitial: false, initialPasswordExpiresAt: null };
 
-  it('reports a lockout only to someone who knows the password', () => {
+  it('reports a lockout to everyone, whatever the password, so the answer confirms no guess', () => {
     const locked = { ...account, lockedUntil: new Date(now.getTime() + 60_000) };
-    expect(loginRefusal(locked, false, now)).toBe('wrong_password');
+    expect(loginRefusal(locked, false, now)).toBe('locked');
     expect(loginRefusal(locked, true, now)).toBe('locked');
+    expect(loginRefusal({ ...account, lockedUntil: now }, false, now)).toBe('wrong_password');
     expect(loginRefusal({ ...account, disabled: true }, true, now)).toBe('disabled');
     expect(loginRefusal({ ...account, passwordIsInitial: true, initialPasswordExpiresAt: now }, true, now)).toBe('initial_password_expired');
     expect(loginRefusal(account, true, now)).toBeUndefined();
@@ -29,5 +31,33 @@ describe('sign-in rules', () => {
     expect(mayRemovePasskey(everyone, ['staff'], 1)).toBe(false);
     expect(mayRemovePasskey(everyone, ['staff'], 2)).toBe(true);
     expect(mayRemovePasskey(DEFAULT_PASSWORD_POLICY, ['staff'], 1)).toBe(true);
+  });
+
+  it('hashes login IDs per clinic with the platform key, never reversibly', () => {
+    const key = 'k'.repeat(32);
+    const h = loginIdHash(key, 'clinic-a', 'tanaka');
+    expect(h).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(h).toBe(loginIdHash(key, 'clinic-a', 'tanaka'));
+    expect(h).not.toBe(loginIdHash(key, 'clinic-b', 'tanaka'));
+    expect(h).not.toBe(loginIdHash('j'.repeat(32), 'clinic-a', 'tanaka'));
+  });
+
+  it('refuses to hash passwords over 256 characters (code points)', () => {
+    expect(tooLongToVerify('あ'.repeat(256))).toBe(false);
+    expect(tooLongToVerify('x'.repeat(257))).toBe(true);
+    expect(tooLongToVerify('😀'.repeat(200))).toBe(false); // 400 UTF-16 units, 200 characters
+  });
+
+  it('keys IPv6 clients by their /64 and IPv4 clients by their address', () => {
+    expect(addressKey('2001:db8:1:2:aaaa:bbbb:cccc:dddd')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:db8:1:2::1')).toBe(addressKey('2001:db8:1:2:ffff::9'));
+    expect(addressKey('2001:db8:1:3::1')).not.toBe(addressKey('2001:db8:1:2::1'));
+    expect(addressKey('203.0.113.7')).toBe('203.0.113.7');
+    expect(addressKey('::ffff:203.0.113.7')).toBe('203.0.113.7');
+  });
+
+  it('counts a proof as fresh for 5 minutes', () => {
+    expect(isFreshlyVerified(new Date(now.getTime() - 300_000), now)).toBe(true);
+    expect(isFreshlyVerified(new Date(now.getTime() - 300_001), now)).toBe(false);
   });
 });
