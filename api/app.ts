@@ -5,6 +5,7 @@ import type { Db } from '../db/connection';
 import type { Logger } from '../lib/logger';
 import type { TemporalClient } from '../temporal/client';
 import { accessLog } from './middleware/access-log';
+import { allowedMethods } from './middleware/allowed-methods';
 import { jsonBody } from './middleware/json-body';
 import { operatorAuth } from './middleware/operator-auth';
 import { problemHandler } from './middleware/problem-handler';
@@ -158,12 +159,12 @@ export function createApp(
   for (const m of securityHeaders({ tls: deps.tls })) app.use(m);
   app.use(problemHandler());
   app.use(cors(deps.corsOrigins));
+  app.use(allowedMethods(router));
   // Uploads stream their own bodies; everything else is JSON with the general size limit.
   const uploadPaths = new Set(routes.filter((r) => r.upload).map((r) => `${r.method.toUpperCase()} ${r.path}`));
   const isUpload = (method: string, path: string) =>
     router.match(path, method).pathAndMethod.some((layer) => uploadPaths.has(`${method} ${String(layer.path)}`));
   app.use(jsonBody(deps.bodyLimitBytes, (ctx) => isUpload(ctx.method, ctx.path)));
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
   return { app, router, routes };
 }
