@@ -63,14 +63,7 @@ export function resolveAuditFilter(
 }
 
 /** Log cursors carry the sequence number of the last entry seen (newest first). */
-export const encodeAuditCursor = (seq: string | number) => Buffer.from(`s:${seq}`).toString('base64url');
-
-export function decodeAuditCursor(cursor: string | undefined): string | undefined {
-  if (cursor === undefined) return undefined;
-  const m = /^s:(\d{1,18})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!m) throw badRequest('invalid_cursor', 'The cursor is malformed.');
-  return m[1];
-}
+export { encodeSeqCursor as encodeAuditCursor, decodeSeqCursor as decodeAuditCursor } from './pagination';
 
 /** CSV (RFC 4180) cell, neutralised against formula injection in spreadsheet programs. */
 export function csvCell(value: unknown): string {
