@@ -10,6 +10,7 @@ import { jsonBody } from './middleware/json-body';
 import { operatorAuth } from './middleware/operator-auth';
 import { problemHandler } from './middleware/problem-handler';
 import { requestId } from './middleware/request-id';
+import { requestTarget } from './middleware/request-target';
 import { securityHeaders } from './middleware/security-headers';
 import { buildOpenApi } from './openapi';
 import { defineRoute, mountRoutes, type AnyRoute, type AuthMiddleware } from './route';
@@ -159,6 +160,7 @@ export function createApp(
   for (const m of securityHeaders({ tls: deps.tls })) app.use(m);
   app.use(problemHandler());
   app.use(cors(deps.corsOrigins));
+  app.use(requestTarget());
   app.use(allowedMethods(router));
   // Uploads stream their own bodies; everything else is JSON with the general size limit.
   const uploadPaths = new Set(routes.filter((r) => r.upload).map((r) => `${r.method.toUpperCase()} ${r.path}`));
