@@ -5,6 +5,7 @@ import {
   verifyRegistrationResponse,
 } from '@simplewebauthn/server';
 import { z } from 'zod';
+import { isUniqueViolation } from '../../db/errors';
 import { getSettings } from '../../db/settings';
 import { recordAudit, recordAuditNow } from '../../db/audit';
 import { AccountRow } from '../../db/models/account';
@@ -168,6 +169,9 @@ export const webauthnRoutes = (deps: AppDeps) => {
             deviceType: credentialDeviceType,
             backedUp: credentialBackedUp,
             name: body.name ?? `Passkey ${count + 1}`,
+          }).catch((err: unknown) => {
+            // Registered in another clinic: row-level security hid it from the check above, the unique index did not.
+            throw isUniqueViolation(err, 'webauthn_credentials_credential_id_key') ? conflict('passkey_exists', 'This passkey is already registered.') : err;
           });
           const account = await AccountRow.query(trx).findById(auth.accountId);
           const enrolling = account!.onboardingState === 'second_factor_enrollment_required';
