@@ -64,6 +64,8 @@ export interface AppDeps {
   };
   audit: { defaultWindowDays: number; maxWindowDays: number };
   corsOrigins: string[];
+  /** Serve the passkey reference page (/passkeys): everywhere but production. */
+  passkeyPage: boolean;
 }
 
 /** The app's dependencies from validated configuration plus the live connections. */
@@ -98,6 +100,7 @@ export function appDeps(
     },
     audit: { defaultWindowDays: config.AUDIT_DEFAULT_WINDOW_DAYS, maxWindowDays: config.AUDIT_MAX_WINDOW_DAYS },
     corsOrigins: config.CORS_ORIGINS,
+    passkeyPage: config.NODE_ENV !== 'production',
   };
 }
 
@@ -115,7 +118,7 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
     ...patientRoutes(deps),
     ...practitionerRoutes(deps),
     ...consultationRoutes(deps),
-    ...passkeyPageRoutes(),
+    ...(deps.passkeyPage ? passkeyPageRoutes() : []),
   ];
   let doc: unknown;
   const openapi = defineRoute({
