@@ -70,6 +70,8 @@ const tokens: Partial<Record<Role, string>> = {};
 const own: Record<string, string> = {};
 /** Ids of the other clinic that requests name on purpose (a 404 may echo them back). */
 let probeIds: string[] = [];
+/** What each probe id names, for the failure report. */
+const probeNames = new Map<string, string>();
 /** The other clinic's values no request ever names: they must never appear in an answer to a clinic user. */
 let canaries: string[] = [];
 /** The other clinic's admin session and slug. */
@@ -122,7 +124,9 @@ beforeAll(async () => {
     token: b.staffToken,
     json: { name: canaryName, kana: 'カナリア', birthDate: '1970-01-01', email: `canary@${b.clinic.slug}.example` },
   });
-  probeIds = [b.clinic.id, b.patientId, b.practitionerId, bAdmin, bRows.processId, bRows.fileId, bRows.groupId, bRows.consultationId];
+  const probes = { clinic: b.clinic.id, patient: b.patientId, practitioner: b.practitionerId, admin: bAdmin, ...bRows };
+  for (const [name, id] of Object.entries(probes)) probeNames.set(id, `the other clinic's ${name.replace(/Id$/, '')} ${id}`);
+  probeIds = Object.values(probes);
   canaries = [
     b.clinic.slug,
     canaryName,
@@ -309,6 +313,9 @@ describe('hostile input, class by class', () => {
 
 // ---------------------------------------------------------------- building cases
 
+/** Body fields that name rows (not loginId, which is free text). */
+const REFERENCE_FIELD = /^(?:id|(?:account|group|member|patient|practitioner|consultation|process|file|tenant|allowedAccount|allowedGroup)Ids?)$/;
+
 interface Case {
   kind: string;
   request: RawRequest;
@@ -355,7 +362,10 @@ function buildCase(op: Operation, role: Role, index: number, rng: Rng): Case {
   if (op.method === 'POST' && op.path === '/v1/consultations') headers['idempotency-key'] = `fuzz-${rng.uuid()}`;
   let body: unknown = op.body ? sample(op.body, rng) : undefined;
   let text: string | undefined;
-  const hostile = hostileJsonValues(probeIds);
+  const hostile = hostileJsonValues();
+  // The other clinic's ids go where ids belong: a free-text field would store them as text, and a
+  // later listing would show them back. In an id field, accepting one is a finding of its own.
+  const hostileAt = (path: string[]) => rng.pick(path.some((k) => REFERENCE_FIELD.test(k)) ? [...hostile, ...probeIds, ...probeIds] : hostile);
   const dates = dateFieldsOf(op);
   let expect: Case['expect'];
   const refused = (what: string): Case['expect'] => (reply) => (reply.status < 400 ? `${what} was accepted` : undefined);
@@ -386,12 +396,13 @@ function buildCase(op: Operation, role: Role, index: number, rng: Rng): Case {
     }],
     ['hostile field value', () => {
       const at = pathsIn(body);
-      body = at.length ? setIn(body, rng.pick(at), rng.pick(hostile)) : rng.pick(hostile);
+      const path = at.length ? rng.pick(at) : [];
+      body = setIn(body, path, hostileAt(path));
     }],
     ['hostile or impossible field value', () => {
       const at = [...dates.body, ...pathsIn(body)];
-      const value = rng.chance(0.5) ? rng.pick(IMPOSSIBLE_DATES) : rng.pick(hostile);
-      body = at.length ? setIn(body, rng.pick(at), value) : { [rng.pick(['a', 'from', 'startsAt'])]: value };
+      const path = at.length ? rng.pick(at) : [rng.pick(['a', 'from', 'startsAt'])];
+      body = setIn(body ?? {}, path, rng.chance(0.5) ? rng.pick(IMPOSSIBLE_DATES) : hostileAt(path));
     }],
     ['wrong content type', () => {
       headers['content-type'] = rng.pick(WRONG_CONTENT_TYPES);
@@ -478,7 +489,10 @@ function problemsWith(reply: RawReply, role: Role, { request, expect }: Case): s
     // A probe id may come back as an echo of the request (a 404's `instance`), and our own clinic's
     // operation log records what earlier cases asked for; neither tells anything about the other clinic.
     const echoes = (id: string) => asked.includes(id) || request.target.startsWith('/v1/audit-logs');
-    for (const id of probeIds) if (answer.includes(id) && !echoes(id)) found.push(`other clinic's id not asked for: ${id}`);
+    for (const id of probeIds) {
+      const at = answer.indexOf(id);
+      if (at >= 0 && !echoes(id)) found.push(`other clinic's id not asked for: ${probeNames.get(id)} in …${reply.text.slice(Math.max(0, at - 120), at + 40)}…`);
+    }
   }
   return found;
 }

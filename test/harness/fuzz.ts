@@ -182,14 +182,14 @@ export const IMPOSSIBLE_DATES = [
   'tomorrow', '1', '1e400', '',
 ];
 
-export function hostileJsonValues(foreignIds: string[]): unknown[] {
+export function hostileJsonValues(): unknown[] {
   return [
     null, true, false, 0, -1, 1.5, -0, 1e308, -1e308, 2 ** 53 + 1, 2 ** 31, 2 ** 63, 5e-324,
     RAW('1e400'), RAW('-1e400'), RAW('123456789012345678901234567890'), RAW('0.1e-99999'),
     '', ' ', 'a'.repeat(70_000), '\u0000', 'a\u0000b', '\u0001\u001f\u007f', '\u202e\u200b', '\ud800', '\udfff',
     '𠮷'.repeat(500), "' OR 1=1 --", '"; DROP TABLE tenants; --', '<script>alert(1)</script>', '../../etc/passwd',
     '${jndi:ldap://x/a}', '%00', '{{7*7}}', 'NaN', 'Infinity', '-0', '00000000-0000-0000-0000-000000000000',
-    'ffffffff-ffff-ffff-ffff-ffffffffffff', 'AAAAAAAA-AAAA-4AAA-8AAA-AAAAAAAAAAAA', ...IMPOSSIBLE_DATES, ...foreignIds,
+    'ffffffff-ffff-ffff-ffff-ffffffffffff', 'AAAAAAAA-AAAA-4AAA-8AAA-AAAAAAAAAAAA', ...IMPOSSIBLE_DATES,
     [], {}, [[]], { a: { b: {} } }, Array.from({ length: 3000 }, (_, i) => i), Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`k${i}`, i])),
     RAW('{"__proto__":{"admin":true}}'), { constructor: { prototype: { admin: true } } },
   ];
