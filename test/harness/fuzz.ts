@@ -165,14 +165,12 @@ export function dateFieldsOf(op: Operation): { query: string[]; body: string[][]
 
 // ---------------------------------------------------------------- hostile values
 
-/** Marks a JSON value written verbatim (numbers JSON.stringify cannot produce). */
+/** Marks a JSON value written verbatim (numbers JSON.stringify cannot produce, a literal __proto__ key). */
 export const RAW = (text: string) => ({ __raw: text });
-const RAW_KEY = '"__RAW__:';
 export function toJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v) => (v && typeof v === 'object' && '__raw' in v ? `__RAW__:${(v as { __raw: string }).__raw}` : v)).replace(
-    new RegExp(`${RAW_KEY}([^"]*)"`, 'g'),
-    (_m, raw: string) => raw,
-  );
+  const raws: string[] = [];
+  const text = JSON.stringify(value, (_k, v) => (v && typeof v === 'object' && '__raw' in v ? `__RAW_${raws.push((v as { __raw: string }).__raw) - 1}__` : v));
+  return text.replace(/"__RAW_(\d+)__"/g, (_m, i: string) => raws[Number(i)]!);
 }
 
 export const IMPOSSIBLE_DATES = [
