@@ -2,9 +2,10 @@ import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { appDeps, createApp } from '../../api/app';
+import { addDays, japanDateOf, japanInstant } from '../../domain/japan-time';
 import { createLogger } from '../../lib/logger';
 import { STRONG_PASSWORD, activate, createAccount, login } from '../harness/clinic';
-import { book, bookingClinic, slotStart } from '../harness/consultations';
+import { book, bookingClinic } from '../harness/consultations';
 import {
   BROKEN_JSON,
   HOSTILE_QUERY_VALUES,
@@ -88,7 +89,9 @@ async function furnish(adminToken: string, staffToken: string, practitionerId: s
   const upload = await call(stack.url, 'POST', `/v1/processes/${processId}/files?name=note.txt`, { token: adminToken, raw: 'hello', headers: { 'content-type': 'text/plain' } });
   const fileId = await created(upload, 'file');
   const groupId = await created(await call(stack.url, 'POST', '/v1/groups', { token: adminToken, json: { name: `${label} group` } }), 'group');
-  const consultationId = await created(await book(stack, staffToken, { patientId, practitionerId, startsAt: slotStart(3), mode: 'in_person' }), 'booking');
+  // Noon tomorrow in Japan: always a future slot of the doctor's day (00:00-23:55), whatever the time now.
+  const startsAt = japanInstant(addDays(japanDateOf(new Date()), 1), 12 * 60).toISOString();
+  const consultationId = await created(await book(stack, staffToken, { patientId, practitionerId, startsAt, mode: 'in_person' }), 'booking');
   return { processId, fileId, groupId, consultationId };
 }
 
@@ -462,7 +465,7 @@ function buildCase(op: Operation, role: Role, index: number, rng: Rng): Case {
 
 const STACK_TRACE = /node_modules|at Object\.|\bat (?:async )?[\w$.<>]+ \([^)]*:\d+:\d+\)|\.ts:\d+:\d+|\/work\//;
 
-function problemsWith(reply: RawReply, role: Role, { request, expect }: Case): string[] {
+function problemsWith(reply: RawReply, role: Role, op: Operation, { request, expect }: Case): string[] {
   const found: string[] = [];
   let code: string | undefined;
   if (reply.contentType.startsWith('application/problem+json')) {
@@ -472,7 +475,9 @@ function problemsWith(reply: RawReply, role: Role, { request, expect }: Case): s
       code = undefined;
     }
   }
-  if (reply.status >= 500) found.push(`status ${reply.status}`);
+  // A 5xx is always a failure, except one the operation documents as its own answer (/readyz's 503
+  // when a dependency does not answer in time, which a loaded machine can make happen).
+  if (reply.status >= 500 && !op.ownStatuses.includes(reply.status)) found.push(`status ${reply.status}`);
   if (reply.status >= 400 && reply.status < 500) {
     if (!reply.contentType.startsWith('application/problem+json')) found.push(`4xx with content-type "${reply.contentType}"`);
     else if (typeof code !== 'string' || !code) found.push('problem without a code');
@@ -536,7 +541,7 @@ describe('fuzzing every operation in /openapi.json', () => {
               reply = { status: 599, contentType: '', text: `no answer: ${(err as Error).message}` };
             }
             sent++;
-            const found = problemsWith(reply, role, fuzzCase);
+            const found = problemsWith(reply, role, op, fuzzCase);
             if (found.length) {
               const key = `${kind}: ${found[0]!.replace(/: .*/, '')}`;
               tally.set(key, (tally.get(key) ?? 0) + 1);

@@ -70,6 +70,8 @@ export interface Operation {
   pathParams: string[];
   query: Array<{ name: string; required: boolean; schema: JsonSchema }>;
   body?: JsonSchema;
+  /** Statuses the operation documents as answers of its own (not problems), e.g. /readyz's 503. */
+  ownStatuses: number[];
 }
 
 export function operationsOf(doc: { paths: Record<string, Record<string, any>> }): Operation[] {
@@ -86,6 +88,9 @@ export function operationsOf(doc: { paths: Record<string, Record<string, any>> }
         pathParams: params.filter((p) => p.in === 'path').map((p) => p.name),
         query: params.filter((p) => p.in === 'query').map(({ name, required, schema }) => ({ name, required, schema })),
         body: op.requestBody?.content?.['application/json']?.schema,
+        ownStatuses: Object.entries((op.responses ?? {}) as Record<string, { content?: Record<string, unknown> }>)
+          .filter(([, r]) => r.content && !r.content['application/problem+json'])
+          .map(([status]) => Number(status)),
       });
     }
   }
