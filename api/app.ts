@@ -5,10 +5,12 @@ import type { Db } from '../db/connection';
 import type { Logger } from '../lib/logger';
 import type { TemporalClient } from '../temporal/client';
 import { accessLog } from './middleware/access-log';
+import { allowedMethods } from './middleware/allowed-methods';
 import { jsonBody } from './middleware/json-body';
 import { operatorAuth } from './middleware/operator-auth';
 import { problemHandler } from './middleware/problem-handler';
 import { requestId } from './middleware/request-id';
+import { requestTarget } from './middleware/request-target';
 import { securityHeaders } from './middleware/security-headers';
 import { buildOpenApi } from './openapi';
 import { defineRoute, mountRoutes, type AnyRoute, type AuthMiddleware } from './route';
@@ -68,6 +70,8 @@ export interface AppDeps {
   };
   audit: { defaultWindowDays: number; maxWindowDays: number };
   corsOrigins: string[];
+  /** Serve the passkey reference page (/passkeys): everywhere but production. */
+  passkeyPage: boolean;
 }
 
 /** The app's dependencies from validated configuration plus the live connections. */
@@ -107,6 +111,7 @@ export function appDeps(
     },
     audit: { defaultWindowDays: config.AUDIT_DEFAULT_WINDOW_DAYS, maxWindowDays: config.AUDIT_MAX_WINDOW_DAYS },
     corsOrigins: config.CORS_ORIGINS,
+    passkeyPage: config.NODE_ENV !== 'production',
   };
 }
 
@@ -125,7 +130,7 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
     ...patientRoutes(deps),
     ...practitionerRoutes(deps),
     ...consultationRoutes(deps),
-    ...passkeyPageRoutes(),
+    ...(deps.passkeyPage ? passkeyPageRoutes() : []),
   ];
   let doc: unknown;
   const openapi = defineRoute({
@@ -170,12 +175,13 @@ export function createApp(
   for (const m of securityHeaders({ tls: deps.tls })) app.use(m);
   app.use(problemHandler());
   app.use(cors(deps.corsOrigins));
+  app.use(requestTarget());
+  app.use(allowedMethods(router));
   // Uploads stream their own bodies; everything else is JSON with the general size limit.
   const uploadPaths = new Set(routes.filter((r) => r.upload).map((r) => `${r.method.toUpperCase()} ${r.path}`));
   const isUpload = (method: string, path: string) =>
     router.match(path, method).pathAndMethod.some((layer) => uploadPaths.has(`${method} ${String(layer.path)}`));
   app.use(jsonBody(deps.bodyLimitBytes, (ctx) => isUpload(ctx.method, ctx.path)));
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
   return { app, router, routes };
 }

@@ -27,3 +27,21 @@ export const birthDate = z.iso
   .date({ message: 'must be a real date like 1980-04-01', abort: true })
   .refine((d) => d >= '1900-01-01', 'must not be before 1900-01-01')
   .refine((d) => d <= japanDateOf(new Date()), 'must not be in the future');
+
+/** Years a filter over recorded history may name (the operation log's windows); 0000 or 9999 never. */
+const HISTORY_YEARS = { min: 1900, max: SUPPORTED_YEARS.max } as const;
+const realDate = z.iso.date();
+const WINDOW_INSTANT = /^(\d{4}-\d{2}-\d{2})(?:T(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d))?$/;
+
+/**
+ * A bound of a window over recorded history: a real date (midnight UTC) or a real date and time
+ * with Z or an offset, e.g. 2026-11-30 or 2026-11-30T00:00:00+09:00.
+ */
+export const windowInstant = z
+  .string()
+  .max(40)
+  .refine((s) => {
+    const m = WINDOW_INSTANT.exec(s);
+    return Boolean(m && realDate.safeParse(m[1]).success);
+  }, { message: 'must be a real ISO 8601 date, or date and time with Z or an offset, e.g. 2026-11-30T00:00:00Z', abort: true })
+  .refine((s) => yearOf(s) >= HISTORY_YEARS.min && yearOf(s) <= HISTORY_YEARS.max, `must be in the years ${HISTORY_YEARS.min}-${HISTORY_YEARS.max}`);

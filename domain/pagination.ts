@@ -1,9 +1,12 @@
-import { badRequest } from './problems';
+import { invalidCursor } from './problems';
 import { isUuid } from './ids';
+import { SUPPORTED_YEARS } from './japan-time';
 
 /**
  * Keyset pagination on (created_at, id). The cursor is opaque to clients (base64url JSON) and
  * keeps created_at at PostgreSQL's microsecond precision, so no row is skipped or repeated.
+ * Every cursor decoder lives here and checks what it decodes as strictly as a request field:
+ * a cursor is client input, and a malformed one is `400 invalid_cursor`, never a query.
  */
 export interface Keyset {
   createdAt: string;
@@ -18,18 +21,43 @@ export function encodeCursor(k: Keyset): string {
   return Buffer.from(JSON.stringify([k.createdAt, k.id])).toString('base64url');
 }
 
+/** Exactly what CURSOR_TS_SQL writes: UTC with microseconds. */
+const CURSOR_TS = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.\d{6}Z$/;
+
+/**
+ * A timestamp we could have written into a cursor: our exact format, a moment that exists, in a
+ * year our rows can have. Anything else would reach PostgreSQL as an unparseable or out-of-range
+ * timestamp (a 500), or as a different moment than the client meant.
+ */
+function isCursorTimestamp(s: string): boolean {
+  const m = CURSOR_TS.exec(s);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  if (year < SUPPORTED_YEARS.min || year > SUPPORTED_YEARS.max) return false;
+  const t = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  return t.getUTCMonth() === month - 1 && t.getUTCDate() === day && t.getUTCHours() === hour && t.getUTCMinutes() === minute && t.getUTCSeconds() === second;
+}
+
+/** What a client's cursor decodes to, as text; an undecodable one is the caller's 400 invalid_cursor. */
+function cursorText(cursor: string): string {
+  if (!/^[A-Za-z0-9_-]{1,512}$/.test(cursor)) throw invalidCursor();
+  return Buffer.from(cursor, 'base64url').toString('utf8');
+}
+
 /** The keyset a client's cursor stands for; 400 invalid_cursor for anything malformed. */
 export function decodeCursor(cursor: string | undefined): Keyset | undefined {
   if (cursor === undefined) return undefined;
+  let decoded: unknown;
   try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof createdAt === 'string' && !Number.isNaN(Date.parse(createdAt)) && typeof id === 'string' && isUuid(id)) {
-      return { createdAt, id };
-    }
+    decoded = JSON.parse(cursorText(cursor));
   } catch {
-    // fall through
+    throw invalidCursor();
   }
-  throw badRequest('invalid_cursor', 'The cursor is malformed.');
+  if (Array.isArray(decoded) && decoded.length === 2) {
+    const [createdAt, id] = decoded as unknown[];
+    if (typeof createdAt === 'string' && isCursorTimestamp(createdAt) && typeof id === 'string' && isUuid(id)) return { createdAt, id };
+  }
+  throw invalidCursor();
 }
 
 /** A cursor for lists ordered by id alone: the last id seen, opaque to clients (base64url). */
@@ -37,7 +65,18 @@ export const encodeIdCursor = (id: string) => Buffer.from(id).toString('base64ur
 
 export function decodeIdCursor(cursor: string | undefined): string | undefined {
   if (cursor === undefined) return undefined;
-  const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!isUuid(id)) throw badRequest('invalid_cursor', 'The cursor is malformed.');
+  const id = cursorText(cursor);
+  if (!isUuid(id)) throw invalidCursor();
   return id;
+}
+
+/** A cursor for lists ordered by a sequence number (the operation log): `s:<seq>`, base64url. */
+export const encodeSeqCursor = (seq: string | number) => Buffer.from(`s:${seq}`).toString('base64url');
+
+/** The sequence number, as a decimal string that fits PostgreSQL's bigint. */
+export function decodeSeqCursor(cursor: string | undefined): string | undefined {
+  if (cursor === undefined) return undefined;
+  const m = /^s:([1-9]\d{0,17})$/.exec(cursorText(cursor));
+  if (!m) throw invalidCursor();
+  return m[1];
 }

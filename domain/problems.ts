@@ -29,6 +29,8 @@ export const badRequest = (code: string, detail: string, extra?: Record<string, 
 export const validationFailed = (errors: FieldError[]) =>
   new Problem(400, 'validation_failed', 'Validation failed', 'The request has invalid fields.', { errors });
 
+export const invalidCursor = () => badRequest('invalid_cursor', 'The cursor is malformed. Pass back a nextCursor exactly as received.');
+
 export const invalidJson = (detail = 'The request body is not valid JSON.') =>
   new Problem(400, 'invalid_json', 'Invalid JSON', detail);
 

@@ -2,8 +2,11 @@ import type { Middleware } from 'koa';
 import { invalidJson, payloadTooLarge, unsupportedMediaType, validationFailed } from '../../domain/problems';
 import type { AppState } from '../state';
 
+/** No request of ours nests anywhere near this deep; a body that does is an attack on the stack. */
+export const MAX_JSON_DEPTH = 32;
+
 /**
- * Reads a JSON body with a hard size limit. A declared Content-Length over the limit is refused
+ * Reads a JSON body with a hard size limit and a bounded nesting depth. A declared Content-Length over the limit is refused
  * before a byte is read; a chunked body is cut off as soon as it crosses the limit.
  */
 export function jsonBody(limitBytes: number, skip: (ctx: { method: string; path: string }) => boolean = () => false): Middleware<AppState> {
@@ -34,6 +37,8 @@ export function jsonBody(limitBytes: number, skip: (ctx: { method: string; path:
     }
     const text = Buffer.concat(chunks).toString('utf8');
     if (text.trim() === '') return next();
+    // Checked before parsing: everything after the parser (the NUL check, zod) walks the value recursively.
+    if (nestingExceeds(text, MAX_JSON_DEPTH)) throw invalidJson(`The request body nests deeper than ${MAX_JSON_DEPTH} levels.`);
     try {
       ctx.state.body = JSON.parse(text);
     } catch {
@@ -56,4 +61,24 @@ function fieldsWithNul(value: unknown, path: string): string[] {
     });
   }
   return [];
+}
+
+/**
+ * Does the JSON text open more than `max` arrays or objects inside one another? A linear scan that
+ * skips strings; malformed text may fool it, but the parser refuses such text anyway.
+ */
+export function nestingExceeds(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: the next character is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
 }

@@ -1,6 +1,7 @@
+import type { IncomingMessage } from 'node:http';
 import type { Middleware } from 'koa';
-import { Problem, notFound, serviceUnavailable } from '../../domain/problems';
-import { isDatabaseUnavailable } from '../../db/errors';
+import { Problem, conflict, notFound, serviceUnavailable } from '../../domain/problems';
+import { isDatabaseUnavailable, isUniqueViolation } from '../../db/errors';
 import { isTemporalUnavailable } from '../../temporal/errors';
 import type { AppState } from '../state';
 
@@ -8,6 +9,8 @@ import type { AppState } from '../state';
  * The only place errors become responses. Known problems keep their status and code;
  * anything else is logged with its stack and answered as an opaque 500 carrying the
  * request id, so nothing internal (stack, SQL, another clinic's data) leaves the process.
+ * Two failures are not errors of ours: a client that hung up mid-request (logged, nothing sent)
+ * and a unique violation no use case named (409 conflict).
  */
 export function problemHandler(): Middleware<AppState> {
   return async (ctx, next) => {
@@ -17,6 +20,15 @@ export function problemHandler(): Middleware<AppState> {
       if (ctx.status !== 404 || ctx.body !== undefined) return;
       problem = notFound(`No route for ${ctx.method} ${ctx.path}.`);
     } catch (err) {
+      if (clientAborted(err, ctx.req)) {
+        // Nobody is left to answer: no response is sent, and it is no error of ours. The access
+        // log records it as 499 (nginx's "client closed request").
+        ctx.state.log?.info({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'client closed the request');
+        ctx.status = CLIENT_CLOSED_REQUEST;
+        ctx.respond = false;
+        if (!ctx.res.destroyed) ctx.res.destroy();
+        return;
+      }
       problem = toProblem(err, ctx.state);
     }
     ctx.status = problem.status;
@@ -38,9 +50,26 @@ export function problemHandler(): Middleware<AppState> {
 }
 
 const RETRY_AFTER_SECONDS = 5;
+const CLIENT_CLOSED_REQUEST = 499;
+
+/** Errors a request stream raises when its client goes away mid-request. */
+const ABORT_CODES = new Set(['ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+/** The client hung up (its request stream was aborted or its socket is gone) and that is what failed. */
+function clientAborted(err: unknown, req: IncomingMessage): boolean {
+  const e = err as { code?: string; message?: string } | undefined;
+  const abortError = ABORT_CODES.has(e?.code ?? '') || e?.message === 'aborted';
+  const gone = (req.destroyed && !req.complete) || req.socket?.destroyed === true;
+  return abortError && gone;
+}
 
 function toProblem(err: unknown, state: AppState): Problem {
   if (err instanceof Problem) return err;
+  if (isUniqueViolation(err)) {
+    // A use case should have named this conflict itself; until it does, it is still the caller's 409.
+    state.log?.warn({ constraint: (err as { constraint?: string; nativeError?: { constraint?: string } }).nativeError?.constraint ?? (err as { constraint?: string }).constraint }, 'unique violation not mapped by its use case');
+    return conflict('conflict', 'The request conflicts with data that already exists.');
+  }
   if (isDependencyDown(err)) {
     state.log?.warn({ err: (err as Error)?.message }, 'a dependency is unavailable');
     return serviceUnavailable('A service this request needs is unavailable. Retry shortly.');

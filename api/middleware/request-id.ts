@@ -3,8 +3,9 @@ import type { Middleware } from 'koa';
 import type { Logger } from '../../lib/logger';
 import type { AppState } from '../state';
 
-// A caller's id is kept only when it cannot smuggle anything into logs or headers.
-const SAFE_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+// A caller's id is kept only when it cannot smuggle anything into logs or headers: at most 64
+// characters of letters, digits, '.', '_' and '-'. Anything else gets a fresh id of ours.
+const SAFE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 export function requestId(log: Logger): Middleware<AppState> {
   return async (ctx, next) => {

@@ -7,7 +7,8 @@ import { defineRoute } from '../route';
  * A small page for passkey sign-in and enrolment with @simplewebauthn/browser: a reference for
  * the clinics' front-end developers, and what the browser end-to-end test drives. WebAuthn needs
  * a secure context, so open it as http://localhost:<port>/passkeys (a relying party cannot be an
- * IP address) or over HTTPS.
+ * IP address) or over HTTPS. Not mounted when NODE_ENV=production (api/app.ts): there the page
+ * and its scripts are 404, and the clinics' own front ends are the only way to enrol.
  */
 // The package's exports hide its UMD bundle; find it from the package's own entry point.
 const browserLib = readFileSync(

@@ -1,3 +1,4 @@
+import { isUniqueViolation } from '../../db/errors';
 import { generateRegistrationOptions, verifyRegistrationResponse, type PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server';
 import { findAccount } from '../../db/accounts';
 import { recordAudit } from '../../db/audit';
@@ -78,6 +79,9 @@ export async function registerPasskey(
       deviceType: credentialDeviceType,
       backedUp: credentialBackedUp,
       name: req.name ?? `Passkey ${count + 1}`,
+    }).catch((err: unknown) => {
+      // Registered in another clinic: row-level security hid it from the check above, the unique index did not.
+      throw isUniqueViolation(err, 'webauthn_credentials_credential_id_key') ? conflict('passkey_exists', 'This passkey is already registered.') : err;
     });
     const account = await findAccount(trx, actor.accountId);
     if (!account) throw unauthorized();

@@ -105,3 +105,29 @@ describe('/openapi.json', () => {
     expect(schema.additionalProperties).toBe(false);
   });
 });
+
+describe('the passkey reference page', () => {
+  it('is served outside production', async () => {
+    const page = await call(stack.url, 'GET', '/passkeys');
+    expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
+    expect((await call(stack.url, 'GET', '/passkeys/app.js')).status).toBe(200);
+  });
+
+  it('is not served in production: 404 problem+json, and not in /openapi.json', async () => {
+    const config = { ...stack.config, NODE_ENV: 'production' as const, VIDEO_TOKEN_SECRET: 'x'.repeat(32) };
+    const { app } = createApp(appDeps(config, { db: stack.database.db, temporal: stack.temporal, log: silent }));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      for (const path of ['/passkeys', '/passkeys/app.js', '/passkeys/simplewebauthn-browser.js']) {
+        const reply = await call(base, 'GET', path);
+        expect([path, reply.status, reply.headers.get('content-type'), reply.body?.code]).toEqual([path, 404, 'application/problem+json', 'not_found']);
+      }
+      const doc = await call(base, 'GET', '/openapi.json');
+      expect(Object.keys(doc.body.paths).filter((p) => p.startsWith('/passkeys'))).toEqual([]);
+    } finally {
+      server.close();
+    }
+  });
+});

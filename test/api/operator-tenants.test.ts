@@ -178,6 +178,18 @@ describe('bad requests never become 500s', () => {
     expectProblem(await call(stack.url, 'DELETE', '/v1/operator/tenants', { token: stack.operatorToken }), 405, 'method_not_allowed');
   });
 
+  it('keeps a caller\'s X-Request-Id only when it is at most 64 characters of A-Z a-z 0-9 . _ -', async () => {
+    const idOf = async (sent: string) => {
+      const reply = await call(stack.url, 'GET', '/v1/nothing-here', { headers: { 'x-request-id': sent } });
+      expect(reply.body.requestId).toBe(reply.headers.get('x-request-id'));
+      return reply.headers.get('x-request-id');
+    };
+    for (const kept of ['a', 'front-end_1.2', 'x'.repeat(64), 'A-Za-z0-9._-']) expect(await idOf(kept)).toBe(kept);
+    for (const replaced of ['x'.repeat(65), 'a:b', 'a b', 'a/b', '<script>', 'id\u00e9', 'a;b', '"quoted"', 'id%0A']) {
+      expect([replaced, await idOf(replaced)]).toEqual([replaced, expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)]);
+    }
+  });
+
   it('puts a request id and security headers on every response', async () => {
     const reply = await call(stack.url, 'GET', '/healthz', { headers: { 'x-request-id': 'front-end-1234' } });
     expect(reply.headers.get('x-request-id')).toBe('front-end-1234');

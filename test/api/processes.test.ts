@@ -130,6 +130,9 @@ describe.each([
       const r = await upload(token, pid, png, 'image/png', name);
       expect([name, r.status, r.body.code]).toEqual([name, 400, 'invalid_file_name']);
     }
+    // Control characters never get past the query string (api/middleware/request-target.ts).
+    const nul = await upload(token, pid, png, 'image/png', 'evil\u0000.png');
+    expect([nul.status, nul.body.code, nul.body.errors]).toEqual([400, 'validation_failed', [{ field: 'name', message: 'must not contain control characters' }]]);
     // Declared far beyond the limit: refused before a byte is read.
     const huge = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = http.request(`${stack.url}/v1/processes/${pid}/files?name=big.png`, {
