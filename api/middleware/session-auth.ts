@@ -27,6 +27,28 @@ const STATE_DETAIL: Record<string, string> = {
  * clinic or a changed allowlist take effect on the next request, in every API process. The
  * idle deadline is extended at most once a minute per session (its own short transaction).
  */
+/**
+ * Counts refusals per key within the current minute, in this process: the first of a minute is
+ * logged, the rest only counted (bounded memory: keys of past minutes are dropped).
+ */
+const ipDenials = (() => {
+  let minute = 0;
+  let seen = new Map<string, number>();
+  return {
+    count(key: string, now: number): number {
+      const m = Math.floor(now / 60_000);
+      if (m !== minute) {
+        minute = m;
+        seen = new Map();
+      }
+      if (seen.size > 10_000) seen.clear();
+      const n = (seen.get(key) ?? 0) + 1;
+      seen.set(key, n);
+      return n;
+    },
+  };
+})();
+
 export function sessionAuth(db: Db, route: AnyRoute): Middleware<AppState> {
   const allowedStates = route.states ?? ['active'];
   return async (ctx, next) => {
@@ -38,15 +60,20 @@ export function sessionAuth(db: Db, route: AnyRoute): Middleware<AppState> {
     if (!found) throw unauthorized('A valid session token is required.');
     const { clinic, allowlist, session } = found;
     if (clinic.status === 'suspended') throw forbidden('tenant_suspended', 'This clinic\'s service is suspended.');
+    // The token first: a stranger without a live session learns nothing and writes nothing.
+    if (!session) throw unauthorized('The session has expired or was revoked. Log in again.');
     if (allowlist.length > 0 && !ipInCidrs(ctx.state.clientIp, allowlist)) {
-      await recordAuditNow(db, tenantId, auditContext(ctx), {
-        action: 'request.ip_denied',
-        outcome: 'denied',
-        details: { method: ctx.method, path: ctx.path },
-      });
+      // One log entry per session, source and minute (with how many were refused before it), not one per request.
+      const repeats = ipDenials.count(`${session.id}|${ctx.state.clientIp}`, Date.now());
+      if (repeats === 1) {
+        await recordAuditNow(db, tenantId, auditContext(ctx), {
+          action: 'request.ip_denied',
+          outcome: 'denied',
+          details: { method: ctx.method, path: ctx.path },
+        });
+      }
       throw forbidden('ip_not_allowed', 'Your network address is not on this clinic\'s allowlist.');
     }
-    if (!session) throw unauthorized('The session has expired or was revoked. Log in again.');
     if (touchDue(session)) {
       await withTenant(db, tenantId, async (trx) => touchSession(trx, session, (await getSettings(trx)).policy));
     }
