@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { windowInstant } from './dates';
 import { badRequest } from './problems';
 
 /**
@@ -9,14 +10,9 @@ import { badRequest } from './problems';
 const DAY_MS = 86_400_000;
 const ACTORS = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|operator|system)$/i;
 
-const isoInstant = z
-  .string()
-  .max(40)
-  .refine((s) => /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2}))?$/.test(s) && !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 date or date-time with a time zone, e.g. 2026-11-30T00:00:00Z');
-
 export const auditFilterSchema = z.strictObject({
-  from: isoInstant.optional(),
-  to: isoInstant.optional(),
+  from: windowInstant.optional(),
+  to: windowInstant.optional(),
   actor: z.string().regex(ACTORS, 'must be an account id, "operator" or "system"').optional(),
   action: z.string().regex(/^[a-z][a-z0-9_.]{0,63}\*?$/, 'must be an action like account.create, or a prefix like account.*').optional(),
   target: z.string().min(1).max(128).optional(),
@@ -71,11 +67,4 @@ export function resolveAuditFilter(
 }
 
 /** Log cursors carry the sequence number of the last entry seen (newest first). */
-export const encodeAuditCursor = (seq: string | number) => Buffer.from(`s:${seq}`).toString('base64url');
-
-export function decodeAuditCursor(cursor: string | undefined): string | undefined {
-  if (cursor === undefined) return undefined;
-  const m = /^s:(\d{1,18})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!m) throw badRequest('invalid_cursor', 'The cursor is malformed.');
-  return m[1];
-}
+export { encodeSeqCursor as encodeAuditCursor, decodeSeqCursor as decodeAuditCursor } from './pagination';
