@@ -1,3 +1,4 @@
+import { checkedAllowlist } from './settings';
 import { createHash, randomBytes } from 'node:crypto';
 import type { PasswordPolicy } from '../domain/password-policy';
 import { isUuid } from '../domain/ids';
@@ -77,7 +78,7 @@ export async function authenticateSession(db: Db, tenantId: string, token: strin
   const live = r.session_id !== null && r.idle_expires_at!.getTime() > now && r.absolute_expires_at!.getTime() > now;
   return {
     clinic: { id: tenantId, slug: r.tenant_slug, name: r.tenant_name, status: r.tenant_status },
-    allowlist: r.network_allowlist,
+    allowlist: checkedAllowlist(tenantId, r.network_allowlist),
     session: live
       ? {
           id: r.session_id!,

@@ -36,9 +36,14 @@ function storedPolicy(trx: TenantTransaction, stored: unknown): PasswordPolicy {
 }
 
 function storedAllowlist(trx: TenantTransaction, stored: string[]): string[] {
+  return checkedAllowlist(tenantIdOf(trx), stored);
+}
+
+/** A stored allowlist as read by session authentication: every entry a canonical network, else refused. */
+export function checkedAllowlist(tenantId: string | undefined, stored: string[]): string[] {
   const bad = stored.filter((c) => canonicalCidr(c) !== c).length;
   if (bad === 0) return stored;
-  throw new InvalidStoredSettingError(tenantIdOf(trx), 'tenant_settings.network_allowlist', [`${bad} entr${bad === 1 ? 'y is' : 'ies are'} not a canonical CIDR`]);
+  throw new InvalidStoredSettingError(tenantId, 'tenant_settings.network_allowlist', [`${bad} entr${bad === 1 ? 'y is' : 'ies are'} not a canonical CIDR`]);
 }
 
 async function upsert(trx: TenantTransaction, patch: Partial<Pick<TenantSettingsRow, 'passwordPolicy' | 'networkAllowlist' | 'adminsSeeAllProcesses'>>) {

@@ -35,9 +35,11 @@ describe('stored settings', () => {
     // Edited in the database behind the API's back: 4 characters would never pass validation.
     await settings().update({ password_policy: JSON.stringify({ ...valid, minLength: 4 }) });
 
-    const me = await call(stack.url, 'GET', '/v1/me', { token });
-    expect([me.status, me.body.code]).toEqual([500, 'internal_error']);
-    expect(me.text).not.toContain('minLength');
+    // Everything that consults the policy refuses (a request that does not consult it, such as
+    // /v1/me between session touches, has nothing to fall back on a default for).
+    const create = await call(stack.url, 'POST', '/v1/accounts', { token, json: { loginId: 'newcomer', email: 'newcomer@example.jp', displayName: 'N', roles: ['staff'] } });
+    expect([create.status, create.body.code]).toEqual([500, 'internal_error']);
+    expect(create.text).not.toContain('minLength');
     const relogin = await login(stack, clinic, 'admin', STRONG_PASSWORD);
     expect(relogin.status).toBe(500);
     // What the log gets: the clinic, the setting and the rule broken.
