@@ -42,9 +42,12 @@ import { healthRoutes } from './routes/health';
 import { operatorTenantRoutes } from './routes/operator-tenants';
 import type { AppState } from './state';
 import { WorkflowOutbox } from '../temporal/workflow-outbox';
+import { ExportSlots } from '../lib/export-slots';
 
 export interface AppDeps {
   db: Db;
+  /** Slots for long exports (lib/export-slots.ts). */
+  exports: ExportSlots;
   outbox: WorkflowOutbox;
   vault: Vault;
   storage: ObjectStore;
@@ -81,6 +84,7 @@ export function appDeps(
 ): AppDeps {
   return {
     ...live,
+    exports: new ExportSlots(config.EXPORT_CONCURRENCY),
     outbox: new WorkflowOutbox({ db: live.db, client: live.temporal.client, taskQueue: config.TEMPORAL_TASK_QUEUE, log: live.log }),
     vault: live.vault ?? new Vault(live.db, createKeyProvider(config)),
     storage: live.storage ?? createObjectStore(config),

@@ -157,6 +157,11 @@ interface PgConnection {
  * If the sink goes away early (the client disconnected), the connection is closed: that ends
  * COPY and the transaction on the server, and the pool drops the connection.
  */
+/** Limits for a long export's transaction: no statement runs over 10 minutes, no idle wait over 1. */
+export async function boundExportTransaction(trx: TenantTransaction): Promise<void> {
+  await trx.raw(`select set_config('statement_timeout', '600s', true), set_config('idle_in_transaction_session_timeout', '60s', true)`);
+}
+
 export async function copyAuditCsv(trx: TenantTransaction, f: AuditFilter, sink: NodeJS.WritableStream): Promise<void> {
   const { sql, bindings } = filterSql(trx, f);
   let n = 0;

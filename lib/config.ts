@@ -95,6 +95,8 @@ const schema = z
     /** The application's login role: owns nothing, member of forclinic_app only (db/roles.ts). */
     DATABASE_URL: postgresUrl,
     DATABASE_POOL_MAX: int(1, 200).default(10),
+    /** Long exports running at once per API process (at most one per clinic); keep it well below DATABASE_POOL_MAX. */
+    EXPORT_CONCURRENCY: int(1, 50).default(2),
     TEMPORAL_ADDRESS: z
       .string()
       .regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?:[1-9]\d{0,4})$/, 'must be host:port, e.g. temporal:7233')
@@ -200,6 +202,9 @@ const schema = z
     }
     if (Boolean(c.TLS_CERT_FILE) !== Boolean(c.TLS_KEY_FILE)) {
       ctx.addIssue({ code: 'custom', path: ['TLS_CERT_FILE'], message: 'TLS_CERT_FILE and TLS_KEY_FILE must be set together' });
+    }
+    if (c.EXPORT_CONCURRENCY >= c.DATABASE_POOL_MAX) {
+      ctx.addIssue({ code: 'custom', path: ['EXPORT_CONCURRENCY'], message: `must be below DATABASE_POOL_MAX (${c.DATABASE_POOL_MAX}), so exports always leave connections for other requests` });
     }
     if (Boolean(c.TEMPORAL_TLS_CERT_FILE) !== Boolean(c.TEMPORAL_TLS_KEY_FILE)) {
       ctx.addIssue({ code: 'custom', path: ['TEMPORAL_TLS_CERT_FILE'], message: 'TEMPORAL_TLS_CERT_FILE and TEMPORAL_TLS_KEY_FILE must be set together' });

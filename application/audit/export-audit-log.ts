@@ -1,5 +1,7 @@
 import { PassThrough, type Readable } from 'node:stream';
-import { AUDIT_CSV_COLUMNS, copyAuditCsv, recordAudit } from '../../db/audit';
+import { AUDIT_CSV_COLUMNS, boundExportTransaction, copyAuditCsv, recordAudit } from '../../db/audit';
+import { tooManyRequests } from '../../domain/problems';
+import type { ExportSlots } from '../../lib/export-slots';
 import { withTenant } from '../../db/tenant-scope';
 import { resolveAuditFilter, type AuditFilterQuery, type AuditWindowLimits } from '../../domain/audit-query';
 import type { ClinicActor, Services } from '../deps';
@@ -11,20 +13,35 @@ import type { ClinicActor, Services } from '../deps';
  * so the caller can start sending; a failure or a reader that goes away ends it early.
  */
 export async function exportAuditLog(
-  deps: Pick<Services, 'db' | 'log'>,
+  deps: Pick<Services, 'db' | 'log'> & { exports: ExportSlots },
   actor: ClinicActor,
   query: AuditFilterQuery,
   limits: AuditWindowLimits,
 ): Promise<Readable> {
   const filter = resolveAuditFilter(query, limits);
-  await withTenant(deps.db, actor.tenantId, (trx) =>
-    recordAudit(trx, actor.audit, { action: 'audit_log.export', outcome: 'success', details: { filter: query } }),
-  );
+  const release = deps.exports.tryAcquire(actor.tenantId);
+  if (!release) throw tooManyRequests('rate_limited', 'An export is already running (for this clinic, or as many as the service allows at once). Retry shortly.', RETRY_AFTER_SECONDS);
+  try {
+    await withTenant(deps.db, actor.tenantId, (trx) =>
+      recordAudit(trx, actor.audit, { action: 'audit_log.export', outcome: 'success', details: { filter: query } }),
+    );
+  } catch (err) {
+    release();
+    throw err;
+  }
   const csv = new PassThrough();
   csv.write(`\uFEFF${AUDIT_CSV_COLUMNS.join(',')}\r\n`);
-  withTenant(deps.db, actor.tenantId, (trx) => copyAuditCsv(trx, filter, csv)).catch((err: Error) => {
-    deps.log.warn({ err: err.message, requestId: actor.audit.requestId }, 'audit log export ended early');
-    csv.destroy(err);
-  });
+  withTenant(deps.db, actor.tenantId, async (trx) => {
+    // A reader that stalls cannot hold the connection for ever.
+    await boundExportTransaction(trx);
+    await copyAuditCsv(trx, filter, csv);
+  })
+    .catch((err: Error) => {
+      deps.log.warn({ err: err.message, requestId: actor.audit.requestId }, 'audit log export ended early');
+      csv.destroy(err);
+    })
+    .finally(release);
   return csv;
 }
+
+const RETRY_AFTER_SECONDS = 30;
