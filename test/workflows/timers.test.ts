@@ -128,7 +128,10 @@ async function timersOnceStarted(handle: WorkflowHandle, count: number): Promise
 /** A timer's moment, exact up to the millisecond the workflow clock is rounded to. */
 const expectSetFor = (timer: Timer | undefined, instant: number) => {
   expect(timer).toBeDefined();
-  expect(Math.abs(timer!.target - instant)).toBeLessThanOrEqual(1);
+  // The workflow's clock is read from its task's start event; a local activity (how the workflow
+  // records state) resolves inside that task and moves the clock on without an event of its own,
+  // so the reconstruction may trail by the time that took. 100 ms is nothing against hours.
+  expect(Math.abs(timer!.target - instant)).toBeLessThanOrEqual(100);
 };
 
 // ---- the consultation -------------------------------------------------------------------------
