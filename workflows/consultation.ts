@@ -11,6 +11,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { isUuid } from '../domain/ids';
 import { ENDED, isRefusal, transition, type ConsultationAction, type ConsultationMode, type ConsultationStatus } from '../domain/consultation';
 import { CONSULTATION_STATUS, SCHEDULED_START } from '../temporal/search-attributes';
 import {
@@ -75,7 +76,6 @@ export interface ConsultationResult {
 }
 
 const JOIN_GRACE_MS = 30 * 60_000;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export async function consultationWorkflow(input: ConsultationInput): Promise<ConsultationResult> {
   let status: ConsultationStatus = 'reserved';
@@ -160,7 +160,7 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<Co
     (...args: unknown[]) => {
       const arg = (args[0] ?? {}) as Record<string, unknown>;
       const tooLarge = JSON.stringify(args).length > MAX_UPDATE_ARGS_BYTES;
-      const badRef = refs.some((k) => arg[k] !== undefined && (typeof arg[k] !== 'string' || !UUID.test(arg[k] as string)));
+      const badRef = refs.some((k) => arg[k] !== undefined && (typeof arg[k] !== 'string' || !isUuid(arg[k] as string)));
       const inline = Object.keys(arg).some((k) => k.endsWith('Sealed'));
       if (tooLarge || badRef || inline) {
         throw ApplicationFailure.create({ type: CONSULTATION_FAILURES.invalidArguments, message: `invalid arguments for ${action}`, nonRetryable: true });
