@@ -2,72 +2,268 @@ import { z } from 'zod';
 import { openApiPath, type AnyRoute } from './route';
 import { problemSchema } from './schemas';
 
-const COMMON_PROBLEMS: Record<number, string> = {
-  400: 'Malformed request (`invalid_json`, `validation_failed` with `errors` per field, ...)',
-  401: 'Missing or invalid credentials (`unauthorized`)',
-  404: 'Not found (`not_found`)',
-  409: 'Conflict with the current state (see `code`)',
-  413: 'Body too large (`payload_too_large`)',
-  415: 'Body is not JSON (`unsupported_media_type`)',
-  503: 'A dependency is unavailable; nothing was changed (`service_unavailable`)',
+/**
+ * Problem codes every operation of a kind can answer with, by status. A route adds its own codes
+ * in `problems`; together they are the `code` enum documented (and, in the contract test,
+ * enforced) for that operation and status.
+ */
+const COMMON_CODES: Record<number, string[]> = {
+  400: ['invalid_json', 'validation_failed'],
+  404: ['not_found'],
+  413: ['payload_too_large'],
+  415: ['unsupported_media_type'],
+  503: ['service_unavailable'],
+};
+/** The codes a status listed without codes stands for (a route names its specific ones). */
+const DEFAULT_CODES: Record<number, string[]> = {
+  401: ['unauthorized'],
+  403: ['forbidden'],
+  409: ['conflict'],
+  423: ['account_locked'],
+  429: ['rate_limited'],
+};
+const SESSION_CODES: Record<number, string[]> = {
+  401: ['unauthorized'],
+  // Session authentication: the clinic is suspended, the address is not on its allowlist, the
+  // session is not yet `active` (its state is the code), or the role does not allow the route.
+  403: ['tenant_suspended', 'ip_not_allowed', 'password_change_required', 'second_factor_enrollment_required', 'second_factor_required', 'forbidden'],
+};
+const OPERATOR_CODES: Record<number, string[]> = { 401: ['unauthorized'] };
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Malformed request',
+  401: 'Missing or invalid credentials',
+  403: 'Not allowed for this caller',
+  404: 'Not found (also for another clinic\'s ids: existence is never confirmed)',
+  409: 'Conflict with the current state',
+  413: 'Body too large',
+  415: 'Body is not of an accepted media type',
+  423: 'Locked',
+  429: 'Too many requests; retry after `Retry-After` seconds',
+  503: 'A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds',
 };
 
-const toSchema = (schema: z.ZodType, io: 'input' | 'output') =>
-  z.toJSONSchema(schema, { io, target: 'draft-2020-12', unrepresentable: 'any', reused: 'inline' });
+const TAG_TEXT: Record<string, string> = {
+  accounts: 'A clinic\'s user accounts (admins only): create, change roles, reset passwords, unlock',
+  audit: 'The clinic\'s append-only operation log: search, CSV export, hash-chain verification',
+  auth: 'Login, password change, passkeys (second factor), sessions',
+  consultations: 'Booking and the consultation lifecycle (face-to-face and online)',
+  groups: 'Groups of accounts, for process-area access',
+  health: 'Liveness and readiness for load balancers',
+  meta: 'This document and development helpers',
+  operator: 'Platform operators: clinics and their first admins',
+  patients: 'The clinic\'s patients (sealed at rest)',
+  practitioners: 'Practitioners, their availability and bookable slots',
+  processes: 'Process areas: access lists and encrypted files',
+  settings: 'Clinic settings: password policy, second factor, network allowlist',
+};
+
+/** Where a schema `$ref` points once its `$defs` are hoisted into the document. */
+const COMPONENT = '#/components/schemas/';
+
+type Json = Record<string, unknown>;
+
+/**
+ * Collects the named schemas (zod `.meta({ id })`) of every route into `components/schemas`, so
+ * each is defined once and every `$ref` resolves. Request and response views of the same schema
+ * differ when it has defaults or transforms; the request view is then named `<id>Input`.
+ */
+class SchemaComponents {
+  readonly schemas: Record<string, Json> = {};
+
+  convert(schema: z.ZodType, io: 'input' | 'output'): Json {
+    const json = z.toJSONSchema(schema, { io, target: 'draft-2020-12', unrepresentable: 'any', reused: 'inline' }) as Json;
+    delete json.$schema;
+    const defs = (json.$defs ?? {}) as Record<string, Json>;
+    delete json.$defs;
+    const names: Record<string, string> = {};
+    for (const [id, def] of Object.entries(defs)) names[id] = this.nameFor(id, def, io);
+    for (const [id, def] of Object.entries(defs)) this.add(names[id]!, rewriteRefs(def, names));
+    return rewriteRefs(json, names);
+  }
+
+  private nameFor(id: string, def: Json, io: 'input' | 'output'): string {
+    if (io === 'output') return id;
+    const output = this.schemas[id];
+    return output && !sameJson(output, def) ? `${id}Input` : id;
+  }
+
+  private add(name: string, def: Json): void {
+    const known = this.schemas[name];
+    if (known && !sameJson(known, def)) {
+      // Two different schemas under one id would make one of them a lie in the document.
+      throw new Error(`Two different schemas are named ${name}; give one of them another .meta({ id })`);
+    }
+    this.schemas[name] = def;
+  }
+}
+
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+function rewriteRefs(value: Json, names: Record<string, string>): Json {
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (!v || typeof v !== 'object') return v;
+    const out: Json = {};
+    for (const [k, child] of Object.entries(v as Json)) {
+      if (k === '$ref' && typeof child === 'string' && child.startsWith('#/$defs/')) {
+        const id = child.slice('#/$defs/'.length);
+        out[k] = COMPONENT + (names[id] ?? id);
+      } else {
+        out[k] = walk(child);
+      }
+    }
+    return out;
+  };
+  return walk(value) as Json;
+}
+
+const PARAMETER_TEXT: Record<string, string> = {
+  limit: 'Page size (keyset pagination).',
+  cursor: 'Opaque: the `nextCursor` of the previous page, passed back exactly as received. Anything else is `400 invalid_cursor`.',
+};
+
+/** The problem codes a route documents, by status. */
+export function problemCodes(r: AnyRoute): Map<number, string[]> {
+  const codes = new Map<number, Set<string>>();
+  const add = (status: number, list: string[] = []) => {
+    const set = codes.get(status) ?? new Set<string>();
+    for (const c of list) set.add(c);
+    codes.set(status, set);
+  };
+  for (const status of [400, 413, 415, 503]) add(status, COMMON_CODES[status]);
+  const auth = r.security === 'session' ? SESSION_CODES : r.security === 'operator' ? OPERATOR_CODES : {};
+  for (const [status, list] of Object.entries(auth)) add(Number(status), list);
+  if (r.params) add(404, COMMON_CODES[404]);
+  const queryFields = r.query ? ((z.toJSONSchema(r.query, { io: 'input', unrepresentable: 'any' }) as Json).properties as Json | undefined) : undefined;
+  if (queryFields && 'cursor' in queryFields) add(400, ['invalid_cursor']);
+  const own = r.problems ?? {};
+  for (const [status, list] of Array.isArray(own) ? own.map((s) => [s, undefined] as const) : Object.entries(own)) {
+    const n = Number(status);
+    add(n, [...(COMMON_CODES[n] ?? []), ...(list ?? (codes.has(n) || COMMON_CODES[n] ? [] : DEFAULT_CODES[n] ?? []))]);
+  }
+  return new Map([...codes].sort(([a], [b]) => a - b).map(([s, set]) => [s, [...set].sort()]));
+}
+
+/** Bytes of a given type (files) have no JSON schema; JSON and text bodies have theirs. */
+function responseContent(spec: AnyRoute['responses'][number], components: SchemaComponents): Record<string, unknown> {
+  const types = [spec.contentType ?? 'application/json'].flat();
+  const schema = spec.schema ? components.convert(spec.schema, 'output') : { type: 'string', contentMediaType: 'application/octet-stream' };
+  return Object.fromEntries(types.map((t) => [t, { schema }]));
+}
+
+const requestIdHeader = { $ref: '#/components/headers/XRequestId' };
+const retryAfterHeader = { $ref: '#/components/headers/RetryAfter' };
 
 /** Builds the OpenAPI 3.1 document from the same route declarations that serve the requests. */
 export function buildOpenApi(routes: AnyRoute[], info: { version: string }) {
+  const components = new SchemaComponents();
+  components.convert(problemSchema, 'output');
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
     const parameters: unknown[] = [];
     const addParams = (schema: z.ZodType | undefined, where: 'path' | 'query') => {
       if (!schema) return;
-      const json = toSchema(schema, 'input') as { properties?: Record<string, unknown>; required?: string[] };
+      const json = components.convert(schema, 'input') as { properties?: Record<string, Json>; required?: string[] };
       for (const [name, s] of Object.entries(json.properties ?? {})) {
-        parameters.push({ name, in: where, required: where === 'path' || (json.required ?? []).includes(name), schema: s });
+        const description = (s.description as string | undefined) ?? (where === 'query' ? PARAMETER_TEXT[name] : undefined);
+        parameters.push({ name, in: where, required: where === 'path' || (json.required ?? []).includes(name), ...(description ? { description } : {}), schema: s });
       }
     };
     addParams(r.params, 'path');
     addParams(r.query, 'query');
+    if (r.idempotencyKey) {
+      parameters.push({ $ref: '#/components/parameters/IdempotencyKey' });
+    }
     const responses: Record<string, unknown> = {};
     for (const [status, spec] of Object.entries(r.responses)) {
       responses[status] = {
         description: spec.description,
-        ...(spec.schema ? { content: { [spec.contentType ?? 'application/json']: { schema: toSchema(spec.schema, 'output') } } } : {}),
+        headers: { 'X-Request-Id': requestIdHeader },
+        ...(spec.schema || spec.contentType ? { content: responseContent(spec, components) } : {}),
       };
     }
-    const problemStatuses = new Set<number>([...(r.problems ?? []), 400, 413, 415]);
-    if (r.security !== 'none') problemStatuses.add(401);
-    if (r.params) problemStatuses.add(404);
-    for (const status of problemStatuses) {
-      responses[String(status)] ??= {
-        description: COMMON_PROBLEMS[status] ?? 'Error',
-        content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+    for (const [status, codes] of problemCodes(r)) {
+      if (responses[String(status)]) continue;
+      responses[String(status)] = {
+        description: `${STATUS_TEXT[status] ?? 'Error'}: ${codes.map((c) => `\`${c}\``).join(', ')}`,
+        headers: { 'X-Request-Id': requestIdHeader, ...(status === 429 || status === 503 ? { 'Retry-After': retryAfterHeader } : {}) },
+        content: {
+          'application/problem+json': {
+            schema: { allOf: [{ $ref: `${COMPONENT}Problem` }, { type: 'object', properties: { code: { type: 'string', enum: codes } } }] },
+          },
+        },
       };
     }
+    const body = r.body
+      ? { required: true, content: { 'application/json': { schema: components.convert(r.body, 'input'), ...(r.bodyExample !== undefined ? { example: r.bodyExample } : {}) } } }
+      : r.upload
+        ? { required: true, description: 'The raw bytes of the file, with its media type as Content-Type', content: { '*/*': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } } }
+        : undefined;
     (paths[openApiPath(r.path)] ??= {})[r.method] = {
       operationId: r.operationId,
       summary: r.summary,
+      ...(r.description ? { description: r.description } : {}),
       tags: r.tags,
-      security: r.security === 'operator' ? [{ operatorToken: [] }] : [],
+      security: r.security === 'operator' ? [{ operatorToken: [] }] : r.security === 'session' ? [{ clinicSession: [] }] : [],
       ...(parameters.length ? { parameters } : {}),
-      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: toSchema(r.body, 'input') } } } } : {}),
+      ...(body ? { requestBody: body } : {}),
       responses,
     };
   }
+  const tags = [...new Set(routes.flatMap((r) => r.tags))].sort().map((name) => ({ name, description: TAG_TEXT[name] ?? `Operations on ${name}` }));
   return {
     openapi: '3.1.0',
     info: {
       title: 'FOR CLINIC API',
       version: info.version,
       description:
-        'Backend API for clinics. All timestamps are UTC (ISO 8601). Errors are application/problem+json with a stable `code`. Every response carries `X-Request-Id`.',
+        'Backend API for clinics. All timestamps are UTC (ISO 8601). Errors are application/problem+json with a stable `code`; ' +
+        'each operation lists the codes it can answer with. Every response carries `X-Request-Id`. ' +
+        'Lists use keyset pagination: `?limit=&cursor=`, answered with `{ items, nextCursor }`.',
+      license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
     },
     servers: [{ url: '/' }],
+    security: [],
+    tags,
     paths,
     components: {
-      securitySchemes: { operatorToken: { type: 'http', scheme: 'bearer', description: 'OPERATOR_TOKEN' } },
-      schemas: { Problem: toSchema(problemSchema, 'output') },
+      securitySchemes: {
+        clinicSession: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'A clinic user\'s session token: the opaque `token` answered by `POST /v1/auth/login` (a new one after the second factor). ' +
+            'Sessions expire when idle and absolutely per the clinic\'s policy; the clinic\'s network allowlist applies.',
+        },
+        operatorToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'The platform operators\' token (`OPERATOR_TOKEN`), for `/v1/operator/*` only.',
+        },
+      },
+      parameters: {
+        IdempotencyKey: {
+          name: 'Idempotency-Key',
+          in: 'header',
+          required: true,
+          description: 'Chosen by the client, 8–128 characters of `A-Z a-z 0-9 . _ : -`. A repeat with the same key and body answers the first result; the same key with another body is `409 idempotency_key_reused`.',
+          schema: { type: 'string', pattern: '^[A-Za-z0-9._:-]{8,128}$' },
+        },
+      },
+      headers: {
+        XRequestId: {
+          description: 'The request\'s id: the caller\'s `X-Request-Id` when it is at most 64 characters of `A-Z a-z 0-9 . _ -`, else a fresh one. Quote it when asking for support.',
+          required: true,
+          schema: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
+        },
+        RetryAfter: {
+          description: 'Seconds to wait before retrying',
+          required: true,
+          schema: { type: 'string', pattern: '^[0-9]+$' },
+        },
+      },
+      schemas: components.schemas,
     },
   };
 }

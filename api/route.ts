@@ -17,7 +17,8 @@ export type Security = 'none' | 'operator' | 'session';
 export interface ResponseSpec {
   description: string;
   schema?: z.ZodType;
-  contentType?: string;
+  /** Default application/json; several when the body's type varies (e.g. a stored file's). */
+  contentType?: string | string[];
 }
 
 export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
@@ -37,8 +38,17 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   query?: Q;
   body?: B;
   responses: Record<number, ResponseSpec>;
-  /** Problem codes this route can answer with, beyond the common ones. */
-  problems?: number[];
+  /**
+   * Problem statuses this route can answer with beyond the common ones, each with the `code`s it
+   * uses (api/openapi.ts adds the codes every route of its kind shares). A bare list of statuses
+   * documents only the shared codes.
+   */
+  problems?: number[] | Partial<Record<number, string[]>>;
+  /** The route requires an `Idempotency-Key` header. */
+  idempotencyKey?: boolean;
+  /** A typical request body, shown in /openapi.json (a unit test parses it with `body`). */
+  bodyExample?: unknown;
+  description?: string;
   handler: (
     ctx: ParameterizedContext<AppState>,
     input: { params: z.output<P>; query: z.output<Q>; body: z.output<B> },

@@ -12,7 +12,16 @@ export const problemSchema = z
     detail: z.string().optional(),
     instance: z.string(),
     requestId: z.string(),
-    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    errors: z
+      .array(
+        z.union([
+          z.object({ field: z.string().describe('The offending field (dotted path; `(body)` for the whole body)'), message: z.string() }),
+          z.object({ rule: z.string().describe('A password-policy rule the password does not meet (`password_policy`)'), message: z.string() }),
+        ]),
+      )
+      .optional()
+      .describe('With `validation_failed`: every bad field; with `password_policy`: every unmet rule'),
+    lockedUntil: z.string().datetime().optional().describe('With `account_locked`: when the lock ends (UTC)'),
   })
   .meta({ id: 'Problem' });
 
