@@ -57,7 +57,7 @@ export const accountRoutes = (deps: AppDeps) => [
     params: tenantParams,
     body: createAdminSchema,
     responses: { 201: { description: 'Created; hand the initial password over out of band', schema: created } },
-    problems: [404, 409],
+    problems: { 400: ['password_policy'], 404: [], 409: ['login_id_taken'], 429: ['rate_limited'] },
     handler: async (ctx, { params, body }) => {
       ctx.status = 201;
       ctx.body = await createClinicAdmin(deps, actor(ctx), params.tenantId, body);
@@ -71,8 +71,9 @@ export const accountRoutes = (deps: AppDeps) => [
     operationId: 'createAccount',
     summary: 'Create an account in your clinic',
     body: createBody,
+    bodyExample: { loginId: 'tanaka', email: 'tanaka@sakura-clinic.example', displayName: '田中 一郎', roles: ['doctor'] },
     responses: { 201: { description: 'Created; a generated initial password is shown only now', schema: created } },
-    problems: [403, 409],
+    problems: { 400: ['password_policy'], 403: [], 409: ['login_id_taken'], 429: ['rate_limited'] },
     handler: async (ctx, { body }) => {
       const { initialPassword, ...input } = body;
       ctx.status = 201;
@@ -117,7 +118,7 @@ export const accountRoutes = (deps: AppDeps) => [
     params: accountParams,
     body: updateAccountSchema,
     responses: { 200: { description: 'The updated account', schema: accountSchema } },
-    problems: [403, 404, 409],
+    problems: { 403: [], 404: [], 409: ['last_admin'] },
     handler: async (ctx, { params, body }) => {
       ctx.body = await updateAccount(deps, clinicActor(ctx), params.id, body);
     },
@@ -131,7 +132,7 @@ export const accountRoutes = (deps: AppDeps) => [
     summary: 'Delete an account (its sessions and passkeys go with it)',
     params: accountParams,
     responses: { 204: { description: 'Deleted' } },
-    problems: [403, 404, 409],
+    problems: { 403: [], 404: [], 409: ['last_admin'] },
     handler: async (ctx, { params }) => {
       await deleteAccount(deps, clinicActor(ctx), params.id);
       ctx.status = 204;
@@ -147,7 +148,7 @@ export const accountRoutes = (deps: AppDeps) => [
     params: accountParams,
     body: resetBody,
     responses: { 200: { description: 'Reset; a generated initial password is shown only now', schema: z.object({ initialPassword: initialPasswordShown.optional() }) } },
-    problems: [403, 404],
+    problems: { 400: ['password_policy'], 403: [], 404: [], 429: ['rate_limited'] },
     handler: async (ctx, { params, body }) => {
       ctx.body = await resetPassword(deps, clinicActor(ctx), params.id, { initialPassword: body?.initialPassword });
     },

@@ -44,7 +44,7 @@ const verifyQuery = z.strictObject({
   toSeq: z.coerce.number().int().min(1).optional(),
 });
 
-const common = { tags: ['audit'], security: 'session' as const, roles: ['admin' as const, 'auditor' as const], problems: [403] };
+const common = { tags: ['audit'], security: 'session' as const, roles: ['admin' as const, 'auditor' as const], problems: { 400: ['invalid_range', 'range_too_large', 'invalid_cursor'], 403: [] } };
 
 export const auditLogRoutes = (deps: AppDeps) => {
   const limits = { defaultWindowDays: deps.audit.defaultWindowDays, maxWindowDays: deps.audit.maxWindowDays };
@@ -70,6 +70,7 @@ export const auditLogRoutes = (deps: AppDeps) => {
       operationId: 'exportAuditLogsCsv',
       summary: 'Export the operation log as CSV (UTF-8 with BOM, RFC 4180), oldest first; the export itself is logged',
       query: auditFilterSchema,
+      problems: { ...common.problems, 429: ['rate_limited'] },
       responses: { 200: { description: 'CSV, streamed', contentType: 'text/csv', schema: z.string() } },
       handler: async (ctx, { query }) => {
         const csv = await exportAuditLog(deps, clinicActor(ctx), query, limits);

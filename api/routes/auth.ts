@@ -34,8 +34,9 @@ export const authRoutes = (deps: AppDeps) => [
     tags: ['auth'],
     security: 'none',
     body: loginBody,
+    bodyExample: { tenant: 'sakura', loginId: 'tanaka', password: 'correct horse battery staple 7!' },
     responses: { 200: { description: 'A session token and its state', schema: loginReply } },
-    problems: [401, 403, 423, 429],
+    problems: { 401: ['invalid_credentials'], 403: ['ip_not_allowed'], 423: ['account_locked'], 429: ['rate_limited'] },
     handler: async (ctx, { body }) => {
       ctx.body = await login(deps, actor(ctx), { ...body, clientIp: ctx.state.clientIp, userAgent: ctx.get('User-Agent') || undefined });
     },
@@ -65,8 +66,9 @@ export const authRoutes = (deps: AppDeps) => [
     security: 'session',
     states: ['active', 'password_change_required'],
     body: changePasswordBody,
+    bodyExample: { currentPassword: 'the initial password', newPassword: 'Sakura-2026-clinic!' },
     responses: { 204: { description: 'Changed' } },
-    problems: [400, 423, 429],
+    problems: { 400: ['invalid_current_password', 'password_policy'], 423: ['account_locked'], 429: ['rate_limited'] },
     handler: async (ctx, { body }) => {
       await changePassword(deps, sessionActor(ctx), body);
       ctx.status = 204;
@@ -83,7 +85,7 @@ export const authRoutes = (deps: AppDeps) => [
     states: ['active', 'second_factor_enrollment_required'],
     body: reauthenticateBody,
     responses: { 204: { description: 'Confirmed' } },
-    problems: [400, 423, 429],
+    problems: { 400: ['invalid_current_password'], 423: ['account_locked'], 429: ['rate_limited'] },
     handler: async (ctx, { body }) => {
       await reauthenticate(deps, sessionActor(ctx), body.password);
       ctx.status = 204;

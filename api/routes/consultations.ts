@@ -54,9 +54,9 @@ const consultationSchema = z
   })
   .meta({ id: 'Consultation' });
 const detailSchema = consultationSchema.extend({
-  questionnaire: z.unknown().nullable(),
+  questionnaire: z.record(z.string(), z.unknown()).nullable().describe('The answers as recorded; null before the questionnaire'),
   note: z.string().nullable(),
-  prescriptions: z.unknown().nullable(),
+  prescriptions: z.array(z.record(z.string(), z.unknown())).nullable().describe('As recorded at finish; null before'),
   timeline: z.array(z.object({ type: z.string(), status: z.string(), at: z.string(), details: z.record(z.string(), z.unknown()) })),
 });
 
@@ -88,6 +88,9 @@ export const consultationRoutes = (deps: AppDeps) => {
       roles?: readonly (typeof CARE_TEAM)[number][];
       body?: z.ZodType;
       input?: (body: any) => unknown;
+      /** Codes beyond the ones every action can answer with. */
+      badRequests?: string[];
+      conflicts?: string[];
     } = {},
   ) =>
     defineRoute({
@@ -101,7 +104,7 @@ export const consultationRoutes = (deps: AppDeps) => {
       params: idParams,
       body: opts.body,
       responses: { 200: { description: 'The consultation after the action', schema: consultationSchema } },
-      problems: [403, 404, 409, 413],
+      problems: { 400: opts.badRequests ?? [], 403: ['not_assigned_practitioner'], 404: [], 409: ['invalid_transition', 'content_missing', ...(opts.conflicts ?? [])], 413: [] },
       handler: async (ctx, { params, body }) => {
         const done = await run(deps, clinicActor(ctx), params.id, opts.input ? opts.input(body) : body);
         // The state this action produced (the workflow may already have moved on, e.g. paid → completed).
@@ -119,8 +122,10 @@ export const consultationRoutes = (deps: AppDeps) => {
       security: 'session',
       roles: [...CARE_TEAM],
       body: bookBody,
+      bodyExample: { patientId: '0b5e3c1a-7f2d-4e8b-9a6c-3d4e5f6a7b8c', practitionerId: '9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d', startsAt: '2027-01-12T01:30:00Z', mode: 'online' },
       responses: { 201: { description: 'Reserved; its workflow starts right after (or within a minute if Temporal is briefly unreachable)', schema: consultationSchema } },
-      problems: [400, 403, 404, 409],
+      problems: { 400: ['idempotency_key_required', 'slot_in_past', 'not_a_slot', 'mode_not_offered'], 403: [], 404: [], 409: ['slot_taken', 'idempotency_key_reused'] },
+      idempotencyKey: true,
       handler: async (ctx, { body }) => {
         const key = ctx.get('Idempotency-Key');
         if (!/^[A-Za-z0-9._:-]{8,128}$/.test(key)) throw badRequest('idempotency_key_required', 'Send an Idempotency-Key header (8-128 characters of A-Z a-z 0-9 . _ : -).');
@@ -185,7 +190,7 @@ export const consultationRoutes = (deps: AppDeps) => {
       params: idParams,
       body: z.strictObject({ role: z.enum(['patient', 'practitioner']).optional().describe('Optional: the side the caller expects; refused (403) if it is not theirs') }).optional(),
       responses: { 200: { description: 'The room and the join token', schema: z.record(z.string(), z.unknown()) } },
-      problems: [403, 404, 409],
+      problems: { 403: ['not_assigned_practitioner'], 404: [], 409: ['invalid_transition', 'outside_join_window'] },
       handler: async (ctx, { params, body }) => {
         const { result, role } = await join(deps, clinicActor(ctx), params.id, body?.role);
         const ticket = await deps.video.joinTicket({ consultationId: params.id, role, notBefore: new Date(result.joinWindow!.notBefore), expiresAt: new Date(result.joinWindow!.expiresAt) });
@@ -207,6 +212,8 @@ export const consultationRoutes = (deps: AppDeps) => {
     action('reschedule', 'reschedule', 'Move to another free slot of the same doctor; reminders move with it', rescheduleConsultation, {
       body: z.strictObject({ startsAt: scheduleInstant }),
       input: (body) => ({ startsAt: new Date(body.startsAt), now: new Date() }),
+      badRequests: ['slot_in_past', 'not_a_slot'],
+      conflicts: ['slot_taken'],
     }),
   ];
 };

@@ -34,7 +34,7 @@ export const groupRoutes = (deps: AppDeps) => [
     summary: 'Create a user group',
     body: createBody,
     responses: { 201: { description: 'Created', schema: groupSchema } },
-    problems: [403, 404, 409],
+    problems: { 403: [], 404: [], 409: ['group_name_taken'] },
     handler: async (ctx, { body }) => {
       ctx.status = 201;
       ctx.body = await createGroup(deps, clinicActor(ctx), body);
@@ -72,7 +72,7 @@ export const groupRoutes = (deps: AppDeps) => [
     params: idParams,
     body: patchBody,
     responses: { 200: { description: 'The group', schema: groupSchema } },
-    problems: [403, 404, 409],
+    problems: { 403: [], 404: [], 409: ['group_name_taken'] },
     handler: async (ctx, { params, body }) => {
       ctx.body = await updateGroup(deps, clinicActor(ctx), params.id, body);
     },

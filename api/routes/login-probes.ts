@@ -27,7 +27,7 @@ export const loginProbeRoutes = (deps: AppDeps) => [
     roles: ['admin', 'auditor'],
     query: loginProbeQuery,
     responses: { 200: { description: 'A page of probe records', schema: probePage } },
-    problems: [403],
+    problems: { 400: ['invalid_cursor'], 403: [] },
     handler: async (ctx, { query }) => {
       ctx.body = await listClinicLoginProbes(deps, clinicActor(ctx), query);
     },

@@ -25,7 +25,7 @@ export const operatorTenantRoutes = (deps: AppDeps) => [
     security: 'operator',
     params: idParams,
     responses: { 202: { description: 'Rotation started', schema: z.object({ workflowId: z.string() }) } },
-    problems: [404, 409],
+    problems: { 404: [], 409: ['rotation_in_progress'] },
     handler: async (ctx, { params }) => {
       const { workflowId } = await rotateTenantKeys(deps, actor(ctx), params.id);
       ctx.status = 202;
@@ -40,8 +40,9 @@ export const operatorTenantRoutes = (deps: AppDeps) => [
     tags: ['operator'],
     security: 'operator',
     body: createTenantSchema,
+    bodyExample: { slug: 'sakura', name: 'さくらクリニック', contractEmails: ['info@sakura-clinic.example'] },
     responses: { 201: { description: 'Created; status is "provisioning" until the welcome mail is sent', schema: tenantSchema } },
-    problems: [409],
+    problems: { 409: ['slug_taken'] },
     handler: async (ctx, { body }) => {
       const tenant = await createClinic(deps, actor(ctx), body);
       ctx.status = 201;
@@ -86,7 +87,7 @@ export const operatorTenantRoutes = (deps: AppDeps) => [
     params: idParams,
     body: updateTenantSchema,
     responses: { 200: { description: 'The updated clinic', schema: tenantSchema } },
-    problems: [404, 409],
+    problems: { 404: [] },
     handler: async (ctx, { params, body }) => {
       ctx.body = await updateClinic(deps, actor(ctx), params.id, body);
     },

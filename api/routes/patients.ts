@@ -34,8 +34,9 @@ export const patientRoutes = (deps: AppDeps) => [
     operationId: 'createPatient',
     summary: 'Register a patient',
     body: createPatientSchema,
+    bodyExample: { name: '山田 花子', kana: 'ヤマダ ハナコ', birthDate: '1990-04-01', phone: '03-1234-5678' },
     responses: { 201: { description: 'Created', schema: patientSchema } },
-    problems: [403, 409],
+    problems: { 403: [], 409: ['patient_number_taken'] },
     handler: async (ctx, { body }) => {
       ctx.status = 201;
       ctx.body = await registerPatient(deps, clinicActor(ctx), body);
@@ -74,7 +75,7 @@ export const patientRoutes = (deps: AppDeps) => [
     params: idParams,
     body: updatePatientSchema,
     responses: { 200: { description: 'The patient', schema: patientSchema } },
-    problems: [403, 404, 409],
+    problems: { 403: [], 404: [], 409: ['patient_number_taken'] },
     handler: async (ctx, { params, body }) => {
       ctx.body = await updatePatient(deps, clinicActor(ctx), params.id, body);
     },

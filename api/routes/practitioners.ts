@@ -37,7 +37,7 @@ export const practitionerRoutes = (deps: AppDeps) => [
     params: idParams,
     body: z.strictObject({ accountId: z.string().uuid().nullable() }),
     responses: { 200: { description: 'The practitioner', schema: practitionerSchema } },
-    problems: [400, 403, 404],
+    problems: { 400: ['not_a_doctor'], 403: [], 404: [] },
     handler: async (ctx, { params, body }) => {
       ctx.body = await assignPractitionerAccount(deps, clinicActor(ctx), params.id, body.accountId);
     },
@@ -50,8 +50,9 @@ export const practitionerRoutes = (deps: AppDeps) => [
     summary: 'Add a doctor with slot length, modes and weekly availability (Japan time)',
     roles: ['admin'],
     body: createPractitionerSchema,
+    bodyExample: { displayName: '田中 一郎 医師', slotMinutes: 15, modes: ['in_person', 'online'], rules: [{ weekday: 1, startTime: '09:00', endTime: '12:30' }] },
     responses: { 201: { description: 'Created', schema: practitionerSchema } },
-    problems: [403, 404],
+    problems: { 400: ['not_a_doctor'], 403: [], 404: [] },
     handler: async (ctx, { body }) => {
       ctx.status = 201;
       ctx.body = await createPractitioner(deps, clinicActor(ctx), body);
@@ -93,6 +94,7 @@ export const practitionerRoutes = (deps: AppDeps) => [
     roles: ['admin'],
     params: idParams,
     body: availabilitySchema,
+    bodyExample: { rules: [{ weekday: 1, startTime: '09:00', endTime: '12:30' }, { weekday: 3, startTime: '14:00', endTime: '18:00' }], exceptions: [{ date: '2027-01-01', kind: 'closed' }] },
     responses: { 200: { description: 'The practitioner', schema: practitionerSchema } },
     problems: [403, 404],
     handler: async (ctx, { params, body }) => {
@@ -109,7 +111,7 @@ export const practitionerRoutes = (deps: AppDeps) => [
     params: idParams,
     query: slotsQuery,
     responses: { 200: { description: 'Free slots (UTC)', schema: z.object({ items: z.array(z.object({ startsAt: z.string(), endsAt: z.string() })) }) } },
-    problems: [403, 404],
+    problems: { 400: ['invalid_range', 'range_too_large'], 403: [], 404: [] },
     handler: async (ctx, { params, query }) => {
       ctx.body = { items: await listFreeSlots(deps, clinicActor(ctx), params.id, { from: new Date(query.from), to: new Date(query.to) }) };
     },

@@ -1,3 +1,4 @@
+import { ALLOWED_TYPES } from '../../domain/files';
 import { z } from 'zod';
 import { createProcess, getProcess, listProcesses, updateProcess } from '../../application/processes/process-areas';
 import { downloadFile, listFiles } from '../../application/processes/read-files';
@@ -29,7 +30,7 @@ const fileSchema = z
 const fileParams = z.strictObject({ id: z.string().min(1).max(64), fileId: z.string().min(1).max(64) });
 const uploadQuery = z.strictObject({ name: z.string().max(1024) });
 
-const common = { tags: ['processes'], security: 'session' as const, problems: [403, 404] };
+const common = { tags: ['processes'], security: 'session' as const, problems: { 403: ['process_right_required'], 404: [] } };
 
 export const processRoutes = (deps: AppDeps) => [
   defineRoute({
@@ -39,6 +40,7 @@ export const processRoutes = (deps: AppDeps) => [
     operationId: 'createProcess',
     summary: 'Create a process area (admins, doctors, staff); you manage it. Entries without a right get read',
     body: createProcessSchema,
+    bodyExample: { name: '2027年度 健診', allowedAccounts: [{ id: '6f1c2a9e-8d3b-4c5a-9e7f-1a2b3c4d5e6f', right: 'write' }] },
     responses: { 201: { description: 'Created', schema: processSchema } },
     handler: async (ctx, { body }) => {
       ctx.status = 201;
@@ -91,7 +93,7 @@ export const processRoutes = (deps: AppDeps) => [
     query: uploadQuery,
     upload: true,
     responses: { 201: { description: 'Stored', schema: fileSchema } },
-    problems: [400, 403, 404, 413, 415],
+    problems: { 400: ['invalid_file_name'], 403: ['process_right_required'], 404: [], 413: [], 415: ['content_type_mismatch'] },
     handler: async (ctx, { params, query }) => {
       const upload = { processId: params.id, name: query.name, contentType: ctx.get('Content-Type'), declaredBytes: Number(ctx.get('Content-Length') || '0'), body: ctx.req };
       try {
@@ -123,7 +125,7 @@ export const processRoutes = (deps: AppDeps) => [
     operationId: 'downloadProcessFile',
     summary: 'Download a file (streamed, decrypted on the way out); every download is logged',
     params: fileParams,
-    responses: { 200: { description: 'The file', contentType: 'application/octet-stream', schema: z.string() } },
+    responses: { 200: { description: 'The file, with the media type it was uploaded as', contentType: Object.keys(ALLOWED_TYPES) } },
     handler: async (ctx, { params }) => {
       const file = await downloadFile({ ...deps, log: ctx.state.log }, clinicActor(ctx), params.id, params.fileId);
       ctx.status = 200;

@@ -92,7 +92,7 @@ export const settingsRoutes = (deps: AppDeps) => [
     summary: 'Replace the allowlist; refuses to lock out your own address unless confirmSelfLockout is true',
     body: allowlistBody,
     responses: { 200: { description: 'The saved allowlist', schema: allowlistView } },
-    problems: [403, 409],
+    problems: { 403: [], 409: ['would_lock_out_self'] },
     handler: async (ctx, { body }) => {
       const ip = ctx.state.clientIp;
       ctx.body = { cidrs: await saveNetworkAllowlist(deps, clinicActor(ctx), { ...body, clientIp: ip }), yourAddress: ip };

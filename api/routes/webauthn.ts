@@ -57,7 +57,7 @@ export const webauthnRoutes = (deps: AppDeps) => [
     summary: 'Options for navigator.credentials.create() to register a passkey (needs a password or passkey proved in the last 5 minutes)',
     states: ['active', 'second_factor_enrollment_required'],
     responses: { 200: { description: 'PublicKeyCredentialCreationOptionsJSON', schema: z.record(z.string(), z.unknown()) } },
-    problems: [403],
+    problems: { 403: ['reauthentication_required'] },
     handler: async (ctx) => {
       ctx.body = await passkeyRegistrationOptions(deps, sessionActor(ctx));
     },
@@ -77,7 +77,7 @@ export const webauthnRoutes = (deps: AppDeps) => [
         schema: passkeyView.extend({ state: z.literal('active'), token: newToken.optional() }),
       },
     },
-    problems: [400, 403],
+    problems: { 400: ['invalid_challenge', 'webauthn_verification_failed'], 403: ['reauthentication_required'], 409: ['passkey_exists'] },
     handler: async (ctx, { body }) => {
       const { passkey, token } = await registerPasskey(deps, sessionActor(ctx), body);
       ctx.status = 201;
@@ -112,7 +112,7 @@ export const webauthnRoutes = (deps: AppDeps) => [
         schema: z.object({ state: z.literal('active'), token: newToken.optional() }),
       },
     },
-    problems: [400],
+    problems: { 400: ['invalid_challenge', 'webauthn_verification_failed'] },
     handler: async (ctx, { body }) => {
       const { token } = await verifyPasskey(deps, sessionActor(ctx), body.response);
       ctx.body = { state: 'active', ...(token ? { token } : {}) };
@@ -139,7 +139,7 @@ export const webauthnRoutes = (deps: AppDeps) => [
     summary: 'Remove one of your passkeys (needs a recent proof; not the last one when the clinic requires two-step verification)',
     params: idParams,
     responses: { 204: { description: 'Removed' } },
-    problems: [403, 404, 409],
+    problems: { 403: ['reauthentication_required'], 404: [], 409: ['last_passkey'] },
     handler: async (ctx, { params }) => {
       await removeOwnPasskey(deps, sessionActor(ctx), params.id);
       ctx.status = 204;
