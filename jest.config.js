@@ -22,6 +22,8 @@ module.exports = {
       testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/unit/'],
       transform,
       globalSetup: '<rootDir>/test/harness/global-setup.ts',
+      // The contract test: every API response a test receives is checked against /openapi.json.
+      setupFiles: ['<rootDir>/test/harness/contract-setup.ts'],
       globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
     },
   ],
