@@ -5,6 +5,7 @@ import type { Db } from '../db/connection';
 import type { Logger } from '../lib/logger';
 import type { TemporalClient } from '../temporal/client';
 import { accessLog } from './middleware/access-log';
+import { requestMetrics, type RequestMetrics } from './middleware/request-metrics';
 import { allowedMethods } from './middleware/allowed-methods';
 import { jsonBody } from './middleware/json-body';
 import { operatorAuth } from './middleware/operator-auth';
@@ -46,6 +47,8 @@ import { ExportSlots } from '../lib/export-slots';
 
 export interface AppDeps {
   db: Db;
+  /** Request counters and latency (lib/metrics.ts), when the process serves metrics. */
+  metrics?: RequestMetrics;
   /** Slots for long exports (lib/export-slots.ts). */
   exports: ExportSlots;
   outbox: WorkflowOutbox;
@@ -176,6 +179,7 @@ export function createApp(
   app.use(requestId(deps.log));
   app.use(clientAddress(deps.security.trustedProxies));
   app.use(accessLog());
+  if (deps.metrics) app.use(requestMetrics(deps.metrics));
   for (const m of securityHeaders({ tls: deps.tls })) app.use(m);
   app.use(problemHandler());
   app.use(cors(deps.corsOrigins));

@@ -6,12 +6,15 @@ import type { Socket } from 'node:net';
 import { checkAppLogin, createDb } from '../db/connection';
 import { loadConfig, type Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
+import { httpMetrics, newRegistry, poolMetrics, sampled, startMetricsListener } from '../lib/metrics';
 import { createTemporalClient } from '../temporal/client';
-import { appDeps, createApp } from './app';
+import { appDeps, createApp, type AppDeps } from './app';
 
 export interface RunningApi {
   server: http.Server;
   url: string;
+  /** Where GET /metrics answers, when METRICS_PORT is set. */
+  metricsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -29,9 +32,9 @@ export async function startApi(config: Config): Promise<RunningApi> {
   const temporal = createTemporalClient({ ...temporalConnectionOptions(config), namespace: config.TEMPORAL_NAMESPACE });
   const tlsListener = Boolean(config.TLS_CERT_FILE && config.TLS_KEY_FILE);
   let shuttingDown = false;
-  const { app } = createApp(
-    appDeps(config, { db, temporal, log, tls: tlsListener || config.BEHIND_TLS_PROXY, isShuttingDown: () => shuttingDown }),
-  );
+  const deps = appDeps(config, { db, temporal, log, tls: tlsListener || config.BEHIND_TLS_PROXY, isShuttingDown: () => shuttingDown });
+  const metrics = config.METRICS_PORT === undefined ? undefined : apiMetrics(deps);
+  const { app } = createApp({ ...deps, metrics: metrics?.http });
   app.on('error', (err: Error & { code?: string }) => {
     if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return;
     log.warn({ err: { message: err.message, code: err.code } }, 'request stream error');
@@ -61,7 +64,8 @@ export async function startApi(config: Config): Promise<RunningApi> {
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.PORT;
   const url = `${tlsListener ? 'https' : 'http'}://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
-  log.info({ url }, 'api listening');
+  const metricsListener = metrics ? await startMetricsListener(metrics.registry, config.METRICS_HOST, config.METRICS_PORT!) : undefined;
+  log.info({ url, metrics: metricsListener?.url }, 'api listening');
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -75,10 +79,29 @@ export async function startApi(config: Config): Promise<RunningApi> {
       }, config.SHUTDOWN_GRACE_MS);
       await closed;
       clearTimeout(force);
-      await Promise.allSettled([db.destroy(), temporal.close()]);
+      await Promise.allSettled([db.destroy(), temporal.close(), metricsListener?.close()]);
       log.info('api stopped');
     })());
-  return { server, url, close };
+  return { server, url, metricsUrl: metricsListener?.url, close };
+}
+
+/** What an API process reports: requests, its pool, the password hasher's queue, export slots. */
+function apiMetrics(deps: AppDeps) {
+  const registry = newRegistry('api');
+  const pool = poolMetrics(registry, deps.db, 'api');
+  const http = httpMetrics(registry);
+  sampled(registry, 'forclinic_password_hash_running', 'Password hashes and verifications running now', () => deps.passwords.load.running);
+  sampled(registry, 'forclinic_password_hash_waiting', 'Password hashes and verifications queued (a full queue answers 429)', () => deps.passwords.load.waiting);
+  sampled(registry, 'forclinic_export_slots_in_use', 'Long exports running now (EXPORT_CONCURRENCY per process)', () => deps.exports.inUse);
+  return {
+    registry,
+    http: {
+      observe(route: string, method: string, status: number, seconds: number) {
+        pool.attach();
+        http.observe(route, method, status, seconds);
+      },
+    },
+  };
 }
 
 if (require.main === module) {

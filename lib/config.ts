@@ -91,6 +91,12 @@ const schema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     HOST: z.string().regex(/^\S+$/, 'must be a host name or address without spaces').default('127.0.0.1'),
     PORT: port.default(3000),
+    /** Prometheus metrics (GET /metrics) on a listener of their own; off when unset, 0 = any free port. */
+    METRICS_PORT: port.optional(),
+    /** Loopback by default: metrics are for the operators' Prometheus, not the public network. */
+    METRICS_HOST: z.string().regex(/^\S+$/, 'must be a host name or address without spaces').default('127.0.0.1'),
+    /** The worker's Temporal SDK metrics (Prometheus, host:port), e.g. 127.0.0.1:9466; off when unset. */
+    TEMPORAL_METRICS_BIND: z.string().regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port').optional(),
     OPERATOR_TOKEN: z.string().min(32, 'must be at least 32 characters (generate one with `openssl rand -hex 32`)'),
     /** The application's login role: owns nothing, member of forclinic_app only (db/roles.ts). */
     DATABASE_URL: postgresUrl,

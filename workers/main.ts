@@ -9,6 +9,7 @@ import { Vault } from '../lib/crypto/vault';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createSesMailer } from '../lib/mailer';
+import { countedMailer, newRegistry, outboxMetrics, poolMetrics, startMetricsListener } from '../lib/metrics';
 import { waitFor } from '../lib/process';
 import { taskQueues } from './task-queues';
 import { createWorker } from './worker';
@@ -21,6 +22,8 @@ async function main() {
     TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error',
   };
   Runtime.install({
+    // The SDK's own metrics (task latencies, slots, polls, workflow failures) for Prometheus.
+    ...(config.TEMPORAL_METRICS_BIND ? { telemetryOptions: { metrics: { prometheus: { bindAddress: config.TEMPORAL_METRICS_BIND } } } } : {}),
     logger: {
       // The SDK's bundler logs a whole webpack report as one message; keep its first line.
       log: (level: LogLevel, message: string, meta?: LogMetadata) => log[sdkLevel[level]](meta ?? {}, message.split('\n')[0]!),
@@ -34,7 +37,12 @@ async function main() {
 
   const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'for-clinic-worker' });
   await checkAppLogin(db);
-  const mailer = createSesMailer({ region: config.AWS_REGION, from: config.MAIL_FROM, endpoint: config.SES_ENDPOINT });
+  const registry = newRegistry('worker');
+  const mailer = countedMailer(registry, createSesMailer({ region: config.AWS_REGION, from: config.MAIL_FROM, endpoint: config.SES_ENDPOINT }));
+  const pool = poolMetrics(registry, db, 'worker');
+  outboxMetrics(registry, db);
+  const metrics = config.METRICS_PORT === undefined ? undefined : await startMetricsListener(registry, config.METRICS_HOST, config.METRICS_PORT);
+  pool.attach();
 
   // Temporal may still be starting (or restarting): wait for it instead of crash-looping.
   let connection: NativeConnection | undefined;
@@ -56,7 +64,7 @@ async function main() {
     taskQueue: queue,
     deps: { db, mailer, vault: new Vault(db, createKeyProvider(config)), outbox, temporal: client },
   });
-  log.info({ taskQueue: queue, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
+  log.info({ taskQueue: queue, namespace: config.TEMPORAL_NAMESPACE, metrics: metrics?.url, sdkMetrics: config.TEMPORAL_METRICS_BIND }, 'worker started');
   // Schedules travel with the code that serves them.
   try {
     await ensureSchedules(client, queue);
@@ -76,6 +84,7 @@ async function main() {
     await connection!.close();
     await db.destroy();
     mailer.close();
+    await metrics?.close();
     log.info('worker stopped');
   }
 }
