@@ -8,6 +8,7 @@ import { loadConfig, type Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createTemporalClient } from '../temporal/client';
 import { appDeps, createApp } from './app';
+import { answerClientErrors } from './client-error';
 
 export interface RunningApi {
   server: http.Server;
@@ -46,6 +47,7 @@ export async function startApi(config: Config): Promise<RunningApi> {
     : http.createServer(handler);
   server.requestTimeout = 60_000;
   server.headersTimeout = 20_000;
+  answerClientErrors(server, log);
 
   // Track idle keep-alive sockets so shutdown does not wait for clients that never hang up.
   const sockets = new Set<Socket>();

@@ -174,8 +174,59 @@ describe('hostile input, class by class', () => {
     }
     expect(await problem('OPTIONS', '/v1/patients')).toMatchObject({ status: 200, allow: 'GET, HEAD, POST' });
     expect(await problem('TRACE', '/v1/nothing-here')).toMatchObject({ status: 404, code: 'not_found' });
-    // A verb Node's HTTP parser does not know never reaches the app: Node itself answers 400 and closes.
-    expect((await problem('FOOBAR', '/healthz')).status).toBe(400);
+    // A verb Node's HTTP parser does not know never reaches the app; the server's clientError handler answers it.
+    expect(await problem('FOOBAR', '/healthz')).toMatchObject({ status: 400, code: 'bad_request', contentType: expect.stringMatching(/^application\/problem\+json/) });
+  });
+
+  it('answers what the HTTP parser rejects with a problem and a stable code, then closes the connection', async () => {
+    const { hostname, port } = new URL(stack.url);
+    /** Writes raw bytes on a connection of its own and reads until the server closes it. */
+    const exchange = (bytes: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = net.connect(Number(port), hostname);
+        const chunks: Buffer[] = [];
+        // A guard, not a wait: a server that keeps the connection open fails the test here.
+        socket.setTimeout(15_000, () => socket.destroy(new Error('the server kept the connection open')));
+        socket.on('data', (c: Buffer) => chunks.push(c));
+        socket.on('error', reject);
+        socket.on('end', () => {
+          resolve(Buffer.concat(chunks).toString('utf8'));
+          socket.destroy();
+        });
+        socket.write(bytes);
+      });
+    const parse = (raw: string) => {
+      const [head = '', body = ''] = raw.split('\r\n\r\n');
+      const [statusLine, ...lines] = head.split('\r\n');
+      const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+      return { statusLine, contentType: headers['content-type'], connection: headers.connection, code: JSON.parse(body).code as string, body };
+    };
+    const bad = { statusLine: 'HTTP/1.1 400 Bad Request', contentType: expect.stringMatching(/^application\/problem\+json/), connection: 'close', code: 'bad_request' };
+    for (const [what, bytes, expected] of [
+      ['an unknown verb', 'FOOBAR /healthz HTTP/1.1\r\nHost: x\r\n\r\n', bad],
+      ['a lower-case verb', 'get /healthz HTTP/1.1\r\nHost: x\r\n\r\n', bad],
+      ['a verb with a bad character', 'GE(T /healthz HTTP/1.1\r\nHost: x\r\n\r\n', bad],
+      ['an HTTP version that does not exist', 'GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n', bad],
+      ['a space inside the target', 'GET /he lthz HTTP/1.1\r\nHost: x\r\n\r\n', bad],
+      ['bare LF line ends', 'GET /healthz HTTP/1.1\nHost: x\n\n', bad],
+      ['a folded header line', 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n', bad],
+      ['binary garbage', '\u0000\u0001\u0002\u00ff\r\n\r\n', bad],
+      ['a header without a colon', 'GET /healthz HTTP/1.1\r\nHost x\r\n\r\n', bad],
+      ['a control character in a header value', 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\u0001b\r\n\r\n', bad],
+      ['a non-numeric Content-Length', 'POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n', bad],
+      ['Content-Length beside chunked (smuggling)', 'POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', bad],
+      ['headers past the size limit', `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, { ...bad, statusLine: 'HTTP/1.1 431 Request Header Fields Too Large', code: 'headers_too_large' }],
+    ] as const) {
+      const raw = await exchange(bytes);
+      const reply = parse(raw);
+      expect([what, reply]).toEqual([what, expect.objectContaining(expected)]);
+      expect([what, STACK_TRACE.test(reply.body), /HPE_|llhttp|Parse Error/i.test(reply.body)]).toEqual([what, false, false]);
+    }
+    // Verbs the parser knows reach the app: 405 with Allow, as a problem (and the connection may stay open).
+    const propfind = await problem('PROPFIND', '/healthz');
+    expect(propfind).toMatchObject({ status: 405, code: 'method_not_allowed', allow: 'GET, HEAD' });
+    // And the server still answers normally afterwards.
+    expect((await call(stack.url, 'GET', '/healthz')).status).toBe(200);
   });
 
   it('refuses JSON nested deeper than 32 levels as invalid_json, before authentication', async () => {
