@@ -2,10 +2,9 @@ import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { appDeps, createApp } from '../../api/app';
-import { addDays, japanDateOf, japanInstant } from '../../domain/japan-time';
 import { createLogger } from '../../lib/logger';
 import { STRONG_PASSWORD, activate, createAccount, login } from '../harness/clinic';
-import { book, bookingClinic } from '../harness/consultations';
+import { bookingClinic, created, furnishClinic } from '../harness/consultations';
 import {
   BROKEN_JSON,
   HOSTILE_QUERY_VALUES,
@@ -27,6 +26,8 @@ import {
   send,
   setIn,
   toJson,
+  rowIdFor,
+  type ClinicRows,
   type Operation,
   type RawReply,
   type RawRequest,
@@ -78,23 +79,6 @@ let canaries: string[] = [];
 /** The other clinic's admin session and slug. */
 const other: { adminToken?: string; slug?: string; id?: string } = {};
 
-async function created(reply: { status: number; text: string; body: any }, what: string): Promise<string> {
-  if (reply.status !== 201) throw new Error(`${what}: ${reply.status} ${reply.text}`);
-  return reply.body.id as string;
-}
-
-/** A process area with one file, a group and a booked consultation, for the clinic of `adminToken`. */
-async function furnish(adminToken: string, staffToken: string, practitionerId: string, patientId: string, label: string) {
-  const processId = await created(await call(stack.url, 'POST', '/v1/processes', { token: adminToken, json: { name: `${label} area` } }), 'process');
-  const upload = await call(stack.url, 'POST', `/v1/processes/${processId}/files?name=note.txt`, { token: adminToken, raw: 'hello', headers: { 'content-type': 'text/plain' } });
-  const fileId = await created(upload, 'file');
-  const groupId = await created(await call(stack.url, 'POST', '/v1/groups', { token: adminToken, json: { name: `${label} group` } }), 'group');
-  // Noon tomorrow in Japan: always a future slot of the doctor's day (00:00-23:55), whatever the time now.
-  const startsAt = japanInstant(addDays(japanDateOf(new Date()), 1), 12 * 60).toISOString();
-  const consultationId = await created(await book(stack, staffToken, { patientId, practitionerId, startsAt, mode: 'in_person' }), 'booking');
-  return { processId, fileId, groupId, consultationId };
-}
-
 beforeAll(async () => {
   // The fuzzer sends hundreds of bad logins from one address; the per-address limit is not under test here.
   stack = await startTestStack({ LOGIN_FAILURES_PER_IP: '10000' });
@@ -114,12 +98,12 @@ beforeAll(async () => {
     patientId: a.patientId,
     practitionerId: a.practitionerId,
     staffId: staffMe.body.accountId,
-    ...(await furnish(a.adminToken, a.staffToken, a.practitionerId, a.patientId, 'A')),
+    ...(await furnishClinic(stack, a, 'A')),
   });
 
   const b = await bookingClinic(stack);
   Object.assign(other, { adminToken: b.adminToken, slug: b.clinic.slug, id: b.clinic.id });
-  const bRows = await furnish(b.adminToken, b.staffToken, b.practitionerId, b.patientId, 'B');
+  const bRows = await furnishClinic(stack, b, 'B');
   const bAccounts = (await call(stack.url, 'GET', '/v1/accounts', { token: b.adminToken })).body.items as Array<{ id: string; loginId: string }>;
   const bAdmin = bAccounts.find((x) => x.loginId === 'admin')!.id;
   const canaryName = `Canary ${b.clinic.slug}`;
@@ -382,16 +366,11 @@ const enc = encodeURIComponent;
 /** The resource a path parameter names, in our clinic (reads only: writes get ids that name nothing). */
 function ownIdFor(op: Operation, param: string, rng: Rng): string {
   if (op.method !== 'GET') return rng.uuid();
-  if (param === 'tenantId') return own.clinicId!;
-  if (param === 'fileId') return own.fileId!;
-  if (param === 'accountId') return own.staffId!;
-  const segments = op.path.split('/');
-  const resource = segments[segments.indexOf(`{${param}}`) - 1];
-  const byResource: Record<string, string | undefined> = {
-    tenants: own.clinicId, accounts: own.staffId, groups: own.groupId, processes: own.processId,
+  const rows: ClinicRows = {
+    tenants: own.clinicId, accounts: own.staffId, groups: own.groupId, processes: own.processId, files: own.fileId,
     patients: own.patientId, practitioners: own.practitionerId, consultations: own.consultationId,
   };
-  return byResource[resource ?? ''] ?? rng.uuid();
+  return rowIdFor(op.path, param, rows) ?? rng.uuid();
 }
 
 function baseQuery(op: Operation, rng: Rng): Array<[string, string]> {
