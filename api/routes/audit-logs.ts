@@ -4,7 +4,7 @@ import { listAuditLog, verifyAuditLog } from '../../application/audit/read-audit
 import type { AuditRecord } from '../../db/audit';
 import { auditFilterSchema, auditListSchema } from '../../domain/audit-query';
 import { clinicActor } from '../actor';
-import { defineRoute } from '../route';
+import { CLINIC_RECORD_READERS, defineRoute } from '../route';
 import type { AppDeps } from '../app';
 
 /** The operation log (操作ログ) screen: admins and auditors read, filter, export and verify it. */
@@ -44,13 +44,11 @@ const verifyQuery = z.strictObject({
   toSeq: z.coerce.number().int().min(1).optional(),
 });
 
-const common = { tags: ['audit'], security: 'session' as const, roles: ['admin' as const, 'auditor' as const], problems: [403] };
-
 export const auditLogRoutes = (deps: AppDeps) => {
   const limits = { defaultWindowDays: deps.audit.defaultWindowDays, maxWindowDays: deps.audit.maxWindowDays };
   return [
     defineRoute({
-      ...common,
+      ...CLINIC_RECORD_READERS,
       method: 'get',
       path: '/v1/audit-logs',
       operationId: 'listAuditLogs',
@@ -64,7 +62,7 @@ export const auditLogRoutes = (deps: AppDeps) => {
     }),
 
     defineRoute({
-      ...common,
+      ...CLINIC_RECORD_READERS,
       method: 'get',
       path: '/v1/audit-logs.csv',
       operationId: 'exportAuditLogsCsv',
@@ -81,7 +79,7 @@ export const auditLogRoutes = (deps: AppDeps) => {
     }),
 
     defineRoute({
-      ...common,
+      ...CLINIC_RECORD_READERS,
       method: 'get',
       path: '/v1/audit-logs/verify',
       operationId: 'verifyAuditLogs',
