@@ -104,3 +104,10 @@ export function listAllSecurityEvents(db: Db, opts: SecurityEventPageQuery & { c
     return page(q, trx, opts);
   });
 }
+
+export async function pruneSecurityEvents(trx: TenantTransaction, olderThanDays: number): Promise<number> {
+  return trx('security_events')
+    .where({ tenant_id: tenantIdOf(trx)! })
+    .where('minute', '<', trx.raw(`now() - make_interval(days => ?)`, [olderThanDays]))
+    .delete();
+}
