@@ -3,6 +3,7 @@ import { pruneStalePayloads } from '../db/consultations';
 import { pruneLoginFailures } from '../db/login-failures';
 import { pruneLoginProbes } from '../db/login-probes';
 import { pruneRateLimits } from '../db/rate-limit';
+import { pruneSecurityEvents } from '../db/security-events';
 import { withTenant, type TenantTransaction } from '../db/tenant-scope';
 import { checkpoint } from './checkpoint';
 import { NO_CLINIC } from '../domain/ids';
@@ -13,15 +14,16 @@ import { NO_CLINIC } from '../domain/ids';
  * at a time (keyset on id), so the maintenance workflow's history grows with pages, not clinics.
  */
 const SESSION_KEEP_DAYS = 30;
-/** Probe records (logins to unknown login IDs and clinics) stay this long. */
-export const LOGIN_PROBE_KEEP_DAYS = 90;
+/** Probe records (logins to unknown login IDs and clinics) and denied attempts stay this long (their screens' longest window). */
+const PROBE_KEEP_DAYS = 90;
 /** Failure counters of login IDs without an account outlive the longest failureResetSeconds a policy allows. */
 const LOGIN_FAILURE_KEEP_SECONDS = 31 * 86_400;
 
-/** What only grows with attempts: counters of login IDs without an account, and old probe records. */
+/** What only grows with attempts: counters of login IDs without an account, old probe records and old denied attempts. */
 async function pruneLoginRecords(trx: TenantTransaction): Promise<void> {
   await pruneLoginFailures(trx, LOGIN_FAILURE_KEEP_SECONDS);
-  await pruneLoginProbes(trx, LOGIN_PROBE_KEEP_DAYS);
+  await pruneLoginProbes(trx, PROBE_KEEP_DAYS);
+  await pruneSecurityEvents(trx, PROBE_KEEP_DAYS);
 }
 
 export interface ClinicPagePruned {
@@ -77,7 +79,7 @@ export function createMaintenanceActivities(deps: { db: Db }) {
       return totals;
     },
 
-    /** Rate-limit windows older than a day; also the login records of clinics that do not exist. */
+    /** Rate-limit windows older than a day; also the login records and denied attempts about no clinic. */
     async pruneRateLimits(): Promise<number> {
       await withTenant(deps.db, NO_CLINIC, pruneLoginRecords);
       return pruneRateLimits(deps.db, 86_400);

@@ -20,6 +20,7 @@ import { auditLogRoutes } from './routes/audit-logs';
 import { authRoutes } from './routes/auth';
 import { groupRoutes } from './routes/groups';
 import { loginProbeRoutes } from './routes/login-probes';
+import { securityEventRoutes } from './routes/security-events';
 import { passkeyPageRoutes } from './routes/passkey-page';
 import { settingsRoutes } from './routes/settings';
 import { webauthnRoutes } from './routes/webauthn';
@@ -44,6 +45,7 @@ import { operatorTenantRoutes } from './routes/operator-tenants';
 import type { AppState } from './state';
 import { WorkflowOutbox } from '../temporal/workflow-outbox';
 import { ExportSlots } from '../lib/export-slots';
+import { SecurityEventRecorder } from '../application/security/security-event-recorder';
 
 export interface AppDeps {
   db: Db;
@@ -65,6 +67,8 @@ export interface AppDeps {
   tls: boolean;
   isShuttingDown: () => boolean;
   passwords: PasswordHasher;
+  /** Denied attempts, aggregated per source and minute (application/security/security-event-recorder.ts). */
+  securityEvents: SecurityEventRecorder;
   security: {
     trustedProxies: string[];
     loginFailuresPerIp: number;
@@ -106,6 +110,7 @@ export function appDeps(
     tls: live.tls ?? config.BEHIND_TLS_PROXY,
     isShuttingDown: live.isShuttingDown ?? (() => false),
     passwords: new PasswordHasher({ concurrency: config.PASSWORD_HASH_CONCURRENCY, queue: config.PASSWORD_HASH_QUEUE }),
+    securityEvents: new SecurityEventRecorder({ db: live.db, log: live.log }),
     security: {
       trustedProxies: config.TRUSTED_PROXIES,
       loginFailuresPerIp: config.LOGIN_FAILURES_PER_IP,
@@ -133,6 +138,7 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
     ...settingsRoutes(deps),
     ...auditLogRoutes(deps),
     ...loginProbeRoutes(deps),
+    ...securityEventRoutes(deps),
     ...processRoutes(deps),
     ...patientRoutes(deps),
     ...practitionerRoutes(deps),
@@ -169,11 +175,11 @@ export function createApp(
   const router = new Router<AppState>();
   const routes = appRoutes(deps);
   const open: AuthMiddleware = async (_ctx, next) => next();
-  const operator = operatorAuth(deps.operatorToken) as AuthMiddleware;
+  const operator = operatorAuth(deps.operatorToken, deps.securityEvents);
   mountRoutes(router, routes, {
     none: () => open,
-    operator: () => operator,
-    session: opts.sessionAuth ?? ((route) => sessionAuth(deps.db, route) as AuthMiddleware),
+    operator: (route) => operator(route) as AuthMiddleware,
+    session: opts.sessionAuth ?? ((route) => sessionAuth(deps, route) as AuthMiddleware),
   });
 
   app.use(requestId(deps.log));

@@ -65,6 +65,12 @@ export function defineRoute<
   return spec as unknown as AnyRoute;
 }
 
+/**
+ * Who reads a clinic's records of what happened there (operation log, probe records, denied
+ * attempts): its admins and auditors, one declaration for all of those routes.
+ */
+export const CLINIC_RECORD_READERS = { tags: ['audit'], security: 'session' as const, roles: ['admin', 'auditor'] as Role[], problems: [403] };
+
 /** `/v1/tenants/:id` → `/v1/tenants/{id}` */
 export const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 

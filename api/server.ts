@@ -9,6 +9,7 @@ import { createLogger } from '../lib/logger';
 import { httpMetrics, newRegistry, poolMetrics, sampled, startMetricsListener } from '../lib/metrics';
 import { createTemporalClient } from '../temporal/client';
 import { appDeps, createApp, type AppDeps } from './app';
+import { answerClientErrors } from './client-error';
 
 export interface RunningApi {
   server: http.Server;
@@ -49,6 +50,7 @@ export async function startApi(config: Config): Promise<RunningApi> {
     : http.createServer(handler);
   server.requestTimeout = 60_000;
   server.headersTimeout = 20_000;
+  answerClientErrors(server, log);
 
   // Track idle keep-alive sockets so shutdown does not wait for clients that never hang up.
   const sockets = new Set<Socket>();

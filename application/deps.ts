@@ -6,6 +6,7 @@ import type { TemporalClient } from '../temporal/client';
 import type { WorkflowOutbox } from '../temporal/workflow-outbox';
 import type { AuditContext } from '../db/audit';
 import type { SessionState } from '../domain/sign-in';
+import type { SecurityEventRecorder } from './security/security-event-recorder';
 
 /**
  * What use cases run on. Each use case takes only the parts it needs (`Pick<Services, …>`), so
@@ -20,6 +21,8 @@ export interface Services {
   log: Logger;
   /** Every argon2 computation goes through it (bounded concurrency and queue). */
   passwords: PasswordHasher;
+  /** Denied attempts, aggregated per source and minute, written outside the caller's transaction. */
+  securityEvents: SecurityEventRecorder;
 }
 
 /** Who asks, as the operation log records them. Built by the API from the request. */

@@ -1,12 +1,13 @@
 import type { Middleware } from 'koa';
-import { recordAuditNow } from '../../db/audit';
+import type { SecurityEventRecorder } from '../../application/security/security-event-recorder';
 import type { Db } from '../../db/connection';
 import { authenticateSession, tenantOfToken, touchDue, touchSession } from '../../db/sessions';
 import { getSettings } from '../../db/settings';
 import { withTenant } from '../../db/tenant-scope';
 import { ipInCidrs } from '../../domain/network';
-import { forbidden, unauthorized } from '../../domain/problems';
+import { Problem, forbidden, unauthorized } from '../../domain/problems';
 import { hasAnyRole } from '../../domain/roles';
+import { deniedAttemptKind } from '../../domain/security-events';
 import { auditContext } from '../audit-context';
 import type { AnyRoute } from '../route';
 import type { AppState } from '../state';
@@ -26,58 +27,41 @@ const STATE_DETAIL: Record<string, string> = {
  * every time: a revoked session, a disabled or deleted account, changed roles, a suspended
  * clinic or a changed allowlist take effect on the next request, in every API process. The
  * idle deadline is extended at most once a minute per session (its own short transaction).
+ *
+ * Refusals are recorded as denied attempts (security_events, one row per clinic, kind, source
+ * and minute with a count): requests from outside the allowlist, and every 403 or 404 a
+ * signed-in user gets — a row of another clinic is as absent as one that never existed (the
+ * same 404), so probing ids shows up as a count of not_found, whichever it hit.
  */
-/**
- * Counts refusals per key within the current minute, in this process: the first of a minute is
- * logged, the rest only counted (bounded memory: keys of past minutes are dropped).
- */
-const ipDenials = (() => {
-  let minute = 0;
-  let seen = new Map<string, number>();
-  return {
-    count(key: string, now: number): number {
-      const m = Math.floor(now / 60_000);
-      if (m !== minute) {
-        minute = m;
-        seen = new Map();
-      }
-      if (seen.size > 10_000) seen.clear();
-      const n = (seen.get(key) ?? 0) + 1;
-      seen.set(key, n);
-      return n;
-    },
-  };
-})();
-
-export function sessionAuth(db: Db, route: AnyRoute): Middleware<AppState> {
+export function sessionAuth(deps: { db: Db; securityEvents: Pick<SecurityEventRecorder, 'record'> }, route: AnyRoute): Middleware<AppState> {
   const allowedStates = route.states ?? ['active'];
+  const name = `${route.method.toUpperCase()} ${route.path}`;
   return async (ctx, next) => {
     const match = /^Bearer (\S+)$/i.exec(ctx.get('Authorization'));
     const token = match?.[1];
     const tenantId = token ? tenantOfToken(token) : undefined;
     if (!token || !tenantId) throw unauthorized('A valid session token is required.');
-    const found = await authenticateSession(db, tenantId, token);
+    const found = await authenticateSession(deps.db, tenantId, token);
     if (!found) throw unauthorized('A valid session token is required.');
     const { clinic, allowlist, session } = found;
     if (clinic.status === 'suspended') throw forbidden('tenant_suspended', 'This clinic\'s service is suspended.');
     // The token first: a stranger without a live session learns nothing and writes nothing.
     if (!session) throw unauthorized('The session has expired or was revoked. Log in again.');
+    const { account } = session;
+    const attempt = { tenantId, clientIp: ctx.state.clientIp, accountId: account.id, route: name };
     if (allowlist.length > 0 && !ipInCidrs(ctx.state.clientIp, allowlist)) {
-      // One log entry per session, source and minute (with how many were refused before it), not one per request.
-      const repeats = ipDenials.count(`${session.id}|${ctx.state.clientIp}`, Date.now());
-      if (repeats === 1) {
-        await recordAuditNow(db, tenantId, auditContext(ctx), {
-          action: 'request.ip_denied',
-          outcome: 'denied',
-          details: { method: ctx.method, path: ctx.path },
-        });
-      }
+      // Counted per source and minute in the database (shared by every API process); the first
+      // of each minute also gets an operation-log entry.
+      await deps.securityEvents.record({
+        ...attempt,
+        kind: 'ip_denied',
+        audit: { context: auditContext(ctx), entry: { action: 'request.ip_denied', outcome: 'denied', details: { method: ctx.method, path: ctx.path } } },
+      });
       throw forbidden('ip_not_allowed', 'Your network address is not on this clinic\'s allowlist.');
     }
     if (touchDue(session)) {
-      await withTenant(db, tenantId, async (trx) => touchSession(trx, session, (await getSettings(trx)).policy));
+      await withTenant(deps.db, tenantId, async (trx) => touchSession(trx, session, (await getSettings(trx)).policy));
     }
-    const { account } = session;
     ctx.state.auth = {
       tenantId,
       clinic: { id: clinic.id, slug: clinic.slug, name: clinic.name },
@@ -90,9 +74,15 @@ export function sessionAuth(db: Db, route: AnyRoute): Middleware<AppState> {
     if (!allowedStates.includes(session.state)) {
       throw forbidden(session.state, STATE_DETAIL[session.state] ?? 'Not allowed in this session state.');
     }
-    if (route.roles && !hasAnyRole(account.roles, route.roles)) {
-      throw forbidden('forbidden', `This requires one of the roles: ${route.roles.join(', ')}.`);
+    try {
+      if (route.roles && !hasAnyRole(account.roles, route.roles)) {
+        throw forbidden('forbidden', `This requires one of the roles: ${route.roles.join(', ')}.`);
+      }
+      await next();
+    } catch (err) {
+      const kind = err instanceof Problem ? deniedAttemptKind(err) : undefined;
+      if (kind) await deps.securityEvents.record({ ...attempt, kind });
+      throw err;
     }
-    await next();
   };
 }

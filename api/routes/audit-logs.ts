@@ -4,7 +4,7 @@ import { listAuditLog, verifyAuditLog } from '../../application/audit/read-audit
 import type { AuditRecord } from '../../db/audit';
 import { auditFilterSchema, auditListSchema } from '../../domain/audit-query';
 import { clinicActor } from '../actor';
-import { defineRoute } from '../route';
+import { CLINIC_RECORD_READERS, defineRoute } from '../route';
 import type { AppDeps } from '../app';
 
 /** The operation log (操作ログ) screen: admins and auditors read, filter, export and verify it. */
@@ -44,7 +44,7 @@ const verifyQuery = z.strictObject({
   toSeq: z.coerce.number().int().min(1).optional(),
 });
 
-const common = { tags: ['audit'], security: 'session' as const, roles: ['admin' as const, 'auditor' as const], problems: { 400: ['invalid_range', 'range_too_large', 'invalid_cursor'], 403: [] } };
+const common = { ...CLINIC_RECORD_READERS, problems: { 400: ['invalid_range', 'range_too_large', 'invalid_cursor'], 403: [] } };
 
 export const auditLogRoutes = (deps: AppDeps) => {
   const limits = { defaultWindowDays: deps.audit.defaultWindowDays, maxWindowDays: deps.audit.maxWindowDays };

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { listClinicLoginProbes, listUnknownClinicLoginProbes } from '../../application/security/login-probes';
 import { loginProbeQuery } from '../../domain/login-probes';
 import { clinicActor } from '../actor';
-import { defineRoute } from '../route';
+import { CLINIC_RECORD_READERS, defineRoute } from '../route';
 import type { AppDeps } from '../app';
 
 /** The probe record: validate, call one use case (application/security/), respond. */
@@ -22,9 +22,7 @@ export const loginProbeRoutes = (deps: AppDeps) => [
     path: '/v1/login-probes',
     operationId: 'listLoginProbes',
     summary: 'Logins to login IDs that do not exist in your clinic, per source network and minute, newest first (default: the last day)',
-    tags: ['audit'],
-    security: 'session',
-    roles: ['admin', 'auditor'],
+    ...CLINIC_RECORD_READERS,
     query: loginProbeQuery,
     responses: { 200: { description: 'A page of probe records', schema: probePage } },
     problems: { 400: ['invalid_cursor'], 403: [] },

@@ -42,7 +42,7 @@ export interface LoginRequest {
   userAgent?: string;
 }
 
-type Deps = Pick<Services, 'db' | 'outbox' | 'passwords'> & { security: LoginLimits };
+type Deps = Pick<Services, 'db' | 'outbox' | 'passwords' | 'securityEvents'> & { security: LoginLimits };
 
 
 const invalidCredentials = () => new Problem(401, 'invalid_credentials', 'Unauthorized', 'The clinic, login ID or password is wrong.');
@@ -81,6 +81,18 @@ type Outcome = { kind: 'ok'; token: string; state: SessionState } | { kind: 'loc
  */
 export async function login(deps: Deps, actor: Actor, req: LoginRequest): Promise<{ token: string; state: SessionState }> {
   const target = await identify(deps, req);
+  // A login to a clinic that does not exist is a denied attempt about no clinic, however it is
+  // answered. Its record is written beside the attempt's own work (never rejects) and awaited
+  // before the answer, so this costs about what the other failures cost.
+  const knock = target.tenantId ? undefined : deps.securityEvents.record({ kind: 'unknown_clinic_login', clientIp: req.clientIp });
+  try {
+    return await attempt(deps, actor, req, target);
+  } finally {
+    await knock;
+  }
+}
+
+async function attempt(deps: Deps, actor: Actor, req: LoginRequest, target: Target): Promise<{ token: string; state: SessionState }> {
   const window = deps.security.loginRateWindowSeconds;
   const counts = await rateLimitCounts(deps.db, target.throttles.map((t) => t.key), window);
   if (target.throttles.some((t) => counts.get(t.key)! >= t.limit)) {
@@ -88,7 +100,17 @@ export async function login(deps: Deps, actor: Actor, req: LoginRequest): Promis
   }
   const anonymous: AuditContext = { ...actor.audit, actorType: 'anonymous' };
   const read = await withTenant(deps.db, target.scope, (trx) => readAttempt(trx, target, anonymous, req));
-  if (read.kind === 'denied') throw forbidden('ip_not_allowed', 'Your network address is not on this clinic\'s allowlist.');
+  if (read.kind === 'denied') {
+    // Aggregated per source and minute (an attacker outside the list decides how often it comes);
+    // the first of each minute also gets its operation-log entry.
+    await deps.securityEvents.record({
+      kind: 'ip_denied',
+      tenantId: target.tenantId,
+      clientIp: req.clientIp,
+      audit: { context: anonymous, entry: { action: 'login', outcome: 'denied', details: { reason: 'ip_not_allowed' } } },
+    });
+    throw forbidden('ip_not_allowed', 'Your network address is not on this clinic\'s allowlist.');
+  }
   let outcome: Outcome;
   if (read.kind === 'locked') {
     outcome = { kind: 'locked', until: read.until, failed: false };
@@ -134,10 +156,7 @@ async function identify(deps: Deps, req: LoginRequest): Promise<Target> {
 /** Step two: settings, allowlist, account and lock; a locked login ID's refusal is recorded here. */
 async function readAttempt(trx: TenantTransaction, t: Target, anonymous: AuditContext, req: LoginRequest): Promise<Read> {
   const { policy, allowlist } = await getSettings(trx);
-  if (!isAllowedFrom(req.clientIp, allowlist)) {
-    await recordAudit(trx, anonymous, { action: 'login', outcome: 'denied', details: { reason: 'ip_not_allowed' } });
-    return { kind: 'denied' };
-  }
+  if (!isAllowedFrom(req.clientIp, allowlist)) return { kind: 'denied' };
   const account = await findByLoginId(trx, t.loginId);
   const lockedUntil = account ? account.lockedUntil : await loginIdLockedUntil(trx, t.loginKey);
   if (!lockedUntil || !isLocked({ lockedUntil }, new Date())) return { kind: 'open', policy, account };

@@ -2,10 +2,9 @@ import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { appDeps, createApp } from '../../api/app';
-import { addDays, japanDateOf, japanInstant } from '../../domain/japan-time';
 import { createLogger } from '../../lib/logger';
 import { STRONG_PASSWORD, activate, createAccount, login } from '../harness/clinic';
-import { book, bookingClinic } from '../harness/consultations';
+import { bookingClinic, created, furnishClinic } from '../harness/consultations';
 import {
   BROKEN_JSON,
   HOSTILE_QUERY_VALUES,
@@ -27,6 +26,8 @@ import {
   send,
   setIn,
   toJson,
+  rowIdFor,
+  type ClinicRows,
   type Operation,
   type RawReply,
   type RawRequest,
@@ -78,23 +79,6 @@ let canaries: string[] = [];
 /** The other clinic's admin session and slug. */
 const other: { adminToken?: string; slug?: string; id?: string } = {};
 
-async function created(reply: { status: number; text: string; body: any }, what: string): Promise<string> {
-  if (reply.status !== 201) throw new Error(`${what}: ${reply.status} ${reply.text}`);
-  return reply.body.id as string;
-}
-
-/** A process area with one file, a group and a booked consultation, for the clinic of `adminToken`. */
-async function furnish(adminToken: string, staffToken: string, practitionerId: string, patientId: string, label: string) {
-  const processId = await created(await call(stack.url, 'POST', '/v1/processes', { token: adminToken, json: { name: `${label} area` } }), 'process');
-  const upload = await call(stack.url, 'POST', `/v1/processes/${processId}/files?name=note.txt`, { token: adminToken, raw: 'hello', headers: { 'content-type': 'text/plain' } });
-  const fileId = await created(upload, 'file');
-  const groupId = await created(await call(stack.url, 'POST', '/v1/groups', { token: adminToken, json: { name: `${label} group` } }), 'group');
-  // Noon tomorrow in Japan: always a future slot of the doctor's day (00:00-23:55), whatever the time now.
-  const startsAt = japanInstant(addDays(japanDateOf(new Date()), 1), 12 * 60).toISOString();
-  const consultationId = await created(await book(stack, staffToken, { patientId, practitionerId, startsAt, mode: 'in_person' }), 'booking');
-  return { processId, fileId, groupId, consultationId };
-}
-
 beforeAll(async () => {
   // The fuzzer sends hundreds of bad logins from one address; the per-address limit is not under test here.
   stack = await startTestStack({ LOGIN_FAILURES_PER_IP: '10000' });
@@ -114,12 +98,12 @@ beforeAll(async () => {
     patientId: a.patientId,
     practitionerId: a.practitionerId,
     staffId: staffMe.body.accountId,
-    ...(await furnish(a.adminToken, a.staffToken, a.practitionerId, a.patientId, 'A')),
+    ...(await furnishClinic(stack, a, 'A')),
   });
 
   const b = await bookingClinic(stack);
   Object.assign(other, { adminToken: b.adminToken, slug: b.clinic.slug, id: b.clinic.id });
-  const bRows = await furnish(b.adminToken, b.staffToken, b.practitionerId, b.patientId, 'B');
+  const bRows = await furnishClinic(stack, b, 'B');
   const bAccounts = (await call(stack.url, 'GET', '/v1/accounts', { token: b.adminToken })).body.items as Array<{ id: string; loginId: string }>;
   const bAdmin = bAccounts.find((x) => x.loginId === 'admin')!.id;
   const canaryName = `Canary ${b.clinic.slug}`;
@@ -174,8 +158,59 @@ describe('hostile input, class by class', () => {
     }
     expect(await problem('OPTIONS', '/v1/patients')).toMatchObject({ status: 200, allow: 'GET, HEAD, POST' });
     expect(await problem('TRACE', '/v1/nothing-here')).toMatchObject({ status: 404, code: 'not_found' });
-    // A verb Node's HTTP parser does not know never reaches the app: Node itself answers 400 and closes.
-    expect((await problem('FOOBAR', '/healthz')).status).toBe(400);
+    // A verb Node's HTTP parser does not know never reaches the app; the server's clientError handler answers it.
+    expect(await problem('FOOBAR', '/healthz')).toMatchObject({ status: 400, code: 'bad_request', contentType: expect.stringMatching(/^application\/problem\+json/) });
+  });
+
+  it('answers what the HTTP parser rejects with a problem and a stable code, then closes the connection', async () => {
+    const { hostname, port } = new URL(stack.url);
+    /** Writes raw bytes on a connection of its own and reads until the server closes it. */
+    const exchange = (bytes: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = net.connect(Number(port), hostname);
+        const chunks: Buffer[] = [];
+        // A guard, not a wait: a server that keeps the connection open fails the test here.
+        socket.setTimeout(15_000, () => socket.destroy(new Error('the server kept the connection open')));
+        socket.on('data', (c: Buffer) => chunks.push(c));
+        socket.on('error', reject);
+        socket.on('end', () => {
+          resolve(Buffer.concat(chunks).toString('utf8'));
+          socket.destroy();
+        });
+        socket.write(bytes);
+      });
+    const parse = (raw: string) => {
+      const [head = '', body = ''] = raw.split('\r\n\r\n');
+      const [statusLine, ...lines] = head.split('\r\n');
+      const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+      return { statusLine, contentType: headers['content-type'], connection: headers.connection, code: JSON.parse(body).code as string, body };
+    };
+    const bad = { statusLine: 'HTTP/1.1 400 Bad Request', contentType: expect.stringMatching(/^application\/problem\+json/), connection: 'close', code: 'bad_request' };
+    for (const [what, bytes, expected] of [
+      ['an unknown verb', 'FOOBAR /healthz HTTP/1.1\r\nHost: x\r\n\r\n', bad],
+      ['a lower-case verb', 'get /healthz HTTP/1.1\r\nHost: x\r\n\r\n', bad],
+      ['a verb with a bad character', 'GE(T /healthz HTTP/1.1\r\nHost: x\r\n\r\n', bad],
+      ['an HTTP version that does not exist', 'GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n', bad],
+      ['a space inside the target', 'GET /he lthz HTTP/1.1\r\nHost: x\r\n\r\n', bad],
+      ['bare LF line ends', 'GET /healthz HTTP/1.1\nHost: x\n\n', bad],
+      ['a folded header line', 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n', bad],
+      ['binary garbage', '\u0000\u0001\u0002\u00ff\r\n\r\n', bad],
+      ['a header without a colon', 'GET /healthz HTTP/1.1\r\nHost x\r\n\r\n', bad],
+      ['a control character in a header value', 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\u0001b\r\n\r\n', bad],
+      ['a non-numeric Content-Length', 'POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n', bad],
+      ['Content-Length beside chunked (smuggling)', 'POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', bad],
+      ['headers past the size limit', `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, { ...bad, statusLine: 'HTTP/1.1 431 Request Header Fields Too Large', code: 'headers_too_large' }],
+    ] as const) {
+      const raw = await exchange(bytes);
+      const reply = parse(raw);
+      expect([what, reply]).toEqual([what, expect.objectContaining(expected)]);
+      expect([what, STACK_TRACE.test(reply.body), /HPE_|llhttp|Parse Error/i.test(reply.body)]).toEqual([what, false, false]);
+    }
+    // Verbs the parser knows reach the app: 405 with Allow, as a problem (and the connection may stay open).
+    const propfind = await problem('PROPFIND', '/healthz');
+    expect(propfind).toMatchObject({ status: 405, code: 'method_not_allowed', allow: 'GET, HEAD' });
+    // And the server still answers normally afterwards.
+    expect((await call(stack.url, 'GET', '/healthz')).status).toBe(200);
   });
 
   it('refuses JSON nested deeper than 32 levels as invalid_json, before authentication', async () => {
@@ -331,16 +366,11 @@ const enc = encodeURIComponent;
 /** The resource a path parameter names, in our clinic (reads only: writes get ids that name nothing). */
 function ownIdFor(op: Operation, param: string, rng: Rng): string {
   if (op.method !== 'GET') return rng.uuid();
-  if (param === 'tenantId') return own.clinicId!;
-  if (param === 'fileId') return own.fileId!;
-  if (param === 'accountId') return own.staffId!;
-  const segments = op.path.split('/');
-  const resource = segments[segments.indexOf(`{${param}}`) - 1];
-  const byResource: Record<string, string | undefined> = {
-    tenants: own.clinicId, accounts: own.staffId, groups: own.groupId, processes: own.processId,
+  const rows: ClinicRows = {
+    tenants: own.clinicId, accounts: own.staffId, groups: own.groupId, processes: own.processId, files: own.fileId,
     patients: own.patientId, practitioners: own.practitionerId, consultations: own.consultationId,
   };
-  return byResource[resource ?? ''] ?? rng.uuid();
+  return rowIdFor(op.path, param, rows) ?? rng.uuid();
 }
 
 function baseQuery(op: Operation, rng: Rng): Array<[string, string]> {

@@ -2,6 +2,8 @@ import { login, type LoginLimits } from '../../application/auth/login';
 import type { WorkflowOutbox } from '../../temporal/workflow-outbox';
 import { activateTenant, insertTenant } from '../../db/tenants';
 import { PasswordHasher } from '../../lib/password-hash';
+import { SecurityEventRecorder } from '../../application/security/security-event-recorder';
+import { createLogger } from '../../lib/logger';
 import { createTestDatabase, type TestDatabase } from '../harness/database';
 
 /**
@@ -19,6 +21,7 @@ class CountingHasher extends PasswordHasher {
 }
 
 let t: TestDatabase;
+let securityEvents: SecurityEventRecorder;
 let slug: string;
 const passwords = new CountingHasher({ concurrency: 2, queue: 10 });
 const outbox = { dispatchCommitted: async () => ({ dispatched: 0, failed: 0, deferred: 0 }) } as unknown as WorkflowOutbox;
@@ -34,6 +37,7 @@ const OVERLONG = 'x'.repeat(2000);
 
 beforeAll(async () => {
   t = await createTestDatabase();
+  securityEvents = new SecurityEventRecorder({ db: t.db, log: createLogger({ level: 'silent' }) });
   slug = 'work-clinic';
   const tenant = await insertTenant(t.db, { slug, name: 'W', contractEmails: ['w@w.example'] });
   await activateTenant(t.db, tenant.id);
@@ -54,7 +58,7 @@ afterAll(async () => {
 /** The verifications one login attempt ran (their inputs' lengths) and its answer. */
 async function attempt(loginId: string, password: string, clinic = slug) {
   passwords.verified = [];
-  const answer = await login({ db: t.db, outbox, passwords, security }, actor, { tenant: clinic, loginId, password, clientIp: '192.0.2.1' }).then(
+  const answer = await login({ db: t.db, outbox, passwords, security, securityEvents }, actor, { tenant: clinic, loginId, password, clientIp: '192.0.2.1' }).then(
     () => 200,
     (err: { status: number }) => err.status,
   );

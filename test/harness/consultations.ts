@@ -1,4 +1,5 @@
 import type { Rule } from '../../domain/availability';
+import { addDays, japanDateOf, japanInstant } from '../../domain/japan-time';
 import { call } from './http';
 import { activate, clinicWithAdmin, createAccount } from './clinic';
 import { CLINIC_RULES, SLOT_MINUTES } from './slots';
@@ -33,4 +34,23 @@ export const idempotencyKey = () => `test-${Date.now()}-${n++}-${Math.random().t
 
 export function book(stack: TestStack, token: string, body: Record<string, unknown>, key = idempotencyKey()) {
   return call(stack.url, 'POST', '/v1/consultations', { token, json: body, headers: { 'idempotency-key': key } });
+}
+
+/** The id a 201 answer created; anything else fails the setup with the answer. */
+export async function created(reply: { status: number; text: string; body: any }, what: string): Promise<string> {
+  if (reply.status !== 201) throw new Error(`${what}: ${reply.status} ${reply.text}`);
+  return reply.body.id as string;
+}
+
+/** A process area with one file, a group and a booked consultation, for a clinic from bookingClinic. */
+export async function furnishClinic(stack: TestStack, clinic: Awaited<ReturnType<typeof bookingClinic>>, label: string) {
+  const { adminToken, staffToken, practitionerId, patientId } = clinic;
+  const processId = await created(await call(stack.url, 'POST', '/v1/processes', { token: adminToken, json: { name: `${label} area` } }), 'process');
+  const upload = await call(stack.url, 'POST', `/v1/processes/${processId}/files?name=note.txt`, { token: adminToken, raw: 'hello', headers: { 'content-type': 'text/plain' } });
+  const fileId = await created(upload, 'file');
+  const groupId = await created(await call(stack.url, 'POST', '/v1/groups', { token: adminToken, json: { name: `${label} group` } }), 'group');
+  // Noon tomorrow in Japan: always a future slot of the doctor's day (00:00-23:55), whatever the time now.
+  const startsAt = japanInstant(addDays(japanDateOf(new Date()), 1), 12 * 60).toISOString();
+  const consultationId = await created(await book(stack, staffToken, { patientId, practitionerId, startsAt, mode: 'in_person' }), 'booking');
+  return { processId, fileId, groupId, consultationId };
 }

@@ -97,6 +97,20 @@ export function operationsOf(doc: { paths: Record<string, Record<string, any>> }
   return out;
 }
 
+/** A clinic's rows by resource, as path parameters name them. */
+export type ClinicRows = Partial<Record<'tenants' | 'accounts' | 'groups' | 'processes' | 'files' | 'patients' | 'practitioners' | 'consultations', string>>;
+
+/**
+ * The row of `rows` a path parameter names: by its own name (`tenantId`, `fileId`, `accountId`),
+ * else by the resource before it (`/v1/patients/{id}` → patients); undefined for anything else.
+ */
+export function rowIdFor(path: string, param: string, rows: ClinicRows): string | undefined {
+  const byName: Record<string, keyof ClinicRows> = { tenantId: 'tenants', fileId: 'files', accountId: 'accounts' };
+  const segments = path.split('/');
+  const resource = byName[param] ?? segments[segments.indexOf(`{${param}}`) - 1];
+  return rows[resource as keyof ClinicRows];
+}
+
 const isDateField = (name: string, s: JsonSchema) => s.format === 'date' || s.format === 'date-time' || /date|At$|^from$|^to$/i.test(name);
 
 /** A plausible value for a schema: the base that each fuzz case then breaks in one place. */

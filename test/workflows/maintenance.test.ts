@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createMaintenanceActivities } from '../../activities/maintenance';
 import { ensureSchedules } from '../../temporal/schedules';
+import { NO_CLINIC } from '../../domain/ids';
 import type { maintenanceWorkflow } from '../../workflows/maintenance';
 import { clinicWithAdmin, eventually, login, STRONG_PASSWORD } from '../harness/clinic';
 import { call } from '../harness/http';
@@ -15,7 +16,7 @@ afterAll(async () => {
 });
 
 describe('the nightly maintenance schedule', () => {
-  it('is created idempotently and, when it runs, prunes ended sessions, stale challenges and old rate-limit windows only', async () => {
+  it('is created idempotently and, when it runs, prunes ended sessions, stale challenges, old rate-limit windows and old denied attempts only', async () => {
     const { clinic, token } = await clinicWithAdmin(stack);
     const old = (await login(stack, clinic, 'admin', STRONG_PASSWORD)).body.token;
     const owner = stack.database.ownerDb;
@@ -25,6 +26,11 @@ describe('the nightly maintenance schedule', () => {
     const session = await owner('sessions').whereNull('revoked_at').first();
     await owner('webauthn_challenges').insert({ tenant_id: clinic.id, session_id: session.id, purpose: 'registration', challenge: `stale-${randomBytes(4).toString('hex')}`, expires_at: new Date(Date.now() - 60_000) });
     await owner('rate_limits').insert({ key: 'login-failures:192.0.2.1', window_start: new Date(Date.now() - 3 * 86_400_000), count: 3 });
+    // Denied attempts older than the 90 days they are kept, about the clinic and about no clinic; and a recent one.
+    const daysAgo = (days: number) => new Date(Math.floor((Date.now() - days * 86_400_000) / 60_000) * 60_000);
+    const [expired, kept89, kept1] = [daysAgo(91), daysAgo(89), daysAgo(1)];
+    const attempt = (tenantId: string, minute: Date) => ({ tenant_id: tenantId, kind: 'not_found', minute, client_net: '192.0.2.9', attempts: 5 });
+    await owner('security_events').insert([attempt(clinic.id, expired), attempt(NO_CLINIC, expired), attempt(clinic.id, kept89), attempt(NO_CLINIC, kept1)]);
 
     const prefix = `test-${randomBytes(4).toString('hex')}-`;
     const [id] = await ensureSchedules(stack.temporal.client, stack.config.TEMPORAL_TASK_QUEUE, prefix);
@@ -43,6 +49,8 @@ describe('the nightly maintenance schedule', () => {
     expect(result).toMatchObject({ sessionsPruned: 1, challengesPruned: 1, rateLimitWindowsPruned: 1, clinicsMissing: 0, runs: 1 });
     expect(result.clinics).toBeGreaterThanOrEqual(1);
     expect(await owner('sessions').where({ tenant_id: clinic.id })).toHaveLength(1);
+    const kept = await owner('security_events').where({ client_net: '192.0.2.9' }).orderBy('minute');
+    expect(kept.map((r: { tenantId: string; minute: Date }) => [r.tenantId, r.minute.getTime()])).toEqual([[clinic.id, kept89.getTime()], [NO_CLINIC, kept1.getTime()]]);
     expect((await call(stack.url, 'GET', '/v1/me', { token })).status).toBe(200);
     await schedule.delete();
   });
