@@ -1,5 +1,6 @@
 import { condition, setHandler } from '@temporalio/workflow';
 import { reminderMoments } from '../domain/change-notice-timing';
+import { changeNoticeWorkflowId } from '../temporal/workflow-ids';
 import { fanOut, platform } from './notice-fanout';
 import { noticeChangedSignal, noticeProgressQuery, type NoticeProgress } from './notice-messages';
 
@@ -45,7 +46,7 @@ export async function changeNoticeWorkflow(input: ChangeNoticeInput): Promise<Ch
     round += 1;
     progress.rounds = round;
     progress.phase = 'fanning_out';
-    await fanOut({ noticeId: input.changeNoticeId, mailTaskQueue: input.mailTaskQueue, round, messageIds, range: { afterSeq: 0, upToSeq }, onlyTold }, progress);
+    await fanOut({ noticeId: input.changeNoticeId, parentId: changeNoticeWorkflowId(input.changeNoticeId), mailTaskQueue: input.mailTaskQueue, round, messageIds, range: { afterSeq: 0, upToSeq }, onlyTold }, progress);
     progress.messagesSent += messageIds.length;
     progress.phase = 'waiting';
   };

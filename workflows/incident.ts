@@ -1,4 +1,5 @@
 import { condition, continueAsNew, setHandler, workflowInfo } from '@temporalio/workflow';
+import { incidentWorkflowId } from '../temporal/workflow-ids';
 import { fanOut, platform } from './notice-fanout';
 import { MAX_EVENTS_PER_RUN, noticeChangedSignal, noticeProgressQuery, type NoticeProgress } from './notice-messages';
 
@@ -59,7 +60,7 @@ export async function incidentNotificationWorkflow(input: IncidentWorkflowInput)
     if (messageIds.length === 0 || upToSeq <= afterSeq) return;
     c.round += 1;
     progress.rounds = c.round;
-    await fanOut({ noticeId: input.incidentId, mailTaskQueue: input.mailTaskQueue, round: c.round, messageIds, range: { afterSeq, upToSeq } }, progress);
+    await fanOut({ noticeId: input.incidentId, parentId: incidentWorkflowId(input.incidentId), mailTaskQueue: input.mailTaskQueue, round: c.round, messageIds, range: { afterSeq, upToSeq } }, progress);
   };
 
   for (;;) {

@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure, executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, executeChild, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { CLINICS_PER_BATCH, PARALLEL_BATCHES, type NoticeProgress } from './notice-messages';
 
@@ -85,7 +85,16 @@ export async function noticeBatchWorkflow(input: NoticeBatchInput): Promise<Noti
  * deterministic ids (`<parent>/r<round>/b<n>`), updating `progress` as children finish.
  */
 export async function fanOut(
-  args: { noticeId: string; mailTaskQueue: string; round: number; messageIds: string[]; range: FanOutRange; onlyTold?: boolean },
+  args: {
+    noticeId: string;
+    /** The parent's own id (children are `<parentId>/r<round>/b<n>`), derived from its input, not workflowInfo(), so replays of recorded histories match. */
+    parentId: string;
+    mailTaskQueue: string;
+    round: number;
+    messageIds: string[];
+    range: FanOutRange;
+    onlyTold?: boolean;
+  },
   progress: NoticeProgress,
 ): Promise<void> {
   if (args.messageIds.length === 0 || args.range.upToSeq <= args.range.afterSeq) return;
@@ -93,12 +102,11 @@ export async function fanOut(
   progress.batchesPlanned = bounds.length;
   progress.batchesDone = 0;
   let next = 0;
-  const parent = workflowInfo().workflowId;
   const worker = async () => {
     while (next < bounds.length) {
       const i = next++;
       const child = await executeChild(noticeBatchWorkflow, {
-        workflowId: `${parent}/r${args.round}/b${i}`,
+        workflowId: `${args.parentId}/r${args.round}/b${i}`,
         args: [
           {
             noticeId: args.noticeId,

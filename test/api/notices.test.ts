@@ -2,6 +2,7 @@ import { fetchLocalEmails } from '../../lib/local-ses';
 import { incidentReportWorkflowId } from '../../temporal/workflow-ids';
 import { activate, clinicWithAdmin, createAccount, eventually, type Clinic } from '../harness/clinic';
 import { call } from '../harness/http';
+import { recordHistory } from '../harness/history';
 import { startTestStack, type TestStack } from '../harness/stack';
 
 /**
@@ -103,6 +104,7 @@ describe('incident reports', () => {
     expect(reply.status).toBe(202);
     expect(reply.body.reference).toMatch(/^RPT-\d{4}-\d{5}$/);
     expect(await stack.temporal.client.workflow.getHandle(incidentReportWorkflowId(reply.body.id)).result()).toEqual({ recipients: 2, sent: 2, failed: 0 });
+    await recordHistory(stack.temporal.client.workflow.getHandle(incidentReportWorkflowId(reply.body.id)), 'incident-report');
     const mails = (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.subject.includes(reply.body.reference));
     expect(mails.map((m) => m.destination.to[0]).sort()).toEqual([`contract@${a.clinic.slug}.example`, 'security@forclinic.example']);
     const toOperators = mails.find((m) => m.destination.to[0] === 'security@forclinic.example')!;

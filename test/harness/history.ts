@@ -1,4 +1,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 
@@ -46,3 +49,12 @@ export const expectSetFor = (timer: Timer | undefined, instant: number) => {
   // so the reconstruction may trail by the time that took. 100 ms is nothing against hours.
   expect(Math.abs(timer!.target - instant)).toBeLessThanOrEqual(100);
 };
+
+/**
+ * With RECORD_HISTORIES=1, saves the execution's history as test/histories/<name>.json for the
+ * replay test (the same JSON as `temporal workflow show -o json`). Otherwise does nothing.
+ */
+export async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
+  if (process.env.RECORD_HISTORIES !== '1') return;
+  await writeFile(path.join(__dirname, '..', 'histories', `${name}.json`), `${JSON.stringify(JSON.parse(historyToJSON(await handle.fetchHistory())), null, 2)}\n`);
+}

@@ -3,7 +3,7 @@ import { activateTenant, insertTenant } from '../../db/tenants';
 import { fetchLocalEmails, type StoredEmail } from '../../lib/local-ses';
 import type { ChangeNoticeResult } from '../../workflows/change-notice';
 import { eventually } from '../harness/clinic';
-import { expectSetFor, eventsOf, timersIn } from '../harness/history';
+import { expectSetFor, eventsOf, recordHistory, timersIn } from '../harness/history';
 import { call } from '../harness/http';
 import { startTestStack, type TestStack } from '../harness/stack';
 
@@ -61,6 +61,7 @@ describe('advance change notices', () => {
     expect(created.status).toBe(202);
     const result = (await handle(created.body.id).result()) as ChangeNoticeResult;
     expect(result).toMatchObject({ outcome: 'effective', reminders: 2, sent: 6, failed: 0 });
+    await recordHistory(handle(created.body.id), 'change-notice-effective');
     // The reminders' timers were set for exactly 4 s and 2 s before the change; the last for the change itself.
     const timers = timersIn(await eventsOf(handle(created.body.id)));
     expectSetFor(timers[0], effectiveAt - 4_000);
@@ -96,6 +97,7 @@ describe('advance change notices', () => {
     expect(cancelled.status).toBe(202);
     expect((await call(api.url, 'DELETE', `/v1/operator/change-notices/${created.body.id}`, { token: stack.operatorToken })).body.code).toBe('invalid_transition');
     expect(await handle(created.body.id).result()).toMatchObject({ outcome: 'cancelled', reminders: 0 });
+    await recordHistory(handle(created.body.id), 'change-notice-cancelled');
     const mails = await mailsFor(created.body.reference);
     const cancellations = mails.filter((m) => m.subject.includes('変更の中止')).map((m) => m.destination.to[0]).sort();
     // Everyone who was told, and nobody who was not (the refused address never was).
