@@ -42,6 +42,9 @@ import { Vault } from '../lib/crypto/vault';
 import { PasswordHasher } from '../lib/password-hash';
 import { healthRoutes } from './routes/health';
 import { operatorTenantRoutes } from './routes/operator-tenants';
+import { operatorNoticeRoutes } from './routes/operator-notices';
+import { noticeRoutes } from './routes/notices';
+import type { ChangeNoticeSettings } from '../application/notices/change-notices';
 import type { AppState } from './state';
 import { WorkflowOutbox } from '../temporal/workflow-outbox';
 import { ExportSlots } from '../lib/export-slots';
@@ -59,6 +62,8 @@ export interface AppDeps {
   files: { maxBytes: number };
   video: VideoRoomProvider;
   consultations: ConsultationTiming;
+  /** Advance change notices: lead times and the minimum (CHANGE_NOTICE_*). */
+  changeNotices: ChangeNoticeSettings;
   temporal: TemporalClient;
   log: Logger;
   operatorToken: string;
@@ -104,6 +109,7 @@ export function appDeps(
       noShowAfterSec: config.NO_SHOW_AFTER_SECONDS,
       paymentReminderAfterSec: config.PAYMENT_REMINDER_AFTER_SECONDS,
     },
+    changeNotices: { leadTimesSec: config.CHANGE_NOTICE_LEAD_SECONDS, minLeadSec: config.CHANGE_NOTICE_MIN_LEAD_SECONDS },
     operatorToken: config.OPERATOR_TOKEN,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
@@ -131,6 +137,8 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
   const routes = [
     ...healthRoutes(deps),
     ...operatorTenantRoutes(deps),
+    ...operatorNoticeRoutes(deps),
+    ...noticeRoutes(deps),
     ...accountRoutes(deps),
     ...authRoutes(deps),
     ...webauthnRoutes(deps),

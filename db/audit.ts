@@ -34,24 +34,27 @@ export async function recordAudit(trx: TenantTransaction, context: AuditContext,
   // One plain parameterised insert: it runs on every audited request, and building an objection
   // model for a row nobody reads back cost about as much as the insert itself. The chain trigger
   // stamps time, seq and hash; row-level security checks the clinic again.
-  await trx.raw(
-    `insert into audit_events (tenant_id, actor_type, actor_id, actor_roles, client_ip, user_agent, request_id,
-       action, outcome, target_type, target_id, details) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    [
-      tenantId,
-      context.actorType,
-      context.actorId ?? null,
-      context.actorRoles ?? [],
-      context.clientIp ?? null,
-      context.userAgent?.slice(0, 512) ?? null,
-      context.requestId ?? null,
-      entry.action,
-      entry.outcome,
-      entry.targetType ?? null,
-      entry.targetId ?? null,
-      JSON.stringify(entry.details ?? {}),
-    ],
-  );
+  await trx.raw(`insert into audit_events (tenant_id, ${AUDIT_ROW_COLUMNS}) values (?, ${AUDIT_ROW_PLACEHOLDERS})`, [tenantId, ...auditRowValues(context, entry)]);
+}
+
+/** An entry's columns (after its scope), shared with the operators' log (db/notices.ts). */
+export const AUDIT_ROW_COLUMNS = 'actor_type, actor_id, actor_roles, client_ip, user_agent, request_id, action, outcome, target_type, target_id, details';
+export const AUDIT_ROW_PLACEHOLDERS = '?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?';
+
+export function auditRowValues(context: AuditContext, entry: AuditEntry): Knex.Value[] {
+  return [
+    context.actorType,
+    context.actorId ?? null,
+    context.actorRoles ?? [],
+    context.clientIp ?? null,
+    context.userAgent?.slice(0, 512) ?? null,
+    context.requestId ?? null,
+    entry.action,
+    entry.outcome,
+    entry.targetType ?? null,
+    entry.targetId ?? null,
+    JSON.stringify(entry.details ?? {}),
+  ];
 }
 
 /** For failures: written in a transaction of its own, so it survives the rollback of the work it reports. */

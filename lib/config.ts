@@ -175,6 +175,20 @@ const schema = z
     /** Online consultations: the video service's base URL and the secret its join tokens are signed with. */
     VIDEO_BASE_URL: httpUrl.default('https://video.forclinic.example'),
     VIDEO_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    /**
+     * Notices: mails per second across every worker (the SES account's sending rate), enforced by
+     * the Temporal server on the mail task queue; the advance notice's lead times and the minimum;
+     * the address clinics ask and report incidents to.
+     */
+    MAIL_SEND_RATE: int(1, 10_000).default(10),
+    CHANGE_NOTICE_LEAD_SECONDS: commaList(
+      (n) => (/^\d{1,9}$/.test(n) && Number(n) >= 1 && Number(n) <= 365 * DAY ? undefined : `must be whole seconds from 1 to ${365 * DAY}`),
+      Number,
+    )
+      .refine((list) => new Set(list).size === list.length, 'must not name the same lead time twice')
+      .default([7 * DAY, DAY]),
+    CHANGE_NOTICE_MIN_LEAD_SECONDS: int(0, 365 * DAY).default(7 * DAY),
+    SECURITY_CONTACT_EMAIL: z.string().email().default('security@forclinic.example'),
     /** The operation log screen's default window, and the longest window one request may cover. */
     AUDIT_DEFAULT_WINDOW_DAYS: int(1, 3_660).default(90),
     AUDIT_MAX_WINDOW_DAYS: int(1, 3_660).default(366),

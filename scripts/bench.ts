@@ -14,6 +14,7 @@ import { ARGON2_PARAMS } from '../lib/password-hash';
 import { benchAudit, type ActiveClinic } from './bench-audit';
 import { benchCrypto } from './bench-crypto';
 import { benchConsultations } from './bench-consultations';
+import { benchIncidents } from './bench-incidents';
 import { load as loadUrl, say } from './bench-lib';
 import { benchReads } from './bench-reads';
 import { startServices } from './services';
@@ -38,13 +39,13 @@ async function activeClinic(api: string, operatorToken: string, ownerUrl: string
  * `npm run bench`: prints JSON figures. Each comparison is measured in the same run on the same
  * machine, so the ratio is what to track across commits, not the absolute numbers.
  * BENCH_DURATION (s, default 10) and BENCH_CONNECTIONS (default 32) tune the load; BENCH_PARTS
- * (comma-separated, default all: server,login,reads,audit,consultations,crypto,start) picks parts.
+ * (comma-separated, default all: server,login,reads,audit,consultations,incidents,crypto,start) picks parts.
  * A part that fails is reported as `{ "error": … }` and the others still run (exit code 1).
  */
 const root = path.resolve(__dirname, '..');
 const duration = Number(process.env.BENCH_DURATION ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const ALL_PARTS = ['server', 'login', 'reads', 'audit', 'consultations', 'crypto', 'start'] as const;
+const ALL_PARTS = ['server', 'login', 'reads', 'audit', 'consultations', 'incidents', 'crypto', 'start'] as const;
 const parts = new Set((process.env.BENCH_PARTS ?? ALL_PARTS.join(',')).split(',').map((p) => p.trim()).filter(Boolean));
 for (const p of parts) if (!(ALL_PARTS as readonly string[]).includes(p)) throw new Error(`BENCH_PARTS: unknown part "${p}" (known: ${ALL_PARTS.join(', ')})`);
 
@@ -205,6 +206,7 @@ async function main() {
         const c = (await allClinics())[1]!;
         return benchConsultations({ api, adminToken: c.adminToken, adminId: c.adminId, serverEnv, temporalAddress: services.temporalAddress, taskQueue: 'for-clinic' });
       });
+      await part('incidents', () => benchIncidents({ api, operatorToken: token, ownerUrl, sesEndpoint: services.sesEndpoint!, serverEnv, temporalAddress: services.temporalAddress }));
     } finally {
       server.disconnect();
     }

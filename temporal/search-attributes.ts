@@ -12,7 +12,11 @@ export const PRACTITIONER_ID = defineSearchAttributeKey('PractitionerId', Search
 export const SCHEDULED_START = defineSearchAttributeKey('ScheduledStart', SearchAttributeType.DATETIME);
 export const CONSULTATION_MODE = defineSearchAttributeKey('ConsultationMode', SearchAttributeType.KEYWORD);
 
-export const CUSTOM_SEARCH_ATTRIBUTES = [TENANT_ID, CONSULTATION_STATUS, PRACTITIONER_ID, SCHEDULED_START, CONSULTATION_MODE] as const;
+/** Incidents: find "the critical incident INC-…" in the UI (ids and the severity only, never the text). */
+export const INCIDENT_ID = defineSearchAttributeKey('IncidentId', SearchAttributeType.KEYWORD);
+export const SEVERITY = defineSearchAttributeKey('Severity', SearchAttributeType.KEYWORD);
+
+export const CUSTOM_SEARCH_ATTRIBUTES = [TENANT_ID, CONSULTATION_STATUS, PRACTITIONER_ID, SCHEDULED_START, CONSULTATION_MODE, INCIDENT_ID, SEVERITY] as const;
 
 /** The dev server's --search-attribute spelling of a type. */
 const DEV_SERVER_TYPE: Record<string, string> = {

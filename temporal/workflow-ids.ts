@@ -6,4 +6,7 @@ export const tenantProvisioningWorkflowId = (tenantId: string) => `tenant-provis
 export const accountOnboardingWorkflowId = (accountId: string) => `account-onboarding/${accountId}`;
 export const keyRotationWorkflowId = (tenantId: string) => `key-rotation/${tenantId}`;
 export const consultationWorkflowId = (consultationId: string) => `consultation/${consultationId}`;
+export const incidentWorkflowId = (incidentId: string) => `incident/${incidentId}`;
+export const changeNoticeWorkflowId = (noticeId: string) => `change-notice/${noticeId}`;
+export const incidentReportWorkflowId = (reportId: string) => `incident-report/${reportId}`;
 export const accountLockoutWorkflowId = (accountId: string, lockout: number) => `account-lockout/${accountId}/${lockout}`;

@@ -12,7 +12,7 @@ import { createSesMailer } from '../lib/mailer';
 import { countedMailer, newRegistry, outboxMetrics, poolMetrics, startMetricsListener } from '../lib/metrics';
 import { waitFor } from '../lib/process';
 import { taskQueues } from './task-queues';
-import { createWorker } from './worker';
+import { createMailWorker, createWorker } from './worker';
 
 /** Worker process entry point: `npm run start:worker`. */
 async function main() {
@@ -55,16 +55,14 @@ async function main() {
     120_000,
     1_000,
   );
-  const queue = taskQueues(config.TEMPORAL_TASK_QUEUE).main;
+  const queues = taskQueues(config.TEMPORAL_TASK_QUEUE);
+  const queue = queues.main;
   const client = new Client({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE });
   const outbox = new WorkflowOutbox({ db, client, taskQueue: queue, log });
-  const worker = await createWorker({
-    connection: connection!,
-    namespace: config.TEMPORAL_NAMESPACE,
-    taskQueue: queue,
-    deps: { db, mailer, vault: new Vault(db, createKeyProvider(config)), outbox, temporal: client },
-  });
-  log.info({ taskQueue: queue, namespace: config.TEMPORAL_NAMESPACE, metrics: metrics?.url, sdkMetrics: config.TEMPORAL_METRICS_BIND }, 'worker started');
+  const deps = { db, mailer, vault: new Vault(db, createKeyProvider(config)), outbox, temporal: client, notices: { securityContact: config.SECURITY_CONTACT_EMAIL } };
+  const worker = await createWorker({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE, taskQueue: queue, deps });
+  const mailWorker = await createMailWorker({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE, taskQueue: queues.mail, ratePerSecond: config.MAIL_SEND_RATE, deps });
+  log.info({ taskQueue: queue, mailTaskQueue: queues.mail, mailSendRate: config.MAIL_SEND_RATE, namespace: config.TEMPORAL_NAMESPACE, metrics: metrics?.url, sdkMetrics: config.TEMPORAL_METRICS_BIND }, 'worker started');
   // Schedules travel with the code that serves them.
   try {
     await ensureSchedules(client, queue);
@@ -73,13 +71,16 @@ async function main() {
   }
   // Started by the launcher: if it dies, do not linger as an orphan.
   if (process.send) {
-    process.once('disconnect', () => worker.shutdown());
+    process.once('disconnect', () => {
+      worker.shutdown();
+      mailWorker.shutdown();
+    });
     process.send({ ready: true });
     process.channel?.unref(); // the channel alone must not keep this process alive
   }
   try {
     // Runtime installs SIGINT/SIGTERM handlers: run() resolves once in-flight tasks are done.
-    await worker.run();
+    await Promise.all([worker.run(), mailWorker.run()]);
   } finally {
     await connection!.close();
     await db.destroy();

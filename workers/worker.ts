@@ -21,3 +21,24 @@ export async function createWorker(opts: {
     shutdownGraceTime: '20 seconds',
   });
 }
+
+/**
+ * The rate-limited mail worker (activities only). The limit is the server's: every worker
+ * polling the queue sends it, and the matching service dispatches at most `ratePerSecond`
+ * activity tasks per second for the whole queue, however many workers run. Retries count too,
+ * so nothing exceeds the provider's rate. Eager activity execution (which skips the server's
+ * limiter) never applies: workflows schedule these on a queue other than their own.
+ */
+export async function createMailWorker(opts: { connection: NativeConnection; namespace: string; taskQueue: string; ratePerSecond: number; deps: ActivityDeps; identity?: string }): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    ...(opts.identity ? { identity: opts.identity } : {}),
+    activities: createActivities(opts.deps),
+    maxTaskQueueActivitiesPerSecond: opts.ratePerSecond,
+    // Enough slots that the server's rate, not this worker, is the limit (each send takes ~50-500 ms).
+    maxConcurrentActivityTaskExecutions: Math.max(20, opts.ratePerSecond * 2),
+    shutdownGraceTime: '20 seconds',
+  });
+}

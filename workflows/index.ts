@@ -6,3 +6,7 @@ export { consultationWorkflow } from './consultation';
 export { maintenanceWorkflow } from './maintenance';
 export { workflowOutboxSweepWorkflow } from './workflow-outbox-sweep';
 export { accountLockoutWorkflow } from './account-lockout';
+export { incidentNotificationWorkflow } from './incident';
+export { changeNoticeWorkflow } from './change-notice';
+export { noticeBatchWorkflow } from './notice-fanout';
+export { incidentReportWorkflow } from './incident-report';

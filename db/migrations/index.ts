@@ -17,6 +17,7 @@ import * as m20261204000002 from './20261204000002_audit_write_cost';
 import * as m20261210000003 from './20261210000003_login_defences';
 import * as m20261210000004 from './20261210000004_session_verification';
 import * as m20261211000010 from './20261211000010_security_events';
+import * as m20261220000100 from './20261220000100_notices';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -41,6 +42,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261210000003_login_defences': m20261210000003,
   '20261210000004_session_verification': m20261210000004,
   '20261211000010_security_events': m20261211000010,
+  '20261220000100_notices': m20261220000100,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

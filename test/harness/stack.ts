@@ -6,7 +6,8 @@ import { createSesMailer, type Mailer } from '../../lib/mailer';
 import { createKeyProvider } from '../../lib/crypto/provider';
 import { Vault } from '../../lib/crypto/vault';
 import { createTemporalClient, type TemporalClient } from '../../temporal/client';
-import { createWorker } from '../../workers/worker';
+import { createMailWorker, createWorker } from '../../workers/worker';
+import { taskQueues } from '../../workers/task-queues';
 import type { workflowOutboxSweepWorkflow } from '../../workflows/workflow-outbox-sweep';
 import type { SweepResult } from '../../activities/workflow-outbox';
 import { Client } from '@temporalio/client';
@@ -82,9 +83,10 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
   const mailer = createSesMailer({ region: config.AWS_REGION, from: config.MAIL_FROM, endpoint: sesEndpoint });
   let connection: NativeConnection | undefined;
   let worker: Worker | undefined;
-  let running: Promise<void> = Promise.resolve();
+  let mailWorker: Worker | undefined;
+  let running: Promise<unknown> = Promise.resolve();
   const stopWorker = async () => {
-    if (worker && worker.getState() === 'RUNNING') worker.shutdown();
+    for (const w of [worker, mailWorker]) if (w && w.getState() === 'RUNNING') w.shutdown();
     await running;
   };
   const release = async () => {
@@ -98,20 +100,18 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
     const conn = (connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }));
     const workerClient = new Client({ connection: conn, namespace: config.TEMPORAL_NAMESPACE });
     const startWorker = async () => {
-      worker = await createWorker({
-        connection: conn,
-        namespace: config.TEMPORAL_NAMESPACE,
-        taskQueue,
-        deps: {
-          db: database.db,
-          mailer,
-          vault: new Vault(database.db, createKeyProvider(config)),
-          outbox: new WorkflowOutbox({ db: database.db, client: workerClient, taskQueue, log: silentLogger }),
-          temporal: workerClient,
-        },
-        workflowBundle: await workflowBundle(),
-      });
-      running = worker.run();
+      const deps = {
+        db: database.db,
+        mailer,
+        vault: new Vault(database.db, createKeyProvider(config)),
+        outbox: new WorkflowOutbox({ db: database.db, client: workerClient, taskQueue, log: silentLogger }),
+        temporal: workerClient,
+        notices: { securityContact: config.SECURITY_CONTACT_EMAIL },
+      };
+      worker = await createWorker({ connection: conn, namespace: config.TEMPORAL_NAMESPACE, taskQueue, deps, workflowBundle: await workflowBundle() });
+      // The notice mails' rate-limited queue, as the worker process runs it.
+      mailWorker = await createMailWorker({ connection: conn, namespace: config.TEMPORAL_NAMESPACE, taskQueue: taskQueues(taskQueue).mail, ratePerSecond: config.MAIL_SEND_RATE, deps });
+      running = Promise.all([worker.run(), mailWorker.run()]);
     };
     if (opts.worker !== false) await startWorker();
     const api = await startApi(config);

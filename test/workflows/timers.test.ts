@@ -1,13 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
-import { temporal } from '@temporalio/proto';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Activities } from '../../activities';
 import type { ConsultationTiming, consultationWorkflow } from '../../workflows/consultation';
 import type { accountOnboardingWorkflow } from '../../workflows/account-onboarding';
 import { eventually } from '../harness/clinic';
 import { workflowBundle } from '../harness/stack';
+import { eventsOf, expectSetFor, timersIn, type HistoryEvent, type Timer } from '../harness/history';
 
 /**
  * The consultation and onboarding timers, with the workflows' activities replaced by recording
@@ -22,8 +22,6 @@ import { workflowBundle } from '../harness/stack';
  * - timers that must fire (to see what follows) get second-scale timings through the
  *   workflows' own inputs (ConsultationTiming, initialPasswordExpiresAt).
  */
-const EventType = temporal.api.enums.v1.EventType;
-type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
@@ -79,34 +77,6 @@ afterAll(async () => {
 
 // ---- reading the history ----------------------------------------------------------------------
 
-interface Timer {
-  /** The instant the timer was set to fire: the workflow's clock when set, plus its duration. */
-  target: number;
-  durationMs: number;
-  firedAt?: number;
-  canceled: boolean;
-}
-
-async function eventsOf(handle: WorkflowHandle): Promise<HistoryEvent[]> {
-  return (await handle.fetchHistory()).events ?? [];
-}
-
-function timersIn(events: HistoryEvent[]): Timer[] {
-  const timers = new Map<string, Timer>();
-  let workflowClock = 0;
-  for (const e of events) {
-    // A workflow's Date.now() is the start time of the workflow task it runs in.
-    if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED) workflowClock = tsToMs(e.eventTime);
-    if (e.timerStartedEventAttributes) {
-      const durationMs = tsToMs(e.timerStartedEventAttributes.startToFireTimeout);
-      timers.set(String(e.eventId), { target: workflowClock + durationMs, durationMs, canceled: false });
-    }
-    if (e.timerFiredEventAttributes) timers.get(String(e.timerFiredEventAttributes.startedEventId))!.firedAt = tsToMs(e.eventTime);
-    if (e.timerCanceledEventAttributes) timers.get(String(e.timerCanceledEventAttributes.startedEventId))!.canceled = true;
-  }
-  return [...timers.values()];
-}
-
 /** Activities the workflow scheduled, in order, with the (decoded) argument and when. */
 function activitiesIn(events: HistoryEvent[]): Array<{ name: string; arg: Record<string, unknown>; at: number }> {
   return events
@@ -125,14 +95,6 @@ async function timersOnceStarted(handle: WorkflowHandle, count: number): Promise
   return timers;
 }
 
-/** A timer's moment, exact up to the millisecond the workflow clock is rounded to. */
-const expectSetFor = (timer: Timer | undefined, instant: number) => {
-  expect(timer).toBeDefined();
-  // The workflow's clock is read from its task's start event; a local activity (how the workflow
-  // records state) resolves inside that task and moves the clock on without an event of its own,
-  // so the reconstruction may trail by the time that took. 100 ms is nothing against hours.
-  expect(Math.abs(timer!.target - instant)).toBeLessThanOrEqual(100);
-};
 
 // ---- the consultation -------------------------------------------------------------------------
 

@@ -1,0 +1,75 @@
+import type { Knex } from 'knex';
+import { addNoticeTargets, findNotice, insertNotice, insertNoticeMessage, recordPlatformAudit, unknownClinics, type NewNotice, type NoticeRow } from '../../db/notices';
+import type { WorkflowIntent } from '../../db/outbox';
+import { enterPlatform, type PlatformTransaction } from '../../db/platform-scope';
+import type { AffectedClinics, NoticeKind } from '../../domain/notices';
+import { notFound, validationFailed } from '../../domain/problems';
+import { taskQueues } from '../../workers/task-queues';
+import { commitPlatformThenDispatch } from '../commit-then-dispatch';
+import type { Actor, Services } from '../deps';
+
+/**
+ * What every operator command on a notice shares: one platform transaction holding the change,
+ * the operators' operation-log entry (naming the actor) and the workflow intent, committed
+ * together and dispatched after commit (commit-then-dispatch.ts).
+ */
+export type NoticeDeps = Pick<Services, 'db' | 'outbox' | 'taskQueue'>;
+
+export const mailTaskQueue = (deps: Pick<Services, 'taskQueue'>) => taskQueues(deps.taskQueue).mail;
+
+export function platformCommand<T>(
+  deps: NoticeDeps,
+  actor: Actor,
+  work: (trx: PlatformTransaction, ctx: { audit: (entry: Parameters<typeof recordPlatformAudit>[2]) => Promise<void>; enqueue: (intent: WorkflowIntent) => Promise<void> }) => Promise<T>,
+): Promise<T> {
+  return commitPlatformThenDispatch(deps, async (trx: Knex.Transaction, enqueue) => {
+    const platform = await enterPlatform(trx);
+    return work(platform, {
+      audit: (entry) => recordPlatformAudit(platform, actor.audit, entry),
+      enqueue: (intent) => enqueue(null, intent),
+    });
+  });
+}
+
+/** The notice, locked for this transaction, or 404. */
+export async function lockedNotice(trx: PlatformTransaction, id: string, kind: NoticeKind): Promise<NoticeRow> {
+  const notice = await findNotice(trx, id, kind, { lock: true });
+  if (!notice) throw notFound(`No such ${kind === 'change' ? 'change notice' : kind}.`);
+  return notice;
+}
+
+/** Adds target clinics; names every id that is not a clinic (400) rather than skipping it. */
+export async function addTargets(trx: PlatformTransaction, noticeId: string, clinics: AffectedClinics): Promise<number> {
+  if (clinics !== 'all') {
+    const unknown = await unknownClinics(trx, clinics);
+    if (unknown.length > 0) throw validationFailed(unknown.map((id) => ({ field: 'affectedTenantIds', message: `no clinic has the id ${id}` })));
+  }
+  return addNoticeTargets(trx, noticeId, clinics);
+}
+
+/**
+ * A new incident or change notice: the notice, its first message, its targets, the log entry and
+ * the start of its workflow (ids only), in the caller's platform transaction.
+ */
+export async function openNotice(
+  trx: PlatformTransaction,
+  ctx: { audit: (entry: Parameters<typeof recordPlatformAudit>[2]) => Promise<void>; enqueue: (intent: WorkflowIntent) => Promise<void> },
+  n: NewNotice & {
+    targets: AffectedClinics;
+    firstStatus?: string;
+    workflowIdOf: (id: string) => string;
+    action: string;
+    details: Record<string, unknown>;
+    start: (id: string) => Omit<Extract<WorkflowIntent, { kind: 'start' }>, 'kind' | 'workflowId'>;
+  },
+): Promise<{ id: string; reference: string; workflowId: string }> {
+  const { id, reference } = await insertNotice(trx, n, n.workflowIdOf);
+  await insertNoticeMessage(trx, { noticeId: id, kind: 'initial', status: n.firstStatus ?? null });
+  const clinics = await addTargets(trx, id, n.targets);
+  const workflowId = n.workflowIdOf(id);
+  await ctx.audit({ action: n.action, outcome: 'success', targetType: n.kind, targetId: id, details: { reference, ...n.details, clinics, allClinics: n.targets === 'all', workflowId } });
+  await ctx.enqueue({ kind: 'start', workflowId, ...n.start(id) });
+  return { id, reference, workflowId };
+}
+
+export const noticeChanged = (workflowId: string): WorkflowIntent => ({ kind: 'signal', workflowId, signal: 'noticeChanged', args: [] });
