@@ -22,6 +22,7 @@ export const problemSchema = z
       .optional()
       .describe('With `validation_failed`: every bad field; with `password_policy`: every unmet rule'),
     lockedUntil: z.string().datetime().optional().describe('With `account_locked`: when the lock ends (UTC)'),
+    minimumLeadSeconds: z.number().int().optional().describe('With `too_late`: how long before the change its first notice must go out'),
   })
   .meta({ id: 'Problem' });
 

@@ -73,7 +73,7 @@ export const operatorNoticeRoutes = (deps: AppDeps) => [
     params: idParams,
     body: addAffectedSchema,
     responses: { 200: { description: 'Clinics added (already affected ones are not counted)', schema: z.object({ id: z.string().uuid(), added: z.number().int() }) } },
-    problems: [400, 404, 409],
+    problems: { 400: [], 404: [], 409: ['incident_resolved'] },
     handler: async (ctx, { params, body }) => {
       ctx.body = await addIncidentClinics(deps, actor(ctx), params.id, body.affectedTenantIds);
     },
@@ -88,7 +88,7 @@ export const operatorNoticeRoutes = (deps: AppDeps) => [
     params: idParams,
     body: incidentUpdateSchema,
     responses: { 202: { description: 'Recorded; mailing follows', schema: z.object({ id: z.string().uuid(), seq: z.number().int(), status: z.string() }).meta({ id: 'NoticeMessageCreated' }) } },
-    problems: [404, 409],
+    problems: { 404: [], 409: ['incident_resolved', 'invalid_transition', 'too_many_updates'] },
     handler: async (ctx, { params, body }) => {
       ctx.status = 202;
       ctx.body = await postIncidentUpdate(deps, actor(ctx), params.id, body);
@@ -103,7 +103,7 @@ export const operatorNoticeRoutes = (deps: AppDeps) => [
     security: 'operator',
     body: createChangeNoticeSchema,
     responses: { 202: { description: 'Announced; mailing runs in change-notice/<id>', schema: startedSchema } },
-    problems: [400],
+    problems: { 400: ['too_late'] },
     handler: async (ctx, { body }) => {
       const created = await createChangeNotice(deps, actor(ctx), body);
       ctx.status = 202;
@@ -121,7 +121,7 @@ export const operatorNoticeRoutes = (deps: AppDeps) => [
     security: 'operator',
     params: idParams,
     responses: { 202: { description: 'Cancelled; the cancellation mail follows', schema: z.object({ id: z.string().uuid(), status: z.literal('cancelled') }) } },
-    problems: [404, 409],
+    problems: { 404: [], 409: ['invalid_transition'] },
     handler: async (ctx, { params }) => {
       ctx.status = 202;
       ctx.body = await cancelChangeNotice(deps, actor(ctx), params.id);
@@ -167,7 +167,7 @@ export const operatorNoticeRoutes = (deps: AppDeps) => [
     params: idParams,
     body: vulnerabilityUpdateSchema,
     responses: { 200: { description: 'The notice with its timeline', schema: noticeDetailSchema } },
-    problems: [404, 409],
+    problems: { 404: [], 409: ['invalid_transition'] },
     handler: async (ctx, { params, body }) => {
       await updateVulnerabilityNotice(deps, actor(ctx), params.id, body);
       ctx.body = await getNoticeDetail(deps, params.id, 'vulnerability', { limit: 1 });
