@@ -122,34 +122,58 @@ async function main() {
     LOGIN_ID_HMAC_KEY: env.LOGIN_ID_HMAC_KEY || randomBytes(32).toString('hex'),
     ...(services.sesEndpoint ? { SES_ENDPOINT: services.sesEndpoint } : {}),
   };
-  const spawnTs = (name: string, entry: string) => {
-    const child = startProcess(name, process.execPath, ['--import', 'tsx', path.join(root, entry)], {
-      cwd: root,
-      env: childEnv,
-      // An IPC channel lets the child notice if this launcher dies without cleaning up.
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      logFile: env.START_QUIET ? path.join(dataDir, 'logs', `${name}.log`) : undefined,
-      inheritOutput: !env.START_QUIET,
-    });
-    children.push(child);
-    void child.exited.then((code) => {
-      if (stopping) return;
-      say(`${name} exited unexpectedly (${code}); stopping the stack`);
-      void shutdown(1);
-    });
-    return child;
+  // Supervision: a crashed API or worker is restarted with backoff (1 s, 2 s, 4 s … 30 s), as a
+  // service manager would; only repeated fast crashes (a broken build or configuration) stop the stack.
+  const FAST_CRASH_MS = 30_000;
+  const MAX_FAST_CRASHES = 5;
+  const running = new Map<string, ReturnType<typeof startProcess>>();
+  const record = () =>
+    recordProcesses(dataDir, [
+      ...services.processes,
+      ...[...running].map(([name, c]) => ({ name, pid: c.child.pid!, marker: name === 'api' ? 'api/server.ts' : 'workers/main.ts' })),
+    ]);
+  const supervise = (name: string, entry: string) => {
+    let fastCrashes = 0;
+    const start = () => {
+      const child = startProcess(name, process.execPath, ['--import', 'tsx', path.join(root, entry)], {
+        cwd: root,
+        env: childEnv,
+        // An IPC channel lets the child notice if this launcher dies without cleaning up.
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+        logFile: env.START_QUIET ? path.join(dataDir, 'logs', `${name}.log`) : undefined,
+        inheritOutput: !env.START_QUIET,
+      });
+      children.push(child);
+      running.set(name, child);
+      const startedAt = Date.now();
+      void child.exited.then(async (code) => {
+        if (stopping) return;
+        children.splice(children.indexOf(child), 1);
+        fastCrashes = Date.now() - startedAt < FAST_CRASH_MS ? fastCrashes + 1 : 1;
+        if (fastCrashes > MAX_FAST_CRASHES) {
+          say(`${name} exited unexpectedly (${code}) ${fastCrashes} times in a row within ${FAST_CRASH_MS / 1000} s of starting; giving up and stopping the stack`);
+          void shutdown(1);
+          return;
+        }
+        const delayMs = Math.min(30_000, 1_000 * 2 ** (fastCrashes - 1));
+        say(`${name} exited unexpectedly (${code}); restarting it in ${delayMs / 1000} s`);
+        await new Promise((r) => setTimeout(r, delayMs));
+        if (stopping) return;
+        start();
+        await record();
+        say(`${name}: restarted (pid ${running.get(name)!.child.pid})`);
+      });
+      return child;
+    };
+    return start();
   };
 
   say('worker: starting (bundles workflow code)...');
-  const worker = spawnTs('worker', 'workers/main.ts');
+  const worker = supervise('worker', 'workers/main.ts');
   const workerReady = new Promise<void>((resolve) => worker.child.once('message', () => resolve()));
   say('api: starting...');
-  const api = spawnTs('api', 'api/server.ts');
-  await recordProcesses(dataDir, [
-    ...services.processes,
-    { name: 'worker', pid: worker.child.pid!, marker: 'workers/main.ts' },
-    { name: 'api', pid: api.child.pid!, marker: 'api/server.ts' },
-  ]);
+  supervise('api', 'api/server.ts');
+  await record();
   const apiUrl = `http://localhost:${port}`;
   await waitFor('the API to become ready', async () => (await fetch(`${apiUrl}/readyz`)).status === 200, 120_000, 250);
   say('api: ready');

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -48,6 +48,15 @@ describe('npm start', () => {
     return { child, state, exited, ready };
   }
 
+  /** Resolves once the launcher printed `text` (or, with `probe`, once the probe holds), polling both. */
+  async function until(state: { output: string }, text: string, probe?: () => Promise<boolean>) {
+    const deadline = Date.now() + 90_000;
+    while (!(probe ? await probe() : state.output.includes(text))) {
+      if (Date.now() > deadline) throw new Error(`never saw "${text}":\n${state.output}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
   const newPorts = async () => ({
     PORT: await freePort(),
     TEMPORAL_PORT: await freePort(),
@@ -69,6 +78,15 @@ describe('npm start', () => {
       expect(output).toContain(`Mail viewer:    http://localhost:${ports.MAIL_PORT}`);
       const token = /Operator token: ([0-9a-f]{64}) \(generated/.exec(output)?.[1];
       expect(token).toBeDefined();
+
+      // A crashed worker and API are restarted by the launcher (supervision), not the end of the stack.
+      const recorded = JSON.parse(await readFile(path.join(dataDir, 'run', 'launcher.json'), 'utf8')) as { children: { name: string; pid: number }[] };
+      for (const name of ['worker', 'api']) {
+        process.kill(recorded.children.find((c) => c.name === name)!.pid, 'SIGKILL');
+        await until(state, `${name}: restarted`);
+      }
+      expect(state.output).toMatch(/worker exited unexpectedly \(.*\); restarting it in 1 s/);
+      await until(state, 'api: ready', async () => (await fetch(`http://127.0.0.1:${ports.PORT}/readyz`).catch(() => undefined))?.status === 200);
 
       expect((await fetch(`http://127.0.0.1:${ports.TEMPORAL_UI_PORT}/`)).status).toBe(200);
       expect((await fetch(`http://127.0.0.1:${ports.MAIL_PORT}/`)).status).toBe(200);
