@@ -1,3 +1,4 @@
+import { isUuid } from '../../domain/ids';
 import type { Knex } from 'knex';
 import { addNoticeTargets, findNotice, insertNotice, insertNoticeMessage, recordPlatformAudit, unknownClinics, type NewNotice, type NoticeRow } from '../../db/notices';
 import type { WorkflowIntent } from '../../db/outbox';
@@ -33,7 +34,8 @@ export function platformCommand<T>(
 
 /** The notice, locked for this transaction, or 404. */
 export async function lockedNotice(trx: PlatformTransaction, id: string, kind: NoticeKind): Promise<NoticeRow> {
-  const notice = await findNotice(trx, id, kind, { lock: true });
+  // An id that is not a UUID names nothing; it must not reach a uuid column (a 500 there).
+  const notice = isUuid(id) ? await findNotice(trx, id, kind, { lock: true }) : undefined;
   if (!notice) throw notFound(`No such ${kind === 'change' ? 'change notice' : kind}.`);
   return notice;
 }
