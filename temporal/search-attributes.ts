@@ -32,3 +32,35 @@ const DEV_SERVER_TYPE: Record<string, string> = {
 export function devServerSearchAttributeFlags(): string[] {
   return CUSTOM_SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=${DEV_SERVER_TYPE[k.type]}`]);
 }
+
+/** The server's IndexedValueType for each of our types (temporal.api.enums.v1.IndexedValueType). */
+const INDEXED_VALUE_TYPE: Record<string, number> = {
+  [SearchAttributeType.TEXT]: 1,
+  [SearchAttributeType.KEYWORD]: 2,
+  [SearchAttributeType.INT]: 3,
+  [SearchAttributeType.DOUBLE]: 4,
+  [SearchAttributeType.BOOL]: 5,
+  [SearchAttributeType.DATETIME]: 6,
+  [SearchAttributeType.KEYWORD_LIST]: 7,
+};
+
+interface OperatorService {
+  listSearchAttributes(req: { namespace: string }): Promise<{ customAttributes?: Record<string, unknown> | null }>;
+  addSearchAttributes(req: { namespace: string; searchAttributes: Record<string, number> }): Promise<unknown>;
+}
+
+/**
+ * Registers the custom search attributes the namespace lacks (workers call it at start), so a
+ * new cluster or namespace needs no manual `temporal operator search-attribute create`. Adds
+ * only what is missing: an existing attribute is never changed. Returns the names it added.
+ */
+export async function ensureSearchAttributes(operatorService: OperatorService, namespace: string): Promise<string[]> {
+  const { customAttributes } = await operatorService.listSearchAttributes({ namespace });
+  const missing = CUSTOM_SEARCH_ATTRIBUTES.filter((k) => !(k.name in (customAttributes ?? {})));
+  if (missing.length === 0) return [];
+  await operatorService.addSearchAttributes({
+    namespace,
+    searchAttributes: Object.fromEntries(missing.map((k) => [k.name, INDEXED_VALUE_TYPE[k.type]!])),
+  });
+  return missing.map((k) => k.name);
+}

@@ -4,6 +4,7 @@ import { Client } from '@temporalio/client';
 import { WorkflowOutbox } from '../temporal/workflow-outbox';
 import { checkAppLogin, createDb } from '../db/connection';
 import { ensureSchedules } from '../temporal/schedules';
+import { ensureSearchAttributes } from '../temporal/search-attributes';
 import { createKeyProvider } from '../lib/crypto/provider';
 import { Vault } from '../lib/crypto/vault';
 import { loadConfig } from '../lib/config';
@@ -63,7 +64,14 @@ async function main() {
   const worker = await createWorker({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE, taskQueue: queue, deps });
   const mailWorker = await createMailWorker({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE, taskQueue: queues.mail, ratePerSecond: config.MAIL_SEND_RATE, deps });
   log.info({ taskQueue: queue, mailTaskQueue: queues.mail, mailSendRate: config.MAIL_SEND_RATE, namespace: config.TEMPORAL_NAMESPACE, metrics: metrics?.url, sdkMetrics: config.TEMPORAL_METRICS_BIND }, 'worker started');
-  // Schedules travel with the code that serves them.
+  // Search attributes and schedules travel with the code that uses them.
+  try {
+    const added = await ensureSearchAttributes(client.connection.operatorService, config.TEMPORAL_NAMESPACE);
+    if (added.length) log.info({ added }, 'registered custom search attributes');
+  } catch (err) {
+    // Without them, starts that set them fail: say so plainly (Temporal Cloud needs them created in its console).
+    log.error({ err: (err as Error).message }, 'could not register the custom search attributes');
+  }
   try {
     await ensureSchedules(client, queue);
   } catch (err) {
