@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
 import { CUSTOM_SEARCH_ATTRIBUTES, ensureSearchAttributes } from '../../temporal/search-attributes';
 
 /**
@@ -16,7 +17,7 @@ afterAll(async () => {
 
 it('adds every missing custom search attribute with its type, once; a second call changes nothing', async () => {
   const namespace = `sa-${randomBytes(4).toString('hex')}`;
-  await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: { seconds: 86_400 } });
+  await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
 
   const added = await ensureSearchAttributes(connection.operatorService, namespace);
   expect(added.sort()).toEqual(CUSTOM_SEARCH_ATTRIBUTES.map((k) => k.name).sort());
