@@ -12,7 +12,8 @@ const COMMON_CODES: Record<number, string[]> = {
   404: ['not_found'],
   413: ['payload_too_large'],
   415: ['unsupported_media_type'],
-  503: ['service_unavailable'],
+  // clinic_settings_invalid: the clinic's stored policy or allowlist is corrupt (fail closed, operators alerted).
+  503: ['clinic_settings_invalid', 'service_unavailable'],
 };
 /** The codes a status listed without codes stands for (a route names its specific ones). */
 const DEFAULT_CODES: Record<number, string[]> = {
@@ -137,6 +138,8 @@ export function problemCodes(r: AnyRoute): Map<number, string[]> {
   if (r.params) add(404, COMMON_CODES[404]);
   const queryFields = r.query ? ((z.toJSONSchema(r.query, { io: 'input', unrepresentable: 'any' }) as Json).properties as Json | undefined) : undefined;
   if (queryFields && 'cursor' in queryFields) add(400, ['invalid_cursor']);
+  // Every from/to window is checked by one rule (domain/audit-query.ts, domain/availability.ts).
+  if (queryFields && 'from' in queryFields && 'to' in queryFields) add(400, ['invalid_range', 'range_too_large']);
   const own = r.problems ?? {};
   for (const [status, list] of Array.isArray(own) ? own.map((s) => [s, undefined] as const) : Object.entries(own)) {
     const n = Number(status);

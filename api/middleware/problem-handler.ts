@@ -1,3 +1,4 @@
+import { InvalidStoredSettingError } from '../../db/settings';
 import type { IncomingMessage } from 'node:http';
 import type { Middleware } from 'koa';
 import { Problem, conflict, notFound, serviceUnavailable } from '../../domain/problems';
@@ -69,6 +70,12 @@ function toProblem(err: unknown, state: AppState): Problem {
     // A use case should have named this conflict itself; until it does, it is still the caller's 409.
     state.log?.warn({ constraint: (err as { constraint?: string; nativeError?: { constraint?: string } }).nativeError?.constraint ?? (err as { constraint?: string }).constraint }, 'unique violation not mapped by its use case');
     return conflict('conflict', 'The request conflicts with data that already exists.');
+  }
+  if (err instanceof InvalidStoredSettingError) {
+    // Fail closed: a clinic's stored policy or allowlist that does not parse is never replaced by a
+    // default. It is our data, not the caller's input: an error for the operators, a 503 for the clinic.
+    state.log?.error({ err: err.message }, 'stored clinic setting is invalid');
+    return new Problem(503, 'clinic_settings_invalid', 'Service Unavailable', 'This clinic\'s stored settings cannot be used; the operators have been alerted. Quote the request id when contacting support.', {}, { 'Retry-After': '300' });
   }
   if (isDependencyDown(err)) {
     state.log?.warn({ err: (err as Error)?.message }, 'a dependency is unavailable');

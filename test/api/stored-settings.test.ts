@@ -38,10 +38,10 @@ describe('stored settings', () => {
     // Everything that consults the policy refuses (a request that does not consult it, such as
     // /v1/me between session touches, has nothing to fall back on a default for).
     const create = await call(stack.url, 'POST', '/v1/accounts', { token, json: { loginId: 'newcomer', email: 'newcomer@example.jp', displayName: 'N', roles: ['staff'] } });
-    expect([create.status, create.body.code]).toEqual([500, 'internal_error']);
+    expect([create.status, create.body.code]).toEqual([503, 'clinic_settings_invalid']);
     expect(create.text).not.toContain('minLength');
     const relogin = await login(stack, clinic, 'admin', STRONG_PASSWORD);
-    expect(relogin.status).toBe(500);
+    expect([relogin.status, relogin.body.code]).toEqual([503, 'clinic_settings_invalid']);
     // What the log gets: the clinic, the setting and the rule broken.
     const err = await withTenant(stack.database.db, clinic.id, (trx) => getSettings(trx)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidStoredSettingError);
@@ -54,7 +54,7 @@ describe('stored settings', () => {
   it('refuses a stored allowlist with an entry that is not a network', async () => {
     const { clinic, token } = await clinicWithAdmin(stack);
     await stack.database.ownerDb('tenant_settings').insert({ tenant_id: clinic.id, network_allowlist: ['203.0.113.7/24'] }).onConflict('tenant_id').merge();
-    expect((await call(stack.url, 'GET', '/v1/me', { token })).status).toBe(500);
+    expect((await call(stack.url, 'GET', '/v1/me', { token })).body.code).toBe('clinic_settings_invalid');
     const err = await withTenant(stack.database.db, clinic.id, (trx) => getSettings(trx)).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/network_allowlist .* invalid.*1 entry is not a canonical CIDR/);
   });

@@ -1643,7 +1643,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -1653,7 +1653,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -1721,7 +1721,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -1731,7 +1731,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -1795,7 +1795,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -1805,7 +1805,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -1869,7 +1869,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -1879,7 +1879,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -1943,7 +1943,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -1953,7 +1953,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -2139,7 +2139,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -2149,7 +2149,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -2293,7 +2293,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -2303,7 +2303,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -2408,7 +2408,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -2418,7 +2418,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -2534,7 +2534,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -2544,7 +2544,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -2672,7 +2672,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -2682,7 +2682,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -2811,7 +2811,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -2821,7 +2821,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -2924,7 +2924,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -2934,7 +2934,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -3038,7 +3038,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -3048,7 +3048,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -3159,7 +3159,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -3169,7 +3169,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -3272,7 +3272,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -3282,7 +3282,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -3418,7 +3418,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -3428,7 +3428,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -3516,7 +3516,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -3526,7 +3526,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -3654,7 +3654,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -3664,7 +3664,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -3785,7 +3785,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -3795,7 +3795,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -3887,7 +3887,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -3897,7 +3897,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -4013,7 +4013,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -4023,7 +4023,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -4123,7 +4123,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -4133,7 +4133,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -4249,7 +4249,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -4259,7 +4259,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -4351,7 +4351,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -4361,7 +4361,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -4498,7 +4498,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -4508,7 +4508,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -4604,7 +4604,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -4614,7 +4614,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -4754,7 +4754,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -4764,7 +4764,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -4906,7 +4906,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -4916,7 +4916,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -5040,7 +5040,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -5050,7 +5050,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -5168,7 +5168,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -5178,7 +5178,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -5306,7 +5306,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -5316,7 +5316,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -5446,7 +5446,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -5456,7 +5456,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -5582,7 +5582,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -5592,7 +5592,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -5718,7 +5718,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -5728,7 +5728,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -5853,7 +5853,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -5863,7 +5863,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -5981,7 +5981,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -5991,7 +5991,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -6096,7 +6096,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -6106,7 +6106,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -6230,7 +6230,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -6240,7 +6240,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -6345,7 +6345,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -6355,7 +6355,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -6458,7 +6458,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -6468,7 +6468,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -6593,7 +6593,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -6603,7 +6603,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -6714,7 +6714,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -6724,7 +6724,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -6828,7 +6828,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -6838,7 +6838,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -6935,7 +6935,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -6945,7 +6945,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -6980,7 +6980,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Malformed request: `invalid_cursor`, `invalid_json`, `validation_failed` */
+            /** @description Malformed request: `invalid_cursor`, `invalid_json`, `invalid_range`, `range_too_large`, `validation_failed` */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -6989,7 +6989,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "invalid_cursor" | "invalid_json" | "validation_failed";
+                        code?: "invalid_cursor" | "invalid_json" | "invalid_range" | "range_too_large" | "validation_failed";
                     };
                 };
             };
@@ -7045,7 +7045,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -7055,7 +7055,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -7159,7 +7159,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -7169,7 +7169,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -7265,7 +7265,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -7275,7 +7275,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -7378,7 +7378,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -7388,7 +7388,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -7477,7 +7477,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -7487,7 +7487,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -7584,7 +7584,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -7594,7 +7594,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -7704,7 +7704,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -7714,7 +7714,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -7802,7 +7802,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -7812,7 +7812,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -7909,7 +7909,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -7919,7 +7919,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -8034,7 +8034,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -8044,7 +8044,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -8157,7 +8157,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -8167,7 +8167,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -8202,7 +8202,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Malformed request: `invalid_cursor`, `invalid_json`, `validation_failed` */
+            /** @description Malformed request: `invalid_cursor`, `invalid_json`, `invalid_range`, `range_too_large`, `validation_failed` */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -8211,7 +8211,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "invalid_cursor" | "invalid_json" | "validation_failed";
+                        code?: "invalid_cursor" | "invalid_json" | "invalid_range" | "range_too_large" | "validation_failed";
                     };
                 };
             };
@@ -8254,7 +8254,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -8264,7 +8264,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -8301,7 +8301,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Malformed request: `invalid_cursor`, `invalid_json`, `validation_failed` */
+            /** @description Malformed request: `invalid_cursor`, `invalid_json`, `invalid_range`, `range_too_large`, `validation_failed` */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -8310,7 +8310,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "invalid_cursor" | "invalid_json" | "validation_failed";
+                        code?: "invalid_cursor" | "invalid_json" | "invalid_range" | "range_too_large" | "validation_failed";
                     };
                 };
             };
@@ -8353,7 +8353,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -8363,7 +8363,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -8450,7 +8450,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -8460,7 +8460,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -8567,7 +8567,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -8577,7 +8577,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -8669,7 +8669,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -8679,7 +8679,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -8780,7 +8780,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -8790,7 +8790,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -8897,7 +8897,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -8907,7 +8907,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -9040,7 +9040,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -9050,7 +9050,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -9144,7 +9144,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -9154,7 +9154,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -9246,7 +9246,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -9256,7 +9256,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -9369,7 +9369,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -9379,7 +9379,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -9494,7 +9494,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -9504,7 +9504,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -9628,7 +9628,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -9638,7 +9638,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -9743,7 +9743,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -9753,7 +9753,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -9884,7 +9884,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -9894,7 +9894,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -9986,7 +9986,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -9996,7 +9996,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -10133,7 +10133,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -10143,7 +10143,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -10248,7 +10248,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -10258,7 +10258,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -10369,7 +10369,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -10379,7 +10379,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -10525,7 +10525,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -10535,7 +10535,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -10648,7 +10648,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -10658,7 +10658,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -10763,7 +10763,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -10773,7 +10773,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -10911,7 +10911,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -10921,7 +10921,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -11026,7 +11026,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -11036,7 +11036,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -11165,7 +11165,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -11175,7 +11175,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -11282,7 +11282,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -11292,7 +11292,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -11404,7 +11404,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -11414,7 +11414,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -11530,7 +11530,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -11540,7 +11540,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -11576,7 +11576,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Malformed request: `invalid_cursor`, `invalid_json`, `validation_failed` */
+            /** @description Malformed request: `invalid_cursor`, `invalid_json`, `invalid_range`, `range_too_large`, `validation_failed` */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -11585,7 +11585,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "invalid_cursor" | "invalid_json" | "validation_failed";
+                        code?: "invalid_cursor" | "invalid_json" | "invalid_range" | "range_too_large" | "validation_failed";
                     };
                 };
             };
@@ -11641,7 +11641,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -11651,7 +11651,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -11744,7 +11744,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -11754,7 +11754,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -11867,7 +11867,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -11877,7 +11877,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -11967,7 +11967,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -11977,7 +11977,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -12111,7 +12111,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -12121,7 +12121,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -12213,7 +12213,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -12223,7 +12223,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };
@@ -12321,7 +12321,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `service_unavailable` */
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -12331,7 +12331,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "service_unavailable";
+                        code?: "clinic_settings_invalid" | "service_unavailable";
                     };
                 };
             };

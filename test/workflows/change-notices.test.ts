@@ -26,12 +26,17 @@ afterAll(async () => {
 
 async function clinic(tag: string, addresses?: string[]) {
   const slug = `${tag}-${randomBytes(3).toString('hex')}`;
-  const t = await insertTenant(stack.database.db, { slug, name: `Clinic ${slug}`, contractEmails: addresses ?? [`a@${slug}.example`, `b@${slug}.example`] });
+  const contractEmails = addresses ?? [`a@${slug}.example`, `b@${slug}.example`];
+  for (const a of contractEmails) ours.add(a);
+  const t = await insertTenant(stack.database.db, { slug, name: `Clinic ${slug}`, contractEmails });
   await activateTenant(stack.database.db, t.id);
   return { id: t.id, addresses: t.contractEmails };
 }
 const announce = (base: string, json: Record<string, unknown>) => call(base, 'POST', '/v1/operator/change-notices', { token: stack.operatorToken, json: { title: 'Database upgrade', body: 'The service stops for 30 minutes.', ...json } });
-const mailsFor = async (reference: string): Promise<StoredEmail[]> => (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.subject.includes(reference));
+/** This file's clinics' addresses: the SES store is shared by every test file, and references restart per database. */
+const ours = new Set<string>();
+const mailsFor = async (reference: string): Promise<StoredEmail[]> =>
+  (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.subject.includes(reference) && m.destination.to.some((to) => ours.has(to)));
 const handle = (id: string) => stack.temporal.client.workflow.getHandle(`change-notice/${id}`);
 
 describe('advance change notices', () => {

@@ -31,6 +31,7 @@ async function clinics(n: number, tag: string): Promise<Array<{ id: string; addr
   for (let i = 0; i < n; i += 1) {
     const slug = `${tag}-${i}-${randomBytes(3).toString('hex')}`;
     const addresses = [`a@${slug}.example`, `b@${slug}.example`];
+    for (const a of addresses) ours.add(a);
     const t = await insertTenant(stack.database.db, { slug, name: `クリニック ${slug}`, contractEmails: addresses });
     await activateTenant(stack.database.db, t.id);
     out.push({ id: t.id, addresses });
@@ -38,7 +39,10 @@ async function clinics(n: number, tag: string): Promise<Array<{ id: string; addr
   return out;
 }
 
-const mailsFor = async (reference: string): Promise<StoredEmail[]> => (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.subject.includes(reference));
+/** This file's clinics' addresses: the SES store is shared by every test file, and references restart per database. */
+const ours = new Set<string>();
+const mailsFor = async (reference: string): Promise<StoredEmail[]> =>
+  (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.subject.includes(reference) && m.destination.to.some((to) => ours.has(to)));
 const countBy = (mails: StoredEmail[]) => {
   const counts: Record<string, number> = {};
   for (const m of mails) counts[m.destination.to[0]!] = (counts[m.destination.to[0]!] ?? 0) + 1;
