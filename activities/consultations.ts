@@ -52,14 +52,17 @@ export function createConsultationActivities(deps: { db: Db; vault: Vault; maile
           const sealed = (b64: string) => Buffer.from(b64, 'base64');
           // Content stored by the API moves into the consultation; its staging rows go in the same transaction.
           const refs = Object.entries(patch.sealedRefs ?? {}).filter((e): e is [SealedField, string] => typeof e[1] === 'string');
-          const payloads = await payloadsOf(trx, consultationId, refs.map(([, id]) => id));
           const moved: Partial<Record<SealedField, Buffer>> = {};
-          for (const [field, id] of refs) {
-            const payload = payloads.get(id);
-            if (!payload || payload.field !== field) throw ApplicationFailure.nonRetryable(`sealed ${field} ${id} is missing`, CONSULTATION_FAILURES.sealedContentMissing);
-            moved[field] = payload.sealed;
+          // Most actions (check-in, start, payment) carry no content: no round trips for it.
+          if (refs.length > 0) {
+            const payloads = await payloadsOf(trx, consultationId, refs.map(([, id]) => id));
+            for (const [field, id] of refs) {
+              const payload = payloads.get(id);
+              if (!payload || payload.field !== field) throw ApplicationFailure.nonRetryable(`sealed ${field} ${id} is missing`, CONSULTATION_FAILURES.sealedContentMissing);
+              moved[field] = payload.sealed;
+            }
+            await deletePayloads(trx, refs.map(([, id]) => id));
           }
-          await deletePayloads(trx, refs.map(([, id]) => id));
           await trx('consultations')
             .where({ id: consultationId })
             .update({

@@ -23,4 +23,8 @@ export interface SessionAuth {
   loginId: string;
   roles: string[];
   state: SessionState;
+  /** Read by authentication in the same query, for `GET /v1/me`. */
+  displayName: string;
+  email: string;
+  passkeyCount: number;
 }

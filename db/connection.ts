@@ -5,6 +5,57 @@ import { assertLeastPrivilege, PrivilegedLoginError } from './roles';
 
 export type Db = Knex;
 
+/**
+ * knex's PostgreSQL client, with one change: a transaction opened with `{ tenantScope: <uuid> }`
+ * (only withTenant does) sends BEGIN and the clinic's `set_config('app.tenant_id', …, true)` in
+ * one simple-protocol message, one round trip instead of two. PostgreSQL runs the two statements
+ * in order before anything else on the connection, so every statement of the transaction, the
+ * first included, runs under the scope; if either fails, the transaction fails before the
+ * caller's work starts. The UUID is checked here (and by withTenant) because a simple-protocol
+ * message cannot carry bind parameters.
+ */
+const PgClient = require('knex/lib/dialects/postgres') as new (config: Knex.Config) => object;
+const PgTransaction = require('knex/lib/dialects/postgres/execution/pg-transaction') as new (...args: unknown[]) => KnexTransactionInternals;
+
+interface KnexTransactionInternals {
+  isolationLevel?: string;
+  readOnly?: boolean;
+  begin(conn: unknown): Promise<unknown>;
+  query(conn: unknown, sql: string): Promise<unknown>;
+}
+
+export interface TenantScopeConfig extends Knex.TransactionConfig {
+  tenantScope: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+class TenantScopedTransaction extends PgTransaction {
+  private readonly tenantScope?: string;
+
+  constructor(client: unknown, container: unknown, config?: Partial<TenantScopeConfig>, outerTx?: unknown) {
+    super(client, container, config, outerTx);
+    // Read by begin(), which knex calls only after this constructor has returned.
+    this.tenantScope = config?.tenantScope;
+  }
+
+  begin(conn: unknown): Promise<unknown> {
+    if (this.tenantScope === undefined) return super.begin(conn);
+    if (!UUID.test(this.tenantScope)) return Promise.reject(new Error('tenantScope must be a UUID'));
+    const mode = [this.isolationLevel ? `ISOLATION LEVEL ${this.isolationLevel}` : '', this.readOnly ? 'READ ONLY' : ''].join(' ').trim();
+    return this.query(conn, `BEGIN${mode ? ` TRANSACTION ${mode}` : ''}; SELECT set_config('app.tenant_id', '${this.tenantScope.toLowerCase()}', true);`);
+  }
+}
+
+class ForClinicPgClient extends PgClient {
+  transaction(container: unknown, config?: Partial<TenantScopeConfig>, outerTx?: unknown) {
+    return new TenantScopedTransaction(this, container, config, outerTx);
+  }
+}
+
+/** True for pools made by createDb, whose transactions take `tenantScope` (not for a transaction itself: its children are savepoints). */
+export const scopesInBegin = (db: Knex) => (db.client as unknown) instanceof ForClinicPgClient && !db.isTransaction;
+
 export interface DbOptions {
   url: string;
   poolMax?: number;
@@ -21,7 +72,7 @@ export interface DbOptions {
 /** One knex pool per process. Every session runs in UTC so timestamps never depend on the host. */
 export function createDb({ url, poolMax = 10, applicationName = 'for-clinic', as = 'app' }: DbOptions): Db {
   return knex({
-    client: 'pg',
+    client: ForClinicPgClient as unknown as typeof Knex.Client,
     connection: { connectionString: url, application_name: applicationName, options: '-c TimeZone=UTC' },
     pool: {
       min: 0,

@@ -19,6 +19,7 @@ const ERROR_RESPONSE = 0x45; // 'E'
 const INTERSPERSED = new Set([0x4e /* N notice */, 0x53 /* S parameter status */, 0x41 /* A notification */, COPY_OUT_RESPONSE]);
 const CR = 0x0d;
 const LF = 0x0a;
+const CRLF = Buffer.from('\r\n');
 
 interface PgSocket {
   read(): Buffer | null;
@@ -86,15 +87,23 @@ export class CsvCopyOut extends Readable {
     this.forwarding = false;
   }
 
+  /**
+   * Rewrites the chunk in place: message headers out, CR before each record's LF. No output
+   * buffer is allocated: a fresh 64 KiB one per socket read was garbage outside V8's heap that
+   * only a full collection frees, and it showed as the export's addition to the API's RSS. The
+   * writes never overtake the reads (each record whose header is in this chunk gives up 5 bytes
+   * and gains 1), except for a record begun in an earlier chunk, whose tail is passed on as a
+   * slice followed by a shared CRLF. The chunk is this reader's alone (the socket allocates one
+   * per read); what is handed back to pg at the end lies past every byte written.
+   */
   private parse(chunk: Buffer): void {
-    // Output never exceeds the input by more than one byte: each record end adds a CR, and every
-    // record that ends here except possibly the first also had its 5-byte header here.
-    const out = Buffer.allocUnsafe(chunk.length + 1);
     let o = 0;
     let i = 0;
+    /** Start of the region rewritten in place (after a slice pushed as is). */
+    let from = 0;
     while (i < chunk.length) {
       if (this.left === 0) {
-        if (this.headerBytes === 0 && chunk[i] === ERROR_RESPONSE) return this.finish(out, o, chunk.subarray(i), false);
+        if (this.headerBytes === 0 && chunk[i] === ERROR_RESPONSE) return this.finish(chunk.subarray(from, o), chunk.subarray(i), false);
         const n = Math.min(5 - this.headerBytes, chunk.length - i);
         chunk.copy(this.header, this.headerBytes, i, i + n);
         this.headerBytes += n;
@@ -103,32 +112,40 @@ export class CsvCopyOut extends Readable {
         this.headerBytes = 0;
         this.code = this.header[0]!;
         this.left = this.header.readUInt32BE(1) - 4;
-        if (this.code === COPY_DONE) return this.finish(out, o, chunk.subarray(i + this.left), true);
+        if (this.code === COPY_DONE) return this.finish(chunk.subarray(from, o), chunk.subarray(i + this.left), true);
         if (this.code !== COPY_DATA && !INTERSPERSED.has(this.code)) {
           // Not a COPY message: COPY is over; pg reads it from its start.
-          return this.finish(out, o, Buffer.concat([this.header, chunk.subarray(i)]), true);
+          return this.finish(chunk.subarray(from, o), Buffer.concat([this.header, chunk.subarray(i)]), true);
         }
         continue;
       }
       const n = Math.min(this.left, chunk.length - i);
       if (this.code === COPY_DATA) {
-        if (n === this.left && chunk[i + n - 1] === LF) {
-          o += chunk.copy(out, o, i, i + n - 1);
-          out[o++] = CR;
-          out[o++] = LF;
+        const ends = n === this.left && chunk[i + n - 1] === LF;
+        if (ends && o === i) {
+          // The tail of a record from the previous chunk, at this chunk's start: no room for the CR.
+          this.push(chunk.subarray(i, i + n - 1));
+          this.push(CRLF);
+          o = from = i + n;
+        } else if (ends) {
+          chunk.copyWithin(o, i, i + n - 1);
+          o += n - 1;
+          chunk[o++] = CR;
+          chunk[o++] = LF;
         } else {
-          o += chunk.copy(out, o, i, i + n);
+          chunk.copyWithin(o, i, i + n);
+          o += n;
         }
       }
       i += n;
       this.left -= n;
     }
-    if (o > 0) this.wanted = this.push(out.subarray(0, o));
+    if (o > from) this.wanted = this.push(chunk.subarray(from, o));
   }
 
   /** Hands the socket and the unread bytes back to pg; `ended` when COPY completed. */
-  private finish(out: Buffer, o: number, rest: Buffer, ended: boolean): void {
-    if (o > 0) this.push(out.subarray(0, o));
+  private finish(done: Buffer, rest: Buffer, ended: boolean): void {
+    if (done.length > 0) this.push(done);
     this.detached = true;
     const socket = this.socket!;
     socket.removeListener('readable', this.onReadable);

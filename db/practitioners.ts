@@ -12,50 +12,54 @@ import { tenantIdOf, type TenantTransaction } from './tenant-scope';
 
 // Still imported from here by application/consultations; the rule itself lives in domain/.
 
-interface PractitionerRow {
+/**
+ * A doctor with their weekly rules and dated exceptions as one row (the availability as JSON
+ * arrays, already in the API's shapes), so reading a doctor is one round trip, not three.
+ * `where` filters `practitioners p`; composed into other reads too (db/consultations.ts).
+ */
+export const practitionerSql = (where: string) => `
+  select p.id, p.display_name, p.account_id, p.slot_minutes, p.modes,
+    coalesce((select json_agg(json_build_object('weekday', r.weekday, 'startTime', to_char(r.start_time, 'HH24:MI'), 'endTime', to_char(r.end_time, 'HH24:MI'))
+                              order by r.weekday, r.start_time)
+                from availability_rules r where r.practitioner_id = p.id), '[]') as rules,
+    -- A date read as text: pg would otherwise make it a Date at local midnight of the host.
+    coalesce((select json_agg(json_build_object('date', to_char(e.date, 'YYYY-MM-DD'), 'kind', e.kind,
+                                                'startTime', to_char(e.start_time, 'HH24:MI'), 'endTime', to_char(e.end_time, 'HH24:MI'))
+                              order by e.date, e.start_time)
+                from availability_exceptions e where e.practitioner_id = p.id), '[]') as exceptions
+    from practitioners p where ${where}`;
+
+/** A row of practitionerSql (raw rows keep their snake_case names). */
+export interface PractitionerRecord {
   id: string;
-  displayName: string;
-  accountId: string | null;
-  slotMinutes: number;
+  display_name: string;
+  account_id: string | null;
+  slot_minutes: number;
   modes: string[];
+  rules: Rule[];
+  exceptions: Exception[];
 }
 
-const hhmm = (t: string) => t.slice(0, 5);
-
-async function withAvailability(trx: TenantTransaction, rows: PractitionerRow[]): Promise<Practitioner[]> {
-  if (!rows.length) return [];
-  const ids = rows.map((r) => r.id);
-  const rules: Array<Rule & { practitionerId: string }> = await trx('availability_rules')
-    .whereIn('practitioner_id', ids)
-    .orderBy(['weekday', 'start_time'])
-    .select('practitioner_id', 'weekday', 'start_time', 'end_time');
-  // A date column read as text: pg would otherwise make it a Date at local midnight of the host.
-  const exceptions: Array<Exception & { practitionerId: string }> = await trx('availability_exceptions')
-    .whereIn('practitioner_id', ids)
-    .orderBy(['date', 'start_time'])
-    .select('practitioner_id', trx.raw(`to_char(date, 'YYYY-MM-DD') as date`), 'kind', 'start_time', 'end_time');
-  return rows.map((row) => ({
-    id: row.id,
-    displayName: row.displayName,
-    accountId: row.accountId,
-    slotMinutes: row.slotMinutes,
-    modes: row.modes,
-    rules: rules.filter((r) => r.practitionerId === row.id).map((r) => ({ weekday: r.weekday, startTime: hhmm(r.startTime), endTime: hhmm(r.endTime) })),
-    exceptions: exceptions
-      .filter((e) => e.practitionerId === row.id)
-      .map((e) => ({ date: e.date, kind: e.kind, startTime: e.startTime ? hhmm(e.startTime) : null, endTime: e.endTime ? hhmm(e.endTime) : null })),
-  }));
-}
+export const practitionerFrom = (r: PractitionerRecord): Practitioner => ({
+  id: r.id,
+  displayName: r.display_name,
+  accountId: r.account_id,
+  slotMinutes: r.slot_minutes,
+  modes: r.modes,
+  rules: r.rules,
+  exceptions: r.exceptions,
+});
 
 /** The doctor with their availability, or 404. */
 export async function getPractitioner(trx: TenantTransaction, id: string): Promise<Practitioner> {
-  const row = isUuid(id) ? await trx('practitioners').where({ id }).first() : undefined;
-  if (!row) throw notFound('No such practitioner.');
-  return (await withAvailability(trx, [row]))[0]!;
+  const { rows } = isUuid(id) ? await trx.raw(practitionerSql('p.id = ?'), [id]) : { rows: [] };
+  if (!rows[0]) throw notFound('No such practitioner.');
+  return practitionerFrom(rows[0] as PractitionerRecord);
 }
 
 export async function listPractitioners(trx: TenantTransaction): Promise<Practitioner[]> {
-  return withAvailability(trx, await trx('practitioners').where({ tenant_id: tenantIdOf(trx) }).orderBy(['display_name', 'id']));
+  const { rows } = await trx.raw(`${practitionerSql('p.tenant_id = ?')} order by p.display_name, p.id`, [tenantIdOf(trx)!]);
+  return (rows as PractitionerRecord[]).map(practitionerFrom);
 }
 
 export async function insertPractitioner(

@@ -59,14 +59,16 @@ export interface SessionAuthentication {
     state: SessionState;
     lastSeenAt: Date;
     absoluteExpiresAt: Date;
-    account: { id: string; loginId: string; roles: Role[] };
+    /** The account as its owner sees it on /v1/me, read in the same round trip. */
+    account: { id: string; loginId: string; roles: Role[]; displayName: string; email: string; passkeyCount: number };
   };
 }
 
 /**
  * What authentication needs about a request, in one round trip (the session_auth function):
  * the clinic the token claims, its allowlist, and the session if it is live — not revoked, not
- * idle too long, not too old — and its account neither disabled nor deleted. Undefined when
+ * idle too long, not too old — and its account neither disabled nor deleted, with the few
+ * profile fields `GET /v1/me` shows (so that route needs no query of its own). Undefined when
  * the clinic does not exist. Runs on the pool, outside any transaction.
  */
 export async function authenticateSession(db: Db, tenantId: string, token: string): Promise<SessionAuthentication | undefined> {
@@ -85,7 +87,7 @@ export async function authenticateSession(db: Db, tenantId: string, token: strin
           state: r.session_state!,
           lastSeenAt: r.last_seen_at!,
           absoluteExpiresAt: r.absolute_expires_at!,
-          account: { id: r.account_id!, loginId: r.login_id!, roles: r.roles! },
+          account: { id: r.account_id!, loginId: r.login_id!, roles: r.roles!, displayName: r.display_name!, email: r.email!, passkeyCount: r.passkey_count! },
         }
       : undefined,
   };
@@ -104,6 +106,9 @@ interface SessionAuthRecord {
   account_id: string | null;
   login_id: string | null;
   roles: Role[] | null;
+  display_name: string | null;
+  email: string | null;
+  passkey_count: number | null;
 }
 
 /** Extending the idle deadline is written at most once a minute per session, to spare the database. */

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { Model, type QueryBuilderType, type QueryContext, type TransactionOrKnex } from 'objection';
-import type { Db } from './connection';
+import { scopesInBegin, type Db, type TenantScopeConfig } from './connection';
 import { isUuid } from '../domain/ids';
 
 /**
@@ -16,11 +16,15 @@ export type TenantTransaction = Knex.Transaction & { readonly [TENANT_ID]: strin
 
 export async function withTenant<T>(db: Db, tenantId: string, fn: (trx: TenantTransaction) => PromiseLike<T>): Promise<T> {
   if (!isUuid(tenantId)) throw new Error('withTenant: tenantId must be a UUID');
-  return db.transaction(async (trx) => {
-    await trx.raw(`select set_config('app.tenant_id', ?, true)`, [tenantId]);
+  // Pools from createDb set the scope in the same round trip as BEGIN (db/connection.ts);
+  // anything else (a savepoint inside another transaction) sets it with a statement of its own.
+  const inBegin = scopesInBegin(db);
+  const config: TenantScopeConfig | undefined = inBegin ? { tenantScope: tenantId } : undefined;
+  return db.transaction<T>(async (trx) => {
+    if (!inBegin) await trx.raw(`select set_config('app.tenant_id', ?, true)`, [tenantId]);
     Object.defineProperty(trx, TENANT_ID, { value: tenantId, enumerable: false });
     return await fn(trx as TenantTransaction);
-  });
+  }, config);
 }
 
 export function tenantIdOf(trx: TransactionOrKnex | undefined): string | undefined {

@@ -58,8 +58,9 @@ const peakRssMiB = (pid: number) => {
  * hits both alike), then 8 writers in one clinic at once (where the clinic's chain head, held
  * from the entry's insert to commit, makes writers queue).
  */
-async function writeOverhead(dbUrl: string, tenantId: string, accountId: string) {
-  const db = createDb({ url: dbUrl, poolMax: 8 });
+async function writeOverhead(appUrl: string, tenantId: string, accountId: string) {
+  // The application's login, as requests use it (the owner's URL is refused for 'app' pools).
+  const db = createDb({ url: appUrl, poolMax: 8 });
   const audit: AuditContext = { actorType: 'account', actorId: accountId, actorRoles: ['admin'], clientIp: '203.0.113.7', userAgent: 'bench/1.0', requestId: randomUUID() };
   const callMs: number[] = [];
   const request = (withEntry: boolean) =>
@@ -137,7 +138,7 @@ export async function benchAudit(opts: {
   results.auditWritesOneClinic = await writeLoad(opts.api, opts.clinics.slice(0, 1), opts.connections, opts.duration);
   say(`audit: writes across ${opts.clinics.length} clinics`);
   results.auditWritesAcrossClinics = await writeLoad(opts.api, opts.clinics, opts.connections, opts.duration);
-  Object.assign(results, await writeOverhead(opts.dbUrl, opts.clinics[0]!.tenantId, opts.clinics[0]!.adminId));
+  Object.assign(results, await writeOverhead(opts.serverEnv.DATABASE_URL!, opts.clinics[0]!.tenantId, opts.clinics[0]!.adminId));
 
   // Seed the export clinic's log directly (chain trigger off: the export does not verify).
   const rows = Number(process.env.BENCH_AUDIT_ROWS ?? 1_000_000);

@@ -190,7 +190,7 @@ async function main() {
 
       await part('reads', async () => {
         const session = (await (await fetch(`${api}/v1/auth/login`, { method: 'POST', headers: json, body: loginBody('admin', password) })).json()) as { token: string };
-        server.send({ auth: { tenantId: tenant.id, clinic: { id: tenant.id, slug: 'bench-clinic', name: 'Bench Clinic' }, accountId: admin.accountId, sessionId: '00000000-0000-4000-8000-000000000000', loginId: 'admin', roles: ['admin'], state: 'active' } });
+        server.send({ auth: { tenantId: tenant.id, clinic: { id: tenant.id, slug: 'bench-clinic', name: 'Bench Clinic' }, accountId: admin.accountId, sessionId: '00000000-0000-4000-8000-000000000000', loginId: 'admin', roles: ['admin'], state: 'active', displayName: 'Admin', email: 'admin@bench.example', passkeyCount: 0 } });
         return benchReads({ api, bare: `http://127.0.0.1:${barePort}`, noAuth: `http://127.0.0.1:${noAuthPort}`, token: session.token, duration, connections });
       });
 

@@ -45,9 +45,15 @@ export class WorkflowOutbox {
     this.leaseMs = opts.leaseMs ?? 30_000;
   }
 
-  /** After commit: sends the rows this transaction wrote (born leased to it, so no claim is needed). */
+  /**
+   * After commit: sends the rows this transaction wrote (born leased to it, so no claim is
+   * needed). Resolves once Temporal has answered; recording the outcome on the rows goes on
+   * without the caller: a row whose mark is lost (a crash, a database hiccup) stays leased for
+   * 30 s and is then sent again by the sweeper, which Temporal answers with "already started"
+   * (recorded as such) — so the answer need not wait for one more round trip.
+   */
   async dispatchCommitted(rows: OutboxRow[]): Promise<DispatchReport> {
-    return this.send(rows);
+    return this.send(rows, { markInBackground: true });
   }
 
   /** Sends these rows if they are still pending and nobody holds them. */
@@ -82,7 +88,7 @@ export class WorkflowOutbox {
   }
 
   /** Sends rows this dispatcher holds; one workflow's messages go out in the order they were written. */
-  private async send(rows: OutboxRow[]): Promise<DispatchReport> {
+  private async send(rows: OutboxRow[], opts: { markInBackground?: boolean } = {}): Promise<DispatchReport> {
     const report: DispatchReport = { dispatched: 0, failed: 0, deferred: 0 };
     if (rows.length === 0) return report;
     const byWorkflow = new Map<string, OutboxRow[]>();
@@ -101,7 +107,12 @@ export class WorkflowOutbox {
           const row = group[i]!;
           try {
             const outcome = await this.sendOne(row);
-            await markDispatched(this.opts.db, row.id, outcome);
+            const marked = markDispatched(this.opts.db, row.id, outcome);
+            if (opts.markInBackground) {
+              marked.catch((err: Error) => this.opts.log.warn({ err: err.message, workflowId: row.workflowId, outboxId: row.id }, 'outbox: sent, but not marked; the sweeper will send it again'));
+            } else {
+              await marked;
+            }
             report.dispatched += 1;
           } catch (err) {
             report.failed += group.length - i;

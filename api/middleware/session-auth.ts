@@ -70,6 +70,9 @@ export function sessionAuth(deps: { db: Db; securityEvents: Pick<SecurityEventRe
       loginId: account.loginId,
       roles: account.roles,
       state: session.state,
+      displayName: account.displayName,
+      email: account.email,
+      passkeyCount: account.passkeyCount,
     };
     if (!allowedStates.includes(session.state)) {
       throw forbidden(session.state, STATE_DETAIL[session.state] ?? 'Not allowed in this session state.');

@@ -5,7 +5,7 @@ import { logout } from '../../application/auth/logout';
 import { reauthenticate } from '../../application/auth/reauthenticate';
 import { readMe } from '../../application/auth/me';
 import { SESSION_STATES } from '../../domain/sign-in';
-import { actor, clinicActor, sessionActor } from '../actor';
+import { actor, sessionActor } from '../actor';
 import { defineRoute } from '../route';
 import type { AppDeps } from '../app';
 
@@ -114,8 +114,8 @@ export const authRoutes = (deps: AppDeps) => [
       },
     },
     handler: async (ctx) => {
-      // The clinic as authentication loaded it.
-      ctx.body = { ...(await readMe(deps, clinicActor(ctx))), clinic: ctx.state.auth!.clinic };
+      // The account and the clinic as authentication loaded them.
+      ctx.body = { ...readMe(ctx.state.auth!), clinic: ctx.state.auth!.clinic };
     },
   }),
 ];

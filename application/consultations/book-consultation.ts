@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { recordAudit } from '../../db/audit';
-import { findByIdempotencyKey, insertConsultation, patientExists, type ConsultationRow } from '../../db/consultations';
+import { bookingLookups, findByIdempotencyKey, insertConsultation, type ConsultationRow } from '../../db/consultations';
 import { isUniqueViolation } from '../../db/errors';
-import { getPractitioner } from '../../db/practitioners';
 import { assertOffered } from '../../domain/practitioner';
 import { withTenant } from '../../db/tenant-scope';
 import type { ConsultationMode } from '../../domain/consultation';
@@ -36,10 +35,10 @@ export async function bookConsultation(
   const { tenantId } = actor;
   try {
     return await commitThenDispatch(deps, tenantId, async (trx, enqueue) => {
-      const earlier = await findByIdempotencyKey(trx, req.idempotencyKey);
+      const { earlier, patientExists, practitioner } = await bookingLookups(trx, req);
       if (earlier) return sameRequestOrRefuse(earlier, req);
-      if (!(await patientExists(trx, req.patientId))) throw notFound('No such patient.');
-      const practitioner = await getPractitioner(trx, req.practitionerId);
+      if (!patientExists) throw notFound('No such patient.');
+      if (!practitioner) throw notFound('No such practitioner.');
       const endsAt = assertOffered(practitioner, req.startsAt, req.mode);
       // The slot running now can still be booked (a walk-in); a finished one cannot.
       if (endsAt.getTime() <= now.getTime()) throw badRequest('slot_in_past', 'That slot is over.');

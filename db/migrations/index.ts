@@ -16,6 +16,7 @@ import * as m20261204000001 from './20261204000001_session_auth';
 import * as m20261204000002 from './20261204000002_audit_write_cost';
 import * as m20261210000003 from './20261210000003_login_defences';
 import * as m20261210000004 from './20261210000004_session_verification';
+import * as m20261211000001 from './20261211000001_session_auth_profile';
 import * as m20261211000010 from './20261211000010_security_events';
 import * as m20261220000100 from './20261220000100_notices';
 
@@ -41,6 +42,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261204000002_audit_write_cost': m20261204000002,
   '20261210000003_login_defences': m20261210000003,
   '20261210000004_session_verification': m20261210000004,
+  '20261211000001_session_auth_profile': m20261211000001,
   '20261211000010_security_events': m20261211000010,
   '20261220000100_notices': m20261220000100,
 };

@@ -53,6 +53,17 @@ describe('a change made elsewhere takes effect on the next request', () => {
     expect((await me(token)).body.roles).toEqual(['staff']);
   });
 
+  it('the profile /v1/me shows (read by authentication itself)', async () => {
+    const { clinic, token, adminId } = await clinicWithAdmin(stack);
+    expect((await me(token)).body).toMatchObject({ accountId: adminId, passkeyCount: 0, clinic: { id: clinic.id } });
+    await owner()('accounts').where({ id: adminId }).update({ display_name: '院長 佐藤', email: 'sato@example.jp' });
+    await owner()('webauthn_credentials').insert({
+      tenant_id: clinic.id, account_id: adminId, credential_id: `cred-${adminId}`, public_key: Buffer.from('00', 'hex'),
+      device_type: 'singleDevice', backed_up: false, name: 'key',
+    });
+    expect((await me(token)).body).toMatchObject({ accountId: adminId, displayName: '院長 佐藤', email: 'sato@example.jp', passkeyCount: 1 });
+  });
+
   it('a clinic suspended by an operator through another API process', async () => {
     const { clinic, token } = await clinicWithAdmin(stack);
     expect((await me(token)).status).toBe(200);

@@ -77,6 +77,15 @@ describe('the workflow outbox', () => {
     expect(mails).toHaveLength(2);
   });
 
+  it('answers a booking once its workflow has started; the row is marked just after, without the answer waiting for it', async () => {
+    const c = await bookingClinic(stack);
+    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotOn(2, '10:25'), mode: 'in_person' });
+    expect(booked.status).toBe(201);
+    // Started before the answer (commit, start, answer), not left to the sweeper.
+    expect((await describeWorkflow(booked.body.workflowId)).status.name).toBe('RUNNING');
+    await eventually('the outbox row is marked started', async () => (await outboxRows(booked.body.workflowId))[0]?.outcome === 'started', 5_000);
+  });
+
   it('books while Temporal is unreachable (201); the first action on it starts the pending workflow itself', async () => {
     const c = await bookingClinic(stack);
     const booked = await book({ ...stack, url: cutOff.url } as TestStack, c.staffToken, {

@@ -54,4 +54,26 @@ describe('tenant-scoped data access', () => {
     expect(setting).toBe(a.id);
     await expect(withTenant(t.db, "x' or '1'='1", async () => 1)).rejects.toThrow(/UUID/);
   });
+
+  it('sets the scope together with BEGIN, and with a statement of its own inside another transaction', async () => {
+    const a = await tenant('scope-f');
+    const b = await tenant('scope-g');
+    const statements: string[] = [];
+    const onQuery = (q: { sql: string }) => statements.push(q.sql);
+    t.db.on('query', onQuery);
+    try {
+      // The first statement of the transaction already runs under the scope, and sees only its rows.
+      const first = await withTenant(t.db, a.id, async (trx) => (await trx.raw(`select current_setting('app.tenant_id') as v, count(*)::int as n from email_deliveries`)).rows[0]);
+      expect(first.v).toBe(a.id);
+      expect(statements[0]).toMatch(/^BEGIN; SELECT set_config\('app\.tenant_id', '[0-9a-f-]{36}', true\);$/);
+      expect(statements.filter((s) => /set_config/.test(s))).toHaveLength(1);
+    } finally {
+      t.db.removeListener('query', onQuery);
+    }
+    // A savepoint inside a transaction scoped elsewhere gets its own scope (no BEGIN of its own).
+    const nested = await withTenant(t.db, a.id, (outer) =>
+      withTenant(outer, b.id, async (trx) => (await trx.raw(`select current_setting('app.tenant_id') as v`)).rows[0].v),
+    );
+    expect(nested).toBe(b.id);
+  });
 });
