@@ -178,6 +178,9 @@ export async function copyAuditCsv(trx: TenantTransaction, f: AuditFilter, sink:
   } catch (err) {
     // Mid-COPY the connection cannot take another statement (not even ROLLBACK): close its
     // socket. The server then ends COPY and rolls back; the pool discards the connection.
+    // pg then fails the COPY query with "Connection terminated": that is this failure again,
+    // already reported by pipeline, which no longer listens (an unheard 'error' would crash).
+    rows.on('error', () => undefined);
     connection.connection.stream.destroy();
     throw err;
   }
