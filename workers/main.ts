@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { temporalConnectionOptions } from '../temporal/connection-options';
 import { NativeConnection, Runtime, type LogLevel, type LogMetadata } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
@@ -61,9 +63,13 @@ async function main() {
   const client = new Client({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE });
   const outbox = new WorkflowOutbox({ db, client, taskQueue: queue, log });
   const deps = { db, mailer, vault: new Vault(db, createKeyProvider(config)), outbox, temporal: client, notices: { securityContact: config.SECURITY_CONTACT_EMAIL } };
-  const worker = await createWorker({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE, taskQueue: queue, deps });
+  // A release runs the workflow code `npm run build` bundled (dist/workflow-bundle.js beside the
+  // compiled workers/); a development run bundles the sources at start.
+  const prebuilt = path.join(__dirname, '..', 'workflow-bundle.js');
+  const workflowBundle = existsSync(prebuilt) ? { codePath: prebuilt } : undefined;
+  const worker = await createWorker({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE, taskQueue: queue, deps, workflowBundle });
   const mailWorker = await createMailWorker({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE, taskQueue: queues.mail, ratePerSecond: config.MAIL_SEND_RATE, deps });
-  log.info({ taskQueue: queue, mailTaskQueue: queues.mail, mailSendRate: config.MAIL_SEND_RATE, namespace: config.TEMPORAL_NAMESPACE, metrics: metrics?.url, sdkMetrics: config.TEMPORAL_METRICS_BIND }, 'worker started');
+  log.info({ workflowBundle: workflowBundle?.codePath ?? '(bundled at start)', taskQueue: queue, mailTaskQueue: queues.mail, mailSendRate: config.MAIL_SEND_RATE, namespace: config.TEMPORAL_NAMESPACE, metrics: metrics?.url, sdkMetrics: config.TEMPORAL_METRICS_BIND }, 'worker started');
   // Search attributes and schedules travel with the code that uses them.
   try {
     const added = await ensureSearchAttributes(client.connection.operatorService, config.TEMPORAL_NAMESPACE);

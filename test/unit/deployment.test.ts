@@ -29,10 +29,13 @@ describe('docker-compose.yml', () => {
     expect(new URL(migrate.MIGRATION_DATABASE_URL).username).toBe(compose.services.postgresql.environment.POSTGRES_USER);
   });
 
-  it('runs the entry points that exist', () => {
+  it('runs the compiled entry points of sources that exist (npm run build: dist/<x>.js from <x>.ts)', () => {
     for (const name of ['api', 'worker', 'migrate']) {
       const entry = compose.services[name].command.at(-1) as string;
-      expect(() => require.resolve(path.join(__dirname, '..', '..', entry))).not.toThrow();
+      expect(entry).toMatch(/^dist\/.+\.js$/);
+      expect(compose.services[name].command[0]).toBe('node');
+      const source = entry.replace(/^dist\//, '').replace(/\.js$/, '.ts');
+      expect(() => require.resolve(path.join(__dirname, '..', '..', source))).not.toThrow();
     }
   });
 
