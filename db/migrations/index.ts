@@ -16,6 +16,7 @@ import * as m20261204000001 from './20261204000001_session_auth';
 import * as m20261204000002 from './20261204000002_audit_write_cost';
 import * as m20261210000003 from './20261210000003_login_defences';
 import * as m20261210000004 from './20261210000004_session_verification';
+import * as m20261231000001 from './20261231000001_backups';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -39,6 +40,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261204000002_audit_write_cost': m20261204000002,
   '20261210000003_login_defences': m20261210000003,
   '20261210000004_session_verification': m20261210000004,
+  '20261231000001_backups': m20261231000001,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
