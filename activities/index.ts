@@ -11,6 +11,7 @@ import type { WorkflowOutbox } from '../temporal/workflow-outbox';
 import { createWorkflowOutboxActivities } from './workflow-outbox';
 import { createConsultationReconcilerActivities } from './consultation-reconciler';
 import type { Client } from '@temporalio/client';
+import { createBackupActivities, type BackupServices } from './backups';
 
 export interface ActivityDeps {
   db: Db;
@@ -20,6 +21,8 @@ export interface ActivityDeps {
   outbox: WorkflowOutbox;
   /** For activities that read Temporal's visibility (the consultation reconciler). */
   temporal: Client;
+  /** Backups, their verification and restore tests (lib/backup/). */
+  backups: BackupServices;
 }
 
 /** Every activity the workers register, built once with the process's dependencies. */
@@ -33,6 +36,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createMaintenanceActivities(deps),
     ...createWorkflowOutboxActivities(deps),
     ...createConsultationReconcilerActivities(deps),
+    ...createBackupActivities(deps),
   };
 }
 

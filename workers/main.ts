@@ -12,6 +12,7 @@ import { createSesMailer } from '../lib/mailer';
 import { waitFor } from '../lib/process';
 import { taskQueues } from './task-queues';
 import { createWorker } from './worker';
+import { backupServices } from '../lib/backup/services';
 
 /** Worker process entry point: `npm run start:worker`. */
 async function main() {
@@ -48,18 +49,19 @@ async function main() {
     1_000,
   );
   const queue = taskQueues(config.TEMPORAL_TASK_QUEUE).main;
+  const keys = createKeyProvider(config);
   const client = new Client({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE });
   const outbox = new WorkflowOutbox({ db, client, taskQueue: queue, log });
   const worker = await createWorker({
     connection: connection!,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: queue,
-    deps: { db, mailer, vault: new Vault(db, createKeyProvider(config)), outbox, temporal: client },
+    deps: { db, mailer, vault: new Vault(db, keys), outbox, temporal: client, backups: backupServices(config, keys) },
   });
   log.info({ taskQueue: queue, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
   // Schedules travel with the code that serves them.
   try {
-    await ensureSchedules(client, queue);
+    await ensureSchedules(client, queue, '', { restoreTestCron: config.RESTORE_TEST_CRON });
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'could not create or update the schedules');
   }

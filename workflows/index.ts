@@ -6,3 +6,6 @@ export { consultationWorkflow } from './consultation';
 export { maintenanceWorkflow } from './maintenance';
 export { workflowOutboxSweepWorkflow } from './workflow-outbox-sweep';
 export { accountLockoutWorkflow } from './account-lockout';
+export { backupWorkflow } from './backup';
+export { backupVerificationWorkflow } from './backup-verification';
+export { restoreTestWorkflow } from './restore-test';
