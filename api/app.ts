@@ -40,6 +40,8 @@ import { Vault } from '../lib/crypto/vault';
 import { PasswordHasher } from '../lib/password-hash';
 import { healthRoutes } from './routes/health';
 import { operatorTenantRoutes } from './routes/operator-tenants';
+import { operatorBackupRoutes } from './routes/operator-backups';
+import { backupStoreLocation } from '../lib/storage/backup-store';
 import type { AppState } from './state';
 import { WorkflowOutbox } from '../temporal/workflow-outbox';
 import { ExportSlots } from '../lib/export-slots';
@@ -75,6 +77,8 @@ export interface AppDeps {
   corsOrigins: string[];
   /** Serve the passkey reference page (/passkeys): everywhere but production. */
   passkeyPage: boolean;
+  /** Where backup generations are stored (recorded with each one). */
+  backupStore: string;
 }
 
 /** The app's dependencies from validated configuration plus the live connections. */
@@ -116,6 +120,7 @@ export function appDeps(
     audit: { defaultWindowDays: config.AUDIT_DEFAULT_WINDOW_DAYS, maxWindowDays: config.AUDIT_MAX_WINDOW_DAYS },
     corsOrigins: config.CORS_ORIGINS,
     passkeyPage: config.NODE_ENV !== 'production',
+    backupStore: backupStoreLocation(config),
   };
 }
 
@@ -123,6 +128,7 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
   const routes = [
     ...healthRoutes(deps),
     ...operatorTenantRoutes(deps),
+    ...operatorBackupRoutes(deps),
     ...accountRoutes(deps),
     ...authRoutes(deps),
     ...webauthnRoutes(deps),
