@@ -239,12 +239,6 @@ const schema = z
     if (c.BACKUP_DATABASE_URL && URL.canParse(c.BACKUP_DATABASE_URL) && URL.canParse(c.DATABASE_URL) && userOf(c.BACKUP_DATABASE_URL) === userOf(c.DATABASE_URL)) {
       ctx.addIssue({ code: 'custom', path: ['BACKUP_DATABASE_URL'], message: 'must log in as the backup role, not as the application\'s login (which cannot read other clinics\' rows)' });
     }
-    if (c.NODE_ENV === 'production' && !c.BACKUP_DATABASE_URL) {
-      ctx.addIssue({ code: 'custom', path: ['BACKUP_DATABASE_URL'], message: 'is required when NODE_ENV=production (the nightly backup reads through it)' });
-    }
-    if (c.NODE_ENV === 'production' && !c.OPERATOR_EMAILS.length) {
-      ctx.addIssue({ code: 'custom', path: ['OPERATOR_EMAILS'], message: 'is required when NODE_ENV=production (failed backups are mailed there)' });
-    }
     if (!c.ALLOW_NON_JAPAN_REGION && !(JAPAN_REGIONS as readonly string[]).includes(c.AWS_REGION)) {
       ctx.addIssue({
         code: 'custom',

@@ -59,6 +59,10 @@ async function main() {
     deps: { db, mailer, vault: new Vault(db, keys), outbox, temporal: client, backups: backupServices(config, keys) },
   });
   log.info({ taskQueue: queue, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
+  // Only the worker holds the backup credential (the API never needs it), so the check is here:
+  // loud at start-up, and every backup then fails visibly with the same reason.
+  if (!config.BACKUP_DATABASE_URL) log.error('BACKUP_DATABASE_URL is not set: nightly backups will fail (README: Backups)');
+  if (!config.OPERATOR_EMAILS.length) log.error('OPERATOR_EMAILS is not set: backup failures cannot be mailed to anyone');
   // Schedules travel with the code that serves them.
   try {
     await ensureSchedules(client, queue, '', { restoreTestCron: config.RESTORE_TEST_CRON });
