@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fetchLocalEmails } from '../../lib/local-ses';
@@ -198,6 +200,32 @@ describe('backups', () => {
       await store.deletePrefix(`generations/${id}/`);
     }
     expect(await store.list(`generations/${id}/`)).toEqual([]);
+  }, 120_000);
+
+  it('npm run restore: restores into an empty target, refuses a non-empty one, and replaces it with --force', async () => {
+    const { generationId } = await run<typeof backupWorkflow>('backupWorkflow', [{ trigger: 'operator' }]);
+    const admin = stack.config.RESTORE_TEST_DATABASE_URL!;
+    const name = `test_dr_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+    await ensureDatabase(admin, name);
+    const restore = (...extra: string[]) =>
+      promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', '..', 'scripts', 'restore.ts'), '--generation', generationId, '--target', withDatabase(admin, name), ...extra], {
+        env: { ...process.env, BACKUP_DIR: stack.config.BACKUP_DIR, KEY_PROVIDER: 'kms', KMS_ENDPOINT: process.env.TEST_KMS_ENDPOINT },
+      }).then(
+        (r) => ({ code: 0, out: r.stdout + r.stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
+      );
+    try {
+      const first = await restore();
+      expect(first).toMatchObject({ code: 0 });
+      expect(first.out).toMatch(/counts and checksums equal the manifest/);
+      const again = await restore();
+      expect(again.code).toBe(1);
+      expect(again.out).toMatch(/the target is not empty .*--force/);
+      const forced = await restore('--force');
+      expect(forced).toMatchObject({ code: 0 });
+    } finally {
+      await dropDatabase(admin, name);
+    }
   }, 120_000);
 
   it('schedules the backup daily at 01:00 Asia/Tokyo, skipping overlaps, with a bounded catch-up window', async () => {
