@@ -78,16 +78,31 @@ export async function generationsToVerify(db: Db): Promise<string[]> {
   return (await db('backup_generations').whereIn('state', ['written', 'verified']).orderBy('started_at', 'desc').select('id')).map((r: { id: string }) => r.id);
 }
 
+/** The latest verification of each of these generations. */
+async function latestVerifications(db: Db, ids: string[]): Promise<Array<{ generationId: string; checkedAt: Date; ok: boolean; problems: VerificationProblem[] }>> {
+  return db('backup_verifications')
+    .distinctOn('generation_id')
+    .whereIn('generation_id', ids)
+    .orderBy([{ column: 'generation_id' }, { column: 'checked_at', order: 'desc' }])
+    .select('generation_id', 'checked_at', 'ok', 'problems');
+}
+
 /**
- * What retention removes: every finished generation older than the `keep` newest verified
- * ones. Nothing while fewer than `keep` generations are verified, so a run of failures never
- * eats into the kept ones.
+ * What retention removes: every finished generation older than the `keep` newest good ones — a
+ * good one is verified and its latest check passed (a generation the daily check found damaged
+ * no longer counts as kept). Nothing while fewer than `keep` are good, so a run of failures
+ * never eats into what is left.
  */
 export async function generationsToPrune(db: Db, keep: number): Promise<GenerationRow[]> {
-  const kept = await db('backup_generations').where({ state: 'verified' }).orderBy('started_at', 'desc').limit(keep).select('started_at');
-  if (kept.length < keep) return [];
-  const oldestKept = (kept[kept.length - 1] as { startedAt: Date }).startedAt;
-  return db('backup_generations').whereIn('state', ['verified', 'written', 'failed']).where('started_at', '<', oldestKept).orderBy('started_at');
+  const verified: Array<{ id: string; startedAt: Date }> = await db('backup_generations').where({ state: 'verified' }).orderBy('started_at', 'desc').select('id', 'started_at');
+  const latest = await latestVerifications(db, verified.map((g) => g.id));
+  const ok = new Set(latest.filter((v) => v.ok).map((v) => v.generationId));
+  const good = verified.filter((g) => ok.has(g.id)).slice(0, keep);
+  if (good.length < keep) return [];
+  const keptIds = new Set(good.map((g) => g.id));
+  const oldestKept = good[good.length - 1]!.startedAt;
+  const older: GenerationRow[] = await db('backup_generations').whereIn('state', ['verified', 'written', 'failed']).where('started_at', '<', oldestKept).orderBy('started_at');
+  return older.filter((g) => !keptIds.has(g.id));
 }
 
 export async function markPruned(db: Db, id: string): Promise<void> {
@@ -113,11 +128,7 @@ export interface GenerationListItem extends GenerationRow {
 
 export async function listGenerations(db: Db, limit: number): Promise<GenerationListItem[]> {
   const generations: GenerationRow[] = await db('backup_generations').orderBy([{ column: 'started_at', order: 'desc' }, 'id']).limit(limit);
-  const latest: Array<{ generationId: string; checkedAt: Date; ok: boolean; problems: VerificationProblem[] }> = await db('backup_verifications')
-    .distinctOn('generation_id')
-    .whereIn('generation_id', generations.map((g) => g.id))
-    .orderBy([{ column: 'generation_id' }, { column: 'checked_at', order: 'desc' }])
-    .select('generation_id', 'checked_at', 'ok', 'problems');
+  const latest = await latestVerifications(db, generations.map((g) => g.id));
   const byId = new Map(latest.map((v) => [v.generationId, v]));
   return generations.map((g) => {
     const v = byId.get(g.id);

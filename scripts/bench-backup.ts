@@ -13,7 +13,7 @@ import { openGeneration } from '../lib/backup/verify';
 import { writeGeneration } from '../lib/backup/write';
 import { localKeyProvider } from '../lib/crypto/local-key-provider';
 import { fsBackupStore } from '../lib/storage/backup-store';
-import { compared, elapsedMs, round, say } from './bench-lib';
+import { compared, elapsedMs, percentile, round, say } from './bench-lib';
 
 /**
  * Backup and restore of a database of BENCH_BACKUP_ROWS rows (default 1,000,000, in rate_limits),
@@ -56,6 +56,22 @@ export async function benchBackup(opts: { serverUrl: string; ownerUrl: string; d
     await target.end();
     chunks.length = 0;
 
+    // Does a backup hold up the application? Small writes (a login-throttle update) one after
+    // another on another connection, without a backup and while one runs: their p99 latencies.
+    const writer = new Client({ connectionString: opts.ownerUrl });
+    await writer.connect();
+    const writes = async (until: () => boolean) => {
+      const ms: number[] = [];
+      for (let i = 0; !until() || ms.length < 20; i += 1) {
+        const w = process.hrtime.bigint();
+        await writer.query(`insert into rate_limits (key, window_start, count) values ($1, now(), 1) on conflict (key, window_start) do update set count = rate_limits.count + 1`, [`bench-live:${i % 50}`]);
+        ms.push(elapsedMs(w));
+      }
+      return ms;
+    };
+    const quietStart = Date.now();
+    const quiet = await writes(() => Date.now() - quietStart > 2_000);
+
     say('backup: writing a generation');
     const store = fsBackupStore(path.join(opts.dataDir, 'bench-backups'));
     const provider = localKeyProvider({ dir: path.join(opts.dataDir, 'bench-keys') });
@@ -64,8 +80,13 @@ export async function benchBackup(opts: { serverUrl: string; ownerUrl: string; d
     let peak = rssBefore;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
     t = process.hrtime.bigint();
-    const manifest = await writeGeneration({ store, provider, backupUrl, keyVersion: 1 }, id, () => undefined);
+    let backupDone = false;
+    const [manifest, busy] = await Promise.all([
+      writeGeneration({ store, provider, backupUrl, keyVersion: 1 }, id, () => undefined).finally(() => (backupDone = true)),
+      writes(() => backupDone),
+    ]);
     const backupMs = elapsedMs(t);
+    await writer.end();
     clearInterval(sampler);
     const totalRows = manifest.tables.reduce((n, x) => n + x.rows, 0);
     const storedBytes = manifest.tables.reduce((n, x) => n + x.object.bytes, 0);
@@ -88,6 +109,7 @@ export async function benchBackup(opts: { serverUrl: string; ownerUrl: string; d
         backupVsCopyOut: compared({ ms: Math.round(backupMs), ...perSec(backupMs) }, { ms: Math.round(copyOutMs), ...perSec(copyOutMs) }, copyOutMs / backupMs, '>= 0.5', copyOutMs / backupMs >= 0.5),
         // The restore also migrates the scratch database and reads every table back for the checksums.
         restoreVsCopyIn: compared({ ms: Math.round(restoreMs), ...perSec(restoreMs) }, { ms: Math.round(copyInMs), ...perSec(copyInMs) }, copyInMs / restoreMs, '>= 0.5', copyInMs / restoreMs >= 0.5),
+        writeP99MsDuringBackup: compared(percentile(busy, 99), percentile(quiet, 99), percentile(quiet, 99) / percentile(busy, 99), 'latency ratio (anchor ÷ during) >= 0.67', percentile(quiet, 99) / percentile(busy, 99) >= 0.67),
         peakRssMiB: { before: Math.round(rssBefore / 2 ** 20), during: Math.round(peak / 2 ** 20), goal: '< 256', met: peak < 256 * 2 ** 20 },
       },
     };
