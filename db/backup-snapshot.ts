@@ -40,14 +40,15 @@ export async function openSnapshot(url: string): Promise<Client> {
 
 /**
  * Begins the snapshot: the transaction, then ACCESS SHARE locks on every table before the first
- * query takes the snapshot (a table altered between the snapshot and its turn would otherwise be
- * read with a schema the snapshot does not know).
+ * query takes the snapshot (as pg_dump does: a table altered between the snapshot and its turn
+ * would otherwise be read with a schema the snapshot does not know).
  */
 export async function beginSnapshot(client: Client): Promise<{ tables: SnapshotTable[]; postgresVersion: string; latestMigration: string; sequences: Array<{ name: string; lastValue: string; isCalled: boolean }> }> {
-  await client.query('begin isolation level repeatable read read only');
-  // The catalog read below is not yet the snapshot: catalogs are read with a fresh one.
+  // The tables are listed before the transaction begins: in REPEATABLE READ the first query of
+  // the transaction fixes its snapshot, and that must come after the locks (LOCK takes none).
   const listed = await client.query<{ name: string }>(`select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = 'public' and c.relkind in ('r', 'p') and not c.relispartition and c.relname not in ('knex_migrations', 'knex_migrations_lock')`);
+  await client.query('begin isolation level repeatable read read only');
   if (listed.rows.length) await client.query(`lock table ${listed.rows.map((r) => `public.${escapeIdentifier(r.name)}`).join(', ')} in access share mode`);
   const tables = (await client.query<{ name: string; columns: string[]; order_by: string[] }>(TABLES_SQL)).rows.map((r) => ({ name: r.name, columns: r.columns, orderBy: r.order_by }));
   const meta = await client.query<{ version: string; migration: string | null }>(

@@ -7,7 +7,7 @@ import { sealStream } from '../crypto/aead';
 import type { KeyProvider } from '../crypto/key-provider';
 import type { BackupStore } from '../storage/backup-store';
 import { BACKUP_KEY_PURPOSE, generationPrefix, manifestKey, objectAad, sealManifest, tableObjectKey, type Manifest, type ManifestBody, type TableEntry } from './manifest';
-import { measure } from './streams';
+import { batch, measure } from './streams';
 
 export interface BackupWriterDeps {
   store: BackupStore;
@@ -54,7 +54,7 @@ export async function writeGeneration(deps: BackupWriterDeps, id: string, onProg
       const sealed = measure();
       const out = new PassThrough();
       const key = tableObjectKey(id, index, table.name);
-      const written = pipeline(copyOut(client, table), plain, createGzip({ level: 3 }), sealStream(dataKey, objectAad(id, table.name)), sealed, out);
+      const written = pipeline(copyOut(client, table), batch(), plain, createGzip({ level: 1 }), sealStream(dataKey, objectAad(id, table.name)), sealed, out);
       const [stored] = await Promise.all([deps.store.put(key, out), written]);
       tables.push({ ...table, rows, sha256: plain.sha256(), object: { key, bytes: stored.bytes || sealed.bytes(), sha256: sealed.sha256() } });
     }
