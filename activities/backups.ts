@@ -3,6 +3,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { restoreInto } from '../db/backup-restore';
 import {
+  failAbandonedGenerations,
   failureMailed,
   finishRestoreTest,
   generationsToPrune,
@@ -64,7 +65,10 @@ export function createBackupActivities(deps: { db: Db; mailer: Mailer; backups: 
   const b = deps.backups;
   return {
     async beginBackup(input: { generationId: string; trigger: Trigger }): Promise<'inserted' | 'exists' | 'busy'> {
-      return insertRunningGeneration(deps.db, { id: input.generationId, workflowId: workflowId(), trigger: input.trigger, store: b.store.location });
+      const row = { id: input.generationId, workflowId: workflowId(), trigger: input.trigger, store: b.store.location };
+      const outcome = await insertRunningGeneration(deps.db, row);
+      if (outcome !== 'busy' || !(await failAbandonedGenerations(deps.db)).length) return outcome;
+      return insertRunningGeneration(deps.db, row);
     },
 
     /** The whole snapshot in one attempt (one transaction); a retry starts it over. */

@@ -42,6 +42,22 @@ export async function insertRunningGeneration(db: Db | Knex.Transaction, g: { id
   return (await db('backup_generations').where({ id: g.id }).first('id')) ? 'exists' : 'busy';
 }
 
+/**
+ * A generation still `running` after this long belongs to a workflow that can no longer finish
+ * it (its activities give up well before: 3 attempts of at most 6 hours): it is marked failed so
+ * it cannot block every later backup, which would otherwise be skipped night after night.
+ */
+export const ABANDONED_AFTER_HOURS = 24;
+
+export async function failAbandonedGenerations(db: Db): Promise<string[]> {
+  const rows: Array<{ id: string }> = await db('backup_generations')
+    .where({ state: 'running' })
+    .where('started_at', '<', db.raw(`now() - interval '${ABANDONED_AFTER_HOURS} hours'`))
+    .update({ state: 'failed', error: `abandoned: still running after ${ABANDONED_AFTER_HOURS} hours`, finishedAt: db.fn.now() })
+    .returning('id');
+  return rows.map((r) => r.id);
+}
+
 export async function getGeneration(db: Db, id: string): Promise<GenerationRow | undefined> {
   return db('backup_generations').where({ id }).first();
 }

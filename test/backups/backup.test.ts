@@ -228,6 +228,16 @@ describe('backups', () => {
     }
   }, 120_000);
 
+  it('skips while another backup runs, but takes over from one abandoned for over a day', async () => {
+    const owner = stack.database.ownerDb;
+    const stale = { id: randomUUID(), workflowId: 'dead', trigger: 'schedule', state: 'running', store: 'test', startedAt: new Date(Date.now() - 2 * 3_600_000) };
+    await owner('backup_generations').insert(stale);
+    expect(await run<typeof backupWorkflow>('backupWorkflow', [{ trigger: 'schedule' }])).toMatchObject({ outcome: 'skipped' });
+    await owner('backup_generations').where({ id: stale.id }).update({ startedAt: new Date(Date.now() - 25 * 3_600_000) });
+    expect(await run<typeof backupWorkflow>('backupWorkflow', [{ trigger: 'schedule' }])).toMatchObject({ outcome: 'verified' });
+    expect(await owner('backup_generations').where({ id: stale.id }).first()).toMatchObject({ state: 'failed', error: expect.stringMatching(/abandoned/) });
+  }, 60_000);
+
   it('schedules the backup daily at 01:00 Asia/Tokyo, skipping overlaps, with a bounded catch-up window', async () => {
     const prefix = `test-${randomUUID().slice(0, 8)}-`;
     await ensureSchedules(stack.temporal.client, stack.config.TEMPORAL_TASK_QUEUE, prefix);
