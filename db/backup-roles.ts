@@ -22,20 +22,39 @@ export async function provisionBackupRoles(adminUrl: string, roles: { backup?: L
   const admin = new Client({ connectionString: adminUrl });
   await admin.connect();
   try {
-    const ensure = async (login: Login, attributes: string) => {
+    /** Creates the role, or sets its attributes; only the password when they are right already (no superuser needed then). */
+    const ensure = async (login: Login, attributes: string, hasThem: string) => {
       if (!ROLE_NAME.test(login.user)) throw new Error(`unsafe role name "${login.user}"`);
       const role = escapeIdentifier(login.user);
       const password = login.password ? ` password '${scramVerifier(login.password)}'` : '';
-      const exists = (await admin.query('select 1 from pg_roles where rolname = $1', [login.user])).rowCount;
-      await admin.query(`${exists ? 'alter' : 'create'} role ${role} ${attributes}${password}`);
+      const { rows } = await admin.query<{ right: boolean }>(`select (${hasThem}) as right from pg_roles where rolname = $1`, [login.user]);
+      if (!rows.length) await admin.query(`create role ${role} ${attributes}${password}`);
+      else if (!rows[0]!.right) await admin.query(`alter role ${role} ${attributes}${password}`);
+      else if (password) await admin.query(`alter role ${role}${password}`);
       return role;
     };
     if (roles.backup) {
-      const role = await ensure(roles.backup, 'login bypassrls nosuperuser nocreatedb nocreaterole noreplication inherit');
-      await admin.query(`grant pg_read_all_data to ${role}`);
-      await admin.query(`alter role ${role} set default_transaction_read_only = on`);
+      const role = await ensure(
+        roles.backup,
+        'login bypassrls nosuperuser nocreatedb nocreaterole noreplication inherit',
+        'rolcanlogin and rolbypassrls and not rolsuper and not rolcreatedb and not rolcreaterole and not rolreplication',
+      );
+      const { rows } = await admin.query<{ reads: boolean; readOnly: boolean }>(
+        `select pg_has_role(r.oid, 'pg_read_all_data', 'MEMBER') as reads,
+           coalesce('default_transaction_read_only=on' = any(r.rolconfig), false) as "readOnly" from pg_roles r where r.rolname = $1`,
+        [roles.backup.user],
+      );
+      // Each only when missing: granting a predefined role needs a superuser even when nothing changes.
+      if (!rows[0]!.reads) await admin.query(`grant pg_read_all_data to ${role}`);
+      if (!rows[0]!.readOnly) await admin.query(`alter role ${role} set default_transaction_read_only = on`);
     }
-    if (roles.restoreTest) await ensure(roles.restoreTest, 'login createdb nosuperuser nobypassrls nocreaterole noreplication');
+    if (roles.restoreTest) {
+      await ensure(
+        roles.restoreTest,
+        'login createdb nosuperuser nobypassrls nocreaterole noreplication',
+        'rolcanlogin and rolcreatedb and not rolsuper and not rolbypassrls and not rolcreaterole and not rolreplication',
+      );
+    }
   } finally {
     await admin.end();
   }

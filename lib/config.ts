@@ -328,8 +328,16 @@ const migrationSchema = z
       .string({ error: (i) => (i.input === undefined ? 'is required: the URL of the tables\' owner, used by migrations only (DATABASE_URL is the application\'s login)' : undefined) })
       .pipe(postgresUrl),
     DATABASE_URL: postgresUrl.optional(),
+    /** When given, the backup role is created or updated too (needs a superuser owner: BYPASSRLS). */
+    BACKUP_DATABASE_URL: postgresUrl.optional(),
   })
   .superRefine((c, ctx) => {
+    if (c.BACKUP_DATABASE_URL && URL.canParse(c.BACKUP_DATABASE_URL)) {
+      const backup = userOf(c.BACKUP_DATABASE_URL);
+      if ([c.MIGRATION_DATABASE_URL, c.DATABASE_URL].some((u) => u && URL.canParse(u) && userOf(u) === backup)) {
+        ctx.addIssue({ code: 'custom', path: ['BACKUP_DATABASE_URL'], message: `logs in as "${backup}", which is already the owner or the application's login: the backup needs a role of its own` });
+      }
+    }
     if (!c.DATABASE_URL || !URL.canParse(c.DATABASE_URL) || !URL.canParse(c.MIGRATION_DATABASE_URL)) return;
     const app = userOf(c.DATABASE_URL);
     if (!app) {
