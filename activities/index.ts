@@ -12,6 +12,7 @@ import { createWorkflowOutboxActivities } from './workflow-outbox';
 import { createConsultationReconcilerActivities } from './consultation-reconciler';
 import type { Client } from '@temporalio/client';
 import { createNoticeActivities, type NoticeSettings } from './notices';
+import { createBackupActivities, type BackupServices } from './backups';
 
 export interface ActivityDeps {
   db: Db;
@@ -23,6 +24,8 @@ export interface ActivityDeps {
   temporal: Client;
   /** Notices: the security contact named in mails and receiving clinics' reports (config SECURITY_CONTACT_EMAIL). */
   notices?: NoticeSettings;
+  /** Backups, their verification and restore tests (lib/backup/). */
+  backups: BackupServices;
 }
 
 /** Every activity the workers register, built once with the process's dependencies. */
@@ -37,6 +40,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createWorkflowOutboxActivities(deps),
     ...createConsultationReconcilerActivities(deps),
     ...createNoticeActivities(deps),
+    ...createBackupActivities(deps),
   };
 }
 

@@ -45,6 +45,8 @@ import { operatorTenantRoutes } from './routes/operator-tenants';
 import { operatorNoticeRoutes } from './routes/operator-notices';
 import { noticeRoutes } from './routes/notices';
 import type { ChangeNoticeSettings } from '../application/notices/change-notices';
+import { operatorBackupRoutes } from './routes/operator-backups';
+import { backupStoreLocation } from '../lib/storage/backup-store';
 import type { AppState } from './state';
 import { WorkflowOutbox } from '../temporal/workflow-outbox';
 import { ExportSlots } from '../lib/export-slots';
@@ -87,6 +89,8 @@ export interface AppDeps {
   corsOrigins: string[];
   /** Serve the passkey reference page (/passkeys): everywhere but production. */
   passkeyPage: boolean;
+  /** Where backup generations are stored (recorded with each one). */
+  backupStore: string;
 }
 
 /** The app's dependencies from validated configuration plus the live connections. */
@@ -130,6 +134,7 @@ export function appDeps(
     audit: { defaultWindowDays: config.AUDIT_DEFAULT_WINDOW_DAYS, maxWindowDays: config.AUDIT_MAX_WINDOW_DAYS },
     corsOrigins: config.CORS_ORIGINS,
     passkeyPage: config.NODE_ENV !== 'production',
+    backupStore: backupStoreLocation(config),
   };
 }
 
@@ -139,6 +144,7 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
     ...operatorTenantRoutes(deps),
     ...operatorNoticeRoutes(deps),
     ...noticeRoutes(deps),
+    ...operatorBackupRoutes(deps),
     ...accountRoutes(deps),
     ...authRoutes(deps),
     ...webauthnRoutes(deps),

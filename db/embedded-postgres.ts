@@ -78,9 +78,9 @@ export async function startEmbeddedPostgres(opts: {
  * The application's login on the embedded server (db/roles.ts). Its password is generated on the
  * first start and kept in `DATA_DIR/secrets/` (folder 0700, file 0600), so restarts reuse it.
  */
-export async function embeddedLogin(dataDir: string): Promise<Login> {
+export async function embeddedLogin(dataDir: string, role: string = EMBEDDED_LOGIN_ROLE): Promise<Login> {
   const folder = path.join(dataDir, 'secrets');
-  const file = path.join(folder, `${EMBEDDED_LOGIN_ROLE}.password`);
+  const file = path.join(folder, `${role}.password`);
   await mkdir(folder, { recursive: true, mode: 0o700 });
   try {
     await writeFile(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
@@ -94,5 +94,5 @@ export async function embeddedLogin(dataDir: string): Promise<Login> {
   if (!/^[0-9a-f]{64}$/.test(password)) {
     throw new Error(`${file} does not hold a generated password: delete it and start again (a new one is made and set)`);
   }
-  return { user: EMBEDDED_LOGIN_ROLE, password };
+  return { user: role, password };
 }

@@ -85,6 +85,49 @@ const readableFile = z.string().min(1).refine((p) => {
   }
 }, 'must be a readable file');
 
+const s3Bucket = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 of a-z, 0-9, ".", "-")');
+
+/** Where backups go and who makes them (README: Backups). Shared with `npm run restore`. */
+const backupShape = {
+  /**
+   * The backup's own read-only login: BYPASSRLS (it must read every clinic's rows) and
+   * pg_read_all_data, nothing else (db/backup-role.ts). Never the owner's URL.
+   */
+  BACKUP_DATABASE_URL: postgresUrl.optional(),
+  BACKUP_STORAGE: z.enum(['fs', 's3']).default('fs'),
+  BACKUP_DIR: z.string().min(1).default('.data/backups'),
+  BACKUP_S3_BUCKET: s3Bucket.optional(),
+  BACKUP_S3_REGION: awsRegion.optional(),
+  BACKUP_S3_ENDPOINT: httpUrl.optional(),
+  BACKUP_S3_FORCE_PATH_STYLE: bool.default(false),
+  /** Verified generations kept; the service promises at least 7. */
+  BACKUP_GENERATIONS: int(7, 3650).default(7),
+  /** Version of the platform's backup master key that new generations use; older versions stay for older generations. */
+  BACKUP_KEY_VERSION: int(1, 1000).default(1),
+  AWS_REGION: awsRegion.default('ap-northeast-1'),
+  ALLOW_NON_JAPAN_REGION: bool.default(false),
+  /** Where clinics' master keys live: `local` (a key store folder) or `kms` (AWS KMS). */
+  KEY_PROVIDER: z.enum(['local', 'kms']).default('local'),
+  /** The local key store. Back it up apart from the data, or crypto-shredding cannot work. */
+  KEY_STORE_DIR: z.string().min(1).default('.data/keys'),
+  KMS_ENDPOINT: httpUrl.optional(),
+};
+
+/** Backups stay in Japan like files do; an S3 store needs its bucket. */
+function checkBackupStore(
+  c: { BACKUP_STORAGE: string; BACKUP_S3_REGION?: string; AWS_REGION: string; ALLOW_NON_JAPAN_REGION: boolean; BACKUP_S3_BUCKET?: string },
+  ctx: z.RefinementCtx,
+): void {
+  if (c.BACKUP_STORAGE !== 's3') return;
+  const region = c.BACKUP_S3_REGION ?? c.AWS_REGION;
+  if (!c.ALLOW_NON_JAPAN_REGION && !(JAPAN_REGIONS as readonly string[]).includes(region)) {
+    ctx.addIssue({ code: 'custom', path: ['BACKUP_S3_REGION'], message: `backups must stay in Japan: use ${JAPAN_REGIONS.join(' or ')}, or set ALLOW_NON_JAPAN_REGION=true deliberately` });
+  }
+  if (!c.BACKUP_S3_BUCKET) ctx.addIssue({ code: 'custom', path: ['BACKUP_S3_BUCKET'], message: 'is required when BACKUP_STORAGE=s3' });
+}
+
+const email = z.string().email();
+
 const schema = z
   .object({
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -121,8 +164,6 @@ const schema = z
     /** An API key (Temporal Cloud or a server with an authorizer that accepts bearer tokens). */
     TEMPORAL_API_KEY: z.string().min(16, 'looks too short to be an API key').optional(),
     TEMPORAL_TASK_QUEUE: z.string().min(1).default('for-clinic'),
-    AWS_REGION: awsRegion.default('ap-northeast-1'),
-    ALLOW_NON_JAPAN_REGION: bool.default(false),
     SES_ENDPOINT: httpUrl.optional(),
     MAIL_FROM: z.string().email().default('no-reply@forclinic.example'),
     TLS_CERT_FILE: z.string().min(1).optional(),
@@ -149,15 +190,10 @@ const schema = z
     /** argon2 computations at once per process, and how many may wait before 429 rate_limited. */
     PASSWORD_HASH_CONCURRENCY: int(1, 64).default(4),
     PASSWORD_HASH_QUEUE: int(0, 10_000).default(64),
-    /** Where clinics' master keys live: `local` (a key store folder) or `kms` (AWS KMS). */
-    KEY_PROVIDER: z.enum(['local', 'kms']).default('local'),
-    /** The local key store. Back it up apart from the data, or crypto-shredding cannot work. */
-    KEY_STORE_DIR: z.string().min(1).default('.data/keys'),
-    KMS_ENDPOINT: httpUrl.optional(),
     /** Object storage for encrypted files: a folder (`fs`) or an S3 bucket (`s3`). */
     STORAGE: z.enum(['fs', 's3']).default('fs'),
     STORAGE_DIR: z.string().min(1).default('.data/objects'),
-    S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 of a-z, 0-9, ".", "-")').optional(),
+    S3_BUCKET: s3Bucket.optional(),
     S3_REGION: awsRegion.optional(),
     S3_ENDPOINT: httpUrl.optional(),
     S3_FORCE_PATH_STYLE: bool.default(false),
@@ -204,8 +240,25 @@ const schema = z
       (o) => originProblem(o, ['https:', 'http:']) ?? (o.startsWith('http:') && new URL(o).hostname !== 'localhost' ? 'must use https (http only for localhost)' : undefined),
       (o) => o,
     ).default(['http://localhost:3000']),
+    ...backupShape,
+    /** Where backup and restore-test failures are mailed (comma-separated). */
+    OPERATOR_EMAILS: commaList((e) => (email.safeParse(e).success ? undefined : 'is not an e-mail address'), (e) => e).default([]),
+    /**
+     * The verification server for restore tests, as a role that may create databases and nothing
+     * more (CREATEDB): each test creates a scratch database there, restores into it and drops it.
+     */
+    RESTORE_TEST_DATABASE_URL: postgresUrl.optional(),
+    /** When the yearly restore test runs (cron, Japan time). */
+    RESTORE_TEST_CRON: z
+      .string()
+      .regex(/^\S+( \S+){4}$/, 'must be a five-field cron expression (minute hour day month weekday), Japan time')
+      .default('0 4 1 2 *'),
   })
   .superRefine((c, ctx) => {
+    checkBackupStore(c, ctx);
+    if (c.BACKUP_DATABASE_URL && URL.canParse(c.BACKUP_DATABASE_URL) && URL.canParse(c.DATABASE_URL) && userOf(c.BACKUP_DATABASE_URL) === userOf(c.DATABASE_URL)) {
+      ctx.addIssue({ code: 'custom', path: ['BACKUP_DATABASE_URL'], message: 'must log in as the backup role, not as the application\'s login (which cannot read other clinics\' rows)' });
+    }
     if (!c.ALLOW_NON_JAPAN_REGION && !(JAPAN_REGIONS as readonly string[]).includes(c.AWS_REGION)) {
       ctx.addIssue({
         code: 'custom',
@@ -295,8 +348,16 @@ const migrationSchema = z
       .string({ error: (i) => (i.input === undefined ? 'is required: the URL of the tables\' owner, used by migrations only (DATABASE_URL is the application\'s login)' : undefined) })
       .pipe(postgresUrl),
     DATABASE_URL: postgresUrl.optional(),
+    /** When given, the backup role is created or updated too (needs a superuser owner: BYPASSRLS). */
+    BACKUP_DATABASE_URL: postgresUrl.optional(),
   })
   .superRefine((c, ctx) => {
+    if (c.BACKUP_DATABASE_URL && URL.canParse(c.BACKUP_DATABASE_URL)) {
+      const backup = userOf(c.BACKUP_DATABASE_URL);
+      if ([c.MIGRATION_DATABASE_URL, c.DATABASE_URL].some((u) => u && URL.canParse(u) && userOf(u) === backup)) {
+        ctx.addIssue({ code: 'custom', path: ['BACKUP_DATABASE_URL'], message: `logs in as "${backup}", which is already the owner or the application's login: the backup needs a role of its own` });
+      }
+    }
     if (!c.DATABASE_URL || !URL.canParse(c.DATABASE_URL) || !URL.canParse(c.MIGRATION_DATABASE_URL)) return;
     const app = userOf(c.DATABASE_URL);
     if (!app) {
@@ -310,6 +371,16 @@ export type MigrationConfig = z.infer<typeof migrationSchema>;
 
 export function loadMigrationConfig(env: NodeJS.ProcessEnv = process.env): MigrationConfig {
   const parsed = migrationSchema.safeParse(withoutEmpty(env));
+  if (!parsed.success) throw new ConfigError(problemsOf(parsed.error.issues));
+  return parsed.data;
+}
+
+const restoreSchema = z.object(backupShape).superRefine(checkBackupStore);
+export type RestoreConfig = z.infer<typeof restoreSchema>;
+
+/** `npm run restore`: the backup store and the key provider only (no API or worker settings). */
+export function loadRestoreConfig(env: NodeJS.ProcessEnv = process.env): RestoreConfig {
+  const parsed = restoreSchema.safeParse(withoutEmpty(env));
   if (!parsed.success) throw new ConfigError(problemsOf(parsed.error.issues));
   return parsed.data;
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ensureDatabase, withDatabase } from '../db/database';
 import { embeddedLogin } from '../db/embedded-postgres';
 import { migrateAndProvision } from '../db/migrate';
+import { provisionBackupRoles } from '../db/backup-roles';
 import { loginOf, withLogin } from '../db/roles';
 import { ConfigError, loadMigrationConfig } from '../lib/config';
 import { startProcess, waitFor, type ManagedProcess } from '../lib/process';
@@ -103,6 +104,18 @@ async function main() {
     ownerUrl = withDatabase(services.serverUrl, 'forclinic');
     databaseUrl = withLogin(ownerUrl, await embeddedLogin(dataDir));
   }
+  // Backups read through a role of their own (db/backup-roles.ts), never the owner's credential;
+  // on our own server we make it and the restore test's role, with passwords kept like the login's.
+  let backupEnv: Record<string, string> = {};
+  if (!external) {
+    const backup = await embeddedLogin(dataDir, 'forclinic_backup');
+    const restoreTest = await embeddedLogin(dataDir, 'forclinic_restore_test');
+    await provisionBackupRoles(services.serverUrl, { backup, restoreTest });
+    backupEnv = {
+      BACKUP_DATABASE_URL: env.BACKUP_DATABASE_URL || withLogin(ownerUrl, backup),
+      RESTORE_TEST_DATABASE_URL: env.RESTORE_TEST_DATABASE_URL || withLogin(withDatabase(services.serverUrl, 'postgres'), restoreTest),
+    };
+  }
   say('PostgreSQL: applying migrations...');
   const applied = await migrateAndProvision({ ownerUrl, appUrl: databaseUrl, resetPassword: !external, applicationName: 'for-clinic-start' });
   say(`PostgreSQL: ${applied.length ? `applied ${applied.length} migration(s)` : 'schema up to date'}; the API and the worker log in as "${loginOf(databaseUrl).user}"`);
@@ -117,6 +130,10 @@ async function main() {
     PORT: String(port),
     KEY_STORE_DIR: env.KEY_STORE_DIR || path.join(dataDir, 'keys'),
     STORAGE_DIR: env.STORAGE_DIR || path.join(dataDir, 'objects'),
+    BACKUP_DIR: env.BACKUP_DIR || path.join(dataDir, 'backups'),
+    // Backup failures land in the local mail viewer unless real addresses are configured.
+    OPERATOR_EMAILS: env.OPERATOR_EMAILS || 'operators@forclinic.example',
+    ...backupEnv,
     VIDEO_TOKEN_SECRET: env.VIDEO_TOKEN_SECRET || randomBytes(32).toString('hex'),
     // One key for the API and the worker of this run (set it to keep login-ID hashes comparable across runs).
     LOGIN_ID_HMAC_KEY: env.LOGIN_ID_HMAC_KEY || randomBytes(32).toString('hex'),

@@ -16,6 +16,7 @@ import { countedMailer, newRegistry, outboxMetrics, poolMetrics, startMetricsLis
 import { waitFor } from '../lib/process';
 import { taskQueues } from './task-queues';
 import { createMailWorker, createWorker } from './worker';
+import { backupServices } from '../lib/backup/services';
 
 /** Worker process entry point: `npm run start:worker`. */
 async function main() {
@@ -60,9 +61,10 @@ async function main() {
   );
   const queues = taskQueues(config.TEMPORAL_TASK_QUEUE);
   const queue = queues.main;
+  const keys = createKeyProvider(config);
   const client = new Client({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE });
   const outbox = new WorkflowOutbox({ db, client, taskQueue: queue, log });
-  const deps = { db, mailer, vault: new Vault(db, createKeyProvider(config)), outbox, temporal: client, notices: { securityContact: config.SECURITY_CONTACT_EMAIL } };
+  const deps = { db, mailer, vault: new Vault(db, keys), outbox, temporal: client, notices: { securityContact: config.SECURITY_CONTACT_EMAIL }, backups: backupServices(config, keys) };
   // A release runs the workflow code `npm run build` bundled (dist/workflow-bundle.js beside the
   // compiled workers/); a development run bundles the sources at start.
   const prebuilt = path.join(__dirname, '..', 'workflow-bundle.js');
@@ -70,6 +72,10 @@ async function main() {
   const worker = await createWorker({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE, taskQueue: queue, deps, workflowBundle });
   const mailWorker = await createMailWorker({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE, taskQueue: queues.mail, ratePerSecond: config.MAIL_SEND_RATE, deps });
   log.info({ workflowBundle: workflowBundle?.codePath ?? '(bundled at start)', taskQueue: queue, mailTaskQueue: queues.mail, mailSendRate: config.MAIL_SEND_RATE, namespace: config.TEMPORAL_NAMESPACE, metrics: metrics?.url, sdkMetrics: config.TEMPORAL_METRICS_BIND }, 'worker started');
+  // Only the worker holds the backup credential (the API never needs it), so the check is here:
+  // loud at start-up, and every backup then fails visibly with the same reason.
+  if (!config.BACKUP_DATABASE_URL) log.error('BACKUP_DATABASE_URL is not set: nightly backups will fail (README: Backups)');
+  if (!config.OPERATOR_EMAILS.length) log.error('OPERATOR_EMAILS is not set: backup failures cannot be mailed to anyone');
   // Search attributes and schedules travel with the code that uses them.
   try {
     const added = await ensureSearchAttributes(client.connection.operatorService, config.TEMPORAL_NAMESPACE);
@@ -79,7 +85,7 @@ async function main() {
     log.error({ err: (err as Error).message }, 'could not register the custom search attributes');
   }
   try {
-    await ensureSchedules(client, queue);
+    await ensureSchedules(client, queue, '', { restoreTestCron: config.RESTORE_TEST_CRON });
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'could not create or update the schedules');
   }

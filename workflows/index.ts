@@ -10,3 +10,6 @@ export { incidentNotificationWorkflow } from './incident';
 export { changeNoticeWorkflow } from './change-notice';
 export { noticeBatchWorkflow } from './notice-fanout';
 export { incidentReportWorkflow } from './incident-report';
+export { backupWorkflow } from './backup';
+export { backupVerificationWorkflow } from './backup-verification';
+export { restoreTestWorkflow } from './restore-test';

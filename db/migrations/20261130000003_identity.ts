@@ -26,9 +26,13 @@ const TENANT_OWNED = [
 
 export async function up(knex: Knex): Promise<void> {
   // Roles are cluster-wide; parallel migrations of several databases may race to create it.
+  // Created only when missing, so a role without CREATEROLE (the restore test's, which builds a
+  // scratch copy of the schema on a server where the role exists) can run this migration too.
   await knex.raw(`
     do $$ begin
-      create role ${APP_ROLE} nologin;
+      if not exists (select 1 from pg_roles where rolname = '${APP_ROLE}') then
+        create role ${APP_ROLE} nologin;
+      end if;
     exception when duplicate_object or unique_violation then null;
     end $$;
   `);

@@ -19,6 +19,7 @@ import * as m20261210000004 from './20261210000004_session_verification';
 import * as m20261211000001 from './20261211000001_session_auth_profile';
 import * as m20261211000010 from './20261211000010_security_events';
 import * as m20261220000100 from './20261220000100_notices';
+import * as m20261231000001 from './20261231000001_backups';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -45,6 +46,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261211000001_session_auth_profile': m20261211000001,
   '20261211000010_security_events': m20261211000010,
   '20261220000100_notices': m20261220000100,
+  '20261231000001_backups': m20261231000001,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

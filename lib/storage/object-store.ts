@@ -17,7 +17,7 @@ export interface ObjectStore {
   delete(key: string): Promise<void>;
 }
 
-const SAFE_KEY = /^[a-z0-9/-]{1,200}$/;
+export const SAFE_KEY = /^[a-z0-9/-]{1,200}$/;
 const checkKey = (key: string) => {
   if (!SAFE_KEY.test(key) || key.includes('..') || key.startsWith('/')) throw new Error(`unsafe object key: ${key}`);
   return key;
@@ -49,8 +49,15 @@ export function fsObjectStore(root: string): ObjectStore {
   };
 }
 
-export function s3ObjectStore(opts: { bucket: string; region: string; endpoint?: string; forcePathStyle?: boolean }): ObjectStore {
-  const client = new S3Client({
+export interface S3Options {
+  bucket: string;
+  region: string;
+  endpoint?: string;
+  forcePathStyle?: boolean;
+}
+
+export function s3Client(opts: S3Options): S3Client {
+  return new S3Client({
     region: opts.region,
     endpoint: opts.endpoint,
     forcePathStyle: opts.forcePathStyle,
@@ -59,6 +66,9 @@ export function s3ObjectStore(opts: { bucket: string; region: string; endpoint?:
     responseChecksumValidation: 'WHEN_REQUIRED',
     ...(opts.endpoint && !process.env.AWS_ACCESS_KEY_ID ? { credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } } : {}),
   });
+}
+
+export function s3ObjectStore(opts: S3Options, client: S3Client = s3Client(opts)): ObjectStore {
   return {
     kind: 's3',
     async put(key, body) {

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { createLoginRole, dropLoginRole } from '../../db/roles';
+import { provisionBackupRoles } from '../../db/backup-roles';
 import { startServices } from '../../scripts/services';
 import { startLocalKms } from '../../lib/local-kms';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -46,6 +47,10 @@ export default async function globalSetup(): Promise<void> {
   } finally {
     await admin.end();
   }
+  // The backup's read-only role and the restore test's CREATEDB role, as `npm start` makes them.
+  const backupLogin = { user: `forclinic_test_backup_${randomBytes(4).toString('hex')}`, password: randomBytes(24).toString('hex') };
+  const restoreLogin = { user: `forclinic_test_restore_${randomBytes(4).toString('hex')}`, password: randomBytes(24).toString('hex') };
+  await provisionBackupRoles(services.serverUrl, { backup: backupLogin, restoreTest: restoreLogin });
   // The real KMS API (local-kms), for the encryption layer's `kms` provider.
   const kms = await startLocalKms({ dataDir: path.join(dataDir, 'kms'), region: 'ap-northeast-1', logFile: path.join(dataDir, 'local-kms.log'), log }).catch(async (err) => {
     await services.stop();
@@ -63,7 +68,9 @@ export default async function globalSetup(): Promise<void> {
     stop: async () => {
       await s3.close();
       await kms.stop();
-      await dropLoginRole(services.serverUrl, login.user).catch((err) => log(`could not drop ${login.user}: ${(err as Error).message}`));
+      for (const user of [login.user, backupLogin.user, restoreLogin.user]) {
+        await dropLoginRole(services.serverUrl, user).catch((err) => log(`could not drop ${user}: ${(err as Error).message}`));
+      }
       await services.stop();
     },
   };
@@ -74,6 +81,8 @@ export default async function globalSetup(): Promise<void> {
   process.env.TEST_PG_SERVER_URL = services.serverUrl;
   process.env.TEST_PG_LOGIN_USER = login.user;
   process.env.TEST_PG_LOGIN_PASSWORD = login.password;
+  process.env.TEST_PG_BACKUP_URL_LOGIN = JSON.stringify(backupLogin);
+  process.env.TEST_PG_RESTORE_URL_LOGIN = JSON.stringify(restoreLogin);
   process.env.TEST_TEMPORAL_ADDRESS = services.temporalAddress;
   process.env.TEST_SES_ENDPOINT = services.sesEndpoint;
   process.env.TEST_DATA_DIR = dataDir;

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { withLogin } from '../../db/roles';
+import { withDatabase } from '../../db/database';
 import { DefaultLogger, NativeConnection, Runtime, bundleWorkflowCode, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { startApi, type RunningApi } from '../../api/server';
 import { loadConfig, type Config } from '../../lib/config';
@@ -13,6 +16,7 @@ import type { SweepResult } from '../../activities/workflow-outbox';
 import { Client } from '@temporalio/client';
 import { WorkflowOutbox } from '../../temporal/workflow-outbox';
 import { createLogger } from '../../lib/logger';
+import { backupServices } from '../../lib/backup/services';
 
 const silentLogger = createLogger({ name: 'test', level: 'silent' });
 import { createTestDatabase, type TestDatabase } from './database';
@@ -76,6 +80,12 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
     KMS_ENDPOINT: process.env.TEST_KMS_ENDPOINT,
     // Shared by every API of the stack (startExtraApi), as in a deployment.
     LOGIN_ID_HMAC_KEY: randomBytes(32).toString('hex'),
+    // Backups: the run's read-only backup role on this file's database, restore tests through the
+    // run's CREATEDB role on the same server, objects in a folder of this file's own.
+    BACKUP_DATABASE_URL: withLogin(database.ownerUrl, JSON.parse(process.env.TEST_PG_BACKUP_URL_LOGIN!)),
+    RESTORE_TEST_DATABASE_URL: withLogin(withDatabase(process.env.TEST_PG_SERVER_URL!, 'postgres'), JSON.parse(process.env.TEST_PG_RESTORE_URL_LOGIN!)),
+    BACKUP_DIR: path.join(process.env.TEST_DATA_DIR!, 'backups', database.name),
+    OPERATOR_EMAILS: 'ops@forclinic.example',
     ...overrides,
   };
   const config = loadConfig(env);
@@ -99,14 +109,16 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
   try {
     const conn = (connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }));
     const workerClient = new Client({ connection: conn, namespace: config.TEMPORAL_NAMESPACE });
+    const keys = createKeyProvider(config);
     const startWorker = async () => {
       const deps = {
         db: database.db,
         mailer,
-        vault: new Vault(database.db, createKeyProvider(config)),
+        vault: new Vault(database.db, keys),
         outbox: new WorkflowOutbox({ db: database.db, client: workerClient, taskQueue, log: silentLogger }),
         temporal: workerClient,
         notices: { securityContact: config.SECURITY_CONTACT_EMAIL },
+        backups: backupServices(config, keys),
       };
       worker = await createWorker({ connection: conn, namespace: config.TEMPORAL_NAMESPACE, taskQueue, deps, workflowBundle: await workflowBundle() });
       // The notice mails' rate-limited queue, as the worker process runs it.

@@ -29,6 +29,14 @@ describe('docker-compose.yml', () => {
     expect(new URL(migrate.MIGRATION_DATABASE_URL).username).toBe(compose.services.postgresql.environment.POSTGRES_USER);
   });
 
+  it('gives the backup credential the migrate job provisions to the worker only', () => {
+    const migrate = loadMigrationConfig(resolvedEnv('migrate'));
+    expect(migrate.BACKUP_DATABASE_URL).toBeDefined();
+    expect(loadConfig(resolvedEnv('worker')).BACKUP_DATABASE_URL).toBe(migrate.BACKUP_DATABASE_URL);
+    expect(resolvedEnv('api').BACKUP_DATABASE_URL).toBeUndefined();
+  });
+
+
   it('runs the compiled entry points of sources that exist (npm run build: dist/<x>.js from <x>.ts)', () => {
     for (const name of ['api', 'worker', 'migrate']) {
       const entry = compose.services[name].command.at(-1) as string;

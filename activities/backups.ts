@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { restoreInto } from '../db/backup-restore';
+import {
+  failAbandonedGenerations,
+  failureMailed,
+  finishRestoreTest,
+  generationsToPrune,
+  generationsToVerify,
+  getGeneration,
+  getRestoreTest,
+  insertRestoreTest,
+  insertRunningGeneration,
+  latestVerifiedGeneration,
+  markFailed,
+  markFailureMailed,
+  markPruned,
+  markWritten,
+  recordVerification,
+  type MailMark,
+  type Trigger,
+} from '../db/backups';
+import type { Db } from '../db/connection';
+import { dropDatabase, ensureDatabase, withDatabase } from '../db/database';
+import { generationPrefix } from '../lib/backup/manifest';
+import { throttled } from '../lib/backup/streams';
+import { openGeneration, verifyGeneration } from '../lib/backup/verify';
+import { BackupMisconfigured, writeGeneration } from '../lib/backup/write';
+import type { KeyProvider } from '../lib/crypto/key-provider';
+import type { Mailer } from '../lib/mailer';
+import type { BackupStore } from '../lib/storage/backup-store';
+import { backupFailureMail, type BackupFailureKind } from './mail-templates/backup-failure';
+
+export interface BackupServices {
+  store: BackupStore;
+  /** The platform's key provider (the same as the clinics': local or KMS). */
+  provider: KeyProvider;
+  /** BACKUP_DATABASE_URL; without it every backup fails (and says why). */
+  backupUrl?: string;
+  /** RESTORE_TEST_DATABASE_URL: a role that may create databases on the verification server. */
+  restoreTestUrl?: string;
+  /** Verified generations kept (BACKUP_GENERATIONS, at least 7). */
+  keep: number;
+  keyVersion: number;
+  operatorEmails: string[];
+}
+
+/** Failure types no retry cures; the workflows list them as non-retryable. */
+export const BACKUP_PERMANENT_ERRORS = ['BackupMisconfigured', 'RestoreRefused'];
+
+/** Heartbeats carry the bytes done so far, so the Temporal UI shows progress. */
+const progress = () => {
+  let bytes = 0;
+  const beat = throttled(2_000, () => Context.current().heartbeat({ bytes }));
+  return (n: number) => {
+    bytes += n;
+    beat();
+  };
+};
+
+const workflowId = () => Context.current().info.workflowExecution?.workflowId ?? 'unknown';
+
+export function createBackupActivities(deps: { db: Db; mailer: Mailer; backups: BackupServices }) {
+  const b = deps.backups;
+  return {
+    async beginBackup(input: { generationId: string; trigger: Trigger }): Promise<'inserted' | 'exists' | 'busy'> {
+      const row = { id: input.generationId, workflowId: workflowId(), trigger: input.trigger, store: b.store.location };
+      const outcome = await insertRunningGeneration(deps.db, row);
+      if (outcome !== 'busy' || !(await failAbandonedGenerations(deps.db)).length) return outcome;
+      return insertRunningGeneration(deps.db, row);
+    },
+
+    /** The whole snapshot in one attempt (one transaction); a retry starts it over. */
+    async writeBackup(generationId: string): Promise<{ sizeBytes: number; tables: number }> {
+      if (!b.backupUrl) throw new BackupMisconfigured('BACKUP_DATABASE_URL is not set: the worker has no role that may read every clinic\'s rows');
+      Context.current().heartbeat({ bytes: 0 });
+      const manifest = await writeGeneration({ store: b.store, provider: b.provider, backupUrl: b.backupUrl, keyVersion: b.keyVersion }, generationId, progress());
+      await markWritten(deps.db, generationId, manifest);
+      return { sizeBytes: manifest.tables.reduce((n, t) => n + t.object.bytes, 0), tables: manifest.tables.length };
+    },
+
+    /** Checks one generation in the store and records the result (the first good one marks it verified). */
+    async verifyBackup(generationId: string): Promise<{ ok: boolean; verificationId: string; problems: string[] }> {
+      const row = await getGeneration(deps.db, generationId);
+      if (!row) throw ApplicationFailure.nonRetryable(`generation ${generationId} does not exist`, 'BackupMisconfigured');
+      const result = await verifyGeneration(b.store, b.provider, generationId, row.manifest, progress());
+      const id = randomUUID();
+      await recordVerification(deps.db, { id, generationId, workflowId: workflowId(), ok: result.ok, problems: result.problems });
+      // The stored row's id (a retry of this activity updated the first attempt's row).
+      const stored = await deps.db('backup_verifications').where({ workflowId: workflowId(), generationId }).first('id');
+      return { ok: result.ok, verificationId: stored?.id ?? id, problems: result.problems.map((p) => `${p.object}: ${p.problem}`) };
+    },
+
+    async listBackupsToVerify(): Promise<string[]> {
+      return generationsToVerify(deps.db);
+    },
+
+    /** Retention, run only after a new generation was written and verified. */
+    async pruneBackups(): Promise<string[]> {
+      const pruned: string[] = [];
+      for (const g of await generationsToPrune(deps.db, b.keep)) {
+        await b.store.deletePrefix(generationPrefix(g.id));
+        await markPruned(deps.db, g.id);
+        pruned.push(g.id);
+        Context.current().heartbeat(pruned.length);
+      }
+      return pruned;
+    },
+
+    async failBackup(input: { generationId: string; reason: string }): Promise<void> {
+      await markFailed(deps.db, input.generationId, input.reason);
+    },
+
+    /**
+     * Mails the operators once per failure record (`failure_mailed_at`). At least once, not
+     * exactly once: a worker that dies between the provider's acceptance and the mark sends it
+     * again on retry — for an alarm, a duplicate is harmless and a lost one is not.
+     */
+    async mailOperators(input: { mark: MailMark; kind: BackupFailureKind; generationId: string; reason: string }): Promise<{ mailed: number }> {
+      if (await failureMailed(deps.db, input.mark)) return { mailed: 0 };
+      if (!b.operatorEmails.length) {
+        Context.current().log.error('no OPERATOR_EMAILS configured: a backup failure could not be mailed', { generationId: input.generationId, reason: input.reason });
+        return { mailed: 0 };
+      }
+      const text = backupFailureMail({ kind: input.kind, generationId: input.generationId, at: new Date(), reason: input.reason });
+      for (const to of b.operatorEmails) await deps.mailer.send({ to, ...text }, { signal: AbortSignal.timeout(10_000) });
+      await markFailureMailed(deps.db, input.mark);
+      return { mailed: b.operatorEmails.length };
+    },
+
+    /** Records a restore test of `generationId` (default: the latest verified one); null when there is none. */
+    async beginRestoreTest(input: { restoreTestId: string; generationId?: string; trigger: Trigger }): Promise<{ generationId: string } | null> {
+      const existing = await getRestoreTest(deps.db, input.restoreTestId);
+      if (existing) return { generationId: existing.generationId };
+      const generationId = input.generationId ?? (await latestVerifiedGeneration(deps.db));
+      if (!generationId) return null;
+      await insertRestoreTest(deps.db, { id: input.restoreTestId, generationId, workflowId: workflowId(), trigger: input.trigger });
+      return { generationId };
+    },
+
+    /**
+     * Restores the generation into a scratch database on the verification server, compares every
+     * table's count and checksum with the manifest, and drops the database again.
+     */
+    async runRestoreTest(restoreTestId: string): Promise<{ passed: boolean; durationMs: number; tables: number; reason?: string }> {
+      if (!b.restoreTestUrl) throw new BackupMisconfigured('RESTORE_TEST_DATABASE_URL is not set: there is no verification server to restore into');
+      const test = await getRestoreTest(deps.db, restoreTestId);
+      if (!test) throw ApplicationFailure.nonRetryable(`restore test ${restoreTestId} does not exist`, 'BackupMisconfigured');
+      const scratch = `forclinic_restore_${restoreTestId.replace(/-/g, '').slice(0, 16)}`;
+      const onBytes = progress();
+      onBytes(0);
+      // A retry after a lost worker finds the previous attempt's database: start from an empty one.
+      await dropDatabase(b.restoreTestUrl, scratch);
+      await ensureDatabase(b.restoreTestUrl, scratch);
+      try {
+        const { manifest, dataKey } = await openGeneration(b.store, b.provider, test.generationId);
+        const outcome = await restoreInto({ store: b.store, manifest, dataKey, targetUrl: withDatabase(b.restoreTestUrl, scratch), onBytes });
+        const bad = outcome.tables.filter((t) => !t.checksumOk || t.rows !== t.expectedRows);
+        const reason = bad.length ? `differences in ${bad.map((t) => `${t.name} (${t.rows}/${t.expectedRows} rows${t.checksumOk ? '' : ', checksum'})`).join(', ')}` : undefined;
+        await finishRestoreTest(deps.db, restoreTestId, { passed: outcome.ok, durationMs: outcome.durationMs, tables: outcome.tables, error: reason });
+        return { passed: outcome.ok, durationMs: outcome.durationMs, tables: outcome.tables.length, ...(reason ? { reason } : {}) };
+      } finally {
+        await dropDatabase(b.restoreTestUrl, scratch);
+      }
+    },
+
+    async failRestoreTest(input: { restoreTestId: string; reason: string }): Promise<void> {
+      await finishRestoreTest(deps.db, input.restoreTestId, { passed: false, error: input.reason });
+    },
+  };
+}

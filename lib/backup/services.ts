@@ -1,0 +1,17 @@
+import type { BackupServices } from '../../activities/backups';
+import type { Config } from '../config';
+import type { KeyProvider } from '../crypto/key-provider';
+import { createBackupStore } from '../storage/backup-store';
+
+/** The backup activities' dependencies, from the worker's configuration. */
+export function backupServices(config: Config, provider: KeyProvider): BackupServices {
+  return {
+    store: createBackupStore(config),
+    provider,
+    backupUrl: config.BACKUP_DATABASE_URL,
+    restoreTestUrl: config.RESTORE_TEST_DATABASE_URL,
+    keep: config.BACKUP_GENERATIONS,
+    keyVersion: config.BACKUP_KEY_VERSION,
+    operatorEmails: config.OPERATOR_EMAILS,
+  };
+}

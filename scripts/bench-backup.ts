@@ -1,0 +1,121 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Client } from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { restoreInto } from '../db/backup-restore';
+import { provisionBackupRoles } from '../db/backup-roles';
+import { dropDatabase, ensureDatabase, withDatabase } from '../db/database';
+import { dropLoginRole, withLogin } from '../db/roles';
+import { migrateTo } from '../db/backup-restore';
+import { openGeneration } from '../lib/backup/verify';
+import { writeGeneration } from '../lib/backup/write';
+import { localKeyProvider } from '../lib/crypto/local-key-provider';
+import { fsBackupStore } from '../lib/storage/backup-store';
+import { compared, elapsedMs, percentile, round, say } from './bench-lib';
+
+/**
+ * Backup and restore of a database of BENCH_BACKUP_ROWS rows (default 1,000,000, in rate_limits),
+ * each next to plain binary `COPY … TO STDOUT` / `COPY … FROM STDIN` of the same rows measured in
+ * the same run (goal ≥ 0.5×), and the process's peak RSS while backing up (goal < 256 MiB; run the
+ * part alone, BENCH_PARTS=backup, so the peak is the backup's).
+ */
+export async function benchBackup(opts: { serverUrl: string; ownerUrl: string; dataDir: string }): Promise<Record<string, unknown>> {
+  const rows = Number(process.env.BENCH_BACKUP_ROWS ?? 1_000_000);
+  const owner = new Client({ connectionString: opts.ownerUrl });
+  await owner.connect();
+  const backupLogin = { user: `forclinic_bench_backup_${randomBytes(4).toString('hex')}`, password: randomBytes(24).toString('hex') };
+  const restoreLogin = { user: `forclinic_bench_restore_${randomBytes(4).toString('hex')}`, password: randomBytes(24).toString('hex') };
+  const scratch = [`bench_anchor_${randomBytes(4).toString('hex')}`, `bench_restore_${randomBytes(4).toString('hex')}`];
+  try {
+    say(`backup: seeding ${rows} rows`);
+    await owner.query(`insert into rate_limits (key, window_start, count) select 'bench:' || g, now() - (g || ' seconds')::interval, g from generate_series(1, $1::int) g`, [rows]);
+    await owner.query('analyze');
+    await provisionBackupRoles(opts.serverUrl, { backup: backupLogin, restoreTest: restoreLogin });
+    const backupUrl = withLogin(opts.ownerUrl, backupLogin);
+    const restoreAdmin = withLogin(withDatabase(opts.serverUrl, 'postgres'), restoreLogin);
+
+    // Anchor: the same rows out and in with plain binary COPY, no compression or encryption.
+    say('backup: anchor COPY TO / COPY FROM');
+    const chunks: Buffer[] = [];
+    let copied = 0;
+    let t = process.hrtime.bigint();
+    await pipeline(owner.query(copyTo(`copy (select key, window_start, count from rate_limits order by key, window_start) to stdout (format binary)`)), new Writable({ write: (c: Buffer, _e, cb) => { copied += c.length; chunks.push(c); cb(); } }));
+    const copyOutMs = elapsedMs(t);
+    await ensureDatabase(restoreAdmin, scratch[0]!);
+    const anchorUrl = withDatabase(restoreAdmin, scratch[0]!);
+    await migrateTo(anchorUrl, (await owner.query('select name from knex_migrations order by id desc limit 1')).rows[0].name);
+    const target = new Client({ connectionString: anchorUrl });
+    await target.connect();
+    t = process.hrtime.bigint();
+    await target.query('alter table rate_limits no force row level security');
+    const sink = target.query(copyFrom('copy rate_limits (key, window_start, count) from stdin (format binary)'));
+    await pipeline(async function* () { yield* chunks; }, sink);
+    const copyInMs = elapsedMs(t);
+    await target.end();
+    chunks.length = 0;
+
+    // Does a backup hold up the application? Small writes (a login-throttle update) one after
+    // another on another connection, without a backup and while one runs: their p99 latencies.
+    const writer = new Client({ connectionString: opts.ownerUrl });
+    await writer.connect();
+    const writes = async (until: () => boolean) => {
+      const ms: number[] = [];
+      for (let i = 0; !until() || ms.length < 20; i += 1) {
+        const w = process.hrtime.bigint();
+        await writer.query(`insert into rate_limits (key, window_start, count) values ($1, now(), 1) on conflict (key, window_start) do update set count = rate_limits.count + 1`, [`bench-live:${i % 50}`]);
+        ms.push(elapsedMs(w));
+      }
+      return ms;
+    };
+    const quietStart = Date.now();
+    const quiet = await writes(() => Date.now() - quietStart > 2_000);
+
+    say('backup: writing a generation');
+    const store = fsBackupStore(path.join(opts.dataDir, 'bench-backups'));
+    const provider = localKeyProvider({ dir: path.join(opts.dataDir, 'bench-keys') });
+    const id = randomUUID();
+    const rssBefore = process.memoryUsage().rss;
+    let peak = rssBefore;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+    t = process.hrtime.bigint();
+    let backupDone = false;
+    const [manifest, busy] = await Promise.all([
+      writeGeneration({ store, provider, backupUrl, keyVersion: 1 }, id, () => undefined).finally(() => (backupDone = true)),
+      writes(() => backupDone),
+    ]);
+    const backupMs = elapsedMs(t);
+    await writer.end();
+    clearInterval(sampler);
+    const totalRows = manifest.tables.reduce((n, x) => n + x.rows, 0);
+    const storedBytes = manifest.tables.reduce((n, x) => n + x.object.bytes, 0);
+
+    say('backup: restoring it into a scratch database');
+    await ensureDatabase(restoreAdmin, scratch[1]!);
+    t = process.hrtime.bigint();
+    const { dataKey } = await openGeneration(store, provider, id);
+    const outcome = await restoreInto({ store, manifest, dataKey, targetUrl: withDatabase(restoreAdmin, scratch[1]!) });
+    const restoreMs = elapsedMs(t);
+    if (!outcome.ok) throw new Error('the restored database differs from the manifest');
+
+    const mb = copied / 2 ** 20;
+    const perSec = (ms: number) => ({ mbPerSec: round(mb / (ms / 1000)), rowsPerSec: Math.round(totalRows / (ms / 1000)) });
+    return {
+      backup: {
+        rows: totalRows,
+        copyBinaryMiB: round(mb),
+        storedMiB: round(storedBytes / 2 ** 20),
+        backupVsCopyOut: compared({ ms: Math.round(backupMs), ...perSec(backupMs) }, { ms: Math.round(copyOutMs), ...perSec(copyOutMs) }, copyOutMs / backupMs, '>= 0.5', copyOutMs / backupMs >= 0.5),
+        // The restore also migrates the scratch database and reads every table back for the checksums.
+        restoreVsCopyIn: compared({ ms: Math.round(restoreMs), ...perSec(restoreMs) }, { ms: Math.round(copyInMs), ...perSec(copyInMs) }, copyInMs / restoreMs, '>= 0.5', copyInMs / restoreMs >= 0.5),
+        writeP99MsDuringBackup: compared(percentile(busy, 99), percentile(quiet, 99), percentile(quiet, 99) / percentile(busy, 99), 'latency ratio (anchor ÷ during) >= 0.67', percentile(quiet, 99) / percentile(busy, 99) >= 0.67),
+        peakRssMiB: { before: Math.round(rssBefore / 2 ** 20), during: Math.round(peak / 2 ** 20), goal: '< 256', met: peak < 256 * 2 ** 20 },
+      },
+    };
+  } finally {
+    await owner.end();
+    for (const name of scratch) await dropDatabase(withLogin(withDatabase(opts.serverUrl, 'postgres'), restoreLogin), name).catch(() => undefined);
+    for (const user of [backupLogin.user, restoreLogin.user]) await dropLoginRole(opts.serverUrl, user).catch(() => undefined);
+  }
+}
