@@ -154,7 +154,8 @@ async function main() {
     const start = () => {
       const child = startProcess(name, process.execPath, ['--import', 'tsx', path.join(root, entry)], {
         cwd: root,
-        env: childEnv,
+        // Two processes cannot serve metrics on one port: the worker takes the next one.
+        env: name === 'worker' && env.METRICS_PORT && env.METRICS_PORT !== '0' ? { ...childEnv, METRICS_PORT: String(Number(env.METRICS_PORT) + 1) } : childEnv,
         // An IPC channel lets the child notice if this launcher dies without cleaning up.
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
         logFile: env.START_QUIET ? path.join(dataDir, 'logs', `${name}.log`) : undefined,
@@ -202,6 +203,7 @@ async function main() {
     `API:            ${apiUrl}   (OpenAPI: ${apiUrl}/openapi.json)`,
     `Temporal UI:    ${services.temporalUiUrl ?? `(external cluster at ${services.temporalAddress})`}`,
     `Mail viewer:    ${services.mailViewerUrl ?? '(real Amazon SES)'}`,
+    ...(env.METRICS_PORT && env.METRICS_PORT !== '0' ? [`Metrics:        http://${env.METRICS_HOST ?? '127.0.0.1'}:${env.METRICS_PORT}/metrics (API), :${Number(env.METRICS_PORT) + 1}/metrics (worker)`] : []),
     `Operator token: ${operatorToken}${env.OPERATOR_TOKEN ? ' (from OPERATOR_TOKEN)' : ' (generated for this run; set OPERATOR_TOKEN to fix it)'}`,
     'Press Ctrl-C to stop.',
   ];
