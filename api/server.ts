@@ -90,20 +90,11 @@ export async function startApi(config: Config): Promise<RunningApi> {
 /** What an API process reports: requests, its pool, the password hasher's queue, export slots. */
 function apiMetrics(deps: AppDeps) {
   const registry = newRegistry('api');
-  const pool = poolMetrics(registry, deps.db, 'api');
-  const http = httpMetrics(registry);
+  poolMetrics(registry, deps.db, 'api');
   sampled(registry, 'forclinic_password_hash_running', 'Password hashes and verifications running now', () => deps.passwords.load.running);
   sampled(registry, 'forclinic_password_hash_waiting', 'Password hashes and verifications queued (a full queue answers 429)', () => deps.passwords.load.waiting);
   sampled(registry, 'forclinic_export_slots_in_use', 'Long exports running now (EXPORT_CONCURRENCY per process)', () => deps.exports.inUse);
-  return {
-    registry,
-    http: {
-      observe(route: string, method: string, status: number, seconds: number) {
-        pool.attach();
-        http.observe(route, method, status, seconds);
-      },
-    },
-  };
+  return { registry, http: httpMetrics(registry) };
 }
 
 if (require.main === module) {

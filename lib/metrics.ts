@@ -43,7 +43,7 @@ export function httpMetrics(registry: Registry) {
 }
 
 /** The knex (tarn) pool: connections in use, idle, and callers waiting for one, plus how long they waited. */
-export function poolMetrics(registry: Registry, db: Db, name: string) {
+export function poolMetrics(registry: Registry, db: Db, name: string): void {
   type Pool = {
     numUsed(): number;
     numFree(): number;
@@ -73,24 +73,18 @@ export function poolMetrics(registry: Registry, db: Db, name: string) {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     registers: [registry],
   });
-  // The pool exists from the first query on; attach once it does.
+  // knex creates its pool with the client (createDb), so the waits can be timed from the start.
+  const p = pool();
+  if (!p) return;
   const started = new Map<number, bigint>();
-  let attached = false;
-  return {
-    attach() {
-      const p = pool();
-      if (!p || attached) return;
-      attached = true;
-      p.on('acquireRequest', (id) => started.set(id, process.hrtime.bigint()));
-      const done = (id: number) => {
-        const t = started.get(id);
-        started.delete(id);
-        if (t !== undefined) waits.observe(labels, Number(process.hrtime.bigint() - t) / 1e9);
-      };
-      p.on('acquireSuccess', done);
-      p.on('acquireFail', done);
-    },
+  p.on('acquireRequest', (id) => started.set(id, process.hrtime.bigint()));
+  const done = (id: number) => {
+    const t = started.get(id);
+    started.delete(id);
+    if (t !== undefined) waits.observe(labels, Number(process.hrtime.bigint() - t) / 1e9);
   };
+  p.on('acquireSuccess', done);
+  p.on('acquireFail', done);
 }
 
 /** A gauge read from a function at scrape time (queue lengths, slots in use). */

@@ -43,10 +43,9 @@ async function main() {
   await checkAppLogin(db);
   const registry = newRegistry('worker');
   const mailer = countedMailer(registry, createSesMailer({ region: config.AWS_REGION, from: config.MAIL_FROM, endpoint: config.SES_ENDPOINT }));
-  const pool = poolMetrics(registry, db, 'worker');
+  poolMetrics(registry, db, 'worker');
   outboxMetrics(registry, db);
   const metrics = config.METRICS_PORT === undefined ? undefined : await startMetricsListener(registry, config.METRICS_HOST, config.METRICS_PORT);
-  pool.attach();
 
   // Temporal may still be starting (or restarting): wait for it instead of crash-looping.
   let connection: NativeConnection | undefined;
