@@ -10,22 +10,29 @@ import { createDb } from '../db/connection';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createTemporalClient } from '../temporal/client';
+import type { AnyRoute } from '../api/route';
 
-/** The document as the API serves it; nothing here connects anywhere (connections are lazy). */
-export function openApiDocument(): unknown {
-  // Placeholders: the document depends on no setting but NODE_ENV (development pages included).
+/**
+ * The routes as the API declares them, with placeholder settings: they depend on none but
+ * NODE_ENV (development pages included). Nothing connects anywhere (connections are lazy).
+ */
+export function openApiRoutes(): AnyRoute[] {
   const config = loadConfig({ NODE_ENV: 'development', OPERATOR_TOKEN: 'x'.repeat(32), DATABASE_URL: 'postgres://unused@127.0.0.1:1/unused' });
   const db = createDb({ url: config.DATABASE_URL, poolMax: 1 });
   const temporal = createTemporalClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
   try {
-    const routes = appRoutes(appDeps(config, { db, temporal, log: createLogger({ level: 'silent' }) }));
-    const openapi = routes.find((r) => r.operationId === 'getOpenApi')!;
-    let doc: unknown;
-    void openapi.handler({ set body(v: unknown) { doc = v; } } as never, {} as never);
-    return doc;
+    return appRoutes(appDeps(config, { db, temporal, log: createLogger({ level: 'silent' }) }));
   } finally {
     void db.destroy();
   }
+}
+
+/** The document as the API serves it (what its getOpenApi route answers). */
+export function openApiDocument(): unknown {
+  const openapi = openApiRoutes().find((r) => r.operationId === 'getOpenApi')!;
+  let doc: unknown;
+  void openapi.handler({ set body(v: unknown) { doc = v; } } as never, {} as never);
+  return doc;
 }
 
 /** The types a front end gets from `npx openapi-typescript openapi.json`. */
