@@ -5,10 +5,11 @@ import type { AppState } from './state';
 /** Who did it, from where: the part of every operation-log entry that comes from the request. */
 export function auditContext(ctx: ParameterizedContext<AppState>): AuditContext {
   const auth = ctx.state.auth;
+  const operator = ctx.state.actor?.operator;
   return {
-    actorType: auth ? 'account' : ctx.state.actor?.kind === 'operator' ? 'operator' : 'anonymous',
-    actorId: auth?.accountId ?? (ctx.state.actor?.kind === 'operator' ? 'operator' : null),
-    actorRoles: auth?.roles ?? [],
+    actorType: auth ? 'account' : operator ? 'operator' : 'anonymous',
+    actorId: auth?.accountId ?? operator?.id ?? null,
+    actorRoles: auth?.roles ?? (operator ? [...operator.roles] : []),
     clientIp: ctx.state.clientIp,
     userAgent: ctx.get('User-Agent') || null,
     requestId: ctx.state.requestId,

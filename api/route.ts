@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { parseOrThrow } from '../domain/validation';
 import type { SessionState } from '../db/models/session';
 import type { Role } from '../domain/roles';
+import type { OperatorRole } from '../domain/operator-roles';
 import type { AppState } from './state';
 
 /**
@@ -32,6 +33,17 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   roles?: Role[];
   /** With `session`: session states allowed in (default: only `active`). */
   states?: SessionState[];
+  /**
+   * With `operator`: operator roles of which the caller needs one. Required on every operator
+   * route (a unit test checks), so no route is open to every operator by omission.
+   */
+  operatorRoles?: OperatorRole[];
+  /**
+   * With `session`, on a write: the route stays open while the clinic is read-only after its
+   * contract ended (exports, logout, own password). Every other write then answers 403
+   * `contract_ended`.
+   */
+  openAfterContractEnd?: boolean;
   /** The body is a raw upload the handler streams itself (no JSON parsing, no JSON size limit). */
   upload?: boolean;
   params?: P;
@@ -78,6 +90,10 @@ export type AuthMiddleware = (ctx: ParameterizedContext<AppState>, next: () => P
 
 export function mountRoutes(router: Router<AppState>, routes: AnyRoute[], auth: Record<Security, (route: AnyRoute) => AuthMiddleware>): void {
   for (const route of routes) {
+    // Fail at start-up rather than leave an operator route open to every operator by omission.
+    if (route.security === 'operator' && !route.operatorRoles?.length) {
+      throw new Error(`${route.method.toUpperCase()} ${route.path}: an operator route must name its operatorRoles`);
+    }
     router[route.method](route.path, auth[route.security](route), async (ctx) => {
       const input = {
         params: route.params ? parseOrThrow(route.params, ctx.params) : undefined,

@@ -1,5 +1,6 @@
 import type { SessionState } from '../db/models/session';
 import type { Logger } from '../lib/logger';
+import type { OperatorPrincipal } from '../domain/operator-roles';
 
 /** What middleware puts on ctx.state for the handlers after it. */
 export interface AppState {
@@ -9,7 +10,8 @@ export interface AppState {
   body?: unknown;
   /** The client's address (see domain/network.ts clientIp for proxies). */
   clientIp: string;
-  actor?: { kind: 'operator' };
+  /** Set by operator authentication: who the operator is (person, API key or break-glass). */
+  actor?: { kind: 'operator'; operator: OperatorPrincipal };
   /** Set by session authentication. */
   auth?: SessionAuth;
 }

@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type { SecurityEventRecorder } from '../../application/security/security-event-recorder';
-import { unauthorized } from '../../domain/problems';
+import { forbidden, unauthorized } from '../../domain/problems';
+import { hasOperatorRole, OPERATOR_ROLES } from '../../domain/operator-roles';
 import type { AnyRoute } from '../route';
 import type { AppState } from '../state';
 
@@ -24,7 +25,13 @@ export function operatorAuth(operatorToken: string, securityEvents: Pick<Securit
         ctx.set('WWW-Authenticate', 'Bearer realm="operator"');
         throw unauthorized('A valid operator bearer token is required.');
       }
-      ctx.state.actor = { kind: 'operator' };
+      // Until operator accounts exist, the shared token is the break-glass credential with every role.
+      ctx.state.actor = { kind: 'operator', operator: { via: 'break-glass', id: 'break-glass', name: 'break-glass', roles: OPERATOR_ROLES } };
+      const roles = route.operatorRoles ?? [];
+      if (!hasOperatorRole(ctx.state.actor.operator.roles, roles)) {
+        await securityEvents.record({ kind: 'forbidden', clientIp: ctx.state.clientIp, route: name });
+        throw forbidden('operator_role_required', `This route needs one of the operator roles: ${roles.join(', ')}.`);
+      }
       await next();
     };
   };

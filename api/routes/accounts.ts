@@ -54,6 +54,7 @@ export const accountRoutes = (deps: AppDeps) => [
     summary: 'Create a clinic\'s administrator (operator only)',
     tags: ['operator'],
     security: 'operator',
+    operatorRoles: ['support'],
     params: tenantParams,
     body: createAdminSchema,
     responses: { 201: { description: 'Created; hand the initial password over out of band', schema: created } },

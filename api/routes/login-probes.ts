@@ -37,6 +37,7 @@ export const loginProbeRoutes = (deps: AppDeps) => [
     summary: 'Logins to clinics that do not exist, per source network and minute, newest first (operator only)',
     tags: ['operator'],
     security: 'operator',
+    operatorRoles: ['security'],
     query: loginProbeQuery,
     responses: { 200: { description: 'A page of probe records', schema: probePage } },
     handler: async (ctx, { query }) => {

@@ -56,6 +56,7 @@ export const operatorBackupRoutes = (deps: AppDeps) => [
     summary: 'Start a backup generation now (a workflow: snapshot, verification, retention)',
     tags: ['operator'],
     security: 'operator',
+    operatorRoles: ['platform-admin'],
     responses: { 202: { description: 'Started', schema: z.object({ generationId: z.string().uuid(), workflowId: z.string() }).meta({ id: 'BackupStarted' }) } },
     problems: { 409: ['backup_running'] },
     handler: async (ctx) => {
@@ -70,6 +71,7 @@ export const operatorBackupRoutes = (deps: AppDeps) => [
     summary: 'Backup generations, newest first, with their tables\' row counts and last verification',
     tags: ['operator'],
     security: 'operator',
+    operatorRoles: ['platform-admin'],
     query: listQuery,
     responses: { 200: { description: 'Generations', schema: z.object({ items: z.array(backupGenerationSchema) }).meta({ id: 'BackupGenerationList' }) } },
     handler: async (ctx, { query }) => {
@@ -83,6 +85,7 @@ export const operatorBackupRoutes = (deps: AppDeps) => [
     summary: 'Restore a verified generation into a scratch database and compare it with its manifest (a workflow)',
     tags: ['operator'],
     security: 'operator',
+    operatorRoles: ['platform-admin'],
     params: generationParams,
     responses: { 202: { description: 'Started', schema: z.object({ restoreTestId: z.string().uuid(), workflowId: z.string() }).meta({ id: 'RestoreTestStarted' }) } },
     problems: { 404: [], 409: ['generation_not_verified'] },
@@ -98,6 +101,7 @@ export const operatorBackupRoutes = (deps: AppDeps) => [
     summary: 'Restore tests of a generation, newest first',
     tags: ['operator'],
     security: 'operator',
+    operatorRoles: ['platform-admin'],
     params: generationParams,
     responses: { 200: { description: 'Restore tests', schema: z.object({ items: z.array(restoreTestSchema) }).meta({ id: 'RestoreTestList' }) } },
     problems: { 404: [] },

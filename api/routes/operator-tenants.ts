@@ -1,3 +1,4 @@
+import { OPERATOR_READERS } from '../../domain/operator-roles';
 import { z } from 'zod';
 import { createClinic } from '../../application/tenants/create-clinic';
 import { getClinic, listClinics } from '../../application/tenants/read-clinics';
@@ -23,6 +24,7 @@ export const operatorTenantRoutes = (deps: AppDeps) => [
     summary: 'Re-wrap the clinic\'s data keys under a new master key version (a workflow; no downtime)',
     tags: ['operator'],
     security: 'operator',
+    operatorRoles: ['platform-admin'],
     params: idParams,
     responses: { 202: { description: 'Rotation started', schema: z.object({ workflowId: z.string() }) } },
     problems: { 404: [], 409: ['rotation_in_progress'] },
@@ -39,6 +41,7 @@ export const operatorTenantRoutes = (deps: AppDeps) => [
     summary: 'Register a clinic (tenant); its provisioning workflow starts after the clinic is committed',
     tags: ['operator'],
     security: 'operator',
+    operatorRoles: ['platform-admin'],
     body: createTenantSchema,
     bodyExample: { slug: 'sakura', name: 'さくらクリニック', contractEmails: ['info@sakura-clinic.example'] },
     responses: { 201: { description: 'Created; status is "provisioning" until the welcome mail is sent', schema: tenantSchema } },
@@ -57,6 +60,7 @@ export const operatorTenantRoutes = (deps: AppDeps) => [
     summary: 'List clinics, oldest first (keyset pagination)',
     tags: ['operator'],
     security: 'operator',
+    operatorRoles: OPERATOR_READERS,
     query: listQuery,
     responses: { 200: { description: 'A page of clinics', schema: tenantPageSchema } },
     handler: async (ctx, { query }) => {
@@ -70,6 +74,7 @@ export const operatorTenantRoutes = (deps: AppDeps) => [
     summary: 'Get one clinic',
     tags: ['operator'],
     security: 'operator',
+    operatorRoles: OPERATOR_READERS,
     params: idParams,
     responses: { 200: { description: 'The clinic', schema: tenantSchema } },
     problems: [404],
@@ -84,6 +89,7 @@ export const operatorTenantRoutes = (deps: AppDeps) => [
     summary: 'Change a clinic\'s name, contract e-mail addresses or status (active/suspended)',
     tags: ['operator'],
     security: 'operator',
+    operatorRoles: ['platform-admin'],
     params: idParams,
     body: updateTenantSchema,
     responses: { 200: { description: 'The updated clinic', schema: tenantSchema } },

@@ -39,6 +39,7 @@ export const securityEventRoutes = (deps: AppDeps) => [
     summary: 'Denied attempts about every clinic and about none (wrong operator tokens, logins to unknown clinics), newest first (operator only)',
     tags: ['operator'],
     security: 'operator',
+    operatorRoles: ['security'],
     query: operatorSecurityEventQuery,
     responses: { 200: { description: 'A page of aggregated denied attempts', schema: eventPage } },
     handler: async (ctx, { query }) => {
