@@ -4,7 +4,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import { checkAppLogin, createDb } from '../db/connection';
-import { loadConfig, type Config } from '../lib/config';
+import { apiListenerProblems, ConfigError, loadConfig, type Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { httpMetrics, newRegistry, poolMetrics, sampled, startMetricsListener } from '../lib/metrics';
 import { createTemporalClient } from '../temporal/client';
@@ -24,6 +24,8 @@ export interface RunningApi {
  * which is only for local development or behind a TLS-terminating load balancer (BEHIND_TLS_PROXY).
  */
 export async function startApi(config: Config): Promise<RunningApi> {
+  const refused = apiListenerProblems(config);
+  if (refused.length) throw new ConfigError(refused);
   const log = createLogger({ name: 'api', level: config.LOG_LEVEL });
   const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'for-clinic-api' });
   await checkAppLogin(db).catch(async (err) => {

@@ -1,13 +1,13 @@
 import { accessSync, constants } from 'node:fs';
 import { z } from 'zod';
 import { canonicalCidr } from '../domain/network';
+import { JAPAN_REGIONS, residencyProblem } from '../domain/data-residency';
 
 /**
  * The one place configuration is read. Every process (API, worker, launcher, tests)
  * calls loadConfig() at start-up, so a bad variable fails fast with a message naming it.
  */
 
-const JAPAN_REGIONS = ['ap-northeast-1', 'ap-northeast-3'] as const;
 
 /*
  * Fail closed: every variable is either valid or refused, never replaced by a default or cleaned
@@ -106,6 +106,11 @@ const backupShape = {
   BACKUP_KEY_VERSION: int(1, 1000).default(1),
   AWS_REGION: awsRegion.default('ap-northeast-1'),
   ALLOW_NON_JAPAN_REGION: bool.default(false),
+  /**
+   * Hosts of data-holding endpoints whose names do not say where they are (e.g. a Temporal Cloud
+   * namespace endpoint) and that an operator has confirmed store data in Japan (domain/data-residency.ts).
+   */
+  DATA_RESIDENCY_ATTESTED_HOSTS: commaList((h) => (/^[A-Za-z0-9.:[\]-]+$/.test(h) ? undefined : 'is not a host name or address'), (h) => h).default([]),
   /** Where clinics' master keys live: `local` (a key store folder) or `kms` (AWS KMS). */
   KEY_PROVIDER: z.enum(['local', 'kms']).default('local'),
   /** The local key store. Back it up apart from the data, or crypto-shredding cannot work. */
@@ -124,6 +129,18 @@ function checkBackupStore(
     ctx.addIssue({ code: 'custom', path: ['BACKUP_S3_REGION'], message: `backups must stay in Japan: use ${JAPAN_REGIONS.join(' or ')}, or set ALLOW_NON_JAPAN_REGION=true deliberately` });
   }
   if (!c.BACKUP_S3_BUCKET) ctx.addIssue({ code: 'custom', path: ['BACKUP_S3_BUCKET'], message: 'is required when BACKUP_STORAGE=s3' });
+}
+
+/** Every endpoint that stores or carries customer data must be in Japan (domain/data-residency.ts). */
+function checkResidency(c: Record<string, unknown> & { ALLOW_NON_JAPAN_REGION: boolean; DATA_RESIDENCY_ATTESTED_HOSTS: string[] }, ctx: z.RefinementCtx): void {
+  if (c.ALLOW_NON_JAPAN_REGION) return;
+  const endpoints = ['DATABASE_URL', 'BACKUP_DATABASE_URL', 'RESTORE_TEST_DATABASE_URL', 'TEMPORAL_ADDRESS', 'S3_ENDPOINT', 'BACKUP_S3_ENDPOINT', 'KMS_ENDPOINT', 'SES_ENDPOINT'];
+  for (const key of endpoints) {
+    const value = c[key];
+    if (typeof value !== 'string') continue;
+    const problem = residencyProblem(value, c.DATA_RESIDENCY_ATTESTED_HOSTS);
+    if (problem) ctx.addIssue({ code: 'custom', path: [key], message: `${problem}, or set ALLOW_NON_JAPAN_REGION=true deliberately` });
+  }
 }
 
 const email = z.string().email();
@@ -266,6 +283,7 @@ const schema = z
         message: `customer data must stay in Japan: use ${JAPAN_REGIONS.join(' or ')}, or set ALLOW_NON_JAPAN_REGION=true deliberately`,
       });
     }
+    checkResidency(c, ctx);
     const s3Region = c.S3_REGION ?? c.AWS_REGION;
     if (c.STORAGE === 's3' && !c.ALLOW_NON_JAPAN_REGION && !(JAPAN_REGIONS as readonly string[]).includes(s3Region)) {
       ctx.addIssue({ code: 'custom', path: ['S3_REGION'], message: `files must stay in Japan: use ${JAPAN_REGIONS.join(' or ')}, or set ALLOW_NON_JAPAN_REGION=true deliberately` });
@@ -383,4 +401,19 @@ export function loadRestoreConfig(env: NodeJS.ProcessEnv = process.env): Restore
   const parsed = restoreSchema.safeParse(withoutEmpty(env));
   if (!parsed.success) throw new ConfigError(problemsOf(parsed.error.issues));
   return parsed.data;
+}
+
+/**
+ * What the API refuses to listen with (the worker shares the configuration but serves no HTTP):
+ * production answers over TLS only — its own certificate, or a TLS-terminating proxy whose
+ * addresses are known (without them anyone's X-Forwarded-* would be believed).
+ */
+export function apiListenerProblems(c: Config): string[] {
+  if (c.NODE_ENV !== 'production') return [];
+  if (c.TLS_CERT_FILE) return [];
+  if (!c.BEHIND_TLS_PROXY) {
+    return ['BEHIND_TLS_PROXY: production refuses plain HTTP: set TLS_CERT_FILE and TLS_KEY_FILE, or BEHIND_TLS_PROXY=true with TRUSTED_PROXIES naming the TLS-terminating proxy'];
+  }
+  if (c.TRUSTED_PROXIES.length === 0) return ['TRUSTED_PROXIES: is required with BEHIND_TLS_PROXY=true in production: the TLS-terminating proxy\'s addresses (CIDR)'];
+  return [];
 }

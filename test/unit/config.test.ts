@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { ConfigError, loadConfig, loadMigrationConfig } from '../../lib/config';
+import { apiListenerProblems, ConfigError, loadConfig, loadMigrationConfig } from '../../lib/config';
 
 const base = { OPERATOR_TOKEN: 'a'.repeat(64), DATABASE_URL: 'postgres://u@localhost/db' };
 
@@ -134,6 +134,34 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...base, LOGIN_ID_HMAC_KEY: 'short' })).toThrow(/LOGIN_ID_HMAC_KEY: must be at least 32 characters/);
     const production = { ...base, NODE_ENV: 'production', VIDEO_TOKEN_SECRET: 's'.repeat(32), LOGIN_ID_HMAC_KEY: 'k'.repeat(32) };
     expect(loadConfig(production).NODE_ENV).toBe('production');
+  });
+
+  it('keeps every data-holding endpoint in Japan: internal hosts, Japanese cloud regions, or hosts attested by an operator', () => {
+    expect(() => loadConfig({ ...base, DATABASE_URL: 'postgres://u@db.abc.us-east-1.rds.amazonaws.com/db' })).toThrow(/DATABASE_URL: is in us-east-1; customer data must stay in Japan/);
+    expect(() => loadConfig({ ...base, TEMPORAL_ADDRESS: 'prod.a1b2c.tmprl.cloud:7233' })).toThrow(/TEMPORAL_ADDRESS: \(prod.a1b2c.tmprl.cloud\) does not say where it is/);
+    expect(() => loadConfig({ ...base, KMS_ENDPOINT: 'https://kms.eu-west-1.amazonaws.com' })).toThrow(/KMS_ENDPOINT: is in eu-west-1/);
+    expect(() => loadConfig({ ...base, SES_ENDPOINT: 'https://203.0.113.7' })).toThrow(/SES_ENDPOINT: \(203.0.113.7\) does not say where it is/);
+    const fine = loadConfig({
+      ...base,
+      DATABASE_URL: 'postgres://u@db.abc.ap-northeast-1.rds.amazonaws.com/db',
+      BACKUP_DATABASE_URL: 'postgres://b@postgresql:5432/db',
+      TEMPORAL_ADDRESS: 'prod.a1b2c.tmprl.cloud:7233',
+      DATA_RESIDENCY_ATTESTED_HOSTS: 'prod.a1b2c.tmprl.cloud',
+      S3_ENDPOINT: 'http://10.1.2.3:9000',
+      KMS_ENDPOINT: 'https://kms.ap-northeast-3.amazonaws.com',
+      SES_ENDPOINT: 'http://127.0.0.1:8005',
+    });
+    expect(fine.DATA_RESIDENCY_ATTESTED_HOSTS).toEqual(['prod.a1b2c.tmprl.cloud']);
+    expect(loadConfig({ ...base, TEMPORAL_ADDRESS: 'prod.a1b2c.tmprl.cloud:7233', ALLOW_NON_JAPAN_REGION: 'true' }).TEMPORAL_ADDRESS).toBe('prod.a1b2c.tmprl.cloud:7233');
+  });
+
+  it('lets the API listen in production only over TLS: its own certificate, or a known TLS-terminating proxy', () => {
+    const production = { ...base, NODE_ENV: 'production', VIDEO_TOKEN_SECRET: 's'.repeat(32), LOGIN_ID_HMAC_KEY: 'k'.repeat(32) };
+    expect(apiListenerProblems(loadConfig(production))).toEqual([expect.stringMatching(/^BEHIND_TLS_PROXY: production refuses plain HTTP/)]);
+    expect(apiListenerProblems(loadConfig({ ...production, BEHIND_TLS_PROXY: 'true' }))).toEqual([expect.stringMatching(/^TRUSTED_PROXIES: is required/)]);
+    expect(apiListenerProblems(loadConfig({ ...production, BEHIND_TLS_PROXY: 'true', TRUSTED_PROXIES: '10.0.1.0/24' }))).toEqual([]);
+    expect(apiListenerProblems(loadConfig({ ...production, TLS_CERT_FILE: 'cert.pem', TLS_KEY_FILE: 'key.pem' }))).toEqual([]);
+    expect(apiListenerProblems(loadConfig(base))).toEqual([]); // development: plain HTTP on loopback
   });
 });
 
