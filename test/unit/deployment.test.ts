@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { CONFIG_KEYS, loadConfig, loadMigrationConfig } from '../../lib/config';
+import { apiListenerProblems, CONFIG_KEYS, loadConfig, loadMigrationConfig } from '../../lib/config';
 import { CUSTOM_SEARCH_ATTRIBUTES } from '../../temporal/search-attributes';
 
 /** docker-compose.yml cannot run here, so this keeps it honest against the code. */
@@ -45,6 +45,39 @@ describe('docker-compose.yml', () => {
       const source = entry.replace(/^dist\//, '').replace(/\.js$/, '.ts');
       expect(() => require.resolve(path.join(__dirname, '..', '..', source))).not.toThrow();
     }
+  });
+
+  it('publishes only the TLS proxy on all interfaces; anything else only on loopback', () => {
+    const published = Object.entries(compose.services as Record<string, { ports?: string[] }>).flatMap(([name, svc]) => (svc.ports ?? []).map((p) => [name, String(p)]));
+    expect(published.filter(([, p]) => !p.startsWith('127.0.0.1:'))).toEqual([['proxy', '443:443']]);
+    expect(compose.services.api.ports).toBeUndefined();
+  });
+
+  it('believes X-Forwarded-For from the proxy\'s one address, which is the proxy\'s static address on the edge network', () => {
+    const proxies = loadConfig(resolvedEnv('api')).TRUSTED_PROXIES;
+    expect(proxies).toEqual([`${compose.services.proxy.networks.edge.ipv4_address}/32`]);
+    expect(compose.services.api.environment.BEHIND_TLS_PROXY).toBe('true');
+    expect(apiListenerProblems(loadConfig(resolvedEnv('api')))).toEqual([]);
+    expect(readFileSync(path.join(__dirname, '..', '..', 'deploy', 'caddy', 'Caddyfile'), 'utf8')).toMatch(/dynamic a api 3000/);
+  });
+
+  it('runs two API and two worker instances', () => {
+    expect(compose.services.api.deploy.replicas).toBe(2);
+    expect(compose.services.worker.deploy.replicas).toBe(2);
+  });
+
+  it('sets up Temporal\'s schema with the admin-tools image before the server starts (no auto-setup image)', () => {
+    const images = Object.values(compose.services as Record<string, { image?: string }>).map((svc) => svc.image ?? '');
+    expect(images.filter((i) => i.includes('auto-setup'))).toEqual([]);
+    expect(compose.services.temporal.image).toBe('temporalio/server:1.29.1');
+    expect(compose.services.temporal.depends_on['temporal-schema']).toEqual({ condition: 'service_completed_successfully' });
+    const schema = compose.services['temporal-schema'];
+    expect(schema.image).toBe('temporalio/admin-tools:1.29.1');
+    const script = JSON.stringify(schema.command);
+    expect(script).toContain('setup-schema -v 0.0');
+    expect(script).toContain('/etc/temporal/schema/postgresql/v12/$$dir/versioned');
+    expect(script).toContain('temporal:temporal temporal_visibility:visibility');
+    expect(JSON.stringify(compose.services['temporal-setup'].command)).toContain('namespace create --address temporal:7233 --namespace default');
   });
 
   it('registers every custom search attribute on the cluster', () => {
