@@ -1,5 +1,10 @@
 /** @type {import('jest').Config} */
-const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }] };
+const transform = {
+  '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }],
+  // ESM-only packages (jose 6): Node loads them with require(esm), jest's own loader cannot, so they are compiled too.
+  '/node_modules/jose/.+\\.js$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
+};
+const transformIgnorePatterns = ['/node_modules/(?!jose/)'];
 
 module.exports = {
   projects: [
@@ -10,6 +15,7 @@ module.exports = {
       roots: ['<rootDir>/test/unit'],
       testMatch: ['**/*.test.ts'],
       transform,
+      transformIgnorePatterns,
       // A unit test that reaches for the stack fails at once instead of hanging without it.
       moduleNameMapper: { '/harness/(stack|database|global-setup|global-teardown)$': '<rootDir>/test/unit/no-stack.js' },
     },
@@ -21,6 +27,7 @@ module.exports = {
       testMatch: ['**/*.test.ts'],
       testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/unit/'],
       transform,
+      transformIgnorePatterns,
       globalSetup: '<rootDir>/test/harness/global-setup.ts',
       // The contract test: every API response a test receives is checked against /openapi.json.
       setupFiles: ['<rootDir>/test/harness/contract-setup.ts'],

@@ -48,7 +48,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('publishes only the TLS proxy on all interfaces; anything else only on loopback', () => {
-    const published = Object.entries(compose.services as Record<string, { ports?: string[] }>).flatMap(([name, svc]) => (svc.ports ?? []).map((p) => [name, String(p)]));
+    const published = Object.entries(compose.services as Record<string, { ports?: string[] }>).flatMap(([name, svc]) => (svc.ports ?? []).map((p) => [name, String(p)] as const));
     expect(published.filter(([, p]) => !p.startsWith('127.0.0.1:'))).toEqual([['proxy', '443:443']]);
     expect(compose.services.api.ports).toBeUndefined();
   });
