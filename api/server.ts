@@ -52,6 +52,11 @@ export async function startApi(config: Config): Promise<RunningApi> {
     : http.createServer(handler);
   server.requestTimeout = 60_000;
   server.headersTimeout = 20_000;
+  // An idle keep-alive connection is closed by its client (or proxy) first, never by us: a client
+  // that sends on a connection we are closing at that instant gets a reset instead of an answer.
+  // Clients take the hint in our Keep-Alive header minus a margin; proxies idle out sooner (Caddy:
+  // 30 s in deploy/caddy/Caddyfile, AWS ALB: 60 s).
+  server.keepAliveTimeout = 65_000;
   answerClientErrors(server, log);
 
   // Track idle keep-alive sockets so shutdown does not wait for clients that never hang up.
