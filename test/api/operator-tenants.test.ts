@@ -115,7 +115,7 @@ describe('reading and changing clinics', () => {
   it('patches name, addresses and status, and refuses a slug change', async () => {
     const slug = uniqueSlug('patch');
     const created = await op('POST', '/v1/operator/tenants', { slug, name: 'Old', contractEmails: [`a@${slug}.example`] });
-    await stack.temporal.client.workflow.getHandle(tenantProvisioningWorkflowId(created.body.id)).result();
+    await stack.resultOf(tenantProvisioningWorkflowId(created.body.id));
     const id = created.body.id;
     const patched = await op('PATCH', `/v1/operator/tenants/${id}`, { name: 'New', contractEmails: [`b@${slug}.example`], status: 'suspended' });
     expect(patched.status).toBe(200);

@@ -19,7 +19,7 @@ export async function createClinic(stack: TestStack, prefix = 'clinic'): Promise
     json: { slug, name: `Clinic ${slug}`, contractEmails: [`contract@${slug}.example`] },
   });
   if (reply.status !== 201) throw new Error(`createClinic: ${reply.status} ${reply.text}`);
-  await stack.temporal.client.workflow.getHandle(tenantProvisioningWorkflowId(reply.body.id)).result();
+  await stack.resultOf(tenantProvisioningWorkflowId(reply.body.id));
   return { id: reply.body.id, slug };
 }
 

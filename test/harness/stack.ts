@@ -13,7 +13,7 @@ import { createMailWorker, createWorker } from '../../workers/worker';
 import { taskQueues } from '../../workers/task-queues';
 import type { workflowOutboxSweepWorkflow } from '../../workflows/workflow-outbox-sweep';
 import type { SweepResult } from '../../activities/workflow-outbox';
-import { Client } from '@temporalio/client';
+import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { WorkflowOutbox } from '../../temporal/workflow-outbox';
 import { createLogger } from '../../lib/logger';
 import { backupServices } from '../../lib/backup/services';
@@ -53,6 +53,12 @@ export interface TestStack {
   startExtraApi(overrides: Partial<Record<string, string>>): Promise<RunningApi>;
   /** Runs the outbox sweeper once, as its schedule does every minute, and returns its report. */
   sweepOutbox(): Promise<SweepResult>;
+  /**
+   * The result of a workflow that a committed change started. Under load the API's start can miss
+   * its deadline (the change is committed and answered; the sweeper sends the start within a
+   * minute); then this sends it now, as the sweeper would, instead of waiting for the schedule.
+   */
+  resultOf<T = unknown>(workflowId: string): Promise<T>;
   stop(): Promise<void>;
 }
 
@@ -146,6 +152,16 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
         const extra = await startApi(loadConfig({ ...env, ...more }));
         extraApis.push(extra);
         return extra;
+      },
+      resultOf: async <T,>(workflowId: string) => {
+        const handle = temporal.client.workflow.getHandle(workflowId);
+        try {
+          return (await handle.result()) as T;
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+          await new WorkflowOutbox({ db: database.db, client: temporal.client, taskQueue, log: silentLogger }).dispatchWorkflow(workflowId);
+          return (await handle.result()) as T;
+        }
       },
       sweepOutbox: () =>
         temporal.client.workflow.execute<typeof workflowOutboxSweepWorkflow>('workflowOutboxSweepWorkflow', {
