@@ -1,6 +1,11 @@
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import sesServer from 'aws-ses-v2-local';
+
+// The store module object itself (an import namespace may be a copy): persistMails replaces two of its exports.
+const sesStore: typeof import('aws-ses-v2-local/dist/store') = require('aws-ses-v2-local/dist/store');
 
 /**
  * A real local implementation of the SES API (aws-ses-v2-local): the SDK sends genuine SES
@@ -12,7 +17,12 @@ export interface LocalSes {
   close(): Promise<void>;
 }
 
-export async function startLocalSes(opts: { port: number }): Promise<LocalSes> {
+/**
+ * `persistFile`: keep the mails in a JSON Lines file (npm start: under the data folder), so that a
+ * restart does not empty the viewer; clearing the viewer empties the file too.
+ */
+export async function startLocalSes(opts: { port: number; persistFile?: string }): Promise<LocalSes> {
+  if (opts.persistFile) persistMails(opts.persistFile);
   const server: Server = await sesServer({ host: '127.0.0.1', port: opts.port });
   const { port } = server.address() as AddressInfo;
   return {
@@ -40,4 +50,37 @@ export async function fetchLocalEmails(endpoint: string): Promise<StoredEmail[]>
   const res = await fetch(`${endpoint}/store`);
   if (!res.ok) throw new Error(`local SES store answered ${res.status}`);
   return ((await res.json()) as { emails: StoredEmail[] }).emails;
+}
+
+/**
+ * aws-ses-v2-local keeps mails in memory; its route handlers call the store module's `saveEmail`
+ * and `clearStore` through the module object, so wrapping those two exports sees every mail.
+ */
+function persistMails(file: string): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const store = sesStore.getStoreReadonly() as { emails: unknown[] };
+  let kept: string[] = [];
+  try {
+    kept = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  } catch {
+    // First start: no file yet.
+  }
+  for (const line of kept) {
+    try {
+      store.emails.push(JSON.parse(line));
+    } catch {
+      // A line cut short by a crash mid-write: skip it, keep the rest.
+    }
+  }
+  const mutable = sesStore as { saveEmail: typeof sesStore.saveEmail; clearStore: typeof sesStore.clearStore };
+  const save = mutable.saveEmail;
+  const clear = mutable.clearStore;
+  mutable.saveEmail = (email) => {
+    appendFileSync(file, `${JSON.stringify(email)}\n`, { mode: 0o600 });
+    save(email);
+  };
+  mutable.clearStore = () => {
+    writeFileSync(file, '', { mode: 0o600 });
+    clear();
+  };
 }

@@ -89,7 +89,7 @@ async function main() {
     embeddedPgPort: await freePort(),
     temporalPort: await freePort(),
     temporalUiPort: 0,
-    persistTemporal: false,
+    persist: false,
     realSes: false,
     mailPort: 0,
     log: say,

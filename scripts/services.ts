@@ -19,8 +19,8 @@ export interface ServicesOptions {
   temporalPort: number | 'auto';
   /** 0 = headless. */
   temporalUiPort: number;
-  /** Keep Temporal state in a SQLite file under dataDir (survives restarts). */
-  persistTemporal: boolean;
+  /** Keep Temporal state (a SQLite file) and the local mails (JSON Lines) under dataDir, so both survive restarts. */
+  persist: boolean;
   sesEndpoint?: string;
   /** Use real SES (no local server) because AWS credentials are configured. */
   realSes: boolean;
@@ -87,7 +87,7 @@ export async function startServices(o: ServicesOptions): Promise<Services> {
           startDevServer({
             port,
             uiPort: o.temporalUiPort || undefined,
-            dbFile: o.persistTemporal ? path.join(o.dataDir, 'temporal', 'temporal.db') : undefined,
+            dbFile: o.persist ? path.join(o.dataDir, 'temporal', 'temporal.db') : undefined,
             logFile: path.join(o.dataDir, 'logs', `temporal-${port}.log`),
             log: o.log,
           }),
@@ -104,7 +104,7 @@ export async function startServices(o: ServicesOptions): Promise<Services> {
     let sesEndpoint = o.sesEndpoint;
     let mailViewerUrl: string | undefined = sesEndpoint;
     if (!sesEndpoint && !o.realSes) {
-      const ses = await step(o.log, `Mail: starting local SES on 127.0.0.1:${o.mailPort}`, () => startLocalSes({ port: o.mailPort }));
+      const ses = await step(o.log, `Mail: starting local SES on 127.0.0.1:${o.mailPort}`, () => startLocalSes({ port: o.mailPort, persistFile: o.persist ? path.join(o.dataDir, 'mail', 'mails.jsonl') : undefined }));
       stops.push(() => step(o.log, 'Mail: stopping', () => ses.close()));
       sesEndpoint = ses.endpoint;
       mailViewerUrl = ses.viewerUrl;

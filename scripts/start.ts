@@ -85,7 +85,7 @@ async function main() {
     temporalAddress: env.TEMPORAL_ADDRESS,
     temporalPort: num('TEMPORAL_PORT', 7233),
     temporalUiPort: num('TEMPORAL_UI_PORT', 8233),
-    persistTemporal: true,
+    persist: true,
     sesEndpoint: env.SES_ENDPOINT,
     realSes: Boolean(env.AWS_ACCESS_KEY_ID || env.AWS_PROFILE),
     mailPort: num('MAIL_PORT', 8005),

@@ -33,7 +33,7 @@ export default async function globalSetup(): Promise<void> {
     temporalAddress: undefined,
     temporalPort: 'auto',
     temporalUiPort: 0,
-    persistTemporal: false,
+    persist: false,
     sesEndpoint: undefined,
     realSes: false,
     mailPort: 0, // the OS picks the port (no race)
