@@ -309,10 +309,6 @@ const schema = z
     if (c.PURGE_DATABASE_URL && URL.canParse(c.PURGE_DATABASE_URL) && URL.canParse(c.DATABASE_URL) && userOf(c.PURGE_DATABASE_URL) === userOf(c.DATABASE_URL)) {
       ctx.addIssue({ code: 'custom', path: ['PURGE_DATABASE_URL'], message: 'must log in as the purge\'s own role, not as the application\'s login (which may not delete a clinic\'s operation log)' });
     }
-    if (c.NODE_ENV === 'production' && !c.DELETION_CERTIFICATE_KEY) {
-      // A per-process random key would sign certificates nobody can verify later.
-      ctx.addIssue({ code: 'custom', path: ['DELETION_CERTIFICATE_KEY'], message: 'is required when NODE_ENV=production (deletion certificates must stay verifiable)' });
-    }
     if (c.NODE_ENV === 'production' && !c.VIDEO_TOKEN_SECRET) {
       // Without it every API process would sign join tokens with its own random secret,
       // which the video service cannot verify.
@@ -346,6 +342,16 @@ export class ConfigError extends Error {
 // Empty strings from shells or compose files mean "unset", not "empty value".
 const withoutEmpty = (env: NodeJS.ProcessEnv) => Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
 const problemsOf = (issues: z.core.$ZodIssue[]) => issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+
+/**
+ * What only the worker needs (the API never purges): checked by workers/main.ts at start-up.
+ * A per-process random certificate key would sign certificates nobody can verify later.
+ */
+export function workerConfigProblems(c: Config): string[] {
+  return c.NODE_ENV === 'production' && !c.DELETION_CERTIFICATE_KEY
+    ? ['DELETION_CERTIFICATE_KEY: is required for the worker when NODE_ENV=production (deletion certificates must stay verifiable)']
+    : [];
+}
 
 /** The configuration of the API and the worker. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {

@@ -9,7 +9,7 @@ import { ensureSchedules } from '../temporal/schedules';
 import { ensureSearchAttributes } from '../temporal/search-attributes';
 import { createKeyProvider } from '../lib/crypto/provider';
 import { Vault } from '../lib/crypto/vault';
-import { loadConfig } from '../lib/config';
+import { ConfigError, workerConfigProblems, loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createSesMailer } from '../lib/mailer';
 import { countedMailer, newRegistry, outboxMetrics, poolMetrics, startMetricsListener } from '../lib/metrics';
@@ -22,6 +22,8 @@ import { backupServices } from '../lib/backup/services';
 /** Worker process entry point: `npm run start:worker`. */
 async function main() {
   const config = loadConfig();
+  const workerProblems = workerConfigProblems(config);
+  if (workerProblems.length) throw new ConfigError(workerProblems);
   const log = createLogger({ name: 'worker', level: config.LOG_LEVEL });
   const sdkLevel: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
     TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error',
