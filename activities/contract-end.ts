@@ -5,7 +5,6 @@ import { recordAudit } from '../db/audit';
 import type { Db } from '../db/connection';
 import { reservedFrom } from '../db/consultations';
 import {
-  addDeleted,
   beginPurge,
   contractEmails,
   findPurgeRecord,
@@ -66,6 +65,21 @@ export function createContractEndActivities(deps: { db: Db; mailer: Mailer; temp
     const problems = await purgeLoginProblems({ query: async (sql) => (await db.raw(sql)) as { rows: Array<Record<string, unknown>> } });
     if (problems.length) throw ApplicationFailure.nonRetryable(`PURGE_DATABASE_URL's role ${problems.join('; ')}`, 'PurgeLoginUnfit');
     return (checkedPurgeDb = db);
+  };
+
+  /** Every row of the clinic, table by table (children first), in batches each committed on its own. */
+  const deleteAllRows = async (tenantId: string, progress?: (table: string, rows: number) => void): Promise<number> => {
+    const db = await purgeDb();
+    let total = 0;
+    for (const { name } of await clinicTables(db)) {
+      for (;;) {
+        const n = await deleteClinicBatch(db, tenantId, name, services().batchRows);
+        total += n;
+        progress?.(name, total);
+        if (n < services().batchRows) break;
+      }
+    }
+    return total;
   };
 
   return {
@@ -202,22 +216,13 @@ export function createContractEndActivities(deps: { db: Db; mailer: Mailer; temp
      * Deletes every row of the clinic, table by table (children first), in batches of
      * PURGE_BATCH_ROWS, each its own transaction; heartbeats after each batch. Tables are read
      * from the catalog again, so one added since the inventory is purged too. Resumable: rows a
-     * killed attempt deleted are simply gone for the retry.
+     * killed attempt deleted are simply gone for the retry (the certificate's counts come from
+     * the inventory before and a count after, never from this loop, so a killed batch cannot
+     * make them wrong).
      */
     async purgeClinicRows(args: { tenantId: string }): Promise<{ rows: number }> {
-      const db = await purgeDb();
       const { beat } = checkpoint<{ table: string; rows: number }>();
-      let total = 0;
-      for (const { name } of await clinicTables(db)) {
-        for (;;) {
-          const n = await deleteClinicBatch(db, args.tenantId, name, services().batchRows);
-          if (n > 0) await addDeleted(deps.db, args.tenantId, name, n);
-          total += n;
-          beat({ table: name, rows: total });
-          if (n < services().batchRows) break;
-        }
-      }
-      return { rows: total };
+      return { rows: await deleteAllRows(args.tenantId, (table, rows) => beat({ table, rows })) };
     },
 
     /** Deletes every stored object under the clinic's prefix (files; exports land there too). */
@@ -245,11 +250,22 @@ export function createContractEndActivities(deps: { db: Db; mailer: Mailer; temp
       if (!record) throw ApplicationFailure.nonRetryable('no purge inventory for this clinic', 'PurgeRecordMissing');
       if (record.state === 'issued') return { sha256: record.sha256! };
       const { certificateKey, keyProvider } = services();
+      // Proof, not bookkeeping: every table with a tenant_id (the catalog's list now) holds no row of the clinic.
+      const db = await purgeDb();
+      const count = async () => countClinicRows(db, args.tenantId, (await clinicTables(db)).map((t) => t.name));
+      let remaining = await count();
+      // A straggler written after the rows went (e.g. a consultation workflow's last event): delete it too.
+      if (Object.values(remaining).some((n) => n > 0)) {
+        await deleteAllRows(args.tenantId);
+        remaining = await count();
+      }
+      const left = Object.entries(remaining).filter(([, n]) => n > 0);
+      if (left.length) throw ApplicationFailure.retryable(`rows of the clinic remain in ${left.map(([t]) => t).join(', ')}`, 'PurgeIncomplete');
       const issuedAt = new Date();
       const endsAtMs = (await loadContract(deps.db, args.tenantId))?.endsAtMs ?? null;
-      const tables = Object.keys(record.counted)
+      const tables = [...new Set([...Object.keys(record.counted), ...Object.keys(remaining)])]
         .sort()
-        .map((table) => ({ table, existed: record.counted[table]!, deleted: record.deleted[table] ?? 0 }));
+        .map((table) => ({ table, existed: record.counted[table] ?? 0, remaining: remaining[table] ?? 0 }));
       const certificate = {
         type: 'forclinic.deletion-certificate',
         version: 1,
@@ -258,7 +274,8 @@ export function createContractEndActivities(deps: { db: Db; mailer: Mailer; temp
         purgeStartedAt: new Date(record.startedAt).toISOString(),
         purgedAt: issuedAt.toISOString(),
         workflow: { id: record.workflowId, runId: record.runId },
-        database: { tables, rows: tables.reduce((a, t) => a + t.deleted, 0) },
+        // existed: counted in one snapshot when the purge began; remaining: counted after it, in every table the catalog lists.
+        database: { tables, rows: tables.reduce((a, t) => a + t.existed, 0) },
         objects: { prefix: clinicObjectPrefix(record.clinicId), count: record.objects.count, bytes: record.objects.bytes },
         keys: {
           provider: keyProvider,

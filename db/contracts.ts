@@ -90,7 +90,6 @@ export interface PurgeRecord {
   state: 'purging' | 'issued';
   startedAt: Date;
   counted: Record<string, number>;
-  deleted: Record<string, number>;
   objects: { count: number; bytes: number };
   keyIds: string[];
   issuedAt: Date | null;
@@ -114,13 +113,6 @@ export async function insertPurgeRecordIfAbsent(
     .insert({ ...record, state: 'purging', counted: JSON.stringify(record.counted), keyIds: JSON.stringify(record.keyIds), objects: JSON.stringify(record.objects) })
     .onConflict('clinicId')
     .ignore();
-}
-
-/** Adds rows deleted from one table (a batch committed just before). */
-export async function addDeleted(db: Db, clinicId: string, table: string, rows: number): Promise<void> {
-  await db('deletion_certificates')
-    .where({ clinicId })
-    .update({ deleted: db.raw(`jsonb_set(deleted, array[?], to_jsonb(coalesce((deleted->>?)::bigint, 0) + ?))`, [table, table, rows]) });
 }
 
 export async function recordIssued(db: Db, clinicId: string, issued: { certificate: unknown; sha256: string; signature: string; issuedAt: Date }): Promise<void> {

@@ -67,7 +67,6 @@ export async function up(knex: Knex): Promise<void> {
       state text not null check (state in ('purging', 'issued')),
       started_at timestamptz not null default now(),
       counted jsonb not null,
-      deleted jsonb not null default '{}',
       objects jsonb not null default '{"count": 0, "bytes": 0}',
       key_ids jsonb not null,
       issued_at timestamptz,

@@ -130,10 +130,10 @@ describe('contract end', () => {
     expect(canonicalJson(certificate)).toBe(canonical);
     expect(createHash('sha256').update(canonical).digest('hex')).toBe(sha256);
     expect(createHmac('sha256', CERTIFICATE_KEY).update(canonical).digest('hex')).toBe(signature);
-    const listed = Object.fromEntries(certificate.database.tables.map((t: { table: string; existed: number; deleted: number }) => [t.table, t]));
+    const listed = Object.fromEntries(certificate.database.tables.map((t: { table: string; existed: number; remaining: number }) => [t.table, t]));
     // Lifting the hold wrote one outbox row of the clinic after our count (its signal to the workflow).
     const existed = { ...before, workflow_outbox: before.workflow_outbox! + 1 };
-    for (const [table, n] of Object.entries(existed)) expect([table, listed[table].existed, listed[table].deleted]).toEqual([table, n, n]);
+    for (const [table, n] of Object.entries(existed)) expect([table, listed[table].existed, listed[table].remaining]).toEqual([table, n, 0]);
     expect(certificate.objects).toMatchObject({ prefix: `tenants/${tenantId}/`, count: 1 });
     expect(certificate.objects.bytes).toBeGreaterThan(0);
     expect(certificate.keys.ids.sort()).toEqual(masterKeys.sort());
