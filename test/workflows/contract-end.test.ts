@@ -9,6 +9,7 @@ import { canonicalJson } from '../../domain/canonical-json';
 import type { ContractEndResult } from '../../workflows/contract-end';
 import { contractEndProgressQuery } from '../../workflows/contract-end-messages';
 import { eventually } from '../harness/clinic';
+import { recordHistory } from '../harness/history';
 import { bookingClinic, furnishClinic } from '../harness/consultations';
 import { call } from '../harness/http';
 import { startTestStack, type TestStack } from '../harness/stack';
@@ -110,6 +111,7 @@ describe('contract end', () => {
     expect((await op('DELETE', `/v1/operator/tenants/${tenantId}/legal-hold`)).body.legalHold).toBeNull();
     const result = (await handle(tenantId).result()) as ContractEndResult;
     expect(result.outcome).toBe('purged');
+    await recordHistory(handle(tenantId), 'contract-end-held-then-purged');
 
     // No row of the clinic in any table with a tenant_id, no object, no key.
     const after = await rowsPerTable(tenantId);
@@ -174,6 +176,7 @@ describe('contract end', () => {
     expect((await setEnd(tenantId, null)).body).toMatchObject({ contractState: 'active', contractEndsAt: null });
     const result = (await handle(tenantId).result()) as ContractEndResult;
     expect(result.outcome).toBe('cancelled');
+    await recordHistory(handle(tenantId), 'contract-end-extended-then-cancelled');
     expect(await subjects(contract)).toEqual(expect.arrayContaining([expect.stringContaining('取り消されました')]));
     expect((await op('GET', `/v1/operator/tenants/${tenantId}`)).body.contractState).toBe('active');
     expect(await rowsPerTable(tenantId).then((r) => r.accounts)).toBeGreaterThan(0);
