@@ -1,6 +1,7 @@
 import { canonicalJson } from '../../domain/canonical-json';
 import { contractSteps, isReadOnly, stateForEnd } from '../../domain/contract';
 import { loadConfig, workerConfigProblems } from '../../lib/config';
+import { contractNoticeMail, deletionCertificateMail } from '../../activities/mail-templates/contract-end';
 
 const DAY = 86_400_000;
 const NOW = Date.parse('2027-01-10T00:00:00Z');
@@ -47,5 +48,23 @@ describe('contract end rules', () => {
     expect(() => loadConfig({ ...base, PURGE_DATABASE_URL: 'postgres://app@db/x' })).toThrow(/PURGE_DATABASE_URL/);
     expect(workerConfigProblems({ ...c, NODE_ENV: 'production' })).toEqual([expect.stringMatching(/^DELETION_CERTIFICATE_KEY/)]);
     expect(workerConfigProblems({ ...c, NODE_ENV: 'production', DELETION_CERTIFICATE_KEY: 'k'.repeat(32) })).toEqual([]);
+  });
+
+  it('writes every contract mail Japanese first with English below, with Japan time and UTC', () => {
+    const clinic = { name: 'さくらクリニック', slug: 'sakura' };
+    const dates = { endsAt: new Date('2027-03-31T15:00:00Z'), purgeAt: new Date('2027-04-30T15:00:00Z'), previousEndsAt: new Date('2027-02-28T15:00:00Z') };
+    for (const kind of ['announce', 'reminder', 'end', 'changed', 'cancelled'] as const) {
+      const mail = contractNoticeMail(kind, clinic, dates);
+      const [jaHead, enHead] = mail.subject.split(' / ');
+      expect([kind, /[ぁ-んァ-ン一-龯]/.test(jaHead!), /^[\x20-\x7e]+$/.test(enHead!)]).toEqual([kind, true, true]);
+      const firstEnglish = mail.text.search(/^(The |After |At |New )/m);
+      expect(mail.text.indexOf('2027-04-01 00:00（日本時間）')).toBeGreaterThan(-1); // 15:00 UTC is the next day in Japan
+      expect(mail.text.indexOf('（日本時間）')).toBeLessThan(firstEnglish);
+      expect(mail.text).toContain('2027-03-31T15:00:00.000Z');
+    }
+    expect(contractNoticeMail('announce', clinic, dates).text).toContain('医師法第24条');
+    const cert = deletionCertificateMail({ slug: 'sakura' }, { canonical: '{"a":1}', sha256: 'ab'.repeat(32), signature: 'cd'.repeat(32), purgedAt: dates.purgeAt });
+    expect(cert.text).toContain('SHA-256: ' + 'ab'.repeat(32));
+    expect(cert.text.endsWith('{"a":1}')).toBe(true);
   });
 });

@@ -8,7 +8,7 @@ import { contractEndWorkflowId } from '../../temporal/workflow-ids';
 import { canonicalJson } from '../../domain/canonical-json';
 import type { ContractEndResult } from '../../workflows/contract-end';
 import { contractEndProgressQuery } from '../../workflows/contract-end-messages';
-import { eventually } from '../harness/clinic';
+import { eventually, STRONG_PASSWORD } from '../harness/clinic';
 import { recordHistory } from '../harness/history';
 import { bookingClinic, furnishClinic } from '../harness/consultations';
 import { call } from '../harness/http';
@@ -149,6 +149,10 @@ describe('contract end', () => {
     expect(tomb.body).toMatchObject({ contractState: 'purged', name: '(deleted)', contractEmails: [] });
     expect((await op('POST', `/v1/operator/tenants/${tenantId}/legal-hold`, { reason: 'too late' })).body.code).toBe('purge_started');
     expect((await setEnd(tenantId, null)).body.code).toBe('purge_started');
+    // Nobody signs in to a purged clinic, and trying leaves no row of it anywhere.
+    const signIn = await call(stack.url, 'POST', '/v1/auth/login', { json: { tenant: c.clinic.slug, loginId: 'admin', password: STRONG_PASSWORD } });
+    expect([signIn.status, signIn.body.code]).toEqual([401, 'invalid_credentials']);
+    expect(Object.values(await rowsPerTable(tenantId)).every((n) => n === 0)).toBe(true);
     // The platform log keeps ids only.
     const platformLog = await stack.database.ownerDb('operator_actions').where({ target_id: tenantId }).orderBy('id');
     expect(platformLog.map((e: { action: string }) => e.action)).toEqual(
