@@ -2,7 +2,12 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { createDb } from '../../db/connection';
+import { withTenant } from '../../db/tenant-scope';
 import { createKeyProvider } from '../../lib/crypto/provider';
+import { Vault } from '../../lib/crypto/vault';
+import { createBackupStore } from '../../lib/storage/backup-store';
+import { restoreToScratch } from '../harness/restore';
 import { fetchLocalEmails, type StoredEmail } from '../../lib/local-ses';
 import { contractEndWorkflowId } from '../../temporal/workflow-ids';
 import { canonicalJson } from '../../domain/canonical-json';
@@ -106,6 +111,10 @@ describe('contract end', () => {
     const masterKeys = (await stack.database.ownerDb('tenant_master_keys').where({ tenant_id: tenantId })).map((k: { id: string }) => k.id);
     const provider = createKeyProvider(stack.config);
     expect((await provider.unwrapDataKey(tenantId, dataKey.masterKeyId, 'data', dataKey.wrapped)).length).toBe(32);
+    // A real backup generation taken now, with the clinic in it.
+    const backup = await op('POST', '/v1/operator/backups');
+    expect(backup.status).toBe(202);
+    await stack.temporal.client.workflow.getHandle(backup.body.workflowId).result();
 
     // Lifting the hold resumes the workflow: the purge runs to the end.
     expect((await op('DELETE', `/v1/operator/tenants/${tenantId}/legal-hold`)).body.legalHold).toBeNull();
@@ -124,6 +133,21 @@ describe('contract end', () => {
     kms.destroy();
     // The wrapped data key as an old backup holds it can no longer be opened.
     await expect(createKeyProvider(stack.config).unwrapDataKey(tenantId, dataKey.masterKeyId, 'data', dataKey.wrapped)).rejects.toThrow();
+    // The old generation restores (its rows are there until retention prunes it), but the clinic's data in it is unreadable.
+    const scratch = await restoreToScratch(stack, createBackupStore(stack.config), backup.body.generationId);
+    try {
+      expect(scratch.outcome.ok).toBe(true);
+      const restored = createDb({ url: scratch.appUrl, poolMax: 1 });
+      try {
+        const patient = await withTenant(restored, tenantId, (trx) => trx('patients').where({ id: c.patientId }).first());
+        expect(patient).toBeDefined();
+        await expect(new Vault(restored, createKeyProvider(stack.config)).decryptText(tenantId, `patients.name:${c.patientId}`, patient.nameSealed)).rejects.toThrow();
+      } finally {
+        await restored.destroy();
+      }
+    } finally {
+      await scratch.drop();
+    }
 
     // The certificate: counts equal to what existed, hash and signature recomputable.
     const cert = await op('GET', `/v1/operator/tenants/${tenantId}/deletion-certificate`);
