@@ -42,6 +42,7 @@ import { Vault } from '../lib/crypto/vault';
 import { PasswordHasher } from '../lib/password-hash';
 import { healthRoutes } from './routes/health';
 import { operatorTenantRoutes } from './routes/operator-tenants';
+import { operatorContractEndRoutes } from './routes/operator-contract-end';
 import { operatorNoticeRoutes } from './routes/operator-notices';
 import { noticeRoutes } from './routes/notices';
 import type { ChangeNoticeSettings } from '../application/notices/change-notices';
@@ -142,6 +143,7 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
   const routes = [
     ...healthRoutes(deps),
     ...operatorTenantRoutes(deps),
+    ...operatorContractEndRoutes(deps),
     ...operatorNoticeRoutes(deps),
     ...noticeRoutes(deps),
     ...operatorBackupRoutes(deps),

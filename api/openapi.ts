@@ -135,6 +135,8 @@ function problemCodes(r: AnyRoute, queryFields: Set<string>): Map<number, string
   for (const status of [400, 413, 415, 503]) add(status, COMMON_CODES[status]);
   const auth = r.security === 'session' ? SESSION_CODES : r.security === 'operator' ? OPERATOR_CODES : {};
   for (const [status, list] of Object.entries(auth)) add(Number(status), list);
+  // A clinic read-only after its contract ended refuses every session write but the few that stay open (api/route.ts).
+  if (r.security === 'session' && r.method !== 'get' && !r.openAfterContractEnd) add(403, ['contract_ended']);
   if (r.params) add(404, COMMON_CODES[404]);
   if (queryFields.has('cursor')) add(400, ['invalid_cursor']);
   // Every from/to window is checked by one rule (domain/audit-query.ts, domain/availability.ts).

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CONTRACT_STATES } from '../domain/contract';
 import { TENANT_STATUSES } from '../domain/tenant';
 
 /** Response shapes, used only for /openapi.json (request shapes live with their rules in domain/). */
@@ -33,6 +34,12 @@ export const tenantSchema = z
     name: z.string(),
     contractEmails: z.array(z.string().email()),
     status: z.enum(TENANT_STATUSES),
+    contractEndsAt: z.string().datetime().nullable().describe('UTC, ISO 8601; null while no end is planned'),
+    contractState: z.enum(CONTRACT_STATES).describe('active → ending → read_only (after the end) → purging → purged (README: Contract end)'),
+    legalHold: z
+      .object({ reason: z.string(), since: z.string().datetime().describe('UTC, ISO 8601') })
+      .nullable()
+      .describe('While set, the purge after the grace period waits'),
     createdAt: z.string().datetime().describe('UTC, ISO 8601'),
     updatedAt: z.string().datetime().describe('UTC, ISO 8601'),
   })

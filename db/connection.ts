@@ -64,9 +64,10 @@ export interface DbOptions {
    * 'app' (default): the URL is the application's login role (db/roles.ts). Every new connection
    * checks that it owns nothing and cannot escape row-level security or rewrite the operation
    * log, and is refused (PrivilegedLoginError) otherwise. 'owner': the tables' owner
-   * (MIGRATION_DATABASE_URL), for migrations and operator maintenance only.
+   * (MIGRATION_DATABASE_URL), for migrations and operator maintenance only. 'purge': the
+   * contract-end purge's own login (db/purge-role.ts; checked by the purge before it deletes).
    */
-  as?: 'app' | 'owner';
+  as?: 'app' | 'owner' | 'purge';
 }
 
 /** One knex pool per process. Every session runs in UTC so timestamps never depend on the host. */

@@ -148,3 +148,8 @@ export async function releaseAbandoned(trx: TenantTransaction, id: string, why: 
     .ignore();
   return true;
 }
+
+/** Bookings still only reserved that start at or after `from` (the contract's end cancels them). */
+export async function reservedFrom(trx: TenantTransaction, from: Date): Promise<Array<Pick<ConsultationRow, 'id' | 'workflowId'>>> {
+  return trx('consultations').where({ status: 'reserved' }).where('startsAt', '>=', from).orderBy('startsAt').select('id', 'workflowId');
+}

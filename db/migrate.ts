@@ -3,6 +3,7 @@ import { loadMigrationConfig } from '../lib/config';
 import { createDb, migrateLatest } from './connection';
 import { assertLeastPrivilege, loginOf, provisionLoginRole } from './roles';
 import { provisionBackupRoles } from './backup-roles';
+import { provisionPurgeLogin } from './purge-role';
 
 /**
  * Applies pending migrations as the tables' owner, then, when the application's URL is given,
@@ -42,6 +43,10 @@ async function main() {
   const applied = await migrateAndProvision({ ownerUrl: config.MIGRATION_DATABASE_URL, appUrl: config.DATABASE_URL });
   console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
   if (config.DATABASE_URL) console.log(`login role "${loginOf(config.DATABASE_URL).user}": ready (member of forclinic_app, owns nothing)`);
+  if (config.PURGE_DATABASE_URL) {
+    await provisionPurgeLogin(config.MIGRATION_DATABASE_URL, loginOf(config.PURGE_DATABASE_URL));
+    console.log(`purge role "${loginOf(config.PURGE_DATABASE_URL).user}": ready (member of forclinic_purge: reads and deletes one clinic's rows)`);
+  }
   if (config.BACKUP_DATABASE_URL) {
     await provisionBackupRoles(config.MIGRATION_DATABASE_URL, { backup: loginOf(config.BACKUP_DATABASE_URL) });
     console.log(`backup role "${loginOf(config.BACKUP_DATABASE_URL).user}": ready (BYPASSRLS, pg_read_all_data, read-only sessions)`);

@@ -4,6 +4,7 @@ import type { PasswordPolicy } from '../domain/password-policy';
 import { isUuid } from '../domain/ids';
 import type { Role } from '../domain/roles';
 import type { TenantStatus } from '../domain/tenant';
+import type { ContractState } from '../domain/contract';
 import type { Db } from './connection';
 import { SessionRow, type SessionState } from './models/session';
 import type { TenantTransaction } from './tenant-scope';
@@ -51,7 +52,7 @@ export async function createSession(
 }
 
 export interface SessionAuthentication {
-  clinic: { id: string; slug: string; name: string; status: TenantStatus };
+  clinic: { id: string; slug: string; name: string; status: TenantStatus; contractState: ContractState; contractEndsAt: Date | null };
   allowlist: string[];
   /** Absent when the token names no live session of a usable account. */
   session?: {
@@ -79,7 +80,7 @@ export async function authenticateSession(db: Db, tenantId: string, token: strin
   const now = Date.now();
   const live = r.session_id !== null && r.idle_expires_at!.getTime() > now && r.absolute_expires_at!.getTime() > now;
   return {
-    clinic: { id: tenantId, slug: r.tenant_slug, name: r.tenant_name, status: r.tenant_status },
+    clinic: { id: tenantId, slug: r.tenant_slug, name: r.tenant_name, status: r.tenant_status, contractState: r.contract_state, contractEndsAt: r.contract_ends_at },
     allowlist: checkedAllowlist(tenantId, r.network_allowlist),
     session: live
       ? {
@@ -109,6 +110,8 @@ interface SessionAuthRecord {
   display_name: string | null;
   email: string | null;
   passkey_count: number | null;
+  contract_state: ContractState;
+  contract_ends_at: Date | null;
 }
 
 /** Extending the idle deadline is written at most once a minute per session, to spare the database. */

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { CreateTenantInput, Tenant, TenantStatus, UpdateTenantInput } from '../domain/tenant';
 import { canChangeStatus } from '../domain/tenant';
+import { contractSettled, stateForEnd } from '../domain/contract';
 import { CURSOR_TS_SQL, encodeCursor, type Keyset } from '../domain/pagination';
 import { conflict, notFound } from '../domain/problems';
 import type { Db } from './connection';
@@ -60,16 +61,34 @@ export async function listTenants(
 }
 
 
-/** Inside the caller's transaction: the clinic's row stays locked until it commits. */
-export async function updateTenant(trx: Knex.Transaction, id: string, patch: UpdateTenantInput): Promise<Tenant> {
+/**
+ * Inside the caller's transaction: the clinic's row stays locked until it commits. A new contract
+ * end also sets the contract state it implies at once (a clinic whose end moved later is writable
+ * again from the next request), measured on the database's clock; `contractChanged` says whether
+ * the contract-end workflow must hear of it.
+ */
+export async function updateTenant(trx: Knex.Transaction, id: string, patch: UpdateTenantInput): Promise<{ tenant: Tenant; contractChanged: boolean }> {
   if (!isUuid(id)) throw notFound('No such clinic.');
   const current = await TenantRow.query(trx).findById(id).forUpdate();
   if (!current) throw notFound('No such clinic.');
   if (patch.status && !canChangeStatus(current.status, patch.status)) {
     throw conflict('invalid_transition', `A clinic in status "${current.status}" cannot become "${patch.status}".`);
   }
-  const row = await TenantRow.query(trx).patchAndFetchById(id, { ...patch, updatedAt: trx.fn.now() as never });
-  return row.toApi();
+  if (contractSettled(current.contractState)) {
+    // The tombstone of a purged clinic, or one whose deletion is running, changes no more.
+    throw conflict('purge_started', 'This clinic\'s data is being or has been deleted; it can no longer be changed.');
+  }
+  const { contractEndsAt, ...rest } = patch;
+  const contract: Partial<TenantRow> = {};
+  let contractChanged = false;
+  if (contractEndsAt !== undefined && (contractEndsAt?.getTime() ?? null) !== (current.contractEndsAt?.getTime() ?? null)) {
+    const { rows } = await trx.raw('select now() as now');
+    contract.contractEndsAt = contractEndsAt;
+    contract.contractState = stateForEnd(contractEndsAt?.getTime() ?? null, (rows[0].now as Date).getTime());
+    contractChanged = true;
+  }
+  const row = await TenantRow.query(trx).patchAndFetchById(id, { ...rest, ...contract, updatedAt: trx.fn.now() as never });
+  return { tenant: row.toApi(), contractChanged };
 }
 
 /** Finishes provisioning. Idempotent: activating an active clinic changes nothing. */

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { displayText, emailAddress } from './fields';
+import { scheduleInstant } from './dates';
+import type { ContractState } from './contract';
 
 /** Business rules for clinics (tenants), shared by the API and by activities. */
 
@@ -37,8 +39,16 @@ export const updateTenantSchema = z
     name: nameSchema.optional(),
     contractEmails: contractEmailsSchema.optional(),
     status: z.enum(['active', 'suspended']).optional(),
+    /**
+     * When the contract ends (UTC instant; an offset is converted). Null removes a planned end;
+     * a later date extends it. Either cancels what was pending and says so by mail.
+     */
+    contractEndsAt: scheduleInstant
+      .transform((v) => new Date(v))
+      .nullable()
+      .optional(),
   })
-  .refine((v) => Object.keys(v).length > 0, 'at least one of name, contractEmails, status is required');
+  .refine((v) => Object.keys(v).length > 0, 'at least one of name, contractEmails, status, contractEndsAt is required');
 export type UpdateTenantInput = z.output<typeof updateTenantSchema>;
 
 export interface Tenant {
@@ -47,6 +57,11 @@ export interface Tenant {
   name: string;
   contractEmails: string[];
   status: TenantStatus;
+  /** UTC, ISO 8601; null while no end is planned. */
+  contractEndsAt: string | null;
+  contractState: ContractState;
+  /** A legal hold pauses the purge after the contract's end. */
+  legalHold: { reason: string; since: string } | null;
   createdAt: string;
   updatedAt: string;
 }

@@ -241,6 +241,22 @@ const schema = z
       .refine((list) => new Set(list).size === list.length, 'must not name the same lead time twice')
       .default([7 * DAY, DAY]),
     CHANGE_NOTICE_MIN_LEAD_SECONDS: int(0, 365 * DAY).default(7 * DAY),
+    /**
+     * Contract end (README: Contract end): reminders this long before the end (the announcement
+     * goes at once and the "on the day" notice at the end), the read-only grace before the purge,
+     * the purge's own login (reads and deletes one clinic's rows, nothing else), its batch size,
+     * and the key deletion certificates are signed with (HMAC-SHA-256).
+     */
+    CONTRACT_NOTICE_LEAD_SECONDS: commaList(
+      (n) => (/^\d{1,9}$/.test(n) && Number(n) >= 1 && Number(n) <= 365 * DAY ? undefined : `must be whole seconds from 1 to ${365 * DAY}`),
+      Number,
+    )
+      .refine((list) => new Set(list).size === list.length, 'must not name the same lead time twice')
+      .default([60 * DAY, 14 * DAY]),
+    CONTRACT_GRACE_SECONDS: int(1, 365 * DAY).default(30 * DAY),
+    PURGE_DATABASE_URL: postgresUrl.optional(),
+    PURGE_BATCH_ROWS: int(100, 100_000).default(5_000),
+    DELETION_CERTIFICATE_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
     SECURITY_CONTACT_EMAIL: z.string().email().default('security@forclinic.example'),
     /** The operation log screen's default window, and the longest window one request may cover. */
     AUDIT_DEFAULT_WINDOW_DAYS: int(1, 3_660).default(90),
@@ -308,6 +324,9 @@ const schema = z
     if (c.AUDIT_DEFAULT_WINDOW_DAYS > c.AUDIT_MAX_WINDOW_DAYS) {
       ctx.addIssue({ code: 'custom', path: ['AUDIT_DEFAULT_WINDOW_DAYS'], message: `must not exceed AUDIT_MAX_WINDOW_DAYS (${c.AUDIT_MAX_WINDOW_DAYS})` });
     }
+    if (c.PURGE_DATABASE_URL && URL.canParse(c.PURGE_DATABASE_URL) && URL.canParse(c.DATABASE_URL) && userOf(c.PURGE_DATABASE_URL) === userOf(c.DATABASE_URL)) {
+      ctx.addIssue({ code: 'custom', path: ['PURGE_DATABASE_URL'], message: 'must log in as the purge\'s own role, not as the application\'s login (which may not delete a clinic\'s operation log)' });
+    }
     if (c.NODE_ENV === 'production' && !c.VIDEO_TOKEN_SECRET) {
       // Without it every API process would sign join tokens with its own random secret,
       // which the video service cannot verify.
@@ -342,6 +361,16 @@ export class ConfigError extends Error {
 const withoutEmpty = (env: NodeJS.ProcessEnv) => Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
 const problemsOf = (issues: z.core.$ZodIssue[]) => issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
 
+/**
+ * What only the worker needs (the API never purges): checked by workers/main.ts at start-up.
+ * A per-process random certificate key would sign certificates nobody can verify later.
+ */
+export function workerConfigProblems(c: Config): string[] {
+  return c.NODE_ENV === 'production' && !c.DELETION_CERTIFICATE_KEY
+    ? ['DELETION_CERTIFICATE_KEY: is required for the worker when NODE_ENV=production (deletion certificates must stay verifiable)']
+    : [];
+}
+
 /** The configuration of the API and the worker. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const cleaned = withoutEmpty(env);
@@ -368,6 +397,8 @@ const migrationSchema = z
     DATABASE_URL: postgresUrl.optional(),
     /** When given, the backup role is created or updated too (needs a superuser owner: BYPASSRLS). */
     BACKUP_DATABASE_URL: postgresUrl.optional(),
+    /** When given, the contract-end purge's login is created if missing and made a member of forclinic_purge. */
+    PURGE_DATABASE_URL: postgresUrl.optional(),
   })
   .superRefine((c, ctx) => {
     if (c.BACKUP_DATABASE_URL && URL.canParse(c.BACKUP_DATABASE_URL)) {

@@ -5,6 +5,7 @@ import { ensureDatabase, withDatabase } from '../db/database';
 import { embeddedLogin } from '../db/embedded-postgres';
 import { migrateAndProvision } from '../db/migrate';
 import { provisionBackupRoles } from '../db/backup-roles';
+import { provisionPurgeLogin } from '../db/purge-role';
 import { loginOf, withLogin } from '../db/roles';
 import { ConfigError, loadMigrationConfig } from '../lib/config';
 import { startProcess, waitFor, type ManagedProcess } from '../lib/process';
@@ -111,7 +112,11 @@ async function main() {
     const backup = await embeddedLogin(dataDir, 'forclinic_backup');
     const restoreTest = await embeddedLogin(dataDir, 'forclinic_restore_test');
     await provisionBackupRoles(services.serverUrl, { backup, restoreTest });
+    // The contract-end purge's login (db/purge-role.ts): reads and deletes one clinic's rows, nothing else.
+    const purge = await embeddedLogin(dataDir, 'forclinic_purge_login');
+    await provisionPurgeLogin(ownerUrl, purge, { createGroup: true });
     backupEnv = {
+      PURGE_DATABASE_URL: env.PURGE_DATABASE_URL || withLogin(ownerUrl, purge),
       BACKUP_DATABASE_URL: env.BACKUP_DATABASE_URL || withLogin(ownerUrl, backup),
       RESTORE_TEST_DATABASE_URL: env.RESTORE_TEST_DATABASE_URL || withLogin(withDatabase(services.serverUrl, 'postgres'), restoreTest),
     };

@@ -9,18 +9,21 @@ import { ensureSchedules } from '../temporal/schedules';
 import { ensureSearchAttributes } from '../temporal/search-attributes';
 import { createKeyProvider } from '../lib/crypto/provider';
 import { Vault } from '../lib/crypto/vault';
-import { loadConfig } from '../lib/config';
+import { ConfigError, workerConfigProblems, loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createSesMailer } from '../lib/mailer';
 import { countedMailer, newRegistry, outboxMetrics, poolMetrics, startMetricsListener } from '../lib/metrics';
 import { waitFor } from '../lib/process';
 import { taskQueues } from './task-queues';
 import { createMailWorker, createWorker } from './worker';
+import { contractEndServices } from './contract-end-services';
 import { backupServices } from '../lib/backup/services';
 
 /** Worker process entry point: `npm run start:worker`. */
 async function main() {
   const config = loadConfig();
+  const workerProblems = workerConfigProblems(config);
+  if (workerProblems.length) throw new ConfigError(workerProblems);
   const log = createLogger({ name: 'worker', level: config.LOG_LEVEL });
   const sdkLevel: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
     TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error',
@@ -63,7 +66,8 @@ async function main() {
   const keys = createKeyProvider(config);
   const client = new Client({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE });
   const outbox = new WorkflowOutbox({ db, client, taskQueue: queue, log });
-  const deps = { db, mailer, vault: new Vault(db, keys), outbox, temporal: client, notices: { securityContact: config.SECURITY_CONTACT_EMAIL }, backups: backupServices(config, keys) };
+  const contractEnd = contractEndServices(config);
+  const deps = { db, mailer, vault: new Vault(db, keys), outbox, temporal: client, notices: { securityContact: config.SECURITY_CONTACT_EMAIL }, backups: backupServices(config, keys), contractEnd };
   // A release runs the workflow code `npm run build` bundled (dist/workflow-bundle.js beside the
   // compiled workers/); a development run bundles the sources at start.
   const prebuilt = path.join(__dirname, '..', 'workflow-bundle.js');
@@ -74,6 +78,7 @@ async function main() {
   // Only the worker holds the backup credential (the API never needs it), so the check is here:
   // loud at start-up, and every backup then fails visibly with the same reason.
   if (!config.BACKUP_DATABASE_URL) log.error('BACKUP_DATABASE_URL is not set: nightly backups will fail (README: Backups)');
+  if (!config.PURGE_DATABASE_URL) log.error('PURGE_DATABASE_URL is not set: contract-end purges will wait, failing, until it is (README: Contract end)');
   if (!config.OPERATOR_EMAILS.length) log.error('OPERATOR_EMAILS is not set: backup failures cannot be mailed to anyone');
   // Search attributes and schedules travel with the code that uses them.
   try {
@@ -103,6 +108,7 @@ async function main() {
   } finally {
     await connection!.close();
     await db.destroy();
+    await contractEnd.close();
     mailer.close();
     await metrics?.close();
     log.info('worker stopped');

@@ -5,6 +5,7 @@ import { authenticateSession, tenantOfToken, touchDue, touchSession } from '../.
 import { getSettings } from '../../db/settings';
 import { withTenant } from '../../db/tenant-scope';
 import { ipInCidrs } from '../../domain/network';
+import { contractSettled, isReadOnly } from '../../domain/contract';
 import { Problem, forbidden, unauthorized } from '../../domain/problems';
 import { hasAnyRole } from '../../domain/roles';
 import { deniedAttemptKind } from '../../domain/security-events';
@@ -45,6 +46,8 @@ export function sessionAuth(deps: { db: Db; securityEvents: Pick<SecurityEventRe
     if (!found) throw unauthorized('A valid session token is required.');
     const { clinic, allowlist, session } = found;
     if (clinic.status === 'suspended') throw forbidden('tenant_suspended', 'This clinic\'s service is suspended.');
+    // Its data is being (or has been) deleted: no session of it counts any more.
+    if (contractSettled(clinic.contractState)) throw unauthorized('This clinic\'s contract has ended and its data is being deleted.');
     // The token first: a stranger without a live session learns nothing and writes nothing.
     if (!session) throw unauthorized('The session has expired or was revoked. Log in again.');
     const { account } = session;
@@ -74,6 +77,11 @@ export function sessionAuth(deps: { db: Db; securityEvents: Pick<SecurityEventRe
       email: account.email,
       passkeyCount: account.passkeyCount,
     };
+    // After the contract's end (decided from the stored end on every request, not from the
+    // workflow's progress): reads, exports and signing in/out only.
+    if (route.method !== 'get' && !route.openAfterContractEnd && isReadOnly(clinic.contractState, clinic.contractEndsAt?.getTime() ?? null, Date.now())) {
+      throw forbidden('contract_ended', 'This clinic\'s contract has ended: its data can be read and exported, not changed.');
+    }
     if (!allowedStates.includes(session.state)) {
       throw forbidden(session.state, STATE_DETAIL[session.state] ?? 'Not allowed in this session state.');
     }

@@ -45,6 +45,8 @@ export const authRoutes = (deps: AppDeps) => [
   defineRoute({
     method: 'post',
     path: '/v1/auth/logout',
+    // Signing in, out and proving who one is keep working while the clinic is read-only after its contract ended.
+    openAfterContractEnd: true,
     operationId: 'logout',
     summary: 'End this session',
     tags: ['auth'],
@@ -60,6 +62,8 @@ export const authRoutes = (deps: AppDeps) => [
   defineRoute({
     method: 'post',
     path: '/v1/auth/password',
+    // Signing in, out and proving who one is keep working while the clinic is read-only after its contract ended.
+    openAfterContractEnd: true,
     operationId: 'changePassword',
     summary: 'Change your own password; every other session of the account is revoked',
     tags: ['auth'],
@@ -78,6 +82,8 @@ export const authRoutes = (deps: AppDeps) => [
   defineRoute({
     method: 'post',
     path: '/v1/auth/reauthenticate',
+    // Signing in, out and proving who one is keep working while the clinic is read-only after its contract ended.
+    openAfterContractEnd: true,
     operationId: 'reauthenticate',
     summary: 'Confirm your password again: adding or removing a passkey needs a proof from the last 5 minutes (wrong passwords count toward the lockout)',
     tags: ['auth'],

@@ -86,14 +86,18 @@ export const operatorTenantRoutes = (deps: AppDeps) => [
     method: 'patch',
     path: '/v1/operator/tenants/:id',
     operationId: 'updateTenant',
-    summary: 'Change a clinic\'s name, contract e-mail addresses or status (active/suspended)',
+    summary: 'Change a clinic\'s name, contract e-mail addresses, status (active/suspended) or contract end',
+    description:
+      'Setting `contractEndsAt` starts (or re-plans) the clinic\'s contract-end workflow `contract-end/<id>`: notices, read-only after the end, ' +
+      'purge after the grace period (README: Contract end). `null` or a later date cancels what was pending and says so by mail.',
     tags: ['operator'],
     security: 'operator',
     operatorRoles: ['platform-admin'],
     params: idParams,
     body: updateTenantSchema,
     responses: { 200: { description: 'The updated clinic', schema: tenantSchema } },
-    problems: { 404: [] },
+    problems: { 404: [], 409: ['invalid_transition', 'purge_started'] },
+    bodyExample: { contractEndsAt: '2027-03-31T15:00:00Z' },
     handler: async (ctx, { params, body }) => {
       ctx.body = await updateClinic(deps, actor(ctx), params.id, body);
     },

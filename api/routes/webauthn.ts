@@ -53,6 +53,8 @@ export const webauthnRoutes = (deps: AppDeps) => [
     ...common,
     method: 'post',
     path: '/v1/auth/webauthn/registration/options',
+    // Signing in, out and proving who one is keep working while the clinic is read-only after its contract ended.
+    openAfterContractEnd: true,
     operationId: 'passkeyRegistrationOptions',
     summary: 'Options for navigator.credentials.create() to register a passkey (needs a password or passkey proved in the last 5 minutes)',
     states: ['active', 'second_factor_enrollment_required'],
@@ -67,6 +69,8 @@ export const webauthnRoutes = (deps: AppDeps) => [
     ...common,
     method: 'post',
     path: '/v1/auth/webauthn/registration/verify',
+    // Signing in, out and proving who one is keep working while the clinic is read-only after its contract ended.
+    openAfterContractEnd: true,
     operationId: 'passkeyRegistrationVerify',
     summary: 'Register the passkey the browser created (needs a recent proof); an enrolling session is replaced by an active one',
     states: ['active', 'second_factor_enrollment_required'],
@@ -89,6 +93,8 @@ export const webauthnRoutes = (deps: AppDeps) => [
     ...common,
     method: 'post',
     path: '/v1/auth/webauthn/authentication/options',
+    // Signing in, out and proving who one is keep working while the clinic is read-only after its contract ended.
+    openAfterContractEnd: true,
     operationId: 'passkeyAuthenticationOptions',
     summary: 'Options for navigator.credentials.get(): to complete two-step verification, or to re-authenticate an active session',
     states: ['second_factor_required', 'active'],
@@ -102,6 +108,8 @@ export const webauthnRoutes = (deps: AppDeps) => [
     ...common,
     method: 'post',
     path: '/v1/auth/webauthn/authentication/verify',
+    // Signing in, out and proving who one is keep working while the clinic is read-only after its contract ended.
+    openAfterContractEnd: true,
     operationId: 'passkeyAuthenticationVerify',
     summary: 'Verify the passkey assertion: two-step verification issues a new, active session; an active session is re-authenticated',
     states: ['second_factor_required', 'active'],

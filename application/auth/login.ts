@@ -8,6 +8,7 @@ import { createSession } from '../../db/sessions';
 import { getSettings } from '../../db/settings';
 import type { TenantTransaction } from '../../db/tenant-scope';
 import { withTenant } from '../../db/tenant-scope';
+import { contractSettled } from '../../domain/contract';
 import { findTenantBySlug } from '../../db/tenants';
 import { passkeyCount } from '../../db/webauthn';
 import { normaliseLoginId } from '../../domain/account';
@@ -132,8 +133,9 @@ async function identify(deps: Deps, req: LoginRequest): Promise<Target> {
   const slug = req.tenant.toLowerCase();
   const found = await findTenantBySlug(deps.db, slug);
   // An unknown (or inactive) clinic takes the same path as an unknown user, inside a scope that
-  // can see nothing of any clinic, so the two cost the same and answer the same.
-  const tenantId = found?.status === 'active' ? found.id : undefined;
+  // can see nothing of any clinic, so the two cost the same and answer the same. So does one whose
+  // data is being (or has been) deleted after its contract ended: no new session may appear in it.
+  const tenantId = found?.status === 'active' && !contractSettled(found.contractState) ? found.id : undefined;
   const { loginIdKey, loginFailuresPerIp, loginFailuresPerClinic, loginFailuresPerAccount } = deps.security;
   const loginId = normaliseLoginId(req.loginId);
   const loginKey = loginIdHash(loginIdKey, tenantId ?? `slug:${slug}`, loginId);

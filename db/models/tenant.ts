@@ -1,5 +1,6 @@
 import { Model } from 'objection';
 import type { Tenant, TenantStatus } from '../../domain/tenant';
+import type { ContractState } from '../../domain/contract';
 
 /** The registry of clinics. Not tenant-owned itself: only operators list it. */
 export class TenantRow extends Model {
@@ -11,6 +12,10 @@ export class TenantRow extends Model {
   name!: string;
   contractEmails!: string[];
   status!: TenantStatus;
+  contractEndsAt!: Date | null;
+  contractState!: ContractState;
+  legalHoldReason!: string | null;
+  legalHoldAt!: Date | null;
   createdAt!: Date;
   updatedAt!: Date;
 
@@ -21,6 +26,9 @@ export class TenantRow extends Model {
       name: this.name,
       contractEmails: this.contractEmails,
       status: this.status,
+      contractEndsAt: this.contractEndsAt?.toISOString() ?? null,
+      contractState: this.contractState,
+      legalHold: this.legalHoldReason !== null && this.legalHoldAt ? { reason: this.legalHoldReason, since: this.legalHoldAt.toISOString() } : null,
       createdAt: this.createdAt.toISOString(),
       updatedAt: this.updatedAt.toISOString(),
     };

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, open as openFile, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { open, seal } from './aead';
 import { keyContext, keyError, type KeyProvider } from './key-provider';
@@ -67,7 +67,23 @@ export function localKeyProvider(opts: { dir: string }): KeyProvider {
     },
     async destroyMasterKey(tenantId, masterKeyId) {
       calls += 1;
-      await rm(file(tenantId, masterKeyId), { force: true });
+      // Overwritten in place (and synced) before unlinking, so the key's bytes do not linger in
+      // the file's old blocks; best effort on copy-on-write or journaling file systems, which is
+      // why the key store's own backups must be short-lived (README: Encryption).
+      const keyFile = file(tenantId, masterKeyId);
+      try {
+        const handle = await openFile(keyFile, 'r+');
+        try {
+          const { size } = await handle.stat();
+          await handle.write(randomBytes(size), 0, size, 0);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      await rm(keyFile, { force: true });
     },
     calls: () => calls,
   };

@@ -1,9 +1,9 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 
 /**
@@ -15,7 +15,17 @@ export interface ObjectStore {
   put(key: string, body: Readable): Promise<{ bytes: number }>;
   get(key: string): Promise<Readable>;
   delete(key: string): Promise<void>;
+  /**
+   * Every object whose key starts with `prefix` (a folder-like prefix ending in "/"), with its
+   * size: what a clinic's purge deletes (`tenants/<id>/`) and counts for its certificate.
+   */
+  listUnder(prefix: string): AsyncIterable<{ key: string; bytes: number }>;
 }
+
+const checkPrefix = (prefix: string) => {
+  if (!prefix.endsWith('/')) throw new Error(`object prefix must end with "/": ${prefix}`);
+  return checkKey(prefix.slice(0, -1)) + '/';
+};
 
 export const SAFE_KEY = /^[a-z0-9/-]{1,200}$/;
 const checkKey = (key: string) => {
@@ -45,6 +55,25 @@ export function fsObjectStore(root: string): ObjectStore {
     },
     async delete(key) {
       await rm(file(key), { force: true });
+    },
+    async *listUnder(prefix) {
+      const base = checkPrefix(prefix);
+      const walk = async function* (dir: string): AsyncIterable<{ key: string; bytes: number }> {
+        let entries;
+        try {
+          entries = await readdir(path.join(root, dir), { withFileTypes: true });
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+          throw err;
+        }
+        for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+          const key = `${dir}${e.name}`;
+          if (e.isDirectory()) yield* walk(`${key}/`);
+          // Half-written uploads (`.partial`, never readable as objects) are left to the shredded key.
+          else if (e.isFile() && SAFE_KEY.test(key)) yield { key, bytes: (await stat(path.join(root, key))).size };
+        }
+      };
+      yield* walk(base);
     },
   };
 }
@@ -84,6 +113,14 @@ export function s3ObjectStore(opts: S3Options, client: S3Client = s3Client(opts)
     },
     async delete(key) {
       await client.send(new DeleteObjectCommand({ Bucket: opts.bucket, Key: checkKey(key) }));
+    },
+    async *listUnder(prefix) {
+      let token: string | undefined;
+      do {
+        const page = await client.send(new ListObjectsV2Command({ Bucket: opts.bucket, Prefix: checkPrefix(prefix), ContinuationToken: token }));
+        for (const o of page.Contents ?? []) if (o.Key) yield { key: o.Key, bytes: o.Size ?? 0 };
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
     },
   };
 }

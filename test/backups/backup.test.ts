@@ -15,17 +15,15 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { createDb } from '../../db/connection';
 import { dropDatabase, ensureDatabase, withDatabase } from '../../db/database';
-import { restoreInto } from '../../db/backup-restore';
-import { withLogin } from '../../db/roles';
 import { withTenant } from '../../db/tenant-scope';
-import { openGeneration, verifyGeneration } from '../../lib/backup/verify';
+import { verifyGeneration } from '../../lib/backup/verify';
 import { writeGeneration } from '../../lib/backup/write';
 import { createKeyProvider } from '../../lib/crypto/provider';
 import { Vault } from '../../lib/crypto/vault';
 import { createBackupStore, s3BackupStore, type BackupStore } from '../../lib/storage/backup-store';
 import { BACKUP_SCHEDULE_ID, BACKUP_VERIFICATION_SCHEDULE_ID, ensureSchedules, RESTORE_TEST_SCHEDULE_ID } from '../../temporal/schedules';
 import { call } from '../harness/http';
-import { testLogin } from '../harness/database';
+import { restoreToScratch as restoreScratch } from '../harness/restore';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -51,15 +49,7 @@ const run = async <W extends (...args: any[]) => Promise<any>>(type: string, arg
   return result as Awaited<ReturnType<W>>;
 };
 
-/** Restores a generation into a new scratch database (as the restore test's role) and returns its URL for the test to inspect and drop. */
-async function restoreToScratch(store: BackupStore, generationId: string) {
-  const name = `test_restore_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-  const admin = stack.config.RESTORE_TEST_DATABASE_URL!;
-  await ensureDatabase(admin, name);
-  const { manifest, dataKey } = await openGeneration(store, createKeyProvider(stack.config), generationId);
-  const outcome = await restoreInto({ store, manifest, dataKey, targetUrl: withDatabase(admin, name) });
-  return { outcome, appUrl: withLogin(withDatabase(admin, name), testLogin()), drop: () => dropDatabase(admin, name) };
-}
+const restoreToScratch = (store: BackupStore, generationId: string) => restoreScratch(stack, store, generationId);
 
 /** Every application table's row count, read as the owner (row-level security lifted for the count). */
 async function ownerCounts(): Promise<Record<string, number>> {

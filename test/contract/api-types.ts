@@ -931,8 +931,28 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Change a clinic's name, contract e-mail addresses or status (active/suspended) */
+        /**
+         * Change a clinic's name, contract e-mail addresses, status (active/suspended) or contract end
+         * @description Setting `contractEndsAt` starts (or re-plans) the clinic's contract-end workflow `contract-end/<id>`: notices, read-only after the end, purge after the grace period (README: Contract end). `null` or a later date cancels what was pending and says so by mail.
+         */
         patch: operations["updateTenant"];
+        trace?: never;
+    };
+    "/v1/operator/tenants/{id}/deletion-certificate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The deletion certificate of a purged clinic (404 until the purge has finished) */
+        get: operations["getDeletionCertificate"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/operator/tenants/{id}/key-rotation": {
@@ -947,6 +967,24 @@ export interface paths {
         /** Re-wrap the clinic's data keys under a new master key version (a workflow; no downtime) */
         post: operations["rotateTenantKeys"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/operator/tenants/{id}/legal-hold": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Place a legal hold: the purge after the contract's end waits until it is lifted */
+        post: operations["placeLegalHold"];
+        /** Lift the legal hold: a purge that was waiting goes on */
+        delete: operations["liftLegalHold"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1398,6 +1436,25 @@ export interface components {
             updatedAt: string;
             workflowId: string;
         };
+        DeletionCertificate: {
+            /** @description The exact text hashed and signed: canonical JSON of `certificate` (keys sorted, no spaces) */
+            canonical: string;
+            /** @description What was deleted (tables and rows, objects and bytes, key ids), when (UTC) and by which workflow run */
+            certificate: {
+                [key: string]: unknown;
+            };
+            /**
+             * Format: date-time
+             * @description UTC, ISO 8601
+             */
+            issuedAt: string;
+            /** @description When it was mailed to the contract addresses (UTC) */
+            mailedAt: string | null;
+            /** @description SHA-256 of `canonical` (hex) */
+            sha256: string;
+            /** @description HMAC-SHA-256 of `canonical` under DELETION_CERTIFICATE_KEY (hex) */
+            signature: string;
+        };
         FeedNotice: {
             body: string;
             closedAt: string | null;
@@ -1439,6 +1496,10 @@ export interface components {
             id: string;
             /** @description e.g. RPT-2026-00007 */
             reference: string;
+        };
+        LegalHoldInput: {
+            /** @description Why the data must be kept (recorded in the operators' log) */
+            reason: string;
         };
         LoginProbe: {
             attempts: number;
@@ -1674,6 +1735,13 @@ export interface components {
         };
         Tenant: {
             contractEmails: string[];
+            /** @description UTC, ISO 8601; null while no end is planned */
+            contractEndsAt: string | null;
+            /**
+             * @description active → ending → read_only (after the end) → purging → purged (README: Contract end)
+             * @enum {string}
+             */
+            contractState: "active" | "ending" | "read_only" | "purging" | "purged";
             /**
              * Format: date-time
              * @description UTC, ISO 8601
@@ -1681,6 +1749,15 @@ export interface components {
             createdAt: string;
             /** Format: uuid */
             id: string;
+            /** @description While set, the purge after the grace period waits */
+            legalHold: {
+                reason: string;
+                /**
+                 * Format: date-time
+                 * @description UTC, ISO 8601
+                 */
+                since: string;
+            } | null;
             name: string;
             slug: string;
             /** @enum {string} */
@@ -2353,7 +2430,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2362,7 +2439,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -2595,7 +2672,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2604,7 +2681,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -2733,7 +2810,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2742,7 +2819,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -2871,7 +2948,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2880,7 +2957,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -2998,7 +3075,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3007,7 +3084,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -4310,7 +4387,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4319,7 +4396,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -4815,7 +4892,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4824,7 +4901,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -5101,7 +5178,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `not_assigned_practitioner`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `not_assigned_practitioner`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5110,7 +5187,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "not_assigned_practitioner" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "not_assigned_practitioner" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -5229,7 +5306,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `not_assigned_practitioner`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `not_assigned_practitioner`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5238,7 +5315,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "not_assigned_practitioner" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "not_assigned_practitioner" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -5367,7 +5444,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `not_assigned_practitioner`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `not_assigned_practitioner`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5376,7 +5453,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "not_assigned_practitioner" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "not_assigned_practitioner" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -5507,7 +5584,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `not_assigned_practitioner`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `not_assigned_practitioner`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5516,7 +5593,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "not_assigned_practitioner" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "not_assigned_practitioner" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -5643,7 +5720,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `not_assigned_practitioner`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `not_assigned_practitioner`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5652,7 +5729,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "not_assigned_practitioner" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "not_assigned_practitioner" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -5779,7 +5856,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `not_assigned_practitioner`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `not_assigned_practitioner`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5788,7 +5865,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "not_assigned_practitioner" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "not_assigned_practitioner" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -5914,7 +5991,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `not_assigned_practitioner`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `not_assigned_practitioner`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5923,7 +6000,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "not_assigned_practitioner" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "not_assigned_practitioner" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -6042,7 +6119,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `not_assigned_practitioner`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `not_assigned_practitioner`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -6051,7 +6128,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "not_assigned_practitioner" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "not_assigned_practitioner" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -6291,7 +6368,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -6300,7 +6377,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -6532,7 +6609,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -6541,7 +6618,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -6654,7 +6731,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -6663,7 +6740,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -6788,7 +6865,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -6797,7 +6874,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -6902,7 +6979,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -6911,7 +6988,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -7022,7 +7099,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -7031,7 +7108,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -7452,7 +7529,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -7461,7 +7538,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -9229,8 +9306,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "contractEndsAt": "2027-03-31T15:00:00Z"
+                 *     }
+                 */
                 "application/json": {
                     contractEmails?: string[];
+                    contractEndsAt?: string | null;
                     name?: string;
                     /** @enum {string} */
                     status?: "active" | "suspended";
@@ -9246,6 +9329,121 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Tenant"];
+                };
+            };
+            /** @description Malformed request: `invalid_json`, `validation_failed` */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "invalid_json" | "validation_failed";
+                    };
+                };
+            };
+            /** @description Missing or invalid credentials: `unauthorized` */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "unauthorized";
+                    };
+                };
+            };
+            /** @description Not found (also for another clinic's ids: existence is never confirmed): `not_found` */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "not_found";
+                    };
+                };
+            };
+            /** @description Conflict with the current state: `invalid_transition`, `purge_started` */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "invalid_transition" | "purge_started";
+                    };
+                };
+            };
+            /** @description Body too large: `payload_too_large` */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Body is not of an accepted media type: `unsupported_media_type` */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    };
+                };
+            };
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "clinic_settings_invalid" | "service_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    getDeletionCertificate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The certificate, its canonical text, hash and signature */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletionCertificate"];
                 };
             };
             /** @description Malformed request: `invalid_json`, `validation_failed` */
@@ -9401,6 +9599,245 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
                         code?: "rotation_in_progress";
+                    };
+                };
+            };
+            /** @description Body too large: `payload_too_large` */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Body is not of an accepted media type: `unsupported_media_type` */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    };
+                };
+            };
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "clinic_settings_invalid" | "service_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    placeLegalHold: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "reason": "訴訟対応のため保全 / preserved for litigation (case 2027-12)"
+                 *     }
+                 */
+                "application/json": components["schemas"]["LegalHoldInput"];
+            };
+        };
+        responses: {
+            /** @description The clinic, with its legal hold */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tenant"];
+                };
+            };
+            /** @description Malformed request: `invalid_json`, `validation_failed` */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "invalid_json" | "validation_failed";
+                    };
+                };
+            };
+            /** @description Missing or invalid credentials: `unauthorized` */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "unauthorized";
+                    };
+                };
+            };
+            /** @description Not found (also for another clinic's ids: existence is never confirmed): `not_found` */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "not_found";
+                    };
+                };
+            };
+            /** @description Conflict with the current state: `purge_started` */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "purge_started";
+                    };
+                };
+            };
+            /** @description Body too large: `payload_too_large` */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Body is not of an accepted media type: `unsupported_media_type` */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    };
+                };
+            };
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "clinic_settings_invalid" | "service_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    liftLegalHold: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The clinic, without a legal hold */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tenant"];
+                };
+            };
+            /** @description Malformed request: `invalid_json`, `validation_failed` */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "invalid_json" | "validation_failed";
+                    };
+                };
+            };
+            /** @description Missing or invalid credentials: `unauthorized` */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "unauthorized";
+                    };
+                };
+            };
+            /** @description Not found (also for another clinic's ids: existence is never confirmed): `not_found` */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "not_found";
+                    };
+                };
+            };
+            /** @description Conflict with the current state: `purge_started` */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "purge_started";
                     };
                 };
             };
@@ -10109,7 +10546,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -10118,7 +10555,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -10352,7 +10789,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -10361,7 +10798,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -10614,7 +11051,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -10623,7 +11060,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -10850,7 +11287,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -10859,7 +11296,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -11006,7 +11443,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -11015,7 +11452,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -11392,7 +11829,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `password_change_required`, `process_right_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `process_right_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -11401,7 +11838,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "password_change_required" | "process_right_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "process_right_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -11646,7 +12083,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `password_change_required`, `process_right_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `process_right_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -11655,7 +12092,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "password_change_required" | "process_right_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "process_right_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -11885,7 +12322,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `password_change_required`, `process_right_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `process_right_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -11894,7 +12331,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "password_change_required" | "process_right_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "process_right_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -12348,7 +12785,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -12357,7 +12794,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -12605,7 +13042,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -12614,7 +13051,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -12815,7 +13252,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -12824,7 +13261,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { createLoginRole, dropLoginRole } from '../../db/roles';
 import { provisionBackupRoles } from '../../db/backup-roles';
+import { provisionPurgeLogin } from '../../db/purge-role';
 import { startServices } from '../../scripts/services';
 import { startLocalKms } from '../../lib/local-kms';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -51,6 +52,9 @@ export default async function globalSetup(): Promise<void> {
   const backupLogin = { user: `forclinic_test_backup_${randomBytes(4).toString('hex')}`, password: randomBytes(24).toString('hex') };
   const restoreLogin = { user: `forclinic_test_restore_${randomBytes(4).toString('hex')}`, password: randomBytes(24).toString('hex') };
   await provisionBackupRoles(services.serverUrl, { backup: backupLogin, restoreTest: restoreLogin });
+  // The contract-end purge's login: a member of forclinic_purge (made here if no migration has made it yet).
+  const purgeLogin = { user: `forclinic_test_purge_${randomBytes(4).toString('hex')}`, password: randomBytes(24).toString('hex') };
+  await provisionPurgeLogin(services.serverUrl, purgeLogin, { createGroup: true });
   // The real KMS API (local-kms), for the encryption layer's `kms` provider.
   const kms = await startLocalKms({ dataDir: path.join(dataDir, 'kms'), region: 'ap-northeast-1', logFile: path.join(dataDir, 'local-kms.log'), log }).catch(async (err) => {
     await services.stop();
@@ -68,7 +72,7 @@ export default async function globalSetup(): Promise<void> {
     stop: async () => {
       await s3.close();
       await kms.stop();
-      for (const user of [login.user, backupLogin.user, restoreLogin.user]) {
+      for (const user of [login.user, backupLogin.user, restoreLogin.user, purgeLogin.user]) {
         await dropLoginRole(services.serverUrl, user).catch((err) => log(`could not drop ${user}: ${(err as Error).message}`));
       }
       await services.stop();
@@ -83,6 +87,7 @@ export default async function globalSetup(): Promise<void> {
   process.env.TEST_PG_LOGIN_PASSWORD = login.password;
   process.env.TEST_PG_BACKUP_URL_LOGIN = JSON.stringify(backupLogin);
   process.env.TEST_PG_RESTORE_URL_LOGIN = JSON.stringify(restoreLogin);
+  process.env.TEST_PG_PURGE_LOGIN = JSON.stringify(purgeLogin);
   process.env.TEST_TEMPORAL_ADDRESS = services.temporalAddress;
   process.env.TEST_SES_ENDPOINT = services.sesEndpoint;
   process.env.TEST_DATA_DIR = dataDir;

@@ -17,6 +17,7 @@ import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { WorkflowOutbox } from '../../temporal/workflow-outbox';
 import { createLogger } from '../../lib/logger';
 import { backupServices } from '../../lib/backup/services';
+import { contractEndServices } from '../../workers/contract-end-services';
 
 const silentLogger = createLogger({ name: 'test', level: 'silent' });
 import { createTestDatabase, type TestDatabase } from './database';
@@ -92,6 +93,9 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
     RESTORE_TEST_DATABASE_URL: withLogin(withDatabase(process.env.TEST_PG_SERVER_URL!, 'postgres'), JSON.parse(process.env.TEST_PG_RESTORE_URL_LOGIN!)),
     BACKUP_DIR: path.join(process.env.TEST_DATA_DIR!, 'backups', database.name),
     OPERATOR_EMAILS: 'ops@forclinic.example',
+    // Contract end: the run's purge login on this file's database; files in a folder of this file's own.
+    PURGE_DATABASE_URL: withLogin(database.ownerUrl, JSON.parse(process.env.TEST_PG_PURGE_LOGIN!)),
+    STORAGE_DIR: path.join(process.env.TEST_DATA_DIR!, 'objects', database.name),
     ...overrides,
   };
   const config = loadConfig(env);
@@ -101,6 +105,7 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
   let worker: Worker | undefined;
   let mailWorker: Worker | undefined;
   let running: Promise<unknown> = Promise.resolve();
+  let contractEnd: ReturnType<typeof contractEndServices> | undefined;
   const stopWorker = async () => {
     for (const w of [worker, mailWorker]) if (w && w.getState() === 'RUNNING') w.shutdown();
     await running;
@@ -109,6 +114,7 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
     await Promise.all(extraApis.map((a) => a.close()));
     await stopWorker();
     await connection?.close();
+    await contractEnd?.close();
     mailer.close();
     await database.drop();
   };
@@ -125,6 +131,7 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
         temporal: workerClient,
         notices: { securityContact: config.SECURITY_CONTACT_EMAIL },
         backups: backupServices(config, keys),
+        contractEnd: (contractEnd ??= contractEndServices(config)),
       };
       worker = await createWorker({ connection: conn, namespace: config.TEMPORAL_NAMESPACE, taskQueue, deps, workflowBundle: await workflowBundle() });
       // The notice mails' rate-limited queue, as the worker process runs it.

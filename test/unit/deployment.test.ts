@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { apiListenerProblems, CONFIG_KEYS, loadConfig, loadMigrationConfig } from '../../lib/config';
+import { apiListenerProblems, CONFIG_KEYS, loadConfig, loadMigrationConfig, workerConfigProblems } from '../../lib/config';
 import { CUSTOM_SEARCH_ATTRIBUTES } from '../../temporal/search-attributes';
 
 /** docker-compose.yml cannot run here, so this keeps it honest against the code. */
@@ -34,6 +34,15 @@ describe('docker-compose.yml', () => {
     expect(migrate.BACKUP_DATABASE_URL).toBeDefined();
     expect(loadConfig(resolvedEnv('worker')).BACKUP_DATABASE_URL).toBe(migrate.BACKUP_DATABASE_URL);
     expect(resolvedEnv('api').BACKUP_DATABASE_URL).toBeUndefined();
+  });
+
+  it('gives the purge credential the migrate job provisions, and the certificate key, to the worker only', () => {
+    const migrate = loadMigrationConfig(resolvedEnv('migrate'));
+    const worker = loadConfig(resolvedEnv('worker'));
+    expect(worker.PURGE_DATABASE_URL).toBe(migrate.PURGE_DATABASE_URL);
+    expect(workerConfigProblems({ ...worker, NODE_ENV: 'production' })).toEqual([]);
+    expect(resolvedEnv('api').PURGE_DATABASE_URL).toBeUndefined();
+    expect(resolvedEnv('api').DELETION_CERTIFICATE_KEY).toBeUndefined();
   });
 
 

@@ -1,0 +1,321 @@
+import { createHash, createHmac } from 'node:crypto';
+import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
+import { recordAudit } from '../db/audit';
+import type { Db } from '../db/connection';
+import { reservedFrom } from '../db/consultations';
+import {
+  beginPurge,
+  contractEmails,
+  findPurgeRecord,
+  finishPurge,
+  insertPurgeRecordIfAbsent,
+  loadContract,
+  markCertificateMailed,
+  markReadOnly,
+  recordIssued,
+} from '../db/contracts';
+import { recordOperatorAction } from '../db/backups';
+import { clinicMasterKeyIds, clinicTables, countClinicRows, deleteClinicBatch } from '../db/purge';
+import { purgeLoginProblems } from '../db/purge-role';
+import { withTenant } from '../db/tenant-scope';
+import { findTenant } from '../db/tenants';
+import { purgeAt, type ContractState } from '../domain/contract';
+import type { Mailer } from '../lib/mailer';
+import type { ObjectStore } from '../lib/storage/object-store';
+import { canonicalJson } from '../domain/canonical-json';
+import { cancelUpdate } from '../workflows/consultation-messages';
+import { checkpoint } from './checkpoint';
+import { isMailRejected, sendEmailOnce } from './email';
+import { contractBookingsCancelledMail, contractNoticeMail, deletionCertificateMail, type ContractNoticeKind } from './mail-templates/contract-end';
+
+/** What contract end needs from the worker's configuration (workers/contract-end-services.ts). */
+export interface ContractEndServices {
+  leadTimesSec: number[];
+  graceSec: number;
+  /** The purge's own pool (PURGE_DATABASE_URL); undefined when not configured: purges then fail visibly and retry. */
+  purgeDb: () => Db | undefined;
+  batchRows: number;
+  storage: ObjectStore;
+  /** HMAC-SHA-256 key of deletion certificates. */
+  certificateKey: string;
+  keyProvider: 'local' | 'kms';
+}
+
+export const PURGE_NOT_CONFIGURED = 'PurgeNotConfigured';
+
+/** The object-key prefix every stored file of a clinic lives under (application/processes/upload-file.ts). */
+export const clinicObjectPrefix = (tenantId: string) => `tenants/${tenantId}/`;
+
+const SYSTEM = { actorType: 'system' as const, actorId: 'contract-end' };
+const addressKey = (to: string) => createHash('sha256').update(to).digest('hex').slice(0, 32);
+
+export function createContractEndActivities(deps: { db: Db; mailer: Mailer; temporal: Client; contractEnd?: ContractEndServices }) {
+  const services = () => {
+    if (!deps.contractEnd) throw ApplicationFailure.nonRetryable('contract end is not configured in this worker', 'ContractEndNotConfigured');
+    return deps.contractEnd;
+  };
+  let checkedPurgeDb: Db | undefined;
+  /** The purge's pool, checked once per process: never a superuser or a role that bypasses row-level security. */
+  const purgeDb = async (): Promise<Db> => {
+    if (checkedPurgeDb) return checkedPurgeDb;
+    const db = services().purgeDb();
+    // Retryable on purpose: the purge waits (visibly failing in the Temporal UI) until an operator configures it.
+    if (!db) throw ApplicationFailure.retryable('PURGE_DATABASE_URL is not set: the purge cannot run (README: Contract end)', PURGE_NOT_CONFIGURED);
+    const problems = await purgeLoginProblems({ query: async (sql) => (await db.raw(sql)) as { rows: Array<Record<string, unknown>> } });
+    if (problems.length) throw ApplicationFailure.nonRetryable(`PURGE_DATABASE_URL's role ${problems.join('; ')}`, 'PurgeLoginUnfit');
+    return (checkedPurgeDb = db);
+  };
+
+  /** Every row of the clinic, table by table (children first), in batches each committed on its own. */
+  const deleteAllRows = async (tenantId: string, progress?: (table: string, rows: number) => void): Promise<number> => {
+    const db = await purgeDb();
+    let total = 0;
+    for (const { name } of await clinicTables(db)) {
+      for (;;) {
+        const n = await deleteClinicBatch(db, tenantId, name, services().batchRows);
+        total += n;
+        progress?.(name, total);
+        if (n < services().batchRows) break;
+      }
+    }
+    return total;
+  };
+
+  return {
+    /** The contract as stored, with the timings from this worker's configuration. Ids and times only. */
+    async loadContractPlan(args: { tenantId: string }): Promise<{ endsAtMs: number | null; state: ContractState; legalHold: boolean; leadTimesSec: number[]; graceSec: number } | null> {
+      const c = await loadContract(deps.db, args.tenantId);
+      if (!c) return null;
+      const { leadTimesSec, graceSec } = services();
+      return { endsAtMs: c.endsAtMs, state: c.state, legalHold: c.legalHold, leadTimesSec, graceSec };
+    },
+
+    /**
+     * One contract notice to every contract address, once per address (sendEmailOnce, keyed by
+     * the end date and the step), read at send time. Returns how many addresses it went to.
+     */
+    async mailContractNotice(args: { tenantId: string; kind: ContractNoticeKind; step: string; endsAtMs: number; previousEndsAtMs?: number; graceSec: number }): Promise<number> {
+      const tenant = await findTenant(deps.db, args.tenantId);
+      if (!tenant || tenant.contractState === 'purging' || tenant.contractState === 'purged') return 0;
+      const text = contractNoticeMail(args.kind, tenant, {
+        endsAt: new Date(args.endsAtMs),
+        purgeAt: new Date(purgeAt(args.endsAtMs, args.graceSec)),
+        previousEndsAt: args.previousEndsAtMs === undefined ? undefined : new Date(args.previousEndsAtMs),
+      });
+      let sent = 0;
+      for (const to of tenant.contractEmails) {
+        try {
+          await sendEmailOnce(deps, {
+            tenantId: tenant.id,
+            idempotencyKey: `contract-end/${tenant.id}/${args.endsAtMs}/${args.step}/${addressKey(to)}`,
+            purpose: `contract_end.${args.kind}`,
+            mail: { to, ...text },
+          });
+          sent += 1;
+        } catch (err) {
+          // A refused address is recorded as failed; the others still hear it.
+          if (!isMailRejected(err)) throw err;
+        }
+      }
+      return sent;
+    },
+
+    /** The end has come: read-only from now (if the end still stands). */
+    async startReadOnly(args: { tenantId: string; endsAtMs: number }): Promise<'read_only' | 'changed'> {
+      return markReadOnly(deps.db, args.tenantId, args.endsAtMs);
+    },
+
+    /**
+     * Cancels bookings that start at or after the end through each consultation's own workflow
+     * (the same update as a clinic's cancel, so its timers stop), logs each in the clinic's
+     * operation log, and mails the count to the contract addresses. Refusals (a booking that
+     * moved on meanwhile) and workflows already gone are skipped.
+     */
+    async cancelBookingsAfterEnd(args: { tenantId: string; endsAtMs: number }): Promise<{ cancelled: number }> {
+      const rows = await withTenant(deps.db, args.tenantId, (trx) => reservedFrom(trx, new Date(args.endsAtMs)));
+      const { resumed, beat } = checkpoint<number>();
+      let cancelled = resumed ?? 0;
+      for (const row of rows) {
+        beat(cancelled);
+        try {
+          await deps.temporal.workflow.getHandle(row.workflowId).executeUpdate(cancelUpdate, { args: [{}] });
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError || err instanceof ApplicationFailure || (err as Error).name === 'WorkflowUpdateFailedError') continue;
+          throw err;
+        }
+        await withTenant(deps.db, args.tenantId, (trx) =>
+          recordAudit(trx, SYSTEM, { action: 'consultation.cancel', outcome: 'success', targetType: 'consultation', targetId: row.id, details: { reason: 'contract_end' } }),
+        );
+        cancelled += 1;
+      }
+      if (cancelled > 0) {
+        const tenant = await findTenant(deps.db, args.tenantId);
+        for (const to of tenant?.contractEmails ?? []) {
+          await sendEmailOnce(deps, {
+            tenantId: args.tenantId,
+            idempotencyKey: `contract-end/${args.tenantId}/${args.endsAtMs}/bookings-cancelled/${addressKey(to)}`,
+            purpose: 'contract_end.bookings_cancelled',
+            mail: { to, ...contractBookingsCancelledMail(tenant!, cancelled) },
+          }).catch((err) => {
+            if (!isMailRejected(err)) throw err;
+          });
+        }
+      }
+      return { cancelled };
+    },
+
+    /** The grace period is over: purging begins unless held or changed (re-checked under the clinic's row lock). */
+    async beginClinicPurge(args: { tenantId: string; endsAtMs: number; graceSec: number }): Promise<'purging' | 'held' | 'changed'> {
+      const outcome = await beginPurge(deps.db, args.tenantId, args.endsAtMs, args.graceSec);
+      if (outcome === 'purging') {
+        await recordOperatorAction(deps.db, SYSTEM, { action: 'contract.purge_started', targetType: 'tenant', targetId: args.tenantId });
+      }
+      return outcome;
+    },
+
+    /**
+     * What exists before anything is deleted, for the certificate: the clinic's rows per table
+     * (one snapshot), its stored objects and bytes, its master key ids. The first inventory
+     * stands: a retried or resumed purge keeps it, so the certificate says what existed.
+     */
+    async takePurgeInventory(args: { tenantId: string; workflowId: string; runId: string }): Promise<{ tables: number; rows: number; objects: number; keys: number }> {
+      const existing = await findPurgeRecord(deps.db, args.tenantId);
+      if (!existing) {
+        const db = await purgeDb();
+        const tables = await clinicTables(db);
+        const unpurgeable = tables.filter((t) => !t.purgeable).map((t) => t.name);
+        if (unpurgeable.length) {
+          throw ApplicationFailure.nonRetryable(`the purge role may not delete from ${unpurgeable.join(', ')} (give the table isolateByTenant or purgeableByContractEnd)`, 'PurgeTableNotPurgeable');
+        }
+        const counted = await countClinicRows(db, args.tenantId, tables.map((t) => t.name));
+        const keyIds = await clinicMasterKeyIds(db, args.tenantId);
+        let count = 0;
+        let bytes = 0;
+        for await (const o of services().storage.listUnder(clinicObjectPrefix(args.tenantId))) {
+          count += 1;
+          bytes += o.bytes;
+        }
+        const tenant = await findTenant(deps.db, args.tenantId);
+        await insertPurgeRecordIfAbsent(deps.db, {
+          clinicId: args.tenantId,
+          clinicSlug: tenant?.slug ?? '',
+          workflowId: args.workflowId,
+          runId: args.runId,
+          counted,
+          keyIds,
+          objects: { count, bytes },
+        });
+      }
+      const record = (await findPurgeRecord(deps.db, args.tenantId))!;
+      const rows = Object.values(record.counted).reduce((a, b) => a + b, 0);
+      return { tables: Object.keys(record.counted).length, rows, objects: record.objects.count, keys: record.keyIds.length };
+    },
+
+    /**
+     * Deletes every row of the clinic, table by table (children first), in batches of
+     * PURGE_BATCH_ROWS, each its own transaction; heartbeats after each batch. Tables are read
+     * from the catalog again, so one added since the inventory is purged too. Resumable: rows a
+     * killed attempt deleted are simply gone for the retry (the certificate's counts come from
+     * the inventory before and a count after, never from this loop, so a killed batch cannot
+     * make them wrong).
+     */
+    async purgeClinicRows(args: { tenantId: string }): Promise<{ rows: number }> {
+      const { beat } = checkpoint<{ table: string; rows: number }>();
+      return { rows: await deleteAllRows(args.tenantId, (table, rows) => beat({ table, rows })) };
+    },
+
+    /** Deletes every stored object under the clinic's prefix (files; exports land there too). */
+    async purgeClinicObjects(args: { tenantId: string }): Promise<{ objects: number; bytes: number }> {
+      const storage = services().storage;
+      const { beat } = checkpoint<number>();
+      let objects = 0;
+      let bytes = 0;
+      for await (const o of storage.listUnder(clinicObjectPrefix(args.tenantId))) {
+        await storage.delete(o.key);
+        objects += 1;
+        bytes += o.bytes;
+        beat(objects);
+      }
+      return { objects, bytes };
+    },
+
+    /**
+     * The deletion certificate: canonical JSON (keys sorted, no spaces) of what was deleted, when
+     * and by which run; its SHA-256 and an HMAC-SHA-256 under DELETION_CERTIFICATE_KEY. Issued
+     * once: a retry returns the stored one.
+     */
+    async issueDeletionCertificate(args: { tenantId: string }): Promise<{ sha256: string }> {
+      const record = await findPurgeRecord(deps.db, args.tenantId);
+      if (!record) throw ApplicationFailure.nonRetryable('no purge inventory for this clinic', 'PurgeRecordMissing');
+      if (record.state === 'issued') return { sha256: record.sha256! };
+      const { certificateKey, keyProvider } = services();
+      // Proof, not bookkeeping: every table with a tenant_id (the catalog's list now) holds no row of the clinic.
+      const db = await purgeDb();
+      const count = async () => countClinicRows(db, args.tenantId, (await clinicTables(db)).map((t) => t.name));
+      let remaining = await count();
+      // A straggler written after the rows went (e.g. a consultation workflow's last event): delete it too.
+      if (Object.values(remaining).some((n) => n > 0)) {
+        await deleteAllRows(args.tenantId);
+        remaining = await count();
+      }
+      const left = Object.entries(remaining).filter(([, n]) => n > 0);
+      if (left.length) throw ApplicationFailure.retryable(`rows of the clinic remain in ${left.map(([t]) => t).join(', ')}`, 'PurgeIncomplete');
+      const issuedAt = new Date();
+      const endsAtMs = (await loadContract(deps.db, args.tenantId))?.endsAtMs ?? null;
+      const tables = [...new Set([...Object.keys(record.counted), ...Object.keys(remaining)])]
+        .sort()
+        .map((table) => ({ table, existed: record.counted[table] ?? 0, remaining: remaining[table] ?? 0 }));
+      const certificate = {
+        type: 'forclinic.deletion-certificate',
+        version: 1,
+        clinic: { id: record.clinicId, slug: record.clinicSlug },
+        contractEndedAt: endsAtMs === null ? null : new Date(endsAtMs).toISOString(),
+        purgeStartedAt: new Date(record.startedAt).toISOString(),
+        purgedAt: issuedAt.toISOString(),
+        workflow: { id: record.workflowId, runId: record.runId },
+        // existed: counted in one snapshot when the purge began; remaining: counted after it, in every table the catalog lists.
+        database: { tables, rows: tables.reduce((a, t) => a + t.existed, 0) },
+        objects: { prefix: clinicObjectPrefix(record.clinicId), count: record.objects.count, bytes: record.objects.bytes },
+        keys: {
+          provider: keyProvider,
+          ids: record.keyIds,
+          destruction: keyProvider === 'kms' ? 'KMS ScheduleKeyDeletion, PendingWindowInDays 7 (disabled at once)' : 'key files overwritten and deleted',
+        },
+        operationLog: 'the clinic\'s own operation log was deleted with its data; the platform log keeps ids only',
+        signature: { algorithm: 'HMAC-SHA-256', keyFingerprint: createHash('sha256').update(certificateKey).digest('hex').slice(0, 16) },
+      };
+      const canonical = canonicalJson(certificate);
+      const sha256 = createHash('sha256').update(canonical, 'utf8').digest('hex');
+      const signature = createHmac('sha256', certificateKey).update(canonical, 'utf8').digest('hex');
+      await recordIssued(deps.db, args.tenantId, { certificate, sha256, signature, issuedAt });
+      return { sha256: (await findPurgeRecord(deps.db, args.tenantId))!.sha256! };
+    },
+
+    /**
+     * Mails the certificate to the contract addresses (still in the clinic's registry row: they
+     * are erased only after this). Marked once sent; at least once: a worker dying between the
+     * sends and the mark sends again. Sent straight through the mailer, not sendEmailOnce,
+     * because a delivery row would be a new row of the purged clinic.
+     */
+    async mailDeletionCertificate(args: { tenantId: string }): Promise<{ mailed: number }> {
+      const record = await findPurgeRecord(deps.db, args.tenantId);
+      if (!record?.certificate || record.mailedAt) return { mailed: 0 };
+      const text = deletionCertificateMail(
+        { slug: record.clinicSlug },
+        { canonical: canonicalJson(record.certificate), sha256: record.sha256!, signature: record.signature!, purgedAt: new Date(record.issuedAt!) },
+      );
+      const to = await contractEmails(deps.db, args.tenantId);
+      for (const address of to) await deps.mailer.send({ to: address, ...text }, { signal: AbortSignal.timeout(10_000) });
+      await markCertificateMailed(deps.db, args.tenantId);
+      return { mailed: to.length };
+    },
+
+    /** The registry row becomes a tombstone (id, slug, state); the platform log records the purge (ids only). */
+    async finishClinicPurge(args: { tenantId: string }): Promise<void> {
+      await finishPurge(deps.db, args.tenantId);
+      const record = await findPurgeRecord(deps.db, args.tenantId);
+      await recordOperatorAction(deps.db, SYSTEM, { action: 'contract.purged', targetType: 'tenant', targetId: args.tenantId, details: { certificateSha256: record?.sha256 ?? null } });
+    },
+  };
+}

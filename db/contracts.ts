@@ -1,0 +1,126 @@
+import type { Knex } from 'knex';
+import { contractSettled, type ContractState } from '../domain/contract';
+import { isUuid } from '../domain/ids';
+import { conflict, notFound } from '../domain/problems';
+import type { Db } from './connection';
+import { TenantRow } from './models/tenant';
+
+/**
+ * The contract side of the tenant registry (README: Contract end): what the contract-end
+ * workflow reads, the state changes it makes (each a single statement that re-checks the stored
+ * end, so a change the operator made meanwhile wins), legal holds and the deletion certificates.
+ */
+export interface Contract {
+  slug: string;
+  endsAtMs: number | null;
+  state: ContractState;
+  legalHold: boolean;
+}
+
+export async function loadContract(db: Db, tenantId: string): Promise<Contract | undefined> {
+  const row = await TenantRow.query(db).findById(tenantId);
+  if (!row) return undefined;
+  return { slug: row.slug, endsAtMs: row.contractEndsAt?.getTime() ?? null, state: row.contractState, legalHold: row.legalHoldReason !== null };
+}
+
+/** The end has passed: read-only, if the stored end is still this one and has passed on the database's clock. */
+export async function markReadOnly(db: Db, tenantId: string, endsAtMs: number): Promise<'read_only' | 'changed'> {
+  const n = await TenantRow.query(db)
+    .patch({ contractState: 'read_only' })
+    .where({ id: tenantId, contractEndsAt: new Date(endsAtMs) })
+    .whereIn('contractState', ['ending', 'read_only'])
+    .where('contractEndsAt', '<=', db.raw('now()'));
+  return n > 0 ? 'read_only' : 'changed';
+}
+
+/**
+ * The grace period is over: purging begins, unless a legal hold stands, the end moved, or the
+ * grace is not over on the database's clock. Once purging, nothing about the contract can change.
+ */
+export async function beginPurge(db: Db, tenantId: string, endsAtMs: number, graceSec: number): Promise<'purging' | 'held' | 'changed'> {
+  return db.transaction(async (trx) => {
+    const row = await TenantRow.query(trx).findById(tenantId).forUpdate();
+    if (!row) return 'changed';
+    if (row.contractState === 'purging' || row.contractState === 'purged') return 'purging';
+    if (row.contractEndsAt?.getTime() !== endsAtMs) return 'changed';
+    if (row.legalHoldReason !== null) return 'held';
+    const n = await TenantRow.query(trx)
+      .patch({ contractState: 'purging', updatedAt: trx.fn.now() as never })
+      .where({ id: tenantId })
+      .where('contractEndsAt', '<=', trx.raw('now() - make_interval(secs => ?)', [graceSec]));
+    return n > 0 ? 'purging' : 'changed';
+  });
+}
+
+/** Sets (reason) or lifts (null) the clinic's legal hold, in the caller's transaction; refused once purging began. */
+export async function setLegalHold(trx: Knex.Transaction, tenantId: string, reason: string | null): Promise<{ changed: boolean }> {
+  if (!isUuid(tenantId)) throw notFound('No such clinic.');
+  const row = await TenantRow.query(trx).findById(tenantId).forUpdate();
+  if (!row) throw notFound('No such clinic.');
+  if (contractSettled(row.contractState)) {
+    throw conflict('purge_started', 'This clinic\'s data is being or has been deleted; a legal hold can no longer stop it.');
+  }
+  if (reason === null && row.legalHoldReason === null) return { changed: false };
+  await TenantRow.query(trx)
+    .patch({ legalHoldReason: reason, legalHoldAt: reason === null ? null : (trx.fn.now() as never), updatedAt: trx.fn.now() as never })
+    .where({ id: tenantId });
+  return { changed: true };
+}
+
+/** The contract addresses, read before they are erased (the certificate goes to them). */
+export async function contractEmails(db: Db, tenantId: string): Promise<string[]> {
+  return (await TenantRow.query(db).findById(tenantId))?.contractEmails ?? [];
+}
+
+/** The tombstone: only id, slug and state remain of the clinic in the registry. */
+export async function finishPurge(db: Db, tenantId: string): Promise<void> {
+  await TenantRow.query(db)
+    .patch({ contractState: 'purged', name: '(deleted)', contractEmails: [], legalHoldReason: null, legalHoldAt: null, updatedAt: db.fn.now() as never })
+    .where({ id: tenantId })
+    .whereIn('contractState', ['purging', 'purged']);
+}
+
+// --- deletion certificates (platform rows: no tenant_id, so they outlive the purge) ---
+
+export interface PurgeRecord {
+  clinicId: string;
+  clinicSlug: string;
+  workflowId: string;
+  runId: string;
+  state: 'purging' | 'issued';
+  startedAt: Date;
+  counted: Record<string, number>;
+  objects: { count: number; bytes: number };
+  keyIds: string[];
+  issuedAt: Date | null;
+  certificate: Record<string, unknown> | null;
+  sha256: string | null;
+  signature: string | null;
+  mailedAt: Date | null;
+}
+
+export async function findPurgeRecord(db: Db, clinicId: string): Promise<PurgeRecord | undefined> {
+  if (!isUuid(clinicId)) return undefined;
+  return (await db('deletion_certificates').where({ clinicId }).first()) as PurgeRecord | undefined;
+}
+
+/** The inventory taken before anything is deleted; the first one stands (a retried purge keeps it). */
+export async function insertPurgeRecordIfAbsent(
+  db: Db,
+  record: Pick<PurgeRecord, 'clinicId' | 'clinicSlug' | 'workflowId' | 'runId' | 'counted' | 'keyIds'> & { objects: { count: number; bytes: number } },
+): Promise<void> {
+  await db('deletion_certificates')
+    .insert({ ...record, state: 'purging', counted: JSON.stringify(record.counted), keyIds: JSON.stringify(record.keyIds), objects: JSON.stringify(record.objects) })
+    .onConflict('clinicId')
+    .ignore();
+}
+
+export async function recordIssued(db: Db, clinicId: string, issued: { certificate: unknown; sha256: string; signature: string; issuedAt: Date }): Promise<void> {
+  await db('deletion_certificates')
+    .where({ clinicId, state: 'purging' })
+    .update({ state: 'issued', certificate: JSON.stringify(issued.certificate), sha256: issued.sha256, signature: issued.signature, issuedAt: issued.issuedAt });
+}
+
+export async function markCertificateMailed(db: Db, clinicId: string): Promise<void> {
+  await db('deletion_certificates').where({ clinicId }).whereNull('mailedAt').update({ mailedAt: db.fn.now() });
+}

@@ -1,0 +1,84 @@
+import { fork } from 'node:child_process';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { seedClinicVolume } from '../../db/seed-clinic-volume';
+import { contractEndWorkflowId } from '../../temporal/workflow-ids';
+import type { ContractEndResult } from '../../workflows/contract-end';
+import { eventually } from '../harness/clinic';
+import { bookingClinic } from '../harness/consultations';
+import { call } from '../harness/http';
+import { startTestStack, type TestStack } from '../harness/stack';
+
+/**
+ * A worker SIGKILLed in the middle of a purge: the retry on another worker finishes it without
+ * errors for the rows already gone, and the certificate still says exactly what existed.
+ */
+jest.setTimeout(240_000);
+
+const SETTINGS = { CONTRACT_NOTICE_LEAD_SECONDS: '1', CONTRACT_GRACE_SECONDS: '1', PURGE_BATCH_ROWS: '100', DELETION_CERTIFICATE_KEY: randomBytes(32).toString('hex') };
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack(SETTINGS);
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+it('finishes a purge whose worker was killed mid-way, and certifies what existed', async () => {
+  const c = await bookingClinic(stack);
+  const tenantId = c.clinic.id;
+  await seedClinicVolume(stack.database.ownerDb, tenantId, { patients: 3_000, consultations: 6_000 });
+
+  // From here on the only worker is a separate process, killed once it has deleted some rows.
+  await stack.stopWorker();
+  const doomed = fork(path.join(__dirname, '..', '..', 'workers', 'main.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    env: {
+      ...process.env,
+      ...SETTINGS,
+      DATABASE_URL: stack.database.url,
+      PURGE_DATABASE_URL: stack.config.PURGE_DATABASE_URL,
+      STORAGE_DIR: stack.config.STORAGE_DIR,
+      TEMPORAL_ADDRESS: stack.config.TEMPORAL_ADDRESS,
+      TEMPORAL_TASK_QUEUE: stack.config.TEMPORAL_TASK_QUEUE,
+      OPERATOR_TOKEN: stack.operatorToken,
+      SES_ENDPOINT: stack.sesEndpoint,
+      KEY_PROVIDER: 'kms',
+      KMS_ENDPOINT: process.env.TEST_KMS_ENDPOINT,
+      LOG_LEVEL: 'fatal',
+    },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const exited = new Promise((r) => doomed.once('exit', r));
+  await Promise.race([
+    new Promise<void>((resolve) => doomed.once('message', () => resolve())),
+    exited.then((code) => Promise.reject(new Error(`the worker exited before it was ready (${String(code)})`))),
+  ]);
+
+  const set = await call(stack.url, 'PATCH', `/v1/operator/tenants/${tenantId}`, { token: stack.operatorToken, json: { contractEndsAt: new Date(Date.now() + 1_000).toISOString() } });
+  expect(set.status).toBe(200);
+  await eventually(
+    'the purge half-way',
+    async () => {
+      const { rows: left } = await stack.database.ownerDb.raw('select count(*)::int as n from consultations where tenant_id = ?', [tenantId]);
+      return left[0].n < 6_000;
+    },
+    60_000,
+  );
+  doomed.kill('SIGKILL');
+  await exited;
+  const { rows } = await stack.database.ownerDb.raw('select count(*)::int as n from consultations where tenant_id = ?', [tenantId]);
+  expect(rows[0].n).toBeGreaterThan(0); // killed with work left
+
+  await stack.startWorker();
+  const result = (await stack.temporal.client.workflow.getHandle(contractEndWorkflowId(tenantId)).result()) as ContractEndResult;
+  expect(result.outcome).toBe('purged');
+  const record = await stack.database.ownerDb('deletion_certificates').where({ clinic_id: tenantId }).first();
+  const tables = record.certificate.database.tables as Array<{ table: string; existed: number; remaining: number }>;
+  expect(tables.find((t) => t.table === 'patients')).toEqual({ table: 'patients', existed: 3_001, remaining: 0 });
+  expect(tables.find((t) => t.table === 'consultations')).toEqual({ table: 'consultations', existed: 6_000, remaining: 0 });
+  for (const t of tables) {
+    const left = await stack.database.ownerDb.raw(`select count(*)::int as n from "${t.table}" where tenant_id = ?`, [tenantId]);
+    expect([t.table, left.rows[0].n]).toEqual([t.table, 0]);
+  }
+});

@@ -1,0 +1,220 @@
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { createDb } from '../../db/connection';
+import { withTenant } from '../../db/tenant-scope';
+import { createKeyProvider } from '../../lib/crypto/provider';
+import { Vault } from '../../lib/crypto/vault';
+import { createBackupStore } from '../../lib/storage/backup-store';
+import { restoreToScratch } from '../harness/restore';
+import { fetchLocalEmails, type StoredEmail } from '../../lib/local-ses';
+import { contractEndWorkflowId } from '../../temporal/workflow-ids';
+import { canonicalJson } from '../../domain/canonical-json';
+import type { ContractEndResult } from '../../workflows/contract-end';
+import { contractEndProgressQuery } from '../../workflows/contract-end-messages';
+import { eventually, STRONG_PASSWORD } from '../harness/clinic';
+import { recordHistory } from '../harness/history';
+import { bookingClinic, furnishClinic } from '../harness/consultations';
+import { call } from '../harness/http';
+import { startTestStack, type TestStack } from '../harness/stack';
+
+/**
+ * Contract end on the real stack (PostgreSQL, Temporal dev server, local SES, local-kms), with
+ * durations of seconds from configuration: a reminder 4 s before the end, a grace of 3 s.
+ */
+jest.setTimeout(180_000);
+
+const CERTIFICATE_KEY = randomBytes(32).toString('hex');
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack({ CONTRACT_NOTICE_LEAD_SECONDS: '4', CONTRACT_GRACE_SECONDS: '3', PURGE_BATCH_ROWS: '100', DELETION_CERTIFICATE_KEY: CERTIFICATE_KEY });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const op = (method: string, p: string, json?: unknown) => call(stack.url, method, p, { token: stack.operatorToken, json });
+const setEnd = (id: string, at: Date | null) => op('PATCH', `/v1/operator/tenants/${id}`, { contractEndsAt: at?.toISOString() ?? null });
+const handle = (id: string) => stack.temporal.client.workflow.getHandle(contractEndWorkflowId(id));
+const mailsTo = async (address: string): Promise<StoredEmail[]> => (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.destination.to.includes(address));
+const subjects = async (address: string) => (await mailsTo(address)).map((m) => m.subject);
+
+/** Every table with a tenant_id column, from the catalog, and the clinic's rows in each. */
+async function rowsPerTable(tenantId: string): Promise<Record<string, number>> {
+  const tables = await stack.database.ownerDb.raw(
+    `select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+       join pg_attribute a on a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped
+      where n.nspname = 'public' and c.relkind in ('r', 'p') order by 1`,
+  );
+  const counts: Record<string, number> = {};
+  for (const { name } of tables.rows as Array<{ name: string }>) {
+    const { rows } = await stack.database.ownerDb.raw(`select count(*)::int as n from "${name}" where tenant_id = ?`, [tenantId]);
+    counts[name] = rows[0].n;
+  }
+  return counts;
+}
+
+async function objectsOf(tenantId: string): Promise<string[]> {
+  const dir = path.join(stack.config.STORAGE_DIR, 'tenants', tenantId);
+  return (await readdir(dir, { recursive: true }).catch(() => [] as string[])).filter((f) => f.includes('files/') || f.includes('.'));
+}
+
+describe('contract end', () => {
+  it('notices, read-only after the end, legal hold, then purge with crypto-shredding and a signed certificate', async () => {
+    const c = await bookingClinic(stack);
+    const { fileId } = await furnishClinic(stack, c, 'end');
+    const tenantId = c.clinic.id;
+    const contract = `contract@${c.clinic.slug}.example`;
+
+    const endsAt = new Date(Date.now() + 7_000);
+    const set = await setEnd(tenantId, endsAt);
+    expect(set.status).toBe(200);
+    expect(set.body).toMatchObject({ contractEndsAt: endsAt.toISOString(), contractState: 'ending', legalHold: null });
+    // A hold placed during the notice period keeps the data after the grace, until lifted.
+    const hold = await op('POST', `/v1/operator/tenants/${tenantId}/legal-hold`, { reason: 'litigation hold (case 2027-12)' });
+    expect(hold.status).toBe(200);
+    expect(hold.body.legalHold.reason).toBe('litigation hold (case 2027-12)');
+
+    // Announcement at once, the reminder 4 s before the end, the end's own notice; Japanese first, English below.
+    await eventually('the end notice', async () => (await subjects(contract)).some((s) => s.includes('読み取り専用')), 30_000);
+    const notices = await mailsTo(contract);
+    const announced = notices.filter((m) => m.subject.includes('ご契約終了のお知らせ'));
+    expect(announced).toHaveLength(2);
+    const text = announced[0]!.body.text!;
+    expect(text.indexOf('ご契約は')).toBeGreaterThan(0);
+    expect(text.indexOf('ご契約は')).toBeLessThan(text.indexOf('The FOR CLINIC contract'));
+    expect(text).toContain('POST /v1/exports');
+
+    // Read-only: reads work, writes answer 403 contract_ended, signing out stays possible.
+    const tenant = await op('GET', `/v1/operator/tenants/${tenantId}`);
+    expect(tenant.body.contractState).toBe('read_only');
+    const write = await call(stack.url, 'POST', '/v1/groups', { token: c.adminToken, json: { name: 'late group' } });
+    expect(write.status).toBe(403);
+    expect(write.body.code).toBe('contract_ended');
+    expect((await call(stack.url, 'GET', '/v1/patients', { token: c.staffToken })).status).toBe(200);
+    expect((await call(stack.url, 'GET', `/v1/consultations?from=${new Date().toISOString().slice(0, 10)}`, { token: c.staffToken })).status).toBeLessThan(500);
+    // The booking of tomorrow (after the end) was cancelled through its workflow, and the clinic told.
+    await eventually('the booking cancelled', async () => (await stack.database.ownerDb('consultations').where({ tenant_id: tenantId }).first()).status === 'cancelled');
+    await eventually('the cancellation notice', async () => (await subjects(contract)).some((s) => s.includes('予約 1 件をキャンセル')));
+
+    // The grace (3 s) ends; the hold keeps the purge waiting.
+    await eventually('the purge waiting for the hold', async () => (await handle(tenantId).query(contractEndProgressQuery)).next?.kind === 'legal_hold', 30_000);
+    expect((await op('GET', `/v1/operator/tenants/${tenantId}`)).body.contractState).toBe('read_only');
+
+    // What exists now is what the certificate must list; and an old backup's view of the keys.
+    const before = await rowsPerTable(tenantId);
+    expect(before.patients).toBe(1);
+    expect(before.audit_events).toBeGreaterThan(0);
+    expect(await objectsOf(tenantId)).toHaveLength(1);
+    const [dataKey] = await stack.database.ownerDb('data_keys').where({ tenant_id: tenantId, purpose: 'data' });
+    const masterKeys = (await stack.database.ownerDb('tenant_master_keys').where({ tenant_id: tenantId })).map((k: { id: string }) => k.id);
+    const provider = createKeyProvider(stack.config);
+    expect((await provider.unwrapDataKey(tenantId, dataKey.masterKeyId, 'data', dataKey.wrapped)).length).toBe(32);
+    // A real backup generation taken now, with the clinic in it.
+    const backup = await op('POST', '/v1/operator/backups');
+    expect(backup.status).toBe(202);
+    await stack.temporal.client.workflow.getHandle(backup.body.workflowId).result();
+
+    // Lifting the hold resumes the workflow: the purge runs to the end.
+    expect((await op('DELETE', `/v1/operator/tenants/${tenantId}/legal-hold`)).body.legalHold).toBeNull();
+    const result = (await handle(tenantId).result()) as ContractEndResult;
+    expect(result.outcome).toBe('purged');
+    await recordHistory(handle(tenantId), 'contract-end-held-then-purged');
+
+    // No row of the clinic in any table with a tenant_id, no object, no key.
+    const after = await rowsPerTable(tenantId);
+    expect(Object.values(after).every((n) => n === 0)).toBe(true);
+    expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
+    expect(await objectsOf(tenantId)).toEqual([]);
+    expect((await call(stack.url, 'GET', `/v1/processes/x/files/${fileId}`, { token: c.adminToken })).status).toBe(401);
+    const kms = new KMSClient({ region: 'ap-northeast-1', endpoint: process.env.TEST_KMS_ENDPOINT, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    for (const id of masterKeys) expect((await kms.send(new DescribeKeyCommand({ KeyId: id }))).KeyMetadata?.KeyState).toBe('PendingDeletion');
+    kms.destroy();
+    // The wrapped data key as an old backup holds it can no longer be opened.
+    await expect(createKeyProvider(stack.config).unwrapDataKey(tenantId, dataKey.masterKeyId, 'data', dataKey.wrapped)).rejects.toThrow();
+    // The old generation restores (its rows are there until retention prunes it), but the clinic's data in it is unreadable.
+    const scratch = await restoreToScratch(stack, createBackupStore(stack.config), backup.body.generationId);
+    try {
+      expect(scratch.outcome.ok).toBe(true);
+      const restored = createDb({ url: scratch.appUrl, poolMax: 1 });
+      try {
+        const patient = await withTenant(restored, tenantId, (trx) => trx('patients').where({ id: c.patientId }).first());
+        expect(patient).toBeDefined();
+        await expect(new Vault(restored, createKeyProvider(stack.config)).decryptText(tenantId, `patients.name:${c.patientId}`, patient.nameSealed)).rejects.toThrow();
+      } finally {
+        await restored.destroy();
+      }
+    } finally {
+      await scratch.drop();
+    }
+
+    // The certificate: counts equal to what existed, hash and signature recomputable.
+    const cert = await op('GET', `/v1/operator/tenants/${tenantId}/deletion-certificate`);
+    expect(cert.status).toBe(200);
+    const { certificate, canonical, sha256, signature } = cert.body;
+    expect(canonicalJson(certificate)).toBe(canonical);
+    expect(createHash('sha256').update(canonical).digest('hex')).toBe(sha256);
+    expect(createHmac('sha256', CERTIFICATE_KEY).update(canonical).digest('hex')).toBe(signature);
+    const listed = Object.fromEntries(certificate.database.tables.map((t: { table: string; existed: number; remaining: number }) => [t.table, t]));
+    // Lifting the hold wrote one outbox row of the clinic after our count (its signal to the workflow).
+    const existed = { ...before, workflow_outbox: before.workflow_outbox! + 1 };
+    for (const [table, n] of Object.entries(existed)) expect([table, listed[table].existed, listed[table].remaining]).toEqual([table, n, 0]);
+    expect(certificate.objects).toMatchObject({ prefix: `tenants/${tenantId}/`, count: 1 });
+    expect(certificate.objects.bytes).toBeGreaterThan(0);
+    expect(certificate.keys.ids.sort()).toEqual(masterKeys.sort());
+    expect(certificate.workflow.id).toBe(contractEndWorkflowId(tenantId));
+    expect(certificate.clinic).toEqual({ id: tenantId, slug: c.clinic.slug });
+    // Mailed to the contract address (read before it was erased).
+    expect((await mailsTo(contract)).find((m) => m.subject.includes('削除証明書'))?.body.text).toContain(sha256);
+
+    // The tombstone; nothing about the contract can change any more.
+    const tomb = await op('GET', `/v1/operator/tenants/${tenantId}`);
+    expect(tomb.body).toMatchObject({ contractState: 'purged', name: '(deleted)', contractEmails: [] });
+    expect((await op('POST', `/v1/operator/tenants/${tenantId}/legal-hold`, { reason: 'too late' })).body.code).toBe('purge_started');
+    expect((await setEnd(tenantId, null)).body.code).toBe('purge_started');
+    // Nobody signs in to a purged clinic, and trying leaves no row of it anywhere.
+    const signIn = await call(stack.url, 'POST', '/v1/auth/login', { json: { tenant: c.clinic.slug, loginId: 'admin', password: STRONG_PASSWORD } });
+    expect([signIn.status, signIn.body.code]).toEqual([401, 'invalid_credentials']);
+    expect(Object.values(await rowsPerTable(tenantId)).every((n) => n === 0)).toBe(true);
+    // The platform log keeps ids only.
+    const platformLog = await stack.database.ownerDb('operator_actions').where({ target_id: tenantId }).orderBy('id');
+    expect(platformLog.map((e: { action: string }) => e.action)).toEqual(
+      expect.arrayContaining(['tenant.legal_hold.place', 'tenant.legal_hold.lift', 'contract.purge_started', 'contract.purged']),
+    );
+  });
+
+  it('an extension re-opens a read-only clinic at once and a removed end cancels everything, each said by mail', async () => {
+    const c = await bookingClinic(stack);
+    const tenantId = c.clinic.id;
+    const contract = `contract@${c.clinic.slug}.example`;
+
+    expect((await setEnd(tenantId, new Date(Date.now() + 1_500))).status).toBe(200);
+    await eventually('read-only', async () => (await op('GET', `/v1/operator/tenants/${tenantId}`)).body.contractState === 'read_only');
+    expect((await call(stack.url, 'POST', '/v1/groups', { token: c.adminToken, json: { name: 'g1' } })).body.code).toBe('contract_ended');
+
+    // Extended: writable from the next request on, the new plan mailed.
+    const later = new Date(Date.now() + 3_600_000);
+    const extended = await setEnd(tenantId, later);
+    expect(extended.body.contractState).toBe('ending');
+    expect((await call(stack.url, 'POST', '/v1/groups', { token: c.adminToken, json: { name: 'g2' } })).status).toBe(201);
+    await eventually('the change notice', async () => (await subjects(contract)).some((s) => s.includes('終了日が変更されました')));
+
+    // Removed: the workflow ends, having said so.
+    expect((await setEnd(tenantId, null)).body).toMatchObject({ contractState: 'active', contractEndsAt: null });
+    const result = (await handle(tenantId).result()) as ContractEndResult;
+    expect(result.outcome).toBe('cancelled');
+    await recordHistory(handle(tenantId), 'contract-end-extended-then-cancelled');
+    expect(await subjects(contract)).toEqual(expect.arrayContaining([expect.stringContaining('取り消されました')]));
+    expect((await op('GET', `/v1/operator/tenants/${tenantId}`)).body.contractState).toBe('active');
+    expect(await rowsPerTable(tenantId).then((r) => r.accounts)).toBeGreaterThan(0);
+  });
+
+  it('refuses malformed contract ends and holds with 400', async () => {
+    const c = await bookingClinic(stack);
+    expect((await op('PATCH', `/v1/operator/tenants/${c.clinic.id}`, { contractEndsAt: '2027-02-30T00:00:00Z' })).body.code).toBe('validation_failed');
+    expect((await op('PATCH', `/v1/operator/tenants/${c.clinic.id}`, { contractEndsAt: 12 })).body.code).toBe('validation_failed');
+    expect((await op('POST', `/v1/operator/tenants/${c.clinic.id}/legal-hold`, {})).body.code).toBe('validation_failed');
+    expect((await op('GET', `/v1/operator/tenants/${c.clinic.id}/deletion-certificate`)).status).toBe(404);
+  });
+});

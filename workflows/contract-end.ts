@@ -1,0 +1,147 @@
+import { condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { contractSteps, type ContractStep } from '../domain/contract';
+import { PERMANENT_KEY_ERRORS } from '../lib/crypto/key-provider';
+import { contractChangedSignal, contractEndProgressQuery, type ContractEndProgress } from './contract-end-messages';
+
+const retry = { maximumAttempts: 20, maximumInterval: '5 minutes', nonRetryableErrorTypes: ['ContractEndNotConfigured', 'PurgeLoginUnfit', 'PurgeTableNotPurgeable', 'PurgeRecordMissing', ...PERMANENT_KEY_ERRORS] };
+const acts = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
+/**
+ * The purge's long steps loop over rows, objects or keys and heartbeat after each batch, so a lost
+ * worker is noticed within 30 s and the retry resumes. A purge that cannot run (PURGE_DATABASE_URL
+ * missing) keeps retrying for days, failing visibly in the Temporal UI, rather than giving up.
+ */
+const purging = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { ...retry, maximumAttempts: 500, maximumInterval: '30 minutes' },
+});
+
+export interface ContractEndInput {
+  tenantId: string;
+}
+
+export interface ContractEndResult {
+  tenantId: string;
+  outcome: 'purged' | 'cancelled' | 'no_end' | 'tenant_missing';
+  noticesSent: number;
+  certificateSha256?: string;
+}
+
+/**
+ * One per clinic (`contract-end/<tenantId>`, search attribute TenantId), started or woken through
+ * the outbox whenever an operator changes the contract's end or its legal hold. It holds ids and
+ * times only; the database is the authority and is reloaded on every wake-up, so a changed date
+ * re-plans (timers via condition(…, timeout)), an extension or a removed end cancels what was
+ * pending (and says so by mail), and a legal hold pauses the purge until lifted.
+ *
+ * Steps for one end date (domain/contract.ts): announcement → reminders at the lead times →
+ * the end (read-only, later bookings cancelled, notice) → after the grace: purge (inventory →
+ * keys destroyed → rows → objects → certificate → mailed → tombstone).
+ */
+export async function contractEndWorkflow(input: ContractEndInput): Promise<ContractEndResult> {
+  const { tenantId } = input;
+  let wakeups = 0;
+  const progress: ContractEndProgress = { state: 'active', endsAt: null, next: null, legalHold: false, noticesSent: 0 };
+  setHandler(contractChangedSignal, () => void (wakeups += 1));
+  setHandler(contractEndProgressQuery, () => progress);
+  const result = (outcome: ContractEndResult['outcome'], certificateSha256?: string): ContractEndResult => ({ tenantId, outcome, noticesSent: progress.noticesSent, certificateSha256 });
+
+  /** The end the steps done so far were for; a different stored end re-plans. */
+  let planned: { endsAtMs: number; plannedAtMs: number; steps: ContractStep[] } | undefined;
+  const done = new Set<string>();
+
+  for (;;) {
+    const seen = wakeups;
+    const c = await acts.loadContractPlan({ tenantId });
+    if (!c) return result('tenant_missing');
+    progress.legalHold = c.legalHold;
+    if (c.state === 'purged') return result('purged');
+    if (c.state !== 'purging') {
+      progress.state = c.state;
+      if (c.endsAtMs !== (planned?.endsAtMs ?? null)) {
+        const previous = planned?.endsAtMs;
+        // Told about a date that no longer stands: say what changed.
+        if (previous !== undefined && done.size > 0) {
+          const kind = c.endsAtMs === null ? 'cancelled' : 'changed';
+          progress.noticesSent += await acts.mailContractNotice({
+            tenantId,
+            kind,
+            step: `${kind}-from-${previous}`,
+            endsAtMs: c.endsAtMs ?? previous,
+            previousEndsAtMs: previous,
+            graceSec: c.graceSec,
+          });
+        }
+        const wasTold = done.size > 0;
+        done.clear();
+        if (c.endsAtMs === null) {
+          progress.state = 'cancelled';
+          progress.endsAt = null;
+          progress.next = null;
+          return result(planned ? 'cancelled' : 'no_end');
+        }
+        planned = { endsAtMs: c.endsAtMs, plannedAtMs: Date.now(), steps: contractSteps(c.endsAtMs, c.leadTimesSec, c.graceSec, Date.now()) };
+        progress.endsAt = new Date(c.endsAtMs).toISOString();
+        // The "changed" mail already announced the new date.
+        if (wasTold) done.add('announce');
+      }
+    }
+    const plan = planned;
+    if (!plan && c.state !== 'purging') return result('no_end');
+    const step = c.state === 'purging' ? ({ key: 'purge', kind: 'purge', at: 0 } as ContractStep) : plan!.steps.find((s) => !done.has(s.key))!;
+    progress.next = { kind: step.kind, at: new Date(step.at).toISOString() };
+    // Sleep until the step is due, waking for every signal (then reload and re-plan).
+    const left = step.at - Date.now();
+    if (left > 0 && (await condition(() => wakeups !== seen, left))) continue;
+    if (wakeups !== seen) continue;
+
+    switch (step.kind) {
+      case 'announce':
+      case 'reminder':
+        progress.noticesSent += await acts.mailContractNotice({ tenantId, kind: step.kind, step: step.key, endsAtMs: plan!.endsAtMs, graceSec: c.graceSec });
+        done.add(step.key);
+        break;
+      case 'end': {
+        if ((await acts.startReadOnly({ tenantId, endsAtMs: plan!.endsAtMs })) === 'changed') continue;
+        progress.state = 'read_only';
+        await purging.cancelBookingsAfterEnd({ tenantId, endsAtMs: plan!.endsAtMs });
+        progress.noticesSent += await acts.mailContractNotice({ tenantId, kind: 'end', step: 'end', endsAtMs: plan!.endsAtMs, graceSec: c.graceSec });
+        done.add('end');
+        break;
+      }
+      case 'purge': {
+        if (c.state !== 'purging') {
+          const begun = await acts.beginClinicPurge({ tenantId, endsAtMs: plan!.endsAtMs, graceSec: c.graceSec });
+          if (begun === 'held') {
+            // Legal hold: wait for the next change (a lift, or a new date), however long.
+            progress.next = { kind: 'legal_hold', at: new Date(step.at).toISOString() };
+            await condition(() => wakeups !== seen);
+            continue;
+          }
+          if (begun === 'changed') continue;
+        }
+        progress.state = 'purging';
+        progress.next = null;
+        const sha256 = await purge(tenantId);
+        progress.state = 'purged';
+        return result('purged', sha256);
+      }
+    }
+  }
+}
+
+/** Irreversible from the first step; each step is idempotent, so a retried or resumed purge completes. */
+async function purge(tenantId: string): Promise<string> {
+  const { workflowId, runId } = workflowInfo();
+  await purging.takePurgeInventory({ tenantId, workflowId, runId });
+  // Keys first: from here on every copy of the clinic's data, backups included, is unreadable,
+  // even if deleting the rows and files takes a while.
+  await purging.shredTenantKeys(tenantId);
+  await purging.purgeClinicRows({ tenantId });
+  await purging.purgeClinicObjects({ tenantId });
+  const { sha256 } = await acts.issueDeletionCertificate({ tenantId });
+  await acts.mailDeletionCertificate({ tenantId });
+  await acts.finishClinicPurge({ tenantId });
+  return sha256;
+}
