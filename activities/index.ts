@@ -13,6 +13,7 @@ import { createConsultationReconcilerActivities } from './consultation-reconcile
 import type { Client } from '@temporalio/client';
 import { createNoticeActivities, type NoticeSettings } from './notices';
 import { createBackupActivities, type BackupServices } from './backups';
+import { createOperatorActivities, type OperatorActivitySettings } from './operators';
 
 export interface ActivityDeps {
   db: Db;
@@ -26,6 +27,8 @@ export interface ActivityDeps {
   notices?: NoticeSettings;
   /** Backups, their verification and restore tests (lib/backup/). */
   backups: BackupServices;
+  /** Operators: where break-glass uses are mailed (config SECURITY_EMAILS). */
+  operators?: OperatorActivitySettings;
 }
 
 /** Every activity the workers register, built once with the process's dependencies. */
@@ -41,6 +44,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createConsultationReconcilerActivities(deps),
     ...createNoticeActivities(deps),
     ...createBackupActivities(deps),
+    ...createOperatorActivities(deps),
   };
 }
 

@@ -40,6 +40,9 @@ export interface TestStack {
   config: Config;
   api: RunningApi;
   url: string;
+  /** Where `/v1/operator/*` is served (today the same listener as `url`). */
+  operatorUrl: string;
+  /** The break-glass token (OPERATOR_TOKEN). */
   operatorToken: string;
   database: TestDatabase;
   temporal: TemporalClient;
@@ -86,6 +89,7 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
     RESTORE_TEST_DATABASE_URL: withLogin(withDatabase(process.env.TEST_PG_SERVER_URL!, 'postgres'), JSON.parse(process.env.TEST_PG_RESTORE_URL_LOGIN!)),
     BACKUP_DIR: path.join(process.env.TEST_DATA_DIR!, 'backups', database.name),
     OPERATOR_EMAILS: 'ops@forclinic.example',
+    SECURITY_EMAILS: 'security-team@forclinic.example',
     ...overrides,
   };
   const config = loadConfig(env);
@@ -119,6 +123,7 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
         temporal: workerClient,
         notices: { securityContact: config.SECURITY_CONTACT_EMAIL },
         backups: backupServices(config, keys),
+        operators: { securityEmails: config.SECURITY_EMAILS },
       };
       worker = await createWorker({ connection: conn, namespace: config.TEMPORAL_NAMESPACE, taskQueue, deps, workflowBundle: await workflowBundle() });
       // The notice mails' rate-limited queue, as the worker process runs it.
@@ -132,6 +137,7 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
       config,
       api,
       url: api.url,
+      operatorUrl: api.url,
       operatorToken,
       database,
       temporal,
