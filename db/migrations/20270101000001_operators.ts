@@ -114,7 +114,7 @@ export async function up(knex: Knex): Promise<void> {
   await platformOnly(knex, 'operators', 'select, insert, update');
   await platformOnly(knex, 'operator_sessions', 'select, insert, update');
   await platformOnly(knex, 'operator_passkeys', 'select, insert, update, delete');
-  await platformOnly(knex, 'operator_webauthn_challenges', 'select, insert, delete');
+  await platformOnly(knex, 'operator_webauthn_challenges', 'select, insert, update, delete');
   await platformOnly(knex, 'operator_api_keys', 'select, insert, update');
   await platformOnly(knex, 'break_glass_uses', 'select, insert, update');
   // `npm run operator` (scripts/operator.ts) runs on the host as the tables' owner, to create the
