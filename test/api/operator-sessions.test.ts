@@ -1,0 +1,105 @@
+import { call } from '../harness/http';
+import { createOperator } from '../harness/operators';
+import { softwarePasskey } from '../harness/passkey';
+import { startTestStack, type TestStack } from '../harness/stack';
+
+/**
+ * Operator sessions and the defences around sign-in (README: Operators): configured lifetimes,
+ * idle and absolute expiry, roles read on every request, lockout and throttles like clinic
+ * accounts, and a reset that ends everything. Passkeys are enrolled with a software
+ * authenticator here; the browser test (test/e2e/operator-passkeys.test.ts) does the rest.
+ */
+let stack: TestStack;
+const ORIGIN = 'http://localhost:3000';
+const PASSWORD = 'Operator-2026-keys!';
+
+beforeAll(async () => {
+  stack = await startTestStack({ OPERATOR_SESSION_MAX_SECONDS: '7200', LOGIN_FAILURES_PER_IP: '1000', LOGIN_FAILURES_PER_ACCOUNT: '8' }, { worker: false });
+});
+afterAll(() => stack?.stop());
+
+const login = (email: string, password: string) => call(stack.operatorUrl, 'POST', '/v1/operator/auth/login', { json: { email, password } });
+const me = (token: string) => call(stack.operatorUrl, 'GET', '/v1/operator/me', { token });
+
+/** An operator through first login, password change and passkey enrolment: an active session token. */
+async function activeOperator(email: string, roles: string[]) {
+  const { id, initialPassword } = await createOperator(stack, roles, email);
+  const first = await login(email, initialPassword);
+  expect(first.body.state).toBe('password_change_required');
+  const changed = await call(stack.operatorUrl, 'POST', '/v1/operator/me/password', { token: first.body.token, json: { currentPassword: initialPassword, newPassword: PASSWORD } });
+  expect(changed.body.state).toBe('second_factor_enrollment_required');
+  const options = await call(stack.operatorUrl, 'POST', '/v1/operator/auth/passkeys/registration/options', { token: first.body.token });
+  const passkey = softwarePasskey({ origin: ORIGIN, rpId: 'localhost' });
+  const enrolled = await call(stack.operatorUrl, 'POST', '/v1/operator/auth/passkeys/registration/verify', { token: first.body.token, json: { response: passkey.registrationResponse(options.body.challenge) } });
+  expect(enrolled.status).toBe(201);
+  return { id, token: enrolled.body.token as string };
+}
+
+describe('operator sessions', () => {
+  it('lasts OPERATOR_SESSION_MAX_SECONDS at most, ends when idle, and reads roles on every request', async () => {
+    const { id, token } = await activeOperator('tanaka@forclinic.example', ['support']);
+    const pre = await login('tanaka@forclinic.example', PASSWORD);
+    expect(pre.body.state).toBe('second_factor_required');
+    const lifetime = (Date.parse(pre.body.expiresAt) - Date.now()) / 1000;
+    expect(lifetime).toBeGreaterThan(7200 - 60);
+    expect(lifetime).toBeLessThanOrEqual(7200);
+
+    expect((await me(token)).body.roles).toEqual(['support']);
+    const patched = await call(stack.operatorUrl, 'PATCH', `/v1/operator/operators/${id}`, { token: stack.operatorToken, json: { roles: ['viewer', 'security'] } });
+    expect(patched.status).toBe(200);
+    expect((await me(token)).body.roles).toEqual(['viewer', 'security']);
+
+    const db = stack.database.ownerDb;
+    await db('operator_sessions').where({ operatorId: id, state: 'second_factor_required' }).update({ absoluteExpiresAt: db.raw(`now() - interval '1 second'`) });
+    expect((await me(pre.body.token)).status).toBe(401);
+    await db('operator_sessions').where({ operatorId: id, state: 'active' }).update({ idleExpiresAt: db.raw(`now() - interval '1 second'`) });
+    expect((await me(token)).status).toBe(401);
+  });
+
+  it('locks an operator after five wrong passwords, the right one included, as for clinic accounts', async () => {
+    const email = 'kobayashi@forclinic.example';
+    await activeOperator(email, ['viewer']);
+    for (let i = 1; i <= 4; i += 1) expect((await login(email, `Wrong-password-${i}!`)).status).toBe(401);
+    const fifth = await login(email, 'Wrong-password-5!');
+    expect([fifth.status, fifth.body.code]).toEqual([423, 'account_locked']);
+    const right = await login(email, PASSWORD);
+    expect([right.status, right.body.code]).toEqual([423, 'account_locked']);
+    const list = await call(stack.operatorUrl, 'GET', '/v1/operator/operators', { token: stack.operatorToken });
+    expect(list.body.items.find((o: { email: string }) => o.email === email)).toMatchObject({ locked: true });
+    const events = await stack.database.ownerDb('security_events').where({ kind: 'operator_login' });
+    expect(events.reduce((n: number, e: { attempts: number }) => n + e.attempts, 0)).toBeGreaterThanOrEqual(6);
+  });
+
+  it('throttles failed logins per e-mail address, whether or not it exists', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 9; i += 1) statuses.push((await login('ghost@forclinic.example', `Guess-${i}-password!`)).status);
+    expect(statuses.slice(0, 8)).toEqual(Array(8).fill(401));
+    const last = await login('ghost@forclinic.example', 'Guess-9-password!');
+    expect([last.status, last.body.code]).toEqual([429, 'rate_limited']);
+    expect(Number(last.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it('a reset ends the sessions, removes the passkeys and asks for a new password and passkey', async () => {
+    const email = 'ito@forclinic.example';
+    const { id, token } = await activeOperator(email, ['security']);
+    const reset = await call(stack.operatorUrl, 'POST', `/v1/operator/operators/${id}/reset`, { token: stack.operatorToken });
+    expect(reset.status).toBe(200);
+    expect((await me(token)).status).toBe(401);
+    expect(await stack.database.ownerDb('operator_passkeys').where({ operatorId: id })).toHaveLength(0);
+    expect((await login(email, PASSWORD)).status).toBe(401);
+    const again = await login(email, reset.body.initialPassword);
+    expect(again.body.state).toBe('password_change_required');
+    const reused = await call(stack.operatorUrl, 'POST', '/v1/operator/me/password', { token: again.body.token, json: { currentPassword: reset.body.initialPassword, newPassword: 'short' } });
+    expect([reused.status, reused.body.code]).toEqual([400, 'password_policy']);
+    const log = await stack.database.ownerDb('platform_audit_events').where({ action: 'operator.reset', targetId: id });
+    expect(log).toEqual([expect.objectContaining({ actorId: 'break-glass', details: { passkeysRemoved: 1 } })]);
+  });
+
+  it('refuses a duplicate e-mail address and unknown operators', async () => {
+    await createOperator(stack, ['viewer'], 'dup@forclinic.example');
+    const dup = await call(stack.operatorUrl, 'POST', '/v1/operator/operators', { token: stack.operatorToken, json: { email: 'DUP@forclinic.example', name: 'Dup', roles: ['viewer'] } });
+    expect([dup.status, dup.body.code]).toEqual([409, 'operator_exists']);
+    const unknown = await call(stack.operatorUrl, 'PATCH', '/v1/operator/operators/00000000-0000-4000-8000-000000000000', { token: stack.operatorToken, json: { state: 'disabled' } });
+    expect(unknown.status).toBe(404);
+  });
+});
