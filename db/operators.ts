@@ -262,23 +262,24 @@ export async function revokeApiKey(trx: PlatformTransaction, id: string, by: str
 // --- break-glass ----------------------------------------------------------------------------------
 
 /**
- * One more use of the break-glass token in its alert window, in one statement. True when this
- * use opened the window (the one whose alert mail must go out).
+ * One more use of the break-glass token in its alert window, in one statement. The window's id
+ * when this use opened it (the one whose alert mail must go out), else undefined.
  */
-export async function countBreakGlassUse(trx: PlatformTransaction, windowStart: Date, clientIp: string, route: string): Promise<boolean> {
+export async function countBreakGlassUse(trx: PlatformTransaction, windowStart: Date, clientIp: string, route: string): Promise<string | undefined> {
   const { rows } = await trx.raw(
     `insert into break_glass_uses as b (window_start, uses, first_ip, routes) values (?, 1, ?, array[?]::text[])
      on conflict (window_start) do update set
        uses = b.uses + 1,
        last_at = now(),
        routes = case when ? = any(b.routes) or cardinality(b.routes) >= 10 then b.routes else b.routes || ?::text end
-     returning uses`,
+     returning id, uses`,
     [windowStart, clientIp, route, route, route],
   );
-  return rows[0].uses === 1;
+  return rows[0].uses === 1 ? rows[0].id : undefined;
 }
 
 export interface BreakGlassWindowRow {
+  id: string;
   windowStart: Date;
   uses: number;
   firstAt: Date;

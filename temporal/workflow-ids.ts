@@ -10,5 +10,5 @@ export const incidentWorkflowId = (incidentId: string) => `incident/${incidentId
 export const changeNoticeWorkflowId = (noticeId: string) => `change-notice/${noticeId}`;
 export const incidentReportWorkflowId = (reportId: string) => `incident-report/${reportId}`;
 export const accountLockoutWorkflowId = (accountId: string, lockout: number) => `account-lockout/${accountId}/${lockout}`;
-/** One alert per break-glass window (domain/operators.ts breakGlassWindow), so starting it twice is harmless. */
-export const breakGlassAlertWorkflowId = (windowStart: Date) => `break-glass-alert/${windowStart.toISOString()}`;
+/** One alert per break-glass window (its break_glass_uses row), so starting it twice is harmless. */
+export const breakGlassAlertWorkflowId = (windowId: string) => `break-glass-alert/${windowId}`;

@@ -19,7 +19,7 @@ export interface BreakGlassAlertResult {
 }
 
 /**
- * One window of break-glass use (`break-glass-alert/<window start>`, started through the outbox
+ * One window of break-glass use (`break-glass-alert/<window id>`, started through the outbox
  * by the window's first use): mails the security addresses once.
  */
 export async function breakGlassAlertWorkflow(input: BreakGlassAlertInput): Promise<BreakGlassAlertResult> {

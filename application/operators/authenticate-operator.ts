@@ -61,10 +61,10 @@ async function recordBreakGlassUse(deps: OperatorDeps, audit: AuditContext, rout
   const window = breakGlassWindow(new Date());
   await commitPlatformThenDispatch(deps, async (trx, enqueue) => {
     const platform = await enterPlatform(trx);
-    const first = await countBreakGlassUse(platform, window, audit.clientIp ?? '', route);
+    const opened = await countBreakGlassUse(platform, window, audit.clientIp ?? '', route);
     await recordPlatformAudit(platform, audit, { action: 'operator.break_glass', outcome: 'success', details: { route } });
-    if (first) {
-      await enqueue(null, { kind: 'start', workflowId: breakGlassAlertWorkflowId(window), workflowType: 'breakGlassAlertWorkflow', args: [{ windowStart: window.toISOString() }] });
+    if (opened) {
+      await enqueue(null, { kind: 'start', workflowId: breakGlassAlertWorkflowId(opened), workflowType: 'breakGlassAlertWorkflow', args: [{ windowStart: window.toISOString() }] });
     }
   });
 }

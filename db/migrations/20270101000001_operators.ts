@@ -99,6 +99,8 @@ export async function up(knex: Knex): Promise<void> {
     -- One row per alert window: the first use of the window starts its mail, later ones only count.
     create table break_glass_uses (
       window_start timestamptz primary key,
+      -- Names the window's alert workflow (break-glass-alert/<id>): unique to this database.
+      id uuid not null default gen_random_uuid() unique,
       uses integer not null check (uses > 0),
       first_at timestamptz not null default now(),
       last_at timestamptz not null default now(),

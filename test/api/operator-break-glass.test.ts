@@ -39,7 +39,7 @@ describe('break-glass', () => {
     const windows = await db('break_glass_uses').orderBy('windowStart');
     expect(windows.reduce((n: number, w: { uses: number }) => n + w.uses, 0)).toBe(uses);
     for (const w of windows) {
-      const handle = stack.temporal.client.workflow.getHandle(breakGlassAlertWorkflowId(w.windowStart));
+      const handle = stack.temporal.client.workflow.getHandle(breakGlassAlertWorkflowId(w.id));
       expect(await handle.result()).toEqual({ outcome: 'mailed', mailed: 1 });
       if (process.env.RECORD_HISTORIES) {
         await writeFile(path.join(__dirname, '..', 'histories', 'break-glass-alert.json'), historyToJSON(await handle.fetchHistory()));

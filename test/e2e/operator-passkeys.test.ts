@@ -74,7 +74,7 @@ afterAll(async () => {
 // --- the operator's browser -------------------------------------------------------------------------
 
 /** POST from inside the page (same origin as the relying party), as an operator front end would. */
-const post = (token: string, p: string, body?: unknown) =>
+const post = (token: string, p: string, body?: unknown): Promise<{ status: number; body: any }> =>
   page.evaluate(
     async ({ token, p, body }) => {
       const res = await fetch(p, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
