@@ -1,8 +1,10 @@
 import type { AuditContext } from '../../db/audit';
-import { countOperatorFailure } from '../../db/login-failures';
+import { countLoginIdFailure, countOperatorFailure, loginIdLockedUntil } from '../../db/login-failures';
 import { recordPlatformAudit } from '../../db/notices';
 import { createOperatorSession, findOperator, findOperatorByEmail, listOperatorPasskeys, recordOperatorLogin, type OperatorRow } from '../../db/operators';
 import { withPlatform } from '../../db/platform-scope';
+import { withTenant } from '../../db/tenant-scope';
+import { NO_CLINIC } from '../../domain/ids';
 import { rateLimitCounts, rateLimitHits, secondsLeftInWindow } from '../../db/rate-limit';
 import { isLocked } from '../../domain/lockout';
 import { addressKey } from '../../domain/network';
@@ -29,6 +31,7 @@ const invalidCredentials = () => new Problem(401, 'invalid_credentials', 'Unauth
 
 type Outcome = { kind: 'ok'; result: OperatorLoginResult } | { kind: 'locked'; until: Date; failed: boolean } | { kind: 'bad' };
 
+
 /**
  * Step one of an operator's sign-in: e-mail and password. The answer is a session that can do
  * nothing but its next step: change the initial password, enrol a passkey, or present one
@@ -42,9 +45,10 @@ export async function loginOperator(deps: OperatorDeps, audit: AuditContext, req
   const s = deps.operators;
   const email = normaliseOperatorEmail(req.email);
   const net = addressKey(req.clientIp);
+  const emailKey = `operator:${loginIdHash(s.loginIdKey, 'operators', email)}`;
   const throttles = [
     { key: `operator-login:net:${net}`, limit: s.loginFailuresPerIp },
-    { key: `operator-login:id:${loginIdHash(s.loginIdKey, 'operators', email)}`, limit: s.loginFailuresPerAccount },
+    { key: `operator-login:id:${emailKey}`, limit: s.loginFailuresPerAccount },
   ];
   const counts = await rateLimitCounts(deps.db, throttles.map((t) => t.key), s.loginRateWindowSeconds);
   if (throttles.some((t) => counts.get(t.key)! >= t.limit)) {
@@ -52,13 +56,23 @@ export async function loginOperator(deps: OperatorDeps, audit: AuditContext, req
   }
   const anonymous: AuditContext = { ...audit, actorType: 'anonymous', actorId: null, actorRoles: [] };
   const found = await withPlatform(deps.db, (trx) => findOperatorByEmail(trx, email));
+  // An address without an operator is counted and locked like one (login_failures, under the
+  // all-zero scope, keyed by the address's HMAC), so a 423 does not tell that an operator exists.
+  const lockedUntil = found ? found.lockedUntil : await withTenant(deps.db, NO_CLINIC, (trx) => loginIdLockedUntil(trx, emailKey));
   let outcome: Outcome;
-  if (found && isLocked(found, new Date())) {
-    outcome = { kind: 'locked', until: found.lockedUntil!, failed: false };
-    await withPlatform(deps.db, (trx) => recordPlatformAudit(trx, asOperator(anonymous, found), { action: 'operator.login', outcome: 'denied', targetType: 'operator', targetId: found.id, details: { reason: 'locked' } }));
+  if (lockedUntil && isLocked({ lockedUntil }, new Date())) {
+    outcome = { kind: 'locked', until: lockedUntil, failed: false };
+    if (found) {
+      await withPlatform(deps.db, (trx) => recordPlatformAudit(trx, asOperator(anonymous, found), { action: 'operator.login', outcome: 'denied', targetType: 'operator', targetId: found.id, details: { reason: 'locked' } }));
+    }
   } else {
     const passwordOk = await deps.passwords.check(found?.passwordHash, req.password);
-    outcome = found ? await withPlatform(deps.db, (trx) => settle(deps, trx, found, passwordOk, anonymous, req)) : { kind: 'bad' };
+    outcome = found
+      ? await withPlatform(deps.db, (trx) => settle(deps, trx, found, passwordOk, anonymous, req))
+      : await withTenant(deps.db, NO_CLINIC, async (trx) => {
+          const counted = await countLoginIdFailure(trx, emailKey, OPERATOR_PASSWORD_POLICY.lockout);
+          return counted.lockedNow || (!counted.counted && counted.lockedUntil) ? { kind: 'locked', until: counted.lockedUntil!, failed: counted.counted } : { kind: 'bad' };
+        });
   }
   if (outcome.kind === 'ok') return outcome.result;
   // A refusal while locked counts against the network only, as for clinic logins.

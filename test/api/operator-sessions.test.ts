@@ -70,13 +70,20 @@ describe('operator sessions', () => {
     expect(events.reduce((n: number, e: { attempts: number }) => n + e.attempts, 0)).toBeGreaterThanOrEqual(6);
   });
 
-  it('throttles failed logins per e-mail address, whether or not it exists', async () => {
-    const statuses: number[] = [];
-    for (let i = 0; i < 9; i += 1) statuses.push((await login('ghost@forclinic.example', `Guess-${i}-password!`)).status);
-    expect(statuses.slice(0, 8)).toEqual(Array(8).fill(401));
-    const last = await login('ghost@forclinic.example', 'Guess-9-password!');
-    expect([last.status, last.body.code]).toEqual([429, 'rate_limited']);
-    expect(Number(last.headers.get('retry-after'))).toBeGreaterThan(0);
+  it('answers an address without an operator exactly like one: locked after five failures', async () => {
+    for (let i = 1; i <= 4; i += 1) expect((await login('ghost@forclinic.example', `Guess-${i}-password!`)).status).toBe(401);
+    const fifth = await login('ghost@forclinic.example', 'Guess-5-password!');
+    expect([fifth.status, fifth.body.code]).toEqual([423, 'account_locked']);
+    expect((await login('ghost@forclinic.example', PASSWORD)).status).toBe(423);
+  });
+
+  it('throttles failed logins per e-mail address (LOGIN_FAILURES_PER_ACCOUNT), whether or not it exists', async () => {
+    const strict = await stack.startExtraApi({ PORT: '0', LOGIN_FAILURES_PER_ACCOUNT: '3' });
+    const attempt = () => call(strict.url, 'POST', '/v1/operator/auth/login', { json: { email: 'nobody@forclinic.example', password: 'Guess-password-1!' } });
+    for (let i = 0; i < 3; i += 1) expect((await attempt()).status).toBe(401);
+    const throttled = await attempt();
+    expect([throttled.status, throttled.body.code]).toEqual([429, 'rate_limited']);
+    expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(0);
   });
 
   it('a reset ends the sessions, removes the passkeys and asks for a new password and passkey', async () => {
