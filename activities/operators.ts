@@ -1,11 +1,12 @@
 import { Context } from '@temporalio/activity';
 import type { Db } from '../db/connection';
-import { findBreakGlassWindow, markBreakGlassMailed } from '../db/operators';
+import { findBreakGlassWindow, findOperator, markBreakGlassMailed, markLockoutNotified } from '../db/operators';
 import { withPlatform } from '../db/platform-scope';
 import { BREAK_GLASS_ALERT_WINDOW_SECONDS } from '../domain/operators';
 import type { Mailer } from '../lib/mailer';
 import type { BreakGlassAlertInput, BreakGlassAlertResult } from '../workflows/break-glass-alert';
-import { breakGlassMail } from './mail-templates/break-glass';
+import type { OperatorLockoutInput, OperatorLockoutResult } from '../workflows/operator-lockout';
+import { breakGlassMail, operatorLockedMail } from './mail-templates/operator-alerts';
 
 export interface OperatorActivitySettings {
   /** SECURITY_EMAILS. */
@@ -33,6 +34,22 @@ export function createOperatorActivities(deps: { db: Db; mailer: Mailer; operato
       const text = breakGlassMail({ firstAt: row.firstAt, firstIp: row.firstIp, routes: row.routes, windowMinutes: BREAK_GLASS_ALERT_WINDOW_SECONDS / 60 });
       for (const address of to) await deps.mailer.send({ to: address, ...text }, { signal: AbortSignal.timeout(10_000) });
       await withPlatform(deps.db, (trx) => markBreakGlassMailed(trx, windowStart));
+      return { outcome: 'mailed', mailed: to.length };
+    },
+
+    /**
+     * Mails one lockout of an operator to the operator and the security addresses, once: the
+     * operator's row records the last lockout notified (the same caveat as above about a retry
+     * between the provider's acceptance and the mark).
+     */
+    async sendOperatorLockoutNotice(input: OperatorLockoutInput): Promise<OperatorLockoutResult> {
+      const operator = await withPlatform(deps.db, (trx) => findOperator(trx, input.operatorId));
+      if (!operator) return { outcome: 'operator_missing', mailed: 0 };
+      const to = [operator.email, ...(deps.operators?.securityEmails ?? []).filter((a) => a !== operator.email)];
+      if (operator.lockoutNotified >= input.lockout) return { outcome: 'mailed', mailed: to.length };
+      const text = operatorLockedMail({ email: operator.email, lockedUntil: operator.lockedUntil });
+      for (const address of to) await deps.mailer.send({ to: address, ...text }, { signal: AbortSignal.timeout(10_000) });
+      await withPlatform(deps.db, (trx) => markLockoutNotified(trx, operator.id, input.lockout));
       return { outcome: 'mailed', mailed: to.length };
     },
   };

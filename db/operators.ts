@@ -26,6 +26,8 @@ export interface OperatorRow {
   initialPasswordExpiresAt: Date | null;
   passwordChangedAt: Date;
   lockedUntil: Date | null;
+  lockouts: number;
+  lockoutNotified: number;
   lastLoginAt: Date | null;
   createdBy: string;
   createdAt: Date;
@@ -294,4 +296,8 @@ export const findBreakGlassWindow = (trx: PlatformTransaction, windowStart: Date
 
 export async function markBreakGlassMailed(trx: PlatformTransaction, windowStart: Date): Promise<void> {
   await trx('break_glass_uses').where({ windowStart }).update({ mailedAt: trx.fn.now() });
+}
+
+export async function markLockoutNotified(trx: PlatformTransaction, id: string, lockout: number): Promise<void> {
+  await trx('operators').where({ id }).where('lockoutNotified', '<', lockout).update({ lockoutNotified: lockout });
 }

@@ -12,3 +12,5 @@ export const incidentReportWorkflowId = (reportId: string) => `incident-report/$
 export const accountLockoutWorkflowId = (accountId: string, lockout: number) => `account-lockout/${accountId}/${lockout}`;
 /** One alert per break-glass window (its break_glass_uses row), so starting it twice is harmless. */
 export const breakGlassAlertWorkflowId = (windowId: string) => `break-glass-alert/${windowId}`;
+/** One notice per lockout of an operator (operators.lockouts counts them). */
+export const operatorLockoutWorkflowId = (operatorId: string, lockout: number) => `operator-lockout/${operatorId}/${lockout}`;

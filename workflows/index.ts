@@ -14,3 +14,4 @@ export { backupWorkflow } from './backup';
 export { backupVerificationWorkflow } from './backup-verification';
 export { restoreTestWorkflow } from './restore-test';
 export { breakGlassAlertWorkflow } from './break-glass-alert';
+export { operatorLockoutWorkflow } from './operator-lockout';

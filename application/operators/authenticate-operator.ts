@@ -2,11 +2,11 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AuditContext } from '../../db/audit';
 import { recordPlatformAudit } from '../../db/notices';
 import { API_KEY_PREFIX, countBreakGlassUse, liveApiKey, liveOperatorSession, OPERATOR_SESSION_PREFIX, recordApiKeyUse, touchOperatorSession } from '../../db/operators';
-import { enterPlatform, withPlatform } from '../../db/platform-scope';
+import { withPlatform } from '../../db/platform-scope';
 import { OPERATOR_ROLES, type OperatorPrincipal } from '../../domain/operator-roles';
 import { breakGlassWindow } from '../../domain/operators';
 import { breakGlassAlertWorkflowId } from '../../temporal/workflow-ids';
-import { commitPlatformThenDispatch } from '../commit-then-dispatch';
+import { commitPlatformScopeThenDispatch } from '../commit-then-dispatch';
 import type { OperatorActor } from '../deps';
 import type { OperatorDeps } from './operator-deps';
 
@@ -59,12 +59,11 @@ export async function authenticateOperator(deps: OperatorDeps, bearer: string, r
  */
 async function recordBreakGlassUse(deps: OperatorDeps, audit: AuditContext, route: string): Promise<void> {
   const window = breakGlassWindow(new Date());
-  await commitPlatformThenDispatch(deps, async (trx, enqueue) => {
-    const platform = await enterPlatform(trx);
-    const opened = await countBreakGlassUse(platform, window, audit.clientIp ?? '', route);
-    await recordPlatformAudit(platform, audit, { action: 'operator.break_glass', outcome: 'success', details: { route } });
+  await commitPlatformScopeThenDispatch(deps, async (trx, enqueue) => {
+    const opened = await countBreakGlassUse(trx, window, audit.clientIp ?? '', route);
+    await recordPlatformAudit(trx, audit, { action: 'operator.break_glass', outcome: 'success', details: { route } });
     if (opened) {
-      await enqueue(null, { kind: 'start', workflowId: breakGlassAlertWorkflowId(opened), workflowType: 'breakGlassAlertWorkflow', args: [{ windowStart: window.toISOString() }] });
+      await enqueue({ kind: 'start', workflowId: breakGlassAlertWorkflowId(opened), workflowType: 'breakGlassAlertWorkflow', args: [{ windowStart: window.toISOString() }] });
     }
   });
 }

@@ -2,7 +2,7 @@ import type { AuditContext } from '../../db/audit';
 import { countLoginIdFailure, countOperatorFailure, loginIdLockedUntil } from '../../db/login-failures';
 import { recordPlatformAudit } from '../../db/notices';
 import { createOperatorSession, findOperator, findOperatorByEmail, listOperatorPasskeys, recordOperatorLogin, type OperatorRow } from '../../db/operators';
-import { withPlatform } from '../../db/platform-scope';
+import { withPlatform, type PlatformTransaction } from '../../db/platform-scope';
 import { withTenant } from '../../db/tenant-scope';
 import { NO_CLINIC } from '../../domain/ids';
 import { rateLimitCounts, rateLimitHits, secondsLeftInWindow } from '../../db/rate-limit';
@@ -12,7 +12,9 @@ import { normaliseOperatorEmail, OPERATOR_PASSWORD_POLICY } from '../../domain/o
 import { Problem, tooManyRequests } from '../../domain/problems';
 import { loginIdHash, loginRefusal, stateAfterPassword, type SessionState } from '../../domain/sign-in';
 import { accountLocked } from '../auth/lockout';
+import { commitPlatformScopeThenDispatch, type Enqueue } from '../commit-then-dispatch';
 import type { OperatorDeps } from './operator-deps';
+import { noticeOperatorLockout } from './operator-lockout';
 
 export interface OperatorLoginRequest {
   email: string;
@@ -68,7 +70,8 @@ export async function loginOperator(deps: OperatorDeps, audit: AuditContext, req
   } else {
     const passwordOk = await deps.passwords.check(found?.passwordHash, req.password);
     outcome = found
-      ? await withPlatform(deps.db, (trx) => settle(deps, trx, found, passwordOk, anonymous, req))
+      ? // The lockout notice is sent in the background: the answer's timing must not depend on Temporal.
+        await commitPlatformScopeThenDispatch(deps, (trx, enqueue) => settle(deps, trx, enqueue, found, passwordOk, anonymous, req), { dispatch: 'background' })
       : await withTenant(deps.db, NO_CLINIC, async (trx) => {
           const counted = await countLoginIdFailure(trx, emailKey, OPERATOR_PASSWORD_POLICY.lockout);
           return counted.lockedNow || (!counted.counted && counted.lockedUntil) ? { kind: 'locked', until: counted.lockedUntil!, failed: counted.counted } : { kind: 'bad' };
@@ -88,7 +91,8 @@ const asOperator = (anonymous: AuditContext, o: Pick<OperatorRow, 'id' | 'roles'
 /** With the operator's row locked: the session, or one more failure counted (the one that locks answers 423). */
 async function settle(
   deps: OperatorDeps,
-  trx: Parameters<Parameters<typeof withPlatform>[1]>[0],
+  trx: PlatformTransaction,
+  enqueue: Enqueue,
   read: OperatorRow,
   passwordOk: boolean,
   anonymous: AuditContext,
@@ -109,6 +113,7 @@ async function settle(
   }
   if (refusal === 'wrong_password') {
     const counted = await countOperatorFailure(trx, operator.id, OPERATOR_PASSWORD_POLICY.lockout);
+    await noticeOperatorLockout(enqueue, operator.id, counted);
     await log('failed', { reason: refusal, ...(counted.lockedNow ? { lockedUntil: counted.lockedUntil } : {}) });
     return counted.lockedNow ? { kind: 'locked', until: counted.lockedUntil!, failed: true } : { kind: 'bad' };
   }

@@ -8,7 +8,9 @@ import { badRequest, unauthorized } from '../../domain/problems';
 import { stateAfterPasswordChange, type SessionState } from '../../domain/sign-in';
 import { accountLocked } from '../auth/lockout';
 import type { OperatorActor } from '../deps';
+import { commitPlatformScopeThenDispatch } from '../commit-then-dispatch';
 import type { OperatorDeps } from './operator-deps';
+import { noticeOperatorLockout } from './operator-lockout';
 import { sessionOf } from './operator-passkeys';
 
 export interface OperatorMe {
@@ -51,8 +53,9 @@ export async function changeOperatorPassword(deps: OperatorDeps, actor: Operator
   const before = await withPlatform(deps.db, (trx) => findOperator(trx, actor.operator.id));
   if (!before) throw unauthorized();
   if (!(await deps.passwords.check(before.passwordHash, change.currentPassword))) {
-    const counted = await withPlatform(deps.db, async (trx) => {
+    const counted = await commitPlatformScopeThenDispatch(deps, async (trx, enqueue) => {
       const c = await countOperatorFailure(trx, before.id, OPERATOR_PASSWORD_POLICY.lockout);
+      await noticeOperatorLockout(enqueue, before.id, c);
       await recordPlatformAudit(trx, actor.audit, { action: 'operator.password.change', outcome: 'failed', targetType: 'operator', targetId: before.id, details: { reason: 'wrong_password' } });
       return c;
     });

@@ -33,6 +33,8 @@ export async function up(knex: Knex): Promise<void> {
       last_failed_login_at timestamptz,
       locked_until timestamptz,
       lockouts integer not null default 0,
+      -- The last lockout whose notice went out (operator-lockout/<id>/<n> mails once per lockout).
+      lockout_notified integer not null default 0,
       last_login_at timestamptz,
       created_by text not null,
       created_at timestamptz not null default now(),

@@ -1,3 +1,8 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { fetchLocalEmails } from '../../lib/local-ses';
+import { operatorLockoutWorkflowId } from '../../temporal/workflow-ids';
 import { call } from '../harness/http';
 import { createOperator } from '../harness/operators';
 import { softwarePasskey } from '../harness/passkey';
@@ -14,7 +19,7 @@ const ORIGIN = 'http://localhost:3000';
 const PASSWORD = 'Operator-2026-keys!';
 
 beforeAll(async () => {
-  stack = await startTestStack({ OPERATOR_SESSION_MAX_SECONDS: '7200', LOGIN_FAILURES_PER_IP: '1000', LOGIN_FAILURES_PER_ACCOUNT: '8' }, { worker: false });
+  stack = await startTestStack({ OPERATOR_SESSION_MAX_SECONDS: '7200', LOGIN_FAILURES_PER_IP: '1000', LOGIN_FAILURES_PER_ACCOUNT: '8' });
 });
 afterAll(() => stack?.stop());
 
@@ -56,9 +61,9 @@ describe('operator sessions', () => {
     expect((await me(token)).status).toBe(401);
   });
 
-  it('locks an operator after five wrong passwords, the right one included, as for clinic accounts', async () => {
+  it('locks an operator after five wrong passwords, the right one included, and tells them and security once', async () => {
     const email = 'kobayashi@forclinic.example';
-    await activeOperator(email, ['viewer']);
+    const { id } = await activeOperator(email, ['viewer']);
     for (let i = 1; i <= 4; i += 1) expect((await login(email, `Wrong-password-${i}!`)).status).toBe(401);
     const fifth = await login(email, 'Wrong-password-5!');
     expect([fifth.status, fifth.body.code]).toEqual([423, 'account_locked']);
@@ -68,6 +73,12 @@ describe('operator sessions', () => {
     expect(list.body.items.find((o: { email: string }) => o.email === email)).toMatchObject({ locked: true });
     const events = await stack.database.ownerDb('security_events').where({ kind: 'operator_login' });
     expect(events.reduce((n: number, e: { attempts: number }) => n + e.attempts, 0)).toBeGreaterThanOrEqual(6);
+
+    const handle = stack.temporal.client.workflow.getHandle(operatorLockoutWorkflowId(id, 1));
+    expect(await handle.result()).toEqual({ outcome: 'mailed', mailed: 2 });
+    if (process.env.RECORD_HISTORIES) await writeFile(path.join(__dirname, '..', 'histories', 'operator-lockout.json'), historyToJSON(await handle.fetchHistory()));
+    const mails = (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.subject.includes('operator account was locked') && m.body.text!.includes(email));
+    expect(mails.map((m) => m.destination.to[0]).sort()).toEqual([email, 'security-team@forclinic.example']);
   });
 
   it('answers an address without an operator exactly like one: locked after five failures', async () => {

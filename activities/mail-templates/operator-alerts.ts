@@ -1,6 +1,8 @@
 import { formatJapanDateTime } from '../../domain/japan-time';
 import type { MailText } from '../../lib/mailer';
 
+/** Security alerts about the provider's own operators (activities/operators.ts). */
+
 /**
  * To the security addresses (SECURITY_EMAILS) when the break-glass token (OPERATOR_TOKEN) is
  * used: once per alert window, at its first use. The rest of the window's uses are in the
@@ -22,6 +24,24 @@ export function breakGlassMail(input: { firstAt: Date; firstIp: string | null; r
       '',
       'Routes / ルート:',
       routes,
+    ].join('\n'),
+  };
+}
+
+/**
+ * To a locked operator and the security addresses when repeated failed logins lock an operator
+ * account: no password, only the address and the time the lock ends.
+ */
+export function operatorLockedMail(input: { email: string; lockedUntil: Date | null }): MailText {
+  const until = input.lockedUntil ? formatJapanDateTime(input.lockedUntil) : '—';
+  return {
+    subject: '[FOR CLINIC] オペレーターアカウントがロックされました / An operator account was locked',
+    text: [
+      `オペレーター ${input.email} のアカウントを、ログインの失敗が続いたため ${until}（日本時間）まで一時的にロックしました。`,
+      '本人による入力ミスでない場合は、第三者がパスワードを推測しようとしている可能性があります。セキュリティ担当者に連絡し、プラットフォームの操作ログを確認してください。',
+      '',
+      `Repeated failed logins locked the operator account ${input.email} until ${until} (Japan time).`,
+      'If this was not its holder mistyping, someone may be guessing the password: tell the security team and check the platform\'s operation log.',
     ].join('\n'),
   };
 }
