@@ -115,7 +115,9 @@ async function settle(
     const counted = await countOperatorFailure(trx, operator.id, OPERATOR_PASSWORD_POLICY.lockout);
     await noticeOperatorLockout(enqueue, operator.id, counted);
     await log('failed', { reason: refusal, ...(counted.lockedNow ? { lockedUntil: counted.lockedUntil } : {}) });
-    return counted.lockedNow ? { kind: 'locked', until: counted.lockedUntil!, failed: true } : { kind: 'bad' };
+    // Not counted: a concurrent failure locked the row since it was read.
+    if (counted.lockedNow || (!counted.counted && counted.lockedUntil)) return { kind: 'locked', until: counted.lockedUntil!, failed: counted.counted };
+    return { kind: 'bad' };
   }
   if (refusal) {
     await log('failed', { reason: refusal });

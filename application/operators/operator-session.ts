@@ -2,6 +2,7 @@ import { countOperatorFailure } from '../../db/login-failures';
 import { recordPlatformAudit } from '../../db/notices';
 import { findOperator, listOperatorPasskeys, revokeOperatorSession, revokeOperatorSessions, setOperatorPassword, setOperatorSessionState } from '../../db/operators';
 import { withPlatform } from '../../db/platform-scope';
+import { isLocked } from '../../domain/lockout';
 import { OPERATOR_PASSWORD_POLICY } from '../../domain/operators';
 import { unmetPasswordRules } from '../../domain/password-policy';
 import { badRequest, unauthorized } from '../../domain/problems';
@@ -52,6 +53,8 @@ export async function changeOperatorPassword(deps: OperatorDeps, actor: Operator
   const session = sessionOf(actor);
   const before = await withPlatform(deps.db, (trx) => findOperator(trx, actor.operator.id));
   if (!before) throw unauthorized();
+  // A locked operator proves nothing by password until the lock ends (as at login).
+  if (isLocked(before, new Date())) throw accountLocked(before.lockedUntil!);
   if (!(await deps.passwords.check(before.passwordHash, change.currentPassword))) {
     const counted = await commitPlatformScopeThenDispatch(deps, async (trx, enqueue) => {
       const c = await countOperatorFailure(trx, before.id, OPERATOR_PASSWORD_POLICY.lockout);
