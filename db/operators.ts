@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { OperatorRole } from '../domain/operator-roles';
 import type { OperatorSessionTiming, OperatorState } from '../domain/operators';
 import type { SessionState } from '../domain/sign-in';
+import type { Db } from './connection';
 import type { PlatformTransaction } from './platform-scope';
 import { hashToken } from './sessions';
 
@@ -110,31 +111,18 @@ export async function createOperatorSession(
 }
 
 export interface LiveOperatorSession {
-  session: OperatorSessionRow;
-  operator: Pick<OperatorRow, 'id' | 'name' | 'email' | 'roles'>;
+  session: Pick<OperatorSessionRow, 'id' | 'state' | 'verifiedAt'>;
+  operator: Pick<OperatorRow, 'id' | 'name' | 'roles'>;
 }
 
-/** The live session a token names (not revoked, idle or too old, of an active operator), or undefined. */
-export async function liveOperatorSession(trx: PlatformTransaction, token: string): Promise<LiveOperatorSession | undefined> {
-  const row = await trx('operator_sessions as s')
-    .join('operators as o', 'o.id', 's.operator_id')
-    .where('s.token_hash', hashToken(token))
-    .whereNull('s.revoked_at')
-    .where('s.idle_expires_at', '>', trx.raw('now()'))
-    .where('s.absolute_expires_at', '>', trx.raw('now()'))
-    .where('o.state', 'active')
-    .first('s.*', 'o.name as operatorName', 'o.email as operatorEmail', 'o.roles as operatorRoles');
-  if (!row) return undefined;
-  const { operatorName, operatorEmail, operatorRoles, ...session } = row;
-  return { session, operator: { id: session.operatorId, name: operatorName, email: operatorEmail, roles: operatorRoles } };
-}
-
-/** Extending the idle deadline is written at most once a minute per session. */
-export async function touchOperatorSession(trx: PlatformTransaction, session: OperatorSessionRow, timing: OperatorSessionTiming): Promise<void> {
-  const now = Date.now();
-  if (now - session.lastSeenAt.getTime() < 60_000) return;
-  const idle = Math.min(now + timing.idleSeconds * 1000, session.absoluteExpiresAt.getTime());
-  await trx('operator_sessions').where({ id: session.id }).update({ lastSeenAt: new Date(now), idleExpiresAt: new Date(idle) });
+/**
+ * The live session a token names (not revoked, idle or too old, of an active operator), in one
+ * round trip on the pool (operator_session_auth), which also extends its idle deadline.
+ */
+export async function liveOperatorSession(db: Db, token: string, timing: OperatorSessionTiming): Promise<LiveOperatorSession | undefined> {
+  const { rows } = await db.raw('select * from operator_session_auth(?::bytea, ?::integer)', [hashToken(token), timing.idleSeconds]);
+  const r = rows[0] as { session_id: string; state: SessionState; verified_at: Date; operator_id: string; name: string; roles: OperatorRole[] } | undefined;
+  return r && { session: { id: r.session_id, state: r.state, verifiedAt: r.verified_at }, operator: { id: r.operator_id, name: r.name, roles: r.roles } };
 }
 
 export async function setOperatorSessionState(trx: PlatformTransaction, id: string, state: SessionState): Promise<void> {
@@ -242,19 +230,10 @@ export const listApiKeys = (trx: PlatformTransaction): Promise<ApiKeyRow[]> => t
 export const findApiKey = (trx: PlatformTransaction, id: string): Promise<ApiKeyRow | undefined> =>
   trx('operator_api_keys').select(API_KEY_COLUMNS).where({ id }).forUpdate().first();
 
-/** The live key (not revoked, not expired) a secret names, or undefined. */
-export const liveApiKey = (trx: PlatformTransaction, key: string): Promise<ApiKeyRow | undefined> =>
-  trx('operator_api_keys')
-    .select(API_KEY_COLUMNS)
-    .where({ tokenHash: hashToken(key) })
-    .whereNull('revokedAt')
-    .where('expiresAt', '>', trx.raw('now()'))
-    .first();
-
-/** Last use, written at most once a minute per key (every use is in the operation log anyway). */
-export async function recordApiKeyUse(trx: PlatformTransaction, key: ApiKeyRow, clientIp: string): Promise<void> {
-  if (key.lastUsedAt && Date.now() - key.lastUsedAt.getTime() < 60_000 && key.lastUsedIp === clientIp) return;
-  await trx('operator_api_keys').where({ id: key.id }).update({ lastUsedAt: trx.fn.now(), lastUsedIp: clientIp });
+/** The live key (not revoked, not expired) a secret names, in one round trip (operator_key_auth), which records its use. */
+export async function liveApiKey(db: Db, key: string, clientIp: string): Promise<Pick<ApiKeyRow, 'id' | 'name' | 'roles'> | undefined> {
+  const { rows } = await db.raw('select * from operator_key_auth(?::bytea, ?)', [hashToken(key), clientIp]);
+  return rows[0];
 }
 
 export async function revokeApiKey(trx: PlatformTransaction, id: string, by: string): Promise<void> {

@@ -1,8 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AuditContext } from '../../db/audit';
 import { recordPlatformAudit } from '../../db/notices';
-import { API_KEY_PREFIX, countBreakGlassUse, liveApiKey, liveOperatorSession, OPERATOR_SESSION_PREFIX, recordApiKeyUse, touchOperatorSession } from '../../db/operators';
-import { withPlatform } from '../../db/platform-scope';
+import { API_KEY_PREFIX, countBreakGlassUse, liveApiKey, liveOperatorSession, OPERATOR_SESSION_PREFIX } from '../../db/operators';
 import { OPERATOR_ROLES, type OperatorPrincipal } from '../../domain/operator-roles';
 import { breakGlassWindow } from '../../domain/operators';
 import { breakGlassAlertWorkflowId } from '../../temporal/workflow-ids';
@@ -26,24 +25,14 @@ export type OperatorCredential = Omit<OperatorActor, 'audit'>;
  */
 export async function authenticateOperator(deps: OperatorDeps, bearer: string, request: { audit: AuditContext; route: string }): Promise<OperatorCredential | undefined> {
   if (bearer.startsWith(OPERATOR_SESSION_PREFIX)) {
-    return withPlatform(deps.db, async (trx) => {
-      const live = await liveOperatorSession(trx, bearer);
-      if (!live) return undefined;
-      await touchOperatorSession(trx, live.session, deps.operators.session);
-      const { operator, session } = live;
-      return {
-        operator: { via: 'session', id: operator.id, name: operator.name, roles: operator.roles },
-        session: { id: session.id, state: session.state, verifiedAt: session.verifiedAt },
-      };
-    });
+    const live = await liveOperatorSession(deps.db, bearer, deps.operators.session);
+    if (!live) return undefined;
+    const { operator, session } = live;
+    return { operator: { via: 'session', id: operator.id, name: operator.name, roles: operator.roles }, session };
   }
   if (bearer.startsWith(API_KEY_PREFIX)) {
-    return withPlatform(deps.db, async (trx) => {
-      const key = await liveApiKey(trx, bearer);
-      if (!key) return undefined;
-      await recordApiKeyUse(trx, key, request.audit.clientIp ?? '');
-      return { operator: { via: 'api-key', id: key.id, name: key.name, roles: key.roles } };
-    });
+    const key = await liveApiKey(deps.db, bearer, request.audit.clientIp ?? '');
+    return key && { operator: { via: 'api-key', id: key.id, name: key.name, roles: key.roles } };
   }
   const token = deps.operators.breakGlassToken;
   if (token === undefined || !timingSafeEqual(digest(bearer), digest(token))) return undefined;

@@ -121,6 +121,64 @@ export async function up(knex: Knex): Promise<void> {
   await platformOnly(knex, 'operator_webauthn_challenges', 'select, insert, update, delete');
   await platformOnly(knex, 'operator_api_keys', 'select, insert, update');
   await platformOnly(knex, 'break_glass_uses', 'select, insert, update');
+  // Authentication of every operator request in one round trip each, like session_auth: the
+  // functions scope their own statement to the platform (app.platform, local to its implicit
+  // transaction), run with the caller's rights (row-level security applies), and refuse to run
+  // inside a clinic's transaction. The API key's last use is written at most once a minute per
+  // address; a session's idle deadline is extended at most once a minute, never past its end.
+  await knex.raw(`
+    create function operator_key_auth(p_token_hash bytea, p_client_ip text)
+    returns table (id uuid, name text, roles text[]) language plpgsql volatile as $$
+    #variable_conflict use_column
+    begin
+      if nullif(current_setting('app.tenant_id', true), '') is not null then
+        raise exception 'operator_key_auth: a clinic is in scope';
+      end if;
+      perform set_config('app.platform', 'on', true);
+      return query
+        with live as (
+          select k.id, k.name, k.roles, k.last_used_at, k.last_used_ip
+            from operator_api_keys k
+           where k.token_hash = p_token_hash and k.revoked_at is null and k.expires_at > now()
+        ), touched as (
+          update operator_api_keys k
+             set last_used_at = now(), last_used_ip = p_client_ip
+            from live
+           where k.id = live.id
+             and (live.last_used_at is null or live.last_used_at < now() - interval '1 minute' or live.last_used_ip is distinct from p_client_ip)
+        )
+        select live.id, live.name, live.roles from live;
+    end $$;
+
+    create function operator_session_auth(p_token_hash bytea, p_idle_seconds integer)
+    returns table (session_id uuid, state text, verified_at timestamptz, operator_id uuid, name text, roles text[])
+    language plpgsql volatile as $$
+    #variable_conflict use_column
+    begin
+      if nullif(current_setting('app.tenant_id', true), '') is not null then
+        raise exception 'operator_session_auth: a clinic is in scope';
+      end if;
+      perform set_config('app.platform', 'on', true);
+      return query
+        with live as (
+          select s.id, s.last_seen_at, s.absolute_expires_at
+            from operator_sessions s
+            join operators o on o.id = s.operator_id and o.state = 'active'
+           where s.token_hash = p_token_hash and s.revoked_at is null
+             and s.idle_expires_at > now() and s.absolute_expires_at > now()
+        ), touched as (
+          update operator_sessions s
+             set last_seen_at = now(),
+                 idle_expires_at = least(now() + make_interval(secs => p_idle_seconds), s.absolute_expires_at)
+            from live
+           where s.id = live.id and live.last_seen_at < now() - interval '1 minute'
+        )
+        select s.id, s.state, s.verified_at, o.id, o.name, o.roles
+          from live
+          join operator_sessions s on s.id = live.id
+          join operators o on o.id = s.operator_id;
+    end $$;
+  `);
   // `npm run operator` (scripts/operator.ts) runs on the host as the tables' owner, to create the
   // first operator before anyone can sign in. The owner could switch row-level security off on
   // its own tables anyway; these policies only let it work through it where a superuser is not
@@ -132,6 +190,7 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   await knex.raw(`
+    drop function operator_key_auth(bytea, text), operator_session_auth(bytea, integer);
     drop policy owner_bootstrap on platform_audit_events;
     delete from security_events where kind = 'operator_login';
     alter table security_events drop constraint security_events_kind_check;

@@ -42,3 +42,13 @@ it('cannot be written from a clinic\'s transaction, nor operators, sessions or k
     await expect(withPlatform(t.db, (trx) => trx.raw(`delete from ${table}`))).rejects.toThrow(/permission denied/);
   }
 });
+
+it('authentication functions see only the platform, and refuse inside a clinic\'s transaction', async () => {
+  const key = (await t.db.raw('select * from operator_key_auth(?::bytea, ?)', [Buffer.alloc(32, 2), '127.0.0.1'])).rows;
+  expect(key).toEqual([{ id: expect.any(String), name: 'k', roles: ['viewer'] }]);
+  const session = (await t.db.raw('select * from operator_session_auth(?::bytea, 60)', [Buffer.alloc(32, 1)])).rows;
+  expect(session).toEqual([expect.objectContaining({ state: 'active', name: 'O', roles: ['viewer'] })]);
+  await expect(withTenant(t.db, clinic, (trx) => trx.raw('select * from operator_key_auth(?::bytea, ?)', [Buffer.alloc(32, 2), '127.0.0.1']))).rejects.toThrow(/a clinic is in scope/);
+  // The scope was the function's statement's own: the pool's next query sees nothing again.
+  expect((await t.db.raw('select * from operator_api_keys')).rows).toEqual([]);
+});
