@@ -125,7 +125,8 @@ export async function liveOperatorSession(db: Db, token: string, timing: Operato
   return r && { session: { id: r.session_id, state: r.state, verifiedAt: r.verified_at }, operator: { id: r.operator_id, name: r.name, roles: r.roles } };
 }
 
-export async function setOperatorSessionState(trx: PlatformTransaction, id: string, state: SessionState): Promise<void> {
+/** The session proved a password or a passkey just now, and moves on to `state`. */
+export async function markOperatorSessionVerified(trx: PlatformTransaction, id: string, state: SessionState): Promise<void> {
   await trx('operator_sessions').where({ id }).update({ state, verifiedAt: trx.fn.now() });
 }
 

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { passwordPolicySchema, type PasswordPolicy } from './password-policy';
 import { OPERATOR_ROLES } from './operator-roles';
-import type { SessionState } from './sign-in';
 
 /**
  * Operators as named people (README: Operators): the rules their accounts, sessions and API keys
@@ -24,9 +23,6 @@ export interface OperatorSessionTiming {
   idleSeconds: number;
   maxSeconds: number;
 }
-
-/** A session may do everything its operator's roles allow only once it is `active`. */
-export const isOperatorSessionActive = (state: SessionState) => state === 'active';
 
 /** An operator signs in with an e-mail address; compared without case (the unique index agrees). */
 export const normaliseOperatorEmail = (email: string) => email.trim().toLowerCase();

@@ -9,7 +9,7 @@ import {
   listOperatorPasskeys,
   recordOperatorPasskeyUse,
   revokeOperatorSession,
-  setOperatorSessionState,
+  markOperatorSessionVerified,
   storeOperatorChallenge,
   type OperatorPasskeyRow,
 } from '../../db/operators';
@@ -96,7 +96,7 @@ export async function verifyOperatorPasskey(deps: OperatorDeps, actor: OperatorA
     if ('failed' in verified) return verified;
     await recordOperatorPasskeyUse(trx, credential.id, verified.newCounter);
     if (session.state === 'active') {
-      await setOperatorSessionState(trx, session.id, 'active');
+      await markOperatorSessionVerified(trx, session.id, 'active');
       await recordPlatformAudit(trx, actor.audit, { action: 'operator.session.reauthenticate', outcome: 'success', targetType: 'operator_passkey', targetId: credential.id });
       return {};
     }

@@ -1,6 +1,6 @@
 import { countOperatorFailure } from '../../db/login-failures';
 import { recordPlatformAudit } from '../../db/notices';
-import { findOperator, listOperatorPasskeys, revokeOperatorSession, revokeOperatorSessions, setOperatorPassword, setOperatorSessionState } from '../../db/operators';
+import { findOperator, listOperatorPasskeys, revokeOperatorSession, revokeOperatorSessions, setOperatorPassword, markOperatorSessionVerified } from '../../db/operators';
 import { withPlatform } from '../../db/platform-scope';
 import { isLocked } from '../../domain/lockout';
 import { OPERATOR_PASSWORD_POLICY } from '../../domain/operators';
@@ -85,7 +85,7 @@ export async function changeOperatorPassword(deps: OperatorDeps, actor: Operator
         ? stateAfterPasswordChange(operator, OPERATOR_PASSWORD_POLICY, (await listOperatorPasskeys(trx, operator.id)).length)
         : session.state;
     await revokeOperatorSessions(trx, operator.id, session.id);
-    await setOperatorSessionState(trx, session.id, next);
+    await markOperatorSessionVerified(trx, session.id, next);
     await recordPlatformAudit(trx, actor.audit, { action: 'operator.password.change', outcome: 'success', targetType: 'operator', targetId: operator.id });
     return next;
   });
