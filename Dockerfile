@@ -14,7 +14,7 @@ COPY workers ./workers
 COPY workflows ./workflows
 COPY activities ./activities
 COPY temporal ./temporal
-COPY scripts/bundle-workflows.ts ./scripts/
+COPY scripts/bundle-workflows.ts scripts/operator.ts ./scripts/
 RUN npm run build
 
 # Runtime dependencies only: no tsx, no test servers, no embedded PostgreSQL.

@@ -14,6 +14,7 @@ import type { Client } from '@temporalio/client';
 import { createNoticeActivities, type NoticeSettings } from './notices';
 import { createBackupActivities, type BackupServices } from './backups';
 import { createContractEndActivities, type ContractEndServices } from './contract-end';
+import { createOperatorActivities, type OperatorActivitySettings } from './operators';
 
 export interface ActivityDeps {
   db: Db;
@@ -29,6 +30,8 @@ export interface ActivityDeps {
   backups: BackupServices;
   /** Contract end: timings, the purge's login, storage, the certificate key (workers/contract-end-services.ts). */
   contractEnd?: ContractEndServices;
+  /** Operators: where break-glass uses are mailed (config SECURITY_EMAILS). */
+  operators?: OperatorActivitySettings;
 }
 
 /** Every activity the workers register, built once with the process's dependencies. */
@@ -45,6 +48,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createNoticeActivities(deps),
     ...createBackupActivities(deps),
     ...createContractEndActivities(deps),
+    ...createOperatorActivities(deps),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { ParameterizedContext } from 'koa';
-import type { Actor, ClinicActor, SessionActor } from '../application/deps';
+import type { Actor, ClinicActor, OperatorActor, SessionActor } from '../application/deps';
 import { auditContext } from './audit-context';
 import type { AppState } from './state';
 
@@ -16,4 +16,10 @@ export function sessionActor(ctx: ParameterizedContext<AppState>): SessionActor 
 
 export function actor(ctx: ParameterizedContext<AppState>): Actor {
   return { audit: auditContext(ctx) };
+}
+
+/** The operator behind an operator route (operator authentication has run). */
+export function operatorActor(ctx: ParameterizedContext<AppState>): OperatorActor {
+  const { operator, session } = ctx.state.actor!;
+  return { audit: auditContext(ctx), operator, ...(session ? { session } : {}) };
 }

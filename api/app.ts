@@ -27,7 +27,10 @@ import { webauthnRoutes } from './routes/webauthn';
 import { clientAddress } from './middleware/client-ip';
 import { cors } from './middleware/cors';
 import { sessionAuth } from './middleware/session-auth';
-import type { Config } from '../lib/config';
+import { breakGlassEnabled, type Config } from '../lib/config';
+import type { OperatorIdentitySettings } from '../application/operators/operator-deps';
+import { operatorAuthRoutes } from './routes/operator-auth';
+import { operatorAccountRoutes } from './routes/operator-accounts';
 import { createKeyProvider } from '../lib/crypto/provider';
 import { createObjectStore } from '../lib/storage';
 import type { ObjectStore } from '../lib/storage/object-store';
@@ -69,7 +72,8 @@ export interface AppDeps {
   changeNotices: ChangeNoticeSettings;
   temporal: TemporalClient;
   log: Logger;
-  operatorToken: string;
+  /** Operators' sessions, passkeys, login limits and the break-glass token (README: Operators). */
+  operators: OperatorIdentitySettings;
   taskQueue: string;
   bodyLimitBytes: number;
   tls: boolean;
@@ -99,6 +103,8 @@ export function appDeps(
   config: Config,
   live: Pick<AppDeps, 'db' | 'temporal' | 'log'> & { vault?: Vault; storage?: ObjectStore; isShuttingDown?: () => boolean; tls?: boolean },
 ): AppDeps {
+  // Without a configured key (local development) login IDs are hashed with a per-process one.
+  const loginIdKey = config.LOGIN_ID_HMAC_KEY ?? randomBytes(32).toString('hex');
   return {
     ...live,
     exports: new ExportSlots(config.EXPORT_CONCURRENCY),
@@ -115,7 +121,6 @@ export function appDeps(
       paymentReminderAfterSec: config.PAYMENT_REMINDER_AFTER_SECONDS,
     },
     changeNotices: { leadTimesSec: config.CHANGE_NOTICE_LEAD_SECONDS, minLeadSec: config.CHANGE_NOTICE_MIN_LEAD_SECONDS },
-    operatorToken: config.OPERATOR_TOKEN,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     tls: live.tls ?? config.BEHIND_TLS_PROXY,
@@ -128,9 +133,21 @@ export function appDeps(
       loginFailuresPerAccount: config.LOGIN_FAILURES_PER_ACCOUNT,
       loginFailuresPerClinic: config.LOGIN_FAILURES_PER_CLINIC,
       loginRateWindowSeconds: config.LOGIN_RATE_WINDOW_SECONDS,
-      // Without a configured key (local development) login IDs are hashed with a per-process one.
-      loginIdKey: config.LOGIN_ID_HMAC_KEY ?? randomBytes(32).toString('hex'),
+      loginIdKey,
       webauthn: { rpId: config.WEBAUTHN_RP_ID, rpName: config.WEBAUTHN_RP_NAME, origins: config.WEBAUTHN_ORIGINS },
+    },
+    operators: {
+      session: { idleSeconds: config.OPERATOR_SESSION_IDLE_SECONDS, maxSeconds: config.OPERATOR_SESSION_MAX_SECONDS },
+      webauthn: {
+        rpId: config.OPERATOR_WEBAUTHN_RP_ID ?? config.WEBAUTHN_RP_ID,
+        rpName: `${config.WEBAUTHN_RP_NAME} operators`,
+        origins: config.OPERATOR_WEBAUTHN_ORIGINS ?? config.WEBAUTHN_ORIGINS,
+      },
+      breakGlassToken: breakGlassEnabled(config) ? config.OPERATOR_TOKEN : undefined,
+      loginFailuresPerIp: config.LOGIN_FAILURES_PER_IP,
+      loginFailuresPerAccount: config.LOGIN_FAILURES_PER_ACCOUNT,
+      loginRateWindowSeconds: config.LOGIN_RATE_WINDOW_SECONDS,
+      loginIdKey,
     },
     audit: { defaultWindowDays: config.AUDIT_DEFAULT_WINDOW_DAYS, maxWindowDays: config.AUDIT_MAX_WINDOW_DAYS },
     corsOrigins: config.CORS_ORIGINS,
@@ -147,6 +164,8 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
     ...operatorNoticeRoutes(deps),
     ...noticeRoutes(deps),
     ...operatorBackupRoutes(deps),
+    ...operatorAuthRoutes(deps),
+    ...operatorAccountRoutes(deps),
     ...accountRoutes(deps),
     ...authRoutes(deps),
     ...webauthnRoutes(deps),
@@ -191,7 +210,7 @@ export function createApp(
   const router = new Router<AppState>();
   const routes = appRoutes(deps);
   const open: AuthMiddleware = async (_ctx, next) => next();
-  const operator = operatorAuth(deps.operatorToken, deps.securityEvents);
+  const operator = operatorAuth(deps);
   mountRoutes(router, routes, {
     none: () => open,
     operator: (route) => operator(route) as AuthMiddleware,

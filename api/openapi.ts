@@ -29,7 +29,11 @@ const SESSION_CODES: Record<number, string[]> = {
   // session is not yet `active` (its state is the code), or the role does not allow the route.
   403: ['tenant_suspended', 'ip_not_allowed', 'password_change_required', 'second_factor_enrollment_required', 'second_factor_required', 'forbidden'],
 };
-const OPERATOR_CODES: Record<number, string[]> = { 401: ['unauthorized'] };
+const OPERATOR_CODES: Record<number, string[]> = {
+  401: ['unauthorized'],
+  // A role the route does not allow, or an operator session still signing in (its state is the code).
+  403: ['operator_role_required', 'password_change_required', 'second_factor_enrollment_required', 'second_factor_required'],
+};
 
 const STATUS_TEXT: Record<number, string> = {
   400: 'Malformed request',
@@ -52,7 +56,7 @@ const TAG_TEXT: Record<string, string> = {
   groups: 'Groups of accounts, for process-area access',
   health: 'Liveness and readiness for load balancers',
   meta: 'This document and development helpers',
-  operator: 'Platform operators: clinics and their first admins',
+  operator: 'Platform operators: sign-in with passkeys, operators and API keys, clinics and their first admins, notices, backups',
   patients: 'The clinic\'s patients (sealed at rest)',
   practitioners: 'Practitioners, their availability and bookable slots',
   processes: 'Process areas: access lists and encrypted files',
@@ -245,7 +249,9 @@ export function buildOpenApi(routes: AnyRoute[], info: { version: string }) {
         operatorToken: {
           type: 'http',
           scheme: 'bearer',
-          description: 'The platform operators\' token (`OPERATOR_TOKEN`), for `/v1/operator/*` only.',
+          description:
+            'For `/v1/operator/*` only: an operator session token (`fcos_…`, from `POST /v1/operator/auth/login` and its passkey step), ' +
+            'an API key (`fcop_…`) created by a platform admin, or the break-glass token (`OPERATOR_TOKEN`, when enabled; every use is logged and mailed).',
         },
       },
       parameters: {

@@ -39,6 +39,12 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
    */
   operatorRoles?: OperatorRole[];
   /**
+   * With `operator`: states an operator's session may be in (default: only `active`). Sign-in
+   * steps (password change, passkey enrolment and presentation) name theirs. API keys and
+   * break-glass have no session and count as active.
+   */
+  operatorStates?: SessionState[];
+  /**
    * With `session`, on a write: the route stays open while the clinic is read-only after its
    * contract ended (exports, logout, own password). Every other write then answers 403
    * `contract_ended`.

@@ -11,7 +11,7 @@ export interface AppState {
   /** The client's address (see domain/network.ts clientIp for proxies). */
   clientIp: string;
   /** Set by operator authentication: who the operator is (person, API key or break-glass). */
-  actor?: { kind: 'operator'; operator: OperatorPrincipal };
+  actor?: { kind: 'operator'; operator: OperatorPrincipal; session?: { id: string; state: SessionState; verifiedAt: Date } };
   /** Set by session authentication. */
   auth?: SessionAuth;
 }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { enqueueWorkflow, type OutboxRow, type WorkflowIntent } from '../db/outbox';
+import { withPlatform, type PlatformTransaction } from '../db/platform-scope';
 import { withTenant, type TenantTransaction } from '../db/tenant-scope';
 import type { Services } from './deps';
 
@@ -19,12 +20,28 @@ export async function commitThenDispatch<T>(
 ): Promise<T> {
   const rows: OutboxRow[] = [];
   const result = await withTenant(deps.db, tenantId, (trx) => work(trx, async (intent) => void rows.push(await enqueueWorkflow(trx, tenantId, intent))));
+  await dispatch(deps, rows, opts);
+  return result;
+}
+
+/** The same in the platform's scope (withPlatform: operators, break-glass); the intents belong to no clinic. */
+export async function commitPlatformScopeThenDispatch<T>(
+  deps: Pick<Services, 'db' | 'outbox'>,
+  work: (trx: PlatformTransaction, enqueue: Enqueue) => Promise<T>,
+  opts: { dispatch?: 'await' | 'background' } = {},
+): Promise<T> {
+  const rows: OutboxRow[] = [];
+  const result = await withPlatform(deps.db, (trx) => work(trx, async (intent) => void rows.push(await enqueueWorkflow(trx, null, intent))));
+  await dispatch(deps, rows, opts);
+  return result;
+}
+
+async function dispatch(deps: Pick<Services, 'outbox'>, rows: OutboxRow[], opts: { dispatch?: 'await' | 'background' }): Promise<void> {
   const sent = deps.outbox.dispatchCommitted(rows);
   // 'background': the answer must not wait for (or be timed by) Temporal; the rows are committed,
   // and whatever this send misses the sweeper sends.
   if (opts.dispatch === 'background') void sent.catch(() => undefined);
   else await sent;
-  return result;
 }
 
 /** The same for platform changes that create the tenant itself (the row must exist before its scope). */

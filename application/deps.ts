@@ -7,6 +7,7 @@ import type { WorkflowOutbox } from '../temporal/workflow-outbox';
 import type { AuditContext } from '../db/audit';
 import type { SessionState } from '../domain/sign-in';
 import type { SecurityEventRecorder } from './security/security-event-recorder';
+import type { OperatorPrincipal } from '../domain/operator-roles';
 
 /**
  * What use cases run on. Each use case takes only the parts it needs (`Pick<Services, …>`), so
@@ -41,4 +42,11 @@ export interface ClinicActor extends Actor {
 export interface SessionActor extends ClinicActor {
   sessionId: string;
   sessionState: SessionState;
+}
+
+/** An operator: a person signed in (with their session), an API key, or break-glass. */
+export interface OperatorActor extends Actor {
+  operator: OperatorPrincipal;
+  /** Only for a person signed in: the session the request came with. */
+  session?: { id: string; state: SessionState; verifiedAt: Date };
 }

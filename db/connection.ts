@@ -25,25 +25,30 @@ interface KnexTransactionInternals {
 }
 
 export interface TenantScopeConfig extends Knex.TransactionConfig {
-  tenantScope: string;
+  tenantScope?: string;
+  /** The platform's scope (app.platform = 'on', db/platform-scope.ts), sent with BEGIN the same way. */
+  platformScope?: boolean;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 class TenantScopedTransaction extends PgTransaction {
   private readonly tenantScope?: string;
+  private readonly platformScope?: boolean;
 
   constructor(client: unknown, container: unknown, config?: Partial<TenantScopeConfig>, outerTx?: unknown) {
     super(client, container, config, outerTx);
     // Read by begin(), which knex calls only after this constructor has returned.
     this.tenantScope = config?.tenantScope;
+    this.platformScope = config?.platformScope;
   }
 
   begin(conn: unknown): Promise<unknown> {
-    if (this.tenantScope === undefined) return super.begin(conn);
-    if (!UUID.test(this.tenantScope)) return Promise.reject(new Error('tenantScope must be a UUID'));
+    if (this.tenantScope === undefined && !this.platformScope) return super.begin(conn);
+    if (this.tenantScope !== undefined && !UUID.test(this.tenantScope)) return Promise.reject(new Error('tenantScope must be a UUID'));
     const mode = [this.isolationLevel ? `ISOLATION LEVEL ${this.isolationLevel}` : '', this.readOnly ? 'READ ONLY' : ''].join(' ').trim();
-    return this.query(conn, `BEGIN${mode ? ` TRANSACTION ${mode}` : ''}; SELECT set_config('app.tenant_id', '${this.tenantScope.toLowerCase()}', true);`);
+    const scope = this.tenantScope !== undefined ? `set_config('app.tenant_id', '${this.tenantScope.toLowerCase()}', true)` : `set_config('app.platform', 'on', true)`;
+    return this.query(conn, `BEGIN${mode ? ` TRANSACTION ${mode}` : ''}; SELECT ${scope};`);
   }
 }
 

@@ -1,5 +1,7 @@
+import type { Knex } from 'knex';
 import type { CountedFailure } from '../domain/lockout';
 import type { PasswordPolicy } from '../domain/password-policy';
+import type { PlatformTransaction } from './platform-scope';
 import { tenantIdOf, type TenantTransaction } from './tenant-scope';
 
 /**
@@ -50,7 +52,7 @@ interface Returned {
 }
 
 /** The counted failure, or (no row: the row was locked) the row as it is, uncounted. */
-async function result(trx: TenantTransaction, row: Returned | undefined, reread: string, bindings: string[]): Promise<CountedFailure> {
+async function result(trx: Knex.Transaction, row: Returned | undefined, reread: string, bindings: string[]): Promise<CountedFailure> {
   const r: Returned = row ?? (await trx.raw(reread, bindings)).rows[0] ?? { failed_login_count: 0, locked_until: null, lockouts: 0 };
   return { counted: Boolean(row), failedLoginCount: r.failed_login_count, lockedUntil: r.locked_until, lockedNow: Boolean(r.locked_now), lockouts: r.lockouts };
 }
@@ -67,6 +69,19 @@ export async function countAccountFailure(trx: TenantTransaction, accountId: str
     key,
   );
   return result(trx, rows[0], `select ${COLUMNS} from accounts where id = ? and tenant_id = ?`, key);
+}
+
+/** One failed login (or wrong current password) of an operator, by the same rule; uncounted if it is locked. */
+export async function countOperatorFailure(trx: PlatformTransaction, operatorId: string, lockout: Lockout): Promise<CountedFailure> {
+  const set = Object.entries(oneMoreFailure(lockout, (c) => c)).map(([c, e]) => `${c} = ${e}`).join(',\n      ');
+  const { rows } = await trx.raw(
+    `update operators set
+      ${set}
+     where id = ? and ${notLocked('')}
+     ${returning(lockout)}`,
+    [operatorId],
+  );
+  return result(trx, rows[0], `select ${COLUMNS} from operators where id = ?`, [operatorId]);
 }
 
 /** One failed login for a login ID without an account; uncounted if it is locked. */

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Db } from './connection';
+import { scopesInBegin, type Db, type TenantScopeConfig } from './connection';
 
 /**
  * The operators' side of the data: rows that belong to the platform rather than one clinic
@@ -13,15 +13,26 @@ const PLATFORM = Symbol('platform');
 export type PlatformTransaction = Knex.Transaction & { readonly [PLATFORM]: true };
 
 export async function withPlatform<T>(db: Db, fn: (trx: PlatformTransaction) => PromiseLike<T>): Promise<T> {
-  return db.transaction(async (trx) => {
-    await enterPlatform(trx);
-    return await fn(trx as PlatformTransaction);
-  });
+  // Pools from createDb set the scope in the same round trip as BEGIN (db/connection.ts), as
+  // withTenant does: operator authentication runs one of these on every operator request.
+  const inBegin = scopesInBegin(db);
+  return db.transaction(
+    async (trx) => {
+      if (inBegin) markPlatform(trx);
+      else await enterPlatform(trx);
+      return await fn(trx as PlatformTransaction);
+    },
+    inBegin ? ({ platformScope: true } as TenantScopeConfig) : undefined,
+  );
+}
+
+function markPlatform(trx: Knex.Transaction): PlatformTransaction {
+  Object.defineProperty(trx, PLATFORM, { value: true, enumerable: false, configurable: true });
+  return trx as PlatformTransaction;
 }
 
 /** Inside an existing transaction (e.g. one that also writes clinic rows through withTenant). */
 export async function enterPlatform(trx: Knex.Transaction): Promise<PlatformTransaction> {
   await trx.raw(`select set_config('app.platform', 'on', true)`);
-  Object.defineProperty(trx, PLATFORM, { value: true, enumerable: false, configurable: true });
-  return trx as PlatformTransaction;
+  return markPlatform(trx);
 }

@@ -40,14 +40,18 @@ export async function findPasskey(
   return q;
 }
 
-export interface NewPasskey {
-  accountId: string;
+/** What a verified registration yields about a passkey, whoever it belongs to (clinic user or operator). */
+export interface PasskeyMaterial {
   credentialId: string;
   publicKey: Buffer;
   counter: number;
   transports: string[];
   deviceType: string;
   backedUp: boolean;
+}
+
+export interface NewPasskey extends PasskeyMaterial {
+  accountId: string;
   name: string;
 }
 

@@ -8,10 +8,11 @@ import { loginProbeQuery } from './login-probes';
  *   clinic's (row-level security hides it) or none at all; both answer the same 404;
  * - `forbidden`: a signed-in clinic user was refused for a missing role or right (403);
  * - `ip_denied`: a request or login from outside the clinic's network allowlist;
- * - `operator_token`: a missing or wrong bearer token on an operator route;
+ * - `operator_token`: a missing or wrong bearer token (session, API key or break-glass) on an operator route;
+ * - `operator_login`: a failed operator login (wrong password or passkey, unknown e-mail, locked, disabled);
  * - `unknown_clinic_login`: a login to a clinic that does not exist.
  */
-export const SECURITY_EVENT_KINDS = ['not_found', 'forbidden', 'ip_denied', 'operator_token', 'unknown_clinic_login'] as const;
+export const SECURITY_EVENT_KINDS = ['not_found', 'forbidden', 'ip_denied', 'operator_token', 'unknown_clinic_login', 'operator_login'] as const;
 export type SecurityEventKind = (typeof SECURITY_EVENT_KINDS)[number];
 
 /**

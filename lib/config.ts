@@ -157,7 +157,29 @@ const schema = z
     METRICS_HOST: z.string().regex(/^\S+$/, 'must be a host name or address without spaces').default('127.0.0.1'),
     /** The worker's Temporal SDK metrics (Prometheus, host:port), e.g. 127.0.0.1:9466; off when unset. */
     TEMPORAL_METRICS_BIND: z.string().regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port').optional(),
-    OPERATOR_TOKEN: z.string().min(32, 'must be at least 32 characters (generate one with `openssl rand -hex 32`)'),
+    /**
+     * The break-glass credential (README: Operators): a bearer token with every operator role, for
+     * when no operator can sign in. Accepted only while break-glass is enabled (see
+     * OPERATOR_BREAK_GLASS); each use is logged as `break-glass` and mailed to SECURITY_EMAILS.
+     */
+    OPERATOR_TOKEN: z.string().min(32, 'must be at least 32 characters (generate one with `openssl rand -hex 32`)').optional(),
+    /** `enabled` or `disabled`; unset: enabled except when NODE_ENV=production. */
+    OPERATOR_BREAK_GLASS: z.enum(['enabled', 'disabled']).optional(),
+    /** Operator sessions: idle timeout and absolute lifetime (seconds). */
+    OPERATOR_SESSION_IDLE_SECONDS: int(60, DAY).default(30 * 60),
+    OPERATOR_SESSION_MAX_SECONDS: int(60, 7 * DAY).default(8 * 3_600),
+    /** The operators' WebAuthn relying party (their own listener's origin); default: WEBAUTHN_RP_ID and WEBAUTHN_ORIGINS. */
+    OPERATOR_WEBAUTHN_RP_ID: z
+      .string()
+      .regex(DOMAIN, 'must be a lower-case domain name like ops.forclinic.example (no scheme, port or path)')
+      .refine((v) => !/^[\d.]+$/.test(v), 'must be a domain name, not an IP address')
+      .optional(),
+    OPERATOR_WEBAUTHN_ORIGINS: commaList(
+      (o) => originProblem(o, ['https:', 'http:']) ?? (o.startsWith('http:') && new URL(o).hostname !== 'localhost' ? 'must use https (http only for localhost)' : undefined),
+      (o) => o,
+    ).optional(),
+    /** Who is told of security-relevant platform events (each break-glass use), comma-separated. */
+    SECURITY_EMAILS: commaList((e) => (email.safeParse(e).success ? undefined : 'is not an e-mail address'), (e) => e).default([]),
     /** The application's login role: owns nothing, member of forclinic_app only (db/roles.ts). */
     DATABASE_URL: postgresUrl,
     DATABASE_POOL_MAX: int(1, 200).default(10),
@@ -337,13 +359,41 @@ const schema = z
       // disagree about lockouts and throttles, and probe records could not be compared.
       ctx.addIssue({ code: 'custom', path: ['LOGIN_ID_HMAC_KEY'], message: 'is required when NODE_ENV=production (shared by every API instance)' });
     }
-    for (const origin of c.WEBAUTHN_ORIGINS) {
-      const host = URL.canParse(origin) ? new URL(origin).hostname : undefined;
-      if (host && host !== c.WEBAUTHN_RP_ID && !host.endsWith(`.${c.WEBAUTHN_RP_ID}`)) {
-        ctx.addIssue({ code: 'custom', path: ['WEBAUTHN_ORIGINS'], message: `"${origin}" is not on WEBAUTHN_RP_ID ${c.WEBAUTHN_RP_ID} or a subdomain of it, so passkeys would fail there` });
-      }
+    checkOrigins(ctx, 'WEBAUTHN', c.WEBAUTHN_RP_ID, c.WEBAUTHN_ORIGINS);
+    checkOrigins(ctx, 'OPERATOR_WEBAUTHN', c.OPERATOR_WEBAUTHN_RP_ID ?? c.WEBAUTHN_RP_ID, c.OPERATOR_WEBAUTHN_ORIGINS ?? c.WEBAUTHN_ORIGINS);
+    if (c.OPERATOR_SESSION_MAX_SECONDS < c.OPERATOR_SESSION_IDLE_SECONDS) {
+      ctx.addIssue({ code: 'custom', path: ['OPERATOR_SESSION_MAX_SECONDS'], message: `must be at least OPERATOR_SESSION_IDLE_SECONDS (${c.OPERATOR_SESSION_IDLE_SECONDS})` });
+    }
+    if (breakGlassEnabled(c) && !c.OPERATOR_TOKEN) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['OPERATOR_TOKEN'],
+        message: c.OPERATOR_BREAK_GLASS === 'enabled' ? 'is required when OPERATOR_BREAK_GLASS=enabled' : 'is required outside production unless OPERATOR_BREAK_GLASS=disabled (the break-glass token; `openssl rand -hex 32`)',
+      });
+    }
+    if (c.NODE_ENV === 'production' && breakGlassEnabled(c) && !c.SECURITY_EMAILS.length) {
+      // A break-glass credential nobody hears about is a back door.
+      ctx.addIssue({ code: 'custom', path: ['SECURITY_EMAILS'], message: 'is required when OPERATOR_BREAK_GLASS=enabled in production (every break-glass use is mailed there)' });
     }
   });
+
+/** Every origin allowed to run passkey ceremonies must be on the relying party's domain. */
+function checkOrigins(ctx: z.RefinementCtx, prefix: string, rpId: string, origins: string[]): void {
+  for (const origin of origins) {
+    const host = URL.canParse(origin) ? new URL(origin).hostname : undefined;
+    if (host && host !== rpId && !host.endsWith(`.${rpId}`)) {
+      ctx.addIssue({ code: 'custom', path: [`${prefix}_ORIGINS`], message: `"${origin}" is not on ${prefix}_RP_ID ${rpId} or a subdomain of it, so passkeys would fail there` });
+    }
+  }
+}
+
+/**
+ * Break-glass (`OPERATOR_TOKEN`) is off in production unless enabled explicitly, and on elsewhere
+ * unless disabled, so that local use stays `npm start` and one token.
+ */
+export function breakGlassEnabled(c: { NODE_ENV: string; OPERATOR_BREAK_GLASS?: 'enabled' | 'disabled' }): boolean {
+  return c.OPERATOR_BREAK_GLASS ? c.OPERATOR_BREAK_GLASS === 'enabled' : c.NODE_ENV !== 'production';
+}
 
 export type Config = z.infer<typeof schema>;
 

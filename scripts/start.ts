@@ -138,6 +138,7 @@ async function main() {
     BACKUP_DIR: env.BACKUP_DIR || path.join(dataDir, 'backups'),
     // Backup failures land in the local mail viewer unless real addresses are configured.
     OPERATOR_EMAILS: env.OPERATOR_EMAILS || 'operators@forclinic.example',
+    SECURITY_EMAILS: env.SECURITY_EMAILS || 'security@forclinic.example',
     ...backupEnv,
     VIDEO_TOKEN_SECRET: env.VIDEO_TOKEN_SECRET || randomBytes(32).toString('hex'),
     // One key for the API and the worker of this run (set it to keep login-ID hashes comparable across runs).

@@ -11,3 +11,7 @@ export const changeNoticeWorkflowId = (noticeId: string) => `change-notice/${not
 export const incidentReportWorkflowId = (reportId: string) => `incident-report/${reportId}`;
 export const accountLockoutWorkflowId = (accountId: string, lockout: number) => `account-lockout/${accountId}/${lockout}`;
 export const contractEndWorkflowId = (tenantId: string) => `contract-end/${tenantId}`;
+/** One alert per break-glass window (its break_glass_uses row), so starting it twice is harmless. */
+export const breakGlassAlertWorkflowId = (windowId: string) => `break-glass-alert/${windowId}`;
+/** One notice per lockout of an operator (operators.lockouts counts them). */
+export const operatorLockoutWorkflowId = (operatorId: string, lockout: number) => `operator-lockout/${operatorId}/${lockout}`;

@@ -14,3 +14,5 @@ export { backupWorkflow } from './backup';
 export { backupVerificationWorkflow } from './backup-verification';
 export { restoreTestWorkflow } from './restore-test';
 export { contractEndWorkflow } from './contract-end';
+export { breakGlassAlertWorkflow } from './break-glass-alert';
+export { operatorLockoutWorkflow } from './operator-lockout';

@@ -1,35 +1,43 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Middleware } from 'koa';
-import type { SecurityEventRecorder } from '../../application/security/security-event-recorder';
+import { authenticateOperator } from '../../application/operators/authenticate-operator';
+import type { OperatorDeps } from '../../application/operators/operator-deps';
 import { forbidden, unauthorized } from '../../domain/problems';
-import { hasOperatorRole, OPERATOR_ROLES } from '../../domain/operator-roles';
+import { hasOperatorRole } from '../../domain/operator-roles';
+import { auditContext } from '../audit-context';
 import type { AnyRoute } from '../route';
 import type { AppState } from '../state';
 
-const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+const SESSION_STEP: Record<string, string> = {
+  password_change_required: 'Change your initial password first (POST /v1/operator/me/password).',
+  second_factor_enrollment_required: 'Register a passkey first (POST /v1/operator/auth/passkeys/registration/options).',
+  second_factor_required: 'Present your passkey first (POST /v1/operator/auth/passkeys/authentication/options).',
+};
 
 /**
- * Operator endpoints: a bearer token compared in constant time (hashing equalises lengths). A
- * missing or wrong token is recorded as a denied attempt about no clinic (aggregated per source
- * and minute), so operators see someone guessing it.
+ * Operator endpoints: the bearer credential is an operator's session, an API key, or the
+ * break-glass token (application/operators/authenticate-operator.ts). A missing or unknown one is
+ * recorded as a denied attempt about no clinic (aggregated per source and minute) and answers
+ * 401. A session still signing in may only take the steps the route names (403 with the step as
+ * the code); a role the route does not allow answers 403 operator_role_required.
  */
-export function operatorAuth(operatorToken: string, securityEvents: Pick<SecurityEventRecorder, 'record'>) {
-  const expected = digest(operatorToken);
+export function operatorAuth(deps: OperatorDeps) {
   return (route: AnyRoute): Middleware<AppState> => {
     const name = `${route.method.toUpperCase()} ${route.path}`;
+    const states: readonly string[] = route.operatorStates ?? ['active'];
+    const roles = route.operatorRoles ?? [];
     return async (ctx, next) => {
-      const header = ctx.get('Authorization');
-      const match = /^Bearer ([^\s]+)$/i.exec(header);
-      if (!match || !timingSafeEqual(digest(match[1]!), expected)) {
-        await securityEvents.record({ kind: 'operator_token', clientIp: ctx.state.clientIp, route: name });
+      const match = /^Bearer ([^\s]+)$/i.exec(ctx.get('Authorization'));
+      const credential = match ? await authenticateOperator(deps, match[1]!, { audit: auditContext(ctx), route: name }) : undefined;
+      if (!credential) {
+        await deps.securityEvents.record({ kind: 'operator_token', clientIp: ctx.state.clientIp, route: name });
         ctx.set('WWW-Authenticate', 'Bearer realm="operator"');
-        throw unauthorized('A valid operator bearer token is required.');
+        throw unauthorized('A valid operator session, API key or token is required.');
       }
-      // Until operator accounts exist, the shared token is the break-glass credential with every role.
-      ctx.state.actor = { kind: 'operator', operator: { via: 'break-glass', id: 'break-glass', name: 'break-glass', roles: OPERATOR_ROLES } };
-      const roles = route.operatorRoles ?? [];
-      if (!hasOperatorRole(ctx.state.actor.operator.roles, roles)) {
-        await securityEvents.record({ kind: 'forbidden', clientIp: ctx.state.clientIp, route: name });
+      ctx.state.actor = { kind: 'operator', ...credential };
+      const state = credential.session?.state ?? 'active';
+      if (!states.includes(state)) throw forbidden(state, SESSION_STEP[state] ?? 'This session may not do this.');
+      if (!hasOperatorRole(credential.operator.roles, roles)) {
+        await deps.securityEvents.record({ kind: 'forbidden', clientIp: ctx.state.clientIp, route: name });
         throw forbidden('operator_role_required', `This route needs one of the operator roles: ${roles.join(', ')}.`);
       }
       await next();

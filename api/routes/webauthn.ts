@@ -9,7 +9,7 @@ import { idParams } from '../schemas';
 import type { AppDeps } from '../app';
 
 /** Passkeys (WebAuthn) as the second factor: validate, call one use case (application/passkeys/), respond. */
-const credentialJson = z
+export const credentialJson = z
   .object({
     id: z.string().min(1).max(1024),
     rawId: z.string().min(1).max(1024),

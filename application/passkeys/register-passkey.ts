@@ -1,5 +1,5 @@
 import { isUniqueViolation } from '../../db/errors';
-import { generateRegistrationOptions, verifyRegistrationResponse, type PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server';
+import type { PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server';
 import { findAccount } from '../../db/accounts';
 import { recordAudit } from '../../db/audit';
 import type { WebauthnCredentialRow } from '../../db/models/webauthn';
@@ -10,30 +10,20 @@ import { recordOnboardingFact } from '../accounts/onboarding';
 import { requireRecentProof } from '../auth/reauthenticate';
 import { commitThenDispatch } from '../commit-then-dispatch';
 import type { SessionActor } from '../deps';
-import { CHALLENGE_TTL_MS, challengeExpiry, consume, refuse, replaceSession, signedChallenge, type PasskeyDeps, type PasskeyResponse } from './ceremony';
+import { registrationOptions, verifyRegistration } from './webauthn';
+import { challengeExpiry, consume, refuse, replaceSession, signedChallenge, type PasskeyDeps, type PasskeyResponse } from './ceremony';
 
 /**
  * Step one of registering a passkey: options for navigator.credentials.create(), with a fresh
  * challenge. Needs a password or passkey proved in the last minutes (403 reauthentication_required).
  */
 export async function passkeyRegistrationOptions(deps: PasskeyDeps, actor: SessionActor): Promise<PublicKeyCredentialCreationOptionsJSON> {
-  const { rpId, rpName } = deps.security.webauthn;
   return withTenant(deps.db, actor.tenantId, async (trx) => {
     await requireRecentProof(trx, actor);
     const account = await findAccount(trx, actor.accountId);
     if (!account) throw unauthorized();
     const existing = await listPasskeys(trx, actor.accountId);
-    const options = await generateRegistrationOptions({
-      rpName,
-      rpID: rpId,
-      userName: account.loginId,
-      userDisplayName: account.displayName,
-      userID: Buffer.from(actor.accountId.replace(/-/g, ''), 'hex'),
-      attestationType: 'none',
-      excludeCredentials: existing.map((c) => ({ id: c.credentialId, transports: c.transports as never })),
-      authenticatorSelection: { residentKey: 'preferred', userVerification: 'required' },
-      timeout: CHALLENGE_TTL_MS,
-    });
+    const options = await registrationOptions(deps.security.webauthn, { id: actor.accountId, name: account.loginId, displayName: account.displayName }, existing);
     await storeChallenge(trx, actor.sessionId, 'registration', options.challenge, challengeExpiry());
     return options;
   });
@@ -49,35 +39,18 @@ export async function registerPasskey(
   actor: SessionActor,
   req: { response: PasskeyResponse; name?: string },
 ): Promise<{ passkey: WebauthnCredentialRow; token?: string }> {
-  const { rpId, origins } = deps.security.webauthn;
   const challenge = signedChallenge(req.response);
   const result = await commitThenDispatch(deps, actor.tenantId, async (trx, enqueue): Promise<{ failed: string } | { passkey: WebauthnCredentialRow; token?: string }> => {
     await requireRecentProof(trx, actor);
     await consume(trx, actor, 'registration', challenge);
-    let verification;
-    try {
-      verification = await verifyRegistrationResponse({
-        response: req.response as never,
-        expectedChallenge: challenge,
-        expectedOrigin: origins,
-        expectedRPID: rpId,
-        requireUserVerification: true,
-      });
-    } catch (err) {
-      return { failed: (err as Error).message };
-    }
-    if (!verification.verified) return { failed: 'not verified' };
-    const { credential, credentialDeviceType, credentialBackedUp } = verification.registrationInfo;
-    if (await findPasskey(trx, credential.id)) throw conflict('passkey_exists', 'This passkey is already registered.');
+    const verified = await verifyRegistration(deps.security.webauthn, challenge, req.response);
+    if ('failed' in verified) return verified;
+    const { credential } = verified;
+    if (await findPasskey(trx, credential.credentialId)) throw conflict('passkey_exists', 'This passkey is already registered.');
     const count = await passkeyCount(trx, actor.accountId);
     const row = await insertPasskey(trx, {
       accountId: actor.accountId,
-      credentialId: credential.id,
-      publicKey: Buffer.from(credential.publicKey),
-      counter: credential.counter,
-      transports: credential.transports ?? [],
-      deviceType: credentialDeviceType,
-      backedUp: credentialBackedUp,
+      ...credential,
       name: req.name ?? `Passkey ${count + 1}`,
     }).catch((err: unknown) => {
       // Registered in another clinic: row-level security hid it from the check above, the unique index did not.

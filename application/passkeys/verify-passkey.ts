@@ -1,21 +1,17 @@
-import { generateAuthenticationOptions, verifyAuthenticationResponse, type PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
+import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import { recordAudit } from '../../db/audit';
 import { markSessionVerified } from '../../db/sessions';
 import { withTenant } from '../../db/tenant-scope';
 import { findPasskey, listPasskeys, recordPasskeyUse, storeChallenge } from '../../db/webauthn';
 import type { SessionActor } from '../deps';
-import { CHALLENGE_TTL_MS, challengeExpiry, consume, refuse, replaceSession, signedChallenge, type PasskeyDeps, type PasskeyResponse } from './ceremony';
+import { authenticationOptions, verifyAssertion } from './webauthn';
+import { challengeExpiry, consume, refuse, replaceSession, signedChallenge, type PasskeyDeps, type PasskeyResponse } from './ceremony';
 
 /** Step one of two-step verification: options for navigator.credentials.get() over the account's passkeys. */
 export async function passkeyAuthenticationOptions(deps: PasskeyDeps, actor: SessionActor): Promise<PublicKeyCredentialRequestOptionsJSON> {
   return withTenant(deps.db, actor.tenantId, async (trx) => {
     const credentials = await listPasskeys(trx, actor.accountId);
-    const options = await generateAuthenticationOptions({
-      rpID: deps.security.webauthn.rpId,
-      allowCredentials: credentials.map((c) => ({ id: c.credentialId, transports: c.transports as never })),
-      userVerification: 'required',
-      timeout: CHALLENGE_TTL_MS,
-    });
+    const options = await authenticationOptions(deps.security.webauthn, credentials);
     await storeChallenge(trx, actor.sessionId, 'authentication', options.challenge, challengeExpiry());
     return options;
   });
@@ -28,32 +24,14 @@ export async function passkeyAuthenticationOptions(deps: PasskeyDeps, actor: Ses
  * session the assertion re-authenticates it (a fresh proof for passkey changes); the token stays.
  */
 export async function verifyPasskey(deps: PasskeyDeps, actor: SessionActor, response: PasskeyResponse): Promise<{ token?: string }> {
-  const { rpId, origins } = deps.security.webauthn;
   const challenge = signedChallenge(response);
   const result = await withTenant(deps.db, actor.tenantId, async (trx): Promise<{ failed: string } | { token?: string }> => {
     await consume(trx, actor, 'authentication', challenge);
     const credential = await findPasskey(trx, response.id, { accountId: actor.accountId, forUpdate: true });
     if (!credential) return { failed: 'unknown credential' };
-    let verification;
-    try {
-      verification = await verifyAuthenticationResponse({
-        response: response as never,
-        expectedChallenge: challenge,
-        expectedOrigin: origins,
-        expectedRPID: rpId,
-        requireUserVerification: true,
-        credential: {
-          id: credential.credentialId,
-          publicKey: new Uint8Array(credential.publicKey),
-          counter: Number(credential.counter),
-          transports: credential.transports as never,
-        },
-      });
-    } catch (err) {
-      return { failed: (err as Error).message };
-    }
-    if (!verification.verified) return { failed: 'not verified' };
-    await recordPasskeyUse(trx, credential.id, verification.authenticationInfo.newCounter);
+    const verified = await verifyAssertion(deps.security.webauthn, challenge, response, credential);
+    if ('failed' in verified) return verified;
+    await recordPasskeyUse(trx, credential.id, verified.newCounter);
     if (actor.sessionState === 'active') {
       await markSessionVerified(trx, actor.sessionId);
       await recordAudit(trx, actor.audit, { action: 'session.reauthenticate', outcome: 'success', targetType: 'passkey', targetId: credential.id, details: { method: 'passkey' } });

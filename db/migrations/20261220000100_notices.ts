@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { APP_ROLE, isolateByTenant } from './tenant-isolation';
+import { APP_ROLE, isolateByTenant, platformOnly } from './tenant-isolation';
 
 /**
  * Notices to clinics: security incidents, advance change notices and vulnerability notices
@@ -18,17 +18,6 @@ import { APP_ROLE, isolateByTenant } from './tenant-isolation';
  * are for everyone. So "a clinic never sees another clinic's incidents" holds in the database
  * even for SQL that asks for them by id.
  */
-const PLATFORM = `coalesce(current_setting('app.platform', true), '') = 'on'`;
-
-async function platformOnly(knex: Knex, table: string, grants: string): Promise<void> {
-  await knex.raw(`
-    alter table ${table} enable row level security;
-    alter table ${table} force row level security;
-    create policy platform_scope on ${table} to ${APP_ROLE} using (${PLATFORM}) with check (${PLATFORM});
-    grant ${grants} on ${table} to ${APP_ROLE};
-  `);
-}
-
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
     create sequence notice_reference_incident;

@@ -22,6 +22,7 @@ import * as m20261220000100 from './20261220000100_notices';
 import * as m20261231000001 from './20261231000001_backups';
 import * as m20270101000001 from './20270101000001_contract_end';
 import * as m20270101000002 from './20270101000002_purge_indexes';
+import * as m20270101000003 from './20270101000003_operators';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -51,6 +52,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261231000001_backups': m20261231000001,
   '20270101000001_contract_end': m20270101000001,
   '20270101000002_purge_indexes': m20270101000002,
+  '20270101000003_operators': m20270101000003,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -55,3 +55,18 @@ export async function isolateByTenant(knex: Knex, table: string, grants: string)
   const { rows } = await knex.raw(`select 1 from pg_roles where rolname = '${PURGE_ROLE}'`);
   if (rows.length) await purgeableByContractEnd(knex, table);
 }
+
+const PLATFORM = `coalesce(current_setting('app.platform', true), '') = 'on'`;
+
+/**
+ * Row-level security for a platform table (no clinic): only a transaction that says it acts for
+ * the platform (withPlatform, db/platform-scope.ts) sees or writes its rows, with exactly `grants`.
+ */
+export async function platformOnly(knex: Knex, table: string, grants: string): Promise<void> {
+  await knex.raw(`
+    alter table ${table} enable row level security;
+    alter table ${table} force row level security;
+    create policy platform_scope on ${table} to ${APP_ROLE} using (${PLATFORM}) with check (${PLATFORM});
+    grant ${grants} on ${table} to ${APP_ROLE};
+  `);
+}

@@ -41,6 +41,9 @@ export interface TestStack {
   config: Config;
   api: RunningApi;
   url: string;
+  /** Where `/v1/operator/*` is served (today the same listener as `url`). */
+  operatorUrl: string;
+  /** The break-glass token (OPERATOR_TOKEN). */
   operatorToken: string;
   database: TestDatabase;
   temporal: TemporalClient;
@@ -96,6 +99,7 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
     // Contract end: the run's purge login on this file's database; files in a folder of this file's own.
     PURGE_DATABASE_URL: withLogin(database.ownerUrl, JSON.parse(process.env.TEST_PG_PURGE_LOGIN!)),
     STORAGE_DIR: path.join(process.env.TEST_DATA_DIR!, 'objects', database.name),
+    SECURITY_EMAILS: 'security-team@forclinic.example',
     ...overrides,
   };
   const config = loadConfig(env);
@@ -132,6 +136,7 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
         notices: { securityContact: config.SECURITY_CONTACT_EMAIL },
         backups: backupServices(config, keys),
         contractEnd: (contractEnd ??= contractEndServices(config)),
+        operators: { securityEmails: config.SECURITY_EMAILS },
       };
       worker = await createWorker({ connection: conn, namespace: config.TEMPORAL_NAMESPACE, taskQueue, deps, workflowBundle: await workflowBundle() });
       // The notice mails' rate-limited queue, as the worker process runs it.
@@ -145,6 +150,7 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
       config,
       api,
       url: api.url,
+      operatorUrl: api.url,
       operatorToken,
       database,
       temporal,

@@ -1,0 +1,56 @@
+import { Context } from '@temporalio/activity';
+import type { Db } from '../db/connection';
+import { findBreakGlassWindow, findOperator, markBreakGlassMailed, markLockoutNotified } from '../db/operators';
+import { withPlatform } from '../db/platform-scope';
+import { BREAK_GLASS_ALERT_WINDOW_SECONDS } from '../domain/operators';
+import type { Mailer } from '../lib/mailer';
+import type { BreakGlassAlertInput, BreakGlassAlertResult } from '../workflows/break-glass-alert';
+import type { OperatorLockoutInput, OperatorLockoutResult } from '../workflows/operator-lockout';
+import { breakGlassMail, operatorLockedMail } from './mail-templates/operator-alerts';
+
+export interface OperatorActivitySettings {
+  /** SECURITY_EMAILS. */
+  securityEmails: string[];
+}
+
+export function createOperatorActivities(deps: { db: Db; mailer: Mailer; operators?: OperatorActivitySettings }) {
+  return {
+    /**
+     * Mails the window's break-glass alert to every security address, once: the window's row
+     * records that it was mailed, so a retry after that sends nothing. (A retry after a send
+     * that the provider accepted but before the mark may send it again: a duplicate alert is
+     * better than none.)
+     */
+    async sendBreakGlassAlert(input: BreakGlassAlertInput): Promise<BreakGlassAlertResult> {
+      const windowStart = new Date(input.windowStart);
+      const row = await withPlatform(deps.db, (trx) => findBreakGlassWindow(trx, windowStart));
+      if (!row) return { outcome: 'window_missing', mailed: 0 };
+      const to = deps.operators?.securityEmails ?? [];
+      if (row.mailedAt) return { outcome: 'mailed', mailed: to.length };
+      if (!to.length) {
+        Context.current().log.error('no SECURITY_EMAILS configured: a break-glass use could not be mailed', { windowStart: input.windowStart });
+        return { outcome: 'no_recipients', mailed: 0 };
+      }
+      const text = breakGlassMail({ firstAt: row.firstAt, firstIp: row.firstIp, routes: row.routes, windowMinutes: BREAK_GLASS_ALERT_WINDOW_SECONDS / 60 });
+      for (const address of to) await deps.mailer.send({ to: address, ...text }, { signal: AbortSignal.timeout(10_000) });
+      await withPlatform(deps.db, (trx) => markBreakGlassMailed(trx, windowStart));
+      return { outcome: 'mailed', mailed: to.length };
+    },
+
+    /**
+     * Mails one lockout of an operator to the operator and the security addresses, once: the
+     * operator's row records the last lockout notified (the same caveat as above about a retry
+     * between the provider's acceptance and the mark).
+     */
+    async sendOperatorLockoutNotice(input: OperatorLockoutInput): Promise<OperatorLockoutResult> {
+      const operator = await withPlatform(deps.db, (trx) => findOperator(trx, input.operatorId));
+      if (!operator) return { outcome: 'operator_missing', mailed: 0 };
+      const to = [operator.email, ...(deps.operators?.securityEmails ?? []).filter((a) => a !== operator.email)];
+      if (operator.lockoutNotified >= input.lockout) return { outcome: 'mailed', mailed: to.length };
+      const text = operatorLockedMail({ email: operator.email, lockedUntil: operator.lockedUntil });
+      for (const address of to) await deps.mailer.send({ to: address, ...text }, { signal: AbortSignal.timeout(10_000) });
+      await withPlatform(deps.db, (trx) => markLockoutNotified(trx, operator.id, input.lockout));
+      return { outcome: 'mailed', mailed: to.length };
+    },
+  };
+}

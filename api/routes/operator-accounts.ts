@@ -1,0 +1,168 @@
+import { z } from 'zod';
+import { createApiKey, listAllApiKeys, revokeApiKeyById, type ApiKeyView } from '../../application/operators/api-keys';
+import { createOperator, listAllOperators, resetOperator, updateOperatorAccount, type OperatorView } from '../../application/operators/manage-operators';
+import { OPERATOR_ROLES } from '../../domain/operator-roles';
+import { API_KEY_MAX_SECONDS, API_KEY_MIN_SECONDS, OPERATOR_STATES, operatorRolesSchema } from '../../domain/operators';
+import { operatorActor } from '../actor';
+import { defineRoute } from '../route';
+import { idParams } from '../schemas';
+import type { AppDeps } from '../app';
+
+/** Operators and API keys, managed by platform admins (README: Operators). Every change is in the platform's operation log. */
+const admins = { tags: ['operator'], security: 'operator' as const, operatorRoles: ['platform-admin' as const] };
+const utc = z.string().datetime();
+const roles = z.array(z.enum(OPERATOR_ROLES));
+
+const operatorSchema = z
+  .object({
+    id: z.string().uuid(),
+    email: z.string(),
+    name: z.string(),
+    roles,
+    state: z.enum(OPERATOR_STATES),
+    locked: z.boolean(),
+    passkeyCount: z.number().int(),
+    lastLoginAt: utc.nullable(),
+    createdAt: utc,
+  })
+  .meta({ id: 'Operator' });
+const toOperator = (o: OperatorView) => ({ ...o, lastLoginAt: o.lastLoginAt?.toISOString() ?? null, createdAt: o.createdAt.toISOString() });
+
+const apiKeySchema = z
+  .object({
+    id: z.string().uuid(),
+    name: z.string(),
+    roles,
+    hint: z.string().describe('The key\'s first characters, to match a leaked key to its row'),
+    status: z.enum(['active', 'expired', 'revoked']),
+    createdBy: z.string(),
+    createdAt: utc,
+    expiresAt: utc,
+    revokedAt: utc.nullable(),
+    lastUsedAt: utc.nullable(),
+    lastUsedIp: z.string().nullable(),
+  })
+  .meta({ id: 'OperatorApiKey' });
+const iso = (d: Date | null) => d?.toISOString() ?? null;
+const toApiKey = (k: ApiKeyView) => ({
+  id: k.id,
+  name: k.name,
+  roles: k.roles,
+  hint: k.hint,
+  status: k.status,
+  createdBy: k.createdBy,
+  createdAt: k.createdAt.toISOString(),
+  expiresAt: k.expiresAt.toISOString(),
+  revokedAt: iso(k.revokedAt),
+  lastUsedAt: iso(k.lastUsedAt),
+  lastUsedIp: k.lastUsedIp,
+});
+
+const name = z.string().trim().min(1).max(200);
+const newOperator = z.strictObject({ email: z.string().email().max(254), name, roles: operatorRolesSchema }).meta({ id: 'NewOperator' });
+const operatorPatch = z
+  .strictObject({ roles: operatorRolesSchema.optional(), state: z.enum(OPERATOR_STATES).optional(), name: name.optional() })
+  .refine((p) => Object.keys(p).length > 0, 'name at least one of roles, state, name')
+  .meta({ id: 'OperatorPatch' });
+const newApiKey = z
+  .strictObject({
+    name: z.string().trim().min(1).max(100),
+    roles: operatorRolesSchema,
+    expiresInSeconds: z.number().int().min(API_KEY_MIN_SECONDS).max(API_KEY_MAX_SECONDS),
+  })
+  .meta({ id: 'NewOperatorApiKey' });
+
+export const operatorAccountRoutes = (deps: AppDeps) => [
+  defineRoute({
+    ...admins,
+    method: 'get',
+    path: '/v1/operator/operators',
+    operationId: 'listOperators',
+    summary: 'Every operator account, oldest first',
+    responses: { 200: { description: 'Operators', schema: z.object({ items: z.array(operatorSchema) }).meta({ id: 'OperatorList' }) } },
+    handler: async (ctx) => {
+      ctx.body = { items: (await listAllOperators(deps)).map(toOperator) };
+    },
+  }),
+  defineRoute({
+    ...admins,
+    method: 'post',
+    path: '/v1/operator/operators',
+    operationId: 'createOperator',
+    summary: 'Create an operator; the answer shows the one-time initial password (changed at the first login, with passkey enrolment)',
+    body: newOperator,
+    bodyExample: { email: 'sato@forclinic.example', name: '佐藤 花子', roles: ['support'] },
+    responses: { 201: { description: 'Created', schema: z.object({ operator: operatorSchema, initialPassword: z.string() }) } },
+    problems: { 409: ['operator_exists'] },
+    handler: async (ctx, { body }) => {
+      const { operator, initialPassword } = await createOperator(deps, operatorActor(ctx).audit, body);
+      ctx.status = 201;
+      ctx.body = { operator: toOperator(operator), initialPassword };
+    },
+  }),
+  defineRoute({
+    ...admins,
+    method: 'patch',
+    path: '/v1/operator/operators/:id',
+    operationId: 'updateOperator',
+    summary: 'Change an operator\'s roles or name, or disable (sessions end at once) or re-enable them',
+    params: idParams,
+    body: operatorPatch,
+    responses: { 200: { description: 'Updated', schema: operatorSchema } },
+    problems: { 409: ['own_account', 'last_platform_admin'] },
+    handler: async (ctx, { params, body }) => {
+      ctx.body = toOperator(await updateOperatorAccount(deps, operatorActor(ctx).audit, params.id, body));
+    },
+  }),
+  defineRoute({
+    ...admins,
+    method: 'post',
+    path: '/v1/operator/operators/:id/reset',
+    operationId: 'resetOperator',
+    summary: 'Reset an operator: a new one-time initial password; passkeys and sessions removed, lockout lifted',
+    params: idParams,
+    responses: { 200: { description: 'Reset', schema: z.object({ initialPassword: z.string() }) } },
+    handler: async (ctx, { params }) => {
+      ctx.body = await resetOperator(deps, operatorActor(ctx).audit, params.id);
+    },
+  }),
+  defineRoute({
+    ...admins,
+    method: 'get',
+    path: '/v1/operator/api-keys',
+    operationId: 'listOperatorApiKeys',
+    summary: 'API keys for automation, newest first, with their last use (never their secrets)',
+    responses: { 200: { description: 'API keys', schema: z.object({ items: z.array(apiKeySchema) }).meta({ id: 'OperatorApiKeyList' }) } },
+    handler: async (ctx) => {
+      ctx.body = { items: (await listAllApiKeys(deps)).map(toApiKey) };
+    },
+  }),
+  defineRoute({
+    ...admins,
+    method: 'post',
+    path: '/v1/operator/api-keys',
+    operationId: 'createOperatorApiKey',
+    summary: 'Create a named API key with roles and an expiry; the secret (`fcop_…`) is shown only in this answer',
+    body: newApiKey,
+    bodyExample: { name: 'nightly-report', roles: ['viewer'], expiresInSeconds: 7_776_000 },
+    responses: { 201: { description: 'Created', schema: z.object({ apiKey: apiKeySchema, key: z.string().describe('Send as `Authorization: Bearer`; not shown again') }) } },
+    handler: async (ctx, { body }) => {
+      const { apiKey, key } = await createApiKey(deps, operatorActor(ctx).audit, body);
+      ctx.status = 201;
+      ctx.body = { apiKey: toApiKey(apiKey), key };
+    },
+  }),
+  defineRoute({
+    ...admins,
+    method: 'delete',
+    path: '/v1/operator/api-keys/:id',
+    operationId: 'revokeOperatorApiKey',
+    summary: 'Revoke an API key at once (kept, listed as revoked)',
+    params: idParams,
+    responses: { 204: { description: 'Revoked' } },
+    handler: async (ctx, { params }) => {
+      await revokeApiKeyById(deps, operatorActor(ctx).audit, params.id);
+      ctx.status = 204;
+    },
+  }),
+];

@@ -1,0 +1,51 @@
+import type { AuditContext } from '../../db/audit';
+import { recordPlatformAudit } from '../../db/notices';
+import { findApiKey, insertApiKey, listApiKeys, revokeApiKey, type ApiKeyRow } from '../../db/operators';
+import { withPlatform } from '../../db/platform-scope';
+import { isUuid } from '../../domain/ids';
+import type { OperatorRole } from '../../domain/operator-roles';
+import { notFound } from '../../domain/problems';
+import type { Services } from '../deps';
+
+/**
+ * Scoped API keys for automation: a platform admin names a key, gives it roles and an expiry,
+ * and sees its secret exactly once (`fcop_…`; only its SHA-256 is stored). A key is revoked,
+ * never deleted; its last use (time and address) is shown, and every request made with it is
+ * logged under its name.
+ */
+
+export type ApiKeyView = ApiKeyRow & { status: 'active' | 'expired' | 'revoked' };
+
+const view = (k: ApiKeyRow, now = Date.now()): ApiKeyView => ({ ...k, status: k.revokedAt ? 'revoked' : k.expiresAt.getTime() <= now ? 'expired' : 'active' });
+
+export async function createApiKey(
+  deps: Pick<Services, 'db'>,
+  audit: AuditContext,
+  req: { name: string; roles: OperatorRole[]; expiresInSeconds: number },
+): Promise<{ apiKey: ApiKeyView; key: string }> {
+  return withPlatform(deps.db, async (trx) => {
+    const { key, row } = await insertApiKey(trx, {
+      name: req.name,
+      roles: req.roles,
+      expiresAt: new Date(Date.now() + req.expiresInSeconds * 1000),
+      createdBy: audit.actorId ?? 'unknown',
+    });
+    await recordPlatformAudit(trx, audit, { action: 'operator.api_key.create', outcome: 'success', targetType: 'operator_api_key', targetId: row.id, details: { roles: row.roles, expiresAt: row.expiresAt } });
+    return { apiKey: view(row), key };
+  });
+}
+
+export async function listAllApiKeys(deps: Pick<Services, 'db'>): Promise<ApiKeyView[]> {
+  return withPlatform(deps.db, async (trx) => (await listApiKeys(trx)).map((k) => view(k)));
+}
+
+/** Revokes the key at once (its next request is 401); revoking a revoked key changes nothing. */
+export async function revokeApiKeyById(deps: Pick<Services, 'db'>, audit: AuditContext, id: string): Promise<void> {
+  await withPlatform(deps.db, async (trx) => {
+    const key = isUuid(id) ? await findApiKey(trx, id) : undefined;
+    if (!key) throw notFound('No such API key.');
+    if (key.revokedAt) return;
+    await revokeApiKey(trx, id, audit.actorId ?? 'unknown');
+    await recordPlatformAudit(trx, audit, { action: 'operator.api_key.revoke', outcome: 'success', targetType: 'operator_api_key', targetId: id });
+  });
+}

@@ -1,0 +1,143 @@
+import type { AuditContext } from '../../db/audit';
+import { isUniqueViolation } from '../../db/errors';
+import { recordPlatformAudit } from '../../db/notices';
+import {
+  deleteOperatorPasskeys,
+  findOperator,
+  insertOperator,
+  listOperatorPasskeys,
+  listOperators,
+  revokeOperatorSessions,
+  setOperatorPassword,
+  updateOperator,
+  type OperatorRow,
+} from '../../db/operators';
+import { withPlatform, type PlatformTransaction } from '../../db/platform-scope';
+import { isUuid } from '../../domain/ids';
+import { isLocked } from '../../domain/lockout';
+import type { OperatorRole } from '../../domain/operator-roles';
+import { normaliseOperatorEmail, OPERATOR_PASSWORD_POLICY, type OperatorState } from '../../domain/operators';
+import { generateInitialPassword } from '../../domain/password-policy';
+import { conflict, notFound } from '../../domain/problems';
+import type { PasswordHasher } from '../../lib/password-hash';
+import type { Services } from '../deps';
+
+/**
+ * Platform admins manage operators: create them (with a one-time initial password, shown once),
+ * change their roles or name, disable them (their sessions end at once), reset them (a new
+ * initial password; passkeys and sessions are gone, so the next login enrols anew). Every change
+ * is in the platform's operation log. Operators are never deleted: what they did must stay
+ * attributable. `npm run operator` (scripts/operator.ts) calls the same functions on the host.
+ */
+
+export interface OperatorView {
+  id: string;
+  email: string;
+  name: string;
+  roles: OperatorRole[];
+  state: OperatorState;
+  locked: boolean;
+  passkeyCount: number;
+  lastLoginAt: Date | null;
+  createdAt: Date;
+}
+
+async function view(trx: PlatformTransaction, o: OperatorRow): Promise<OperatorView> {
+  return {
+    id: o.id,
+    email: o.email,
+    name: o.name,
+    roles: o.roles,
+    state: o.state,
+    locked: isLocked(o, new Date()),
+    passkeyCount: (await listOperatorPasskeys(trx, o.id)).length,
+    lastLoginAt: o.lastLoginAt,
+    createdAt: o.createdAt,
+  };
+}
+
+type Deps = Pick<Services, 'db'> & { passwords: Pick<PasswordHasher, 'hash'> };
+
+export async function listAllOperators(deps: Pick<Services, 'db'>): Promise<OperatorView[]> {
+  return withPlatform(deps.db, async (trx) => Promise.all((await listOperators(trx)).map((o) => view(trx, o))));
+}
+
+export async function createOperator(
+  deps: Deps,
+  audit: AuditContext,
+  req: { email: string; name: string; roles: OperatorRole[] },
+): Promise<{ operator: OperatorView; initialPassword: string }> {
+  const initialPassword = generateInitialPassword(OPERATOR_PASSWORD_POLICY);
+  const passwordHash = await deps.passwords.hash(initialPassword);
+  const email = normaliseOperatorEmail(req.email);
+  const operator = await withPlatform(deps.db, async (trx) => {
+    const row = await insertOperator(trx, {
+      email,
+      name: req.name,
+      roles: req.roles,
+      passwordHash,
+      initialPasswordExpiresAt: new Date(Date.now() + OPERATOR_PASSWORD_POLICY.initialPasswordTtlSeconds * 1000),
+      createdBy: audit.actorId ?? 'host',
+    }).catch((err: unknown) => {
+      throw isUniqueViolation(err, 'operators_email_key') ? conflict('operator_exists', 'An operator with this e-mail address exists.') : err;
+    });
+    await recordPlatformAudit(trx, audit, { action: 'operator.create', outcome: 'success', targetType: 'operator', targetId: row.id, details: { roles: req.roles } });
+    return view(trx, row);
+  });
+  return { operator, initialPassword };
+}
+
+/** Loads the operator to change, locked; 404 for an unknown id. */
+async function target(trx: PlatformTransaction, id: string): Promise<OperatorRow> {
+  const operator = isUuid(id) ? await findOperator(trx, id, { forUpdate: true }) : undefined;
+  if (!operator) throw notFound('No such operator.');
+  return operator;
+}
+
+/** No change may leave the platform without an active platform admin, or lock the caller out by their own hand. */
+async function checkAdminsRemain(trx: PlatformTransaction, audit: AuditContext, before: OperatorRow, after: { roles: OperatorRole[]; state: OperatorState }): Promise<void> {
+  const stillAdmin = after.state === 'active' && after.roles.includes('platform-admin');
+  if (before.id === audit.actorId && !stillAdmin) {
+    throw conflict('own_account', 'You cannot disable yourself or take away your own platform-admin role; ask another platform admin.');
+  }
+  if (stillAdmin || !(before.state === 'active' && before.roles.includes('platform-admin'))) return;
+  const others = (await listOperators(trx)).filter((o) => o.id !== before.id && o.state === 'active' && o.roles.includes('platform-admin'));
+  if (others.length === 0) throw conflict('last_platform_admin', 'This is the last active platform admin.');
+}
+
+export async function updateOperatorAccount(
+  deps: Pick<Services, 'db'>,
+  audit: AuditContext,
+  id: string,
+  patch: { roles?: OperatorRole[]; state?: OperatorState; name?: string },
+): Promise<OperatorView> {
+  return withPlatform(deps.db, async (trx) => {
+    const before = await target(trx, id);
+    await checkAdminsRemain(trx, audit, before, { roles: patch.roles ?? before.roles, state: patch.state ?? before.state });
+    const after = await updateOperator(trx, id, patch);
+    // Roles are read on every request, so a change applies at once; a disabled operator's sessions end now.
+    if (after.state === 'disabled') await revokeOperatorSessions(trx, id);
+    await recordPlatformAudit(trx, audit, {
+      action: 'operator.update',
+      outcome: 'success',
+      targetType: 'operator',
+      targetId: id,
+      details: { before: { roles: before.roles, state: before.state }, after: { roles: after.roles, state: after.state }, renamed: patch.name !== undefined && patch.name !== before.name },
+    });
+    return view(trx, after);
+  });
+}
+
+/** A new initial password (shown once); passkeys and sessions are removed, a lockout is lifted. */
+export async function resetOperator(deps: Deps, audit: AuditContext, id: string): Promise<{ initialPassword: string }> {
+  const initialPassword = generateInitialPassword(OPERATOR_PASSWORD_POLICY);
+  const passwordHash = await deps.passwords.hash(initialPassword);
+  await withPlatform(deps.db, async (trx) => {
+    const operator = await target(trx, id);
+    await setOperatorPassword(trx, operator.id, passwordHash, { expiresAt: new Date(Date.now() + OPERATOR_PASSWORD_POLICY.initialPasswordTtlSeconds * 1000) });
+    const passkeys = await deleteOperatorPasskeys(trx, operator.id);
+    await revokeOperatorSessions(trx, operator.id);
+    await recordPlatformAudit(trx, audit, { action: 'operator.reset', outcome: 'success', targetType: 'operator', targetId: operator.id, details: { passkeysRemoved: passkeys } });
+  });
+  return { initialPassword };
+}

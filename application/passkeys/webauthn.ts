@@ -1,0 +1,103 @@
+import {
+  generateAuthenticationOptions,
+  generateRegistrationOptions,
+  verifyAuthenticationResponse,
+  verifyRegistrationResponse,
+  type PublicKeyCredentialCreationOptionsJSON,
+  type PublicKeyCredentialRequestOptionsJSON,
+} from '@simplewebauthn/server';
+import type { PasskeyMaterial } from '../../db/webauthn';
+import { CHALLENGE_TTL_MS, type PasskeyResponse, type RelyingParty } from './ceremony';
+
+/**
+ * The WebAuthn steps themselves (@simplewebauthn/server), shared by clinic users' and operators'
+ * passkeys, which differ only in where credentials, challenges and sessions are stored. Every
+ * ceremony requires user verification; attestation is not asked for.
+ */
+
+/** A stored credential as the ceremonies need it. */
+export interface StoredCredential {
+  credentialId: string;
+  publicKey: Buffer;
+  counter: string | number;
+  transports: string[];
+}
+
+export function registrationOptions(
+  rp: RelyingParty,
+  user: { id: string; name: string; displayName: string },
+  existing: Pick<StoredCredential, 'credentialId' | 'transports'>[],
+): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  return generateRegistrationOptions({
+    rpName: rp.rpName,
+    rpID: rp.rpId,
+    userName: user.name,
+    userDisplayName: user.displayName,
+    userID: Buffer.from(user.id.replace(/-/g, ''), 'hex'),
+    attestationType: 'none',
+    excludeCredentials: existing.map((c) => ({ id: c.credentialId, transports: c.transports as never })),
+    authenticatorSelection: { residentKey: 'preferred', userVerification: 'required' },
+    timeout: CHALLENGE_TTL_MS,
+  });
+}
+
+/** Verifies a registration against the challenge it signed; `failed` says why not (for the log). */
+export async function verifyRegistration(rp: RelyingParty, challenge: string, response: PasskeyResponse): Promise<{ failed: string } | { credential: PasskeyMaterial }> {
+  let verification;
+  try {
+    verification = await verifyRegistrationResponse({
+      response: response as never,
+      expectedChallenge: challenge,
+      expectedOrigin: rp.origins,
+      expectedRPID: rp.rpId,
+      requireUserVerification: true,
+    });
+  } catch (err) {
+    return { failed: (err as Error).message };
+  }
+  if (!verification.verified) return { failed: 'not verified' };
+  const { credential, credentialDeviceType, credentialBackedUp } = verification.registrationInfo;
+  return {
+    credential: {
+      credentialId: credential.id,
+      publicKey: Buffer.from(credential.publicKey),
+      counter: credential.counter,
+      transports: credential.transports ?? [],
+      deviceType: credentialDeviceType,
+      backedUp: credentialBackedUp,
+    },
+  };
+}
+
+export function authenticationOptions(rp: RelyingParty, credentials: Pick<StoredCredential, 'credentialId' | 'transports'>[]): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  return generateAuthenticationOptions({
+    rpID: rp.rpId,
+    allowCredentials: credentials.map((c) => ({ id: c.credentialId, transports: c.transports as never })),
+    userVerification: 'required',
+    timeout: CHALLENGE_TTL_MS,
+  });
+}
+
+/** Verifies an assertion by this stored credential; the new signature counter, or why not. */
+export async function verifyAssertion(rp: RelyingParty, challenge: string, response: PasskeyResponse, credential: StoredCredential): Promise<{ failed: string } | { newCounter: number }> {
+  let verification;
+  try {
+    verification = await verifyAuthenticationResponse({
+      response: response as never,
+      expectedChallenge: challenge,
+      expectedOrigin: rp.origins,
+      expectedRPID: rp.rpId,
+      requireUserVerification: true,
+      credential: {
+        id: credential.credentialId,
+        publicKey: new Uint8Array(credential.publicKey),
+        counter: Number(credential.counter),
+        transports: credential.transports as never,
+      },
+    });
+  } catch (err) {
+    return { failed: (err as Error).message };
+  }
+  if (!verification.verified) return { failed: 'not verified' };
+  return { newCounter: verification.authenticationInfo.newCounter };
+}

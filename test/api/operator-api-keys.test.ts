@@ -1,0 +1,92 @@
+import { call } from '../harness/http';
+import { createApiKey } from '../harness/operators';
+import { startTestStack, type TestStack } from '../harness/stack';
+
+/**
+ * Scoped API keys for automation (README: Operators): a platform admin creates a named key with
+ * roles and an expiry, sees its secret once, and sees its last use; the key works within its
+ * roles until it expires or is revoked, and every request made with it is attributed to its name.
+ */
+let stack: TestStack;
+
+beforeAll(async () => {
+  stack = await startTestStack({}, { worker: false });
+});
+afterAll(() => stack?.stop());
+
+const listKeys = async (token = stack.operatorToken) => (await call(stack.operatorUrl, 'GET', '/v1/operator/api-keys', { token })).body.items as Array<Record<string, unknown>>;
+
+describe('operator API keys', () => {
+  it('shows the secret once, stores only its hash, and works within the key\'s roles', async () => {
+    const created = await call(stack.operatorUrl, 'POST', '/v1/operator/api-keys', {
+      token: stack.operatorToken,
+      json: { name: 'nightly-report', roles: ['viewer'], expiresInSeconds: 3_600 },
+    });
+    expect(created.status).toBe(201);
+    const { key, apiKey } = created.body;
+    expect(key).toMatch(/^fcop_[A-Za-z0-9_-]{43}$/);
+    expect(apiKey).toMatchObject({ name: 'nightly-report', roles: ['viewer'], status: 'active', createdBy: 'break-glass', lastUsedAt: null, hint: key.slice(0, 11) });
+    // Only the SHA-256 is in the database; the listing never shows the secret.
+    const [row] = await stack.database.ownerDb('operator_api_keys').where({ id: apiKey.id });
+    expect(row.tokenHash).toBeInstanceOf(Buffer);
+    expect(JSON.stringify(row)).not.toContain(key.slice(11));
+    expect(JSON.stringify(await listKeys())).not.toContain(key.slice(11));
+
+    const me = await call(stack.operatorUrl, 'GET', '/v1/operator/me', { token: key });
+    expect(me.status).toBe(200);
+    expect(me.body).toEqual({ via: 'api-key', id: apiKey.id, name: 'nightly-report', roles: ['viewer'] });
+    expect((await call(stack.operatorUrl, 'GET', '/v1/operator/tenants', { token: key })).status).toBe(200);
+    const refused = await call(stack.operatorUrl, 'GET', '/v1/operator/api-keys', { token: key });
+    expect(refused.status).toBe(403);
+    expect(refused.body.code).toBe('operator_role_required');
+
+    const listed = (await listKeys()).find((k) => k.id === apiKey.id)!;
+    expect(listed.lastUsedAt).toEqual(expect.any(String));
+    expect(listed.lastUsedIp).toBe('127.0.0.1');
+  });
+
+  it('refuses a key after it expired (the expiry is moved into the past, as a clock would)', async () => {
+    const { id, key } = await createApiKey(stack, ['viewer'], 'short-lived');
+    expect((await call(stack.operatorUrl, 'GET', '/v1/operator/me', { token: key })).status).toBe(200);
+    await stack.database.ownerDb('operator_api_keys').where({ id }).update({ expiresAt: stack.database.ownerDb.raw(`now() - interval '1 second'`) });
+    const after = await call(stack.operatorUrl, 'GET', '/v1/operator/me', { token: key });
+    expect(after.status).toBe(401);
+    expect(after.headers.get('www-authenticate')).toBe('Bearer realm="operator"');
+    expect((await listKeys()).find((k) => k.id === id)).toMatchObject({ status: 'expired' });
+  });
+
+  it('revokes a key at once; revoking again changes nothing; unknown ids are 404', async () => {
+    const admin = await createApiKey(stack, ['platform-admin'], 'provisioning');
+    const { id, key } = await createApiKey(stack, ['support'], 'helpdesk', admin.key);
+    expect((await listKeys()).find((k) => k.id === id)).toMatchObject({ createdBy: admin.id });
+    expect((await call(stack.operatorUrl, 'GET', '/v1/operator/me', { token: key })).status).toBe(200);
+    expect((await call(stack.operatorUrl, 'DELETE', `/v1/operator/api-keys/${id}`, { token: admin.key })).status).toBe(204);
+    expect((await call(stack.operatorUrl, 'GET', '/v1/operator/me', { token: key })).status).toBe(401);
+    expect((await call(stack.operatorUrl, 'DELETE', `/v1/operator/api-keys/${id}`, { token: admin.key })).status).toBe(204);
+    expect((await listKeys()).find((k) => k.id === id)).toMatchObject({ status: 'revoked', revokedAt: expect.any(String) });
+    expect((await call(stack.operatorUrl, 'DELETE', '/v1/operator/api-keys/00000000-0000-4000-8000-000000000000', { token: admin.key })).status).toBe(404);
+
+    // Who did what: the platform's operation log names the key that created and revoked.
+    const log = await stack.database.ownerDb('platform_audit_events').whereIn('action', ['operator.api_key.create', 'operator.api_key.revoke']).where({ targetId: id }).orderBy('occurredAt');
+    expect(log.map((e: { action: string; actorId: string }) => [e.action, e.actorId])).toEqual([
+      ['operator.api_key.create', admin.id],
+      ['operator.api_key.revoke', admin.id],
+    ]);
+  });
+
+  it('validates what a key may be', async () => {
+    const bad = async (json: unknown) => (await call(stack.operatorUrl, 'POST', '/v1/operator/api-keys', { token: stack.operatorToken, json })).status;
+    expect(await bad({ name: 'x', roles: [], expiresInSeconds: 3600 })).toBe(400);
+    expect(await bad({ name: 'x', roles: ['root'], expiresInSeconds: 3600 })).toBe(400);
+    expect(await bad({ name: 'x', roles: ['viewer', 'viewer'], expiresInSeconds: 3600 })).toBe(400);
+    expect(await bad({ name: 'x', roles: ['viewer'], expiresInSeconds: 400 * 86_400 })).toBe(400);
+    expect(await bad({ name: 'x', roles: ['viewer'], expiresInSeconds: 10 })).toBe(400);
+  });
+
+  it('answers 401 to a made-up key and records the attempt', async () => {
+    const made = await call(stack.operatorUrl, 'GET', '/v1/operator/me', { token: `fcop_${'A'.repeat(43)}` });
+    expect(made.status).toBe(401);
+    const events = await stack.database.ownerDb('security_events').where({ kind: 'operator_token' });
+    expect(events.length).toBeGreaterThan(0);
+  });
+});

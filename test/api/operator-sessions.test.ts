@@ -1,0 +1,123 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { fetchLocalEmails } from '../../lib/local-ses';
+import { operatorLockoutWorkflowId } from '../../temporal/workflow-ids';
+import { call } from '../harness/http';
+import { createOperator } from '../harness/operators';
+import { softwarePasskey } from '../harness/passkey';
+import { startTestStack, type TestStack } from '../harness/stack';
+
+/**
+ * Operator sessions and the defences around sign-in (README: Operators): configured lifetimes,
+ * idle and absolute expiry, roles read on every request, lockout and throttles like clinic
+ * accounts, and a reset that ends everything. Passkeys are enrolled with a software
+ * authenticator here; the browser test (test/e2e/operator-passkeys.test.ts) does the rest.
+ */
+let stack: TestStack;
+const ORIGIN = 'http://localhost:3000';
+const PASSWORD = 'Operator-2026-keys!';
+
+beforeAll(async () => {
+  stack = await startTestStack({ OPERATOR_SESSION_MAX_SECONDS: '7200', LOGIN_FAILURES_PER_IP: '1000', LOGIN_FAILURES_PER_ACCOUNT: '8' });
+});
+afterAll(() => stack?.stop());
+
+const login = (email: string, password: string) => call(stack.operatorUrl, 'POST', '/v1/operator/auth/login', { json: { email, password } });
+const me = (token: string) => call(stack.operatorUrl, 'GET', '/v1/operator/me', { token });
+
+/** An operator through first login, password change and passkey enrolment: an active session token. */
+async function activeOperator(email: string, roles: string[]) {
+  const { id, initialPassword } = await createOperator(stack, roles, email);
+  const first = await login(email, initialPassword);
+  expect(first.body.state).toBe('password_change_required');
+  const changed = await call(stack.operatorUrl, 'POST', '/v1/operator/me/password', { token: first.body.token, json: { currentPassword: initialPassword, newPassword: PASSWORD } });
+  expect(changed.body.state).toBe('second_factor_enrollment_required');
+  const options = await call(stack.operatorUrl, 'POST', '/v1/operator/auth/passkeys/registration/options', { token: first.body.token });
+  const passkey = softwarePasskey({ origin: ORIGIN, rpId: 'localhost' });
+  const enrolled = await call(stack.operatorUrl, 'POST', '/v1/operator/auth/passkeys/registration/verify', { token: first.body.token, json: { response: passkey.registrationResponse(options.body.challenge) } });
+  expect(enrolled.status).toBe(201);
+  return { id, token: enrolled.body.token as string };
+}
+
+describe('operator sessions', () => {
+  it('lasts OPERATOR_SESSION_MAX_SECONDS at most, ends when idle, and reads roles on every request', async () => {
+    const { id, token } = await activeOperator('tanaka@forclinic.example', ['support']);
+    const pre = await login('tanaka@forclinic.example', PASSWORD);
+    expect(pre.body.state).toBe('second_factor_required');
+    const lifetime = (Date.parse(pre.body.expiresAt) - Date.now()) / 1000;
+    expect(lifetime).toBeGreaterThan(7200 - 60);
+    expect(lifetime).toBeLessThanOrEqual(7200);
+
+    expect((await me(token)).body.roles).toEqual(['support']);
+    const patched = await call(stack.operatorUrl, 'PATCH', `/v1/operator/operators/${id}`, { token: stack.operatorToken, json: { roles: ['viewer', 'security'] } });
+    expect(patched.status).toBe(200);
+    expect((await me(token)).body.roles).toEqual(['viewer', 'security']);
+
+    const db = stack.database.ownerDb;
+    await db('operator_sessions').where({ operatorId: id, state: 'second_factor_required' }).update({ absoluteExpiresAt: db.raw(`now() - interval '1 second'`) });
+    expect((await me(pre.body.token)).status).toBe(401);
+    await db('operator_sessions').where({ operatorId: id, state: 'active' }).update({ idleExpiresAt: db.raw(`now() - interval '1 second'`) });
+    expect((await me(token)).status).toBe(401);
+  });
+
+  it('locks an operator after five wrong passwords, the right one included, and tells them and security once', async () => {
+    const email = 'kobayashi@forclinic.example';
+    const { id } = await activeOperator(email, ['viewer']);
+    for (let i = 1; i <= 4; i += 1) expect((await login(email, `Wrong-password-${i}!`)).status).toBe(401);
+    const fifth = await login(email, 'Wrong-password-5!');
+    expect([fifth.status, fifth.body.code]).toEqual([423, 'account_locked']);
+    const right = await login(email, PASSWORD);
+    expect([right.status, right.body.code]).toEqual([423, 'account_locked']);
+    const list = await call(stack.operatorUrl, 'GET', '/v1/operator/operators', { token: stack.operatorToken });
+    expect(list.body.items.find((o: { email: string }) => o.email === email)).toMatchObject({ locked: true });
+    const events = await stack.database.ownerDb('security_events').where({ kind: 'operator_login' });
+    expect(events.reduce((n: number, e: { attempts: number }) => n + e.attempts, 0)).toBeGreaterThanOrEqual(6);
+
+    const handle = stack.temporal.client.workflow.getHandle(operatorLockoutWorkflowId(id, 1));
+    expect(await handle.result()).toEqual({ outcome: 'mailed', mailed: 2 });
+    if (process.env.RECORD_HISTORIES) await writeFile(path.join(__dirname, '..', 'histories', 'operator-lockout.json'), historyToJSON(await handle.fetchHistory()));
+    const mails = (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.subject.includes('operator account was locked') && m.body.text!.includes(email));
+    expect(mails.map((m) => m.destination.to[0]).sort()).toEqual([email, 'security-team@forclinic.example']);
+  });
+
+  it('answers an address without an operator exactly like one: locked after five failures', async () => {
+    for (let i = 1; i <= 4; i += 1) expect((await login('ghost@forclinic.example', `Guess-${i}-password!`)).status).toBe(401);
+    const fifth = await login('ghost@forclinic.example', 'Guess-5-password!');
+    expect([fifth.status, fifth.body.code]).toEqual([423, 'account_locked']);
+    expect((await login('ghost@forclinic.example', PASSWORD)).status).toBe(423);
+  });
+
+  it('throttles failed logins per e-mail address (LOGIN_FAILURES_PER_ACCOUNT), whether or not it exists', async () => {
+    const strict = await stack.startExtraApi({ PORT: '0', LOGIN_FAILURES_PER_ACCOUNT: '3' });
+    const attempt = () => call(strict.url, 'POST', '/v1/operator/auth/login', { json: { email: 'nobody@forclinic.example', password: 'Guess-password-1!' } });
+    for (let i = 0; i < 3; i += 1) expect((await attempt()).status).toBe(401);
+    const throttled = await attempt();
+    expect([throttled.status, throttled.body.code]).toEqual([429, 'rate_limited']);
+    expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it('a reset ends the sessions, removes the passkeys and asks for a new password and passkey', async () => {
+    const email = 'ito@forclinic.example';
+    const { id, token } = await activeOperator(email, ['security']);
+    const reset = await call(stack.operatorUrl, 'POST', `/v1/operator/operators/${id}/reset`, { token: stack.operatorToken });
+    expect(reset.status).toBe(200);
+    expect((await me(token)).status).toBe(401);
+    expect(await stack.database.ownerDb('operator_passkeys').where({ operatorId: id })).toHaveLength(0);
+    expect((await login(email, PASSWORD)).status).toBe(401);
+    const again = await login(email, reset.body.initialPassword);
+    expect(again.body.state).toBe('password_change_required');
+    const reused = await call(stack.operatorUrl, 'POST', '/v1/operator/me/password', { token: again.body.token, json: { currentPassword: reset.body.initialPassword, newPassword: 'short' } });
+    expect([reused.status, reused.body.code]).toEqual([400, 'password_policy']);
+    const log = await stack.database.ownerDb('platform_audit_events').where({ action: 'operator.reset', targetId: id });
+    expect(log).toEqual([expect.objectContaining({ actorId: 'break-glass', details: { passkeysRemoved: 1 } })]);
+  });
+
+  it('refuses a duplicate e-mail address and unknown operators', async () => {
+    await createOperator(stack, ['viewer'], 'dup@forclinic.example');
+    const dup = await call(stack.operatorUrl, 'POST', '/v1/operator/operators', { token: stack.operatorToken, json: { email: 'DUP@forclinic.example', name: 'Dup', roles: ['viewer'] } });
+    expect([dup.status, dup.body.code]).toEqual([409, 'operator_exists']);
+    const unknown = await call(stack.operatorUrl, 'PATCH', '/v1/operator/operators/00000000-0000-4000-8000-000000000000', { token: stack.operatorToken, json: { state: 'disabled' } });
+    expect(unknown.status).toBe(404);
+  });
+});
