@@ -40,6 +40,8 @@ export interface TestStack {
   config: Config;
   api: RunningApi;
   url: string;
+  /** The operator listener: every /v1/operator/* call goes here (the public listener answers 404). */
+  operatorUrl: string;
   operatorToken: string;
   database: TestDatabase;
   temporal: TemporalClient;
@@ -75,6 +77,7 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     PORT: '0',
+    OPERATOR_PORT: '0',
     OPERATOR_TOKEN: operatorToken,
     DATABASE_URL: database.url,
     DATABASE_POOL_MAX: '5',
@@ -138,6 +141,7 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
       config,
       api,
       url: api.url,
+      operatorUrl: api.operatorUrl,
       operatorToken,
       database,
       temporal,
