@@ -34,8 +34,12 @@ export async function recordOperatorAction(
 /** Walks the platform chain (all of it by default) and reports its first broken link, as verifyAuditChain does for a clinic. */
 export async function verifyPlatformChain(trx: PlatformTransaction, range: { fromSeq?: number; toSeq?: number } = {}): Promise<ChainVerification> {
   const head = await trx('platform_audit_chain_head').first();
-  // The migration creates the one head row; without it the chain's end cannot be checked.
-  if (!head) return { ok: false, checked: 0, fromSeq: null, toSeq: null, headSeq: null, firstBroken: { seq: 0, reason: 'head_mismatch' } };
+  if (!head) {
+    // The first entry creates the head: entries without one mean it was removed.
+    const first = await trx('platform_audit_events').min('seq as seq').first();
+    const empty = first?.seq === null || first?.seq === undefined;
+    return { ok: empty, checked: 0, fromSeq: null, toSeq: null, headSeq: null, firstBroken: empty ? null : { seq: Number(first!.seq), reason: 'head_mismatch' } };
+  }
   return verifyChain(trx, {
     table: 'platform_audit_events',
     canonical: 'platform_audit_canonical',

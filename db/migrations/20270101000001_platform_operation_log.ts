@@ -61,7 +61,11 @@ export async function up(knex: Knex): Promise<void> {
         update platform_audit_events e set hash = sha256(e.prev_hash || convert_to(platform_audit_canonical(e), 'UTF8'))
           where id = r.id returning e.hash into h;
       end loop;
-      insert into platform_audit_chain_head (seq, hash) values (n, h);
+      -- No rows, no head: the trigger creates it with the first entry (a fresh database stays
+      -- empty, which is what a restore target must be).
+      if n > 0 then
+        insert into platform_audit_chain_head (seq, hash) values (n, h);
+      end if;
     end $$;
 
     create function platform_audit_chain_append() returns trigger language plpgsql security definer
@@ -69,6 +73,9 @@ export async function up(knex: Knex): Promise<void> {
     declare
       head platform_audit_chain_head%rowtype;
     begin
+      insert into platform_audit_chain_head (seq, hash)
+        values (0, sha256(convert_to('genesis:platform', 'UTF8')))
+        on conflict (only_row) do nothing;
       select * into head from platform_audit_chain_head for update;
       new.occurred_at := clock_timestamp();
       new.seq := head.seq + 1;

@@ -47,6 +47,8 @@ async function tampered(fn: () => Promise<unknown>, undo: () => Promise<unknown>
 
 describe('the platform operation log', () => {
   it('chains every entry, names the operator, and verifies', async () => {
+    // A fresh database has no entries and no head yet (a restore target must be empty): that verifies.
+    expect((await verify()).report).toMatchObject({ ok: true, checked: 0 });
     for (let i = 0; i < 5; i += 1) await recordOperatorAction(t.db, operator, { action: 'backup.list', details: { count: i } });
     await t.db.transaction(async (trx) => recordOperatorAction(trx, operator, { action: 'backup.start', targetType: 'backup_generation', targetId: 'g-1' }));
     const rows = await t.ownerDb('platform_audit_events').orderBy('seq');
@@ -86,6 +88,11 @@ describe('the platform operation log', () => {
       () => t.ownerDb('platform_audit_chain_head').update({ hash: head.hash }),
     );
     expect(broken).toEqual({ code: 1, report: expect.objectContaining({ ok: false, firstBroken: { seq: 6, reason: 'head_mismatch' } }) });
+    const noHead = await tampered(
+      () => t.ownerDb('platform_audit_chain_head').delete(),
+      () => t.ownerDb('platform_audit_chain_head').insert(head),
+    );
+    expect(noHead.report).toMatchObject({ ok: false, firstBroken: { seq: 1, reason: 'head_mismatch' } });
 
     // The last entry gone: the head still names it.
     const truncated = await tampered(() => removeEntry(6), restoreEntry);
