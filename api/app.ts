@@ -53,6 +53,7 @@ import type { AppState } from './state';
 import { WorkflowOutbox } from '../temporal/workflow-outbox';
 import { ExportSlots } from '../lib/export-slots';
 import { SecurityEventRecorder } from '../application/security/security-event-recorder';
+import { PlatformLogWriter } from '../application/operators/platform-log-writer';
 
 export interface AppDeps {
   db: Db;
@@ -80,6 +81,8 @@ export interface AppDeps {
   passwords: PasswordHasher;
   /** Denied attempts, aggregated per source and minute (application/security/security-event-recorder.ts). */
   securityEvents: SecurityEventRecorder;
+  /** The operator listener's per-request platform-log entries, in group commits. */
+  platformLog: PlatformLogWriter;
   security: {
     trustedProxies: string[];
     loginFailuresPerIp: number;
@@ -126,6 +129,7 @@ export function appDeps(
     isShuttingDown: live.isShuttingDown ?? (() => false),
     passwords: new PasswordHasher({ concurrency: config.PASSWORD_HASH_CONCURRENCY, queue: config.PASSWORD_HASH_QUEUE }),
     securityEvents: new SecurityEventRecorder({ db: live.db, log: live.log }),
+    platformLog: new PlatformLogWriter(live.db),
     security: {
       trustedProxies: config.TRUSTED_PROXIES,
       loginFailuresPerIp: config.LOGIN_FAILURES_PER_IP,
@@ -219,7 +223,7 @@ export function createApp(
   if (deps.metrics) app.use(requestMetrics(deps.metrics));
   for (const m of securityHeaders({ tls: deps.tls })) app.use(m);
   // Outside the problem handler: it writes the final status, problems included.
-  if (listener === 'operator') app.use(operatorRequestLog(deps.db));
+  if (listener === 'operator') app.use(operatorRequestLog(deps.platformLog));
   app.use(problemHandler());
   if (listener === 'operator') app.use(operatorSource(deps.operatorAllowedCidrs, deps.securityEvents));
   // Operators use the API from tools, never from a clinic's browser front end.

@@ -11,9 +11,15 @@ import { enterPlatform, withPlatform, type PlatformTransaction } from './platfor
  * or delete them. Details hold ids and counts, never clinical or personal text.
  */
 export async function recordPlatformEntry(trx: PlatformTransaction, context: AuditContext, entry: AuditEntry): Promise<void> {
+  await recordPlatformEntries(trx, [{ context, entry }]);
+}
+
+/** Several entries in one statement, chained in the order given (the operator listener's group commits). */
+export async function recordPlatformEntries(trx: PlatformTransaction, entries: ReadonlyArray<{ context: AuditContext; entry: AuditEntry }>): Promise<void> {
+  if (entries.length === 0) return;
   await trx.raw(
-    `insert into platform_audit_events (${AUDIT_ROW_COLUMNS}, actor_name) values (${AUDIT_ROW_PLACEHOLDERS}, ?)`,
-    [...auditRowValues(context, entry), context.actorName ?? null],
+    `insert into platform_audit_events (${AUDIT_ROW_COLUMNS}, actor_name) values ${entries.map(() => `(${AUDIT_ROW_PLACEHOLDERS}, ?)`).join(', ')}`,
+    entries.flatMap(({ context, entry }) => [...auditRowValues(context, entry), context.actorName ?? null]),
   );
 }
 

@@ -1,7 +1,5 @@
 import type { Middleware } from 'koa';
-import type { Db } from '../../db/connection';
-import { recordPlatformEntry } from '../../db/platform-log';
-import { withPlatform } from '../../db/platform-scope';
+import type { PlatformLogWriter } from '../../application/operators/platform-log-writer';
 import { Problem } from '../../domain/problems';
 import { auditContext } from '../audit-context';
 import type { AppState } from '../state';
@@ -20,7 +18,7 @@ import { answerProblem } from './problem-handler';
  * the clinic's), so it stays traceable; the problem's detail tells the operator to check before
  * retrying.
  */
-export function operatorRequestLog(db: Db): Middleware<AppState> {
+export function operatorRequestLog(platformLog: Pick<PlatformLogWriter, 'write'>): Middleware<AppState> {
   return async (ctx, next) => {
     await next();
     const operator = ctx.state.actor?.operator;
@@ -28,16 +26,15 @@ export function operatorRequestLog(db: Db): Middleware<AppState> {
     const route = (ctx as unknown as { _matchedRoute?: string })._matchedRoute;
     const status = ctx.status;
     try {
-      await withPlatform(db, (trx) =>
-        recordPlatformEntry(trx, auditContext(ctx), {
-          action: 'operator.request',
-          outcome: status < 400 ? 'success' : status === 401 || status === 403 ? 'denied' : 'failed',
-          targetType: 'route',
-          targetId: `${ctx.method} ${route ?? ctx.path}`,
-          // Path parameters are ids (clinics, notices, generations), never personal text.
-          details: { status, via: operator.via, params: boundedParams(ctx.params) },
-        }),
-      );
+      // Written in group commits with concurrent requests (application/operators/platform-log-writer.ts).
+      await platformLog.write(auditContext(ctx), {
+        action: 'operator.request',
+        outcome: status < 400 ? 'success' : status === 401 || status === 403 ? 'denied' : 'failed',
+        targetType: 'route',
+        targetId: `${ctx.method} ${route ?? ctx.path}`,
+        // Path parameters are ids (clinics, notices, generations), never personal text.
+        details: { status, via: operator.via, params: boundedParams(ctx.params) },
+      });
     } catch (err) {
       ctx.state.log.error({ err: { message: (err as Error).message }, status, route }, 'platform operation log write failed; answering 503');
       answerProblem(

@@ -73,10 +73,14 @@ export async function up(knex: Knex): Promise<void> {
     declare
       head platform_audit_chain_head%rowtype;
     begin
-      insert into platform_audit_chain_head (seq, hash)
-        values (0, sha256(convert_to('genesis:platform', 'UTF8')))
-        on conflict (only_row) do nothing;
       select * into head from platform_audit_chain_head for update;
+      if not found then
+        -- The first entry ever: create the head (a concurrent first writer may win; then lock theirs).
+        insert into platform_audit_chain_head (seq, hash)
+          values (0, sha256(convert_to('genesis:platform', 'UTF8')))
+          on conflict (only_row) do nothing;
+        select * into head from platform_audit_chain_head for update;
+      end if;
       new.occurred_at := clock_timestamp();
       new.seq := head.seq + 1;
       new.prev_hash := head.hash;

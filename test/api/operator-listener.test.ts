@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { verifyPlatformChain } from '../../db/platform-log';
+import { withPlatform } from '../../db/platform-scope';
 import { NO_CLINIC } from '../../domain/ids';
 import { openApiRoutes } from '../../scripts/openapi';
 import { activate, createAdmin, createClinic } from '../harness/clinic';
@@ -89,6 +91,15 @@ describe('the platform operation log', () => {
       ['op-missing-1', 'operator.request', 'failed', 'operator', 'break-glass', 'break-glass', 'GET /v1/operator/tenants/:id', 404, 'break-glass'],
     ]);
     expect(entries[1]!.details.params).toEqual({ id: expect.any(String) });
+  });
+
+  it('writes concurrent requests in group commits: every one has its entry before its answer, and the chain verifies', async () => {
+    const ids = Array.from({ length: 40 }, (_, i) => `op-burst-${i}`);
+    const replies = await Promise.all(ids.map((id) => call(stack.operatorUrl, 'GET', '/v1/operator/tenants?limit=1', { token: stack.operatorToken, headers: { 'X-Request-Id': id } })));
+    expect(replies.map((r) => r.status)).toEqual(ids.map(() => 200));
+    const entries = await stack.database.ownerDb('platform_audit_events').whereIn('request_id', ids);
+    expect(entries.map((e) => e.requestId).sort()).toEqual([...ids].sort());
+    expect(await withPlatform(stack.database.db, (trx) => verifyPlatformChain(trx))).toMatchObject({ ok: true, firstBroken: null });
   });
 
   it('fails closed: when the entry cannot be written, the answer is withheld as 503 operation_log_unavailable', async () => {
