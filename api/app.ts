@@ -220,7 +220,7 @@ export function createApp(
   app.use(requestId(deps.log));
   app.use(clientAddress(deps.security.trustedProxies));
   app.use(accessLog());
-  if (deps.metrics) app.use(requestMetrics(deps.metrics));
+  if (deps.metrics) app.use(requestMetrics(deps.metrics, listener));
   for (const m of securityHeaders({ tls: deps.tls })) app.use(m);
   // Outside the problem handler: it writes the final status, problems included.
   if (listener === 'operator') app.use(operatorRequestLog(deps.platformLog));
