@@ -30,7 +30,8 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY --from=build /app/dist ./dist
 USER node
-EXPOSE 3000
+# 3000: the public API. 3001: the operator listener, to be published on an internal network or loopback only.
+EXPOSE 3000 3001
 # The API's liveness; docker-compose.yml overrides it for the worker (which has no HTTP port).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

@@ -13,7 +13,9 @@ import { problemHandler } from './middleware/problem-handler';
 import { requestId } from './middleware/request-id';
 import { requestTarget } from './middleware/request-target';
 import { securityHeaders } from './middleware/security-headers';
-import { buildOpenApi } from './openapi';
+import { buildOpenApi, type Listener } from './openapi';
+import { operatorRequestLog } from './middleware/operator-request-log';
+import { operatorSource } from './middleware/operator-source';
 import { defineRoute, mountRoutes, type AnyRoute, type AuthMiddleware } from './route';
 import { accountRoutes } from './routes/accounts';
 import { auditLogRoutes } from './routes/audit-logs';
@@ -55,6 +57,7 @@ import type { AppState } from './state';
 import { WorkflowOutbox } from '../temporal/workflow-outbox';
 import { ExportSlots } from '../lib/export-slots';
 import { SecurityEventRecorder } from '../application/security/security-event-recorder';
+import { PlatformLogWriter } from '../application/operators/platform-log-writer';
 
 export interface AppDeps {
   db: Db;
@@ -74,6 +77,8 @@ export interface AppDeps {
   log: Logger;
   /** Operators' sessions, passkeys, login limits and the break-glass token (README: Operators). */
   operators: OperatorIdentitySettings;
+  /** Sources the operator listener answers (OPERATOR_ALLOWED_CIDRS). */
+  operatorAllowedCidrs: string[];
   taskQueue: string;
   bodyLimitBytes: number;
   tls: boolean;
@@ -81,6 +86,8 @@ export interface AppDeps {
   passwords: PasswordHasher;
   /** Denied attempts, aggregated per source and minute (application/security/security-event-recorder.ts). */
   securityEvents: SecurityEventRecorder;
+  /** The operator listener's per-request platform-log entries, in group commits. */
+  platformLog: PlatformLogWriter;
   security: {
     trustedProxies: string[];
     loginFailuresPerIp: number;
@@ -121,12 +128,14 @@ export function appDeps(
       paymentReminderAfterSec: config.PAYMENT_REMINDER_AFTER_SECONDS,
     },
     changeNotices: { leadTimesSec: config.CHANGE_NOTICE_LEAD_SECONDS, minLeadSec: config.CHANGE_NOTICE_MIN_LEAD_SECONDS },
+    operatorAllowedCidrs: config.OPERATOR_ALLOWED_CIDRS,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     tls: live.tls ?? config.BEHIND_TLS_PROXY,
     isShuttingDown: live.isShuttingDown ?? (() => false),
     passwords: new PasswordHasher({ concurrency: config.PASSWORD_HASH_CONCURRENCY, queue: config.PASSWORD_HASH_QUEUE }),
     securityEvents: new SecurityEventRecorder({ db: live.db, log: live.log }),
+    platformLog: new PlatformLogWriter(live.db),
     security: {
       trustedProxies: config.TRUSTED_PROXIES,
       loginFailuresPerIp: config.LOGIN_FAILURES_PER_IP,
@@ -156,8 +165,22 @@ export function appDeps(
   };
 }
 
-export function appRoutes(deps: AppDeps): AnyRoute[] {
-  const routes = [
+/**
+ * Which listener serves a route: operator routes only the operator listener (OPERATOR_PORT,
+ * internal), health both, everything else only the public one. A route on the wrong listener is
+ * simply not mounted there, so it answers 404 like any unknown path.
+ */
+export const servedOn = (route: AnyRoute, listener: Listener) =>
+  route.tags.includes('health') || isPasskeyPage(route) || isOperatorRoute(route) === (listener === 'operator');
+
+/** The passkey reference page (outside production only) runs its ceremonies against its own origin's listener. */
+const isPasskeyPage = (route: AnyRoute) => route.path === '/passkeys' || route.path.startsWith('/passkeys/');
+
+/** Operator routes: those operators authenticate for, and their sign-in steps (`security: 'none'`, same prefix). */
+export const isOperatorRoute = (route: AnyRoute) => route.security === 'operator' || route.path.startsWith('/v1/operator/');
+
+export function appRoutes(deps: AppDeps, listener: Listener = 'public'): AnyRoute[] {
+  const all = [
     ...healthRoutes(deps),
     ...operatorTenantRoutes(deps),
     ...operatorContractEndRoutes(deps),
@@ -180,12 +203,13 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
     ...consultationRoutes(deps),
     ...(deps.passkeyPage ? passkeyPageRoutes() : []),
   ];
+  const routes = all.filter((r) => servedOn(r, listener));
   let doc: unknown;
   const openapi = defineRoute({
     method: 'get',
     path: '/openapi.json',
     operationId: 'getOpenApi',
-    summary: 'This OpenAPI 3.1 document',
+    summary: listener === 'operator' ? 'This OpenAPI 3.1 document (the operator listener\'s routes only)' : 'This OpenAPI 3.1 document (the public listener\'s routes only)',
     tags: ['meta'],
     security: 'none',
     responses: { 200: { description: 'OpenAPI document', schema: z.object({ openapi: z.string() }).passthrough() } },
@@ -194,21 +218,24 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
     },
   });
   routes.push(openapi);
-  doc = buildOpenApi(routes, { version: process.env.npm_package_version ?? '0.1.0' });
+  doc = buildOpenApi(routes, { version: process.env.npm_package_version ?? '0.1.0', listener });
   return routes;
 }
 
 /**
- * `sessionAuth` replaces session authentication; only the benchmark uses it, to measure what
- * authentication costs on an otherwise identical route.
+ * One listener's app: `public` (clinics) or `operator` (the provider's staff; its own port,
+ * source allowlist and a platform-log entry per request). `sessionAuth` replaces session
+ * authentication; only the benchmark uses it, to measure what authentication costs on an
+ * otherwise identical route.
  */
 export function createApp(
   deps: AppDeps,
-  opts: { sessionAuth?: (route: AnyRoute) => AuthMiddleware } = {},
+  opts: { listener?: Listener; sessionAuth?: (route: AnyRoute) => AuthMiddleware } = {},
 ): { app: Koa<AppState>; router: Router<AppState>; routes: AnyRoute[] } {
+  const listener = opts.listener ?? 'public';
   const app = new Koa<AppState>();
   const router = new Router<AppState>();
-  const routes = appRoutes(deps);
+  const routes = appRoutes(deps, listener);
   const open: AuthMiddleware = async (_ctx, next) => next();
   const operator = operatorAuth(deps);
   mountRoutes(router, routes, {
@@ -220,10 +247,14 @@ export function createApp(
   app.use(requestId(deps.log));
   app.use(clientAddress(deps.security.trustedProxies));
   app.use(accessLog());
-  if (deps.metrics) app.use(requestMetrics(deps.metrics));
+  if (deps.metrics) app.use(requestMetrics(deps.metrics, listener));
   for (const m of securityHeaders({ tls: deps.tls })) app.use(m);
+  // Outside the problem handler: it writes the final status, problems included.
+  if (listener === 'operator') app.use(operatorRequestLog(deps.platformLog));
   app.use(problemHandler());
-  app.use(cors(deps.corsOrigins));
+  if (listener === 'operator') app.use(operatorSource(deps.operatorAllowedCidrs, deps.securityEvents));
+  // Operators use the API from tools, never from a clinic's browser front end.
+  else app.use(cors(deps.corsOrigins));
   app.use(requestTarget());
   app.use(allowedMethods(router));
   // Uploads stream their own bodies; everything else is JSON with the general size limit.

@@ -10,6 +10,7 @@ export function auditContext(ctx: ParameterizedContext<AppState>): AuditContext 
     actorType: auth ? 'account' : operator ? 'operator' : 'anonymous',
     actorId: auth?.accountId ?? operator?.id ?? null,
     actorRoles: auth?.roles ?? (operator ? [...operator.roles] : []),
+    actorName: operator?.name ?? null,
     clientIp: ctx.state.clientIp,
     userAgent: ctx.get('User-Agent') || null,
     requestId: ctx.state.requestId,

@@ -34,6 +34,15 @@ const OPERATOR_CODES: Record<number, string[]> = {
   // A role the route does not allow, or an operator session still signing in (its state is the code).
   403: ['operator_role_required', 'password_change_required', 'second_factor_enrollment_required', 'second_factor_required'],
 };
+/**
+ * The operator listener: a source outside OPERATOR_ALLOWED_CIDRS is refused on every path, and an
+ * operator request whose platform-log entry cannot be written is answered 503 (api/middleware/operator-request-log.ts).
+ */
+const OPERATOR_LISTENER_CODES: Record<number, string[]> = { 403: ['source_not_allowed'] };
+const OPERATOR_LOGGED_CODES: Record<number, string[]> = { 503: ['operation_log_unavailable'] };
+
+/** Which listener a document describes: the clinics' public one or the operators' own (README: Architecture). */
+export type Listener = 'public' | 'operator';
 
 const STATUS_TEXT: Record<number, string> = {
   400: 'Malformed request',
@@ -129,7 +138,7 @@ const PARAMETER_TEXT: Record<string, string> = {
 };
 
 /** The problem codes a route documents, by status (`queryFields`: the names of its query parameters). */
-function problemCodes(r: AnyRoute, queryFields: Set<string>): Map<number, string[]> {
+function problemCodes(r: AnyRoute, queryFields: Set<string>, listener: Listener): Map<number, string[]> {
   const codes = new Map<number, Set<string>>();
   const add = (status: number, list: string[] = []) => {
     const set = codes.get(status) ?? new Set<string>();
@@ -138,7 +147,8 @@ function problemCodes(r: AnyRoute, queryFields: Set<string>): Map<number, string
   };
   for (const status of [400, 413, 415, 503]) add(status, COMMON_CODES[status]);
   const auth = r.security === 'session' ? SESSION_CODES : r.security === 'operator' ? OPERATOR_CODES : {};
-  for (const [status, list] of Object.entries(auth)) add(Number(status), list);
+  const onListener = listener === 'operator' ? { ...OPERATOR_LISTENER_CODES, ...(r.security === 'operator' ? OPERATOR_LOGGED_CODES : {}) } : {};
+  for (const [status, list] of [...Object.entries(auth), ...Object.entries(onListener)]) add(Number(status), list);
   // A clinic read-only after its contract ended refuses every session write but the few that stay open (api/route.ts).
   if (r.security === 'session' && r.method !== 'get' && !r.openAfterContractEnd) add(403, ['contract_ended']);
   if (r.params) add(404, COMMON_CODES[404]);
@@ -163,8 +173,16 @@ function responseContent(spec: AnyRoute['responses'][number], components: Schema
 const requestIdHeader = { $ref: '#/components/headers/XRequestId' };
 const retryAfterHeader = { $ref: '#/components/headers/RetryAfter' };
 
+const OPERATOR_TOKEN_SCHEME = {
+  type: 'http',
+  scheme: 'bearer',
+  description:
+    'For `/v1/operator/*` only: an operator session token (`fcos_…`, from `POST /v1/operator/auth/login` and its passkey step), ' +
+    'an API key (`fcop_…`) created by a platform admin, or the break-glass token (`OPERATOR_TOKEN`, when enabled; every use is logged and mailed).',
+};
+
 /** Builds the OpenAPI 3.1 document from the same route declarations that serve the requests. */
-export function buildOpenApi(routes: AnyRoute[], info: { version: string }) {
+export function buildOpenApi(routes: AnyRoute[], info: { version: string; listener: Listener }) {
   const components = new SchemaComponents();
   components.convert(problemSchema, 'output');
   const paths: Record<string, Record<string, unknown>> = {};
@@ -193,7 +211,7 @@ export function buildOpenApi(routes: AnyRoute[], info: { version: string }) {
         ...(spec.schema || spec.contentType ? { content: responseContent(spec, components) } : {}),
       };
     }
-    for (const [status, codes] of problemCodes(r, queryFields)) {
+    for (const [status, codes] of problemCodes(r, queryFields, info.listener)) {
       if (responses[String(status)]) continue;
       responses[String(status)] = {
         description: `${STATUS_TEXT[status] ?? 'Error'}: ${codes.map((c) => `\`${c}\``).join(', ')}`,
@@ -225,10 +243,13 @@ export function buildOpenApi(routes: AnyRoute[], info: { version: string }) {
   return {
     openapi: '3.1.0',
     info: {
-      title: 'FOR CLINIC API',
+      title: info.listener === 'operator' ? 'FOR CLINIC operator API' : 'FOR CLINIC API',
       version: info.version,
       description:
-        'Backend API for clinics. All timestamps are UTC (ISO 8601). Errors are application/problem+json with a stable `code`; ' +
+        (info.listener === 'operator'
+          ? 'The platform operators\' API, served only on the operator listener (OPERATOR_PORT, never public). Every authenticated request is written to the platform operation log. '
+          : 'Backend API for clinics. ') +
+        'All timestamps are UTC (ISO 8601). Errors are application/problem+json with a stable `code`; ' +
         'each operation lists the codes it can answer with. Every response carries `X-Request-Id`. ' +
         'Lists use keyset pagination: `?limit=&cursor=`, answered with `{ items, nextCursor }`.',
       license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
@@ -238,7 +259,7 @@ export function buildOpenApi(routes: AnyRoute[], info: { version: string }) {
     tags,
     paths,
     components: {
-      securitySchemes: {
+      securitySchemes: info.listener === 'operator' ? { operatorToken: OPERATOR_TOKEN_SCHEME } : {
         clinicSession: {
           type: 'http',
           scheme: 'bearer',
@@ -246,15 +267,9 @@ export function buildOpenApi(routes: AnyRoute[], info: { version: string }) {
             'A clinic user\'s session token: the opaque `token` answered by `POST /v1/auth/login` (a new one after the second factor). ' +
             'Sessions expire when idle and absolutely per the clinic\'s policy; the clinic\'s network allowlist applies.',
         },
-        operatorToken: {
-          type: 'http',
-          scheme: 'bearer',
-          description:
-            'For `/v1/operator/*` only: an operator session token (`fcos_…`, from `POST /v1/operator/auth/login` and its passkey step), ' +
-            'an API key (`fcop_…`) created by a platform admin, or the break-glass token (`OPERATOR_TOKEN`, when enabled; every use is logged and mailed).',
-        },
       },
-      parameters: {
+      // Only what this document's operations refer to (linters flag unused components).
+      parameters: !routes.some((r) => r.idempotencyKey) ? {} : {
         IdempotencyKey: {
           name: 'Idempotency-Key',
           in: 'header',

@@ -14,6 +14,9 @@ import { answerClientErrors } from './client-error';
 export interface RunningApi {
   server: http.Server;
   url: string;
+  /** The operator listener (OPERATOR_HOST:OPERATOR_PORT): /v1/operator/* answers only there. */
+  operatorServer: http.Server;
+  operatorUrl: string;
   /** Where GET /metrics answers, when METRICS_PORT is set. */
   metricsUrl?: string;
   close(): Promise<void>;
@@ -37,52 +40,38 @@ export async function startApi(config: Config): Promise<RunningApi> {
   let shuttingDown = false;
   const deps = appDeps(config, { db, temporal, log, tls: tlsListener || config.BEHIND_TLS_PROXY, isShuttingDown: () => shuttingDown });
   const metrics = config.METRICS_PORT === undefined ? undefined : apiMetrics(deps);
-  const { app } = createApp({ ...deps, metrics: metrics?.http });
-  app.on('error', (err: Error & { code?: string }) => {
-    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return;
-    log.warn({ err: { message: err.message, code: err.code } }, 'request stream error');
+  const apps = (['public', 'operator'] as const).map((listener) => {
+    const { app } = createApp({ ...deps, metrics: metrics?.http }, { listener });
+    app.on('error', (err: Error & { code?: string }) => {
+      if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return;
+      log.warn({ err: { message: err.message, code: err.code }, listener }, 'request stream error');
+    });
+    return app;
   });
-
-  const handler = app.callback();
-  const server = tlsListener
-    ? https.createServer(
-        { cert: readFileSync(config.TLS_CERT_FILE!), key: readFileSync(config.TLS_KEY_FILE!), minVersion: 'TLSv1.2' },
-        handler,
-      )
-    : http.createServer(handler);
-  server.requestTimeout = 60_000;
-  server.headersTimeout = 20_000;
-  // An idle keep-alive connection is closed by its client (or proxy) first, never by us: a client
-  // that sends on a connection we are closing at that instant gets a reset instead of an answer.
-  // Clients take the hint in our Keep-Alive header minus a margin; proxies idle out sooner (Caddy:
-  // 30 s in deploy/caddy/Caddyfile, AWS ALB: 60 s).
-  server.keepAliveTimeout = 65_000;
-  answerClientErrors(server, log);
-
+  const tls = tlsListener ? { cert: readFileSync(config.TLS_CERT_FILE!), key: readFileSync(config.TLS_KEY_FILE!) } : undefined;
   // Track idle keep-alive sockets so shutdown does not wait for clients that never hang up.
   const sockets = new Set<Socket>();
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.PORT, config.HOST, () => resolve());
-  });
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : config.PORT;
-  const url = `${tlsListener ? 'https' : 'http'}://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
+  const listeners: Listening[] = [];
+  try {
+    listeners.push(await listen(apps[0]!.callback(), { host: config.HOST, port: config.PORT, tls, sockets, log }));
+    // The operators' own listener (README: Architecture): their routes answer only here.
+    listeners.push(await listen(apps[1]!.callback(), { host: config.OPERATOR_HOST, port: config.OPERATOR_PORT, tls, sockets, log }));
+  } catch (err) {
+    await Promise.allSettled([...listeners.map((l) => new Promise((r) => l.server.close(r))), db.destroy(), temporal.close()]);
+    throw err;
+  }
+  const [publicListener, operatorListener] = listeners as [Listening, Listening];
+  const { server, url } = publicListener;
   const metricsListener = metrics ? await startMetricsListener(metrics.registry, config.METRICS_HOST, config.METRICS_PORT!) : undefined;
-  log.info({ url, metrics: metricsListener?.url }, 'api listening');
+  log.info({ url, operatorUrl: operatorListener.url, metrics: metricsListener?.url }, 'api listening');
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       shuttingDown = true;
       log.info('api shutting down: refusing new connections, finishing in-flight requests');
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
+      const closed = Promise.all(listeners.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve()))));
+      for (const l of listeners) l.server.closeIdleConnections();
       const force = setTimeout(() => {
         for (const s of sockets) s.destroy();
       }, config.SHUTDOWN_GRACE_MS);
@@ -91,7 +80,39 @@ export async function startApi(config: Config): Promise<RunningApi> {
       await Promise.allSettled([db.destroy(), temporal.close(), metricsListener?.close()]);
       log.info('api stopped');
     })());
-  return { server, url, metricsUrl: metricsListener?.url, close };
+  return { server, url, operatorServer: operatorListener.server, operatorUrl: operatorListener.url, metricsUrl: metricsListener?.url, close };
+}
+
+interface Listening {
+  server: http.Server;
+  url: string;
+}
+
+/** One listener: HTTPS when a certificate is configured, with the same timeouts and client-error answers. */
+async function listen(
+  handler: http.RequestListener,
+  opts: { host: string; port: number; tls?: { cert: Buffer; key: Buffer }; sockets: Set<Socket>; log: ReturnType<typeof createLogger> },
+): Promise<Listening> {
+  const server = opts.tls ? https.createServer({ ...opts.tls, minVersion: 'TLSv1.2' }, handler) : http.createServer(handler);
+  server.requestTimeout = 60_000;
+  server.headersTimeout = 20_000;
+  // An idle keep-alive connection is closed by its client (or proxy) first, never by us: a client
+  // that sends on a connection we are closing at that instant gets a reset instead of an answer.
+  // Clients take the hint in our Keep-Alive header minus a margin; proxies idle out sooner (Caddy:
+  // 30 s in deploy/caddy/Caddyfile, AWS ALB: 60 s).
+  server.keepAliveTimeout = 65_000;
+  answerClientErrors(server, opts.log);
+  server.on('connection', (s: Socket) => {
+    opts.sockets.add(s);
+    s.once('close', () => opts.sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : opts.port;
+  return { server, url: `${opts.tls ? 'https' : 'http'}://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}` };
 }
 
 /** What an API process reports: requests, its pool, the password hasher's queue, export slots. */

@@ -15,6 +15,12 @@ export interface AuditContext {
   actorType: ActorType;
   actorId?: string | null;
   actorRoles?: string[];
+  /**
+   * The operator's display name (a person, an API key's name, or 'break-glass'). Clinic entries
+   * carry it in details.actorName, so a clinic admin's CSV shows which person at the provider
+   * acted; the platform log has a column for it.
+   */
+  actorName?: string | null;
   clientIp?: string | null;
   userAgent?: string | null;
   requestId?: string | null;
@@ -33,8 +39,10 @@ export async function recordAudit(trx: TenantTransaction, context: AuditContext,
   if (!tenantId) throw new TenantScopeError('recordAudit');
   // One plain parameterised insert: it runs on every audited request, and building an objection
   // model for a row nobody reads back cost about as much as the insert itself. The chain trigger
-  // stamps time, seq and hash; row-level security checks the clinic again.
-  await trx.raw(`insert into audit_events (tenant_id, ${AUDIT_ROW_COLUMNS}) values (?, ${AUDIT_ROW_PLACEHOLDERS})`, [tenantId, ...auditRowValues(context, entry)]);
+  // stamps time, seq and hash; row-level security checks the clinic again. An operator's name
+  // goes into details (the clinic log's columns, and so its chain's canonical form, stay as they are).
+  const named = context.actorName ? { ...entry, details: { ...entry.details, actorName: context.actorName } } : entry;
+  await trx.raw(`insert into audit_events (tenant_id, ${AUDIT_ROW_COLUMNS}) values (?, ${AUDIT_ROW_PLACEHOLDERS})`, [tenantId, ...auditRowValues(context, named)]);
 }
 
 /** An entry's columns (after its scope), shared with the operators' log (db/notices.ts). */
@@ -195,6 +203,17 @@ export interface ChainVerification {
   firstBroken: { seq: number; reason: 'hash_mismatch' | 'prev_hash_mismatch' | 'missing_entries' | 'head_mismatch' } | null;
 }
 
+/** Which chain to walk: the clinic logs and the platform log share one verifier. */
+export interface ChainSpec {
+  /** Table and canonical function (fixed identifiers of ours, never input). */
+  table: 'audit_events' | 'platform_audit_events';
+  canonical: 'audit_canonical' | 'platform_audit_canonical';
+  /** The chain's rows: a predicate with its bindings (a clinic's, or none for the platform's). */
+  scope: { sql: string; bindings: Knex.Value[] };
+  head: { seq: number; hash: Buffer } | null;
+  genesis: string;
+}
+
 /**
  * Walks the clinic's chain from `fromSeq` to `toSeq` (default: all) in batches and reports the
  * first broken link: an entry whose content no longer matches its hash, one that does not point
@@ -203,7 +222,17 @@ export interface ChainVerification {
 export async function verifyAuditChain(trx: TenantTransaction, range: { fromSeq?: number; toSeq?: number } = {}): Promise<ChainVerification> {
   const tenantId = tenantIdOf(trx)!;
   const head = await trx('audit_chain_heads').where({ tenant_id: tenantId }).first();
-  const headSeq = head ? Number(head.seq) : null;
+  return verifyChain(trx, {
+    table: 'audit_events',
+    canonical: 'audit_canonical',
+    scope: { sql: 'tenant_id = ?', bindings: [tenantId] },
+    head: head ? { seq: Number(head.seq), hash: head.hash } : null,
+    genesis: `genesis:${tenantId}`,
+  }, range);
+}
+
+export async function verifyChain(trx: Knex.Transaction, spec: ChainSpec, range: { fromSeq?: number; toSeq?: number } = {}): Promise<ChainVerification> {
+  const headSeq = spec.head?.seq ?? null;
   const from = Math.max(1, range.fromSeq ?? 1);
   const to = Math.min(range.toSeq ?? Number.MAX_SAFE_INTEGER, headSeq ?? 0);
   const result: ChainVerification = { ok: true, checked: 0, fromSeq: null, toSeq: null, headSeq, firstBroken: null };
@@ -211,10 +240,10 @@ export async function verifyAuditChain(trx: TenantTransaction, range: { fromSeq?
 
   let expectedPrev: Buffer;
   if (from === 1) {
-    expectedPrev = (await trx.raw(`select sha256(convert_to('genesis:' || ?::text, 'UTF8')) as h`, [tenantId])).rows[0].h;
+    expectedPrev = (await trx.raw(`select sha256(convert_to(?::text, 'UTF8')) as h`, [spec.genesis])).rows[0].h;
   } else {
-    const before = await trx('audit_events').where({ tenant_id: tenantId, seq: from - 1 }).first('hash');
-    expectedPrev = before?.hash ?? Buffer.alloc(0);
+    const { rows } = await trx.raw(`select hash from ${spec.table} where ${spec.scope.sql} and seq = ?`, [...spec.scope.bindings, from - 1]);
+    expectedPrev = rows[0]?.hash ?? Buffer.alloc(0);
   }
   let expectedSeq = from;
   const fail = (seq: number, reason: NonNullable<ChainVerification['firstBroken']>['reason']) => {
@@ -225,9 +254,9 @@ export async function verifyAuditChain(trx: TenantTransaction, range: { fromSeq?
   const BATCH = 5_000;
   for (;;) {
     const { rows } = await trx.raw(
-      `select seq, prev_hash, hash, sha256(prev_hash || convert_to(audit_canonical(e), 'UTF8')) as computed
-         from audit_events e where tenant_id = ? and seq >= ? and seq <= ? order by seq limit ?`,
-      [tenantId, expectedSeq, to, BATCH],
+      `select seq, prev_hash, hash, sha256(prev_hash || convert_to(${spec.canonical}(e), 'UTF8')) as computed
+         from ${spec.table} e where ${spec.scope.sql} and seq >= ? and seq <= ? order by seq limit ?`,
+      [...spec.scope.bindings, expectedSeq, to, BATCH],
     );
     for (const row of rows as Array<{ seq: string; prev_hash: Buffer; hash: Buffer; computed: Buffer }>) {
       const seq = Number(row.seq);
@@ -243,6 +272,6 @@ export async function verifyAuditChain(trx: TenantTransaction, range: { fromSeq?
     if (rows.length < BATCH) break;
   }
   if (expectedSeq <= to) return fail(expectedSeq, 'missing_entries');
-  if (to === headSeq && !expectedPrev.equals(head.hash)) return fail(to, 'head_mismatch');
+  if (to === headSeq && !expectedPrev.equals(spec.head!.hash)) return fail(to, 'head_mismatch');
   return result;
 }

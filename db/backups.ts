@@ -1,7 +1,6 @@
 import type { Knex } from 'knex';
 import type { Manifest } from '../lib/backup/manifest';
 import type { VerificationProblem } from '../lib/backup/verify';
-import type { AuditContext } from './audit';
 import type { Db } from './connection';
 
 /**
@@ -193,19 +192,5 @@ export async function listRestoreTests(db: Db, generationId: string): Promise<Re
   return db('backup_restore_tests').where({ generationId }).orderBy('started_at', 'desc').limit(100);
 }
 
-/** The operators' operation log: actions on the platform (not on one clinic). Append-only for the application. */
-export async function recordOperatorAction(
-  db: Db | Knex.Transaction,
-  context: AuditContext,
-  entry: { action: string; targetType?: string; targetId?: string; details?: Record<string, unknown> },
-): Promise<void> {
-  await db('operator_actions').insert({
-    action: entry.action,
-    targetType: entry.targetType ?? null,
-    targetId: entry.targetId ?? null,
-    clientIp: context.clientIp ?? null,
-    userAgent: context.userAgent?.slice(0, 512) ?? null,
-    requestId: context.requestId ?? null,
-    details: JSON.stringify(entry.details ?? {}),
-  });
-}
+/** Kept here for callers that know it by this module: it writes the platform operation log (db/platform-log.ts). */
+export { recordOperatorAction } from './platform-log';

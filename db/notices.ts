@@ -1,4 +1,3 @@
-import { AUDIT_ROW_COLUMNS, AUDIT_ROW_PLACEHOLDERS, auditRowValues, type AuditContext, type AuditEntry } from './audit';
 import type { PlatformTransaction } from './platform-scope';
 import { tenantIdOf, type TenantTransaction } from './tenant-scope';
 import type { NoticeKind } from '../domain/notices';
@@ -304,11 +303,6 @@ export async function deliveryTotals(trx: PlatformTransaction, noticeId: string)
   const { rows } = await trx.raw(`select status, count(*)::int as n from notice_deliveries where notice_id = ? group by status`, [noticeId]);
   const by = Object.fromEntries((rows as Array<{ status: string; n: number }>).map((r) => [r.status, r.n]));
   return { clinics: (clinics as { n: number }).n, pending: by.pending ?? 0, sent: by.sent ?? 0, failed: by.failed ?? 0 };
-}
-
-/** The operators' operation log: one entry per operator action, in the action's transaction. */
-export async function recordPlatformAudit(trx: PlatformTransaction, context: AuditContext, entry: AuditEntry): Promise<void> {
-  await trx.raw(`insert into platform_audit_events (${AUDIT_ROW_COLUMNS}) values (${AUDIT_ROW_PLACEHOLDERS})`, auditRowValues(context, entry));
 }
 
 // ---- the clinic's side ----------------------------------------------------------------------

@@ -157,6 +157,15 @@ const schema = z
     METRICS_HOST: z.string().regex(/^\S+$/, 'must be a host name or address without spaces').default('127.0.0.1'),
     /** The worker's Temporal SDK metrics (Prometheus, host:port), e.g. 127.0.0.1:9466; off when unset. */
     TEMPORAL_METRICS_BIND: z.string().regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port').optional(),
+    /** The operator listener: every /v1/operator/* route, and only those (README: Architecture). 0 = any free port. */
+    OPERATOR_PORT: port.default(3001),
+    /** Loopback by default: operators reach it through the provider's internal network, never the public one. */
+    OPERATOR_HOST: z.string().regex(/^\S+$/, 'must be a host name or address without spaces').default('127.0.0.1'),
+    /** Comma-separated CIDRs the operator listener answers; everything else gets 403 source_not_allowed. Never empty. */
+    OPERATOR_ALLOWED_CIDRS: commaList(
+      (c) => (canonicalCidr(c) === undefined ? 'is not a network in CIDR form without host bits, like 10.20.0.0/16' : undefined),
+      (c) => c,
+    ).default(['127.0.0.0/8', '::1/128']),
     /**
      * The break-glass credential (README: Operators): a bearer token with every operator role, for
      * when no operator can sign in. Accepted only while break-glass is enabled (see
@@ -331,6 +340,10 @@ const schema = z
     }
     if (Boolean(c.TLS_CERT_FILE) !== Boolean(c.TLS_KEY_FILE)) {
       ctx.addIssue({ code: 'custom', path: ['TLS_CERT_FILE'], message: 'TLS_CERT_FILE and TLS_KEY_FILE must be set together' });
+    }
+    if (c.OPERATOR_PORT !== 0 && (c.OPERATOR_PORT === c.PORT || c.OPERATOR_PORT === c.METRICS_PORT)) {
+      // One port cannot be both listeners: operator routes must never answer where clinics connect.
+      ctx.addIssue({ code: 'custom', path: ['OPERATOR_PORT'], message: 'must differ from PORT and METRICS_PORT' });
     }
     if (c.EXPORT_CONCURRENCY >= c.DATABASE_POOL_MAX) {
       ctx.addIssue({ code: 'custom', path: ['EXPORT_CONCURRENCY'], message: `must be below DATABASE_POOL_MAX (${c.DATABASE_POOL_MAX}), so exports always leave connections for other requests` });

@@ -19,25 +19,28 @@ export function newRegistry(service: 'api' | 'worker'): Registry {
   return registry;
 }
 
-/** Request rate, status codes and latency per route template (never per raw path: ids would explode the series). */
+/**
+ * Request rate, status codes and latency per listener (public or operator) and route template
+ * (never per raw path: ids would explode the series).
+ */
 export function httpMetrics(registry: Registry) {
   const requests = new Counter({
     name: 'forclinic_http_requests_total',
-    help: 'HTTP requests answered, by route template, method and status',
-    labelNames: ['route', 'method', 'status'] as const,
+    help: 'HTTP requests answered, by listener, route template, method and status',
+    labelNames: ['listener', 'route', 'method', 'status'] as const,
     registers: [registry],
   });
   const duration = new Histogram({
     name: 'forclinic_http_request_duration_seconds',
-    help: 'Time to answer an HTTP request (to the end of the handler; streamed bodies continue after), by route template and method',
-    labelNames: ['route', 'method'] as const,
+    help: 'Time to answer an HTTP request (to the end of the handler; streamed bodies continue after), by listener, route template and method',
+    labelNames: ['listener', 'route', 'method'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
   return {
-    observe(route: string, method: string, status: number, seconds: number) {
-      requests.inc({ route, method, status: String(status) });
-      duration.observe({ route, method }, seconds);
+    observe(listener: string, route: string, method: string, status: number, seconds: number) {
+      requests.inc({ listener, route, method, status: String(status) });
+      duration.observe({ listener, route, method }, seconds);
     },
   };
 }

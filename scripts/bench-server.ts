@@ -10,7 +10,7 @@ import { createLogger } from '../lib/logger';
 import { createTemporalClient } from '../temporal/client';
 
 /**
- * Benchmark target (child of scripts/bench.ts): the real app, and next to it a bare Koa route
+ * Benchmark target (child of scripts/bench.ts): the real app (both listeners), and next to it a bare Koa route
  * doing one `SELECT 1` on the same pool — the floor the real routes are compared with.
  */
 async function main() {
@@ -18,6 +18,7 @@ async function main() {
   const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX });
   const temporal = createTemporalClient({ ...temporalConnectionOptions(config), namespace: config.TEMPORAL_NAMESPACE });
   const { app } = createApp(appDeps(config, { db, temporal, log: createLogger({ level: 'silent' }) }));
+  const { app: operatorApp } = createApp(appDeps(config, { db, temporal, log: createLogger({ level: 'silent' }) }), { listener: 'operator' });
   // The same app with session authentication replaced by a fixed identity (set by the parent
   // once it has created the account): the cost of auth is the difference between the two.
   let fixedAuth: AppState['auth'];
@@ -41,8 +42,8 @@ async function main() {
     new Promise<number>((resolve) => {
       const s = a.listen(0, '127.0.0.1', () => resolve((s.address() as AddressInfo).port));
     });
-  const [appPort, barePort, noAuthPort] = await Promise.all([listen(app), listen(bare), listen(noAuthApp)]);
-  process.send!({ appPort, barePort, noAuthPort });
+  const [appPort, operatorPort, barePort, noAuthPort] = await Promise.all([listen(app), listen(operatorApp), listen(bare), listen(noAuthApp)]);
+  process.send!({ appPort, operatorPort, barePort, noAuthPort });
   process.once('disconnect', () => process.exit(0));
 }
 

@@ -22,14 +22,14 @@ import { benchReads } from './bench-reads';
 import { startServices } from './services';
 
 /** A clinic, activated directly (no worker runs here), with an admin who has set a password. */
-async function activeClinic(api: string, operatorToken: string, ownerUrl: string, slug: string, password: string): Promise<ActiveClinic> {
+async function activeClinic(api: string, opApi: string, operatorToken: string, ownerUrl: string, slug: string, password: string): Promise<ActiveClinic> {
   const op = { authorization: `Bearer ${operatorToken}`, 'content-type': 'application/json' };
   const json = { 'content-type': 'application/json' };
-  const tenant = (await (await fetch(`${api}/v1/operator/tenants`, { method: 'POST', headers: op, body: JSON.stringify({ slug, name: slug, contractEmails: [`ops@${slug}.example`] }) })).json()) as { id: string };
+  const tenant = (await (await fetch(`${opApi}/v1/operator/tenants`, { method: 'POST', headers: op, body: JSON.stringify({ slug, name: slug, contractEmails: [`ops@${slug}.example`] }) })).json()) as { id: string };
   const owner = createDb({ url: ownerUrl, poolMax: 1, as: 'owner' });
   await activateTenant(owner, tenant.id);
   await owner.destroy();
-  const admin = (await (await fetch(`${api}/v1/operator/tenants/${tenant.id}/admins`, { method: 'POST', headers: op, body: JSON.stringify({ loginId: 'admin', email: `admin@${slug}.example`, displayName: 'Admin' }) })).json()) as { accountId: string; initialPassword: string };
+  const admin = (await (await fetch(`${opApi}/v1/operator/tenants/${tenant.id}/admins`, { method: 'POST', headers: op, body: JSON.stringify({ loginId: 'admin', email: `admin@${slug}.example`, displayName: 'Admin' }) })).json()) as { accountId: string; initialPassword: string };
   const first = (await (await fetch(`${api}/v1/auth/login`, { method: 'POST', headers: json, body: JSON.stringify({ tenant: slug, loginId: 'admin', password: admin.initialPassword }) })).json()) as { token: string };
   await fetch(`${api}/v1/auth/password`, { method: 'POST', headers: { ...json, authorization: `Bearer ${first.token}` }, body: JSON.stringify({ currentPassword: admin.initialPassword, newPassword: password }) });
   return { tenantId: tenant.id, adminId: admin.accountId, adminToken: first.token };
@@ -132,10 +132,12 @@ async function main() {
       env: serverEnv,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    const { appPort, barePort, noAuthPort } = await new Promise<{ appPort: number; barePort: number; noAuthPort: number }>((resolve) => server.once('message', (m) => resolve(m as never)));
+    const { appPort, operatorPort, barePort, noAuthPort } = await new Promise<{ appPort: number; operatorPort: number; barePort: number; noAuthPort: number }>((resolve) => server.once('message', (m) => resolve(m as never)));
     try {
       const api = `http://127.0.0.1:${appPort}`;
-      const created = await fetch(`${api}/v1/operator/tenants`, {
+      // Operator routes answer only on the operator listener (each request there also writes the platform log).
+      const opApi = `http://127.0.0.1:${operatorPort}`;
+      const created = await fetch(`${opApi}/v1/operator/tenants`, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: JSON.stringify({ slug: 'bench-clinic', name: 'Bench Clinic', contractEmails: ['bench@clinic.example'] }),
@@ -143,14 +145,14 @@ async function main() {
       const tenant = (await created.json()) as { id: string };
       await part('server', async () => {
         // As automation calls it: a viewer API key (the break-glass token writes a log entry per use).
-        const viewer = await fetch(`${api}/v1/operator/api-keys`, {
+        const viewer = await fetch(`${opApi}/v1/operator/api-keys`, {
           method: 'POST',
           headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
           body: JSON.stringify({ name: 'bench-viewer', roles: ['viewer'], expiresInSeconds: 3_600 }),
         });
         const { key } = (await viewer.json()) as { key: string };
-        await load('warm-up', `${api}/v1/operator/tenants/${tenant.id}`, { authorization: `Bearer ${key}` });
-        const getTenant = await load('GET /v1/operator/tenants/:id', `${api}/v1/operator/tenants/${tenant.id}`, { authorization: `Bearer ${key}` });
+        await load('warm-up', `${opApi}/v1/operator/tenants/${tenant.id}`, { authorization: `Bearer ${key}` });
+        const getTenant = await load('GET /v1/operator/tenants/:id', `${opApi}/v1/operator/tenants/${tenant.id}`, { authorization: `Bearer ${key}` });
         const select1 = await load('bare Koa SELECT 1', `http://127.0.0.1:${barePort}/select1`);
         return { getTenant, bareKoaSelect1: select1, getTenantToBareRatio: Math.round((getTenant.requestsPerSec / select1.requestsPerSec) * 100) / 100 };
       });
@@ -161,7 +163,7 @@ async function main() {
       const owner = createDb({ url: ownerUrl, poolMax: 1, as: 'owner' });
       await activateTenant(owner, tenant.id);
       await owner.destroy();
-      const admin = (await (await fetch(`${api}/v1/operator/tenants/${tenant.id}/admins`, { method: 'POST', headers: op, body: JSON.stringify({ loginId: 'admin', email: 'admin@bench.example', displayName: 'Admin' }) })).json()) as { accountId: string; initialPassword: string };
+      const admin = (await (await fetch(`${opApi}/v1/operator/tenants/${tenant.id}/admins`, { method: 'POST', headers: op, body: JSON.stringify({ loginId: 'admin', email: 'admin@bench.example', displayName: 'Admin' }) })).json()) as { accountId: string; initialPassword: string };
       const password = 'Bench-Clinic-2026!';
       const first = (await (await fetch(`${api}/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ tenant: 'bench-clinic', loginId: 'admin', password: admin.initialPassword }) })).json()) as { token: string };
       await fetch(`${api}/v1/auth/password`, { method: 'POST', headers: { authorization: `Bearer ${first.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ currentPassword: admin.initialPassword, newPassword: password }) });
@@ -207,7 +209,7 @@ async function main() {
       let clinics: ActiveClinic[] | undefined;
       const allClinics = async () => {
         clinics ??= [{ tenantId: tenant.id, adminId: admin.accountId, adminToken: adminToken.token }];
-        for (let i = clinics.length; i <= 3; i += 1) clinics.push(await activeClinic(api, token, ownerUrl, `bench-clinic-${i}`, password));
+        for (let i = clinics.length; i <= 3; i += 1) clinics.push(await activeClinic(api, opApi, token, ownerUrl, `bench-clinic-${i}`, password));
         return clinics;
       };
       await part('audit', async () => benchAudit({ api, dbUrl: ownerUrl, serverEnv, clinics: await allClinics(), connections, duration }));
@@ -215,7 +217,7 @@ async function main() {
         const c = (await allClinics())[1]!;
         return benchConsultations({ api, adminToken: c.adminToken, adminId: c.adminId, serverEnv, temporalAddress: services.temporalAddress, taskQueue: 'for-clinic' });
       });
-      await part('incidents', () => benchIncidents({ api, operatorToken: token, ownerUrl, sesEndpoint: services.sesEndpoint!, serverEnv, temporalAddress: services.temporalAddress }));
+      await part('incidents', () => benchIncidents({ api: opApi, operatorToken: token, ownerUrl, sesEndpoint: services.sesEndpoint!, serverEnv, temporalAddress: services.temporalAddress }));
     } finally {
       server.disconnect();
     }

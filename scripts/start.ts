@@ -38,6 +38,7 @@ async function main() {
   const dataDir = path.resolve(env.DATA_DIR || path.join(root, '.data'));
   await mkdir(path.join(dataDir, 'logs'), { recursive: true });
   const port = num('PORT', 3000);
+  const operatorPort = num('OPERATOR_PORT', 3001);
   const operatorToken = env.OPERATOR_TOKEN || randomBytes(32).toString('hex');
   // An external PostgreSQL needs both credentials: the owner's for migrations, the login for the rest.
   let external: { MIGRATION_DATABASE_URL: string; DATABASE_URL: string } | undefined;
@@ -133,6 +134,7 @@ async function main() {
     TEMPORAL_ADDRESS: services.temporalAddress,
     OPERATOR_TOKEN: operatorToken,
     PORT: String(port),
+    OPERATOR_PORT: String(operatorPort),
     KEY_STORE_DIR: env.KEY_STORE_DIR || path.join(dataDir, 'keys'),
     STORAGE_DIR: env.STORAGE_DIR || path.join(dataDir, 'objects'),
     BACKUP_DIR: env.BACKUP_DIR || path.join(dataDir, 'backups'),
@@ -207,6 +209,7 @@ async function main() {
   const lines = [
     'FOR CLINIC is running',
     `API:            ${apiUrl}   (OpenAPI: ${apiUrl}/openapi.json)`,
+    `Operator API:   http://${env.OPERATOR_HOST ?? '127.0.0.1'}:${operatorPort}   (OpenAPI: /openapi.json there; /v1/operator/* answers only here)`,
     `Temporal UI:    ${services.temporalUiUrl ?? `(external cluster at ${services.temporalAddress})`}`,
     `Mail viewer:    ${services.mailViewerUrl ?? '(real Amazon SES)'}`,
     ...(env.METRICS_PORT && env.METRICS_PORT !== '0' ? [`Metrics:        http://${env.METRICS_HOST ?? '127.0.0.1'}:${env.METRICS_PORT}/metrics (API), :${Number(env.METRICS_PORT) + 1}/metrics (worker)`] : []),

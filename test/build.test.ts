@@ -69,6 +69,7 @@ it('serves a clinic with `node dist/api/server.js` and `node dist/workers/main.j
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',
     PORT: '0',
+    OPERATOR_PORT: '0',
     OPERATOR_TOKEN: operatorToken,
     DATABASE_URL: database.url,
     TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
@@ -79,27 +80,28 @@ it('serves a clinic with `node dist/api/server.js` and `node dist/workers/main.j
     LOGIN_ID_HMAC_KEY: randomBytes(32).toString('hex'),
   };
   const start = (entry: string, ready: RegExp) =>
-    new Promise<string>((resolve, reject) => {
+    new Promise<RegExpExecArray>((resolve, reject) => {
       const child = spawn(process.execPath, [path.join(root, entry)], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
       started.push(child);
       let output = '';
       const seen = (d: Buffer) => {
         output += d;
         const m = ready.exec(output);
-        if (m) resolve(m[1] ?? m[0]);
+        if (m) resolve(m);
       };
       child.stdout.on('data', seen);
       child.stderr.on('data', seen);
       child.once('exit', (code) => reject(new Error(`${entry} exited (${code}):\n${output}`)));
     });
-  const bundle = await start('dist/workers/main.js', /"workflowBundle":"([^"]+)"[^\n]*worker started/);
+  const [, bundle] = await start('dist/workers/main.js', /"workflowBundle":"([^"]+)"[^\n]*worker started/);
   expect(bundle).toBe(path.join(root, 'dist/workflow-bundle.js'));
-  const url = await start('dist/api/server.js', /"url":"(http:\/\/[^"]+)"[^\n]*api listening/);
+  const [, url, operatorUrl] = await start('dist/api/server.js', /"url":"(http:\/\/[^"]+)","operatorUrl":"(http:\/\/[^"]+)"[^\n]*api listening/);
 
-  expect((await call(url, 'GET', '/readyz')).status).toBe(200);
+  expect((await call(url!, 'GET', '/readyz')).status).toBe(200);
   const slug = `built-${randomBytes(3).toString('hex')}`;
-  const created = await call(url, 'POST', '/v1/operator/tenants', { token: operatorToken, json: { slug, name: 'Built Clinic', contractEmails: [`desk@${slug}.example`] } });
+  expect((await call(url!, 'GET', '/v1/operator/tenants', { token: operatorToken })).status).toBe(404);
+  const created = await call(operatorUrl!, 'POST', '/v1/operator/tenants', { token: operatorToken, json: { slug, name: 'Built Clinic', contractEmails: [`desk@${slug}.example`] } });
   expect(created.status).toBe(201);
   // The compiled worker runs the provisioning workflow from the bundle and activates the clinic.
-  await eventually('the clinic is active', async () => (await call(url, 'GET', `/v1/operator/tenants/${created.body.id}`, { token: operatorToken })).body.status === 'active', 60_000);
+  await eventually('the clinic is active', async () => (await call(operatorUrl!, 'GET', `/v1/operator/tenants/${created.body.id}`, { token: operatorToken })).body.status === 'active', 60_000);
 });

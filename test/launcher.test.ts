@@ -59,6 +59,7 @@ describe('npm start', () => {
 
   const newPorts = async () => ({
     PORT: await freePort(),
+    OPERATOR_PORT: await freePort(),
     TEMPORAL_PORT: await freePort(),
     TEMPORAL_UI_PORT: await freePort(),
     MAIL_PORT: await freePort(),
@@ -74,6 +75,7 @@ describe('npm start', () => {
 
       // The banner tells the user where everything is.
       expect(output).toContain(`API:            http://localhost:${ports.PORT}`);
+      expect(output).toContain(`Operator API:   http://127.0.0.1:${ports.OPERATOR_PORT}`);
       expect(output).toContain(`Temporal UI:    http://localhost:${ports.TEMPORAL_UI_PORT}`);
       expect(output).toContain(`Mail viewer:    http://localhost:${ports.MAIL_PORT}`);
       const token = /Operator token: ([0-9a-f]{64}) \(generated/.exec(output)?.[1];
@@ -92,7 +94,9 @@ describe('npm start', () => {
       expect((await fetch(`http://127.0.0.1:${ports.MAIL_PORT}/`)).status).toBe(200);
       const api = `http://127.0.0.1:${ports.PORT}`;
       expect((await call(api, 'GET', '/readyz')).status).toBe(200);
-      const created = await call(api, 'POST', '/v1/operator/tenants', {
+      const operatorApi = `http://127.0.0.1:${ports.OPERATOR_PORT}`;
+      expect((await call(api, 'GET', '/v1/operator/tenants', { token })).status).toBe(404);
+      const created = await call(operatorApi, 'POST', '/v1/operator/tenants', {
         token,
         json: { slug: 'launcher-clinic', name: 'Launcher Clinic', contractEmails: ['desk@launcher.example'] },
       });
@@ -105,7 +109,7 @@ describe('npm start', () => {
       } finally {
         await connection.close();
       }
-      expect((await call(api, 'GET', `/v1/operator/tenants/${created.body.id}`, { token })).body.status).toBe('active');
+      expect((await call(operatorApi, 'GET', `/v1/operator/tenants/${created.body.id}`, { token })).body.status).toBe('active');
       const store = (await (await fetch(`http://127.0.0.1:${ports.MAIL_PORT}/store`)).json()) as { emails: { destination: { to: string[] } }[] };
       expect(store.emails.map((e) => e.destination.to[0])).toContain('desk@launcher.example');
     } finally {

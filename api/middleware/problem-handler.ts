@@ -1,6 +1,6 @@
 import { InvalidStoredSettingError } from '../../db/settings';
 import type { IncomingMessage } from 'node:http';
-import type { Middleware } from 'koa';
+import type { Middleware, ParameterizedContext } from 'koa';
 import { Problem, conflict, notFound, serviceUnavailable } from '../../domain/problems';
 import { isDatabaseUnavailable, isUniqueViolation } from '../../db/errors';
 import { isTemporalUnavailable } from '../../temporal/errors';
@@ -32,21 +32,26 @@ export function problemHandler(): Middleware<AppState> {
       }
       problem = toProblem(err, ctx.state);
     }
-    ctx.status = problem.status;
-    ctx.type = 'application/problem+json';
-    ctx.set(problem.headers);
-    // A dependency that is down is worth retrying soon; say when (RFC 9110 Retry-After).
-    if (problem.status === 503 && !ctx.response.get('Retry-After')) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
-    ctx.body = {
-      type: `https://docs.forclinic.example/problems/${problem.code}`,
-      title: problem.title,
-      status: problem.status,
-      code: problem.code,
-      detail: problem.detail,
-      instance: ctx.path,
-      requestId: ctx.state.requestId,
-      ...problem.extra,
-    };
+    answerProblem(ctx, problem);
+  };
+}
+
+/** Writes a problem as the response (application/problem+json); only the handler above and the operator request log answer this way. */
+export function answerProblem(ctx: ParameterizedContext<AppState>, problem: Problem): void {
+  ctx.status = problem.status;
+  ctx.type = 'application/problem+json';
+  ctx.set(problem.headers);
+  // A dependency that is down is worth retrying soon; say when (RFC 9110 Retry-After).
+  if (problem.status === 503 && !ctx.response.get('Retry-After')) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+  ctx.body = {
+    type: `https://docs.forclinic.example/problems/${problem.code}`,
+    title: problem.title,
+    status: problem.status,
+    code: problem.code,
+    detail: problem.detail,
+    instance: ctx.path,
+    requestId: ctx.state.requestId,
+    ...problem.extra,
   };
 }
 

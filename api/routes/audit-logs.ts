@@ -13,7 +13,12 @@ const entrySchema = z
   .object({
     seq: z.string().describe('Position in the clinic\'s chain (a decimal string)'),
     occurredAt: z.string().describe('UTC, microseconds, from the database clock'),
-    actor: z.object({ type: z.enum(['account', 'operator', 'system', 'anonymous']), id: z.string().nullable(), roles: z.array(z.string()) }),
+    actor: z.object({
+      type: z.enum(['account', 'operator', 'system', 'anonymous']),
+      id: z.string().nullable(),
+      roles: z.array(z.string()),
+      name: z.string().nullable().describe('For an operator: the person at the provider, the API key\'s name, or break-glass (also in details.actorName, which the CSV export carries)'),
+    }),
     action: z.string(),
     target: z.object({ type: z.string().nullable(), id: z.string().nullable() }),
     outcome: z.enum(['success', 'denied', 'failed']),
@@ -28,7 +33,7 @@ const entrySchema = z
 const toEntry = (r: AuditRecord) => ({
   seq: r.seq,
   occurredAt: r.occurred_at,
-  actor: { type: r.actor_type, id: r.actor_id, roles: r.actor_roles },
+  actor: { type: r.actor_type, id: r.actor_id, roles: r.actor_roles, name: r.actor_type === 'operator' && typeof r.details.actorName === 'string' ? r.details.actorName : null },
   action: r.action,
   target: { type: r.target_type, id: r.target_id },
   outcome: r.outcome,

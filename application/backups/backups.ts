@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { getGeneration, insertRestoreTest, insertRunningGeneration, listGenerations, listRestoreTests, recordOperatorAction } from '../../db/backups';
+import { getGeneration, insertRestoreTest, insertRunningGeneration, listGenerations, listRestoreTests } from '../../db/backups';
+import { recordOperatorAction } from '../../db/platform-log';
 import { conflict, notFound } from '../../domain/problems';
 import type { BackupInput } from '../../workflows/backup';
 import type { RestoreTestInput } from '../../workflows/restore-test';

@@ -1,6 +1,7 @@
 import { isUuid } from '../../domain/ids';
 import type { Knex } from 'knex';
-import { addNoticeTargets, findNotice, insertNotice, insertNoticeMessage, recordPlatformAudit, unknownClinics, type NewNotice, type NoticeRow } from '../../db/notices';
+import { recordPlatformEntry } from '../../db/platform-log';
+import { addNoticeTargets, findNotice, insertNotice, insertNoticeMessage, unknownClinics, type NewNotice, type NoticeRow } from '../../db/notices';
 import type { WorkflowIntent } from '../../db/outbox';
 import { enterPlatform, type PlatformTransaction } from '../../db/platform-scope';
 import type { AffectedClinics, NoticeKind } from '../../domain/notices';
@@ -21,12 +22,12 @@ export const mailTaskQueue = (deps: Pick<Services, 'taskQueue'>) => taskQueues(d
 export function platformCommand<T>(
   deps: NoticeDeps,
   actor: Actor,
-  work: (trx: PlatformTransaction, ctx: { audit: (entry: Parameters<typeof recordPlatformAudit>[2]) => Promise<void>; enqueue: (intent: WorkflowIntent) => Promise<void> }) => Promise<T>,
+  work: (trx: PlatformTransaction, ctx: { audit: (entry: Parameters<typeof recordPlatformEntry>[2]) => Promise<void>; enqueue: (intent: WorkflowIntent) => Promise<void> }) => Promise<T>,
 ): Promise<T> {
   return commitPlatformThenDispatch(deps, async (trx: Knex.Transaction, enqueue) => {
     const platform = await enterPlatform(trx);
     return work(platform, {
-      audit: (entry) => recordPlatformAudit(platform, actor.audit, entry),
+      audit: (entry) => recordPlatformEntry(platform, actor.audit, entry),
       enqueue: (intent) => enqueue(null, intent),
     });
   });
@@ -55,7 +56,7 @@ export async function addTargets(trx: PlatformTransaction, noticeId: string, cli
  */
 export async function openNotice(
   trx: PlatformTransaction,
-  ctx: { audit: (entry: Parameters<typeof recordPlatformAudit>[2]) => Promise<void>; enqueue: (intent: WorkflowIntent) => Promise<void> },
+  ctx: { audit: (entry: Parameters<typeof recordPlatformEntry>[2]) => Promise<void>; enqueue: (intent: WorkflowIntent) => Promise<void> },
   n: NewNotice & {
     targets: AffectedClinics;
     firstStatus?: string;

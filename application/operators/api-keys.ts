@@ -1,5 +1,5 @@
 import type { AuditContext } from '../../db/audit';
-import { recordPlatformAudit } from '../../db/notices';
+import { recordPlatformEntry } from '../../db/platform-log';
 import { findApiKey, insertApiKey, listApiKeys, revokeApiKey, type ApiKeyRow } from '../../db/operators';
 import { withPlatform } from '../../db/platform-scope';
 import { isUuid } from '../../domain/ids';
@@ -30,7 +30,7 @@ export async function createApiKey(
       expiresAt: new Date(Date.now() + req.expiresInSeconds * 1000),
       createdBy: audit.actorId ?? 'unknown',
     });
-    await recordPlatformAudit(trx, audit, { action: 'operator.api_key.create', outcome: 'success', targetType: 'operator_api_key', targetId: row.id, details: { roles: row.roles, expiresAt: row.expiresAt } });
+    await recordPlatformEntry(trx, audit, { action: 'operator.api_key.create', outcome: 'success', targetType: 'operator_api_key', targetId: row.id, details: { roles: row.roles, expiresAt: row.expiresAt } });
     return { apiKey: view(row), key };
   });
 }
@@ -46,6 +46,6 @@ export async function revokeApiKeyById(deps: Pick<Services, 'db'>, audit: AuditC
     if (!key) throw notFound('No such API key.');
     if (key.revokedAt) return;
     await revokeApiKey(trx, id, audit.actorId ?? 'unknown');
-    await recordPlatformAudit(trx, audit, { action: 'operator.api_key.revoke', outcome: 'success', targetType: 'operator_api_key', targetId: id });
+    await recordPlatformEntry(trx, audit, { action: 'operator.api_key.revoke', outcome: 'success', targetType: 'operator_api_key', targetId: id });
   });
 }

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AuditContext } from '../../db/audit';
-import { recordPlatformAudit } from '../../db/notices';
+import { recordPlatformEntry } from '../../db/platform-log';
 import { API_KEY_PREFIX, countBreakGlassUse, liveApiKey, liveOperatorSession, OPERATOR_SESSION_PREFIX } from '../../db/operators';
 import { OPERATOR_ROLES, type OperatorPrincipal } from '../../domain/operator-roles';
 import { breakGlassWindow } from '../../domain/operators';
@@ -50,7 +50,7 @@ async function recordBreakGlassUse(deps: OperatorDeps, audit: AuditContext, rout
   const window = breakGlassWindow(new Date());
   await commitPlatformScopeThenDispatch(deps, async (trx, enqueue) => {
     const opened = await countBreakGlassUse(trx, window, audit.clientIp ?? '', route);
-    await recordPlatformAudit(trx, audit, { action: 'operator.break_glass', outcome: 'success', details: { route } });
+    await recordPlatformEntry(trx, audit, { action: 'operator.break_glass', outcome: 'success', details: { route } });
     if (opened) {
       await enqueue({ kind: 'start', workflowId: breakGlassAlertWorkflowId(opened), workflowType: 'breakGlassAlertWorkflow', args: [{ windowStart: window.toISOString() }] });
     }

@@ -1,6 +1,6 @@
 import type { AuditContext } from '../../db/audit';
 import { isUniqueViolation } from '../../db/errors';
-import { recordPlatformAudit } from '../../db/notices';
+import { recordPlatformEntry } from '../../db/platform-log';
 import {
   deleteOperatorPasskeys,
   findOperator,
@@ -81,7 +81,7 @@ export async function createOperator(
     }).catch((err: unknown) => {
       throw isUniqueViolation(err, 'operators_email_key') ? conflict('operator_exists', 'An operator with this e-mail address exists.') : err;
     });
-    await recordPlatformAudit(trx, audit, { action: 'operator.create', outcome: 'success', targetType: 'operator', targetId: row.id, details: { roles: req.roles } });
+    await recordPlatformEntry(trx, audit, { action: 'operator.create', outcome: 'success', targetType: 'operator', targetId: row.id, details: { roles: req.roles } });
     return view(trx, row);
   });
   return { operator, initialPassword };
@@ -117,7 +117,7 @@ export async function updateOperatorAccount(
     const after = await updateOperator(trx, id, patch);
     // Roles are read on every request, so a change applies at once; a disabled operator's sessions end now.
     if (after.state === 'disabled') await revokeOperatorSessions(trx, id);
-    await recordPlatformAudit(trx, audit, {
+    await recordPlatformEntry(trx, audit, {
       action: 'operator.update',
       outcome: 'success',
       targetType: 'operator',
@@ -137,7 +137,7 @@ export async function resetOperator(deps: Deps, audit: AuditContext, id: string)
     await setOperatorPassword(trx, operator.id, passwordHash, { expiresAt: new Date(Date.now() + OPERATOR_PASSWORD_POLICY.initialPasswordTtlSeconds * 1000) });
     const passkeys = await deleteOperatorPasskeys(trx, operator.id);
     await revokeOperatorSessions(trx, operator.id);
-    await recordPlatformAudit(trx, audit, { action: 'operator.reset', outcome: 'success', targetType: 'operator', targetId: operator.id, details: { passkeysRemoved: passkeys } });
+    await recordPlatformEntry(trx, audit, { action: 'operator.reset', outcome: 'success', targetType: 'operator', targetId: operator.id, details: { passkeysRemoved: passkeys } });
   });
   return { initialPassword };
 }

@@ -1,6 +1,6 @@
 import type { AuditContext } from '../../db/audit';
 import { countLoginIdFailure, countOperatorFailure, loginIdLockedUntil } from '../../db/login-failures';
-import { recordPlatformAudit } from '../../db/notices';
+import { recordPlatformEntry } from '../../db/platform-log';
 import { createOperatorSession, findOperator, findOperatorByEmail, listOperatorPasskeys, recordOperatorLogin, type OperatorRow } from '../../db/operators';
 import { withPlatform, type PlatformTransaction } from '../../db/platform-scope';
 import { withTenant } from '../../db/tenant-scope';
@@ -65,7 +65,7 @@ export async function loginOperator(deps: OperatorDeps, audit: AuditContext, req
   if (lockedUntil && isLocked({ lockedUntil }, new Date())) {
     outcome = { kind: 'locked', until: lockedUntil, failed: false };
     if (found) {
-      await withPlatform(deps.db, (trx) => recordPlatformAudit(trx, asOperator(anonymous, found), { action: 'operator.login', outcome: 'denied', targetType: 'operator', targetId: found.id, details: { reason: 'locked' } }));
+      await withPlatform(deps.db, (trx) => recordPlatformEntry(trx, asOperator(anonymous, found), { action: 'operator.login', outcome: 'denied', targetType: 'operator', targetId: found.id, details: { reason: 'locked' } }));
     }
   } else {
     const passwordOk = await deps.passwords.check(found?.passwordHash, req.password);
@@ -102,7 +102,7 @@ async function settle(
   if (!operator) return { kind: 'bad' };
   const audit = asOperator(anonymous, operator);
   const log = (outcome: 'success' | 'failed' | 'denied', details: Record<string, unknown>) =>
-    recordPlatformAudit(trx, audit, { action: 'operator.login', outcome, targetType: 'operator', targetId: operator.id, details });
+    recordPlatformEntry(trx, audit, { action: 'operator.login', outcome, targetType: 'operator', targetId: operator.id, details });
   // The password changed while this one was being verified: the result is about a password that is gone.
   const ok = passwordOk && operator.passwordHash === read.passwordHash;
   const now = new Date();

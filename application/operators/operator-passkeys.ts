@@ -1,5 +1,5 @@
 import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
-import { recordPlatformAudit } from '../../db/notices';
+import { recordPlatformEntry } from '../../db/platform-log';
 import {
   consumeOperatorChallenge,
   createOperatorSession,
@@ -64,7 +64,7 @@ export async function registerOperatorPasskey(
     if (await findOperatorPasskey(trx, verified.credential.credentialId)) throw conflict('passkey_exists', 'This passkey is already registered.');
     const count = (await listOperatorPasskeys(trx, actor.operator.id)).length;
     const passkey = await insertOperatorPasskey(trx, { operatorId: actor.operator.id, ...verified.credential, name: req.name ?? `Passkey ${count + 1}` });
-    await recordPlatformAudit(trx, actor.audit, { action: 'operator.passkey.register', outcome: 'success', targetType: 'operator_passkey', targetId: passkey.id });
+    await recordPlatformEntry(trx, actor.audit, { action: 'operator.passkey.register', outcome: 'success', targetType: 'operator_passkey', targetId: passkey.id });
     return { passkey, ...(session.state === 'active' ? {} : { token: await replaceSession(deps, trx, actor, session.id) }) };
   });
   if ('failed' in result) return refuse(deps, actor, 'operator.passkey.register', result.failed, 'The passkey could not be verified.');
@@ -97,10 +97,10 @@ export async function verifyOperatorPasskey(deps: OperatorDeps, actor: OperatorA
     await recordOperatorPasskeyUse(trx, credential.id, verified.newCounter);
     if (session.state === 'active') {
       await markOperatorSessionVerified(trx, session.id, 'active');
-      await recordPlatformAudit(trx, actor.audit, { action: 'operator.session.reauthenticate', outcome: 'success', targetType: 'operator_passkey', targetId: credential.id });
+      await recordPlatformEntry(trx, actor.audit, { action: 'operator.session.reauthenticate', outcome: 'success', targetType: 'operator_passkey', targetId: credential.id });
       return {};
     }
-    await recordPlatformAudit(trx, actor.audit, { action: 'operator.login.second_factor', outcome: 'success', targetType: 'operator_passkey', targetId: credential.id });
+    await recordPlatformEntry(trx, actor.audit, { action: 'operator.login.second_factor', outcome: 'success', targetType: 'operator_passkey', targetId: credential.id });
     return { token: await replaceSession(deps, trx, actor, session.id) };
   });
   if ('failed' in result) return refuse(deps, actor, 'operator.login.second_factor', result.failed, 'The passkey assertion could not be verified.');
@@ -122,7 +122,7 @@ async function replaceSession(deps: OperatorDeps, trx: PlatformTransaction, acto
 
 /** A response that did not verify: logged (and counted as a failed operator login) in its own transaction, then 400. */
 async function refuse(deps: OperatorDeps, actor: OperatorActor, action: string, reason: string, detail: string): Promise<never> {
-  await withPlatform(deps.db, (trx) => recordPlatformAudit(trx, actor.audit, { action, outcome: 'failed', targetType: 'operator', targetId: actor.operator.id, details: { reason: reason.slice(0, 200) } }));
+  await withPlatform(deps.db, (trx) => recordPlatformEntry(trx, actor.audit, { action, outcome: 'failed', targetType: 'operator', targetId: actor.operator.id, details: { reason: reason.slice(0, 200) } }));
   await deps.securityEvents.record({ kind: 'operator_login', clientIp: actor.audit.clientIp ?? '0.0.0.0' });
   throw verificationFailed(detail);
 }

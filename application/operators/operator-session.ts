@@ -1,5 +1,5 @@
 import { countOperatorFailure } from '../../db/login-failures';
-import { recordPlatformAudit } from '../../db/notices';
+import { recordPlatformEntry } from '../../db/platform-log';
 import { findOperator, listOperatorPasskeys, revokeOperatorSession, revokeOperatorSessions, setOperatorPassword, markOperatorSessionVerified } from '../../db/operators';
 import { withPlatform } from '../../db/platform-scope';
 import { isLocked } from '../../domain/lockout';
@@ -39,7 +39,7 @@ export async function logoutOperator(deps: Pick<OperatorDeps, 'db'>, actor: Oper
   const session = sessionOf(actor);
   await withPlatform(deps.db, async (trx) => {
     await revokeOperatorSession(trx, session.id);
-    await recordPlatformAudit(trx, actor.audit, { action: 'operator.logout', outcome: 'success', targetType: 'operator', targetId: actor.operator.id });
+    await recordPlatformEntry(trx, actor.audit, { action: 'operator.logout', outcome: 'success', targetType: 'operator', targetId: actor.operator.id });
   });
 }
 
@@ -59,7 +59,7 @@ export async function changeOperatorPassword(deps: OperatorDeps, actor: Operator
     const counted = await commitPlatformScopeThenDispatch(deps, async (trx, enqueue) => {
       const c = await countOperatorFailure(trx, before.id, OPERATOR_PASSWORD_POLICY.lockout);
       await noticeOperatorLockout(enqueue, before.id, c);
-      await recordPlatformAudit(trx, actor.audit, { action: 'operator.password.change', outcome: 'failed', targetType: 'operator', targetId: before.id, details: { reason: 'wrong_password' } });
+      await recordPlatformEntry(trx, actor.audit, { action: 'operator.password.change', outcome: 'failed', targetType: 'operator', targetId: before.id, details: { reason: 'wrong_password' } });
       return c;
     });
     if (counted.lockedNow) {
@@ -86,7 +86,7 @@ export async function changeOperatorPassword(deps: OperatorDeps, actor: Operator
         : session.state;
     await revokeOperatorSessions(trx, operator.id, session.id);
     await markOperatorSessionVerified(trx, session.id, next);
-    await recordPlatformAudit(trx, actor.audit, { action: 'operator.password.change', outcome: 'success', targetType: 'operator', targetId: operator.id });
+    await recordPlatformEntry(trx, actor.audit, { action: 'operator.password.change', outcome: 'success', targetType: 'operator', targetId: operator.id });
     return next;
   });
   return { state };

@@ -174,7 +174,7 @@ describe('account administration', () => {
 describe('suspended clinics', () => {
   it('refuses their sessions (403 tenant_suspended) and logins (401), and lets them back in when resumed', async () => {
     const { clinic, token } = await clinicWithAdmin(stack);
-    const op = (status: string) => call(stack.url, 'PATCH', `/v1/operator/tenants/${clinic.id}`, { token: stack.operatorToken, json: { status } });
+    const op = (status: string) => call(stack.operatorUrl, 'PATCH', `/v1/operator/tenants/${clinic.id}`, { token: stack.operatorToken, json: { status } });
     expect((await op('suspended')).status).toBe(200);
     const me = await call(stack.url, 'GET', '/v1/me', { token });
     expect([me.status, me.body.code]).toEqual([403, 'tenant_suspended']);

@@ -135,7 +135,7 @@ async function problem(method: string, target: string, opts: { token?: string; b
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   if (opts.body !== undefined) headers['content-type'] ??= 'application/json';
-  const reply = await send(stack.url, { method, target, headers, body: opts.body });
+  const reply = await send(target.startsWith('/v1/operator/') ? stack.operatorUrl : stack.url, { method, target, headers, body: opts.body });
   const json = reply.contentType.startsWith('application/problem+json') ? JSON.parse(reply.text) : undefined;
   return { status: reply.status, code: json?.code as string | undefined, allow: reply.allow, errors: json?.errors as Array<{ field: string }> | undefined, contentType: reply.contentType };
 }
@@ -242,8 +242,8 @@ describe('hostile input, class by class', () => {
         expect([path, cursor.slice(0, 40), reply.status, ['invalid_cursor', 'validation_failed'].includes(reply.code!)]).toEqual([path, cursor.slice(0, 40), 400, true]);
       }
     }
-    const first = await call(stack.url, 'GET', '/v1/operator/tenants?limit=1', { token: stack.operatorToken });
-    const second = await call(stack.url, 'GET', `/v1/operator/tenants?limit=1&cursor=${first.body.nextCursor}`, { token: stack.operatorToken });
+    const first = await call(stack.operatorUrl, 'GET', '/v1/operator/tenants?limit=1', { token: stack.operatorToken });
+    const second = await call(stack.operatorUrl, 'GET', `/v1/operator/tenants?limit=1&cursor=${first.body.nextCursor}`, { token: stack.operatorToken });
     expect([second.status, second.body.items[0].id === first.body.items[0].id]).toEqual([200, false]);
   });
 
@@ -331,7 +331,7 @@ describe('hostile input, class by class', () => {
       });
     const requests = () => lines.filter((l) => l.msg === 'request');
     try {
-      await hangUp(`POST /v1/operator/tenants HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${stack.operatorToken}\r\nContent-Type: application/json\r\nContent-Length: 10000`, '{"slug":"half');
+      await hangUp(`POST /v1/accounts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${tokens.admin}\r\nContent-Type: application/json\r\nContent-Length: 10000`, '{"loginId":"half');
       await hangUp(
         `POST /v1/processes/${own.processId}/files?name=half.txt HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${tokens.admin}\r\nContent-Type: text/plain\r\nContent-Length: 100000`,
         'hello '.repeat(1000),
@@ -339,7 +339,7 @@ describe('hostile input, class by class', () => {
       const deadline = Date.now() + 10_000;
       while (requests().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect(requests().map((l) => [l.path, l.status, l.level])).toEqual([
-        ['/v1/operator/tenants', 499, 'info'],
+        ['/v1/accounts', 499, 'info'],
         [`/v1/processes/${own.processId}/files`, 499, 'info'],
       ]);
       expect(lines.filter((l) => l.level === 'error' || l.level === 'warn')).toEqual([]);
@@ -548,8 +548,12 @@ async function keepSessionsAlive(): Promise<void> {
 describe('fuzzing every operation in /openapi.json', () => {
   it(`answers every malformed request below 500 with a problem and nothing internal (seed ${SEED})`, async () => {
     const started = Date.now();
-    const doc = await call(stack.url, 'GET', '/openapi.json');
-    const operations = operationsOf(doc.body);
+    // Both listeners, each with the operations of its own document.
+    const operations: Array<Operation & { base: string }> = [];
+    for (const base of [stack.url, stack.operatorUrl]) {
+      const doc = await call(base, 'GET', '/openapi.json');
+      operations.push(...operationsOf(doc.body).map((op) => ({ ...op, base })));
+    }
     expect(operations.length).toBeGreaterThan(50);
     console.log(`fuzz: seed ${SEED} (set FUZZ_SEED to change), ${operations.length} operations × ${ROLES.length} roles × ${CASES_PER_OPERATION} cases`);
 
@@ -566,7 +570,7 @@ describe('fuzzing every operation in /openapi.json', () => {
             const { kind, request } = fuzzCase;
             let reply: RawReply;
             try {
-              reply = await send(stack.url, request);
+              reply = await send(op.base, request);
             } catch (err) {
               reply = { status: 599, contentType: '', text: `no answer: ${(err as Error).message}` };
             }
@@ -575,7 +579,7 @@ describe('fuzzing every operation in /openapi.json', () => {
             if (found.length) {
               const key = `${kind}: ${found[0]!.replace(/: .*/, '')}`;
               tally.set(key, (tally.get(key) ?? 0) + 1);
-              failures.push(`[seed ${SEED}] ${op.operationId} as ${role}, case ${i} (${kind}): ${found.join('; ')}\n    ${asCurl(stack.url, request, tokens)}\n    → ${reply.status} ${reply.text.slice(0, 300)}`);
+              failures.push(`[seed ${SEED}] ${op.operationId} as ${role}, case ${i} (${kind}): ${found.join('; ')}\n    ${asCurl(op.base, request, tokens)}\n    → ${reply.status} ${reply.text.slice(0, 300)}`);
             }
             if (request.method !== 'GET' && reply.status >= 200 && reply.status < 300) mutations.push(`${request.method} ${request.target.slice(0, 80)} as ${role} → ${reply.status}`);
           }

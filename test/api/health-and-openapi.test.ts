@@ -99,7 +99,7 @@ describe('/openapi.json', () => {
   });
 
   it('describes the tenant creation body with its required fields', async () => {
-    const reply = await call(stack.url, 'GET', '/openapi.json');
+    const reply = await call(stack.operatorUrl, 'GET', '/openapi.json');
     const schema = reply.body.paths['/v1/operator/tenants'].post.requestBody.content['application/json'].schema;
     expect(schema.required.sort()).toEqual(['contractEmails', 'name', 'slug']);
     expect(schema.additionalProperties).toBe(false);

@@ -63,7 +63,7 @@ describe('probe records', () => {
     const nowhere = { id: '', slug: 'no-such-clinic-probe' };
     for (let i = 0; i < 4; i += 1) expect((await login(stack, nowhere, 'admin', STRONG_PASSWORD, from('192.0.2.77'))).status).toBe(401);
 
-    const operator = await call(stack.url, 'GET', '/v1/operator/login-probes', { token: stack.operatorToken });
+    const operator = await call(stack.operatorUrl, 'GET', '/v1/operator/login-probes', { token: stack.operatorToken });
     expect(operator.status).toBe(200);
     const mine = (operator.body.items as Probe[]).filter((p) => p.clientNet === '192.0.2.77');
     expect(sum(mine)).toBe(4);
@@ -71,7 +71,7 @@ describe('probe records', () => {
     // A clinic's admin sees only their own clinic's records.
     const clinicView = await call(stack.url, 'GET', '/v1/login-probes', { token });
     expect((clinicView.body.items as Probe[]).filter((p) => p.clientNet === '192.0.2.77')).toEqual([]);
-    expect((await call(stack.url, 'GET', '/v1/operator/login-probes', { token })).status).toBe(401);
+    expect((await call(stack.operatorUrl, 'GET', '/v1/operator/login-probes', { token })).status).toBe(401);
   });
 
   it('pages newest first and refuses malformed cursors and windows', async () => {

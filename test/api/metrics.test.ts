@@ -37,9 +37,12 @@ it('counts requests per route template and status, with latency, never per raw p
     expect((await call(stack.url, 'GET', `/v1/patients/${randomUUID()}`, { token })).status).toBe(404);
   }
   expect((await call(stack.url, 'GET', '/no/such/path')).status).toBe(404);
+  expect((await call(stack.operatorUrl, 'GET', '/v1/operator/tenants?limit=1', { token: stack.operatorToken })).status).toBe(200);
 
   const text = await scrape();
-  expect(value(text, 'forclinic_http_requests_total', { route: '/v1/patients/:id', method: 'GET', status: '404', service: 'api' })).toBe(base + 3);
+  expect(value(text, 'forclinic_http_requests_total', { listener: 'public', route: '/v1/patients/:id', method: 'GET', status: '404', service: 'api' })).toBe(base + 3);
+  // Both listeners of the process report into the same registry, each under its name.
+  expect(value(text, 'forclinic_http_requests_total', { listener: 'operator', route: '/v1/operator/tenants', method: 'GET', status: '200' })).toBeGreaterThanOrEqual(1);
   expect(value(text, 'forclinic_http_requests_total', { route: 'unmatched', status: '404' })).toBeGreaterThanOrEqual(1);
   expect(value(text, 'forclinic_http_request_duration_seconds_count', { route: '/v1/patients/:id', method: 'GET' })).toBeGreaterThanOrEqual(3);
   // No series carries an id from a path.

@@ -26,7 +26,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const op = (method: string, path: string, json?: unknown) => call(stack.url, method, path, { token: stack.operatorToken, json });
+const op = (method: string, path: string, json?: unknown) => call(stack.operatorUrl, method, path, { token: stack.operatorToken, json });
 const feed = async (token: string, query = '') => {
   const reply = await call(stack.url, 'GET', `/v1/notices${query}`, { token });
   expect(reply.status).toBe(200);

@@ -54,14 +54,15 @@ describe('break-glass', () => {
   });
 
   it('is refused in production (401) unless enabled explicitly, and a wrong token is a denied attempt', async () => {
-    const production = { NODE_ENV: 'production', VIDEO_TOKEN_SECRET: randomBytes(32).toString('hex') };
+    // Production listens only behind a known TLS proxy (or with its own certificate).
+    const production = { NODE_ENV: 'production', VIDEO_TOKEN_SECRET: randomBytes(32).toString('hex'), BEHIND_TLS_PROXY: 'true', TRUSTED_PROXIES: '10.9.9.9/32' };
     const off = await startExtraApiOrFail(production);
-    const refused = await me(off.url, stack.operatorToken);
+    const refused = await me(off.operatorUrl, stack.operatorToken);
     expect(refused.status).toBe(401);
     expect(refused.body.code).toBe('unauthorized');
 
     const on = await startExtraApiOrFail({ ...production, OPERATOR_BREAK_GLASS: 'enabled' });
-    expect((await me(on.url, stack.operatorToken)).status).toBe(200);
+    expect((await me(on.operatorUrl, stack.operatorToken)).status).toBe(200);
 
     const wrong = await me(stack.operatorUrl, 'x'.repeat(64));
     expect(wrong.status).toBe(401);

@@ -90,7 +90,7 @@ describe('operator sessions', () => {
 
   it('throttles failed logins per e-mail address (LOGIN_FAILURES_PER_ACCOUNT), whether or not it exists', async () => {
     const strict = await stack.startExtraApi({ PORT: '0', LOGIN_FAILURES_PER_ACCOUNT: '3' });
-    const attempt = () => call(strict.url, 'POST', '/v1/operator/auth/login', { json: { email: 'nobody@forclinic.example', password: 'Guess-password-1!' } });
+    const attempt = () => call(strict.operatorUrl, 'POST', '/v1/operator/auth/login', { json: { email: 'nobody@forclinic.example', password: 'Guess-password-1!' } });
     for (let i = 0; i < 3; i += 1) expect((await attempt()).status).toBe(401);
     const throttled = await attempt();
     expect([throttled.status, throttled.body.code]).toEqual([429, 'rate_limited']);

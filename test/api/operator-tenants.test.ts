@@ -13,7 +13,7 @@ afterAll(async () => {
 
 const uniqueSlug = (prefix: string) => `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
 const op = (method: string, path: string, json?: unknown) =>
-  call(stack.url, method, path, { token: stack.operatorToken, json });
+  call(stack.operatorUrl, method, path, { token: stack.operatorToken, json });
 
 function expectProblem(reply: { status: number; headers: Headers; body: any; text: string }, status: number, code: string) {
   expect(reply.status).toBe(status);
@@ -135,18 +135,18 @@ describe('reading and changing clinics', () => {
 
 describe('bad requests never become 500s', () => {
   it('401 without or with a wrong operator token', async () => {
-    expectProblem(await call(stack.url, 'GET', '/v1/operator/tenants'), 401, 'unauthorized');
-    expectProblem(await call(stack.url, 'GET', '/v1/operator/tenants', { token: 'x'.repeat(64) }), 401, 'unauthorized');
-    expectProblem(await call(stack.url, 'GET', '/v1/operator/tenants', { headers: { authorization: `Basic ${stack.operatorToken}` } }), 401, 'unauthorized');
+    expectProblem(await call(stack.operatorUrl, 'GET', '/v1/operator/tenants'), 401, 'unauthorized');
+    expectProblem(await call(stack.operatorUrl, 'GET', '/v1/operator/tenants', { token: 'x'.repeat(64) }), 401, 'unauthorized');
+    expectProblem(await call(stack.operatorUrl, 'GET', '/v1/operator/tenants', { headers: { authorization: `Basic ${stack.operatorToken}` } }), 401, 'unauthorized');
   });
 
   it('400 invalid_json for malformed JSON', async () => {
-    const reply = await call(stack.url, 'POST', '/v1/operator/tenants', { token: stack.operatorToken, raw: '{"slug": "x",' });
+    const reply = await call(stack.operatorUrl, 'POST', '/v1/operator/tenants', { token: stack.operatorToken, raw: '{"slug": "x",' });
     expectProblem(reply, 400, 'invalid_json');
   });
 
   it('415 for a body that is not JSON', async () => {
-    const reply = await call(stack.url, 'POST', '/v1/operator/tenants', {
+    const reply = await call(stack.operatorUrl, 'POST', '/v1/operator/tenants', {
       token: stack.operatorToken,
       raw: 'slug=x',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -156,14 +156,14 @@ describe('bad requests never become 500s', () => {
 
   it('413 for a body over the limit, declared or streamed', async () => {
     const big = JSON.stringify({ slug: 'big', name: 'x'.repeat(2 * 1024 * 1024), contractEmails: ['a@b.example'] });
-    expectProblem(await call(stack.url, 'POST', '/v1/operator/tenants', { token: stack.operatorToken, raw: big }), 413, 'payload_too_large');
+    expectProblem(await call(stack.operatorUrl, 'POST', '/v1/operator/tenants', { token: stack.operatorToken, raw: big }), 413, 'payload_too_large');
     const chunked = new ReadableStream({
       start(controller) {
         for (let i = 0; i < 3; i += 1) controller.enqueue(new TextEncoder().encode('x'.repeat(512 * 1024)));
         controller.close();
       },
     });
-    const res = await fetch(`${stack.url}/v1/operator/tenants`, {
+    const res = await fetch(`${stack.operatorUrl}/v1/operator/tenants`, {
       method: 'POST',
       headers: { authorization: `Bearer ${stack.operatorToken}`, 'content-type': 'application/json' },
       body: chunked,
@@ -175,7 +175,7 @@ describe('bad requests never become 500s', () => {
 
   it('404 problem+json for unknown routes, 405 for wrong methods', async () => {
     expectProblem(await call(stack.url, 'GET', '/v1/nothing-here'), 404, 'not_found');
-    expectProblem(await call(stack.url, 'DELETE', '/v1/operator/tenants', { token: stack.operatorToken }), 405, 'method_not_allowed');
+    expectProblem(await call(stack.operatorUrl, 'DELETE', '/v1/operator/tenants', { token: stack.operatorToken }), 405, 'method_not_allowed');
   });
 
   it('keeps a caller\'s X-Request-Id only when it is at most 64 characters of A-Z a-z 0-9 . _ -', async () => {

@@ -14,7 +14,8 @@ import { startTestStack, type TestStack } from '../harness/stack';
  */
 let stack: TestStack;
 beforeAll(async () => {
-  stack = await startTestStack({ TRUSTED_PROXIES: '127.0.0.1/32,::1/128', LOGIN_FAILURES_PER_IP: '1000' });
+  // The documentation networks stand for operators' sources here: the operator listener must let them in.
+  stack = await startTestStack({ TRUSTED_PROXIES: '127.0.0.1/32,::1/128', LOGIN_FAILURES_PER_IP: '1000', OPERATOR_ALLOWED_CIDRS: '0.0.0.0/0,::/0' });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -40,7 +41,7 @@ async function all(path: string, token: string): Promise<SecurityEvent[]> {
   let cursor: string | null = null;
   do {
     const sep = path.includes('?') ? '&' : '?';
-    const page: Reply = await call(stack.url, 'GET', `${path}${cursor ? `${sep}cursor=${cursor}` : ''}`, { token, headers: from('192.0.2.250') });
+    const page: Reply = await call(path.startsWith('/v1/operator/') ? stack.operatorUrl : stack.url, 'GET', `${path}${cursor ? `${sep}cursor=${cursor}` : ''}`, { token, headers: from('192.0.2.250') });
     if (page.status !== 200) throw new Error(`${path}: ${page.status} ${page.text}`);
     items.push(...page.body.items);
     cursor = page.body.nextCursor;
@@ -140,7 +141,7 @@ describe('what is recorded about no clinic, for operators', () => {
     const wrong = [undefined, `Bearer ${'x'.repeat(64)}`, `Basic ${stack.operatorToken}`, `Bearer ${stack.operatorToken}x`, `Bearer ${token}`];
     const replies = await Promise.all(
       Array.from({ length: 60 }, (_, i) =>
-        call(stack.url, i % 2 ? 'GET' : 'PATCH', i % 2 ? '/v1/operator/tenants' : `/v1/operator/tenants/${randomUUID()}`, {
+        call(stack.operatorUrl, i % 2 ? 'GET' : 'PATCH', i % 2 ? '/v1/operator/tenants' : `/v1/operator/tenants/${randomUUID()}`, {
           headers: { ...from('198.51.100.7'), ...(wrong[i % wrong.length] ? { authorization: wrong[i % wrong.length]! } : {}) },
           json: i % 2 ? undefined : { status: 'suspended' },
         }),
@@ -159,7 +160,7 @@ describe('what is recorded about no clinic, for operators', () => {
     expect((await owner()('security_events').where({ client_net: '198.51.100.7' })).length).toBe(events.length);
     // A clinic's admin sees none of it, and cannot use the operator route (which is itself a wrong token).
     expect(fromNet(await all('/v1/security-events', token), '198.51.100.7')).toEqual([]);
-    expect((await call(stack.url, 'GET', '/v1/operator/security-events', { token, headers: from('198.51.100.8') })).status).toBe(401);
+    expect((await call(stack.operatorUrl, 'GET', '/v1/operator/security-events', { token, headers: from('198.51.100.8') })).status).toBe(401);
     expect(sum(fromNet(await all('/v1/operator/security-events?kind=operator_token', stack.operatorToken), '198.51.100.8'))).toBe(1);
   });
 
@@ -176,7 +177,7 @@ describe('what is recorded about no clinic, for operators', () => {
   it('shows operators every clinic\'s rows, narrowed by clinic', async () => {
     const x = await clinicWithAdmin(stack);
     expect((await call(stack.url, 'GET', `/v1/patients/${randomUUID()}`, { token: x.token, headers: from('192.0.2.61') })).status).toBe(404);
-    expect((await call(stack.url, 'GET', '/v1/operator/tenants', { token: 'wrong', headers: from('192.0.2.61') })).status).toBe(401);
+    expect((await call(stack.operatorUrl, 'GET', '/v1/operator/tenants', { token: 'wrong', headers: from('192.0.2.61') })).status).toBe(401);
     const everything = fromNet(await all('/v1/operator/security-events', stack.operatorToken), '192.0.2.61');
     expect(everything.map((e) => [e.kind, e.clinicId]).sort()).toEqual([['not_found', x.clinic.id], ['operator_token', null]]);
     expect(fromNet(await all(`/v1/operator/security-events?clinic=${x.clinic.id}`, stack.operatorToken), '192.0.2.61').map((e) => e.kind)).toEqual(['not_found']);
@@ -237,8 +238,8 @@ describe('the screen', () => {
     const forbidden = fromNet(await all('/v1/security-events?kind=forbidden', c.token), '192.0.2.120');
     expect(forbidden).toEqual([expect.objectContaining({ attempts: 1, accountIds: [staff.accountId], routes: ['GET /v1/security-events'] })]);
 
-    const doc = (await call(stack.url, 'GET', '/openapi.json')).body;
-    for (const path of ['/v1/security-events', '/v1/operator/security-events']) {
+    for (const [url, path] of [[stack.url, '/v1/security-events'], [stack.operatorUrl, '/v1/operator/security-events']] as const) {
+      const doc = (await call(url, 'GET', '/openapi.json')).body;
       expect(doc.paths[path].get.responses['200'].content['application/json'].schema).toBeDefined();
     }
   });
@@ -250,7 +251,7 @@ describe('when the record cannot be written', () => {
     await owner().raw('revoke insert, update on security_events from forclinic_app');
     try {
       expect((await call(stack.url, 'GET', `/v1/patients/${randomUUID()}`, { token, headers: from('192.0.2.130') })).status).toBe(404);
-      expect((await call(stack.url, 'GET', '/v1/operator/tenants', { token: 'wrong', headers: from('192.0.2.130') })).status).toBe(401);
+      expect((await call(stack.operatorUrl, 'GET', '/v1/operator/tenants', { token: 'wrong', headers: from('192.0.2.130') })).status).toBe(401);
       expect((await login(stack, { id: '', slug: 'nowhere-at-all' }, 'admin', 'x', from('192.0.2.130'))).status).toBe(401);
       await owner()('tenant_settings').insert({ tenant_id: clinic.id, network_allowlist: ['203.0.113.0/24'] }).onConflict('tenant_id').merge(['network_allowlist']);
       expect((await call(stack.url, 'GET', '/v1/me', { token, headers: from('192.0.2.130') })).status).toBe(403);

@@ -68,7 +68,7 @@ describe('a change made elsewhere takes effect on the next request', () => {
     const { clinic, token } = await clinicWithAdmin(stack);
     expect((await me(token)).status).toBe(200);
     const other = await stack.startExtraApi({});
-    const op = (status: string) => call(other.url, 'PATCH', `/v1/operator/tenants/${clinic.id}`, { token: stack.operatorToken, json: { status } });
+    const op = (status: string) => call(other.operatorUrl, 'PATCH', `/v1/operator/tenants/${clinic.id}`, { token: stack.operatorToken, json: { status } });
     expect((await op('suspended')).status).toBe(200);
     const refused = await me(token);
     expect([refused.status, refused.body.code]).toEqual([403, 'tenant_suspended']);

@@ -26,6 +26,7 @@ beforeAll(async () => {
     loadConfig({
       LOG_LEVEL: 'silent',
       PORT: '0',
+      OPERATOR_PORT: '0',
       OPERATOR_TOKEN: 'o'.repeat(64),
       DATABASE_URL: database.url,
       TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
@@ -55,6 +56,9 @@ function get(url: string, options: https.RequestOptions = {}) {
 describe('TLS listener', () => {
   it('serves HTTPS with HSTS', async () => {
     expect(api.url).toMatch(/^https:/);
+    // The operator listener speaks TLS with the same certificate.
+    expect(api.operatorUrl).toMatch(/^https:/);
+    expect((await get(`${api.operatorUrl}/healthz`)).protocol).toMatch(/^TLSv1\.[23]$/);
     const res = await get(`${api.url}/healthz`);
     expect(res.status).toBe(200);
     expect(res.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');

@@ -48,7 +48,7 @@ describe('the workflow outbox', () => {
   it('commits a clinic while Temporal is unreachable; the sweeper starts its provisioning and mails once', async () => {
     const slug = `outbox-${Date.now().toString(36)}`;
     const started = Date.now();
-    const created = await call(cutOff.url, 'POST', '/v1/operator/tenants', {
+    const created = await call(cutOff.operatorUrl, 'POST', '/v1/operator/tenants', {
       token: stack.operatorToken,
       json: { slug, name: 'Outbox Clinic', contractEmails: [`a@${slug}.example`, `b@${slug}.example`] },
     });
@@ -162,7 +162,7 @@ describe('dependencies that are down', () => {
     expect(login.status).toBe(503);
     expect(login.body.code).toBe('service_unavailable');
     expect(login.headers.get('retry-after')).toBe('5');
-    const tenants = await call(noDb.url, 'GET', '/v1/operator/tenants', { token: stack.operatorToken });
+    const tenants = await call(noDb.operatorUrl, 'GET', '/v1/operator/tenants', { token: stack.operatorToken });
     expect(tenants.status).toBe(503);
   });
 });

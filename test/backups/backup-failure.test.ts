@@ -29,10 +29,10 @@ it('fails visibly: the generation is marked failed with the reason, nothing is d
   await mkdir(path.dirname(kept), { recursive: true });
   await writeFile(kept, '{}');
 
-  const started = await call(stack.url, 'POST', '/v1/operator/backups', { headers: { authorization: `Bearer ${stack.operatorToken}` } });
+  const started = await call(stack.operatorUrl, 'POST', '/v1/operator/backups', { headers: { authorization: `Bearer ${stack.operatorToken}` } });
   expect(started.status).toBe(202);
   // A second start while the first runs is refused.
-  const again = await call(stack.url, 'POST', '/v1/operator/backups', { headers: { authorization: `Bearer ${stack.operatorToken}` } });
+  const again = await call(stack.operatorUrl, 'POST', '/v1/operator/backups', { headers: { authorization: `Bearer ${stack.operatorToken}` } });
   expect([202, 409]).toContain(again.status);
   if (again.status === 409) expect(again.body.code).toBe('backup_running');
 

@@ -133,30 +133,31 @@ describe('backups', () => {
 
   it('starts a backup and a restore test from the operator API and lists generations with their last verification', async () => {
     const auth = { authorization: `Bearer ${stack.operatorToken}` };
-    const started = await call(stack.url, 'POST', '/v1/operator/backups', { headers: auth });
+    const started = await call(stack.operatorUrl, 'POST', '/v1/operator/backups', { headers: auth });
     expect(started.status).toBe(202);
     await stack.temporal.client.workflow.getHandle(started.body.workflowId).result();
-    const list = await call(stack.url, 'GET', '/v1/operator/backups', { headers: auth });
+    const list = await call(stack.operatorUrl, 'GET', '/v1/operator/backups', { headers: auth });
     expect(list.status).toBe(200);
     const mine = list.body.items.find((g: { id: string }) => g.id === started.body.generationId);
     expect(mine).toMatchObject({ state: 'verified', trigger: 'operator', lastVerification: { ok: true } });
     expect(mine.tables.find((t: { name: string }) => t.name === 'tenants').rows).toBeGreaterThan(0);
 
-    const test = await call(stack.url, 'POST', `/v1/operator/backups/${mine.id}/restore-test`, { headers: auth });
+    const test = await call(stack.operatorUrl, 'POST', `/v1/operator/backups/${mine.id}/restore-test`, { headers: auth });
     expect(test.status).toBe(202);
     await stack.temporal.client.workflow.getHandle(test.body.workflowId).result();
-    const tests = await call(stack.url, 'GET', `/v1/operator/backups/${mine.id}/restore-tests`, { headers: auth });
+    const tests = await call(stack.operatorUrl, 'GET', `/v1/operator/backups/${mine.id}/restore-tests`, { headers: auth });
     expect(tests.status).toBe(200);
     expect(tests.body.items[0]).toMatchObject({ id: test.body.restoreTestId, state: 'passed' });
-    expect((await call(stack.url, 'GET', `/v1/operator/backups/${randomUUID()}/restore-tests`, { headers: auth })).status).toBe(404);
-    const actions = await stack.database.ownerDb('operator_actions').whereIn('action', ['backup.start', 'backup.restore_test']);
-    expect(actions.map((a) => a.action).sort()).toEqual(['backup.restore_test', 'backup.start']);
+    expect((await call(stack.operatorUrl, 'GET', `/v1/operator/backups/${randomUUID()}/restore-tests`, { headers: auth })).status).toBe(404);
+    // In the platform operation log, naming the operator (the break-glass token here).
+    const actions = await stack.database.ownerDb('platform_audit_events').whereIn('action', ['backup.start', 'backup.restore_test']);
+    expect(actions.map((a) => [a.action, a.actorId, a.actorName]).sort()).toEqual([['backup.restore_test', 'break-glass', 'break-glass'], ['backup.start', 'break-glass', 'break-glass']]);
   }, 120_000);
 
   it('restores a clinic\'s data after its key was rotated following the backup', async () => {
     const c = await bookingClinic(stack);
     const { generationId } = await run<typeof backupWorkflow>('backupWorkflow', [{ trigger: 'operator' }]);
-    const rotation = await call(stack.url, 'POST', `/v1/operator/tenants/${c.clinic.id}/key-rotation`, { headers: { authorization: `Bearer ${stack.operatorToken}` } });
+    const rotation = await call(stack.operatorUrl, 'POST', `/v1/operator/tenants/${c.clinic.id}/key-rotation`, { headers: { authorization: `Bearer ${stack.operatorToken}` } });
     expect(rotation.status).toBe(202);
     await stack.temporal.client.workflow.getHandle(rotation.body.workflowId).result();
 

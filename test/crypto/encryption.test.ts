@@ -118,7 +118,7 @@ describe('key rotation and crypto-shredding (KMS)', () => {
     await vault.blindIndex(tenantId, 'name', 'x');
     const before = await stack.database.ownerDb('data_keys').where({ tenant_id: tenantId }).orderBy('purpose');
 
-    const started = await call(stack.url, 'POST', `/v1/operator/tenants/${tenantId}/key-rotation`, { token: stack.operatorToken });
+    const started = await call(stack.operatorUrl, 'POST', `/v1/operator/tenants/${tenantId}/key-rotation`, { token: stack.operatorToken });
     expect(started.status).toBe(202);
     const result = await stack.temporal.client.workflow.getHandle(keyRotationWorkflowId(tenantId)).result();
     expect(result).toMatchObject({ tenantId, rewrapped: 2, destroyed: 0 });

@@ -91,7 +91,7 @@ describe('start-up', () => {
   const root = path.join(__dirname, '..', '..');
   const start = (entry: string, databaseUrl: string) =>
     new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const env = { PATH: process.env.PATH, HOME: process.env.HOME, OPERATOR_TOKEN: 'a'.repeat(64), DATABASE_URL: databaseUrl, PORT: '0', TEMPORAL_ADDRESS: '127.0.0.1:1', LOG_LEVEL: 'silent' };
+      const env = { PATH: process.env.PATH, HOME: process.env.HOME, OPERATOR_TOKEN: 'a'.repeat(64), DATABASE_URL: databaseUrl, PORT: '0', OPERATOR_PORT: '0', TEMPORAL_ADDRESS: '127.0.0.1:1', LOG_LEVEL: 'silent' };
       const child = execFile(process.execPath, ['--import', 'tsx', path.join(root, entry)], { cwd: root, env, timeout: 80_000 }, (_err, _stdout, stderr) =>
         resolve({ code: child.exitCode, stderr }),
       );

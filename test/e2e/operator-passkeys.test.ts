@@ -45,10 +45,11 @@ let initialPassword: string;
 
 beforeAll(async () => {
   // The operators' relying party is "localhost" and the only allowed origin the page's own.
+  // The page is served on the operator listener too, whose origin the operators' passkeys are bound to.
   stack = await onFreePort('API', (p) =>
-    startTestStack({ PORT: String(p), OPERATOR_WEBAUTHN_RP_ID: 'localhost', OPERATOR_WEBAUTHN_ORIGINS: `http://localhost:${p}`, WEBAUTHN_ORIGINS: `http://localhost:${p}` }, { worker: false }),
+    startTestStack({ OPERATOR_PORT: String(p), OPERATOR_WEBAUTHN_RP_ID: 'localhost', OPERATOR_WEBAUTHN_ORIGINS: `http://localhost:${p}` }, { worker: false }),
   );
-  origin = `http://localhost:${stack.config.PORT}`;
+  origin = `http://localhost:${stack.config.OPERATOR_PORT}`;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],

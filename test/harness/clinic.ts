@@ -14,7 +14,7 @@ export interface Clinic {
 
 export async function createClinic(stack: TestStack, prefix = 'clinic'): Promise<Clinic> {
   const slug = `${prefix}-${randomBytes(4).toString('hex')}`;
-  const reply = await call(stack.url, 'POST', '/v1/operator/tenants', {
+  const reply = await call(stack.operatorUrl, 'POST', '/v1/operator/tenants', {
     token: stack.operatorToken,
     json: { slug, name: `Clinic ${slug}`, contractEmails: [`contract@${slug}.example`] },
   });
@@ -24,7 +24,7 @@ export async function createClinic(stack: TestStack, prefix = 'clinic'): Promise
 }
 
 export async function createAdmin(stack: TestStack, clinic: Clinic, loginId = 'admin') {
-  const reply = await call(stack.url, 'POST', `/v1/operator/tenants/${clinic.id}/admins`, {
+  const reply = await call(stack.operatorUrl, 'POST', `/v1/operator/tenants/${clinic.id}/admins`, {
     token: stack.operatorToken,
     json: { loginId, email: `${loginId}@${clinic.slug}.example`, displayName: `Admin ${loginId}` },
   });

@@ -41,7 +41,7 @@ export interface TestStack {
   config: Config;
   api: RunningApi;
   url: string;
-  /** Where `/v1/operator/*` is served (today the same listener as `url`). */
+  /** The operator listener: every /v1/operator/* call goes here (the public listener answers 404). */
   operatorUrl: string;
   /** The break-glass token (OPERATOR_TOKEN). */
   operatorToken: string;
@@ -79,6 +79,7 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     PORT: '0',
+    OPERATOR_PORT: '0',
     OPERATOR_TOKEN: operatorToken,
     DATABASE_URL: database.url,
     DATABASE_POOL_MAX: '5',
@@ -150,7 +151,7 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
       config,
       api,
       url: api.url,
-      operatorUrl: api.url,
+      operatorUrl: api.operatorUrl,
       operatorToken,
       database,
       temporal,

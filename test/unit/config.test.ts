@@ -13,6 +13,18 @@ describe('loadConfig', () => {
     expect(c.HOST).toBe('127.0.0.1');
   });
 
+  it('puts the operator listener on its own loopback port, answering loopback only unless told otherwise', () => {
+    const c = loadConfig(base);
+    expect([c.OPERATOR_HOST, c.OPERATOR_PORT, c.OPERATOR_ALLOWED_CIDRS]).toEqual(['127.0.0.1', 3001, ['127.0.0.0/8', '::1/128']]);
+    // Empty means unset, so the list falls back to loopback: it never becomes "everyone".
+    expect(loadConfig({ ...base, OPERATOR_ALLOWED_CIDRS: '' }).OPERATOR_ALLOWED_CIDRS).toEqual(['127.0.0.0/8', '::1/128']);
+    expect(loadConfig({ ...base, OPERATOR_ALLOWED_CIDRS: '10.20.0.0/16, 2001:db8::/32' }).OPERATOR_ALLOWED_CIDRS).toEqual(['10.20.0.0/16', '2001:db8::/32']);
+    expect(() => loadConfig({ ...base, OPERATOR_ALLOWED_CIDRS: '10.20.0.1/16' })).toThrow(/OPERATOR_ALLOWED_CIDRS: "10.20.0.1\/16" is not a network/);
+    expect(() => loadConfig({ ...base, OPERATOR_PORT: '3000' })).toThrow(/OPERATOR_PORT: must differ from PORT and METRICS_PORT/);
+    expect(() => loadConfig({ ...base, OPERATOR_PORT: '9100', METRICS_PORT: '9100' })).toThrow(/OPERATOR_PORT: must differ/);
+    expect(loadConfig({ ...base, PORT: '0', OPERATOR_PORT: '0' }).OPERATOR_PORT).toBe(0);
+  });
+
   it('keeps customer data in Japan unless a region outside is allowed explicitly', () => {
     expect(() => loadConfig({ ...base, AWS_REGION: 'us-east-1' })).toThrow(/AWS_REGION: customer data must stay in Japan/);
     expect(loadConfig({ ...base, AWS_REGION: 'ap-northeast-3' }).AWS_REGION).toBe('ap-northeast-3');

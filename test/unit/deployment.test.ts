@@ -70,6 +70,27 @@ describe('docker-compose.yml', () => {
     expect(readFileSync(path.join(__dirname, '..', '..', 'deploy', 'caddy', 'Caddyfile'), 'utf8')).toMatch(/dynamic a api 3000/);
   });
 
+  it('serves the operator listener only to the operators\' gateway, on a network of its own, published on loopback', () => {
+    const config = loadConfig(resolvedEnv('api'));
+    const gateway = compose.services['operator-proxy'];
+    expect(config.OPERATOR_ALLOWED_CIDRS).toEqual([`${gateway.networks.operators.ipv4_address}/32`]);
+    expect(gateway.ports).toEqual([`127.0.0.1:${config.OPERATOR_PORT === 3001 ? '3001' : 'x'}:443`]);
+    // The public proxy is not on the operators' network, and the gateway is not on the public edge.
+    expect(Object.keys(compose.services.proxy.networks)).not.toContain('operators');
+    expect(Object.keys(gateway.networks)).toEqual(['operators']);
+    expect(readFileSync(path.join(__dirname, '..', '..', 'deploy', 'caddy', 'Caddyfile.operators'), 'utf8')).toMatch(new RegExp(`dynamic a api ${config.OPERATOR_PORT}`));
+    expect(readFileSync(path.join(__dirname, '..', '..', 'deploy', 'caddy', 'Caddyfile'), 'utf8')).not.toMatch(/3001/);
+  });
+
+  it('puts the Temporal UI behind OIDC, read-only, on loopback', () => {
+    const ui = compose.services['temporal-ui'];
+    expect(ui.environment).toMatchObject({ TEMPORAL_AUTH_ENABLED: 'true', TEMPORAL_AUTH_TYPE: 'oidc', TEMPORAL_DISABLE_WRITE_ACTIONS: 'true' });
+    for (const key of ['TEMPORAL_AUTH_PROVIDER_URL', 'TEMPORAL_AUTH_CLIENT_ID', 'TEMPORAL_AUTH_CLIENT_SECRET', 'TEMPORAL_AUTH_CALLBACK_URL']) {
+      expect([key, String(ui.environment[key])]).toEqual([key, expect.stringMatching(/^\$\{[A-Z_]+:\?/)]);
+    }
+    expect(ui.ports.every((p: string) => p.startsWith('127.0.0.1:'))).toBe(true);
+  });
+
   it('runs two API and two worker instances', () => {
     expect(compose.services.api.deploy.replicas).toBe(2);
     expect(compose.services.worker.deploy.replicas).toBe(2);

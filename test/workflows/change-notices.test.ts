@@ -43,13 +43,13 @@ describe('advance change notices', () => {
   it('refuses a change announced less than the minimum lead time ahead with 400 too_late, unless urgent (flagged in mail and log)', async () => {
     const c = await clinic('late');
     const effectiveAt = new Date(Date.now() + 3_000).toISOString();
-    const refused = await announce(stack.url, { effectiveAt, affectedTenantIds: [c.id] });
+    const refused = await announce(stack.operatorUrl, { effectiveAt, affectedTenantIds: [c.id] });
     expect(refused.status).toBe(400);
     expect(refused.headers.get('content-type')).toContain('application/problem+json');
     expect(refused.body.code).toBe('too_late');
     expect(await stack.database.ownerDb('notices').where({ kind: 'change' })).toEqual([]);
 
-    const urgent = await announce(stack.url, { effectiveAt: new Date(Date.now() + 5_000).toISOString(), affectedTenantIds: [c.id], urgent: true });
+    const urgent = await announce(stack.operatorUrl, { effectiveAt: new Date(Date.now() + 5_000).toISOString(), affectedTenantIds: [c.id], urgent: true });
     expect(urgent.status).toBe(202);
     expect(((await handle(urgent.body.id).result()) as ChangeNoticeResult).outcome).toBe('effective');
     const mails = await mailsFor(urgent.body.reference);
@@ -62,7 +62,7 @@ describe('advance change notices', () => {
   it('mails at once and again at each lead time before the change, then ends when it takes effect', async () => {
     const c = await clinic('timed');
     const effectiveAt = Math.ceil((Date.now() + 8_000) / 1000) * 1000;
-    const created = await announce(stack.url, { effectiveAt: new Date(effectiveAt).toISOString(), affectedTenantIds: [c.id] });
+    const created = await announce(stack.operatorUrl, { effectiveAt: new Date(effectiveAt).toISOString(), affectedTenantIds: [c.id] });
     expect(created.status).toBe(202);
     const result = (await handle(created.body.id).result()) as ChangeNoticeResult;
     expect(result).toMatchObject({ outcome: 'effective', reminders: 2, sent: 6, failed: 0 });
@@ -78,7 +78,7 @@ describe('advance change notices', () => {
     expect(toA[1]!.at * 1000).toBeGreaterThanOrEqual(effectiveAt - 4_000 - 1_000);
     expect(toA[2]!.at * 1000).toBeGreaterThanOrEqual(effectiveAt - 2_000 - 1_000);
     expect(toA[2]!.at * 1000).toBeLessThan(effectiveAt);
-    const view = await call(stack.url, 'GET', `/v1/operator/change-notices/${created.body.id}`, { token: stack.operatorToken });
+    const view = await call(stack.operatorUrl, 'GET', `/v1/operator/change-notices/${created.body.id}`, { token: stack.operatorToken });
     expect(view.body).toMatchObject({ status: 'effective', totals: { clinics: 1, sent: 6, failed: 0, pending: 0 } });
   });
 
@@ -88,9 +88,9 @@ describe('advance change notices', () => {
     const told = await clinic('told');
     const half = await clinic('half');
     await stack.database.ownerDb('tenants').where({ id: half.id }).update({ contract_emails: ['refused address', half.addresses[1]] });
-    expect((await announce(api.url, { effectiveAt: new Date(Date.now() + 6 * DAY).toISOString(), affectedTenantIds: [told.id] })).body.code).toBe('too_late');
+    expect((await announce(api.operatorUrl, { effectiveAt: new Date(Date.now() + 6 * DAY).toISOString(), affectedTenantIds: [told.id] })).body.code).toBe('too_late');
     const effectiveAt = Math.ceil((Date.now() + 10 * DAY) / 1000) * 1000;
-    const created = await announce(api.url, { effectiveAt: new Date(effectiveAt).toISOString(), affectedTenantIds: [told.id, half.id] });
+    const created = await announce(api.operatorUrl, { effectiveAt: new Date(effectiveAt).toISOString(), affectedTenantIds: [told.id, half.id] });
     expect(created.status).toBe(202);
     await eventually('the first notice went out', async () => (await mailsFor(created.body.reference)).length === 3, 60_000);
     // The first lead time's timer: 7 days before the change, read from the history.
@@ -98,9 +98,9 @@ describe('advance change notices', () => {
     await eventually('the 7-day timer is set', async () => (timers = timersIn(await eventsOf(handle(created.body.id)))).length === 1);
     expectSetFor(timers[0], effectiveAt - 7 * DAY);
 
-    const cancelled = await call(api.url, 'DELETE', `/v1/operator/change-notices/${created.body.id}`, { token: stack.operatorToken });
+    const cancelled = await call(api.operatorUrl, 'DELETE', `/v1/operator/change-notices/${created.body.id}`, { token: stack.operatorToken });
     expect(cancelled.status).toBe(202);
-    expect((await call(api.url, 'DELETE', `/v1/operator/change-notices/${created.body.id}`, { token: stack.operatorToken })).body.code).toBe('invalid_transition');
+    expect((await call(api.operatorUrl, 'DELETE', `/v1/operator/change-notices/${created.body.id}`, { token: stack.operatorToken })).body.code).toBe('invalid_transition');
     expect(await handle(created.body.id).result()).toMatchObject({ outcome: 'cancelled', reminders: 0 });
     await recordHistory(handle(created.body.id), 'change-notice-cancelled');
     const mails = await mailsFor(created.body.reference);

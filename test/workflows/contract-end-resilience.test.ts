@@ -55,7 +55,7 @@ it('finishes a purge whose worker was killed mid-way, and certifies what existed
     exited.then((code) => Promise.reject(new Error(`the worker exited before it was ready (${String(code)})`))),
   ]);
 
-  const set = await call(stack.url, 'PATCH', `/v1/operator/tenants/${tenantId}`, { token: stack.operatorToken, json: { contractEndsAt: new Date(Date.now() + 1_000).toISOString() } });
+  const set = await call(stack.operatorUrl, 'PATCH', `/v1/operator/tenants/${tenantId}`, { token: stack.operatorToken, json: { contractEndsAt: new Date(Date.now() + 1_000).toISOString() } });
   expect(set.status).toBe(200);
   await eventually(
     'the purge half-way',

@@ -34,7 +34,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const op = (method: string, p: string, json?: unknown) => call(stack.url, method, p, { token: stack.operatorToken, json });
+const op = (method: string, p: string, json?: unknown) => call(stack.operatorUrl, method, p, { token: stack.operatorToken, json });
 const setEnd = (id: string, at: Date | null) => op('PATCH', `/v1/operator/tenants/${id}`, { contractEndsAt: at?.toISOString() ?? null });
 const handle = (id: string) => stack.temporal.client.workflow.getHandle(contractEndWorkflowId(id));
 const mailsTo = async (address: string): Promise<StoredEmail[]> => (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.destination.to.includes(address));

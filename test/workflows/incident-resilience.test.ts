@@ -77,7 +77,7 @@ describe('a worker killed mid-fan-out', () => {
       exited.then((code) => Promise.reject(new Error(`the worker exited before it was ready (${String(code)})`))),
     ]);
 
-    const declared = await call(stack.url, 'POST', '/v1/operator/incidents', {
+    const declared = await call(stack.operatorUrl, 'POST', '/v1/operator/incidents', {
       token: stack.operatorToken,
       json: { title: 'Kill test', description: 'Mid-fan-out crash.', severity: 'critical', affectedTenantIds: ids, detectedAt: new Date().toISOString() },
     });
@@ -96,7 +96,7 @@ describe('a worker killed mid-fan-out', () => {
     expect(atKill).toBeLessThan(addresses.length);
 
     await stack.startWorker();
-    expect((await call(stack.url, 'POST', `/v1/operator/incidents/${declared.body.id}/updates`, { token: stack.operatorToken, json: { status: 'resolved', message: 'Done.' } })).status).toBe(202);
+    expect((await call(stack.operatorUrl, 'POST', `/v1/operator/incidents/${declared.body.id}/updates`, { token: stack.operatorToken, json: { status: 'resolved', message: 'Done.' } })).status).toBe(202);
     const result = await stack.temporal.client.workflow.getHandle(declared.body.workflowId).result();
     expect(result).toMatchObject({ outcome: 'resolved', failed: 0 });
 

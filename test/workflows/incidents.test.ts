@@ -23,7 +23,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const op = (method: string, path: string, json?: unknown) => call(stack.url, method, path, { token: stack.operatorToken, json });
+const op = (method: string, path: string, json?: unknown) => call(stack.operatorUrl, method, path, { token: stack.operatorToken, json });
 
 /** Clinics with two contract addresses each, made directly (no provisioning mails in the way). */
 async function clinics(n: number, tag: string): Promise<Array<{ id: string; addresses: string[] }>> {
@@ -98,10 +98,10 @@ describe('incident notification', () => {
     expect(view.body.messages.map((m: { kind: string; status: string }) => [m.kind, m.status])).toEqual([['initial', 'investigating'], ['update', 'contained'], ['update', 'resolved']]);
     // Every operator action is in the operators' log, naming the actor.
     const log = await stack.database.ownerDb('platform_audit_events').where({ target_id: incident.id }).orderBy('occurred_at');
-    expect(log.map((e: { action: string; actorType: string; actorId: string }) => [e.action, e.actorType, e.actorId])).toEqual([
-      ['incident.declare', 'operator', 'operator'],
-      ['incident.update', 'operator', 'operator'],
-      ['incident.update', 'operator', 'operator'],
+    expect(log.map((e: { action: string; actorType: string; actorId: string; actorName: string }) => [e.action, e.actorType, e.actorId, e.actorName])).toEqual([
+      ['incident.declare', 'operator', 'break-glass', 'break-glass'],
+      ['incident.update', 'operator', 'break-glass', 'break-glass'],
+      ['incident.update', 'operator', 'break-glass', 'break-glass'],
     ]);
 
     // The histories hold ids and counters only: no title, description, update text or address.

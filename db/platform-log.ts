@@ -1,0 +1,56 @@
+import type { Knex } from 'knex';
+import { AUDIT_ROW_COLUMNS, AUDIT_ROW_PLACEHOLDERS, auditRowValues, verifyChain, type AuditContext, type AuditEntry, type ChainVerification } from './audit';
+import type { Db } from './connection';
+import { enterPlatform, withPlatform, type PlatformTransaction } from './platform-scope';
+
+/**
+ * The platform operation log: what the provider's operators did (every operator request, and
+ * each platform action such as a notice or a backup), append-only and hash-chained like the
+ * clinic logs (migration 20270101000004_platform_operation_log). Entries are written through
+ * here only; the application role may insert and read them inside withPlatform, never change
+ * or delete them. Details hold ids and counts, never clinical or personal text.
+ */
+export async function recordPlatformEntry(trx: PlatformTransaction, context: AuditContext, entry: AuditEntry): Promise<void> {
+  await recordPlatformEntries(trx, [{ context, entry }]);
+}
+
+/** Several entries in one statement, chained in the order given (the operator listener's group commits). */
+export async function recordPlatformEntries(trx: PlatformTransaction, entries: ReadonlyArray<{ context: AuditContext; entry: AuditEntry }>): Promise<void> {
+  if (entries.length === 0) return;
+  await trx.raw(
+    `insert into platform_audit_events (${AUDIT_ROW_COLUMNS}, actor_name) values ${entries.map(() => `(${AUDIT_ROW_PLACEHOLDERS}, ?)`).join(', ')}`,
+    entries.flatMap(({ context, entry }) => [...auditRowValues(context, entry), context.actorName ?? null]),
+  );
+}
+
+/**
+ * An operator's action on the platform, in the caller's transaction when given one (the entry
+ * commits with the change it reports) or in one of its own.
+ */
+export async function recordOperatorAction(
+  db: Db | Knex.Transaction,
+  context: AuditContext,
+  entry: { action: string; targetType?: string; targetId?: string; details?: Record<string, unknown> },
+): Promise<void> {
+  const write = (trx: PlatformTransaction) => recordPlatformEntry(trx, context, { ...entry, outcome: 'success' });
+  if ((db as Knex.Transaction).isTransaction) await write(await enterPlatform(db as Knex.Transaction));
+  else await withPlatform(db as Db, write);
+}
+
+/** Walks the platform chain (all of it by default) and reports its first broken link, as verifyAuditChain does for a clinic. */
+export async function verifyPlatformChain(trx: PlatformTransaction, range: { fromSeq?: number; toSeq?: number } = {}): Promise<ChainVerification> {
+  const head = await trx('platform_audit_chain_head').first();
+  if (!head) {
+    // The first entry creates the head: entries without one mean it was removed.
+    const first = await trx('platform_audit_events').min('seq as seq').first();
+    const empty = first?.seq === null || first?.seq === undefined;
+    return { ok: empty, checked: 0, fromSeq: null, toSeq: null, headSeq: null, firstBroken: empty ? null : { seq: Number(first!.seq), reason: 'head_mismatch' } };
+  }
+  return verifyChain(trx, {
+    table: 'platform_audit_events',
+    canonical: 'platform_audit_canonical',
+    scope: { sql: 'true', bindings: [] },
+    head: { seq: Number(head.seq), hash: head.hash },
+    genesis: 'genesis:platform',
+  }, range);
+}
