@@ -2,4 +2,4 @@ import { operatorRoleTable } from '../api/operator-role-table';
 import { openApiRoutes } from './openapi';
 
 /** Prints the README's operator role × route table (README: Operators) from the route declarations. */
-console.log(operatorRoleTable(openApiRoutes()));
+console.log(operatorRoleTable(openApiRoutes('operator')));

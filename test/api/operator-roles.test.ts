@@ -14,7 +14,7 @@ import { startTestStack, type TestStack } from '../harness/stack';
  * The requests do as little as they can: ids are random (404), bodies are empty objects (400 for
  * every route with a body), and no worker runs, so a started workflow never executes.
  */
-const routes = openApiRoutes().filter((r) => r.security === 'operator');
+const routes = openApiRoutes('operator').filter((r) => r.security === 'operator');
 const cases = routes.flatMap((r) => OPERATOR_ROLES.map((role) => [`${r.method.toUpperCase()} ${r.path}`, role, r.operatorRoles!.includes(role)] as const));
 const pathOf = (p: string) => p.replace(/:[A-Za-z]+/g, '00000000-0000-4000-8000-000000000000');
 
