@@ -13,6 +13,8 @@ import { createConsultationReconcilerActivities } from './consultation-reconcile
 import type { Client } from '@temporalio/client';
 import { createNoticeActivities, type NoticeSettings } from './notices';
 import { createBackupActivities, type BackupServices } from './backups';
+import { createDataExportActivities } from './data-exports';
+import type { ObjectStore } from '../lib/storage/object-store';
 
 export interface ActivityDeps {
   db: Db;
@@ -26,6 +28,8 @@ export interface ActivityDeps {
   notices?: NoticeSettings;
   /** Backups, their verification and restore tests (lib/backup/). */
   backups: BackupServices;
+  /** Where clinics' encrypted files and data export archives live (STORAGE, lib/storage). */
+  storage: ObjectStore;
 }
 
 /** Every activity the workers register, built once with the process's dependencies. */
@@ -41,6 +45,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createConsultationReconcilerActivities(deps),
     ...createNoticeActivities(deps),
     ...createBackupActivities(deps),
+    ...createDataExportActivities(deps),
   };
 }
 

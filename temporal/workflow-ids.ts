@@ -10,3 +10,4 @@ export const incidentWorkflowId = (incidentId: string) => `incident/${incidentId
 export const changeNoticeWorkflowId = (noticeId: string) => `change-notice/${noticeId}`;
 export const incidentReportWorkflowId = (reportId: string) => `incident-report/${reportId}`;
 export const accountLockoutWorkflowId = (accountId: string, lockout: number) => `account-lockout/${accountId}/${lockout}`;
+export const dataExportWorkflowId = (exportId: string) => `data-export/${exportId}`;

@@ -17,6 +17,7 @@ import { waitFor } from '../lib/process';
 import { taskQueues } from './task-queues';
 import { createMailWorker, createWorker } from './worker';
 import { backupServices } from '../lib/backup/services';
+import { createObjectStore } from '../lib/storage';
 
 /** Worker process entry point: `npm run start:worker`. */
 async function main() {
@@ -63,7 +64,7 @@ async function main() {
   const keys = createKeyProvider(config);
   const client = new Client({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE });
   const outbox = new WorkflowOutbox({ db, client, taskQueue: queue, log });
-  const deps = { db, mailer, vault: new Vault(db, keys), outbox, temporal: client, notices: { securityContact: config.SECURITY_CONTACT_EMAIL }, backups: backupServices(config, keys) };
+  const deps = { db, mailer, vault: new Vault(db, keys), outbox, temporal: client, notices: { securityContact: config.SECURITY_CONTACT_EMAIL }, backups: backupServices(config, keys), storage: createObjectStore(config) };
   // A release runs the workflow code `npm run build` bundled (dist/workflow-bundle.js beside the
   // compiled workers/); a development run bundles the sources at start.
   const prebuilt = path.join(__dirname, '..', 'workflow-bundle.js');

@@ -13,3 +13,4 @@ export { incidentReportWorkflow } from './incident-report';
 export { backupWorkflow } from './backup';
 export { backupVerificationWorkflow } from './backup-verification';
 export { restoreTestWorkflow } from './restore-test';
+export { dataExportWorkflow } from './data-export';

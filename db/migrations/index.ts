@@ -20,6 +20,7 @@ import * as m20261211000001 from './20261211000001_session_auth_profile';
 import * as m20261211000010 from './20261211000010_security_events';
 import * as m20261220000100 from './20261220000100_notices';
 import * as m20261231000001 from './20261231000001_backups';
+import * as m20270105000001 from './20270105000001_data_exports';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -47,6 +48,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261211000010_security_events': m20261211000010,
   '20261220000100_notices': m20261220000100,
   '20261231000001_backups': m20261231000001,
+  '20270105000001_data_exports': m20270105000001,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

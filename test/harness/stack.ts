@@ -17,6 +17,7 @@ import { Client } from '@temporalio/client';
 import { WorkflowOutbox } from '../../temporal/workflow-outbox';
 import { createLogger } from '../../lib/logger';
 import { backupServices } from '../../lib/backup/services';
+import { createObjectStore } from '../../lib/storage';
 
 const silentLogger = createLogger({ name: 'test', level: 'silent' });
 import { createTestDatabase, type TestDatabase } from './database';
@@ -119,6 +120,7 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
         temporal: workerClient,
         notices: { securityContact: config.SECURITY_CONTACT_EMAIL },
         backups: backupServices(config, keys),
+        storage: createObjectStore(config),
       };
       worker = await createWorker({ connection: conn, namespace: config.TEMPORAL_NAMESPACE, taskQueue, deps, workflowBundle: await workflowBundle() });
       // The notice mails' rate-limited queue, as the worker process runs it.
