@@ -54,8 +54,15 @@ export class ZipWriter {
   private readonly dosTime: number;
   private readonly dosDate: number;
 
-  /** `modified`: the wall-clock time every entry carries (ZIP stores no zone: pass local time parts). */
-  constructor(modified: { year: number; month: number; day: number; hour: number; minute: number; second: number }) {
+  /**
+   * `modified`: the wall-clock time every entry carries (ZIP stores no zone: pass local time parts).
+   * `zip64End`: write the ZIP64 end records even when nothing needs them (tests reach that path
+   * without 65,536 entries).
+   */
+  constructor(
+    modified: { year: number; month: number; day: number; hour: number; minute: number; second: number },
+    private readonly opts: { zip64End?: boolean } = {},
+  ) {
     this.dosTime = (modified.hour << 11) | (modified.minute << 5) | Math.floor(modified.second / 2);
     this.dosDate = ((Math.max(1980, modified.year) - 1980) << 9) | (modified.month << 5) | modified.day;
   }
@@ -96,23 +103,25 @@ export class ZipWriter {
       header.writeUInt32LE(zip64 ? MAX32 : 0, 22);
       header.writeUInt16LE(name.length, 26);
       header.writeUInt16LE(extra.length, 28);
-      await this.write(Buffer.concat([header, name, extra]));
+      const head = Buffer.concat([header, name, extra]);
 
       let crc = 0;
       let size = 0;
       let compressed = 0;
       const hash = createHash('sha256');
       const level = opts.level ?? constants.Z_DEFAULT_COMPRESSION;
+      let inline: Buffer | undefined;
       if (typeof content === 'string' || Buffer.isBuffer(content)) {
-        // Small documents (one per patient): one synchronous deflate, no stream machinery.
+        // Small documents (one per patient): one synchronous deflate, no stream machinery, and
+        // header, data and descriptor go out as one write.
         const plain = Buffer.from(content);
         crc = crc32(plain);
         size = plain.length;
         hash.update(plain);
-        const packed = deflateRawSync(plain, { level });
-        compressed = packed.length;
-        await this.write(packed);
+        inline = deflateRawSync(plain, { level });
+        compressed = inline.length;
       } else {
+        await this.write(head);
         const inspect = new Transform({
           transform(chunk: Buffer, _enc, done) {
             crc = crc32(chunk, crc);
@@ -129,7 +138,7 @@ export class ZipWriter {
         });
         await pipeline(content, inspect, createDeflateRaw({ level }), sink);
       }
-      // (write() has counted the deflated bytes into the offset already.)
+      // (write() counts every byte it writes into the offset.)
       if (!zip64 && compressed > MAX32) throw new Error(`ZipWriter: ${path} grew past 4 GiB without ZIP64`);
 
       const descriptor = Buffer.alloc(zip64 ? 24 : 16);
@@ -142,7 +151,7 @@ export class ZipWriter {
         descriptor.writeUInt32LE(compressed, 8);
         descriptor.writeUInt32LE(size, 12);
       }
-      await this.write(descriptor);
+      await this.write(inline ? Buffer.concat([head, inline, descriptor]) : descriptor);
       this.central.push({ name, flags, crc: crc >>> 0, compressed, size, offset, zip64 });
       return { path, bytes: size, sha256: hash.digest('hex') };
     } finally {
@@ -153,10 +162,23 @@ export class ZipWriter {
   /** Writes the central directory and ends `output`. */
   async finish(): Promise<void> {
     const start = this.offset;
-    for (const e of this.central) await this.write(centralRecord(e, this.dosTime, this.dosDate));
+    // Written in blocks: one write per record would be 100,000 writes for a large clinic.
+    let block: Buffer[] = [];
+    let held = 0;
+    for (const e of this.central) {
+      const record = centralRecord(e, this.dosTime, this.dosDate);
+      block.push(record);
+      held += record.length;
+      if (held >= 256 * 1024) {
+        await this.write(Buffer.concat(block));
+        block = [];
+        held = 0;
+      }
+    }
+    if (held) await this.write(Buffer.concat(block));
     const size = this.offset - start;
     const count = this.central.length;
-    const needs64 = count >= 0xffff || start >= MAX32 || size >= MAX32;
+    const needs64 = this.opts.zip64End === true || count >= 0xffff || start >= MAX32 || size >= MAX32;
     if (needs64) {
       const end64At = this.offset;
       const end64 = Buffer.alloc(56);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import os from 'node:os';
 import path from 'node:path';
 import yauzl from 'yauzl';
@@ -213,8 +214,12 @@ describe('full data export', () => {
     const started = await call(api.url, 'POST', '/v1/exports', { token });
     expect(started.status).toBe(202);
     const id = started.body.id as string;
-    const result = await stack.temporal.client.workflow.getHandle(`data-export/${id}`).result();
-    expect(result).toMatchObject({ exportId: id, outcome: 'expired' });
+    const handle = stack.temporal.client.workflow.getHandle(`data-export/${id}`);
+    expect(await handle.result()).toMatchObject({ exportId: id, outcome: 'expired' });
+    // `RECORD_HISTORIES=1` refreshes the replay fixture (test/workflows/replay.test.ts) from this run.
+    if (process.env.RECORD_HISTORIES === '1') {
+      await writeFile(path.join(__dirname, '..', 'histories', 'data-export-expired.json'), historyToJSON(await handle.fetchHistory()));
+    }
     expect(existsSync(path.join(storageDir, exportArchiveKey(clinic.id, id)))).toBe(false);
     // Nothing else of this export is left in storage either.
     const left = await readdir(path.join(storageDir, 'tenants', clinic.id, 'exports', id), { recursive: true, withFileTypes: true }).catch(() => []);
