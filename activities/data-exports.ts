@@ -42,7 +42,8 @@ import { fileContentContext } from '../application/processes/process-record';
  * 2. assembleExportArchive: one ZIP, streamed through the cipher into `…/archive`: the parts
  *    (decrypted on the way), a clinical record page per patient (read 1,000 patients at a time in
  *    short transactions), every process file in its original bytes, the indexes, README.txt and
- *    last the manifest with every entry's SHA-256. Then the parts are deleted.
+ *    last the manifest with every entry's SHA-256.
+ * 3. finishDataExport marks the export ready (with its log entry) and deletes the parts.
  *
  * Every activity is idempotent: a retry overwrites its own part or archive object, and marking
  * rows ready/failed/expired changes a row only from the state it expects.
@@ -155,11 +156,11 @@ export function createDataExportActivities(deps: DataExportDeps) {
         await deps.storage.delete(key).catch(() => undefined);
         throw written.status === 'rejected' ? written.reason : (put as PromiseRejectedResult).reason;
       }
-      await Promise.all(tableParts().map((p) => deps.storage.delete(exportPartKey(ref.tenantId, ref.exportId, p))));
+      // The parts stay until the export is marked ready: a retry of this step still finds them.
       return { objectKey: key, sizeBytes: archive.bytes(), sha256: archive.sha256(), entries: zip.entries, patients, files };
     },
 
-    /** The archive is ready: the row says until when, and the operation log says so. */
+    /** The archive is ready: the row says until when, the operation log says so; the parts go. */
     async finishDataExport(ref: DataExportRef & { objectKey: string; sizeBytes: number; sha256: string; retentionSeconds: number; summary: ExportSummary }): Promise<{ expiresAt: string | null }> {
       // The state and its log entry commit together, so a retry neither repeats nor loses the entry.
       const row = await withTenant(deps.db, ref.tenantId, async (trx) => {
@@ -169,6 +170,7 @@ export function createDataExportActivities(deps: DataExportDeps) {
         }
         return marked.row;
       });
+      await Promise.all(tableParts().map((p) => deps.storage.delete(exportPartKey(ref.tenantId, ref.exportId, p))));
       return { expiresAt: row?.expiresAt?.toISOString() ?? null };
     },
 

@@ -8,7 +8,7 @@
  * Japanese names live inside the files (CSV, the HTML indexes), never in the paths.
  */
 export interface ExportProgress {
-  phase: 'planning' | 'tables' | 'records' | 'archive' | 'ready' | 'failed' | 'expired';
+  phase: 'planning' | 'tables' | 'archive' | 'ready' | 'failed' | 'expired';
   tablesDone: number;
   tablesTotal: number;
   /** Table rows written so far (CSV and JSON Lines count once). */

@@ -10,7 +10,7 @@ import type { AppDeps } from '../app';
 const utc = z.string().datetime();
 const progressSchema = z
   .object({
-    phase: z.enum(['planning', 'tables', 'records', 'archive', 'ready', 'failed', 'expired']),
+    phase: z.enum(['planning', 'tables', 'archive', 'ready', 'failed', 'expired']).describe('`tables`: tables into parts; `archive`: record pages, files and the ZIP'),
     tablesDone: z.number().int(),
     tablesTotal: z.number().int(),
     rows: z.number().int().describe('Table rows written so far'),

@@ -1482,8 +1482,11 @@ export interface components {
             filesTotal: number;
             patientsDone: number;
             patientsTotal: number;
-            /** @enum {string} */
-            phase: "planning" | "tables" | "records" | "archive" | "ready" | "failed" | "expired";
+            /**
+             * @description `tables`: tables into parts; `archive`: record pages, files and the ZIP
+             * @enum {string}
+             */
+            phase: "planning" | "tables" | "archive" | "ready" | "failed" | "expired";
             /** @description Table rows written so far */
             rows: number;
             tablesDone: number;
