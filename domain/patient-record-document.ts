@@ -45,6 +45,8 @@ const STATUS: Record<string, string> = {
 const MODE: Record<string, string> = { in_person: '対面 in person', online: 'オンライン online' };
 const METHOD: Record<string, string> = { cash: '現金 cash', card: 'カード card', qr: 'QR コード QR code', invoice: '請求書 invoice' };
 
+const YEN = new Intl.NumberFormat('ja-JP');
+
 const label = (ja: string, en: string) => `${escapeHtml(ja)}<span class="en">${escapeHtml(en)}</span>`;
 /** An instant as Japan time for people, with the stored UTC value beside it. */
 const when = (iso: string) => `${escapeHtml(formatJapanDateTime(new Date(iso)))} <span class="en">JST (${escapeHtml(iso)})</span>`;
@@ -75,7 +77,7 @@ export function renderPatientRecord(doc: PatientRecordDocument): string {
   const p = doc.patient;
   const row = (ja: string, en: string, value: string) => `<tr><th>${label(ja, en)}</th><td>${value}</td></tr>`;
   const visits = doc.consultations.map((c, i) => {
-    const payment = c.paymentAmount === null ? '<span class="none">—</span>' : `${escapeHtml(c.paymentAmount.toLocaleString('ja-JP'))} 円 / ${escapeHtml(METHOD[c.paymentMethod ?? ''] ?? c.paymentMethod ?? '')}`;
+    const payment = c.paymentAmount === null ? '<span class="none">—</span>' : `${escapeHtml(YEN.format(c.paymentAmount))} 円 / ${escapeHtml(METHOD[c.paymentMethod ?? ''] ?? c.paymentMethod ?? '')}`;
     const timeline = c.events.length
       ? `<table><tr><th>${label('日時', 'At')}</th><th>${label('出来事', 'Event')}</th><th>${label('状態', 'Status')}</th></tr>${c.events
           .map((e) => `<tr><td>${when(e.at)}</td><td>${escapeHtml(e.type)}</td><td>${escapeHtml(STATUS[e.status] ?? e.status)}</td></tr>`)

@@ -33,9 +33,9 @@ async function main() {
     tables.push({ name: done.table, rows: done.rows });
   }
   const tablesSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const peakAfterTables = peakRss();
   const archive = await run(activities.assembleExportArchive, { ...ref, createdAt, tables });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const peak = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
   process.send!({
     rows: tables.reduce((n, t) => n + t.rows, 0),
     seconds,
@@ -43,9 +43,17 @@ async function main() {
     archiveSeconds: seconds - tablesSeconds,
     archiveMiB: Math.round(archive.sizeBytes / 2 ** 20),
     entries: archive.entries,
-    peakRssMiB: peak ? Math.round(Number(peak[1]) / 1024) : -1,
+    peakRssMiB: peakRss(),
+    peakRssAfterTablesMiB: peakAfterTables,
+    heapUsedMiB: Math.round(process.memoryUsage().heapUsed / 2 ** 20),
   });
   await db.destroy();
+}
+
+/** The process's peak resident set so far (VmHWM), MiB. */
+function peakRss(): number {
+  const peak = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return peak ? Math.round(Number(peak[1]) / 1024) : -1;
 }
 
 main().catch((err) => {

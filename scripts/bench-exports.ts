@@ -46,7 +46,7 @@ export async function benchExports(opts: { ownerUrl: string; appUrl: string; dat
          outcome, client_ip, user_agent, request_id, details, seq, prev_hash, hash)
        select ?, now() - interval '1 day' + g * interval '1 millisecond', 'account', gen_random_uuid()::text, '{staff}', 'patient.read', 'patient',
          gen_random_uuid()::text, 'success', '203.0.113.7', 'Mozilla/5.0 (bench)', gen_random_uuid()::text,
-         jsonb_build_object('n', g), g, '\\x00', sha256(int8send(g))
+         jsonb_build_object('n', g), 1000000000 + g, '\\x00', sha256(int8send(g))
        from generate_series(1, ?) g`,
       [anchorClinic, auditRows],
     );
@@ -71,11 +71,11 @@ export async function benchExports(opts: { ownerUrl: string; appUrl: string; dat
 
     say('exports: the full export (child process)');
     const child = fork(path.join(__dirname, 'bench-exports-child.ts'), [], {
-      execArgv: ['--import', 'tsx'],
+      execArgv: ['--import', 'tsx', ...(process.env.BENCH_EXPORT_NODE_OPTIONS ?? '').split(' ').filter(Boolean)],
       env: { ...process.env, BENCH_DB_URL: opts.appUrl, BENCH_KEYS_DIR: keysDir, BENCH_STORE_DIR: path.join(opts.dataDir, 'export-objects'), BENCH_TENANT: clinic },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    const run = await new Promise<{ rows: number; seconds: number; archiveMiB: number; entries: number; peakRssMiB: number; tablesSeconds: number; archiveSeconds: number; error?: string }>((resolve, reject) => {
+    const run = await new Promise<{ rows: number; seconds: number; archiveMiB: number; entries: number; peakRssMiB: number; peakRssAfterTablesMiB: number; heapUsedMiB: number; tablesSeconds: number; archiveSeconds: number; error?: string }>((resolve, reject) => {
       child.once('message', (m) => resolve(m as never));
       child.once('exit', (code) => reject(new Error(`export child exited with ${code}`)));
     });
@@ -89,7 +89,7 @@ export async function benchExports(opts: { ownerUrl: string; appUrl: string; dat
     t = Date.now();
     return {
       dataExport: compared(
-        { patients, consultations: patients * 3, tableRows: run.rows, seconds: round(run.seconds, 1), tablesSeconds: round(run.tablesSeconds, 1), archiveSeconds: round(run.archiveSeconds, 1), rowsPerSec: Math.round(figureRowsPerSec), archiveMiB: run.archiveMiB, entries: run.entries, peakRssMiB: run.peakRssMiB, seedSeconds },
+        { patients, consultations: patients * 3, tableRows: run.rows, seconds: round(run.seconds, 1), tablesSeconds: round(run.tablesSeconds, 1), archiveSeconds: round(run.archiveSeconds, 1), rowsPerSec: Math.round(figureRowsPerSec), archiveMiB: run.archiveMiB, entries: run.entries, peakRssMiB: run.peakRssMiB, peakRssAfterTablesMiB: run.peakRssAfterTablesMiB, heapUsedAtEndMiB: run.heapUsedMiB, seedSeconds },
         { auditCsvRows: before.rows, seconds: [round(before.seconds, 1), round(after.seconds, 1)], rowsPerSec: Math.round(anchorRowsPerSec) },
         ratio,
         'ratio >= 0.5 and peak RSS < 256 MiB',
