@@ -16,6 +16,7 @@ import { fsObjectStore } from '../lib/storage/object-store';
  */
 async function main() {
   const tenantId = process.env.BENCH_TENANT!;
+  const peakBefore = peakRss();
   const db = createDb({ url: process.env.BENCH_DB_URL!, poolMax: 4, applicationName: 'for-clinic-bench-export' });
   const activities = createDataExportActivities({ db, vault: new Vault(db, localKeyProvider({ dir: process.env.BENCH_KEYS_DIR! })), storage: fsObjectStore(path.resolve(process.env.BENCH_STORE_DIR!)) });
   const mock = new MockActivityEnvironment();
@@ -45,6 +46,7 @@ async function main() {
     entries: archive.entries,
     peakRssMiB: peakRss(),
     peakRssAfterTablesMiB: peakAfterTables,
+    rssBeforeMiB: peakBefore,
     heapUsedMiB: Math.round(process.memoryUsage().heapUsed / 2 ** 20),
   });
   await db.destroy();

@@ -75,7 +75,7 @@ export async function benchExports(opts: { ownerUrl: string; appUrl: string; dat
       env: { ...process.env, BENCH_DB_URL: opts.appUrl, BENCH_KEYS_DIR: keysDir, BENCH_STORE_DIR: path.join(opts.dataDir, 'export-objects'), BENCH_TENANT: clinic },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    const run = await new Promise<{ rows: number; seconds: number; archiveMiB: number; entries: number; peakRssMiB: number; peakRssAfterTablesMiB: number; heapUsedMiB: number; tablesSeconds: number; archiveSeconds: number; error?: string }>((resolve, reject) => {
+    const run = await new Promise<{ rows: number; seconds: number; archiveMiB: number; entries: number; peakRssMiB: number; peakRssAfterTablesMiB: number; rssBeforeMiB: number; heapUsedMiB: number; tablesSeconds: number; archiveSeconds: number; error?: string }>((resolve, reject) => {
       child.once('message', (m) => resolve(m as never));
       child.once('exit', (code) => reject(new Error(`export child exited with ${code}`)));
     });
@@ -89,7 +89,7 @@ export async function benchExports(opts: { ownerUrl: string; appUrl: string; dat
     t = Date.now();
     return {
       dataExport: compared(
-        { patients, consultations: patients * 3, tableRows: run.rows, seconds: round(run.seconds, 1), tablesSeconds: round(run.tablesSeconds, 1), archiveSeconds: round(run.archiveSeconds, 1), rowsPerSec: Math.round(figureRowsPerSec), archiveMiB: run.archiveMiB, entries: run.entries, peakRssMiB: run.peakRssMiB, peakRssAfterTablesMiB: run.peakRssAfterTablesMiB, heapUsedAtEndMiB: run.heapUsedMiB, seedSeconds },
+        { patients, consultations: patients * 3, tableRows: run.rows, seconds: round(run.seconds, 1), tablesSeconds: round(run.tablesSeconds, 1), archiveSeconds: round(run.archiveSeconds, 1), rowsPerSec: Math.round(figureRowsPerSec), archiveMiB: run.archiveMiB, entries: run.entries, rssBeforeMiB: run.rssBeforeMiB, peakRssMiB: run.peakRssMiB, peakRssAfterTablesMiB: run.peakRssAfterTablesMiB, heapUsedAtEndMiB: run.heapUsedMiB, seedSeconds },
         { auditCsvRows: before.rows, seconds: [round(before.seconds, 1), round(after.seconds, 1)], rowsPerSec: Math.round(anchorRowsPerSec) },
         ratio,
         'ratio >= 0.5 and peak RSS < 256 MiB',
