@@ -224,7 +224,9 @@ export class ZipWriter {
   private async deflateSmall(plain: Buffer, level: number): Promise<Buffer> {
     let engine = this.engines.get(level);
     if (!engine) {
-      const created = createDeflateRaw({ level });
+      // Output buffers of 4 KiB, not zlib's 16 KiB: a page deflates to a few KiB, and every buffer
+      // the engine hands out is garbage outside V8's heap until the next collection.
+      const created = createDeflateRaw({ level, chunkSize: 4 * 1024 });
       const out: Buffer[] = [];
       created.on('data', (c: Buffer) => out.push(c));
       engine = { stream: created, out };
