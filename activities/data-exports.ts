@@ -118,7 +118,7 @@ export function createDataExportActivities(deps: DataExportDeps) {
       }
     },
 
-    /** The archive, encrypted into object storage; then the parts are deleted. */
+    /** The archive, encrypted into object storage (the parts stay until the export is ready). */
     async assembleExportArchive(ref: DataExportRef & { createdAt: string; tables: Array<{ name: string; rows: number }> }) {
       const beat = heartbeat();
       const clinic = await findTenant(deps.db, ref.tenantId);
@@ -135,21 +135,28 @@ export function createDataExportActivities(deps: DataExportDeps) {
       };
       let patients = 0;
       let files = 0;
+      const missingFiles: string[] = [];
       const writing = (async () => {
         for (const t of EXPORT_TABLES) {
           await add(tablePart(t.name, 'csv'), await readPart(ref, tablePart(t.name, 'csv')));
           await add(tablePart(t.name, 'jsonl'), await readPart(ref, tablePart(t.name, 'jsonl')));
         }
         patients = await addPatientRecords(ref, clinicName, ref.createdAt, add);
-        files = await addProcessFiles(ref, clinicName, add);
+        files = await addProcessFiles(ref, clinicName, add, missingFiles);
         const tables = EXPORT_TABLES.map((t) => ({ ...t, rows: ref.tables.find((r) => r.name === t.name)?.rows ?? 0 }));
-        await add('README.txt', renderArchiveReadme({ clinicName, exportId: ref.exportId, exportedAt: ref.createdAt, tables, excluded: EXCLUDED_TABLES, patients, files }));
-        const manifest = { exportId: ref.exportId, tenantId: ref.tenantId, clinic: clinicName, exportedAt: ref.createdAt, algorithm: 'SHA-256', files: entries.map((e) => ({ path: e.path, bytes: e.bytes, sha256: e.sha256 })) };
+        await add('README.txt', renderArchiveReadme({ clinicName, exportId: ref.exportId, exportedAt: ref.createdAt, tables, excluded: EXCLUDED_TABLES, patients, files, missingFiles }));
+        const manifest = {
+          exportId: ref.exportId, tenantId: ref.tenantId, clinic: clinicName, exportedAt: ref.createdAt, algorithm: 'SHA-256',
+          files: entries.map((e) => ({ path: e.path, bytes: e.bytes, sha256: e.sha256 })),
+          missingFiles,
+        };
         const sums = entries.map((e) => `${e.sha256}  ${e.path}\n`).join('');
         await zip.add('SHA256SUMS.txt', sums);
         await zip.add('manifest.json', `${JSON.stringify(manifest, null, 1)}\n`);
         await zip.finish();
       })();
+      // Either side failing must end the other: a failed entry ends the upload, a failed upload the writer.
+      writing.catch((err: Error) => zip.output.destroy(err));
       const [written, put] = await Promise.allSettled([writing, stored]);
       if (written.status === 'rejected' || put.status === 'rejected') {
         zip.output.destroy();
@@ -157,7 +164,7 @@ export function createDataExportActivities(deps: DataExportDeps) {
         throw written.status === 'rejected' ? written.reason : (put as PromiseRejectedResult).reason;
       }
       // The parts stay until the export is marked ready: a retry of this step still finds them.
-      return { objectKey: key, sizeBytes: archive.bytes(), sha256: archive.sha256(), entries: zip.entries, patients, files };
+      return { objectKey: key, sizeBytes: archive.bytes(), sha256: archive.sha256(), entries: zip.entries, patients, files, missingFiles: missingFiles.length };
     },
 
     /** The archive is ready: the row says until when, the operation log says so; the parts go. */
@@ -251,7 +258,7 @@ export function createDataExportActivities(deps: DataExportDeps) {
   }
 
   /** Every process file in its original bytes (decrypted from storage, page by page), and files/index.html. */
-  async function addProcessFiles(ref: DataExportRef, clinicName: string, add: AddEntry): Promise<number> {
+  async function addProcessFiles(ref: DataExportRef, clinicName: string, add: AddEntry, missing: string[]): Promise<number> {
     const open = await deps.vault.textOpener(ref.tenantId);
     const indexContext = exportPartContext(ref.exportId, 'files/index.html');
     const index = await SealedTempFile.create(await deps.vault.encryptStream(ref.tenantId, indexContext));
@@ -264,9 +271,18 @@ export function createDataExportActivities(deps: DataExportDeps) {
         if (page.length === 0) break;
         for (const f of page) {
           const path = processFilePath(f.processId, f.id, f.contentType);
+          const processName = open(`processes.name:${f.processId}`, f.processNameSealed);
+          const fileName = open(`process_files.name:${f.id}`, f.nameSealed);
+          // A stored object that is gone cannot come back by retrying: the export says so instead
+          // of failing, so the clinic still gets everything else.
+          if (!(await deps.storage.exists(f.storageKey))) {
+            missing.push(f.id);
+            await index.write(fileIndexRow(null, processName, fileName, f.contentType, Number(f.sizeBytes)));
+            continue;
+          }
           const decrypt = await deps.vault.decryptStream(ref.tenantId, fileContentContext(f.id));
           await add(path, pipelineToReadable(await deps.storage.get(f.storageKey), decrypt), { expectedBytes: Number(f.sizeBytes), level: compressionLevelFor(f.contentType) });
-          await index.write(fileIndexRow(path, open(`processes.name:${f.processId}`, f.processNameSealed), open(`process_files.name:${f.id}`, f.nameSealed), f.contentType, Number(f.sizeBytes)));
+          await index.write(fileIndexRow(path, processName, fileName, f.contentType, Number(f.sizeBytes)));
           count += 1;
         }
         afterId = page[page.length - 1]!.id;

@@ -21,6 +21,8 @@ export interface ReadmeInput {
   excluded: Record<string, string>;
   patients: number;
   files: number;
+  /** Process files whose stored copy was not found (process_files.id): listed, not in files/. */
+  missingFiles: string[];
 }
 
 export function renderArchiveReadme(r: ReadmeInput): string {
@@ -62,6 +64,9 @@ export function renderArchiveReadme(r: ReadmeInput): string {
     '  read-only after its contract ended have no such difference.',
     '',
     `患者 / Patients: ${r.patients}    ファイル / Files: ${r.files}`,
+    ...(r.missingFiles.length
+      ? ['', `!! 保存先に見つからなかったファイル (files/ にありません) / Files missing from storage (not in files/): ${r.missingFiles.length}`, ...r.missingFiles.map((id) => `   process_files.id = ${id}`)]
+      : []),
     '',
     '== 表と列 / Tables and columns ==',
   ];
@@ -88,9 +93,10 @@ export function fileIndexHead(clinicName: string): string {
 `;
 }
 
-export function fileIndexRow(path: string, processName: string, fileName: string, contentType: string, bytes: number): string {
-  const href = path.replace(/^files\//, '');
-  return `<tr><td>${escapeHtml(processName)}</td><td>${escapeHtml(fileName)}</td><td>${escapeHtml(contentType)}</td><td>${bytes}</td><td><a href="${escapeHtml(href)}">${escapeHtml(path)}</a></td></tr>\n`;
+/** `path` null: the stored copy was missing when the archive was made. */
+export function fileIndexRow(path: string | null, processName: string, fileName: string, contentType: string, bytes: number): string {
+  const where = path === null ? '保存先に見つかりません / missing from storage' : `<a href="${escapeHtml(path.replace(/^files\//, ''))}">${escapeHtml(path)}</a>`;
+  return `<tr><td>${escapeHtml(processName)}</td><td>${escapeHtml(fileName)}</td><td>${escapeHtml(contentType)}</td><td>${bytes}</td><td>${where}</td></tr>\n`;
 }
 
 export const fileIndexFoot = () => '</table></body></html>\n';

@@ -242,18 +242,18 @@ export class ZipWriter {
   }
 
   private async write(buf: Buffer): Promise<void> {
+    if (this.output.destroyed) throw new Error('ZipWriter: output closed');
     this.offset += buf.length;
     if (!this.output.write(buf)) await new Promise<void>((resolve, reject) => {
-      const onDrain = () => {
-        this.output.off('error', onError);
-        resolve();
+      const done = (err?: Error) => {
+        this.output.off('drain', onDrain).off('error', done).off('close', onClose);
+        if (err) reject(err);
+        else resolve();
       };
-      const onError = (err: Error) => {
-        this.output.off('drain', onDrain);
-        reject(err);
-      };
-      this.output.once('drain', onDrain);
-      this.output.once('error', onError);
+      const onDrain = () => done();
+      // A reader that went away (the upload failed) closes the output without draining it.
+      const onClose = () => done(new Error('ZipWriter: output closed'));
+      this.output.once('drain', onDrain).once('error', done).once('close', onClose);
     });
   }
 }

@@ -3,7 +3,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, DeleteObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 
 /**
@@ -15,6 +15,8 @@ export interface ObjectStore {
   put(key: string, body: Readable): Promise<{ bytes: number }>;
   get(key: string): Promise<Readable>;
   delete(key: string): Promise<void>;
+  /** Whether the object is there (a data export notes a missing file instead of failing on it). */
+  exists(key: string): Promise<boolean>;
 }
 
 export const SAFE_KEY = /^[a-z0-9/-]{1,200}$/;
@@ -45,6 +47,9 @@ export function fsObjectStore(root: string): ObjectStore {
     },
     async delete(key) {
       await rm(file(key), { force: true });
+    },
+    async exists(key) {
+      return stat(file(key)).then((s) => s.isFile(), () => false);
     },
   };
 }
@@ -84,6 +89,15 @@ export function s3ObjectStore(opts: S3Options, client: S3Client = s3Client(opts)
     },
     async delete(key) {
       await client.send(new DeleteObjectCommand({ Bucket: opts.bucket, Key: checkKey(key) }));
+    },
+    async exists(key) {
+      try {
+        await client.send(new HeadObjectCommand({ Bucket: opts.bucket, Key: checkKey(key) }));
+        return true;
+      } catch (err) {
+        if ((err as { name?: string }).name === 'NotFound' || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+        throw err;
+      }
     },
   };
 }

@@ -93,6 +93,9 @@ describe('full data export', () => {
     const processId = (await call(stack.url, 'POST', '/v1/processes', { token: c.adminToken, json: { name: '紹介状 2027' } })).body.id as string;
     const upload = await call(stack.url, 'POST', `/v1/processes/${processId}/files?name=${encodeURIComponent('紹介状 山田.pdf')}`, { token: c.adminToken, raw: pdf, headers: { 'content-type': 'application/pdf' } });
     expect(upload.status).toBe(201);
+    // A file whose stored copy is lost (a storage incident): the export still completes and says so.
+    const lost = await call(stack.url, 'POST', `/v1/processes/${processId}/files?name=lost.txt`, { token: c.adminToken, raw: 'gone', headers: { 'content-type': 'text/plain' } });
+    await rm(path.join(storageDir, 'tenants', c.clinic.id, 'files', lost.body.id));
 
     // Only admins: a doctor is refused everywhere.
     expect((await call(stack.url, 'POST', '/v1/exports', { token: c.doctorToken })).status).toBe(403);
@@ -115,7 +118,7 @@ describe('full data export', () => {
 
     // The workflow's own progress: every table done, rows and bytes counted.
     const progress = await stack.temporal.client.workflow.getHandle(`data-export/${id}`).query(exportProgressQuery);
-    expect(progress).toMatchObject({ phase: 'ready', tablesTotal: EXPORT_TABLES.length, tablesDone: EXPORT_TABLES.length, patientsTotal: 2, patientsDone: 2, filesTotal: 1 });
+    expect(progress).toMatchObject({ phase: 'ready', tablesTotal: EXPORT_TABLES.length, tablesDone: EXPORT_TABLES.length, patientsTotal: 2, patientsDone: 2, filesTotal: 2 });
     expect(progress.rows).toBeGreaterThan(10);
     expect(progress.bytes).toBeGreaterThan(0);
     const shown = await call(stack.url, 'GET', `/v1/exports/${id}`, { token: c.adminToken });
@@ -179,6 +182,9 @@ describe('full data export', () => {
     expect(fileRow).toMatchObject({ id: upload.body.id, name: '紹介状 山田.pdf', archive_path: `files/${processId}/${upload.body.id}.pdf` });
     expect(files.get(fileRow.archive_path)!.equals(pdf)).toBe(true);
     expect(files.get('files/index.html')!.toString('utf8')).toContain('紹介状 山田.pdf');
+    expect(files.get('files/index.html')!.toString('utf8')).toMatch(/lost\.txt.*missing from storage/);
+    expect(manifest.missingFiles).toEqual([lost.body.id]);
+    expect(files.get('README.txt')!.toString('utf8')).toContain(`process_files.id = ${lost.body.id}`);
 
     // One human-readable record per patient, everything escaped.
     const records = [...files.keys()].filter((p) => /^records\/\d{4}\/.+\.html$/.test(p));
