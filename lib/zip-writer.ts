@@ -38,7 +38,7 @@ export interface ZipEntryResult {
 }
 
 interface CentralRecord {
-  name: Buffer;
+  path: string;
   flags: number;
   crc: number;
   compressed: number;
@@ -86,6 +86,8 @@ export class ZipWriter {
     if (path.startsWith('/') || path.split('/').includes('..') || path.includes('\\')) throw new Error(`ZipWriter: unsafe path ${path}`);
     this.busy = true;
     try {
+      // The central directory keeps the path as a string: a small Buffer is a slice of Node's
+      // shared 8 KiB pool, and keeping one per entry kept every pool slab alive with it.
       const name = Buffer.from(path, 'utf8');
       const flags = FLAG_DESCRIPTOR | (/^[\x20-\x7e]*$/.test(path) ? 0 : FLAG_UTF8);
       const expected = opts.expectedBytes ?? (typeof content === 'string' ? Buffer.byteLength(content) : Buffer.isBuffer(content) ? content.length : undefined);
@@ -154,7 +156,7 @@ export class ZipWriter {
         descriptor.writeUInt32LE(size, 12);
       }
       await this.write(inline ? Buffer.concat([head, inline, descriptor]) : descriptor);
-      this.central.push({ name, flags, crc: crc >>> 0, compressed, size, offset, zip64 });
+      this.central.push({ path, flags, crc: crc >>> 0, compressed, size, offset, zip64 });
       return { path, bytes: size, sha256: hash.digest('hex') };
     } finally {
       this.busy = false;
@@ -268,6 +270,7 @@ function zip64Extra(values: number[]): Buffer {
 }
 
 function centralRecord(e: CentralRecord, dosTime: number, dosDate: number): Buffer {
+  const name = Buffer.from(e.path, 'utf8');
   // A value that does not fit goes into the ZIP64 field (uncompressed, compressed, offset order).
   const big: number[] = [];
   const sizeBig = e.zip64 || e.size >= MAX32;
@@ -288,12 +291,12 @@ function centralRecord(e: CentralRecord, dosTime: number, dosDate: number): Buff
   h.writeUInt32LE(e.crc, 16);
   h.writeUInt32LE(compressedBig ? MAX32 : e.compressed, 20);
   h.writeUInt32LE(sizeBig ? MAX32 : e.size, 24);
-  h.writeUInt16LE(e.name.length, 28);
+  h.writeUInt16LE(name.length, 28);
   h.writeUInt16LE(extra.length, 30);
   h.writeUInt16LE(0, 32);
   h.writeUInt16LE(0, 34);
   h.writeUInt16LE(0, 36);
   h.writeUInt32LE((0o100644 << 16) >>> 0, 38); // a regular file, rw-r--r--
   h.writeUInt32LE(offsetBig ? MAX32 : e.offset, 42);
-  return Buffer.concat([h, e.name, extra]);
+  return Buffer.concat([h, name, extra]);
 }
