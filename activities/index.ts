@@ -15,6 +15,8 @@ import { createNoticeActivities, type NoticeSettings } from './notices';
 import { createBackupActivities, type BackupServices } from './backups';
 import { createContractEndActivities, type ContractEndServices } from './contract-end';
 import { createOperatorActivities, type OperatorActivitySettings } from './operators';
+import { createDataExportActivities } from './data-exports';
+import type { ObjectStore } from '../lib/storage/object-store';
 
 export interface ActivityDeps {
   db: Db;
@@ -32,6 +34,8 @@ export interface ActivityDeps {
   contractEnd?: ContractEndServices;
   /** Operators: where break-glass uses are mailed (config SECURITY_EMAILS). */
   operators?: OperatorActivitySettings;
+  /** Where clinics' encrypted files and data export archives live (STORAGE, lib/storage). */
+  storage: ObjectStore;
 }
 
 /** Every activity the workers register, built once with the process's dependencies. */
@@ -49,6 +53,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createBackupActivities(deps),
     ...createContractEndActivities(deps),
     ...createOperatorActivities(deps),
+    ...createDataExportActivities(deps),
   };
 }
 

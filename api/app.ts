@@ -40,6 +40,7 @@ import { processRoutes } from './routes/processes';
 import { patientRoutes } from './routes/patients';
 import { practitionerRoutes } from './routes/practitioners';
 import { consultationRoutes } from './routes/consultations';
+import { exportRoutes } from './routes/exports';
 import { jwtVideoRooms, type VideoRoomProvider } from '../lib/video-room';
 import type { ConsultationTiming } from '../workflows/consultation';
 import { randomBytes } from 'node:crypto';
@@ -69,6 +70,8 @@ export interface AppDeps {
   vault: Vault;
   storage: ObjectStore;
   files: { maxBytes: number };
+  /** Full data exports: how long an archive is kept once ready (EXPORT_RETENTION_SECONDS). */
+  dataExports: { retentionSeconds: number };
   video: VideoRoomProvider;
   consultations: ConsultationTiming;
   /** Advance change notices: lead times and the minimum (CHANGE_NOTICE_*). */
@@ -119,6 +122,7 @@ export function appDeps(
     vault: live.vault ?? new Vault(live.db, createKeyProvider(config)),
     storage: live.storage ?? createObjectStore(config),
     files: { maxBytes: config.FILE_MAX_BYTES },
+    dataExports: { retentionSeconds: config.EXPORT_RETENTION_SECONDS },
     // Without a configured secret (local development) tokens are signed with a per-process one.
     video: jwtVideoRooms({ baseUrl: config.VIDEO_BASE_URL, secret: config.VIDEO_TOKEN_SECRET ?? randomBytes(32).toString('hex') }),
     consultations: {
@@ -201,6 +205,7 @@ export function appRoutes(deps: AppDeps, listener: Listener = 'public'): AnyRout
     ...patientRoutes(deps),
     ...practitionerRoutes(deps),
     ...consultationRoutes(deps),
+    ...exportRoutes(deps),
     ...(deps.passkeyPage ? passkeyPageRoutes() : []),
   ];
   const routes = all.filter((r) => servedOn(r, listener));

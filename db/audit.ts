@@ -4,6 +4,7 @@ import { CsvCopyOut } from './copy-out';
 import type { ActorType, AuditOutcome } from './models/audit-event';
 import type { Knex } from 'knex';
 import type { AuditFilter } from '../domain/audit-query';
+import { FORMULA_LEAD_CODES } from '../domain/csv';
 import { TenantScopeError, tenantIdOf, withTenant, type TenantTransaction } from './tenant-scope';
 
 /**
@@ -142,13 +143,14 @@ export const AUDIT_CSV_COLUMNS = [
 ] as const;
 
 /**
- * A cell that could start like a spreadsheet formula (= + - @, tab, CR) gets a leading `'`.
+ * A cell that could start like a spreadsheet formula (= + - @, tab, CR) gets a leading `'`
+ * (the rule of domain/csv.ts, here in SQL).
  * Applied to every free-text column; the others cannot start that way: seq and the time are
  * digits, actor_type and outcome are fixed words (CHECK constraints), roles and details are a
  * JSON array and object (`[`, `{`), client_ip an address, hash hex. Empty text becomes an empty
  * cell, as NULL does (COPY alone would write `""`).
  */
-const guarded = (column: string) => `case when ascii(${column}) in (61, 43, 45, 64, 9, 13) then '''' || ${column} else nullif(${column}, '') end`;
+const guarded = (column: string) => `case when ascii(${column}) in (${FORMULA_LEAD_CODES.join(', ')}) then '''' || ${column} else nullif(${column}, '') end`;
 
 const CSV_SELECT = `seq, to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), actor_type,
   ${guarded('actor_id')}, to_json(actor_roles), ${guarded('action')}, ${guarded('target_type')}, ${guarded('target_id')},

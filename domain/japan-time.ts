@@ -129,6 +129,11 @@ export function japanDateOf(instant: Date): string {
   return japanWallClock(instant).date;
 }
 
+/** Year, month, day, hour, minute, second on a wall clock in Japan (e.g. for ZIP entry times). */
+export function japanClockParts(instant: Date): Parts {
+  return partsOf(instant);
+}
+
 /** 'YYYY-MM-DD HH:MM' on a wall clock in Japan, for people (mails, exports). */
 export function formatJapanDateTime(instant: Date): string {
   const p = partsOf(instant);

@@ -47,6 +47,8 @@ export const methodNotAllowed = (allowed: string[]) =>
 
 export const conflict = (code: string, detail: string) => new Problem(409, code, 'Conflict', detail);
 
+export const gone = (code: string, detail: string) => new Problem(410, code, 'Gone', detail);
+
 export const payloadTooLarge = (limit: number) =>
   new Problem(413, 'payload_too_large', 'Payload Too Large', `The request body exceeds ${limit} bytes.`);
 

@@ -246,6 +246,8 @@ const schema = z
     S3_ENDPOINT: httpUrl.optional(),
     S3_FORCE_PATH_STYLE: bool.default(false),
     FILE_MAX_BYTES: int(1, 5 * 1024 ** 3).default(50 * 1024 * 1024),
+    /** A clinic's full data export is deleted this long after it is ready (README: Data export). */
+    EXPORT_RETENTION_SECONDS: int(1, 90 * DAY).default(7 * DAY),
     /** Consultation timers (seconds): reminders before the start, the online join window, no-show, payment reminder. */
     CONSULTATION_REMINDERS_SECONDS: commaList(
       (n) => (/^\d{1,8}$/.test(n) && Number(n) >= 1 && Number(n) <= 30 * DAY ? undefined : `must be whole seconds from 1 to ${30 * DAY}`),

@@ -15,6 +15,7 @@ import { benchAudit, type ActiveClinic } from './bench-audit';
 import { benchCrypto } from './bench-crypto';
 import { benchBackup } from './bench-backup';
 import { benchPurge } from './bench-purge';
+import { benchExports } from './bench-exports';
 import { benchConsultations } from './bench-consultations';
 import { benchIncidents } from './bench-incidents';
 import { load as loadUrl, say } from './bench-lib';
@@ -41,13 +42,13 @@ async function activeClinic(api: string, opApi: string, operatorToken: string, o
  * `npm run bench`: prints JSON figures. Each comparison is measured in the same run on the same
  * machine, so the ratio is what to track across commits, not the absolute numbers.
  * BENCH_DURATION (s, default 10) and BENCH_CONNECTIONS (default 32) tune the load; BENCH_PARTS
- * (comma-separated, default all: server,login,reads,audit,consultations,incidents,crypto,backup,purge,start) picks parts.
+ * (comma-separated, default all: server,login,reads,audit,consultations,incidents,crypto,backup,purge,exports,start) picks parts.
  * A part that fails is reported as `{ "error": … }` and the others still run (exit code 1).
  */
 const root = path.resolve(__dirname, '..');
 const duration = Number(process.env.BENCH_DURATION ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const ALL_PARTS = ['server', 'login', 'reads', 'audit', 'consultations', 'incidents', 'crypto', 'backup', 'purge', 'start'] as const;
+const ALL_PARTS = ['server', 'login', 'reads', 'audit', 'consultations', 'incidents', 'crypto', 'backup', 'purge', 'exports', 'start'] as const;
 const parts = new Set((process.env.BENCH_PARTS ?? ALL_PARTS.join(',')).split(',').map((p) => p.trim()).filter(Boolean));
 for (const p of parts) if (!(ALL_PARTS as readonly string[]).includes(p)) throw new Error(`BENCH_PARTS: unknown part "${p}" (known: ${ALL_PARTS.join(', ')})`);
 
@@ -227,6 +228,7 @@ async function main() {
     await part('backup', () => benchBackup({ serverUrl: services.serverUrl, ownerUrl, dataDir }));
 
     await part('purge', () => benchPurge({ serverUrl: services.serverUrl, ownerUrl, appUrl: url, dataDir }));
+    await part('exports', () => benchExports({ ownerUrl, appUrl: url, dataDir }));
 
     await part('start', async () => {
       const startDir = await mkdtemp(path.join(os.tmpdir(), 'for-clinic-bench-start-'));

@@ -15,3 +15,4 @@ export const contractEndWorkflowId = (tenantId: string) => `contract-end/${tenan
 export const breakGlassAlertWorkflowId = (windowId: string) => `break-glass-alert/${windowId}`;
 /** One notice per lockout of an operator (operators.lockouts counts them). */
 export const operatorLockoutWorkflowId = (operatorId: string, lockout: number) => `operator-lockout/${operatorId}/${lockout}`;
+export const dataExportWorkflowId = (exportId: string) => `data-export/${exportId}`;

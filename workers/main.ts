@@ -18,6 +18,7 @@ import { taskQueues } from './task-queues';
 import { createMailWorker, createWorker } from './worker';
 import { contractEndServices } from './contract-end-services';
 import { backupServices } from '../lib/backup/services';
+import { createObjectStore } from '../lib/storage';
 
 /** Worker process entry point: `npm run start:worker`. */
 async function main() {
@@ -67,7 +68,7 @@ async function main() {
   const client = new Client({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE });
   const outbox = new WorkflowOutbox({ db, client, taskQueue: queue, log });
   const contractEnd = contractEndServices(config);
-  const deps = { db, mailer, vault: new Vault(db, keys), outbox, temporal: client, notices: { securityContact: config.SECURITY_CONTACT_EMAIL }, backups: backupServices(config, keys), contractEnd, operators: { securityEmails: config.SECURITY_EMAILS } };
+  const deps = { db, mailer, vault: new Vault(db, keys), outbox, temporal: client, notices: { securityContact: config.SECURITY_CONTACT_EMAIL }, backups: backupServices(config, keys), contractEnd, operators: { securityEmails: config.SECURITY_EMAILS }, storage: createObjectStore(config) };
   // A release runs the workflow code `npm run build` bundled (dist/workflow-bundle.js beside the
   // compiled workers/); a development run bundles the sources at start.
   const prebuilt = path.join(__dirname, '..', 'workflow-bundle.js');

@@ -16,3 +16,4 @@ export { restoreTestWorkflow } from './restore-test';
 export { contractEndWorkflow } from './contract-end';
 export { breakGlassAlertWorkflow } from './break-glass-alert';
 export { operatorLockoutWorkflow } from './operator-lockout';
+export { dataExportWorkflow } from './data-export';

@@ -105,7 +105,11 @@ export function sealStream(key: Buffer, aad: Buffer, fixed?: { salt: Buffer; non
   if (salt.length !== FILE_SALT_BYTES || prefix.length !== PREFIX_BYTES) throw new Error('bad salt or nonce prefix length');
   const header = Buffer.concat([Buffer.from([FILE_FORMAT]), salt, prefix]);
   const scheme = formatTwo(key, aad, header);
-  let pending: Buffer = Buffer.alloc(0);
+  // Small chunks are gathered in a list and joined once per segment: joining each arriving chunk
+  // onto what was pending copied up to 64 KiB per chunk (many small ZIP entries of a data export
+  // made that gigabytes of garbage outside V8's heap).
+  let held: Buffer[] = [];
+  let heldBytes = 0;
   let index = 0;
   const emit = (t: Transform, chunk: Buffer, last: boolean) => {
     t.push(sealSegment(scheme, index, last, chunk));
@@ -117,16 +121,22 @@ export function sealStream(key: Buffer, aad: Buffer, fixed?: { salt: Buffer; non
       cb();
     },
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+      held.push(chunk);
+      heldBytes += chunk.length;
       // Keep at least one byte back: only the flush knows which segment is the last.
-      while (pending.length > SEGMENT_BYTES) {
-        emit(this, pending.subarray(0, SEGMENT_BYTES), false);
-        pending = pending.subarray(SEGMENT_BYTES);
+      if (heldBytes > SEGMENT_BYTES) {
+        let pending = held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
+        while (pending.length > SEGMENT_BYTES) {
+          emit(this, pending.subarray(0, SEGMENT_BYTES), false);
+          pending = pending.subarray(SEGMENT_BYTES);
+        }
+        held = [pending];
+        heldBytes = pending.length;
       }
       cb();
     },
     flush(cb) {
-      emit(this, pending, true);
+      emit(this, Buffer.concat(held, heldBytes), true);
       cb();
     },
   });

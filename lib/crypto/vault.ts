@@ -48,9 +48,16 @@ export class Vault {
   }
 
   async decryptText(tenantId: string, context: string, sealed: Buffer): Promise<string> {
-    if (sealed[0] !== FORMAT) throw new Error('unknown ciphertext format');
+    return openText(await this.dataKey(tenantId, 'data'), tenantId, context, sealed);
+  }
+
+  /**
+   * For bulk reads (the clinic's data export): the key is looked up once, then many fields are
+   * opened synchronously, without a promise per field. Hold it for one job, not longer.
+   */
+  async textOpener(tenantId: string): Promise<(context: string, sealed: Buffer) => string> {
     const key = await this.dataKey(tenantId, 'data');
-    return open(key, sealed.subarray(1), aad(tenantId, context)).toString('utf8');
+    return (context, sealed) => openText(key, tenantId, context, sealed);
   }
 
   async encryptStream(tenantId: string, context: string): Promise<Transform> {
@@ -124,6 +131,11 @@ export class Vault {
     const id = await this.provider.createMasterKey(tenantId, nextVersion);
     return activateMasterKey(this.db, tenantId, { id, version: nextVersion }, undefined);
   }
+}
+
+function openText(key: Buffer, tenantId: string, context: string, sealed: Buffer): string {
+  if (sealed[0] !== FORMAT) throw new Error('unknown ciphertext format');
+  return open(key, sealed.subarray(1), aad(tenantId, context)).toString('utf8');
 }
 
 const aad = (tenantId: string, context: string) => Buffer.from(`forclinic/v1/${tenantId}/${context}`, 'utf8');

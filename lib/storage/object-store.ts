@@ -3,7 +3,7 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 
 /**
@@ -20,6 +20,8 @@ export interface ObjectStore {
    * size: what a clinic's purge deletes (`tenants/<id>/`) and counts for its certificate.
    */
   listUnder(prefix: string): AsyncIterable<{ key: string; bytes: number }>;
+  /** Whether the object is there (a data export notes a missing file instead of failing on it). */
+  exists(key: string): Promise<boolean>;
 }
 
 const checkPrefix = (prefix: string) => {
@@ -75,6 +77,9 @@ export function fsObjectStore(root: string): ObjectStore {
       };
       yield* walk(base);
     },
+    async exists(key) {
+      return stat(file(key)).then((s) => s.isFile(), () => false);
+    },
   };
 }
 
@@ -121,6 +126,15 @@ export function s3ObjectStore(opts: S3Options, client: S3Client = s3Client(opts)
         for (const o of page.Contents ?? []) if (o.Key) yield { key: o.Key, bytes: o.Size ?? 0 };
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
+    },
+    async exists(key) {
+      try {
+        await client.send(new HeadObjectCommand({ Bucket: opts.bucket, Key: checkKey(key) }));
+        return true;
+      } catch (err) {
+        if ((err as { name?: string }).name === 'NotFound' || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+        throw err;
+      }
     },
   };
 }

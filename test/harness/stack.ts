@@ -18,6 +18,7 @@ import { WorkflowOutbox } from '../../temporal/workflow-outbox';
 import { createLogger } from '../../lib/logger';
 import { backupServices } from '../../lib/backup/services';
 import { contractEndServices } from '../../workers/contract-end-services';
+import { createObjectStore } from '../../lib/storage';
 
 const silentLogger = createLogger({ name: 'test', level: 'silent' });
 import { createTestDatabase, type TestDatabase } from './database';
@@ -138,6 +139,7 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
         backups: backupServices(config, keys),
         contractEnd: (contractEnd ??= contractEndServices(config)),
         operators: { securityEmails: config.SECURITY_EMAILS },
+        storage: createObjectStore(config),
       };
       worker = await createWorker({ connection: conn, namespace: config.TEMPORAL_NAMESPACE, taskQueue, deps, workflowBundle: await workflowBundle() });
       // The notice mails' rate-limited queue, as the worker process runs it.

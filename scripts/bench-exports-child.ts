@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createDataExportActivities } from '../activities/data-exports';
+import { createDb } from '../db/connection';
+import { withTenant } from '../db/tenant-scope';
+import { localKeyProvider } from '../lib/crypto/local-key-provider';
+import { Vault } from '../lib/crypto/vault';
+import { fsObjectStore } from '../lib/storage/object-store';
+
+/**
+ * The export of scripts/bench-exports.ts in a process of its own (its peak RSS is the figure):
+ * the workflow's steps in its order, each activity run as Temporal would run it (a mock activity
+ * context, so heartbeats work), without a Temporal server.
+ */
+async function main() {
+  const tenantId = process.env.BENCH_TENANT!;
+  const peakBefore = peakRss();
+  const db = createDb({ url: process.env.BENCH_DB_URL!, poolMax: 4, applicationName: 'for-clinic-bench-export' });
+  const activities = createDataExportActivities({ db, vault: new Vault(db, localKeyProvider({ dir: process.env.BENCH_KEYS_DIR! })), storage: fsObjectStore(path.resolve(process.env.BENCH_STORE_DIR!)) });
+  const mock = new MockActivityEnvironment();
+  /** Runs an activity in the mock context, keeping its return type. */
+  const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> => mock.run(fn, ...args) as Promise<R>;
+  const exportId = randomUUID();
+  const createdAt = new Date().toISOString();
+  await withTenant(db, tenantId, (trx) => trx('data_exports').insert({ id: exportId, tenant_id: tenantId, workflow_id: `data-export/${exportId}`, state: 'running' }));
+  const ref = { tenantId, exportId };
+  const started = process.hrtime.bigint();
+  const plan = await run(activities.planDataExport, ref);
+  const tables: Array<{ name: string; rows: number }> = [];
+  for (const table of plan.tables) {
+    const done = await run(activities.exportTablePart, { ...ref, table });
+    tables.push({ name: done.table, rows: done.rows });
+  }
+  const tablesSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const peakAfterTables = peakRss();
+  const archive = await run(activities.assembleExportArchive, { ...ref, createdAt, tables });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  process.send!({
+    rows: tables.reduce((n, t) => n + t.rows, 0),
+    seconds,
+    tablesSeconds,
+    archiveSeconds: seconds - tablesSeconds,
+    archiveMiB: Math.round(archive.sizeBytes / 2 ** 20),
+    entries: archive.entries,
+    peakRssMiB: peakRss(),
+    peakRssAfterTablesMiB: peakAfterTables,
+    rssBeforeMiB: peakBefore,
+    heapUsedMiB: Math.round(process.memoryUsage().heapUsed / 2 ** 20),
+  });
+  await db.destroy();
+}
+
+/** The process's peak resident set so far (VmHWM), MiB. */
+function peakRss(): number {
+  const peak = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return peak ? Math.round(Number(peak[1]) / 1024) : -1;
+}
+
+main().catch((err) => {
+  process.send!({ error: (err as Error).stack ?? String(err) });
+});
