@@ -31,11 +31,13 @@ export async function up(knex: Knex): Promise<void> {
     create index data_exports_tenant_created on data_exports (tenant_id, created_at desc, id desc);
     -- A patient's consultations in order: the export's per-patient records (and any patient
     -- history screen) read them by patient; without it each patient scanned every consultation.
+    -- It replaces the contract-end purge's index on patient_id alone, which it also serves.
+    drop index if exists consultations_patient_idx;
     create index consultations_patient_idx on consultations (patient_id, starts_at);
   `);
   await isolateByTenant(knex, 'data_exports', 'select, insert, update');
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await knex.raw('drop table data_exports; drop index consultations_patient_idx');
+  await knex.raw('drop table data_exports; drop index consultations_patient_idx; create index consultations_patient_idx on consultations (patient_id)');
 }
