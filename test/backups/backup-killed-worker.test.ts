@@ -1,8 +1,7 @@
-import { fork } from 'node:child_process';
-import path from 'node:path';
 import { createBackupStore } from '../../lib/storage/backup-store';
 import { eventually } from '../harness/clinic';
 import { startTestStack, type TestStack } from '../harness/stack';
+import { forkWorker } from '../harness/worker-process';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -16,26 +15,7 @@ it('a worker killed mid-backup leaves no generation marked complete, and the ret
   // Enough rows that the snapshot takes a while.
   await stack.database.ownerDb.raw(`insert into rate_limits (key, window_start, count) select 'bulk:' || g, now(), g from generate_series(1, 600000) g`);
   const env = stack.config;
-  const doomed = fork(path.join(__dirname, '..', '..', 'workers', 'main.ts'), [], {
-    execArgv: ['--import', 'tsx'],
-    env: {
-      ...process.env,
-      DATABASE_URL: env.DATABASE_URL,
-      TEMPORAL_ADDRESS: env.TEMPORAL_ADDRESS,
-      TEMPORAL_TASK_QUEUE: env.TEMPORAL_TASK_QUEUE,
-      OPERATOR_TOKEN: stack.operatorToken,
-      SES_ENDPOINT: stack.sesEndpoint,
-      KEY_PROVIDER: 'kms',
-      KMS_ENDPOINT: process.env.TEST_KMS_ENDPOINT,
-      BACKUP_DATABASE_URL: env.BACKUP_DATABASE_URL,
-      BACKUP_DIR: env.BACKUP_DIR,
-      OPERATOR_EMAILS: 'ops@forclinic.example',
-      LOG_LEVEL: 'fatal',
-    },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
-  const exited = new Promise((r) => doomed.once('exit', r));
-  await new Promise<void>((resolve) => doomed.once('message', () => resolve()));
+  const doomed = await forkWorker(stack, { BACKUP_DATABASE_URL: env.BACKUP_DATABASE_URL, BACKUP_DIR: env.BACKUP_DIR, OPERATOR_EMAILS: 'ops@forclinic.example' });
 
   const workflowId = `test-backup-killed-${Date.now()}`;
   const handle = await stack.temporal.client.workflow.start('backupWorkflow', { taskQueue: env.TEMPORAL_TASK_QUEUE, workflowId, args: [{ trigger: 'operator' }] });
@@ -44,8 +24,7 @@ it('a worker killed mid-backup leaves no generation marked complete, and the ret
     async () => ((await handle.describe()).raw.pendingActivities ?? []).some((a) => a.activityType?.name === 'writeBackup' && a.heartbeatDetails),
     60_000,
   );
-  doomed.kill('SIGKILL');
-  await exited;
+  await doomed.kill();
   const during = await stack.database.ownerDb('backup_generations').first();
   expect(during.state).toBe('running');
 

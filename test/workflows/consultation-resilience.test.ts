@@ -1,13 +1,12 @@
-import { fork } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { fetchLocalEmails } from '../../lib/local-ses';
 import { call } from '../harness/http';
 import { book, bookingClinic } from '../harness/consultations';
 import { WALK_IN_RULES, runningSlot, slotOn } from '../harness/slots';
 import { eventually } from '../harness/clinic';
 import { startTestStack, type TestStack } from '../harness/stack';
+import { forkWorker } from '../harness/worker-process';
 
 jest.setTimeout(120_000);
 
@@ -61,32 +60,12 @@ describe('a worker killed during an activity', () => {
     const c = await bookingClinic(stack, { patientEmail: 'killed-worker@example.jp' });
     // From here on the only worker is a separate process whose mail calls hang.
     await stack.stopWorker();
-    const doomed = fork(path.join(__dirname, '..', '..', 'workers', 'main.ts'), [], {
-      execArgv: ['--import', 'tsx'],
-      env: {
-        ...process.env,
-        DATABASE_URL: stack.database.url,
-        TEMPORAL_ADDRESS: stack.config.TEMPORAL_ADDRESS,
-        TEMPORAL_TASK_QUEUE: stack.config.TEMPORAL_TASK_QUEUE,
-        OPERATOR_TOKEN: stack.operatorToken,
-        SES_ENDPOINT: `http://127.0.0.1:${(hang.address() as AddressInfo).port}`,
-        KEY_PROVIDER: 'kms',
-        KMS_ENDPOINT: process.env.TEST_KMS_ENDPOINT,
-        LOG_LEVEL: 'error',
-      },
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    });
-    const exited = new Promise((r) => doomed.once('exit', r));
-    await Promise.race([
-      new Promise<void>((resolve) => doomed.once('message', () => resolve())),
-      exited.then((code) => Promise.reject(new Error(`the worker exited before it was ready (${String(code)})`))),
-    ]);
+    const doomed = await forkWorker(stack, { SES_ENDPOINT: `http://127.0.0.1:${(hang.address() as AddressInfo).port}`, LOG_LEVEL: 'error' });
 
     const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotOn(2, '10:00'), mode: 'in_person' });
     expect(booked.status).toBe(201);
     await eventually('the reminder activity is stuck in the SES call', async () => arrivals.length > 0);
-    doomed.kill('SIGKILL');
-    await exited;
+    await doomed.kill();
 
     await stack.startWorker();
     await eventually('the reminder is retried and sent', async () => (await fetchLocalEmails(stack.sesEndpoint)).some((m) => m.destination.to[0] === 'killed-worker@example.jp'), 40_000);

@@ -1,5 +1,3 @@
-import { fork } from 'node:child_process';
-import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { seedClinicVolume } from '../../db/seed-clinic-volume';
 import { contractEndWorkflowId } from '../../temporal/workflow-ids';
@@ -8,6 +6,7 @@ import { eventually } from '../harness/clinic';
 import { bookingClinic } from '../harness/consultations';
 import { call } from '../harness/http';
 import { startTestStack, type TestStack } from '../harness/stack';
+import { forkWorker } from '../harness/worker-process';
 
 /**
  * A worker SIGKILLed in the middle of a purge: the retry on another worker finishes it without
@@ -31,29 +30,7 @@ it('finishes a purge whose worker was killed mid-way, and certifies what existed
 
   // From here on the only worker is a separate process, killed once it has deleted some rows.
   await stack.stopWorker();
-  const doomed = fork(path.join(__dirname, '..', '..', 'workers', 'main.ts'), [], {
-    execArgv: ['--import', 'tsx'],
-    env: {
-      ...process.env,
-      ...SETTINGS,
-      DATABASE_URL: stack.database.url,
-      PURGE_DATABASE_URL: stack.config.PURGE_DATABASE_URL,
-      STORAGE_DIR: stack.config.STORAGE_DIR,
-      TEMPORAL_ADDRESS: stack.config.TEMPORAL_ADDRESS,
-      TEMPORAL_TASK_QUEUE: stack.config.TEMPORAL_TASK_QUEUE,
-      OPERATOR_TOKEN: stack.operatorToken,
-      SES_ENDPOINT: stack.sesEndpoint,
-      KEY_PROVIDER: 'kms',
-      KMS_ENDPOINT: process.env.TEST_KMS_ENDPOINT,
-      LOG_LEVEL: 'fatal',
-    },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
-  const exited = new Promise((r) => doomed.once('exit', r));
-  await Promise.race([
-    new Promise<void>((resolve) => doomed.once('message', () => resolve())),
-    exited.then((code) => Promise.reject(new Error(`the worker exited before it was ready (${String(code)})`))),
-  ]);
+  const doomed = await forkWorker(stack, { ...SETTINGS, PURGE_DATABASE_URL: stack.config.PURGE_DATABASE_URL, STORAGE_DIR: stack.config.STORAGE_DIR });
 
   const set = await call(stack.operatorUrl, 'PATCH', `/v1/operator/tenants/${tenantId}`, { token: stack.operatorToken, json: { contractEndsAt: new Date(Date.now() + 1_000).toISOString() } });
   expect(set.status).toBe(200);
@@ -65,8 +42,7 @@ it('finishes a purge whose worker was killed mid-way, and certifies what existed
     },
     60_000,
   );
-  doomed.kill('SIGKILL');
-  await exited;
+  await doomed.kill();
   const { rows } = await stack.database.ownerDb.raw('select count(*)::int as n from consultations where tenant_id = ?', [tenantId]);
   expect(rows[0].n).toBeGreaterThan(0); // killed with work left
 

@@ -1,13 +1,12 @@
-import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { activateTenant, insertTenant } from '../../db/tenants';
 import { fetchLocalEmails } from '../../lib/local-ses';
 import { eventually } from '../harness/clinic';
 import { call } from '../harness/http';
 import { startTestStack, type TestStack } from '../harness/stack';
+import { forkWorker } from '../harness/worker-process';
 
 jest.setTimeout(180_000);
 
@@ -55,27 +54,7 @@ describe('a worker killed mid-fan-out', () => {
       ids.push(t.id);
       addresses.push(...t.contractEmails);
     }
-    const doomed = fork(path.join(__dirname, '..', '..', 'workers', 'main.ts'), [], {
-      execArgv: ['--import', 'tsx'],
-      env: {
-        ...process.env,
-        DATABASE_URL: stack.database.url,
-        TEMPORAL_ADDRESS: stack.config.TEMPORAL_ADDRESS,
-        TEMPORAL_TASK_QUEUE: stack.config.TEMPORAL_TASK_QUEUE,
-        OPERATOR_TOKEN: stack.operatorToken,
-        SES_ENDPOINT: `http://127.0.0.1:${(relay.address() as AddressInfo).port}`,
-        KEY_PROVIDER: 'kms',
-        KMS_ENDPOINT: process.env.TEST_KMS_ENDPOINT,
-        MAIL_SEND_RATE: '5',
-        LOG_LEVEL: 'error',
-      },
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    });
-    const exited = new Promise((r) => doomed.once('exit', r));
-    await Promise.race([
-      new Promise<void>((resolve) => doomed.once('message', () => resolve())),
-      exited.then((code) => Promise.reject(new Error(`the worker exited before it was ready (${String(code)})`))),
-    ]);
+    const doomed = await forkWorker(stack, { SES_ENDPOINT: `http://127.0.0.1:${(relay.address() as AddressInfo).port}`, MAIL_SEND_RATE: '5', LOG_LEVEL: 'error' });
 
     const declared = await call(stack.operatorUrl, 'POST', '/v1/operator/incidents', {
       token: stack.operatorToken,
@@ -90,8 +69,7 @@ describe('a worker killed mid-fan-out', () => {
     await eventually('the worker is stuck in a provider call', async () => held > 0, 30_000);
     // Mails answered before the hold have had time to be marked sent.
     await new Promise((r) => setTimeout(r, 500));
-    doomed.kill('SIGKILL');
-    await exited;
+    await doomed.kill();
     const atKill = (await mine()).length;
     expect(atKill).toBeLessThan(addresses.length);
 
