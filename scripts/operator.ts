@@ -8,6 +8,8 @@ import { operatorRolesSchema } from '../domain/operators';
 import { Problem } from '../domain/problems';
 import { ConfigError, loadMigrationConfig } from '../lib/config';
 import { PasswordHasher } from '../lib/password-hash';
+import path from 'node:path';
+import { dataDirOf, devOwnerUrl } from './dev-owner-url';
 
 /**
  * Operator accounts from the host, as the tables' owner (MIGRATION_DATABASE_URL), for the first
@@ -35,7 +37,10 @@ async function main(): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  const config = loadMigrationConfig();
+  // On npm start's own embedded PostgreSQL (development) the owner URL it recorded is used.
+  const recorded = process.env.MIGRATION_DATABASE_URL ? undefined : await devOwnerUrl(dataDirOf(process.env, path.join(__dirname, '..')));
+  if (recorded) console.error('[operator] MIGRATION_DATABASE_URL is unset: using the embedded PostgreSQL that npm start runs');
+  const config = loadMigrationConfig(recorded ? { ...process.env, MIGRATION_DATABASE_URL: recorded } : process.env);
   const db = createDb({ url: config.MIGRATION_DATABASE_URL, poolMax: 2, applicationName: 'for-clinic-operator', as: 'owner' });
   const audit: AuditContext = { actorType: 'system', actorId: `host:${userInfo().username}`, actorRoles: [], clientIp: null, userAgent: 'npm run operator', requestId: null };
   try {

@@ -9,6 +9,7 @@ import { provisionPurgeLogin } from '../db/purge-role';
 import { loginOf, withLogin } from '../db/roles';
 import { ConfigError, loadMigrationConfig } from '../lib/config';
 import { startProcess, waitFor, type ManagedProcess } from '../lib/process';
+import { dataDirOf, recordDevOwnerUrl } from './dev-owner-url';
 import { forgetProcesses, reapOrphans, recordProcesses } from './orphans';
 import { startServices, type Services } from './services';
 
@@ -35,7 +36,7 @@ const num = (name: string, fallback: number) => {
 let shutdown: (code: number) => Promise<void> = async (code) => process.exit(code);
 
 async function main() {
-  const dataDir = path.resolve(env.DATA_DIR || path.join(root, '.data'));
+  const dataDir = dataDirOf(env, root);
   await mkdir(path.join(dataDir, 'logs'), { recursive: true });
   const port = num('PORT', 3000);
   const operatorPort = num('OPERATOR_PORT', 3001);
@@ -105,6 +106,7 @@ async function main() {
     await ensureDatabase(services.serverUrl, 'forclinic');
     ownerUrl = withDatabase(services.serverUrl, 'forclinic');
     databaseUrl = withLogin(ownerUrl, await embeddedLogin(dataDir));
+    await recordDevOwnerUrl(dataDir, ownerUrl);
   }
   // Backups read through a role of their own (db/backup-roles.ts), never the owner's credential;
   // on our own server we make it and the restore test's role, with passwords kept like the login's.
@@ -213,7 +215,8 @@ async function main() {
     `Temporal UI:    ${services.temporalUiUrl ?? `(external cluster at ${services.temporalAddress})`}`,
     `Mail viewer:    ${services.mailViewerUrl ?? '(real Amazon SES)'}`,
     ...(env.METRICS_PORT && env.METRICS_PORT !== '0' ? [`Metrics:        http://${env.METRICS_HOST ?? '127.0.0.1'}:${env.METRICS_PORT}/metrics (API), :${Number(env.METRICS_PORT) + 1}/metrics (worker)`] : []),
-    `Operator token: ${operatorToken}${env.OPERATOR_TOKEN ? ' (from OPERATOR_TOKEN)' : ' (generated for this run; set OPERATOR_TOKEN to fix it)'}`,
+    `Operator token: ${operatorToken}${env.OPERATOR_TOKEN ? ' (from OPERATOR_TOKEN)' : ' (generated for this run; set OPERATOR_TOKEN to fix it)'} (break-glass: logged and mailed)`,
+    ...(external ? [] : ["First operator: npm run operator -- create --email you@example.jp --name 'Your Name' --role platform-admin"]),
     'Press Ctrl-C to stop.',
   ];
   const width = Math.max(...lines.map((l) => l.length));
