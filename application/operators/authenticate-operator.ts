@@ -4,6 +4,7 @@ import { recordPlatformEntry } from '../../db/platform-log';
 import { API_KEY_PREFIX, countBreakGlassUse, liveApiKey, liveOperatorSession, OPERATOR_SESSION_PREFIX } from '../../db/operators';
 import { OPERATOR_ROLES, type OperatorPrincipal } from '../../domain/operator-roles';
 import { breakGlassWindow } from '../../domain/operators';
+import { Problem } from '../../domain/problems';
 import { breakGlassAlertWorkflowId } from '../../temporal/workflow-ids';
 import { commitPlatformScopeThenDispatch } from '../commit-then-dispatch';
 import type { OperatorActor } from '../deps';
@@ -48,11 +49,15 @@ export async function authenticateOperator(deps: OperatorDeps, bearer: string, r
  */
 async function recordBreakGlassUse(deps: OperatorDeps, audit: AuditContext, route: string): Promise<void> {
   const window = breakGlassWindow(new Date());
+  // Fail closed, like every operator request: an unrecorded use of the token is refused.
   await commitPlatformScopeThenDispatch(deps, async (trx, enqueue) => {
     const opened = await countBreakGlassUse(trx, window, audit.clientIp ?? '', route);
     await recordPlatformEntry(trx, audit, { action: 'operator.break_glass', outcome: 'success', details: { route } });
     if (opened) {
       await enqueue({ kind: 'start', workflowId: breakGlassAlertWorkflowId(opened), workflowType: 'breakGlassAlertWorkflow', args: [{ windowStart: window.toISOString() }] });
     }
+  }).catch((err: unknown) => {
+    if (err instanceof Problem) throw err;
+    throw new Problem(503, 'operation_log_unavailable', 'Service Unavailable', 'The platform operation log could not record this use of the break-glass token, so it is refused.');
   });
 }
