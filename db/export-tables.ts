@@ -54,7 +54,14 @@ export const EXPORT_TABLES: ExportTable[] = [
     from: 'tenants',
     description: 'クリニック / The clinic itself',
     orderBy: 'id',
-    columns: [ID, col('slug', 'ログイン用のクリニック ID / Clinic id used at sign-in'), col('name', 'クリニック名 / Name'), col('contract_emails', '契約連絡先メール / Contract contact addresses'), col('status', '状態 / Status'), CREATED, UPDATED],
+    columns: [
+      ID, col('slug', 'ログイン用のクリニック ID / Clinic id used at sign-in'), col('name', 'クリニック名 / Name'), col('contract_emails', '契約連絡先メール / Contract contact addresses'), col('status', '状態 / Status'),
+      ts('contract_ends_at', '契約終了日時 / Contract ends at'), col('contract_state', '契約の状態 (active, ending, read_only, purging, purged) / Contract state'), CREATED, UPDATED,
+    ],
+    omitted: {
+      legal_hold_reason: 'the provider\'s own record of a legal hold (kept for the operators, not clinic data)',
+      legal_hold_at: 'the provider\'s own record of a legal hold (kept for the operators, not clinic data)',
+    },
   },
   {
     name: 'accounts',

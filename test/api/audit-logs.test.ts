@@ -48,7 +48,7 @@ describe('the operation log', () => {
     expect(roleChange.occurredAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
     const failed = entries.find((e) => e.action === 'login' && e.outcome === 'failed');
     expect(failed.userAgent).toBe('test-agent/1.0');
-    expect(entries.find((e) => e.action === 'tenant.create').actor).toEqual({ type: 'operator', id: 'break-glass', roles: ['viewer', 'support', 'security', 'platform-admin'] });
+    expect(entries.find((e) => e.action === 'tenant.create').actor).toEqual({ type: 'operator', id: 'break-glass', name: 'break-glass', roles: ['viewer', 'support', 'security', 'platform-admin'] });
     // Newest first, strictly decreasing sequence.
     const seqs = entries.map((e) => Number(e.seq));
     expect(seqs).toEqual([...seqs].sort((a, b) => b - a));

@@ -105,7 +105,8 @@ describe('the migration that unified the two platform logs', () => {
   it('moves operator_actions into the platform log and chains the existing rows in the order they happened', async () => {
     const old = await createTestDatabase();
     try {
-      expect(await old.ownerDb.migrate.down()).toEqual([expect.any(Number), ['20270101000004_platform_operation_log']]);
+      // Later migrations stay; only the unification is undone and redone.
+      expect(await old.ownerDb.migrate.down({ name: '20270101000004_platform_operation_log' })).toEqual([expect.any(Number), ['20270101000004_platform_operation_log']]);
       await old.ownerDb.raw(`insert into platform_audit_events (occurred_at, actor_type, actor_id, action, outcome, details)
         values ('2026-12-20T01:00:00Z', 'operator', 'operator', 'incident.declare', 'success', '{}'),
                ('2026-12-22T01:00:00Z', 'operator', 'operator', 'incident.update', 'success', '{}')`);

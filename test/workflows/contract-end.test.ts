@@ -178,7 +178,7 @@ describe('contract end', () => {
     expect([signIn.status, signIn.body.code]).toEqual([401, 'invalid_credentials']);
     expect(Object.values(await rowsPerTable(tenantId)).every((n) => n === 0)).toBe(true);
     // The platform log keeps ids only.
-    const platformLog = await stack.database.ownerDb('operator_actions').where({ target_id: tenantId }).orderBy('id');
+    const platformLog = await stack.database.ownerDb('platform_audit_events').where({ target_id: tenantId }).orderBy('seq');
     expect(platformLog.map((e: { action: string }) => e.action)).toEqual(
       expect.arrayContaining(['tenant.legal_hold.place', 'tenant.legal_hold.lift', 'contract.purge_started', 'contract.purged']),
     );
