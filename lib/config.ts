@@ -145,6 +145,19 @@ function checkResidency(c: Record<string, unknown> & { ALLOW_NON_JAPAN_REGION: b
 
 const email = z.string().email();
 
+/** A WebAuthn relying party id (clinics' or operators'): a domain name, never an IP address. */
+const rpId = (example: string) =>
+  z
+    .string()
+    .regex(DOMAIN, `must be a lower-case domain name like ${example} (no scheme, port or path)`)
+    .refine((v) => !/^[\d.]+$/.test(v), 'must be a domain name, not an IP address');
+
+/** Origins allowed to perform passkey ceremonies: https, or http only on localhost. */
+const passkeyOrigins = commaList(
+  (o) => originProblem(o, ['https:', 'http:']) ?? (o.startsWith('http:') && new URL(o).hostname !== 'localhost' ? 'must use https (http only for localhost)' : undefined),
+  (o) => o,
+);
+
 const schema = z
   .object({
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -178,15 +191,8 @@ const schema = z
     OPERATOR_SESSION_IDLE_SECONDS: int(60, DAY).default(30 * 60),
     OPERATOR_SESSION_MAX_SECONDS: int(60, 7 * DAY).default(8 * 3_600),
     /** The operators' WebAuthn relying party (their own listener's origin); default: WEBAUTHN_RP_ID and WEBAUTHN_ORIGINS. */
-    OPERATOR_WEBAUTHN_RP_ID: z
-      .string()
-      .regex(DOMAIN, 'must be a lower-case domain name like ops.forclinic.example (no scheme, port or path)')
-      .refine((v) => !/^[\d.]+$/.test(v), 'must be a domain name, not an IP address')
-      .optional(),
-    OPERATOR_WEBAUTHN_ORIGINS: commaList(
-      (o) => originProblem(o, ['https:', 'http:']) ?? (o.startsWith('http:') && new URL(o).hostname !== 'localhost' ? 'must use https (http only for localhost)' : undefined),
-      (o) => o,
-    ).optional(),
+    OPERATOR_WEBAUTHN_RP_ID: rpId('ops.forclinic.example').optional(),
+    OPERATOR_WEBAUTHN_ORIGINS: passkeyOrigins.optional(),
     /** Who is told of security-relevant platform events (each break-glass use), comma-separated. */
     SECURITY_EMAILS: commaList((e) => (email.safeParse(e).success ? undefined : 'is not an e-mail address'), (e) => e).default([]),
     /** The application's login role: owns nothing, member of forclinic_app only (db/roles.ts). */
@@ -295,17 +301,10 @@ const schema = z
     AUDIT_DEFAULT_WINDOW_DAYS: int(1, 3_660).default(90),
     AUDIT_MAX_WINDOW_DAYS: int(1, 3_660).default(366),
     /** WebAuthn relying party: the domain the clinics' front end runs on (never an IP address). */
-    WEBAUTHN_RP_ID: z
-      .string()
-      .regex(DOMAIN, 'must be a lower-case domain name like app.forclinic.example (no scheme, port or path)')
-      .refine((v) => !/^[\d.]+$/.test(v), 'must be a domain name, not an IP address')
-      .default('localhost'),
+    WEBAUTHN_RP_ID: rpId('app.forclinic.example').default('localhost'),
     WEBAUTHN_RP_NAME: z.string().min(1).default('FOR CLINIC'),
     /** Comma-separated origins allowed to perform passkey ceremonies (https, or http only on localhost). */
-    WEBAUTHN_ORIGINS: commaList(
-      (o) => originProblem(o, ['https:', 'http:']) ?? (o.startsWith('http:') && new URL(o).hostname !== 'localhost' ? 'must use https (http only for localhost)' : undefined),
-      (o) => o,
-    ).default(['http://localhost:3000']),
+    WEBAUTHN_ORIGINS: passkeyOrigins.default(['http://localhost:3000']),
     ...backupShape,
     /** Where backup and restore-test failures are mailed (comma-separated). */
     OPERATOR_EMAILS: commaList((e) => (email.safeParse(e).success ? undefined : 'is not an e-mail address'), (e) => e).default([]),
