@@ -58,7 +58,7 @@ export const accountRoutes = (deps: AppDeps) => [
     params: tenantParams,
     body: createAdminSchema,
     responses: { 201: { description: 'Created; hand the initial password over out of band', schema: created } },
-    problems: { 400: ['password_policy'], 404: [], 409: ['login_id_taken'], 429: ['rate_limited'] },
+    problems: { 400: ['password_policy'], 404: [], 409: ['login_id_taken', 'purge_started'], 429: ['rate_limited'] },
     handler: async (ctx, { params, body }) => {
       ctx.status = 201;
       ctx.body = await createClinicAdmin(deps, actor(ctx), params.tenantId, body);

@@ -27,7 +27,7 @@ export const operatorTenantRoutes = (deps: AppDeps) => [
     operatorRoles: ['platform-admin'],
     params: idParams,
     responses: { 202: { description: 'Rotation started', schema: z.object({ workflowId: z.string() }) } },
-    problems: { 404: [], 409: ['rotation_in_progress'] },
+    problems: { 404: [], 409: ['rotation_in_progress', 'purge_started'] },
     handler: async (ctx, { params }) => {
       const { workflowId } = await rotateTenantKeys(deps, actor(ctx), params.id);
       ctx.status = 202;

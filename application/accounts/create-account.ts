@@ -2,6 +2,8 @@ import { insertAccount } from '../../db/accounts';
 import { recordAudit } from '../../db/audit';
 import { getTenant } from '../../db/tenants';
 import type { CreateAccountInput } from '../../domain/account';
+import { contractSettled } from '../../domain/contract';
+import { conflict } from '../../domain/problems';
 import { commitThenDispatch } from '../commit-then-dispatch';
 import type { Actor, Services } from '../deps';
 import { issueInitialPassword } from './initial-password';
@@ -44,5 +46,7 @@ export async function createClinicAdmin(
   input: Omit<CreateAccountInput, 'roles'>,
 ): Promise<{ accountId: string; initialPassword?: string }> {
   const tenant = await getTenant(deps.db, tenantId);
+  // No personal data is written to a clinic after its deletion began (its certificate says so).
+  if (contractSettled(tenant.contractState)) throw conflict('purge_started', 'This clinic\'s data is being or has been deleted; no account can be added to it.');
   return createAccount(deps, actor, tenant.id, { ...input, roles: ['admin'] });
 }

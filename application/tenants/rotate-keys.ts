@@ -1,6 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { recordAuditNow } from '../../db/audit';
 import { getTenant } from '../../db/tenants';
+import { contractSettled } from '../../domain/contract';
 import { conflict } from '../../domain/problems';
 import { TENANT_ID } from '../../temporal/search-attributes';
 import { keyRotationWorkflowId } from '../../temporal/workflow-ids';
@@ -17,6 +18,8 @@ const START_DEADLINE_MS = 5_000;
  */
 export async function rotateTenantKeys(deps: Pick<Services, 'db' | 'temporal' | 'taskQueue'>, actor: Actor, tenantId: string): Promise<{ workflowId: string }> {
   const tenant = await getTenant(deps.db, tenantId);
+  // A rotation would make a new master key for a clinic whose keys the purge destroys.
+  if (contractSettled(tenant.contractState)) throw conflict('purge_started', 'This clinic\'s data is being or has been deleted; its keys are destroyed, not rotated.');
   const workflowId = keyRotationWorkflowId(tenant.id);
   try {
     await deps.temporal.connection.withDeadline(Date.now() + START_DEADLINE_MS, () =>

@@ -5559,7 +5559,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict with the current state: `rotation_in_progress` */
+            /** @description Conflict with the current state: `purge_started`, `rotation_in_progress` */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5568,7 +5568,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rotation_in_progress";
+                        code?: "purge_started" | "rotation_in_progress";
                     };
                 };
             };
@@ -5966,7 +5966,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict with the current state: `login_id_taken` */
+            /** @description Conflict with the current state: `login_id_taken`, `purge_started` */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5975,7 +5975,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "login_id_taken";
+                        code?: "login_id_taken" | "purge_started";
                     };
                 };
             };

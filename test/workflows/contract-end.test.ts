@@ -173,6 +173,11 @@ describe('contract end', () => {
     expect(tomb.body).toMatchObject({ contractState: 'purged', name: '(deleted)', contractEmails: [] });
     expect((await op('POST', `/v1/operator/tenants/${tenantId}/legal-hold`, { reason: 'too late' })).body.code).toBe('purge_started');
     expect((await setEnd(tenantId, null)).body.code).toBe('purge_started');
+    // Nor does any other operator write: no new account (personal data after the certificate), no new master key.
+    const admin = await op('POST', `/v1/operator/tenants/${tenantId}/admins`, { loginId: 'late', email: 'late@clinic.example', displayName: 'Late' });
+    expect([admin.status, admin.body.code]).toEqual([409, 'purge_started']);
+    const rotation = await op('POST', `/v1/operator/tenants/${tenantId}/key-rotation`);
+    expect([rotation.status, rotation.body.code]).toEqual([409, 'purge_started']);
     // Nobody signs in to a purged clinic, and trying leaves no row of it anywhere.
     const signIn = await call(stack.url, 'POST', '/v1/auth/login', { json: { tenant: c.clinic.slug, loginId: 'admin', password: STRONG_PASSWORD } });
     expect([signIn.status, signIn.body.code]).toEqual([401, 'invalid_credentials']);
