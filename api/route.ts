@@ -39,6 +39,11 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
    */
   operatorRoles?: OperatorRole[];
   /**
+   * With `operator`: refused to API keys (403 operator_session_required). Managing operators and
+   * keys is for people: a leaked key must not mint keys or operators that outlive its revocation.
+   */
+  notByApiKey?: boolean;
+  /**
    * With `operator`: states an operator's session may be in (default: only `active`). Sign-in
    * steps (password change, passkey enrolment and presentation) name theirs. API keys and
    * break-glass have no session and count as active.

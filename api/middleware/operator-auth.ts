@@ -40,6 +40,10 @@ export function operatorAuth(deps: OperatorDeps) {
         await deps.securityEvents.record({ kind: 'forbidden', clientIp: ctx.state.clientIp, route: name });
         throw forbidden('operator_role_required', `This route needs one of the operator roles: ${roles.join(', ')}.`);
       }
+      if (route.notByApiKey && credential.operator.via === 'api-key') {
+        await deps.securityEvents.record({ kind: 'forbidden', clientIp: ctx.state.clientIp, route: name });
+        throw forbidden('operator_session_required', 'Only a person (an operator session, or break-glass) can do this, not an API key.');
+      }
       await next();
     };
   };

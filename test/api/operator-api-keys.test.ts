@@ -56,22 +56,35 @@ describe('operator API keys', () => {
   });
 
   it('revokes a key at once; revoking again changes nothing; unknown ids are 404', async () => {
-    const admin = await createApiKey(stack, ['platform-admin'], 'provisioning');
-    const { id, key } = await createApiKey(stack, ['support'], 'helpdesk', admin.key);
-    expect((await listKeys()).find((k) => k.id === id)).toMatchObject({ createdBy: admin.id });
+    const breakGlass = stack.operatorToken;
+    const { id, key } = await createApiKey(stack, ['support'], 'helpdesk');
     expect((await call(stack.operatorUrl, 'GET', '/v1/operator/me', { token: key })).status).toBe(200);
-    expect((await call(stack.operatorUrl, 'DELETE', `/v1/operator/api-keys/${id}`, { token: admin.key })).status).toBe(204);
+    expect((await call(stack.operatorUrl, 'DELETE', `/v1/operator/api-keys/${id}`, { token: breakGlass })).status).toBe(204);
     expect((await call(stack.operatorUrl, 'GET', '/v1/operator/me', { token: key })).status).toBe(401);
-    expect((await call(stack.operatorUrl, 'DELETE', `/v1/operator/api-keys/${id}`, { token: admin.key })).status).toBe(204);
+    expect((await call(stack.operatorUrl, 'DELETE', `/v1/operator/api-keys/${id}`, { token: breakGlass })).status).toBe(204);
     expect((await listKeys()).find((k) => k.id === id)).toMatchObject({ status: 'revoked', revokedAt: expect.any(String) });
-    expect((await call(stack.operatorUrl, 'DELETE', '/v1/operator/api-keys/00000000-0000-4000-8000-000000000000', { token: admin.key })).status).toBe(404);
+    expect((await call(stack.operatorUrl, 'DELETE', '/v1/operator/api-keys/00000000-0000-4000-8000-000000000000', { token: breakGlass })).status).toBe(404);
 
-    // Who did what: the platform's operation log names the key that created and revoked.
+    // Who did what: the platform's operation log names who created and revoked it.
     const log = await stack.database.ownerDb('platform_audit_events').whereIn('action', ['operator.api_key.create', 'operator.api_key.revoke']).where({ targetId: id }).orderBy('occurredAt');
     expect(log.map((e: { action: string; actorId: string }) => [e.action, e.actorId])).toEqual([
-      ['operator.api_key.create', admin.id],
-      ['operator.api_key.revoke', admin.id],
+      ['operator.api_key.create', 'break-glass'],
+      ['operator.api_key.revoke', 'break-glass'],
     ]);
+  });
+
+  it('lets only people manage keys and operators: a platform-admin key can neither mint keys nor operators, nor revoke', async () => {
+    const admin = await createApiKey(stack, ['platform-admin'], 'provisioning');
+    const other = await createApiKey(stack, ['viewer'], 'report');
+    const attempts = [
+      call(stack.operatorUrl, 'POST', '/v1/operator/api-keys', { token: admin.key, json: { name: 'child', roles: ['platform-admin'], expiresInSeconds: 3_600 } }),
+      call(stack.operatorUrl, 'DELETE', `/v1/operator/api-keys/${other.id}`, { token: admin.key }),
+      call(stack.operatorUrl, 'POST', '/v1/operator/operators', { token: admin.key, json: { email: 'minted@forclinic.example', name: 'Minted', roles: ['security'] } }),
+    ];
+    for (const reply of await Promise.all(attempts)) expect([reply.status, reply.body.code]).toEqual([403, 'operator_session_required']);
+    // It still does what its role is for.
+    expect((await call(stack.operatorUrl, 'GET', '/v1/operator/api-keys', { token: admin.key })).status).toBe(200);
+    expect((await listKeys()).find((k) => k.id === other.id)).toMatchObject({ status: 'active' });
   });
 
   it('validates what a key may be', async () => {

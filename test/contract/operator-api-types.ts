@@ -1746,7 +1746,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `operator_role_required`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
+            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1755,7 +1755,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "operator_role_required" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
+                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
                     };
                 };
             };
@@ -1846,7 +1846,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `operator_role_required`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
+            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1855,7 +1855,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "operator_role_required" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
+                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
                     };
                 };
             };
@@ -4442,7 +4442,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `operator_role_required`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
+            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4451,7 +4451,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "operator_role_required" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
+                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
                     };
                 };
             };
@@ -4561,7 +4561,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `operator_role_required`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
+            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4570,7 +4570,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "operator_role_required" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
+                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
                     };
                 };
             };
@@ -4691,7 +4691,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `operator_role_required`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
+            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4700,7 +4700,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "operator_role_required" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
+                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
                     };
                 };
             };
