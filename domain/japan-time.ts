@@ -35,13 +35,47 @@ interface Parts {
   second: number;
 }
 
-function partsOf(instant: Date): Parts {
-  if (Number.isNaN(instant.getTime())) throw new RangeError('not a valid instant');
+function zoneParts(instant: Date): Parts {
   const out: Record<string, number> = {};
   for (const p of wallClockFormat.formatToParts(instant)) {
     if (p.type !== 'literal') out[p.type] = Number(p.value);
   }
   return out as unknown as Parts;
+}
+
+/**
+ * The zone's offset from UTC (ms) at the start of each hour, as Intl reports it. Intl's
+ * formatToParts costs microseconds, and an export formats millions of instants; within an hour
+ * whose two ends have the same offset there is no transition (no zone has ever changed its offset
+ * and back within an hour), so the wall clock there is UTC plus that offset. Bounded: cleared when full.
+ */
+const SPAN_MS = 60 * 60_000;
+const spanOffsets = new Map<number, number>();
+function offsetAtSpan(span: number): number {
+  let offset = spanOffsets.get(span);
+  if (offset === undefined) {
+    const at = span * SPAN_MS;
+    const p = zoneParts(new Date(at));
+    // setUTCFullYear, not Date.UTC: that one reads years 0–99 as 1900–1999.
+    const wall = new Date(0);
+    wall.setUTCFullYear(p.year, p.month - 1, p.day);
+    wall.setUTCHours(p.hour, p.minute, p.second, 0);
+    offset = wall.getTime() - at;
+    if (spanOffsets.size >= 10_000) spanOffsets.clear();
+    spanOffsets.set(span, offset);
+  }
+  return offset;
+}
+
+function partsOf(instant: Date): Parts {
+  const ms = instant.getTime();
+  if (Number.isNaN(ms)) throw new RangeError('not a valid instant');
+  const span = Math.floor(ms / SPAN_MS);
+  const offset = offsetAtSpan(span);
+  // A transition inside this span (never since 1951 in Japan): ask Intl for this instant itself.
+  if (offset !== offsetAtSpan(span + 1)) return zoneParts(instant);
+  const wall = new Date(ms + offset);
+  return { year: wall.getUTCFullYear(), month: wall.getUTCMonth() + 1, day: wall.getUTCDate(), hour: wall.getUTCHours(), minute: wall.getUTCMinutes(), second: wall.getUTCSeconds() };
 }
 
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');

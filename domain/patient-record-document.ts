@@ -47,7 +47,18 @@ const METHOD: Record<string, string> = { cash: '現金 cash', card: 'カード c
 
 const YEN = new Intl.NumberFormat('ja-JP');
 
-const label = (ja: string, en: string) => `${escapeHtml(ja)}<span class="en">${escapeHtml(en)}</span>`;
+/** A bilingual label; the same few dozen labels recur on every page of an export, so each is built once. */
+const labels = new Map<string, string>();
+const label = (ja: string, en: string) => {
+  const key = `${ja}\u0000${en}`;
+  let html = labels.get(key);
+  if (html === undefined) {
+    html = `${escapeHtml(ja)}<span class="en">${escapeHtml(en)}</span>`;
+    // Labels with data in them (a consultation's number, the export time) are few per page; bounded anyway.
+    if (labels.size < 1_000) labels.set(key, html);
+  }
+  return html;
+};
 /** An instant as Japan time for people, with the stored UTC value beside it. */
 const when = (iso: string) => `${escapeHtml(formatJapanDateTime(new Date(iso)))} <span class="en">JST (${escapeHtml(iso)})</span>`;
 const text = (value: string | null) => (value === null || value === '' ? '<span class="none">—</span>' : `<div class="text">${escapeHtml(value)}</div>`);

@@ -27,6 +27,23 @@ describe('Japan time', () => {
     expect(formatJapanDateTime(new Date('2026-12-31T15:05:00Z'))).toBe('2027-01-01 00:05');
   });
 
+  it('reads the same wall clock as Intl for any instant, also across the summer times of 1948–1951', () => {
+    // partsOf caches the zone's offset per 15 minutes; Intl asked directly is the reference.
+    const intl = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Tokyo', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    const reference = (d: Date) => intl.format(d).replace(', ', ' ').replace(/^\d+/, (year) => year.padStart(4, '0'));
+    const instants = [
+      // Japan's summer time: on at 1948-05-01 24:00 (15:00Z), off at 1948-09-11 25:00 (15:00Z).
+      ...[-1, 0, 1, 59, 60].map((m) => new Date(Date.UTC(1948, 4, 1, 15, m) - 60_000)),
+      ...[-61, -60, -59, -1, 0, 1].map((m) => new Date(Date.UTC(1948, 8, 11, 15, 0) + m * 60_000)),
+      new Date('0050-06-01T00:00:00Z'),
+      new Date('2026-12-31T14:59:59.999Z'),
+    ];
+    let seed = 42;
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    for (let i = 0; i < 2_000; i++) instants.push(new Date(Date.UTC(1900, 0, 1) + Math.floor(random() * 200 * 365.25 * 86_400_000)));
+    for (const d of instants) expect([d.toISOString(), formatJapanDateTime(d)]).toEqual([d.toISOString(), reference(d)]);
+  });
+
   it('does calendar arithmetic without a zone', () => {
     expect(addDays('2026-02-28', 1)).toBe('2026-03-01');
     expect(addDays('2028-02-28', 1)).toBe('2028-02-29');
