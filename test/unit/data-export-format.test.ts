@@ -1,9 +1,13 @@
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { csvCell, csvLine, guardFormula } from '../../domain/csv';
 import { patientDocumentPath, processFilePath } from '../../domain/data-export';
 import { escapeHtml, renderPatientRecord } from '../../domain/patient-record-document';
+import { SealedTempFile, type SealedTempFileSummary } from '../../lib/sealed-temp-file';
 import { ZipWriter } from '../../lib/zip-writer';
 
 /** The export's formats without the stack: ZIP (read back by yauzl, an independent reader), CSV cells, HTML. */
@@ -52,6 +56,48 @@ describe('ZipWriter', () => {
     expect(entries.get('files/p/x.bin')!.equals(big)).toBe(true);
     expect(entries.get('tables/a.csv')!.toString()).toBe('a,b\r\n1,2\r\n');
     for (const r of results) expect(r.sha256).toBe(createHash('sha256').update(entries.get(r.path)!).digest('hex'));
+  });
+
+  it('takes an entry deflated ahead into a scratch file as it is, checksums included, and refuses a wrong length', async () => {
+    // A pass-through stands in for the vault's cipher: this is about the deflate and the copy.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'zip-deflated-'));
+    try {
+      const file = await SealedTempFile.create(new PassThrough(), { dir, deflate: 1 });
+      const lines = Array.from({ length: 20_000 }, (_, i) => `${i},患者 ${i},"a ""quoted"" cell"\r\n`);
+      for (const line of lines) await file.write(line);
+      const info = (await file.close()) as Required<SealedTempFileSummary>;
+      const plain = Buffer.from(lines.join(''), 'utf8');
+      expect(info).toMatchObject({ bytes: plain.length, sha256: createHash('sha256').update(plain).digest('hex') });
+      expect(info.compressedBytes).toBe((await readFile(file.path)).length);
+      expect(info.compressedBytes).toBeLessThan(plain.length / 3);
+
+      const zip = new ZipWriter(clock);
+      const archive = collect(zip.output);
+      const result = await zip.addDeflated('tables/patients.csv', file.readBack(new PassThrough()), info);
+      await zip.add('after.txt', 'next entry');
+      await zip.finish();
+      const entries = await entriesOf(await archive);
+      expect(entries.get('tables/patients.csv')!.equals(plain)).toBe(true);
+      expect(entries.get('after.txt')!.toString()).toBe('next entry');
+      expect(result).toEqual({ path: 'tables/patients.csv', bytes: plain.length, sha256: info.sha256 });
+
+      const wrong = new ZipWriter(clock);
+      void collect(wrong.output);
+      await expect(wrong.addDeflated('x.csv', file.readBack(new PassThrough()), { ...info, compressedBytes: info.compressedBytes + 1 })).rejects.toThrow(/deflated bytes/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps a central directory larger than one of its 1 MiB blocks intact', async () => {
+    const zip = new ZipWriter(clock);
+    const archive = collect(zip.output);
+    const name = (i: number) => `records/${String(i).padStart(6, '0')}/${'p'.repeat(60)}.html`;
+    for (let i = 0; i < 12_000; i++) await zip.add(name(i), `${i}`);
+    await zip.finish();
+    const entries = await entriesOf(await archive);
+    expect(entries.size).toBe(12_000);
+    expect(entries.get(name(11_999))!.toString()).toBe('11999');
   });
 
   it('writes ZIP64 end records (what more than 65,535 entries need) that a reader follows', async () => {
