@@ -159,7 +159,7 @@ export const EXPORT_TABLES: ExportTable[] = [
   },
   {
     name: 'consultations',
-    description: '診察 (問診・カルテ記載・処方・会計, 復号済み) / Consultations (questionnaire, note, prescriptions, payment; opened)',
+    description: '診察 (問診・カルテ記載・処方・会計, 復号済み; 患者ごとに古い順) / Consultations (questionnaire, note, prescriptions, payment; opened; by patient, oldest first)',
     orderBy: 'starts_at, id',
     columns: [
       ID, col('patient_id', '患者 / Patient (patients.id)'), col('practitioner_id', '医師 / Doctor (practitioners.id)'),
@@ -177,7 +177,7 @@ export const EXPORT_TABLES: ExportTable[] = [
   },
   {
     name: 'consultation_events',
-    description: '診察の経過 (状態の変化) / Consultation timeline (status changes)',
+    description: '診察の経過 (状態の変化; 診察ごと) / Consultation timeline (status changes; by consultation)',
     orderBy: 'consultation_id, occurred_at, id',
     columns: [col('id', '行番号 / Row number'), col('consultation_id', '診察 / Consultation'), col('event_key', '出来事の番号 / Event key'), col('type', '種類 / Type'), col('status', '変化後の状態 / Status after'), ts('occurred_at', '日時 / At'), col('details', '詳細 (JSON) / Details')],
     omitted: { tenant_id: 'the clinic' },
@@ -295,4 +295,33 @@ export function exportSelectSql(table: ExportTable): string {
   // The clinic row is not row-level secured (tenants is the platform's); the id narrows it.
   const where = table.from === 'tenants' ? `where id = nullif(current_setting('app.tenant_id', true), '')::uuid` : '';
   return `select json_build_array(${values}) as r from ${from} ${where} order by ${table.orderBy}`;
+}
+
+/**
+ * The tables written in the records pass (activities/data-exports.ts): a patient, each of their
+ * consultations and each consultation's timeline are read together, so the sealed values are
+ * opened once for the table files and the patient's record page alike.
+ */
+export const RECORD_TABLES = ['patients', 'consultations', 'consultation_events'] as const;
+
+export const exportTable = (name: string): ExportTable => {
+  const table = EXPORT_TABLES.find((t) => t.name === name);
+  if (!table) throw new Error(`no exported table ${name}`);
+  return table;
+};
+
+/**
+ * The records pass's ONE statement (one snapshot): per patient (patients.csv order) a JSON array
+ * of the patient's exported columns, then an array of consultations (oldest first), each its
+ * exported columns, then the doctor's name, then an array of its timeline rows. Each subquery
+ * reads a single table, so the catalog's unqualified column expressions name that table's columns.
+ */
+export function recordPassSql(): string {
+  const values = (name: string) => exportTable(name).columns.map((c) => c.sql ?? c.name).join(', ');
+  const events = `coalesce((select json_agg(json_build_array(${values('consultation_events')}) order by ${exportTable('consultation_events').orderBy.replace('consultation_id, ', '')})
+      from consultation_events where consultation_id = c.id), '[]'::json)`;
+  const doctor = '(select display_name from practitioners where id = c.practitioner_id)';
+  const visits = `coalesce((select json_agg(json_build_array(${values('consultations')}, ${doctor}, ${events}) order by ${exportTable('consultations').orderBy})
+      from consultations c where c.patient_id = p.id), '[]'::json)`;
+  return `select json_build_array(${values('patients')}, ${visits}) as r from patients p order by ${exportTable('patients').orderBy}`;
 }

@@ -22,7 +22,7 @@ export interface ExportProgress {
 
 export const initialProgress = (): ExportProgress => ({ phase: 'planning', tablesDone: 0, tablesTotal: 0, rows: 0, bytes: 0, patientsDone: 0, patientsTotal: 0, filesTotal: 0 });
 
-/** Patients per records batch: one activity, one folder `records/<batch>/`. */
+/** Patients per folder of record pages, `records/<NNNN>/` (a folder of 100,000 files is unusable in most file managers). */
 export const PATIENTS_PER_BATCH = 1_000;
 
 /** Object keys (lib/storage/object-store.ts allows a-z 0-9 / -): all under the clinic's prefix, which contract-end purge deletes. */
@@ -36,8 +36,6 @@ export const exportArchiveContext = (exportId: string) => `data_exports.archive:
 
 /** Part names (the activities write them, the assembler reads them). */
 export const tablePart = (table: string, kind: 'csv' | 'jsonl') => `tables/${table}.${kind}`;
-export const recordsPart = (batch: number) => `records/${batchFolder(batch)}`;
-export const recordsIndexPart = (batch: number) => `records-index/${batchFolder(batch)}`;
 
 export const batchFolder = (batch: number) => String(batch + 1).padStart(4, '0');
 

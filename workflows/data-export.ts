@@ -38,8 +38,8 @@ export interface DataExportResult {
 /**
  * One full data export of a clinic (`data-export/<id>`, search attribute TenantId; ids only in
  * its input, history and query — never a name or a value from the clinic's records). Tables one
- * after another into encrypted parts, then the archive; then it waits out the retention time and
- * deletes the archive. Its progress (tables done, rows, bytes) answers the `progress` query.
+ * after another into encrypted parts, then the archive (with the records pass over patients,
+ * consultations and timelines); then it waits out the retention time and deletes the archive. Its progress (tables done, rows, bytes) answers the `progress` query.
  */
 export async function dataExportWorkflow(input: DataExportInput): Promise<DataExportResult> {
   const ref = { tenantId: input.tenantId, exportId: input.exportId };
@@ -48,7 +48,7 @@ export async function dataExportWorkflow(input: DataExportInput): Promise<DataEx
 
   const plan = await planDataExport(ref);
   if (plan.outcome !== 'planned') return { exportId: input.exportId, outcome: plan.outcome, rows: 0 };
-  progress.tablesTotal = plan.tables.length;
+  progress.tablesTotal = plan.tables.length + (plan.recordTables?.length ?? 0);
   progress.patientsTotal = plan.patients;
   progress.filesTotal = plan.files;
   try {
@@ -65,6 +65,16 @@ export async function dataExportWorkflow(input: DataExportInput): Promise<DataEx
     const archive = await assembleExportArchive({ ...ref, createdAt: input.createdAt, tables });
     progress.patientsDone = archive.patients;
     progress.bytes = archive.sizeBytes;
+    // Patients, consultations and timelines are written by the archive's records pass; its
+    // counts replace any earlier part of the same table (an export planned before the pass
+    // existed wrote those parts too). Only data changes here, no command: old histories replay.
+    for (const t of archive.tables ?? []) {
+      const earlier = tables.findIndex((x) => x.name === t.name);
+      if (earlier >= 0) progress.rows -= tables.splice(earlier, 1)[0]!.rows;
+      else progress.tablesDone += 1;
+      tables.push({ name: t.name, rows: t.rows });
+      progress.rows += t.rows;
+    }
     await finishDataExport({
       ...ref,
       objectKey: archive.objectKey,
