@@ -10,6 +10,7 @@ import { localKeyProvider } from '../lib/crypto/local-key-provider';
 import { Vault } from '../lib/crypto/vault';
 import { ExportSlots } from '../lib/export-slots';
 import { createLogger } from '../lib/logger';
+import { WORKER_NODE_FLAGS } from '../workers/node-flags';
 import { compared, round, say } from './bench-lib';
 
 /**
@@ -71,11 +72,12 @@ export async function benchExports(opts: { ownerUrl: string; appUrl: string; dat
 
     say('exports: the full export (child process)');
     const child = fork(path.join(__dirname, 'bench-exports-child.ts'), [], {
-      execArgv: ['--import', 'tsx', ...(process.env.BENCH_EXPORT_NODE_OPTIONS ?? '').split(' ').filter(Boolean)],
+      // The worker's own V8 flags: the figure is what a production worker's process does.
+      execArgv: [...WORKER_NODE_FLAGS, '--import', 'tsx', ...(process.env.BENCH_EXPORT_NODE_OPTIONS ?? '').split(' ').filter(Boolean)],
       env: { ...process.env, BENCH_DB_URL: opts.appUrl, BENCH_KEYS_DIR: keysDir, BENCH_STORE_DIR: path.join(opts.dataDir, 'export-objects'), BENCH_TENANT: clinic },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    const run = await new Promise<{ rows: number; seconds: number; archiveMiB: number; entries: number; peakRssMiB: number; peakRssAfterTablesMiB: number; rssBeforeMiB: number; heapUsedMiB: number; tablesSeconds: number; archiveSeconds: number; error?: string }>((resolve, reject) => {
+    const run = await new Promise<{ rows: number; seconds: number; cpuSeconds: number; archiveMiB: number; entries: number; peakRssMiB: number; peakRssAfterTablesMiB: number; rssBeforeMiB: number; heapUsedMiB: number; tablesSeconds: number; archiveSeconds: number; error?: string }>((resolve, reject) => {
       child.once('message', (m) => resolve(m as never));
       child.once('exit', (code) => reject(new Error(`export child exited with ${code}`)));
     });
@@ -89,7 +91,7 @@ export async function benchExports(opts: { ownerUrl: string; appUrl: string; dat
     t = Date.now();
     return {
       dataExport: compared(
-        { patients, consultations: patients * 3, tableRows: run.rows, seconds: round(run.seconds, 1), tablesSeconds: round(run.tablesSeconds, 1), archiveSeconds: round(run.archiveSeconds, 1), rowsPerSec: Math.round(figureRowsPerSec), archiveMiB: run.archiveMiB, entries: run.entries, rssBeforeMiB: run.rssBeforeMiB, peakRssMiB: run.peakRssMiB, peakRssAfterTablesMiB: run.peakRssAfterTablesMiB, heapUsedAtEndMiB: run.heapUsedMiB, seedSeconds },
+        { patients, consultations: patients * 3, tableRows: run.rows, seconds: round(run.seconds, 1), cpuSeconds: run.cpuSeconds, tablesSeconds: round(run.tablesSeconds, 1), archiveSeconds: round(run.archiveSeconds, 1), rowsPerSec: Math.round(figureRowsPerSec), archiveMiB: run.archiveMiB, entries: run.entries, rssBeforeMiB: run.rssBeforeMiB, peakRssMiB: run.peakRssMiB, peakRssAfterTablesMiB: run.peakRssAfterTablesMiB, heapUsedAtEndMiB: run.heapUsedMiB, seedSeconds },
         { auditCsvRows: before.rows, seconds: [round(before.seconds, 1), round(after.seconds, 1)], rowsPerSec: Math.round(anchorRowsPerSec) },
         ratio,
         'ratio >= 0.5 and peak RSS < 256 MiB',

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { WORKER_NODE_FLAGS } from '../../workers/node-flags';
 import { apiListenerProblems, CONFIG_KEYS, loadConfig, loadMigrationConfig, workerConfigProblems } from '../../lib/config';
 import { CUSTOM_SEARCH_ATTRIBUTES } from '../../temporal/search-attributes';
 
@@ -54,6 +55,12 @@ describe('docker-compose.yml', () => {
       const source = entry.replace(/^dist\//, '').replace(/\.js$/, '.ts');
       expect(() => require.resolve(path.join(__dirname, '..', '..', source))).not.toThrow();
     }
+  });
+
+  it('runs the worker with the V8 flags of workers/node-flags.ts, as npm start:worker does', () => {
+    expect(compose.services.worker.command.slice(1, -1)).toEqual([...WORKER_NODE_FLAGS]);
+    const scripts = (require('../../package.json') as { scripts: Record<string, string> }).scripts;
+    for (const flag of WORKER_NODE_FLAGS) expect(scripts['start:worker']).toContain(flag);
   });
 
   it('publishes only the TLS proxy on all interfaces; anything else only on loopback', () => {
