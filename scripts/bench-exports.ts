@@ -81,7 +81,7 @@ export async function benchExports(opts: { ownerUrl: string; appUrl: string; dat
       child.once('message', (m) => resolve(m as never));
       child.once('exit', (code) => reject(new Error(`export child exited with ${code}`)));
     });
-    child.disconnect();
+    if (child.connected) child.disconnect();
     if (run.error) throw new Error(run.error);
     const after = await anchorRun();
 

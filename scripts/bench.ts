@@ -219,13 +219,16 @@ async function main() {
         return benchConsultations({ api, adminToken: c.adminToken, adminId: c.adminId, serverEnv, temporalAddress: services.temporalAddress, taskQueue: 'for-clinic' });
       });
       await part('incidents', () => benchIncidents({ api: opApi, operatorToken: token, ownerUrl, sesEndpoint: services.sesEndpoint!, serverEnv, temporalAddress: services.temporalAddress }));
+      // The backup while the API serves a signed-in user (GET /v1/me), whose latency is one of its figures.
+      await part('backup', async () => {
+        const session = (await (await fetch(`${api}/v1/auth/login`, { method: 'POST', headers: json, body: loginBody('admin', password) })).json()) as { token: string };
+        return benchBackup({ serverUrl: services.serverUrl, ownerUrl, dataDir, api: { url: api, token: session.token } });
+      });
     } finally {
       server.disconnect();
     }
 
     await part('crypto', () => benchCrypto(url, dataDir));
-
-    await part('backup', () => benchBackup({ serverUrl: services.serverUrl, ownerUrl, dataDir }));
 
     await part('purge', () => benchPurge({ serverUrl: services.serverUrl, ownerUrl, appUrl: url, dataDir }));
     await part('exports', () => benchExports({ ownerUrl, appUrl: url, dataDir }));
