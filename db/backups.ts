@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Manifest } from '../lib/backup/manifest';
 import type { VerificationProblem } from '../lib/backup/verify';
 import type { Db } from './connection';
+import type { Keyset } from '../domain/pagination';
 
 /**
  * Backup generations, their verifications and restore tests, and the operators' own operation
@@ -141,8 +142,18 @@ export interface GenerationListItem extends GenerationRow {
   lastProblems: VerificationProblem[] | null;
 }
 
-export async function listGenerations(db: Db, limit: number): Promise<GenerationListItem[]> {
-  const generations: GenerationRow[] = await db('backup_generations').orderBy([{ column: 'started_at', order: 'desc' }, 'id']).limit(limit);
+/**
+ * Generations newest first, `limit` of them after `before` (a keyset on started_at, id; the
+ * keyset's createdAt is the started_at of the last row of the previous page, at microseconds).
+ */
+export async function listGenerations(db: Db, limit: number, before?: Keyset): Promise<Array<GenerationListItem & { cursorTs: string }>> {
+  const generations: Array<GenerationRow & { cursorTs: string }> = await db('backup_generations')
+    .select('*', db.raw(`to_char(started_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as "cursorTs"`))
+    .modify((q) => {
+      if (before) q.whereRaw('(started_at, id) < (?::timestamptz, ?::uuid)', [before.createdAt, before.id]);
+    })
+    .orderBy([{ column: 'started_at', order: 'desc' }, { column: 'id', order: 'desc' }])
+    .limit(limit);
   const latest = await latestVerifications(db, generations.map((g) => g.id));
   const byId = new Map(latest.map((v) => [v.generationId, v]));
   return generations.map((g) => {

@@ -6,7 +6,10 @@ import type { AppDeps } from '../app';
 
 /** Operator routes for backups (README: Backups). Every call is in the operators' log (operator_actions). */
 const generationParams = z.strictObject({ id: z.string().uuid() });
-const listQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(200).default(50) });
+const listQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(512).optional().describe('`nextCursor` of the previous page'),
+});
 
 const utc = z.string().datetime();
 const backupGenerationSchema = z
@@ -73,9 +76,10 @@ export const operatorBackupRoutes = (deps: AppDeps) => [
     security: 'operator',
     operatorRoles: ['platform-admin'],
     query: listQuery,
-    responses: { 200: { description: 'Generations', schema: z.object({ items: z.array(backupGenerationSchema) }).meta({ id: 'BackupGenerationList' }) } },
+    responses: { 200: { description: 'Generations', schema: z.object({ items: z.array(backupGenerationSchema), nextCursor: z.string().nullable().describe('Pass as `cursor` for the next (older) page; null on the last page') }).meta({ id: 'BackupGenerationList' }) } },
+    problems: { 400: ['invalid_cursor'] },
     handler: async (ctx, { query }) => {
-      ctx.body = await readBackups(deps, actor(ctx), query.limit);
+      ctx.body = await readBackups(deps, actor(ctx), query);
     },
   }),
   defineRoute({

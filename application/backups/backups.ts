@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { getGeneration, insertRestoreTest, insertRunningGeneration, listGenerations, listRestoreTests } from '../../db/backups';
+import { decodeCursor, encodeCursor } from '../../domain/pagination';
 import { recordOperatorAction } from '../../db/platform-log';
 import { conflict, notFound } from '../../domain/problems';
 import type { BackupInput } from '../../workflows/backup';
@@ -45,11 +46,15 @@ export async function startRestoreTest(deps: Pick<Services, 'db' | 'outbox'>, ac
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export async function readBackups(deps: Pick<Services, 'db'>, actor: Actor, limit: number) {
-  const rows = await listGenerations(deps.db, limit);
-  await recordOperatorAction(deps.db, actor.audit, { action: 'backup.list', details: { count: rows.length } });
+export async function readBackups(deps: Pick<Services, 'db'>, actor: Actor, page: { limit: number; cursor?: string }) {
+  const before = decodeCursor(page.cursor);
+  const rows = await listGenerations(deps.db, page.limit + 1, before);
+  const items = rows.slice(0, page.limit);
+  const last = items.at(-1);
+  await recordOperatorAction(deps.db, actor.audit, { action: 'backup.list', details: { count: items.length } });
   return {
-    items: rows.map((g) => ({
+    nextCursor: rows.length > page.limit && last ? encodeCursor({ createdAt: last.cursorTs, id: last.id }) : null,
+    items: items.map((g) => ({
       id: g.id,
       workflowId: g.workflowId,
       trigger: g.trigger,

@@ -48,3 +48,27 @@ it('fails visibly: the generation is marked failed with the reason, nothing is d
   expect(mails).toHaveLength(1);
   expect(mails[0]!.body.text).toMatch(/is a superuser/);
 }, 60_000);
+
+it('lists generations newest first, page by page with a cursor, none skipped or repeated; a forged cursor is 400', async () => {
+  const auth = { authorization: `Bearer ${stack.operatorToken}` };
+  // Five more, two of them started at the same instant: the order breaks that tie by id.
+  const same = new Date(Date.now() - 30 * 86_400_000);
+  await stack.database.ownerDb('backup_generations').insert(
+    [same, same, ...[31, 32, 33].map((d) => new Date(Date.now() - d * 86_400_000))].map((startedAt, i) => ({ id: randomUUID(), workflowId: `paged-${i}`, trigger: 'schedule', state: 'pruned', store: 'test', startedAt })),
+  );
+  const all = await stack.database.ownerDb('backup_generations').orderBy([{ column: 'started_at', order: 'desc' }, { column: 'id', order: 'desc' }]).pluck('id');
+  expect(all.length).toBeGreaterThanOrEqual(5);
+  const seen: string[] = [];
+  let cursor: string | null = null;
+  for (let page = 0; page < 10; page += 1) {
+    const res: { status: number; body: any } = await call(stack.operatorUrl, 'GET', `/v1/operator/backups?limit=4${cursor ? `&cursor=${cursor}` : ''}`, { headers: auth });
+    expect([res.status, res.body.code]).toEqual([200, undefined]);
+    expect(res.body.items.length).toBeLessThanOrEqual(4);
+    seen.push(...res.body.items.map((g: { id: string }) => g.id));
+    cursor = res.body.nextCursor;
+    if (!cursor) break;
+  }
+  expect(seen).toEqual(all);
+  const forged = await call(stack.operatorUrl, 'GET', `/v1/operator/backups?cursor=${Buffer.from('["2026-13-01T00:00:00.000000Z","x"]').toString('base64url')}`, { headers: auth });
+  expect([forged.status, forged.body.code]).toEqual([400, 'invalid_cursor']);
+});

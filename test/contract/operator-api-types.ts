@@ -704,6 +704,8 @@ export interface components {
         };
         BackupGenerationList: {
             items: components["schemas"]["BackupGeneration"][];
+            /** @description Pass as `cursor` for the next (older) page; null on the last page */
+            nextCursor: string | null;
         };
         BackupStarted: {
             /** Format: uuid */
@@ -2625,6 +2627,8 @@ export interface operations {
     listBackups: {
         parameters: {
             query?: {
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
                 /** @description Page size (keyset pagination). */
                 limit?: number;
             };
@@ -2644,7 +2648,7 @@ export interface operations {
                     "application/json": components["schemas"]["BackupGenerationList"];
                 };
             };
-            /** @description Malformed request: `invalid_json`, `validation_failed` */
+            /** @description Malformed request: `invalid_cursor`, `invalid_json`, `validation_failed` */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2653,7 +2657,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "invalid_json" | "validation_failed";
+                        code?: "invalid_cursor" | "invalid_json" | "validation_failed";
                     };
                 };
             };
