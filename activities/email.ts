@@ -4,6 +4,7 @@ import type { Db } from '../db/connection';
 import { EmailDeliveryRow } from '../db/models/email-delivery';
 import { withTenant } from '../db/tenant-scope';
 import { permanentRejection, type Mailer, type OutgoingEmail } from '../lib/mailer';
+import { resentMail } from './mail-templates/resent';
 
 /** How long a claim keeps other attempts from sending the same mail (database time). */
 export const SEND_LEASE_SECONDS = 20;
@@ -33,9 +34,10 @@ export const isMailRejected = (err: unknown) => err instanceof ApplicationFailur
  *    non-retryable MailRejected; any other error releases the claim (so the retry may claim it
  *    at once) and is raised as the retryable MailSendFailed.
  *
- * Row locks taken by the claim's UPDATE serialise concurrent claims, so at most one attempt
- * calls the provider while a lease is live. The remaining at-least-once window — where the
- * same mail can go out twice — is exactly:
+ * Row locks taken by the claim serialise concurrent claims, so at most one attempt calls the
+ * provider while a lease is live. SES takes no idempotency key, so no sender can make the
+ * following window disappear; what we guarantee instead is that a possible duplicate is never
+ * silent. The window — where the same mail can go out twice — is exactly:
  * - the provider accepted the mail, but its answer never reached us (timeout, abort, reset
  *   connection): the claim is released and the retry sends again;
  * - the provider accepted the mail and the worker died, or the database was unreachable, before
@@ -43,12 +45,16 @@ export const isMailRejected = (err: unknown) => err instanceof ApplicationFailur
  *   the row over and sends again;
  * - a process stalled (paused, swapping) for more than SEND_LEASE_SECONDS - SEND_DEADLINE_MS
  *   while its request was in flight: its lease may end and another attempt send too.
- * In every case `attempts` > 1 on the row shows that a duplicate was possible.
+ * In each case the earlier attempt's outcome is unknown, and the row says so: its claim token
+ * stays set (a failure that proves nothing went out — SES answered with an error, or the
+ * connection was never made — clears it instead). The attempt that takes such a row over sends
+ * the mail marked as a resend (Japanese first: "[再送] … if you already received this, please
+ * disregard it") and answers `resentInDoubt: true`, which callers record for the operators.
  */
 export async function sendEmailOnce(
   deps: { db: Db; mailer: Mailer },
   args: { tenantId: string; idempotencyKey: string; purpose: string; mail: OutgoingEmail },
-): Promise<{ sent: boolean; messageId: string | null }> {
+): Promise<{ sent: boolean; messageId: string | null; resentInDoubt?: boolean }> {
   const claim = await claimDelivery(deps.db, args);
   if (claim.kind === 'sent') return { sent: false, messageId: claim.messageId };
   if (claim.kind === 'failed') throw mailRejected(claim.code);
@@ -62,7 +68,7 @@ export async function sendEmailOnce(
 
   let messageId: string;
   try {
-    ({ messageId } = await deps.mailer.send(args.mail, { signal: AbortSignal.timeout(SEND_DEADLINE_MS) }));
+    ({ messageId } = await deps.mailer.send(claim.inDoubt ? resentMail(args.mail) : args.mail, { signal: AbortSignal.timeout(SEND_DEADLINE_MS) }));
   } catch (err) {
     const rejection = permanentRejection(err);
     if (rejection) {
@@ -70,17 +76,31 @@ export async function sendEmailOnce(
       throw mailRejected(rejection.code);
     }
     const code = errorCode(err);
-    // Best effort: if this fails too, the lease simply runs out.
-    await releaseClaim(deps.db, args.tenantId, claim, code).catch(() => undefined);
+    // Best effort: if this fails too, the lease simply runs out (and the retry counts it as in doubt).
+    await releaseClaim(deps.db, args.tenantId, claim, code, notSent(err)).catch(() => undefined);
     // Only the code: a provider's message may quote the address, and failures land in Temporal's history.
     throw ApplicationFailure.retryable(`sending the mail failed (${code}); it will be retried`, MAIL_SEND_FAILED);
   }
   await finishDelivery(deps.db, args.tenantId, claim.id, { status: 'sent', providerMessageId: messageId, sentAt: now() });
-  return { sent: true, messageId };
+  return claim.inDoubt ? { sent: true, messageId, resentInDoubt: true } : { sent: true, messageId };
 }
 
+/**
+ * A failure that proves the provider did not take the mail: it answered with an error (the
+ * SDK's service exceptions carry the HTTP status), or no connection was ever made. Anything
+ * else — a timeout, an abort, a connection reset mid-request — leaves the outcome unknown.
+ */
+function notSent(err: unknown): boolean {
+  const e = err as { $metadata?: { httpStatusCode?: unknown }; code?: unknown; message?: unknown };
+  if (typeof e?.$metadata?.httpStatusCode === 'number') return true;
+  const code = typeof e?.code === 'string' ? e.code : typeof e?.message === 'string' ? /\b(E[A-Z]{3,})\b/.exec(e.message)?.[1] : undefined;
+  return code !== undefined && NEVER_CONNECTED.has(code);
+}
+const NEVER_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
 type Claim =
-  | { kind: 'claimed'; id: string; token: string }
+  /** `inDoubt`: an earlier attempt may have sent this mail (its outcome was never recorded). */
+  | { kind: 'claimed'; id: string; token: string; inDoubt: boolean }
   | { kind: 'sent'; messageId: string | null }
   | { kind: 'failed'; code: string }
   | { kind: 'busy'; leaseLeftMs: number };
@@ -91,6 +111,8 @@ const now = () => EmailDeliveryRow.raw('now()') as never;
 export async function claimDelivery(db: Db, args: { tenantId: string; idempotencyKey: string; purpose: string }): Promise<Claim> {
   return withTenant(db, args.tenantId, async (trx) => {
     await EmailDeliveryRow.query(trx).insert({ idempotencyKey: args.idempotencyKey, purpose: args.purpose }).onConflict('idempotencyKey').ignore();
+    // Locked, so what it says about the earlier attempt is what the claim below replaces.
+    const before = await EmailDeliveryRow.query(trx).findOne({ idempotencyKey: args.idempotencyKey }).forUpdate().select('claimToken');
     const token = randomUUID();
     const [claimed] = await EmailDeliveryRow.query(trx)
       .patch({
@@ -101,7 +123,7 @@ export async function claimDelivery(db: Db, args: { tenantId: string; idempotenc
       .where({ idempotencyKey: args.idempotencyKey, status: 'sending' })
       .where((q) => q.whereNull('leaseExpiresAt').orWhere('leaseExpiresAt', '<=', EmailDeliveryRow.raw('now()')))
       .returning('*');
-    if (claimed) return { kind: 'claimed', id: claimed.id, token };
+    if (claimed) return { kind: 'claimed', id: claimed.id, token, inDoubt: Boolean(before?.claimToken) };
     const row = (await EmailDeliveryRow.query(trx)
       .findOne({ idempotencyKey: args.idempotencyKey })
       .select('*', EmailDeliveryRow.raw(`greatest(0, extract(epoch from lease_expires_at - now()) * 1000)::float8 as lease_left_ms`))) as
@@ -124,10 +146,14 @@ async function finishDelivery(db: Db, tenantId: string, id: string, outcome: Par
   );
 }
 
-async function releaseClaim(db: Db, tenantId: string, claim: { id: string; token: string }, code: string): Promise<void> {
+/**
+ * Ends this attempt's lease so a retry may claim the row at once. Only when nothing went out
+ * (`notSent`) is the claim token cleared; otherwise it stays, and the retry knows it is in doubt.
+ */
+async function releaseClaim(db: Db, tenantId: string, claim: { id: string; token: string }, code: string, notSent: boolean): Promise<void> {
   await withTenant(db, tenantId, (trx) =>
     EmailDeliveryRow.query(trx)
-      .patch({ claimToken: null, leaseExpiresAt: null, lastError: code })
+      .patch(notSent ? { claimToken: null, leaseExpiresAt: null, lastError: code } : { leaseExpiresAt: EmailDeliveryRow.raw('now()') as never, lastError: code })
       .where({ id: claim.id, claimToken: claim.token, status: 'sending' }),
   );
 }

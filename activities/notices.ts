@@ -85,13 +85,14 @@ export function createNoticeActivities(deps: { db: Db; mailer: Mailer; notices?:
       if (!d) return 'missing';
       if (d.status !== 'pending') return d.status;
       const text = d.notice.kind === 'incident' ? incidentMail(d, settings.securityContact) : changeNoticeMail(d, settings.securityContact);
+      let resentInDoubt = false;
       try {
-        await sendEmailOnce(deps, {
+        ({ resentInDoubt = false } = await sendEmailOnce(deps, {
           tenantId: d.tenantId,
           idempotencyKey: `notice-delivery/${d.id}`,
           purpose: `notice.${d.notice.kind}.${d.message.kind}`,
           mail: { to: d.address, ...text },
-        });
+        }));
       } catch (err) {
         if (isMailRejected(err)) {
           await withPlatform(deps.db, (trx) => recordDelivery(trx, d.id, { status: 'failed', error: rejectionCode(err) }));
@@ -100,7 +101,7 @@ export function createNoticeActivities(deps: { db: Db; mailer: Mailer; notices?:
         await withPlatform(deps.db, (trx) => recordDelivery(trx, d.id, { status: 'pending', error: transientCode(err) })).catch(() => undefined);
         throw err;
       }
-      await withPlatform(deps.db, (trx) => recordDelivery(trx, d.id, { status: 'sent' }));
+      await withPlatform(deps.db, (trx) => recordDelivery(trx, d.id, { status: 'sent', resentInDoubt }));
       return 'sent';
     },
 

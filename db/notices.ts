@@ -255,7 +255,7 @@ export async function deliveryMail(trx: PlatformTransaction, id: string): Promis
 export async function recordDelivery(
   trx: PlatformTransaction,
   id: string,
-  outcome: { status: 'sent' } | { status: 'failed'; error: string } | { status: 'pending'; error: string },
+  outcome: { status: 'sent'; resentInDoubt?: boolean } | { status: 'failed'; error: string } | { status: 'pending'; error: string },
 ): Promise<void> {
   await trx('notice_deliveries')
     .where({ id })
@@ -265,7 +265,7 @@ export async function recordDelivery(
       error: outcome.status === 'sent' ? null : outcome.error,
       attempts: trx.raw('attempts + 1'),
       updatedAt: trx.fn.now(),
-      ...(outcome.status === 'sent' ? { sentAt: trx.fn.now() } : outcome.status === 'failed' ? { failedAt: trx.fn.now() } : {}),
+      ...(outcome.status === 'sent' ? { sentAt: trx.fn.now(), ...(outcome.resentInDoubt ? { resentInDoubt: true } : {}) } : outcome.status === 'failed' ? { failedAt: trx.fn.now() } : {}),
     });
 }
 
@@ -274,7 +274,7 @@ export interface TargetDeliveries {
   clinicName: string;
   addedAt: Date;
   addedSeq: number;
-  deliveries: Array<{ messageId: string; address: string; status: string; error: string | null; attempts: number; sentAt: Date | null; failedAt: Date | null }>;
+  deliveries: Array<{ messageId: string; address: string; status: string; error: string | null; attempts: number; resentInDoubt: boolean; sentAt: Date | null; failedAt: Date | null }>;
 }
 
 /** The operator's view: a page of targets (in the order they were added) with every delivery row. */
@@ -282,7 +282,7 @@ export async function targetDeliveries(trx: PlatformTransaction, noticeId: strin
   const { rows } = await trx.raw(
     `select t.tenant_id, c.name, t.added_at, t.added_seq::text as added_seq,
             coalesce((select json_agg(json_build_object('messageId', d.message_id, 'address', d.address, 'status', d.status, 'error', d.error,
-                        'attempts', d.attempts, 'sentAt', d.sent_at, 'failedAt', d.failed_at) order by d.address, m.seq)
+                        'attempts', d.attempts, 'resentInDoubt', d.resent_in_doubt, 'sentAt', d.sent_at, 'failedAt', d.failed_at) order by d.address, m.seq)
                         from notice_deliveries d join notice_messages m on m.id = d.message_id
                        where d.notice_id = t.notice_id and d.tenant_id = t.tenant_id), '[]') as deliveries
        from notice_targets t join tenants c on c.id = t.tenant_id

@@ -39,6 +39,7 @@ export const noticeDeliverySchema = z
     status: z.enum(['pending', 'sent', 'failed']),
     error: z.string().nullable().describe('Provider error code of a permanent failure, or the last transient one'),
     attempts: z.number().int(),
+    resentInDoubt: z.boolean().describe('Sent again, marked "[再送 / Resent]", because an earlier attempt\'s outcome was unknown (the provider may have accepted it just before a worker died): the address may hold two copies'),
     sentAt: z.string().datetime().nullable(),
     failedAt: z.string().datetime().nullable(),
   })

@@ -25,6 +25,7 @@ import * as m20270101000002 from './20270101000002_purge_indexes';
 import * as m20270101000003 from './20270101000003_operators';
 import * as m20270101000004 from './20270101000004_platform_operation_log';
 import * as m20270105000001 from './20270105000001_data_exports';
+import * as m20270106000001 from './20270106000001_notice_resends';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -57,6 +58,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20270101000003_operators': m20270101000003,
   '20270101000004_platform_operation_log': m20270101000004,
   '20270105000001_data_exports': m20270105000001,
+  '20270106000001_notice_resends': m20270106000001,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

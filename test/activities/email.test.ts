@@ -29,7 +29,8 @@ function uniqueMail(to = 'patient@example.jp') {
   const subject = `test ${randomBytes(8).toString('hex')}`;
   return {
     args: { tenantId, idempotencyKey: `test/${subject}`, purpose: 'test', mail: { to, subject, text: 'テスト / test' } },
-    arrived: async () => (await fetchLocalEmails(sesEndpoint)).filter((m) => m.subject === subject).length,
+    arrived: async () => (await fetchLocalEmails(sesEndpoint)).filter((m) => m.subject.endsWith(subject)).length,
+    subjects: async () => (await fetchLocalEmails(sesEndpoint)).filter((m) => m.subject.endsWith(subject)).map((m) => m.subject),
   };
 }
 const row = (key: string) => t.ownerDb('email_deliveries').where({ idempotency_key: key }).first();
@@ -63,8 +64,8 @@ describe('sendEmailOnce', () => {
     expect(await row(args.idempotencyKey)).toMatchObject({ status: 'sent', attempts: 1, providerMessageId: first.messageId });
   });
 
-  it('leaves a live lease alone, and takes over one that expired (its worker died mid-send)', async () => {
-    const { args, arrived } = uniqueMail();
+  it('leaves a live lease alone, and takes over one that expired (its worker died mid-send), marking the mail as a resend', async () => {
+    const { args, arrived, subjects } = uniqueMail();
     // The attempt that died: it claimed the row and never came back.
     expect((await claimDelivery(t.db, args)).kind).toBe('claimed');
     const busy = await failureOf(sendEmailOnce({ db: t.db, mailer }, args));
@@ -73,9 +74,35 @@ describe('sendEmailOnce', () => {
     expect(await arrived()).toBe(0);
 
     await t.ownerDb('email_deliveries').where({ idempotency_key: args.idempotencyKey }).update({ lease_expires_at: t.ownerDb.raw(`now() - interval '1 second'`) });
-    expect((await sendEmailOnce({ db: t.db, mailer }, args)).sent).toBe(true);
-    expect(await arrived()).toBe(1);
+    // The dead attempt may have handed the mail to SES already: the takeover says it is a resend.
+    expect(await sendEmailOnce({ db: t.db, mailer }, args)).toMatchObject({ sent: true, resentInDoubt: true });
+    expect(await subjects()).toEqual([`[再送 / Resent] ${args.mail.subject}`]);
+    expect((await fetchLocalEmails(sesEndpoint)).find((m) => m.subject.endsWith(args.mail.subject))!.body.text).toMatch(/^※ このメールは再送です。[\s\S]*\nテスト \/ test$/);
     expect(await row(args.idempotencyKey)).toMatchObject({ status: 'sent', attempts: 2, claimToken: null });
+  });
+
+  it('marks the retry as a resend after a failure that leaves the outcome unknown (a timeout), not after one that proves nothing went out', async () => {
+    const { args, subjects } = uniqueMail();
+    // Mocked provider calls: a deadline that ran out while SES may have been accepting the mail.
+    const timedOut: Mailer = { send: async () => Promise.reject(Object.assign(new Error('The operation was aborted due to timeout'), { name: 'TimeoutError' })), close: () => undefined };
+    const failure = await failureOf(sendEmailOnce({ db: t.db, mailer: timedOut }, args));
+    expect([failure.type, failure.nonRetryable]).toEqual([MAIL_SEND_FAILED, false]);
+    const held = await row(args.idempotencyKey);
+    expect(held).toMatchObject({ status: 'sending', attempts: 1, lastError: 'TimeoutError' });
+    expect(held.claimToken).not.toBeNull();
+    // The retry need not wait for a lease: it sends at once, marked.
+    expect(await sendEmailOnce({ db: t.db, mailer }, args)).toMatchObject({ sent: true, resentInDoubt: true });
+    expect(await subjects()).toEqual([`[再送 / Resent] ${args.mail.subject}`]);
+
+    // SES answering with an error proves it did not take the mail: the retry is a plain send.
+    const plain = uniqueMail();
+    const refused: Mailer = { send: async () => Promise.reject(new SESServiceException({ name: 'Throttling', $fault: 'client', message: 'Rate exceeded', $metadata: { httpStatusCode: 400 } })), close: () => undefined };
+    await failureOf(sendEmailOnce({ db: t.db, mailer: refused }, plain.args));
+    expect(await row(plain.args.idempotencyKey)).toMatchObject({ status: 'sending', claimToken: null, lastError: 'Throttling' });
+    const retried = await sendEmailOnce({ db: t.db, mailer }, plain.args);
+    expect(retried.sent).toBe(true);
+    expect(retried.resentInDoubt).toBeUndefined();
+    expect(await plain.subjects()).toEqual([plain.args.mail.subject]);
   });
 
   it('records a rejected address as failed and raises the non-retryable MailRejected, on every later attempt too', async () => {
@@ -101,7 +128,8 @@ describe('sendEmailOnce', () => {
       unreachable.close();
     }
     expect(await row(args.idempotencyKey)).toMatchObject({ status: 'sending', attempts: 1, claimToken: null, leaseExpiresAt: null, lastError: 'ECONNREFUSED' });
-    expect((await sendEmailOnce({ db: t.db, mailer }, args)).sent).toBe(true);
+    // Nothing was ever connected: the retry is a plain send, not a resend.
+    expect(await sendEmailOnce({ db: t.db, mailer }, args)).toEqual({ sent: true, messageId: expect.any(String) });
     expect(await arrived()).toBe(1);
     expect(await row(args.idempotencyKey)).toMatchObject({ status: 'sent', attempts: 2 });
   });

@@ -763,6 +763,8 @@ export interface components {
             failedAt: string | null;
             /** Format: uuid */
             messageId: string;
+            /** @description Sent again, marked "[再送 / Resent]", because an earlier attempt's outcome was unknown (the provider may have accepted it just before a worker died): the address may hold two copies */
+            resentInDoubt: boolean;
             sentAt: string | null;
             /** @enum {string} */
             status: "pending" | "sent" | "failed";
