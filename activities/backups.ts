@@ -26,10 +26,12 @@ import { dropDatabase, ensureDatabase, withDatabase } from '../db/database';
 import { generationPrefix } from '../lib/backup/manifest';
 import { throttled } from '../lib/backup/streams';
 import { openGeneration, verifyGeneration } from '../lib/backup/verify';
+import { generationLock, type ObjectLockPolicy } from '../lib/backup/object-lock';
 import { BackupMisconfigured, writeGeneration } from '../lib/backup/write';
 import type { KeyProvider } from '../lib/crypto/key-provider';
 import type { Mailer } from '../lib/mailer';
 import type { BackupStore } from '../lib/storage/backup-store';
+import type { ObjectLock } from '../lib/storage/object-store';
 import { backupFailureMail, type BackupFailureKind } from './mail-templates/backup-failure';
 
 export interface BackupServices {
@@ -43,6 +45,8 @@ export interface BackupServices {
   /** Verified generations kept (BACKUP_GENERATIONS, at least 7). */
   keep: number;
   keyVersion: number;
+  /** BACKUP_S3_OBJECT_LOCK and its mode (lib/backup/object-lock.ts). */
+  objectLock: { policy: ObjectLockPolicy; mode: ObjectLock['mode'] };
   operatorEmails: string[];
 }
 
@@ -75,7 +79,8 @@ export function createBackupActivities(deps: { db: Db; mailer: Mailer; backups: 
     async writeBackup(generationId: string): Promise<{ sizeBytes: number; tables: number }> {
       if (!b.backupUrl) throw new BackupMisconfigured('BACKUP_DATABASE_URL is not set: the worker has no role that may read every clinic\'s rows');
       Context.current().heartbeat({ bytes: 0 });
-      const manifest = await writeGeneration({ store: b.store, provider: b.provider, backupUrl: b.backupUrl, keyVersion: b.keyVersion }, generationId, progress());
+      const lock = await generationLock(b.store, { ...b.objectLock, keep: b.keep, now: new Date() });
+      const manifest = await writeGeneration({ store: b.store, provider: b.provider, backupUrl: b.backupUrl, keyVersion: b.keyVersion, lock }, generationId, progress());
       await markWritten(deps.db, generationId, manifest);
       return { sizeBytes: manifest.tables.reduce((n, t) => n + t.object.bytes, 0), tables: manifest.tables.length };
     },

@@ -100,6 +100,13 @@ const backupShape = {
   BACKUP_S3_REGION: awsRegion.optional(),
   BACKUP_S3_ENDPOINT: httpUrl.optional(),
   BACKUP_S3_FORCE_PATH_STYLE: bool.default(false),
+  /**
+   * S3 Object Lock on backup generations (lib/backup/object-lock.ts): `auto` locks them when the
+   * bucket has Object Lock enabled, `required` fails a backup to a bucket without it, `off` never locks.
+   */
+  BACKUP_S3_OBJECT_LOCK: z.enum(['auto', 'required', 'off']).default('auto'),
+  /** `compliance`: nobody can shorten the lock; `governance`: holders of s3:BypassGovernanceRetention can. */
+  BACKUP_S3_OBJECT_LOCK_MODE: z.enum(['compliance', 'governance']).default('compliance'),
   /** Verified generations kept; the service promises at least 7. */
   BACKUP_GENERATIONS: int(7, 3650).default(7),
   /** Version of the platform's backup master key that new generations use; older versions stay for older generations. */

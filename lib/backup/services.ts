@@ -12,6 +12,7 @@ export function backupServices(config: Config, provider: KeyProvider): BackupSer
     restoreTestUrl: config.RESTORE_TEST_DATABASE_URL,
     keep: config.BACKUP_GENERATIONS,
     keyVersion: config.BACKUP_KEY_VERSION,
+    objectLock: { policy: config.BACKUP_S3_OBJECT_LOCK, mode: config.BACKUP_S3_OBJECT_LOCK_MODE === 'governance' ? 'GOVERNANCE' : 'COMPLIANCE' },
     operatorEmails: config.OPERATOR_EMAILS,
   };
 }

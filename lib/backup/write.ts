@@ -6,6 +6,7 @@ import { NO_CLINIC } from '../../domain/ids';
 import { sealStream } from '../crypto/aead';
 import type { KeyProvider } from '../crypto/key-provider';
 import type { BackupStore } from '../storage/backup-store';
+import type { ObjectLock } from '../storage/object-store';
 import { BACKUP_KEY_PURPOSE, generationPrefix, manifestKey, objectAad, sealManifest, tableObjectKey, type Manifest, type ManifestBody, type TableEntry } from './manifest';
 import { batch, measure } from './streams';
 
@@ -16,6 +17,8 @@ export interface BackupWriterDeps {
   backupUrl: string;
   /** The platform backup master key's version new generations use. */
   keyVersion: number;
+  /** S3 Object Lock for every object of the generation (lib/backup/object-lock.ts), when the bucket has it. */
+  lock?: ObjectLock;
 }
 
 /** A setting that no retry cures: the workflow fails at once and mails the operators. */
@@ -55,7 +58,7 @@ export async function writeGeneration(deps: BackupWriterDeps, id: string, onProg
       const out = new PassThrough();
       const key = tableObjectKey(id, index, table.name);
       const written = pipeline(copyOut(client, table), batch(), plain, createGzip({ level: 1 }), sealStream(dataKey, objectAad(id, table.name)), sealed, out);
-      const [stored] = await Promise.all([deps.store.put(key, out), written]);
+      const [stored] = await Promise.all([deps.store.put(key, out, { lock: deps.lock }), written]);
       tables.push({ ...table, rows, sha256: plain.sha256(), object: { key, bytes: stored.bytes || sealed.bytes(), sha256: sealed.sha256() } });
     }
     await client.query('commit');
@@ -74,6 +77,6 @@ export async function writeGeneration(deps: BackupWriterDeps, id: string, onProg
     await client.end().catch(() => undefined);
   }
   const text = sealManifest(dataKey, body);
-  await deps.store.put(manifestKey(id), Readable.from([Buffer.from(text, 'utf8')]));
+  await deps.store.put(manifestKey(id), Readable.from([Buffer.from(text, 'utf8')]), { lock: deps.lock });
   return JSON.parse(text) as Manifest;
 }

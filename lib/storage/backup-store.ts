@@ -1,6 +1,6 @@
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, GetObjectLockConfigurationCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { RestoreConfig } from '../config';
 import { fsObjectStore, s3Client, s3ObjectStore, SAFE_KEY, type ObjectStore, type S3Options } from './object-store';
 
@@ -16,6 +16,8 @@ export interface BackupStore extends ObjectStore {
   list(prefix: string): Promise<string[]>;
   /** Removes everything under a prefix; idempotent. */
   deletePrefix(prefix: string): Promise<void>;
+  /** Whether the bucket has S3 Object Lock enabled (a folder never has). */
+  objectLockEnabled(): Promise<boolean>;
   readonly location: string;
 }
 
@@ -43,6 +45,7 @@ export function fsBackupStore(root: string): BackupStore {
     async deletePrefix(prefix) {
       await rm(path.join(root, checkPrefix(prefix)), { recursive: true, force: true });
     },
+    objectLockEnabled: async () => false,
   };
 }
 
@@ -62,6 +65,22 @@ export function s3BackupStore(opts: S3Options): BackupStore {
     ...s3ObjectStore(opts, client),
     location: backupStoreLocation({ BACKUP_STORAGE: 's3', BACKUP_DIR: '', BACKUP_S3_BUCKET: opts.bucket }),
     list,
+    async objectLockEnabled() {
+      try {
+        const { ObjectLockConfiguration } = await client.send(new GetObjectLockConfigurationCommand({ Bucket: opts.bucket }));
+        return ObjectLockConfiguration?.ObjectLockEnabled === 'Enabled';
+      } catch (err) {
+        // A bucket without a lock configuration answers 404; a store that has no Object Lock at all, 501.
+        const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+        if (e.name === 'ObjectLockConfigurationNotFoundError' || e.$metadata?.httpStatusCode === 404 || e.$metadata?.httpStatusCode === 501) return false;
+        throw err;
+      }
+    },
+    /**
+     * In a versioned bucket (Object Lock requires versioning) a delete adds a delete marker: it
+     * succeeds even while the versions under it are locked, which stay until their retention ends
+     * and a lifecycle rule expires noncurrent versions (README: Backups).
+     */
     async deletePrefix(prefix) {
       const keys = await list(prefix);
       for (let i = 0; i < keys.length; i += 1000) {

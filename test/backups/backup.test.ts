@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fetchLocalEmails } from '../../lib/local-ses';
 import type { backupVerificationWorkflow } from '../../workflows/backup-verification';
@@ -17,7 +18,11 @@ import { createDb } from '../../db/connection';
 import { dropDatabase, ensureDatabase, withDatabase } from '../../db/database';
 import { withTenant } from '../../db/tenant-scope';
 import { verifyGeneration } from '../../lib/backup/verify';
+import { generationLock } from '../../lib/backup/object-lock';
 import { writeGeneration } from '../../lib/backup/write';
+import { CreateBucketCommand, DeleteObjectCommand, HeadObjectCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
+import { s3Client } from '../../lib/storage/object-store';
+import { startVersityGw, type VersityGw } from '../../lib/versitygw';
 import { createKeyProvider } from '../../lib/crypto/provider';
 import { Vault } from '../../lib/crypto/vault';
 import { createBackupStore, s3BackupStore, type BackupStore } from '../../lib/storage/backup-store';
@@ -192,6 +197,71 @@ describe('backups', () => {
     }
     expect(await store.list(`generations/${id}/`)).toEqual([]);
   }, 120_000);
+
+  describe('S3 Object Lock (VersityGW, an S3 server with versioning and Object Lock)', () => {
+    let gw: VersityGw;
+    let dir: string;
+    const region = 'ap-northeast-1';
+    beforeAll(async () => {
+      dir = await mkdtemp(path.join(os.tmpdir(), 'versitygw-'));
+      gw = await startVersityGw({ dataDir: dir, region });
+      const admin = s3Client({ bucket: 'unused', region, endpoint: gw.endpoint, forcePathStyle: true });
+      await admin.send(new CreateBucketCommand({ Bucket: 'locked-backups', ObjectLockEnabledForBucket: true }));
+      await admin.send(new CreateBucketCommand({ Bucket: 'plain-backups' }));
+    }, 300_000);
+    afterAll(async () => {
+      await gw?.stop();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('locks every object of a generation until it could first be pruned: no version can be deleted, yet it verifies, restores and prunes', async () => {
+      const store = s3BackupStore({ bucket: 'locked-backups', region, endpoint: gw.endpoint, forcePathStyle: true });
+      const s3 = s3Client({ bucket: 'locked-backups', region, endpoint: gw.endpoint, forcePathStyle: true });
+      const provider = createKeyProvider(stack.config);
+      const now = new Date();
+      const lock = await generationLock(store, { policy: 'auto', mode: 'COMPLIANCE', keep: 7, now });
+      expect(lock).toEqual({ mode: 'COMPLIANCE', retainUntil: new Date(now.getTime() + 8 * 86_400_000) });
+      const id = randomUUID();
+      const manifest = await writeGeneration({ store, provider, backupUrl: stack.config.BACKUP_DATABASE_URL!, keyVersion: 1, lock }, id, () => undefined);
+      const keys = await store.list(`generations/${id}/`);
+      expect(keys).toHaveLength(manifest.tables.length + 1);
+      for (const key of keys) {
+        const head = await s3.send(new HeadObjectCommand({ Bucket: 'locked-backups', Key: key }));
+        expect([key, head.ObjectLockMode]).toEqual([key, 'COMPLIANCE']);
+        // S3 keeps the date to the second.
+        expect(Math.abs(head.ObjectLockRetainUntilDate!.getTime() - lock!.retainUntil.getTime())).toBeLessThan(1_000);
+      }
+      // Whoever holds the bucket's credentials cannot destroy a version before its time.
+      const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: 'locked-backups', Prefix: `generations/${id}/` }));
+      const manifestVersion = versions.Versions!.find((v) => v.Key === `generations/${id}/manifest`)!;
+      const refused = await s3.send(new DeleteObjectCommand({ Bucket: 'locked-backups', Key: manifestVersion.Key, VersionId: manifestVersion.VersionId })).then(() => undefined, (e: { name: string }) => e.name);
+      expect(refused).toBe('AccessDenied');
+
+      expect(await verifyGeneration(store, provider, id, null)).toEqual({ ok: true, problems: [] });
+      const scratch = await restoreToScratch(store, id);
+      try {
+        expect(scratch.outcome.ok).toBe(true);
+      } finally {
+        await scratch.drop();
+      }
+      // Pruning still succeeds (delete markers); the locked versions stay until their date.
+      await store.deletePrefix(`generations/${id}/`);
+      expect(await store.list(`generations/${id}/`)).toEqual([]);
+      const after = await s3.send(new ListObjectVersionsCommand({ Bucket: 'locked-backups', Prefix: `generations/${id}/` }));
+      expect(after.Versions).toHaveLength(keys.length);
+    }, 180_000);
+
+    it('writes unlocked to a bucket without Object Lock, unless BACKUP_S3_OBJECT_LOCK=required, which refuses the backup', async () => {
+      const plain = s3BackupStore({ bucket: 'plain-backups', region, endpoint: gw.endpoint, forcePathStyle: true });
+      expect(await plain.objectLockEnabled()).toBe(false);
+      expect(await generationLock(plain, { policy: 'auto', mode: 'COMPLIANCE', keep: 7, now: new Date() })).toBeUndefined();
+      await expect(generationLock(plain, { policy: 'required', mode: 'COMPLIANCE', keep: 7, now: new Date() })).rejects.toMatchObject({ name: 'BackupMisconfigured', message: expect.stringMatching(/no S3 Object Lock/) });
+      const locked = s3BackupStore({ bucket: 'locked-backups', region, endpoint: gw.endpoint, forcePathStyle: true });
+      expect(await generationLock(locked, { policy: 'off', mode: 'COMPLIANCE', keep: 7, now: new Date() })).toBeUndefined();
+      // s3rver has no Object Lock at all: the same as a bucket without it.
+      expect(await s3BackupStore({ bucket: process.env.TEST_S3_BUCKET!, region, endpoint: process.env.TEST_S3_ENDPOINT, forcePathStyle: true }).objectLockEnabled()).toBe(false);
+    });
+  });
 
   it('npm run restore: restores into an empty target, refuses a non-empty one, and replaces it with --force', async () => {
     const { generationId } = await run<typeof backupWorkflow>('backupWorkflow', [{ trigger: 'operator' }]);
