@@ -57,6 +57,19 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('runs the restore test on a verification server of its own, as a CREATEDB login that is no superuser', () => {
+    const url = new URL(resolvedEnv('worker').RESTORE_TEST_DATABASE_URL!);
+    expect(url.hostname).toBe('verification-postgresql');
+    expect(url.hostname).not.toBe(new URL(resolvedEnv('worker').DATABASE_URL!).hostname);
+    expect(url.username).toBe('forclinic_restore_test');
+    expect(resolvedEnv('api').RESTORE_TEST_DATABASE_URL).toBeUndefined();
+    const init = readFileSync(path.join(__dirname, '..', '..', 'deploy', 'verification-postgresql', 'create-restore-role.sh'), 'utf8');
+    expect(init).toMatch(/create role forclinic_restore_test login createdb password :'pw';/);
+    expect(init.split("<<'EOSQL'")[1]).not.toMatch(/superuser|bypassrls/i);
+    expect(compose.services['verification-postgresql'].volumes).toContain('./deploy/verification-postgresql/create-restore-role.sh:/docker-entrypoint-initdb.d/create-restore-role.sh:ro');
+    expect(compose.services['verification-postgresql'].ports).toBeUndefined();
+  });
+
   it('runs the worker with the V8 flags of workers/node-flags.ts, as npm start:worker does', () => {
     expect(compose.services.worker.command.slice(1, -1)).toEqual([...WORKER_NODE_FLAGS]);
     const scripts = (require('../../package.json') as { scripts: Record<string, string> }).scripts;
