@@ -1,4 +1,8 @@
-import { Readable, PassThrough } from 'node:stream';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { backupRoleProblems, beginSnapshot, copyOut, countRows, openSnapshot } from '../../db/backup-snapshot';
@@ -31,7 +35,8 @@ export class BackupMisconfigured extends Error {
  * sealed with AES-256-GCM in 64 KiB authenticated segments (lib/crypto/aead.ts, the files'
  * format: a key of its own per object derived from the generation's data key, bound to the
  * generation and table) — and last the manifest. Everything streams: memory holds a few
- * segments and compression windows, whatever the database's size.
+ * segments and compression windows, whatever the database's size; the sealed objects wait in a
+ * local scratch folder between the snapshot and the upload (disk: the generation's stored size).
  *
  * A retry starts over: it first removes whatever an interrupted attempt left under the
  * generation's prefix, and the generation is only marked written (by the caller) once the
@@ -44,39 +49,56 @@ export async function writeGeneration(deps: BackupWriterDeps, id: string, onProg
   const { plaintext: dataKey, wrapped } = await deps.provider.generateDataKey(NO_CLINIC, masterKeyId, BACKUP_KEY_PURPOSE);
   await deps.store.deletePrefix(generationPrefix(id));
 
-  const client = await openSnapshot(deps.backupUrl);
-  let body: ManifestBody;
+  // Inside the snapshot each table goes, already sealed, to a local scratch file; the store is
+  // called only after COMMIT. A slow or unreachable S3 then never holds the snapshot open (a long
+  // snapshot holds back VACUUM on every table), and no transaction is open during an upload.
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'forclinic-backup-'));
   try {
-    const problems = await backupRoleProblems(client);
-    if (problems.length) throw new BackupMisconfigured(`BACKUP_DATABASE_URL logs in as a role unfit for backups: ${problems.slice(0, 5).join('; ')}`);
-    const snapshot = await beginSnapshot(client);
-    const tables: TableEntry[] = [];
-    for (const [index, table] of snapshot.tables.entries()) {
-      const rows = await countRows(client, table.name);
-      const plain = measure(onProgress);
-      const sealed = measure();
-      const out = new PassThrough();
-      const key = tableObjectKey(id, index, table.name);
-      const written = pipeline(copyOut(client, table), batch(), plain, createGzip({ level: 1 }), sealStream(dataKey, objectAad(id, table.name)), sealed, out);
-      const [stored] = await Promise.all([deps.store.put(key, out, { lock: deps.lock }), written]);
-      tables.push({ ...table, rows, sha256: plain.sha256(), object: { key, bytes: stored.bytes || sealed.bytes(), sha256: sealed.sha256() } });
+    const client = await openSnapshot(deps.backupUrl);
+    let body: ManifestBody;
+    const files: string[] = [];
+    try {
+      const problems = await backupRoleProblems(client);
+      if (problems.length) throw new BackupMisconfigured(`BACKUP_DATABASE_URL logs in as a role unfit for backups: ${problems.slice(0, 5).join('; ')}`);
+      const snapshot = await beginSnapshot(client);
+      const tables: TableEntry[] = [];
+      for (const [index, table] of snapshot.tables.entries()) {
+        const rows = await countRows(client, table.name);
+        const plain = measure(onProgress);
+        const sealed = measure();
+        const key = tableObjectKey(id, index, table.name);
+        const file = path.join(scratch, String(index));
+        await pipeline(copyOut(client, table), batch(), plain, createGzip({ level: 1 }), sealStream(dataKey, objectAad(id, table.name)), sealed, createWriteStream(file, { mode: 0o600 }));
+        files.push(file);
+        tables.push({ ...table, rows, sha256: plain.sha256(), object: { key, bytes: sealed.bytes(), sha256: sealed.sha256() } });
+      }
+      await client.query('commit');
+      body = {
+        format: 1,
+        id,
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        postgresVersion: snapshot.postgresVersion,
+        latestMigration: snapshot.latestMigration,
+        key: { provider: deps.provider.kind, masterKeyId, wrapped: wrapped.toString('base64') },
+        tables,
+        sequences: snapshot.sequences,
+      };
+    } finally {
+      await client.end().catch(() => undefined);
     }
-    await client.query('commit');
-    body = {
-      format: 1,
-      id,
-      startedAt,
-      finishedAt: new Date().toISOString(),
-      postgresVersion: snapshot.postgresVersion,
-      latestMigration: snapshot.latestMigration,
-      key: { provider: deps.provider.kind, masterKeyId, wrapped: wrapped.toString('base64') },
-      tables,
-      sequences: snapshot.sequences,
-    };
+    // The snapshot is over: now the objects go to the store (heartbeats go on while they upload).
+    for (const [i, table] of body.tables.entries()) {
+      const upload = measure(() => onProgress(0));
+      // A read error destroys `upload`, which fails the put; the pipeline's own rejection is that same error.
+      pipeline(createReadStream(files[i]!), upload).catch(() => undefined);
+      await deps.store.put(table.object.key, upload, { lock: deps.lock });
+    }
+    const text = sealManifest(dataKey, body);
+    await deps.store.put(manifestKey(id), Readable.from([Buffer.from(text, 'utf8')]), { lock: deps.lock });
+    return JSON.parse(text) as Manifest;
   } finally {
-    await client.end().catch(() => undefined);
+    await rm(scratch, { recursive: true, force: true });
   }
-  const text = sealManifest(dataKey, body);
-  await deps.store.put(manifestKey(id), Readable.from([Buffer.from(text, 'utf8')]), { lock: deps.lock });
-  return JSON.parse(text) as Manifest;
 }
+
