@@ -11,14 +11,14 @@ import { startTestStack, type TestStack } from '../harness/stack';
  * Advance change notices on the dev server. Timer offsets follow test/workflows/timers.test.ts
  * (the time-skipping server cannot be obtained here): the default 7-day and 1-day lead times are
  * checked by the moment their timer was set for, read from the history; the sequence of mails is
- * seen fire with lead times of seconds (CHANGE_NOTICE_LEAD_SECONDS=4,2 on this stack).
+ * seen fire with lead times of seconds (CHANGE_NOTICE_LEAD_SECONDS=8,4 on this stack; 8 s leave the first notice time to go out on a loaded machine).
  */
 jest.setTimeout(120_000);
 
 const DAY = 86_400_000;
 let stack: TestStack;
 beforeAll(async () => {
-  stack = await startTestStack({ MAIL_SEND_RATE: '50', CHANGE_NOTICE_LEAD_SECONDS: '4,2', CHANGE_NOTICE_MIN_LEAD_SECONDS: '6' });
+  stack = await startTestStack({ MAIL_SEND_RATE: '50', CHANGE_NOTICE_LEAD_SECONDS: '8,4', CHANGE_NOTICE_MIN_LEAD_SECONDS: '10' });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -49,7 +49,7 @@ describe('advance change notices', () => {
     expect(refused.body.code).toBe('too_late');
     expect(await stack.database.ownerDb('notices').where({ kind: 'change' })).toEqual([]);
 
-    const urgent = await announce(stack.operatorUrl, { effectiveAt: new Date(Date.now() + 5_000).toISOString(), affectedTenantIds: [c.id], urgent: true });
+    const urgent = await announce(stack.operatorUrl, { effectiveAt: new Date(Date.now() + 9_000).toISOString(), affectedTenantIds: [c.id], urgent: true });
     expect(urgent.status).toBe(202);
     expect(((await handle(urgent.body.id).result()) as ChangeNoticeResult).outcome).toBe('effective');
     const mails = await mailsFor(urgent.body.reference);
@@ -61,22 +61,22 @@ describe('advance change notices', () => {
 
   it('mails at once and again at each lead time before the change, then ends when it takes effect', async () => {
     const c = await clinic('timed');
-    const effectiveAt = Math.ceil((Date.now() + 8_000) / 1000) * 1000;
+    const effectiveAt = Math.ceil((Date.now() + 16_000) / 1000) * 1000;
     const created = await announce(stack.operatorUrl, { effectiveAt: new Date(effectiveAt).toISOString(), affectedTenantIds: [c.id] });
     expect(created.status).toBe(202);
     const result = (await handle(created.body.id).result()) as ChangeNoticeResult;
     expect(result).toMatchObject({ outcome: 'effective', reminders: 2, sent: 6, failed: 0 });
     await recordHistory(handle(created.body.id), 'change-notice-effective');
-    // The reminders' timers were set for exactly 4 s and 2 s before the change; the last for the change itself.
+    // The reminders' timers were set for exactly 8 s and 4 s before the change; the last for the change itself.
     const timers = timersIn(await eventsOf(handle(created.body.id)));
-    expectSetFor(timers[0], effectiveAt - 4_000);
-    expectSetFor(timers[1], effectiveAt - 2_000);
+    expectSetFor(timers[0], effectiveAt - 8_000);
+    expectSetFor(timers[1], effectiveAt - 4_000);
     expectSetFor(timers.at(-1), effectiveAt);
     const toA = (await mailsFor(created.body.reference)).filter((m) => m.destination.to[0] === c.addresses[0]).sort((x, y) => x.at - y.at);
     expect(toA.map((m) => (m.subject.includes('リマインド') ? 'reminder' : 'notice'))).toEqual(['notice', 'reminder', 'reminder']);
     // The local SES stamps mails in whole seconds.
-    expect(toA[1]!.at * 1000).toBeGreaterThanOrEqual(effectiveAt - 4_000 - 1_000);
-    expect(toA[2]!.at * 1000).toBeGreaterThanOrEqual(effectiveAt - 2_000 - 1_000);
+    expect(toA[1]!.at * 1000).toBeGreaterThanOrEqual(effectiveAt - 8_000 - 1_000);
+    expect(toA[2]!.at * 1000).toBeGreaterThanOrEqual(effectiveAt - 4_000 - 1_000);
     expect(toA[2]!.at * 1000).toBeLessThan(effectiveAt);
     const view = await call(stack.operatorUrl, 'GET', `/v1/operator/change-notices/${created.body.id}`, { token: stack.operatorToken });
     expect(view.body).toMatchObject({ status: 'effective', totals: { clinics: 1, sent: 6, failed: 0, pending: 0 } });
