@@ -100,12 +100,13 @@ describe('a worker killed mid-fan-out', () => {
     expect(rows.every((r: { status: string }) => r.status === 'sent')).toBe(true);
     // The mails in flight when the worker died were never answered: the new worker cannot know
     // whether SES took them, so it sends each again marked as a resend, and the operator sees which.
+    // At least those: a mail claimed but killed before its request reached the relay is in doubt too.
     const resent = rows.filter((r: { resentInDoubt: boolean }) => r.resentInDoubt);
-    expect(resent.length).toBe(held);
+    expect(resent.length).toBeGreaterThanOrEqual(held);
     const marked = (await mine()).filter((m) => m.subject.startsWith('[再送 / Resent] '));
     expect(marked.map((m) => m.destination.to[0]).sort()).toEqual(resent.map((r: { address: string }) => r.address).sort());
     const view = await call(stack.operatorUrl, 'GET', `/v1/operator/incidents/${declared.body.id}`, { token: stack.operatorToken });
     const shown = (view.body.clinics as Array<{ deliveries: Array<{ resentInDoubt: boolean }> }>).flatMap((c) => c.deliveries).filter((d) => d.resentInDoubt);
-    expect(shown).toHaveLength(held);
+    expect(shown).toHaveLength(resent.length);
   });
 });
