@@ -16,6 +16,7 @@ import { benchCrypto } from './bench-crypto';
 import { benchBackup } from './bench-backup';
 import { benchPurge } from './bench-purge';
 import { benchExports } from './bench-exports';
+import { benchCapacity } from './bench-capacity';
 import { benchConsultations } from './bench-consultations';
 import { benchIncidents } from './bench-incidents';
 import { load as loadUrl, say } from './bench-lib';
@@ -42,13 +43,13 @@ async function activeClinic(api: string, opApi: string, operatorToken: string, o
  * `npm run bench`: prints JSON figures. Each comparison is measured in the same run on the same
  * machine, so the ratio is what to track across commits, not the absolute numbers.
  * BENCH_DURATION (s, default 10) and BENCH_CONNECTIONS (default 32) tune the load; BENCH_PARTS
- * (comma-separated, default all: server,login,reads,audit,consultations,incidents,crypto,backup,purge,exports,start) picks parts.
+ * (comma-separated, default all: server,login,reads,audit,consultations,capacity,incidents,crypto,backup,purge,exports,start) picks parts.
  * A part that fails is reported as `{ "error": … }` and the others still run (exit code 1).
  */
 const root = path.resolve(__dirname, '..');
 const duration = Number(process.env.BENCH_DURATION ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const ALL_PARTS = ['server', 'login', 'reads', 'audit', 'consultations', 'incidents', 'crypto', 'backup', 'purge', 'exports', 'start'] as const;
+const ALL_PARTS = ['server', 'login', 'reads', 'audit', 'consultations', 'capacity', 'incidents', 'crypto', 'backup', 'purge', 'exports', 'start'] as const;
 const parts = new Set((process.env.BENCH_PARTS ?? ALL_PARTS.join(',')).split(',').map((p) => p.trim()).filter(Boolean));
 for (const p of parts) if (!(ALL_PARTS as readonly string[]).includes(p)) throw new Error(`BENCH_PARTS: unknown part "${p}" (known: ${ALL_PARTS.join(', ')})`);
 
@@ -217,6 +218,16 @@ async function main() {
       await part('consultations', async () => {
         const c = (await allClinics())[1]!;
         return benchConsultations({ api, adminToken: c.adminToken, adminId: c.adminId, serverEnv, temporalAddress: services.temporalAddress, taskQueue: 'for-clinic' });
+      });
+      // Many clinics at once with a clinic day's mix (README: Capacity): what one API instance serves.
+      await part('capacity', async () => {
+        // One connection per clinic by default: a clinic's front ends send about a request a second,
+        // so contention inside one clinic (its log chain) is not what limits an instance.
+        const n = Number(process.env.BENCH_CAPACITY_CLINICS ?? connections);
+        const many = [...(await allClinics())];
+        for (let i = many.length; i <= n; i += 1) many.push(await activeClinic(api, opApi, token, ownerUrl, `bench-clinic-${i}`, password));
+        // The consultations part's clinic already has bookings in the same slots: leave it out.
+        return benchCapacity({ api, clinics: many.filter((_, i) => i !== 1).slice(0, n), serverEnv, duration, connections, clinicPeakRps: Number(process.env.BENCH_CLINIC_PEAK_RPS ?? 1) });
       });
       await part('incidents', () => benchIncidents({ api: opApi, operatorToken: token, ownerUrl, sesEndpoint: services.sesEndpoint!, serverEnv, temporalAddress: services.temporalAddress }));
       // The backup while the API serves a signed-in user (GET /v1/me), whose latency is one of its figures.
