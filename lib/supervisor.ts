@@ -59,7 +59,7 @@ export interface SupervisorOptions<T extends Supervisable> {
   /** Starts the child; may wait for it to be ready. Throwing counts as a crash on restarts. */
   start: () => Promise<T>;
   log: (message: string) => void;
-  /** Called once the supervisor gave up; the child is not running then. */
+  /** Called once the supervisor gave up, with the reason to print; the child is not running then. */
   onGiveUp: (reason: string) => void;
   /** Called after each successful restart (not the first start), e.g. to record the new pid. */
   onRestart?: (child: T) => void | Promise<void>;
@@ -108,13 +108,12 @@ export async function supervise<T extends Supervisable>(o: SupervisorOptions<T>)
       const upMs = clock.now() - startedAt;
       fastCrashes = upMs < policy.resetAfterMs ? fastCrashes + 1 : 1;
       await restartAfterCrash(`${o.name} exited unexpectedly (${describeExit(exit)}) after ${seconds(upMs)}`);
-    });
+    }).catch((err: unknown) => o.log(`${o.name}: supervision failed: ${err instanceof Error ? err.message : String(err)}`));
   };
 
   const restartAfterCrash = async (what: string): Promise<void> => {
     if (fastCrashes > policy.maxFastCrashes) {
       const reason = `${o.name} crashed ${fastCrashes} times in a row, each within ${seconds(policy.resetAfterMs)} of starting (last: ${what.replace(`${o.name} `, '')}); giving up`;
-      o.log(reason);
       stopped = true;
       o.onGiveUp(reason);
       return;
