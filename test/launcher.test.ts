@@ -25,10 +25,11 @@ describe('npm start', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  async function launch(ports: Record<string, number>) {
+  async function launch(ports: Record<string, number>, more: Record<string, string> = {}) {
     const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, START_QUIET: '1', LOG_LEVEL: 'warn' };
     for (const k of ['DATABASE_URL', 'MIGRATION_DATABASE_URL', 'TEMPORAL_ADDRESS', 'SES_ENDPOINT', 'OPERATOR_TOKEN', 'AWS_ACCESS_KEY_ID', 'AWS_PROFILE']) delete env[k];
     for (const [k, v] of Object.entries(ports)) env[k] = String(v);
+    Object.assign(env, more);
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'scripts', 'start.ts')], {
       cwd: path.join(__dirname, '..'),
       env,
@@ -156,6 +157,18 @@ describe('npm start', () => {
     expect(second.state.output).toMatch(/cleaned up [1-9] process/);
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
+    for (const [name, port] of Object.entries(ports)) expect([name, await isPortOpen(port)]).toEqual([name, false]);
+  });
+
+  it('gives up on a child that keeps crashing at once, stops the stack and exits with 1', async () => {
+    const ports = await newPorts();
+    // A configuration the launcher does not read but the API and the worker refuse: they exit at once, every time.
+    const { state, exited, ready } = await launch(ports, { LOG_LEVEL: 'not-a-level' });
+    ready.catch(() => undefined); // it never gets ready: that is the point
+    expect(await exited).toBe(1);
+    expect(state.output).toMatch(/(api|worker) exited unexpectedly \(exit code 1\) after [\d.]+ s; restarting it in 16 s \(attempt 5 of 5\)/);
+    expect(state.output).toMatch(/(api|worker) crashed 6 times in a row, each within 30 s of starting \(last: exited unexpectedly \(exit code 1\) after [\d.]+ s\); giving up; stopping the stack/);
+    expect(state.output).toContain('[start] all stopped');
     for (const [name, port] of Object.entries(ports)) expect([name, await isPortOpen(port)]).toEqual([name, false]);
   });
 });
