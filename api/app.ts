@@ -6,6 +6,8 @@ import type { Logger } from '../lib/logger';
 import type { TemporalClient } from '../temporal/client';
 import { accessLog } from './middleware/access-log';
 import { requestMetrics, type RequestMetrics } from './middleware/request-metrics';
+import { requestTracing } from './middleware/tracing';
+import type { Tracing } from '../lib/tracing';
 import { allowedMethods } from './middleware/allowed-methods';
 import { jsonBody } from './middleware/json-body';
 import { operatorAuth } from './middleware/operator-auth';
@@ -64,6 +66,8 @@ export interface AppDeps {
   db: Db;
   /** Request counters and latency (lib/metrics.ts), when the process serves metrics. */
   metrics?: RequestMetrics;
+  /** OpenTelemetry tracing (lib/tracing.ts), when OTEL_EXPORTER_OTLP_ENDPOINT is set. */
+  tracing?: Tracing;
   /** Slots for long exports (lib/export-slots.ts). */
   exports: ExportSlots;
   outbox: WorkflowOutbox;
@@ -249,6 +253,8 @@ export function createApp(
     session: opts.sessionAuth ?? ((route) => sessionAuth(deps, route) as AuthMiddleware),
   });
 
+  // First, so that the whole request, and any workflow it starts, is inside its span.
+  if (deps.tracing) app.use(requestTracing(deps.tracing, listener));
   app.use(requestId(deps.log));
   app.use(clientAddress(deps.security.trustedProxies));
   app.use(accessLog());

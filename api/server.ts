@@ -7,6 +7,7 @@ import { checkAppLogin, createDb } from '../db/connection';
 import { apiListenerProblems, ConfigError, loadConfig, type Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { httpMetrics, newRegistry, poolMetrics, sampled, startMetricsListener } from '../lib/metrics';
+import { startTracing } from '../lib/tracing';
 import { createTemporalClient } from '../temporal/client';
 import { appDeps, createApp, type AppDeps } from './app';
 import { answerClientErrors } from './client-error';
@@ -35,10 +36,11 @@ export async function startApi(config: Config): Promise<RunningApi> {
     await db.destroy();
     throw err;
   });
-  const temporal = createTemporalClient({ ...temporalConnectionOptions(config), namespace: config.TEMPORAL_NAMESPACE });
+  const tracing = startTracing(config, 'for-clinic-api');
+  const temporal = createTemporalClient({ ...temporalConnectionOptions(config), namespace: config.TEMPORAL_NAMESPACE, interceptors: tracing?.clientInterceptors });
   const tlsListener = Boolean(config.TLS_CERT_FILE && config.TLS_KEY_FILE);
   let shuttingDown = false;
-  const deps = appDeps(config, { db, temporal, log, tls: tlsListener || config.BEHIND_TLS_PROXY, isShuttingDown: () => shuttingDown });
+  const deps = { ...appDeps(config, { db, temporal, log, tls: tlsListener || config.BEHIND_TLS_PROXY, isShuttingDown: () => shuttingDown }), tracing };
   const metrics = config.METRICS_PORT === undefined ? undefined : apiMetrics(deps);
   const apps = (['public', 'operator'] as const).map((listener) => {
     const { app } = createApp({ ...deps, metrics: metrics?.http }, { listener });
@@ -77,7 +79,7 @@ export async function startApi(config: Config): Promise<RunningApi> {
       }, config.SHUTDOWN_GRACE_MS);
       await closed;
       clearTimeout(force);
-      await Promise.allSettled([db.destroy(), temporal.close(), metricsListener?.close()]);
+      await Promise.allSettled([db.destroy(), temporal.close(), metricsListener?.close(), tracing?.flush()]);
       log.info('api stopped');
     })());
   return { server, url, operatorServer: operatorListener.server, operatorUrl: operatorListener.url, metricsUrl: metricsListener?.url, close };

@@ -14,6 +14,8 @@ import { EMBEDDED_LOGIN_ROLE, type Login } from './roles';
 export interface EmbeddedDb {
   url: string;
   pid?: number;
+  /** Resolves with the exit code (or signal) once the server process has gone, whoever stopped it. */
+  exited: Promise<number | string>;
   adminUrl: (database: string) => string;
   stop(): Promise<void>;
 }
@@ -44,6 +46,7 @@ export async function startEmbeddedPostgres(opts: {
   // The postgres user must be able to reach its data folder through ours (mkdtemp makes 0700).
   if (asRoot) await chmod(path.dirname(opts.dataDir), 0o711);
   const password = 'postgres'; // loopback-only development instance
+  let lastLog = '';
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: opts.dataDir,
@@ -55,23 +58,28 @@ export async function startEmbeddedPostgres(opts: {
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'timezone=UTC', '-c', 'max_connections=200'],
     createPostgresUser: asRoot,
-    onLog: () => undefined,
+    // Kept only to explain a start that fails (e.g. a restart while the old server's backends still hold its memory).
+    onLog: (m: string) => (lastLog = m.trim()),
     onError: (e: unknown) => log(`postgres: ${String(e)}`),
   });
   if (!existsSync(path.join(opts.dataDir, 'PG_VERSION'))) {
     log('initialising embedded PostgreSQL (first run only)...');
     await pg.initialise();
   }
-  await pg.start();
+  // The package rejects without a reason when postgres exits during start-up; say what it said last.
+  await pg.start().catch((err: unknown) => {
+    throw err instanceof Error ? err : new Error(`PostgreSQL exited during start-up${lastLog ? `: ${lastLog.split('\n').pop()}` : ''}`);
+  });
   // Ctrl-C also reaches postgres directly; pg.stop() would then wait forever for an exit
   // that already happened, so stopping also ends when the process is gone.
   const child = (pg as unknown as { process?: ChildProcess }).process;
-  const gone = new Promise<void>((resolve) => {
-    if (!child || child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
+  const exited = new Promise<number | string>((resolve) => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) resolve(child?.exitCode ?? child?.signalCode ?? 'unknown');
+    else child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
   });
+  const gone = exited.then(() => undefined);
   const adminUrl = (database: string) => `postgres://postgres:${password}@127.0.0.1:${opts.port}/${database}`;
-  return { url: adminUrl('postgres'), adminUrl, pid: child?.pid, stop: () => Promise.race([pg.stop(), gone]) };
+  return { url: adminUrl('postgres'), adminUrl, pid: child?.pid, exited, stop: () => Promise.race([pg.stop(), gone]) };
 }
 
 /**

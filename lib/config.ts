@@ -175,6 +175,21 @@ const schema = z
     METRICS_PORT: port.optional(),
     /** Loopback by default: metrics are for the operators' Prometheus, not the public network. */
     METRICS_HOST: z.string().regex(/^\S+$/, 'must be a host name or address without spaces').default('127.0.0.1'),
+    /**
+     * OpenTelemetry traces (lib/tracing.ts, README: Monitoring): the OTLP/HTTP collector's base URL
+     * (traces go to <url>/v1/traces, JSON). Off when unset. Credentials belong in
+     * OTEL_EXPORTER_OTLP_HEADERS (read by the exporter, never logged), not in the URL.
+     */
+    OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl
+      .refine((v) => !URL.canParse(v) || (!new URL(v).username && !new URL(v).password), 'must not contain credentials (put them in OTEL_EXPORTER_OTLP_HEADERS)')
+      .refine((v) => !URL.canParse(v) || (!new URL(v).search && !new URL(v).hash), 'must be a base URL without query or fragment, like http://collector:4318')
+      .optional(),
+    /** The service name traces carry; default for-clinic-api / for-clinic-worker. */
+    OTEL_SERVICE_NAME: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, dots, dashes or underscores').optional(),
+    /** Only OTLP over HTTP with JSON is exported; any other protocol is refused rather than silently not used. */
+    OTEL_EXPORTER_OTLP_PROTOCOL: z.literal('http/json', { message: 'only http/json is supported (OTLP over HTTP, JSON)' }).optional(),
+    /** Not supported (refused): traces go to OTEL_EXPORTER_OTLP_ENDPOINT/v1/traces. */
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.string().optional(),
     /** The worker's Temporal SDK metrics (Prometheus, host:port), e.g. 127.0.0.1:9466; off when unset. */
     TEMPORAL_METRICS_BIND: z.string().regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port').optional(),
     /** The operator listener: every /v1/operator/* route, and only those (README: Architecture). 0 = any free port. */
@@ -352,6 +367,10 @@ const schema = z
     if (c.OPERATOR_PORT !== 0 && (c.OPERATOR_PORT === c.PORT || c.OPERATOR_PORT === c.METRICS_PORT)) {
       // One port cannot be both listeners: operator routes must never answer where clinics connect.
       ctx.addIssue({ code: 'custom', path: ['OPERATOR_PORT'], message: 'must differ from PORT and METRICS_PORT' });
+    }
+    if (c.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined) {
+      // The exporter is given its URL explicitly and would ignore this one: refuse it rather than trace somewhere unexpected.
+      ctx.addIssue({ code: 'custom', path: ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'], message: 'is not supported: set OTEL_EXPORTER_OTLP_ENDPOINT (traces go to its /v1/traces)' });
     }
     if (c.EXPORT_CONCURRENCY >= c.DATABASE_POOL_MAX) {
       ctx.addIssue({ code: 'custom', path: ['EXPORT_CONCURRENCY'], message: `must be below DATABASE_POOL_MAX (${c.DATABASE_POOL_MAX}), so exports always leave connections for other requests` });

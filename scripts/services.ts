@@ -2,6 +2,7 @@ import path from 'node:path';
 import { startEmbeddedPostgres } from '../db/embedded-postgres';
 import { startLocalSes } from '../lib/local-ses';
 import { isPortOpen, onFreePort } from '../lib/process';
+import { supervise, type Supervisable, type Supervisor, type SupervisorOptions } from '../lib/supervisor';
 import { startDevServer } from '../temporal/dev-server';
 
 /**
@@ -26,6 +27,11 @@ export interface ServicesOptions {
   realSes: boolean;
   mailPort: number;
   log: (m: string) => void;
+  /**
+   * npm start: restart the embedded PostgreSQL and the Temporal dev server when they die, on the
+   * same port and data (lib/supervisor.ts). Unset for the test harness and the benchmarks.
+   */
+  supervision?: Pick<SupervisorOptions<Supervisable>, 'onGiveUp' | 'stopping'> & { onRestart: () => void | Promise<void> };
 }
 
 export interface Services {
@@ -35,8 +41,8 @@ export interface Services {
   temporalUiUrl?: string;
   sesEndpoint?: string;
   mailViewerUrl?: string;
-  /** Processes started here, for the launcher's orphan record. */
-  processes: Array<{ name: string; pid: number; marker: string }>;
+  /** Processes started here and running now (a restart changes the pid), for the launcher's orphan record. */
+  processes(): Array<{ name: string; pid: number; marker: string }>;
   stop(): Promise<void>;
 }
 
@@ -57,24 +63,40 @@ async function step<T>(log: (m: string) => void, what: string, fn: () => Promise
 const onPort = <T>(port: number | 'auto', what: string, log: (m: string) => void, start: (port: number) => Promise<T>) =>
   port === 'auto' ? onFreePort(what, start, { log }) : start(port);
 
+/**
+ * A service that is kept running when `supervision` is set (npm start) and simply started
+ * otherwise (the test harness and the benchmarks own and stop theirs).
+ */
+async function keep<T extends Supervisable>(name: string, o: ServicesOptions, start: () => Promise<T>): Promise<Pick<Supervisor<T>, 'current' | 'stop'>> {
+  if (o.supervision) return supervise({ name, start, log: o.log, ...o.supervision });
+  const started = await start();
+  return { current: started, stop: () => started.stop() };
+}
+
 export async function startServices(o: ServicesOptions): Promise<Services> {
   const stops: Array<() => Promise<void>> = [];
-  const processes: Services['processes'] = [];
+  const running: Array<{ name: string; marker: string; pid: () => number | undefined }> = [];
   const stop = async () => {
     for (const s of stops.reverse()) await s().catch((err) => o.log(`stop failed: ${(err as Error).message}`));
   };
   try {
     let serverUrl = o.databaseUrl;
     if (!serverUrl) {
-      const pg = await onPort(o.embeddedPgPort, 'PostgreSQL', o.log, async (port) => {
-        if (await isPortOpen(port)) throw new Error(`port ${port} is taken; set EMBEDDED_PG_PORT or DATABASE_URL`);
-        return step(o.log, `PostgreSQL: starting embedded server on 127.0.0.1:${port}`, () =>
-          startEmbeddedPostgres({ dataDir: path.join(o.dataDir, 'postgres'), port, log: o.log }),
-        );
-      });
+      // A restart uses the port the first start found, so every URL handed out stays valid.
+      let pgPort: number | 'auto' = o.embeddedPgPort;
+      const pg = await keep('PostgreSQL', o, () =>
+        onPort(pgPort, 'PostgreSQL', o.log, async (port) => {
+          if (await isPortOpen(port)) throw new Error(`port ${port} is taken; set EMBEDDED_PG_PORT or DATABASE_URL`);
+          const db = await step(o.log, `PostgreSQL: starting embedded server on 127.0.0.1:${port}`, () =>
+            startEmbeddedPostgres({ dataDir: path.join(o.dataDir, 'postgres'), port, log: o.log }),
+          );
+          pgPort = port;
+          return db;
+        }),
+      );
       stops.push(() => step(o.log, 'PostgreSQL: stopping', () => pg.stop()));
-      if (pg.pid) processes.push({ name: 'postgres', pid: pg.pid, marker: 'postgres' });
-      serverUrl = pg.url;
+      running.push({ name: 'postgres', marker: 'postgres', pid: () => pg.current.pid });
+      serverUrl = pg.current.url;
     } else {
       o.log(`PostgreSQL: using the server at ${new URL(serverUrl).host}`);
     }
@@ -82,21 +104,27 @@ export async function startServices(o: ServicesOptions): Promise<Services> {
     let temporalAddress = o.temporalAddress;
     let temporalUiUrl: string | undefined;
     if (!temporalAddress) {
-      const dev = await onPort(o.temporalPort, 'Temporal', o.log, (port) =>
-        step(o.log, `Temporal: starting dev server on 127.0.0.1:${port}`, () =>
-          startDevServer({
-            port,
-            uiPort: o.temporalUiPort || undefined,
-            dbFile: o.persist ? path.join(o.dataDir, 'temporal', 'temporal.db') : undefined,
-            logFile: path.join(o.dataDir, 'logs', `temporal-${port}.log`),
-            log: o.log,
-          }),
-        ),
+      // Restarts reuse the port, the UI port and the SQLite file: workflows carry on where they were.
+      let temporalPort: number | 'auto' = o.temporalPort;
+      const dev = await keep('Temporal', o, () =>
+        onPort(temporalPort, 'Temporal', o.log, async (port) => {
+          const server = await step(o.log, `Temporal: starting dev server on 127.0.0.1:${port}`, () =>
+            startDevServer({
+              port,
+              uiPort: o.temporalUiPort || undefined,
+              dbFile: o.persist ? path.join(o.dataDir, 'temporal', 'temporal.db') : undefined,
+              logFile: path.join(o.dataDir, 'logs', `temporal-${port}.log`),
+              log: o.log,
+            }),
+          );
+          temporalPort = port;
+          return { ...server, pid: server.process.child.pid, exited: server.process.exited };
+        }),
       );
       stops.push(() => step(o.log, 'Temporal: stopping', () => dev.stop()));
-      if (dev.process.child.pid) processes.push({ name: 'temporal', pid: dev.process.child.pid, marker: 'start-dev' });
-      temporalAddress = dev.address;
-      temporalUiUrl = dev.uiUrl;
+      running.push({ name: 'temporal', marker: 'start-dev', pid: () => dev.current.pid });
+      temporalAddress = dev.current.address;
+      temporalUiUrl = dev.current.uiUrl;
     } else {
       o.log(`Temporal: using TEMPORAL_ADDRESS=${temporalAddress}`);
     }
@@ -112,6 +140,10 @@ export async function startServices(o: ServicesOptions): Promise<Services> {
       o.log('Mail: using Amazon SES (AWS credentials found, no SES_ENDPOINT)');
       mailViewerUrl = undefined;
     }
+    const processes = () => running.flatMap(({ name, marker, pid }) => {
+      const now = pid();
+      return now ? [{ name, marker, pid: now }] : [];
+    });
     return { serverUrl, temporalAddress, temporalUiUrl, sesEndpoint, mailViewerUrl, processes, stop };
   } catch (err) {
     await stop();

@@ -8,7 +8,9 @@ import { provisionBackupRoles } from '../db/backup-roles';
 import { provisionPurgeLogin } from '../db/purge-role';
 import { loginOf, withLogin } from '../db/roles';
 import { ConfigError, loadMigrationConfig } from '../lib/config';
-import { startProcess, waitFor, type ManagedProcess } from '../lib/process';
+import { startProcess, waitFor } from '../lib/process';
+import { supervise, supervisedProcess, type SupervisedProcess, type Supervisor } from '../lib/supervisor';
+import { WORKER_NODE_FLAGS } from '../workers/node-flags';
 import { dataDirOf, recordDevOwnerUrl } from './dev-owner-url';
 import { forgetProcesses, reapOrphans, recordProcesses } from './orphans';
 import { startServices, type Services } from './services';
@@ -51,7 +53,7 @@ async function main() {
     external = { MIGRATION_DATABASE_URL: database.MIGRATION_DATABASE_URL, DATABASE_URL: database.DATABASE_URL };
   }
   let services: Services | undefined;
-  const children: ManagedProcess[] = [];
+  const apps: Array<{ name: string; supervisor: Supervisor<SupervisedProcess> }> = [];
   let stopping = false;
 
   shutdown = async (code: number) => {
@@ -59,14 +61,18 @@ async function main() {
     stopping = true;
     say('stopping...');
     // Reverse order: API first (stops taking requests), then the worker, then infrastructure.
-    for (const child of [...children].reverse()) {
-      await child.stop(20_000);
-      say(`${child.name}: stopped`);
+    for (const { name, supervisor } of [...apps].reverse()) {
+      await supervisor.stop();
+      say(`${name}: stopped`);
     }
     await services?.stop();
     await forgetProcesses(dataDir);
     say('all stopped');
     process.exit(code);
+  };
+  const giveUp = (reason: string) => {
+    say(`${reason}; stopping the stack`);
+    void shutdown(1);
   };
   // `on`, not `once`: Ctrl-C reaches us twice (from the terminal and forwarded by npm), and
   // a second signal must not kill the launcher halfway, orphaning what it started.
@@ -77,6 +83,15 @@ async function main() {
       void shutdown(0);
     });
   }
+
+  // What runs now (pids change on restarts), for the next start to clean up after a killed launcher.
+  const record = () =>
+    recordProcesses(dataDir, [
+      ...(services?.processes() ?? []),
+      ...apps.flatMap(({ name, supervisor }) => (supervisor.current.pid ? [{ name, pid: supervisor.current.pid, marker: name === 'api' ? 'api/server.ts' : 'workers/main.ts' }] : [])),
+    ]);
+  // PostgreSQL, Temporal, the worker and the API are each restarted when they die (lib/supervisor.ts).
+  const supervision = { log: say, onGiveUp: giveUp, onRestart: record, stopping: () => stopping };
 
   say(`data folder: ${dataDir}`);
   const reaped = await reapOrphans(dataDir, say);
@@ -93,6 +108,7 @@ async function main() {
     realSes: Boolean(env.AWS_ACCESS_KEY_ID || env.AWS_PROFILE),
     mailPort: num('MAIL_PORT', 8005),
     log: say,
+    supervision,
   });
 
   // With an embedded server we own it, so the product gets a database of its own on it, and the
@@ -149,58 +165,29 @@ async function main() {
     LOGIN_ID_HMAC_KEY: env.LOGIN_ID_HMAC_KEY || randomBytes(32).toString('hex'),
     ...(services.sesEndpoint ? { SES_ENDPOINT: services.sesEndpoint } : {}),
   };
-  // Supervision: a crashed API or worker is restarted with backoff (1 s, 2 s, 4 s … 30 s), as a
+  // Supervision (lib/supervisor.ts): a crashed API or worker is restarted with backoff, as a
   // service manager would; only repeated fast crashes (a broken build or configuration) stop the stack.
-  const FAST_CRASH_MS = 30_000;
-  const MAX_FAST_CRASHES = 5;
-  const running = new Map<string, ReturnType<typeof startProcess>>();
-  const record = () =>
-    recordProcesses(dataDir, [
-      ...services.processes,
-      ...[...running].map(([name, c]) => ({ name, pid: c.child.pid!, marker: name === 'api' ? 'api/server.ts' : 'workers/main.ts' })),
-    ]);
-  const supervise = (name: string, entry: string) => {
-    let fastCrashes = 0;
-    const start = () => {
-      const child = startProcess(name, process.execPath, ['--import', 'tsx', path.join(root, entry)], {
-        cwd: root,
-        // Two processes cannot serve metrics on one port: the worker takes the next one.
-        env: name === 'worker' && env.METRICS_PORT && env.METRICS_PORT !== '0' ? { ...childEnv, METRICS_PORT: String(Number(env.METRICS_PORT) + 1) } : childEnv,
-        // An IPC channel lets the child notice if this launcher dies without cleaning up.
-        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-        logFile: env.START_QUIET ? path.join(dataDir, 'logs', `${name}.log`) : undefined,
-        inheritOutput: !env.START_QUIET,
-      });
-      children.push(child);
-      running.set(name, child);
-      const startedAt = Date.now();
-      void child.exited.then(async (code) => {
-        if (stopping) return;
-        children.splice(children.indexOf(child), 1);
-        fastCrashes = Date.now() - startedAt < FAST_CRASH_MS ? fastCrashes + 1 : 1;
-        if (fastCrashes > MAX_FAST_CRASHES) {
-          say(`${name} exited unexpectedly (${code}) ${fastCrashes} times in a row within ${FAST_CRASH_MS / 1000} s of starting; giving up and stopping the stack`);
-          void shutdown(1);
-          return;
-        }
-        const delayMs = Math.min(30_000, 1_000 * 2 ** (fastCrashes - 1));
-        say(`${name} exited unexpectedly (${code}); restarting it in ${delayMs / 1000} s`);
-        await new Promise((r) => setTimeout(r, delayMs));
-        if (stopping) return;
-        start();
-        await record();
-        say(`${name}: restarted (pid ${running.get(name)!.child.pid})`);
-      });
-      return child;
-    };
-    return start();
+  const startApp = (name: 'api' | 'worker', entry: string) =>
+    startProcess(name, process.execPath, [...(name === 'worker' ? WORKER_NODE_FLAGS : []), '--import', 'tsx', path.join(root, entry)], {
+      cwd: root,
+      // Two processes cannot serve metrics on one port: the worker takes the next one.
+      env: name === 'worker' && env.METRICS_PORT && env.METRICS_PORT !== '0' ? { ...childEnv, METRICS_PORT: String(Number(env.METRICS_PORT) + 1) } : childEnv,
+      // An IPC channel lets the child notice if this launcher dies without cleaning up.
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      logFile: env.START_QUIET ? path.join(dataDir, 'logs', `${name}.log`) : undefined,
+      inheritOutput: !env.START_QUIET,
+    });
+  const superviseApp = async (name: 'api' | 'worker', entry: string) => {
+    const supervisor = await supervise({ name, start: async () => supervisedProcess(startApp(name, entry), 20_000), ...supervision });
+    apps.push({ name, supervisor });
+    return supervisor.current.child;
   };
 
   say('worker: starting (bundles workflow code)...');
-  const worker = supervise('worker', 'workers/main.ts');
-  const workerReady = new Promise<void>((resolve) => worker.child.once('message', () => resolve()));
+  const worker = await superviseApp('worker', 'workers/main.ts');
+  const workerReady = new Promise<void>((resolve) => worker.once('message', () => resolve()));
   say('api: starting...');
-  supervise('api', 'api/server.ts');
+  await superviseApp('api', 'api/server.ts');
   await record();
   const apiUrl = `http://localhost:${port}`;
   await waitFor('the API to become ready', async () => (await fetch(`${apiUrl}/readyz`)).status === 200, 120_000, 250);

@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type ClientInterceptors } from '@temporalio/client';
 import type { TemporalConnectionOptions } from './connection-options';
 
 export interface TemporalClient {
@@ -11,10 +11,11 @@ export interface TemporalClient {
  * Lazy, so the API can start (and answer /readyz with 503) while Temporal is still unreachable;
  * the SDK reconnects by itself once it is back.
  */
-export function createTemporalClient(opts: TemporalConnectionOptions & { namespace: string }): TemporalClient {
-  const { namespace, ...connect } = opts;
+export function createTemporalClient(opts: TemporalConnectionOptions & { namespace: string; interceptors?: ClientInterceptors }): TemporalClient {
+  const { namespace, interceptors, ...connect } = opts;
   const connection = Connection.lazy(connect);
-  const client = new Client({ connection, namespace });
+  // Interceptors: tracing (lib/tracing.ts) puts the request's trace into the starts' headers.
+  const client = new Client({ connection, namespace, ...(interceptors ? { interceptors } : {}) });
   return { client, connection, close: () => connection.close() };
 }
 

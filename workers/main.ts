@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { temporalConnectionOptions } from '../temporal/connection-options';
+import { startTracing } from '../lib/tracing';
 import { NativeConnection, Runtime, type LogLevel, type LogMetadata } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
 import { WorkflowOutbox } from '../temporal/workflow-outbox';
@@ -65,16 +66,18 @@ async function main() {
   const queues = taskQueues(config.TEMPORAL_TASK_QUEUE);
   const queue = queues.main;
   const keys = createKeyProvider(config);
-  const client = new Client({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE });
+  const tracing = startTracing(config, 'for-clinic-worker');
+  const client = new Client({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE, ...(tracing ? { interceptors: tracing.clientInterceptors } : {}) });
   const outbox = new WorkflowOutbox({ db, client, taskQueue: queue, log });
   const contractEnd = contractEndServices(config);
   const deps = { db, mailer, vault: new Vault(db, keys), outbox, temporal: client, notices: { securityContact: config.SECURITY_CONTACT_EMAIL }, backups: backupServices(config, keys), contractEnd, operators: { securityEmails: config.SECURITY_EMAILS }, storage: createObjectStore(config) };
   // A release runs the workflow code `npm run build` bundled (dist/workflow-bundle.js beside the
   // compiled workers/); a development run bundles the sources at start.
-  const prebuilt = path.join(__dirname, '..', 'workflow-bundle.js');
+  // With tracing, the bundle that also holds the workflow-side tracing interceptors (scripts/bundle-workflows.ts).
+  const prebuilt = path.join(__dirname, '..', tracing ? 'workflow-bundle-traced.js' : 'workflow-bundle.js');
   const workflowBundle = existsSync(prebuilt) ? { codePath: prebuilt } : undefined;
-  const worker = await createWorker({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE, taskQueue: queue, deps, workflowBundle });
-  const mailWorker = await createMailWorker({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE, taskQueue: queues.mail, ratePerSecond: config.MAIL_SEND_RATE, deps });
+  const worker = await createWorker({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE, taskQueue: queue, deps, workflowBundle, tracing });
+  const mailWorker = await createMailWorker({ connection: connection!, namespace: config.TEMPORAL_NAMESPACE, taskQueue: queues.mail, ratePerSecond: config.MAIL_SEND_RATE, deps, tracing });
   log.info({ workflowBundle: workflowBundle?.codePath ?? '(bundled at start)', taskQueue: queue, mailTaskQueue: queues.mail, mailSendRate: config.MAIL_SEND_RATE, namespace: config.TEMPORAL_NAMESPACE, metrics: metrics?.url, sdkMetrics: config.TEMPORAL_METRICS_BIND }, 'worker started');
   // Only the worker holds the backup credential (the API never needs it), so the check is here:
   // loud at start-up, and every backup then fails visibly with the same reason.
@@ -112,6 +115,7 @@ async function main() {
     await contractEnd.close();
     mailer.close();
     await metrics?.close();
+    await tracing?.flush().catch(() => undefined);
     log.info('worker stopped');
   }
 }

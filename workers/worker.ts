@@ -1,5 +1,6 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import { TRACING_WORKFLOW_MODULES, type Tracing } from '../lib/tracing';
 
 /** Builds the product's worker. Shared by the worker process and the integration tests. */
 export async function createWorker(opts: {
@@ -10,8 +11,15 @@ export async function createWorker(opts: {
   /** Tests pass a prebuilt bundle so each test file bundles workflow code once. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   identity?: string;
+  /** Workflows and activities join the trace of whoever started them (lib/tracing.ts). */
+  tracing?: Tracing;
 }): Promise<Worker> {
+  const { tracing } = opts;
   return Worker.create({
+    // Tracing: a bundle given here already holds the workflow interceptors (built with TRACING_WORKFLOW_MODULES).
+    ...(tracing
+      ? { sinks: tracing.sinks, interceptors: { activity: tracing.activityInterceptors, ...(opts.workflowBundle ? {} : { workflowModules: TRACING_WORKFLOW_MODULES }) } }
+      : {}),
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
@@ -29,8 +37,10 @@ export async function createWorker(opts: {
  * so nothing exceeds the provider's rate. Eager activity execution (which skips the server's
  * limiter) never applies: workflows schedule these on a queue other than their own.
  */
-export async function createMailWorker(opts: { connection: NativeConnection; namespace: string; taskQueue: string; ratePerSecond: number; deps: ActivityDeps; identity?: string }): Promise<Worker> {
+export async function createMailWorker(opts: { connection: NativeConnection; namespace: string; taskQueue: string; ratePerSecond: number; deps: ActivityDeps; identity?: string; tracing?: Tracing }): Promise<Worker> {
   return Worker.create({
+    // Activities only: no workflow interceptors or sink.
+    ...(opts.tracing ? { interceptors: { activity: opts.tracing.activityInterceptors } } : {}),
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,

@@ -6,6 +6,7 @@ import { DefaultLogger, NativeConnection, Runtime, bundleWorkflowCode, type Work
 import { startApi, type RunningApi } from '../../api/server';
 import { loadConfig, type Config } from '../../lib/config';
 import { createSesMailer, type Mailer } from '../../lib/mailer';
+import { startTracing, TRACING_WORKFLOW_MODULES } from '../../lib/tracing';
 import { createKeyProvider } from '../../lib/crypto/provider';
 import { Vault } from '../../lib/crypto/vault';
 import { createTemporalClient, type TemporalClient } from '../../temporal/client';
@@ -30,10 +31,14 @@ try {
   // Already installed in this jest worker process by an earlier test file.
 }
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-/** Bundled once per test file (webpack is the slow part of starting a worker). */
-export const workflowBundle = () =>
-  (bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger }));
+const bundles = new Map<boolean, Promise<WorkflowBundleWithSourceMap>>();
+/** Bundled once per test file (webpack is the slow part of starting a worker); `traced`: with the tracing interceptors. */
+export const workflowBundle = (traced = false) => {
+  if (!bundles.has(traced)) {
+    bundles.set(traced, bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), workflowInterceptorModules: traced ? TRACING_WORKFLOW_MODULES : [], logger: quietLogger }));
+  }
+  return bundles.get(traced)!;
+};
 
 const noop = () => undefined;
 const quietLogger = { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: noop };
@@ -126,7 +131,9 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
   };
   try {
     const conn = (connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }));
-    const workerClient = new Client({ connection: conn, namespace: config.TEMPORAL_NAMESPACE });
+    // With OTEL_EXPORTER_OTLP_ENDPOINT (test/tracing.test.ts) the worker traces as workers/main.ts does.
+    const tracing = startTracing(config, 'for-clinic-worker');
+    const workerClient = new Client({ connection: conn, namespace: config.TEMPORAL_NAMESPACE, ...(tracing ? { interceptors: tracing.clientInterceptors } : {}) });
     const keys = createKeyProvider(config);
     const startWorker = async () => {
       const deps = {
@@ -141,9 +148,9 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
         operators: { securityEmails: config.SECURITY_EMAILS },
         storage: createObjectStore(config),
       };
-      worker = await createWorker({ connection: conn, namespace: config.TEMPORAL_NAMESPACE, taskQueue, deps, workflowBundle: await workflowBundle() });
+      worker = await createWorker({ connection: conn, namespace: config.TEMPORAL_NAMESPACE, taskQueue, deps, workflowBundle: await workflowBundle(Boolean(tracing)), tracing });
       // The notice mails' rate-limited queue, as the worker process runs it.
-      mailWorker = await createMailWorker({ connection: conn, namespace: config.TEMPORAL_NAMESPACE, taskQueue: taskQueues(taskQueue).mail, ratePerSecond: config.MAIL_SEND_RATE, deps });
+      mailWorker = await createMailWorker({ connection: conn, namespace: config.TEMPORAL_NAMESPACE, taskQueue: taskQueues(taskQueue).mail, ratePerSecond: config.MAIL_SEND_RATE, deps, tracing });
       running = Promise.all([worker.run(), mailWorker.run()]);
     };
     if (opts.worker !== false) await startWorker();

@@ -27,4 +27,11 @@ describe('saved workflow histories replay on the current code', () => {
     const history = JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, file);
   });
+
+  // Turning tracing on (OTEL_EXPORTER_OTLP_ENDPOINT, lib/tracing.ts) must not break running
+  // executions: the workflow-side interceptors only add headers and export through a sink, no commands.
+  it.each(files)('%s, with the tracing interceptors', async (file) => {
+    const history = JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle(true), sinks: { exporter: { export: { fn: () => undefined } } } }, history, file);
+  });
 });
