@@ -8,6 +8,10 @@ import { startTestStack, type TestStack } from '../harness/stack';
  * per clinic, EXPORT_CONCURRENCY per process), the excess is refused with 429 and Retry-After,
  * and other clinics keep working while every slot is held by readers that read nothing.
  */
+// 25,000 chained log entries, two clinics and a dozen stalled downloads: 43 s in a fresh-machine
+// CI run and over 60 s once on a machine at load 12, so it gets more than the default timeout.
+jest.setTimeout(150_000);
+
 let stack: TestStack;
 beforeAll(async () => {
   stack = await startTestStack({ DATABASE_POOL_MAX: '5', EXPORT_CONCURRENCY: '2' });
