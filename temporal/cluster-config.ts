@@ -68,6 +68,10 @@ export function clusterConfigYaml(input: ClusterConfigInput): string {
     if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new Error(`port ${name} must be 1-65535, got ${port}`);
   }
   if (new Set(PORT_NAMES.map((n) => ports[n])).size !== PORT_NAMES.length) throw new Error('every service needs ports of its own');
+  // Temporal keeps membership ports in a smallint column (cluster_membership.rpc_port): it fails at start above it.
+  for (const name of PORT_NAMES.filter((n) => n.endsWith('Membership'))) {
+    if (ports[name] > 32_767) throw new Error(`port ${name} must be at most 32767 (Temporal stores it as a smallint), got ${ports[name]}`);
+  }
   if (database.temporal === database.visibility) throw new Error('the visibility store needs a database of its own');
   return `${[
     'log:',

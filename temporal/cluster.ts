@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { Client } from 'pg';
 import { ensureDatabase } from '../db/database';
-import { freePort, isPortOpen, startProcess, waitFor, type ManagedProcess } from '../lib/process';
+import { isPortOpen, startProcess, waitFor, type ManagedProcess } from '../lib/process';
 import { clusterConfigYaml, dynamicConfigYaml, PORT_NAMES, type ClusterPorts } from './cluster-config';
 import { resolveTemporalServerBinaries, type TemporalServerBinaries } from './server-binary';
 
@@ -73,13 +74,28 @@ async function setupSchema(sqlTool: string, serverUrl: string, name: string, ver
   log(`Temporal schema of ${name}: up to date`);
 }
 
+/** Whether `port` can be bound on loopback now (a guess, as with freePort: taken again at once). */
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Ports for the four services. Temporal stores each membership port in a smallint column
+ * (cluster_membership.rpc_port), so they must stay below 32768 — under the OS's ephemeral range,
+ * where port 0 would land: we pick at random from 20000–32767 and check each is free.
+ */
 async function freePorts(): Promise<ClusterPorts> {
   const taken = new Set<number>();
   const ports = {} as ClusterPorts;
   for (const name of PORT_NAMES) {
     let port: number;
-    do port = await freePort();
-    while (taken.has(port));
+    do port = 20_000 + Math.floor(Math.random() * 12_768);
+    while (taken.has(port) || !(await canBind(port)));
     taken.add(port);
     ports[name] = port;
   }

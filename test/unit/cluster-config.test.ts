@@ -31,9 +31,10 @@ describe('the Temporal server configuration (temporal/cluster-config.ts)', () =>
     expect(config.dynamicConfigClient.filepath).toBe('/tmp/cluster/config/dynamic.yaml');
   });
 
-  it('refuses a port used twice, one out of range, and one database for both stores', () => {
+  it('refuses a port used twice, one out of range, a membership port above a smallint, and one database for both stores', () => {
     expect(() => clusterConfigYaml({ ...input, ports: { ...input.ports, history: 17233 } })).toThrow(/ports of its own/);
     expect(() => clusterConfigYaml({ ...input, ports: { ...input.ports, worker: 70_000 } })).toThrow(/1-65535/);
+    expect(() => clusterConfigYaml({ ...input, ports: { ...input.ports, historyMembership: 40_000 } })).toThrow(/smallint/);
     expect(() => clusterConfigYaml({ ...input, database: { ...input.database, visibility: 'temporal_cluster' } })).toThrow(/database of its own/);
   });
 
