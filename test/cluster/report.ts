@@ -12,6 +12,8 @@ export interface Row {
   retried: number;
   lost: number;
   duplicated: number;
+  /** How long the repair itself took (the restart of what was broken). */
+  repairSec: number;
   firstSuccessSec?: number;
   drainedSec?: number;
 }
@@ -29,6 +31,7 @@ export function rows(phases: PhaseResult[], records: OpRecord[], verdict: Verdic
       retried: mine.filter((r) => r.retried).length,
       lost: mine.filter((r) => verdict.lost.has(r)).length,
       duplicated: mine.filter((r) => verdict.duplicated.has(r)).length,
+      repairSec: (p.repairedAt - p.faultAt) / 1000,
       firstSuccessSec: p.firstSuccessSec,
       drainedSec: p.drainedSec,
     };
@@ -38,7 +41,7 @@ export function rows(phases: PhaseResult[], records: OpRecord[], verdict: Verdic
 const sec = (s?: number) => (s === undefined ? '—' : s.toFixed(1));
 
 export function table(all: Row[]): string {
-  const head = ['fault', 'requests', '2xx', '4xx', '5xx/net', 'retried', 'lost', 'duplicated', 'first e2e 2xx (s)', 'backlog drained (s)'];
-  const body = all.map((r) => [r.fault, r.requests, r.ok2xx, r.client4xx, r.server5xx, r.retried, r.lost, r.duplicated, sec(r.firstSuccessSec), sec(r.drainedSec)].map(String));
+  const head = ['fault', 'requests', '2xx', '4xx', '5xx/net', 'retried', 'lost', 'duplicated', 'restart (s)', 'first e2e 2xx (s)', 'backlog drained (s)'];
+  const body = all.map((r) => [r.fault, r.requests, r.ok2xx, r.client4xx, r.server5xx, r.retried, r.lost, r.duplicated, sec(r.repairSec), sec(r.firstSuccessSec), sec(r.drainedSec)].map(String));
   return [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...body.map((cells) => `| ${cells.join(' | ')} |`)].join('\n');
 }
