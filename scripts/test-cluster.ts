@@ -3,7 +3,6 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { Client as PgClient } from 'pg';
 import { ensureDatabase, withDatabase } from '../db/database';
 import { migrateAndProvision } from '../db/migrate';
 import { withLogin } from '../db/roles';
@@ -16,6 +15,7 @@ import { bookingClinic } from '../test/harness/consultations';
 import { apiProcess, workerProcess, type AppProcess } from '../test/cluster/app-process';
 import { runPhase, type Fault, type PhaseResult } from '../test/cluster/faults';
 import { LoadGenerator, type LoadClinic } from '../test/cluster/load';
+import { describeUnsent, unsentRows } from '../test/cluster/outbox';
 import { startClusterPostgres } from '../test/cluster/postgres';
 import { rows, table } from '../test/cluster/report';
 import { inFlight } from '../test/cluster/retrying-client';
@@ -107,6 +107,15 @@ async function main(): Promise<number> {
     const connection = await Connection.connect({ address: temporal.address });
     stops.push(() => connection.close());
     const client = new Client({ connection, namespace: temporal.namespace });
+    /** Runs the outbox sweeper (as its schedule does every minute) until no row is left unsent. */
+    const drain = async (when: string) => {
+      const before = await describeUnsent(ownerUrl);
+      await waitFor('the outbox to drain', async () => {
+        await client.workflow.execute('workflowOutboxSweepWorkflow', { taskQueue: TASK_QUEUE, workflowId: `outbox-sweep-${randomBytes(4).toString('hex')}` });
+        return (await unsentRows(ownerUrl)) === 0;
+      }, 90_000, 1_000).catch(() => undefined);
+      log(`outbox ${when}: unsent before the sweeper: ${before}; after: ${await describeUnsent(ownerUrl)}`);
+    };
     // The setup goes through the first API, as an operator and each clinic's admin would.
     const target = {
       url: apis[0]!.url,
@@ -121,6 +130,8 @@ async function main(): Promise<number> {
         return { tenantId: c.clinic.id, adminToken: c.adminToken, staffToken: c.staffToken, practitionerId: c.practitionerId, patientId: c.patientId, patientEmail };
       }),
     );
+    // The setup's own workflows (provisioning, onboarding) all started before the clock of the first phase runs.
+    await drain('after the setup');
     log(`${CLINICS} clinics ready; load starts`);
 
     const load = new LoadGenerator({ apiUrls: () => apis.map((a) => a.url), clinics, runId: randomBytes(3).toString('hex'), paceMs: PACE_MS });
@@ -154,25 +165,10 @@ async function main(): Promise<number> {
     await load.stop();
     log(`load stopped: ${load.records.length} requests`);
 
-    // The sweeper, as its schedule runs it every minute, until no row is left unsent.
-    const pending = async () => {
-      const db = new PgClient({ connectionString: ownerUrl });
-      await db.connect();
-      try {
-        return (await db.query('select count(*)::int as n from workflow_outbox where dispatched_at is null')).rows[0].n as number;
-      } finally {
-        await db.end();
-      }
-    };
-    await waitFor('the outbox to drain', async () => {
-      await client.workflow.execute('workflowOutboxSweepWorkflow', { taskQueue: TASK_QUEUE, workflowId: `outbox-sweep-${randomBytes(4).toString('hex')}` });
-      return (await pending()) === 0;
-    }, 90_000, 1_000).catch(() => undefined);
-    const left = await pending();
-    log(`outbox after the sweeper: ${left} row(s) unsent`);
-
+    await drain('after the load');
+    const left = await unsentRows(ownerUrl);
     const verdict = await verify({ ownerUrl, temporal: client, sesEndpoint: ses.endpoint, clinics, records: load.records, deadlineMs: 60_000 });
-    if (left > 0) verdict.violations.push(`${left} outbox row(s) still unsent after the sweeper`);
+    if (left !== 0) verdict.violations.push(`${left ?? 'an unknown number of'} outbox row(s) still unsent after the sweeper`);
     const report = rows(phases, load.records, verdict);
     process.stdout.write(`\n${table(report)}\n\n`);
     const f = verdict.facts;

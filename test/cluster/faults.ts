@@ -1,5 +1,5 @@
-import { Client } from 'pg';
 import type { LoadGenerator } from './load';
+import { unsentRows } from './outbox';
 
 /**
  * One fault at a time under the running load, and how long the system took to heal: from the
@@ -22,20 +22,6 @@ export interface PhaseResult {
   firstSuccessSec?: number;
   /** Seconds from the fault until the outbox rows written before the repair were all sent. */
   drainedSec?: number;
-}
-
-/** Outbox rows written up to `before` and not sent yet; undefined while the database does not answer. */
-async function backlog(ownerUrl: string, before: Date): Promise<number | undefined> {
-  const db = new Client({ connectionString: ownerUrl, connectionTimeoutMillis: 2_000 });
-  try {
-    await db.connect();
-    const { rows } = await db.query('select count(*)::int as n from workflow_outbox where dispatched_at is null and created_at <= $1', [before]);
-    return rows[0].n as number;
-  } catch {
-    return undefined;
-  } finally {
-    await db.end().catch(() => undefined);
-  }
 }
 
 export async function runPhase(o: {
@@ -61,7 +47,7 @@ export async function runPhase(o: {
     const now = Date.now();
     const success = firstSuccess();
     if (success !== undefined && result.firstSuccessSec === undefined) result.firstSuccessSec = (success - faultAt) / 1000;
-    if (result.drainedSec === undefined && (await backlog(o.ownerUrl, new Date(repairedAt))) === 0) result.drainedSec = (Date.now() - faultAt) / 1000;
+    if (result.drainedSec === undefined && (await unsentRows(o.ownerUrl, new Date(repairedAt))) === 0) result.drainedSec = (Date.now() - faultAt) / 1000;
     const healed = result.firstSuccessSec !== undefined && result.drainedSec !== undefined;
     if ((healed && now - faultAt >= o.minMs) || now - faultAt >= o.maxMs) break;
     // Polling the two conditions above; the load runs meanwhile.
