@@ -174,7 +174,8 @@ async function main(): Promise<number> {
     const f = verdict.facts;
     process.stdout.write(
       `consultations: ${f.consultations}, workflows listed: ${f.workflows}, reminder mails: ${f.mails} (resent marked: ${f.resentMails}), ` +
-        `accounts whose retry met 409 login_id_taken and exist once: ${f.accountsConfirmedBy409}; total ${((Date.now() - started) / 1000).toFixed(0)} s\n`,
+        `accounts whose retry met 409 login_id_taken and exist once: ${f.accountsConfirmedBy409}, ` +
+        `retries answered from an earlier cut-off attempt's effect (Idempotency-Key): ${f.replayed}; total ${((Date.now() - started) / 1000).toFixed(0)} s\n`,
     );
     for (const v of verdict.violations.slice(0, 50)) process.stdout.write(`VIOLATION: ${v}\n`);
     if (verdict.violations.length > 50) process.stdout.write(`… and ${verdict.violations.length - 50} more\n`);

@@ -23,6 +23,8 @@ const settled = (o: Outcome) => o !== 'network' && o < 500;
 
 /** Requests under way per API base URL: the fault that kills an API mid-request waits for one. */
 export const inFlight = new Map<string, number>();
+/** Round robin over the instances across all calls, as the proxy in front of them balances. */
+let turn = 0;
 
 export async function callWithRetry<T = any>(
   apiUrls: () => string[],
@@ -36,9 +38,10 @@ export async function callWithRetry<T = any>(
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   if (opts.idempotencyKey) headers['idempotency-key'] = opts.idempotencyKey;
   let body: any;
+  const first = turn++;
   for (let n = 0; ; n += 1) {
     const urls = apiUrls();
-    const base = urls[n % urls.length]!;
+    const base = urls[(first + n) % urls.length]!;
     const at = Date.now();
     let outcome: Outcome;
     inFlight.set(base, (inFlight.get(base) ?? 0) + 1);

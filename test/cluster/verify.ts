@@ -17,7 +17,7 @@ export interface Verdict {
   /** Each broken promise, in words (ids only: no personal or clinical text). */
   violations: string[];
   /** Figures for the report. */
-  facts: { consultations: number; workflows: number; mails: number; resentMails: number; accountsConfirmedBy409: number };
+  facts: { consultations: number; workflows: number; mails: number; resentMails: number; accountsConfirmedBy409: number; replayed: number };
 }
 
 const RESENT = '[再送 / Resent]';
@@ -37,15 +37,23 @@ export async function verify(o: {
   await db.connect();
   try {
     const tenantIds = o.clinics.map((c) => c.tenantId);
-    const consultations = new Map<string, { id: string; status: string; workflowId: string }>(
-      (await db.query('select id, idempotency_key, status, workflow_id from consultations where tenant_id = any($1)', [tenantIds])).rows.map((r) => [
+    const consultations = new Map<string, { id: string; status: string; workflowId: string; createdAt: Date }>(
+      (await db.query('select id, idempotency_key, status, workflow_id, created_at from consultations where tenant_id = any($1)', [tenantIds])).rows.map((r) => [
         r.idempotency_key as string,
-        { id: r.id as string, status: r.status as string, workflowId: r.workflow_id as string },
+        { id: r.id as string, status: r.status as string, workflowId: r.workflow_id as string, createdAt: r.created_at as Date },
       ]),
     );
-    const checkIns = new Map<string, number>(
-      (await db.query("select consultation_id, count(*)::int as n from consultation_events where type = 'checkIn' and tenant_id = any($1) group by 1", [tenantIds])).rows.map((r) => [r.consultation_id as string, r.n as number]),
+    const checkIns = new Map<string, { n: number; first: Date }>(
+      (await db.query("select consultation_id, count(*)::int as n, min(occurred_at) as first from consultation_events where type = 'checkIn' and tenant_id = any($1) group by 1", [tenantIds])).rows.map((r) => [
+        r.consultation_id as string,
+        { n: r.n as number, first: r.first as Date },
+      ]),
     );
+    // Answers a retry got from what an earlier, cut-off attempt had already done: the idempotency at work.
+    let replayed = 0;
+    const actedBeforeLastAttempt = (r: OpRecord, at: Date | undefined) => {
+      if (r.retried && at && at.getTime() < r.attempts.at(-1)!.at) replayed += 1;
+    };
     const accounts = new Map<string, string[]>();
     for (const r of (await db.query('select id, login_id from accounts where tenant_id = any($1) and deleted_at is null', [tenantIds])).rows) {
       accounts.set(r.login_id, [...(accounts.get(r.login_id) ?? []), r.id]);
@@ -101,6 +109,7 @@ export async function verify(o: {
           violations.push(`booking ${r.key} answered 201 but its row ${row ? 'has another id' : 'is missing'}`);
           continue;
         }
+        actedBeforeLastAttempt(r, row.createdAt);
         const mails = mailsFor.get(mailKey(r));
         if ((mails?.plain ?? 0) > 1) {
           duplicated.add(r);
@@ -113,7 +122,8 @@ export async function verify(o: {
         if (!statuses.has(row.workflowId)) lost.add(r);
       }
       if (r.kind === 'checkIn' && r.outcome === 200) {
-        const n = checkIns.get(r.consultationId!) ?? 0;
+        const n = checkIns.get(r.consultationId!)?.n ?? 0;
+        actedBeforeLastAttempt(r, checkIns.get(r.consultationId!)?.first);
         if (n === 0) lost.add(r);
         if (n > 1) duplicated.add(r);
         if (n !== 1) violations.push(`consultation ${r.consultationId}: check-in answered 200, recorded ${n} times`);
@@ -140,6 +150,7 @@ export async function verify(o: {
         mails: all.reduce((s, m) => s + m.plain + m.resent, 0),
         resentMails: all.reduce((s, m) => s + m.resent, 0),
         accountsConfirmedBy409,
+        replayed,
       },
     };
   } finally {
