@@ -7,7 +7,7 @@ import { waitFor } from '../../lib/process';
 import type { LoadClinic, OpRecord } from './load';
 
 /**
- * After the load: every request answered 2xx has its effect exactly once — the row, its workflow,
+ * After the load: every request was answered 2xx in the end, and has its effect exactly once — the row, its workflow,
  * its event, its mail — and nothing failed. A mail resent after an in-doubt send carries
  * "[再送 / Resent]" and is allowed beside the first; a second unmarked copy is a duplicate.
  */
@@ -102,6 +102,13 @@ export async function verify(o: {
 
     let accountsConfirmedBy409 = 0;
     for (const r of o.records) {
+      // Nothing in this load is refused when done once (own slots, valid transitions, new login IDs), and
+      // every fault heals within a request's retry deadline: any other final answer means a retry was
+      // refused what its first attempt had done (a broken Idempotency-Key), or a request never got through.
+      const ok = r.outcome !== 'network' && r.outcome >= 200 && r.outcome < 300;
+      if (!ok && !(r.kind === 'account' && r.outcome === 409 && r.retried)) {
+        violations.push(`${r.kind} ${r.key} (${r.phase}) ended with ${r.outcome} after ${r.attempts.length} attempt(s)`);
+      }
       if (r.kind === 'book' && r.outcome === 201) {
         const row = consultations.get(r.key);
         if (!row || row.id !== r.consultationId) {
