@@ -40,6 +40,10 @@ export async function resolveTemporalSchemaDir(): Promise<string> {
     env: { ...process.env, GOFLAGS: '-mod=mod' },
     cwd: path.parse(process.cwd()).root, // outside any module: a plain download
     maxBuffer: 4 * 1024 * 1024,
+  }).catch((err: Error & { stdout?: string }) => {
+    // `go mod download -json` reports a failed download as JSON on stdout and exits 1.
+    if (err.stdout) return { stdout: err.stdout };
+    throw new Error(`no Temporal schema folder: set TEMPORAL_SCHEMA_DIR (the server release's schema/ folder) or install Go (${err.message.split('\n')[0]})`);
   });
   const dir = (JSON.parse(stdout) as { Dir?: string; Error?: string }).Dir;
   if (!dir) throw new Error(`go mod download ${MODULE}@${TEMPORAL_SERVER_VERSION} gave no folder: ${stdout.slice(0, 300)}`);
