@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { IDEMPOTENCY_KEY_PATTERN } from './idempotency-key';
 import { openApiPath, type AnyRoute } from './route';
 import { problemSchema } from './schemas';
 
@@ -202,7 +203,7 @@ export function buildOpenApi(routes: AnyRoute[], info: { version: string; listen
     addParams(r.params, 'path');
     addParams(r.query, 'query');
     if (r.idempotencyKey) {
-      parameters.push({ $ref: '#/components/parameters/IdempotencyKey' });
+      parameters.push({ $ref: `#/components/parameters/${r.idempotencyKey === 'optional' ? 'OptionalIdempotencyKey' : 'IdempotencyKey'}` });
     }
     const responses: Record<string, unknown> = {};
     for (const [status, spec] of Object.entries(r.responses)) {
@@ -270,14 +271,25 @@ export function buildOpenApi(routes: AnyRoute[], info: { version: string; listen
         },
       },
       // Only what this document's operations refer to (linters flag unused components).
-      parameters: !routes.some((r) => r.idempotencyKey) ? {} : {
-        IdempotencyKey: {
-          name: 'Idempotency-Key',
-          in: 'header',
-          required: true,
-          description: 'Chosen by the client, 8–128 characters of `A-Z a-z 0-9 . _ : -`. A repeat with the same key and body answers the first result; the same key with another body is `409 idempotency_key_reused`.',
-          schema: { type: 'string', pattern: '^[A-Za-z0-9._:-]{8,128}$' },
-        },
+      parameters: {
+        ...(!routes.some((r) => r.idempotencyKey === true) ? {} : {
+          IdempotencyKey: {
+            name: 'Idempotency-Key',
+            in: 'header',
+            required: true,
+            description: 'Chosen by the client, 8–128 characters of `A-Z a-z 0-9 . _ : -`. A repeat with the same key and body answers the first result; the same key with another body is `409 idempotency_key_reused`.',
+            schema: { type: 'string', pattern: IDEMPOTENCY_KEY_PATTERN },
+          },
+        }),
+        ...(!routes.some((r) => r.idempotencyKey === 'optional') ? {} : {
+          OptionalIdempotencyKey: {
+            name: 'Idempotency-Key',
+            in: 'header',
+            required: false,
+            description: 'Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the repeat\'s body is not compared.',
+            schema: { type: 'string', pattern: IDEMPOTENCY_KEY_PATTERN },
+          },
+        }),
       },
       headers: {
         XRequestId: {

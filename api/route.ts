@@ -67,8 +67,8 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
    * documents only the shared codes.
    */
   problems?: number[] | Partial<Record<number, string[]>>;
-  /** The route requires an `Idempotency-Key` header. */
-  idempotencyKey?: boolean;
+  /** The route requires an `Idempotency-Key` header (true), or honours one when sent ('optional'). */
+  idempotencyKey?: boolean | 'optional';
   /** A typical request body, shown in /openapi.json (a unit test parses it with `body`). */
   bodyExample?: unknown;
   description?: string;

@@ -9,15 +9,16 @@ import {
   recordQuestionnaire,
   rescheduleConsultation,
   startConsultation,
+  type ActionOptions,
   type ActionResult,
 } from '../../application/consultations/consultation-actions';
 import { listDay, readConsultation } from '../../application/consultations/read-consultations';
 import type { ConsultationRow } from '../../db/consultations';
 import { CONSULTATION_STATUSES } from '../../domain/consultation';
 import { scheduleDate, scheduleInstant } from '../../domain/dates';
-import { badRequest } from '../../domain/problems';
 import { CARE_TEAM } from '../../domain/roles';
 import { clinicActor } from '../actor';
+import { optionalIdempotencyKey, requiredIdempotencyKey } from '../idempotency-key';
 import { defineRoute } from '../route';
 import { idParams } from '../schemas';
 import type { AppDeps } from '../app';
@@ -76,7 +77,7 @@ function view(row: ConsultationRow) {
   };
 }
 
-type Action = (deps: AppDeps, actor: ReturnType<typeof clinicActor>, id: string, input: any) => Promise<ActionResult>;
+type Action = (deps: AppDeps, actor: ReturnType<typeof clinicActor>, id: string, input: any, opts: ActionOptions) => Promise<ActionResult>;
 
 export const consultationRoutes = (deps: AppDeps) => {
   const action = (
@@ -104,9 +105,13 @@ export const consultationRoutes = (deps: AppDeps) => {
       params: idParams,
       body: opts.body,
       responses: { 200: { description: 'The consultation after the action', schema: consultationSchema } },
-      problems: { 400: opts.badRequests ?? [], 403: ['not_assigned_practitioner'], 404: [], 409: ['invalid_transition', 'content_missing', ...(opts.conflicts ?? [])], 413: [] },
+      problems: { 400: ['idempotency_key_required', ...(opts.badRequests ?? [])], 403: ['not_assigned_practitioner'], 404: [], 409: ['invalid_transition', 'content_missing', ...(opts.conflicts ?? [])], 413: [] },
+      // A client that retries after a timeout or a 5xx sends the same key: the workflow answers the
+      // first result instead of refusing the repeat as invalid_transition (or acting twice).
+      idempotencyKey: 'optional',
       handler: async (ctx, { params, body }) => {
-        const done = await run(deps, clinicActor(ctx), params.id, opts.input ? opts.input(body) : body);
+        const idempotencyKey = optionalIdempotencyKey(ctx);
+        const done = await run(deps, clinicActor(ctx), params.id, opts.input ? opts.input(body) : body, { idempotencyKey });
         // The state this action produced (the workflow may already have moved on, e.g. paid → completed).
         ctx.body = { ...view(done.row), status: done.result.status, startsAt: done.result.startsAt, endsAt: done.result.endsAt };
       },
@@ -127,8 +132,7 @@ export const consultationRoutes = (deps: AppDeps) => {
       problems: { 400: ['idempotency_key_required', 'slot_in_past', 'not_a_slot', 'mode_not_offered'], 403: [], 404: [], 409: ['slot_taken', 'idempotency_key_reused'] },
       idempotencyKey: true,
       handler: async (ctx, { body }) => {
-        const key = ctx.get('Idempotency-Key');
-        if (!/^[A-Za-z0-9._:-]{8,128}$/.test(key)) throw badRequest('idempotency_key_required', 'Send an Idempotency-Key header (8-128 characters of A-Z a-z 0-9 . _ : -).');
+        const key = requiredIdempotencyKey(ctx);
         const row = await bookConsultation(deps, clinicActor(ctx), { ...body, startsAt: new Date(body.startsAt), idempotencyKey: key });
         ctx.status = 201;
         ctx.body = view(row);

@@ -46,11 +46,15 @@ async function update<Args extends unknown[]>(
   action: string,
   definition: UpdateDefinition<UpdateResult, Args>,
   args: Args,
+  opts: ActionOptions = {},
 ): Promise<ActionResult> {
+  // The client's key as the update's id: Temporal answers a repeated update id with the first
+  // update's outcome instead of running the handler again, so a retried request acts once.
+  const updateId = opts.idempotencyKey === undefined ? undefined : `${action}:${opts.idempotencyKey}`;
   const send = () =>
     deps.temporal.connection.withDeadline(Date.now() + UPDATE_DEADLINE_MS, () =>
       // The definitions are typed at each call below; the SDK's overloads cannot see through the generic.
-      deps.temporal.client.workflow.getHandle(row.workflowId).executeUpdate(definition as unknown as UpdateDefinition<UpdateResult, [unknown]>, { args: args as unknown as [unknown] }),
+      deps.temporal.client.workflow.getHandle(row.workflowId).executeUpdate(definition as unknown as UpdateDefinition<UpdateResult, [unknown]>, { args: args as unknown as [unknown], updateId }),
     );
   const entry = (outcome: 'success' | 'denied', details?: Record<string, unknown>) =>
     ({ action: `consultation.${action}`, outcome, targetType: 'consultation', targetId: row.id, details }) as const;
@@ -96,6 +100,11 @@ export interface ActionResult {
   result: UpdateResult;
 }
 
+export interface ActionOptions {
+  /** The request's Idempotency-Key: a repeat with the same key answers the first outcome. */
+  idempotencyKey?: string;
+}
+
 /** Who may do an action to this consultation beyond the route's roles (e.g. only its own doctor starts it). */
 type Authorize = (deps: Deps, actor: ClinicActor, row: ConsultationRow) => Promise<void>;
 
@@ -106,14 +115,14 @@ const act =
     argsOf: (deps: Deps, row: ConsultationRow, input: I, stash: Stash) => Promise<Args>,
     authorize?: Authorize,
   ) =>
-  async (deps: Deps, actor: ClinicActor, id: string, input: I): Promise<ActionResult> => {
+  async (deps: Deps, actor: ClinicActor, id: string, input: I, opts: ActionOptions = {}): Promise<ActionResult> => {
     const row = await loadConsultation(deps, actor, id);
     if (authorize) await authorize(deps, actor, row);
     const stored: string[] = [];
     const args = await argsOf(deps, row, input, stasher(deps, row, stored));
     if (JSON.stringify(args).length > MAX_UPDATE_ARGS_BYTES) throw payloadTooLarge(MAX_UPDATE_ARGS_BYTES);
     try {
-      return await update(deps, actor, row, action, definition, args);
+      return await update(deps, actor, row, action, definition, args, opts);
     } catch (err) {
       // Refused or failed: what was stored for it will never be picked up (maintenance would remove it a day later).
       await withTenant(deps.db, row.tenantId, (trx) => deletePayloads(trx, stored)).catch(() => undefined);

@@ -195,6 +195,22 @@ describe('the consultation lifecycle through the API', () => {
     expect([missing.status, missing.body.code]).toEqual([400, 'idempotency_key_required']);
   });
 
+  it('answers a repeated action with the same Idempotency-Key with the first outcome, recording it once', async () => {
+    const c = await bookingClinic(stack);
+    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('10:30'), mode: 'in_person' });
+    const id = booked.body.id as string;
+    const key = idempotencyKey();
+    const checkIn = () => call(stack.url, 'POST', `/v1/consultations/${id}/check-in`, { token: c.staffToken, headers: { 'idempotency-key': key } });
+    // Two at once (a retry racing the original) and one after: each answers the one check-in.
+    const answers = [...(await Promise.all([checkIn(), checkIn()])), await checkIn()];
+    expect(answers.map((a) => [a.status, a.body.status])).toEqual([[200, 'checked_in'], [200, 'checked_in'], [200, 'checked_in']]);
+    expect(await stack.database.ownerDb('consultation_events').where({ consultation_id: id, type: 'checkIn' })).toHaveLength(1);
+    // Without the key a repeat is still refused; a malformed key is a 400.
+    expect((await post(c.staffToken, id, 'check-in')).body.code).toBe('invalid_transition');
+    const bad = await call(stack.url, 'POST', `/v1/consultations/${id}/check-in`, { token: c.staffToken, headers: { 'idempotency-key': 'short' } });
+    expect([bad.status, bad.body.code]).toEqual([400, 'idempotency_key_required']);
+  });
+
   it('sends one reminder to a patient booked late, and validates bookings', async () => {
     const c = await bookingClinic(stack, { patientEmail: 'reminder-me@example.jp' });
     const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('10:00'), mode: 'in_person' });

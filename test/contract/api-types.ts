@@ -1332,6 +1332,8 @@ export interface components {
     parameters: {
         /** @description Chosen by the client, 8–128 characters of `A-Z a-z 0-9 . _ : -`. A repeat with the same key and body answers the first result; the same key with another body is `409 idempotency_key_reused`. */
         IdempotencyKey: string;
+        /** @description Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the repeat's body is not compared. */
+        OptionalIdempotencyKey: string;
     };
     requestBodies: never;
     headers: {
@@ -4687,7 +4689,10 @@ export interface operations {
     consultation_cancel: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the repeat's body is not compared. */
+                "Idempotency-Key"?: components["parameters"]["OptionalIdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -4711,7 +4716,7 @@ export interface operations {
                     "application/json": components["schemas"]["Consultation"];
                 };
             };
-            /** @description Malformed request: `invalid_json`, `validation_failed` */
+            /** @description Malformed request: `idempotency_key_required`, `invalid_json`, `validation_failed` */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4720,7 +4725,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "invalid_json" | "validation_failed";
+                        code?: "idempotency_key_required" | "invalid_json" | "validation_failed";
                     };
                 };
             };
@@ -4821,7 +4826,10 @@ export interface operations {
     consultation_checkIn: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the repeat's body is not compared. */
+                "Idempotency-Key"?: components["parameters"]["OptionalIdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -4839,7 +4847,7 @@ export interface operations {
                     "application/json": components["schemas"]["Consultation"];
                 };
             };
-            /** @description Malformed request: `invalid_json`, `validation_failed` */
+            /** @description Malformed request: `idempotency_key_required`, `invalid_json`, `validation_failed` */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4848,7 +4856,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "invalid_json" | "validation_failed";
+                        code?: "idempotency_key_required" | "invalid_json" | "validation_failed";
                     };
                 };
             };
@@ -4949,7 +4957,10 @@ export interface operations {
     consultation_finish: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the repeat's body is not compared. */
+                "Idempotency-Key"?: components["parameters"]["OptionalIdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -4977,7 +4988,7 @@ export interface operations {
                     "application/json": components["schemas"]["Consultation"];
                 };
             };
-            /** @description Malformed request: `invalid_json`, `validation_failed` */
+            /** @description Malformed request: `idempotency_key_required`, `invalid_json`, `validation_failed` */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4986,7 +4997,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "invalid_json" | "validation_failed";
+                        code?: "idempotency_key_required" | "invalid_json" | "validation_failed";
                     };
                 };
             };
@@ -5227,7 +5238,10 @@ export interface operations {
     consultation_payment: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the repeat's body is not compared. */
+                "Idempotency-Key"?: components["parameters"]["OptionalIdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -5253,7 +5267,7 @@ export interface operations {
                     "application/json": components["schemas"]["Consultation"];
                 };
             };
-            /** @description Malformed request: `invalid_json`, `validation_failed` */
+            /** @description Malformed request: `idempotency_key_required`, `invalid_json`, `validation_failed` */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5262,7 +5276,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "invalid_json" | "validation_failed";
+                        code?: "idempotency_key_required" | "invalid_json" | "validation_failed";
                     };
                 };
             };
@@ -5363,7 +5377,10 @@ export interface operations {
     consultation_questionnaire: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the repeat's body is not compared. */
+                "Idempotency-Key"?: components["parameters"]["OptionalIdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -5389,7 +5406,7 @@ export interface operations {
                     "application/json": components["schemas"]["Consultation"];
                 };
             };
-            /** @description Malformed request: `invalid_json`, `validation_failed` */
+            /** @description Malformed request: `idempotency_key_required`, `invalid_json`, `validation_failed` */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5398,7 +5415,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "invalid_json" | "validation_failed";
+                        code?: "idempotency_key_required" | "invalid_json" | "validation_failed";
                     };
                 };
             };
@@ -5499,7 +5516,10 @@ export interface operations {
     consultation_reschedule: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the repeat's body is not compared. */
+                "Idempotency-Key"?: components["parameters"]["OptionalIdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -5524,7 +5544,7 @@ export interface operations {
                     "application/json": components["schemas"]["Consultation"];
                 };
             };
-            /** @description Malformed request: `invalid_json`, `not_a_slot`, `slot_in_past`, `validation_failed` */
+            /** @description Malformed request: `idempotency_key_required`, `invalid_json`, `not_a_slot`, `slot_in_past`, `validation_failed` */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5533,7 +5553,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "invalid_json" | "not_a_slot" | "slot_in_past" | "validation_failed";
+                        code?: "idempotency_key_required" | "invalid_json" | "not_a_slot" | "slot_in_past" | "validation_failed";
                     };
                 };
             };
@@ -5634,7 +5654,10 @@ export interface operations {
     consultation_start: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the repeat's body is not compared. */
+                "Idempotency-Key"?: components["parameters"]["OptionalIdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -5652,7 +5675,7 @@ export interface operations {
                     "application/json": components["schemas"]["Consultation"];
                 };
             };
-            /** @description Malformed request: `invalid_json`, `validation_failed` */
+            /** @description Malformed request: `idempotency_key_required`, `invalid_json`, `validation_failed` */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5661,7 +5684,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "invalid_json" | "validation_failed";
+                        code?: "idempotency_key_required" | "invalid_json" | "validation_failed";
                     };
                 };
             };

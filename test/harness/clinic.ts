@@ -5,6 +5,12 @@ import type { TestStack } from './stack';
 
 /** Drives the API the way a clinic's front end and an operator do. */
 
+/**
+ * What these helpers use of a stack: the listeners, the break-glass token and a workflow's
+ * result. A TestStack is one; so is the production-shape test's cluster (test/cluster/).
+ */
+export type ApiTarget = Pick<TestStack, 'url' | 'operatorUrl' | 'operatorToken' | 'resultOf'>;
+
 export const STRONG_PASSWORD = 'Sakura-2026-clinic!';
 
 export interface Clinic {
@@ -12,7 +18,7 @@ export interface Clinic {
   slug: string;
 }
 
-export async function createClinic(stack: TestStack, prefix = 'clinic'): Promise<Clinic> {
+export async function createClinic(stack: ApiTarget, prefix = 'clinic'): Promise<Clinic> {
   const slug = `${prefix}-${randomBytes(4).toString('hex')}`;
   const reply = await call(stack.operatorUrl, 'POST', '/v1/operator/tenants', {
     token: stack.operatorToken,
@@ -23,7 +29,7 @@ export async function createClinic(stack: TestStack, prefix = 'clinic'): Promise
   return { id: reply.body.id, slug };
 }
 
-export async function createAdmin(stack: TestStack, clinic: Clinic, loginId = 'admin') {
+export async function createAdmin(stack: ApiTarget, clinic: Clinic, loginId = 'admin') {
   const reply = await call(stack.operatorUrl, 'POST', `/v1/operator/tenants/${clinic.id}/admins`, {
     token: stack.operatorToken,
     json: { loginId, email: `${loginId}@${clinic.slug}.example`, displayName: `Admin ${loginId}` },
@@ -32,12 +38,12 @@ export async function createAdmin(stack: TestStack, clinic: Clinic, loginId = 'a
   return reply.body as { accountId: string; initialPassword: string };
 }
 
-export function login(stack: TestStack, clinic: Clinic, loginId: string, password: string, headers?: Record<string, string>): Promise<Reply> {
+export function login(stack: ApiTarget, clinic: Clinic, loginId: string, password: string, headers?: Record<string, string>): Promise<Reply> {
   return call(stack.url, 'POST', '/v1/auth/login', { json: { tenant: clinic.slug, loginId, password }, headers });
 }
 
 /** First login with the initial password, then the user's own password: an active session token. */
-export async function activate(stack: TestStack, clinic: Clinic, loginId: string, initialPassword: string, password = STRONG_PASSWORD): Promise<string> {
+export async function activate(stack: ApiTarget, clinic: Clinic, loginId: string, initialPassword: string, password = STRONG_PASSWORD): Promise<string> {
   const first = await login(stack, clinic, loginId, initialPassword);
   if (first.status !== 200 || first.body.state !== 'password_change_required') throw new Error(`activate: ${first.status} ${first.text}`);
   const changed = await call(stack.url, 'POST', '/v1/auth/password', {
@@ -49,7 +55,7 @@ export async function activate(stack: TestStack, clinic: Clinic, loginId: string
 }
 
 /** A clinic with an active administrator: the starting point of most identity tests. */
-export async function clinicWithAdmin(stack: TestStack, prefix = 'clinic') {
+export async function clinicWithAdmin(stack: ApiTarget, prefix = 'clinic') {
   const clinic = await createClinic(stack, prefix);
   const admin = await createAdmin(stack, clinic);
   const token = await activate(stack, clinic, 'admin', admin.initialPassword);
@@ -57,7 +63,7 @@ export async function clinicWithAdmin(stack: TestStack, prefix = 'clinic') {
 }
 
 /** Creates an account through the clinic admin API. */
-export async function createAccount(stack: TestStack, adminToken: string, loginId: string, roles: string[] = ['staff']) {
+export async function createAccount(stack: ApiTarget, adminToken: string, loginId: string, roles: string[] = ['staff']) {
   const reply = await call(stack.url, 'POST', '/v1/accounts', {
     token: adminToken,
     json: { loginId, email: `${loginId.normalize("NFKC").toLowerCase()}@example.jp`, displayName: loginId, roles },

@@ -1,7 +1,7 @@
 import type { Rule } from '../../domain/availability';
 import { addDays, japanDateOf, japanInstant } from '../../domain/japan-time';
 import { call } from './http';
-import { activate, clinicWithAdmin, createAccount } from './clinic';
+import { activate, clinicWithAdmin, createAccount, type ApiTarget } from './clinic';
 import { CLINIC_RULES, SLOT_MINUTES } from './slots';
 import type { TestStack } from './stack';
 
@@ -10,7 +10,7 @@ import type { TestStack } from './stack';
  * Japan time every day unless `rules` says otherwise), a patient. Pick its slots with
  * test/harness/slots.ts, never from "now plus so many slots".
  */
-export async function bookingClinic(stack: TestStack, opts: { patientEmail?: string; rules?: Rule[] } = {}) {
+export async function bookingClinic(stack: ApiTarget, opts: { patientEmail?: string; rules?: Rule[] } = {}) {
   const { clinic, token } = await clinicWithAdmin(stack, 'consult');
   const doctor = await createAccount(stack, token, 'dr.sato', ['doctor']);
   const doctorToken = await activate(stack, clinic, 'dr.sato', doctor.initialPassword);
