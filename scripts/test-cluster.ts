@@ -10,6 +10,7 @@ import { startLocalKms } from '../lib/local-kms';
 import { startLocalSes } from '../lib/local-ses';
 import { freePort, waitFor } from '../lib/process';
 import { startTemporalCluster } from '../temporal/cluster';
+import { startTemporalUi, uiWorkflowCount } from '../temporal/cluster-ui';
 import { resolveTemporalServerBinaries } from '../temporal/server-binary';
 import { bookingClinic } from '../test/harness/consultations';
 import { apiProcess, workerProcess, type AppProcess } from '../test/cluster/app-process';
@@ -56,6 +57,10 @@ async function main(): Promise<number> {
     const temporal = await startTemporalCluster({ serverUrl: pg.serverUrl, dataDir: path.join(dataDir, 'temporal'), binaries, log });
     stops.push(() => temporal.stop());
     log(`Temporal server ${temporal.address}: up (log: ${temporal.logFile})`);
+    // The operators' view of the run (CLUSTER_UI_PORT fixes its port, to keep a browser on it).
+    const ui = await startTemporalUi({ binary: binaries.ui, temporalAddress: temporal.address, dataDir: path.join(dataDir, 'temporal'), port: Number(process.env.CLUSTER_UI_PORT) || undefined });
+    stops.push(() => ui.stop());
+    log(`Temporal UI: ${ui.url}`);
 
     await ensureDatabase(pg.serverUrl, 'forclinic');
     const ownerUrl = withDatabase(pg.serverUrl, 'forclinic');
@@ -169,6 +174,13 @@ async function main(): Promise<number> {
     const left = await unsentRows(ownerUrl);
     const verdict = await verify({ ownerUrl, temporal: client, sesEndpoint: ses.endpoint, clinics, records: load.records, deadlineMs: 60_000 });
     if (left !== 0) verdict.violations.push(`${left ?? 'an unknown number of'} outbox row(s) still unsent after the sweeper`);
+    // What an operator sees must be what happened: the UI counts the same workflows, none failed.
+    const query = 'WorkflowType="consultationWorkflow" OR WorkflowType="accountOnboardingWorkflow"';
+    const shown = await uiWorkflowCount(ui, temporal.namespace, query).catch((err: Error) => err);
+    if (shown instanceof Error) verdict.violations.push(`the Temporal UI did not answer: ${shown.message}`);
+    else if (shown !== verdict.facts.workflows) verdict.violations.push(`the Temporal UI shows ${shown} workflows, the server listed ${verdict.facts.workflows}`);
+    const failedShown = await uiWorkflowCount(ui, temporal.namespace, 'ExecutionStatus="Failed" OR ExecutionStatus="TimedOut" OR ExecutionStatus="Terminated"').catch(() => -1);
+    if (failedShown !== 0) verdict.violations.push(`the Temporal UI shows ${failedShown} failed, timed-out or terminated workflows`);
     const report = rows(phases, load.records, verdict);
     process.stdout.write(`\n${table(report)}\n\n`);
     const f = verdict.facts;

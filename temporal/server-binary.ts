@@ -27,6 +27,17 @@ export const resolveTemporalSqlTool = (log: (m: string) => void = console.log) =
     log,
   );
 
+/**
+ * The Temporal UI's server (the real server has no UI of its own). v2.42.1 is the UI the pinned
+ * CLI (v1.5.1) embeds, so operators see the same screens on the dev server and on the cluster.
+ */
+export const TEMPORAL_UI_VERSION = 'v2.42.1';
+export const resolveTemporalUiServer = (log: (m: string) => void = console.log) =>
+  resolveGoTool(
+    { name: 'temporal-ui-server', module: 'github.com/temporalio/ui-server/v2/cmd/server', version: TEMPORAL_UI_VERSION, envVar: 'TEMPORAL_UI_SERVER', acceptFromPath: false },
+    log,
+  );
+
 /** `schema/` of the pinned server module: $TEMPORAL_SCHEMA_DIR, else the Go module cache (fetched if missing). */
 export async function resolveTemporalSchemaDir(): Promise<string> {
   const fromEnv = process.env.TEMPORAL_SCHEMA_DIR;
@@ -54,17 +65,19 @@ export interface TemporalServerBinaries {
   server: string;
   sqlTool: string;
   schemaDir: string;
+  ui: string;
 }
 
 export async function resolveTemporalServerBinaries(log: (m: string) => void = console.log): Promise<TemporalServerBinaries> {
   const server = await resolveTemporalServer(log);
   const sqlTool = await resolveTemporalSqlTool(log);
-  return { server, sqlTool, schemaDir: await resolveTemporalSchemaDir() };
+  const ui = await resolveTemporalUiServer(log);
+  return { server, sqlTool, ui, schemaDir: await resolveTemporalSchemaDir() };
 }
 
 if (require.main === module) {
   resolveTemporalServerBinaries()
-    .then((b) => console.log(`${b.server}\n${b.sqlTool}\n${b.schemaDir}`))
+    .then((b) => console.log(`${b.server}\n${b.sqlTool}\n${b.ui}\n${b.schemaDir}`))
     .catch((err) => {
       console.error(err.message);
       process.exit(1);
