@@ -174,6 +174,10 @@ async function main(): Promise<number> {
     const left = await unsentRows(ownerUrl);
     const verdict = await verify({ ownerUrl, temporal: client, sesEndpoint: ses.endpoint, clinics, records: load.records, deadlineMs: 60_000 });
     if (left !== 0) verdict.violations.push(`${left ?? 'an unknown number of'} outbox row(s) still unsent after the sweeper`);
+    // A dependency that is down is answered 503 service_unavailable (retry later), never 500: a 500
+    // is an error nobody mapped (before the outbox work, a PostgreSQL restart gave 88 of them).
+    const answered500 = load.records.flatMap((r) => r.attempts.filter((a) => a.outcome === 500).map(() => `${r.phase}: ${r.kind}`));
+    if (answered500.length) verdict.violations.push(`${answered500.length} attempt(s) answered 500 instead of 503 (${[...new Set(answered500)].slice(0, 5).join(', ')})`);
     // What an operator sees must be what happened: the UI counts the same workflows, none failed.
     const query = 'WorkflowType="consultationWorkflow" OR WorkflowType="accountOnboardingWorkflow"';
     const shown = await uiWorkflowCount(ui, temporal.namespace, query).catch((err: Error) => err);
