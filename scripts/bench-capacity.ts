@@ -1,7 +1,8 @@
 import { fork } from 'node:child_process';
 import path from 'node:path';
 import type { ActiveClinic } from './bench-audit';
-import { elapsedMs, percentile, round, say } from './bench-lib';
+import { prng } from '../test/harness/fuzz';
+import { benchBookingDay, elapsedMs, percentile, round, say } from './bench-lib';
 
 /**
  * Capacity for `npm run bench` (part `capacity`): what one API instance and one worker serve when
@@ -35,17 +36,6 @@ function mixFrom(env: string | undefined): { op: Op; weight: number }[] {
 }
 const MIX = mixFrom(process.env.BENCH_CAPACITY_MIX);
 
-/** Mulberry32: a small seeded generator, so each run draws the same sequence of requests. */
-function seeded(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 function pick(r: number): Op {
   let x = r * 100;
   for (const m of MIX) {
@@ -71,11 +61,7 @@ export async function benchCapacity(o: {
   /** Peak requests per second one clinic's front ends send (the planning assumption, README: Capacity). */
   clinicPeakRps: number;
 }) {
-  const DAY = 86_400_000;
-  const JST = 9 * 3_600_000;
-  // Slots from midnight (Japan) three days ahead: no timer fires while we measure, at any hour.
-  const base = Math.ceil((Date.now() + 3 * DAY + JST) / DAY) * DAY - JST;
-  const dayList = new Date(base + JST).toISOString().slice(0, 10);
+  const { date: dayList, midnight: base } = benchBookingDay();
 
   const fixtures: ClinicFixture[] = [];
   for (const clinic of o.clinics) {
@@ -135,7 +121,7 @@ export async function benchCapacity(o: {
       await Promise.all(
         Array.from({ length: o.connections }, async (_, c) => {
           const f = fixtures[c % fixtures.length]!;
-          const rand = seeded(c + 1);
+          const rand = prng(c + 1).next;
           while (Date.now() < until) await request(f, pick(rand()), rand);
         }),
       );

@@ -2,6 +2,7 @@ import { fork } from 'node:child_process';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { benchBookingDay } from './bench-lib';
 import { echoUpdate, stopUpdate } from './bench-workflows';
 
 /**
@@ -46,11 +47,7 @@ export async function benchConsultations(opts: { api: string; adminToken: string
   const worker = fork(path.join(__dirname, '..', 'workers', 'main.ts'), [], { execArgv: ['--import', 'tsx'], env: { ...opts.serverEnv, LOG_LEVEL: 'error' }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   await new Promise<void>((resolve) => worker.once('message', () => resolve()));
   try {
-    // Slots from midnight (Japan) three days ahead, so no timer fires during the measurement and
-    // every slot falls inside the practitioners' 00:00–23:55 hours whatever the time of day now.
-    const DAY = 86_400_000;
-    const JST = 9 * 3_600_000;
-    const base = Math.ceil((Date.now() + 3 * DAY + JST) / DAY) * DAY - JST;
+    const base = benchBookingDay().midnight;
     const slot = (i: number) => ({ practitionerId: practitioners[i % 4].id, startsAt: new Date(base + Math.floor(i / 4) * 300_000).toISOString() });
     const N = Number(process.env.BENCH_BOOKINGS ?? 400);
     say(`consultations: ${N} bookings through the API (16 at a time)`);

@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import { addDays, japanDateOf, japanInstant } from '../domain/japan-time';
 
 /** Shared by the `npm run bench` parts: logging, HTTP load, and figures next to their anchors. */
 
@@ -41,3 +42,13 @@ export function percentile(xs: number[], p: number): number {
 }
 
 export const elapsedMs = (since: bigint) => Number(process.hrtime.bigint() - since) / 1e6;
+
+/**
+ * The day the bench books on: the Japanese date four days from today, and its midnight (epoch ms).
+ * Far enough ahead that no consultation timer fires while a part runs, and a whole day, so every
+ * slot falls inside the bench doctors' 00:00–23:55 hours at any hour of the run.
+ */
+export function benchBookingDay(now = new Date()): { date: string; midnight: number } {
+  const date = addDays(japanDateOf(now), 4);
+  return { date, midnight: japanInstant(date).getTime() };
+}
