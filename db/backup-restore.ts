@@ -1,12 +1,12 @@
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Client, escapeIdentifier } from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import { from as copyFrom, type CopyToStreamQuery } from 'pg-copy-streams';
 import type { Manifest } from '../lib/backup/manifest';
 import { measure } from '../lib/backup/streams';
 import { readTableObject, type VerificationProblem } from '../lib/backup/verify';
 import type { BackupStore } from '../lib/storage/backup-store';
-import { copyOut, countRows } from './backup-snapshot';
+import { copyOut } from './backup-snapshot';
 import { createDb } from './connection';
 
 /**
@@ -132,15 +132,25 @@ export async function restoreInto(o: {
       await client.query(`select setval($1::regclass, $2::bigint, $3)`, [`public.${escapeIdentifier(s.name)}`, s.lastValue, s.isCalled]);
     }
     const tables: RestoredTable[] = [];
+    const readBack: Array<{ copy: CopyToStreamQuery; bytes: number }> = [];
     for (const name of order) {
       const t = byName.get(name)!;
       const read = measure();
-      await pipeline(copyOut(client, t), read, new Writable({ write: (_c, _e, cb) => cb() }));
-      tables.push({ name, rows: await countRows(client, name), expectedRows: t.rows, checksumOk: read.sha256() === t.sha256 });
+      const copy = copyOut(client, t);
+      await pipeline(copy, read, new Writable({ write: (_c, _e, cb) => cb() }));
+      readBack.push({ copy, bytes: read.bytes() });
+      tables.push({ name, rows: 0, expectedRows: t.rows, checksumOk: read.sha256() === t.sha256 });
     }
     for (const t of order) {
       await client.query(`alter table ${ident(t)} enable trigger user`);
       if (forced.has(t)) await client.query(`alter table ${ident(t)} force row level security`);
+    }
+    // The restored counts are the ones the read-back COPY reported (no second scan with count(*));
+    // each COPY's CommandComplete has been handled once a later statement has answered.
+    for (const [i, { copy, bytes }] of readBack.entries()) {
+      // A binary COPY without rows is its 19-byte header and 2-byte trailer.
+      if (copy.rowCount === 0 && bytes > 21) throw new Error(`COPY of ${tables[i]!.name} reported no row count`);
+      tables[i]!.rows = copy.rowCount;
     }
     const ok = tables.every((t) => t.checksumOk && t.rows === t.expectedRows);
     await client.query(ok ? 'commit' : 'rollback');

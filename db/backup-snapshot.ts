@@ -1,6 +1,5 @@
 import { Client, escapeIdentifier } from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
-import type { Readable } from 'node:stream';
+import { to as copyTo, type CopyToStreamQuery } from 'pg-copy-streams';
 
 /**
  * Reading one consistent snapshot of the whole database for a backup, as the backup role
@@ -70,13 +69,9 @@ export function copyOutSql(t: SnapshotTable): string {
   return `copy (select ${cols} from public.${escapeIdentifier(t.name)}${order}) to stdout (format binary)`;
 }
 
-export function copyOut(client: Client, t: SnapshotTable): Readable {
+/** Its `rowCount` is the count COPY reports when it completes. */
+export function copyOut(client: Client, t: SnapshotTable): CopyToStreamQuery {
   return client.query(copyTo(copyOutSql(t)));
-}
-
-export async function countRows(client: Client, table: string): Promise<number> {
-  const { rows } = await client.query<{ n: string }>(`select count(*)::text as n from public.${escapeIdentifier(table)}`);
-  return Number(rows[0]!.n);
 }
 
 /**

@@ -21,8 +21,16 @@ export interface TableEntry {
   rows: number;
   /** SHA-256 of the table's `COPY … (FORMAT binary)` bytes, before compression and encryption. */
   sha256: string;
+  /**
+   * How the COPY bytes were compressed before sealing. Absent in generations written before
+   * 2026-12-04, which are gzip; newer ones are zstd (level 1: faster than gzip's level 1 and
+   * smaller, measured in README: Backups).
+   */
+  compression?: Compression;
   object: { key: string; bytes: number; sha256: string };
 }
+
+export type Compression = 'gzip' | 'zstd';
 
 export interface ManifestBody {
   format: typeof MANIFEST_FORMAT;

@@ -1,10 +1,10 @@
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { NO_CLINIC } from '../../domain/ids';
 import { openStream } from '../crypto/aead';
 import type { KeyProvider } from '../crypto/key-provider';
 import type { BackupStore } from '../storage/backup-store';
+import { decompressor } from './compression';
 import { BACKUP_KEY_PURPOSE, manifestAuthentic, manifestKey, objectAad, parseManifest, type Manifest, type TableEntry } from './manifest';
 import { measure } from './streams';
 
@@ -52,7 +52,7 @@ export async function readTableObject(
   const plain = measure();
   const sink = opts.into ?? new Writable({ write: (_c, _e, cb) => cb() });
   try {
-    await pipeline(source, sealed, openStream(dataKey, objectAad(generationId, t.name)), createGunzip(), plain, sink as Writable);
+    await pipeline(source, sealed, openStream(dataKey, objectAad(generationId, t.name)), decompressor(t), plain, sink as Writable);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'ENOENT' || e.name === 'NoSuchKey') return [{ object: key, problem: 'missing' }];

@@ -25,7 +25,7 @@ import { s3Client } from '../../lib/storage/object-store';
 import { startVersityGw, type VersityGw } from '../../lib/versitygw';
 import { createKeyProvider } from '../../lib/crypto/provider';
 import { Vault } from '../../lib/crypto/vault';
-import { createBackupStore, s3BackupStore, type BackupStore } from '../../lib/storage/backup-store';
+import { createBackupStore, fsBackupStore, s3BackupStore, type BackupStore } from '../../lib/storage/backup-store';
 import { BACKUP_SCHEDULE_ID, BACKUP_VERIFICATION_SCHEDULE_ID, ensureSchedules, RESTORE_TEST_SCHEDULE_ID } from '../../temporal/schedules';
 import { call } from '../harness/http';
 import { restoreToScratch as restoreScratch } from '../harness/restore';
@@ -55,6 +55,18 @@ const run = async <W extends (...args: any[]) => Promise<any>>(type: string, arg
 };
 
 const restoreToScratch = (store: BackupStore, generationId: string) => restoreScratch(stack, store, generationId);
+
+/** The generation verifies, and restores into a scratch database with every count and checksum equal. */
+async function expectVerifiesAndRestores(store: BackupStore, provider: ReturnType<typeof createKeyProvider>, id: string) {
+  expect(await verifyGeneration(store, provider, id, null)).toEqual({ ok: true, problems: [] });
+  const scratch = await restoreToScratch(store, id);
+  try {
+    expect(scratch.outcome.ok).toBe(true);
+    expect(scratch.outcome.tables.every((t) => t.checksumOk && t.rows === t.expectedRows)).toBe(true);
+  } finally {
+    await scratch.drop();
+  }
+}
 
 /** Every application table's row count, read as the owner (row-level security lifted for the count). */
 async function ownerCounts(): Promise<Record<string, number>> {
@@ -186,16 +198,28 @@ describe('backups', () => {
     const id = randomUUID();
     const manifest = await writeGeneration({ store, provider, backupUrl: stack.config.BACKUP_DATABASE_URL!, keyVersion: 1 }, id, () => undefined);
     expect((await store.list(`generations/${id}/`)).length).toBe(manifest.tables.length + 1);
-    expect(await verifyGeneration(store, provider, id, null)).toEqual({ ok: true, problems: [] });
-    const scratch = await restoreToScratch(store, id);
     try {
-      expect(scratch.outcome.ok).toBe(true);
-      expect(scratch.outcome.tables.every((t) => t.checksumOk && t.rows === t.expectedRows)).toBe(true);
+      await expectVerifiesAndRestores(store, provider, id);
     } finally {
-      await scratch.drop();
       await store.deletePrefix(`generations/${id}/`);
     }
     expect(await store.list(`generations/${id}/`)).toEqual([]);
+  }, 120_000);
+
+  it('still verifies and restores a generation written with gzip, as before zstd; new ones record zstd in the manifest', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'forclinic-gzip-generation-'));
+    const store = fsBackupStore(dir);
+    const provider = createKeyProvider(stack.config);
+    try {
+      const fresh = await writeGeneration({ store, provider, backupUrl: stack.config.BACKUP_DATABASE_URL!, keyVersion: 1 }, randomUUID(), () => undefined);
+      expect(fresh.tables.every((t) => t.compression === 'zstd')).toBe(true);
+      const id = randomUUID();
+      const old = await writeGeneration({ store, provider, backupUrl: stack.config.BACKUP_DATABASE_URL!, keyVersion: 1, compression: 'gzip' }, id, () => undefined);
+      expect(old.tables.every((t) => t.compression === 'gzip')).toBe(true);
+      await expectVerifiesAndRestores(store, provider, id);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }, 120_000);
 
   describe('S3 Object Lock (VersityGW, an S3 server with versioning and Object Lock)', () => {
