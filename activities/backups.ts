@@ -23,11 +23,11 @@ import {
 } from '../db/backups';
 import type { Db } from '../db/connection';
 import { dropDatabase, ensureDatabase, withDatabase } from '../db/database';
-import { generationPrefix } from '../lib/backup/manifest';
+import { generationPrefix, type Manifest } from '../lib/backup/manifest';
 import { throttled } from '../lib/backup/streams';
 import { openGeneration, verifyGeneration } from '../lib/backup/verify';
 import { generationLock, type ObjectLockPolicy } from '../lib/backup/object-lock';
-import { BackupMisconfigured, writeGeneration } from '../lib/backup/write';
+import { BackupMisconfigured } from '../lib/backup/write';
 import type { KeyProvider } from '../lib/crypto/key-provider';
 import type { Mailer } from '../lib/mailer';
 import type { BackupStore } from '../lib/storage/backup-store';
@@ -48,6 +48,11 @@ export interface BackupServices {
   /** BACKUP_S3_OBJECT_LOCK and its mode (lib/backup/object-lock.ts). */
   objectLock: { policy: ObjectLockPolicy; mode: ObjectLock['mode'] };
   operatorEmails: string[];
+  /**
+   * Writes a generation (lib/backup/write.ts) and returns its manifest; the worker's runs it in a
+   * process of its own at BACKUP_NICE (lib/backup/write-process.ts).
+   */
+  write: (generationId: string, lock: ObjectLock | undefined, onProgress: (bytes: number) => void, signal: AbortSignal) => Promise<Manifest>;
 }
 
 /** Failure types no retry cures; the workflows list them as non-retryable. */
@@ -80,7 +85,7 @@ export function createBackupActivities(deps: { db: Db; mailer: Mailer; backups: 
       if (!b.backupUrl) throw new BackupMisconfigured('BACKUP_DATABASE_URL is not set: the worker has no role that may read every clinic\'s rows');
       Context.current().heartbeat({ bytes: 0 });
       const lock = await generationLock(b.store, { ...b.objectLock, keep: b.keep, now: new Date() });
-      const manifest = await writeGeneration({ store: b.store, provider: b.provider, backupUrl: b.backupUrl, keyVersion: b.keyVersion, lock }, generationId, progress());
+      const manifest = await b.write(generationId, lock, progress(), Context.current().cancellationSignal);
       await markWritten(deps.db, generationId, manifest);
       return { sizeBytes: manifest.tables.reduce((n, t) => n + t.object.bytes, 0), tables: manifest.tables.length };
     },

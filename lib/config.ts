@@ -111,6 +111,11 @@ const backupShape = {
   BACKUP_GENERATIONS: int(7, 3650).default(7),
   /** Version of the platform's backup master key that new generations use; older versions stay for older generations. */
   BACKUP_KEY_VERSION: int(1, 1000).default(1),
+  /**
+   * The nice value (0–19) of the process that writes a generation: the backup takes the CPU the
+   * API leaves over instead of competing with its requests (README: Backups). 0 = as the worker.
+   */
+  BACKUP_NICE: int(0, 19).default(10),
   AWS_REGION: awsRegion.default('ap-northeast-1'),
   ALLOW_NON_JAPAN_REGION: bool.default(false),
   /**

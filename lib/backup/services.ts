@@ -2,6 +2,7 @@ import type { BackupServices } from '../../activities/backups';
 import type { Config } from '../config';
 import type { KeyProvider } from '../crypto/key-provider';
 import { createBackupStore } from '../storage/backup-store';
+import { writeGenerationInChild } from './write-process';
 
 /** The backup activities' dependencies, from the worker's configuration. */
 export function backupServices(config: Config, provider: KeyProvider): BackupServices {
@@ -14,5 +15,7 @@ export function backupServices(config: Config, provider: KeyProvider): BackupSer
     keyVersion: config.BACKUP_KEY_VERSION,
     objectLock: { policy: config.BACKUP_S3_OBJECT_LOCK, mode: config.BACKUP_S3_OBJECT_LOCK_MODE === 'governance' ? 'GOVERNANCE' : 'COMPLIANCE' },
     operatorEmails: config.OPERATOR_EMAILS,
+    write: (generationId, lock, onProgress, signal) =>
+      writeGenerationInChild({ config, generationId, lock: lock && { mode: lock.mode, retainUntil: lock.retainUntil.toISOString() } }, onProgress, signal),
   };
 }

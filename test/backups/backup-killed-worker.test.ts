@@ -1,7 +1,25 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createBackupStore } from '../../lib/storage/backup-store';
 import { eventually } from '../harness/clinic';
 import { startTestStack, type TestStack } from '../harness/stack';
 import { forkWorker } from '../harness/worker-process';
+
+/** Linux's view of a process: its parent, nice value and command line (/proc/<pid>/stat and cmdline). */
+function processes(): Array<{ pid: number; ppid: number; nice: number; cmdline: string }> {
+  const found = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // After the command name in parentheses: state, ppid, … the nice value is the 17th field.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      found.push({ pid: Number(entry), ppid: Number(fields[1]), nice: Number(fields[16]), cmdline: readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ') });
+    } catch {
+      // gone while we looked
+    }
+  }
+  return found;
+}
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -24,7 +42,14 @@ it('a worker killed mid-backup leaves no generation marked complete, and the ret
     async () => ((await handle.describe()).raw.pendingActivities ?? []).some((a) => a.activityType?.name === 'writeBackup' && a.heartbeatDetails),
     60_000,
   );
+  // The snapshot runs in a process of the worker's own, at the lower CPU priority BACKUP_NICE (default 10).
+  const writer = () => processes().find((p) => p.ppid === doomed.pid && p.cmdline.includes('write-child'));
+  await eventually('the worker started its backup process', async () => writer() !== undefined, 30_000);
+  expect(writer()!.nice).toBe(10);
+  const writerPid = writer()!.pid;
   await doomed.kill();
+  // It dies with the worker: nothing goes on writing a generation nobody will record.
+  await eventually('the backup process is gone with its worker', async () => !existsSync(`/proc/${writerPid}`) || /\) Z/.test(readFileSync(`/proc/${writerPid}/stat`, 'utf8')), 10_000);
   const during = await stack.database.ownerDb('backup_generations').first();
   expect(during.state).toBe('running');
 

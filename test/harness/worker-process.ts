@@ -8,6 +8,7 @@ import type { TestStack } from './stack';
  * polls (it tells its parent over IPC); fails if it exits before.
  */
 export interface WorkerProcess {
+  readonly pid: number;
   /** SIGKILL, and wait until the process is gone. */
   kill(): Promise<void>;
 }
@@ -35,6 +36,7 @@ export async function forkWorker(stack: TestStack, env: Record<string, string | 
     exited.then((code) => Promise.reject(new Error(`the worker exited before it was ready (${String(code)})`))),
   ]);
   return {
+    pid: child.pid!,
     kill: async () => {
       child.kill('SIGKILL');
       await exited;

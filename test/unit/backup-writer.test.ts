@@ -2,6 +2,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
 import { compressor, decompressor } from '../../lib/backup/compression';
+import { childExecArgv } from '../../lib/backup/write-process';
 
 async function through(input: Buffer, ...stages: NodeJS.ReadWriteStream[]): Promise<Buffer> {
   const out: Buffer[] = [];
@@ -28,5 +29,17 @@ describe('backup object compression', () => {
 
   it('refuses a compression it does not know instead of guessing', () => {
     expect(() => decompressor({ compression: 'brotli' as never })).toThrow(/unknown compression brotli/);
+  });
+});
+
+describe("the backup process's Node.js options", () => {
+  it('keeps the V8 flags and loaders of the worker, and drops a script, a debugger or a REPL', () => {
+    expect(childExecArgv(['--max-semi-space-size=4', '--import', 'tsx', '-e', 'fork()', '--inspect=9229', '--print', 'x', '--eval=y', '-i', '--require', 'a.js'])).toEqual([
+      '--max-semi-space-size=4',
+      '--import',
+      'tsx',
+      '--require',
+      'a.js',
+    ]);
   });
 });
