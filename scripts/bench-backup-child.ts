@@ -1,14 +1,18 @@
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import { writeGeneration } from '../lib/backup/write';
 import { localKeyProvider } from '../lib/crypto/local-key-provider';
 import { fsBackupStore } from '../lib/storage/backup-store';
 
 /**
  * The backup of scripts/bench-backup.ts in a process of its own, started with the worker's V8
- * flags, as the worker runs it: its peak RSS is the backup's, and the API's latency is measured
- * from another process, as in production (not from the event loop the backup keeps busy).
+ * flags and at the nice value BACKUP_NICE (default 10), as the worker's backup process
+ * (lib/backup/write-child.ts) runs: its peak RSS is the backup's, and the API's latency is
+ * measured from another process, as in production.
  */
 async function main() {
+  const nice = Number(process.env.BACKUP_NICE ?? 10);
+  if (nice > 0) os.setPriority(nice);
   const store = fsBackupStore(process.env.BENCH_BACKUP_STORE!);
   const provider = localKeyProvider({ dir: process.env.BENCH_BACKUP_KEYS! });
   const rssBefore = peakRss();
