@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import os from 'node:os';
 import { writeGeneration } from '../lib/backup/write';
+import { lowerPriority } from '../lib/backup/write-process';
 import { localKeyProvider } from '../lib/crypto/local-key-provider';
 import { fsBackupStore } from '../lib/storage/backup-store';
 
@@ -11,8 +11,7 @@ import { fsBackupStore } from '../lib/storage/backup-store';
  * measured from another process, as in production.
  */
 async function main() {
-  const nice = Number(process.env.BACKUP_NICE ?? 10);
-  if (nice > 0) os.setPriority(nice);
+  lowerPriority(Number(process.env.BACKUP_NICE ?? 10));
   const store = fsBackupStore(process.env.BENCH_BACKUP_STORE!);
   const provider = localKeyProvider({ dir: process.env.BENCH_BACKUP_KEYS! });
   const rssBefore = peakRss();

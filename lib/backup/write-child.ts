@@ -1,9 +1,8 @@
-import os from 'node:os';
 import { createKeyProvider } from '../crypto/provider';
 import { createBackupStore } from '../storage/backup-store';
 import { throttled } from './streams';
 import { writeGeneration } from './write';
-import type { WriteJob, WriteMessage } from './write-process';
+import { lowerPriority, type WriteJob, type WriteMessage } from './write-process';
 
 /**
  * The process that writes one backup generation (lib/backup/write-process.ts starts it). Its
@@ -11,8 +10,7 @@ import type { WriteJob, WriteMessage } from './write-process';
  * pool, where compression runs) inherits the lower priority too.
  */
 // Before anything else (the nice value is the one argument: it is no secret).
-const nice = Number(process.argv[2] ?? 0);
-if (nice > 0) os.setPriority(nice);
+lowerPriority(Number(process.argv[2] ?? 0));
 
 const send = (m: WriteMessage) => process.send?.(m);
 

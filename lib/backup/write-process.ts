@@ -65,14 +65,22 @@ export function writeGenerationInChild(job: WriteJob, onProgress: (bytes: number
  */
 export function forkNiced(modulePath: string, args: string[], nice: number, options: ForkOptions): ChildProcess {
   const child = fork(modulePath, args, options);
-  if (nice > 0 && child.pid) {
-    try {
-      os.setPriority(child.pid, nice);
-    } catch {
-      // already gone: its exit says so to whoever waits for it
-    }
-  }
+  if (child.pid) lowerPriority(nice, child.pid);
   return child;
+}
+
+/**
+ * Sets a process's nice value to `nice` when that lowers its priority, and never raises it: a
+ * worker already started at a higher nice value keeps it (raising a priority needs a privilege the
+ * worker should not have, and failing here would fail every backup). Best effort: the process may
+ * already be gone, and its exit is reported to whoever waits for it.
+ */
+export function lowerPriority(nice: number, pid = 0): void {
+  try {
+    if (nice > os.getPriority(pid)) os.setPriority(pid, nice);
+  } catch {
+    // gone, or not allowed here: the backup runs at the priority it has
+  }
 }
 
 /**

@@ -2,7 +2,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
 import { compressor, decompressor } from '../../lib/backup/compression';
-import { childExecArgv } from '../../lib/backup/write-process';
+import { childExecArgv, lowerPriority } from '../../lib/backup/write-process';
 
 async function through(input: Buffer, ...stages: NodeJS.ReadWriteStream[]): Promise<Buffer> {
   const out: Buffer[] = [];
@@ -41,5 +41,26 @@ describe("the backup process's Node.js options", () => {
       '--require',
       'a.js',
     ]);
+  });
+});
+
+describe("the backup process's priority", () => {
+  it('lowers a priority and never raises one: a worker started at a higher nice value keeps it', async () => {
+    const { spawn } = await import('node:child_process');
+    const os = await import('node:os');
+    // A throwaway process to renice (the test's own process must keep its priority).
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+    try {
+      const pid = child.pid!;
+      lowerPriority(5, pid);
+      expect(os.getPriority(pid)).toBe(5);
+      lowerPriority(3, pid); // would raise it: left at 5, and no error
+      expect(os.getPriority(pid)).toBe(5);
+      lowerPriority(0, pid);
+      expect(os.getPriority(pid)).toBe(5);
+      lowerPriority(12, 999_999_999); // no such process: no error
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });
