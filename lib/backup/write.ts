@@ -1,6 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { CopyToStreamQuery } from 'pg-copy-streams';
@@ -13,6 +12,7 @@ import type { BackupStore } from '../storage/backup-store';
 import type { ObjectLock } from '../storage/object-store';
 import { BACKUP_KEY_PURPOSE, type Compression, generationPrefix, manifestKey, objectAad, sealManifest, tableObjectKey, type Manifest, type ManifestBody, type TableEntry } from './manifest';
 import { compressor, WRITE_COMPRESSION } from './compression';
+import { generationScratch } from './scratch';
 import { batch, measure } from './streams';
 
 export interface BackupWriterDeps {
@@ -61,7 +61,7 @@ export async function writeGeneration(deps: BackupWriterDeps, id: string, onProg
   // Inside the snapshot each table goes, already sealed, to a local scratch file; the store is
   // called only after COMMIT. A slow or unreachable S3 then never holds the snapshot open (a long
   // snapshot holds back VACUUM on every table), and no transaction is open during an upload.
-  const scratch = await mkdtemp(path.join(os.tmpdir(), 'forclinic-backup-'));
+  const scratch = await generationScratch(id);
   try {
     const client = await openSnapshot(deps.backupUrl);
     let body: ManifestBody;

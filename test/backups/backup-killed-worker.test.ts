@@ -1,4 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { createBackupStore } from '../../lib/storage/backup-store';
 import { eventually } from '../harness/clinic';
 import { startTestStack, type TestStack } from '../harness/stack';
@@ -47,11 +49,16 @@ it('a worker killed mid-backup leaves no generation marked complete, and the ret
   await eventually('the worker started its backup process', async () => writer() !== undefined, 30_000);
   expect(writer()!.nice).toBe(10);
   const writerPid = writer()!.pid;
+  const generationId = (await stack.database.ownerDb('backup_generations').first('id')).id as string;
+  const scratch = path.join(os.tmpdir(), `forclinic-backup-${generationId}`);
+  await eventually('the snapshot writes its scratch files', async () => existsSync(scratch) && readdirSync(scratch).length > 0, 30_000);
   await doomed.kill();
   // It dies with the worker: nothing goes on writing a generation nobody will record.
   await eventually('the backup process is gone with its worker', async () => !existsSync(`/proc/${writerPid}`) || /\) Z/.test(readFileSync(`/proc/${writerPid}/stat`, 'utf8')), 10_000);
   const during = await stack.database.ownerDb('backup_generations').first();
   expect(during.state).toBe('running');
+  // A killed process runs no cleanup: its sealed table files stay until a retry (or a day's sweep) removes them.
+  expect(readdirSync(scratch).length).toBeGreaterThan(0);
 
   await stack.startWorker();
   const result = (await handle.result()) as { generationId: string; outcome: string };
@@ -62,6 +69,9 @@ it('a worker killed mid-backup leaves no generation marked complete, and the ret
   // Exactly the objects of the manifest: nothing left over from the killed attempt.
   const stored = await createBackupStore(env).list(`generations/${result.generationId}/`);
   expect(stored).toEqual([...row.manifest.tables.map((t: { object: { key: string } }) => t.object.key), `generations/${result.generationId}/manifest`].sort());
+  // The killed attempt's sealed scratch files are gone too: the retry on this host removed them first.
+  expect(result.generationId).toBe(generationId);
+  expect(existsSync(scratch)).toBe(false);
   const history = await handle.fetchHistory();
   const attempts = history.events?.find((e) => e.activityTaskStartedEventAttributes && e.activityTaskStartedEventAttributes.attempt && e.activityTaskStartedEventAttributes.attempt > 1);
   expect(attempts).toBeDefined();
