@@ -6,7 +6,7 @@ import type { Manifest } from '../lib/backup/manifest';
 import { measure } from '../lib/backup/streams';
 import { readTableObject, type VerificationProblem } from '../lib/backup/verify';
 import type { BackupStore } from '../lib/storage/backup-store';
-import { copyOut } from './backup-snapshot';
+import { copiedRows, copyOut } from './backup-snapshot';
 import { createDb } from './connection';
 
 /**
@@ -146,12 +146,8 @@ export async function restoreInto(o: {
       if (forced.has(t)) await client.query(`alter table ${ident(t)} force row level security`);
     }
     // The restored counts are the ones the read-back COPY reported (no second scan with count(*));
-    // each COPY's CommandComplete has been handled once a later statement has answered.
-    for (const [i, { copy, bytes }] of readBack.entries()) {
-      // A binary COPY without rows is its 19-byte header and 2-byte trailer.
-      if (copy.rowCount === 0 && bytes > 21) throw new Error(`COPY of ${tables[i]!.name} reported no row count`);
-      tables[i]!.rows = copy.rowCount;
-    }
+    // later statements have answered, so every report has been seen.
+    for (const [i, { copy, bytes }] of readBack.entries()) tables[i]!.rows = copiedRows(copy, bytes, tables[i]!.name);
     const ok = tables.every((t) => t.checksumOk && t.rows === t.expectedRows);
     await client.query(ok ? 'commit' : 'rollback');
     return { ok, tables, problems, durationMs: Date.now() - started };

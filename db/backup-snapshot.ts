@@ -69,7 +69,18 @@ export function copyOutSql(t: SnapshotTable): string {
   return `copy (select ${cols} from public.${escapeIdentifier(t.name)}${order}) to stdout (format binary)`;
 }
 
-/** Its `rowCount` is the count COPY reports when it completes. */
+/**
+ * The row count a finished COPY reported ("COPY n"). Read it only once a later statement on the
+ * same connection has answered: the report may be handled after the stream ended, never after
+ * the next reply. A binary COPY without rows is its 19-byte header and 2-byte trailer, so more
+ * bytes with a count of 0 mean the report was not seen.
+ */
+export function copiedRows(copy: CopyToStreamQuery, bytes: number, table: string): number {
+  if (copy.rowCount === 0 && bytes > 21) throw new Error(`COPY of ${table} reported no row count`);
+  return copy.rowCount;
+}
+
+/** Its `rowCount` is the count COPY reports when it completes (see copiedRows). */
 export function copyOut(client: Client, t: SnapshotTable): CopyToStreamQuery {
   return client.query(copyTo(copyOutSql(t)));
 }

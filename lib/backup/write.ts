@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { CopyToStreamQuery } from 'pg-copy-streams';
 import { finished, pipeline } from 'node:stream/promises';
-import { backupRoleProblems, beginSnapshot, copyOut, openSnapshot } from '../../db/backup-snapshot';
+import { backupRoleProblems, beginSnapshot, copiedRows, copyOut, openSnapshot } from '../../db/backup-snapshot';
 import { NO_CLINIC } from '../../domain/ids';
 import { sealStream } from '../crypto/aead';
 import type { KeyProvider } from '../crypto/key-provider';
@@ -100,14 +100,9 @@ export async function writeGeneration(deps: BackupWriterDeps, id: string, onProg
       await Promise.all(tails);
       if (failed.length) throw failed[0];
       await client.query('commit');
-      // Row counts are the ones COPY itself reports ("COPY n"), from the same snapshot: a
-      // separate count(*) read every table a second time. COPY's CommandComplete may be handled
-      // after its stream ended, but always before the reply to the next statement (COMMIT).
-      for (const [i, { copy, plainBytes }] of copies.entries()) {
-        // A binary COPY without rows is its 19-byte header and 2-byte trailer.
-        if (copy.rowCount === 0 && plainBytes() > 21) throw new Error(`COPY of ${tables[i]!.name} reported no row count`);
-        tables[i]!.rows = copy.rowCount;
-      }
+      // Row counts are the ones COPY itself reports, from the same snapshot (a separate count(*)
+      // read every table a second time); COMMIT has answered, so every report has been seen.
+      for (const [i, { copy, plainBytes }] of copies.entries()) tables[i]!.rows = copiedRows(copy, plainBytes(), tables[i]!.name);
       body = {
         format: 1,
         id,

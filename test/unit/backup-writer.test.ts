@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
 import { compressor, decompressor } from '../../lib/backup/compression';
 import { childExecArgv, lowerPriority } from '../../lib/backup/write-process';
+import { copiedRows } from '../../db/backup-snapshot';
 
 async function through(input: Buffer, ...stages: NodeJS.ReadWriteStream[]): Promise<Buffer> {
   const out: Buffer[] = [];
@@ -62,5 +63,14 @@ describe("the backup process's priority", () => {
     } finally {
       child.kill('SIGKILL');
     }
+  });
+});
+
+describe('row counts from COPY', () => {
+  it("takes COPY's own count, and refuses a count of 0 for more than an empty table's 21 bytes", () => {
+    const copy = (rowCount: number) => ({ rowCount }) as never;
+    expect(copiedRows(copy(7), 300, 'accounts')).toBe(7);
+    expect(copiedRows(copy(0), 21, 'accounts')).toBe(0);
+    expect(() => copiedRows(copy(0), 22, 'accounts')).toThrow(/COPY of accounts reported no row count/);
   });
 });
