@@ -17,15 +17,15 @@ import { fsBackupStore } from '../lib/storage/backup-store';
 import { WORKER_NODE_FLAGS } from '../workers/node-flags';
 import { compared, elapsedMs, percentile, round, say } from './bench-lib';
 
+/** As the worker's backup process runs (lib/config.ts BACKUP_NICE, default 10). */
+const BACKUP_NICE = Number(process.env.BACKUP_NICE ?? 10);
+
 /**
  * Backup and restore of a database of BENCH_BACKUP_ROWS rows (default 1,000,000, in rate_limits),
  * each next to plain binary `COPY … TO STDOUT` / `COPY … FROM STDIN` of the same rows measured in
  * the same run (goal ≥ 0.5×), the backup's process's peak RSS (goal < 256 MiB), and the p99 of
  * `GET /v1/me` on the running API while a backup runs ÷ without (goal ≤ 1.5).
  */
-/** As the worker's backup process runs (lib/config.ts BACKUP_NICE, default 10). */
-const BACKUP_NICE = Number(process.env.BACKUP_NICE ?? 10);
-
 export async function benchBackup(opts: { serverUrl: string; ownerUrl: string; dataDir: string; api?: { url: string; token: string } }): Promise<Record<string, unknown>> {
   const rows = Number(process.env.BENCH_BACKUP_ROWS ?? 1_000_000);
   const owner = new Client({ connectionString: opts.ownerUrl });

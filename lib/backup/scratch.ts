@@ -1,9 +1,9 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { isUuid } from '../../domain/ids';
 
 const PREFIX = 'forclinic-backup-';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Only one generation is written at a time, and an attempt gives up long before a day (README: Backups). */
 const ABANDONED_AFTER_MS = 24 * 3600 * 1000;
 
@@ -15,7 +15,7 @@ const ABANDONED_AFTER_MS = 24 * 3600 * 1000;
  * they are still customer data, and they fill the disk.
  */
 export async function generationScratch(id: string, root = os.tmpdir(), now = Date.now()): Promise<string> {
-  if (!UUID.test(id)) throw new Error(`not a generation id: ${id}`);
+  if (!isUuid(id)) throw new Error(`not a generation id: ${id}`);
   const own = path.join(root, `${PREFIX}${id}`);
   await rm(own, { recursive: true, force: true });
   for (const name of await readdir(root).catch(() => [] as string[])) {

@@ -71,7 +71,7 @@ export async function writeGeneration(deps: BackupWriterDeps, id: string, onProg
       if (problems.length) throw new BackupMisconfigured(`BACKUP_DATABASE_URL logs in as a role unfit for backups: ${problems.slice(0, 5).join('; ')}`);
       const snapshot = await beginSnapshot(client);
       const tables: TableEntry[] = [];
-      const copies: Array<{ copy: CopyToStreamQuery; plainBytes: () => number }> = [];
+      const copies: Array<{ copy: CopyToStreamQuery; plain: ReturnType<typeof measure> }> = [];
       // The connection is needed only while a table's COPY streams; the tail of its pipeline
       // (the compressor's last block, the last sealed segment, closing the scratch file) overlaps
       // the next table's COPY. A handful in flight at most: each holds a compressor's window.
@@ -86,7 +86,7 @@ export async function writeGeneration(deps: BackupWriterDeps, id: string, onProg
         const file = path.join(scratch, String(index));
         files[index] = file;
         const copy = copyOut(client, table);
-        copies[index] = { copy, plainBytes: () => plain.bytes() };
+        copies[index] = { copy, plain };
         const tail: Promise<void> = pipeline(copy, batch(), plain, compressor(compression), sealStream(dataKey, objectAad(id, table.name)), sealed, createWriteStream(file, { mode: 0o600 }))
           .then(() => {
             tables[index] = { ...table, rows: 0, sha256: plain.sha256(), compression, object: { key, bytes: sealed.bytes(), sha256: sealed.sha256() } };
@@ -102,7 +102,7 @@ export async function writeGeneration(deps: BackupWriterDeps, id: string, onProg
       await client.query('commit');
       // Row counts are the ones COPY itself reports, from the same snapshot (a separate count(*)
       // read every table a second time); COMMIT has answered, so every report has been seen.
-      for (const [i, { copy, plainBytes }] of copies.entries()) tables[i]!.rows = copiedRows(copy, plainBytes(), tables[i]!.name);
+      for (const [i, { copy, plain }] of copies.entries()) tables[i]!.rows = copiedRows(copy, plain.bytes(), tables[i]!.name);
       body = {
         format: 1,
         id,
