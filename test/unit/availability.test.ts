@@ -1,5 +1,5 @@
 import { freeSlots, isOfferedSlot, type Exception, type Rule } from '../../domain/availability';
-import { japanDateOf as jstDate } from '../../domain/japan-time';
+import { addDays, japanDateOf as jstDate, japanInstant, weekdayOf } from '../../domain/japan-time';
 
 /**
  * Rules are Japan wall-clock times (UTC+9, no daylight saving); slots come out as UTC instants.
@@ -176,5 +176,85 @@ describe('isOfferedSlot', () => {
     const mondayEarly: Rule[] = [{ weekday: MONDAY, startTime: '00:00', endTime: '01:00' }];
     expect(isOfferedSlot({ rules: mondayEarly, exceptions: [], slotMinutes: 30, startsAt: at('2026-12-06T15:30:00Z') })).toBe(true); // Monday 00:30 JST
     expect(isOfferedSlot({ rules: mondayEarly, exceptions: [], slotMinutes: 30, startsAt: at('2026-12-07T15:30:00Z') })).toBe(false); // Tuesday 00:30 JST
+  });
+});
+
+/**
+ * isOfferedSlot decides from the wall clock alone and freeSlots adds minutes to the day's midnight;
+ * both used to ask the zone for every slot. Checked here against that per-slot listing, kept as
+ * the reference, over seeded random schedules and instants (grid starts, off-grid minutes,
+ * seconds, either side of midnight in Japan, dated exceptions).
+ */
+describe('slot arithmetic agrees with asking the zone for every slot', () => {
+  const reference = (o: { rules: Rule[]; exceptions: Exception[]; from: Date; to: Date; slotMinutes: number; now: Date }) => {
+    const out = new Set<string>();
+    for (let d = jstDate(o.from); d <= jstDate(o.to); d = addDays(d, 1)) {
+      const day = o.exceptions.filter((e) => e.date === d);
+      if (day.some((e) => e.kind === 'closed')) continue;
+      const windows = [...o.rules.filter((r) => r.weekday === weekdayOf(d)), ...day.filter((e) => e.kind === 'open').map((e) => ({ startTime: e.startTime!, endTime: e.endTime! }))];
+      for (const w of windows) {
+        const [sh, sm] = w.startTime.split(':').map(Number);
+        const [eh, em] = w.endTime.split(':').map(Number);
+        for (let m = sh! * 60 + sm!; m + o.slotMinutes <= eh! * 60 + em!; m += o.slotMinutes) {
+          const start = japanInstant(d, m).getTime();
+          if (start >= o.from.getTime() && start + o.slotMinutes * 60_000 <= o.to.getTime() && start >= o.now.getTime()) out.add(new Date(start).toISOString());
+        }
+      }
+    }
+    return [...out].sort();
+  };
+  let seed = 20261205;
+  const random = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const hhmm = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+  const schedule = () => {
+    const rules: Rule[] = Array.from({ length: 1 + random(4) }, () => {
+      const start = random(23 * 60);
+      return { weekday: random(7), startTime: hhmm(start), endTime: hhmm(start + 1 + random(23 * 60 + 59 - start)) };
+    });
+    const exceptions: Exception[] = Array.from({ length: random(3) }, () => {
+      const date = addDays('2026-12-01', random(14));
+      const start = random(20 * 60);
+      return random(2) === 0 ? { date, kind: 'closed' as const } : { date, kind: 'open' as const, startTime: hhmm(start), endTime: hhmm(start + 30 + random(180)) };
+    });
+    return { rules, exceptions, slotMinutes: [5, 10, 15, 20, 30, 45, 60, 90][random(8)]! };
+  };
+
+  it('isOfferedSlot says yes exactly for the starts the listing shows', () => {
+    let offered = 0;
+    for (let i = 0; i < 3_000; i += 1) {
+      const s = schedule();
+      // Half aimed at a weekly rule's grid (that day may still be closed), half anywhere on the
+      // minute; some with seconds or milliseconds; over two weeks, both sides of 15:00 UTC.
+      const date = addDays('2026-11-30', random(16));
+      const rule = s.rules.find((r) => r.weekday === weekdayOf(date));
+      const [h, mm] = (rule?.startTime ?? '00:00').split(':').map(Number);
+      const base = rule && random(2) === 0 ? japanInstant(date, h! * 60 + mm! + s.slotMinutes * random(20)).getTime() : Date.parse('2026-11-30T00:00:00Z') + random(16 * 24 * 60) * 60_000;
+      const startsAt = new Date(base + (random(10) === 0 ? 1 + random(59_999) : 0));
+      const expected = reference({ ...s, from: startsAt, to: new Date(startsAt.getTime() + s.slotMinutes * 60_000), now: new Date(0) }).includes(startsAt.toISOString());
+      expect(isOfferedSlot({ ...s, startsAt })).toBe(expected);
+      if (expected) offered += 1;
+    }
+    expect(offered).toBeGreaterThan(300); // the grid was hit, not only missed
+  });
+
+  it('freeSlots lists what the reference lists, over ranges of up to 31 days', () => {
+    for (let i = 0; i < 200; i += 1) {
+      const s = schedule();
+      const from = new Date(Date.parse('2026-11-25T00:00:00Z') + random(10 * 24 * 60) * 60_000);
+      const to = new Date(from.getTime() + random(31 * 24 * 60) * 60_000);
+      const now = new Date(from.getTime() + (random(2) === 0 ? 0 : random(3 * 24 * 60) * 60_000));
+      const listed = freeSlots({ ...s, booked: new Set(), from, to, now });
+      expect(listed.map((x) => x.startsAt)).toEqual(reference({ ...s, from, to, now }));
+      for (const x of listed) expect(Date.parse(x.endsAt) - Date.parse(x.startsAt)).toBe(s.slotMinutes * 60_000);
+    }
+  });
+
+  it('refuses instants before 1970, as a listing from the epoch would', () => {
+    const rules: Rule[] = [0, 1, 2, 3, 4, 5, 6].map((weekday) => ({ weekday, startTime: '00:00', endTime: '23:55' }));
+    expect(isOfferedSlot({ rules, exceptions: [], slotMinutes: 5, startsAt: at('1969-12-31T00:00:00Z') })).toBe(false);
+    expect(isOfferedSlot({ rules, exceptions: [], slotMinutes: 5, startsAt: at('1970-01-01T00:00:00Z') })).toBe(true);
   });
 });
