@@ -44,21 +44,36 @@ export async function searchTokens(vault: Vault, tenantId: string, q: { name?: s
 }
 
 export async function openPatient(vault: Vault, row: PatientRow): Promise<Patient> {
-  const open = (f: PersonalField) => {
-    const sealed = row[SEALED[f]] as Buffer | null;
-    return sealed ? vault.decryptText(row.tenantId, context(row.id, f), sealed) : null;
-  };
-  const [name, kana, birthDate, phone, email, address] = await Promise.all(PERSONAL_FIELDS.map(open));
-  return {
-    id: row.id,
-    patientNumber: row.patientNumber,
-    name: name!,
-    kana: kana!,
-    birthDate: birthDate!,
-    phone: phone ?? null,
-    email: email ?? null,
-    address: address ?? null,
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
-  };
+  return (await openPatients(vault, [row]))[0]!;
+}
+
+/**
+ * A page of patients: the clinic's key is looked up once and the six fields of each row are
+ * opened synchronously, instead of a promise and a key-cache lookup per field (120 for a search
+ * page of 20).
+ */
+export async function openPatients(vault: Vault, rows: PatientRow[]): Promise<Patient[]> {
+  if (rows.length === 0) return [];
+  const tenantId = rows[0]!.tenantId;
+  // A page comes from one clinic's scope; the key of one clinic never opens another's rows.
+  if (rows.some((r) => r.tenantId !== tenantId)) throw new Error('openPatients: rows of more than one clinic');
+  const openText = await vault.textOpener(tenantId);
+  return rows.map((row) => {
+    const open = (f: PersonalField) => {
+      const sealed = row[SEALED[f]] as Buffer | null;
+      return sealed ? openText(context(row.id, f), sealed) : null;
+    };
+    return {
+      id: row.id,
+      patientNumber: row.patientNumber,
+      name: open('name')!,
+      kana: open('kana')!,
+      birthDate: open('birthDate')!,
+      phone: open('phone'),
+      email: open('email'),
+      address: open('address'),
+      createdAt: row.createdAt.toISOString(),
+      updatedAt: row.updatedAt.toISOString(),
+    };
+  });
 }

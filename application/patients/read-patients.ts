@@ -5,7 +5,7 @@ import { decodeIdCursor, encodeIdCursor } from '../../domain/pagination';
 import type { Patient, PatientSearch } from '../../domain/patient';
 import { notFound } from '../../domain/problems';
 import type { ClinicActor, Services } from '../deps';
-import { openPatient, searchTokens } from './patient-record';
+import { openPatient, openPatients, searchTokens } from './patient-record';
 
 /**
  * Reading patients: every read and search is logged in the same short transaction that reads the
@@ -28,7 +28,7 @@ export async function searchPatients(deps: Deps, actor: ClinicActor, q: PatientS
   });
   const page = rows.slice(0, q.limit);
   return {
-    items: await Promise.all(page.map((row) => openPatient(deps.vault, row))),
+    items: await openPatients(deps.vault, page),
     nextCursor: rows.length > q.limit ? encodeIdCursor(page.at(-1)!.id) : null,
   };
 }

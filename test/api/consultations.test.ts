@@ -261,6 +261,9 @@ describe('patients and slots', () => {
     expect(await find(`kana=${encodeURIComponent('ﾔﾏ')}`)).toEqual([c.patientId]);
     expect(await find(`kana=${encodeURIComponent('タナカ')}`)).toEqual([]);
     expect(await find('birthDate=1985-06-15')).toEqual([c.patientId]);
+    // A search page is opened with one key lookup (application/patients/patient-record.ts): every field comes back readable.
+    const [found] = (await call(stack.url, 'GET', '/v1/patients?birthDate=1985-06-15', { token: c.staffToken })).body.items;
+    expect(found).toMatchObject({ id: c.patientId, name: '山田 花子', kana: 'ヤマダ ハナコ', birthDate: '1985-06-15', phone: '090-1111-2222', email: null, address: null });
     const raw = JSON.stringify(await stack.database.ownerDb('patients').where({ id: c.patientId }));
     for (const s of ['山田', 'ヤマダ', 'やまだ', '1985-06-15', '090-1111-2222']) expect(raw).not.toContain(s);
     const read = await call(stack.url, 'GET', `/v1/audit-logs?action=patient.*`, { token: c.adminToken });
