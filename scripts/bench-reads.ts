@@ -1,4 +1,5 @@
 import { compared, load, round, say, type LoadResult } from './bench-lib';
+import { cpuPerOperation, cpuSnapshot, type CpuGroups, type CpuScope } from './bench-cpu';
 
 /**
  * Authenticated reads for `npm run bench`: `GET /v1/me` and `GET /v1/patients?limit=20` (session
@@ -15,6 +16,8 @@ export async function benchReads(o: {
   token: string;
   duration: number;
   connections: number;
+  /** What the CPU figures count (scripts/bench-cpu.ts). */
+  cpuScope: CpuScope;
 }) {
   const json = { 'content-type': 'application/json', authorization: `Bearer ${o.token}` };
   const existing = (await (await fetch(`${o.api}/v1/patients?limit=20`, { headers: json })).json()) as { items: unknown[] };
@@ -28,9 +31,18 @@ export async function benchReads(o: {
   }
   const auth = { authorization: `Bearer ${o.token}` };
   const opts = { duration: o.duration, connections: o.connections };
-  const anchor = await load('bare Koa SELECT 1 (anchor for authenticated reads)', `${o.bare}/select1`, opts);
-  const me = await load('GET /v1/me', `${o.api}/v1/me`, { ...opts, headers: auth });
-  const patients = await load('GET /v1/patients?limit=20', `${o.api}/v1/patients?limit=20`, { ...opts, headers: auth });
+  // CPU milliseconds per request by process (README: Benchmarks): a route that uses less CPU per
+  // request than its throughput explains is waiting (a lock, a round trip), not computing.
+  const cpuMs: Record<string, CpuGroups> = {};
+  const measured = async (key: string, run: () => Promise<LoadResult>) => {
+    const before = cpuSnapshot(o.cpuScope);
+    const r = await run();
+    cpuMs[key] = cpuPerOperation(before, cpuSnapshot(o.cpuScope), r.requests);
+    return r;
+  };
+  const anchor = await measured('select1', () => load('bare Koa SELECT 1 (anchor for authenticated reads)', `${o.bare}/select1`, opts));
+  const me = await measured('me', () => load('GET /v1/me', `${o.api}/v1/me`, { ...opts, headers: auth }));
+  const patients = await measured('patientsLimit20', () => load('GET /v1/patients?limit=20', `${o.api}/v1/patients?limit=20`, { ...opts, headers: auth }));
   const meStubbed = await load('GET /v1/me (authentication stubbed)', `${o.noAuth}/v1/me`, opts);
   const goal = 'ratio >= 0.6 and p99 < 50 ms';
   const judge = (f: LoadResult) => compared(f, anchor, f.requestsPerSec / anchor.requestsPerSec, goal, f.requestsPerSec / anchor.requestsPerSec >= 0.6 && f.p99Ms < 50);
@@ -41,6 +53,7 @@ export async function benchReads(o: {
       me: judge(me),
       patientsLimit20: judge(patients),
       meAuthenticationStubbed: { figure: meStubbed, meToStubbedRatio: round(me.requestsPerSec / meStubbed.requestsPerSec) },
+      cpuMsPerRequest: cpuMs,
     },
   };
 }

@@ -204,7 +204,7 @@ async function main() {
       await part('reads', async () => {
         const session = (await (await fetch(`${api}/v1/auth/login`, { method: 'POST', headers: json, body: loginBody('admin', password) })).json()) as { token: string };
         server.send({ auth: { tenantId: tenant.id, clinic: { id: tenant.id, slug: 'bench-clinic', name: 'Bench Clinic' }, accountId: admin.accountId, sessionId: '00000000-0000-4000-8000-000000000000', loginId: 'admin', roles: ['admin'], state: 'active', displayName: 'Admin', email: 'admin@bench.example', passkeyCount: 0 } });
-        return benchReads({ api, bare: `http://127.0.0.1:${barePort}`, noAuth: `http://127.0.0.1:${noAuthPort}`, token: session.token, duration, connections });
+        return benchReads({ api, bare: `http://127.0.0.1:${barePort}`, noAuth: `http://127.0.0.1:${noAuthPort}`, token: session.token, duration, connections, cpuScope: { pids: { api: server.pid }, temporalPort: Number(services.temporalAddress.split(':').at(-1)), database: dbName } });
       });
 
       // Operation log and consultations: the bench clinic plus three more, each with an active admin.
@@ -217,7 +217,7 @@ async function main() {
       await part('audit', async () => benchAudit({ api, dbUrl: ownerUrl, serverEnv, clinics: await allClinics(), connections, duration }));
       await part('consultations', async () => {
         const c = (await allClinics())[1]!;
-        return benchConsultations({ api, adminToken: c.adminToken, adminId: c.adminId, serverEnv, temporalAddress: services.temporalAddress, taskQueue: 'for-clinic' });
+        return benchConsultations({ api, adminToken: c.adminToken, adminId: c.adminId, serverEnv, temporalAddress: services.temporalAddress, taskQueue: 'for-clinic', database: dbName, apiPid: server.pid });
       });
       // Many clinics at once with a clinic day's mix (README: Capacity): what one API instance serves.
       await part('capacity', async () => {
