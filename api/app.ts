@@ -61,6 +61,7 @@ import { WorkflowOutbox } from '../temporal/workflow-outbox';
 import { ExportSlots } from '../lib/export-slots';
 import { SecurityEventRecorder } from '../application/security/security-event-recorder';
 import { PlatformLogWriter } from '../application/operators/platform-log-writer';
+import { ReadLog } from '../application/audit/read-log';
 
 export interface AppDeps {
   db: Db;
@@ -95,6 +96,8 @@ export interface AppDeps {
   securityEvents: SecurityEventRecorder;
   /** The operator listener's per-request platform-log entries, in group commits. */
   platformLog: PlatformLogWriter;
+  /** The clinic log's entries of reads, in group commits per clinic (application/audit/read-log.ts). */
+  readLog: ReadLog;
   security: {
     trustedProxies: string[];
     loginFailuresPerIp: number;
@@ -144,6 +147,7 @@ export function appDeps(
     passwords: new PasswordHasher({ concurrency: config.PASSWORD_HASH_CONCURRENCY, queue: config.PASSWORD_HASH_QUEUE }),
     securityEvents: new SecurityEventRecorder({ db: live.db, log: live.log }),
     platformLog: new PlatformLogWriter(live.db),
+    readLog: new ReadLog(live.db, live.log),
     security: {
       trustedProxies: config.TRUSTED_PROXIES,
       loginFailuresPerIp: config.LOGIN_FAILURES_PER_IP,

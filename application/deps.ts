@@ -7,6 +7,7 @@ import type { WorkflowOutbox } from '../temporal/workflow-outbox';
 import type { AuditContext } from '../db/audit';
 import type { SessionState } from '../domain/sign-in';
 import type { SecurityEventRecorder } from './security/security-event-recorder';
+import type { ReadLog } from './audit/read-log';
 import type { OperatorPrincipal } from '../domain/operator-roles';
 
 /**
@@ -24,6 +25,8 @@ export interface Services {
   passwords: PasswordHasher;
   /** Denied attempts, aggregated per source and minute, written outside the caller's transaction. */
   securityEvents: SecurityEventRecorder;
+  /** The operation-log entries of reads, in group commits per clinic. */
+  readLog: ReadLog;
 }
 
 /** Who asks, as the operation log records them. Built by the API from the request. */

@@ -36,14 +36,26 @@ export interface AuditEntry {
 }
 
 export async function recordAudit(trx: TenantTransaction, context: AuditContext, entry: AuditEntry): Promise<void> {
+  await recordAuditEntries(trx, [{ context, entry }]);
+}
+
+/**
+ * Several entries in one statement, chained in the order given (the read log's group commits,
+ * application/audit/read-log.ts). One plain parameterised insert: it runs on every audited
+ * request, and building an objection model for a row nobody reads back cost about as much as the
+ * insert itself. The chain trigger stamps time, seq and hash; row-level security checks the clinic
+ * again. An operator's name goes into details (the clinic log's columns, and so its chain's
+ * canonical form, stay as they are).
+ */
+export async function recordAuditEntries(trx: TenantTransaction, entries: ReadonlyArray<{ context: AuditContext; entry: AuditEntry }>): Promise<void> {
   const tenantId = tenantIdOf(trx);
   if (!tenantId) throw new TenantScopeError('recordAudit');
-  // One plain parameterised insert: it runs on every audited request, and building an objection
-  // model for a row nobody reads back cost about as much as the insert itself. The chain trigger
-  // stamps time, seq and hash; row-level security checks the clinic again. An operator's name
-  // goes into details (the clinic log's columns, and so its chain's canonical form, stay as they are).
-  const named = context.actorName ? { ...entry, details: { ...entry.details, actorName: context.actorName } } : entry;
-  await trx.raw(`insert into audit_events (tenant_id, ${AUDIT_ROW_COLUMNS}) values (?, ${AUDIT_ROW_PLACEHOLDERS})`, [tenantId, ...auditRowValues(context, named)]);
+  if (entries.length === 0) return;
+  const named = entries.map(({ context, entry }) => ({ context, entry: context.actorName ? { ...entry, details: { ...entry.details, actorName: context.actorName } } : entry }));
+  await trx.raw(
+    `insert into audit_events (tenant_id, ${AUDIT_ROW_COLUMNS}) values ${named.map(() => `(?, ${AUDIT_ROW_PLACEHOLDERS})`).join(', ')}`,
+    named.flatMap(({ context, entry }) => [tenantId, ...auditRowValues(context, entry)]),
+  );
 }
 
 /** An entry's columns (after its scope), shared with the operators' log (db/notices.ts). */

@@ -1,5 +1,4 @@
 import { consultationFieldContext } from '../../activities/consultations';
-import { recordAudit } from '../../db/audit';
 import { consultationTimeline, findConsultation, listConsultations, type ConsultationRow, type TimelineEvent } from '../../db/consultations';
 import { withTenant } from '../../db/tenant-scope';
 import type { ConsultationStatus } from '../../domain/consultation';
@@ -29,20 +28,20 @@ export interface ConsultationRecord {
 }
 
 /**
- * One consultation with its clinical record. Reading it is logged in the same transaction that
- * reads it; the sealed fields are opened after commit (no connection is held while keys load).
+ * One consultation with its clinical record. Reading it is logged before anything is opened or
+ * answered (application/audit/read-log.ts); the sealed fields are opened after the read's
+ * transaction (no connection is held while keys load).
  */
-export async function readConsultation(deps: Pick<Services, 'db' | 'vault'>, actor: ClinicActor, id: string): Promise<ConsultationRecord> {
+export async function readConsultation(deps: Pick<Services, 'db' | 'vault' | 'readLog'>, actor: ClinicActor, id: string): Promise<ConsultationRecord> {
   const found = isUuid(id)
     ? await withTenant(deps.db, actor.tenantId, async (trx) => {
         const row = await findConsultation(trx, id);
         if (!row) return undefined;
-        const timeline = await consultationTimeline(trx, id);
-        await recordAudit(trx, actor.audit, { action: 'consultation.read', outcome: 'success', targetType: 'consultation', targetId: id });
-        return { row, timeline };
+        return { row, timeline: await consultationTimeline(trx, id) };
       })
     : undefined;
   if (!found) throw notFound('No such consultation.');
+  await deps.readLog.write(actor.tenantId, actor.audit, { action: 'consultation.read', outcome: 'success', targetType: 'consultation', targetId: id });
   const { row } = found;
   const open = async (field: 'questionnaire' | 'note' | 'prescriptions', sealed: Buffer | null) =>
     sealed ? deps.vault.decryptText(actor.tenantId, consultationFieldContext(row.id, field), sealed) : null;

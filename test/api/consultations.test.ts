@@ -270,6 +270,36 @@ describe('patients and slots', () => {
     expect(read.body.items.map((e: { action: string }) => e.action)).toEqual(expect.arrayContaining(['patient.create', 'patient.search']));
   });
 
+  it('logs concurrent reads in one clinic in group commits: every read has its entry, the chain verifies, and a read whose entry cannot be written shows nothing (503)', async () => {
+    const c = await bookingClinic(stack);
+    const searches = await Promise.all(Array.from({ length: 24 }, () => call(stack.url, 'GET', '/v1/patients?birthDate=1985-06-15', { token: c.staffToken })));
+    expect(searches.map((r) => r.status)).toEqual(Array(24).fill(200));
+    const reads = await Promise.all(Array.from({ length: 8 }, () => call(stack.url, 'GET', `/v1/patients/${c.patientId}`, { token: c.staffToken })));
+    expect(reads.map((r) => [r.status, r.body.name])).toEqual(Array(8).fill([200, '山田 花子']));
+    const entries = (await call(stack.url, 'GET', '/v1/audit-logs?action=patient.*&limit=100', { token: c.adminToken })).body.items as { action: string; target: { id: string | null }; details: { patientIds?: string[] } }[];
+    expect(entries.filter((e) => e.action === 'patient.search' && e.details.patientIds?.[0] === c.patientId)).toHaveLength(24);
+    expect(entries.filter((e) => e.action === 'patient.read' && e.target.id === c.patientId)).toHaveLength(8);
+    expect((await call(stack.url, 'GET', '/v1/audit-logs/verify', { token: c.adminToken })).body).toMatchObject({ ok: true, firstBroken: null });
+
+    // The log refuses this clinic's read entries (a real failure in PostgreSQL): the reads answer 503 and show no patient.
+    const tenantId = c.clinic.id;
+    await stack.database.ownerDb.raw(`
+      create function test_refuse_reads() returns trigger language plpgsql as $$ begin raise exception 'test: log refused'; end $$;
+      create trigger test_refuse_reads before insert on audit_events for each row
+        when (new.tenant_id = '${tenantId}' and new.action in ('patient.search', 'patient.read')) execute function test_refuse_reads();
+    `);
+    try {
+      for (const path of ['/v1/patients?birthDate=1985-06-15', `/v1/patients/${c.patientId}`]) {
+        const refused = await call(stack.url, 'GET', path, { token: c.staffToken });
+        expect([refused.status, refused.body.code, JSON.stringify(refused.body).includes('山田')]).toEqual([503, 'service_unavailable', false]);
+        expect(refused.headers.get('retry-after')).toBeTruthy();
+      }
+    } finally {
+      await stack.database.ownerDb.raw('drop trigger test_refuse_reads on audit_events; drop function test_refuse_reads();');
+    }
+    expect((await call(stack.url, 'GET', `/v1/patients/${c.patientId}`, { token: c.staffToken })).status).toBe(200);
+  });
+
   it('computes free slots from weekly rules and exceptions, excluding booked ones', async () => {
     const c = await bookingClinic(stack);
     // 17:30–18:30 Japan time, three days ahead: the doctor's last six slots of that day.
