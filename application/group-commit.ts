@@ -42,6 +42,23 @@ export class GroupCommit<K, T> {
     });
   }
 
+  /**
+   * Runs `work` as this key's batch if nothing is queued or being written for it, and answers
+   * `{ ran: false }` at once otherwise. Items written meanwhile queue behind it, as behind a batch,
+   * and are written once it is done. For a caller that can write its item in a transaction of its
+   * own making: when its key is idle, one transaction instead of two.
+   */
+  async whenIdle<R>(key: K, work: () => Promise<R>): Promise<{ ran: true; value: R } | { ran: false }> {
+    if (this.queues.has(key)) return { ran: false };
+    const queue: Waiting<T>[] = [];
+    this.queues.set(key, queue);
+    try {
+      return { ran: true, value: await work() };
+    } finally {
+      void this.drain(key, queue);
+    }
+  }
+
   /** Items queued and not yet committed or failed (for tests and metrics). */
   get pending(): number {
     return this.waiting;

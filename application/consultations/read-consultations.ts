@@ -34,14 +34,17 @@ export interface ConsultationRecord {
  */
 export async function readConsultation(deps: Pick<Services, 'db' | 'vault' | 'readLog'>, actor: ClinicActor, id: string): Promise<ConsultationRecord> {
   const found = isUuid(id)
-    ? await withTenant(deps.db, actor.tenantId, async (trx) => {
-        const row = await findConsultation(trx, id);
-        if (!row) return undefined;
-        return { row, timeline: await consultationTimeline(trx, id) };
-      })
+    ? await deps.readLog.read(
+        actor.tenantId,
+        actor.audit,
+        async (trx) => {
+          const row = await findConsultation(trx, id);
+          return row ? { row, timeline: await consultationTimeline(trx, id) } : undefined;
+        },
+        (read) => (read ? { action: 'consultation.read', outcome: 'success', targetType: 'consultation', targetId: id } : undefined),
+      )
     : undefined;
   if (!found) throw notFound('No such consultation.');
-  await deps.readLog.write(actor.tenantId, actor.audit, { action: 'consultation.read', outcome: 'success', targetType: 'consultation', targetId: id });
   const { row } = found;
   const open = async (field: 'questionnaire' | 'note' | 'prescriptions', sealed: Buffer | null) =>
     sealed ? deps.vault.decryptText(actor.tenantId, consultationFieldContext(row.id, field), sealed) : null;

@@ -98,4 +98,37 @@ describe('GroupCommit', () => {
     h.batches[0]!.commit();
     await slow;
   });
+
+  it('whenIdle runs the caller\'s own write when the key is idle; writes meanwhile queue behind it and go in one batch after it', async () => {
+    const h = harness();
+    let finishOwn!: () => void;
+    const own = h.commits.whenIdle('a', () => new Promise<string>((r) => (finishOwn = () => r('own write'))));
+    const queued = [h.write('a', 1), h.write('a', 2)];
+    const busy = await h.commits.whenIdle('a', async () => 'never');
+    expect(busy).toEqual({ ran: false });
+    await flush();
+    expect(h.batches).toHaveLength(0); // nothing is written beside the caller's own transaction
+    finishOwn();
+    expect(await own).toEqual({ ran: true, value: 'own write' });
+    await flush();
+    expect(h.batches.map((b) => b.items)).toEqual([[1, 2]]);
+    h.batches[0]!.commit();
+    await Promise.all(queued);
+    expect([h.settled.get(1), h.settled.get(2)]).toEqual(['done', 'done']);
+    // Idle again: the next caller writes on its own.
+    expect(await h.commits.whenIdle('a', async () => 'next')).toEqual({ ran: true, value: 'next' });
+  });
+
+  it('whenIdle passes its work\'s failure on and still writes what queued behind it', async () => {
+    const h = harness();
+    let failOwn!: (err: Error) => void;
+    const own = h.commits.whenIdle('a', () => new Promise<string>((_r, reject) => (failOwn = reject)));
+    const queued = h.write('a', 1);
+    failOwn(new Error('read failed'));
+    await expect(own).rejects.toThrow('read failed');
+    await flush();
+    h.batches[0]!.commit();
+    await queued;
+    expect(h.settled.get(1)).toBe('done');
+  });
 });
