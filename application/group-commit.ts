@@ -5,8 +5,9 @@
  * flush. Here items that arrive while a key's batch is being written wait for the next batch,
  * which writes them all in one statement and one commit (one pooled connection per key at a
  * time). Each caller still waits for the commit of its own item, so it answers only once its item
- * is durable, and learns if it failed. Past `maxWaiting` items in all, writes are refused at once
- * (the caller answers 503) rather than let memory or latency grow without bound.
+ * is durable, and learns if it failed. Past `maxWaiting` items in all, or `maxWaitingPerKey` for
+ * one key, writes are refused at once (the caller answers 503) rather than let memory or latency
+ * grow without bound.
  */
 interface Waiting<T> {
   item: T;
@@ -17,6 +18,8 @@ export interface GroupCommitOptions<K, T> {
   writeBatch: (key: K, items: T[]) => Promise<void>;
   maxBatch: number;
   maxWaiting: number;
+  /** At most this many items waiting for one key: one stuck key (a clinic's chain head held elsewhere) must not fill maxWaiting for all. */
+  maxWaitingPerKey: number;
   /** The error for a refused write, and for a failed batch that threw nothing useful. */
   unavailable: (reason: string) => Error;
 }
@@ -29,6 +32,7 @@ export class GroupCommit<K, T> {
 
   write(key: K, item: T): Promise<void> {
     if (this.waiting >= this.opts.maxWaiting) return Promise.reject(this.opts.unavailable('too many entries waiting'));
+    if ((this.queues.get(key)?.length ?? 0) >= this.opts.maxWaitingPerKey) return Promise.reject(this.opts.unavailable('too many entries waiting for one key'));
     return new Promise<void>((resolve, reject) => {
       let queue = this.queues.get(key);
       const idle = queue === undefined;
@@ -43,20 +47,22 @@ export class GroupCommit<K, T> {
   }
 
   /**
-   * Runs `work` as this key's batch if nothing is queued or being written for it, and answers
-   * `{ ran: false }` at once otherwise. Items written meanwhile queue behind it, as behind a batch,
-   * and are written once it is done. For a caller that can write its item in a transaction of its
-   * own making: when its key is idle, one transaction instead of two.
+   * Takes the key for the caller if nothing is queued or being written for it: the caller writes
+   * its own item (in a transaction of its making) and must call the returned release once that
+   * has committed or failed. Items written meanwhile queue behind it, as behind a batch, and are
+   * written after the release. Undefined if the key is busy (then use write). Synchronous, so a
+   * caller can decide without an await between the check and the claim.
    */
-  async whenIdle<R>(key: K, work: () => Promise<R>): Promise<{ ran: true; value: R } | { ran: false }> {
-    if (this.queues.has(key)) return { ran: false };
+  claim(key: K): (() => void) | undefined {
+    if (this.queues.has(key)) return undefined;
     const queue: Waiting<T>[] = [];
     this.queues.set(key, queue);
-    try {
-      return { ran: true, value: await work() };
-    } finally {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
       void this.drain(key, queue);
-    }
+    };
   }
 
   /** Items queued and not yet committed or failed (for tests and metrics). */

@@ -19,6 +19,8 @@ export class PlatformLogWriter {
   constructor(db: Db, limits: { maxBatch: number; maxWaiting: number } = { maxBatch: 500, maxWaiting: 5_000 }) {
     this.commits = new GroupCommit({
       ...limits,
+      // One key: the platform log is one chain.
+      maxWaitingPerKey: limits.maxWaiting,
       writeBatch: (_key, entries) => withPlatform(db, (trx) => recordPlatformEntries(trx, entries)),
       unavailable: (reason) => new PlatformLogUnavailable(reason),
     });

@@ -294,6 +294,9 @@ describe('patients and slots', () => {
         expect([refused.status, refused.body.code, JSON.stringify(refused.body).includes('山田')]).toEqual([503, 'service_unavailable', false]);
         expect(refused.headers.get('retry-after')).toBeTruthy();
       }
+      // Concurrent reads: the first writes its entry in its own transaction, the others in a group commit; all are refused.
+      const together = await Promise.all(Array.from({ length: 6 }, () => call(stack.url, 'GET', `/v1/patients/${c.patientId}`, { token: c.staffToken })));
+      expect(together.map((r) => [r.status, r.body.code, r.body.name])).toEqual(Array(6).fill([503, 'service_unavailable', undefined]));
     } finally {
       await stack.database.ownerDb.raw('drop trigger test_refuse_reads on audit_events; drop function test_refuse_reads();');
     }

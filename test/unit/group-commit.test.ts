@@ -5,7 +5,7 @@ import { GroupCommit } from '../../application/group-commit';
  * who waits for what, failures, the bound and independent keys. The batch writer is a fake whose
  * commits the test releases one by one, so nothing depends on timing.
  */
-function harness(limits = { maxBatch: 100, maxWaiting: 1_000 }) {
+function harness(limits = { maxBatch: 100, maxWaiting: 1_000, maxWaitingPerKey: 500 }) {
   const batches: Array<{ key: string; items: number[]; commit: () => void; fail: (err: Error) => void }> = [];
   const commits = new GroupCommit<string, number>({
     ...limits,
@@ -57,7 +57,7 @@ describe('GroupCommit', () => {
   });
 
   it('splits at maxBatch', async () => {
-    const h = harness({ maxBatch: 2, maxWaiting: 100 });
+    const h = harness({ maxBatch: 2, maxWaiting: 100, maxWaitingPerKey: 100 });
     const all = [1, 2, 3, 4, 5].map((i) => h.write('a', i));
     for (let n = 0; n < 3; n += 1) {
       await flush();
@@ -68,7 +68,7 @@ describe('GroupCommit', () => {
   });
 
   it('refuses at once past maxWaiting, and takes writes again once the queue has drained', async () => {
-    const h = harness({ maxBatch: 100, maxWaiting: 2 });
+    const h = harness({ maxBatch: 100, maxWaiting: 2, maxWaitingPerKey: 2 });
     const admitted = [h.write('a', 1), h.write('b', 2)];
     await h.write('a', 3);
     expect(h.settled.get(3)).toBe('unavailable: too many entries waiting');
@@ -99,36 +99,46 @@ describe('GroupCommit', () => {
     await slow;
   });
 
-  it('whenIdle runs the caller\'s own write when the key is idle; writes meanwhile queue behind it and go in one batch after it', async () => {
+  it('refuses past maxWaitingPerKey for a stuck key while other keys still write', async () => {
+    const h = harness({ maxBatch: 100, maxWaiting: 100, maxWaitingPerKey: 2 });
+    const stuck = [h.write('a', 1), h.write('a', 2), h.write('a', 3)]; // 1 is being written, 2 and 3 wait
+    await h.write('a', 4);
+    expect(h.settled.get(4)).toBe('unavailable: too many entries waiting for one key');
+    const other = h.write('b', 5);
+    await flush();
+    h.batches.find((b) => b.key === 'b')!.commit();
+    await other;
+    expect(h.settled.get(5)).toBe('done');
+    h.batches[0]!.commit();
+    await flush();
+    h.batches.at(-1)!.commit();
+    await Promise.all(stuck);
+  });
+
+  it('claim gives an idle key to the caller; writes meanwhile queue behind it and go in one batch after the release', async () => {
     const h = harness();
-    let finishOwn!: () => void;
-    const own = h.commits.whenIdle('a', () => new Promise<string>((r) => (finishOwn = () => r('own write'))));
+    const release = h.commits.claim('a');
+    expect(release).toBeDefined();
     const queued = [h.write('a', 1), h.write('a', 2)];
-    const busy = await h.commits.whenIdle('a', async () => 'never');
-    expect(busy).toEqual({ ran: false });
+    expect(h.commits.claim('a')).toBeUndefined(); // busy
+    expect(h.commits.claim('b')).toBeDefined(); // other keys are not
     await flush();
     expect(h.batches).toHaveLength(0); // nothing is written beside the caller's own transaction
-    finishOwn();
-    expect(await own).toEqual({ ran: true, value: 'own write' });
+    release!();
+    release!(); // a second release changes nothing
     await flush();
     expect(h.batches.map((b) => b.items)).toEqual([[1, 2]]);
     h.batches[0]!.commit();
     await Promise.all(queued);
     expect([h.settled.get(1), h.settled.get(2)]).toEqual(['done', 'done']);
-    // Idle again: the next caller writes on its own.
-    expect(await h.commits.whenIdle('a', async () => 'next')).toEqual({ ran: true, value: 'next' });
+    expect(h.commits.claim('a')).toBeDefined(); // idle again once drained
   });
 
-  it('whenIdle passes its work\'s failure on and still writes what queued behind it', async () => {
+  it('a claim released with nothing queued leaves the key idle', async () => {
     const h = harness();
-    let failOwn!: (err: Error) => void;
-    const own = h.commits.whenIdle('a', () => new Promise<string>((_r, reject) => (failOwn = reject)));
-    const queued = h.write('a', 1);
-    failOwn(new Error('read failed'));
-    await expect(own).rejects.toThrow('read failed');
+    h.commits.claim('a')!();
     await flush();
-    h.batches[0]!.commit();
-    await queued;
-    expect(h.settled.get(1)).toBe('done');
+    expect(h.commits.claim('a')).toBeDefined();
+    expect(h.batches).toHaveLength(0);
   });
 });
