@@ -32,7 +32,7 @@ export interface ConsultationRecord {
  * answered (application/audit/read-log.ts); the sealed fields are opened after the read's
  * transaction (no connection is held while keys load).
  */
-export async function readConsultation(deps: Pick<Services, 'db' | 'vault' | 'readLog'>, actor: ClinicActor, id: string): Promise<ConsultationRecord> {
+export async function readConsultation(deps: Pick<Services, 'vault' | 'readLog'>, actor: ClinicActor, id: string): Promise<ConsultationRecord> {
   const found = isUuid(id)
     ? await deps.readLog.read(
         actor.tenantId,

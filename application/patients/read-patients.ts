@@ -9,7 +9,7 @@ import { openPatient, openPatients, searchTokens } from './patient-record';
  * Reading patients: every read and search is logged (the search entry names the patients it
  * returned) before anything is opened or answered (application/audit/read-log.ts).
  */
-type Deps = Pick<Services, 'db' | 'vault' | 'readLog'>;
+type Deps = Pick<Services, 'vault' | 'readLog'>;
 
 export async function searchPatients(deps: Deps, actor: ClinicActor, q: PatientSearch): Promise<{ items: Patient[]; nextCursor: string | null }> {
   const afterId = decodeIdCursor(q.cursor);
