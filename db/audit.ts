@@ -1,4 +1,5 @@
 import { pipeline } from 'node:stream/promises';
+import { escapeLiteral } from 'pg';
 import type { Db } from './connection';
 import { CsvCopyOut } from './copy-out';
 import type { ActorType, AuditOutcome } from './models/audit-event';
@@ -168,6 +169,8 @@ const CSV_SELECT = `seq, to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"H
   ${guarded('actor_id')}, to_json(actor_roles), ${guarded('action')}, ${guarded('target_type')}, ${guarded('target_id')},
   outcome, host(client_ip), ${guarded('user_agent')}, ${guarded('request_id')}, details, encode(hash, 'hex')`;
 
+const literalOf = (v: Knex.Value): string => (v instanceof Date ? v.toISOString() : String(v));
+
 /** The pg client under a knex transaction: the one connection COPY must run on. */
 interface PgConnection {
   query<T>(submittable: T): T;
@@ -189,10 +192,15 @@ export async function boundExportTransaction(trx: TenantTransaction): Promise<vo
 
 export async function copyAuditCsv(trx: TenantTransaction, f: AuditFilter, sink: NodeJS.WritableStream): Promise<void> {
   const { sql, bindings } = filterSql(trx, f);
+  // COPY takes no bind parameters, so the filter's values are written into the statement as
+  // literals, quoted by pg's escapeLiteral (every quote and backslash escaped). They used to be
+  // read from set_config'd settings instead, but the planner cannot see such values: it guessed
+  // a narrow time window, read the clinic's rows by time and sorted all of them by seq (a
+  // 1,000,000-row export spilled a sort to disk). With the values in view it walks the seq
+  // index for a wide window and sorts only a narrow one.
   let n = 0;
-  const where = sql.replace(/\?/g, () => `(select current_setting('app.audit_export_${(n += 1)}'))`);
-  const settings = bindings.map((_b, i) => `set_config('app.audit_export_${i + 1}', ?, true)`).join(', ');
-  await trx.raw(`select ${settings}`, bindings.map((b) => (b instanceof Date ? b.toISOString() : String(b))));
+  const where = sql.replace(/\?/g, () => escapeLiteral(literalOf(bindings[(n += 1) - 1]!)));
+  if (n !== bindings.length) throw new Error('copyAuditCsv: placeholders and values differ');
   const connection = await (trx.client as unknown as { acquireConnection(): Promise<PgConnection> }).acquireConnection();
   const rows = connection.query(new CsvCopyOut(`copy (select ${CSV_SELECT} from audit_events where ${where} order by seq) to stdout with (format csv)`));
   try {
