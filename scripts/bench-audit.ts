@@ -175,15 +175,34 @@ export async function benchAudit(opts: {
     copySeconds = [];
   }
 
-  // A fresh API process, so its peak RSS is the export's.
-  const server = fork(path.join(__dirname, 'bench-server.ts'), [], { execArgv: ['--import', 'tsx'], env: opts.serverEnv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const { appPort } = await new Promise<{ appPort: number }>((resolve) => server.once('message', (m) => resolve(m as never)));
+  // A fresh API process as it ships: compiled as `npm run build` compiles it and started as the
+  // image starts it (`node dist/api/server.js`), so its peak RSS is the
+  // export's in the process that serves clinics — not bench-server.ts, which hosts the app three
+  // times under tsx (whose in-process compiler alone holds about 25 MiB).
+  say('audit: compiling the API (tsc -p tsconfig.build.json, as npm run build does)');
+  const root = path.join(__dirname, '..');
+  await run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { cwd: root, maxBuffer: 1 << 24 });
+  const server = fork(path.join(root, 'dist', 'api', 'server.js'), [], {
+    // The compiled entry with the bench's configuration: NODE_ENV=production would also demand
+    // TLS (or a trusted proxy) and the shared secrets, none of which changes what the process holds.
+    env: { ...opts.serverEnv, PORT: '0', OPERATOR_PORT: '0', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
+  const apiUrl = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    server.stdout!.on('data', (d: Buffer) => {
+      out = (out + d).slice(-4000); // it logs as it serves: keep only the tail
+      const m = /"url":"(http:\/\/[^"]+)"[^\n]*api listening/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    server.once('exit', (code) => reject(new Error(`the API process for the CSV export exited (${code}): ${out.slice(-500)}`)));
+  });
   let csv: { rows: number; seconds: number; rowsPerSec: number; megabytes: number; apiPeakRssMiB: number | null; apiRssBeforeMiB: number | null };
   try {
     const before = peakRssMiB(server.pid!);
     say('audit: CSV export through the API');
     const started = process.hrtime.bigint();
-    const res = await fetch(`http://127.0.0.1:${appPort}/v1/audit-logs.csv`, { headers: { authorization: `Bearer ${target.adminToken}` } });
+    const res = await fetch(`${apiUrl}/v1/audit-logs.csv`, { headers: { authorization: `Bearer ${target.adminToken}` } });
     let bytes = 0;
     let lines = 0;
     if (res.status !== 200) throw new Error(`CSV export: ${res.status} ${await res.text()}`);
@@ -204,7 +223,12 @@ export async function benchAudit(opts: {
       apiRssBeforeMiB: before,
     };
   } finally {
-    server.disconnect();
+    // The API shuts down on SIGTERM as it does in production; wait so its pool is closed before the bench goes on.
+    if (server.exitCode === null && server.signalCode === null) {
+      const exited = new Promise((resolve) => server.once('exit', resolve));
+      server.kill('SIGTERM');
+      await exited;
+    }
   }
   if (copySeconds.length > 0) copySeconds.push(await psqlCopySeconds());
   if (copySeconds.length === 0) {
