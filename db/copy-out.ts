@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { lend, ownsItsMemory, pin } from '../lib/socket-chunks';
 
 /**
  * `COPY (…) TO STDOUT WITH (FORMAT csv)` as a readable stream of RFC 4180 bytes: records end in
@@ -97,6 +98,13 @@ export class CsvCopyOut extends Readable {
    * per read); what is handed back to pg at the end lies past every byte written.
    */
   private parse(chunk: Buffer): void {
+    // Pieces of a chunk that is the socket's own are lent (lib/socket-chunks.ts): the response
+    // writer frees the chunk once all of them are written.
+    const lendable = ownsItsMemory(chunk);
+    const pass = (piece: Buffer) => {
+      if (lendable && piece.length > 0) lend(piece);
+      return this.push(piece);
+    };
     let o = 0;
     let i = 0;
     /** Start of the region rewritten in place (after a slice pushed as is). */
@@ -124,7 +132,7 @@ export class CsvCopyOut extends Readable {
         const ends = n === this.left && chunk[i + n - 1] === LF;
         if (ends && o === i) {
           // The tail of a record from the previous chunk, at this chunk's start: no room for the CR.
-          this.push(chunk.subarray(i, i + n - 1));
+          pass(chunk.subarray(i, i + n - 1));
           this.push(CRLF);
           o = from = i + n;
         } else if (ends) {
@@ -140,11 +148,14 @@ export class CsvCopyOut extends Readable {
       i += n;
       this.left -= n;
     }
-    if (o > from) this.wanted = this.push(chunk.subarray(from, o));
+    if (o > from) this.wanted = pass(chunk.subarray(from, o));
   }
 
   /** Hands the socket and the unread bytes back to pg; `ended` when COPY completed. */
   private finish(done: Buffer, rest: Buffer, ended: boolean): void {
+    // This chunk's unread bytes go back to pg: its memory must outlive every write.
+    pin(done);
+    pin(rest);
     if (done.length > 0) this.push(done);
     this.detached = true;
     const socket = this.socket!;

@@ -6,6 +6,7 @@ import { auditFilterSchema, auditListSchema } from '../../domain/audit-query';
 import { clinicActor } from '../actor';
 import { CLINIC_RECORD_READERS, defineRoute } from '../route';
 import type { AppDeps } from '../app';
+import { sendStream } from '../stream-body';
 
 /** The operation log (操作ログ) screen: admins and auditors read, filter, export and verify it. */
 
@@ -82,7 +83,7 @@ export const auditLogRoutes = (deps: AppDeps) => {
         ctx.status = 200;
         ctx.type = 'text/csv; charset=utf-8';
         ctx.attachment(`audit-log-${new Date().toISOString().slice(0, 10)}.csv`);
-        ctx.body = csv;
+        sendStream(ctx, csv);
       },
     }),
 

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { CsvCopyOut } from '../../db/copy-out';
+import { written } from '../../lib/socket-chunks';
 
 /**
  * CsvCopyOut rewrites the socket's chunks in place; what it emits must not depend on where the
@@ -12,13 +13,20 @@ const message = (code: string, body: Buffer) => {
   return Buffer.concat([header, body]);
 };
 
+/** A chunk as a socket read gives it: the only view of memory of its own. */
+const socketChunk = (c: Buffer) => {
+  const own = Buffer.alloc(c.length);
+  c.copy(own);
+  return own;
+};
+
 class FakeSocket extends EventEmitter {
   private queue: Buffer[] = [];
   readonly handedBack: Buffer[] = [];
   constructor(chunks: Buffer[]) {
     super();
     // Copies: the reader owns (and rewrites) each chunk, as it owns a socket's.
-    this.queue = chunks.map((c) => Buffer.from(c));
+    this.queue = chunks.map(socketChunk);
     this.on('data', (c: Buffer) => this.handedBack.push(Buffer.from(c)));
   }
   read(): Buffer | null {
@@ -31,12 +39,17 @@ class FakeSocket extends EventEmitter {
   }
 }
 
-async function run(chunks: Buffer[]) {
-  const socket = new FakeSocket(chunks);
+/** Reads the COPY as the response writer does: each piece is copied out, then reported written. */
+async function run(chunks: Buffer[], socket = new FakeSocket(chunks)) {
   const reader = new CsvCopyOut('copy …');
   reader.submit({ stream: socket as never, query: () => undefined });
   const out: Buffer[] = [];
-  for await (const b of reader) out.push(b as Buffer);
+  // Flowing, as a pipe reads: each pushed piece arrives as it is (a paused read() would join them).
+  reader.on('data', (b: Buffer) => {
+    out.push(Buffer.from(b));
+    written(b);
+  });
+  await new Promise((resolve, reject) => reader.once('end', resolve).once('error', reject));
   await new Promise((r) => setImmediate(r));
   return { csv: Buffer.concat(out).toString('utf8'), rest: Buffer.concat(socket.handedBack) };
 }
@@ -61,10 +74,24 @@ describe('CsvCopyOut', () => {
     for (let cut = 1; cut < stream.length; cut += 1) {
       expect(await run([stream.subarray(0, cut), stream.subarray(cut)])).toEqual({ csv: expected, rest: after });
     }
-    for (const size of [1, 2, 3, 5, 7, 64]) {
+    for (const size of [1, 2, 3, 5, 7, 64, 100000]) {
       const chunks: Buffer[] = [];
       for (let i = 0; i < stream.length; i += size) chunks.push(stream.subarray(i, i + size));
       expect(await run(chunks)).toEqual({ csv: expected, rest: after });
     }
+  });
+
+  it('frees each chunk once its records are written, but never the one whose rest goes back to pg', async () => {
+    const chunks = [stream.subarray(0, 40), stream.subarray(40, 80), stream.subarray(80)];
+    const socket = new FakeSocket(chunks);
+    const read: Buffer[] = [];
+    const take = socket.read.bind(socket);
+    socket.read = () => {
+      const c = take();
+      if (c) read.push(c);
+      return c;
+    };
+    expect(await run(chunks, socket)).toEqual({ csv: expected, rest: after });
+    expect(read.map((c) => c.buffer.byteLength === 0)).toEqual([true, true, false]);
   });
 });
