@@ -186,6 +186,8 @@ export async function benchAudit(opts: {
     // The compiled entry with the bench's configuration: NODE_ENV=production would also demand
     // TLS (or a trusted proxy) and the shared secrets, none of which changes what the process holds.
     env: { ...opts.serverEnv, PORT: '0', OPERATOR_PORT: '0', LOG_LEVEL: 'info' },
+    // Plain node: fork would otherwise pass on this process's flags, which load tsx (+14 MiB).
+    execArgv: [],
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
   const apiUrl = await new Promise<string>((resolve, reject) => {
