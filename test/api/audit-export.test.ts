@@ -106,10 +106,10 @@ describe('CSV export through COPY', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
     const lines = (await csv(token)).split('\r\n');
     expect(lines.length).toBeGreaterThan(60_000);
-    // Every record whole, across the many socket chunks COPY arrived in.
     // Each chunk's memory is freed as soon as it is written (lib/socket-chunks.ts): none was freed early.
     const seqs = lines.slice(1, -1).map((l) => Number(l.split(',')[0])).filter((seq) => seq > 1_000_000);
     expect(seqs).toEqual(Array.from({ length: 60_000 }, (_, i) => 1_000_001 + i));
+    // Every record whole, across the many socket chunks COPY arrived in.
     expect(lines.slice(1, -1).filter((l) => !/^\d+,\d{4}-\d{2}-\d{2}T[\d:.]+Z,(account|operator|system|anonymous),[^\r\n]*,[0-9a-f]{64}$/.test(l))).toEqual([]);
   });
 
