@@ -21,7 +21,10 @@ async function main() {
     const mib = (n: number) => Math.round(n / 2 ** 20);
     setInterval(() => {
       const m = process.memoryUsage();
-      process.stderr.write(`[export memory] rss ${mib(m.rss)} heapUsed ${mib(m.heapUsed)} heapTotal ${mib(m.heapTotal)} external ${mib(m.external)} arrayBuffers ${mib(m.arrayBuffers)}\n`);
+      // RssAnon is what the process allocated (heaps, buffers, malloc arenas); RssFile is mapped code.
+      const status = readFileSync('/proc/self/status', 'utf8');
+      const kb = (name: string) => mib(Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024);
+      process.stderr.write(`[export memory] rss ${mib(m.rss)} (anon ${kb('RssAnon')} file ${kb('RssFile')}) heapUsed ${mib(m.heapUsed)} heapTotal ${mib(m.heapTotal)} external ${mib(m.external)} arrayBuffers ${mib(m.arrayBuffers)}\n`);
     }, 2_000).unref();
   }
   const peakBefore = peakRss();
