@@ -32,8 +32,14 @@ export interface SealedTempFileSummary {
 
 export class SealedTempFile {
   /** Text is encoded straight into this block (no joined strings); handed on when full. */
-  private block = Buffer.allocUnsafe(BLOCK);
+  private block: Buffer = Buffer.allocUnsafe(BLOCK);
   private used = 0;
+  /**
+   * Deflated files only: blocks zlib has consumed (it copies its input into its own window), to
+   * be filled again. A new 256 KiB block per flush was garbage outside V8's heap, and a records
+   * pass writes a few thousand of them.
+   */
+  private readonly spare: Buffer[] = [];
   private plainBytes = 0;
   private crc = 0;
   private compressed = 0;
@@ -119,18 +125,22 @@ export class SealedTempFile {
   /** Hands the filled part of the block on and starts a new block. */
   private flush(): Promise<void> {
     if (this.used === 0) return Promise.resolve();
-    const filled = this.block.subarray(0, this.used);
-    this.block = Buffer.allocUnsafe(BLOCK);
+    const full = this.block;
+    const filled = full.subarray(0, this.used);
+    this.block = this.spare.pop() ?? Buffer.allocUnsafe(BLOCK);
     this.used = 0;
-    return this.send(filled);
+    // Not without deflate: the cipher keeps the tail of a chunk (up to a segment) past its write's callback.
+    return this.send(filled, this.hash ? () => this.spare.push(full) : undefined);
   }
 
-  private async send(chunk: Buffer): Promise<void> {
+  /** `consumed` runs once the head has taken all of `chunk` and holds no reference to it. */
+  private async send(chunk: Buffer, consumed?: () => void): Promise<void> {
     this.plainBytes += chunk.length;
     if (this.hash) {
       this.crc = crc32(chunk, this.crc);
       this.hash.update(chunk);
     }
-    if (!this.head.write(chunk)) await Promise.race([once(this.head, 'drain'), this.written]);
+    const ok = this.head.write(chunk, consumed && ((err) => !err && consumed()));
+    if (!ok) await Promise.race([once(this.head, 'drain'), this.written]);
   }
 }

@@ -95,13 +95,13 @@ export class ZipWriter {
       const hash = createHash('sha256');
       const level = opts.level ?? constants.Z_DEFAULT_COMPRESSION;
       if (typeof content === 'string' || Buffer.isBuffer(content)) {
-        const plain = Buffer.from(content);
+        const plain = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
         crc = crc32(plain);
         size = plain.length;
         hash.update(plain);
-        const inline = this.deflateSmall(plain, level);
-        compressed = inline.length;
-        return { crc, size, compressed, sha256: hash.digest('hex'), inline: Buffer.concat([head, inline]) };
+        const deflated = this.deflateSmall(plain, level);
+        compressed = deflated.length;
+        return { crc, size, compressed, sha256: hash.digest('hex'), inline: [head, deflated] };
       }
       await this.write(head);
       const inspect = new Transform({
@@ -153,7 +153,7 @@ export class ZipWriter {
   private async entry(
     path: string,
     expected: number | undefined,
-    body: (head: Buffer) => Promise<{ crc: number; size: number; compressed: number; sha256: string; inline?: Buffer }>,
+    body: (head: Buffer) => Promise<{ crc: number; size: number; compressed: number; sha256: string; inline?: Buffer[] }>,
   ): Promise<ZipEntryResult> {
     if (this.busy) throw new Error('ZipWriter: entries are added one at a time');
     if (path.startsWith('/') || path.split('/').includes('..') || path.includes('\\')) throw new Error(`ZipWriter: unsafe path ${path}`);
@@ -191,7 +191,8 @@ export class ZipWriter {
         descriptor.writeUInt32LE(compressed, 8);
         descriptor.writeUInt32LE(size, 12);
       }
-      await this.write(inline ? Buffer.concat([inline, descriptor]) : descriptor);
+      // Header, data and descriptor joined once (not the data onto the header first), in one write.
+      await this.write(inline ? Buffer.concat([...inline, descriptor]) : descriptor);
       this.remember(centralRecord({ path, flags, crc: crc >>> 0, compressed, size, offset, zip64 }, this.dosTime, this.dosDate));
       return { path, bytes: size, sha256 };
     } finally {

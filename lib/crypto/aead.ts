@@ -76,10 +76,19 @@ interface SegmentScheme {
   aad: Buffer;
 }
 
-function sealSegment(s: SegmentScheme, index: number, last: boolean, chunk: Buffer): Buffer {
+/**
+ * Seals one segment given as consecutive pieces (the chunks that arrived for it): each piece goes
+ * through the cipher as it is and `out` receives the ciphertext, then the tag. Joining the pieces
+ * first, and the ciphertext with its tag after, copied every byte twice more: garbage outside V8's
+ * heap that a data export's archive made by the gigabyte.
+ */
+function sealSegment(s: SegmentScheme, index: number, last: boolean, pieces: Buffer[], out: (b: Buffer) => void): void {
   const cipher = createCipheriv('aes-256-gcm', s.key, nonce(s.prefix, index, last));
   cipher.setAAD(segmentAad(s.aad, index, last));
-  return Buffer.concat([cipher.update(chunk), cipher.final(), cipher.getAuthTag()]);
+  for (const piece of pieces) if (piece.length) out(cipher.update(piece));
+  const rest = cipher.final(); // empty for GCM, which has no padding
+  if (rest.length) out(rest);
+  out(cipher.getAuthTag());
 }
 
 function openSegment(s: SegmentScheme, index: number, last: boolean, segment: Buffer): Buffer {
@@ -87,7 +96,10 @@ function openSegment(s: SegmentScheme, index: number, last: boolean, segment: Bu
   const decipher = createDecipheriv('aes-256-gcm', s.key, nonce(s.prefix, index, last));
   decipher.setAAD(segmentAad(s.aad, index, last));
   decipher.setAuthTag(segment.subarray(segment.length - TAG_BYTES));
-  return Buffer.concat([decipher.update(segment.subarray(0, segment.length - TAG_BYTES)), decipher.final()]);
+  const plain = decipher.update(segment.subarray(0, segment.length - TAG_BYTES));
+  // final() throws unless the tag authenticates: nothing of `plain` is returned before it did.
+  const rest = decipher.final();
+  return rest.length ? Buffer.concat([plain, rest]) : plain;
 }
 
 /** Format 2's scheme for a file with this header. */
@@ -105,15 +117,35 @@ export function sealStream(key: Buffer, aad: Buffer, fixed?: { salt: Buffer; non
   if (salt.length !== FILE_SALT_BYTES || prefix.length !== PREFIX_BYTES) throw new Error('bad salt or nonce prefix length');
   const header = Buffer.concat([Buffer.from([FILE_FORMAT]), salt, prefix]);
   const scheme = formatTwo(key, aad, header);
-  // Small chunks are gathered in a list and joined once per segment: joining each arriving chunk
-  // onto what was pending copied up to 64 KiB per chunk (many small ZIP entries of a data export
-  // made that gigabytes of garbage outside V8's heap).
-  let held: Buffer[] = [];
+  // Chunks wait in a list until more than a segment has arrived (only the flush knows which
+  // segment is the last, and the last flag is part of its nonce); a segment is then sealed from
+  // the list's front, piece by piece, without joining.
+  const held: Buffer[] = [];
+  let first = 0;
   let heldBytes = 0;
   let index = 0;
-  const emit = (t: Transform, chunk: Buffer, last: boolean) => {
-    t.push(sealSegment(scheme, index, last, chunk));
-    index += 1;
+  /** The next `n` held bytes, as pieces (the last piece may be part of a chunk). */
+  const take = (n: number): Buffer[] => {
+    const pieces: Buffer[] = [];
+    heldBytes -= n;
+    while (n > 0) {
+      const chunk = held[first]!;
+      if (chunk.length <= n) {
+        pieces.push(chunk);
+        held[first] = undefined as never;
+        first += 1;
+        n -= chunk.length;
+      } else {
+        pieces.push(chunk.subarray(0, n));
+        held[first] = chunk.subarray(n);
+        n = 0;
+      }
+    }
+    if (first === held.length) {
+      held.length = 0;
+      first = 0;
+    }
+    return pieces;
   };
   return new Transform({
     construct(cb) {
@@ -124,19 +156,14 @@ export function sealStream(key: Buffer, aad: Buffer, fixed?: { salt: Buffer; non
       held.push(chunk);
       heldBytes += chunk.length;
       // Keep at least one byte back: only the flush knows which segment is the last.
-      if (heldBytes > SEGMENT_BYTES) {
-        let pending = held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
-        while (pending.length > SEGMENT_BYTES) {
-          emit(this, pending.subarray(0, SEGMENT_BYTES), false);
-          pending = pending.subarray(SEGMENT_BYTES);
-        }
-        held = [pending];
-        heldBytes = pending.length;
+      while (heldBytes > SEGMENT_BYTES) {
+        sealSegment(scheme, index, false, take(SEGMENT_BYTES), (b) => this.push(b));
+        index += 1;
       }
       cb();
     },
     flush(cb) {
-      emit(this, Buffer.concat(held, heldBytes), true);
+      sealSegment(scheme, index, true, take(heldBytes), (b) => this.push(b));
       cb();
     },
   });
@@ -178,20 +205,35 @@ export function openStream(key: Buffer, aad: Buffer): Transform {
   return new Transform({
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
       try {
-        pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
         if (!scheme) {
+          pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
           // Enough for format 2's header and a whole segment followed by more: not the last one in either format.
           if (pending.length <= HEADER_BYTES + SEALED_SEGMENT) return cb();
           const { plain, rest } = first(pending, false);
           this.push(plain);
-          pending = rest;
+          pending = Buffer.alloc(0);
+          chunk = rest;
           index = 1;
         }
-        while (pending.length > SEALED_SEGMENT) {
-          this.push(openSegment(scheme!, index, false, pending.subarray(0, SEALED_SEGMENT)));
-          index += 1;
-          pending = pending.subarray(SEALED_SEGMENT);
+        // `pending` (at most one sealed segment, kept because it might be the last) is completed
+        // from the chunk's head; the chunk's whole segments are opened where they lie. Joining
+        // each chunk onto what was pending copied every byte read once more.
+        let at = 0;
+        if (pending.length + chunk.length <= SEALED_SEGMENT) {
+          pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+          return cb();
         }
+        if (pending.length) {
+          at = SEALED_SEGMENT - pending.length;
+          this.push(openSegment(scheme!, index, false, at ? Buffer.concat([pending, chunk.subarray(0, at)]) : pending));
+          index += 1;
+        }
+        while (chunk.length - at > SEALED_SEGMENT) {
+          this.push(openSegment(scheme!, index, false, chunk.subarray(at, at + SEALED_SEGMENT)));
+          index += 1;
+          at += SEALED_SEGMENT;
+        }
+        pending = chunk.subarray(at);
         cb();
       } catch (err) {
         cb(err as Error);

@@ -86,7 +86,12 @@ describe('file format 2: a key per file', () => {
     for (const data of [big, Buffer.alloc(0), sample(SEGMENT_BYTES), sample(SEGMENT_BYTES + 1)]) {
       const s = await seal(data, { salt, noncePrefix });
       expect(s.equals(referenceFormatTwo(data))).toBe(true);
-      for (const chunk of [1, 1000, SEALED, 1 << 20]) {
+      // Written in pieces of any size (segments are sealed from the pieces as they arrived): the same file.
+      for (const chunk of [7, 1000, SEGMENT_BYTES - 1, SEGMENT_BYTES + 1, 100_000]) {
+        expect((await collect(pieces(data, chunk), sealStream(key, aad, { salt, noncePrefix }))).equals(s)).toBe(true);
+      }
+      // Boundaries on either side of a segment, and the 256 KiB reads of local scratch files.
+      for (const chunk of [1, 7, 1000, SEALED - 1, SEALED, SEALED + 1, 2 * SEALED + 3, 256 * 1024, 1 << 20]) {
         if (chunk === 1 && s.length > 5000) continue;
         expect((await open(s, chunk)).equals(data)).toBe(true);
       }

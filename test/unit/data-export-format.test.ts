@@ -63,7 +63,8 @@ describe('ZipWriter', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'zip-deflated-'));
     try {
       const file = await SealedTempFile.create(new PassThrough(), { dir, deflate: 1 });
-      const lines = Array.from({ length: 20_000 }, (_, i) => `${i},患者 ${i},"a ""quoted"" cell"\r\n`);
+      // 3 MiB: a dozen blocks, so blocks that zlib has consumed are filled again.
+      const lines = Array.from({ length: 100_000 }, (_, i) => `${i},患者 ${i},"a ""quoted"" cell"\r\n`);
       for (const line of lines) await file.write(line);
       const info = (await file.close()) as Required<SealedTempFileSummary>;
       const plain = Buffer.from(lines.join(''), 'utf8');
