@@ -27,6 +27,7 @@ import { japanClockParts } from '../domain/japan-time';
 import { patientIndexFoot, patientIndexHead, patientIndexRow, renderPatientRecord, type PatientRecordDocument } from '../domain/patient-record-document';
 import { measure, throttled } from '../lib/backup/streams';
 import type { Vault } from '../lib/crypto/vault';
+import { paceCollections } from '../lib/paced-collections';
 import { SealedTempFile, type SealedTempFileSummary } from '../lib/sealed-temp-file';
 import type { ObjectStore } from '../lib/storage/object-store';
 import { ZipWriter, type ZipEntryResult } from '../lib/zip-writer';
@@ -172,6 +173,8 @@ export function createDataExportActivities(deps: DataExportDeps) {
         await addDeflated('manifest.json', manifest);
         await zip.finish();
       })();
+      // The archive is where the export's memory peaks: garbage is collected on a timer meanwhile.
+      const endCollections = paceCollections();
       try {
         // Either side failing must end the other: a failed entry ends the capture, a failed capture the writer.
         writing.catch((err: Error) => zip.output.destroy(err));
@@ -183,6 +186,7 @@ export function createDataExportActivities(deps: DataExportDeps) {
         // Only now, with every transaction ended, does the archive go to object storage.
         await deps.storage.put(key, createReadStream(local.path));
       } finally {
+        endCollections();
         await Promise.all([local.remove(), ...[sums, manifest, ...(records?.parts.values() ?? []), ...(records ? [records.index] : [])].map((p) => p.file.remove())]);
       }
       const recordTables = RECORD_TABLES.map((name) => ({ name, rows: records!.rows.get(name) ?? 0, bytes: records!.bytes.get(name) ?? 0 }));

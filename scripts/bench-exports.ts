@@ -77,7 +77,7 @@ export async function benchExports(opts: { ownerUrl: string; appUrl: string; dat
     say('exports: the full export (child process)');
     const child = fork(childJs, [], {
       // As the worker ships: compiled JavaScript on plain node with the worker's own V8 flags
-      // (docker-compose: node --max-semi-space-size=4 dist/workers/main.js). Under tsx the same
+      // (docker-compose: node --max-semi-space-size=4 --expose-gc dist/workers/main.js). Under tsx the same
       // process started 14+ MiB higher, holding the in-process compiler and its source maps.
       execArgv: [...WORKER_NODE_FLAGS, ...(process.env.BENCH_EXPORT_NODE_OPTIONS ?? '').split(' ').filter(Boolean)],
       env: { ...process.env, BENCH_DB_URL: opts.appUrl, BENCH_KEYS_DIR: keysDir, BENCH_STORE_DIR: path.join(opts.dataDir, 'export-objects'), BENCH_TENANT: clinic },
