@@ -173,7 +173,7 @@ export function createDataExportActivities(deps: DataExportDeps) {
         await addDeflated('manifest.json', manifest);
         await zip.finish();
       })();
-      // The archive is where the export's memory peaks: garbage is collected on a timer meanwhile.
+      // The archive is where the export's memory peaks: garbage is collected at a lower mark meanwhile.
       const endCollections = paceCollections();
       try {
         // Either side failing must end the other: a failed entry ends the capture, a failed capture the writer.

@@ -9,7 +9,7 @@
  * 258 MiB, in the same time (`npm run bench`, part exports; README: Benchmarks). Scavenges get
  * more frequent, but each is cheaper, and the worker's memory no longer follows its busiest moment.
  *
- * `--expose-gc`: lets the data export collect garbage on a timer while it builds its archive
+ * `--expose-gc`: lets the data export start full collections while it builds its archive
  * (lib/paced-collections.ts says why); nothing else calls it.
  */
 export const WORKER_NODE_FLAGS = ['--max-semi-space-size=4', '--expose-gc'] as const;
