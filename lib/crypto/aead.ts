@@ -144,6 +144,11 @@ export function sealStream(key: Buffer, aad: Buffer, fixed?: { salt: Buffer; non
     if (first === held.length) {
       held.length = 0;
       first = 0;
+    } else if (first > 1024) {
+      // A chunk partly taken stays at the front: drop the consumed slots now and then, or a
+      // long stream (a backup) would grow the list by a slot per chunk.
+      held.splice(0, first);
+      first = 0;
     }
     return pieces;
   };
