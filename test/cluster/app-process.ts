@@ -2,11 +2,13 @@ import { fork } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { startProcess, waitFor, type ManagedProcess } from '../../lib/process';
+import { WORKER_NODE_FLAGS } from '../../workers/node-flags';
 
 /**
  * One API or worker process of the product, started the way a service manager would run it
- * (`node --import tsx api/server.ts`, `workers/main.ts`), on fixed ports so that a restarted
- * instance comes back where the load balancer (here: the load generator) sends requests.
+ * (`node --import tsx api/server.ts`, `workers/main.ts` with the worker's flags), on fixed ports
+ * so that a restarted instance comes back where the load balancer (here: the load generator)
+ * sends requests.
  */
 export interface AppProcess {
   name: string;
@@ -55,7 +57,8 @@ export function workerProcess(name: string, env: NodeJS.ProcessEnv, logFile: str
     name,
     start: async () => {
       const out = openSync(logFile, 'a');
-      const c = fork(path.join(ROOT, 'workers', 'main.ts'), [], { execArgv: ['--import', 'tsx'], env, cwd: ROOT, stdio: ['ignore', out, out, 'ipc'] });
+      // With the worker's own V8 flags, as docker-compose.yml and `npm start` run it.
+      const c = fork(path.join(ROOT, 'workers', 'main.ts'), [], { execArgv: [...WORKER_NODE_FLAGS, '--import', 'tsx'], env, cwd: ROOT, stdio: ['ignore', out, out, 'ipc'] });
       closeSync(out);
       child = c;
       exited = new Promise((resolve) => c.once('exit', resolve));
