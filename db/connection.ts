@@ -85,11 +85,14 @@ export function createDb({ url, poolMax = 10, applicationName = 'for-clinic', as
       max: poolMax,
       ...(as === 'app'
         ? {
-            afterCreate: (conn: Parameters<typeof assertLeastPrivilege>[0], done: (err: Error | null, conn: unknown) => void) =>
+            // Callback style, returning nothing: knex promisifies this hook, and Node warns
+            // (DEP0174) at every new connection when the function also returns a promise.
+            afterCreate: (conn: Parameters<typeof assertLeastPrivilege>[0], done: (err: Error | null, conn: unknown) => void): void => {
               assertLeastPrivilege(conn).then(
                 () => done(null, conn),
                 (err: Error) => done(err, conn),
-              ),
+              );
+            },
           }
         : {}),
     },
