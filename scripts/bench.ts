@@ -130,7 +130,8 @@ async function main() {
     const { MIGRATION_DATABASE_URL: _owner, ...appEnv } = process.env;
     const serverEnv = { ...appEnv, KEY_STORE_DIR: path.join(dataDir, 'keys'), STORAGE_DIR: path.join(dataDir, 'objects'), DATABASE_URL: url, DATABASE_POOL_MAX: '10', OPERATOR_TOKEN: token, LOGIN_FAILURES_PER_IP: '10000', LOGIN_FAILURES_PER_ACCOUNT: '10000', LOGIN_FAILURES_PER_CLINIC: '1000000', TEMPORAL_ADDRESS: services.temporalAddress, LOG_LEVEL: 'silent', SES_ENDPOINT: services.sesEndpoint };
     const server = fork(path.join(root, 'scripts', 'bench-server.ts'), [], {
-      execArgv: ['--import', 'tsx'],
+      // BENCH_SERVER_NODE_OPTIONS: more flags for the API's process (e.g. `--cpu-prof`).
+      execArgv: ['--import', 'tsx', ...(process.env.BENCH_SERVER_NODE_OPTIONS?.split(/\s+/).filter(Boolean) ?? [])],
       env: serverEnv,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
