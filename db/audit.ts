@@ -141,10 +141,14 @@ function filterSql(trx: TenantTransaction, f: AuditFilter, beforeSeq?: string): 
   return { sql: where.join(' and '), bindings };
 }
 
-/** Newest first, keyset-paginated by sequence number (stable while entries are being added). */
+/**
+ * Newest first, keyset-paginated by sequence number (stable while entries are being added). The
+ * order names the table's column: the output column `seq` is text (bigint does not fit a JSON
+ * number), and ordering by it sorted 9 above 74.
+ */
 export async function listAuditEvents(trx: TenantTransaction, f: AuditFilter, opts: { limit: number; beforeSeq?: string }) {
   const { sql, bindings } = filterSql(trx, f, opts.beforeSeq);
-  const { rows } = await trx.raw(`select ${COLUMNS_SQL} from audit_events where ${sql} order by seq desc limit ?`, [...bindings, opts.limit + 1]);
+  const { rows } = await trx.raw(`select ${COLUMNS_SQL} from audit_events where ${sql} order by audit_events.seq desc limit ?`, [...bindings, opts.limit + 1]);
   const page = (rows as AuditRecord[]).slice(0, opts.limit);
   return { rows: page, nextBeforeSeq: rows.length > opts.limit ? page[page.length - 1]!.seq : null };
 }
