@@ -4,7 +4,22 @@ import ipaddr from 'ipaddr.js';
 
 type Addr = ipaddr.IPv4 | ipaddr.IPv6;
 
+/**
+ * Only the plain forms: four decimal octets without leading zeros, or IPv6 (an embedded IPv4 tail
+ * held to the same rule). ipaddr.js also reads the inet_aton forms, in which `010.0.0.0` is octal
+ * (8.0.0.0) and `127.1` is 127.0.0.1: an admin who typed a zero-padded office range would have
+ * allowed someone else's network.
+ */
+const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const IPV4 = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}$`);
+function isPlainAddress(address: string): boolean {
+  if (!address.includes(':')) return IPV4.test(address);
+  const tail = address.slice(address.lastIndexOf(':') + 1);
+  return (!tail.includes('.') || IPV4.test(tail)) && ipaddr.IPv6.isValid(address);
+}
+
 function normalise(address: string): Addr | undefined {
+  if (!isPlainAddress(address.trim())) return undefined;
   try {
     const parsed = ipaddr.parse(address.trim());
     return parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()
@@ -16,7 +31,8 @@ function normalise(address: string): Addr | undefined {
 }
 
 export function parseCidr(cidr: string): [Addr, number] | undefined {
-  if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(cidr)) return undefined;
+  const m = /^([0-9a-fA-F:.]+)\/(0|[1-9]\d{0,2})$/.exec(cidr);
+  if (!m || !isPlainAddress(m[1]!)) return undefined;
   try {
     const [addr, bits] = ipaddr.parseCIDR(cidr);
     // The address must be the network's own (no host bits), so the list means what it says.

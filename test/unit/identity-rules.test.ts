@@ -17,6 +17,13 @@ describe('network rules', () => {
     expect(canonicalCidr('2001:DB8::/32')).toBe('2001:db8::/32');
     expect(canonicalCidr('203.0.113.0/24')).toBe('203.0.113.0/24');
     for (const bad of ['203.0.113.1/24', '1.2.3.4', '1.2.3.0/33', '::/129', 'a/8', '']) expect([bad, canonicalCidr(bad)]).toEqual([bad, undefined]);
+    // inet_aton's forms are refused, not read: 010.0.0.0 is octal there (8.0.0.0), 127.1 is 127.0.0.1.
+    for (const bad of ['010.0.0.0/8', '0127.0.0.1/32', '127.1/32', '10.0.0.0/08', '0x7f.0.0.1/32', '10.0.0/24', '256.0.0.0/8', '::ffff:010.0.0.0/104', '::/064']) {
+      expect([bad, canonicalCidr(bad)]).toEqual([bad, undefined]);
+    }
+    expect(canonicalCidr('0.0.0.0/0')).toBe('0.0.0.0/0');
+    expect(canonicalCidr('10.0.0.0/8')).toBe('10.0.0.0/8');
+    expect(canonicalCidr('::ffff:10.0.0.0/104')).toBe('::ffff:a00:0/104');
   });
   it('matches v4, v6 and v4-mapped v6 addresses', () => {
     expect(ipInCidrs('203.0.113.9', ['203.0.113.0/24'])).toBe(true);
@@ -32,6 +39,8 @@ describe('network rules', () => {
     expect(clientIp('10.0.0.2', '6.6.6.6, 198.51.100.1, 10.0.0.9', trusted)).toBe('198.51.100.1');
     expect(clientIp('::ffff:10.0.0.2', '198.51.100.1', trusted)).toBe('198.51.100.1');
     expect(clientIp('10.0.0.2', 'not-an-ip', trusted)).toBe('10.0.0.2');
+    expect(clientIp('10.0.0.2', '0127.0.0.1', trusted)).toBe('10.0.0.2');
+    expect(ipInCidrs('010.0.0.1', ['8.0.0.0/8'])).toBe(false);
   });
 });
 
