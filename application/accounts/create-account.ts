@@ -5,6 +5,7 @@ import type { CreateAccountInput } from '../../domain/account';
 import { contractSettled } from '../../domain/contract';
 import { conflict } from '../../domain/problems';
 import { commitThenDispatch } from '../commit-then-dispatch';
+import { withRefusalsLogged } from '../audit/refusals';
 import type { Actor, Services } from '../deps';
 import { issueInitialPassword } from './initial-password';
 import { startOnboarding } from './onboarding';
@@ -16,11 +17,23 @@ import { startOnboarding } from './onboarding';
  * one is generated and returned once. Either way it must be changed at first login.
  */
 export async function createAccount(
-  deps: Pick<Services, 'db' | 'outbox' | 'passwords'>,
+  deps: Pick<Services, 'db' | 'outbox' | 'passwords' | 'log'>,
   actor: Actor,
   tenantId: string,
   input: CreateAccountInput,
   opts: { initialPassword?: string } = {},
+): Promise<{ accountId: string; initialPassword?: string }> {
+  // A refusal (409 login_id_taken, 400 for a chosen password the policy refuses) is logged as denied.
+  const attempt = { action: 'account.create', targetType: 'account', details: { loginId: input.loginId, roles: input.roles } };
+  return withRefusalsLogged(deps, tenantId, actor.audit, attempt, () => create(deps, actor, tenantId, input, opts));
+}
+
+async function create(
+  deps: Pick<Services, 'db' | 'outbox' | 'passwords'>,
+  actor: Actor,
+  tenantId: string,
+  input: CreateAccountInput,
+  opts: { initialPassword?: string },
 ): Promise<{ accountId: string; initialPassword?: string }> {
   const chosen = opts.initialPassword === undefined ? undefined : { password: opts.initialPassword, loginId: input.loginId };
   const { initialPassword, initial } = await issueInitialPassword(deps, tenantId, chosen);
@@ -40,7 +53,7 @@ export async function createAccount(
 
 /** An operator creates a clinic's administrator (404 for a clinic that does not exist). */
 export async function createClinicAdmin(
-  deps: Pick<Services, 'db' | 'outbox' | 'passwords'>,
+  deps: Pick<Services, 'db' | 'outbox' | 'passwords' | 'log'>,
   actor: Actor,
   tenantId: string,
   input: Omit<CreateAccountInput, 'roles'>,

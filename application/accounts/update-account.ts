@@ -2,14 +2,16 @@ import { getAccount, toView, updateAccount as patchAccount, type AccountView } f
 import { recordAudit } from '../../db/audit';
 import { withTenant } from '../../db/tenant-scope';
 import type { UpdateAccountInput } from '../../domain/account';
+import { withRefusalsLogged } from '../audit/refusals';
 import type { ClinicActor, Services } from '../deps';
 
 /**
  * An admin changes roles, display name, e-mail or disabled. The last active admin cannot be
- * demoted or disabled (409 last_admin); disabling ends the account's sessions.
+ * demoted or disabled (409 last_admin, logged as denied); disabling ends the account's sessions.
  */
-export async function updateAccount(deps: Pick<Services, 'db'>, actor: ClinicActor, id: string, patch: UpdateAccountInput): Promise<AccountView> {
-  return withTenant(deps.db, actor.tenantId, async (trx) => {
+export async function updateAccount(deps: Pick<Services, 'db' | 'log'>, actor: ClinicActor, id: string, patch: UpdateAccountInput): Promise<AccountView> {
+  const attempt = { action: patch.roles ? 'account.roles_change' : 'account.update', targetType: 'account', targetId: id, details: { fields: Object.keys(patch) } };
+  return withRefusalsLogged(deps, actor.tenantId, actor.audit, attempt, () => withTenant(deps.db, actor.tenantId, async (trx) => {
     const before = await getAccount(trx, id);
     const updated = await patchAccount(trx, id, patch);
     await recordAudit(trx, actor.audit, {
@@ -24,5 +26,5 @@ export async function updateAccount(deps: Pick<Services, 'db'>, actor: ClinicAct
       },
     });
     return toView(trx, updated);
-  });
+  }));
 }

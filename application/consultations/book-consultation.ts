@@ -10,6 +10,7 @@ import { CONSULTATION_MODE, CONSULTATION_STATUS, PRACTITIONER_ID, SCHEDULED_STAR
 import { consultationWorkflowId } from '../../temporal/workflow-ids';
 import type { ConsultationInput, ConsultationTiming } from '../../workflows/consultation';
 import { commitThenDispatch } from '../commit-then-dispatch';
+import { withRefusalsLogged } from '../audit/refusals';
 import type { ClinicActor, Services } from '../deps';
 
 export interface BookingRequest {
@@ -27,10 +28,21 @@ export interface BookingRequest {
  * workflow is started after commit, so the slot's row lock is never held while Temporal is called.
  */
 export async function bookConsultation(
-  deps: Pick<Services, 'db' | 'outbox'> & { consultations: ConsultationTiming },
+  deps: Pick<Services, 'db' | 'outbox' | 'log'> & { consultations: ConsultationTiming },
   actor: ClinicActor,
   req: BookingRequest,
   now: Date = new Date(),
+): Promise<ConsultationRow> {
+  // A refusal (409 slot_taken, 400 slot_in_past, …) is logged as denied, with what was asked for.
+  const attempt = { action: 'consultation.book', details: { practitionerId: req.practitionerId, startsAt: req.startsAt.toISOString(), mode: req.mode } };
+  return withRefusalsLogged(deps, actor.tenantId, actor.audit, attempt, () => book(deps, actor, req, now));
+}
+
+async function book(
+  deps: Pick<Services, 'db' | 'outbox'> & { consultations: ConsultationTiming },
+  actor: ClinicActor,
+  req: BookingRequest,
+  now: Date,
 ): Promise<ConsultationRow> {
   const { tenantId } = actor;
   try {

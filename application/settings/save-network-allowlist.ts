@@ -3,21 +3,25 @@ import { getSettings, saveAllowlist } from '../../db/settings';
 import { withTenant } from '../../db/tenant-scope';
 import { canonicalCidr, isAllowedFrom } from '../../domain/network';
 import { conflict } from '../../domain/problems';
+import { withRefusalsLogged } from '../audit/refusals';
 import type { ClinicActor, Services } from '../deps';
 
 /**
  * An admin replaces the networks the clinic may be reached from (empty: anywhere). A list that
- * leaves out the admin's own address is refused (409 would_lock_out_self) unless confirmed.
+ * leaves out the admin's own address is refused (409 would_lock_out_self, logged as denied) unless confirmed.
  */
 export async function saveNetworkAllowlist(
-  deps: Pick<Services, 'db'>,
+  deps: Pick<Services, 'db' | 'log'>,
   actor: ClinicActor,
   req: { cidrs: string[]; confirmSelfLockout?: boolean; clientIp: string },
 ): Promise<string[]> {
   const cidrs = [...new Set(req.cidrs.map((c) => canonicalCidr(c)!))];
-  if (!isAllowedFrom(req.clientIp, cidrs) && req.confirmSelfLockout !== true) {
-    throw conflict('would_lock_out_self', `The list does not contain your address ${req.clientIp}: you would lose access. Add it, or send "confirmSelfLockout": true.`);
-  }
+  const attempt = { action: 'settings.network_allowlist', details: { after: cidrs } };
+  await withRefusalsLogged(deps, actor.tenantId, actor.audit, attempt, async () => {
+    if (!isAllowedFrom(req.clientIp, cidrs) && req.confirmSelfLockout !== true) {
+      throw conflict('would_lock_out_self', `The list does not contain your address ${req.clientIp}: you would lose access. Add it, or send "confirmSelfLockout": true.`);
+    }
+  });
   await withTenant(deps.db, actor.tenantId, async (trx) => {
     const before = (await getSettings(trx)).allowlist;
     await saveAllowlist(trx, cidrs);

@@ -5,6 +5,8 @@ import { withTenant } from '../../db/tenant-scope';
 import { call } from '../harness/http';
 import { activate, clinicWithAdmin, createAccount } from '../harness/clinic';
 import { startTestStack, type TestStack } from '../harness/stack';
+import { book, bookingClinic } from '../harness/consultations';
+import { slotOn } from '../harness/slots';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -101,6 +103,33 @@ describe('the operation log', () => {
       const r = await call(stack.url, 'GET', path, { token: doctorToken });
       expect([path, r.status, r.body.code]).toEqual([path, 403, 'forbidden']);
     }
+  });
+
+  it('logs refused changes as denied, with the problem\'s code', async () => {
+    const c = await bookingClinic(stack);
+    const admin = (await call(stack.url, 'GET', '/v1/me', { token: c.adminToken })).body.accountId;
+    const lastAdmin = await call(stack.url, 'PATCH', `/v1/accounts/${admin}`, { token: c.adminToken, json: { roles: ['staff'] } });
+    expect([lastAdmin.status, lastAdmin.body.code]).toEqual([409, 'last_admin']);
+    const lockout = await call(stack.url, 'PUT', '/v1/settings/network-allowlist', { token: c.adminToken, json: { cidrs: ['192.0.2.0/24'] } });
+    expect([lockout.status, lockout.body.code]).toEqual([409, 'would_lock_out_self']);
+    const slot = { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotOn(2, '11:00'), mode: 'in_person' };
+    expect((await book(stack, c.staffToken, slot)).status).toBe(201);
+    const taken = await book(stack, c.staffToken, slot);
+    expect([taken.status, taken.body.code]).toEqual([409, 'slot_taken']);
+    const past = await book(stack, c.staffToken, { ...slot, startsAt: slotOn(-1, '11:00') });
+    expect([past.status, past.body.code]).toEqual([400, 'slot_in_past']);
+
+    const denied = (await all(c.adminToken, '&outcome=denied')).map((e) => [e.action, e.details.code]);
+    expect(denied).toEqual(
+      expect.arrayContaining([
+        ['account.roles_change', 'last_admin'],
+        ['settings.network_allowlist', 'would_lock_out_self'],
+        ['consultation.book', 'slot_taken'],
+        ['consultation.book', 'slot_in_past'],
+      ]),
+    );
+    // The refused list was not saved.
+    expect((await call(stack.url, 'GET', '/v1/settings/network-allowlist', { token: c.adminToken })).body.cidrs).toEqual([]);
   });
 
   it('pages newest first by number, across a power of ten, without losing or repeating an entry', async () => {
