@@ -13,9 +13,21 @@ export type ConsultationAction = 'questionnaire' | 'checkIn' | 'join' | 'start' 
 
 export const ENDED: readonly ConsultationStatus[] = ['completed', 'cancelled', 'no_show'];
 
+/** How a refusal names each action (the problem's detail a front end may show). */
+const ACTION_PHRASE: Record<ConsultationAction, string> = {
+  questionnaire: 'submit a questionnaire for',
+  checkIn: 'check in',
+  join: 'join',
+  start: 'start',
+  finish: 'finish',
+  payment: 'record a payment for',
+  cancel: 'cancel',
+  reschedule: 'reschedule',
+};
+
 /** The status after `action`, or a reason why the action is not allowed now. */
 export function transition(status: ConsultationStatus, action: ConsultationAction, mode: ConsultationMode): ConsultationStatus | { refused: string } {
-  const refuse = (why: string) => ({ refused: `cannot ${action} a consultation that is ${status}${why}` });
+  const refuse = (why: string) => ({ refused: `cannot ${ACTION_PHRASE[action]} a consultation that is ${status.replace('_', ' ')}${why}` });
   switch (action) {
     case 'questionnaire':
       return ['reserved', 'checked_in', 'waiting'].includes(status) ? status : refuse('');

@@ -68,14 +68,15 @@ describe('the consultation transition table', () => {
       expect(isRefusal(result)).toBe(false);
     } else {
       expect(isRefusal(result)).toBe(true);
-      expect((result as { refused: string }).refused).toMatch(new RegExp(`^cannot ${action} a consultation that is ${status}`));
+      expect((result as { refused: string }).refused).toMatch(new RegExp(`^cannot [a-z ]+ a consultation that is ${status.replace('_', ' ')}`));
     }
   });
 
   it('says why the wrong mode is refused', () => {
-    expect(transition('reserved', 'checkIn', 'online')).toEqual({ refused: 'cannot checkIn a consultation that is reserved (online consultations join instead)' });
+    expect(transition('reserved', 'checkIn', 'online')).toEqual({ refused: 'cannot check in a consultation that is reserved (online consultations join instead)' });
     expect(transition('reserved', 'join', 'in_person')).toEqual({ refused: 'cannot join a consultation that is reserved (in-person consultations check in)' });
-    expect(transition('checked_in', 'checkIn', 'in_person')).toEqual({ refused: 'cannot checkIn a consultation that is checked_in' });
+    expect(transition('checked_in', 'checkIn', 'in_person')).toEqual({ refused: 'cannot check in a consultation that is checked in' });
+    expect(transition('reserved', 'payment', 'in_person')).toEqual({ refused: 'cannot record a payment for a consultation that is reserved' });
   });
 
   it('refuses every action once a consultation has ended', () => {
