@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { WorkflowNotFoundError, type UpdateDefinition } from '@temporalio/common';
 import { consultationFieldContext } from '../../activities/consultations';
 import { recordAudit } from '../../db/audit';
@@ -48,9 +49,10 @@ async function update<Args extends unknown[]>(
   args: Args,
   opts: ActionOptions = {},
 ): Promise<ActionResult> {
-  // The client's key as the update's id: Temporal answers a repeated update id with the first
-  // update's outcome instead of running the handler again, so a retried request acts once.
-  const updateId = opts.idempotencyKey === undefined ? undefined : `${action}:${opts.idempotencyKey}`;
+  // The client's key names the update: Temporal answers a repeated update id with the first
+  // update's outcome instead of running the handler again, so a retried request acts once. Hashed,
+  // because the key is the client's text and the id is kept in the workflow's history.
+  const updateId = opts.idempotencyKey === undefined ? undefined : `${action}:${createHash('sha256').update(opts.idempotencyKey, 'utf8').digest('base64url')}`;
   const send = () =>
     deps.temporal.connection.withDeadline(Date.now() + UPDATE_DEADLINE_MS, () =>
       // The definitions are typed at each call below; the SDK's overloads cannot see through the generic.

@@ -205,6 +205,9 @@ describe('the consultation lifecycle through the API', () => {
     const answers = [...(await Promise.all([checkIn(), checkIn()])), await checkIn()];
     expect(answers.map((a) => [a.status, a.body.status])).toEqual([[200, 'checked_in'], [200, 'checked_in'], [200, 'checked_in']]);
     expect(await stack.database.ownerDb('consultation_events').where({ consultation_id: id, type: 'checkIn' })).toHaveLength(1);
+    // The key is the client's text: the workflow's history keeps only its hash.
+    const history = await stack.temporal.client.workflow.getHandle(booked.body.workflowId).fetchHistory();
+    expect(JSON.stringify(history)).not.toContain(key);
     // Without the key a repeat is still refused; a malformed key is a 400.
     expect((await post(c.staffToken, id, 'check-in')).body.code).toBe('invalid_transition');
     const bad = await call(stack.url, 'POST', `/v1/consultations/${id}/check-in`, { token: c.staffToken, headers: { 'idempotency-key': 'short' } });
