@@ -59,6 +59,7 @@ export interface SessionAuthentication {
     id: string;
     state: SessionState;
     lastSeenAt: Date;
+    idleExpiresAt: Date;
     absoluteExpiresAt: Date;
     /** The account as its owner sees it on /v1/me, read in the same round trip. */
     account: { id: string; loginId: string; roles: Role[]; displayName: string; email: string; passkeyCount: number };
@@ -87,6 +88,7 @@ export async function authenticateSession(db: Db, tenantId: string, token: strin
           id: r.session_id!,
           state: r.session_state!,
           lastSeenAt: r.last_seen_at!,
+          idleExpiresAt: r.idle_expires_at!,
           absoluteExpiresAt: r.absolute_expires_at!,
           account: { id: r.account_id!, loginId: r.login_id!, roles: r.roles!, displayName: r.display_name!, email: r.email!, passkeyCount: r.passkey_count! },
         }
@@ -114,18 +116,48 @@ interface SessionAuthRecord {
   contract_ends_at: Date | null;
 }
 
-/** Extending the idle deadline is written at most once a minute per session, to spare the database. */
+/**
+ * Extending the idle deadline is written at most once a minute per session, to spare the
+ * database — and at least four times per idle timeout, so that a clinic's short timeout (the
+ * policy allows seconds) does not end the session of someone using it meanwhile.
+ */
 export const TOUCH_INTERVAL_MS = 60_000;
-export const touchDue = (session: { lastSeenAt: Date }, now = Date.now()) => now - session.lastSeenAt.getTime() >= TOUCH_INTERVAL_MS;
+const touchInterval = (session: { lastSeenAt: Date; idleExpiresAt: Date }) =>
+  Math.min(TOUCH_INTERVAL_MS, Math.max(0, session.idleExpiresAt.getTime() - session.lastSeenAt.getTime()) / 4);
+export const touchDue = (session: { lastSeenAt: Date; idleExpiresAt: Date }, now = Date.now()) => now - session.lastSeenAt.getTime() >= touchInterval(session);
 
 /** Extends the idle deadline (never past the absolute one); a no-op if another request just did. */
-export async function touchSession(trx: TenantTransaction, session: { id: string; absoluteExpiresAt: Date }, policy: PasswordPolicy): Promise<void> {
+export async function touchSession(
+  trx: TenantTransaction,
+  session: { id: string; lastSeenAt: Date; idleExpiresAt: Date; absoluteExpiresAt: Date },
+  policy: PasswordPolicy,
+): Promise<void> {
   const now = Date.now();
   const idle = Math.min(now + policy.session.idleTimeoutSeconds * 1000, session.absoluteExpiresAt.getTime());
   await SessionRow.query(trx)
     .patch({ lastSeenAt: new Date(now), idleExpiresAt: new Date(idle) })
     .where({ id: session.id })
-    .where('lastSeenAt', '<=', new Date(now - TOUCH_INTERVAL_MS));
+    .where('lastSeenAt', '<=', new Date(now - touchInterval(session)));
+}
+
+/**
+ * A tightened session policy reaches the sessions already open at once: no idle deadline stays
+ * later than last use plus the new timeout, no absolute one later than creation plus the new
+ * lifetime. (A looser policy applies from each session's next extension.)
+ */
+export async function tightenSessions(trx: TenantTransaction, policy: PasswordPolicy): Promise<number> {
+  return SessionRow.query(trx)
+    .patch({
+      idleExpiresAt: trx.raw('least(idle_expires_at, last_seen_at + make_interval(secs => ?))', [policy.session.idleTimeoutSeconds]) as never,
+      absoluteExpiresAt: trx.raw('least(absolute_expires_at, created_at + make_interval(secs => ?))', [policy.session.absoluteLifetimeSeconds]) as never,
+    })
+    .whereNull('revokedAt')
+    .where('absoluteExpiresAt', '>', trx.fn.now() as never)
+    .where((q) =>
+      q
+        .where('idleExpiresAt', '>', trx.raw('last_seen_at + make_interval(secs => ?)', [policy.session.idleTimeoutSeconds]) as never)
+        .orWhere('absoluteExpiresAt', '>', trx.raw('created_at + make_interval(secs => ?)', [policy.session.absoluteLifetimeSeconds]) as never),
+    );
 }
 
 export const setSessionState = (trx: TenantTransaction, sessionId: string, state: SessionState) =>

@@ -1,3 +1,4 @@
+import { hashToken } from '../../db/sessions';
 import { call } from '../harness/http';
 import { activate, clinicWithAdmin, createAccount, login, STRONG_PASSWORD } from '../harness/clinic';
 import { startTestStack, type TestStack } from '../harness/stack';
@@ -159,6 +160,34 @@ describe('password policy', () => {
     // Age the session as if 61 idle seconds had passed.
     await stack.database.ownerDb('sessions').update({ idle_expires_at: new Date(Date.now() - 1000) });
     expect((await call(stack.url, 'GET', '/v1/me', { token: fresh })).status).toBe(401);
+  });
+
+  it('keeps a session in use alive under a timeout shorter than a minute', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    expect((await call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json: { session: { idleTimeoutSeconds: 8, absoluteLifetimeSeconds: 3600 } } })).status).toBe(200);
+    const fresh = (await login(stack, clinic, 'admin', STRONG_PASSWORD)).body.token;
+    // Last used 3 s ago with 5 s left: a request now must push the deadline to 8 s from now
+    // (it used to wait for a full minute since the last extension, and the session died in use).
+    const sessions = () => stack.database.ownerDb('sessions').where({ tenant_id: clinic.id }).whereNull('revoked_at');
+    await sessions().update({ last_seen_at: new Date(Date.now() - 3_000), idle_expires_at: new Date(Date.now() + 5_000) });
+    const before = Date.now();
+    expect((await call(stack.url, 'GET', '/v1/me', { token: fresh })).status).toBe(200);
+    const [row] = await sessions().orderBy('last_seen_at', 'desc');
+    expect(row.idleExpiresAt.getTime()).toBeGreaterThanOrEqual(before + 7_000);
+  });
+
+  it('applies a shorter timeout to the sessions already open', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    const other = (await login(stack, clinic, 'admin', STRONG_PASSWORD)).body.token;
+    // Unused for two minutes under the default 30-minute timeout: still valid.
+    await stack.database.ownerDb('sessions').where({ token_hash: hashToken(other) }).update({ last_seen_at: new Date(Date.now() - 120_000) });
+    expect((await call(stack.url, 'GET', '/v1/me', { token: other })).status).toBe(200);
+    await stack.database.ownerDb('sessions').where({ token_hash: hashToken(other) }).update({ last_seen_at: new Date(Date.now() - 120_000) });
+    const saved = await call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json: { session: { idleTimeoutSeconds: 60, absoluteLifetimeSeconds: 3600 } } });
+    expect(saved.status).toBe(200);
+    expect((await call(stack.url, 'GET', '/v1/me', { token: other })).status).toBe(401);
+    // The admin's own session, used a moment ago, goes on.
+    expect((await call(stack.url, 'GET', '/v1/me', { token })).status).toBe(200);
   });
 
   it('logs out: the token stops working', async () => {
