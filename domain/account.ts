@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { displayText, emailAddress } from './fields';
+import { emailAddress, nameText } from './fields';
 import { ROLES } from './roles';
 
 /**
@@ -20,7 +20,7 @@ export const loginIdSchema = z
       .regex(/^[a-z0-9][a-z0-9._@-]{2,63}$/, 'must be 3-64 characters: letters a-z, digits and . _ @ -, starting with a letter or digit'),
   );
 
-const displayNameSchema = displayText(100);
+const displayNameSchema = nameText(100);
 const emailSchema = emailAddress;
 
 export const rolesSchema = z

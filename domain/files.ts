@@ -1,5 +1,6 @@
 import { Transform } from 'node:stream';
 import { z } from 'zod';
+import { DECEPTIVE_MESSAGE, hasDeceptiveCharacters } from './fields';
 import { payloadTooLarge, badRequest, Problem, validationFailed } from './problems';
 
 /**
@@ -50,21 +51,6 @@ function assertContentMatches(contentType: string, head: Buffer): void {
   }
 }
 
-/**
- * Characters that make a name show something other than what it is: C0 and C1 control characters
- * (and DEL), zero-width characters (U+200B–U+200D, U+FEFF), and bidirectional formatting
- * characters — embeddings and overrides U+202A–U+202E, isolates U+2066–U+2069, and the marks
- * U+200E, U+200F, U+061C — with which "report\u202Efdp.exe" displays as "reportexe.pdf".
- * Names of files and of process areas containing any of them are refused, never cleaned.
- */
-// eslint-disable-next-line no-control-regex
-const DECEPTIVE_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
-const DECEPTIVE_MESSAGE = 'must not contain control characters, zero-width characters or bidirectional formatting characters (U+202A–U+202E, U+2066–U+2069)';
-
-export const hasDeceptiveCharacters = (s: string) => DECEPTIVE_CHARACTERS.test(s);
-
-/** A string without deceptive characters (checked before any trimming, which would drop U+FEFF at the ends). */
-export const withoutDeceptiveCharacters = z.string().refine((s) => !hasDeceptiveCharacters(s), DECEPTIVE_MESSAGE);
 
 /**
  * A display name, never a path: anything that could climb directories, or hide in a terminal or a

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { scheduleInstant, windowInstant } from './dates';
-import { displayText } from './fields';
+import { displayText, nameText } from './fields';
 import { badRequest } from './problems';
 export { reminderMoments } from './change-notice-timing';
 
@@ -37,7 +37,7 @@ export const affectedClinicsSchema = z.union([
 export type AffectedClinics = z.output<typeof affectedClinicsSchema>;
 
 export const declareIncidentSchema = z.strictObject({
-  title: displayText(200),
+  title: nameText(200),
   description: body(10_000),
   severity: z.enum(SEVERITIES),
   affectedTenantIds: affectedClinicsSchema,
@@ -54,7 +54,7 @@ export type IncidentUpdateInput = z.output<typeof incidentUpdateSchema>;
 export const addAffectedSchema = z.strictObject({ affectedTenantIds: affectedClinicsSchema });
 
 export const createChangeNoticeSchema = z.strictObject({
-  title: displayText(200),
+  title: nameText(200),
   body: body(10_000),
   effectiveAt: scheduleInstant,
   affectedTenantIds: affectedClinicsSchema,
@@ -64,9 +64,9 @@ export type CreateChangeNoticeInput = z.output<typeof createChangeNoticeSchema>;
 
 const CVE = /^CVE-\d{4}-\d{4,7}$/;
 export const createVulnerabilityNoticeSchema = z.strictObject({
-  title: displayText(200),
+  title: nameText(200),
   cveIds: z.array(z.string().regex(CVE, 'must be a CVE id like CVE-2026-12345')).max(50).transform((ids) => [...new Set(ids)]),
-  component: displayText(200),
+  component: nameText(200),
   severity: z.enum(SEVERITIES),
   status: z.enum(VULNERABILITY_STATUSES),
   body: body(10_000),

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { birthDate } from './dates';
-import { displayText, emailAddress } from './fields';
+import { displayText, emailAddress, nameText } from './fields';
 
 /** Patients: what the desk registers, and how it searches (on blind indexes, see name-search.ts). */
 const kana = z
@@ -13,7 +13,7 @@ const patientNumber = z.string().trim().regex(/^[A-Za-z0-9-]{1,20}$/, 'must be 1
 
 export const createPatientSchema = z.strictObject({
   patientNumber: patientNumber.optional(),
-  name: displayText(100),
+  name: nameText(100),
   kana,
   birthDate,
   phone: phone.nullable().optional(),

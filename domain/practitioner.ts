@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isOfferedSlot, ruleSchema, type Exception, type Rule } from './availability';
-import { displayText } from './fields';
+import { nameText } from './fields';
 import { badRequest } from './problems';
 
 /** Doctors: how long their slots are, which modes they offer, and when (see availability.ts). */
@@ -17,7 +17,7 @@ export interface Practitioner {
 const modes = z.array(z.enum(['in_person', 'online'])).min(1).transform((m) => [...new Set(m)]);
 
 export const createPractitionerSchema = z.strictObject({
-  displayName: displayText(100),
+  displayName: nameText(100),
   accountId: z.string().uuid().optional(),
   slotMinutes: z.number().int().min(5).max(240).default(15),
   modes: modes.default(['in_person', 'online']),

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { displayText } from './fields';
-import { withoutDeceptiveCharacters } from './files';
+import { nameText } from './fields';
 import { CARE_TEAM, hasAnyRole } from './roles';
 
 /**
@@ -51,7 +50,7 @@ const entries = z
   )
   .max(500);
 /** An area's name: shown in every member's list, so nothing in it may disguise what it says (domain/files.ts). */
-const areaName = withoutDeceptiveCharacters.pipe(displayText(200));
+const areaName = nameText(200);
 
 /**
  * Both kinds of principal come in two spellings: the original id lists (`allowedAccountIds`,

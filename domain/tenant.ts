@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { displayText, emailAddress } from './fields';
+import { emailAddress, nameText } from './fields';
 import { scheduleInstant } from './dates';
 import type { ContractState } from './contract';
 
@@ -17,7 +17,7 @@ export const slugSchema = z
   .refine((s) => !s.includes('--'), 'must not contain "--"')
   .refine((s) => !RESERVED_SLUGS.has(s), 'is reserved');
 
-const nameSchema = displayText(200);
+const nameSchema = nameText(200);
 
 /** Contract addresses receive incident notices: at least one, no duplicates, bounded. */
 export const contractEmailsSchema = z

@@ -4,7 +4,7 @@ import { deleteGroup } from '../../application/groups/delete-group';
 import { addGroupMember, removeGroupMember } from '../../application/groups/group-members';
 import { listClinicGroups, readGroup } from '../../application/groups/read-groups';
 import { updateGroup } from '../../application/groups/update-group';
-import { displayText } from '../../domain/fields';
+import { nameText } from '../../domain/fields';
 import { clinicActor } from '../actor';
 import { defineRoute } from '../route';
 import { idParams } from '../schemas';
@@ -14,7 +14,7 @@ import type { AppDeps } from '../app';
 const groupSchema = z
   .object({ id: z.string().uuid(), name: z.string(), memberIds: z.array(z.string().uuid()), createdAt: z.string(), updatedAt: z.string() })
   .meta({ id: 'Group' });
-const name = displayText(100);
+const name = nameText(100);
 const memberIds = z.array(z.string().max(64)).max(1000);
 const createBody = z.strictObject({ name, memberIds: memberIds.default([]) });
 const patchBody = z
