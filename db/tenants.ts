@@ -1,9 +1,9 @@
 import type { Knex } from 'knex';
 import type { CreateTenantInput, Tenant, TenantStatus, UpdateTenantInput } from '../domain/tenant';
 import { canChangeStatus } from '../domain/tenant';
-import { contractSettled, stateForEnd } from '../domain/contract';
+import { contractEndTooEarly, contractSettled, stateForEnd } from '../domain/contract';
 import { CURSOR_TS_SQL, encodeCursor, type Keyset } from '../domain/pagination';
-import { conflict, notFound } from '../domain/problems';
+import { badRequest, conflict, notFound } from '../domain/problems';
 import type { Db } from './connection';
 import { TenantRow } from './models/tenant';
 import { isUuid } from '../domain/ids';
@@ -83,8 +83,12 @@ export async function updateTenant(trx: Knex.Transaction, id: string, patch: Upd
   let contractChanged = false;
   if (contractEndsAt !== undefined && (contractEndsAt?.getTime() ?? null) !== (current.contractEndsAt?.getTime() ?? null)) {
     const { rows } = await trx.raw('select now() as now');
+    const now = (rows[0].now as Date).getTime();
+    if (contractEndsAt && contractEndTooEarly(contractEndsAt.getTime(), now)) {
+      throw badRequest('contract_end_in_past', 'A contract end cannot be in the past: the clinic is owed its notices and its grace period to export. Give now or a later instant.');
+    }
     contract.contractEndsAt = contractEndsAt;
-    contract.contractState = stateForEnd(contractEndsAt?.getTime() ?? null, (rows[0].now as Date).getTime());
+    contract.contractState = stateForEnd(contractEndsAt?.getTime() ?? null, now);
     contractChanged = true;
   }
   const row = await TenantRow.query(trx).patchAndFetchById(id, { ...rest, ...contract, updatedAt: trx.fn.now() as never });

@@ -96,7 +96,7 @@ export const operatorTenantRoutes = (deps: AppDeps) => [
     params: idParams,
     body: updateTenantSchema,
     responses: { 200: { description: 'The updated clinic', schema: tenantSchema } },
-    problems: { 404: [], 409: ['invalid_transition', 'purge_started'] },
+    problems: { 400: ['contract_end_in_past'], 404: [], 409: ['invalid_transition', 'purge_started'] },
     bodyExample: { contractEndsAt: '2027-03-31T15:00:00Z' },
     handler: async (ctx, { params, body }) => {
       ctx.body = await updateClinic(deps, actor(ctx), params.id, body);

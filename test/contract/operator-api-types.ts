@@ -5268,7 +5268,7 @@ export interface operations {
                     "application/json": components["schemas"]["Tenant"];
                 };
             };
-            /** @description Malformed request: `invalid_json`, `validation_failed` */
+            /** @description Malformed request: `contract_end_in_past`, `invalid_json`, `validation_failed` */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5277,7 +5277,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "invalid_json" | "validation_failed";
+                        code?: "contract_end_in_past" | "invalid_json" | "validation_failed";
                     };
                 };
             };

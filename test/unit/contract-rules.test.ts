@@ -1,5 +1,5 @@
 import { canonicalJson } from '../../domain/canonical-json';
-import { contractSteps, isReadOnly, stateForEnd } from '../../domain/contract';
+import { CONTRACT_END_SKEW_MS, contractEndTooEarly, contractSteps, isReadOnly, stateForEnd } from '../../domain/contract';
 import { loadConfig, workerConfigProblems } from '../../lib/config';
 import { contractNoticeMail, deletionCertificateMail } from '../../activities/mail-templates/contract-end';
 
@@ -7,6 +7,15 @@ const DAY = 86_400_000;
 const NOW = Date.parse('2027-01-10T00:00:00Z');
 
 describe('contract end rules', () => {
+  it('takes an end from now on (with a few minutes for a clock behind ours), never one further back', () => {
+    const now = Date.UTC(2027, 2, 1);
+    expect(contractEndTooEarly(now + 86_400_000, now)).toBe(false);
+    expect(contractEndTooEarly(now, now)).toBe(false);
+    expect(contractEndTooEarly(now - CONTRACT_END_SKEW_MS, now)).toBe(false);
+    expect(contractEndTooEarly(now - CONTRACT_END_SKEW_MS - 1, now)).toBe(true);
+    expect(contractEndTooEarly(Date.UTC(2025, 11, 1), now)).toBe(true);
+  });
+
   it('plans the announcement, the reminders still ahead, the end and the purge after the grace', () => {
     const end = NOW + 90 * DAY;
     const steps = contractSteps(end, [14 * 86_400, 60 * 86_400], 30 * 86_400, NOW);

@@ -219,6 +219,11 @@ describe('contract end', () => {
     const c = await bookingClinic(stack);
     expect((await op('PATCH', `/v1/operator/tenants/${c.clinic.id}`, { contractEndsAt: '2027-02-30T00:00:00Z' })).body.code).toBe('validation_failed');
     expect((await op('PATCH', `/v1/operator/tenants/${c.clinic.id}`, { contractEndsAt: 12 })).body.code).toBe('validation_failed');
+    // An end in the past (a mistyped year) would purge at once: refused, and nothing starts.
+    const past = await op('PATCH', `/v1/operator/tenants/${c.clinic.id}`, { contractEndsAt: '2025-12-01T00:00:00Z' });
+    expect([past.status, past.body.code]).toEqual([400, 'contract_end_in_past']);
+    const tenant = (await op('GET', `/v1/operator/tenants/${c.clinic.id}`)).body;
+    expect([tenant.contractState, tenant.contractEndsAt]).toEqual(['active', null]);
     expect((await op('POST', `/v1/operator/tenants/${c.clinic.id}/legal-hold`, {})).body.code).toBe('validation_failed');
     expect((await op('GET', `/v1/operator/tenants/${c.clinic.id}/deletion-certificate`)).status).toBe(404);
   });
