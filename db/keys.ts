@@ -28,11 +28,13 @@ const activeOf = (trx: TenantTransaction, tenantId: string): Promise<MasterKeyRo
   trx('tenant_master_keys').where({ tenant_id: tenantId, status: 'active' }).first('id', 'version', 'status');
 
 /** The active master key and the version number a new one would get (versions are never reused). */
-export async function masterKeyState(db: Db, tenantId: string): Promise<{ active: MasterKeyRow | undefined; nextVersion: number }> {
+export async function masterKeyState(db: Db, tenantId: string): Promise<{ active: MasterKeyRow | undefined; nextVersion: number; deleted: boolean }> {
   return withTenant(db, tenantId, async (trx) => {
     const active = await activeOf(trx, tenantId);
     const newest = (await trx('tenant_master_keys').where({ tenant_id: tenantId }).max('version as max').first()) as { max: number | null } | undefined;
-    return { active, nextVersion: (newest?.max ?? 0) + 1 };
+    // A clinic whose data is being or has been deleted (or that no longer exists) gets no new key.
+    const tenant = (await trx('tenants').where({ id: tenantId }).first('contract_state')) as { contractState: string } | undefined;
+    return { active, nextVersion: (newest?.max ?? 0) + 1, deleted: !tenant || tenant.contractState === 'purging' || tenant.contractState === 'purged' };
   });
 }
 

@@ -1,9 +1,10 @@
 import { proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { initialProgress } from '../domain/data-export';
+import { PERMANENT_KEY_ERRORS } from '../lib/crypto/key-provider';
 import { exportProgressQuery } from './data-export-messages';
 
-const PERMANENT = ['ExportMissing', 'ExportTableUnknown'];
+const PERMANENT = ['ExportMissing', 'ExportTableUnknown', ...PERMANENT_KEY_ERRORS];
 const { planDataExport, finishDataExport, failDataExport, expireDataExport } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { maximumAttempts: 10, maximumInterval: '1 minute', nonRetryableErrorTypes: PERMANENT },

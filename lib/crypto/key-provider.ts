@@ -50,6 +50,8 @@ export const PERMANENT_KEY_ERRORS = [
   'InvalidKeyUsageException',
   'AccessDeniedException',
   'ValidationException',
+  // Ours: the clinic's keys were destroyed with its data (contract end), and none is made again.
+  'ClinicKeysDestroyed',
 ];
 
 export function keyError(name: (typeof PERMANENT_KEY_ERRORS)[number], message: string): Error {

@@ -3,7 +3,7 @@ import type { Transform } from 'node:stream';
 import type { Db } from '../../db/connection';
 import { activateMasterKey, findDataKey, insertDataKeyIfAbsent, masterKeyState, type DataKeyRow } from '../../db/keys';
 import { open, openStream, seal, sealStream } from './aead';
-import type { KeyProvider } from './key-provider';
+import { keyError, type KeyProvider } from './key-provider';
 
 /**
  * Envelope encryption for customer data. Each clinic has one data key per purpose ("data" for
@@ -124,10 +124,15 @@ export class Vault {
     return this.provider.unwrapDataKey(tenantId, row.masterKeyId, row.purpose, row.wrapped);
   }
 
-  /** The active master key, or the next version created (create-or-get, so racing creators agree) and recorded. */
+  /**
+   * The active master key, or the next version created (create-or-get, so racing creators agree)
+   * and recorded — never for a clinic being deleted: a job still running when its keys were
+   * destroyed (an export) would otherwise make the clinic a new key after its crypto-shredding.
+   */
   private async activeOrFirstMasterKey(tenantId: string): Promise<string> {
-    const { active, nextVersion } = await masterKeyState(this.db, tenantId);
+    const { active, nextVersion, deleted } = await masterKeyState(this.db, tenantId);
     if (active) return active.id;
+    if (deleted) throw keyError('ClinicKeysDestroyed', `clinic ${tenantId}: its data is being or has been deleted; no key is created for it`);
     const id = await this.provider.createMasterKey(tenantId, nextVersion);
     return activateMasterKey(this.db, tenantId, { id, version: nextVersion }, undefined);
   }

@@ -177,6 +177,20 @@ describe('key rotation and crypto-shredding (KMS)', () => {
     expect(await readdir(path.join(keyDir, tenantId))).toEqual([]);
     await expect(new Vault(stack.database.db, provider).decryptText(tenantId, 'n', sealed)).rejects.toThrow();
   });
+
+  it('makes no new key for a clinic being deleted (a job still running when its keys were destroyed)', async () => {
+    const tenantId = await newTenant();
+    const provider = localKeyProvider({ dir: keyDir });
+    await new Vault(stack.database.db, provider).encryptText(tenantId, 'n', 'before');
+    await createKeyManagementActivities({ db: stack.database.db, vault: new Vault(stack.database.db, provider) }).shredTenantKeys(tenantId);
+    await stack.database.ownerDb('data_keys').where({ tenant_id: tenantId }).delete();
+    await stack.database.ownerDb('tenants').where({ id: tenantId }).update({ contract_state: 'purging' });
+    // An export's retry after the purge destroyed the keys: refused, with a type no retry cures.
+    await expect(new Vault(stack.database.db, provider).encryptText(tenantId, 'n', 'after')).rejects.toMatchObject({ name: 'ClinicKeysDestroyed' });
+    expect(await readdir(path.join(keyDir, tenantId))).toEqual([]);
+    expect(await stack.database.ownerDb('tenant_master_keys').where({ tenant_id: tenantId, status: 'active' })).toEqual([]);
+    expect(await stack.database.ownerDb('data_keys').where({ tenant_id: tenantId })).toEqual([]);
+  });
 });
 
 /** What local-kms holds for a clinic: its aliases, and its enabled keys by version tag. */
