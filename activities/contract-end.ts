@@ -16,6 +16,7 @@ import {
   recordIssued,
 } from '../db/contracts';
 import { recordOperatorAction } from '../db/backups';
+import { runningExportWorkflows } from '../db/data-exports';
 import { clinicMasterKeyIds, clinicTables, countClinicRows, deleteClinicBatch } from '../db/purge';
 import { purgeLoginProblems } from '../db/purge-role';
 import { withTenant } from '../db/tenant-scope';
@@ -132,6 +133,34 @@ export function createContractEndActivities(deps: { db: Db; mailer: Mailer; temp
      * operation log, and mails the count to the contract addresses. Refusals (a booking that
      * moved on meanwhile) and workflows already gone are skipped.
      */
+    /**
+     * Before a purge: cancels the clinic's export still being built (if any) and waits until its
+     * workflow has closed, so that no archive or key appears after the purge deleted them.
+     */
+    async closeClinicExports(args: { tenantId: string }): Promise<{ cancelled: number }> {
+      const workflowIds = await withTenant(deps.db, args.tenantId, (trx) => runningExportWorkflows(trx));
+      const { beat } = checkpoint<number>();
+      let cancelled = 0;
+      for (const workflowId of workflowIds) {
+        const handle = deps.temporal.workflow.getHandle(workflowId);
+        try {
+          await handle.cancel();
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) continue;
+          throw err;
+        }
+        // Until it has closed (cancelled, or finished just before): it may be uploading its archive.
+        const alive = setInterval(() => beat(cancelled), 5_000);
+        try {
+          await handle.result().catch(() => undefined);
+        } finally {
+          clearInterval(alive);
+        }
+        cancelled += 1;
+      }
+      return { cancelled };
+    },
+
     async cancelBookingsAfterEnd(args: { tenantId: string; endsAtMs: number }): Promise<{ cancelled: number }> {
       const rows = await withTenant(deps.db, args.tenantId, (trx) => reservedFrom(trx, new Date(args.endsAtMs)));
       const { resumed, beat } = checkpoint<number>();

@@ -1,8 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { asyncLocalStorage, Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { recordAudit, type AuditContext } from '../db/audit';
 import type { Db } from '../db/connection';
 import { findExport, markExportExpired, markExportFailed, markExportReady, type ExportSummary } from '../db/data-exports';
@@ -76,6 +76,15 @@ const heartbeat = () => {
   };
 };
 
+/**
+ * A cancelled export (its clinic's purge cancels it) writes nothing more to object storage. The
+ * purge waits for the export to close before it deletes the clinic's objects, so whatever was
+ * written before goes with them.
+ */
+const stopIfCancelled = () => {
+  if (asyncLocalStorage.getStore()?.cancellationSignal.aborted) throw new CancelledFailure('the export was cancelled');
+};
+
 export function createDataExportActivities(deps: DataExportDeps) {
   const readPart = async (ref: DataExportRef, part: string): Promise<Readable> => {
     const decrypt = await deps.vault.decryptStream(ref.tenantId, exportPartContext(ref.exportId, part));
@@ -112,6 +121,7 @@ export function createDataExportActivities(deps: DataExportDeps) {
         const rows = await withTenant(deps.db, ref.tenantId, (trx) => writeTableRows(trx, table, open, csv, jsonl, beat));
         const bytes = (await csv.close()).bytes + (await jsonl.close()).bytes;
         // The transaction has ended: now the encrypted files go to object storage.
+        stopIfCancelled();
         await deps.storage.put(exportPartKey(ref.tenantId, ref.exportId, csvPart), createReadStream(csv.path));
         await deps.storage.put(exportPartKey(ref.tenantId, ref.exportId, jsonPart), createReadStream(jsonl.path));
         return { table: table.name, rows, bytes };
@@ -184,6 +194,7 @@ export function createDataExportActivities(deps: DataExportDeps) {
           throw written.status === 'rejected' ? written.reason : (stored as PromiseRejectedResult).reason;
         }
         // Only now, with every transaction ended, does the archive go to object storage.
+        stopIfCancelled();
         await deps.storage.put(key, createReadStream(local.path));
       } finally {
         endCollections();

@@ -43,6 +43,11 @@ export async function insertRunningExport(trx: TenantTransaction, row: { id: str
   return (rows[0] as ExportRow | undefined) ?? 'busy';
 }
 
+/** The workflows of the clinic's exports still being built (at most one: one at a time per clinic). */
+export async function runningExportWorkflows(trx: TenantTransaction): Promise<string[]> {
+  return (await trx('data_exports').where({ state: 'running' }).pluck('workflow_id')) as string[];
+}
+
 export async function findExport(trx: TenantTransaction, id: string): Promise<ExportRow | undefined> {
   const { rows } = await trx.raw(`select ${COLUMNS} from data_exports where id = ?`, [id]);
   return rows[0] as ExportRow | undefined;

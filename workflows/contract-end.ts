@@ -1,4 +1,4 @@
-import { condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { contractSteps, type ContractStep } from '../domain/contract';
 import { PERMANENT_KEY_ERRORS } from '../lib/crypto/key-provider';
@@ -134,6 +134,10 @@ export async function contractEndWorkflow(input: ContractEndInput): Promise<Cont
 /** Irreversible from the first step; each step is idempotent, so a retried or resumed purge completes. */
 async function purge(tenantId: string): Promise<string> {
   const { workflowId, runId } = workflowInfo();
+  // An export still being built would write its archive after the objects are deleted, under keys
+  // about to be destroyed: it is cancelled, and the purge waits until it has closed. (Purges begun
+  // before this step existed replay without it.)
+  if (patched('purge-closes-exports')) await purging.closeClinicExports({ tenantId });
   await purging.takePurgeInventory({ tenantId, workflowId, runId });
   // Keys first: from here on every copy of the clinic's data, backups included, is unreadable,
   // even if deleting the rows and files takes a while.

@@ -1,4 +1,4 @@
-import { proxyActivities, setHandler, sleep } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { initialProgress } from '../domain/data-export';
 import { PERMANENT_KEY_ERRORS } from '../lib/crypto/key-provider';
@@ -12,11 +12,13 @@ const { planDataExport, finishDataExport, failDataExport, expireDataExport } = p
 /**
  * Long steps heartbeat (every 2 s of work); a lost worker is noticed within a minute and the step
  * runs again from its start (each overwrites its own part or archive). Five attempts, then the
- * export fails visibly and the clinic can start another.
+ * export fails visibly and the clinic can start another. Cancelled (the clinic's purge), the
+ * workflow closes only once the running step has stopped, so nothing is written after it closed.
  */
 const { exportTablePart, assembleExportArchive } = proxyActivities<Activities>({
   startToCloseTimeout: '6 hours',
   heartbeatTimeout: '1 minute',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { maximumAttempts: 5, initialInterval: '5 seconds', nonRetryableErrorTypes: PERMANENT },
 });
 

@@ -1,4 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createContractEndActivities } from '../../activities/contract-end';
+import type { Mailer } from '../../lib/mailer';
 import { seedClinicVolume } from '../../db/seed-clinic-volume';
 import { contractEndWorkflowId } from '../../temporal/workflow-ids';
 import type { ContractEndResult } from '../../workflows/contract-end';
@@ -7,6 +9,7 @@ import { bookingClinic } from '../harness/consultations';
 import { call } from '../harness/http';
 import { startTestStack, type TestStack } from '../harness/stack';
 import { forkWorker } from '../harness/worker-process';
+import { slotOn } from '../harness/slots';
 
 /**
  * A worker SIGKILLed in the middle of a purge: the retry on another worker finishes it without
@@ -57,4 +60,25 @@ it('finishes a purge whose worker was killed mid-way, and certifies what existed
     const left = await stack.database.ownerDb.raw(`select count(*)::int as n from "${t.table}" where tenant_id = ?`, [tenantId]);
     expect([t.table, left.rows[0].n]).toEqual([t.table, 0]);
   }
+});
+
+it('cancels the clinic\'s export still being built before a purge, and waits until it has closed', async () => {
+  const c = await bookingClinic(stack);
+  // A workflow that stays open until told otherwise stands in for an export caught mid-archive
+  // (a real one of a test clinic ends within a second): the clinic's running export points at it.
+  const booked = await call(stack.url, 'POST', '/v1/consultations', {
+    token: c.staffToken,
+    headers: { 'idempotency-key': `closing-exports-${randomBytes(4).toString('hex')}` },
+    json: { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotOn(3, '10:00'), mode: 'in_person' },
+  });
+  expect(booked.status).toBe(201);
+  const workflowId = booked.body.workflowId as string;
+  await stack.database.ownerDb('data_exports').insert({ id: randomUUID(), tenant_id: c.clinic.id, workflow_id: workflowId, state: 'running' });
+  const acts = createContractEndActivities({ db: stack.database.db, temporal: stack.temporal.client, mailer: {} as Mailer });
+  expect(await acts.closeClinicExports({ tenantId: c.clinic.id })).toEqual({ cancelled: 1 });
+  // Resolved only once it had closed.
+  expect((await stack.temporal.client.workflow.getHandle(workflowId).describe()).status.name).not.toBe('RUNNING');
+  // Nothing running any more: nothing to do.
+  await stack.database.ownerDb('data_exports').where({ tenant_id: c.clinic.id }).update({ state: 'failed' });
+  expect(await acts.closeClinicExports({ tenantId: c.clinic.id })).toEqual({ cancelled: 0 });
 });
