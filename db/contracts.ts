@@ -52,19 +52,25 @@ export async function beginPurge(db: Db, tenantId: string, endsAtMs: number, gra
   });
 }
 
-/** Sets (reason) or lifts (null) the clinic's legal hold, in the caller's transaction; refused once purging began. */
-export async function setLegalHold(trx: Knex.Transaction, tenantId: string, reason: string | null): Promise<{ changed: boolean }> {
+/**
+ * Sets (reason) or lifts (null) the clinic's legal hold, in the caller's transaction; refused once
+ * purging began. A hold placed again while one stands keeps its start (`since`): the same reason
+ * changes nothing, another replaces the reason, and the caller logs what it was.
+ */
+export async function setLegalHold(trx: Knex.Transaction, tenantId: string, reason: string | null): Promise<{ changed: boolean; previousReason: string | null }> {
   if (!isUuid(tenantId)) throw notFound('No such clinic.');
   const row = await TenantRow.query(trx).findById(tenantId).forUpdate();
   if (!row) throw notFound('No such clinic.');
   if (contractSettled(row.contractState)) {
     throw conflict('purge_started', 'This clinic\'s data is being or has been deleted; a legal hold can no longer stop it.');
   }
-  if (reason === null && row.legalHoldReason === null) return { changed: false };
+  const previousReason = row.legalHoldReason;
+  if (reason === previousReason) return { changed: false, previousReason };
+  const since = reason === null ? null : previousReason === null ? (trx.fn.now() as never) : row.legalHoldAt;
   await TenantRow.query(trx)
-    .patch({ legalHoldReason: reason, legalHoldAt: reason === null ? null : (trx.fn.now() as never), updatedAt: trx.fn.now() as never })
+    .patch({ legalHoldReason: reason, legalHoldAt: since, updatedAt: trx.fn.now() as never })
     .where({ id: tenantId });
-  return { changed: true };
+  return { changed: true, previousReason };
 }
 
 /** The contract addresses, read before they are erased (the certificate goes to them). */

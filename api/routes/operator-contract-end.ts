@@ -1,14 +1,14 @@
 import { z } from 'zod';
 import { readDeletionCertificate } from '../../application/tenants/deletion-certificate';
 import { liftLegalHold, placeLegalHold } from '../../application/tenants/legal-hold';
-import { displayText } from '../../domain/fields';
+import { nameText } from '../../domain/fields';
 import { actor } from '../actor';
 import { defineRoute } from '../route';
 import { idParams, tenantSchema } from '../schemas';
 import type { AppDeps } from '../app';
 
 const legalHoldSchema = z
-  .strictObject({ reason: displayText(1000).describe('Why the data must be kept (recorded in the operators\' log)') })
+  .strictObject({ reason: nameText(1000).describe('Why the data must be kept (recorded in the operators\' log)') })
   .meta({ id: 'LegalHoldInput' });
 
 const certificateSchema = z

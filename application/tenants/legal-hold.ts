@@ -16,8 +16,12 @@ import { contractChangedIntent } from './contract-end-intent';
  */
 export async function placeLegalHold(deps: Pick<Services, 'db' | 'outbox'>, actor: Actor, tenantId: string, reason: string): Promise<Tenant> {
   return commitPlatformThenDispatch(deps, async (trx, enqueue) => {
-    await setLegalHold(trx, tenantId, reason);
-    await recordOperatorAction(trx, actor.audit, { action: 'tenant.legal_hold.place', targetType: 'tenant', targetId: tenantId, details: { reason } });
+    const { changed, previousReason } = await setLegalHold(trx, tenantId, reason);
+    // Placed again with the same reason: nothing changes, nothing is logged twice.
+    if (!changed) return getTenant(trx, tenantId);
+    // While a hold stands, a new reason amends it (its start stays) and the log keeps the old one.
+    const details = previousReason === null ? { reason } : { reason, previousReason };
+    await recordOperatorAction(trx, actor.audit, { action: previousReason === null ? 'tenant.legal_hold.place' : 'tenant.legal_hold.amend', targetType: 'tenant', targetId: tenantId, details });
     await enqueue(tenantId, contractChangedIntent(tenantId));
     return getTenant(trx, tenantId);
   });

@@ -75,6 +75,15 @@ describe('contract end', () => {
     const hold = await op('POST', `/v1/operator/tenants/${tenantId}/legal-hold`, { reason: 'litigation hold (case 2027-12)' });
     expect(hold.status).toBe(200);
     expect(hold.body.legalHold.reason).toBe('litigation hold (case 2027-12)');
+    // Placed again: the same reason changes nothing; another amends the reason, and the hold keeps its start.
+    expect((await op('POST', `/v1/operator/tenants/${tenantId}/legal-hold`, { reason: 'litigation hold (case 2027-12)' })).body.legalHold).toEqual(hold.body.legalHold);
+    const amended = await op('POST', `/v1/operator/tenants/${tenantId}/legal-hold`, { reason: 'litigation hold (cases 2027-12, 2027-13)' });
+    expect(amended.body.legalHold).toEqual({ reason: 'litigation hold (cases 2027-12, 2027-13)', since: hold.body.legalHold.since });
+    const logged = await stack.database.ownerDb('platform_audit_events').where({ target_id: tenantId }).whereLike('action', 'tenant.legal_hold.%').orderBy('seq');
+    expect(logged.map((a: { action: string; details: Record<string, unknown> }) => [a.action, a.details.previousReason ?? null])).toEqual([
+      ['tenant.legal_hold.place', null],
+      ['tenant.legal_hold.amend', 'litigation hold (case 2027-12)'],
+    ]);
 
     // Announcement at once, the reminder 4 s before the end, the end's own notice; Japanese first, English below.
     await eventually('the end notice', async () => (await subjects(contract)).some((s) => s.includes('読み取り専用')), 30_000);
