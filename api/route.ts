@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import type { ParameterizedContext } from 'koa';
 import { z } from 'zod';
 import { parseOrThrow } from '../domain/validation';
+import { validationFailed } from '../domain/problems';
 import type { SessionState } from '../db/models/session';
 import type { Role } from '../domain/roles';
 import type { OperatorRole } from '../domain/operator-roles';
@@ -99,6 +100,9 @@ export const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '
 
 export type AuthMiddleware = (ctx: ParameterizedContext<AppState>, next: () => Promise<unknown>) => Promise<unknown>;
 
+const isNoBody = (body: unknown) =>
+  body === undefined || (typeof body === 'object' && body !== null && !Array.isArray(body) && Object.keys(body).length === 0);
+
 export function mountRoutes(router: Router<AppState>, routes: AnyRoute[], auth: Record<Security, (route: AnyRoute) => AuthMiddleware>): void {
   for (const route of routes) {
     // Fail at start-up rather than leave an operator route open to every operator by omission.
@@ -106,6 +110,9 @@ export function mountRoutes(router: Router<AppState>, routes: AnyRoute[], auth: 
       throw new Error(`${route.method.toUpperCase()} ${route.path}: an operator route must name its operatorRoles`);
     }
     router[route.method](route.path, auth[route.security](route), async (ctx) => {
+      // A route that takes no body refuses one rather than ignore it (an empty object is no body):
+      // a client that sends fields to the wrong route learns it at once.
+      if (!route.body && !route.upload && !isNoBody(ctx.state.body)) throw validationFailed([{ field: '(body)', message: 'this route takes no request body' }]);
       const input = {
         params: route.params ? parseOrThrow(route.params, ctx.params) : undefined,
         query: route.query ? parseOrThrow(route.query, ctx.query) : undefined,

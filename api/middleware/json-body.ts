@@ -20,9 +20,11 @@ export function jsonBody(limitBytes: number, skip: (ctx: { method: string; path:
     }
     const hasBody = declared > 0 || ctx.get('Transfer-Encoding') !== '';
     if (!hasBody) return next();
-    if (!ctx.is('application/json', 'application/*+json')) {
+    // A compressed body is not read as JSON (it would only fail as invalid_json): 415, like any type we do not take.
+    const encoding = ctx.get('Content-Encoding').trim().toLowerCase();
+    if (!ctx.is('application/json', 'application/*+json') || (encoding !== '' && encoding !== 'identity')) {
       ctx.req.resume();
-      throw unsupportedMediaType();
+      throw unsupportedMediaType(encoding !== '' && encoding !== 'identity' ? 'Send the body as application/json, uncompressed (no Content-Encoding).' : undefined);
     }
     const chunks: Buffer[] = [];
     let size = 0;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { fetchLocalEmails } from '../../lib/local-ses';
 import { tenantProvisioningWorkflowId } from '../../temporal/workflow-ids';
 import { call } from '../harness/http';
@@ -152,6 +153,22 @@ describe('bad requests never become 500s', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });
     expectProblem(reply, 415, 'unsupported_media_type');
+    // Compressed JSON is not read (it used to fail as invalid_json).
+    const gzipped = await call(stack.operatorUrl, 'POST', '/v1/operator/tenants', {
+      token: stack.operatorToken,
+      raw: '\x1f\x8b\x08\x00',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    });
+    expectProblem(gzipped, 415, 'unsupported_media_type');
+  });
+
+  it('400 for a body sent to a route that takes none; an empty object is no body', async () => {
+    // A route without a body of its own (here one that resets an operator; this one does not exist).
+    const path = `/v1/operator/operators/${randomUUID()}/reset`;
+    expectProblem(await call(stack.operatorUrl, 'POST', path, { token: stack.operatorToken, json: { x: 1 } }), 400, 'validation_failed');
+    expectProblem(await call(stack.operatorUrl, 'POST', path, { token: stack.operatorToken, json: [] }), 400, 'validation_failed');
+    expect((await call(stack.operatorUrl, 'POST', path, { token: stack.operatorToken, json: {} })).status).toBe(404);
+    expect((await call(stack.operatorUrl, 'POST', path, { token: stack.operatorToken })).status).toBe(404);
   });
 
   it('413 for a body over the limit, declared or streamed', async () => {
