@@ -103,6 +103,7 @@ export function createContractEndActivities(deps: { db: Db; mailer: Mailer; temp
         endsAt: new Date(args.endsAtMs),
         purgeAt: new Date(purgeAt(args.endsAtMs, args.graceSec)),
         previousEndsAt: args.previousEndsAtMs === undefined ? undefined : new Date(args.previousEndsAtMs),
+        held: tenant.legalHold !== null,
       });
       let sent = 0;
       for (const to of tenant.contractEmails) {

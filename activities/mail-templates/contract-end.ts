@@ -13,6 +13,8 @@ interface Clinic {
 }
 
 const when = (at: Date) => `${formatJapanDateTime(at)}（日本時間） / ${at.toISOString()}`;
+const whenEn = (at: Date) => `${formatJapanDateTime(at)} Japan time (${at.toISOString()})`;
+const bookings = (n: number) => `${n} booking${n === 1 ? '' : 's'}`;
 
 const EXPORT_JA = [
   'データのエクスポート: クリニックの管理者は、削除の日まで全データ（カルテ・予約・操作ログ等、本サービスなしで読める形式）をダウンロードできます（管理画面の「データのエクスポート」、API: POST /v1/exports）。',
@@ -23,25 +25,40 @@ const EXPORT_EN = [
   'Japanese law (Medical Practitioners Act, Art. 24) requires medical records to be kept for 5 years: export and keep them before the deletion.',
 ];
 
-export function contractNoticeMail(kind: ContractNoticeKind, clinic: Clinic, dates: { endsAt: Date; purgeAt: Date; previousEndsAt?: Date }): MailText {
+/**
+ * `held`: a legal hold stands, so the deletion waits until it is lifted — the mails then name no
+ * deletion date (one that would not come true), only that deletion follows the lifting.
+ */
+export function contractNoticeMail(kind: ContractNoticeKind, clinic: Clinic, dates: { endsAt: Date; purgeAt: Date; previousEndsAt?: Date; held?: boolean }): MailText {
   const end = when(dates.endsAt);
+  const endEn = whenEn(dates.endsAt);
   const purge = when(dates.purgeAt);
+  const purgeEn = whenEn(dates.purgeAt);
   const head = `${clinic.name} ご担当者様（クリニック ID: ${clinic.slug}）`;
+  const reminder = kind === 'reminder';
+  const deletionJa = dates.held
+    ? 'データの削除は現在保留中です。保留が解除され次第、すべてのデータ（ファイル・暗号鍵を含む）を完全に削除します。削除後は復元できません。'
+    : `${purge} にすべてのデータ（ファイル・暗号鍵を含む）を完全に削除します。削除後は復元できません。`;
+  const deletionEn = dates.held
+    ? 'The deletion of the data is on hold for now; once the hold is lifted, all of its data, files and encryption keys are deleted for good, and nothing can be restored afterwards.'
+    : `At ${purgeEn} all of its data, files and encryption keys are deleted for good; nothing can be restored afterwards.`;
   switch (kind) {
     case 'announce':
     case 'reminder':
       return {
-        subject: `[FOR CLINIC] ご契約終了のお知らせ: ${formatJapanDateTime(dates.endsAt)} / Your contract ends on ${dates.endsAt.toISOString()}`,
+        subject: `[FOR CLINIC] ${reminder ? '【再送】' : ''}ご契約終了のお知らせ: ${formatJapanDateTime(dates.endsAt)} / ${reminder ? 'Reminder: y' : 'Y'}our contract ends on ${dates.endsAt.toISOString()}`,
         text: [
           head,
           '',
+          ...(reminder ? ['先にお知らせしたとおり、ご契約の終了が近づいています。'] : []),
           `FOR CLINIC のご契約は ${end} に終了します。`,
-          `終了後は閲覧のみ可能（読み取り専用）となり、${purge} にすべてのデータ（ファイル・暗号鍵を含む）を完全に削除します。削除後は復元できません。`,
+          `終了後は閲覧のみ可能（読み取り専用）となります。${deletionJa}`,
           '終了日時以降の予約は終了時に自動的にキャンセルされます。',
           ...EXPORT_JA,
           '',
-          `The FOR CLINIC contract of ${clinic.name} (clinic ID: ${clinic.slug}) ends at ${end}.`,
-          `After that the clinic is read-only, and at ${purge} all of its data, files and encryption keys are deleted for good; nothing can be restored afterwards.`,
+          ...(reminder ? ['As announced earlier, the end of the contract is near.'] : []),
+          `The FOR CLINIC contract of ${clinic.name} (clinic ID: ${clinic.slug}) ends at ${endEn}.`,
+          `After that the clinic is read-only. ${deletionEn}`,
           'Bookings after the end are cancelled automatically when it comes.',
           ...EXPORT_EN,
         ].join('\n'),
@@ -53,11 +70,11 @@ export function contractNoticeMail(kind: ContractNoticeKind, clinic: Clinic, dat
           head,
           '',
           `ご契約は ${end} に終了しました。現在は閲覧とエクスポートのみ可能です。`,
-          `${purge} にすべてのデータを完全に削除し、削除証明書をこのアドレスにお送りします。`,
+          `${deletionJa}削除後、削除証明書をこのアドレスにお送りします。`,
           ...EXPORT_JA,
           '',
-          `The contract ended at ${end}. The clinic can now only read and export its data.`,
-          `At ${purge} all of its data is deleted for good, and a deletion certificate is mailed to this address.`,
+          `The contract ended at ${endEn}. The clinic can now only read and export its data.`,
+          `${deletionEn} A deletion certificate is then mailed to this address.`,
           ...EXPORT_EN,
         ].join('\n'),
       };
@@ -68,10 +85,10 @@ export function contractNoticeMail(kind: ContractNoticeKind, clinic: Clinic, dat
           head,
           '',
           `ご契約終了日は ${dates.previousEndsAt ? when(dates.previousEndsAt) : '—'} から ${end} に変更されました。以前の日程での読み取り専用化とデータ削除は取り消されました。`,
-          `新しい日程: 終了 ${end}、データ削除 ${purge}。`,
+          `新しい日程: 終了 ${end}、データ削除 ${dates.held ? '保留中（保留の解除後）' : purge}。`,
           '',
-          `The end of the contract moved from ${dates.previousEndsAt ? when(dates.previousEndsAt) : '—'} to ${end}. The read-only period and deletion planned for the earlier date are cancelled.`,
-          `New plan: the contract ends at ${end}; the data is deleted at ${purge}.`,
+          `The end of the contract moved from ${dates.previousEndsAt ? whenEn(dates.previousEndsAt) : '—'} to ${endEn}. The read-only period and deletion planned for the earlier date are cancelled.`,
+          `New plan: the contract ends at ${endEn}; ${dates.held ? 'the deletion after it is on hold until the hold is lifted' : `the data is deleted at ${purgeEn}`}.`,
         ].join('\n'),
       };
     case 'cancelled':
@@ -82,7 +99,7 @@ export function contractNoticeMail(kind: ContractNoticeKind, clinic: Clinic, dat
           '',
           `${end} に予定していたご契約終了、読み取り専用化およびデータ削除は取り消されました。引き続きご利用いただけます。`,
           '',
-          `The end of the contract planned for ${end}, and the read-only period and deletion after it, are cancelled. The service continues as before.`,
+          `The end of the contract planned for ${endEn}, and the read-only period and deletion after it, are cancelled. The service continues as before.`,
         ].join('\n'),
       };
   }
@@ -91,14 +108,14 @@ export function contractNoticeMail(kind: ContractNoticeKind, clinic: Clinic, dat
 /** At the end: bookings after it were cancelled (counts only: the clinic sees which in its own list until the purge). */
 export function contractBookingsCancelledMail(clinic: Clinic, cancelled: number): MailText {
   return {
-    subject: `[FOR CLINIC] 契約終了に伴い予約 ${cancelled} 件をキャンセルしました / ${cancelled} bookings cancelled at the contract end`,
+    subject: `[FOR CLINIC] 契約終了に伴い予約 ${cancelled} 件をキャンセルしました / ${bookings(cancelled)} cancelled at the contract end`,
     text: [
       `${clinic.name} ご担当者様（クリニック ID: ${clinic.slug}）`,
       '',
       `ご契約終了に伴い、終了日時以降に予定されていた予約 ${cancelled} 件をキャンセルしました。患者様へのご連絡をお願いいたします。`,
       '対象の予約は予約一覧（キャンセル済み）で確認・エクスポートできます。',
       '',
-      `As the contract ended, ${cancelled} bookings scheduled after the end were cancelled. Please inform the patients concerned.`,
+      `As the contract ended, ${bookings(cancelled)} scheduled after the end ${cancelled === 1 ? 'was' : 'were'} cancelled. Please inform the patients concerned.`,
       'They are listed (as cancelled) among the clinic\'s consultations and in its export.',
     ].join('\n'),
   };
@@ -114,7 +131,7 @@ export function deletionCertificateMail(clinic: { slug: string }, cert: { canoni
       `ご契約終了に伴い、${when(cert.purgedAt)} にクリニックのすべてのデータ・ファイルを削除し、暗号鍵を破棄しました。`,
       'バックアップに残る暗号化データも、鍵の破棄により復号できなくなりました。以下が削除証明書です（SHA-256 と署名付き）。',
       '',
-      `At ${when(cert.purgedAt)} all of the clinic's data and files were deleted and its encryption keys destroyed;`,
+      `At ${whenEn(cert.purgedAt)} all of the clinic's data and files were deleted and its encryption keys destroyed;`,
       'encrypted copies remaining in backups can no longer be decrypted. The deletion certificate follows (with its SHA-256 and signature).',
       '',
       `SHA-256: ${cert.sha256}`,

@@ -1,7 +1,7 @@
 import { canonicalJson } from '../../domain/canonical-json';
 import { CONTRACT_END_SKEW_MS, contractEndTooEarly, contractSteps, isReadOnly, stateForEnd } from '../../domain/contract';
 import { loadConfig, workerConfigProblems } from '../../lib/config';
-import { contractNoticeMail, deletionCertificateMail } from '../../activities/mail-templates/contract-end';
+import { contractBookingsCancelledMail, contractNoticeMail, deletionCertificateMail } from '../../activities/mail-templates/contract-end';
 
 const DAY = 86_400_000;
 const NOW = Date.parse('2027-01-10T00:00:00Z');
@@ -72,6 +72,20 @@ describe('contract end rules', () => {
       expect(mail.text).toContain('2027-03-31T15:00:00.000Z');
     }
     expect(contractNoticeMail('announce', clinic, dates).text).toContain('医師法第24条');
+    // A reminder reads as one; English says "Japan time", not （日本時間）.
+    const [announce, reminder] = [contractNoticeMail('announce', clinic, dates), contractNoticeMail('reminder', clinic, dates)];
+    expect(reminder.subject).not.toBe(announce.subject);
+    expect(reminder.subject).toContain('Reminder: your contract ends');
+    const english = announce.text.slice(announce.text.indexOf('The FOR CLINIC contract'));
+    expect(english).toContain('2027-04-01 00:00 Japan time (2027-03-31T15:00:00.000Z)');
+    expect(english).not.toContain('日本時間');
+    // Under a legal hold no mail names a deletion date that will not come.
+    for (const kind of ['announce', 'end', 'changed'] as const) {
+      const held = contractNoticeMail(kind, clinic, { ...dates, held: true });
+      expect([kind, held.text.includes('2027-04-30T15:00:00.000Z'), /保留/.test(held.text), /on hold/.test(held.text)]).toEqual([kind, false, true, true]);
+    }
+    expect(contractBookingsCancelledMail(clinic, 1).subject).toContain('1 booking cancelled');
+    expect(contractBookingsCancelledMail(clinic, 2).text).toContain('2 bookings scheduled after the end were cancelled');
     const cert = deletionCertificateMail({ slug: 'sakura' }, { canonical: '{"a":1}', sha256: 'ab'.repeat(32), signature: 'cd'.repeat(32), purgedAt: dates.purgeAt });
     expect(cert.text).toContain('SHA-256: ' + 'ab'.repeat(32));
     expect(cert.text.endsWith('{"a":1}')).toBe(true);
