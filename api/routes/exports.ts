@@ -94,13 +94,13 @@ export const exportRoutes = (deps: AppDeps) => [
     responses: { 200: { description: 'The ZIP archive', contentType: 'application/zip' } },
     problems: { 403: [], 404: [], 409: ['export_not_ready', 'export_failed'], 410: ['export_expired'] },
     handler: async (ctx, { params }) => {
-      const archive = await downloadDataExport({ ...deps, log: ctx.state.log }, clinicActor(ctx), params.id);
+      const archive = await downloadDataExport({ ...deps, log: ctx.state.log }, clinicActor(ctx), params.id, { headOnly: ctx.method === 'HEAD' });
       ctx.status = 200;
       ctx.type = 'application/zip';
       ctx.length = archive.sizeBytes;
       ctx.attachment(archive.fileName);
       ctx.set('Content-Security-Policy', "default-src 'none'; sandbox");
-      ctx.body = archive.content;
+      if (archive.content) ctx.body = archive.content;
     },
   }),
 ];

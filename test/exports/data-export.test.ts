@@ -138,6 +138,9 @@ describe('full data export', () => {
     const stored = path.join(storageDir, exportArchiveKey(c.clinic.id, id));
     expect(existsSync(stored)).toBe(true);
 
+    // A HEAD answers the headers and downloads nothing (so it is not logged as a download, below).
+    const head = await fetch(`${stack.url}/v1/exports/${id}/download`, { method: 'HEAD', headers: { authorization: `Bearer ${c.adminToken}` } });
+    expect([head.status, head.headers.get('content-length')]).toEqual([200, String(shown.body.sizeBytes)]);
     const res = await fetch(`${stack.url}/v1/exports/${id}/download`, { headers: { authorization: `Bearer ${c.adminToken}` } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/zip');
