@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open as openFile, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, open as openFile, readFile, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { open, seal } from './aead';
 import { keyContext, keyError, type KeyProvider } from './key-provider';
@@ -84,6 +84,11 @@ export function localKeyProvider(opts: { dir: string }): KeyProvider {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
       await rm(keyFile, { force: true });
+      // The clinic's folder goes with its last key (its name is the clinic's id); another version
+      // still in it keeps it.
+      await rmdir(path.dirname(keyFile)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOTEMPTY' && err.code !== 'ENOENT' && err.code !== 'EEXIST') throw err;
+      });
     },
     calls: () => calls,
   };
