@@ -1,6 +1,7 @@
 import type { ParameterizedContext } from 'koa';
 import type { AuditContext } from '../db/audit';
 import type { AppState } from './state';
+import { userAgentOf } from './user-agent';
 
 /** Who did it, from where: the part of every operation-log entry that comes from the request. */
 export function auditContext(ctx: ParameterizedContext<AppState>): AuditContext {
@@ -12,7 +13,7 @@ export function auditContext(ctx: ParameterizedContext<AppState>): AuditContext 
     actorRoles: auth?.roles ?? (operator ? [...operator.roles] : []),
     actorName: operator?.name ?? null,
     clientIp: ctx.state.clientIp,
-    userAgent: ctx.get('User-Agent') || null,
+    userAgent: userAgentOf(ctx) ?? null,
     requestId: ctx.state.requestId,
   };
 }

@@ -8,6 +8,7 @@ import { SESSION_STATES } from '../../domain/sign-in';
 import { actor, sessionActor } from '../actor';
 import { defineRoute } from '../route';
 import type { AppDeps } from '../app';
+import { userAgentOf } from '../user-agent';
 
 /** Signing in and out, the password, and who you are: validate, call one use case (application/auth/), respond. */
 const loginBody = z.strictObject({
@@ -38,7 +39,7 @@ export const authRoutes = (deps: AppDeps) => [
     responses: { 200: { description: 'A session token and its state', schema: loginReply } },
     problems: { 401: ['invalid_credentials'], 403: ['ip_not_allowed'], 423: ['account_locked'], 429: ['rate_limited'] },
     handler: async (ctx, { body }) => {
-      ctx.body = await login(deps, actor(ctx), { ...body, clientIp: ctx.state.clientIp, userAgent: ctx.get('User-Agent') || undefined });
+      ctx.body = await login(deps, actor(ctx), { ...body, clientIp: ctx.state.clientIp, userAgent: userAgentOf(ctx) });
     },
   }),
 

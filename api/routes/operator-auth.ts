@@ -9,6 +9,7 @@ import { actor, operatorActor } from '../actor';
 import { defineRoute } from '../route';
 import type { AppDeps } from '../app';
 import { credentialJson } from './webauthn';
+import { userAgentOf } from '../user-agent';
 
 /**
  * An operator signs in (README: Operators): e-mail and password, then — on the first login —
@@ -54,7 +55,7 @@ export const operatorAuthRoutes = (deps: AppDeps) => [
     responses: { 200: { description: 'A session in its next state', schema: loginAnswer } },
     problems: { 401: ['invalid_credentials'], 423: ['account_locked'], 429: ['rate_limited'] },
     handler: async (ctx, { body }) => {
-      const r = await loginOperator(deps, actor(ctx).audit, { ...body, clientIp: ctx.state.clientIp, userAgent: ctx.get('User-Agent') || undefined });
+      const r = await loginOperator(deps, actor(ctx).audit, { ...body, clientIp: ctx.state.clientIp, userAgent: userAgentOf(ctx) });
       ctx.body = { token: r.token, state: r.state, expiresAt: r.expiresAt.toISOString() };
     },
   }),
