@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { closeSync, createWriteStream, openSync } from 'node:fs';
 import net from 'node:net';
 
 /** Small helpers for the processes the launcher and the test harness own. */
@@ -16,9 +16,27 @@ export function startProcess(
   name: string,
   command: string,
   args: string[],
-  options: SpawnOptions & { logFile?: string; inheritOutput?: boolean } = {},
+  options: SpawnOptions & {
+    logFile?: string;
+    inheritOutput?: boolean;
+    /**
+     * The child writes `logFile` itself instead of through a pipe to us (its output cannot be
+     * read then). For a child meant to outlive a killed launcher (the Temporal dev server): through
+     * a pipe it would die of SIGPIPE at its next log line, at a moment nobody chose — possibly
+     * while the next start opens the same database.
+     */
+    childWritesLog?: boolean;
+  } = {},
 ): ManagedProcess {
-  const { logFile, inheritOutput, ...spawnOptions } = options;
+  const { logFile, inheritOutput, childWritesLog, ...spawnOptions } = options;
+  if (logFile && childWritesLog) {
+    const log = openSync(logFile, 'a');
+    try {
+      return managed(name, spawn(command, args, { ...spawnOptions, stdio: ['ignore', log, log] }));
+    } finally {
+      closeSync(log);
+    }
+  }
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...spawnOptions });
   if (logFile) {
     const out = createWriteStream(logFile, { flags: 'a' });
@@ -31,6 +49,10 @@ export function startProcess(
     child.stdout?.resume();
     child.stderr?.resume();
   }
+  return managed(name, child);
+}
+
+function managed(name: string, child: ChildProcess): ManagedProcess {
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
     child.once('error', () => resolve('spawn-error'));

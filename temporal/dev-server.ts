@@ -50,7 +50,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     args.push('--db-filename', opts.dbFile, '--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=NORMAL');
   }
   if (opts.logFile) await mkdir(path.dirname(opts.logFile), { recursive: true });
-  const proc = startProcess('temporal', binary, args, { logFile: opts.logFile });
+  // It writes its log itself, so that after a killed launcher it runs on until the next start stops it.
+  const proc = startProcess('temporal', binary, args, { logFile: opts.logFile, childWritesLog: true });
   const address = `127.0.0.1:${opts.port}`;
   let exitedEarly = false;
   void proc.exited.then(() => (exitedEarly = true));
