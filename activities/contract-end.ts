@@ -3,7 +3,9 @@ import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import { recordAudit } from '../db/audit';
 import type { Db } from '../db/connection';
-import { reservedFrom } from '../db/consultations';
+import { reservedFrom, storePayload } from '../db/consultations';
+import { consultationFieldContext } from './consultations';
+import type { Vault } from '../lib/crypto/vault';
 import {
   beginPurge,
   contractEmails,
@@ -51,7 +53,7 @@ export const clinicObjectPrefix = (tenantId: string) => `tenants/${tenantId}/`;
 const SYSTEM = { actorType: 'system' as const, actorId: 'contract-end' };
 const addressKey = (to: string) => createHash('sha256').update(to).digest('hex').slice(0, 32);
 
-export function createContractEndActivities(deps: { db: Db; mailer: Mailer; temporal: Client; contractEnd?: ContractEndServices }) {
+export function createContractEndActivities(deps: { db: Db; mailer: Mailer; temporal: Client; vault?: Pick<Vault, 'encryptText'>; contractEnd?: ContractEndServices }) {
   const services = () => {
     if (!deps.contractEnd) throw ApplicationFailure.nonRetryable('contract end is not configured in this worker', 'ContractEndNotConfigured');
     return deps.contractEnd;
@@ -168,8 +170,11 @@ export function createContractEndActivities(deps: { db: Db; mailer: Mailer; temp
       let cancelled = resumed ?? 0;
       for (const row of rows) {
         beat(cancelled);
+        // The reason is stored with the visit (sealed, as a clinic's own cancel reason is), so the
+        // clinic's records and its export say why the visit did not happen.
+        const reasonRef = deps.vault ? await contractEndCancelReason(deps.db, deps.vault, args.tenantId, row.id) : undefined;
         try {
-          await deps.temporal.workflow.getHandle(row.workflowId).executeUpdate(cancelUpdate, { args: [{}] });
+          await deps.temporal.workflow.getHandle(row.workflowId).executeUpdate(cancelUpdate, { args: [reasonRef ? { reasonRef } : {}] });
         } catch (err) {
           if (err instanceof WorkflowNotFoundError || err instanceof ApplicationFailure || (err as Error).name === 'WorkflowUpdateFailedError') continue;
           throw err;
@@ -348,4 +353,12 @@ export function createContractEndActivities(deps: { db: Db; mailer: Mailer; temp
       await recordOperatorAction(deps.db, SYSTEM, { action: 'contract.purged', targetType: 'tenant', targetId: args.tenantId, details: { certificateSha256: record?.sha256 ?? null } });
     },
   };
+}
+
+const CONTRACT_END_CANCEL_REASON = '契約終了に伴うキャンセル / Cancelled: the clinic\'s contract with FOR CLINIC ended';
+
+/** Seals the contract end's cancel reason for one visit and stores it for the visit's workflow to pick up. */
+async function contractEndCancelReason(db: Db, vault: Pick<Vault, 'encryptText'>, tenantId: string, consultationId: string): Promise<string> {
+  const sealed = await vault.encryptText(tenantId, consultationFieldContext(consultationId, 'cancelReason'), CONTRACT_END_CANCEL_REASON);
+  return withTenant(db, tenantId, (trx) => storePayload(trx, consultationId, 'cancelReason', sealed));
 }

@@ -106,6 +106,9 @@ describe('contract end', () => {
     // The booking of tomorrow (after the end) was cancelled through its workflow, and the clinic told.
     await eventually('the booking cancelled', async () => (await stack.database.ownerDb('consultations').where({ tenant_id: tenantId }).first()).status === 'cancelled');
     await eventually('the cancellation notice', async () => (await subjects(contract)).some((s) => s.includes('予約 1 件をキャンセル')));
+    // With its reason, sealed like a clinic's own, so the clinic's records (and export) say why.
+    const cancelled = await stack.database.ownerDb('consultations').where({ tenant_id: tenantId }).first();
+    expect(await new Vault(stack.database.db, createKeyProvider(stack.config)).decryptText(tenantId, `consultations.cancelReason:${cancelled.id}`, cancelled.cancelReasonSealed)).toContain('契約終了');
 
     // The grace (3 s) ends; the hold keeps the purge waiting.
     await eventually('the purge waiting for the hold', async () => (await handle(tenantId).query(contractEndProgressQuery)).next?.kind === 'legal_hold', 30_000);
