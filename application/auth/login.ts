@@ -3,7 +3,7 @@ import { recordAudit, type AuditContext } from '../../db/audit';
 import { countLoginIdFailure, loginIdLockedUntil } from '../../db/login-failures';
 import { recordLoginProbe } from '../../db/login-probes';
 import type { AccountRow } from '../../db/models/account';
-import { rateLimitCounts, rateLimitHits, secondsLeftInWindow } from '../../db/rate-limit';
+import { refundRateLimits, secondsLeftInWindow, takeRateLimits } from '../../db/rate-limit';
 import { createSession } from '../../db/sessions';
 import { getSettings } from '../../db/settings';
 import type { TenantTransaction } from '../../db/tenant-scope';
@@ -95,10 +95,34 @@ export async function login(deps: Deps, actor: Actor, req: LoginRequest): Promis
 
 async function attempt(deps: Deps, actor: Actor, req: LoginRequest, target: Target): Promise<{ token: string; state: SessionState }> {
   const window = deps.security.loginRateWindowSeconds;
-  const counts = await rateLimitCounts(deps.db, target.throttles.map((t) => t.key), window);
-  if (target.throttles.some((t) => counts.get(t.key)! >= t.limit)) {
+  const keys = target.throttles.map((t) => t.key);
+  // Counted as a failure before it runs (so a burst sent at once is held to the limits too) and
+  // given back below when it is not one. A refused attempt does not count.
+  const { counts, windowStart } = await takeRateLimits(deps.db, keys, window);
+  if (target.throttles.some((t) => counts.get(t.key)! > t.limit)) {
+    await refundRateLimits(deps.db, keys, windowStart);
     throw tooManyRequests('rate_limited', 'Too many failed logins. Try again later.', secondsLeftInWindow(window));
   }
+  let outcome: Outcome;
+  try {
+    outcome = await attemptCounted(deps, actor, req, target);
+  } catch (err) {
+    // Not a login failure (the allowlist's refusal, or our own error): it does not count.
+    await refundRateLimits(deps.db, keys, windowStart).catch(() => undefined);
+    throw err;
+  }
+  // A success gives every count back. A refusal while locked costs no argon2 and counts against the
+  // client's network only: hammering a locked login ID is throttled (each refusal is logged), but
+  // cannot exhaust a clinic's limits.
+  const refunded = outcome.kind === 'ok' ? target.throttles : target.throttles.filter((t) => !outcome.failed && !t.refusals);
+  await refundRateLimits(deps.db, refunded.map((t) => t.key), windowStart);
+  if (outcome.kind === 'ok') return { token: outcome.token, state: outcome.state };
+  if (outcome.kind === 'locked') throw accountLocked(outcome.until);
+  throw invalidCredentials();
+}
+
+/** The attempt itself, once the throttles have taken it: the allowlist, the lock, the password. */
+async function attemptCounted(deps: Deps, actor: Actor, req: LoginRequest, target: Target): Promise<Outcome> {
   const anonymous: AuditContext = { ...actor.audit, actorType: 'anonymous' };
   const read = await withTenant(deps.db, target.scope, (trx) => readAttempt(trx, target, anonymous, req));
   if (read.kind === 'denied') {
@@ -112,21 +136,10 @@ async function attempt(deps: Deps, actor: Actor, req: LoginRequest, target: Targ
     });
     throw forbidden('ip_not_allowed', 'Your network address is not on this clinic\'s allowlist.');
   }
-  let outcome: Outcome;
-  if (read.kind === 'locked') {
-    outcome = { kind: 'locked', until: read.until, failed: false };
-  } else {
-    const passwordOk = await deps.passwords.check(read.account?.passwordHash, req.password);
-    // The lockout notice is sent in the background: the answer's timing must not depend on Temporal.
-    outcome = await commitThenDispatch(deps, target.scope, (trx, enqueue) => settle(trx, enqueue, target, read, passwordOk, anonymous, req), { dispatch: 'background' });
-  }
-  if (outcome.kind === 'ok') return { token: outcome.token, state: outcome.state };
-  // A refusal while locked costs no argon2 and counts against the client's network only: hammering
-  // a locked login ID is throttled (each refusal is logged), but cannot exhaust a clinic's limits.
-  const hits = target.throttles.filter((t) => outcome.failed || t.refusals);
-  await rateLimitHits(deps.db, hits.map((t) => t.key), window);
-  if (outcome.kind === 'locked') throw accountLocked(outcome.until);
-  throw invalidCredentials();
+  if (read.kind === 'locked') return { kind: 'locked', until: read.until, failed: false };
+  const passwordOk = await deps.passwords.check(read.account?.passwordHash, req.password);
+  // The lockout notice is sent in the background: the answer's timing must not depend on Temporal.
+  return commitThenDispatch(deps, target.scope, (trx, enqueue) => settle(trx, enqueue, target, read, passwordOk, anonymous, req), { dispatch: 'background' });
 }
 
 async function identify(deps: Deps, req: LoginRequest): Promise<Target> {

@@ -5,7 +5,7 @@ import { createOperatorSession, findOperator, findOperatorByEmail, listOperatorP
 import { withPlatform, type PlatformTransaction } from '../../db/platform-scope';
 import { withTenant } from '../../db/tenant-scope';
 import { NO_CLINIC } from '../../domain/ids';
-import { rateLimitCounts, rateLimitHits, secondsLeftInWindow } from '../../db/rate-limit';
+import { refundRateLimits, secondsLeftInWindow, takeRateLimits } from '../../db/rate-limit';
 import { isLocked } from '../../domain/lockout';
 import { addressKey } from '../../domain/network';
 import { normaliseOperatorEmail, OPERATOR_PASSWORD_POLICY } from '../../domain/operators';
@@ -52,10 +52,33 @@ export async function loginOperator(deps: OperatorDeps, audit: AuditContext, req
     { key: `operator-login:net:${net}`, limit: s.loginFailuresPerIp },
     { key: `operator-login:id:${emailKey}`, limit: s.loginFailuresPerAccount },
   ];
-  const counts = await rateLimitCounts(deps.db, throttles.map((t) => t.key), s.loginRateWindowSeconds);
-  if (throttles.some((t) => counts.get(t.key)! >= t.limit)) {
+  // Taken before the attempt runs (a burst sent at once is held to the limits too), given back when it was no failure.
+  const keys = throttles.map((t) => t.key);
+  const { counts, windowStart } = await takeRateLimits(deps.db, keys, s.loginRateWindowSeconds);
+  if (throttles.some((t) => counts.get(t.key)! > t.limit)) {
+    await refundRateLimits(deps.db, keys, windowStart);
     throw tooManyRequests('rate_limited', 'Too many failed logins. Try again later.', secondsLeftInWindow(s.loginRateWindowSeconds));
   }
+  let outcome: Outcome;
+  try {
+    outcome = await operatorAttempt(deps, req, email, emailKey, audit);
+  } catch (err) {
+    await refundRateLimits(deps.db, keys, windowStart).catch(() => undefined);
+    throw err;
+  }
+  if (outcome.kind === 'ok') {
+    await refundRateLimits(deps.db, keys, windowStart);
+    return outcome.result;
+  }
+  // A refusal while locked counts against the network only, as for clinic logins.
+  const failed = outcome.kind === 'bad' || outcome.failed;
+  if (!failed) await refundRateLimits(deps.db, keys.slice(1), windowStart);
+  await deps.securityEvents.record({ kind: 'operator_login', clientIp: req.clientIp, route: 'POST /v1/operator/auth/login' });
+  if (outcome.kind === 'locked') throw accountLocked(outcome.until);
+  throw invalidCredentials();
+}
+
+async function operatorAttempt(deps: OperatorDeps, req: OperatorLoginRequest, email: string, emailKey: string, audit: AuditContext): Promise<Outcome> {
   const anonymous: AuditContext = { ...audit, actorType: 'anonymous', actorId: null, actorRoles: [] };
   const found = await withPlatform(deps.db, (trx) => findOperatorByEmail(trx, email));
   // An address without an operator is counted and locked like one (login_failures, under the
@@ -77,13 +100,7 @@ export async function loginOperator(deps: OperatorDeps, audit: AuditContext, req
           return counted.lockedNow || (!counted.counted && counted.lockedUntil) ? { kind: 'locked', until: counted.lockedUntil!, failed: counted.counted } : { kind: 'bad' };
         });
   }
-  if (outcome.kind === 'ok') return outcome.result;
-  // A refusal while locked counts against the network only, as for clinic logins.
-  const failed = outcome.kind === 'bad' || outcome.failed;
-  await rateLimitHits(deps.db, (failed ? throttles : throttles.slice(0, 1)).map((t) => t.key), s.loginRateWindowSeconds);
-  await deps.securityEvents.record({ kind: 'operator_login', clientIp: req.clientIp, route: 'POST /v1/operator/auth/login' });
-  if (outcome.kind === 'locked') throw accountLocked(outcome.until);
-  throw invalidCredentials();
+  return outcome;
 }
 
 const asOperator = (anonymous: AuditContext, o: Pick<OperatorRow, 'id' | 'roles'>): AuditContext => ({ ...anonymous, actorType: 'operator', actorId: o.id, actorRoles: o.roles });

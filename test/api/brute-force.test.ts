@@ -154,6 +154,24 @@ describe('per-clinic and per-login-ID limits (rotating addresses does not help)'
     }
   });
 
+  it('holds a burst sent at once to the limit: each attempt is counted before it runs', async () => {
+    const { clinic } = await clinicWithAdmin(throttled);
+    // Sent together they all passed the check before any was counted (40 parallel guesses, 40 answers).
+    const replies = await Promise.all(Array.from({ length: 12 }, (_, i) => login(throttled, clinic, 'admin', `burst-${i}`, from(freshIp()))));
+    const statuses = replies.map((r) => r.status);
+    // At most the limit of 3 is tried (this stack's hasher takes one at a time and queues none, so
+    // some of the three may be refused by it instead: those are given back, not counted).
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(3);
+    expect(statuses.filter((s) => s !== 401).every((s) => s === 429)).toBe(true);
+    // One at a time, the limit is reached exactly.
+    let tried = statuses.filter((s) => s === 401).length;
+    while (tried < 3) {
+      expect((await login(throttled, clinic, 'admin', `after-${tried}`, from(freshIp()))).status).toBe(401);
+      tried += 1;
+    }
+    expectLimited(await login(throttled, clinic, 'admin', STRONG_PASSWORD, from(freshIp())));
+  });
+
   it('answers 429 rate_limited when the password hasher\'s queue is full, instead of piling up', async () => {
     const { clinic } = await clinicWithAdmin(throttled);
     const replies = await Promise.all(Array.from({ length: 10 }, () => login(throttled, clinic, 'admin', STRONG_PASSWORD, from(freshIp()))));
