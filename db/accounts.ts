@@ -132,7 +132,18 @@ async function assertNotLastAdmin(trx: TenantTransaction, account: AccountRow): 
   if (others.length === 0) throw conflict('last_admin', 'This is the clinic\'s last active administrator.');
 }
 
+/**
+ * Before a change that may take an administrator away: every active admin of the clinic locked,
+ * in id order. Locking the target first and the others after made two admins demoting each other
+ * at the same moment lock in opposite orders and deadlock (a 500); in one order they queue.
+ */
+async function lockAdminsIfAdmin(trx: TenantTransaction, id: string): Promise<void> {
+  if (!isActiveAdmin(await getAccount(trx, id))) return;
+  await AccountRow.query(trx).whereNull('deletedAt').where({ disabled: false }).whereRaw(`'admin' = any(roles)`).orderBy('id').forUpdate();
+}
+
 export async function updateAccount(trx: TenantTransaction, id: string, patch: UpdateAccountInput): Promise<AccountRow> {
+  await lockAdminsIfAdmin(trx, id);
   const account = await getAccount(trx, id, { forUpdate: true });
   const after = { ...account, ...patch } as AccountRow;
   if (isActiveAdmin(account) && !isActiveAdmin(after)) await assertNotLastAdmin(trx, account);
@@ -142,6 +153,7 @@ export async function updateAccount(trx: TenantTransaction, id: string, patch: U
 }
 
 export async function deleteAccount(trx: TenantTransaction, id: string): Promise<void> {
+  await lockAdminsIfAdmin(trx, id);
   const account = await getAccount(trx, id, { forUpdate: true });
   await assertNotLastAdmin(trx, account);
   await AccountRow.query(trx).patch({ deletedAt: trx.fn.now() as never, updatedAt: trx.fn.now() as never }).where({ id });

@@ -137,6 +137,21 @@ describe('account administration', () => {
     expect(demoted.status).toBe(200);
   });
 
+  it('two admins demoting each other at once: one succeeds, the other gets 409 last_admin, never a 500', async () => {
+    for (let round = 0; round < 4; round += 1) {
+      const { clinic, token, adminId } = await clinicWithAdmin(stack);
+      const second = await createAccount(stack, token, 'admin2', ['admin']);
+      const secondToken = await activate(stack, clinic, 'admin2', second.initialPassword);
+      // (Each used to lock its target, then the other admins: opposite orders, a deadlock, a 500.)
+      const replies = await Promise.all([
+        call(stack.url, 'PATCH', `/v1/accounts/${second.accountId}`, { token, json: { roles: ['doctor'] } }),
+        call(stack.url, 'PATCH', `/v1/accounts/${adminId}`, { token: secondToken, json: { roles: ['doctor'] } }),
+      ]);
+      expect(replies.map((r) => r.status).sort()).toEqual([200, 409]);
+      expect(replies.find((r) => r.status === 409)!.body.code).toBe('last_admin');
+    }
+  });
+
   it('lets only admins manage accounts', async () => {
     const { clinic, token } = await clinicWithAdmin(stack);
     const doctor = await createAccount(stack, token, 'dr.ito', ['doctor']);
