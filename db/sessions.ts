@@ -142,20 +142,21 @@ export async function touchSession(
 
 /**
  * A tightened session policy reaches the sessions already open at once: no idle deadline stays
- * later than last use plus the new timeout, no absolute one later than creation plus the new
- * lifetime. (A looser policy applies from each session's next extension.)
+ * later than now plus the new timeout, no absolute one later than creation plus the new lifetime.
+ * (Not "last use plus the new timeout": last use is written at most once a minute, so that ended
+ * sessions in use. A looser policy applies from each session's next extension.)
  */
 export async function tightenSessions(trx: TenantTransaction, policy: PasswordPolicy): Promise<number> {
   return SessionRow.query(trx)
     .patch({
-      idleExpiresAt: trx.raw('least(idle_expires_at, last_seen_at + make_interval(secs => ?))', [policy.session.idleTimeoutSeconds]) as never,
+      idleExpiresAt: trx.raw('least(idle_expires_at, now() + make_interval(secs => ?))', [policy.session.idleTimeoutSeconds]) as never,
       absoluteExpiresAt: trx.raw('least(absolute_expires_at, created_at + make_interval(secs => ?))', [policy.session.absoluteLifetimeSeconds]) as never,
     })
     .whereNull('revokedAt')
     .where('absoluteExpiresAt', '>', trx.fn.now() as never)
     .where((q) =>
       q
-        .where('idleExpiresAt', '>', trx.raw('last_seen_at + make_interval(secs => ?)', [policy.session.idleTimeoutSeconds]) as never)
+        .where('idleExpiresAt', '>', trx.raw('now() + make_interval(secs => ?)', [policy.session.idleTimeoutSeconds]) as never)
         .orWhere('absoluteExpiresAt', '>', trx.raw('created_at + make_interval(secs => ?)', [policy.session.absoluteLifetimeSeconds]) as never),
     );
 }
