@@ -38,6 +38,11 @@ export function parseCidr(cidr: string): [Addr, number] | undefined {
     // The address must be the network's own (no host bits), so the list means what it says.
     const network = addr.kind() === 'ipv4' ? ipaddr.IPv4.networkAddressFromCIDR(cidr) : ipaddr.IPv6.networkAddressFromCIDR(cidr);
     if (network.toString() !== addr.toString()) return undefined;
+    // IPv4-mapped entries (::ffff:a.b.c.d/n) mean IPv4, as client addresses do: stored as IPv4, or
+    // they would never match anyone (clients arrive as IPv4). Below /96 the range is not IPv4's.
+    if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) {
+      return bits >= 96 ? [(addr as ipaddr.IPv6).toIPv4Address(), bits - 96] : undefined;
+    }
     return [addr, bits];
   } catch {
     return undefined;

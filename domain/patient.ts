@@ -1,13 +1,13 @@
 import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { birthDate } from './dates';
-import { displayText, emailAddress, nameText } from './fields';
+import { displayText, emailAddress, nameText, withoutDeceptiveCharacters } from './fields';
 
 /** Patients: what the desk registers, and how it searches (on blind indexes, see name-search.ts). */
-const kana = z
-  .string()
+// Kana and spaces only (ASCII or ideographic): not \s, which let tabs, line breaks and U+2028 in.
+const kana = withoutDeceptiveCharacters
   .transform((s) => s.normalize('NFKC').trim())
-  .pipe(z.string().min(1).max(100).regex(/^[\p{Script=Hiragana}\p{Script=Katakana}ー・\s　]+$/u, 'must be written in kana'));
+  .pipe(z.string().min(1).max(100).regex(/^[\p{Script=Hiragana}\p{Script=Katakana}ー・ 　]+$/u, 'must be written in kana'));
 const phone = z.string().trim().regex(/^\+?[0-9-]{6,20}$/, 'must be a phone number');
 const patientNumber = z.string().trim().regex(/^[A-Za-z0-9-]{1,20}$/, 'must be 1-20 letters, digits or "-"');
 

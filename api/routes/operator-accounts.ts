@@ -7,6 +7,7 @@ import { operatorActor } from '../actor';
 import { defineRoute } from '../route';
 import { idParams } from '../schemas';
 import type { AppDeps } from '../app';
+import { nameText } from '../../domain/fields';
 
 /** Operators and API keys, managed by platform admins (README: Operators). Every change is in the platform's operation log. */
 const admins = { tags: ['operator'], security: 'operator' as const, operatorRoles: ['platform-admin' as const] };
@@ -58,7 +59,7 @@ const toApiKey = (k: ApiKeyView) => ({
   lastUsedIp: k.lastUsedIp,
 });
 
-const name = z.string().trim().min(1).max(200);
+const name = nameText(200);
 const newOperator = z.strictObject({ email: z.string().email().max(254), name, roles: operatorRolesSchema }).meta({ id: 'NewOperator' });
 const operatorPatch = z
   .strictObject({ roles: operatorRolesSchema.optional(), state: z.enum(OPERATOR_STATES).optional(), name: name.optional() })
@@ -66,7 +67,7 @@ const operatorPatch = z
   .meta({ id: 'OperatorPatch' });
 const newApiKey = z
   .strictObject({
-    name: z.string().trim().min(1).max(100),
+    name: nameText(100),
     roles: operatorRolesSchema,
     expiresInSeconds: z.number().int().min(API_KEY_MIN_SECONDS).max(API_KEY_MAX_SECONDS),
   })

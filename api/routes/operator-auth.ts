@@ -10,6 +10,7 @@ import { defineRoute } from '../route';
 import type { AppDeps } from '../app';
 import { credentialJson } from './webauthn';
 import { userAgentOf } from '../user-agent';
+import { nameText } from '../../domain/fields';
 
 /**
  * An operator signs in (README: Operators): e-mail and password, then — on the first login —
@@ -119,7 +120,7 @@ export const operatorAuthRoutes = (deps: AppDeps) => [
     operationId: 'operatorPasskeyRegistrationVerify',
     summary: 'Register the passkey the browser created; an enrolling session is replaced by an active one',
     operatorStates: ['second_factor_enrollment_required', 'active'],
-    body: z.strictObject({ response: credentialJson, name: z.string().trim().min(1).max(64).optional() }),
+    body: z.strictObject({ response: credentialJson, name: nameText(64).optional() }),
     responses: {
       201: {
         description: 'Registered (when enrolling: a new, active session whose token is in the answer)',

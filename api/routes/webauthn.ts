@@ -7,6 +7,7 @@ import { clinicActor, sessionActor } from '../actor';
 import { defineRoute } from '../route';
 import { idParams } from '../schemas';
 import type { AppDeps } from '../app';
+import { nameText } from '../../domain/fields';
 
 /** Passkeys (WebAuthn) as the second factor: validate, call one use case (application/passkeys/), respond. */
 export const credentialJson = z
@@ -22,7 +23,7 @@ export const credentialJson = z
 
 const registrationVerifyBody = z.strictObject({
   response: credentialJson,
-  name: z.string().trim().min(1).max(64).optional(),
+  name: nameText(64).optional(),
 });
 const authenticationVerifyBody = z.strictObject({ response: credentialJson });
 

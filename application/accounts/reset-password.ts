@@ -1,6 +1,7 @@
 import { setInitialPassword } from '../../db/accounts';
 import { recordAudit } from '../../db/audit';
 import { commitThenDispatch } from '../commit-then-dispatch';
+import { withRefusalsLogged } from '../audit/refusals';
 import type { ClinicActor, Services } from '../deps';
 import { issueInitialPassword } from './initial-password';
 import { restartOnboarding } from './onboarding';
@@ -10,10 +11,21 @@ import { restartOnboarding } from './onboarding';
  * generated one, returned once —: sessions end and onboarding starts over.
  */
 export async function resetPassword(
-  deps: Pick<Services, 'db' | 'outbox' | 'passwords'>,
+  deps: Pick<Services, 'db' | 'outbox' | 'passwords' | 'log'>,
   actor: ClinicActor,
   accountId: string,
   opts: { initialPassword?: string } = {},
+): Promise<{ initialPassword?: string }> {
+  // A refusal (400 password_policy for a chosen password) is logged as denied.
+  const attempt = { action: 'account.password_reset', targetType: 'account', targetId: accountId };
+  return withRefusalsLogged(deps, actor.tenantId, actor.audit, attempt, () => reset(deps, actor, accountId, opts));
+}
+
+async function reset(
+  deps: Pick<Services, 'db' | 'outbox' | 'passwords'>,
+  actor: ClinicActor,
+  accountId: string,
+  opts: { initialPassword?: string },
 ): Promise<{ initialPassword?: string }> {
   const chosen = opts.initialPassword === undefined ? undefined : { password: opts.initialPassword, accountId };
   const { initialPassword, initial } = await issueInitialPassword(deps, actor.tenantId, chosen);

@@ -110,6 +110,8 @@ describe('the operation log', () => {
     const admin = (await call(stack.url, 'GET', '/v1/me', { token: c.adminToken })).body.accountId;
     const lastAdmin = await call(stack.url, 'PATCH', `/v1/accounts/${admin}`, { token: c.adminToken, json: { roles: ['staff'] } });
     expect([lastAdmin.status, lastAdmin.body.code]).toEqual([409, 'last_admin']);
+    const weak = await call(stack.url, 'POST', `/v1/accounts/${admin}/reset-password`, { token: c.adminToken, json: { initialPassword: 'weak' } });
+    expect([weak.status, weak.body.code]).toEqual([400, 'password_policy']);
     const lockout = await call(stack.url, 'PUT', '/v1/settings/network-allowlist', { token: c.adminToken, json: { cidrs: ['192.0.2.0/24'] } });
     expect([lockout.status, lockout.body.code]).toEqual([409, 'would_lock_out_self']);
     const slot = { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotOn(2, '11:00'), mode: 'in_person' };
@@ -123,6 +125,7 @@ describe('the operation log', () => {
     expect(denied).toEqual(
       expect.arrayContaining([
         ['account.roles_change', 'last_admin'],
+        ['account.password_reset', 'password_policy'],
         ['settings.network_allowlist', 'would_lock_out_self'],
         ['consultation.book', 'slot_taken'],
         ['consultation.book', 'slot_in_past'],

@@ -1,3 +1,4 @@
+import { createPatientSchema } from '../../domain/patient';
 import { displayText, nameText } from '../../domain/fields';
 
 describe('names', () => {
@@ -9,7 +10,7 @@ describe('names', () => {
   });
 
   it('refuses characters that make a name show something else, never cleaning them', () => {
-    for (const bad of ['山田\u0007太郎', '山田\n太郎', 'abc\u202Edcba', 'a\u200Bb', 'a\u2066b', '\uFEFF山田', 'x\u009Bz']) {
+    for (const bad of ['山田\u0007太郎', '山田\n太郎', 'abc\u202Edcba', 'a\u200Bb', 'a\u2066b', '\uFEFF山田', 'x\u009Bz', 'a\u2060b', 'a\u00ADb', 'a\u3164b', 'a\u{E0041}b', '山田\u2028']) {
       expect([JSON.stringify(bad), name.safeParse(bad).success]).toEqual([JSON.stringify(bad), false]);
     }
   });
@@ -18,5 +19,14 @@ describe('names', () => {
     expect(name.safeParse('山田\uD800').success).toBe(false);
     expect(displayText(300).safeParse('東京都\uDC00千代田区').success).toBe(false);
     expect(displayText(300).parse('東京都千代田区 🏥')).toBe('東京都千代田区 🏥');
+  });
+});
+
+describe('a patient\'s kana', () => {
+  const kanaOf = (kana: string) => createPatientSchema.safeParse({ name: '山田 太郎', kana, birthDate: '1980-04-01' });
+  it('takes kana with spaces, and refuses tabs, line breaks and invisible characters rather than keep or trim them', () => {
+    expect(kanaOf('ヤマダ タロウ').success).toBe(true);
+    expect(kanaOf('ヤマダ　タロウ').success).toBe(true);
+    for (const bad of ['ヤマ\tダ', 'ヤマ\nダ', 'ヤマ\uFEFFダ', '\tヤマダ', 'ヤマダ\u2028']) expect([JSON.stringify(bad), kanaOf(bad).success]).toEqual([JSON.stringify(bad), false]);
   });
 });

@@ -23,7 +23,11 @@ describe('network rules', () => {
     }
     expect(canonicalCidr('0.0.0.0/0')).toBe('0.0.0.0/0');
     expect(canonicalCidr('10.0.0.0/8')).toBe('10.0.0.0/8');
-    expect(canonicalCidr('::ffff:10.0.0.0/104')).toBe('::ffff:a00:0/104');
+    // An IPv4-mapped entry is IPv4 (clients arrive as IPv4; as IPv6 it matched no one).
+    expect(canonicalCidr('::ffff:10.0.0.0/104')).toBe('10.0.0.0/8');
+    expect(canonicalCidr('::ffff:127.0.0.1/128')).toBe('127.0.0.1/32');
+    expect(canonicalCidr('::ffff:0:0/95')).toBeUndefined();
+    expect(ipInCidrs('127.0.0.1', [canonicalCidr('::ffff:127.0.0.1/128')!])).toBe(true);
   });
   it('matches v4, v6 and v4-mapped v6 addresses', () => {
     expect(ipInCidrs('203.0.113.9', ['203.0.113.0/24'])).toBe(true);
