@@ -131,12 +131,6 @@ export function createContractEndActivities(deps: { db: Db; mailer: Mailer; temp
     },
 
     /**
-     * Cancels bookings that start at or after the end through each consultation's own workflow
-     * (the same update as a clinic's cancel, so its timers stop), logs each in the clinic's
-     * operation log, and mails the count to the contract addresses. Refusals (a booking that
-     * moved on meanwhile) and workflows already gone are skipped.
-     */
-    /**
      * Before a purge: cancels the clinic's export still being built (if any) and waits until its
      * workflow has closed, so that no archive or key appears after the purge deleted them.
      */
@@ -164,6 +158,12 @@ export function createContractEndActivities(deps: { db: Db; mailer: Mailer; temp
       return { cancelled };
     },
 
+    /**
+     * Cancels bookings that start at or after the end through each consultation's own workflow
+     * (the same update as a clinic's cancel, so its timers stop), logs each in the clinic's
+     * operation log, and mails the count to the contract addresses. Refusals (a booking that
+     * moved on meanwhile) and workflows already gone are skipped.
+     */
     async cancelBookingsAfterEnd(args: { tenantId: string; endsAtMs: number }): Promise<{ cancelled: number }> {
       const rows = await withTenant(deps.db, args.tenantId, (trx) => reservedFrom(trx, new Date(args.endsAtMs)));
       const { resumed, beat } = checkpoint<number>();

@@ -1,5 +1,6 @@
 import type { Db } from './connection';
 import { withTenant, type TenantTransaction } from './tenant-scope';
+import { contractSettled, type ContractState } from '../domain/contract';
 
 /**
  * Bookkeeping of clinics' master keys (`tenant_master_keys`: ids and versions only) and wrapped
@@ -33,8 +34,8 @@ export async function masterKeyState(db: Db, tenantId: string): Promise<{ active
     const active = await activeOf(trx, tenantId);
     const newest = (await trx('tenant_master_keys').where({ tenant_id: tenantId }).max('version as max').first()) as { max: number | null } | undefined;
     // A clinic whose data is being or has been deleted (or that no longer exists) gets no new key.
-    const tenant = (await trx('tenants').where({ id: tenantId }).first('contract_state')) as { contractState: string } | undefined;
-    return { active, nextVersion: (newest?.max ?? 0) + 1, deleted: !tenant || tenant.contractState === 'purging' || tenant.contractState === 'purged' };
+    const tenant = (await trx('tenants').where({ id: tenantId }).first('contract_state')) as { contractState: ContractState } | undefined;
+    return { active, nextVersion: (newest?.max ?? 0) + 1, deleted: !tenant || contractSettled(tenant.contractState) };
   });
 }
 

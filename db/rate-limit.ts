@@ -12,8 +12,9 @@ const windowStart = (windowSeconds: number, now = Date.now()) => new Date(Math.f
  * much of it still lies within one window of now, rounded up (with fixed windows alone every count
  * fell to 0 at the boundary, twice the limit for an attacker timing it). Counting only after the
  * attempt let a burst sent at once all pass the check before any of them was counted (60 parallel
- * guesses against a limit of 20 got 55 answers). The caller gives the attempt back (refundRateLimits) when it should not count: a
- * success, or a refusal that counts against some keys only.
+ * guesses against a limit of 20 got 55 answers). The caller gives the attempt back
+ * (refundRateLimits) when it should not count: a success, or a refusal that counts against some
+ * keys only.
  */
 export async function takeRateLimits(db: Db, keys: string[], windowSeconds: number, now = Date.now()): Promise<{ counts: Map<string, number>; windowStart: Date }> {
   const current = windowStart(windowSeconds, now);
