@@ -96,9 +96,11 @@ export function createContractEndActivities(deps: { db: Db; mailer: Mailer; temp
 
     /**
      * One contract notice to every contract address, once per address (sendEmailOnce, keyed by
-     * the end date and the step), read at send time. Returns how many addresses it went to.
+     * the workflow's plan generation and the step), read at send time. Returns how many addresses
+     * it went to. (Activities scheduled before generations existed carry none: keyed by the end
+     * date, as they were.)
      */
-    async mailContractNotice(args: { tenantId: string; kind: ContractNoticeKind; step: string; endsAtMs: number; previousEndsAtMs?: number; graceSec: number }): Promise<number> {
+    async mailContractNotice(args: { tenantId: string; kind: ContractNoticeKind; step: string; endsAtMs: number; previousEndsAtMs?: number; graceSec: number; generation?: string }): Promise<number> {
       const tenant = await findTenant(deps.db, args.tenantId);
       if (!tenant || tenant.contractState === 'purging' || tenant.contractState === 'purged') return 0;
       const text = contractNoticeMail(args.kind, tenant, {
@@ -112,7 +114,7 @@ export function createContractEndActivities(deps: { db: Db; mailer: Mailer; temp
         try {
           await sendEmailOnce(deps, {
             tenantId: tenant.id,
-            idempotencyKey: `contract-end/${tenant.id}/${args.endsAtMs}/${args.step}/${addressKey(to)}`,
+            idempotencyKey: `contract-end/${tenant.id}/${args.generation ?? args.endsAtMs}/${args.step}/${addressKey(to)}`,
             purpose: `contract_end.${args.kind}`,
             mail: { to, ...text },
           });
@@ -164,7 +166,7 @@ export function createContractEndActivities(deps: { db: Db; mailer: Mailer; temp
      * operation log, and mails the count to the contract addresses. Refusals (a booking that
      * moved on meanwhile) and workflows already gone are skipped.
      */
-    async cancelBookingsAfterEnd(args: { tenantId: string; endsAtMs: number }): Promise<{ cancelled: number }> {
+    async cancelBookingsAfterEnd(args: { tenantId: string; endsAtMs: number; generation?: string }): Promise<{ cancelled: number }> {
       const rows = await withTenant(deps.db, args.tenantId, (trx) => reservedFrom(trx, new Date(args.endsAtMs)));
       const { resumed, beat } = checkpoint<number>();
       let cancelled = resumed ?? 0;
@@ -189,7 +191,7 @@ export function createContractEndActivities(deps: { db: Db; mailer: Mailer; temp
         for (const to of tenant?.contractEmails ?? []) {
           await sendEmailOnce(deps, {
             tenantId: args.tenantId,
-            idempotencyKey: `contract-end/${args.tenantId}/${args.endsAtMs}/bookings-cancelled/${addressKey(to)}`,
+            idempotencyKey: `contract-end/${args.tenantId}/${args.generation ?? args.endsAtMs}/bookings-cancelled/${addressKey(to)}`,
             purpose: 'contract_end.bookings_cancelled',
             mail: { to, ...contractBookingsCancelledMail(tenant!, cancelled) },
           }).catch((err) => {

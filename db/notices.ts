@@ -115,18 +115,31 @@ export async function listNoticeMessages(trx: PlatformTransaction | TenantTransa
   return (await trx('notice_messages').where({ noticeId }).orderBy('seq').select('id', 'seq', 'kind', 'status', 'body', 'createdAt')) as MessageRow[];
 }
 
-/** Clinic ids among `ids` that do not exist. */
-export async function unknownClinics(trx: PlatformTransaction, ids: string[]): Promise<string[]> {
-  const { rows } = await trx.raw(`select u.id::text from unnest(?::uuid[]) as u(id) where not exists (select 1 from tenants t where t.id = u.id)`, [ids]);
-  return (rows as Array<{ id: string }>).map((r) => r.id);
+/**
+ * A clinic whose contract-end purge has begun is no one to tell: its data is (being) deleted, its
+ * contract addresses erased, and a row written for it now would outlive the deletion certificate.
+ */
+const REACHABLE = `contract_state not in ('purging', 'purged')`;
+
+/** Clinic ids among `ids` that do not exist, and those that exist but are purged (or being purged). */
+export async function clinicsNotToTell(trx: PlatformTransaction, ids: string[]): Promise<{ unknown: string[]; purged: string[] }> {
+  const { rows } = await trx.raw(
+    `select u.id::text, t.contract_state from unnest(?::uuid[]) as u(id) left join tenants t on t.id = u.id where t.id is null or not (t.${REACHABLE})`,
+    [ids],
+  );
+  const found = rows as Array<{ id: string; contract_state: string | null }>;
+  return { unknown: found.filter((r) => r.contract_state === null).map((r) => r.id), purged: found.filter((r) => r.contract_state !== null).map((r) => r.id) };
 }
 
-/** Adds clinics (or every clinic there is now) to the notice's targets; returns how many were new. */
+/** Adds clinics (or every clinic there is now that is not purged) to the notice's targets; returns how many were new. */
 export async function addNoticeTargets(trx: PlatformTransaction, noticeId: string, clinics: string[] | 'all'): Promise<number> {
   const { rowCount } =
     clinics === 'all'
-      ? await trx.raw(`insert into notice_targets (notice_id, tenant_id) select ?, id from tenants order by id on conflict do nothing`, [noticeId])
-      : await trx.raw(`insert into notice_targets (notice_id, tenant_id) select ?, id from unnest(?::uuid[]) as u(id) order by id on conflict do nothing`, [noticeId, clinics]);
+      ? await trx.raw(`insert into notice_targets (notice_id, tenant_id) select ?, id from tenants where ${REACHABLE} order by id on conflict do nothing`, [noticeId])
+      : await trx.raw(
+          `insert into notice_targets (notice_id, tenant_id) select ?, t.id from unnest(?::uuid[]) as u(id) join tenants t on t.id = u.id where t.${REACHABLE} order by t.id on conflict do nothing`,
+          [noticeId, clinics],
+        );
   return rowCount ?? 0;
 }
 
@@ -177,8 +190,9 @@ export interface TargetClinic {
 
 export async function targetsInRange(trx: PlatformTransaction, noticeId: string, after: number, upTo: number): Promise<TargetClinic[]> {
   const { rows } = await trx.raw(
+    // A clinic purged since it was targeted is skipped: nothing may be written for it any more.
     `select t.tenant_id, c.contract_emails from notice_targets t join tenants c on c.id = t.tenant_id
-      where t.notice_id = ? and t.added_seq > ? and t.added_seq <= ? order by t.added_seq`,
+      where t.notice_id = ? and t.added_seq > ? and t.added_seq <= ? and c.${REACHABLE} order by t.added_seq`,
     [noticeId, after, upTo],
   );
   return (rows as Array<{ tenant_id: string; contract_emails: string[] }>).map((r) => ({ tenantId: r.tenant_id, contractEmails: r.contract_emails }));

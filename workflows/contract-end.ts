@@ -50,6 +50,13 @@ export async function contractEndWorkflow(input: ContractEndInput): Promise<Cont
   /** The end the steps done so far were for; a different stored end re-plans. */
   let planned: { endsAtMs: number; plannedAtMs: number; steps: ContractStep[] } | undefined;
   const done = new Set<string>();
+  /**
+   * Which plan a mail belongs to (this run, and how many plans it has made): mails are sent once
+   * per plan and step, so an end set back to a date told before (X → Y → X, or X removed and set
+   * again) is told again rather than taken for a retry of the first mail.
+   */
+  let plans = 0;
+  const generation = () => `${workflowInfo().runId}.${plans}`;
 
   for (;;) {
     const seen = wakeups;
@@ -71,6 +78,7 @@ export async function contractEndWorkflow(input: ContractEndInput): Promise<Cont
             endsAtMs: c.endsAtMs ?? previous,
             previousEndsAtMs: previous,
             graceSec: c.graceSec,
+            generation: generation(),
           });
         }
         const wasTold = done.size > 0;
@@ -82,6 +90,7 @@ export async function contractEndWorkflow(input: ContractEndInput): Promise<Cont
           return result(planned ? 'cancelled' : 'no_end');
         }
         planned = { endsAtMs: c.endsAtMs, plannedAtMs: Date.now(), steps: contractSteps(c.endsAtMs, c.leadTimesSec, c.graceSec, Date.now()) };
+        plans += 1;
         progress.endsAt = new Date(c.endsAtMs).toISOString();
         // The "changed" mail already announced the new date.
         if (wasTold) done.add('announce');
@@ -99,14 +108,14 @@ export async function contractEndWorkflow(input: ContractEndInput): Promise<Cont
     switch (step.kind) {
       case 'announce':
       case 'reminder':
-        progress.noticesSent += await acts.mailContractNotice({ tenantId, kind: step.kind, step: step.key, endsAtMs: plan!.endsAtMs, graceSec: c.graceSec });
+        progress.noticesSent += await acts.mailContractNotice({ tenantId, kind: step.kind, step: step.key, endsAtMs: plan!.endsAtMs, graceSec: c.graceSec, generation: generation() });
         done.add(step.key);
         break;
       case 'end': {
         if ((await acts.startReadOnly({ tenantId, endsAtMs: plan!.endsAtMs })) === 'changed') continue;
         progress.state = 'read_only';
-        await purging.cancelBookingsAfterEnd({ tenantId, endsAtMs: plan!.endsAtMs });
-        progress.noticesSent += await acts.mailContractNotice({ tenantId, kind: 'end', step: 'end', endsAtMs: plan!.endsAtMs, graceSec: c.graceSec });
+        await purging.cancelBookingsAfterEnd({ tenantId, endsAtMs: plan!.endsAtMs, generation: generation() });
+        progress.noticesSent += await acts.mailContractNotice({ tenantId, kind: 'end', step: 'end', endsAtMs: plan!.endsAtMs, graceSec: c.graceSec, generation: generation() });
         done.add('end');
         break;
       }

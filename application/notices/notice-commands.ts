@@ -1,7 +1,7 @@
 import { isUuid } from '../../domain/ids';
 import type { Knex } from 'knex';
 import { recordPlatformEntry } from '../../db/platform-log';
-import { addNoticeTargets, findNotice, insertNotice, insertNoticeMessage, unknownClinics, type NewNotice, type NoticeRow } from '../../db/notices';
+import { addNoticeTargets, findNotice, insertNotice, insertNoticeMessage, clinicsNotToTell, type NewNotice, type NoticeRow } from '../../db/notices';
 import type { WorkflowIntent } from '../../db/outbox';
 import { enterPlatform, type PlatformTransaction } from '../../db/platform-scope';
 import type { AffectedClinics, NoticeKind } from '../../domain/notices';
@@ -41,11 +41,19 @@ export async function lockedNotice(trx: PlatformTransaction, id: string, kind: N
   return notice;
 }
 
-/** Adds target clinics; names every id that is not a clinic (400) rather than skipping it. */
+/**
+ * Adds target clinics; names every id that is not a clinic, or whose data the contract-end purge
+ * has deleted (or is deleting), with 400 rather than skipping it: the operator must know who is
+ * not told. 'all' means every clinic that can still be told.
+ */
 export async function addTargets(trx: PlatformTransaction, noticeId: string, clinics: AffectedClinics): Promise<number> {
   if (clinics !== 'all') {
-    const unknown = await unknownClinics(trx, clinics);
-    if (unknown.length > 0) throw validationFailed(unknown.map((id) => ({ field: 'affectedTenantIds', message: `no clinic has the id ${id}` })));
+    const { unknown, purged } = await clinicsNotToTell(trx, clinics);
+    const problems = [
+      ...unknown.map((id) => ({ field: 'affectedTenantIds', message: `no clinic has the id ${id}` })),
+      ...purged.map((id) => ({ field: 'affectedTenantIds', message: `the clinic ${id} has been deleted after its contract ended (or is being deleted): there is no one to tell` })),
+    ];
+    if (problems.length > 0) throw validationFailed(problems);
   }
   return addNoticeTargets(trx, noticeId, clinics);
 }

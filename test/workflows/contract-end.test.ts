@@ -194,6 +194,16 @@ describe('contract end', () => {
     const signIn = await call(stack.url, 'POST', '/v1/auth/login', { json: { tenant: c.clinic.slug, loginId: 'admin', password: STRONG_PASSWORD } });
     expect([signIn.status, signIn.body.code]).toEqual([401, 'invalid_credentials']);
     expect(Object.values(await rowsPerTable(tenantId)).every((n) => n === 0)).toBe(true);
+    // Nor does a notice: one naming the clinic is refused (the operator learns who is not told), one
+    // to every clinic passes it by; either way no row of it appears after the certificate.
+    const incident = { title: 't', description: 'd', severity: 'low', detectedAt: new Date().toISOString() };
+    const named = await op('POST', '/v1/operator/incidents', { ...incident, affectedTenantIds: [tenantId] });
+    expect([named.status, named.body.code, named.body.errors?.[0]?.message]).toEqual([400, 'validation_failed', expect.stringContaining('deleted')]);
+    const toAll = await op('POST', '/v1/operator/incidents', { ...incident, affectedTenantIds: 'all' });
+    expect(toAll.status).toBe(202);
+    expect((await op('POST', `/v1/operator/incidents/${toAll.body.id}/updates`, { status: 'resolved', message: 'done' })).status).toBe(202);
+    await stack.temporal.client.workflow.getHandle(toAll.body.workflowId).result();
+    expect(Object.values(await rowsPerTable(tenantId)).every((n) => n === 0)).toBe(true);
     // The platform log keeps ids only.
     const platformLog = await stack.database.ownerDb('platform_audit_events').where({ target_id: tenantId }).orderBy('seq');
     expect(platformLog.map((e: { action: string }) => e.action)).toEqual(
@@ -225,6 +235,17 @@ describe('contract end', () => {
     expect(await subjects(contract)).toEqual(expect.arrayContaining([expect.stringContaining('取り消されました')]));
     expect((await op('GET', `/v1/operator/tenants/${tenantId}`)).body.contractState).toBe('active');
     expect(await rowsPerTable(tenantId).then((r) => r.accounts)).toBeGreaterThan(0);
+
+    // The same end set again after it was removed is announced again (a new plan, not a retry of the old mail).
+    const announcements = async () => (await subjects(contract)).filter((s) => s.includes('ご契約終了のお知らせ') && s.includes(later.toISOString())).length;
+    // (Told above by the "changed" mail, not by an announcement.)
+    expect(await announcements()).toBe(0);
+    for (const n of [1, 2]) {
+      expect((await setEnd(tenantId, later)).body.contractState).toBe('ending');
+      await eventually(`announcement ${n}`, async () => (await announcements()) === n);
+      expect((await setEnd(tenantId, null)).status).toBe(200);
+      expect(((await handle(tenantId).result()) as ContractEndResult).outcome).toBe('cancelled');
+    }
   });
 
   it('refuses malformed contract ends and holds with 400', async () => {
