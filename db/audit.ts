@@ -194,7 +194,7 @@ export async function boundExportTransaction(trx: TenantTransaction): Promise<vo
   await trx.raw(`select set_config('statement_timeout', '600s', true), set_config('idle_in_transaction_session_timeout', '60s', true)`);
 }
 
-export async function copyAuditCsv(trx: TenantTransaction, f: AuditFilter, sink: NodeJS.WritableStream): Promise<void> {
+export async function copyAuditCsv(trx: TenantTransaction, f: AuditFilter, sink: NodeJS.WritableStream, opts: { end?: boolean } = {}): Promise<void> {
   const { sql, bindings } = filterSql(trx, f);
   // COPY takes no bind parameters, so the filter's values are written into the statement as
   // literals, quoted by pg's escapeLiteral (every quote and backslash escaped). They used to be
@@ -208,7 +208,7 @@ export async function copyAuditCsv(trx: TenantTransaction, f: AuditFilter, sink:
   const connection = await (trx.client as unknown as { acquireConnection(): Promise<PgConnection> }).acquireConnection();
   const rows = connection.query(new CsvCopyOut(`copy (select ${CSV_SELECT} from audit_events where ${where} order by seq) to stdout with (format csv)`));
   try {
-    await pipeline(rows, sink);
+    await pipeline(rows, sink, { end: opts.end ?? true });
   } catch (err) {
     // Mid-COPY the connection cannot take another statement (not even ROLLBACK): close its
     // socket. The server then ends COPY and rolls back; the pool discards the connection.

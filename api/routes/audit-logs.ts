@@ -79,7 +79,7 @@ export const auditLogRoutes = (deps: AppDeps) => {
       problems: { ...common.problems, 429: ['rate_limited'] },
       responses: { 200: { description: 'CSV, streamed', contentType: 'text/csv', schema: z.string() } },
       handler: async (ctx, { query }) => {
-        const csv = await exportAuditLog(deps, clinicActor(ctx), query, limits);
+        const csv = await exportAuditLog(deps, clinicActor(ctx), query, limits, { headOnly: ctx.method === 'HEAD' });
         ctx.status = 200;
         ctx.type = 'text/csv; charset=utf-8';
         ctx.attachment(`audit-log-${new Date().toISOString().slice(0, 10)}.csv`);

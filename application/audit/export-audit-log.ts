@@ -1,4 +1,4 @@
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { AUDIT_CSV_COLUMNS, boundExportTransaction, copyAuditCsv, recordAudit } from '../../db/audit';
 import { tooManyRequests } from '../../domain/problems';
 import type { ExportSlots } from '../../lib/export-slots';
@@ -17,8 +17,12 @@ export async function exportAuditLog(
   actor: ClinicActor,
   query: AuditFilterQuery,
   limits: AuditWindowLimits,
+  opts: { headOnly?: boolean } = {},
 ): Promise<Readable> {
   const filter = resolveAuditFilter(query, limits);
+  // A HEAD request (a download manager asking about the file) gets the headers of the same
+  // answer: the filter is checked, but no rows are read and nothing was exported, so nothing is logged.
+  if (opts.headOnly) return Readable.from([]);
   const release = deps.exports.tryAcquire(actor.tenantId);
   if (!release) throw tooManyRequests('rate_limited', 'An export is already running (for this clinic, or as many as the service allows at once). Retry shortly.', RETRY_AFTER_SECONDS);
   try {
@@ -34,8 +38,14 @@ export async function exportAuditLog(
   withTenant(deps.db, actor.tenantId, async (trx) => {
     // A reader that stalls cannot hold the connection for ever.
     await boundExportTransaction(trx);
-    await copyAuditCsv(trx, filter, csv);
+    await copyAuditCsv(trx, filter, csv, { end: false });
   })
+    // The export's slot is free before its client sees the end: a client that starts the next
+    // export the moment one finishes is not refused 429 by an export that is already over.
+    .then(() => {
+      release();
+      csv.end();
+    })
     .catch((err: Error) => {
       deps.log.warn({ err: err.message, requestId: actor.audit.requestId }, 'audit log export ended early');
       csv.destroy(err);
