@@ -108,6 +108,27 @@ export async function bookingLookups(trx: TenantTransaction, q: { idempotencyKey
   };
 }
 
+/**
+ * Claims an Idempotency-Key on one consultation for the request (action and body) whose hash is
+ * given. Answers `new` for the first claim, `repeat` when the key was claimed for the same
+ * request before, `reused` when it was claimed for a different one (another body or action).
+ */
+export async function claimActionKey(
+  trx: TenantTransaction,
+  k: { consultationId: string; action: string; keyHash: string; requestHash: string },
+): Promise<'new' | 'repeat' | 'reused'> {
+  const { rows } = await trx.raw(
+    `insert into consultation_action_keys (tenant_id, consultation_id, action, key_hash, request_hash) values (?, ?, ?, ?, ?)
+     on conflict do nothing returning 1`,
+    [tenantIdOf(trx)!, k.consultationId, k.action, k.keyHash, k.requestHash],
+  );
+  if (rows.length) return 'new';
+  const first = (await trx('consultation_action_keys')
+    .where({ consultation_id: k.consultationId, key_hash: k.keyHash })
+    .first('request_hash')) as { requestHash: string };
+  return first.requestHash === k.requestHash ? 'repeat' : 'reused';
+}
+
 export type SealedField = 'questionnaire' | 'note' | 'prescriptions' | 'cancelReason';
 
 /** Stores sealed content for an action on its way to the workflow; the update carries the id. */

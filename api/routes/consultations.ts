@@ -105,7 +105,7 @@ export const consultationRoutes = (deps: AppDeps) => {
       params: idParams,
       body: opts.body,
       responses: { 200: { description: 'The consultation after the action', schema: consultationSchema } },
-      problems: { 400: ['idempotency_key_required', ...(opts.badRequests ?? [])], 403: ['not_assigned_practitioner'], 404: [], 409: ['invalid_transition', 'content_missing', ...(opts.conflicts ?? [])], 413: [] },
+      problems: { 400: ['idempotency_key_required', ...(opts.badRequests ?? [])], 403: ['not_assigned_practitioner'], 404: [], 409: ['invalid_transition', 'content_missing', 'idempotency_key_reused', ...(opts.conflicts ?? [])], 413: [] },
       // A client that retries after a timeout or a 5xx sends the same key: the workflow answers the
       // first result instead of refusing the repeat as invalid_transition (or acting twice).
       idempotencyKey: 'optional',

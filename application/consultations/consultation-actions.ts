@@ -1,13 +1,14 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { WorkflowNotFoundError, type UpdateDefinition } from '@temporalio/common';
 import { consultationFieldContext } from '../../activities/consultations';
 import { recordAudit } from '../../db/audit';
-import { deletePayloads, findConsultation, storePayload, type ConsultationRow, type SealedField } from '../../db/consultations';
+import { claimActionKey, deletePayloads, findConsultation, storePayload, type ConsultationRow, type SealedField } from '../../db/consultations';
+import { canonicalJson } from '../../domain/canonical-json';
 import { getPractitioner } from '../../db/practitioners';
 import { assertOffered } from '../../domain/practitioner';
 import { withTenant } from '../../db/tenant-scope';
 import { isUuid } from '../../domain/ids';
-import { badRequest, forbidden, notFound, payloadTooLarge, Problem, serviceUnavailable } from '../../domain/problems';
+import { badRequest, conflict, forbidden, notFound, payloadTooLarge, Problem, serviceUnavailable } from '../../domain/problems';
 import {
   cancelUpdate,
   checkInUpdate,
@@ -52,7 +53,8 @@ async function update<Args extends unknown[]>(
   // The client's key names the update: Temporal answers a repeated update id with the first
   // update's outcome instead of running the handler again, so a retried request acts once. Hashed,
   // because the key is the client's text and the id is kept in the workflow's history.
-  const updateId = opts.idempotencyKey === undefined ? undefined : `${action}:${createHash('sha256').update(opts.idempotencyKey, 'utf8').digest('base64url')}`;
+  const keyHash = opts.idempotencyKey === undefined ? undefined : createHash('sha256').update(opts.idempotencyKey, 'utf8').digest('base64url');
+  const updateId = keyHash === undefined ? undefined : `${action}:${keyHash}`;
   const send = () =>
     deps.temporal.connection.withDeadline(Date.now() + UPDATE_DEADLINE_MS, () =>
       // The definitions are typed at each call below; the SDK's overloads cannot see through the generic.
@@ -61,7 +63,15 @@ async function update<Args extends unknown[]>(
   const entry = (outcome: 'success' | 'denied', details?: Record<string, unknown>) =>
     ({ action: `consultation.${action}`, outcome, targetType: 'consultation', targetId: row.id, details }) as const;
   let result: UpdateResult;
+  let claim: 'new' | 'repeat' | 'reused' = 'new';
   try {
+    // Temporal would answer a repeat with the first outcome whatever it carried: a key used for a
+    // different request is refused before anything is sent, not answered as if it had been done.
+    if (keyHash !== undefined && opts.requestHash !== undefined) {
+      const k = { consultationId: row.id, action, keyHash, requestHash: opts.requestHash };
+      claim = await withTenant(deps.db, actor.tenantId, (trx) => claimActionKey(trx, k));
+      if (claim === 'reused') throw conflict('idempotency_key_reused', 'This Idempotency-Key was used for a different request to this consultation; send a new key for a new request.');
+    }
     try {
       result = await send();
     } catch (err) {
@@ -79,7 +89,8 @@ async function update<Args extends unknown[]>(
   }
   // One transaction: the log entry, and the row as the action left it (payment, new times).
   const after = await withTenant(deps.db, actor.tenantId, async (trx) => {
-    await recordAudit(trx, actor.audit, entry('success'));
+    // A repeat is logged as one (the first request's entry says what was done).
+    await recordAudit(trx, actor.audit, entry('success', claim === 'repeat' ? { repeated: true } : undefined));
     return findConsultation(trx, row.id);
   });
   return { row: after ?? row, result };
@@ -105,7 +116,15 @@ export interface ActionResult {
 export interface ActionOptions {
   /** The request's Idempotency-Key: a repeat with the same key answers the first outcome. */
   idempotencyKey?: string;
+  /** What the key stands for (set by `act` from the request): the same key with another request is refused. */
+  requestHash?: string;
 }
+
+/**
+ * The request a key stands for: an HMAC under the key itself of the action and its input, so the
+ * stored hash does not fingerprint clinical text for anyone without the client's key.
+ */
+const requestHashOf = (key: string, action: string, input: unknown) => createHmac('sha256', key).update(canonicalJson({ action, input: input ?? null })).digest('base64url');
 
 /** Who may do an action to this consultation beyond the route's roles (e.g. only its own doctor starts it). */
 type Authorize = (deps: Deps, actor: ClinicActor, row: ConsultationRow) => Promise<void>;
@@ -124,7 +143,8 @@ const act =
     const args = await argsOf(deps, row, input, stasher(deps, row, stored));
     if (JSON.stringify(args).length > MAX_UPDATE_ARGS_BYTES) throw payloadTooLarge(MAX_UPDATE_ARGS_BYTES);
     try {
-      return await update(deps, actor, row, action, definition, args, opts);
+      const requestHash = opts.idempotencyKey === undefined ? undefined : requestHashOf(opts.idempotencyKey, action, input);
+      return await update(deps, actor, row, action, definition, args, { ...opts, requestHash });
     } catch (err) {
       // Refused or failed: what was stored for it will never be picked up (maintenance would remove it a day later).
       await withTenant(deps.db, row.tenantId, (trx) => deletePayloads(trx, stored)).catch(() => undefined);

@@ -26,6 +26,7 @@ import * as m20270101000003 from './20270101000003_operators';
 import * as m20270101000004 from './20270101000004_platform_operation_log';
 import * as m20270105000001 from './20270105000001_data_exports';
 import * as m20270106000001 from './20270106000001_notice_resends';
+import * as m20270107000001 from './20270107000001_consultation_action_keys';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -59,6 +60,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20270101000004_platform_operation_log': m20270101000004,
   '20270105000001_data_exports': m20270105000001,
   '20270106000001_notice_resends': m20270106000001,
+  '20270107000001_consultation_action_keys': m20270107000001,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

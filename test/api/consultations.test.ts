@@ -205,6 +205,23 @@ describe('the consultation lifecycle through the API', () => {
     const answers = [...(await Promise.all([checkIn(), checkIn()])), await checkIn()];
     expect(answers.map((a) => [a.status, a.body.status])).toEqual([[200, 'checked_in'], [200, 'checked_in'], [200, 'checked_in']]);
     expect(await stack.database.ownerDb('consultation_events').where({ consultation_id: id, type: 'checkIn' })).toHaveLength(1);
+    // The operation log says so: one check-in, two repeats of it.
+    const logged = async () =>
+      (await stack.database.ownerDb('audit_events').where({ target_id: id }).whereNot({ action: 'consultation.book' }).whereLike('action', 'consultation.%').orderBy('seq')).map(
+        (e: { action: string; outcome: string; details: Record<string, unknown> | null }) => [e.action, e.outcome, e.details?.repeated ?? e.details?.code ?? null],
+      );
+    // (The two at once may be logged in either order.)
+    expect((await logged()).sort()).toEqual([
+      ['consultation.check-in', 'success', null],
+      ['consultation.check-in', 'success', true],
+      ['consultation.check-in', 'success', true],
+    ]);
+    // The same key with another request (here another action, with a body) is refused, not answered
+    // with the check-in's outcome as if the cancellation had been done.
+    const reused = await call(stack.url, 'POST', `/v1/consultations/${id}/cancel`, { token: c.staffToken, json: { reason: 'やはり取り消し' }, headers: { 'idempotency-key': key } });
+    expect([reused.status, reused.body.code]).toEqual([409, 'idempotency_key_reused']);
+    expect((await stack.database.ownerDb('consultations').where({ id }).first()).status).toBe('checked_in');
+    expect((await logged()).at(-1)).toEqual(['consultation.cancel', 'denied', 'idempotency_key_reused']);
     // The key is the client's text: the workflow's history keeps only its hash.
     const history = await stack.temporal.client.workflow.getHandle(booked.body.workflowId).fetchHistory();
     expect(JSON.stringify(history)).not.toContain(key);

@@ -4768,7 +4768,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict with the current state: `content_missing`, `invalid_transition` */
+            /** @description Conflict with the current state: `content_missing`, `idempotency_key_reused`, `invalid_transition` */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4777,7 +4777,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "content_missing" | "invalid_transition";
+                        code?: "content_missing" | "idempotency_key_reused" | "invalid_transition";
                     };
                 };
             };
@@ -4899,7 +4899,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict with the current state: `content_missing`, `invalid_transition` */
+            /** @description Conflict with the current state: `content_missing`, `idempotency_key_reused`, `invalid_transition` */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4908,7 +4908,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "content_missing" | "invalid_transition";
+                        code?: "content_missing" | "idempotency_key_reused" | "invalid_transition";
                     };
                 };
             };
@@ -5040,7 +5040,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict with the current state: `content_missing`, `invalid_transition` */
+            /** @description Conflict with the current state: `content_missing`, `idempotency_key_reused`, `invalid_transition` */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5049,7 +5049,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "content_missing" | "invalid_transition";
+                        code?: "content_missing" | "idempotency_key_reused" | "invalid_transition";
                     };
                 };
             };
@@ -5319,7 +5319,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict with the current state: `content_missing`, `invalid_transition` */
+            /** @description Conflict with the current state: `content_missing`, `idempotency_key_reused`, `invalid_transition` */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5328,7 +5328,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "content_missing" | "invalid_transition";
+                        code?: "content_missing" | "idempotency_key_reused" | "invalid_transition";
                     };
                 };
             };
@@ -5458,7 +5458,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict with the current state: `content_missing`, `invalid_transition` */
+            /** @description Conflict with the current state: `content_missing`, `idempotency_key_reused`, `invalid_transition` */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5467,7 +5467,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "content_missing" | "invalid_transition";
+                        code?: "content_missing" | "idempotency_key_reused" | "invalid_transition";
                     };
                 };
             };
@@ -5596,7 +5596,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict with the current state: `content_missing`, `invalid_transition`, `slot_taken` */
+            /** @description Conflict with the current state: `content_missing`, `idempotency_key_reused`, `invalid_transition`, `slot_taken` */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5605,7 +5605,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "content_missing" | "invalid_transition" | "slot_taken";
+                        code?: "content_missing" | "idempotency_key_reused" | "invalid_transition" | "slot_taken";
                     };
                 };
             };
@@ -5727,7 +5727,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict with the current state: `content_missing`, `invalid_transition` */
+            /** @description Conflict with the current state: `content_missing`, `idempotency_key_reused`, `invalid_transition` */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5736,7 +5736,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "content_missing" | "invalid_transition";
+                        code?: "content_missing" | "idempotency_key_reused" | "invalid_transition";
                     };
                 };
             };
