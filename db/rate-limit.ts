@@ -16,10 +16,20 @@ const windowStart = (windowSeconds: number, now = Date.now()) => new Date(Math.f
  * (refundRateLimits) when it should not count: a success, or a refusal that counts against some
  * keys only.
  */
-export async function takeRateLimits(db: Db, keys: string[], windowSeconds: number, now = Date.now()): Promise<{ counts: Map<string, number>; windowStart: Date }> {
+export interface TakenLimits {
+  counts: Map<string, number>;
+  windowStart: Date;
+  /**
+   * For a refused attempt (given back): seconds until the first of these throttles that is over
+   * its limit lets one more attempt through, if nobody tries meanwhile; the longest of them.
+   */
+  retryAfter: (throttles: Array<{ key: string; limit: number }>) => number;
+}
+
+export async function takeRateLimits(db: Db, keys: string[], windowSeconds: number, now = Date.now()): Promise<TakenLimits> {
   const current = windowStart(windowSeconds, now);
   const previous = new Date(current.getTime() - windowSeconds * 1000);
-  if (keys.length === 0) return { counts: new Map(), windowStart: current };
+  if (keys.length === 0) return { counts: new Map(), windowStart: current, retryAfter: () => 1 };
   if (Math.random() < 0.01) await pruneRateLimits(db, Math.max(windowSeconds * 2, 86_400));
   const { rows } = await db.raw(
     `with taken as (
@@ -31,8 +41,43 @@ export async function takeRateLimits(db: Db, keys: string[], windowSeconds: numb
     [...keys.flatMap((k) => [k, current]), previous],
   );
   const previousWeight = 1 - (now - current.getTime()) / (windowSeconds * 1000);
-  const byKey = new Map((rows as Array<{ key: string; current: number; previous: number }>).map((r) => [r.key, Math.ceil(r.current + r.previous * previousWeight)]));
-  return { counts: new Map(keys.map((k) => [k, byKey.get(k) ?? 1])), windowStart: current };
+  const raw = new Map((rows as Array<{ key: string; current: number; previous: number }>).map((r) => [r.key, { current: r.current, previous: r.previous }]));
+  const byKey = new Map([...raw].map(([k, r]) => [k, Math.ceil(r.current + r.previous * previousWeight)]));
+  return {
+    counts: new Map(keys.map((k) => [k, byKey.get(k) ?? 1])),
+    windowStart: current,
+    retryAfter: (throttles) =>
+      Math.max(
+        1,
+        ...throttles.map((t) => {
+          const r = raw.get(t.key) ?? { current: 1, previous: 0 };
+          // The refused attempt is given back: what stays counted is one less.
+          return secondsUntilAllowed({ current: r.current - 1, previous: r.previous }, t.limit, windowSeconds, current.getTime(), now);
+        }),
+      ),
+  };
+}
+
+/**
+ * When the sliding count (current + previous × the share of the previous window still within
+ * one window of now) lets one more attempt (+1) through without exceeding `limit`, if none is
+ * counted meanwhile: later in this window as the previous one slides out, or in the next one as
+ * this one does. Seconds from `now`, at least 1. (The fixed window's remainder said "retry in 3 s"
+ * at the boundary when the sliding count would still refuse for minutes.)
+ */
+export function secondsUntilAllowed(counts: { current: number; previous: number }, limit: number, windowSeconds: number, windowStartMs: number, now: number): number {
+  const w = windowSeconds * 1000;
+  let at: number;
+  if (counts.current + 1 <= limit) {
+    // This window: current + 1 + previous × (1 − f) ≤ limit.
+    const f = counts.previous > 0 ? 1 - (limit - counts.current - 1) / counts.previous : 0;
+    at = windowStartMs + Math.max(0, f) * w;
+  } else {
+    // The next window: 1 + current × (1 − f) ≤ limit.
+    const f = counts.current > 0 ? 1 - (limit - 1) / counts.current : 0;
+    at = windowStartMs + w + Math.max(0, f) * w;
+  }
+  return Math.max(1, Math.ceil((at - now) / 1000));
 }
 
 /** Gives back attempts taken by takeRateLimits (in the window they were taken in). */
@@ -40,10 +85,6 @@ export async function refundRateLimits(db: Db, keys: string[], taken: Date): Pro
   if (keys.length === 0) return;
   await db('rate_limits').whereIn('key', keys).where({ window_start: taken }).where('count', '>', 0).decrement('count', 1);
 }
-
-/** Seconds until the current window ends (for Retry-After). */
-export const secondsLeftInWindow = (windowSeconds: number) =>
-  Math.max(1, Math.ceil((windowStart(windowSeconds).getTime() + windowSeconds * 1000 - Date.now()) / 1000));
 
 export async function pruneRateLimits(db: Db, olderThanSeconds: number): Promise<number> {
   return db('rate_limits').where('window_start', '<', new Date(Date.now() - olderThanSeconds * 1000)).delete();

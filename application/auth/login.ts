@@ -3,7 +3,7 @@ import { recordAudit, type AuditContext } from '../../db/audit';
 import { countLoginIdFailure, loginIdLockedUntil } from '../../db/login-failures';
 import { recordLoginProbe } from '../../db/login-probes';
 import type { AccountRow } from '../../db/models/account';
-import { refundRateLimits, secondsLeftInWindow, takeRateLimits } from '../../db/rate-limit';
+import { refundRateLimits, takeRateLimits } from '../../db/rate-limit';
 import { createSession } from '../../db/sessions';
 import { getSettings } from '../../db/settings';
 import type { TenantTransaction } from '../../db/tenant-scope';
@@ -98,10 +98,10 @@ async function attempt(deps: Deps, actor: Actor, req: LoginRequest, target: Targ
   const keys = target.throttles.map((t) => t.key);
   // Counted as a failure before it runs (so a burst sent at once is held to the limits too) and
   // given back below when it is not one. A refused attempt does not count.
-  const { counts, windowStart } = await takeRateLimits(deps.db, keys, window);
+  const { counts, windowStart, retryAfter } = await takeRateLimits(deps.db, keys, window);
   if (target.throttles.some((t) => counts.get(t.key)! > t.limit)) {
     await refundRateLimits(deps.db, keys, windowStart);
-    throw tooManyRequests('rate_limited', 'Too many failed logins. Try again later.', secondsLeftInWindow(window));
+    throw tooManyRequests('rate_limited', 'Too many failed logins. Try again later.', retryAfter(target.throttles));
   }
   let outcome: Outcome;
   try {

@@ -5,7 +5,7 @@ import { createOperatorSession, findOperator, findOperatorByEmail, listOperatorP
 import { withPlatform, type PlatformTransaction } from '../../db/platform-scope';
 import { withTenant } from '../../db/tenant-scope';
 import { NO_CLINIC } from '../../domain/ids';
-import { refundRateLimits, secondsLeftInWindow, takeRateLimits } from '../../db/rate-limit';
+import { refundRateLimits, takeRateLimits } from '../../db/rate-limit';
 import { isLocked } from '../../domain/lockout';
 import { addressKey } from '../../domain/network';
 import { normaliseOperatorEmail, OPERATOR_PASSWORD_POLICY } from '../../domain/operators';
@@ -54,10 +54,10 @@ export async function loginOperator(deps: OperatorDeps, audit: AuditContext, req
   ];
   // Taken before the attempt runs (a burst sent at once is held to the limits too), given back when it was no failure.
   const keys = throttles.map((t) => t.key);
-  const { counts, windowStart } = await takeRateLimits(deps.db, keys, s.loginRateWindowSeconds);
+  const { counts, windowStart, retryAfter } = await takeRateLimits(deps.db, keys, s.loginRateWindowSeconds);
   if (throttles.some((t) => counts.get(t.key)! > t.limit)) {
     await refundRateLimits(deps.db, keys, windowStart);
-    throw tooManyRequests('rate_limited', 'Too many failed logins. Try again later.', secondsLeftInWindow(s.loginRateWindowSeconds));
+    throw tooManyRequests('rate_limited', 'Too many failed logins. Try again later.', retryAfter(throttles));
   }
   let outcome: Outcome;
   try {

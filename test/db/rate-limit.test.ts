@@ -42,3 +42,26 @@ it('counts a burst sent at once one by one: each attempt sees those before it', 
   const counts = await Promise.all(Array.from({ length: 30 }, () => take(key, boundary)));
   expect(counts.map((c) => c.count).sort((a, b) => a! - b!)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
 });
+
+it('says in Retry-After when the sliding count lets the next attempt through, not when the fixed window ends', async () => {
+  const key = newKey();
+  const limit = [{ key, limit: 3 }];
+  for (let i = 0; i < 3; i += 1) await take(key, boundary - 2_000);
+  // Just after the boundary the previous window still counts in full: refused (and given back).
+  const refused = await takeRateLimits(t.db, [key], WINDOW, boundary + 1_000);
+  expect(refused.counts.get(key)).toBe(4);
+  await refundRateLimits(t.db, [key], refused.windowStart);
+  // 1 + 3 × (1 − f) ≤ 3 once a third of this window has passed: 200 s after the boundary, 199 s from now.
+  expect(refused.retryAfter(limit)).toBe(199);
+  // The answer holds: refused a moment before, let through then.
+  const early = await takeRateLimits(t.db, [key], WINDOW, boundary + 198_000);
+  expect(early.counts.get(key)).toBe(4);
+  await refundRateLimits(t.db, [key], early.windowStart);
+  expect((await take(key, boundary + 200_000)).count).toBe(3);
+  // Over the limit within this window alone: allowed again once enough of it has slid out in the next.
+  for (let i = 0; i < 2; i += 1) await take(key, boundary + 201_000);
+  const full = await takeRateLimits(t.db, [key], WINDOW, boundary + 202_000);
+  await refundRateLimits(t.db, [key], full.windowStart);
+  // This window holds 3: in the next, 1 + 3 × (1 − f) ≤ 3 at f = 1/3, i.e. 800 s after the boundary.
+  expect(full.retryAfter(limit)).toBe(800 - 202);
+});
