@@ -36,6 +36,8 @@ import { contractBookingsCancelledMail, contractNoticeMail, deletionCertificateM
 export interface ContractEndServices {
   leadTimesSec: number[];
   graceSec: number;
+  /** The least time between lifting a legal hold and the purge (0: at once, if the grace is over). */
+  holdReleaseNoticeSec?: number;
   /** The purge's own pool (PURGE_DATABASE_URL); undefined when not configured: purges then fail visibly and retry. */
   purgeDb: () => Db | undefined;
   batchRows: number;
@@ -46,6 +48,17 @@ export interface ContractEndServices {
 }
 
 export const PURGE_NOT_CONFIGURED = 'PurgeNotConfigured';
+
+/** What the contract-end workflow plans from: the stored contract and this worker's timings. Ids and times only. */
+export interface ContractPlan {
+  endsAtMs: number | null;
+  state: ContractState;
+  legalHold: boolean;
+  holdLiftedAtMs: number | null;
+  leadTimesSec: number[];
+  graceSec: number;
+  holdReleaseNoticeSec: number;
+}
 
 /** The object-key prefix every stored file of a clinic lives under (application/processes/upload-file.ts). */
 export const clinicObjectPrefix = (tenantId: string) => `tenants/${tenantId}/`;
@@ -87,11 +100,11 @@ export function createContractEndActivities(deps: { db: Db; mailer: Mailer; temp
 
   return {
     /** The contract as stored, with the timings from this worker's configuration. Ids and times only. */
-    async loadContractPlan(args: { tenantId: string }): Promise<{ endsAtMs: number | null; state: ContractState; legalHold: boolean; leadTimesSec: number[]; graceSec: number } | null> {
+    async loadContractPlan(args: { tenantId: string }): Promise<ContractPlan | null> {
       const c = await loadContract(deps.db, args.tenantId);
       if (!c) return null;
-      const { leadTimesSec, graceSec } = services();
-      return { endsAtMs: c.endsAtMs, state: c.state, legalHold: c.legalHold, leadTimesSec, graceSec };
+      const { leadTimesSec, graceSec, holdReleaseNoticeSec = 0 } = services();
+      return { endsAtMs: c.endsAtMs, state: c.state, legalHold: c.legalHold, holdLiftedAtMs: c.holdLiftedAtMs, leadTimesSec, graceSec, holdReleaseNoticeSec };
     },
 
     /**
@@ -100,12 +113,22 @@ export function createContractEndActivities(deps: { db: Db; mailer: Mailer; temp
      * it went to. (Activities scheduled before generations existed carry none: keyed by the end
      * date, as they were.)
      */
-    async mailContractNotice(args: { tenantId: string; kind: ContractNoticeKind; step: string; endsAtMs: number; previousEndsAtMs?: number; graceSec: number; generation?: string }): Promise<number> {
+    async mailContractNotice(args: {
+      tenantId: string;
+      kind: ContractNoticeKind;
+      step: string;
+      endsAtMs: number;
+      previousEndsAtMs?: number;
+      graceSec: number;
+      generation?: string;
+      /** The deletion date when it is not the end plus the grace (after a lifted hold). */
+      purgeAtMs?: number;
+    }): Promise<number> {
       const tenant = await findTenant(deps.db, args.tenantId);
       if (!tenant || tenant.contractState === 'purging' || tenant.contractState === 'purged') return 0;
       const text = contractNoticeMail(args.kind, tenant, {
         endsAt: new Date(args.endsAtMs),
-        purgeAt: new Date(purgeAt(args.endsAtMs, args.graceSec)),
+        purgeAt: new Date(args.purgeAtMs ?? purgeAt(args.endsAtMs, args.graceSec)),
         previousEndsAt: args.previousEndsAtMs === undefined ? undefined : new Date(args.previousEndsAtMs),
         held: tenant.legalHold !== null,
       });
@@ -203,8 +226,8 @@ export function createContractEndActivities(deps: { db: Db; mailer: Mailer; temp
     },
 
     /** The grace period is over: purging begins unless held or changed (re-checked under the clinic's row lock). */
-    async beginClinicPurge(args: { tenantId: string; endsAtMs: number; graceSec: number }): Promise<'purging' | 'held' | 'changed'> {
-      const outcome = await beginPurge(deps.db, args.tenantId, args.endsAtMs, args.graceSec);
+    async beginClinicPurge(args: { tenantId: string; endsAtMs: number; graceSec: number; holdReleaseNoticeSec?: number }): Promise<'purging' | 'held' | 'changed'> {
+      const outcome = await beginPurge(deps.db, args.tenantId, args.endsAtMs, args.graceSec, args.holdReleaseNoticeSec);
       if (outcome === 'purging') {
         await recordOperatorAction(deps.db, SYSTEM, { action: 'contract.purge_started', targetType: 'tenant', targetId: args.tenantId });
       }

@@ -15,12 +15,20 @@ export interface Contract {
   endsAtMs: number | null;
   state: ContractState;
   legalHold: boolean;
+  /** When the last legal hold was lifted (the purge then waits a notice period from it). */
+  holdLiftedAtMs: number | null;
 }
 
 export async function loadContract(db: Db, tenantId: string): Promise<Contract | undefined> {
   const row = await TenantRow.query(db).findById(tenantId);
   if (!row) return undefined;
-  return { slug: row.slug, endsAtMs: row.contractEndsAt?.getTime() ?? null, state: row.contractState, legalHold: row.legalHoldReason !== null };
+  return {
+    slug: row.slug,
+    endsAtMs: row.contractEndsAt?.getTime() ?? null,
+    state: row.contractState,
+    legalHold: row.legalHoldReason !== null,
+    holdLiftedAtMs: row.legalHoldLiftedAt?.getTime() ?? null,
+  };
 }
 
 /** The end has passed: read-only, if the stored end is still this one and has passed on the database's clock. */
@@ -35,19 +43,24 @@ export async function markReadOnly(db: Db, tenantId: string, endsAtMs: number): 
 
 /**
  * The grace period is over: purging begins, unless a legal hold stands, the end moved, or the
- * grace is not over on the database's clock. Once purging, nothing about the contract can change.
+ * grace (and, when given, the notice after a lifted hold) is not over on the database's clock.
+ * Once purging, nothing about the contract can change.
  */
-export async function beginPurge(db: Db, tenantId: string, endsAtMs: number, graceSec: number): Promise<'purging' | 'held' | 'changed'> {
+export async function beginPurge(db: Db, tenantId: string, endsAtMs: number, graceSec: number, holdReleaseNoticeSec?: number): Promise<'purging' | 'held' | 'changed'> {
   return db.transaction(async (trx) => {
     const row = await TenantRow.query(trx).findById(tenantId).forUpdate();
     if (!row) return 'changed';
     if (row.contractState === 'purging' || row.contractState === 'purged') return 'purging';
     if (row.contractEndsAt?.getTime() !== endsAtMs) return 'changed';
     if (row.legalHoldReason !== null) return 'held';
-    const n = await TenantRow.query(trx)
+    const q = TenantRow.query(trx)
       .patch({ contractState: 'purging', updatedAt: trx.fn.now() as never })
       .where({ id: tenantId })
       .where('contractEndsAt', '<=', trx.raw('now() - make_interval(secs => ?)', [graceSec]));
+    if (holdReleaseNoticeSec !== undefined) {
+      void q.where((w) => w.whereNull('legalHoldLiftedAt').orWhere('legalHoldLiftedAt', '<=', trx.raw('now() - make_interval(secs => ?)', [holdReleaseNoticeSec])));
+    }
+    const n = await q;
     return n > 0 ? 'purging' : 'changed';
   });
 }
@@ -67,8 +80,10 @@ export async function setLegalHold(trx: Knex.Transaction, tenantId: string, reas
   const previousReason = row.legalHoldReason;
   if (reason === previousReason) return { changed: false, previousReason };
   const since = reason === null ? null : previousReason === null ? (trx.fn.now() as never) : row.legalHoldAt;
+  // Lifting is dated: the purge waits a notice period from it (beginPurge), so the clinic is told the new date first.
+  const lifted = reason === null && previousReason !== null ? { legalHoldLiftedAt: trx.fn.now() as never } : {};
   await TenantRow.query(trx)
-    .patch({ legalHoldReason: reason, legalHoldAt: since, updatedAt: trx.fn.now() as never })
+    .patch({ legalHoldReason: reason, legalHoldAt: since, ...lifted, updatedAt: trx.fn.now() as never })
     .where({ id: tenantId });
   return { changed: true, previousReason };
 }
@@ -81,7 +96,7 @@ export async function contractEmails(db: Db, tenantId: string): Promise<string[]
 /** The tombstone: only id, slug and state remain of the clinic in the registry. */
 export async function finishPurge(db: Db, tenantId: string): Promise<void> {
   await TenantRow.query(db)
-    .patch({ contractState: 'purged', name: '(deleted)', contractEmails: [], legalHoldReason: null, legalHoldAt: null, updatedAt: db.fn.now() as never })
+    .patch({ contractState: 'purged', name: '(deleted)', contractEmails: [], legalHoldReason: null, legalHoldAt: null, legalHoldLiftedAt: null, updatedAt: db.fn.now() as never })
     .where({ id: tenantId })
     .whereIn('contractState', ['purging', 'purged']);
 }

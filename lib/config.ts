@@ -320,6 +320,8 @@ const schema = z
       .refine((list) => new Set(list).size === list.length, 'must not name the same lead time twice')
       .default([60 * DAY, 14 * DAY]),
     CONTRACT_GRACE_SECONDS: int(1, 365 * DAY).default(30 * DAY),
+    /** After a legal hold is lifted, the purge waits at least this long, and the clinic is told the date. */
+    CONTRACT_HOLD_RELEASE_NOTICE_SECONDS: int(0, 365 * DAY).default(14 * DAY),
     PURGE_DATABASE_URL: postgresUrl.optional(),
     PURGE_BATCH_ROWS: int(100, 100_000).default(5_000),
     DELETION_CERTIFICATE_KEY: z.string().min(32, 'must be at least 32 characters').optional(),

@@ -13,6 +13,7 @@ export function contractEndServices(config: Config): ContractEndServices & { clo
   return {
     leadTimesSec: config.CONTRACT_NOTICE_LEAD_SECONDS,
     graceSec: config.CONTRACT_GRACE_SECONDS,
+    holdReleaseNoticeSec: config.CONTRACT_HOLD_RELEASE_NOTICE_SECONDS,
     purgeDb: () => {
       if (!config.PURGE_DATABASE_URL) return undefined;
       return (purgeDb ??= createDb({ url: config.PURGE_DATABASE_URL, poolMax: 2, applicationName: 'for-clinic-purge', as: 'purge' }));

@@ -57,6 +57,14 @@ export async function contractEndWorkflow(input: ContractEndInput): Promise<Cont
    */
   let plans = 0;
   const generation = () => `${workflowInfo().runId}.${plans}`;
+  /**
+   * Lifting a legal hold does not delete at once: the purge waits until the notice period after
+   * the lifting has passed, and the clinic is told the date. Decided once per run: runs begun
+   * before this existed replay (and go on) without it.
+   */
+  const holdReleaseNotice = patched('hold-release-notice');
+  /** The lifting this run has told the clinic about. */
+  let toldLiftMs: number | null = null;
 
   for (;;) {
     const seen = wakeups;
@@ -96,6 +104,21 @@ export async function contractEndWorkflow(input: ContractEndInput): Promise<Cont
         if (wasTold) done.add('announce');
       }
     }
+    const liftedAtMs = c.holdLiftedAtMs ?? null;
+    const purgeNotBefore = (endsAtMs: number) => Math.max(endsAtMs + c.graceSec * 1000, liftedAtMs === null ? 0 : liftedAtMs + (c.holdReleaseNoticeSec ?? 0) * 1000);
+    // A hold lifted while this end stands (not one lifted before it was planned): say when the data goes.
+    if (holdReleaseNotice && planned && c.state !== 'purging' && !c.legalHold && liftedAtMs !== null && liftedAtMs > planned.plannedAtMs && liftedAtMs !== toldLiftMs) {
+      toldLiftMs = liftedAtMs;
+      progress.noticesSent += await acts.mailContractNotice({
+        tenantId,
+        kind: 'hold_lifted',
+        // Keyed by the lifting itself: a later run (a restart) does not tell the same lifting twice.
+        step: `hold-lifted-${liftedAtMs}`,
+        endsAtMs: planned.endsAtMs,
+        graceSec: c.graceSec,
+        purgeAtMs: purgeNotBefore(planned.endsAtMs),
+      });
+    }
     const plan = planned;
     if (!plan && c.state !== 'purging') return result('no_end');
     const step = c.state === 'purging' ? ({ key: 'purge', kind: 'purge', at: 0 } as ContractStep) : plan!.steps.find((s) => !done.has(s.key))!;
@@ -121,7 +144,19 @@ export async function contractEndWorkflow(input: ContractEndInput): Promise<Cont
       }
       case 'purge': {
         if (c.state !== 'purging') {
-          const begun = await acts.beginClinicPurge({ tenantId, endsAtMs: plan!.endsAtMs, graceSec: c.graceSec });
+          const notBefore = purgeNotBefore(plan!.endsAtMs);
+          if (holdReleaseNotice && !c.legalHold && notBefore > Date.now()) {
+            // A hold was lifted lately: the notice period runs first (woken early by any change).
+            progress.next = { kind: 'purge', at: new Date(notBefore).toISOString() };
+            await condition(() => wakeups !== seen, notBefore - Date.now());
+            continue;
+          }
+          const begun = await acts.beginClinicPurge({
+            tenantId,
+            endsAtMs: plan!.endsAtMs,
+            graceSec: c.graceSec,
+            ...(holdReleaseNotice ? { holdReleaseNoticeSec: c.holdReleaseNoticeSec } : {}),
+          });
           if (begun === 'held') {
             // Legal hold: wait for the next change (a lift, or a new date), however long.
             progress.next = { kind: 'legal_hold', at: new Date(step.at).toISOString() };

@@ -5,7 +5,7 @@ import type { MailText } from '../../lib/mailer';
  * Contract-end mails to a clinic's contract addresses (Japanese first, English below). They name
  * the clinic, the dates (Japan time and UTC) and what to do; never patient data.
  */
-export type ContractNoticeKind = 'announce' | 'reminder' | 'end' | 'changed' | 'cancelled';
+export type ContractNoticeKind = 'announce' | 'reminder' | 'end' | 'changed' | 'cancelled' | 'hold_lifted';
 
 interface Clinic {
   name: string;
@@ -89,6 +89,21 @@ export function contractNoticeMail(kind: ContractNoticeKind, clinic: Clinic, dat
           '',
           `The end of the contract moved from ${dates.previousEndsAt ? whenEn(dates.previousEndsAt) : '—'} to ${endEn}. The read-only period and deletion planned for the earlier date are cancelled.`,
           `New plan: the contract ends at ${endEn}; ${dates.held ? 'the deletion after it is on hold until the hold is lifted' : `the data is deleted at ${purgeEn}`}.`,
+        ].join('\n'),
+      };
+    case 'hold_lifted':
+      return {
+        subject: `[FOR CLINIC] データ削除の保留が解除されました: ${formatJapanDateTime(dates.purgeAt)} に削除します / The hold is lifted: the data is deleted at ${dates.purgeAt.toISOString()}`,
+        text: [
+          head,
+          '',
+          `ご契約（${end} 終了）のデータ削除の保留が解除されました。`,
+          `${purge} にすべてのデータ（ファイル・暗号鍵を含む）を完全に削除します。削除後は復元できません。削除後、削除証明書をこのアドレスにお送りします。`,
+          ...EXPORT_JA,
+          '',
+          `The hold on the deletion of the data of the contract that ended (or ends) at ${endEn} is lifted.`,
+          `At ${purgeEn} all of its data, files and encryption keys are deleted for good; nothing can be restored afterwards. A deletion certificate is then mailed to this address.`,
+          ...EXPORT_EN,
         ].join('\n'),
       };
     case 'cancelled':

@@ -27,6 +27,7 @@ import * as m20270101000004 from './20270101000004_platform_operation_log';
 import * as m20270105000001 from './20270105000001_data_exports';
 import * as m20270106000001 from './20270106000001_notice_resends';
 import * as m20270107000001 from './20270107000001_consultation_action_keys';
+import * as m20270107000002 from './20270107000002_legal_hold_lifted';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -61,6 +62,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20270105000001_data_exports': m20270105000001,
   '20270106000001_notice_resends': m20270106000001,
   '20270107000001_consultation_action_keys': m20270107000001,
+  '20270107000002_legal_hold_lifted': m20270107000002,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

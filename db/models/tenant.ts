@@ -16,6 +16,7 @@ export class TenantRow extends Model {
   contractState!: ContractState;
   legalHoldReason!: string | null;
   legalHoldAt!: Date | null;
+  legalHoldLiftedAt!: Date | null;
   createdAt!: Date;
   updatedAt!: Date;
 

@@ -21,14 +21,21 @@ import { startTestStack, type TestStack } from '../harness/stack';
 
 /**
  * Contract end on the real stack (PostgreSQL, Temporal dev server, local SES, local-kms), with
- * durations of seconds from configuration: a reminder 4 s before the end, a grace of 3 s.
+ * durations of seconds from configuration: a reminder 4 s before the end, a grace of 3 s, and 5 s
+ * of notice between lifting a legal hold and the purge.
  */
 jest.setTimeout(180_000);
 
 const CERTIFICATE_KEY = randomBytes(32).toString('hex');
 let stack: TestStack;
 beforeAll(async () => {
-  stack = await startTestStack({ CONTRACT_NOTICE_LEAD_SECONDS: '4', CONTRACT_GRACE_SECONDS: '3', PURGE_BATCH_ROWS: '100', DELETION_CERTIFICATE_KEY: CERTIFICATE_KEY });
+  stack = await startTestStack({
+    CONTRACT_NOTICE_LEAD_SECONDS: '4',
+    CONTRACT_GRACE_SECONDS: '3',
+    CONTRACT_HOLD_RELEASE_NOTICE_SECONDS: '5',
+    PURGE_BATCH_ROWS: '100',
+    DELETION_CERTIFICATE_KEY: CERTIFICATE_KEY,
+  });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -128,11 +135,22 @@ describe('contract end', () => {
     expect(backup.status).toBe(202);
     await stack.temporal.client.workflow.getHandle(backup.body.workflowId).result();
 
-    // Lifting the hold resumes the workflow: the purge runs to the end.
+    // Lifting the hold resumes the workflow, but not into the purge at once (the grace is long
+    // over): the clinic is told the date, the notice period runs, then the purge runs to the end.
+    const liftedAt = Date.now();
     expect((await op('DELETE', `/v1/operator/tenants/${tenantId}/legal-hold`)).body.legalHold).toBeNull();
+    await eventually('the hold-lifted notice', async () => (await subjects(contract)).some((s) => s.includes('保留が解除されました')));
+    const liftNotice = (await mailsTo(contract)).find((m) => m.subject.includes('保留が解除されました'))!;
+    const purgeDate = new Date(liftNotice.subject.match(/deleted at (\S+)$/)![1]!).getTime();
+    expect(purgeDate).toBeGreaterThanOrEqual(liftedAt + 5_000 - 1_000);
+    expect(liftNotice.body.text).toContain('POST /v1/exports');
+    await eventually('the purge planned for that date', async () => (await handle(tenantId).query(contractEndProgressQuery)).next?.at === new Date(purgeDate).toISOString());
+    expect((await op('GET', `/v1/operator/tenants/${tenantId}`)).body.contractState).toBe('read_only');
     const result = (await handle(tenantId).result()) as ContractEndResult;
     expect(result.outcome).toBe('purged');
-    await recordHistory(handle(tenantId), 'contract-end-held-then-purged');
+    const purgeStarted = await stack.database.ownerDb('platform_audit_events').where({ target_id: tenantId, action: 'contract.purge_started' }).first();
+    expect(new Date(purgeStarted.occurredAt).getTime()).toBeGreaterThanOrEqual(purgeDate - 1_000);
+    await recordHistory(handle(tenantId), 'contract-end-held-lifted-with-notice-then-purged');
 
     // No row of the clinic in any table with a tenant_id, no object, no key.
     const after = await rowsPerTable(tenantId);
@@ -169,8 +187,9 @@ describe('contract end', () => {
     expect(createHash('sha256').update(canonical).digest('hex')).toBe(sha256);
     expect(createHmac('sha256', CERTIFICATE_KEY).update(canonical).digest('hex')).toBe(signature);
     const listed = Object.fromEntries(certificate.database.tables.map((t: { table: string; existed: number; remaining: number }) => [t.table, t]));
-    // Lifting the hold wrote one outbox row of the clinic after our count (its signal to the workflow).
-    const existed = { ...before, workflow_outbox: before.workflow_outbox! + 1 };
+    // Lifting the hold wrote one outbox row of the clinic after our count (its signal to the
+    // workflow), and the hold-lifted notice one delivery row.
+    const existed = { ...before, workflow_outbox: before.workflow_outbox! + 1, email_deliveries: before.email_deliveries! + 1 };
     for (const [table, n] of Object.entries(existed)) expect([table, listed[table].existed, listed[table].remaining]).toEqual([table, n, 0]);
     expect(certificate.objects).toMatchObject({ prefix: `tenants/${tenantId}/`, count: 1 });
     expect(certificate.objects.bytes).toBeGreaterThan(0);
@@ -231,7 +250,7 @@ describe('contract end', () => {
     expect((await setEnd(tenantId, null)).body).toMatchObject({ contractState: 'active', contractEndsAt: null });
     const result = (await handle(tenantId).result()) as ContractEndResult;
     expect(result.outcome).toBe('cancelled');
-    await recordHistory(handle(tenantId), 'contract-end-extended-then-cancelled');
+    await recordHistory(handle(tenantId), 'contract-end-extended-then-cancelled-with-plans');
     expect(await subjects(contract)).toEqual(expect.arrayContaining([expect.stringContaining('取り消されました')]));
     expect((await op('GET', `/v1/operator/tenants/${tenantId}`)).body.contractState).toBe('active');
     expect(await rowsPerTable(tenantId).then((r) => r.accounts)).toBeGreaterThan(0);
