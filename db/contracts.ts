@@ -93,10 +93,13 @@ export async function contractEmails(db: Db, tenantId: string): Promise<string[]
   return (await TenantRow.query(db).findById(tenantId))?.contractEmails ?? [];
 }
 
-/** The tombstone: only id, slug and state remain of the clinic in the registry. */
+/**
+ * The tombstone: only id, slug and state remain of the clinic in the registry. Its status is
+ * `suspended` (a purged clinic counted among the active ones would be a lie on every list).
+ */
 export async function finishPurge(db: Db, tenantId: string): Promise<void> {
   await TenantRow.query(db)
-    .patch({ contractState: 'purged', name: '(deleted)', contractEmails: [], legalHoldReason: null, legalHoldAt: null, legalHoldLiftedAt: null, updatedAt: db.fn.now() as never })
+    .patch({ contractState: 'purged', status: 'suspended', name: '(deleted)', contractEmails: [], legalHoldReason: null, legalHoldAt: null, legalHoldLiftedAt: null, updatedAt: db.fn.now() as never })
     .where({ id: tenantId })
     .whereIn('contractState', ['purging', 'purged']);
 }

@@ -26,6 +26,13 @@ export function jsonBody(limitBytes: number, skip: (ctx: { method: string; path:
       ctx.req.resume();
       throw unsupportedMediaType(encoding !== '' && encoding !== 'identity' ? 'Send the body as application/json, uncompressed (no Content-Encoding).' : undefined);
     }
+    // JSON is UTF-8 (RFC 8259 §8.1); a body declared in another charset would only be misread as
+    // invalid_json or, worse, as other text: 415, like a type we do not take.
+    const charset = ctx.request.charset.toLowerCase();
+    if (charset !== '' && charset !== 'utf-8' && charset !== 'utf8') {
+      ctx.req.resume();
+      throw unsupportedMediaType('Send the body as application/json in UTF-8 (charset=utf-8, or no charset).');
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of ctx.req as AsyncIterable<Buffer>) {

@@ -160,6 +160,12 @@ describe('bad requests never become 500s', () => {
       headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
     });
     expectProblem(gzipped, 415, 'unsupported_media_type');
+    // JSON in another charset is not misread as UTF-8 (it used to be 400 invalid_json); UTF-8 declared is fine.
+    const body = JSON.stringify({ slug: 'x' });
+    const utf16 = await call(stack.operatorUrl, 'POST', '/v1/operator/tenants', { token: stack.operatorToken, raw: body, headers: { 'content-type': 'application/json; charset=utf-16' } });
+    expectProblem(utf16, 415, 'unsupported_media_type');
+    const utf8 = await call(stack.operatorUrl, 'POST', '/v1/operator/tenants', { token: stack.operatorToken, raw: body, headers: { 'content-type': 'application/json; charset=UTF-8' } });
+    expectProblem(utf8, 400, 'validation_failed');
   });
 
   it('400 for a body sent to a route that takes none; an empty object is no body', async () => {

@@ -201,7 +201,7 @@ describe('contract end', () => {
 
     // The tombstone; nothing about the contract can change any more.
     const tomb = await op('GET', `/v1/operator/tenants/${tenantId}`);
-    expect(tomb.body).toMatchObject({ contractState: 'purged', name: '(deleted)', contractEmails: [] });
+    expect(tomb.body).toMatchObject({ contractState: 'purged', status: 'suspended', name: '(deleted)', contractEmails: [] });
     expect((await op('POST', `/v1/operator/tenants/${tenantId}/legal-hold`, { reason: 'too late' })).body.code).toBe('purge_started');
     expect((await setEnd(tenantId, null)).body.code).toBe('purge_started');
     // Nor does any other operator write: no new account (personal data after the certificate), no new master key.
