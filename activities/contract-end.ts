@@ -297,6 +297,7 @@ export function createContractEndActivities(deps: { db: Db; mailer: Mailer; temp
         bytes += o.bytes;
         beat(objects);
       }
+      await storage.pruneEmptyFolders?.(clinicObjectPrefix(args.tenantId));
       return { objects, bytes };
     },
 

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -29,6 +29,12 @@ export interface ObjectStore {
   listUnder(prefix: string): AsyncIterable<{ key: string; bytes: number }>;
   /** Whether the object is there (a data export notes a missing file instead of failing on it). */
   exists(key: string): Promise<boolean>;
+  /**
+   * Removes the folders left empty under `prefix` once its objects are deleted (a folder store
+   * has real directories; S3 has none and needs nothing). Only for a prefix nobody writes to
+   * any more (a purged clinic's): a concurrent put could lose its new folder.
+   */
+  pruneEmptyFolders?(prefix: string): Promise<void>;
 }
 
 const checkPrefix = (prefix: string) => {
@@ -86,6 +92,21 @@ export function fsObjectStore(root: string): ObjectStore {
     },
     async exists(key) {
       return stat(file(key)).then((s) => s.isFile(), () => false);
+    },
+    async pruneEmptyFolders(prefix) {
+      // Depth first; a folder still holding something (a half-written upload) stays.
+      const prune = async (dir: string): Promise<void> => {
+        const entries = await readdir(dir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT') return undefined;
+          throw err;
+        });
+        if (!entries) return;
+        for (const e of entries) if (e.isDirectory()) await prune(path.join(dir, e.name));
+        await rmdir(dir).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST' && err.code !== 'ENOENT') throw err;
+        });
+      };
+      await prune(path.join(root, checkPrefix(prefix)));
     },
   };
 }

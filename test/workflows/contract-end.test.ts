@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { createDb } from '../../db/connection';
@@ -157,6 +157,8 @@ describe('contract end', () => {
     expect(Object.values(after).every((n) => n === 0)).toBe(true);
     expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
     expect(await objectsOf(tenantId)).toEqual([]);
+    // Nor an empty folder named after the clinic in the folder store.
+    await expect(stat(path.join(stack.config.STORAGE_DIR, 'tenants', tenantId))).rejects.toMatchObject({ code: 'ENOENT' });
     expect((await call(stack.url, 'GET', `/v1/processes/x/files/${fileId}`, { token: c.adminToken })).status).toBe(401);
     const kms = new KMSClient({ region: 'ap-northeast-1', endpoint: process.env.TEST_KMS_ENDPOINT, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
     for (const id of masterKeys) expect((await kms.send(new DescribeKeyCommand({ KeyId: id }))).KeyMetadata?.KeyState).toBe('PendingDeletion');
