@@ -45,11 +45,12 @@ export function sessionAuth(deps: { db: Db; securityEvents: Pick<SecurityEventRe
     const found = await authenticateSession(deps.db, tenantId, token);
     if (!found) throw unauthorized('A valid session token is required.');
     const { clinic, allowlist, session } = found;
-    if (clinic.status === 'suspended') throw forbidden('tenant_suspended', 'This clinic\'s service is suspended.');
     // Its data is being (or has been) deleted: no session of it counts any more.
     if (contractSettled(clinic.contractState)) throw unauthorized('This clinic\'s contract has ended and its data is being deleted.');
-    // The token first: a stranger without a live session learns nothing and writes nothing.
+    // The token first: a stranger without a live session learns nothing (not even that the clinic
+    // is suspended) and writes nothing.
     if (!session) throw unauthorized('The session has expired or was revoked. Log in again.');
+    if (clinic.status === 'suspended') throw forbidden('tenant_suspended', 'This clinic\'s service is suspended.');
     const { account } = session;
     const attempt = { tenantId, clientIp: ctx.state.clientIp, accountId: account.id, route: name };
     if (allowlist.length > 0 && !ipInCidrs(ctx.state.clientIp, allowlist)) {

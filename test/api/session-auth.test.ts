@@ -72,6 +72,12 @@ describe('a change made elsewhere takes effect on the next request', () => {
     expect((await op('suspended')).status).toBe(200);
     const refused = await me(token);
     expect([refused.status, refused.body.code]).toEqual([403, 'tenant_suspended']);
+    // A token naming the clinic but holding no live session learns nothing, not even the suspension.
+    const PREFIX = 'fcs_';
+    const raw = Buffer.from(token.slice(PREFIX.length), 'base64url');
+    raw[47] = raw[47]! ^ 0xff;
+    const forged = await me(`${PREFIX}${raw.toString('base64url')}`);
+    expect([forged.status, forged.body.code]).toEqual([401, 'unauthorized']);
     expect((await op('active')).status).toBe(200);
     expect((await me(token)).status).toBe(200);
     // And straight in the database.
