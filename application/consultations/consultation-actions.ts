@@ -21,6 +21,7 @@ import {
   MAX_UPDATE_ARGS_BYTES,
   type UpdateResult,
 } from '../../workflows/consultation-messages';
+import { withRefusalsLogged } from '../audit/refusals';
 import type { ClinicActor, Services } from '../deps';
 import { consultationEnded, problemFromWorkflowError } from '../workflow-failures';
 
@@ -60,11 +61,9 @@ async function update<Args extends unknown[]>(
       // The definitions are typed at each call below; the SDK's overloads cannot see through the generic.
       deps.temporal.client.workflow.getHandle(row.workflowId).executeUpdate(definition as unknown as UpdateDefinition<UpdateResult, [unknown]>, { args: args as unknown as [unknown], updateId }),
     );
-  const entry = (outcome: 'success' | 'denied', details?: Record<string, unknown>) =>
-    ({ action: `consultation.${action}`, outcome, targetType: 'consultation', targetId: row.id, details }) as const;
-  let result: UpdateResult;
+  const attempt = { action: `consultation.${action}`, targetType: 'consultation', targetId: row.id } as const;
   let claim: 'new' | 'repeat' | 'reused' = 'new';
-  try {
+  const sendOnce = async (): Promise<UpdateResult> => {
     // Temporal would answer a repeat with the first outcome whatever it carried: a key used for a
     // different request is refused before anything is sent, not answered as if it had been done.
     if (keyHash !== undefined && opts.requestHash !== undefined) {
@@ -73,24 +72,26 @@ async function update<Args extends unknown[]>(
       if (claim === 'reused') throw conflict('idempotency_key_reused', 'This Idempotency-Key was used for a different request to this consultation; send a new key for a new request.');
     }
     try {
-      result = await send();
+      return await send();
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
       // Booked a moment ago and its start is still in the outbox: send it now, then retry once.
       const pending = await deps.outbox.dispatchWorkflow(row.workflowId);
       if (pending.failed > 0) throw serviceUnavailable('This consultation\'s workflow is still starting. Retry shortly.');
       if (pending.dispatched === 0) throw err;
-      result = await send();
+      return await send();
     }
-  } catch (err) {
-    const problem = err instanceof Problem ? err : problemFromWorkflowError(err, consultationEnded);
-    if (problem.status < 500) await withTenant(deps.db, actor.tenantId, (trx) => recordAudit(trx, actor.audit, entry('denied', { code: problem.code })));
-    throw problem;
-  }
+  };
+  // A refusal (the workflow's, or a reused key) is logged as denied with its code, as every refused change is.
+  const result = await withRefusalsLogged(deps, actor.tenantId, actor.audit, attempt, () =>
+    sendOnce().catch((err: unknown) => {
+      throw err instanceof Problem ? err : problemFromWorkflowError(err, consultationEnded);
+    }),
+  );
   // One transaction: the log entry, and the row as the action left it (payment, new times).
   const after = await withTenant(deps.db, actor.tenantId, async (trx) => {
     // A repeat is logged as one (the first request's entry says what was done).
-    await recordAudit(trx, actor.audit, entry('success', claim === 'repeat' ? { repeated: true } : undefined));
+    await recordAudit(trx, actor.audit, { ...attempt, outcome: 'success', details: claim === 'repeat' ? { repeated: true } : undefined });
     return findConsultation(trx, row.id);
   });
   return { row: after ?? row, result };
