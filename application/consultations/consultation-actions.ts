@@ -123,9 +123,10 @@ export interface ActionOptions {
 
 /**
  * The request a key stands for: an HMAC under the key itself of the action and its input, so the
- * stored hash does not fingerprint clinical text for anyone without the client's key.
+ * stored hash does not fingerprint clinical text for anyone without the client's key. No body
+ * and an empty object are the same request (the API treats them alike).
  */
-const requestHashOf = (key: string, action: string, input: unknown) => createHmac('sha256', key).update(canonicalJson({ action, input: input ?? null })).digest('base64url');
+const requestHashOf = (key: string, action: string, input: unknown) => createHmac('sha256', key).update(canonicalJson({ action, input: input ?? {} })).digest('base64url');
 
 /** Who may do an action to this consultation beyond the route's roles (e.g. only its own doctor starts it). */
 type Authorize = (deps: Deps, actor: ClinicActor, row: ConsultationRow) => Promise<void>;
