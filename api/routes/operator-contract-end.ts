@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { contractEndProgress } from '../../application/tenants/contract-end-progress';
 import { readDeletionCertificate } from '../../application/tenants/deletion-certificate';
+import { OPERATOR_READERS } from '../../domain/operator-roles';
 import { liftLegalHold, placeLegalHold } from '../../application/tenants/legal-hold';
 import { nameText } from '../../domain/fields';
 import { actor } from '../actor';
@@ -28,7 +30,47 @@ const certificateSchema = z
  * platform-admins; the certificate holds no clinic data beyond id and slug, so the security
  * team may read it too (answering a clinic's or an auditor's question about a deletion).
  */
+const progressSchema = z
+  .object({
+    tenantId: z.uuid(),
+    contractState: tenantSchema.shape.contractState,
+    contractEndsAt: tenantSchema.shape.contractEndsAt,
+    legalHold: tenantSchema.shape.legalHold,
+    workflowId: z.string().describe('`contract-end/<id>`: find it in the Temporal UI'),
+    live: z
+      .object({
+        state: z.string().describe('What the workflow last saw: a contract state, `cancelled` or `missing`'),
+        endsAt: z.string().datetime().nullable().describe('The end its plan is for (UTC)'),
+        next: z
+          .object({
+            kind: z.string().describe('`announce`, `reminder`, `end`, `purge` or `legal_hold`'),
+            at: z.string().datetime().describe('When it is due (UTC; for `legal_hold`, when the purge was due)'),
+          })
+          .nullable(),
+        legalHold: z.boolean(),
+        noticesSent: z.number().int(),
+      })
+      .nullable()
+      .describe('The workflow\'s own answer; null when no run is open (no end set, cancelled, purged) or it did not answer within 2 s'),
+  })
+  .meta({ id: 'ContractEndProgress' });
+
 export const operatorContractEndRoutes = (deps: AppDeps) => [
+  defineRoute({
+    method: 'get',
+    path: '/v1/operator/tenants/:id/contract-end',
+    operationId: 'getContractEnd',
+    summary: 'Where the clinic\'s contract end stands: the stored contract and what its workflow waits for next, and when',
+    tags: ['operator'],
+    security: 'operator',
+    operatorRoles: OPERATOR_READERS,
+    params: idParams,
+    responses: { 200: { description: 'The contract and the workflow\'s next step', schema: progressSchema } },
+    problems: [404],
+    handler: async (ctx, { params }) => {
+      ctx.body = await contractEndProgress(deps, params.id);
+    },
+  }),
   defineRoute({
     method: 'post',
     path: '/v1/operator/tenants/:id/legal-hold',

@@ -542,6 +542,23 @@ export interface paths {
         patch: operations["updateTenant"];
         trace?: never;
     };
+    "/v1/operator/tenants/{id}/contract-end": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Where the clinic's contract end stands: the stored contract and what its workflow waits for next, and when */
+        get: operations["getContractEnd"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/operator/tenants/{id}/deletion-certificate": {
         parameters: {
             query?: never;
@@ -710,6 +727,46 @@ export interface components {
         BackupStarted: {
             /** Format: uuid */
             generationId: string;
+            workflowId: string;
+        };
+        ContractEndProgress: {
+            /** @description UTC, ISO 8601; null while no end is planned */
+            contractEndsAt: string | null;
+            /**
+             * @description active → ending → read_only (after the end) → purging → purged (README: Contract end)
+             * @enum {string}
+             */
+            contractState: "active" | "ending" | "read_only" | "purging" | "purged";
+            /** @description While set, the purge after the grace period waits */
+            legalHold: {
+                reason: string;
+                /**
+                 * Format: date-time
+                 * @description UTC, ISO 8601
+                 */
+                since: string;
+            } | null;
+            /** @description The workflow's own answer; null when no run is open (no end set, cancelled, purged) or it did not answer within 2 s */
+            live: {
+                /** @description The end its plan is for (UTC) */
+                endsAt: string | null;
+                legalHold: boolean;
+                next: {
+                    /**
+                     * Format: date-time
+                     * @description When it is due (UTC; for `legal_hold`, when the purge was due)
+                     */
+                    at: string;
+                    /** @description `announce`, `reminder`, `end`, `purge` or `legal_hold` */
+                    kind: string;
+                } | null;
+                noticesSent: number;
+                /** @description What the workflow last saw: a contract state, `cancelled` or `missing` */
+                state: string;
+            } | null;
+            /** Format: uuid */
+            tenantId: string;
+            /** @description `contract-end/<id>`: find it in the Temporal UI */
             workflowId: string;
         };
         DeletionCertificate: {
@@ -5330,6 +5387,121 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
                         code?: "invalid_transition" | "purge_started";
+                    };
+                };
+            };
+            /** @description Body too large: `payload_too_large` */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Body is not of an accepted media type: `unsupported_media_type` */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    };
+                };
+            };
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `operation_log_unavailable`, `service_unavailable` */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "clinic_settings_invalid" | "operation_log_unavailable" | "service_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    getContractEnd: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The contract and the workflow's next step */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContractEndProgress"];
+                };
+            };
+            /** @description Malformed request: `invalid_json`, `validation_failed` */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "invalid_json" | "validation_failed";
+                    };
+                };
+            };
+            /** @description Missing or invalid credentials: `unauthorized` */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "unauthorized";
+                    };
+                };
+            };
+            /** @description Not allowed for this caller: `operator_role_required`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "operator_role_required" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
+                    };
+                };
+            };
+            /** @description Not found (also for another clinic's ids: existence is never confirmed): `not_found` */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "not_found";
                     };
                 };
             };

@@ -120,6 +120,9 @@ describe('contract end', () => {
     // The grace (3 s) ends; the hold keeps the purge waiting.
     await eventually('the purge waiting for the hold', async () => (await handle(tenantId).query(contractEndProgressQuery)).next?.kind === 'legal_hold', 30_000);
     expect((await op('GET', `/v1/operator/tenants/${tenantId}`)).body.contractState).toBe('read_only');
+    const waiting = await op('GET', `/v1/operator/tenants/${tenantId}/contract-end`);
+    expect(waiting.body).toMatchObject({ contractState: 'read_only', contractEndsAt: endsAt.toISOString(), live: { next: { kind: 'legal_hold' }, legalHold: true } });
+    expect(waiting.body.legalHold.reason).toContain('litigation hold');
 
     // What exists now is what the certificate must list; and an old backup's view of the keys.
     const before = await rowsPerTable(tenantId);
@@ -144,7 +147,14 @@ describe('contract end', () => {
     const purgeDate = new Date(liftNotice.subject.match(/deleted at (\S+)$/)![1]!).getTime();
     expect(purgeDate).toBeGreaterThanOrEqual(liftedAt + 5_000 - 1_000);
     expect(liftNotice.body.text).toContain('POST /v1/exports');
-    await eventually('the purge planned for that date', async () => (await handle(tenantId).query(contractEndProgressQuery)).next?.at === new Date(purgeDate).toISOString());
+    // The operator sees the new date (GET …/contract-end answers from the workflow's own query).
+    await eventually('the purge planned for that date', async () => (await op('GET', `/v1/operator/tenants/${tenantId}/contract-end`)).body.live?.next?.at === new Date(purgeDate).toISOString());
+    expect((await op('GET', `/v1/operator/tenants/${tenantId}/contract-end`)).body).toMatchObject({
+      contractState: 'read_only',
+      legalHold: null,
+      workflowId: contractEndWorkflowId(tenantId),
+      live: { next: { kind: 'purge' }, legalHold: false },
+    });
     expect((await op('GET', `/v1/operator/tenants/${tenantId}`)).body.contractState).toBe('read_only');
     const result = (await handle(tenantId).result()) as ContractEndResult;
     expect(result.outcome).toBe('purged');
@@ -204,6 +214,7 @@ describe('contract end', () => {
     // The tombstone; nothing about the contract can change any more.
     const tomb = await op('GET', `/v1/operator/tenants/${tenantId}`);
     expect(tomb.body).toMatchObject({ contractState: 'purged', status: 'suspended', name: '(deleted)', contractEmails: [] });
+    expect((await op('GET', `/v1/operator/tenants/${tenantId}/contract-end`)).body).toMatchObject({ contractState: 'purged', live: null });
     expect((await op('POST', `/v1/operator/tenants/${tenantId}/legal-hold`, { reason: 'too late' })).body.code).toBe('purge_started');
     expect((await setEnd(tenantId, null)).body.code).toBe('purge_started');
     // Nor does any other operator write: no new account (personal data after the certificate), no new master key.
@@ -280,5 +291,8 @@ describe('contract end', () => {
     expect([tenant.contractState, tenant.contractEndsAt]).toEqual(['active', null]);
     expect((await op('POST', `/v1/operator/tenants/${c.clinic.id}/legal-hold`, {})).body.code).toBe('validation_failed');
     expect((await op('GET', `/v1/operator/tenants/${c.clinic.id}/deletion-certificate`)).status).toBe(404);
+    // No end ever set: the stored contract, no workflow to ask.
+    expect((await op('GET', `/v1/operator/tenants/${c.clinic.id}/contract-end`)).body).toMatchObject({ contractState: 'active', contractEndsAt: null, live: null });
+    expect((await op('GET', '/v1/operator/tenants/00000000-0000-4000-8000-000000000009/contract-end')).status).toBe(404);
   });
 });
