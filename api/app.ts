@@ -77,6 +77,8 @@ export interface AppDeps {
   files: { maxBytes: number };
   /** Full data exports: how long an archive is kept once ready (EXPORT_RETENTION_SECONDS). */
   dataExports: { retentionSeconds: number };
+  /** Contract end: the read-only grace (CONTRACT_GRACE_SECONDS), which bounds how far in the past a new end may lie. */
+  contract?: { graceSeconds: number };
   video: VideoRoomProvider;
   consultations: ConsultationTiming;
   /** Advance change notices: lead times and the minimum (CHANGE_NOTICE_*). */
@@ -130,6 +132,7 @@ export function appDeps(
     storage: live.storage ?? createObjectStore(config),
     files: { maxBytes: config.FILE_MAX_BYTES },
     dataExports: { retentionSeconds: config.EXPORT_RETENTION_SECONDS },
+    contract: { graceSeconds: config.CONTRACT_GRACE_SECONDS },
     // Without a configured secret (local development) tokens are signed with a per-process one.
     video: jwtVideoRooms({ baseUrl: config.VIDEO_BASE_URL, secret: config.VIDEO_TOKEN_SECRET ?? randomBytes(32).toString('hex') }),
     consultations: {

@@ -67,7 +67,7 @@ export async function listTenants(
  * again from the next request), measured on the database's clock; `contractChanged` says whether
  * the contract-end workflow must hear of it.
  */
-export async function updateTenant(trx: Knex.Transaction, id: string, patch: UpdateTenantInput): Promise<{ tenant: Tenant; contractChanged: boolean }> {
+export async function updateTenant(trx: Knex.Transaction, id: string, patch: UpdateTenantInput, opts: { graceSec?: number } = {}): Promise<{ tenant: Tenant; contractChanged: boolean }> {
   if (!isUuid(id)) throw notFound('No such clinic.');
   const current = await TenantRow.query(trx).findById(id).forUpdate();
   if (!current) throw notFound('No such clinic.');
@@ -84,7 +84,7 @@ export async function updateTenant(trx: Knex.Transaction, id: string, patch: Upd
   if (contractEndsAt !== undefined && (contractEndsAt?.getTime() ?? null) !== (current.contractEndsAt?.getTime() ?? null)) {
     const { rows } = await trx.raw('select now() as now');
     const now = (rows[0].now as Date).getTime();
-    if (contractEndsAt && contractEndTooEarly(contractEndsAt.getTime(), now)) {
+    if (contractEndsAt && contractEndTooEarly(contractEndsAt.getTime(), now, opts.graceSec)) {
       throw badRequest('contract_end_in_past', 'A contract end cannot be in the past: the clinic is owed its notices and its grace period to export. Give now or a later instant.');
     }
     contract.contractEndsAt = contractEndsAt;

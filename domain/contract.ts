@@ -22,13 +22,15 @@ export function isReadOnly(state: ContractState, endsAtMs: number | null, nowMs:
 export const contractSettled = (state: ContractState) => state === 'purging' || state === 'purged';
 
 /**
- * How far in the past a new contract end may lie: a clock a little behind ours ("end it now").
- * Anything earlier is refused: the grace period runs from the end, so an end set in the past
- * (a mistyped year) would purge the clinic at once — no notice, no export, records the clinic
- * must keep for five years gone.
+ * How far in the past a new contract end may lie: a clock a little behind ours ("end it now"),
+ * and never more than half the grace (a short grace would otherwise be over at once). Anything
+ * earlier is refused: the grace period runs from the end, so an end set in the past (a mistyped
+ * year) would purge the clinic at once — no notice, no export, records the clinic must keep for
+ * five years gone.
  */
 export const CONTRACT_END_SKEW_MS = 5 * 60_000;
-export const contractEndTooEarly = (endsAtMs: number, nowMs: number) => endsAtMs < nowMs - CONTRACT_END_SKEW_MS;
+export const contractEndTooEarly = (endsAtMs: number, nowMs: number, graceSec = Infinity) =>
+  endsAtMs < nowMs - Math.min(CONTRACT_END_SKEW_MS, (graceSec * 1000) / 2);
 
 /** The state a newly set (or removed) end puts the clinic in, decided when the operator saves it. */
 export function stateForEnd(endsAtMs: number | null, nowMs: number): ContractState {

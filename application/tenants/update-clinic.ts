@@ -11,9 +11,14 @@ import { contractChangedIntent } from './contract-end-intent';
  * its log entry commit together. A changed end also wakes (or starts) the clinic's contract-end
  * workflow after commit (outbox), which re-plans its notices and mails what was cancelled.
  */
-export async function updateClinic(deps: Pick<Services, 'db' | 'outbox'>, actor: Actor, tenantId: string, patch: UpdateTenantInput): Promise<Tenant> {
+export async function updateClinic(
+  deps: Pick<Services, 'db' | 'outbox'> & { contract?: { graceSeconds: number } },
+  actor: Actor,
+  tenantId: string,
+  patch: UpdateTenantInput,
+): Promise<Tenant> {
   return commitPlatformThenDispatch(deps, async (trx, enqueue) => {
-    const { tenant: updated, contractChanged } = await updateTenant(trx, tenantId, patch);
+    const { tenant: updated, contractChanged } = await updateTenant(trx, tenantId, patch, { graceSec: deps.contract?.graceSeconds });
     await withTenant(trx, updated.id, (t) =>
       recordAudit(t, actor.audit, {
         action: patch.status ? `tenant.${patch.status === 'suspended' ? 'suspend' : 'resume'}` : 'tenant.update',

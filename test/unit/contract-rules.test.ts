@@ -14,6 +14,10 @@ describe('contract end rules', () => {
     expect(contractEndTooEarly(now - CONTRACT_END_SKEW_MS, now)).toBe(false);
     expect(contractEndTooEarly(now - CONTRACT_END_SKEW_MS - 1, now)).toBe(true);
     expect(contractEndTooEarly(Date.UTC(2025, 11, 1), now)).toBe(true);
+    // A grace shorter than the allowance caps it at half the grace: 60 s of grace, 30 s back at most.
+    expect(contractEndTooEarly(now - 30_000, now, 60)).toBe(false);
+    expect(contractEndTooEarly(now - 30_001, now, 60)).toBe(true);
+    expect(contractEndTooEarly(now - CONTRACT_END_SKEW_MS, now, 30 * 86_400)).toBe(false);
   });
 
   it('plans the announcement, the reminders still ahead, the end and the purge after the grace', () => {

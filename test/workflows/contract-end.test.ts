@@ -287,6 +287,9 @@ describe('contract end', () => {
     // An end in the past (a mistyped year) would purge at once: refused, and nothing starts.
     const past = await op('PATCH', `/v1/operator/tenants/${c.clinic.id}`, { contractEndsAt: '2025-12-01T00:00:00Z' });
     expect([past.status, past.body.code]).toEqual([400, 'contract_end_in_past']);
+    // Within the usual 5 minutes, but more than half of this stack's 3 s grace back: refused too (the purge would be due at once).
+    const recent = await op('PATCH', `/v1/operator/tenants/${c.clinic.id}`, { contractEndsAt: new Date(Date.now() - 10_000).toISOString() });
+    expect([recent.status, recent.body.code]).toEqual([400, 'contract_end_in_past']);
     const tenant = (await op('GET', `/v1/operator/tenants/${c.clinic.id}`)).body;
     expect([tenant.contractState, tenant.contractEndsAt]).toEqual(['active', null]);
     expect((await op('POST', `/v1/operator/tenants/${c.clinic.id}/legal-hold`, {})).body.code).toBe('validation_failed');
