@@ -61,6 +61,7 @@ export const EXPORT_TABLES: ExportTable[] = [
     omitted: {
       legal_hold_reason: 'the provider\'s own record of a legal hold (kept for the operators, not clinic data)',
       legal_hold_at: 'the provider\'s own record of a legal hold (kept for the operators, not clinic data)',
+      legal_hold_lifted_at: 'the provider\'s own record of a legal hold (kept for the operators, not clinic data)',
     },
   },
   {
