@@ -52,6 +52,14 @@ describe('contract end rules', () => {
     expect(canonicalJson(JSON.parse(canonicalJson({ z: { y: 1, x: 2 } })))).toBe('{"z":{"x":2,"y":1}}');
   });
 
+  it('writes a date as JSON.stringify does, so two dates never give the same text', () => {
+    // An Idempotency-Key's request fingerprint is canonical JSON: a date written as {} made every
+    // reschedule look like the same request.
+    const at = new Date('2027-01-10T01:00:00Z');
+    expect(canonicalJson({ startsAt: at })).toBe('{"startsAt":"2027-01-10T01:00:00.000Z"}');
+    expect(canonicalJson({ startsAt: at })).not.toBe(canonicalJson({ startsAt: new Date('2027-01-10T01:05:00Z') }));
+  });
+
   it('configures lead times and grace in seconds, and requires the certificate key of a production worker', () => {
     const base = { DATABASE_URL: 'postgres://app@db/x', OPERATOR_TOKEN: 'x'.repeat(32) };
     const c = loadConfig(base);
