@@ -286,7 +286,7 @@ export function buildOpenApi(routes: AnyRoute[], info: { version: string; listen
             name: 'Idempotency-Key',
             in: 'header',
             required: false,
-            description: 'Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the repeat\'s body is not compared.',
+            description: 'Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key and body answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the same key with another body or action is `409 idempotency_key_reused`. A request that was refused did nothing: sent again with its key, it acts if the action is allowed by then.',
             schema: { type: 'string', pattern: IDEMPOTENCY_KEY_PATTERN },
           },
         }),

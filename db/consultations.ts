@@ -20,6 +20,8 @@ export interface ConsultationRow {
   status: ConsultationStatus;
   workflowId: string;
   idempotencyKey: string | null;
+  /** The start the booking asked for (a reschedule moves startsAt); null for bookings made before it was kept. */
+  bookedStartsAt: Date | null;
   paymentAmount: number | null;
   paymentMethod: string | null;
   questionnaireSealed: Buffer | null;
@@ -55,6 +57,7 @@ export async function insertConsultation(
       patient_id: row.patientId,
       practitioner_id: row.practitionerId,
       starts_at: row.startsAt,
+      booked_starts_at: row.startsAt,
       ends_at: row.endsAt,
       mode: row.mode,
       status: 'reserved',
@@ -110,23 +113,37 @@ export async function bookingLookups(trx: TenantTransaction, q: { idempotencyKey
 
 /**
  * Claims an Idempotency-Key on one consultation for the request (action and body) whose hash is
- * given. Answers `new` for the first claim, `repeat` when the key was claimed for the same
- * request before, `reused` when it was claimed for a different one (another body or action).
+ * given: `claimed` when the key is new or was claimed for the same request before (a retry),
+ * `reused` when it was claimed for a different one (another body or action).
  */
 export async function claimActionKey(
   trx: TenantTransaction,
   k: { consultationId: string; action: string; keyHash: string; requestHash: string },
-): Promise<'new' | 'repeat' | 'reused'> {
+): Promise<'claimed' | 'reused'> {
   const { rows } = await trx.raw(
     `insert into consultation_action_keys (tenant_id, consultation_id, action, key_hash, request_hash) values (?, ?, ?, ?, ?)
      on conflict do nothing returning 1`,
     [tenantIdOf(trx)!, k.consultationId, k.action, k.keyHash, k.requestHash],
   );
-  if (rows.length) return 'new';
+  if (rows.length) return 'claimed';
   const first = (await trx('consultation_action_keys')
     .where({ consultation_id: k.consultationId, key_hash: k.keyHash })
     .first('request_hash')) as { requestHash: string };
-  return first.requestHash === k.requestHash ? 'repeat' : 'reused';
+  return first.requestHash === k.requestHash ? 'claimed' : 'reused';
+}
+
+/**
+ * Records that the action sent under the key was done. True for the request that did it; false
+ * when an earlier request with the key had already been answered with it (this one is a repeat).
+ * A key whose requests were all refused or unanswered so far is not done: its next retry may do
+ * the action, and is the one that did it.
+ */
+export async function markActionKeyDone(trx: TenantTransaction, k: { consultationId: string; keyHash: string }): Promise<boolean> {
+  const done = await trx('consultation_action_keys')
+    .where({ consultation_id: k.consultationId, key_hash: k.keyHash })
+    .whereNull('done_at')
+    .update({ done_at: trx.fn.now() });
+  return done > 0;
 }
 
 export type SealedField = 'questionnaire' | 'note' | 'prescriptions' | 'cancelReason';

@@ -164,7 +164,8 @@ export const EXPORT_TABLES: ExportTable[] = [
     orderBy: 'starts_at, id',
     columns: [
       ID, col('patient_id', '患者 / Patient (patients.id)'), col('practitioner_id', '医師 / Doctor (practitioners.id)'),
-      ts('starts_at', '開始 / Starts at'), ts('ends_at', '終了 / Ends at'), col('mode', 'in_person 対面 / online オンライン'),
+      ts('starts_at', '開始 / Starts at'), ts('ends_at', '終了 / Ends at'),
+      ts('booked_starts_at', '予約時に指定された開始 (変更前; 古い予約は空) / Start asked for at booking (before any reschedule; empty for older bookings)'), col('mode', 'in_person 対面 / online オンライン'),
       col('status', '状態 / Status (reserved, checked_in, waiting, in_consultation, finished, paid, completed, cancelled, no_show)'),
       sealed('questionnaire', 'questionnaire_sealed', 'consultations.questionnaire', '問診の回答 (JSON) / Questionnaire answers', true),
       sealed('note', 'note_sealed', 'consultations.note', '診療記録 / Clinical note'),

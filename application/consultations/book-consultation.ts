@@ -94,10 +94,15 @@ async function book(
 
 /**
  * A key reused for a different booking is the client's mistake, never silently the first booking.
- * The start time is not compared: a later reschedule moves it, and the key still names the booking.
+ * The start is compared with the one first asked for (a later reschedule moves the booking, and
+ * the key still names it); a booking made before that was kept is not compared on its start.
  */
 function sameRequestOrRefuse(earlier: ConsultationRow, req: BookingRequest): ConsultationRow {
-  const same = earlier.patientId === req.patientId && earlier.practitionerId === req.practitionerId && earlier.mode === req.mode;
+  const same =
+    earlier.patientId === req.patientId &&
+    earlier.practitionerId === req.practitionerId &&
+    earlier.mode === req.mode &&
+    (earlier.bookedStartsAt === null || earlier.bookedStartsAt.getTime() === req.startsAt.getTime());
   if (!same) throw conflict('idempotency_key_reused', 'This Idempotency-Key was used for a different booking.');
   return earlier;
 }

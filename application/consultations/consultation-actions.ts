@@ -2,7 +2,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { WorkflowNotFoundError, type UpdateDefinition } from '@temporalio/common';
 import { consultationFieldContext } from '../../activities/consultations';
 import { recordAudit } from '../../db/audit';
-import { claimActionKey, deletePayloads, findConsultation, storePayload, type ConsultationRow, type SealedField } from '../../db/consultations';
+import { claimActionKey, deletePayloads, markActionKeyDone, findConsultation, storePayload, type ConsultationRow, type SealedField } from '../../db/consultations';
 import { canonicalJson } from '../../domain/canonical-json';
 import { getPractitioner } from '../../db/practitioners';
 import { assertOffered } from '../../domain/practitioner';
@@ -62,13 +62,12 @@ async function update<Args extends unknown[]>(
       deps.temporal.client.workflow.getHandle(row.workflowId).executeUpdate(definition as unknown as UpdateDefinition<UpdateResult, [unknown]>, { args: args as unknown as [unknown], updateId }),
     );
   const attempt = { action: `consultation.${action}`, targetType: 'consultation', targetId: row.id } as const;
-  let claim: 'new' | 'repeat' | 'reused' = 'new';
   const sendOnce = async (): Promise<UpdateResult> => {
     // Temporal would answer a repeat with the first outcome whatever it carried: a key used for a
     // different request is refused before anything is sent, not answered as if it had been done.
     if (keyHash !== undefined && opts.requestHash !== undefined) {
       const k = { consultationId: row.id, action, keyHash, requestHash: opts.requestHash };
-      claim = await withTenant(deps.db, actor.tenantId, (trx) => claimActionKey(trx, k));
+      const claim = await withTenant(deps.db, actor.tenantId, (trx) => claimActionKey(trx, k));
       if (claim === 'reused') throw conflict('idempotency_key_reused', 'This Idempotency-Key was used for a different request to this consultation; send a new key for a new request.');
     }
     try {
@@ -90,8 +89,11 @@ async function update<Args extends unknown[]>(
   );
   // One transaction: the log entry, and the row as the action left it (payment, new times).
   const after = await withTenant(deps.db, actor.tenantId, async (trx) => {
-    // A repeat is logged as one (the first request's entry says what was done).
-    await recordAudit(trx, actor.audit, { ...attempt, outcome: 'success', details: claim === 'repeat' ? { repeated: true } : undefined });
+    // A repeat of a request already answered with the action is logged as one (that request's entry
+    // says what was done). A retry after a refusal or an unanswered attempt is the one that did it:
+    // the workflow runs a rejected update id afresh, and the earlier attempt logged no success.
+    const repeated = keyHash !== undefined && opts.requestHash !== undefined && !(await markActionKeyDone(trx, { consultationId: row.id, keyHash }));
+    await recordAudit(trx, actor.audit, { ...attempt, outcome: 'success', details: repeated ? { repeated: true } : undefined });
     return findConsultation(trx, row.id);
   });
   return { row: after ?? row, result };
@@ -126,7 +128,7 @@ export interface ActionOptions {
  * stored hash does not fingerprint clinical text for anyone without the client's key. No body
  * and an empty object are the same request (the API treats them alike).
  */
-const requestHashOf = (key: string, action: string, input: unknown) => createHmac('sha256', key).update(canonicalJson({ action, input: input ?? {} })).digest('base64url');
+const requestHashOf = (key: string, action: string, request: unknown) => createHmac('sha256', key).update(canonicalJson({ action, input: request ?? {} })).digest('base64url');
 
 /** Who may do an action to this consultation beyond the route's roles (e.g. only its own doctor starts it). */
 type Authorize = (deps: Deps, actor: ClinicActor, row: ConsultationRow) => Promise<void>;
@@ -137,6 +139,8 @@ const act =
     definition: UpdateDefinition<UpdateResult, Args>,
     argsOf: (deps: Deps, row: ConsultationRow, input: I, stash: Stash) => Promise<Args>,
     authorize?: Authorize,
+    /** What of the input the client asked for, when the input also holds the server's own values (the clock). */
+    requestOf: (input: I) => unknown = (input) => input,
   ) =>
   async (deps: Deps, actor: ClinicActor, id: string, input: I, opts: ActionOptions = {}): Promise<ActionResult> => {
     const row = await loadConsultation(deps, actor, id);
@@ -145,7 +149,7 @@ const act =
     const args = await argsOf(deps, row, input, stasher(deps, row, stored));
     if (JSON.stringify(args).length > MAX_UPDATE_ARGS_BYTES) throw payloadTooLarge(MAX_UPDATE_ARGS_BYTES);
     try {
-      const requestHash = opts.idempotencyKey === undefined ? undefined : requestHashOf(opts.idempotencyKey, action, input);
+      const requestHash = opts.idempotencyKey === undefined ? undefined : requestHashOf(opts.idempotencyKey, action, requestOf(input));
       return await update(deps, actor, row, action, definition, args, { ...opts, requestHash });
     } catch (err) {
       // Refused or failed: what was stored for it will never be picked up (maintenance would remove it a day later).
@@ -188,7 +192,7 @@ export const rescheduleConsultation = act('reschedule', rescheduleUpdate, async 
   return [{ startsAt: input.startsAt.toISOString(), endsAt: endsAt.toISOString() }] as [
     { startsAt: string; endsAt: string },
   ];
-});
+}, undefined, (input) => ({ startsAt: input.startsAt.toISOString() }));
 
 export type JoinRole = 'patient' | 'practitioner';
 

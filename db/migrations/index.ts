@@ -28,6 +28,7 @@ import * as m20270105000001 from './20270105000001_data_exports';
 import * as m20270106000001 from './20270106000001_notice_resends';
 import * as m20270107000001 from './20270107000001_consultation_action_keys';
 import * as m20270107000002 from './20270107000002_legal_hold_lifted';
+import * as m20270108000001 from './20270108000001_idempotency_outcomes';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -63,6 +64,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20270106000001_notice_resends': m20270106000001,
   '20270107000001_consultation_action_keys': m20270107000001,
   '20270107000002_legal_hold_lifted': m20270107000002,
+  '20270108000001_idempotency_outcomes': m20270108000001,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -231,6 +231,46 @@ describe('the consultation lifecycle through the API', () => {
     expect([bad.status, bad.body.code]).toEqual([400, 'idempotency_key_required']);
   });
 
+  it('does the action on a retry whose key was first refused, and logs it as done, not as a repeat', async () => {
+    const c = await bookingClinic(stack);
+    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('11:00'), mode: 'in_person' });
+    const id = booked.body.id as string;
+    const key = idempotencyKey();
+    const start = () => call(stack.url, 'POST', `/v1/consultations/${id}/start`, { token: c.doctorToken, headers: { 'idempotency-key': key } });
+    // Not checked in yet: refused, and nothing was done under the key.
+    expect((await start()).body.code).toBe('invalid_transition');
+    expect((await post(c.staffToken, id, 'check-in')).body.status).toBe('checked_in');
+    // The same request again, now allowed: it starts the consultation; a third is its repeat.
+    expect((await start()).body.status).toBe('in_consultation');
+    expect((await start()).body.status).toBe('in_consultation');
+    const logged = (await stack.database.ownerDb('audit_events').where({ target_id: id, action: 'consultation.start' }).orderBy('seq')).map(
+      (e: { outcome: string; details: Record<string, unknown> | null }) => [e.outcome, e.details?.repeated ?? e.details?.code ?? null],
+    );
+    expect(logged).toEqual([['denied', 'invalid_transition'], ['success', null], ['success', true]]);
+    expect(await stack.database.ownerDb('consultation_events').where({ consultation_id: id, type: 'start' })).toHaveLength(1);
+  });
+
+  it('refuses a key reused for a reschedule or a booking to another time', async () => {
+    const c = await bookingClinic(stack);
+    const bookingKey = idempotencyKey();
+    const body = { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('11:30'), mode: 'in_person' };
+    const booked = await book(stack, c.staffToken, body, bookingKey);
+    const id = booked.body.id as string;
+    const key = idempotencyKey();
+    const reschedule = (time: string) => call(stack.url, 'POST', `/v1/consultations/${id}/reschedule`, { token: c.staffToken, json: { startsAt: slot(time) }, headers: { 'idempotency-key': key } });
+    expect((await reschedule('11:40')).body.startsAt).toBe(slot('11:40'));
+    // The same key with another time is another request: refused, the booking stays where it was moved.
+    const other = await reschedule('11:50');
+    expect([other.status, other.body.code]).toEqual([409, 'idempotency_key_reused']);
+    expect((await reschedule('11:40')).body.startsAt).toBe(slot('11:40'));
+    // The booking's key still names the booking as first asked for (at 11:30), after the move…
+    expect((await book(stack, c.staffToken, body, bookingKey)).body.id).toBe(id);
+    // …and not a booking at another time.
+    const elsewhere = await book(stack, c.staffToken, { ...body, startsAt: slot('12:00') }, bookingKey);
+    expect([elsewhere.status, elsewhere.body.code]).toEqual([409, 'idempotency_key_reused']);
+    expect((await stack.database.ownerDb('consultations').where({ id }).first()).startsAt.toISOString()).toBe(slot('11:40'));
+  });
+
   it('sends one reminder to a patient booked late, and validates bookings', async () => {
     const c = await bookingClinic(stack, { patientEmail: 'reminder-me@example.jp' });
     const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('10:00'), mode: 'in_person' });

@@ -1332,7 +1332,7 @@ export interface components {
     parameters: {
         /** @description Chosen by the client, 8–128 characters of `A-Z a-z 0-9 . _ : -`. A repeat with the same key and body answers the first result; the same key with another body is `409 idempotency_key_reused`. */
         IdempotencyKey: string;
-        /** @description Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the repeat's body is not compared. */
+        /** @description Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key and body answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the same key with another body or action is `409 idempotency_key_reused`. A request that was refused did nothing: sent again with its key, it acts if the action is allowed by then. */
         OptionalIdempotencyKey: string;
     };
     requestBodies: never;
@@ -4690,7 +4690,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the repeat's body is not compared. */
+                /** @description Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key and body answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the same key with another body or action is `409 idempotency_key_reused`. A request that was refused did nothing: sent again with its key, it acts if the action is allowed by then. */
                 "Idempotency-Key"?: components["parameters"]["OptionalIdempotencyKey"];
             };
             path: {
@@ -4827,7 +4827,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the repeat's body is not compared. */
+                /** @description Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key and body answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the same key with another body or action is `409 idempotency_key_reused`. A request that was refused did nothing: sent again with its key, it acts if the action is allowed by then. */
                 "Idempotency-Key"?: components["parameters"]["OptionalIdempotencyKey"];
             };
             path: {
@@ -4958,7 +4958,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the repeat's body is not compared. */
+                /** @description Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key and body answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the same key with another body or action is `409 idempotency_key_reused`. A request that was refused did nothing: sent again with its key, it acts if the action is allowed by then. */
                 "Idempotency-Key"?: components["parameters"]["OptionalIdempotencyKey"];
             };
             path: {
@@ -5239,7 +5239,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the repeat's body is not compared. */
+                /** @description Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key and body answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the same key with another body or action is `409 idempotency_key_reused`. A request that was refused did nothing: sent again with its key, it acts if the action is allowed by then. */
                 "Idempotency-Key"?: components["parameters"]["OptionalIdempotencyKey"];
             };
             path: {
@@ -5378,7 +5378,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the repeat's body is not compared. */
+                /** @description Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key and body answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the same key with another body or action is `409 idempotency_key_reused`. A request that was refused did nothing: sent again with its key, it acts if the action is allowed by then. */
                 "Idempotency-Key"?: components["parameters"]["OptionalIdempotencyKey"];
             };
             path: {
@@ -5517,7 +5517,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the repeat's body is not compared. */
+                /** @description Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key and body answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the same key with another body or action is `409 idempotency_key_reused`. A request that was refused did nothing: sent again with its key, it acts if the action is allowed by then. */
                 "Idempotency-Key"?: components["parameters"]["OptionalIdempotencyKey"];
             };
             path: {
@@ -5655,7 +5655,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the repeat's body is not compared. */
+                /** @description Send one to make a retry safe: 8–128 characters of `A-Z a-z 0-9 . _ : -`, chosen by the client, naming this one action on this one resource. A repeat with the same key and body answers the first result instead of acting again (a repeated consultation action is not refused as `invalid_transition`); the same key with another body or action is `409 idempotency_key_reused`. A request that was refused did nothing: sent again with its key, it acts if the action is allowed by then. */
                 "Idempotency-Key"?: components["parameters"]["OptionalIdempotencyKey"];
             };
             path: {
