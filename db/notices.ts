@@ -7,15 +7,27 @@ import type { NoticeKind } from '../domain/notices';
  * `withPlatform` transaction, clinic functions a `withTenant` one; row-level security checks
  * each again.
  */
-const REFERENCE_PREFIX: Record<NoticeKind, { prefix: string; sequence: string }> = {
-  incident: { prefix: 'INC', sequence: 'notice_reference_incident' },
-  change: { prefix: 'CHG', sequence: 'notice_reference_change' },
-  vulnerability: { prefix: 'VUL', sequence: 'notice_reference_vulnerability' },
-};
+const REFERENCE_PREFIX: Record<NoticeKind, string> = { incident: 'INC', change: 'CHG', vulnerability: 'VUL' };
 
-/** A reference people can read out on the phone: INC-2026-00042 (year in Japan). */
-const referenceSql = (prefix: string, sequence: string) =>
-  `'${prefix}-' || to_char(now() at time zone 'Asia/Tokyo', 'YYYY') || '-' || lpad(nextval('${sequence}')::text, 5, '0')`;
+/**
+ * A reference people can read out on the phone: INC-2026-00042, numbered from 1 each year (in
+ * Japan) and without gaps, so a register of incidents shows that none is missing: a sequence
+ * would skip the number of a declaration that was refused and rolled back. Declarations are
+ * rare: one lock per kind, held until commit, makes them take their numbers in turn.
+ */
+async function nextReference(trx: PlatformTransaction, kind: NoticeKind): Promise<string> {
+  await trx.raw(`select pg_advisory_xact_lock(hashtext('notice_reference'), hashtext(?))`, [kind]);
+  const { rows } = await trx.raw(
+    `select to_char(now() at time zone 'Asia/Tokyo', 'YYYY') as year, coalesce(max(split_part(reference, '-', 3)::int), 0) + 1 as n
+       from notices where kind = ? and split_part(reference, '-', 2) = to_char(now() at time zone 'Asia/Tokyo', 'YYYY')`,
+    [kind],
+  );
+  const { year, n } = rows[0] as { year: string; n: number };
+  return `${REFERENCE_PREFIX[kind]}-${year}-${String(n).padStart(5, '0')}`;
+}
+
+/** A clinic's own report (clinic-scoped: it cannot see other clinics' numbers, so a sequence numbers them). */
+const reportReferenceSql = `'RPT-' || to_char(now() at time zone 'Asia/Tokyo', 'YYYY') || '-' || lpad(nextval('incident_report_reference')::text, 5, '0')`;
 
 export interface NewNotice {
   kind: NoticeKind;
@@ -31,11 +43,10 @@ export interface NewNotice {
 }
 
 export async function insertNotice(trx: PlatformTransaction, n: NewNotice, workflowIdOf: (id: string) => string | null): Promise<{ id: string; reference: string }> {
-  const { prefix, sequence } = REFERENCE_PREFIX[n.kind];
   const { rows } = await trx.raw(
     `insert into notices (kind, reference, title, body, severity, status, detected_at, effective_at, urgent, cve_ids, component)
-     values (?, ${referenceSql(prefix, sequence)}, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning id, reference`,
-    [n.kind, n.title, n.body, n.severity ?? null, n.status, n.detectedAt ?? null, n.effectiveAt ?? null, n.urgent ?? false, n.cveIds ?? [], n.component ?? null],
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning id, reference`,
+    [n.kind, await nextReference(trx, n.kind), n.title, n.body, n.severity ?? null, n.status, n.detectedAt ?? null, n.effectiveAt ?? null, n.urgent ?? false, n.cveIds ?? [], n.component ?? null],
   );
   const { id, reference } = rows[0] as { id: string; reference: string };
   const workflowId = workflowIdOf(id);
@@ -149,6 +160,8 @@ export interface NoticePlan {
   closed: boolean;
   messageIds: string[];
   maxTargetSeq: number;
+  /** How many clinics the notice has (added_seq is a position, not a count: it is shared by all notices). */
+  targetCount: number;
   /** Change notices: the cancellation to mail, once there is one. */
   cancellationMessageId: string | null;
 }
@@ -157,13 +170,14 @@ export async function noticePlan(trx: PlatformTransaction, noticeId: string): Pr
   const notice = await trx('notices').where({ id: noticeId }).first('status', 'closedAt');
   if (!notice) return undefined;
   const messages = (await trx('notice_messages').where({ noticeId }).orderBy('seq').select('id', 'kind')) as Array<{ id: string; kind: string }>;
-  const max = await trx('notice_targets').where({ noticeId }).first(trx.raw('coalesce(max(added_seq), 0)::bigint::text as m'));
+  const max = await trx('notice_targets').where({ noticeId }).first(trx.raw('coalesce(max(added_seq), 0)::bigint::text as m, count(*)::int as n'));
   return {
     status: notice.status,
     closed: notice.closedAt !== null,
     // A cancellation is mailed by itself, to those already told; it is not part of the series.
     messageIds: messages.filter((m) => m.kind !== 'cancellation').map((m) => m.id),
     maxTargetSeq: Number((max as { m: string }).m),
+    targetCount: (max as { n: number }).n,
     cancellationMessageId: messages.find((m) => m.kind === 'cancellation')?.id ?? null,
   };
 }
@@ -405,7 +419,7 @@ export async function markNoticeRead(trx: TenantTransaction, accountId: string, 
 export async function insertIncidentReport(trx: TenantTransaction, r: { accountId: string; description: string; contact: string }): Promise<{ id: string; reference: string }> {
   const { rows } = await trx.raw(
     `insert into incident_reports (tenant_id, reference, account_id, description, contact)
-     values (?, ${referenceSql('RPT', 'incident_report_reference')}, ?, ?, ?) returning id, reference`,
+     values (?, ${reportReferenceSql}, ?, ?, ?) returning id, reference`,
     [tenantIdOf(trx)!, r.accountId, r.description, r.contact],
   );
   return rows[0] as { id: string; reference: string };

@@ -36,12 +36,16 @@ export const affectedClinicsSchema = z.union([
 ]);
 export type AffectedClinics = z.output<typeof affectedClinicsSchema>;
 
+/** How far ahead of our clock an incident's detection time may lie (an operator's clock may run ahead). */
+export const DETECTED_AT_SKEW_MS = 5 * 60_000;
+
 export const declareIncidentSchema = z.strictObject({
   title: nameText(200),
   description: body(10_000),
   severity: z.enum(SEVERITIES),
   affectedTenantIds: affectedClinicsSchema,
-  detectedAt: windowInstant,
+  // When it was detected: not later than now (a few minutes for an operator's clock ahead of ours).
+  detectedAt: windowInstant.refine((s) => Date.parse(s) <= Date.now() + DETECTED_AT_SKEW_MS, 'must not lie in the future'),
 });
 export type DeclareIncidentInput = z.output<typeof declareIncidentSchema>;
 

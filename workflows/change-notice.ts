@@ -55,7 +55,7 @@ export async function changeNoticeWorkflow(input: ChangeNoticeInput): Promise<Ch
   let plan = await platform.loadNoticePlan({ noticeId: input.changeNoticeId });
   if (!plan) return result('notice_missing');
   const targets = plan.maxTargetSeq;
-  progress.clinicsCovered = targets;
+  progress.clinicsCovered = plan.targetCount ?? 0;
   const cancelledNow = async () => {
     checked = wakeups;
     plan = await platform.loadNoticePlan({ noticeId: input.changeNoticeId });

@@ -9,6 +9,8 @@ export interface IncidentCarried {
   round: number;
   messagesSent: number;
   coveredSeq: number;
+  /** Clinics covered (a count; absent in runs carried before it was kept). */
+  clinicsCovered?: number;
   sent: number;
   failed: number;
   runs: number;
@@ -47,7 +49,7 @@ export async function incidentNotificationWorkflow(input: IncidentWorkflowInput)
   const progress: NoticeProgress = {
     phase: 'fanning_out',
     messagesSent: c.messagesSent,
-    clinicsCovered: c.coveredSeq,
+    clinicsCovered: c.clinicsCovered ?? 0,
     rounds: c.round,
     batchesDone: 0,
     batchesPlanned: 0,
@@ -75,7 +77,10 @@ export async function incidentNotificationWorkflow(input: IncidentWorkflowInput)
     c.sent = progress.sent;
     c.failed = progress.failed;
     progress.messagesSent = c.messagesSent;
-    progress.clinicsCovered = c.coveredSeq;
+    // Every target the plan counted is covered now (one added later has a later position). Plans
+    // read by runs before the count was kept lack it: the query then shows what it can.
+    c.clinicsCovered = plan.targetCount ?? c.clinicsCovered;
+    progress.clinicsCovered = c.clinicsCovered ?? 0;
     if (plan.closed) {
       progress.phase = 'ended';
       return { incidentId: input.incidentId, outcome: 'resolved', messages: c.messagesSent, sent: c.sent, failed: c.failed, runs: c.runs };

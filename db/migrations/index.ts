@@ -29,6 +29,7 @@ import * as m20270106000001 from './20270106000001_notice_resends';
 import * as m20270107000001 from './20270107000001_consultation_action_keys';
 import * as m20270107000002 from './20270107000002_legal_hold_lifted';
 import * as m20270108000001 from './20270108000001_idempotency_outcomes';
+import * as m20270108000002 from './20270108000002_notice_references';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -65,6 +66,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20270107000001_consultation_action_keys': m20270107000001,
   '20270107000002_legal_hold_lifted': m20270107000002,
   '20270108000001_idempotency_outcomes': m20270108000001,
+  '20270108000002_notice_references': m20270108000002,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,5 +1,5 @@
 import { loadConfig } from '../../lib/config';
-import { checkLeadTime, reminderMoments, statusMayFollow } from '../../domain/notices';
+import { checkLeadTime, declareIncidentSchema, DETECTED_AT_SKEW_MS, reminderMoments, statusMayFollow } from '../../domain/notices';
 import { Problem } from '../../domain/problems';
 
 const DAY = 86_400;
@@ -11,6 +11,16 @@ describe('notice rules', () => {
     const effective = now + 10 * DAY * 1000;
     expect(reminderMoments(effective, [DAY, 7 * DAY], now)).toEqual([effective - 7 * DAY * 1000, effective - DAY * 1000]);
     expect(reminderMoments(now + 3 * DAY * 1000, [7 * DAY, DAY, DAY], now)).toEqual([now + 2 * DAY * 1000]);
+  });
+
+  it('takes an incident detected up to now (a few minutes ahead for the operator\'s clock), never one detected in the future', () => {
+    const declared = (detectedAt: string) =>
+      declareIncidentSchema.safeParse({ title: 'Leak', description: 'What happened.', severity: 'high', affectedTenantIds: 'all', detectedAt }).success;
+    const at = (ms: number) => new Date(Date.now() + ms).toISOString();
+    expect(declared(at(-3_600_000))).toBe(true);
+    expect(declared(at(DETECTED_AT_SKEW_MS - 60_000))).toBe(true);
+    expect(declared(at(DETECTED_AT_SKEW_MS + 60_000))).toBe(false);
+    expect(declared('2999-01-01')).toBe(false);
   });
 
   it('refuses a change inside the minimum lead time as too_late unless urgent, and one in the past always', () => {

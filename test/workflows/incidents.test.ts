@@ -137,8 +137,13 @@ describe('incident notification', () => {
     const incident = await declare([first!.id]);
     await op('POST', `/v1/operator/incidents/${incident.id}/updates`, { status: 'investigating', message: 'Update one' });
     await eventually('two messages reached the first clinic', async () => (await mailsFor(incident.reference)).length === 4, 60_000);
+    // The operator's live view counts clinics (not positions in the table shared by all notices).
+    const live = async () => (await op('GET', `/v1/operator/incidents/${incident.id}`)).body.live as { phase: string; clinicsCovered: number; messagesSent: number } | null;
+    await eventually('the workflow waits, one clinic covered', async () => (await live())?.phase === 'waiting');
+    expect(await live()).toMatchObject({ clinicsCovered: 1, messagesSent: 2 });
     const added = await op('PATCH', `/v1/operator/incidents/${incident.id}`, { affectedTenantIds: [late!.id, first!.id] });
     expect(added.body).toEqual({ id: incident.id, added: 1 });
+    await eventually('the late clinic is covered', async () => (await live())?.clinicsCovered === 2, 60_000);
     await op('POST', `/v1/operator/incidents/${incident.id}/updates`, { status: 'resolved', message: 'Update two' });
     expect(await result(incident.workflowId)).toMatchObject({ outcome: 'resolved', messages: 3, sent: 12 });
     await recordHistory(stack.temporal.client.workflow.getHandle(incident.workflowId), 'incident-late-clinic');
@@ -151,11 +156,21 @@ describe('incident notification', () => {
   });
 
   it('refuses unknown clinics by name, and answers 404 for an unknown incident', async () => {
+    const [clinic] = await clinics(1, 'refs');
+    const before = await declare([clinic!.id], 'Before a refused declaration');
     const reply = await op('POST', '/v1/operator/incidents', { title: 't', description: 'd', severity: 'low', affectedTenantIds: ['00000000-0000-4000-8000-000000000009'], detectedAt: new Date().toISOString() });
     expect(reply.status).toBe(400);
     expect(reply.headers.get('content-type')).toContain('application/problem+json');
     expect(reply.body.errors[0].message).toContain('00000000-0000-4000-8000-000000000009');
     expect((await op('GET', '/v1/operator/incidents/00000000-0000-4000-8000-000000000009')).status).toBe(404);
+    // The refused declaration took no number: the register of incidents has no gap.
+    const after = await declare([clinic!.id], 'After a refused declaration');
+    const number = (reference: string) => Number(reference.split('-')[2]);
+    expect(number(after.reference)).toBe(number(before.reference) + 1);
+    for (const i of [before, after]) {
+      expect((await op('POST', `/v1/operator/incidents/${i.id}/updates`, { status: 'resolved', message: 'closed' })).status).toBe(202);
+      expect(await result(i.workflowId)).toMatchObject({ outcome: 'resolved' });
+    }
   });
 });
 
