@@ -111,39 +111,56 @@ export async function bookingLookups(trx: TenantTransaction, q: { idempotencyKey
   };
 }
 
-/**
- * Claims an Idempotency-Key on one consultation for the request (action and body) whose hash is
- * given: `claimed` when the key is new or was claimed for the same request before (a retry),
- * `reused` when it was claimed for a different one (another body or action).
- */
-export async function claimActionKey(
-  trx: TenantTransaction,
-  k: { consultationId: string; action: string; keyHash: string; requestHash: string },
-): Promise<'claimed' | 'reused'> {
-  const { rows } = await trx.raw(
-    `insert into consultation_action_keys (tenant_id, consultation_id, action, key_hash, request_hash) values (?, ?, ?, ?, ?)
-     on conflict do nothing returning 1`,
-    [tenantIdOf(trx)!, k.consultationId, k.action, k.keyHash, k.requestHash],
-  );
-  if (rows.length) return 'claimed';
-  const first = (await trx('consultation_action_keys')
-    .where({ consultation_id: k.consultationId, key_hash: k.keyHash })
-    .first('request_hash')) as { requestHash: string };
-  return first.requestHash === k.requestHash ? 'claimed' : 'reused';
+/** An Idempotency-Key's row: which consultation, action and request it stands for (hashes only). */
+export interface ActionKeyRow {
+  consultationId: string;
+  action: string;
+  keyHash: string;
+  requestHash: string;
 }
 
 /**
- * Records that the action sent under the key was done. True for the request that did it; false
- * when an earlier request with the key had already been answered with it (this one is a repeat).
- * A key whose requests were all refused or unanswered so far is not done: its next retry may do
- * the action, and is the one that did it.
+ * Claims an Idempotency-Key on one consultation for the request (action and body) whose hash is
+ * given. `reused` when it was claimed for a different request (another body or action); `done`
+ * when a request with it was answered with the action, and under which attempt; `open` otherwise
+ * (new, or its requests so far were refused or unanswered), with the attempt to send now.
  */
-export async function markActionKeyDone(trx: TenantTransaction, k: { consultationId: string; keyHash: string }): Promise<boolean> {
+export async function claimActionKey(trx: TenantTransaction, k: ActionKeyRow): Promise<{ state: 'open' | 'done' | 'reused'; attempt: number }> {
+  await trx.raw(
+    `insert into consultation_action_keys (tenant_id, consultation_id, action, key_hash, request_hash) values (?, ?, ?, ?, ?)
+     on conflict do nothing`,
+    [tenantIdOf(trx)!, k.consultationId, k.action, k.keyHash, k.requestHash],
+  );
+  const row = (await trx('consultation_action_keys')
+    .where({ consultation_id: k.consultationId, key_hash: k.keyHash })
+    .first('request_hash', 'attempt', 'done_attempt')) as { requestHash: string; attempt: number; doneAttempt: number | null };
+  if (row.requestHash !== k.requestHash) return { state: 'reused', attempt: row.attempt };
+  return row.doneAttempt === null ? { state: 'open', attempt: row.attempt } : { state: 'done', attempt: row.doneAttempt };
+}
+
+/**
+ * Records that the action sent under the key's `attempt` was done. True for the request that did
+ * it; false when an earlier request with the key had already been answered with it (this one is a
+ * repeat).
+ */
+export async function markActionKeyDone(trx: TenantTransaction, k: ActionKeyRow, attempt: number): Promise<boolean> {
   const done = await trx('consultation_action_keys')
     .where({ consultation_id: k.consultationId, key_hash: k.keyHash })
     .whereNull('done_at')
-    .update({ done_at: trx.fn.now() });
+    .update({ done_at: trx.fn.now(), done_attempt: attempt });
   return done > 0;
+}
+
+/**
+ * The workflow refused the request sent under `attempt`, so nothing was done: the key's next
+ * request goes out as the next attempt, under an update id Temporal has not answered yet.
+ * Conditional, so that concurrent refusals of one attempt move it on once.
+ */
+export async function nextActionKeyAttempt(trx: TenantTransaction, k: ActionKeyRow, attempt: number): Promise<void> {
+  await trx('consultation_action_keys')
+    .where({ consultation_id: k.consultationId, key_hash: k.keyHash, attempt })
+    .whereNull('done_at')
+    .update({ attempt: attempt + 1 });
 }
 
 export type SealedField = 'questionnaire' | 'note' | 'prescriptions' | 'cancelReason';

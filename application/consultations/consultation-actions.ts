@@ -2,7 +2,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { WorkflowNotFoundError, type UpdateDefinition } from '@temporalio/common';
 import { consultationFieldContext } from '../../activities/consultations';
 import { recordAudit } from '../../db/audit';
-import { claimActionKey, deletePayloads, markActionKeyDone, findConsultation, storePayload, type ConsultationRow, type SealedField } from '../../db/consultations';
+import { claimActionKey, deletePayloads, markActionKeyDone, nextActionKeyAttempt, findConsultation, storePayload, type ConsultationRow, type SealedField } from '../../db/consultations';
 import { canonicalJson } from '../../domain/canonical-json';
 import { getPractitioner } from '../../db/practitioners';
 import { assertOffered } from '../../domain/practitioner';
@@ -41,63 +41,27 @@ export async function loadConsultation(deps: Pick<Services, 'db'>, actor: Clinic
   return row;
 }
 
-/** Sends the update; logs the outcome. Returns the workflow's answer and the row as the action left it. */
-async function update<Args extends unknown[]>(
-  deps: Deps,
-  actor: ClinicActor,
-  row: ConsultationRow,
-  action: string,
-  definition: UpdateDefinition<UpdateResult, Args>,
-  args: Args,
-  opts: ActionOptions = {},
-): Promise<ActionResult> {
-  // The client's key names the update: Temporal answers a repeated update id with the first
-  // update's outcome instead of running the handler again, so a retried request acts once. Hashed,
-  // because the key is the client's text and the id is kept in the workflow's history.
-  const keyHash = opts.idempotencyKey === undefined ? undefined : createHash('sha256').update(opts.idempotencyKey, 'utf8').digest('base64url');
-  const updateId = keyHash === undefined ? undefined : `${action}:${keyHash}`;
-  const send = () =>
-    deps.temporal.connection.withDeadline(Date.now() + UPDATE_DEADLINE_MS, () =>
-      // The definitions are typed at each call below; the SDK's overloads cannot see through the generic.
-      deps.temporal.client.workflow.getHandle(row.workflowId).executeUpdate(definition as unknown as UpdateDefinition<UpdateResult, [unknown]>, { args: args as unknown as [unknown], updateId }),
-    );
-  const attempt = { action: `consultation.${action}`, targetType: 'consultation', targetId: row.id } as const;
-  const sendOnce = async (): Promise<UpdateResult> => {
-    // Temporal would answer a repeat with the first outcome whatever it carried: a key used for a
-    // different request is refused before anything is sent, not answered as if it had been done.
-    if (keyHash !== undefined && opts.requestHash !== undefined) {
-      const k = { consultationId: row.id, action, keyHash, requestHash: opts.requestHash };
-      const claim = await withTenant(deps.db, actor.tenantId, (trx) => claimActionKey(trx, k));
-      if (claim === 'reused') throw conflict('idempotency_key_reused', 'This Idempotency-Key was used for a different request to this consultation; send a new key for a new request.');
-    }
-    try {
-      return await send();
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
-      // Booked a moment ago and its start is still in the outbox: send it now, then retry once.
-      const pending = await deps.outbox.dispatchWorkflow(row.workflowId);
-      if (pending.failed > 0) throw serviceUnavailable('This consultation\'s workflow is still starting. Retry shortly.');
-      if (pending.dispatched === 0) throw err;
-      return await send();
-    }
-  };
-  // A refusal (the workflow's, or a reused key) is logged as denied with its code, as every refused change is.
-  const result = await withRefusalsLogged(deps, actor.tenantId, actor.audit, attempt, () =>
-    sendOnce().catch((err: unknown) => {
-      throw err instanceof Problem ? err : problemFromWorkflowError(err, consultationEnded);
-    }),
-  );
-  // One transaction: the log entry, and the row as the action left it (payment, new times).
-  const after = await withTenant(deps.db, actor.tenantId, async (trx) => {
-    // A repeat of a request already answered with the action is logged as one (that request's entry
-    // says what was done). A retry after a refusal or an unanswered attempt is the one that did it:
-    // the workflow runs a rejected update id afresh, and the earlier attempt logged no success.
-    const repeated = keyHash !== undefined && opts.requestHash !== undefined && !(await markActionKeyDone(trx, { consultationId: row.id, keyHash }));
-    await recordAudit(trx, actor.audit, { ...attempt, outcome: 'success', details: repeated ? { repeated: true } : undefined });
-    return findConsultation(trx, row.id);
-  });
-  return { row: after ?? row, result };
+/**
+ * An Idempotency-Key as this request uses it: its hash (the client's text never leaves the API;
+ * the update id is kept in the workflow's history) and the fingerprint of the request it stands for.
+ */
+interface ActionKey {
+  keyHash: string;
+  requestHash: string;
 }
+
+/**
+ * The request a key stands for: an HMAC under the key itself of the action and its input, so the
+ * stored hash does not fingerprint clinical text for anyone without the client's key. No body
+ * and an empty object are the same request (the API treats them alike).
+ */
+const actionKeyOf = (key: string, action: string, request: unknown): ActionKey => ({
+  keyHash: createHash('sha256').update(key, 'utf8').digest('base64url'),
+  requestHash: createHmac('sha256', key).update(canonicalJson({ action, input: request ?? {} })).digest('base64url'),
+});
+
+/** Temporal's id for the update sent under a key: the first attempt's is `<action>:<hash>`, later ones add the attempt. */
+const updateIdOf = (action: string, key: ActionKey, attempt: number) => (attempt === 0 ? `${action}:${key.keyHash}` : `${action}:${key.keyHash}:${attempt}`);
 
 /**
  * Seals clinical content and stores it for the workflow to pick up: the update carries only the
@@ -111,6 +75,104 @@ const stasher = (deps: Pick<Services, 'vault' | 'db'>, row: ConsultationRow, sto
   return id;
 };
 
+/**
+ * Does one action: claims the key, prepares the update's arguments (the rules checked here, the
+ * content sealed and stored), sends the update, and logs the outcome (a refusal as denied with
+ * its code). Returns the workflow's answer and the row as the action left it.
+ *
+ * With a key, the update's id is derived from it: Temporal answers a repeated id with the first
+ * update's outcome instead of running it again, so a retried request acts once. The key's row
+ * (consultation_action_keys) says what its requests came to:
+ * - done: the request is answered with that update's outcome, fetched by its id, before any check
+ *   of today's clock or schedule and without storing content again (a reschedule repeated after
+ *   its new slot began is the same success, not 400 slot_in_past);
+ * - refused by the workflow (409 invalid_transition, slot_taken, …): nothing was done, so the
+ *   key's next request is a fresh attempt under a fresh update id (Temporal keeps a failed
+ *   update's outcome under its id and would repeat the refusal forever);
+ * - unanswered (503, a lost connection): the same id again, which joins the update if it ran.
+ */
+async function perform<Args extends unknown[]>(
+  deps: Deps,
+  actor: ClinicActor,
+  row: ConsultationRow,
+  action: string,
+  definition: UpdateDefinition<UpdateResult, Args>,
+  prepare: (stash: Stash) => Promise<Args>,
+  key?: ActionKey,
+): Promise<ActionResult> {
+  const handle = deps.temporal.client.workflow.getHandle(row.workflowId);
+  const withDeadline = <T>(fn: () => Promise<T>) => deps.temporal.connection.withDeadline(Date.now() + UPDATE_DEADLINE_MS, fn);
+  const send = (args: Args, updateId: string | undefined) =>
+    withDeadline(() =>
+      // The definitions are typed at each call below; the SDK's overloads cannot see through the generic.
+      handle.executeUpdate(definition as unknown as UpdateDefinition<UpdateResult, [unknown]>, { args: args as unknown as [unknown], updateId }),
+    );
+  const logged = { action: `consultation.${action}`, targetType: 'consultation', targetId: row.id } as const;
+  const keyRow = key && { consultationId: row.id, action, ...key };
+  let attempt = 0;
+  let repeated = false;
+
+  const sendUpdate = async (): Promise<UpdateResult> => {
+    const stored: string[] = [];
+    try {
+      const args = await prepare(stasher(deps, row, stored));
+      if (JSON.stringify(args).length > MAX_UPDATE_ARGS_BYTES) throw payloadTooLarge(MAX_UPDATE_ARGS_BYTES);
+      const updateId = key && updateIdOf(action, key, attempt);
+      try {
+        return await send(args, updateId);
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+        // Booked a moment ago and its start is still in the outbox: send it now, then retry once.
+        const pending = await deps.outbox.dispatchWorkflow(row.workflowId);
+        if (pending.failed > 0) throw serviceUnavailable('This consultation\'s workflow is still starting. Retry shortly.');
+        if (pending.dispatched === 0) throw err;
+        return await send(args, updateId);
+      }
+    } catch (err) {
+      // Refused or failed: what was stored for it will never be picked up (maintenance would remove it a day later).
+      await withTenant(deps.db, row.tenantId, (trx) => deletePayloads(trx, stored)).catch(() => undefined);
+      if (err instanceof Problem) throw err;
+      const problem = problemFromWorkflowError(err, consultationEnded);
+      // The workflow said no, so nothing was done: the key's next request is a fresh attempt.
+      if (keyRow && problem.status === 409) {
+        await withTenant(deps.db, actor.tenantId, (trx) => nextActionKeyAttempt(trx, keyRow, attempt)).catch(() => undefined);
+      }
+      throw problem;
+    }
+  };
+
+  const act = async (): Promise<UpdateResult> => {
+    if (!keyRow) return sendUpdate();
+    const claim = await withTenant(deps.db, actor.tenantId, (trx) => claimActionKey(trx, keyRow));
+    // Temporal would answer a repeat with the first outcome whatever it carried: a key used for a
+    // different request is refused before anything is sent, not answered as if it had been done.
+    if (claim.state === 'reused') throw conflict('idempotency_key_reused', 'This Idempotency-Key was used for a different request to this consultation; send a new key for a new request.');
+    attempt = claim.attempt;
+    if (claim.state === 'open') return sendUpdate();
+    repeated = true;
+    try {
+      return await withDeadline(() => handle.getUpdateHandle<UpdateResult>(updateIdOf(action, key!, attempt)).result());
+    } catch (err) {
+      // Temporal no longer knows the update (its workflow's history is past retention): the action
+      // was done all the same, and the consultation as it stands is the answer.
+      if (err instanceof WorkflowNotFoundError) return { status: row.status, startsAt: row.startsAt.toISOString(), endsAt: row.endsAt.toISOString() };
+      throw problemFromWorkflowError(err, consultationEnded);
+    }
+  };
+
+  // A refusal (the workflow's, a rule's, or a reused key) is logged as denied with its code, as every refused change is.
+  const result = await withRefusalsLogged(deps, actor.tenantId, actor.audit, logged, act);
+  // One transaction: the log entry, and the row as the action left it (payment, new times).
+  const after = await withTenant(deps.db, actor.tenantId, async (trx) => {
+    // Of concurrent requests with one key, the first to record the action is the one that did it;
+    // the others (and every later one) are repeats, logged as such: that entry says what was done.
+    if (keyRow && !repeated) repeated = !(await markActionKeyDone(trx, keyRow, attempt));
+    await recordAudit(trx, actor.audit, { ...logged, outcome: 'success', details: repeated ? { repeated: true } : undefined });
+    return findConsultation(trx, row.id);
+  });
+  return { row: after ?? row, result };
+}
+
 export interface ActionResult {
   row: ConsultationRow;
   result: UpdateResult;
@@ -119,16 +181,7 @@ export interface ActionResult {
 export interface ActionOptions {
   /** The request's Idempotency-Key: a repeat with the same key answers the first outcome. */
   idempotencyKey?: string;
-  /** What the key stands for (set by `act` from the request): the same key with another request is refused. */
-  requestHash?: string;
 }
-
-/**
- * The request a key stands for: an HMAC under the key itself of the action and its input, so the
- * stored hash does not fingerprint clinical text for anyone without the client's key. No body
- * and an empty object are the same request (the API treats them alike).
- */
-const requestHashOf = (key: string, action: string, request: unknown) => createHmac('sha256', key).update(canonicalJson({ action, input: request ?? {} })).digest('base64url');
 
 /** Who may do an action to this consultation beyond the route's roles (e.g. only its own doctor starts it). */
 type Authorize = (deps: Deps, actor: ClinicActor, row: ConsultationRow) => Promise<void>;
@@ -145,17 +198,8 @@ const act =
   async (deps: Deps, actor: ClinicActor, id: string, input: I, opts: ActionOptions = {}): Promise<ActionResult> => {
     const row = await loadConsultation(deps, actor, id);
     if (authorize) await authorize(deps, actor, row);
-    const stored: string[] = [];
-    const args = await argsOf(deps, row, input, stasher(deps, row, stored));
-    if (JSON.stringify(args).length > MAX_UPDATE_ARGS_BYTES) throw payloadTooLarge(MAX_UPDATE_ARGS_BYTES);
-    try {
-      const requestHash = opts.idempotencyKey === undefined ? undefined : requestHashOf(opts.idempotencyKey, action, requestOf(input));
-      return await update(deps, actor, row, action, definition, args, { ...opts, requestHash });
-    } catch (err) {
-      // Refused or failed: what was stored for it will never be picked up (maintenance would remove it a day later).
-      await withTenant(deps.db, row.tenantId, (trx) => deletePayloads(trx, stored)).catch(() => undefined);
-      throw err;
-    }
+    const key = opts.idempotencyKey === undefined ? undefined : actionKeyOf(opts.idempotencyKey, action, requestOf(input));
+    return perform(deps, actor, row, action, definition, (stash) => argsOf(deps, row, input, stash), key);
   };
 
 /** The doctor linked to the consultation's practitioner; an admin may act for any doctor of the clinic. */
@@ -207,5 +251,5 @@ export async function join(deps: Deps, actor: ClinicActor, id: string, requested
   if (requested && requested !== role) {
     throw forbidden('not_assigned_practitioner', role === 'patient' ? 'Only the doctor this consultation is booked with joins as the practitioner.' : 'The consultation\'s doctor joins as the practitioner.');
   }
-  return { ...(await update(deps, actor, row, 'join', joinUpdate, [])), role };
+  return { ...(await perform(deps, actor, row, 'join', joinUpdate, async () => [] as [])), role };
 }
