@@ -53,20 +53,27 @@ export function jsonBody(limitBytes: number, skip: (ctx: { method: string; path:
     } catch {
       throw invalidJson();
     }
-    // PostgreSQL text cannot hold NUL, and no legitimate field needs it: refuse it here, by field.
-    const nulFields = fieldsWithNul(ctx.state.body, '');
-    if (nulFields.length > 0) throw validationFailed(nulFields.map((field) => ({ field: field || '(body)', message: 'must not contain NUL characters' })));
+    // Refused here, by field: NUL (PostgreSQL text cannot hold it, and no legitimate field needs it),
+    // and a member named __proto__ (JSON.parse keeps it as data, but copying the object into a new
+    // one, as validation does for free-form maps like a questionnaire's answers, sets the copy's
+    // prototype instead: the answer would vanish, and two different bodies would look alike).
+    const refused = refusedFields(ctx.state.body, '');
+    if (refused.length > 0) throw validationFailed(refused.map(({ field, message }) => ({ field: field || '(body)', message })));
     return next();
   };
 }
 
-function fieldsWithNul(value: unknown, path: string): string[] {
-  if (typeof value === 'string') return value.includes('\u0000') ? [path] : [];
-  if (Array.isArray(value)) return value.flatMap((v, i) => fieldsWithNul(v, path ? `${path}.${i}` : String(i)));
+const NUL_MESSAGE = 'must not contain NUL characters';
+
+function refusedFields(value: unknown, path: string): Array<{ field: string; message: string }> {
+  if (typeof value === 'string') return value.includes('\u0000') ? [{ field: path, message: NUL_MESSAGE }] : [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => refusedFields(v, path ? `${path}.${i}` : String(i)));
   if (value && typeof value === 'object') {
     return Object.entries(value).flatMap(([k, v]) => {
       const here = path ? `${path}.${k}` : k;
-      return k.includes('\u0000') ? [here] : fieldsWithNul(v, here);
+      if (k.includes('\u0000')) return [{ field: here, message: NUL_MESSAGE }];
+      if (k === '__proto__') return [{ field: here, message: 'is a name no field may have' }];
+      return refusedFields(v, here);
     });
   }
   return [];
