@@ -3,7 +3,7 @@ import { recordAudit } from '../../db/audit';
 import { bookingLookups, findByIdempotencyKey, insertConsultation, type ConsultationRow } from '../../db/consultations';
 import { isUniqueViolation } from '../../db/errors';
 import { assertOffered } from '../../domain/practitioner';
-import { withTenant } from '../../db/tenant-scope';
+import { withTenant, type TenantTransaction } from '../../db/tenant-scope';
 import type { ConsultationMode } from '../../domain/consultation';
 import { badRequest, conflict, notFound } from '../../domain/problems';
 import { CONSULTATION_MODE, CONSULTATION_STATUS, PRACTITIONER_ID, SCHEDULED_START, TENANT_ID } from '../../temporal/search-attributes';
@@ -48,7 +48,7 @@ async function book(
   try {
     return await commitThenDispatch(deps, tenantId, async (trx, enqueue) => {
       const { earlier, patientExists, practitioner } = await bookingLookups(trx, req);
-      if (earlier) return sameRequestOrRefuse(earlier, req);
+      if (earlier) return repeatedBooking(trx, actor, sameRequestOrRefuse(earlier, req), req);
       if (!patientExists) throw notFound('No such patient.');
       if (!practitioner) throw notFound('No such practitioner.');
       const endsAt = assertOffered(practitioner, req.startsAt, req.mode);
@@ -84,12 +84,20 @@ async function book(
   } catch (err) {
     if (isUniqueViolation(err, 'consultations_idempotency_key')) {
       // The same request raced itself: answer with the winner's result.
-      const first = await withTenant(deps.db, tenantId, (trx) => findByIdempotencyKey(trx, req.idempotencyKey));
-      return sameRequestOrRefuse(first!, req);
+      return withTenant(deps.db, tenantId, async (trx) => repeatedBooking(trx, actor, sameRequestOrRefuse((await findByIdempotencyKey(trx, req.idempotencyKey))!, req), req));
     }
     if (isUniqueViolation(err)) throw conflict('slot_taken', 'That slot is already booked.');
     throw err;
   }
+}
+
+/** A repeat answers the first booking, and is logged as one (the first request's entry says what was done). */
+async function repeatedBooking(trx: TenantTransaction, actor: ClinicActor, booked: ConsultationRow, req: BookingRequest): Promise<ConsultationRow> {
+  await recordAudit(trx, actor.audit, {
+    action: 'consultation.book', outcome: 'success', targetType: 'consultation', targetId: booked.id,
+    details: { practitionerId: req.practitionerId, startsAt: req.startsAt.toISOString(), mode: req.mode, repeated: true },
+  });
+  return booked;
 }
 
 /**
