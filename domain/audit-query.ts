@@ -14,7 +14,7 @@ export const auditFilterSchema = z.strictObject({
   from: windowInstant.optional(),
   to: windowInstant.optional(),
   actor: z.string().regex(ACTORS, 'must be an account id, "operator" or "system"').optional(),
-  action: z.string().regex(/^[a-z][a-z0-9_.]{0,63}\*?$/, 'must be an action like account.create, or a prefix like account.*').optional(),
+  action: z.string().regex(/^[a-z][a-z0-9_.-]{0,63}\*?$/, 'must be an action like account.create, or a prefix like account.*').optional(),
   target: z.string().min(1).max(128).optional(),
   outcome: z.enum(['success', 'denied', 'failed']).optional(),
 });

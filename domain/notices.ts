@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { scheduleInstant, windowInstant } from './dates';
+import { scheduleInstant } from './dates';
 import { displayText, nameText } from './fields';
 import { badRequest } from './problems';
 export { reminderMoments } from './change-notice-timing';
@@ -24,7 +24,8 @@ export const MAX_NOTICE_MESSAGES = 100;
 /** At most this many clinics named in one request (beyond that, "all"). */
 export const MAX_NAMED_CLINICS = 10_000;
 
-const body = (max: number) => z.string().transform((s) => s.normalize('NFC').trim()).pipe(z.string().min(1, 'must not be empty').max(max, `must be at most ${max} characters`));
+/** A notice's text: free text (line breaks allowed), valid Unicode (an unpaired surrogate was mailed as U+FFFD), NFC, trimmed. */
+const body = displayText;
 
 export const affectedClinicsSchema = z.union([
   z.literal('all'),
@@ -45,7 +46,9 @@ export const declareIncidentSchema = z.strictObject({
   severity: z.enum(SEVERITIES),
   affectedTenantIds: affectedClinicsSchema,
   // When it was detected: not later than now (a few minutes for an operator's clock ahead of ours).
-  detectedAt: windowInstant.refine((s) => Date.parse(s) <= Date.now() + DETECTED_AT_SKEW_MS, 'must not lie in the future'),
+  // A moment (a bare date would mean midnight UTC, in Japan's morning), not later than now (a few
+  // minutes for an operator's clock ahead of ours).
+  detectedAt: scheduleInstant.refine((s) => Date.parse(s) <= Date.now() + DETECTED_AT_SKEW_MS, 'must not lie in the future'),
 });
 export type DeclareIncidentInput = z.output<typeof declareIncidentSchema>;
 

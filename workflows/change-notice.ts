@@ -55,7 +55,8 @@ export async function changeNoticeWorkflow(input: ChangeNoticeInput): Promise<Ch
   let plan = await platform.loadNoticePlan({ noticeId: input.changeNoticeId });
   if (!plan) return result('notice_missing');
   const targets = plan.maxTargetSeq;
-  progress.clinicsCovered = plan.targetCount ?? 0;
+  // Covered once the first message has gone to them (as an incident counts), not before.
+  const targetCount = plan.targetCount ?? 0;
   const cancelledNow = async () => {
     checked = wakeups;
     plan = await platform.loadNoticePlan({ noticeId: input.changeNoticeId });
@@ -73,7 +74,10 @@ export async function changeNoticeWorkflow(input: ChangeNoticeInput): Promise<Ch
   };
 
   let outcome: 'due' | 'cancelled' = plan.status === 'cancelled' ? 'cancelled' : 'due';
-  if (outcome === 'due') await send([plan.messageIds[0]!], targets);
+  if (outcome === 'due') {
+    await send([plan.messageIds[0]!], targets);
+    progress.clinicsCovered = targetCount;
+  }
   for (const at of moments) {
     if (outcome === 'cancelled') break;
     progress.nextReminderAt = new Date(at).toISOString();

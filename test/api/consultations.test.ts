@@ -191,6 +191,13 @@ describe('the consultation lifecycle through the API', () => {
     expect(b.body.id).toBe(a.body.id);
     expect(cc.body.id).toBe(a.body.id);
     expect(await stack.database.ownerDb('consultations').where({ idempotency_key: key })).toHaveLength(1);
+    // One booking in the operation log, and its two repeats as such.
+    const logged = await stack.database.ownerDb('audit_events').where({ target_id: a.body.id, action: 'consultation.book' });
+    expect(logged.map((e: { outcome: string; details: { repeated?: boolean } }) => [e.outcome, e.details.repeated ?? null]).sort()).toEqual([
+      ['success', null],
+      ['success', true],
+      ['success', true],
+    ]);
     const missing = await call(stack.url, 'POST', '/v1/consultations', { token: c.staffToken, json: body });
     expect([missing.status, missing.body.code]).toEqual([400, 'idempotency_key_required']);
   });
@@ -248,6 +255,40 @@ describe('the consultation lifecycle through the API', () => {
     );
     expect(logged).toEqual([['denied', 'invalid_transition'], ['success', null], ['success', true]]);
     expect(await stack.database.ownerDb('consultation_events').where({ consultation_id: id, type: 'start' })).toHaveLength(1);
+    // The log can be filtered by the actions' own names (hyphens included).
+    const filtered = await call(stack.url, 'GET', `/v1/audit-logs?action=consultation.check-in&target=${id}`, { token: c.adminToken });
+    expect([filtered.status, filtered.body.items?.map((e: { action: string }) => e.action)]).toEqual([200, ['consultation.check-in']]);
+  });
+
+  it('retries a reschedule refused as slot_taken once the slot is free, and answers a done one after its slot began', async () => {
+    const c = await bookingClinic(stack);
+    const a = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('13:00'), mode: 'in_person' });
+    const b = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('13:10'), mode: 'in_person' });
+    const key = idempotencyKey();
+    const move = () => call(stack.url, 'POST', `/v1/consultations/${a.body.id}/reschedule`, { token: c.staffToken, json: { startsAt: slot('13:10') }, headers: { 'idempotency-key': key } });
+    // The workflow refuses it (the slot is taken): Temporal keeps that outcome under the update's id.
+    expect((await move()).body.code).toBe('slot_taken');
+    expect((await move()).body.code).toBe('slot_taken');
+    expect((await post(c.staffToken, b.body.id, 'cancel', { reason: '都合により' })).body.status).toBe('cancelled');
+    // Nothing was done under the key, so the same request now acts…
+    expect((await move()).body).toMatchObject({ status: 'reserved', startsAt: slot('13:10') });
+    // …and its repeat is answered from the done update, not checked again against the doctor's
+    // hours as they are now (closed that day) nor storing anything.
+    const closed = await call(stack.url, 'PUT', `/v1/practitioners/${c.practitionerId}/availability`, { token: c.adminToken, json: { rules: [] } });
+    expect(closed.status).toBeLessThan(300);
+    const repeat = await move();
+    expect([repeat.status, repeat.body.startsAt]).toEqual([200, slot('13:10')]);
+    const logged = (await stack.database.ownerDb('audit_events').where({ target_id: a.body.id, action: 'consultation.reschedule' }).orderBy('seq')).map(
+      (e: { outcome: string; details: Record<string, unknown> | null }) => [e.outcome, e.details?.repeated ?? e.details?.code ?? null],
+    );
+    expect(logged).toEqual([['denied', 'slot_taken'], ['denied', 'slot_taken'], ['success', null], ['success', true]]);
+  });
+
+  it('refuses a body member named __proto__ instead of losing it', async () => {
+    const c = await bookingClinic(stack);
+    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('13:30'), mode: 'in_person' });
+    const r = await call(stack.url, 'POST', `/v1/consultations/${booked.body.id}/questionnaire`, { token: c.staffToken, raw: '{"answers":{"__proto__":{"allergy":"penicillin"}}}' });
+    expect([r.status, r.body.code, r.body.errors]).toEqual([400, 'validation_failed', [{ field: 'answers.__proto__', message: 'is a name no field may have' }]]);
   });
 
   it('refuses a key reused for a reschedule or a booking to another time', async () => {

@@ -3521,6 +3521,7 @@ export interface operations {
                 "application/json": {
                     affectedTenantIds: "all" | string[];
                     description: string;
+                    /** Format: date-time */
                     detectedAt: string;
                     /** @enum {string} */
                     severity: "low" | "medium" | "high" | "critical";

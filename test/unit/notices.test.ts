@@ -21,6 +21,12 @@ describe('notice rules', () => {
     expect(declared(at(DETECTED_AT_SKEW_MS - 60_000))).toBe(true);
     expect(declared(at(DETECTED_AT_SKEW_MS + 60_000))).toBe(false);
     expect(declared('2999-01-01')).toBe(false);
+    // A bare date would be midnight UTC (Japan's morning): a moment is asked for; and a plausible one.
+    expect(declared(new Date().toISOString().slice(0, 10))).toBe(false);
+    expect(declared('1900-01-01T00:00:00Z')).toBe(false);
+    // The text is checked like every text: an unpaired surrogate was stored and mailed as U+FFFD.
+    const parsed = declareIncidentSchema.safeParse({ title: 'Leak', description: 'D\ud800', severity: 'high', affectedTenantIds: 'all', detectedAt: at(-60_000) });
+    expect(parsed.success).toBe(false);
   });
 
   it('refuses a change inside the minimum lead time as too_late unless urgent, and one in the past always', () => {
