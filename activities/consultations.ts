@@ -48,7 +48,14 @@ export function createConsultationActivities(deps: { db: Db; vault: Vault; maile
             .onConflict(['consultation_id', 'event_key'])
             .ignore()
             .returning('id');
-          if (inserted.length === 0) return false; // already recorded by an earlier attempt
+          if (inserted.length === 0) {
+            // Recorded before: a retry, or the same update handed out again after its workflow task
+            // was lost (workflows/consultation.ts, eventKey). Its content has moved already (its
+            // staging rows are gone: not an error). The row takes the workflow's status as of this
+            // step again, as steps written since may have set another.
+            await trx('consultations').where({ id: consultationId }).update({ status: args.status, updated_at: trx.fn.now() });
+            return false;
+          }
           const sealed = (b64: string) => Buffer.from(b64, 'base64');
           // Content stored by the API moves into the consultation; its staging rows go in the same transaction.
           const refs = Object.entries(patch.sealedRefs ?? {}).filter((e): e is [SealedField, string] => typeof e[1] === 'string');

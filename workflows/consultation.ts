@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   allHandlersFinished,
   condition,
+  currentUpdateInfo,
   log,
   patched,
   proxyActivities,
@@ -125,6 +126,19 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<Co
     }
   };
   const joinWindow = () => ({ notBefore: startsAt - input.timing.joinWindowBeforeSec * 1000, expiresAt: endsAt + JOIN_GRACE_MS });
+  /**
+   * The key the step is recorded under (consultation_events.event_key; the activity records each
+   * key once). The step runs as a local activity inside the workflow task: when that task is lost
+   * (a worker too slow under load, a task that timed out) the server hands the same updates out
+   * again, perhaps in another order among new ones, and the workflow replays from before them.
+   * A counter of steps would then give a step already written another key, and it would be
+   * written twice (its staged content already gone: a false 409 content_missing). The update's own
+   * id, and the moment of a timer's step, stay the same. Runs before this change keep the counter.
+   */
+  const eventKey = (action: string, stable: () => string): string => {
+    events += 1;
+    return patched('stable-event-keys') ? stable() : `${events}:${action}`;
+  };
 
   /** Runs one action at a time: the state is checked again once it is this action's turn. */
   async function act(
@@ -136,8 +150,8 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<Co
     try {
       const next = refuseUnless(action);
       const patch = (await apply(next)) ?? {};
-      events += 1;
-      await record({ tenantId: input.tenantId, consultationId: input.consultationId, eventKey: `${events}:${action}`, type: action, status: next, patch });
+      const key = eventKey(action, () => `update:${currentUpdateInfo()!.id}`);
+      await record({ tenantId: input.tenantId, consultationId: input.consultationId, eventKey: key, type: action, status: next, patch });
       after?.();
       if (next !== status) {
         status = next;
@@ -239,8 +253,8 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<Co
           await lock();
           try {
             if (now() !== 'reserved') return;
-            events += 1;
-            await record({ tenantId: input.tenantId, consultationId: input.consultationId, eventKey: `${events}:no_show`, type: 'no_show', status: 'no_show', patch: {} });
+            const key = eventKey('no_show', () => `no_show:${iso(startsAt)}`);
+            await record({ tenantId: input.tenantId, consultationId: input.consultationId, eventKey: key, type: 'no_show', status: 'no_show', patch: {} });
             status = 'no_show';
             upsertSearchAttributes([{ key: CONSULTATION_STATUS, value: status }]);
           } finally {
@@ -260,8 +274,8 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<Co
       // Nothing left to collect: the visit is closed.
       await lock();
       try {
-        events += 1;
-        await record({ tenantId: input.tenantId, consultationId: input.consultationId, eventKey: `${events}:complete`, type: 'complete', status: 'completed', patch: {} });
+        const key = eventKey('complete', () => 'complete');
+        await record({ tenantId: input.tenantId, consultationId: input.consultationId, eventKey: key, type: 'complete', status: 'completed', patch: {} });
         status = 'completed';
         upsertSearchAttributes([{ key: CONSULTATION_STATUS, value: status }]);
       } catch (err) {

@@ -2,6 +2,9 @@ import { jwtVerify } from 'jose';
 import { japanDateOf } from '../../domain/japan-time';
 import { fetchLocalEmails } from '../../lib/local-ses';
 import { call } from '../harness/http';
+import { createHash } from 'node:crypto';
+import { createConsultationActivities } from '../../activities/consultations';
+import { recordHistory } from '../harness/history';
 import { japanDateOf as jstDate } from '../../domain/japan-time';
 import { book, bookingClinic, idempotencyKey } from '../harness/consultations';
 import { slotOn } from '../harness/slots';
@@ -61,6 +64,7 @@ describe('the consultation lifecycle through the API', () => {
     expect(paid.body).toMatchObject({ status: 'paid', payment: { amount: 1500, method: 'cash' } });
     const handle = stack.temporal.client.workflow.getHandle(`consultation/${id}`);
     expect(await handle.result()).toEqual({ status: 'completed', outcome: 'ended' });
+    await recordHistory(handle, 'consultation-in-person-stable-event-keys');
 
     const detail = await call(stack.url, 'GET', `/v1/consultations/${id}`, { token: c.doctorToken });
     expect(detail.body).toMatchObject({ status: 'completed', note: '急性上気道炎。解熱剤を処方。', questionnaire: { symptoms: '頭痛と発熱', allergies: 'ペニシリン' } });
@@ -236,6 +240,9 @@ describe('the consultation lifecycle through the API', () => {
     expect((await post(c.staffToken, id, 'check-in')).body.code).toBe('invalid_transition');
     const bad = await call(stack.url, 'POST', `/v1/consultations/${id}/check-in`, { token: c.staffToken, headers: { 'idempotency-key': 'short' } });
     expect([bad.status, bad.body.code]).toEqual([400, 'idempotency_key_required']);
+    // An empty key is a key the client meant to send, not none.
+    const empty = await call(stack.url, 'POST', `/v1/consultations/${id}/cancel`, { token: c.staffToken, json: { reason: '空' }, headers: { 'idempotency-key': '' } });
+    expect([empty.status, empty.body.code]).toEqual([400, 'idempotency_key_required']);
   });
 
   it('does the action on a retry whose key was first refused, and logs it as done, not as a repeat', async () => {
@@ -282,6 +289,34 @@ describe('the consultation lifecycle through the API', () => {
       (e: { outcome: string; details: Record<string, unknown> | null }) => [e.outcome, e.details?.repeated ?? e.details?.code ?? null],
     );
     expect(logged).toEqual([['denied', 'slot_taken'], ['denied', 'slot_taken'], ['success', null], ['success', true]]);
+  });
+
+  it('records each action under its update\'s id, so an update handed out again after a lost workflow task is not written twice', async () => {
+    const c = await bookingClinic(stack);
+    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('14:00'), mode: 'in_person' });
+    const id = booked.body.id as string;
+    const key = idempotencyKey();
+    const answered = await call(stack.url, 'POST', `/v1/consultations/${id}/questionnaire`, { token: c.staffToken, json: { answers: { symptoms: '咳' } }, headers: { 'idempotency-key': key } });
+    expect(answered.status).toBe(200);
+    expect((await post(c.staffToken, id, 'check-in')).body.status).toBe('checked_in');
+    const events = await stack.database.ownerDb('consultation_events').where({ consultation_id: id }).orderBy('id');
+    // The keyed action's id is derived from the client's key; the other's is the SDK's own, also fixed per update.
+    const updateId = `questionnaire:${createHash('sha256').update(key, 'utf8').digest('base64url')}`;
+    expect(events.map((e: { type: string; eventKey: string }) => [e.type, e.eventKey])).toEqual([
+      ['questionnaire', `update:${updateId}`],
+      ['checkIn', expect.stringMatching(/^update:[0-9a-f-]{36}$/)],
+    ]);
+    // The questionnaire's step run again, as a replay of a lost workflow task would (its staged
+    // content moved on the first run): nothing is written twice, nothing refused as content missing,
+    // and the row takes the step's status (the replay's later steps set theirs in turn).
+    const step = createConsultationActivities({ db: stack.database.db, vault: undefined as never, mailer: undefined as never });
+    const again = await step.recordConsultation({
+      tenantId: (await stack.database.ownerDb('consultations').where({ id }).first()).tenantId,
+      consultationId: id, eventKey: `update:${updateId}`, type: 'questionnaire', status: 'reserved', patch: { sealedRefs: { questionnaire: '00000000-0000-4000-8000-000000000001' } },
+    });
+    expect(again).toBe(false);
+    expect(await stack.database.ownerDb('consultation_events').where({ consultation_id: id })).toHaveLength(2);
+    expect((await stack.database.ownerDb('consultations').where({ id }).first()).status).toBe('reserved');
   });
 
   it('refuses a body member named __proto__ instead of losing it', async () => {
