@@ -16,10 +16,10 @@ export function requiredIdempotencyKey(ctx: ParameterizedContext): string {
   return key;
 }
 
-/** The key a route honours when sent: undefined when absent, 400 when malformed. */
+/** The key a route honours when sent: undefined when absent, 400 when malformed (an empty header too: the client meant to send one). */
 export function optionalIdempotencyKey(ctx: ParameterizedContext): string | undefined {
+  if (ctx.req.headers['idempotency-key'] === undefined) return undefined;
   const key = ctx.get('Idempotency-Key');
-  if (key === '') return undefined;
   if (!VALID.test(key)) throw refuse();
   return key;
 }

@@ -14,6 +14,12 @@ const PROBLEMS: Record<string, (message: string) => Problem> = {
   [CONSULTATION_FAILURES.consultationMissing]: () => notFound('No such consultation.'),
   [CONSULTATION_FAILURES.invalidArguments]: (m) => badRequest('validation_failed', m),
   [CONSULTATION_FAILURES.sealedContentMissing]: () => conflict('content_missing', 'The submitted content was not found. Send the action again.'),
+  // The server's own (temporal server service/history/workflow/update): it gave the update up
+  // without the workflow's answer — its workflow task was lost, e.g. a worker too slow under
+  // load. Nothing of ours refused it, and the same request may be sent again.
+  UnprocessedUpdate: () => serviceUnavailable('The workflow did not take the action in time. Retry shortly.'),
+  // The workflow ended before the accepted update finished.
+  AcceptedUpdateCompletedWorkflow: () => conflict('invalid_transition', 'The process ended before this action finished.'),
 };
 
 /** The ApplicationFailure at the bottom of a chain (update failed ← activity failed ← application failure). */
