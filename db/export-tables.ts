@@ -181,7 +181,7 @@ export const EXPORT_TABLES: ExportTable[] = [
     name: 'consultation_events',
     description: '診察の経過 (状態の変化; 診察ごと) / Consultation timeline (status changes; by consultation)',
     orderBy: 'consultation_id, occurred_at, id',
-    columns: [col('id', '行番号 / Row number'), col('consultation_id', '診察 / Consultation'), col('event_key', '出来事の番号 / Event key'), col('type', '種類 / Type'), col('status', '変化後の状態 / Status after'), ts('occurred_at', '日時 / At'), col('details', '詳細 (JSON) / Details')],
+    columns: [col('id', '行番号 / Row number'), col('consultation_id', '診察 / Consultation'), col('event_key', '出来事の識別子 (操作の ID または時刻) / Event key (the action\'s update id, or the timer\'s moment)'), col('type', '種類 / Type'), col('status', '変化後の状態 / Status after'), ts('occurred_at', '日時 / At'), col('details', '詳細 (JSON) / Details')],
     omitted: { tenant_id: 'the clinic' },
   },
   {
