@@ -59,9 +59,9 @@ const retry = { initialInterval: '500 ms', maximumInterval: '10 seconds', nonRet
 const activities = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: { ...retry, maximumInterval: '1 minute', maximumAttempts: 60 } });
 // A mail call that hangs (or a worker that died mid-call) is retried elsewhere after 10 s.
 /**
- * The same step as a local activity: it runs in the worker inside the workflow task that handles
- * the update, so an action costs one round trip to the server instead of three. Executions
- * started before this change keep the regular activity (patched('record-locally')).
+ * The same step as a local activity, for executions started between patches 'record-locally' and
+ * 'record-after-acceptance' only (see `record`): it ran inside the workflow task that handled the
+ * update, one round trip instead of three, but its write did not wait for the update's acceptance.
  */
 const local = proxyLocalActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: { ...retry, maximumInterval: '1 minute', maximumAttempts: 60 } });
 const mail = proxyActivities<Activities>({ startToCloseTimeout: '10 seconds', retry: { ...retry, maximumAttempts: 20 } });
@@ -108,7 +108,12 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<Co
   /** Activities through here: a deleted row ends the workflow with an outcome instead of failing it. */
   const record = async (args: Parameters<Activities['recordConsultation']>[0]) => {
     try {
-      if (patched('record-locally')) await local.recordConsultation(args);
+      // A regular activity runs only once the workflow task that accepted the update is in the
+      // history. A local one wrote to PostgreSQL from inside that task, and when the task was
+      // dropped under load (a speculative update task leaves no trace) the write stayed for an
+      // update the workflow then refused: refused clinical content over accepted content, steps in
+      // the timeline after a cancel. Executions recorded locally before keep doing so.
+      if (!patched('record-after-acceptance') && patched('record-locally')) await local.recordConsultation(args);
       else await activities.recordConsultation(args);
     } catch (err) {
       if (!isMissing(err)) throw err;

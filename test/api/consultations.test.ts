@@ -64,7 +64,7 @@ describe('the consultation lifecycle through the API', () => {
     expect(paid.body).toMatchObject({ status: 'paid', payment: { amount: 1500, method: 'cash' } });
     const handle = stack.temporal.client.workflow.getHandle(`consultation/${id}`);
     expect(await handle.result()).toEqual({ status: 'completed', outcome: 'ended' });
-    await recordHistory(handle, 'consultation-in-person-stable-event-keys');
+    await recordHistory(handle, 'consultation-in-person-recorded-after-acceptance');
 
     const detail = await call(stack.url, 'GET', `/v1/consultations/${id}`, { token: c.doctorToken });
     expect(detail.body).toMatchObject({ status: 'completed', note: '急性上気道炎。解熱剤を処方。', questionnaire: { symptoms: '頭痛と発熱', allergies: 'ペニシリン' } });
@@ -317,6 +317,36 @@ describe('the consultation lifecycle through the API', () => {
     expect(again).toBe(false);
     expect(await stack.database.ownerDb('consultation_events').where({ consultation_id: id })).toHaveLength(2);
     expect((await stack.database.ownerDb('consultations').where({ id }).first()).status).toBe('reserved');
+  });
+
+  it('writes nothing for an update the workflow refused, also when a burst of them races a cancel', async () => {
+    // Under such a burst workflow tasks are dropped and handed out again; a step written from
+    // inside a dropped task stayed for an update that was then refused (found by an attack run).
+    const c = await bookingClinic(stack);
+    for (let round = 0; round < 3; round += 1) {
+      const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot(`15:${String(round * 10).padStart(2, '0')}`), mode: 'in_person' });
+      const id = booked.body.id as string;
+      /** One request, sent again with its key while the answer is 503 (bounded). */
+      const send = async (action: string, json: unknown) => {
+        const key = idempotencyKey();
+        for (let i = 0; ; i += 1) {
+          const r = await call(stack.url, 'POST', `/v1/consultations/${id}/${action}`, { token: c.staffToken, json, headers: { 'idempotency-key': key } });
+          if (r.status !== 503 || i === 5) return r;
+        }
+      };
+      const burst = Array.from({ length: 20 }, (_, j) => send('questionnaire', { answers: { j } }));
+      const cancel = new Promise((resolve) => setImmediate(resolve)).then(() => send('cancel', { reason: '重複' }));
+      const answers = await Promise.all(burst);
+      expect((await cancel).body.status).toBe('cancelled');
+      const accepted = answers.filter((a) => a.status === 200).map((a) => a.body.id);
+      for (const a of answers) expect([200, 409]).toContain(a.status);
+      const detail = await call(stack.url, 'GET', `/v1/consultations/${id}`, { token: c.staffToken });
+      const types = detail.body.timeline.map((e: { type: string }) => e.type);
+      // As many questionnaire steps as accepted requests, none after the cancel, and the row cancelled.
+      expect(types.filter((t: string) => t === 'questionnaire')).toHaveLength(accepted.length);
+      expect(types.at(-1)).toBe('cancel');
+      expect(detail.body.status).toBe('cancelled');
+    }
   });
 
   it('refuses a body member named __proto__ instead of losing it', async () => {
