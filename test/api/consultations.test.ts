@@ -43,6 +43,12 @@ const delivered = async (id: string): Promise<string[]> =>
     (d: { idempotencyKey: string }) => d.idempotencyKey.split('/')[2]!,
   );
 
+/** One action's entries in the operation log, oldest first: [outcome, repeated or the refusal's code]. */
+const outcomesLogged = async (consultationId: string, action: string) =>
+  (await stack.database.ownerDb('audit_events').where({ target_id: consultationId, action }).orderBy('seq')).map(
+    (e: { outcome: string; details: Record<string, unknown> | null }) => [e.outcome, e.details?.repeated ?? e.details?.code ?? null],
+  );
+
 describe('the consultation lifecycle through the API', () => {
   it('in person: reserved → questionnaire → checked_in → in_consultation → finished → paid → completed', async () => {
     const c = await bookingClinic(stack, { patientEmail: 'hanako@example.jp' });
@@ -257,10 +263,7 @@ describe('the consultation lifecycle through the API', () => {
     // The same request again, now allowed: it starts the consultation; a third is its repeat.
     expect((await start()).body.status).toBe('in_consultation');
     expect((await start()).body.status).toBe('in_consultation');
-    const logged = (await stack.database.ownerDb('audit_events').where({ target_id: id, action: 'consultation.start' }).orderBy('seq')).map(
-      (e: { outcome: string; details: Record<string, unknown> | null }) => [e.outcome, e.details?.repeated ?? e.details?.code ?? null],
-    );
-    expect(logged).toEqual([['denied', 'invalid_transition'], ['success', null], ['success', true]]);
+    expect(await outcomesLogged(id, 'consultation.start')).toEqual([['denied', 'invalid_transition'], ['success', null], ['success', true]]);
     expect(await stack.database.ownerDb('consultation_events').where({ consultation_id: id, type: 'start' })).toHaveLength(1);
     // The log can be filtered by the actions' own names (hyphens included).
     const filtered = await call(stack.url, 'GET', `/v1/audit-logs?action=consultation.check-in&target=${id}`, { token: c.adminToken });
@@ -285,10 +288,7 @@ describe('the consultation lifecycle through the API', () => {
     expect(closed.status).toBeLessThan(300);
     const repeat = await move();
     expect([repeat.status, repeat.body.startsAt]).toEqual([200, slot('13:10')]);
-    const logged = (await stack.database.ownerDb('audit_events').where({ target_id: a.body.id, action: 'consultation.reschedule' }).orderBy('seq')).map(
-      (e: { outcome: string; details: Record<string, unknown> | null }) => [e.outcome, e.details?.repeated ?? e.details?.code ?? null],
-    );
-    expect(logged).toEqual([['denied', 'slot_taken'], ['denied', 'slot_taken'], ['success', null], ['success', true]]);
+    expect(await outcomesLogged(a.body.id, 'consultation.reschedule')).toEqual([['denied', 'slot_taken'], ['denied', 'slot_taken'], ['success', null], ['success', true]]);
   });
 
   it('records each action under its update\'s id, so an update handed out again after a lost workflow task is not written twice', async () => {
