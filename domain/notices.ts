@@ -45,7 +45,6 @@ export const declareIncidentSchema = z.strictObject({
   description: body(10_000),
   severity: z.enum(SEVERITIES),
   affectedTenantIds: affectedClinicsSchema,
-  // When it was detected: not later than now (a few minutes for an operator's clock ahead of ours).
   // A moment (a bare date would mean midnight UTC, in Japan's morning), not later than now (a few
   // minutes for an operator's clock ahead of ours).
   detectedAt: scheduleInstant.refine((s) => Date.parse(s) <= Date.now() + DETECTED_AT_SKEW_MS, 'must not lie in the future'),

@@ -133,12 +133,12 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<Co
   const joinWindow = () => ({ notBefore: startsAt - input.timing.joinWindowBeforeSec * 1000, expiresAt: endsAt + JOIN_GRACE_MS });
   /**
    * The key the step is recorded under (consultation_events.event_key; the activity records each
-   * key once). The step runs as a local activity inside the workflow task: when that task is lost
-   * (a worker too slow under load, a task that timed out) the server hands the same updates out
-   * again, perhaps in another order among new ones, and the workflow replays from before them.
-   * A counter of steps would then give a step already written another key, and it would be
-   * written twice (its staged content already gone: a false 409 content_missing). The update's own
-   * id, and the moment of a timer's step, stay the same. Runs before this change keep the counter.
+   * key once, so a retried step writes nothing twice). Where the step ran as a local activity
+   * inside the workflow task (see `record`) and that task was lost, the server handed the same
+   * updates out again, perhaps in another order among new ones: a counter of steps gave a step
+   * already written another key, and it was written twice (its staged content already gone: a
+   * false 409 content_missing). The update's own id, and the moment of a timer's step, stay the
+   * same whatever the order. Runs before this change keep the counter.
    */
   const eventKey = (action: string, stable: () => string): string => {
     events += 1;
