@@ -65,6 +65,15 @@ export async function contractEndWorkflow(input: ContractEndInput): Promise<Cont
   const holdReleaseNotice = patched('hold-release-notice');
   /** The lifting this run has told the clinic about. */
   let toldLiftMs: number | null = null;
+  /**
+   * A change that arrives while the run is closing (no end, or the end removed) is read before it
+   * closes. Temporal refuses the closing task and hands the signal over, but the run went on to
+   * close all the same, and the change was lost: an end set just after a legal hold, or just
+   * after an end was removed, left the clinic `ending` with no run to take it further.
+   */
+  const reloadBeforeClosing = patched('reload-before-closing');
+  /** This run has made a plan and seen it removed (its outcome is `cancelled`, not `no_end`). */
+  let cancelled = false;
 
   for (;;) {
     const seen = wakeups;
@@ -95,7 +104,13 @@ export async function contractEndWorkflow(input: ContractEndInput): Promise<Cont
           progress.state = 'cancelled';
           progress.endsAt = null;
           progress.next = null;
-          return result(planned ? 'cancelled' : 'no_end');
+          cancelled ||= planned !== undefined;
+          if (reloadBeforeClosing && wakeups !== seen) {
+            // Said above; an end set again now is a new plan, announced again.
+            planned = undefined;
+            continue;
+          }
+          return result(cancelled ? 'cancelled' : 'no_end');
         }
         planned = { endsAtMs: c.endsAtMs, plannedAtMs: Date.now(), steps: contractSteps(c.endsAtMs, c.leadTimesSec, c.graceSec, Date.now()) };
         plans += 1;
@@ -120,7 +135,10 @@ export async function contractEndWorkflow(input: ContractEndInput): Promise<Cont
       });
     }
     const plan = planned;
-    if (!plan && c.state !== 'purging') return result('no_end');
+    if (!plan && c.state !== 'purging') {
+      if (reloadBeforeClosing && wakeups !== seen) continue;
+      return result(cancelled ? 'cancelled' : 'no_end');
+    }
     const step = c.state === 'purging' ? ({ key: 'purge', kind: 'purge', at: 0 } as ContractStep) : plan!.steps.find((s) => !done.has(s.key))!;
     progress.next = { kind: step.kind, at: new Date(step.at).toISOString() };
     // Sleep until the step is due, waking for every signal (then reload and re-plan).

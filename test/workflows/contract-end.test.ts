@@ -13,7 +13,7 @@ import { contractEndWorkflowId } from '../../temporal/workflow-ids';
 import { canonicalJson } from '../../domain/canonical-json';
 import type { ContractEndResult } from '../../workflows/contract-end';
 import { contractEndProgressQuery } from '../../workflows/contract-end-messages';
-import { eventually, STRONG_PASSWORD } from '../harness/clinic';
+import { clinicWithAdmin, eventually, STRONG_PASSWORD } from '../harness/clinic';
 import { recordHistory } from '../harness/history';
 import { bookingClinic, furnishClinic } from '../harness/consultations';
 import { call } from '../harness/http';
@@ -277,6 +277,34 @@ describe('contract end', () => {
       await eventually(`announcement ${n}`, async () => (await announcements()) === n);
       expect((await setEnd(tenantId, null)).status).toBe(200);
       expect(((await handle(tenantId).result()) as ContractEndResult).outcome).toBe('cancelled');
+    }
+  });
+
+  it('an end set while the run is closing (just after a hold on a clinic without an end) is planned, not lost', async () => {
+    // The hold starts a run that finds no end and closes; the end's signal can land while it
+    // closes. Each round sets the end a little later after the hold, to cross that window.
+    const endsAt = new Date(Date.now() + 3_600_000);
+    const rounds = await Promise.all(
+      [0, 5, 10, 20, 40, 80].map(async (delayMs, i) => {
+        const { clinic } = await clinicWithAdmin(stack, `closing-${i}`);
+        expect((await op('POST', `/v1/operator/tenants/${clinic.id}/legal-hold`, { reason: 'preserved before any end' })).status).toBe(200);
+        await new Promise((r) => setTimeout(r, delayMs));
+        expect((await setEnd(clinic.id, endsAt)).status).toBe(200);
+        return clinic.id;
+      }),
+    );
+    for (const tenantId of rounds) {
+      // A run holds the plan: the announcement goes out and the next step is the reminder.
+      await eventually(`a plan for ${tenantId}`, async () => {
+        const live = (await op('GET', `/v1/operator/tenants/${tenantId}/contract-end`)).body.live;
+        return live?.endsAt === endsAt.toISOString() && live?.next?.kind === 'reminder';
+      }, 30_000);
+      expect((await handle(tenantId).describe()).status.name).toBe('RUNNING');
+    }
+    await recordHistory(handle(rounds[0]!), 'contract-end-end-set-while-closing');
+    for (const tenantId of rounds) {
+      expect((await setEnd(tenantId, null)).status).toBe(200);
+      expect((await op('DELETE', `/v1/operator/tenants/${tenantId}/legal-hold`)).status).toBe(200);
     }
   });
 
