@@ -151,7 +151,7 @@ function problemCodes(r: AnyRoute, queryFields: Set<string>, listener: Listener)
   const onListener = listener === 'operator' ? { ...OPERATOR_LISTENER_CODES, ...(r.security === 'operator' ? OPERATOR_LOGGED_CODES : {}) } : {};
   for (const [status, list] of [...Object.entries(auth), ...Object.entries(onListener)]) add(Number(status), list);
   // A clinic read-only after its contract ended refuses every session write but the few that stay open (api/route.ts).
-  if (r.security === 'session' && r.method !== 'get' && !r.openAfterContractEnd) add(403, ['contract_ended']);
+  if (r.security === 'session' && r.method !== 'get' && r.openAfterContractEnd !== true) add(403, ['contract_ended']);
   if (r.security === 'operator' && r.notByApiKey) add(403, ['operator_session_required']);
   if (r.params) add(404, COMMON_CODES[404]);
   if (queryFields.has('cursor')) add(400, ['invalid_cursor']);

@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import type { ParameterizedContext } from 'koa';
 import { z } from 'zod';
 import { parseOrThrow } from '../domain/validation';
-import { validationFailed } from '../domain/problems';
+import { contractEnded, validationFailed } from '../domain/problems';
 import type { SessionState } from '../db/models/session';
 import type { Role } from '../domain/roles';
 import type { OperatorRole } from '../domain/operator-roles';
@@ -52,10 +52,11 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   operatorStates?: SessionState[];
   /**
    * With `session`, on a write: the route stays open while the clinic is read-only after its
-   * contract ended (exports, logout, own password). Every other write then answers 403
-   * `contract_ended`.
+   * contract ended (exports, logout, own password and passkeys), or open only to the bodies the
+   * function accepts (taking someone's access away: disabling an account). Every other write then
+   * answers 403 `contract_ended`.
    */
-  openAfterContractEnd?: boolean;
+  openAfterContractEnd?: boolean | ((body: z.output<B>) => boolean);
   /** The body is a raw upload the handler streams itself (no JSON parsing, no JSON size limit). */
   upload?: boolean;
   params?: P;
@@ -118,6 +119,9 @@ export function mountRoutes(router: Router<AppState>, routes: AnyRoute[], auth: 
         query: route.query ? parseOrThrow(route.query, ctx.query) : undefined,
         body: route.body ? parseOrThrow(route.body, ctx.state.body) : undefined,
       };
+      // Read-only after the contract's end, and this route is open to some bodies only (session auth let it through to be told).
+      const { openAfterContractEnd } = route;
+      if (ctx.state.contractEnded && !(typeof openAfterContractEnd === 'function' && openAfterContractEnd(input.body))) throw contractEnded();
       await route.handler(ctx as ParameterizedContext<AppState>, input);
     });
   }

@@ -14,6 +14,11 @@ export interface AppState {
   actor?: { kind: 'operator'; operator: OperatorPrincipal; session?: { id: string; state: SessionState; verifiedAt: Date } };
   /** Set by session authentication. */
   auth?: SessionAuth;
+  /**
+   * Set by session authentication on a write to a route open after the contract's end to some
+   * bodies only: the route checks the parsed body (api/route.ts mountRoutes).
+   */
+  contractEnded?: boolean;
 }
 
 export interface SessionAuth {

@@ -39,6 +39,10 @@ export const unauthorized = (detail = 'Missing or invalid credentials.') =>
 
 export const forbidden = (code: string, detail: string) => new Problem(403, code, 'Forbidden', detail);
 
+/** A write while the clinic is read-only after its contract's end (README: Contract end). */
+export const contractEnded = () =>
+  forbidden('contract_ended', 'This clinic\'s contract has ended: its data can be read and exported, not changed (access can still be taken away).');
+
 export const notFound = (detail = 'The resource does not exist.') =>
   new Problem(404, 'not_found', 'Not Found', detail);
 

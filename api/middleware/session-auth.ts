@@ -6,7 +6,7 @@ import { getSettings } from '../../db/settings';
 import { withTenant } from '../../db/tenant-scope';
 import { ipInCidrs } from '../../domain/network';
 import { contractSettled, isReadOnly } from '../../domain/contract';
-import { Problem, forbidden, unauthorized } from '../../domain/problems';
+import { Problem, contractEnded, forbidden, unauthorized } from '../../domain/problems';
 import { hasAnyRole } from '../../domain/roles';
 import { deniedAttemptKind } from '../../domain/security-events';
 import { auditContext } from '../audit-context';
@@ -79,9 +79,10 @@ export function sessionAuth(deps: { db: Db; securityEvents: Pick<SecurityEventRe
       passkeyCount: account.passkeyCount,
     };
     // After the contract's end (decided from the stored end on every request, not from the
-    // workflow's progress): reads, exports and signing in/out only.
-    if (route.method !== 'get' && !route.openAfterContractEnd && isReadOnly(clinic.contractState, clinic.contractEndsAt?.getTime() ?? null, Date.now())) {
-      throw forbidden('contract_ended', 'This clinic\'s contract has ended: its data can be read and exported, not changed.');
+    // workflow's progress): reads, exports, signing in/out and taking access away only.
+    if (route.method !== 'get' && route.openAfterContractEnd !== true && isReadOnly(clinic.contractState, clinic.contractEndsAt?.getTime() ?? null, Date.now())) {
+      if (!route.openAfterContractEnd) throw contractEnded();
+      ctx.state.contractEnded = true;
     }
     if (!allowedStates.includes(session.state)) {
       throw forbidden(session.state, STATE_DETAIL[session.state] ?? 'Not allowed in this session state.');

@@ -118,6 +118,10 @@ export const accountRoutes = (deps: AppDeps) => [
     summary: 'Change roles, display name, e-mail or disabled; the last active admin cannot be removed',
     params: accountParams,
     body: updateAccountSchema,
+    // Read-only after the contract's end, a clinic can still take access away (someone leaves
+    // during the grace while the records are still there to be read): `{ "disabled": true }` alone.
+    openAfterContractEnd: (body) => Object.keys(body).length === 1 && body.disabled === true,
+    description: 'While the clinic is read-only after its contract ended, only `{ "disabled": true }` is accepted (taking access away); anything else answers 403 `contract_ended`.',
     responses: { 200: { description: 'The updated account', schema: accountSchema } },
     problems: { 403: [], 404: [], 409: ['last_admin'] },
     handler: async (ctx, { params, body }) => {

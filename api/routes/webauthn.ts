@@ -146,6 +146,8 @@ export const webauthnRoutes = (deps: AppDeps) => [
     path: '/v1/auth/webauthn/credentials/:id',
     operationId: 'removeOwnPasskey',
     summary: 'Remove one of your passkeys (needs a recent proof; not the last one when the clinic requires two-step verification)',
+    // A lost or stolen passkey can be taken out of use while the clinic is read-only after its contract ended.
+    openAfterContractEnd: true,
     params: idParams,
     responses: { 204: { description: 'Removed' } },
     problems: { 403: ['reauthentication_required'], 404: [], 409: ['last_passkey'] },

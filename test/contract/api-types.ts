@@ -140,7 +140,10 @@ export interface paths {
         delete: operations["deleteAccount"];
         options?: never;
         head?: never;
-        /** Change roles, display name, e-mail or disabled; the last active admin cannot be removed */
+        /**
+         * Change roles, display name, e-mail or disabled; the last active admin cannot be removed
+         * @description While the clinic is read-only after its contract ended, only `{ "disabled": true }` is accepted (taking access away); anything else answers 403 `contract_ended`.
+         */
         patch: operations["updateAccount"];
         trace?: never;
     };
@@ -3948,7 +3951,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `forbidden`, `ip_not_allowed`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3957,7 +3960,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "forbidden" | "ip_not_allowed" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };

@@ -16,6 +16,7 @@ import { contractEndProgressQuery } from '../../workflows/contract-end-messages'
 import { clinicWithAdmin, eventually, STRONG_PASSWORD } from '../harness/clinic';
 import { recordHistory } from '../harness/history';
 import { bookingClinic, furnishClinic } from '../harness/consultations';
+import { operationsOf } from '../harness/fuzz';
 import { call } from '../harness/http';
 import { startTestStack, type TestStack } from '../harness/stack';
 
@@ -306,6 +307,69 @@ describe('contract end', () => {
       expect((await setEnd(tenantId, null)).status).toBe(200);
       expect((await op('DELETE', `/v1/operator/tenants/${tenantId}/legal-hold`)).status).toBe(200);
     }
+  });
+
+  it('read-only means every write operation of /openapi.json: each answers 403 contract_ended and changes nothing, except signing in and out, exports and taking access away', async () => {
+    const c = await bookingClinic(stack);
+    const tenantId = c.clinic.id;
+    // The hold keeps the clinic read-only past the grace for as long as the walk takes.
+    expect((await op('POST', `/v1/operator/tenants/${tenantId}/legal-hold`, { reason: 'read-only walk' })).status).toBe(200);
+    expect((await setEnd(tenantId, new Date(Date.now() + 1_500))).status).toBe(200);
+    await eventually('read-only', async () => (await op('GET', `/v1/operator/tenants/${tenantId}`)).body.contractState === 'read_only', 30_000);
+
+    const doc = (await call(stack.url, 'GET', '/openapi.json')).body;
+    const writes = operationsOf(doc).filter((o) => !['GET', 'HEAD', 'OPTIONS'].includes(o.method));
+    const documentsEnd = (o: { method: string; path: string }) =>
+      JSON.stringify(doc.paths[o.path][o.method.toLowerCase()].responses?.['403'] ?? {}).includes('"contract_ended"');
+    // What stays open is the contract's own choice, named here so that a route that drops the
+    // check (or a new one that never had it) fails this test.
+    expect(writes.filter((o) => !documentsEnd(o)).map((o) => `${o.method} ${o.path}`).sort()).toEqual([
+      'DELETE /v1/auth/webauthn/credentials/{id}',
+      'POST /v1/auth/login',
+      'POST /v1/auth/logout',
+      'POST /v1/auth/password',
+      'POST /v1/auth/reauthenticate',
+      'POST /v1/auth/webauthn/authentication/options',
+      'POST /v1/auth/webauthn/authentication/verify',
+      'POST /v1/auth/webauthn/registration/options',
+      'POST /v1/auth/webauthn/registration/verify',
+      'POST /v1/exports',
+    ]);
+
+    const accounts = (await call(stack.url, 'GET', '/v1/accounts', { token: c.adminToken })).body.items as Array<{ id: string; loginId: string }>;
+    const desk = accounts.find((a) => a.loginId === 'desk')!.id;
+    const before = await rowsPerTable(tenantId);
+    const answers: string[] = [];
+    for (const o of writes.filter(documentsEnd)) {
+      const path = o.path.replace(/\{[^}]+\}/g, () => (o.path.includes('/accounts/') ? desk : o.path.includes('/consultations/') ? '00000000-0000-4000-8000-000000000000' : c.patientId));
+      // The account change is open to one body only: any other valid one is refused.
+      const json = o.operationId === 'updateAccount' ? { displayName: 'changed after the end' } : {};
+      for (const token of [c.adminToken, c.staffToken]) {
+        const reply = await call(stack.url, o.method, path, { token, json, headers: { 'idempotency-key': `walk-${o.operationId}` } });
+        answers.push(`${o.method} ${o.path} → ${reply.status} ${reply.body?.code}`);
+        // A route open to some bodies decides after the role check: the desk is refused as not an admin.
+        const expected = typeof o.operationId === 'string' && o.operationId === 'updateAccount' && token === c.staffToken ? 'forbidden' : 'contract_ended';
+        expect(`${o.method} ${o.path} → ${reply.status} ${reply.body?.code}`).toBe(`${o.method} ${o.path} → 403 ${expected}`);
+      }
+    }
+    expect(answers.length).toBeGreaterThan(40);
+    // Nothing changed but the record of the desk's refusal as not an admin (a denied attempt).
+    expect({ ...(await rowsPerTable(tenantId)), security_events: 0 }).toEqual({ ...before, security_events: 0 });
+
+    // Taking access away still works: someone who leaves during the grace is disabled (their
+    // sessions end at once), and a passkey can be removed (here: the proof it needs is asked for, not the contract).
+    expect((await call(stack.url, 'PATCH', `/v1/accounts/${desk}`, { token: c.adminToken, json: { disabled: true, displayName: 'x' } })).body.code).toBe('contract_ended');
+    const disabled = await call(stack.url, 'PATCH', `/v1/accounts/${desk}`, { token: c.adminToken, json: { disabled: true } });
+    expect([disabled.status, disabled.body.disabled]).toEqual([200, true]);
+    expect((await call(stack.url, 'GET', '/v1/me', { token: c.staffToken })).status).toBe(401);
+    const passkey = await call(stack.url, 'DELETE', '/v1/auth/webauthn/credentials/00000000-0000-4000-8000-000000000000', { token: c.doctorToken });
+    expect(passkey.body.code).not.toBe('contract_ended');
+    expect(passkey.status).toBeLessThan(500);
+
+    // Cleaned up: the end removed and the hold lifted, the clinic writable again.
+    expect((await setEnd(tenantId, null)).status).toBe(200);
+    expect((await op('DELETE', `/v1/operator/tenants/${tenantId}/legal-hold`)).status).toBeLessThan(300);
+    expect((await call(stack.url, 'POST', '/v1/groups', { token: c.adminToken, json: { name: 'after the walk' } })).status).toBe(201);
   });
 
   it('refuses malformed contract ends and holds with 400', async () => {
