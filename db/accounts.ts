@@ -10,7 +10,7 @@ import { PasswordHistoryRow } from './models/password-history';
 import { WebauthnCredentialRow } from './models/webauthn';
 import { revokeAccountSessions } from './sessions';
 import type { TenantTransaction } from './tenant-scope';
-import { passkeyCount } from './webauthn';
+import { passkeyCounts } from './webauthn';
 
 /**
  * Accounts of one clinic. Every function runs inside that clinic's withTenant() transaction.
@@ -36,8 +36,21 @@ export interface AccountView {
 }
 
 export async function toView(trx: TenantTransaction, a: AccountRow): Promise<AccountView> {
-  const passkeys = await passkeyCount(trx, a.id);
-  const locked = a.lockedUntil !== null && a.lockedUntil.getTime() > Date.now();
+  return (await toViews(trx, [a]))[0]!;
+}
+
+/**
+ * A page of accounts as shown, with one query for their passkeys (one per account was a round
+ * trip each, sent at once on the transaction's one connection).
+ */
+export async function toViews(trx: TenantTransaction, rows: readonly AccountRow[]): Promise<AccountView[]> {
+  const counts = await passkeyCounts(trx, rows.map((a) => a.id));
+  const now = Date.now();
+  return rows.map((a) => view(a, counts.get(a.id) ?? 0, now));
+}
+
+function view(a: AccountRow, passkeys: number, now: number): AccountView {
+  const locked = a.lockedUntil !== null && a.lockedUntil.getTime() > now;
   return {
     id: a.id,
     loginId: a.loginId,

@@ -16,8 +16,15 @@ export interface GroupView {
 }
 
 async function view(trx: TenantTransaction, g: GroupRow): Promise<GroupView> {
-  const members = await GroupMemberRow.query(trx).where({ groupId: g.id }).orderBy('addedAt');
-  return { id: g.id, name: g.name, memberIds: members.map((m) => m.accountId), createdAt: g.createdAt.toISOString(), updatedAt: g.updatedAt.toISOString() };
+  return (await views(trx, [g]))[0]!;
+}
+
+/** Groups as shown, with their members in one query (not one per group). */
+async function views(trx: TenantTransaction, groups: readonly GroupRow[]): Promise<GroupView[]> {
+  const members = groups.length === 0 ? [] : await GroupMemberRow.query(trx).whereIn('groupId', groups.map((g) => g.id)).orderBy([{ column: 'addedAt' }, { column: 'accountId' }]);
+  const byGroup = new Map<string, string[]>();
+  for (const m of members) byGroup.set(m.groupId, [...(byGroup.get(m.groupId) ?? []), m.accountId]);
+  return groups.map((g) => ({ id: g.id, name: g.name, memberIds: byGroup.get(g.id) ?? [], createdAt: g.createdAt.toISOString(), updatedAt: g.updatedAt.toISOString() }));
 }
 
 async function findGroup(trx: TenantTransaction, id: string): Promise<GroupRow> {
@@ -54,7 +61,7 @@ export async function createGroup(trx: TenantTransaction, input: { name: string;
 
 export async function listGroups(trx: TenantTransaction): Promise<GroupView[]> {
   const groups = await GroupRow.query(trx).orderBy('name');
-  return Promise.all(groups.map((g) => view(trx, g)));
+  return views(trx, groups);
 }
 
 export const getGroup = async (trx: TenantTransaction, id: string) => view(trx, await findGroup(trx, id));

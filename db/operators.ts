@@ -160,6 +160,13 @@ export interface OperatorPasskeyRow {
 export const listOperatorPasskeys = (trx: PlatformTransaction, operatorId: string): Promise<OperatorPasskeyRow[]> =>
   trx('operator_passkeys').where({ operatorId }).orderBy('createdAt');
 
+/** Passkeys per operator, in one query (an operator without any is absent). */
+export async function operatorPasskeyCounts(trx: PlatformTransaction, operatorIds: readonly string[]): Promise<Map<string, number>> {
+  if (operatorIds.length === 0) return new Map();
+  const rows: Array<{ operatorId: string; n: string }> = await trx('operator_passkeys').select('operatorId').count('* as n').whereIn('operatorId', operatorIds).groupBy('operatorId');
+  return new Map(rows.map((r) => [r.operatorId, Number(r.n)]));
+}
+
 export async function findOperatorPasskey(trx: PlatformTransaction, credentialId: string, operatorId?: string): Promise<OperatorPasskeyRow | undefined> {
   return trx('operator_passkeys')
     .where({ credentialId, ...(operatorId ? { operatorId } : {}) })

@@ -18,8 +18,14 @@ export async function consumeChallenge(trx: TenantTransaction, sessionId: string
 }
 
 export async function passkeyCount(trx: TenantTransaction, accountId: string): Promise<number> {
-  const row = (await WebauthnCredentialRow.query(trx).where({ accountId }).count('* as n').first()) as unknown as { n: string } | undefined;
-  return Number(row?.n ?? 0);
+  return (await passkeyCounts(trx, [accountId])).get(accountId) ?? 0;
+}
+
+/** Passkeys per account for a page of accounts, in one query (an account without any is absent). */
+export async function passkeyCounts(trx: TenantTransaction, accountIds: readonly string[]): Promise<Map<string, number>> {
+  if (accountIds.length === 0) return new Map();
+  const rows = (await WebauthnCredentialRow.query(trx).select('accountId').count('* as n').whereIn('accountId', accountIds).groupBy('accountId')) as unknown as Array<{ accountId: string; n: string }>;
+  return new Map(rows.map((r) => [r.accountId, Number(r.n)]));
 }
 
 /** The account's passkeys, oldest first; locked with `forUpdate` (to decide about removing one). */

@@ -1,4 +1,4 @@
-import { getAccount, listAccounts, toView, type AccountView } from '../../db/accounts';
+import { getAccount, listAccounts, toView, toViews, type AccountView } from '../../db/accounts';
 import { withTenant } from '../../db/tenant-scope';
 import { decodeCursor, encodeCursor } from '../../domain/pagination';
 import type { ClinicActor, Services } from '../deps';
@@ -12,7 +12,7 @@ export async function listClinicAccounts(
   const after = decodeCursor(page.cursor);
   return withTenant(deps.db, actor.tenantId, async (trx) => {
     const { rows, next } = await listAccounts(trx, { limit: page.limit, after });
-    return { items: await Promise.all(rows.map((a) => toView(trx, a))), nextCursor: next ? encodeCursor(next) : null };
+    return { items: await toViews(trx, rows), nextCursor: next ? encodeCursor(next) : null };
   });
 }
 

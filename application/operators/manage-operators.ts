@@ -5,8 +5,8 @@ import {
   deleteOperatorPasskeys,
   findOperator,
   insertOperator,
-  listOperatorPasskeys,
   listOperators,
+  operatorPasskeyCounts,
   revokeOperatorSessions,
   setOperatorPassword,
   updateOperator,
@@ -43,23 +43,30 @@ export interface OperatorView {
 }
 
 async function view(trx: PlatformTransaction, o: OperatorRow): Promise<OperatorView> {
-  return {
+  return (await views(trx, [o]))[0]!;
+}
+
+/** Operators as shown, with one query for their passkeys (not one per operator). */
+async function views(trx: PlatformTransaction, rows: readonly OperatorRow[]): Promise<OperatorView[]> {
+  const counts = await operatorPasskeyCounts(trx, rows.map((o) => o.id));
+  const now = new Date();
+  return rows.map((o) => ({
     id: o.id,
     email: o.email,
     name: o.name,
     roles: o.roles,
     state: o.state,
-    locked: isLocked(o, new Date()),
-    passkeyCount: (await listOperatorPasskeys(trx, o.id)).length,
+    locked: isLocked(o, now),
+    passkeyCount: counts.get(o.id) ?? 0,
     lastLoginAt: o.lastLoginAt,
     createdAt: o.createdAt,
-  };
+  }));
 }
 
 type Deps = Pick<Services, 'db'> & { passwords: Pick<PasswordHasher, 'hash'> };
 
 export async function listAllOperators(deps: Pick<Services, 'db'>): Promise<OperatorView[]> {
-  return withPlatform(deps.db, async (trx) => Promise.all((await listOperators(trx)).map((o) => view(trx, o))));
+  return withPlatform(deps.db, async (trx) => views(trx, await listOperators(trx)));
 }
 
 export async function createOperator(
