@@ -26,6 +26,7 @@ import { findTenant } from '../db/tenants';
 import { purgeAt, type ContractState } from '../domain/contract';
 import type { Mailer } from '../lib/mailer';
 import type { ObjectStore } from '../lib/storage/object-store';
+import type { WorkflowOutbox } from '../temporal/workflow-outbox';
 import { canonicalJson } from '../domain/canonical-json';
 import { cancelUpdate } from '../workflows/consultation-messages';
 import { checkpoint } from './checkpoint';
@@ -66,7 +67,15 @@ export const clinicObjectPrefix = (tenantId: string) => `tenants/${tenantId}/`;
 const SYSTEM = { actorType: 'system' as const, actorId: 'contract-end' };
 const addressKey = (to: string) => createHash('sha256').update(to).digest('hex').slice(0, 32);
 
-export function createContractEndActivities(deps: { db: Db; mailer: Mailer; temporal: Client; vault?: Pick<Vault, 'encryptText'>; contractEnd?: ContractEndServices }) {
+export function createContractEndActivities(deps: {
+  db: Db;
+  mailer: Mailer;
+  temporal: Client;
+  vault?: Pick<Vault, 'encryptText'>;
+  contractEnd?: ContractEndServices;
+  /** To send a booking's start still waiting in the outbox before cancelling it. */
+  outbox?: Pick<WorkflowOutbox, 'dispatchWorkflow'>;
+}) {
   const services = () => {
     if (!deps.contractEnd) throw ApplicationFailure.nonRetryable('contract end is not configured in this worker', 'ContractEndNotConfigured');
     return deps.contractEnd;
@@ -187,7 +196,10 @@ export function createContractEndActivities(deps: { db: Db; mailer: Mailer; temp
      * Cancels bookings that start at or after the end through each consultation's own workflow
      * (the same update as a clinic's cancel, so its timers stop), logs each in the clinic's
      * operation log, and mails the count to the contract addresses. Refusals (a booking that
-     * moved on meanwhile) and workflows already gone are skipped.
+     * moved on meanwhile) and workflows already gone are skipped. A booking committed just before
+     * the end whose start is still in the outbox (its first send failed) has no workflow yet: its
+     * start is sent now and the cancel retried; if it cannot be sent, the activity fails and is
+     * retried (skipping it left a reserved visit in a read-only clinic, its reminders still to go).
      */
     async cancelBookingsAfterEnd(args: { tenantId: string; endsAtMs: number; generation?: string }): Promise<{ cancelled: number }> {
       const rows = await withTenant(deps.db, args.tenantId, (trx) => reservedFrom(trx, new Date(args.endsAtMs)));
@@ -198,11 +210,24 @@ export function createContractEndActivities(deps: { db: Db; mailer: Mailer; temp
         // The reason is stored with the visit (sealed, as a clinic's own cancel reason is), so the
         // clinic's records and its export say why the visit did not happen.
         const reasonRef = deps.vault ? await contractEndCancelReason(deps.db, deps.vault, args.tenantId, row.id) : undefined;
+        const cancel = () => deps.temporal.workflow.getHandle(row.workflowId).executeUpdate(cancelUpdate, { args: [reasonRef ? { reasonRef } : {}] });
+        const skipped = (err: unknown) => err instanceof WorkflowNotFoundError || err instanceof ApplicationFailure || (err as Error).name === 'WorkflowUpdateFailedError';
         try {
-          await deps.temporal.workflow.getHandle(row.workflowId).executeUpdate(cancelUpdate, { args: [reasonRef ? { reasonRef } : {}] });
+          await cancel();
         } catch (err) {
-          if (err instanceof WorkflowNotFoundError || err instanceof ApplicationFailure || (err as Error).name === 'WorkflowUpdateFailedError') continue;
-          throw err;
+          if (err instanceof WorkflowNotFoundError && deps.outbox) {
+            const pending = await deps.outbox.dispatchWorkflow(row.workflowId);
+            if (pending.failed > 0) throw ApplicationFailure.retryable(`the workflow of booking ${row.id} is still starting`, 'BookingWorkflowStarting');
+            if (pending.dispatched > 0) {
+              try {
+                await cancel();
+              } catch (again) {
+                if (skipped(again)) continue;
+                throw again;
+              }
+            } else continue;
+          } else if (skipped(err)) continue;
+          else throw err;
         }
         await withTenant(deps.db, args.tenantId, (trx) =>
           recordAudit(trx, SYSTEM, { action: 'consultation.cancel', outcome: 'success', targetType: 'consultation', targetId: row.id, details: { reason: 'contract_end' } }),
