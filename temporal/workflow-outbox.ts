@@ -95,10 +95,14 @@ export class WorkflowOutbox {
     for (const row of rows) byWorkflow.set(row.workflowId, [...(byWorkflow.get(row.workflowId) ?? []), row]);
     // A start is always a workflow's first message; only signals can be behind an older pending row.
     const signalled = [...byWorkflow.keys()].filter((id) => byWorkflow.get(id)!.some((r) => r.kind !== 'start'));
-    const oldest = await oldestPendingSeq(this.opts.db, signalled).catch(() => new Map<string, string>());
+    // Unknown (the database did not answer): a signal is not sent before it is known to be the
+    // oldest; it waits for the next pass (sending it anyway let a stale signal overtake a newer one).
+    const oldest = await oldestPendingSeq(this.opts.db, signalled).catch(() => null);
+    const behind = (group: OutboxRow[]) =>
+      oldest === null ? signalled.includes(group[0]!.workflowId) : oldest.has(group[0]!.workflowId) && oldest.get(group[0]!.workflowId) !== group[0]!.seq;
     await Promise.all(
       [...byWorkflow.values()].map(async (group) => {
-        if (oldest.has(group[0]!.workflowId) && oldest.get(group[0]!.workflowId) !== group[0]!.seq) {
+        if (behind(group)) {
           report.deferred += group.length;
           await releaseClaims(this.opts.db, group.map((r) => r.id)).catch(() => undefined);
           return;

@@ -1,5 +1,13 @@
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { commitThenDispatch } from '../../application/commit-then-dispatch';
+import * as outboxDb from '../../db/outbox';
+
+// The real module, with the ordering check made failable by one test (it is an ES export, which
+// jest.spyOn cannot replace).
+jest.mock('../../db/outbox', () => {
+  const actual = jest.requireActual('../../db/outbox');
+  return { ...actual, oldestPendingSeq: jest.fn(actual.oldestPendingSeq) };
+});
 import { fetchLocalEmails } from '../../lib/local-ses';
 import { createLogger } from '../../lib/logger';
 import { tenantProvisioningWorkflowId } from '../../temporal/workflow-ids';
@@ -128,6 +136,22 @@ describe('the workflow outbox', () => {
     expect(await outbox.dispatch(rows.map((r: { id: string }) => r.id))).toEqual({ dispatched: 2, failed: 0, deferred: 0 });
     expect((await outboxRows(workflowId)).map((r: { outcome: string }) => r.outcome)).toEqual(['workflow_gone', 'workflow_gone']);
     expect(ids).toHaveLength(0);
+  });
+
+  it('does not send a signal whose order it cannot check (the oldest-pending query failed): it waits for the next pass', async () => {
+    const { clinic } = await bookingClinic(stack);
+    const workflowId = `outbox-test/${clinic.id}/unchecked`;
+    await commitThenDispatch({ db: stack.database.db, outbox: outboxFor(UNREACHABLE_CLIENT) }, clinic.id, async (_trx, enqueue) => {
+      await enqueue({ kind: 'signal', workflowId, signal: 'first' });
+      await enqueue({ kind: 'signal', workflowId, signal: 'second' });
+    }).catch(() => undefined);
+    const rows = await outboxRows(workflowId);
+    await stack.database.ownerDb('workflow_outbox').whereIn('id', rows.map((r: { id: string }) => r.id)).update({ claimedUntil: null });
+    jest.mocked(outboxDb.oldestPendingSeq).mockRejectedValueOnce(new Error('pool timeout'));
+    // Only the second asked for, and its order unknown: it is not sent ahead of the first.
+    expect(await outboxFor().dispatch([rows[1].id])).toEqual({ dispatched: 0, failed: 0, deferred: 1 });
+    expect((await outboxRows(workflowId)).map((r: { outcome: string | null }) => r.outcome)).toEqual([null, null]);
+    expect(await outboxFor().dispatch(rows.map((r: { id: string }) => r.id))).toEqual({ dispatched: 2, failed: 0, deferred: 0 });
   });
 });
 
