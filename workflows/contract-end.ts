@@ -72,6 +72,7 @@ export async function contractEndWorkflow(input: ContractEndInput): Promise<Cont
    * after an end was removed, left the clinic `ending` with no run to take it further.
    */
   const reloadBeforeClosing = patched('reload-before-closing');
+  // (Runs begun before it take the fix at the moment it matters, under a marker of its own.)
   /** This run has made a plan and seen it removed (its outcome is `cancelled`, not `no_end`). */
   let cancelled = false;
 
@@ -105,7 +106,7 @@ export async function contractEndWorkflow(input: ContractEndInput): Promise<Cont
           progress.endsAt = null;
           progress.next = null;
           cancelled ||= planned !== undefined;
-          if (reloadBeforeClosing && wakeups !== seen) {
+          if (wakeups !== seen && (reloadBeforeClosing || patched('reload-before-closing-late'))) {
             // Said above; an end set again now is a new plan, announced again.
             planned = undefined;
             continue;
@@ -136,7 +137,7 @@ export async function contractEndWorkflow(input: ContractEndInput): Promise<Cont
     }
     const plan = planned;
     if (!plan && c.state !== 'purging') {
-      if (reloadBeforeClosing && wakeups !== seen) continue;
+      if (wakeups !== seen && (reloadBeforeClosing || patched('reload-before-closing-late'))) continue;
       return result(cancelled ? 'cancelled' : 'no_end');
     }
     const step = c.state === 'purging' ? ({ key: 'purge', kind: 'purge', at: 0 } as ContractStep) : plan!.steps.find((s) => !done.has(s.key))!;
