@@ -15,7 +15,8 @@ import type { ContractEndResult } from '../../workflows/contract-end';
 import { contractEndProgressQuery } from '../../workflows/contract-end-messages';
 import { clinicWithAdmin, eventually, STRONG_PASSWORD } from '../harness/clinic';
 import { recordHistory } from '../harness/history';
-import { bookingClinic, furnishClinic } from '../harness/consultations';
+import { book, bookingClinic, furnishClinic } from '../harness/consultations';
+import { slotOn } from '../harness/slots';
 import { operationsOf } from '../harness/fuzz';
 import { call } from '../harness/http';
 import { startTestStack, type TestStack } from '../harness/stack';
@@ -307,6 +308,23 @@ describe('contract end', () => {
       expect((await setEnd(tenantId, null)).status).toBe(200);
       expect((await op('DELETE', `/v1/operator/tenants/${tenantId}/legal-hold`)).status).toBe(200);
     }
+  });
+
+  it('cancels at the end a booking whose workflow start was still in the outbox (booked while Temporal was unreachable)', async () => {
+    const c = await bookingClinic(stack);
+    const tenantId = c.clinic.id;
+    const cutOff = await stack.startExtraApi({ TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    const booked = await book({ ...stack, url: cutOff.url } as TestStack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotOn(2, '10:30'), mode: 'in_person' });
+    expect(booked.status).toBe(201);
+    await expect(stack.temporal.client.workflow.getHandle(booked.body.workflowId).describe()).rejects.toThrow();
+    // The hold keeps the clinic (and the booking's row) past the grace; the sweeper does not run here.
+    expect((await op('POST', `/v1/operator/tenants/${tenantId}/legal-hold`, { reason: 'keep for the check' })).status).toBe(200);
+    expect((await setEnd(tenantId, new Date(Date.now() + 1_500))).status).toBe(200);
+    // The end step sends the pending start, then cancels through the visit's workflow.
+    await eventually('the pending booking cancelled', async () => (await stack.database.ownerDb('consultations').where({ id: booked.body.id }).first()).status === 'cancelled', 30_000);
+    await stack.temporal.client.workflow.getHandle(booked.body.workflowId).result();
+    expect((await setEnd(tenantId, null)).status).toBe(200);
+    expect((await op('DELETE', `/v1/operator/tenants/${tenantId}/legal-hold`)).status).toBe(200);
   });
 
   it('read-only means every write operation of /openapi.json: each answers 403 contract_ended and changes nothing, except signing in and out, exports and taking access away', async () => {
