@@ -4,7 +4,7 @@ import { conflict } from '../../domain/problems';
 import { changeNoticeWorkflowId } from '../../temporal/workflow-ids';
 import type { ChangeNoticeInput } from '../../workflows/change-notice';
 import type { Actor, Services } from '../deps';
-import { lockedNotice, mailTaskQueue, noticeChanged, openNotice, platformCommand, type NoticeDeps } from './notice-commands';
+import { lockedNotice, mailTaskQueue, noticeChanged, openNotice, platformCommand, type NoticeDeps, type NoticeStart } from './notice-commands';
 
 export interface ChangeNoticeSettings {
   /** Reminders this many seconds before the change (CHANGE_NOTICE_LEAD_SECONDS). */
@@ -37,25 +37,28 @@ export async function createChangeNotice(
       workflowIdOf: changeNoticeWorkflowId,
       action: 'change_notice.create',
       details: { effectiveAt, urgent: input.urgent },
-      start: (id) => ({
-        workflowType: 'changeNoticeWorkflow',
-        args: [{ changeNoticeId: id, mailTaskQueue: mailTaskQueue(deps), effectiveAt, leadTimesSec: deps.changeNotices.leadTimesSec }] satisfies [ChangeNoticeInput],
-      }),
+      start: (id) => changeNoticeStart(deps, id, effectiveAt),
     }),
   );
   if (input.urgent) deps.log.warn({ changeNoticeId: created.id, reference: created.reference, effectiveAt: input.effectiveAt }, 'urgent change notice: announced with less than the minimum lead time');
   return created;
 }
 
+/** The change notice's workflow: ids, the moment and the lead times only. */
+const changeNoticeStart = (deps: NoticeDeps & { changeNotices: ChangeNoticeSettings }, changeNoticeId: string, effectiveAt: string): NoticeStart => ({
+  workflowType: 'changeNoticeWorkflow',
+  args: [{ changeNoticeId, mailTaskQueue: mailTaskQueue(deps), effectiveAt, leadTimesSec: deps.changeNotices.leadTimesSec }] satisfies [ChangeNoticeInput],
+});
+
 /** Cancels a change that has not taken effect; its workflow mails the cancellation to everyone told. */
-export async function cancelChangeNotice(deps: NoticeDeps, actor: Actor, id: string): Promise<{ id: string; status: 'cancelled' }> {
+export async function cancelChangeNotice(deps: NoticeDeps & { changeNotices: ChangeNoticeSettings }, actor: Actor, id: string): Promise<{ id: string; status: 'cancelled' }> {
   return platformCommand(deps, actor, async (trx, { audit, enqueue }) => {
     const notice = await lockedNotice(trx, id, 'change');
     if (notice.status !== 'scheduled') throw conflict('invalid_transition', `A change notice that is ${notice.status} cannot be cancelled.`);
     const message = await insertNoticeMessage(trx, { noticeId: id, kind: 'cancellation' });
     await setNoticeStatus(trx, id, 'cancelled', true);
     await audit({ action: 'change_notice.cancel', outcome: 'success', targetType: 'change_notice', targetId: id, details: { reference: notice.reference, messageSeq: message.seq } });
-    await enqueue(noticeChanged(notice.workflowId!));
+    await enqueue(noticeChanged(notice.workflowId!, changeNoticeStart(deps, id, notice.effectiveAt!.toISOString())));
     return { id, status: 'cancelled' };
   });
 }

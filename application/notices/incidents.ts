@@ -5,7 +5,7 @@ import { INCIDENT_ID, SEVERITY } from '../../temporal/search-attributes';
 import { incidentWorkflowId } from '../../temporal/workflow-ids';
 import type { IncidentWorkflowInput } from '../../workflows/incident';
 import type { Actor } from '../deps';
-import { addTargets, lockedNotice, mailTaskQueue, noticeChanged, openNotice, platformCommand, type NoticeDeps } from './notice-commands';
+import { addTargets, lockedNotice, mailTaskQueue, noticeChanged, openNotice, platformCommand, type NoticeDeps, type NoticeStart } from './notice-commands';
 
 /**
  * An operator declares a security incident: the incident, its first message and its target
@@ -25,14 +25,17 @@ export async function declareIncident(deps: NoticeDeps, actor: Actor, input: Dec
       workflowIdOf: incidentWorkflowId,
       action: 'incident.declare',
       details: { severity: input.severity },
-      start: (id) => ({
-        workflowType: 'incidentNotificationWorkflow',
-        args: [{ incidentId: id, mailTaskQueue: mailTaskQueue(deps) }] satisfies [IncidentWorkflowInput],
-        searchAttributes: { [INCIDENT_ID.name]: id, [SEVERITY.name]: input.severity },
-      }),
+      start: (id) => incidentStart(deps, id, input.severity),
     }),
   );
 }
+
+/** The incident's workflow: ids and the severity only (the texts stay in PostgreSQL). */
+const incidentStart = (deps: NoticeDeps, incidentId: string, severity: string): NoticeStart => ({
+  workflowType: 'incidentNotificationWorkflow',
+  args: [{ incidentId, mailTaskQueue: mailTaskQueue(deps) }] satisfies [IncidentWorkflowInput],
+  searchAttributes: { [INCIDENT_ID.name]: incidentId, [SEVERITY.name]: severity },
+});
 
 const resolvedAlready = () => conflict('incident_resolved', 'This incident is resolved; declare a new incident instead.');
 
@@ -46,7 +49,7 @@ export async function postIncidentUpdate(deps: NoticeDeps, actor: Actor, inciden
     const message = await insertNoticeMessage(trx, { noticeId: incidentId, kind: 'update', status: input.status, body: input.message });
     await setNoticeStatus(trx, incidentId, input.status, input.status === 'resolved');
     await audit({ action: 'incident.update', outcome: 'success', targetType: 'incident', targetId: incidentId, details: { reference: incident.reference, status: input.status, messageSeq: message.seq } });
-    await enqueue(noticeChanged(incident.workflowId!));
+    await enqueue(noticeChanged(incident.workflowId!, incidentStart(deps, incidentId, incident.severity!)));
     return { id: message.id, seq: message.seq, status: input.status };
   });
 }
@@ -58,7 +61,7 @@ export async function addIncidentClinics(deps: NoticeDeps, actor: Actor, inciden
     if (incident.closedAt) throw resolvedAlready();
     const added = await addTargets(trx, incidentId, clinics);
     await audit({ action: 'incident.clinics.add', outcome: 'success', targetType: 'incident', targetId: incidentId, details: { reference: incident.reference, added, allClinics: clinics === 'all' } });
-    if (added > 0) await enqueue(noticeChanged(incident.workflowId!));
+    if (added > 0) await enqueue(noticeChanged(incident.workflowId!, incidentStart(deps, incidentId, incident.severity!)));
     return { id: incidentId, added };
   });
 }

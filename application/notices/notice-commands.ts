@@ -2,11 +2,12 @@ import { isUuid } from '../../domain/ids';
 import type { Knex } from 'knex';
 import { recordPlatformEntry } from '../../db/platform-log';
 import { addNoticeTargets, findNotice, insertNotice, insertNoticeMessage, clinicsNotToTell, type NewNotice, type NoticeRow } from '../../db/notices';
-import type { WorkflowIntent } from '../../db/outbox';
+import type { SearchAttributeValues, WorkflowIntent } from '../../db/outbox';
 import { enterPlatform, type PlatformTransaction } from '../../db/platform-scope';
 import type { AffectedClinics, NoticeKind } from '../../domain/notices';
 import { notFound, validationFailed } from '../../domain/problems';
 import { taskQueues } from '../../workers/task-queues';
+import type { noticeChangedSignal } from '../../workflows/notice-messages';
 import { commitPlatformThenDispatch } from '../commit-then-dispatch';
 import type { Actor, Services } from '../deps';
 
@@ -71,7 +72,7 @@ export async function openNotice(
     workflowIdOf: (id: string) => string;
     action: string;
     details: Record<string, unknown>;
-    start: (id: string) => Omit<Extract<WorkflowIntent, { kind: 'start' }>, 'kind' | 'workflowId'>;
+    start: (id: string) => NoticeStart;
   },
 ): Promise<{ id: string; reference: string; workflowId: string }> {
   const { id, reference } = await insertNotice(trx, n, n.workflowIdOf);
@@ -83,4 +84,20 @@ export async function openNotice(
   return { id, reference, workflowId };
 }
 
-export const noticeChanged = (workflowId: string): WorkflowIntent => ({ kind: 'signal', workflowId, signal: 'noticeChanged', args: [] });
+/** How a notice's workflow is started: the same for its first start and for a change that finds no run. */
+export type NoticeStart = { workflowType: string; args: unknown[]; searchAttributes?: SearchAttributeValues };
+
+/**
+ * "The notice changed" (an update, more clinics, a cancellation): wakes its workflow to reload it,
+ * or starts it again if its run has ended abnormally (failed after a long outage, or terminated by
+ * an operator). A plain signal was then refused as "workflow gone" and the change never mailed.
+ * A fresh run reloads everything and mails only the deliveries not yet made (each is mailed once).
+ * Changes after a normal end are refused by the API (a resolved incident, a change in effect).
+ */
+export const noticeChanged = (workflowId: string, start: NoticeStart): WorkflowIntent => ({
+  kind: 'signal_with_start',
+  workflowId,
+  ...start,
+  signal: 'noticeChanged' satisfies (typeof noticeChangedSignal)['name'],
+  signalArgs: [],
+});

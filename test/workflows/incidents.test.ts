@@ -155,6 +155,21 @@ describe('incident notification', () => {
     expect((await op('PATCH', `/v1/operator/incidents/${incident.id}`, { affectedTenantIds: ['00000000-0000-4000-8000-000000000009'] })).body.code).toBe('incident_resolved');
   });
 
+  it('mails an update posted after the incident\'s run was terminated: the change starts a new run, which sends only what is missing', async () => {
+    const [clinic] = await clinics(1, 'gone');
+    const incident = await declare([clinic!.id]);
+    await eventually('the first message reached both addresses', async () => (await mailsFor(incident.reference)).length === 2, 60_000);
+    const handle = stack.temporal.client.workflow.getHandle(incident.workflowId);
+    await handle.terminate('stopped by an operator');
+    // Before: accepted (202), its signal refused as "workflow gone", never mailed.
+    expect((await op('POST', `/v1/operator/incidents/${incident.id}/updates`, { status: 'investigating', message: 'After the stop' })).status).toBe(202);
+    await eventually('the update reached both addresses', async () => (await mailsFor(incident.reference)).filter((m) => m.body.text?.includes('After the stop')).length === 2, 60_000);
+    expect((await op('POST', `/v1/operator/incidents/${incident.id}/updates`, { status: 'resolved', message: 'Done' })).status).toBe(202);
+    expect(await result(incident.workflowId)).toMatchObject({ outcome: 'resolved' });
+    // The first message was not sent again by the new run.
+    expect(countBy(await mailsFor(incident.reference))).toEqual(Object.fromEntries(clinic!.addresses.map((a) => [a, 3])));
+  });
+
   it('refuses unknown clinics by name, and answers 404 for an unknown incident', async () => {
     const [clinic] = await clinics(1, 'refs');
     const before = await declare([clinic!.id], 'Before a refused declaration');
