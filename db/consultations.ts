@@ -3,6 +3,7 @@ import { isUuid } from '../domain/ids';
 import type { Practitioner } from '../domain/practitioner';
 import { practitionerFrom, practitionerSql, type PractitionerRecord } from './practitioners';
 import { tenantIdOf, type TenantTransaction } from './tenant-scope';
+import type { ContractState } from '../domain/contract';
 
 /**
  * Consultations of one clinic. Every function runs inside that clinic's withTenant()
@@ -89,6 +90,12 @@ export interface BookingLookups {
   patientExists: boolean;
   /** Undefined when the clinic has no such doctor. */
   practitioner?: Practitioner;
+  /**
+   * The clinic's contract as of now, its row share-locked until commit: the contract end's step
+   * that makes the clinic read-only (an UPDATE of that row) waits for this booking to commit and
+   * then cancels it with the others, or this booking waits for it and sees the clinic read-only.
+   */
+  contract: { state: ContractState; endsAt: Date | null };
 }
 
 /**
@@ -100,14 +107,17 @@ export async function bookingLookups(trx: TenantTransaction, q: { idempotencyKey
   const { rows } = await trx.raw(
     `select (select id from consultations where idempotency_key = ?) as earlier_id,
             exists (select 1 from patients where id = ?::uuid) as patient_exists,
-            (select row_to_json(p) from (${practitionerSql('p.id = ?::uuid')}) p) as practitioner`,
-    [q.idempotencyKey, isUuid(q.patientId) ? q.patientId : null, isUuid(q.practitionerId) ? q.practitionerId : null],
+            (select row_to_json(p) from (${practitionerSql('p.id = ?::uuid')}) p) as practitioner,
+            t.contract_state, t.contract_ends_at
+       from (select contract_state, contract_ends_at from tenants where id = ?::uuid for share) t`,
+    [q.idempotencyKey, isUuid(q.patientId) ? q.patientId : null, isUuid(q.practitionerId) ? q.practitionerId : null, tenantIdOf(trx)!],
   );
-  const r = rows[0] as { earlier_id: string | null; patient_exists: boolean; practitioner: PractitionerRecord | null };
+  const r = rows[0] as { earlier_id: string | null; patient_exists: boolean; practitioner: PractitionerRecord | null; contract_state: ContractState; contract_ends_at: Date | null };
   return {
     earlier: r.earlier_id ? await findConsultation(trx, r.earlier_id) : undefined,
     patientExists: r.patient_exists,
     practitioner: r.practitioner ? practitionerFrom(r.practitioner) : undefined,
+    contract: { state: r.contract_state, endsAt: r.contract_ends_at },
   };
 }
 

@@ -5,7 +5,8 @@ import { isUniqueViolation } from '../../db/errors';
 import { assertOffered } from '../../domain/practitioner';
 import { withTenant, type TenantTransaction } from '../../db/tenant-scope';
 import type { ConsultationMode } from '../../domain/consultation';
-import { badRequest, conflict, notFound } from '../../domain/problems';
+import { isReadOnly } from '../../domain/contract';
+import { badRequest, conflict, contractEnded, notFound } from '../../domain/problems';
 import { CONSULTATION_MODE, CONSULTATION_STATUS, PRACTITIONER_ID, SCHEDULED_START, TENANT_ID } from '../../temporal/search-attributes';
 import { consultationWorkflowId } from '../../temporal/workflow-ids';
 import type { ConsultationInput, ConsultationTiming } from '../../workflows/consultation';
@@ -47,8 +48,11 @@ async function book(
   const { tenantId } = actor;
   try {
     return await commitThenDispatch(deps, tenantId, async (trx, enqueue) => {
-      const { earlier, patientExists, practitioner } = await bookingLookups(trx, req);
+      const { earlier, patientExists, practitioner, contract } = await bookingLookups(trx, req);
       if (earlier) return repeatedBooking(trx, actor, sameRequestOrRefuse(earlier, req), req);
+      // Checked again under the clinic row's lock: authentication let this request in before the
+      // end, but the end step may have listed the bookings to cancel since.
+      if (isReadOnly(contract.state, contract.endsAt?.getTime() ?? null, Date.now())) throw contractEnded();
       if (!patientExists) throw notFound('No such patient.');
       if (!practitioner) throw notFound('No such practitioner.');
       const endsAt = assertOffered(practitioner, req.startsAt, req.mode);

@@ -327,6 +327,29 @@ describe('contract end', () => {
     expect((await op('DELETE', `/v1/operator/tenants/${tenantId}/legal-hold`)).status).toBe(200);
   });
 
+  it('a booking let in just before the end that commits after the clinic became read-only is refused (403 contract_ended), not left reserved', async () => {
+    const c = await bookingClinic(stack);
+    const tenantId = c.clinic.id;
+    // The end step's UPDATE of the clinic's row, in progress: the booking passes authentication
+    // (the row still says active) and then waits for that row inside its transaction.
+    const ending = await stack.database.ownerDb.transaction();
+    try {
+      await ending('tenants').where({ id: tenantId }).update({ contract_state: 'read_only', contract_ends_at: new Date(Date.now() - 1_000) });
+      const booking = book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotOn(2, '11:00'), mode: 'in_person' });
+      await eventually('the booking waits for the clinic row', async () => {
+        const { rows } = await stack.database.ownerDb.raw(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
+        return rows[0].n > 0;
+      }, 10_000);
+      await ending.commit();
+      const reply = await booking;
+      expect([reply.status, reply.body.code]).toEqual([403, 'contract_ended']);
+    } finally {
+      if (!ending.isCompleted()) await ending.rollback();
+    }
+    expect(await stack.database.ownerDb('consultations').where({ tenant_id: tenantId })).toHaveLength(0);
+    await stack.database.ownerDb('tenants').where({ id: tenantId }).update({ contract_state: 'active', contract_ends_at: null });
+  });
+
   it('read-only means every write operation of /openapi.json: each answers 403 contract_ended and changes nothing, except signing in and out, exports and taking access away', async () => {
     const c = await bookingClinic(stack);
     const tenantId = c.clinic.id;
