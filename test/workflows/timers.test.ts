@@ -7,7 +7,7 @@ import type { ConsultationTiming, consultationWorkflow } from '../../workflows/c
 import type { accountOnboardingWorkflow } from '../../workflows/account-onboarding';
 import { eventually } from '../harness/clinic';
 import { workflowBundle } from '../harness/stack';
-import { eventsOf, expectSetFor, timersIn, type HistoryEvent, type Timer } from '../harness/history';
+import { eventsOf, expectSetFor, recordHistory, timersIn, type HistoryEvent, type Timer } from '../harness/history';
 
 /**
  * The consultation and onboarding timers, with the workflows' activities replaced by recording
@@ -37,8 +37,12 @@ interface Call {
 const calls: Call[] = [];
 const callsFor = (id: string) => calls.filter((c) => c.args.consultationId === id || c.args.accountId === id);
 
-/** Recording stubs. An account id containing "raced" finds its login came first (expiry refused). */
-const stubs: Pick<Activities, 'recordConsultation' | 'sendConsultationReminder' | 'expireInitialPassword'> = {
+/**
+ * Recording stubs. An account id containing "raced" finds its login came first (expiry refused);
+ * one containing "late-clock" finds the password not yet expired on the database's clock the
+ * first time it is asked.
+ */
+const stubs: Pick<Activities, 'recordConsultation' | 'sendConsultationReminder' | 'expireInitialPassword' | 'checkInitialPasswordExpiry'> = {
   async recordConsultation(args) {
     calls.push({ name: 'recordConsultation', args, at: Date.now() });
     return true;
@@ -50,6 +54,12 @@ const stubs: Pick<Activities, 'recordConsultation' | 'sendConsultationReminder' 
   async expireInitialPassword(args) {
     calls.push({ name: 'expireInitialPassword', args, at: Date.now() });
     return !args.accountId.includes('raced');
+  },
+  async checkInitialPasswordExpiry(args) {
+    calls.push({ name: 'expireInitialPassword', args, at: Date.now() });
+    if (args.accountId.includes('raced')) return 'moved_on';
+    if (args.accountId.includes('late-clock') && callsFor(args.accountId).length === 1) return 'not_due';
+    return 'expired';
   },
 };
 
@@ -255,6 +265,24 @@ describe('onboarding: the initial password expiry', () => {
     expect(await handle.result()).toEqual({ accountId, state: 'active' });
     expect(timersIn(await eventsOf(handle))).toMatchObject([{ canceled: true }]);
     expect(expiries(accountId)).toHaveLength(0);
+  });
+
+  it('when the database\'s clock says the password has not expired yet, asks again a minute later instead of waiting for a signal that never comes', async () => {
+    const expiresAt = wholeSecond(Date.now() + 1 * SECOND);
+    const { accountId, handle } = await startOnboarding(expiresAt, `late-clock-${randomUUID()}`);
+    // The deadline's timer fired, the first ask answered "not due", and a one-minute timer now
+    // waits for the second ask (read from the history; not waited for).
+    const [deadline, again] = await timersOnceStarted(handle, 2);
+    expect(deadline!.firedAt).toBeGreaterThanOrEqual(expiresAt);
+    expect([again!.durationMs, again!.canceled, again!.firedAt]).toEqual([MINUTE, false, undefined]);
+    expect(expiries(accountId)).toHaveLength(1);
+    expect(await stateOf(handle)).toBe('awaiting_first_login');
+    // A login meanwhile still wins: the wait ends at once, nothing expires.
+    await handle.signal('firstLogin');
+    await handle.signal('passwordChanged', { secondFactorRequired: false });
+    expect(await handle.result()).toEqual({ accountId, state: 'active' });
+    expect(expiries(accountId)).toHaveLength(1);
+    await recordHistory(handle, 'account-onboarding-expiry-not-due');
   });
 
   it('when the login won the race against the deadline, waits for its signal instead of expiring', async () => {
