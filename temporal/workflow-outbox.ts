@@ -159,8 +159,13 @@ export class WorkflowOutbox {
           await client.workflow.getHandle(row.workflowId).signal(row.signalName!, ...row.signalArgs);
           return 'signalled';
         } catch (err) {
-          // The workflow has ended: the fact it was told no longer matters to it.
-          if (err instanceof WorkflowNotFoundError) return 'workflow_gone';
+          // The workflow has ended: the fact it was told no longer matters to it. Plain signals are
+          // only used where that holds after a normal end (README: Commit, then start); said in
+          // the log all the same, since a run that failed or was terminated ends the same way.
+          if (err instanceof WorkflowNotFoundError) {
+            this.opts.log.warn({ workflowId: row.workflowId, outboxId: row.id, signal: row.signalName }, 'outbox: signal found no running workflow (recorded as workflow_gone)');
+            return 'workflow_gone';
+          }
           throw err;
         }
       }
