@@ -1,4 +1,4 @@
-import { condition, setHandler } from '@temporalio/workflow';
+import { condition, patched, setHandler } from '@temporalio/workflow';
 import { reminderMoments } from '../domain/change-notice-timing';
 import { changeNoticeWorkflowId } from '../temporal/workflow-ids';
 import { fanOut, platform } from './notice-fanout';
@@ -68,7 +68,10 @@ export async function changeNoticeWorkflow(input: ChangeNoticeInput): Promise<Ch
       if (wakeups !== checked && (await cancelledNow())) return 'cancelled';
       const left = at - Date.now();
       if (left <= 0) return 'due';
-      const seen = wakeups;
+      // Woken by what arrived since the last reload, even during it (a cancel committed just after
+      // the reload read the notice would otherwise wait for the next reminder or the change's
+      // moment, days later). Runs begun before wait as they did.
+      const seen = patched('change-notice-wake-during-reload') ? checked : wakeups;
       if (!(await condition(() => wakeups !== seen, left))) return 'due';
     }
   };
