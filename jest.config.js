@@ -31,6 +31,8 @@ module.exports = {
       globalSetup: '<rootDir>/test/harness/global-setup.ts',
       // The contract test: every API response a test receives is checked against /openapi.json.
       setupFiles: ['<rootDir>/test/harness/contract-setup.ts'],
+      // pg's connections take one query at a time: a test file whose code overlapped two fails.
+      setupFilesAfterEnv: ['<rootDir>/test/harness/pg-query-order.ts'],
       globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
     },
   ],

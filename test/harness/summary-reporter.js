@@ -8,7 +8,9 @@ const { writeSync } = require('node:fs');
 class SummaryReporter {
   onRunComplete(_contexts, results) {
     const skipped = results.numPendingTests + results.numTodoTests;
-    const line = `jest: ${results.numPassedTests} passed, ${results.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}\n`;
+    // A file can fail with no failed test in it (an error in a hook, or a file that did not load): said too.
+    const broken = results.testResults.filter((r) => r.testExecError || (r.failureMessage && r.numFailingTests === 0)).length;
+    const line = `jest: ${results.numPassedTests} passed, ${results.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}${broken ? `, ${broken} test file(s) failed outside their tests` : ''}\n`;
     process.once('exit', () => writeSync(process.stdout.fd, `\n${line}`));
   }
 }
