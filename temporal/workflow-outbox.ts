@@ -33,6 +33,9 @@ export interface WorkflowOutboxOptions {
   leaseMs?: number;
 }
 
+/** When a request's deferred rows are tried again (after the previous try). */
+const DEFERRED_RETRY_MS = [200, 400, 800, 1_600, 3_200];
+
 const SEARCH_ATTRIBUTE_KEYS = new Map<string, (typeof CUSTOM_SEARCH_ATTRIBUTES)[number]>(CUSTOM_SEARCH_ATTRIBUTES.map((k) => [k.name, k]));
 
 export class WorkflowOutbox {
@@ -53,7 +56,30 @@ export class WorkflowOutbox {
    * (recorded as such) — so the answer need not wait for one more round trip.
    */
   async dispatchCommitted(rows: OutboxRow[]): Promise<DispatchReport> {
-    return this.send(rows, { markInBackground: true });
+    const deferred: string[] = [];
+    const report = await this.send(rows, { markInBackground: true, deferred });
+    if (deferred.length > 0) this.retryDeferred(deferred, 0);
+    return report;
+  }
+
+  /**
+   * Rows a request could not send because an older message to the same workflow was still
+   * pending (most often one another request has just sent, its mark still on its way): tried
+   * again from this process a few times over about 6 s, so that a burst of changes to one
+   * workflow (several operators editing one clinic's contract) reaches it in seconds, not at
+   * the sweeper's next pass up to a minute later. The timers do not keep the process alive; a
+   * row they miss is the sweeper's.
+   */
+  private retryDeferred(ids: string[], attempt: number): void {
+    if (attempt >= DEFERRED_RETRY_MS.length) return;
+    setTimeout(() => {
+      const deferred: string[] = [];
+      this.run({ ids, limit: ids.length }, deferred)
+        .then(() => {
+          if (deferred.length > 0) this.retryDeferred(deferred, attempt + 1);
+        })
+        .catch(() => undefined);
+    }, DEFERRED_RETRY_MS[attempt]).unref();
   }
 
   /** Sends these rows if they are still pending and nobody holds them. */
@@ -76,7 +102,7 @@ export class WorkflowOutbox {
     return this.run({ minAgeMs: opts.minAgeMs ?? 5_000, limit: opts.limit ?? 200 });
   }
 
-  private async run(filter: { ids?: string[]; workflowId?: string; minAgeMs?: number; limit: number; ignoreLease?: boolean }): Promise<DispatchReport> {
+  private async run(filter: { ids?: string[]; workflowId?: string; minAgeMs?: number; limit: number; ignoreLease?: boolean }, deferred?: string[]): Promise<DispatchReport> {
     let rows: OutboxRow[];
     try {
       rows = await claimOutbox(this.opts.db, { ...filter, leaseMs: this.leaseMs });
@@ -84,11 +110,11 @@ export class WorkflowOutbox {
       this.opts.log.warn({ err: (err as Error).message }, 'outbox: could not claim rows; the sweeper will retry');
       return { dispatched: 0, failed: filter.ids?.length ?? 0, deferred: 0 };
     }
-    return this.send(rows);
+    return this.send(rows, { deferred });
   }
 
   /** Sends rows this dispatcher holds; one workflow's messages go out in the order they were written. */
-  private async send(rows: OutboxRow[], opts: { markInBackground?: boolean } = {}): Promise<DispatchReport> {
+  private async send(rows: OutboxRow[], opts: { markInBackground?: boolean; deferred?: string[] } = {}): Promise<DispatchReport> {
     const report: DispatchReport = { dispatched: 0, failed: 0, deferred: 0 };
     if (rows.length === 0) return report;
     const byWorkflow = new Map<string, OutboxRow[]>();
@@ -104,6 +130,7 @@ export class WorkflowOutbox {
       [...byWorkflow.values()].map(async (group) => {
         if (behind(group)) {
           report.deferred += group.length;
+          opts.deferred?.push(...group.map((r) => r.id));
           await releaseClaims(this.opts.db, group.map((r) => r.id)).catch(() => undefined);
           return;
         }

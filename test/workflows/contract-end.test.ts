@@ -310,6 +310,28 @@ describe('contract end', () => {
     }
   });
 
+  it('a burst of changes from several operators reaches the run in seconds, without the sweeper: removing the end right after ends it', async () => {
+    const rounds = await Promise.all(
+      [0, 1].map(async (i) => {
+        const { clinic } = await clinicWithAdmin(stack, `burst-${i}`);
+        // Several operators set the end at once: each request sends its own signal, but only the
+        // oldest may go while older ones are pending, so the others are deferred.
+        const replies = await Promise.all([0, 1, 2, 3].map((k) => setEnd(clinic.id, new Date(Date.now() + 3_600_000 + k * 60_000))));
+        expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+        expect((await setEnd(clinic.id, null)).status).toBe(200);
+        return clinic.id;
+      }),
+    );
+    // No sweeper runs in this suite: only the requests' own sends (and their retries) can get here.
+    for (const tenantId of rounds) {
+      const pending = () => stack.database.ownerDb('workflow_outbox').where({ workflow_id: contractEndWorkflowId(tenantId) }).whereNull('dispatched_at');
+      await eventually(`every change to ${tenantId} sent`, async () => (await pending()).length === 0, 15_000);
+      // Cancelled, or no end at all if the run first loaded the contract after the removal.
+      expect(['cancelled', 'no_end']).toContain(((await handle(tenantId).result()) as ContractEndResult).outcome);
+      expect((await op('GET', `/v1/operator/tenants/${tenantId}/contract-end`)).body).toMatchObject({ contractState: 'active', live: null });
+    }
+  });
+
   it('cancels at the end a booking whose workflow start was still in the outbox (booked while Temporal was unreachable)', async () => {
     const c = await bookingClinic(stack);
     const tenantId = c.clinic.id;
