@@ -135,6 +135,9 @@ export function createContractEndActivities(deps: {
     }): Promise<number> {
       const tenant = await findTenant(deps.db, args.tenantId);
       if (!tenant || tenant.contractState === 'purging' || tenant.contractState === 'purged') return 0;
+      // An announcement or reminder of an end that no longer stands (changed since the run last
+      // read it; its signal is on the way) is not sent: the run re-plans and says what changed.
+      if ((args.kind === 'announce' || args.kind === 'reminder') && (tenant.contractEndsAt === null ? null : Date.parse(tenant.contractEndsAt)) !== args.endsAtMs) return 0;
       const text = contractNoticeMail(args.kind, tenant, {
         endsAt: new Date(args.endsAtMs),
         purgeAt: new Date(args.purgeAtMs ?? purgeAt(args.endsAtMs, args.graceSec)),

@@ -46,7 +46,7 @@ export function contractNoticeMail(kind: ContractNoticeKind, clinic: Clinic, dat
     case 'announce':
     case 'reminder':
       return {
-        subject: `[FOR CLINIC] ${reminder ? '【再送】' : ''}ご契約終了のお知らせ: ${formatJapanDateTime(dates.endsAt)} / ${reminder ? 'Reminder: y' : 'Y'}our contract ends on ${dates.endsAt.toISOString()}`,
+        subject: `[FOR CLINIC] ${reminder ? '【再度のご案内】' : ''}ご契約終了のお知らせ: ${formatJapanDateTime(dates.endsAt)} / ${reminder ? 'Reminder: y' : 'Y'}our contract ends on ${dates.endsAt.toISOString()}`,
         text: [
           head,
           '',
