@@ -1,9 +1,10 @@
 import type { Knex } from 'knex';
-import { contractSettled, type ContractState } from '../domain/contract';
+import { contractSettled, isReadOnly, type ContractState } from '../domain/contract';
 import { isUuid } from '../domain/ids';
-import { conflict, notFound } from '../domain/problems';
+import { conflict, contractEnded, notFound } from '../domain/problems';
 import type { Db } from './connection';
 import { TenantRow } from './models/tenant';
+import { tenantIdOf, type TenantTransaction } from './tenant-scope';
 
 /**
  * The contract side of the tenant registry (README: Contract end): what the contract-end
@@ -29,6 +30,18 @@ export async function loadContract(db: Db, tenantId: string): Promise<Contract |
     legalHold: row.legalHoldReason !== null,
     holdLiftedAtMs: row.legalHoldLiftedAt?.getTime() ?? null,
   };
+}
+
+/**
+ * In a clinic's write transaction that began its work before (a slow upload): refuses with 403
+ * contract_ended if the clinic is read-only by now. The clinic's row is share-locked until
+ * commit, so the end step's UPDATE of it waits for this write, or this write waits for that
+ * UPDATE and sees it.
+ */
+export async function assertWritable(trx: TenantTransaction, nowMs = Date.now()): Promise<void> {
+  const { rows } = await trx.raw('select contract_state, contract_ends_at from tenants where id = ?::uuid for share', [tenantIdOf(trx)!]);
+  const row = rows[0] as { contract_state: ContractState; contract_ends_at: Date | null } | undefined;
+  if (!row || isReadOnly(row.contract_state, row.contract_ends_at?.getTime() ?? null, nowMs)) throw contractEnded();
 }
 
 /** The end has passed: read-only, if the stored end is still this one and has passed on the database's clock. */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { recordAudit } from '../../db/audit';
+import { assertWritable } from '../../db/contracts';
 import { insertFile } from '../../db/processes';
 import { withTenant } from '../../db/tenant-scope';
 import { assertAllowedType, assertDeclaredSize, normaliseContentType, uploadGuard, validFileName } from '../../domain/files';
@@ -26,7 +27,7 @@ export interface Upload {
  * A file into a process area (the `write` right). Checked before a byte is read (declared size,
  * type, name, right), then streamed through the size and type checks and the cipher into object
  * storage with no transaction open; only then is the row written, with its log entry, in a short
- * transaction that checks the right again. An object whose row was never written is deleted.
+ * transaction that checks the right and the contract again. An object whose row was never written is deleted.
  */
 export async function uploadFile(
   deps: Pick<Services, 'db' | 'vault'> & { storage: ObjectStore; files: { maxBytes: number } },
@@ -54,6 +55,8 @@ export async function uploadFile(
     if (stored.status === 'rejected') throw stored.reason;
     const sizeBytes = guard.bytes();
     row = await withTenant(deps.db, tenantId, async (trx) => {
+      // The upload may have taken minutes: the contract may have ended meanwhile.
+      await assertWritable(trx);
       await enterProcess(trx, actor, upload.processId, 'write');
       const created = await insertFile(trx, {
         id: fileId, processId: upload.processId, nameSealed, contentType, sizeBytes, storedBytes: stored.value.bytes, storageKey, createdBy: actor.accountId,

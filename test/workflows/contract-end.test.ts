@@ -1,4 +1,5 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
@@ -369,6 +370,31 @@ describe('contract end', () => {
       if (!ending.isCompleted()) await ending.rollback();
     }
     expect(await stack.database.ownerDb('consultations').where({ tenant_id: tenantId })).toHaveLength(0);
+    await stack.database.ownerDb('tenants').where({ id: tenantId }).update({ contract_state: 'active', contract_ends_at: null });
+  });
+
+  it('a slow upload begun before the end and finished after it is refused (403 contract_ended): no file row, no stored object', async () => {
+    const c = await bookingClinic(stack);
+    const tenantId = c.clinic.id;
+    const processId = (await call(stack.url, 'POST', '/v1/processes', { token: c.adminToken, json: { name: 'late upload' } })).body.id as string;
+    const url = new URL(`/v1/processes/${processId}/files?name=late.txt`, stack.url);
+    const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request(url, { method: 'POST', headers: { authorization: `Bearer ${c.adminToken}`, 'content-type': 'text/plain' } }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      });
+      req.on('error', reject);
+      req.write('the first part, sent while the clinic is writable\n');
+      // The end passes while the body is still coming (past authentication: its object is being written).
+      void eventually('the upload under way', async () => (await objectsOf(tenantId)).length > 0, 10_000)
+        .then(() => stack.database.ownerDb('tenants').where({ id: tenantId }).update({ contract_state: 'read_only', contract_ends_at: new Date(Date.now() - 1_000) }))
+        .then(() => req.end('the rest, after the end\n'));
+    });
+    const reply = await answer;
+    expect([reply.status, JSON.parse(reply.body).code]).toEqual([403, 'contract_ended']);
+    expect(await stack.database.ownerDb('process_files').where({ tenant_id: tenantId })).toHaveLength(0);
+    expect(await objectsOf(tenantId)).toHaveLength(0);
     await stack.database.ownerDb('tenants').where({ id: tenantId }).update({ contract_state: 'active', contract_ends_at: null });
   });
 
