@@ -1,7 +1,7 @@
 import { WorkflowIdReusePolicy, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type SearchAttributePair } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import type { Db } from '../db/connection';
-import { claimOutbox, markDispatched, markFailed, oldestPendingSeq, releaseClaims, type DispatchOutcome, type OutboxRow } from '../db/outbox';
+import { claimOutbox, markDispatched, markFailed, oldestPendingSeq, pendingFor, releaseClaims, type DispatchOutcome, type OutboxRow } from '../db/outbox';
 import type { Logger } from '../lib/logger';
 import { CUSTOM_SEARCH_ATTRIBUTES } from './search-attributes';
 
@@ -34,7 +34,7 @@ export interface WorkflowOutboxOptions {
 }
 
 /** When a request's deferred rows are tried again (after the previous try). */
-const DEFERRED_RETRY_MS = [200, 400, 800, 1_600, 3_200];
+const DEFERRED_RETRY_MS = [200, 400, 800, 1_600, 3_200, 6_400];
 
 const SEARCH_ATTRIBUTE_KEYS = new Map<string, (typeof CUSTOM_SEARCH_ATTRIBUTES)[number]>(CUSTOM_SEARCH_ATTRIBUTES.map((k) => [k.name, k]));
 
@@ -56,27 +56,31 @@ export class WorkflowOutbox {
    * (recorded as such) — so the answer need not wait for one more round trip.
    */
   async dispatchCommitted(rows: OutboxRow[]): Promise<DispatchReport> {
-    const deferred: string[] = [];
+    const deferred = new Set<string>();
     const report = await this.send(rows, { markInBackground: true, deferred });
-    if (deferred.length > 0) this.retryDeferred(deferred, 0);
+    for (const workflowId of deferred) this.retryDeferred(workflowId, 0);
     return report;
   }
 
   /**
-   * Rows a request could not send because an older message to the same workflow was still
-   * pending (most often one another request has just sent, its mark still on its way): tried
-   * again from this process a few times over about 6 s, so that a burst of changes to one
-   * workflow (several operators editing one clinic's contract) reaches it in seconds, not at
-   * the sweeper's next pass up to a minute later. The timers do not keep the process alive; a
-   * row they miss is the sweeper's.
+   * A workflow whose messages a request could not send because an older one was still pending
+   * (most often one another request has just sent, its mark still on its way): everything still
+   * pending for it, not only this request's rows, is sent again in order from this process a few
+   * times over about 12 s, so that a burst of changes to one workflow (several operators editing
+   * one clinic's contract) reaches it in seconds, not at the sweeper's next pass up to a minute
+   * later. (Retrying only its own rows left the burst waiting behind an older row whose request
+   * had given up.) Rows another process is sending (leased) are left to it. The timers do not
+   * keep the process alive; what they miss is the sweeper's.
    */
-  private retryDeferred(ids: string[], attempt: number): void {
+  private retryDeferred(workflowId: string, attempt: number): void {
     if (attempt >= DEFERRED_RETRY_MS.length) return;
     setTimeout(() => {
-      const deferred: string[] = [];
-      this.run({ ids, limit: ids.length }, deferred)
-        .then(() => {
-          if (deferred.length > 0) this.retryDeferred(deferred, attempt + 1);
+      const deferred = new Set<string>();
+      this.run({ workflowId, limit: 100 }, deferred)
+        .then(async (report) => {
+          // Still behind an older row, or nothing claimable yet (another process holds it): again later.
+          const left = deferred.size > 0 || report.failed > 0 || (await pendingFor(this.opts.db, workflowId).catch(() => 0)) > 0;
+          if (left) this.retryDeferred(workflowId, attempt + 1);
         })
         .catch(() => undefined);
     }, DEFERRED_RETRY_MS[attempt]).unref();
@@ -102,7 +106,7 @@ export class WorkflowOutbox {
     return this.run({ minAgeMs: opts.minAgeMs ?? 5_000, limit: opts.limit ?? 200 });
   }
 
-  private async run(filter: { ids?: string[]; workflowId?: string; minAgeMs?: number; limit: number; ignoreLease?: boolean }, deferred?: string[]): Promise<DispatchReport> {
+  private async run(filter: { ids?: string[]; workflowId?: string; minAgeMs?: number; limit: number; ignoreLease?: boolean }, deferred?: Set<string>): Promise<DispatchReport> {
     let rows: OutboxRow[];
     try {
       rows = await claimOutbox(this.opts.db, { ...filter, leaseMs: this.leaseMs });
@@ -114,7 +118,7 @@ export class WorkflowOutbox {
   }
 
   /** Sends rows this dispatcher holds; one workflow's messages go out in the order they were written. */
-  private async send(rows: OutboxRow[], opts: { markInBackground?: boolean; deferred?: string[] } = {}): Promise<DispatchReport> {
+  private async send(rows: OutboxRow[], opts: { markInBackground?: boolean; deferred?: Set<string> } = {}): Promise<DispatchReport> {
     const report: DispatchReport = { dispatched: 0, failed: 0, deferred: 0 };
     if (rows.length === 0) return report;
     const byWorkflow = new Map<string, OutboxRow[]>();
@@ -130,7 +134,7 @@ export class WorkflowOutbox {
       [...byWorkflow.values()].map(async (group) => {
         if (behind(group)) {
           report.deferred += group.length;
-          opts.deferred?.push(...group.map((r) => r.id));
+          opts.deferred?.add(group[0]!.workflowId);
           await releaseClaims(this.opts.db, group.map((r) => r.id)).catch(() => undefined);
           return;
         }

@@ -317,8 +317,8 @@ describe('contract end', () => {
         const { clinic } = await clinicWithAdmin(stack, `burst-${i}`);
         // Several operators set the end at once: each request sends its own signal, but only the
         // oldest may go while older ones are pending, so the others are deferred.
-        const replies = await Promise.all([0, 1, 2, 3].map((k) => setEnd(clinic.id, new Date(Date.now() + 3_600_000 + k * 60_000))));
-        expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+        const replies = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((k) => setEnd(clinic.id, k % 3 === 2 ? null : new Date(Date.now() + 3_600_000 + k * 60_000))));
+        expect(replies.every((r) => r.status === 200)).toBe(true);
         expect((await setEnd(clinic.id, null)).status).toBe(200);
         return clinic.id;
       }),
