@@ -1,10 +1,10 @@
 import type { Knex } from 'knex';
 import { contractSettled, isReadOnly, type ContractState } from '../domain/contract';
 import { isUuid } from '../domain/ids';
-import { conflict, contractEnded, notFound } from '../domain/problems';
+import { conflict, contractEnded, forbidden, notFound } from '../domain/problems';
 import type { Db } from './connection';
 import { TenantRow } from './models/tenant';
-import { tenantIdOf, type TenantTransaction } from './tenant-scope';
+import { tenantIdOf, withTenant, type TenantTransaction } from './tenant-scope';
 
 /**
  * The contract side of the tenant registry (README: Contract end): what the contract-end
@@ -39,10 +39,23 @@ export async function loadContract(db: Db, tenantId: string): Promise<Contract |
  * UPDATE and sees it.
  */
 export async function assertWritable(trx: TenantTransaction, nowMs = Date.now()): Promise<void> {
-  const { rows } = await trx.raw('select contract_state, contract_ends_at from tenants where id = ?::uuid for share', [tenantIdOf(trx)!]);
-  const row = rows[0] as { contract_state: ContractState; contract_ends_at: Date | null } | undefined;
+  const { rows } = await trx.raw('select status, contract_state, contract_ends_at from tenants where id = ?::uuid for share', [tenantIdOf(trx)!]);
+  const row = rows[0] as { status: string; contract_state: ContractState; contract_ends_at: Date | null } | undefined;
   if (!row || isReadOnly(row.contract_state, row.contract_ends_at?.getTime() ?? null, nowMs)) throw contractEnded();
+  // Suspended meanwhile: the write is refused as the next request would be.
+  if (row.status === 'suspended') throw forbidden('tenant_suspended', 'This clinic\'s service is suspended.');
 }
+
+/**
+ * `withTenant` for a clinic user's write whose work began before its transaction (sealing with
+ * the clinic's key, hashing a password, streaming a file): the contract and the clinic's status
+ * are read again first, under the clinic row's lock (assertWritable).
+ */
+export const withClinicWrite = <T>(db: Db, tenantId: string, fn: (trx: TenantTransaction) => Promise<T>): Promise<T> =>
+  withTenant(db, tenantId, async (trx) => {
+    await assertWritable(trx);
+    return fn(trx);
+  });
 
 /** The end has passed: read-only, if the stored end is still this one and has passed on the database's clock. */
 export async function markReadOnly(db: Db, tenantId: string, endsAtMs: number): Promise<'read_only' | 'changed'> {

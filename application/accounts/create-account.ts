@@ -9,6 +9,7 @@ import { withRefusalsLogged } from '../audit/refusals';
 import type { Actor, Services } from '../deps';
 import { issueInitialPassword } from './initial-password';
 import { startOnboarding } from './onboarding';
+import { assertWritable } from '../../db/contracts';
 
 /**
  * A clinic admin (or an operator, for a clinic's first admin) creates an account: the account,
@@ -25,7 +26,7 @@ export async function createAccount(
 ): Promise<{ accountId: string; initialPassword?: string }> {
   // A refusal (409 login_id_taken, 400 for a chosen password the policy refuses) is logged as denied.
   const attempt = { action: 'account.create', targetType: 'account', details: { loginId: input.loginId, roles: input.roles } };
-  return withRefusalsLogged(deps, tenantId, actor.audit, attempt, () => create(deps, actor, tenantId, input, opts));
+  return withRefusalsLogged(deps, tenantId, actor.audit, attempt, () => create(deps, actor, tenantId, input, { ...opts, clinicWrite: true }));
 }
 
 async function create(
@@ -33,11 +34,14 @@ async function create(
   actor: Actor,
   tenantId: string,
   input: CreateAccountInput,
-  opts: { initialPassword?: string },
+  opts: { initialPassword?: string; clinicWrite?: boolean },
 ): Promise<{ accountId: string; initialPassword?: string }> {
   const chosen = opts.initialPassword === undefined ? undefined : { password: opts.initialPassword, loginId: input.loginId };
   const { initialPassword, initial } = await issueInitialPassword(deps, tenantId, chosen);
   return commitThenDispatch(deps, tenantId, async (trx, enqueue) => {
+    // A clinic's own admin: hashing may have waited in the queue, the contract may have ended
+    // meanwhile. (An operator may still add an admin to a read-only clinic, to help it export.)
+    if (opts.clinicWrite) await assertWritable(trx);
     const account = await insertAccount(trx, input, initial);
     await recordAudit(trx, actor.audit, {
       action: 'account.create',

@@ -350,27 +350,56 @@ describe('contract end', () => {
     expect((await op('DELETE', `/v1/operator/tenants/${tenantId}/legal-hold`)).status).toBe(200);
   });
 
-  it('a booking let in just before the end that commits after the clinic became read-only is refused (403 contract_ended), not left reserved', async () => {
-    const c = await bookingClinic(stack);
-    const tenantId = c.clinic.id;
-    // The end step's UPDATE of the clinic's row, in progress: the booking passes authentication
-    // (the row still says active) and then waits for that row inside its transaction.
-    const ending = await stack.database.ownerDb.transaction();
+  /**
+   * The end step's UPDATE of the clinic's row (or an operator's suspension), in progress while a
+   * write that passed authentication (the row still said active) reaches its transaction: the
+   * write waits for that row, then answers as the next request would.
+   */
+  async function racingTheRowChange<T extends { status: number; body: any }>(tenantId: string, change: Record<string, unknown>, send: () => Promise<T>): Promise<T> {
+    const changing = await stack.database.ownerDb.transaction();
     try {
-      await ending('tenants').where({ id: tenantId }).update({ contract_state: 'read_only', contract_ends_at: new Date(Date.now() - 1_000) });
-      const booking = book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotOn(2, '11:00'), mode: 'in_person' });
-      await eventually('the booking waits for the clinic row', async () => {
+      await changing('tenants').where({ id: tenantId }).update(change);
+      const reply = send();
+      await eventually('the write waits for the clinic row', async () => {
         const { rows } = await stack.database.ownerDb.raw(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
         return rows[0].n > 0;
       }, 10_000);
-      await ending.commit();
-      const reply = await booking;
-      expect([reply.status, reply.body.code]).toEqual([403, 'contract_ended']);
+      await changing.commit();
+      return await reply;
     } finally {
-      if (!ending.isCompleted()) await ending.rollback();
+      if (!changing.isCompleted()) await changing.rollback();
+      await stack.database.ownerDb('tenants').where({ id: tenantId }).update({ status: 'active', contract_state: 'active', contract_ends_at: null });
     }
-    expect(await stack.database.ownerDb('consultations').where({ tenant_id: tenantId })).toHaveLength(0);
-    await stack.database.ownerDb('tenants').where({ id: tenantId }).update({ contract_state: 'active', contract_ends_at: null });
+  }
+  const theEnd = () => ({ contract_state: 'read_only', contract_ends_at: new Date(Date.now() - 1_000) });
+
+  it('a booking let in just before the end that commits after the clinic became read-only is refused (403 contract_ended), not left reserved', async () => {
+    const c = await bookingClinic(stack);
+    const reply = await racingTheRowChange(c.clinic.id, theEnd(), () => book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotOn(2, '11:00'), mode: 'in_person' }));
+    expect([reply.status, reply.body.code]).toEqual([403, 'contract_ended']);
+    expect(await stack.database.ownerDb('consultations').where({ tenant_id: c.clinic.id })).toHaveLength(0);
+  });
+
+  it('writes whose work began before their transaction (hashing, sealing) re-check the clinic: after the end 403 contract_ended, suspended meanwhile 403 tenant_suspended', async () => {
+    const c = await bookingClinic(stack);
+    const tenantId = c.clinic.id;
+    const desk = ((await call(stack.url, 'GET', '/v1/accounts', { token: c.adminToken })).body.items as Array<{ id: string; loginId: string }>).find((a) => a.loginId === 'desk')!.id;
+    const writes: Array<[string, () => Promise<{ status: number; body: any }>]> = [
+      ['account', () => call(stack.url, 'POST', '/v1/accounts', { token: c.adminToken, json: { loginId: `late-${randomBytes(2).toString('hex')}`, displayName: '遅れて', email: 'late@example.jp', roles: ['staff'] } })],
+      ['reset', () => call(stack.url, 'POST', `/v1/accounts/${desk}/reset-password`, { token: c.adminToken })],
+      ['patient', () => call(stack.url, 'POST', '/v1/patients', { token: c.staffToken, json: { name: '遅野 太郎', kana: 'オソノ タロウ', birthDate: '1990-01-01', phone: '090-0000-0000', email: null } })],
+      ['process', () => call(stack.url, 'POST', '/v1/processes', { token: c.adminToken, json: { name: 'late area' } })],
+    ];
+    const before = await rowsPerTable(tenantId);
+    for (const [what, send] of writes) {
+      const ended = await racingTheRowChange(tenantId, theEnd(), send);
+      expect([what, ended.status, ended.body.code]).toEqual([what, 403, 'contract_ended']);
+      const suspended = await racingTheRowChange(tenantId, { status: 'suspended' }, send);
+      expect([what, suspended.status, suspended.body.code]).toEqual([what, 403, 'tenant_suspended']);
+    }
+    const after = await rowsPerTable(tenantId);
+    // Only records of the refusals (operation log, denied attempts) were added.
+    expect({ ...after, audit_events: 0, security_events: 0 }).toEqual({ ...before, audit_events: 0, security_events: 0 });
   });
 
   it('a slow upload begun before the end and finished after it is refused (403 contract_ended): no file row, no stored object', async () => {
