@@ -114,13 +114,13 @@ export async function claimOutbox(db: Db, filter: ClaimFilter): Promise<OutboxRo
   return rows.sort((a, b) => Number(BigInt(a.seq) - BigInt(b.seq)));
 }
 
-/** For each workflow, the seq of its oldest undispatched row (to keep one workflow's messages in order). */
 /** How many messages to this workflow are not sent yet. */
 export async function pendingFor(db: Db, workflowId: string): Promise<number> {
   const row = await db('workflow_outbox').whereNull('dispatched_at').where({ workflow_id: workflowId }).count('* as n').first();
   return Number((row as { n: string } | undefined)?.n ?? 0);
 }
 
+/** For each workflow, the seq of its oldest undispatched row (to keep one workflow's messages in order). */
 export async function oldestPendingSeq(db: Db, workflowIds: string[]): Promise<Map<string, string>> {
   if (workflowIds.length === 0) return new Map();
   const rows = await db('workflow_outbox')

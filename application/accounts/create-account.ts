@@ -22,11 +22,13 @@ export async function createAccount(
   actor: Actor,
   tenantId: string,
   input: CreateAccountInput,
-  opts: { initialPassword?: string } = {},
+  opts: { initialPassword?: string; byOperator?: boolean } = {},
 ): Promise<{ accountId: string; initialPassword?: string }> {
   // A refusal (409 login_id_taken, 400 for a chosen password the policy refuses) is logged as denied.
   const attempt = { action: 'account.create', targetType: 'account', details: { loginId: input.loginId, roles: input.roles } };
-  return withRefusalsLogged(deps, tenantId, actor.audit, attempt, () => create(deps, actor, tenantId, input, { ...opts, clinicWrite: true }));
+  return withRefusalsLogged(deps, tenantId, actor.audit, attempt, () =>
+    create(deps, actor, tenantId, input, { initialPassword: opts.initialPassword, clinicWrite: !opts.byOperator }),
+  );
 }
 
 async function create(
@@ -65,5 +67,5 @@ export async function createClinicAdmin(
   const tenant = await getTenant(deps.db, tenantId);
   // No personal data is written to a clinic after its deletion began (its certificate says so).
   if (contractSettled(tenant.contractState)) throw conflict('purge_started', 'This clinic\'s data is being or has been deleted; no account can be added to it.');
-  return createAccount(deps, actor, tenant.id, { ...input, roles: ['admin'] });
+  return createAccount(deps, actor, tenant.id, { ...input, roles: ['admin'] }, { byOperator: true });
 }

@@ -485,6 +485,9 @@ describe('contract end', () => {
     const passkey = await call(stack.url, 'DELETE', '/v1/auth/webauthn/credentials/00000000-0000-4000-8000-000000000000', { token: c.doctorToken });
     expect(passkey.body.code).not.toBe('contract_ended');
     expect(passkey.status).toBeLessThan(500);
+    // An operator can still add an admin to the read-only clinic (one who can export its data).
+    const rescue = await op('POST', `/v1/operator/tenants/${tenantId}/admins`, { loginId: 'rescue', email: 'rescue@example.jp', displayName: '救援 管理者' });
+    expect(rescue.status).toBe(201);
 
     // Cleaned up: the end removed and the hold lifted, the clinic writable again.
     expect((await setEnd(tenantId, null)).status).toBe(200);
