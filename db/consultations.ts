@@ -95,7 +95,7 @@ export interface BookingLookups {
    * that makes the clinic read-only (an UPDATE of that row) waits for this booking to commit and
    * then cancels it with the others, or this booking waits for it and sees the clinic read-only.
    */
-  contract: { state: ContractState; endsAt: Date | null };
+  contract: { state: ContractState; endsAt: Date | null; suspended: boolean };
 }
 
 /**
@@ -108,16 +108,16 @@ export async function bookingLookups(trx: TenantTransaction, q: { idempotencyKey
     `select (select id from consultations where idempotency_key = ?) as earlier_id,
             exists (select 1 from patients where id = ?::uuid) as patient_exists,
             (select row_to_json(p) from (${practitionerSql('p.id = ?::uuid')}) p) as practitioner,
-            t.contract_state, t.contract_ends_at
-       from (select contract_state, contract_ends_at from tenants where id = ?::uuid for share) t`,
+            t.contract_state, t.contract_ends_at, t.status
+       from (select status, contract_state, contract_ends_at from tenants where id = ?::uuid for share) t`,
     [q.idempotencyKey, isUuid(q.patientId) ? q.patientId : null, isUuid(q.practitionerId) ? q.practitionerId : null, tenantIdOf(trx)!],
   );
-  const r = rows[0] as { earlier_id: string | null; patient_exists: boolean; practitioner: PractitionerRecord | null; contract_state: ContractState; contract_ends_at: Date | null };
+  const r = rows[0] as { earlier_id: string | null; patient_exists: boolean; practitioner: PractitionerRecord | null; contract_state: ContractState; contract_ends_at: Date | null; status: string };
   return {
     earlier: r.earlier_id ? await findConsultation(trx, r.earlier_id) : undefined,
     patientExists: r.patient_exists,
     practitioner: r.practitioner ? practitionerFrom(r.practitioner) : undefined,
-    contract: { state: r.contract_state, endsAt: r.contract_ends_at },
+    contract: { state: r.contract_state, endsAt: r.contract_ends_at, suspended: r.status === 'suspended' },
   };
 }
 

@@ -384,7 +384,9 @@ describe('contract end', () => {
     const c = await bookingClinic(stack);
     const tenantId = c.clinic.id;
     const desk = ((await call(stack.url, 'GET', '/v1/accounts', { token: c.adminToken })).body.items as Array<{ id: string; loginId: string }>).find((a) => a.loginId === 'desk')!.id;
+    let slot = 0;
     const writes: Array<[string, () => Promise<{ status: number; body: any }>]> = [
+      ['booking', () => book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotOn(2, ['13:00', '13:30'][slot++ % 2]!), mode: 'in_person' })],
       ['account', () => call(stack.url, 'POST', '/v1/accounts', { token: c.adminToken, json: { loginId: `late-${randomBytes(2).toString('hex')}`, displayName: '遅れて', email: 'late@example.jp', roles: ['staff'] } })],
       ['reset', () => call(stack.url, 'POST', `/v1/accounts/${desk}/reset-password`, { token: c.adminToken })],
       ['patient', () => call(stack.url, 'POST', '/v1/patients', { token: c.staffToken, json: { name: '遅野 太郎', kana: 'オソノ タロウ', birthDate: '1990-01-01', phone: '090-0000-0000', email: null } })],
