@@ -24,7 +24,10 @@ export interface LocalSes {
 export async function startLocalSes(opts: { port: number; persistFile?: string }): Promise<LocalSes> {
   if (opts.persistFile) persistMails(opts.persistFile);
   const server: Server = await sesServer({ host: '127.0.0.1', port: opts.port });
-  const { port } = server.address() as AddressInfo;
+  // The server resolves even when it could not listen (its port taken): say so, not a TypeError.
+  const address = server.address() as AddressInfo | null;
+  if (!address) throw new Error(`the local SES could not listen on 127.0.0.1:${opts.port} (is the port taken? set MAIL_PORT)`);
+  const { port } = address;
   return {
     endpoint: `http://127.0.0.1:${port}`,
     viewerUrl: `http://localhost:${port}`,

@@ -100,6 +100,30 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+/**
+ * `n` ports that are free now and all different: each is held until all are bound. Asking
+ * `freePort` n times may hand out the same port twice (it is closed before the next is asked
+ * for), and a program given one port for two services fails to start — seen when the launcher
+ * test gave the mail server the Temporal server's port, and the API another service's.
+ */
+export async function freePorts(n: number, host = '127.0.0.1'): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    for (let i = 0; i < n; i += 1) {
+      const server = net.createServer();
+      server.unref();
+      servers.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, host, () => resolve());
+      });
+    }
+    return servers.map((s) => (s.address() as net.AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))));
+  }
+}
+
 const ADDRESS_IN_USE = /EADDRINUSE|address already in use|already in use|is taken/i;
 
 /**

@@ -9,7 +9,7 @@ import { dropDatabase, ensureDatabase, withDatabase } from '../db/database';
 import { migrateAndProvision } from '../db/migrate';
 import { dropLoginRole, withLogin } from '../db/roles';
 import { activateTenant } from '../db/tenants';
-import { freePort } from '../lib/process';
+import { freePorts } from '../lib/process';
 import { ARGON2_PARAMS } from '../lib/password-hash';
 import { benchAudit, type ActiveClinic } from './bench-audit';
 import { benchCrypto } from './bench-crypto';
@@ -57,7 +57,8 @@ const load = (name: string, url: string, headers: Record<string, string> = {}, o
   loadUrl(name, url, { duration, connections: opts.connections ?? connections, headers, method: opts.method, body: opts.body, expectStatus: opts.expectStatus });
 
 async function coldStart(dataDir: string, label: string) {
-  const ports = { PORT: await freePort(), TEMPORAL_PORT: await freePort(), TEMPORAL_UI_PORT: await freePort(), MAIL_PORT: await freePort(), EMBEDDED_PG_PORT: await freePort() };
+  const [PORT, TEMPORAL_PORT, TEMPORAL_UI_PORT, MAIL_PORT, EMBEDDED_PG_PORT] = (await freePorts(5)).map(String);
+  const ports = { PORT: PORT!, TEMPORAL_PORT: TEMPORAL_PORT!, TEMPORAL_UI_PORT: TEMPORAL_UI_PORT!, MAIL_PORT: MAIL_PORT!, EMBEDDED_PG_PORT: EMBEDDED_PG_PORT! };
   const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, START_QUIET: '1', LOG_LEVEL: 'warn' };
   for (const k of ['DATABASE_URL', 'MIGRATION_DATABASE_URL', 'TEMPORAL_ADDRESS', 'SES_ENDPOINT', 'OPERATOR_TOKEN']) delete env[k];
   for (const [k, v] of Object.entries(ports)) env[k] = String(v);
@@ -89,8 +90,7 @@ async function main() {
     dataDir,
     // A server user that may create databases and roles (as for the tests); the app gets a login of its own.
     databaseUrl: process.env.MIGRATION_DATABASE_URL || process.env.DATABASE_URL || undefined,
-    embeddedPgPort: await freePort(),
-    temporalPort: await freePort(),
+    ...(([embeddedPgPort, temporalPort]) => ({ embeddedPgPort: embeddedPgPort!, temporalPort: temporalPort! }))(await freePorts(2)),
     temporalUiPort: 0,
     persist: false,
     realSes: false,

@@ -8,7 +8,7 @@ import { migrateAndProvision } from '../db/migrate';
 import { withLogin } from '../db/roles';
 import { startLocalKms } from '../lib/local-kms';
 import { startLocalSes } from '../lib/local-ses';
-import { freePort, waitFor } from '../lib/process';
+import { freePorts, waitFor } from '../lib/process';
 import { startTemporalCluster } from '../temporal/cluster';
 import { startTemporalUi, uiWorkflowCount } from '../temporal/cluster-ui';
 import { resolveTemporalServerBinaries } from '../temporal/server-binary';
@@ -98,7 +98,7 @@ async function main(): Promise<number> {
     delete env.MIGRATION_DATABASE_URL; // the owner's credential stays here
     const apis: ReturnType<typeof apiProcess>[] = [];
     for (const n of [1, 2]) {
-      const [port, operatorPort] = [await freePort(), await freePort()];
+      const [port, operatorPort] = await freePorts(2);
       apis.push(apiProcess(`api-${n}`, { ...env, PORT: String(port), OPERATOR_PORT: String(operatorPort) }, path.join(logs, `api-${n}.log`)));
     }
     const workers = [1, 2].map((n) => workerProcess(`worker-${n}`, env, path.join(logs, `worker-${n}.log`)));

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { freePort, isPortOpen } from '../lib/process';
+import { freePorts, isPortOpen } from '../lib/process';
 import { tenantProvisioningWorkflowId } from '../temporal/workflow-ids';
 import { call } from './harness/http';
 
@@ -60,14 +60,11 @@ describe('npm start', () => {
     }
   }
 
-  const newPorts = async () => ({
-    PORT: await freePort(),
-    OPERATOR_PORT: await freePort(),
-    TEMPORAL_PORT: await freePort(),
-    TEMPORAL_UI_PORT: await freePort(),
-    MAIL_PORT: await freePort(),
-    EMBEDDED_PG_PORT: await freePort(),
-  });
+  const newPorts = async () => {
+    // All different (freePort asked six times can repeat one, and the stack then fails to start).
+    const [PORT, OPERATOR_PORT, TEMPORAL_PORT, TEMPORAL_UI_PORT, MAIL_PORT, EMBEDDED_PG_PORT] = await freePorts(6);
+    return { PORT: PORT!, OPERATOR_PORT: OPERATOR_PORT!, TEMPORAL_PORT: TEMPORAL_PORT!, TEMPORAL_UI_PORT: TEMPORAL_UI_PORT!, MAIL_PORT: MAIL_PORT!, EMBEDDED_PG_PORT: EMBEDDED_PG_PORT! };
+  };
 
   it('brings the whole stack up, restarts what dies, serves a clinic, and shuts everything down on SIGTERM', async () => {
     const ports = await newPorts();
