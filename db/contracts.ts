@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { contractSettled, isReadOnly, type ContractState } from '../domain/contract';
 import { isUuid } from '../domain/ids';
-import { conflict, contractEnded, forbidden, notFound } from '../domain/problems';
+import { conflict, contractEnded, notFound, tenantSuspended } from '../domain/problems';
 import type { Db } from './connection';
 import { TenantRow } from './models/tenant';
 import { tenantIdOf, withTenant, type TenantTransaction } from './tenant-scope';
@@ -41,9 +41,17 @@ export async function loadContract(db: Db, tenantId: string): Promise<Contract |
 export async function assertWritable(trx: TenantTransaction, nowMs = Date.now()): Promise<void> {
   const { rows } = await trx.raw('select status, contract_state, contract_ends_at from tenants where id = ?::uuid for share', [tenantIdOf(trx)!]);
   const row = rows[0] as { status: string; contract_state: ContractState; contract_ends_at: Date | null } | undefined;
-  if (!row || isReadOnly(row.contract_state, row.contract_ends_at?.getTime() ?? null, nowMs)) throw contractEnded();
-  // Suspended meanwhile: the write is refused as the next request would be.
-  if (row.status === 'suspended') throw forbidden('tenant_suspended', 'This clinic\'s service is suspended.');
+  if (!row) throw contractEnded();
+  refuseUnlessWritable({ state: row.contract_state, endsAt: row.contract_ends_at, suspended: row.status === 'suspended' }, nowMs);
+}
+
+/**
+ * What a write that re-reads its clinic where it commits decides from it: read-only after the
+ * end (403 contract_ended), or suspended meanwhile (403 tenant_suspended, as the next request would be).
+ */
+export function refuseUnlessWritable(clinic: { state: ContractState; endsAt: Date | null; suspended: boolean }, nowMs = Date.now()): void {
+  if (isReadOnly(clinic.state, clinic.endsAt?.getTime() ?? null, nowMs)) throw contractEnded();
+  if (clinic.suspended) throw tenantSuspended();
 }
 
 /**

@@ -39,6 +39,9 @@ export const unauthorized = (detail = 'Missing or invalid credentials.') =>
 
 export const forbidden = (code: string, detail: string) => new Problem(403, code, 'Forbidden', detail);
 
+/** Any request of a suspended clinic's users (and a write that finds it suspended where it commits). */
+export const tenantSuspended = () => forbidden('tenant_suspended', 'This clinic\'s service is suspended.');
+
 /** A write while the clinic is read-only after its contract's end (README: Contract end). */
 export const contractEnded = () =>
   forbidden('contract_ended', 'This clinic\'s contract has ended: its data can be read and exported, not changed (access can still be taken away).');

@@ -6,7 +6,7 @@ import { getSettings } from '../../db/settings';
 import { withTenant } from '../../db/tenant-scope';
 import { ipInCidrs } from '../../domain/network';
 import { contractSettled, isReadOnly } from '../../domain/contract';
-import { Problem, contractEnded, forbidden, unauthorized } from '../../domain/problems';
+import { Problem, contractEnded, forbidden, tenantSuspended, unauthorized } from '../../domain/problems';
 import { hasAnyRole } from '../../domain/roles';
 import { deniedAttemptKind } from '../../domain/security-events';
 import { auditContext } from '../audit-context';
@@ -50,7 +50,7 @@ export function sessionAuth(deps: { db: Db; securityEvents: Pick<SecurityEventRe
     // The token first: a stranger without a live session learns nothing (not even that the clinic
     // is suspended) and writes nothing.
     if (!session) throw unauthorized('The session has expired or was revoked. Log in again.');
-    if (clinic.status === 'suspended') throw forbidden('tenant_suspended', 'This clinic\'s service is suspended.');
+    if (clinic.status === 'suspended') throw tenantSuspended();
     const { account } = session;
     const attempt = { tenantId, clientIp: ctx.state.clientIp, accountId: account.id, route: name };
     if (allowlist.length > 0 && !ipInCidrs(ctx.state.clientIp, allowlist)) {

@@ -5,8 +5,8 @@ import { isUniqueViolation } from '../../db/errors';
 import { assertOffered } from '../../domain/practitioner';
 import { withTenant, type TenantTransaction } from '../../db/tenant-scope';
 import type { ConsultationMode } from '../../domain/consultation';
-import { isReadOnly } from '../../domain/contract';
-import { badRequest, conflict, contractEnded, forbidden, notFound } from '../../domain/problems';
+import { refuseUnlessWritable } from '../../db/contracts';
+import { badRequest, conflict, notFound } from '../../domain/problems';
 import { CONSULTATION_MODE, CONSULTATION_STATUS, PRACTITIONER_ID, SCHEDULED_START, TENANT_ID } from '../../temporal/search-attributes';
 import { consultationWorkflowId } from '../../temporal/workflow-ids';
 import type { ConsultationInput, ConsultationTiming } from '../../workflows/consultation';
@@ -52,8 +52,7 @@ async function book(
       if (earlier) return repeatedBooking(trx, actor, sameRequestOrRefuse(earlier, req), req);
       // Checked again under the clinic row's lock: authentication let this request in before the
       // end, but the end step may have listed the bookings to cancel since.
-      if (isReadOnly(contract.state, contract.endsAt?.getTime() ?? null, Date.now())) throw contractEnded();
-      if (contract.suspended) throw forbidden('tenant_suspended', 'This clinic\'s service is suspended.');
+      refuseUnlessWritable(contract);
       if (!patientExists) throw notFound('No such patient.');
       if (!practitioner) throw notFound('No such practitioner.');
       const endsAt = assertOffered(practitioner, req.startsAt, req.mode);
