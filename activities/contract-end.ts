@@ -213,25 +213,23 @@ export function createContractEndActivities(deps: {
         // The reason is stored with the visit (sealed, as a clinic's own cancel reason is), so the
         // clinic's records and its export say why the visit did not happen.
         const reasonRef = deps.vault ? await contractEndCancelReason(deps.db, deps.vault, args.tenantId, row.id) : undefined;
-        const cancel = () => deps.temporal.workflow.getHandle(row.workflowId).executeUpdate(cancelUpdate, { args: [reasonRef ? { reasonRef } : {}] });
-        const skipped = (err: unknown) => err instanceof WorkflowNotFoundError || err instanceof ApplicationFailure || (err as Error).name === 'WorkflowUpdateFailedError';
-        try {
-          await cancel();
-        } catch (err) {
-          if (err instanceof WorkflowNotFoundError && deps.outbox) {
-            const pending = await deps.outbox.dispatchWorkflow(row.workflowId);
-            if (pending.failed > 0) throw ApplicationFailure.retryable(`the workflow of booking ${row.id} is still starting`, 'BookingWorkflowStarting');
-            if (pending.dispatched > 0) {
-              try {
-                await cancel();
-              } catch (again) {
-                if (skipped(again)) continue;
-                throw again;
-              }
-            } else continue;
-          } else if (skipped(err)) continue;
-          else throw err;
+        const cancel = async (): Promise<'done' | 'gone' | 'refused'> => {
+          try {
+            await deps.temporal.workflow.getHandle(row.workflowId).executeUpdate(cancelUpdate, { args: [reasonRef ? { reasonRef } : {}] });
+            return 'done';
+          } catch (err) {
+            if (err instanceof WorkflowNotFoundError) return 'gone';
+            if (err instanceof ApplicationFailure || (err as Error).name === 'WorkflowUpdateFailedError') return 'refused';
+            throw err;
+          }
+        };
+        let outcome = await cancel();
+        if (outcome === 'gone' && deps.outbox) {
+          const pending = await deps.outbox.dispatchWorkflow(row.workflowId);
+          if (pending.failed > 0) throw ApplicationFailure.retryable(`the workflow of booking ${row.id} is still starting`, 'BookingWorkflowStarting');
+          if (pending.dispatched > 0) outcome = await cancel();
         }
+        if (outcome !== 'done') continue;
         await withTenant(deps.db, args.tenantId, (trx) =>
           recordAudit(trx, SYSTEM, { action: 'consultation.cancel', outcome: 'success', targetType: 'consultation', targetId: row.id, details: { reason: 'contract_end' } }),
         );
