@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { recordAudit } from '../../db/audit';
-import { assertWritable } from '../../db/contracts';
+import { withClinicWrite } from '../../db/contracts';
 import { insertFile } from '../../db/processes';
 import { withTenant } from '../../db/tenant-scope';
 import { assertAllowedType, assertDeclaredSize, normaliseContentType, uploadGuard, validFileName } from '../../domain/files';
@@ -54,9 +54,8 @@ export async function uploadFile(
     if (read.status === 'rejected') throw read.reason;
     if (stored.status === 'rejected') throw stored.reason;
     const sizeBytes = guard.bytes();
-    row = await withTenant(deps.db, tenantId, async (trx) => {
-      // The upload may have taken minutes: the contract may have ended meanwhile.
-      await assertWritable(trx);
+    // The upload may have taken minutes: the clinic is re-read where the row is written.
+    row = await withClinicWrite(deps.db, tenantId, async (trx) => {
       await enterProcess(trx, actor, upload.processId, 'write');
       const created = await insertFile(trx, {
         id: fileId, processId: upload.processId, nameSealed, contentType, sizeBytes, storedBytes: stored.value.bytes, storageKey, createdBy: actor.accountId,
