@@ -24,7 +24,7 @@ export interface ChangeNoticeResult {
 
 /**
  * An advance change notice (`change-notice/<id>`): mails the targets at once, again at each lead
- * time before the change (timers; lead times already past when it starts are skipped), and ends
+ * time before the change (timers; lead times already past when the first notice has gone out are skipped), and ends
  * when the change takes effect. A cancellation (the API's DELETE records it and signals
  * `noticeChanged`) stops the timers and mails the cancellation to every address that had been
  * told something.
@@ -51,7 +51,7 @@ export async function changeNoticeWorkflow(input: ChangeNoticeInput): Promise<Ch
     progress.phase = 'waiting';
   };
 
-  const moments = reminderMoments(effectiveAt, input.leadTimesSec, Date.now());
+  let moments = reminderMoments(effectiveAt, input.leadTimesSec, Date.now());
   let plan = await platform.loadNoticePlan({ noticeId: input.changeNoticeId });
   if (!plan) return result('notice_missing');
   const targets = plan.maxTargetSeq;
@@ -80,6 +80,10 @@ export async function changeNoticeWorkflow(input: ChangeNoticeInput): Promise<Ch
   if (outcome === 'due') {
     await send([plan.messageIds[0]!], targets);
     progress.clinicsCovered = targetCount;
+    // A lead time that passed while the first notice went out (minutes for thousands of addresses
+    // at the mail rate) is covered by it, as one already past at the start is: not mailed again
+    // straight after it. Runs begun before keep the moments they computed at their start.
+    if (patched('reminders-after-first-notice')) moments = reminderMoments(effectiveAt, input.leadTimesSec, Date.now());
   }
   for (const at of moments) {
     if (outcome === 'cancelled') break;

@@ -57,6 +57,9 @@ export interface TestStack {
   /** Start a (new) in-process worker, e.g. after `{ worker: false }` or stopWorker(). */
   startWorker(): Promise<void>;
   stopWorker(): Promise<void>;
+  /** Stops only the mail queue's worker: notice mails wait on their queue, as when every mail worker is down. */
+  stopMailWorker(): Promise<void>;
+  startMailWorker(): Promise<void>;
   mailer: Mailer;
   sesEndpoint: string;
   /** Another API process on the same database, e.g. one that cannot reach Temporal or PostgreSQL. */
@@ -116,11 +119,17 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
   let worker: Worker | undefined;
   let mailWorker: Worker | undefined;
   let running: Promise<unknown> = Promise.resolve();
+  let mailRunning: Promise<unknown> = Promise.resolve();
   let contractEnd: ReturnType<typeof contractEndServices> | undefined;
   const stopWorker = async () => {
     for (const w of [worker, mailWorker]) if (w && w.getState() === 'RUNNING') w.shutdown();
-    await running;
+    await Promise.all([running, mailRunning]);
   };
+  const stopMailWorker = async () => {
+    if (mailWorker?.getState() === 'RUNNING') mailWorker.shutdown();
+    await mailRunning;
+  };
+  let startMailWorker = async () => undefined as void;
   const release = async () => {
     await Promise.all(extraApis.map((a) => a.close()));
     await stopWorker();
@@ -150,8 +159,12 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
       };
       worker = await createWorker({ connection: conn, namespace: config.TEMPORAL_NAMESPACE, taskQueue, deps, workflowBundle: await workflowBundle(Boolean(tracing)), tracing });
       // The notice mails' rate-limited queue, as the worker process runs it.
-      mailWorker = await createMailWorker({ connection: conn, namespace: config.TEMPORAL_NAMESPACE, taskQueue: taskQueues(taskQueue).mail, ratePerSecond: config.MAIL_SEND_RATE, deps, tracing });
-      running = Promise.all([worker.run(), mailWorker.run()]);
+      startMailWorker = async () => {
+        mailWorker = await createMailWorker({ connection: conn, namespace: config.TEMPORAL_NAMESPACE, taskQueue: taskQueues(taskQueue).mail, ratePerSecond: config.MAIL_SEND_RATE, deps, tracing });
+        mailRunning = mailWorker.run();
+      };
+      await startMailWorker();
+      running = worker.run();
     };
     if (opts.worker !== false) await startWorker();
     const api = await startApi(config);
@@ -169,6 +182,8 @@ export async function startTestStack(overrides: Partial<Record<string, string>> 
       },
       startWorker,
       stopWorker,
+      stopMailWorker,
+      startMailWorker: () => startMailWorker(),
       mailer,
       sesEndpoint,
       startExtraApi: async (more) => {

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { tsToMs } from '@temporalio/common/lib/time';
+import { temporal } from '@temporalio/proto';
 import { activateTenant, insertTenant } from '../../db/tenants';
 import { fetchLocalEmails, type StoredEmail } from '../../lib/local-ses';
 import type { ChangeNoticeResult } from '../../workflows/change-notice';
@@ -80,6 +82,40 @@ describe('advance change notices', () => {
     expect(toA[2]!.at * 1000).toBeLessThan(effectiveAt);
     const view = await call(stack.operatorUrl, 'GET', `/v1/operator/change-notices/${created.body.id}`, { token: stack.operatorToken });
     expect(view.body).toMatchObject({ status: 'effective', totals: { clinics: 1, sent: 6, failed: 0, pending: 0 } });
+  });
+
+  it('does not mail a reminder whose lead time passed while the first notice was still going out', async () => {
+    // A first fan-out to thousands of addresses at the mail rate takes minutes; a lead time that
+    // passes meanwhile is covered by the first notice (as one already past at the start is).
+    const c = await clinic('slow');
+    const effectiveAt = Math.ceil((Date.now() + 11_000) / 1000) * 1000;
+    const firstLead = effectiveAt - 8_000;
+    await stack.stopMailWorker();
+    let id = '';
+    let reference = '';
+    try {
+      const created = await announce(stack.operatorUrl, { effectiveAt: new Date(effectiveAt).toISOString(), affectedTenantIds: [c.id] });
+      expect(created.status).toBe(202);
+      id = created.body.id;
+      reference = created.body.reference;
+      // The first notice waits on the mail queue (every mail worker down) until the 8-s lead time is past.
+      await eventually('the first fan-out has begun', async () => (await eventsOf(handle(id))).some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes));
+      await eventually('the 8-s lead time has passed', async () => Date.now() > firstLead + 200);
+    } finally {
+      await stack.startMailWorker();
+    }
+    const result = (await handle(id).result()) as ChangeNoticeResult;
+    await recordHistory(handle(id), 'change-notice-slow-first-notice');
+    // The workflow's clock when the first fan-out had finished: the task that saw its child complete.
+    const events = await eventsOf(handle(id));
+    const done = events.findIndex((e) => e.childWorkflowExecutionCompletedEventAttributes);
+    const started = events.slice(done).find((e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED)!;
+    const firstDoneAt = tsToMs(started.eventTime);
+    expect(firstDoneAt).toBeGreaterThan(firstLead);
+    const due = [firstLead, effectiveAt - 4_000].filter((at) => at > firstDoneAt).length;
+    expect(result).toMatchObject({ outcome: 'effective', reminders: due, failed: 0 });
+    const toA = (await mailsFor(reference)).filter((m) => m.destination.to[0] === c.addresses[0]);
+    expect(toA.map((m) => (m.subject.includes('リマインド') ? 'reminder' : 'notice')).sort()).toEqual(['notice', ...Array<string>(due).fill('reminder')]);
   });
 
   it('with the default lead times sets the first timer 7 days before the change; DELETE mails a cancellation to whoever had been told', async () => {
