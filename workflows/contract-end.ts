@@ -17,6 +17,9 @@ const purging = proxyActivities<Activities>({
   retry: { ...retry, maximumAttempts: 500, maximumInterval: '30 minutes' },
 });
 
+/** How long a changed or removed end must stand before the clinic is told (see the loop). */
+const CHANGE_SETTLE_MS = 3_000;
+
 export interface ContractEndInput {
   tenantId: string;
 }
@@ -86,7 +89,12 @@ export async function contractEndWorkflow(input: ContractEndInput): Promise<Cont
       progress.state = c.state;
       if (c.endsAtMs !== (planned?.endsAtMs ?? null)) {
         const previous = planned?.endsAtMs;
-        // Told about a date that no longer stands: say what changed.
+        // Told about a date that no longer stands: say what changed, once the changes have settled.
+        // A burst (several operators, a double submit, X → Y → Z within a second) is told as one
+        // change from the date the clinic knows to the last one, not as a mail naming a date that
+        // stood for milliseconds; a change undone within the burst (X → Y → X) is not told at all.
+        // The run keeps `planned` (the told date) while it waits, and compares the next load with it.
+        if (previous !== undefined && done.size > 0 && patched('contract-change-settles') && (await condition(() => wakeups !== seen, CHANGE_SETTLE_MS))) continue;
         if (previous !== undefined && done.size > 0) {
           const kind = c.endsAtMs === null ? 'cancelled' : 'changed';
           progress.noticesSent += await acts.mailContractNotice({

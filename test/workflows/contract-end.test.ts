@@ -12,6 +12,7 @@ import { restoreToScratch } from '../harness/restore';
 import { fetchLocalEmails, type StoredEmail } from '../../lib/local-ses';
 import { contractEndWorkflowId } from '../../temporal/workflow-ids';
 import { canonicalJson } from '../../domain/canonical-json';
+import { formatJapanDateTime } from '../../domain/japan-time';
 import type { ContractEndResult } from '../../workflows/contract-end';
 import { contractEndProgressQuery } from '../../workflows/contract-end-messages';
 import { clinicWithAdmin, eventually, STRONG_PASSWORD } from '../harness/clinic';
@@ -280,6 +281,40 @@ describe('contract end', () => {
       await eventually(`announcement ${n}`, async () => (await announcements()) === n);
       expect((await setEnd(tenantId, null)).status).toBe(200);
       expect(((await handle(tenantId).result()) as ContractEndResult).outcome).toBe('cancelled');
+    }
+  });
+
+  it('a burst of changes within a second is told as one change from the date the clinic knows to the last one; one undone within it is not told', async () => {
+    const hour = 3_600_000;
+    const told = new Date(Date.now() + 24 * hour);
+    // Each round: the announced end, then two changes this many ms apart.
+    const rounds = await Promise.all(
+      [0, 200, 600].map(async (gapMs, i) => {
+        const { clinic } = await clinicWithAdmin(stack, `settle-${i}`);
+        const contract = `contract@${clinic.slug}.example`;
+        expect((await setEnd(clinic.id, told)).status).toBe(200);
+        await eventually(`announced to ${clinic.slug}`, async () => (await subjects(contract)).some((s) => s.includes('ご契約終了のお知らせ')));
+        const between = new Date(told.getTime() + (i + 1) * hour);
+        const last = i === 2 ? told : new Date(told.getTime() + 48 * hour);
+        expect((await setEnd(clinic.id, between)).status).toBe(200);
+        await new Promise((r) => setTimeout(r, gapMs));
+        expect((await setEnd(clinic.id, last)).status).toBe(200);
+        return { tenantId: clinic.id, contract, between, last };
+      }),
+    );
+    for (const { tenantId, contract, between, last } of rounds) {
+      // The run has settled on the last end (told or not), with nothing left to send.
+      await eventually(`settled for ${tenantId}`, async () => (await op('GET', `/v1/operator/tenants/${tenantId}/contract-end`)).body.live?.endsAt === last.toISOString(), 30_000);
+      await eventually(`nothing pending for ${tenantId}`, async () => (await stack.database.ownerDb('workflow_outbox').where({ workflow_id: contractEndWorkflowId(tenantId) }).whereNull('dispatched_at')).length === 0);
+      // Cancelling ends the run, so every mail it would send about the burst has been sent.
+      expect((await setEnd(tenantId, null)).status).toBe(200);
+      await handle(tenantId).result();
+      if (tenantId === rounds[0]!.tenantId) await recordHistory(handle(tenantId), 'contract-end-burst-told-once');
+      const changes = (await mailsTo(contract)).filter((m) => m.subject.includes('終了日が変更されました'));
+      expect(changes.every((m) => !m.body.text!.includes(between.toISOString()))).toBe(true);
+      expect(changes.length).toBe(last.getTime() === told.getTime() ? 0 : 1);
+      // From the date the clinic was told to the last one.
+      if (changes[0]) expect(changes[0].body.text).toContain(`from ${formatJapanDateTime(told)} Japan time (${told.toISOString()}) to ${formatJapanDateTime(last)} Japan time (${last.toISOString()})`);
     }
   });
 
