@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import type { ParameterizedContext } from 'koa';
 import { z } from 'zod';
 import { parseOrThrow } from '../domain/validation';
+import { asClinicWrite } from '../db/tenant-scope';
 import { contractEnded, validationFailed } from '../domain/problems';
 import type { SessionState } from '../db/models/session';
 import type { Role } from '../domain/roles';
@@ -121,8 +122,14 @@ export function mountRoutes(router: Router<AppState>, routes: AnyRoute[], auth: 
       };
       // Read-only after the contract's end, and this route is open to some bodies only (session auth let it through to be told).
       const { openAfterContractEnd } = route;
-      if (ctx.state.contractEnded && !(typeof openAfterContractEnd === 'function' && openAfterContractEnd(input.body))) throw contractEnded();
-      await route.handler(ctx as ParameterizedContext<AppState>, input);
+      const open = openAfterContractEnd === true || (typeof openAfterContractEnd === 'function' && openAfterContractEnd(input.body));
+      if (ctx.state.contractEnded && !open) throw contractEnded();
+      // A clinic user's write that a read-only clinic may not make: each of its transactions
+      // re-reads the clinic as it begins (asClinicWrite), so one racing the end or a suspension is
+      // refused as the next request would be, not committed just after it.
+      const handle = () => route.handler(ctx as ParameterizedContext<AppState>, input);
+      if (ctx.state.auth && route.method !== 'get' && !open) await asClinicWrite(handle);
+      else await handle();
     });
   }
 }

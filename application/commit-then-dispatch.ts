@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { enqueueWorkflow, type OutboxRow, type WorkflowIntent } from '../db/outbox';
 import { withPlatform, type PlatformTransaction } from '../db/platform-scope';
-import { withTenant, type TenantTransaction } from '../db/tenant-scope';
+import { withTenant, type TenantTransaction, type TenantTransactionOptions } from '../db/tenant-scope';
 import type { Services } from './deps';
 
 /**
@@ -16,10 +16,10 @@ export async function commitThenDispatch<T>(
   deps: Pick<Services, 'db' | 'outbox'>,
   tenantId: string,
   work: (trx: TenantTransaction, enqueue: Enqueue) => Promise<T>,
-  opts: { dispatch?: 'await' | 'background' } = {},
+  opts: { dispatch?: 'await' | 'background' } & TenantTransactionOptions = {},
 ): Promise<T> {
   const rows: OutboxRow[] = [];
-  const result = await withTenant(deps.db, tenantId, (trx) => work(trx, async (intent) => void rows.push(await enqueueWorkflow(trx, tenantId, intent))));
+  const result = await withTenant(deps.db, tenantId, (trx) => work(trx, async (intent) => void rows.push(await enqueueWorkflow(trx, tenantId, intent))), { clinicCheck: opts.clinicCheck });
   await dispatch(deps, rows, opts);
   return result;
 }

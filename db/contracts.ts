@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { contractSettled, isReadOnly, type ContractState } from '../domain/contract';
 import { isUuid } from '../domain/ids';
-import { conflict, contractEnded, notFound, tenantSuspended } from '../domain/problems';
+import { conflict, notFound } from '../domain/problems';
 import type { Db } from './connection';
 import { TenantRow } from './models/tenant';
 import { tenantIdOf, withTenant, type TenantTransaction } from './tenant-scope';
@@ -31,39 +31,6 @@ export async function loadContract(db: Db, tenantId: string): Promise<Contract |
     holdLiftedAtMs: row.legalHoldLiftedAt?.getTime() ?? null,
   };
 }
-
-/**
- * In a clinic's write transaction that began its work before (a slow upload): refuses with 403
- * contract_ended if the clinic is read-only by now. The clinic's row is share-locked until
- * commit, so the end step's UPDATE of it waits for this write, or this write waits for that
- * UPDATE and sees it.
- */
-export async function assertWritable(trx: TenantTransaction, nowMs = Date.now()): Promise<void> {
-  const { rows } = await trx.raw('select status, contract_state, contract_ends_at from tenants where id = ?::uuid for share', [tenantIdOf(trx)!]);
-  const row = rows[0] as { status: string; contract_state: ContractState; contract_ends_at: Date | null } | undefined;
-  if (!row) throw contractEnded();
-  refuseUnlessWritable({ state: row.contract_state, endsAt: row.contract_ends_at, suspended: row.status === 'suspended' }, nowMs);
-}
-
-/**
- * What a write that re-reads its clinic where it commits decides from it: read-only after the
- * end (403 contract_ended), or suspended meanwhile (403 tenant_suspended, as the next request would be).
- */
-export function refuseUnlessWritable(clinic: { state: ContractState; endsAt: Date | null; suspended: boolean }, nowMs = Date.now()): void {
-  if (isReadOnly(clinic.state, clinic.endsAt?.getTime() ?? null, nowMs)) throw contractEnded();
-  if (clinic.suspended) throw tenantSuspended();
-}
-
-/**
- * `withTenant` for a clinic user's write whose work began before its transaction (sealing with
- * the clinic's key, hashing a password, streaming a file): the contract and the clinic's status
- * are read again first, under the clinic row's lock (assertWritable).
- */
-export const withClinicWrite = <T>(db: Db, tenantId: string, fn: (trx: TenantTransaction) => Promise<T>): Promise<T> =>
-  withTenant(db, tenantId, async (trx) => {
-    await assertWritable(trx);
-    return fn(trx);
-  });
 
 /** The end has passed: read-only, if the stored end is still this one and has passed on the database's clock. */
 export async function markReadOnly(db: Db, tenantId: string, endsAtMs: number): Promise<'read_only' | 'changed'> {

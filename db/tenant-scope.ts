@@ -1,7 +1,10 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Knex } from 'knex';
 import { Model, type QueryBuilderType, type QueryContext, type TransactionOrKnex } from 'objection';
 import { scopesInBegin, type Db, type TenantScopeConfig } from './connection';
+import { isReadOnly, type ContractState } from '../domain/contract';
 import { isUuid } from '../domain/ids';
+import { contractEnded, tenantSuspended } from '../domain/problems';
 
 /**
  * The one way to touch tenant-owned rows. withTenant() opens a transaction that knows its clinic
@@ -14,17 +17,63 @@ const TENANT_ID = Symbol('tenantId');
 export type TenantTransaction = Knex.Transaction & { readonly [TENANT_ID]: string };
 
 
-export async function withTenant<T>(db: Db, tenantId: string, fn: (trx: TenantTransaction) => PromiseLike<T>): Promise<T> {
+const clinicWrites = new AsyncLocalStorage<true>();
+
+/**
+ * Runs a clinic user's write request: api/route.ts wraps every write that a read-only clinic may
+ * not make (the routes /openapi.json documents with 403 contract_ended). Authentication let it in
+ * while the clinic was writable; each transaction it opens re-reads the clinic first, under a
+ * share lock of its row (assertWritable), so a write racing the contract's end or a suspension
+ * either commits before that change or waits for it and is refused as the next request would
+ * be. One rule for every such write, rather than a list of the writes that remembered it.
+ */
+export const asClinicWrite = <T>(fn: () => Promise<T>): Promise<T> => clinicWrites.run(true, fn);
+
+export interface TenantTransactionOptions {
+  /**
+   * 'own': inside a clinic write (asClinicWrite) this transaction reads the clinic under its
+   * row's share lock itself, folded into a statement it sends anyway (a booking's lookups), so
+   * the separate check at its start is skipped.
+   */
+  clinicCheck?: 'own';
+}
+
+export async function withTenant<T>(db: Db, tenantId: string, fn: (trx: TenantTransaction) => PromiseLike<T>, opts: TenantTransactionOptions = {}): Promise<T> {
   if (!isUuid(tenantId)) throw new Error('withTenant: tenantId must be a UUID');
   // Pools from createDb set the scope in the same round trip as BEGIN (db/connection.ts);
   // anything else (a savepoint inside another transaction) sets it with a statement of its own.
   const inBegin = scopesInBegin(db);
   const config: TenantScopeConfig | undefined = inBegin ? { tenantScope: tenantId } : undefined;
+  // A savepoint is inside a transaction that was checked when it began.
+  const check = clinicWrites.getStore() === true && opts.clinicCheck !== 'own' && !(db as Knex.Transaction).isTransaction;
   return db.transaction<T>(async (trx) => {
     if (!inBegin) await trx.raw(`select set_config('app.tenant_id', ?, true)`, [tenantId]);
     Object.defineProperty(trx, TENANT_ID, { value: tenantId, enumerable: false });
+    if (check) await assertWritable(trx as TenantTransaction);
     return await fn(trx as TenantTransaction);
   }, config);
+}
+
+/**
+ * In a clinic's write transaction: refuses with 403 contract_ended if the clinic is read-only by
+ * now, or 403 tenant_suspended if it was suspended meanwhile. The clinic's row is share-locked
+ * until commit, so the end step's UPDATE of it waits for this write, or this write waits for that
+ * UPDATE and sees it.
+ */
+export async function assertWritable(trx: TenantTransaction, nowMs = Date.now()): Promise<void> {
+  const { rows } = await trx.raw('select status, contract_state, contract_ends_at from tenants where id = ?::uuid for share', [tenantIdOf(trx)!]);
+  const row = rows[0] as { status: string; contract_state: ContractState; contract_ends_at: Date | null } | undefined;
+  if (!row) throw contractEnded();
+  refuseUnlessWritable({ state: row.contract_state, endsAt: row.contract_ends_at, suspended: row.status === 'suspended' }, nowMs);
+}
+
+/**
+ * What a write that re-reads its clinic where it commits decides from it: read-only after the
+ * end (403 contract_ended), or suspended meanwhile (403 tenant_suspended, as the next request would be).
+ */
+export function refuseUnlessWritable(clinic: { state: ContractState; endsAt: Date | null; suspended: boolean }, nowMs = Date.now()): void {
+  if (isReadOnly(clinic.state, clinic.endsAt?.getTime() ?? null, nowMs)) throw contractEnded();
+  if (clinic.suspended) throw tenantSuspended();
 }
 
 export function tenantIdOf(trx: TransactionOrKnex | undefined): string | undefined {

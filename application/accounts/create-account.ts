@@ -9,7 +9,6 @@ import { withRefusalsLogged } from '../audit/refusals';
 import type { Actor, Services } from '../deps';
 import { issueInitialPassword } from './initial-password';
 import { startOnboarding } from './onboarding';
-import { assertWritable } from '../../db/contracts';
 
 /**
  * A clinic admin (or an operator, for a clinic's first admin) creates an account: the account,
@@ -22,12 +21,12 @@ export async function createAccount(
   actor: Actor,
   tenantId: string,
   input: CreateAccountInput,
-  opts: { initialPassword?: string; byOperator?: boolean } = {},
+  opts: { initialPassword?: string } = {},
 ): Promise<{ accountId: string; initialPassword?: string }> {
   // A refusal (409 login_id_taken, 400 for a chosen password the policy refuses) is logged as denied.
   const attempt = { action: 'account.create', targetType: 'account', details: { loginId: input.loginId, roles: input.roles } };
   return withRefusalsLogged(deps, tenantId, actor.audit, attempt, () =>
-    create(deps, actor, tenantId, input, { initialPassword: opts.initialPassword, clinicWrite: !opts.byOperator }),
+    create(deps, actor, tenantId, input, { initialPassword: opts.initialPassword }),
   );
 }
 
@@ -36,14 +35,13 @@ async function create(
   actor: Actor,
   tenantId: string,
   input: CreateAccountInput,
-  opts: { initialPassword?: string; clinicWrite?: boolean },
+  opts: { initialPassword?: string },
 ): Promise<{ accountId: string; initialPassword?: string }> {
   const chosen = opts.initialPassword === undefined ? undefined : { password: opts.initialPassword, loginId: input.loginId };
   const { initialPassword, initial } = await issueInitialPassword(deps, tenantId, chosen);
   return commitThenDispatch(deps, tenantId, async (trx, enqueue) => {
-    // A clinic's own admin: hashing may have waited in the queue, the contract may have ended
-    // meanwhile. (An operator may still add an admin to a read-only clinic, to help it export.)
-    if (opts.clinicWrite) await assertWritable(trx);
+    // Hashing may have waited in the queue: a clinic admin's request re-checks the clinic as this
+    // transaction begins (asClinicWrite). An operator may still add an admin to a read-only clinic, to help it export.
     const account = await insertAccount(trx, input, initial);
     await recordAudit(trx, actor.audit, {
       action: 'account.create',
@@ -67,5 +65,5 @@ export async function createClinicAdmin(
   const tenant = await getTenant(deps.db, tenantId);
   // No personal data is written to a clinic after its deletion began (its certificate says so).
   if (contractSettled(tenant.contractState)) throw conflict('purge_started', 'This clinic\'s data is being or has been deleted; no account can be added to it.');
-  return createAccount(deps, actor, tenant.id, { ...input, roles: ['admin'] }, { byOperator: true });
+  return createAccount(deps, actor, tenant.id, { ...input, roles: ['admin'] });
 }

@@ -5,7 +5,6 @@ import { withRefusalsLogged } from '../audit/refusals';
 import type { ClinicActor, Services } from '../deps';
 import { issueInitialPassword } from './initial-password';
 import { restartOnboarding } from './onboarding';
-import { assertWritable } from '../../db/contracts';
 
 /**
  * An admin issues a new initial password — their own choice (checked against the policy) or a
@@ -31,8 +30,7 @@ async function reset(
   const chosen = opts.initialPassword === undefined ? undefined : { password: opts.initialPassword, accountId };
   const { initialPassword, initial } = await issueInitialPassword(deps, actor.tenantId, chosen);
   return commitThenDispatch(deps, actor.tenantId, async (trx, enqueue) => {
-    // Hashing may have waited in the queue: the contract may have ended meanwhile.
-    await assertWritable(trx);
+    // Hashing may have waited in the queue: the request re-checks the clinic as this transaction begins (asClinicWrite).
     const account = await setInitialPassword(trx, accountId, initial);
     await recordAudit(trx, actor.audit, {
       action: 'account.password_reset',

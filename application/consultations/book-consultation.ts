@@ -5,7 +5,7 @@ import { isUniqueViolation } from '../../db/errors';
 import { assertOffered } from '../../domain/practitioner';
 import { withTenant, type TenantTransaction } from '../../db/tenant-scope';
 import type { ConsultationMode } from '../../domain/consultation';
-import { refuseUnlessWritable } from '../../db/contracts';
+import { refuseUnlessWritable } from '../../db/tenant-scope';
 import { badRequest, conflict, notFound } from '../../domain/problems';
 import { CONSULTATION_MODE, CONSULTATION_STATUS, PRACTITIONER_ID, SCHEDULED_START, TENANT_ID } from '../../temporal/search-attributes';
 import { consultationWorkflowId } from '../../temporal/workflow-ids';
@@ -50,8 +50,9 @@ async function book(
     return await commitThenDispatch(deps, tenantId, async (trx, enqueue) => {
       const { earlier, patientExists, practitioner, contract } = await bookingLookups(trx, req);
       if (earlier) return repeatedBooking(trx, actor, sameRequestOrRefuse(earlier, req), req);
-      // Checked again under the clinic row's lock: authentication let this request in before the
-      // end, but the end step may have listed the bookings to cancel since.
+      // Checked again under the clinic row's lock (in the lookups' statement instead of one of its
+      // own: clinicCheck 'own'): authentication let this request in before the end, but the end
+      // step may have listed the bookings to cancel since.
       refuseUnlessWritable(contract);
       if (!patientExists) throw notFound('No such patient.');
       if (!practitioner) throw notFound('No such practitioner.');
@@ -84,7 +85,7 @@ async function book(
         details: { practitionerId: req.practitionerId, startsAt: req.startsAt.toISOString(), mode: req.mode },
       });
       return row;
-    });
+    }, { clinicCheck: 'own' });
   } catch (err) {
     if (isUniqueViolation(err, 'consultations_idempotency_key')) {
       // The same request raced itself: answer with the winner's result.

@@ -1,6 +1,6 @@
+import { withTenant } from '../../db/tenant-scope';
 import { randomUUID } from 'node:crypto';
 import { recordAudit } from '../../db/audit';
-import { withClinicWrite } from '../../db/contracts';
 import { isUniqueViolation } from '../../db/errors';
 import { insertPatient, PATIENT_NUMBER_CONSTRAINT, updatePatient as updatePatientRow, type PatientRow } from '../../db/patients';
 import { newPatientNumber, type Patient, type PatientInput, type PatientPatch } from '../../domain/patient';
@@ -28,7 +28,7 @@ export async function registerPatient(deps: Deps, actor: ClinicActor, input: Pat
   const patientNumber = input.patientNumber ?? newPatientNumber();
   const columns = await sealPatient(deps.vault, actor.tenantId, id, input);
   const row = await numberIsFree(`Patient number ${patientNumber} is already in use.`, () =>
-    withClinicWrite(deps.db, actor.tenantId, async (trx) => {
+    withTenant(deps.db, actor.tenantId, async (trx) => {
       const created = await insertPatient(trx, { ...columns, id, patientNumber });
       await recordAudit(trx, actor.audit, { action: 'patient.create', outcome: 'success', targetType: 'patient', targetId: id });
       return created;
@@ -40,7 +40,7 @@ export async function registerPatient(deps: Deps, actor: ClinicActor, input: Pat
 export async function updatePatient(deps: Deps, actor: ClinicActor, id: string, patch: PatientPatch): Promise<Patient> {
   const columns = { ...(patch.patientNumber ? { patientNumber: patch.patientNumber } : {}), ...(await sealPatient(deps.vault, actor.tenantId, id, patch)) };
   const row = await numberIsFree('That patient number is already in use.', () =>
-    withClinicWrite(deps.db, actor.tenantId, async (trx) => {
+    withTenant(deps.db, actor.tenantId, async (trx) => {
       const updated = await updatePatientRow(trx, id, columns);
       if (!updated) throw notFound('No such patient.');
       await recordAudit(trx, actor.audit, { action: 'patient.update', outcome: 'success', targetType: 'patient', targetId: id, details: { fields: Object.keys(patch) } });

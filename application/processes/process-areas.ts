@@ -6,7 +6,6 @@ import { accountsOnCreate, resolveAccess, type AccessEntry, type CreateProcessIn
 import type { ClinicActor, Services } from '../deps';
 import { assertMayCreateProcess, assertPrincipals, enterProcess, visibleProcessIds } from './access';
 import { openProcess, sealProcessName } from './process-record';
-import { withClinicWrite } from '../../db/contracts';
 
 /**
  * Process areas: create, list, read, rename or change who may do what. Names are sealed before
@@ -25,7 +24,7 @@ export async function createProcess(deps: Deps, actor: ClinicActor, input: Creat
   assertMayCreateProcess(actor);
   const id = randomUUID();
   const nameSealed = await sealProcessName(deps.vault, actor.tenantId, id, input.name);
-  const row = await withClinicWrite(deps.db, actor.tenantId, async (trx) => {
+  const row = await withTenant(deps.db, actor.tenantId, async (trx) => {
     const accounts = accountsOnCreate(actor, input.accounts);
     const groups = resolveAccess(input.groups, []);
     await assertPrincipals(trx, ids(accounts), ids(groups));
@@ -56,7 +55,7 @@ export async function getProcess(deps: Deps, actor: ClinicActor, id: string): Pr
 /** Renaming an area and changing its access list need the `manage` right (clinic admins have it). */
 export async function updateProcess(deps: Deps, actor: ClinicActor, id: string, patch: UpdateProcessInput): Promise<ProcessArea> {
   const nameSealed = patch.name === undefined ? undefined : await sealProcessName(deps.vault, actor.tenantId, id, patch.name);
-  const row = await withClinicWrite(deps.db, actor.tenantId, async (trx) => {
+  const row = await withTenant(deps.db, actor.tenantId, async (trx) => {
     const current = await enterProcess(trx, actor, id, 'manage');
     if (patch.accounts !== undefined || patch.groups !== undefined) {
       const accounts = patch.accounts ? resolveAccess(patch.accounts, current.accounts) : current.accounts;

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { recordAudit } from '../../db/audit';
-import { withClinicWrite } from '../../db/contracts';
 import { insertFile } from '../../db/processes';
 import { withTenant } from '../../db/tenant-scope';
 import { assertAllowedType, assertDeclaredSize, normaliseContentType, uploadGuard, validFileName } from '../../domain/files';
@@ -54,8 +53,8 @@ export async function uploadFile(
     if (read.status === 'rejected') throw read.reason;
     if (stored.status === 'rejected') throw stored.reason;
     const sizeBytes = guard.bytes();
-    // The upload may have taken minutes: the clinic is re-read where the row is written.
-    row = await withClinicWrite(deps.db, tenantId, async (trx) => {
+    // The upload may have taken minutes: the clinic is re-read as this transaction begins (asClinicWrite).
+    row = await withTenant(deps.db, tenantId, async (trx) => {
       await enterProcess(trx, actor, upload.processId, 'write');
       const created = await insertFile(trx, {
         id: fileId, processId: upload.processId, nameSealed, contentType, sizeBytes, storedBytes: stored.value.bytes, storageKey, createdBy: actor.accountId,

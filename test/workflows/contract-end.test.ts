@@ -415,7 +415,7 @@ describe('contract end', () => {
     expect(await stack.database.ownerDb('consultations').where({ tenant_id: c.clinic.id })).toHaveLength(0);
   });
 
-  it('writes whose work began before their transaction (hashing, sealing) re-check the clinic: after the end 403 contract_ended, suspended meanwhile 403 tenant_suspended', async () => {
+  it('every write a read-only clinic may not make re-checks the clinic where it commits, slow (hashing, sealing) or short: after the end 403 contract_ended, suspended meanwhile 403 tenant_suspended', async () => {
     const c = await bookingClinic(stack);
     const tenantId = c.clinic.id;
     const desk = ((await call(stack.url, 'GET', '/v1/accounts', { token: c.adminToken })).body.items as Array<{ id: string; loginId: string }>).find((a) => a.loginId === 'desk')!.id;
@@ -426,6 +426,11 @@ describe('contract end', () => {
       ['reset', () => call(stack.url, 'POST', `/v1/accounts/${desk}/reset-password`, { token: c.adminToken })],
       ['patient', () => call(stack.url, 'POST', '/v1/patients', { token: c.staffToken, json: { name: '遅野 太郎', kana: 'オソノ タロウ', birthDate: '1990-01-01', phone: '090-0000-0000', email: null } })],
       ['process', () => call(stack.url, 'POST', '/v1/processes', { token: c.adminToken, json: { name: 'late area' } })],
+      // Short writes: authentication's check at the request's start was their only one before.
+      ['group', () => call(stack.url, 'POST', '/v1/groups', { token: c.adminToken, json: { name: `late-${randomBytes(2).toString('hex')}` } })],
+      ['account change', () => call(stack.url, 'PATCH', `/v1/accounts/${desk}`, { token: c.adminToken, json: { displayName: '遅れて 変更' } })],
+      ['password policy', () => call(stack.url, 'PUT', '/v1/settings/password-policy', { token: c.adminToken, json: { initialPasswordTtlSeconds: 7_200 } })],
+      ['allowlist', () => call(stack.url, 'PUT', '/v1/settings/network-allowlist', { token: c.adminToken, json: { cidrs: ['127.0.0.0/8', '::1/128'] } })],
     ];
     const before = await rowsPerTable(tenantId);
     for (const [what, send] of writes) {
@@ -437,6 +442,18 @@ describe('contract end', () => {
     const after = await rowsPerTable(tenantId);
     // Only records of the refusals (operation log, denied attempts) were added.
     expect({ ...after, audit_events: 0, security_events: 0 }).toEqual({ ...before, audit_events: 0, security_events: 0 });
+    expect((await call(stack.url, 'GET', `/v1/accounts/${desk}`, { token: c.adminToken })).body.displayName).not.toBe('遅れて 変更');
+
+    // Taking access away stays open after the end: neither held up by the end's change nor refused.
+    const doctor = ((await call(stack.url, 'GET', '/v1/accounts', { token: c.adminToken })).body.items as Array<{ id: string; loginId: string }>).find((a) => a.loginId === 'dr.sato')!.id;
+    const changing = await stack.database.ownerDb.transaction();
+    try {
+      await changing('tenants').where({ id: tenantId }).update(theEnd());
+      const off = await call(stack.url, 'PATCH', `/v1/accounts/${doctor}`, { token: c.adminToken, json: { disabled: true } });
+      expect([off.status, off.body.disabled]).toEqual([200, true]);
+    } finally {
+      await changing.rollback();
+    }
   });
 
   it('a slow upload begun before the end and finished after it is refused (403 contract_ended): no file row, no stored object', async () => {
