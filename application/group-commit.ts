@@ -1,3 +1,5 @@
+import { outsideClinicWrite } from '../db/tenant-scope';
+
 /**
  * Writes callers' items in group commits, one queue per key. An operation log is a hash chain per
  * clinic (and one for the platform): every insert holds its chain's head until commit, so
@@ -42,7 +44,7 @@ export class GroupCommit<K, T> {
       }
       queue.push({ item, settle: (err) => (err === undefined ? resolve() : reject(err)) });
       this.waiting += 1;
-      if (idle) void this.drain(key, queue);
+      if (idle) void outsideClinicWrite(() => this.drain(key, queue));
     });
   }
 
@@ -61,7 +63,7 @@ export class GroupCommit<K, T> {
     return () => {
       if (released) return;
       released = true;
-      void this.drain(key, queue);
+      void outsideClinicWrite(() => this.drain(key, queue));
     };
   }
 

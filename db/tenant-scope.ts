@@ -29,6 +29,17 @@ const clinicWrites = new AsyncLocalStorage<true>();
  */
 export const asClinicWrite = <T>(fn: () => Promise<T>): Promise<T> => clinicWrites.run(true, fn);
 
+/**
+ * Work that one request starts and others share — a batch of several requests' log entries or
+ * security events, a key load other requests await — runs outside the starting request's clinic
+ * write: the re-check belongs to that request's own transactions, and a read waiting on the same
+ * key load must not be refused because the write that began it was.
+ */
+export const outsideClinicWrite = <T>(fn: () => T): T => clinicWrites.exit(fn);
+
+/** Whether the caller runs inside a clinic write (asClinicWrite); for tests. */
+export const inClinicWrite = (): boolean => clinicWrites.getStore() === true;
+
 export interface TenantTransactionOptions {
   /**
    * 'own': inside a clinic write (asClinicWrite) this transaction reads the clinic under its

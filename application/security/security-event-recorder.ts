@@ -1,7 +1,7 @@
 import { recordAudit, type AuditContext, type AuditEntry } from '../../db/audit';
 import type { Db } from '../../db/connection';
 import { addSecurityEvent } from '../../db/security-events';
-import { withTenant } from '../../db/tenant-scope';
+import { outsideClinicWrite, withTenant } from '../../db/tenant-scope';
 import { NO_CLINIC } from '../../domain/ids';
 import { addressKey } from '../../domain/network';
 import type { SecurityEventKind } from '../../domain/security-events';
@@ -118,7 +118,8 @@ export class SecurityEventRecorder {
       if (this.writing.has(key)) continue;
       this.pending.delete(key);
       this.writing.add(key);
-      void this.write(batch).finally(() => {
+      // Other requests' attempts are in the batch (outsideClinicWrite).
+      void outsideClinicWrite(() => this.write(batch)).finally(() => {
         this.writing.delete(key);
         batch.settle();
         this.pump();

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { Transform } from 'node:stream';
 import type { Db } from '../../db/connection';
 import { activateMasterKey, findDataKey, insertDataKeyIfAbsent, masterKeyState, type DataKeyRow } from '../../db/keys';
+import { outsideClinicWrite } from '../../db/tenant-scope';
 import { open, openStream, seal, sealStream } from './aead';
 import { keyError, type KeyProvider } from './key-provider';
 
@@ -91,7 +92,8 @@ export class Vault {
     }
     let pending = this.loading.get(id);
     if (!pending) {
-      pending = this.loadOrCreate(tenantId, purpose).finally(() => this.loading.delete(id));
+      // Awaited by every request that needs the key meanwhile, so not checked as one request's clinic write.
+      pending = outsideClinicWrite(() => this.loadOrCreate(tenantId, purpose)).finally(() => this.loading.delete(id));
       this.loading.set(id, pending);
     }
     const key = await pending;

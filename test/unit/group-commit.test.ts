@@ -1,4 +1,5 @@
 import { GroupCommit } from '../../application/group-commit';
+import { asClinicWrite, inClinicWrite } from '../../db/tenant-scope';
 
 /**
  * The group commit under the operation logs' writers (platform log, clinic read log): batches,
@@ -27,6 +28,24 @@ function harness(limits = { maxBatch: 100, maxWaiting: 1_000, maxWaitingPerKey: 
 const flush = () => new Promise((r) => setImmediate(r));
 
 describe('GroupCommit', () => {
+  it('writes a batch outside the clinic write of the request that began it: the batch holds other requests\' items too', async () => {
+    const seen: boolean[] = [];
+    const commits = new GroupCommit<string, number>({
+      maxBatch: 100, maxWaiting: 1_000, maxWaitingPerKey: 500,
+      writeBatch: async () => void seen.push(inClinicWrite()),
+      unavailable: (reason) => new Error(reason),
+    });
+    await asClinicWrite(async () => {
+      expect(inClinicWrite()).toBe(true);
+      await commits.write('clinic-a', 1);
+      const release = commits.claim('clinic-b')!;
+      const queued = commits.write('clinic-b', 2);
+      release();
+      await queued;
+    });
+    expect(seen).toEqual([false, false]);
+  });
+
   it('writes the first item at once and those that arrive meanwhile together in the next batch; each caller waits for its own batch', async () => {
     const h = harness();
     const first = h.write('clinic-a', 1);
