@@ -6,7 +6,7 @@ import type { ActorType, AuditOutcome } from './models/audit-event';
 import type { Knex } from 'knex';
 import type { AuditFilter } from '../domain/audit-query';
 import { FORMULA_LEAD_CODES } from '../domain/csv';
-import { TenantScopeError, tenantIdOf, withTenant, type TenantTransaction } from './tenant-scope';
+import { TenantScopeError, outsideClinicWrite, tenantIdOf, withTenant, type TenantTransaction } from './tenant-scope';
 
 /**
  * The operation log (操作ログ). Entries are written through here only. The application's
@@ -79,9 +79,13 @@ export function auditRowValues(context: AuditContext, entry: AuditEntry): Knex.V
   ];
 }
 
-/** For failures: written in a transaction of its own, so it survives the rollback of the work it reports. */
+/**
+ * For failures: written in a transaction of its own, so it survives the rollback of the work it
+ * reports. A record of what happened or was refused, not a change of the clinic's data: written
+ * even if the clinic became read-only meanwhile (outsideClinicWrite).
+ */
 export function recordAuditNow(db: Db, tenantId: string, context: AuditContext, entry: AuditEntry): Promise<void> {
-  return withTenant(db, tenantId, (trx) => recordAudit(trx, context, entry));
+  return outsideClinicWrite(() => withTenant(db, tenantId, (trx) => recordAudit(trx, context, entry)));
 }
 
 /** The columns clients see, in the order CSV exports use. */

@@ -6,7 +6,7 @@ import { claimActionKey, deletePayloads, markActionKeyDone, nextActionKeyAttempt
 import { canonicalJson } from '../../domain/canonical-json';
 import { getPractitioner } from '../../db/practitioners';
 import { assertOffered } from '../../domain/practitioner';
-import { withTenant } from '../../db/tenant-scope';
+import { outsideClinicWrite, withTenant } from '../../db/tenant-scope';
 import { isUuid } from '../../domain/ids';
 import { badRequest, conflict, forbidden, notFound, payloadTooLarge, Problem, serviceUnavailable } from '../../domain/problems';
 import {
@@ -130,12 +130,13 @@ async function perform<Args extends unknown[]>(
       }
     } catch (err) {
       // Refused or failed: what was stored for it will never be picked up (maintenance would remove it a day later).
-      await withTenant(deps.db, row.tenantId, (trx) => deletePayloads(trx, stored)).catch(() => undefined);
+      // Bookkeeping of an attempt already made, so not re-checked as a clinic write (nor below).
+      await outsideClinicWrite(() => withTenant(deps.db, row.tenantId, (trx) => deletePayloads(trx, stored))).catch(() => undefined);
       if (err instanceof Problem) throw err;
       const problem = problemFromWorkflowError(err, consultationEnded);
       // The workflow said no, so nothing was done: the key's next request is a fresh attempt.
       if (keyRow && problem.status === 409) {
-        await withTenant(deps.db, actor.tenantId, (trx) => nextActionKeyAttempt(trx, keyRow, attempt)).catch(() => undefined);
+        await outsideClinicWrite(() => withTenant(deps.db, actor.tenantId, (trx) => nextActionKeyAttempt(trx, keyRow, attempt))).catch(() => undefined);
       }
       throw problem;
     }
@@ -162,14 +163,16 @@ async function perform<Args extends unknown[]>(
 
   // A refusal (the workflow's, a rule's, or a reused key) is logged as denied with its code, as every refused change is.
   const result = await withRefusalsLogged(deps, actor.tenantId, actor.audit, logged, act);
-  // One transaction: the log entry, and the row as the action left it (payment, new times).
-  const after = await withTenant(deps.db, actor.tenantId, async (trx) => {
+  // One transaction: the log entry, and the row as the action left it (payment, new times). The
+  // workflow has done the action: its entry is written even if the clinic became read-only since
+  // (the clinic was re-checked before the update was sent, as the consultation was loaded).
+  const after = await outsideClinicWrite(() => withTenant(deps.db, actor.tenantId, async (trx) => {
     // Of concurrent requests with one key, the first to record the action is the one that did it;
     // the others (and every later one) are repeats, logged as such: that entry says what was done.
     if (keyRow && !repeated) repeated = !(await markActionKeyDone(trx, keyRow, attempt));
     await recordAudit(trx, actor.audit, { ...logged, outcome: 'success', details: repeated ? { repeated: true } : undefined });
     return findConsultation(trx, row.id);
-  });
+  }));
   return { row: after ?? row, result };
 }
 

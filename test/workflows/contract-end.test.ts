@@ -420,6 +420,9 @@ describe('contract end', () => {
     const tenantId = c.clinic.id;
     const desk = ((await call(stack.url, 'GET', '/v1/accounts', { token: c.adminToken })).body.items as Array<{ id: string; loginId: string }>).find((a) => a.loginId === 'desk')!.id;
     let slot = 0;
+    const visit = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotOn(2, '14:00'), mode: 'in_person' });
+    expect(visit.status).toBe(201);
+    await stack.temporal.client.workflow.getHandle(visit.body.workflowId).describe();
     const writes: Array<[string, () => Promise<{ status: number; body: any }>]> = [
       ['booking', () => book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotOn(2, ['13:00', '13:30'][slot++ % 2]!), mode: 'in_person' })],
       ['account', () => call(stack.url, 'POST', '/v1/accounts', { token: c.adminToken, json: { loginId: `late-${randomBytes(2).toString('hex')}`, displayName: '遅れて', email: 'late@example.jp', roles: ['staff'] } })],
@@ -431,6 +434,8 @@ describe('contract end', () => {
       ['account change', () => call(stack.url, 'PATCH', `/v1/accounts/${desk}`, { token: c.adminToken, json: { displayName: '遅れて 変更' } })],
       ['password policy', () => call(stack.url, 'PUT', '/v1/settings/password-policy', { token: c.adminToken, json: { initialPasswordTtlSeconds: 7_200 } })],
       ['allowlist', () => call(stack.url, 'PUT', '/v1/settings/network-allowlist', { token: c.adminToken, json: { cidrs: ['127.0.0.0/8', '::1/128'] } })],
+      // A consultation action is re-checked before its update is sent to the visit's workflow.
+      ['check-in', () => call(stack.url, 'POST', `/v1/consultations/${visit.body.id}/check-in`, { token: c.staffToken, headers: { 'idempotency-key': `late-${randomBytes(4).toString('hex')}` } })],
     ];
     const before = await rowsPerTable(tenantId);
     for (const [what, send] of writes) {
@@ -443,6 +448,10 @@ describe('contract end', () => {
     // Only records of the refusals (operation log, denied attempts) were added.
     expect({ ...after, audit_events: 0, security_events: 0 }).toEqual({ ...before, audit_events: 0, security_events: 0 });
     expect((await call(stack.url, 'GET', `/v1/accounts/${desk}`, { token: c.adminToken })).body.displayName).not.toBe('遅れて 変更');
+    expect((await stack.database.ownerDb('consultations').where({ id: visit.body.id }).first()).status).toBe('reserved');
+    // The refusals themselves are in the operation log: a record of what was refused is not a write the end forbids.
+    const denied = await stack.database.ownerDb('audit_events').where({ tenant_id: tenantId, action: 'account.create', outcome: 'denied' });
+    expect(denied.map((e: { details: { code: string } }) => e.details.code).sort()).toEqual(['contract_ended', 'tenant_suspended']);
 
     // Taking access away stays open after the end: neither held up by the end's change nor refused.
     const doctor = ((await call(stack.url, 'GET', '/v1/accounts', { token: c.adminToken })).body.items as Array<{ id: string; loginId: string }>).find((a) => a.loginId === 'dr.sato')!.id;
