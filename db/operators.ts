@@ -54,6 +54,15 @@ export const findOperatorByEmail = (trx: PlatformTransaction, email: string): Pr
 
 export const listOperators = (trx: PlatformTransaction): Promise<OperatorRow[]> => trx('operators').orderBy('createdAt');
 
+/**
+ * Locks every active platform admin's row, in id order, until commit: two admins taking the role
+ * from each other at the same moment then change one after the other, and the second sees that
+ * the first left it the last one (409 last_platform_admin), instead of both passing the check.
+ */
+export async function lockPlatformAdmins(trx: PlatformTransaction): Promise<void> {
+  await trx('operators').where({ state: 'active' }).whereRaw(`'platform-admin' = any(roles)`).orderBy('id').forUpdate().select('id');
+}
+
 export async function updateOperator(trx: PlatformTransaction, id: string, patch: { roles?: OperatorRole[]; state?: OperatorState; name?: string }): Promise<OperatorRow> {
   const [row] = await trx('operators').where({ id }).update({ ...patch, updatedAt: trx.fn.now() }).returning('*');
   return row;

@@ -120,4 +120,35 @@ describe('operator sessions', () => {
     const unknown = await call(stack.operatorUrl, 'PATCH', '/v1/operator/operators/00000000-0000-4000-8000-000000000000', { token: stack.operatorToken, json: { state: 'disabled' } });
     expect(unknown.status).toBe(404);
   });
+
+  it('a registration challenge fetched inside the five minutes adds no passkey after them: 403 reauthentication_required', async () => {
+    const { id, token } = await activeOperator('late-passkey@forclinic.example', ['viewer']);
+    const options = await call(stack.operatorUrl, 'POST', '/v1/operator/auth/passkeys/registration/options', { token });
+    expect(options.status).toBe(200);
+    // The proof is now six minutes old (the session's verification moved back: the test's clock).
+    const sessionId = (await stack.database.ownerDb('operator_sessions').whereNull('revoked_at').orderBy('created_at', 'desc').first()).id;
+    await stack.database.ownerDb('operator_sessions').where({ id: sessionId }).update({ verified_at: stack.database.ownerDb.raw(`now() - interval '6 minutes'`) });
+    const passkey = softwarePasskey({ origin: ORIGIN, rpId: 'localhost' });
+    const late = await call(stack.operatorUrl, 'POST', '/v1/operator/auth/passkeys/registration/verify', { token, json: { response: passkey.registrationResponse(options.body.challenge) } });
+    expect([late.status, late.body.code]).toEqual([403, 'reauthentication_required']);
+    expect(await stack.database.ownerDb('operator_passkeys').where({ operator_id: id })).toHaveLength(1);
+  });
+
+  it('two platform admins taken away at the same moment: one succeeds, the other is 409 last_platform_admin, one remains', async () => {
+    const patch = (id: string, json: unknown) => call(stack.operatorUrl, 'PATCH', `/v1/operator/operators/${id}`, { token: stack.operatorToken, json });
+    for (let round = 0; round < 8; round++) {
+      const a = await createOperator(stack, ['platform-admin'], `race-a${round}@forclinic.example`);
+      const b = await createOperator(stack, ['platform-admin'], `race-b${round}@forclinic.example`);
+      // Only these two are platform admins.
+      const others = ((await call(stack.operatorUrl, 'GET', '/v1/operator/operators', { token: stack.operatorToken })).body.items as Array<{ id: string; roles: string[]; state: string }>)
+        .filter((o) => o.state === 'active' && o.roles.includes('platform-admin') && ![a.id, b.id].includes(o.id));
+      for (const o of others) expect((await patch(o.id, { roles: ['viewer'] })).status).toBe(200);
+      const replies = await Promise.all([patch(a.id, { roles: ['viewer'] }), patch(b.id, { state: 'disabled' }), patch(b.id, { roles: ['viewer'] }), patch(a.id, { state: 'disabled' })]);
+      // Each change either passed or was refused as taking the last admin away; never both admins gone.
+      expect(replies.every((r) => r.status === 200 || r.body.code === 'last_platform_admin')).toBe(true);
+      expect(replies.some((r) => r.status === 200)).toBe(true);
+      const admins = await stack.database.ownerDb('operators').where({ state: 'active' }).whereRaw(`'platform-admin' = any(roles)`);
+      expect(admins).toHaveLength(1);
+    }
+  });
 });
