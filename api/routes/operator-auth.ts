@@ -127,7 +127,7 @@ export const operatorAuthRoutes = (deps: AppDeps) => [
         schema: z.object({ id: z.string().uuid(), name: z.string(), state: z.literal('active'), token: newToken.optional() }),
       },
     },
-    problems: { 400: ['invalid_challenge', 'webauthn_verification_failed'], 403: ['operator_session_required'], 409: ['passkey_exists'] },
+    problems: { 400: ['invalid_challenge', 'webauthn_verification_failed'], 403: ['operator_session_required', 'reauthentication_required'], 409: ['passkey_exists'] },
     handler: async (ctx, { body }) => {
       const { passkey, token } = await registerOperatorPasskey(deps, operatorActor(ctx), body);
       ctx.status = 201;

@@ -56,6 +56,9 @@ export async function registerOperatorPasskey(
   req: { response: PasskeyResponse; name?: string },
 ): Promise<{ passkey: OperatorPasskeyRow; token?: string }> {
   const session = sessionOf(actor);
+  // Checked again here, not only when the options were asked for: a challenge fetched inside the
+  // five minutes must not add a passkey after them (as for clinic users, requireRecentProof).
+  if (!isFreshlyVerified(session.verifiedAt, new Date())) throw forbidden('reauthentication_required', 'Sign in again before adding a passkey.');
   const challenge = signedChallenge(req.response);
   const result = await withPlatform(deps.db, async (trx): Promise<{ failed: string } | { passkey: OperatorPasskeyRow; token?: string }> => {
     if (!(await consumeOperatorChallenge(trx, session.id, 'registration', challenge))) throw invalidChallenge();

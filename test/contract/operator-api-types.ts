@@ -2615,7 +2615,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
+            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2624,7 +2624,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
+                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
                     };
                 };
             };
