@@ -177,7 +177,10 @@ export async function deleteAccount(trx: TenantTransaction, id: string): Promise
 
 /** An administrator's reset: a new initial password, onboarding from the start, no lockout, no sessions. */
 export async function setInitialPassword(trx: TenantTransaction, id: string, initial: InitialPassword): Promise<AccountRow> {
-  await getAccount(trx, id, { forUpdate: true });
+  const before = await getAccount(trx, id, { forUpdate: true });
+  // The password being replaced joins the history, as a change's does: otherwise a reset would
+  // let its owner choose it again next (and keep one password past the policy's maximum age).
+  await PasswordHistoryRow.query(trx).insert({ accountId: id, passwordHash: before.passwordHash });
   const account = await AccountRow.query(trx).patchAndFetchById(id, {
     passwordHash: initial.passwordHash,
     passwordIsInitial: true,

@@ -144,6 +144,19 @@ describe('password policy', () => {
     expect((await login(stack, clinic, 'admin', second)).status).toBe(200);
   });
 
+  it('an administrator\'s reset does not let the user choose the password it replaced (it joins the history)', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    const desk = await createAccount(stack, token, 'desk');
+    await activate(stack, clinic, 'desk', desk.initialPassword);
+    const reset = await call(stack.url, 'POST', `/v1/accounts/${desk.accountId}/reset-password`, { token });
+    expect(reset.status).toBe(200);
+    const first = await login(stack, clinic, 'desk', reset.body.initialPassword);
+    expect(first.body.state).toBe('password_change_required');
+    const back = await call(stack.url, 'POST', '/v1/auth/password', { token: first.body.token, json: { currentPassword: reset.body.initialPassword, newPassword: STRONG_PASSWORD } });
+    expect([back.status, back.body.code, back.body.errors?.[0]?.rule]).toEqual([400, 'password_policy', 'reused']);
+    expect((await call(stack.url, 'POST', '/v1/auth/password', { token: first.body.token, json: { currentPassword: reset.body.initialPassword, newPassword: 'Another-pass-2026!' } })).status).toBe(204);
+  });
+
   it('forces a password change when the password is older than maxAgeSeconds', async () => {
     const { clinic, token } = await clinicWithAdmin(stack);
     await call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json: { maxAgeSeconds: 1 } });
