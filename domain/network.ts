@@ -14,8 +14,16 @@ const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 const IPV4 = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}$`);
 function isPlainAddress(address: string): boolean {
   if (!address.includes(':')) return IPV4.test(address);
-  const tail = address.slice(address.lastIndexOf(':') + 1);
-  return (!tail.includes('.') || IPV4.test(tail)) && ipaddr.IPv6.isValid(address);
+  const cut = address.lastIndexOf(':') + 1;
+  const tail = address.slice(cut);
+  if (!tail.includes('.')) return ipaddr.IPv6.isValid(address);
+  if (!IPV4.test(tail)) return false;
+  // A dotted tail only in the IPv4-mapped form (::ffff:a.b.c.d). ipaddr.js reads every dotted tail
+  // as mapped, so the deprecated IPv4-compatible `::a.b.c.d` (the IPv6 address ::a00:0 for
+  // ::10.0.0.0) would become the IPv4 range: `::0.0.0.0/96` allowed every IPv4 client.
+  const [a, b, c, d] = tail.split('.').map(Number) as [number, number, number, number];
+  const hex = `${address.slice(0, cut)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  return ipaddr.IPv6.isValid(hex) && ipaddr.IPv6.parse(hex).isIPv4MappedAddress();
 }
 
 function normalise(address: string): Addr | undefined {

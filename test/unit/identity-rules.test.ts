@@ -27,6 +27,12 @@ describe('network rules', () => {
     expect(canonicalCidr('::ffff:10.0.0.0/104')).toBe('10.0.0.0/8');
     expect(canonicalCidr('::ffff:127.0.0.1/128')).toBe('127.0.0.1/32');
     expect(canonicalCidr('::ffff:0:0/95')).toBeUndefined();
+    // A dotted tail outside the mapped prefix is the deprecated IPv4-compatible form (::10.0.0.0 is
+    // the IPv6 address ::a00:0), not an IPv4 range: refused, never read as 0.0.0.0/0 or 10.0.0.0/8.
+    for (const bad of ['::0.0.0.0/96', '::10.0.0.0/104', '::1:10.0.0.0/104', '64:ff9b::10.0.0.0/104']) expect([bad, canonicalCidr(bad)]).toEqual([bad, undefined]);
+    expect(canonicalCidr('0:0:0:0:0:ffff:10.0.0.0/104')).toBe('10.0.0.0/8');
+    expect(canonicalCidr('::a00:0/104')).toBe('::a00:0/104');
+    expect(ipInCidrs('::10.0.0.1', ['10.0.0.0/8'])).toBe(false);
     expect(ipInCidrs('127.0.0.1', [canonicalCidr('::ffff:127.0.0.1/128')!])).toBe(true);
   });
   it('matches v4, v6 and v4-mapped v6 addresses', () => {
