@@ -45,9 +45,11 @@ const toEntry = (r: AuditRecord) => ({
   hash: r.hash,
 });
 
+/** A position in the chain as the entries show it: decimal digits only (not `0x10`, `1e3` or ` 16`). */
+const seqParam = z.string().regex(/^[1-9]\d{0,15}$/, 'a positive decimal integer').transform(Number);
 const verifyQuery = z.strictObject({
-  fromSeq: z.coerce.number().int().min(1).optional(),
-  toSeq: z.coerce.number().int().min(1).optional(),
+  fromSeq: seqParam.optional(),
+  toSeq: seqParam.optional(),
 });
 
 const common = { ...CLINIC_RECORD_READERS, problems: { 400: ['invalid_range', 'range_too_large', 'invalid_cursor'], 403: [] } };
@@ -93,7 +95,9 @@ export const auditLogRoutes = (deps: AppDeps) => {
       path: '/v1/audit-logs/verify',
       operationId: 'verifyAuditLogs',
       summary: 'Check the clinic\'s hash chain over a range of entries and report the first broken link',
+      description: 'One check or CSV export of a clinic\'s log at a time (429 rate_limited with Retry-After otherwise). `fromSeq` after `toSeq` is 400 invalid_range; a range beyond the head checks what exists (`checked` says how many).',
       query: verifyQuery,
+      problems: { ...common.problems, 429: ['rate_limited'] },
       responses: {
         200: {
           description: 'Result of the walk',

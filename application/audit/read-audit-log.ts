@@ -1,5 +1,7 @@
-import { listAuditEvents, verifyAuditChain, type AuditRecord, type ChainVerification } from '../../db/audit';
+import { boundExportTransaction, listAuditEvents, verifyAuditChain, type AuditRecord, type ChainVerification } from '../../db/audit';
 import { withTenant } from '../../db/tenant-scope';
+import { badRequest, tooManyRequests } from '../../domain/problems';
+import type { ExportSlots } from '../../lib/export-slots';
 import { decodeAuditCursor, encodeAuditCursor, resolveAuditFilter, type AuditFilterQuery, type AuditWindowLimits } from '../../domain/audit-query';
 import type { ClinicActor, Services } from '../deps';
 
@@ -16,6 +18,30 @@ export async function listAuditLog(
   return { items: page.rows, nextCursor: page.nextBeforeSeq ? encodeAuditCursor(page.nextBeforeSeq) : null };
 }
 
-export function verifyAuditLog(deps: Pick<Services, 'db'>, actor: ClinicActor, range: { fromSeq?: number; toSeq?: number }): Promise<ChainVerification> {
-  return withTenant(deps.db, actor.tenantId, (trx) => verifyAuditChain(trx, range));
+/**
+ * The chain check reads every entry of the range (the whole log by default: seconds for a few
+ * hundred thousand entries) on one pooled connection. It takes one of the long-read slots the CSV
+ * export takes (one per clinic, EXPORT_CONCURRENCY per process; else 429 with Retry-After), so a
+ * burst of checks from one clinic's screen cannot take the connections every clinic's requests need.
+ */
+export async function verifyAuditLog(
+  deps: Pick<Services, 'db'> & { exports: ExportSlots },
+  actor: ClinicActor,
+  range: { fromSeq?: number; toSeq?: number },
+): Promise<ChainVerification> {
+  if (range.fromSeq !== undefined && range.toSeq !== undefined && range.fromSeq > range.toSeq) {
+    throw badRequest('invalid_range', 'fromSeq must not be after toSeq.');
+  }
+  const release = deps.exports.tryAcquire(actor.tenantId);
+  if (!release) throw tooManyRequests('rate_limited', 'A check or export of this clinic\'s operation log is already running (or as many as the service allows at once). Retry shortly.', VERIFY_RETRY_AFTER_SECONDS);
+  try {
+    return await withTenant(deps.db, actor.tenantId, async (trx) => {
+      await boundExportTransaction(trx);
+      return verifyAuditChain(trx, range);
+    });
+  } finally {
+    release();
+  }
 }
+
+const VERIFY_RETRY_AFTER_SECONDS = 10;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { verifyAuditChain } from '../../db/audit';
 import { withTenant } from '../../db/tenant-scope';
 import { call } from '../harness/http';
-import { activate, clinicWithAdmin, createAccount } from '../harness/clinic';
+import { activate, clinicWithAdmin, createAccount, eventually } from '../harness/clinic';
 import { startTestStack, type TestStack } from '../harness/stack';
 import { book, bookingClinic } from '../harness/consultations';
 import { slotOn } from '../harness/slots';
@@ -171,6 +171,35 @@ describe('the operation log', () => {
     expect(after.length).toBe(before.length + 40);
     const verify = await call(stack.url, 'GET', '/v1/audit-logs/verify', { token });
     expect(verify.body).toMatchObject({ ok: true, checked: after.length, firstBroken: null, headSeq: after.length });
+  });
+});
+
+describe('the chain check', () => {
+  it('takes the clinic\'s long-read slot: a second check meanwhile is 429 with Retry-After; odd ranges are 400', async () => {
+    const { token } = await clinicWithAdmin(stack);
+    const owner = await stack.database.ownerDb.transaction();
+    let first: Promise<{ status: number; body: any }> | undefined;
+    try {
+      // The first check waits on the chain heads (held here), holding its slot.
+      await owner.raw('lock table audit_chain_heads in access exclusive mode');
+      first = call(stack.url, 'GET', '/v1/audit-logs/verify', { token });
+      await eventually('the first check waits', async () => {
+        const { rows } = await stack.database.ownerDb.raw(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
+        return rows[0].n > 0;
+      });
+      const second = await call(stack.url, 'GET', '/v1/audit-logs/verify', { token });
+      expect([second.status, second.body.code, second.headers.get('retry-after')]).toEqual([429, 'rate_limited', '10']);
+      const csv = await call(stack.url, 'GET', '/v1/audit-logs.csv', { token });
+      expect([csv.status, csv.body.code]).toEqual([429, 'rate_limited']);
+    } finally {
+      await owner.rollback();
+    }
+    expect((await first!).body.ok).toBe(true);
+    expect((await call(stack.url, 'GET', '/v1/audit-logs/verify', { token })).status).toBe(200);
+    for (const [q, code] of [['fromSeq=5&toSeq=3', 'invalid_range'], ['fromSeq=0x10', 'validation_failed'], ['toSeq=1e3', 'validation_failed'], ['fromSeq=0', 'validation_failed'], ['fromSeq=%2016', 'validation_failed']]) {
+      const r = await call(stack.url, 'GET', `/v1/audit-logs/verify?${q}`, { token });
+      expect([q, r.status, r.body.code]).toEqual([q, 400, code]);
+    }
   });
 });
 

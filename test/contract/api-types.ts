@@ -222,7 +222,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Check the clinic's hash chain over a range of entries and report the first broken link */
+        /**
+         * Check the clinic's hash chain over a range of entries and report the first broken link
+         * @description One check or CSV export of a clinic's log at a time (429 rate_limited with Retry-After otherwise). `fromSeq` after `toSeq` is 400 invalid_range; a range beyond the head checks what exists (`checked` says how many).
+         */
         get: operations["verifyAuditLogs"];
         put?: never;
         post?: never;
@@ -2945,8 +2948,8 @@ export interface operations {
     verifyAuditLogs: {
         parameters: {
             query?: {
-                fromSeq?: number;
-                toSeq?: number;
+                fromSeq?: string;
+                toSeq?: string;
             };
             header?: never;
             path?: never;
@@ -3036,6 +3039,20 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
                         code?: "unsupported_media_type";
+                    };
+                };
+            };
+            /** @description Too many requests; retry after `Retry-After` seconds: `rate_limited` */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "rate_limited";
                     };
                 };
             };
