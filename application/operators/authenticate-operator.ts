@@ -38,7 +38,7 @@ export async function authenticateOperator(deps: OperatorDeps, bearer: string, r
   const token = deps.operators.breakGlassToken;
   if (token === undefined || !timingSafeEqual(digest(bearer), digest(token))) return undefined;
   const operator: OperatorPrincipal = { via: 'break-glass', id: 'break-glass', name: 'break-glass', roles: OPERATOR_ROLES };
-  await recordBreakGlassUse(deps, { ...request.audit, actorType: 'operator', actorId: operator.id, actorRoles: [...operator.roles] }, request.route);
+  await recordBreakGlassUse(deps, { ...request.audit, actorType: 'operator', actorId: operator.id, actorRoles: [...operator.roles], actorName: operator.name }, request.route);
   return { operator };
 }
 

@@ -103,7 +103,8 @@ async function operatorAttempt(deps: OperatorDeps, req: OperatorLoginRequest, em
   return outcome;
 }
 
-const asOperator = (anonymous: AuditContext, o: Pick<OperatorRow, 'id' | 'roles'>): AuditContext => ({ ...anonymous, actorType: 'operator', actorId: o.id, actorRoles: o.roles });
+/** Every entry about an operator names the person (the log's promise), not only their id. */
+const asOperator = (anonymous: AuditContext, o: Pick<OperatorRow, 'id' | 'roles' | 'name'>): AuditContext => ({ ...anonymous, actorType: 'operator', actorId: o.id, actorRoles: o.roles, actorName: o.name });
 
 /** With the operator's row locked: the session, or one more failure counted (the one that locks answers 423). */
 async function settle(

@@ -121,6 +121,16 @@ describe('operator sessions', () => {
     expect(unknown.status).toBe(404);
   });
 
+  it('names the person in every platform-log entry of a login and of a break-glass use', async () => {
+    const { id } = await activeOperator('named@forclinic.example', ['viewer']);
+    const logins = await stack.database.ownerDb('platform_audit_events').where({ action: 'operator.login', actor_id: id });
+    expect(logins.length).toBeGreaterThan(0);
+    expect(logins.every((e: { actorName: string | null }) => e.actorName === 'Operator named')).toBe(true);
+    const uses = await stack.database.ownerDb('platform_audit_events').where({ action: 'operator.break_glass' });
+    expect(uses.length).toBeGreaterThan(0);
+    expect(uses.every((e: { actorName: string | null }) => e.actorName === 'break-glass')).toBe(true);
+  });
+
   it('a registration challenge fetched inside the five minutes adds no passkey after them: 403 reauthentication_required', async () => {
     const { id, token } = await activeOperator('late-passkey@forclinic.example', ['viewer']);
     const options = await call(stack.operatorUrl, 'POST', '/v1/operator/auth/passkeys/registration/options', { token });
