@@ -7,7 +7,7 @@ import type { TenantStatus } from '../domain/tenant';
 import type { ContractState } from '../domain/contract';
 import type { Db } from './connection';
 import { SessionRow, type SessionState } from './models/session';
-import type { TenantTransaction } from './tenant-scope';
+import { tenantIdOf, type TenantTransaction } from './tenant-scope';
 
 /**
  * Sessions are opaque random tokens; only their SHA-256 is stored, so a copy of the database
@@ -159,6 +159,23 @@ export async function tightenSessions(trx: TenantTransaction, policy: PasswordPo
         .where('idleExpiresAt', '>', trx.raw('now() + make_interval(secs => ?)', [policy.session.idleTimeoutSeconds]) as never)
         .orWhere('absoluteExpiresAt', '>', trx.raw('created_at + make_interval(secs => ?)', [policy.session.absoluteLifetimeSeconds]) as never),
     );
+}
+
+/**
+ * Ends the open sessions of the accounts a stricter two-step rule now covers (`admins`: accounts
+ * with the admin role; `others`: those without it), except `keepSessionId`. How a session began is
+ * not recorded, so one that did present a passkey ends too: its owner signs in again with it.
+ */
+export async function endSessionsOf(trx: TenantTransaction, who: 'everyone' | 'admins' | 'others', keepSessionId: string): Promise<number> {
+  const { rowCount } = await trx.raw(
+    `update sessions s set revoked_at = now()
+       from accounts a
+      where s.tenant_id = ?::uuid and a.id = s.account_id and a.tenant_id = s.tenant_id and s.revoked_at is null and s.id <> ?::uuid
+        and s.absolute_expires_at > now()
+        and (? = 'everyone' or ('admin' = any(a.roles)) = (? = 'admins'))`,
+    [tenantIdOf(trx)!, keepSessionId, who, who],
+  );
+  return rowCount ?? 0;
 }
 
 export const setSessionState = (trx: TenantTransaction, sessionId: string, state: SessionState) =>

@@ -100,6 +100,13 @@ export function generateInitialPassword(policy: PasswordPolicy): string {
 }
 
 /** Does this account need a passkey under `policy`? */
+/** Whom a change of the two-step rule newly covers (their password-only sessions must end), if anyone. */
+export function newlyCoveredBySecondFactor(before: Pick<PasswordPolicy, 'secondFactor'>, after: Pick<PasswordPolicy, 'secondFactor'>): 'everyone' | 'admins' | 'others' | undefined {
+  if (before.secondFactor === after.secondFactor || after.secondFactor === 'none') return undefined;
+  if (after.secondFactor === 'admins') return before.secondFactor === 'none' ? 'admins' : undefined;
+  return before.secondFactor === 'admins' ? 'others' : 'everyone';
+}
+
 export function secondFactorRequired(policy: PasswordPolicy, roles: readonly string[]): boolean {
   return policy.secondFactor === 'everyone' || (policy.secondFactor === 'admins' && roles.includes('admin'));
 }

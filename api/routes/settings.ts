@@ -5,7 +5,7 @@ import { savePasswordPolicy } from '../../application/settings/save-password-pol
 import { saveProcessSettings } from '../../application/settings/save-process-settings';
 import { canonicalCidr } from '../../domain/network';
 import { passwordPolicySchema } from '../../domain/password-policy';
-import { clinicActor } from '../actor';
+import { clinicActor, sessionActor } from '../actor';
 import { defineRoute } from '../route';
 import type { AppDeps } from '../app';
 
@@ -70,7 +70,7 @@ export const settingsRoutes = (deps: AppDeps) => [
     body: passwordPolicySchema,
     responses: { 200: { description: 'The saved policy', schema: policyView } },
     handler: async (ctx, { body }) => {
-      ctx.body = await savePasswordPolicy(deps, clinicActor(ctx), body);
+      ctx.body = await savePasswordPolicy(deps, sessionActor(ctx), body);
     },
   }),
   defineRoute({

@@ -1,20 +1,24 @@
 import { recordAudit } from '../../db/audit';
 import { getSettings, savePasswordPolicy as storePolicy } from '../../db/settings';
-import { tightenSessions } from '../../db/sessions';
+import { endSessionsOf, tightenSessions } from '../../db/sessions';
 import { withTenant } from '../../db/tenant-scope';
-import type { PasswordPolicy } from '../../domain/password-policy';
-import type { ClinicActor, Services } from '../deps';
+import { newlyCoveredBySecondFactor, type PasswordPolicy } from '../../domain/password-policy';
+import type { Services, SessionActor } from '../deps';
 
 /**
  * An admin replaces the clinic's password, lockout, session and two-step verification policy; the
- * log keeps before and after. Shorter session timeouts apply to the sessions already open.
+ * log keeps before and after. Shorter session timeouts apply to the sessions already open, and so
+ * does a stricter two-step rule: the open sessions of the accounts it now covers end (they sign in
+ * again, with a passkey or by enrolling one), except the session of the admin saving it.
  */
-export async function savePasswordPolicy(deps: Pick<Services, 'db'>, actor: ClinicActor, policy: PasswordPolicy): Promise<PasswordPolicy> {
+export async function savePasswordPolicy(deps: Pick<Services, 'db'>, actor: SessionActor, policy: PasswordPolicy): Promise<PasswordPolicy> {
   return withTenant(deps.db, actor.tenantId, async (trx) => {
     const before = (await getSettings(trx)).policy;
     await storePolicy(trx, policy);
     const sessionsShortened = await tightenSessions(trx, policy);
-    await recordAudit(trx, actor.audit, { action: 'settings.password_policy', outcome: 'success', details: { before, after: policy, sessionsShortened } });
+    const covered = newlyCoveredBySecondFactor(before, policy);
+    const sessionsEnded = covered ? await endSessionsOf(trx, covered, actor.sessionId) : 0;
+    await recordAudit(trx, actor.audit, { action: 'settings.password_policy', outcome: 'success', details: { before, after: policy, sessionsShortened, sessionsEnded } });
     return policy;
   });
 }

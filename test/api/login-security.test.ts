@@ -144,6 +144,30 @@ describe('password policy', () => {
     expect((await login(stack, clinic, 'admin', second)).status).toBe(200);
   });
 
+  it('a stricter two-step rule ends the open password-only sessions it now covers, except the saving admin\'s own', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    const second = await createAccount(stack, token, 'admin2', ['admin']);
+    const admin2 = await activate(stack, clinic, 'admin2', second.initialPassword);
+    const deskAccount = await createAccount(stack, token, 'desk');
+    const desk = await activate(stack, clinic, 'desk', deskAccount.initialPassword);
+    const me = async (t: string) => (await call(stack.url, 'GET', '/v1/me', { token: t })).status;
+    const policy = (json: Record<string, unknown>) => call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json });
+
+    expect((await policy({ secondFactor: 'admins' })).status).toBe(200);
+    expect([await me(token), await me(admin2), await me(desk)]).toEqual([200, 401, 200]);
+    expect((await policy({ secondFactor: 'everyone', minLength: 13 })).status).toBe(200);
+    expect([await me(token), await me(desk)]).toEqual([200, 401]);
+    // Signing in again follows the rule: enrol a passkey first.
+    expect((await login(stack, clinic, 'desk', STRONG_PASSWORD)).body.state).toBe('second_factor_enrollment_required');
+    // Loosening it ends nothing.
+    const again = (await login(stack, clinic, 'desk', STRONG_PASSWORD)).body.token as string;
+    expect((await policy({ secondFactor: 'none' })).status).toBe(200);
+    // (The desk's new session still waits for its passkey, 403, but it was not ended, 401.)
+    expect([await me(token), await me(again)]).toEqual([200, 403]);
+    const entries = await stack.database.ownerDb('audit_events').where({ tenant_id: clinic.id, action: 'settings.password_policy' }).orderBy('seq');
+    expect(entries.map((e: { details: { sessionsEnded: number } }) => e.details.sessionsEnded)).toEqual([1, 1, 0]);
+  });
+
   it('an administrator\'s reset does not let the user choose the password it replaced (it joins the history)', async () => {
     const { clinic, token } = await clinicWithAdmin(stack);
     const desk = await createAccount(stack, token, 'desk');
