@@ -1,5 +1,6 @@
 import { OPERATOR_READERS } from '../../domain/operator-roles';
 import { z } from 'zod';
+import { clearClinicAllowlist } from '../../application/settings/clear-network-allowlist';
 import { createClinic } from '../../application/tenants/create-clinic';
 import { getClinic, listClinics } from '../../application/tenants/read-clinics';
 import { rotateTenantKeys } from '../../application/tenants/rotate-keys';
@@ -17,6 +18,21 @@ const listQuery = z.strictObject({
 });
 
 export const operatorTenantRoutes = (deps: AppDeps) => [
+  defineRoute({
+    method: 'delete',
+    path: '/v1/operator/tenants/:id/network-allowlist',
+    operationId: 'clearTenantNetworkAllowlist',
+    summary: 'Clear a clinic\'s network allowlist (reachable from anywhere again): the way back from a confirmed self-lockout, logged in the clinic\'s log with the operator\'s name',
+    tags: ['operator'],
+    security: 'operator',
+    operatorRoles: ['support'],
+    params: idParams,
+    responses: { 200: { description: 'Cleared; the clinic\'s admins set a new list themselves', schema: z.object({ cidrs: z.array(z.string()) }) } },
+    problems: { 404: [], 409: ['purge_started'] },
+    handler: async (ctx, { params }) => {
+      ctx.body = await clearClinicAllowlist(deps, actor(ctx), params.id);
+    },
+  }),
   defineRoute({
     method: 'post',
     path: '/v1/operator/tenants/:id/key-rotation',

@@ -268,5 +268,14 @@ describe('network allowlist', () => {
     const confirmed = await call(stack.url, 'PUT', '/v1/settings/network-allowlist', { ...as(adminIp), json: { cidrs: ['198.18.0.0/15'], confirmSelfLockout: true } });
     expect(confirmed.status).toBe(200);
     expect((await call(stack.url, 'GET', '/v1/me', as(adminIp))).body.code).toBe('ip_not_allowed');
+
+    // The way back: an operator clears the list, and the clinic's own log names who did.
+    const cleared = await call(stack.operatorUrl, 'DELETE', `/v1/operator/tenants/${clinic.id}/network-allowlist`, { token: stack.operatorToken });
+    expect([cleared.status, cleared.body]).toEqual([200, { cidrs: [] }]);
+    expect((await call(stack.url, 'GET', '/v1/me', as(adminIp))).status).toBe(200);
+    const [entry] = await stack.database.ownerDb('audit_events').where({ tenant_id: clinic.id, action: 'settings.network_allowlist', outcome: 'success' }).orderBy('seq', 'desc').limit(1);
+    expect(entry).toMatchObject({ actorType: 'operator', actorId: 'break-glass', details: { before: ['198.18.0.0/15'], after: [], clearedByOperator: true, actorName: 'break-glass' } });
+    const unknown = await call(stack.operatorUrl, 'DELETE', '/v1/operator/tenants/00000000-0000-4000-8000-000000000000/network-allowlist', { token: stack.operatorToken });
+    expect(unknown.status).toBe(404);
   });
 });
