@@ -73,7 +73,7 @@ export const authRoutes = (deps: AppDeps) => [
     body: changePasswordBody,
     bodyExample: { currentPassword: 'the initial password', newPassword: 'Sakura-2026-clinic!' },
     responses: { 204: { description: 'Changed' } },
-    problems: { 400: ['invalid_current_password', 'password_policy'], 423: ['account_locked'], 429: ['rate_limited'] },
+    problems: { 400: ['invalid_current_password', 'initial_password_expired', 'password_policy'], 423: ['account_locked'], 429: ['rate_limited'] },
     handler: async (ctx, { body }) => {
       await changePassword(deps, sessionActor(ctx), body);
       ctx.status = 204;
@@ -92,7 +92,7 @@ export const authRoutes = (deps: AppDeps) => [
     states: ['active', 'second_factor_enrollment_required'],
     body: reauthenticateBody,
     responses: { 204: { description: 'Confirmed' } },
-    problems: { 400: ['invalid_current_password'], 423: ['account_locked'], 429: ['rate_limited'] },
+    problems: { 400: ['invalid_current_password', 'initial_password_expired'], 423: ['account_locked'], 429: ['rate_limited'] },
     handler: async (ctx, { body }) => {
       await reauthenticate(deps, sessionActor(ctx), body.password);
       ctx.status = 204;

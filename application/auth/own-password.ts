@@ -34,7 +34,15 @@ export async function proveOwnPassword(
     await recordAuditNow(deps.db, actor.tenantId, actor.audit, { action, outcome: 'denied', ...target, details: { reason: 'locked' } });
     throw accountLocked(account.lockedUntil!);
   }
-  if (await deps.passwords.check(account.passwordHash, password)) return { account, policy };
+  if (await deps.passwords.check(account.passwordHash, password)) {
+    // An initial password works only until it expires, in a session opened before that too: past
+    // it, only an administrator's reset (a new one) moves the account on, as at login.
+    if (account.passwordIsInitial && account.initialPasswordExpiresAt !== null && account.initialPasswordExpiresAt <= new Date()) {
+      await recordAuditNow(deps.db, actor.tenantId, actor.audit, { action, outcome: 'denied', ...target, details: { reason: 'initial_password_expired' } });
+      throw badRequest('initial_password_expired', 'This initial password has expired. Ask an administrator of your clinic for a new one.');
+    }
+    return { account, policy };
+  }
   const lockedUntil = await commitThenDispatch(deps, actor.tenantId, async (trx, enqueue) => {
     const until = await countWrongPassword(trx, enqueue, actor.audit, { id: account.id, tenantId: actor.tenantId }, policy);
     await recordAudit(trx, actor.audit, { action, outcome: 'failed', ...target, details: { reason: 'wrong_current_password' } });

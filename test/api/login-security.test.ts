@@ -168,6 +168,20 @@ describe('password policy', () => {
     expect(entries.map((e: { details: { sessionsEnded: number } }) => e.details.sessionsEnded)).toEqual([1, 1, 0]);
   });
 
+  it('an initial password that expired while its session was open no longer changes the password: 400 initial_password_expired', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    const nurse = await createAccount(stack, token, 'nurse');
+    const first = await login(stack, clinic, 'nurse', nurse.initialPassword);
+    expect(first.body.state).toBe('password_change_required');
+    // It expires now (the test's clock: the stored deadline moved back).
+    await stack.database.ownerDb('accounts').where({ id: nurse.accountId }).update({ initial_password_expires_at: new Date(Date.now() - 1_000) });
+    const late = await call(stack.url, 'POST', '/v1/auth/password', { token: first.body.token, json: { currentPassword: nurse.initialPassword, newPassword: 'Nurse-pass-2026!' } });
+    expect([late.status, late.body.code]).toEqual([400, 'initial_password_expired']);
+    expect((await login(stack, clinic, 'nurse', 'Nurse-pass-2026!')).status).toBe(401);
+    const denied = await stack.database.ownerDb('audit_events').where({ tenant_id: clinic.id, action: 'password.change', outcome: 'denied' });
+    expect(denied.map((e: { details: { reason: string } }) => e.details.reason)).toEqual(['initial_password_expired']);
+  });
+
   it('an administrator\'s reset does not let the user choose the password it replaced (it joins the history)', async () => {
     const { clinic, token } = await clinicWithAdmin(stack);
     const desk = await createAccount(stack, token, 'desk');

@@ -3346,7 +3346,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed request: `invalid_current_password`, `invalid_json`, `password_policy`, `validation_failed` */
+            /** @description Malformed request: `initial_password_expired`, `invalid_current_password`, `invalid_json`, `password_policy`, `validation_failed` */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3355,7 +3355,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "invalid_current_password" | "invalid_json" | "password_policy" | "validation_failed";
+                        code?: "initial_password_expired" | "invalid_current_password" | "invalid_json" | "password_policy" | "validation_failed";
                     };
                 };
             };
@@ -3477,7 +3477,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed request: `invalid_current_password`, `invalid_json`, `validation_failed` */
+            /** @description Malformed request: `initial_password_expired`, `invalid_current_password`, `invalid_json`, `validation_failed` */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3486,7 +3486,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "invalid_current_password" | "invalid_json" | "validation_failed";
+                        code?: "initial_password_expired" | "invalid_current_password" | "invalid_json" | "validation_failed";
                     };
                 };
             };
