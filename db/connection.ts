@@ -26,20 +26,35 @@ interface KnexTransactionInternals {
 
 export interface TenantScopeConfig extends Knex.TransactionConfig {
   tenantScope?: string;
+  /** A clinic write (db/tenant-scope.ts asClinicWrite): BEGIN also takes the clinic's state lock, shared. */
+  clinicWrite?: boolean;
   /** The platform's scope (app.platform = 'on', db/platform-scope.ts), sent with BEGIN the same way. */
   platformScope?: boolean;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/**
+ * The clinic's state lock (a transaction-level advisory lock per clinic): clinic writes hold it
+ * shared from BEGIN, a change of what they check (suspension, contract end) holds it exclusive
+ * (db/tenant-scope.ts). PostgreSQL queues advisory locks fairly, so a change waits for the writes
+ * already in progress and the writes that arrive after it wait for the change, however many there
+ * are; a share lock on the clinic's row instead let a stream of writes starve the change for a
+ * minute, and its order against the log's chain head could deadlock.
+ */
+export const clinicStateLockSql = (mode: 'shared' | 'exclusive', tenantExpr: string) =>
+  `${mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock'}(hashtext('clinic_state'), hashtext(${tenantExpr}::text))`;
+
 class TenantScopedTransaction extends PgTransaction {
   private readonly tenantScope?: string;
+  private readonly clinicWrite?: boolean;
   private readonly platformScope?: boolean;
 
   constructor(client: unknown, container: unknown, config?: Partial<TenantScopeConfig>, outerTx?: unknown) {
     super(client, container, config, outerTx);
     // Read by begin(), which knex calls only after this constructor has returned.
     this.tenantScope = config?.tenantScope;
+    this.clinicWrite = config?.clinicWrite;
     this.platformScope = config?.platformScope;
   }
 
@@ -48,7 +63,8 @@ class TenantScopedTransaction extends PgTransaction {
     if (this.tenantScope !== undefined && !UUID.test(this.tenantScope)) return Promise.reject(new Error('tenantScope must be a UUID'));
     const mode = [this.isolationLevel ? `ISOLATION LEVEL ${this.isolationLevel}` : '', this.readOnly ? 'READ ONLY' : ''].join(' ').trim();
     const scope = this.tenantScope !== undefined ? `set_config('app.tenant_id', '${this.tenantScope.toLowerCase()}', true)` : `set_config('app.platform', 'on', true)`;
-    return this.query(conn, `BEGIN${mode ? ` TRANSACTION ${mode}` : ''}; SELECT ${scope};`);
+    const lock = this.clinicWrite && this.tenantScope !== undefined ? ` SELECT ${clinicStateLockSql('shared', `'${this.tenantScope.toLowerCase()}'`)};` : '';
+    return this.query(conn, `BEGIN${mode ? ` TRANSACTION ${mode}` : ''}; SELECT ${scope};${lock}`);
   }
 }
 

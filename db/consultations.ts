@@ -91,9 +91,10 @@ export interface BookingLookups {
   /** Undefined when the clinic has no such doctor. */
   practitioner?: Practitioner;
   /**
-   * The clinic's contract as of now, its row share-locked until commit: the contract end's step
-   * that makes the clinic read-only (an UPDATE of that row) waits for this booking to commit and
-   * then cancels it with the others, or this booking waits for it and sees the clinic read-only.
+   * The clinic's contract as of now, read under the clinic's state lock (held shared since BEGIN:
+   * a clinic write): the contract end's step that makes the clinic read-only waits for this
+   * booking to commit and then cancels it with the others, or this booking waited for it and sees
+   * the clinic read-only.
    */
   contract: { state: ContractState; endsAt: Date | null; suspended: boolean };
 }
@@ -109,7 +110,7 @@ export async function bookingLookups(trx: TenantTransaction, q: { idempotencyKey
             exists (select 1 from patients where id = ?::uuid) as patient_exists,
             (select row_to_json(p) from (${practitionerSql('p.id = ?::uuid')}) p) as practitioner,
             t.contract_state, t.contract_ends_at, t.status
-       from (select status, contract_state, contract_ends_at from tenants where id = ?::uuid for share) t`,
+       from (select status, contract_state, contract_ends_at from tenants where id = ?::uuid) t`,
     [q.idempotencyKey, isUuid(q.patientId) ? q.patientId : null, isUuid(q.practitionerId) ? q.practitionerId : null, tenantIdOf(trx)!],
   );
   const r = rows[0] as { earlier_id: string | null; patient_exists: boolean; practitioner: PractitionerRecord | null; contract_state: ContractState; contract_ends_at: Date | null; status: string };

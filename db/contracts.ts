@@ -1,10 +1,10 @@
 import type { Knex } from 'knex';
-import { contractSettled, isReadOnly, type ContractState } from '../domain/contract';
+import { contractSettled, type ContractState } from '../domain/contract';
 import { isUuid } from '../domain/ids';
 import { conflict, notFound } from '../domain/problems';
 import type { Db } from './connection';
 import { TenantRow } from './models/tenant';
-import { tenantIdOf, withTenant, type TenantTransaction } from './tenant-scope';
+import { lockClinicState } from './tenant-scope';
 
 /**
  * The contract side of the tenant registry (README: Contract end): what the contract-end
@@ -34,11 +34,16 @@ export async function loadContract(db: Db, tenantId: string): Promise<Contract |
 
 /** The end has passed: read-only, if the stored end is still this one and has passed on the database's clock. */
 export async function markReadOnly(db: Db, tenantId: string, endsAtMs: number): Promise<'read_only' | 'changed'> {
-  const n = await TenantRow.query(db)
-    .patch({ contractState: 'read_only' })
-    .where({ id: tenantId, contractEndsAt: new Date(endsAtMs) })
-    .whereIn('contractState', ['ending', 'read_only'])
-    .where('contractEndsAt', '<=', db.raw('now()'));
+  // Under the clinic's state lock: the writes let in before commit first, so the bookings the end
+  // step lists next include every one that committed.
+  const n = await db.transaction(async (trx) => {
+    await lockClinicState(trx, tenantId);
+    return TenantRow.query(trx)
+      .patch({ contractState: 'read_only' })
+      .where({ id: tenantId, contractEndsAt: new Date(endsAtMs) })
+      .whereIn('contractState', ['ending', 'read_only'])
+      .where('contractEndsAt', '<=', trx.raw('now()'));
+  });
   return n > 0 ? 'read_only' : 'changed';
 }
 
@@ -49,7 +54,8 @@ export async function markReadOnly(db: Db, tenantId: string, endsAtMs: number): 
  */
 export async function beginPurge(db: Db, tenantId: string, endsAtMs: number, graceSec: number, holdReleaseNoticeSec?: number): Promise<'purging' | 'held' | 'changed'> {
   return db.transaction(async (trx) => {
-    const row = await TenantRow.query(trx).findById(tenantId).forUpdate();
+    await lockClinicState(trx, tenantId);
+    const row = await TenantRow.query(trx).findById(tenantId).forNoKeyUpdate();
     if (!row) return 'changed';
     if (row.contractState === 'purging' || row.contractState === 'purged') return 'purging';
     if (row.contractEndsAt?.getTime() !== endsAtMs) return 'changed';
@@ -73,7 +79,7 @@ export async function beginPurge(db: Db, tenantId: string, endsAtMs: number, gra
  */
 export async function setLegalHold(trx: Knex.Transaction, tenantId: string, reason: string | null): Promise<{ changed: boolean; previousReason: string | null }> {
   if (!isUuid(tenantId)) throw notFound('No such clinic.');
-  const row = await TenantRow.query(trx).findById(tenantId).forUpdate();
+  const row = await TenantRow.query(trx).findById(tenantId).forNoKeyUpdate();
   if (!row) throw notFound('No such clinic.');
   if (contractSettled(row.contractState)) {
     throw conflict('purge_started', 'This clinic\'s data is being or has been deleted; a legal hold can no longer stop it.');

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Knex } from 'knex';
 import { Model, type QueryBuilderType, type QueryContext, type TransactionOrKnex } from 'objection';
-import { scopesInBegin, type Db, type TenantScopeConfig } from './connection';
+import { clinicStateLockSql, scopesInBegin, type Db, type TenantScopeConfig } from './connection';
 import { isReadOnly, type ContractState } from '../domain/contract';
 import { isUuid } from '../domain/ids';
 import { contractEnded, tenantSuspended } from '../domain/problems';
@@ -22,8 +22,8 @@ const clinicWrites = new AsyncLocalStorage<true>();
 /**
  * Runs a clinic user's write request: api/route.ts wraps every write that a read-only clinic may
  * not make (the routes /openapi.json documents with 403 contract_ended). Authentication let it in
- * while the clinic was writable; each transaction it opens re-reads the clinic first, under a
- * share lock of its row (assertWritable), so a write racing the contract's end or a suspension
+ * while the clinic was writable; each transaction it opens holds the clinic's state lock, shared,
+ * and re-reads the clinic first (assertWritable), so a write racing the contract's end or a suspension
  * either commits before that change or waits for it and is refused as the next request would
  * be. One rule for every such write, rather than a list of the writes that remembered it.
  */
@@ -42,9 +42,9 @@ export const inClinicWrite = (): boolean => clinicWrites.getStore() === true;
 
 export interface TenantTransactionOptions {
   /**
-   * 'own': inside a clinic write (asClinicWrite) this transaction reads the clinic under its
-   * row's share lock itself, folded into a statement it sends anyway (a booking's lookups), so
-   * the separate check at its start is skipped.
+   * 'own': inside a clinic write (asClinicWrite) this transaction reads the clinic itself, folded
+   * into a statement it sends anyway (a booking's lookups), so the separate check after BEGIN is
+   * skipped (the lock is taken all the same).
    */
   clinicCheck?: 'own';
 }
@@ -54,25 +54,35 @@ export async function withTenant<T>(db: Db, tenantId: string, fn: (trx: TenantTr
   // Pools from createDb set the scope in the same round trip as BEGIN (db/connection.ts);
   // anything else (a savepoint inside another transaction) sets it with a statement of its own.
   const inBegin = scopesInBegin(db);
-  const config: TenantScopeConfig | undefined = inBegin ? { tenantScope: tenantId } : undefined;
-  // A savepoint is inside a transaction that was checked when it began.
-  const check = clinicWrites.getStore() === true && opts.clinicCheck !== 'own' && !(db as Knex.Transaction).isTransaction;
+  // A clinic write holds the clinic's state lock, shared, from BEGIN (a savepoint is inside a
+  // transaction that took it when it began), then reads the clinic in a statement of its own:
+  // one after the lock, so it sees a suspension or an end that committed while it waited.
+  const write = clinicWrites.getStore() === true && !(db as Knex.Transaction).isTransaction;
+  const config: TenantScopeConfig | undefined = inBegin ? { tenantScope: tenantId, clinicWrite: write } : undefined;
   return db.transaction<T>(async (trx) => {
-    if (!inBegin) await trx.raw(`select set_config('app.tenant_id', ?, true)`, [tenantId]);
+    if (!inBegin) await trx.raw(`select set_config('app.tenant_id', ?, true)${write ? `, ${clinicStateLockSql('shared', '?')}` : ''}`, write ? [tenantId, tenantId] : [tenantId]);
     Object.defineProperty(trx, TENANT_ID, { value: tenantId, enumerable: false });
-    if (check) await assertWritable(trx as TenantTransaction);
+    if (write && opts.clinicCheck !== 'own') await assertWritable(trx as TenantTransaction);
     return await fn(trx as TenantTransaction);
   }, config);
 }
 
 /**
- * In a clinic's write transaction: refuses with 403 contract_ended if the clinic is read-only by
- * now, or 403 tenant_suspended if it was suspended meanwhile. The clinic's row is share-locked
- * until commit, so the end step's UPDATE of it waits for this write, or this write waits for that
- * UPDATE and sees it.
+ * Before a change of what clinic writes check (its status, its contract's end or state), in the
+ * changing transaction: waits for the clinic writes in progress, and holds off new ones until
+ * commit, which then see the change (asClinicWrite).
  */
-export async function assertWritable(trx: TenantTransaction, nowMs = Date.now()): Promise<void> {
-  const { rows } = await trx.raw('select status, contract_state, contract_ends_at from tenants where id = ?::uuid for share', [tenantIdOf(trx)!]);
+export async function lockClinicState(trx: Knex.Transaction, tenantId: string): Promise<void> {
+  await trx.raw(`select ${clinicStateLockSql('exclusive', '?')}`, [tenantId]);
+}
+
+/**
+ * In a clinic's write transaction, under the clinic's state lock (shared, from BEGIN): refuses
+ * with 403 contract_ended if the clinic is read-only by now, or 403 tenant_suspended if it was
+ * suspended meanwhile.
+ */
+async function assertWritable(trx: TenantTransaction, nowMs = Date.now()): Promise<void> {
+  const { rows } = await trx.raw('select status, contract_state, contract_ends_at from tenants where id = ?::uuid', [tenantIdOf(trx)!]);
   const row = rows[0] as { status: string; contract_state: ContractState; contract_ends_at: Date | null } | undefined;
   if (!row) throw contractEnded();
   refuseUnlessWritable({ state: row.contract_state, endsAt: row.contract_ends_at, suspended: row.status === 'suspended' }, nowMs);

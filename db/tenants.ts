@@ -8,6 +8,7 @@ import type { Db } from './connection';
 import { TenantRow } from './models/tenant';
 import { isUuid } from '../domain/ids';
 import { isUniqueViolation } from './errors';
+import { lockClinicState } from './tenant-scope';
 
 /** Data access for the tenant registry, used by the operator API and by provisioning activities. */
 
@@ -69,7 +70,11 @@ export async function listTenants(
  */
 export async function updateTenant(trx: Knex.Transaction, id: string, patch: UpdateTenantInput, opts: { graceSec?: number } = {}): Promise<{ tenant: Tenant; contractChanged: boolean }> {
   if (!isUuid(id)) throw notFound('No such clinic.');
-  const current = await TenantRow.query(trx).findById(id).forUpdate();
+  // Clinic writes in progress finish first, later ones wait and see the new status or end.
+  await lockClinicState(trx, id);
+  // NO KEY UPDATE: clinic writes' foreign keys to this row (KEY SHARE) do not wait for it, so a log
+  // entry holding its chain head never waits here while this change waits for that head.
+  const current = await TenantRow.query(trx).findById(id).forNoKeyUpdate();
   if (!current) throw notFound('No such clinic.');
   if (patch.status && !canChangeStatus(current.status, patch.status)) {
     throw conflict('invalid_transition', `A clinic in status "${current.status}" cannot become "${patch.status}".`);

@@ -50,7 +50,7 @@ async function book(
     return await commitThenDispatch(deps, tenantId, async (trx, enqueue) => {
       const { earlier, patientExists, practitioner, contract } = await bookingLookups(trx, req);
       if (earlier) return repeatedBooking(trx, actor, sameRequestOrRefuse(earlier, req), req);
-      // Checked again under the clinic row's lock (in the lookups' statement instead of one of its
+      // Checked again under the clinic's state lock (in the lookups' statement instead of one of its
       // own: clinicCheck 'own'): authentication let this request in before the end, but the end
       // step may have listed the bookings to cancel since.
       refuseUnlessWritable(contract);

@@ -4,7 +4,7 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { createDb } from '../../db/connection';
-import { withTenant } from '../../db/tenant-scope';
+import { lockClinicState, withTenant } from '../../db/tenant-scope';
 import { createKeyProvider } from '../../lib/crypto/provider';
 import { Vault } from '../../lib/crypto/vault';
 import { createBackupStore } from '../../lib/storage/backup-store';
@@ -386,13 +386,15 @@ describe('contract end', () => {
   });
 
   /**
-   * The end step's UPDATE of the clinic's row (or an operator's suspension), in progress while a
-   * write that passed authentication (the row still said active) reaches its transaction: the
-   * write waits for that row, then answers as the next request would.
+   * The end step's change of the clinic's row (or an operator's suspension), made as they make it
+   * (under the clinic's state lock) and in progress while a write that passed authentication (the
+   * row still said active) reaches its transaction: the write waits for it, then answers as the
+   * next request would.
    */
   async function racingTheRowChange<T extends { status: number; body: any }>(tenantId: string, change: Record<string, unknown>, send: () => Promise<T>): Promise<T> {
     const changing = await stack.database.ownerDb.transaction();
     try {
+      await lockClinicState(changing, tenantId);
       await changing('tenants').where({ id: tenantId }).update(change);
       const reply = send();
       await eventually('the write waits for the clinic row', async () => {
@@ -488,6 +490,43 @@ describe('contract end', () => {
     expect(await stack.database.ownerDb('process_files').where({ tenant_id: tenantId })).toHaveLength(0);
     expect(await objectsOf(tenantId)).toHaveLength(0);
     await stack.database.ownerDb('tenants').where({ id: tenantId }).update({ contract_state: 'active', contract_ends_at: null });
+  });
+
+  it('a suspension under a stream of writes and logged reads is answered, never deadlocks, no answer is 5xx, and no write commits after it', async () => {
+    const c = await bookingClinic(stack);
+    const tenantId = c.clinic.id;
+    const group = await call(stack.url, 'POST', '/v1/groups', { token: c.adminToken, json: { name: 'renamed' } });
+    let stop = false;
+    let n = 0;
+    const answers: string[] = [];
+    const worker = async (k: number) => {
+      while (!stop) {
+        const [what, reply] =
+          k % 4 === 0 ? ['search', await call(stack.url, 'GET', '/v1/patients?limit=20', { token: c.staffToken })]
+          : k % 4 === 1 ? ['create', await call(stack.url, 'POST', '/v1/groups', { token: c.adminToken, json: { name: `g-${k}-${n++}` } })]
+          : k % 4 === 2 ? ['rename', await call(stack.url, 'PATCH', `/v1/groups/${group.body.id}`, { token: c.adminToken, json: { name: `r-${n++}` } })]
+          : ['me', await call(stack.url, 'GET', '/v1/me', { token: c.staffToken })];
+        answers.push(`${what} ${reply.status} ${reply.status < 300 ? '' : reply.body?.code}`);
+      }
+    };
+    const workers = Array.from({ length: 16 }, (_, k) => worker(k));
+    try {
+      // The suspension goes in once the stream is flowing.
+      await eventually('the stream flows', async () => answers.length >= 64, 30_000);
+      const suspended = await op('PATCH', `/v1/operator/tenants/${tenantId}`, { status: 'suspended' });
+      expect([suspended.status, suspended.body.status]).toEqual([200, 'suspended']);
+    } finally {
+      stop = true;
+      await Promise.all(workers);
+    }
+    // Before it, every answer a success; after it, tenant_suspended; nothing else (no 503 from a deadlocked log batch, no 500).
+    expect(answers.filter((a) => !/ 2\d\d $/.test(a) && !a.endsWith(' 403 tenant_suspended'))).toEqual([]);
+    // In the clinic's log (its chain is in commit order) no write's success comes after the suspension.
+    const log = await stack.database.ownerDb('audit_events').where({ tenant_id: tenantId }).orderBy('seq');
+    const at = log.findIndex((e: { action: string }) => e.action === 'tenant.suspend');
+    expect(at).toBeGreaterThan(0);
+    expect(log.slice(at + 1).filter((e: { action: string; outcome: string }) => e.action.startsWith('group.') && e.outcome === 'success')).toEqual([]);
+    expect((await op('PATCH', `/v1/operator/tenants/${tenantId}`, { status: 'active' })).status).toBe(200);
   });
 
   it('read-only means every write operation of /openapi.json: each answers 403 contract_ended and changes nothing, except signing in and out, exports and taking access away', async () => {
