@@ -132,12 +132,14 @@ export function createContractEndActivities(deps: {
       generation?: string;
       /** The deletion date when it is not the end plus the grace (after a lifted hold). */
       purgeAtMs?: number;
+      /** Answer -1 (not 0) for an announcement or reminder skipped because its end no longer stands (runs that know to re-plan). */
+      reportNotStanding?: boolean;
     }): Promise<number> {
       const tenant = await findTenant(deps.db, args.tenantId);
       if (!tenant || tenant.contractState === 'purging' || tenant.contractState === 'purged') return 0;
       // An announcement or reminder of an end that no longer stands (changed since the run last
       // read it; its signal is on the way) is not sent: the run re-plans and says what changed.
-      if ((args.kind === 'announce' || args.kind === 'reminder') && (tenant.contractEndsAt === null ? null : Date.parse(tenant.contractEndsAt)) !== args.endsAtMs) return 0;
+      if ((args.kind === 'announce' || args.kind === 'reminder') && (tenant.contractEndsAt === null ? null : Date.parse(tenant.contractEndsAt)) !== args.endsAtMs) return args.reportNotStanding ? -1 : 0;
       const text = contractNoticeMail(args.kind, tenant, {
         endsAt: new Date(args.endsAtMs),
         purgeAt: new Date(args.purgeAtMs ?? purgeAt(args.endsAtMs, args.graceSec)),

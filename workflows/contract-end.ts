@@ -157,10 +157,22 @@ export async function contractEndWorkflow(input: ContractEndInput): Promise<Cont
 
     switch (step.kind) {
       case 'announce':
-      case 'reminder':
-        progress.noticesSent += await acts.mailContractNotice({ tenantId, kind: step.kind, step: step.key, endsAtMs: plan!.endsAtMs, graceSec: c.graceSec, generation: generation() });
+      case 'reminder': {
+        // Skipped because the end no longer stood when the mail was to go (changed since this run
+        // read it): not done. The change's signal is on its way; the run re-plans from it, and if the
+        // end is set back to this one meanwhile (X → none → X) it still announces it. Runs begun
+        // before count such a skip as done.
+        const reportNotStanding = patched('contract-notice-skip-not-done');
+        const sent = await acts.mailContractNotice({ tenantId, kind: step.kind, step: step.key, endsAtMs: plan!.endsAtMs, graceSec: c.graceSec, generation: generation(), ...(reportNotStanding ? { reportNotStanding } : {}) });
+        if (sent < 0) {
+          // (A minute at most: a change made without a signal is read all the same.)
+          await condition(() => wakeups !== seen, '1 minute');
+          continue;
+        }
+        progress.noticesSent += sent;
         done.add(step.key);
         break;
+      }
       case 'end': {
         if ((await acts.startReadOnly({ tenantId, endsAtMs: plan!.endsAtMs })) === 'changed') continue;
         progress.state = 'read_only';

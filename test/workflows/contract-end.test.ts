@@ -16,7 +16,7 @@ import { formatJapanDateTime } from '../../domain/japan-time';
 import type { ContractEndResult } from '../../workflows/contract-end';
 import { contractEndProgressQuery } from '../../workflows/contract-end-messages';
 import { clinicWithAdmin, eventually, STRONG_PASSWORD } from '../harness/clinic';
-import { recordHistory } from '../harness/history';
+import { eventsOf, recordHistory } from '../harness/history';
 import { book, bookingClinic, furnishClinic } from '../harness/consultations';
 import { slotOn } from '../harness/slots';
 import { operationsOf } from '../harness/fuzz';
@@ -316,6 +316,28 @@ describe('contract end', () => {
       // From the date the clinic was told to the last one.
       if (changes[0]) expect(changes[0].body.text).toContain(`from ${formatJapanDateTime(told)} Japan time (${told.toISOString()}) to ${formatJapanDateTime(last)} Japan time (${last.toISOString()})`);
     }
+  });
+
+  it('a reminder skipped because the end had just changed is sent when the end is set back (X → Y → X)', async () => {
+    const { clinic } = await clinicWithAdmin(stack, 'skip');
+    const contract = `contract@${clinic.slug}.example`;
+    const end = new Date(Math.ceil((Date.now() + 10_000) / 1000) * 1000);
+    expect((await setEnd(clinic.id, end)).status).toBe(200);
+    await eventually('announced', async () => (await subjects(contract)).some((s) => s.includes('ご契約終了のお知らせ')));
+    // The end moves an hour later just before the reminder is due; its signal has not reached the
+    // run when the reminder's activity reads the clinic (here: a change made without one).
+    await stack.database.ownerDb('tenants').where({ id: clinic.id }).update({ contract_ends_at: new Date(end.getTime() + 3_600_000) });
+    const reminderActivities = async () =>
+      (await eventsOf(handle(clinic.id))).filter((e) => e.activityTaskCompletedEventAttributes).length;
+    const before = await reminderActivities();
+    await eventually('the reminder step ran and skipped', async () => (await reminderActivities()) > before, 20_000);
+    expect((await subjects(contract)).filter((s) => s.includes('【再度のご案内】'))).toEqual([]);
+    // Set back to the end that was announced: the reminder is still owed.
+    expect((await setEnd(clinic.id, end)).status).toBe(200);
+    await eventually('the reminder', async () => (await subjects(contract)).some((s) => s.includes('【再度のご案内】') && s.includes(end.toISOString())), 20_000);
+    expect((await setEnd(clinic.id, null)).status).toBe(200);
+    await handle(clinic.id).result();
+    await recordHistory(handle(clinic.id), 'contract-end-reminder-skipped-then-sent');
   });
 
   it('an end set while the run is closing (just after a hold on a clinic without an end) is planned, not lost', async () => {
