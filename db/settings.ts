@@ -48,7 +48,11 @@ export function checkedAllowlist(tenantId: string | undefined, stored: string[])
 
 async function upsert(trx: TenantTransaction, patch: Partial<Pick<TenantSettingsRow, 'passwordPolicy' | 'networkAllowlist' | 'adminsSeeAllProcesses'>>) {
   const updated = await TenantSettingsRow.query(trx).patch({ ...patch, updatedAt: trx.fn.now() as never });
-  if (updated === 0) await TenantSettingsRow.query(trx).insert({ networkAllowlist: [], ...patch });
+  if (updated > 0) return;
+  // The clinic's first save: two at once both found no row; the second waits for the first's
+  // insert and then changes it, instead of failing on the key (409 to an identical request).
+  await TenantSettingsRow.query(trx).insert({ networkAllowlist: [], ...patch }).onConflict('tenantId').ignore();
+  await TenantSettingsRow.query(trx).patch({ ...patch, updatedAt: trx.fn.now() as never });
 }
 
 export const savePasswordPolicy = (trx: TenantTransaction, policy: PasswordPolicy) => upsert(trx, { passwordPolicy: policy });

@@ -16,6 +16,18 @@ afterAll(async () => {
 const storedPolicy = async (tenantId: string) => (await stack.database.ownerDb('tenant_settings').where({ tenant_id: tenantId }).first())?.passwordPolicy;
 
 describe('stored settings', () => {
+  it('a clinic\'s first saves sent at once all succeed (the settings row is made once, not refused 409)', async () => {
+    for (let round = 0; round < 3; round++) {
+      const { clinic, token } = await clinicWithAdmin(stack);
+      const replies = await Promise.all([
+        ...Array.from({ length: 6 }, () => call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json: { historyCount: 6 } })),
+        ...Array.from({ length: 2 }, () => call(stack.url, 'PUT', '/v1/settings/processes', { token, json: { adminsSeeAllProcesses: true } })),
+      ]);
+      expect(replies.map((r) => r.status)).toEqual(Array(8).fill(200));
+      expect((await storedPolicy(clinic.id)).historyCount).toBe(6);
+    }
+  });
+
   it('answers 400 validation_failed to an invalid password policy and keeps the saved one', async () => {
     const { clinic, token } = await clinicWithAdmin(stack);
     expect((await call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json: { historyCount: 7 } })).status).toBe(200);
