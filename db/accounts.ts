@@ -152,7 +152,12 @@ async function assertNotLastAdmin(trx: TenantTransaction, account: AccountRow): 
  */
 async function lockAdminsIfAdmin(trx: TenantTransaction, id: string): Promise<void> {
   if (!isActiveAdmin(await getAccount(trx, id))) return;
-  await AccountRow.query(trx).whereNull('deletedAt').where({ disabled: false }).whereRaw(`'admin' = any(roles)`).orderBy('id').forUpdate();
+  // The target in the same ordered statement: if another change demoted it meanwhile, it is no
+  // longer among the admins, and locking it afterwards (getAccount forUpdate) would be out of order.
+  await AccountRow.query(trx)
+    .where((q) => q.where((admins) => admins.whereNull('deletedAt').where({ disabled: false }).whereRaw(`'admin' = any(roles)`)).orWhere({ id }))
+    .orderBy('id')
+    .forUpdate();
 }
 
 export async function updateAccount(trx: TenantTransaction, id: string, patch: UpdateAccountInput): Promise<AccountRow> {

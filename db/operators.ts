@@ -55,12 +55,20 @@ export const findOperatorByEmail = (trx: PlatformTransaction, email: string): Pr
 export const listOperators = (trx: PlatformTransaction): Promise<OperatorRow[]> => trx('operators').orderBy('createdAt');
 
 /**
- * Locks every active platform admin's row, in id order, until commit: two admins taking the role
- * from each other at the same moment then change one after the other, and the second sees that
- * the first left it the last one (409 last_platform_admin), instead of both passing the check.
+ * Locks every active platform admin's row and the row about to change, in id order in one
+ * statement, until commit: two admins taking the role from each other at the same moment then
+ * change one after the other, and the second sees that the first left it the last one (409
+ * last_platform_admin), instead of both passing the check. The changed row is locked in the same
+ * order, not after: a row another change had locked as an admin (and still holds) would
+ * otherwise be waited for out of order, a deadlock.
  */
-export async function lockPlatformAdmins(trx: PlatformTransaction): Promise<void> {
-  await trx('operators').where({ state: 'active' }).whereRaw(`'platform-admin' = any(roles)`).orderBy('id').forUpdate().select('id');
+export async function lockPlatformAdmins(trx: PlatformTransaction, alsoId: string): Promise<void> {
+  await trx('operators')
+    .where((q) => q.where({ state: 'active' }).whereRaw(`'platform-admin' = any(roles)`))
+    .orWhere({ id: alsoId })
+    .orderBy('id')
+    .forUpdate()
+    .select('id');
 }
 
 export async function updateOperator(trx: PlatformTransaction, id: string, patch: { roles?: OperatorRole[]; state?: OperatorState; name?: string }): Promise<OperatorRow> {

@@ -120,7 +120,7 @@ export async function updateOperatorAccount(
   patch: { roles?: OperatorRole[]; state?: OperatorState; name?: string },
 ): Promise<OperatorView> {
   return withPlatform(deps.db, async (trx) => {
-    if (patch.roles !== undefined || patch.state !== undefined) await lockPlatformAdmins(trx);
+    if ((patch.roles !== undefined || patch.state !== undefined) && isUuid(id)) await lockPlatformAdmins(trx, id);
     const before = await target(trx, id);
     await checkAdminsRemain(trx, audit, before, { roles: patch.roles ?? before.roles, state: patch.state ?? before.state });
     const after = await updateOperator(trx, id, patch);
