@@ -37,6 +37,10 @@ export const tooLongToVerify = (password: string) => password.length > MAX_PASSW
 
 export type LoginRefusal = 'locked' | 'wrong_password' | 'disabled' | 'initial_password_expired';
 
+/** An initial password that was not changed in time: it signs in nowhere, nor proves anything in a session opened before. */
+export const initialPasswordExpired = (account: { passwordIsInitial: boolean; initialPasswordExpiresAt: Date | null }, now: Date) =>
+  account.passwordIsInitial && account.initialPasswordExpiresAt !== null && account.initialPasswordExpiresAt <= now;
+
 /**
  * Why a login with this password result is refused, or undefined if it is not. A locked account
  * is locked for everyone, whatever the password: the answer must not confirm a guess (and the
@@ -50,7 +54,7 @@ export function loginRefusal(
   if (isLocked(account, now)) return 'locked';
   if (!passwordOk) return 'wrong_password';
   if (account.disabled) return 'disabled';
-  if (account.passwordIsInitial && account.initialPasswordExpiresAt !== null && account.initialPasswordExpiresAt <= now) return 'initial_password_expired';
+  if (initialPasswordExpired(account, now)) return 'initial_password_expired';
   return undefined;
 }
 

@@ -4,6 +4,7 @@ import type { AccountRow } from '../../db/models/account';
 import { getSettings } from '../../db/settings';
 import { withTenant } from '../../db/tenant-scope';
 import { isLocked } from '../../domain/lockout';
+import { initialPasswordExpired } from '../../domain/sign-in';
 import type { PasswordPolicy } from '../../domain/password-policy';
 import { badRequest, unauthorized } from '../../domain/problems';
 import { commitThenDispatch } from '../commit-then-dispatch';
@@ -37,7 +38,7 @@ export async function proveOwnPassword(
   if (await deps.passwords.check(account.passwordHash, password)) {
     // An initial password works only until it expires, in a session opened before that too: past
     // it, only an administrator's reset (a new one) moves the account on, as at login.
-    if (account.passwordIsInitial && account.initialPasswordExpiresAt !== null && account.initialPasswordExpiresAt <= new Date()) {
+    if (initialPasswordExpired(account, new Date())) {
       await recordAuditNow(deps.db, actor.tenantId, actor.audit, { action, outcome: 'denied', ...target, details: { reason: 'initial_password_expired' } });
       throw badRequest('initial_password_expired', 'This initial password has expired. Ask an administrator of your clinic for a new one.');
     }

@@ -37,10 +37,15 @@ export function sessionOf(actor: OperatorActor): NonNullable<OperatorActor['sess
 const invalidChallenge = () => badRequest('invalid_challenge', 'The challenge is unknown, used or expired. Start again.');
 const verificationFailed = (detail: string) => new Problem(400, 'webauthn_verification_failed', 'Bad Request', detail);
 
+/** Adding a passkey needs a password or passkey proved in the last five minutes. */
+const requireFreshProof = (session: { verifiedAt: Date }) => {
+  if (!isFreshlyVerified(session.verifiedAt, new Date())) throw forbidden('reauthentication_required', 'Sign in again before adding a passkey.');
+};
+
 /** Registration options; needs a password or passkey proved in the last five minutes. */
 export async function operatorPasskeyRegistrationOptions(deps: OperatorDeps, actor: OperatorActor): Promise<PublicKeyCredentialCreationOptionsJSON> {
   const session = sessionOf(actor);
-  if (!isFreshlyVerified(session.verifiedAt, new Date())) throw forbidden('reauthentication_required', 'Sign in again before adding a passkey.');
+  requireFreshProof(session);
   return withPlatform(deps.db, async (trx) => {
     const operator = await findOperator(trx, actor.operator.id);
     if (!operator) throw unauthorized();
@@ -58,7 +63,7 @@ export async function registerOperatorPasskey(
   const session = sessionOf(actor);
   // Checked again here, not only when the options were asked for: a challenge fetched inside the
   // five minutes must not add a passkey after them (as for clinic users, requireRecentProof).
-  if (!isFreshlyVerified(session.verifiedAt, new Date())) throw forbidden('reauthentication_required', 'Sign in again before adding a passkey.');
+  requireFreshProof(session);
   const challenge = signedChallenge(req.response);
   const result = await withPlatform(deps.db, async (trx): Promise<{ failed: string } | { passkey: OperatorPasskeyRow; token?: string }> => {
     if (!(await consumeOperatorChallenge(trx, session.id, 'registration', challenge))) throw invalidChallenge();
