@@ -121,6 +121,7 @@ export const EXPORT_TABLES: ExportTable[] = [
       ID, col('account_id', 'アカウント / Account'), col('state', '状態 / State'), col('client_ip', '接続元 IP / Client IP', 'host(client_ip)'), col('user_agent', 'ブラウザ / User agent'),
       CREATED, ts('last_seen_at', '最終アクセス / Last seen at'), ts('idle_expires_at', '無操作期限 / Idle expiry'), ts('absolute_expires_at', '最長期限 / Absolute expiry'),
       ts('revoked_at', 'ログアウト・失効 / Revoked at'), ts('verified_at', '再認証日時 / Re-verified at'),
+      ts('second_factor_at', 'パスキー提示日時 (空欄: パスワードのみ) / Passkey presented at (empty: password only)'),
     ],
     omitted: { tenant_id: 'the clinic', token_hash: 'hash of a session token: a secret' },
   },

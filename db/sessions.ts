@@ -35,7 +35,16 @@ export function tenantOfToken(token: string): string | undefined {
 
 export async function createSession(
   trx: TenantTransaction,
-  args: { tenantId: string; accountId: string; state: SessionState; policy: PasswordPolicy; clientIp: string | null; userAgent: string | undefined | null },
+  args: {
+    tenantId: string;
+    accountId: string;
+    state: SessionState;
+    policy: PasswordPolicy;
+    clientIp: string | null;
+    userAgent: string | undefined | null;
+    /** The session begins by presenting a passkey (second step passed, or enrolment finished). */
+    secondFactor?: boolean;
+  },
 ): Promise<{ token: string; session: SessionRow }> {
   const token = newToken(args.tenantId);
   const now = Date.now();
@@ -47,6 +56,7 @@ export async function createSession(
     userAgent: args.userAgent?.slice(0, 512) ?? null,
     idleExpiresAt: new Date(now + args.policy.session.idleTimeoutSeconds * 1000),
     absoluteExpiresAt: new Date(now + args.policy.session.absoluteLifetimeSeconds * 1000),
+    ...(args.secondFactor ? { secondFactorAt: trx.fn.now() as never } : {}),
   });
   return { token, session };
 }
@@ -163,8 +173,9 @@ export async function tightenSessions(trx: TenantTransaction, policy: PasswordPo
 
 /**
  * Ends the open sessions of the accounts a stricter two-step rule now covers (`admins`: accounts
- * with the admin role; `others`: those without it), except `keepSessionId`. How a session began is
- * not recorded, so one that did present a passkey ends too: its owner signs in again with it.
+ * with the admin role; `others`: those without it), except `keepSessionId` and the sessions that
+ * already presented a passkey of an account that still has one: they satisfy the new rule. A
+ * session that presented a passkey since removed has nothing to show for it and ends too.
  */
 export async function endSessionsOf(trx: TenantTransaction, who: 'everyone' | 'admins' | 'others', keepSessionId: string): Promise<number> {
   const { rowCount } = await trx.raw(
@@ -172,7 +183,9 @@ export async function endSessionsOf(trx: TenantTransaction, who: 'everyone' | 'a
        from accounts a
       where s.tenant_id = ?::uuid and a.id = s.account_id and a.tenant_id = s.tenant_id and s.revoked_at is null and s.id <> ?::uuid
         and s.absolute_expires_at > now()
-        and (? = 'everyone' or ('admin' = any(a.roles)) = (? = 'admins'))`,
+        and (? = 'everyone' or ('admin' = any(a.roles)) = (? = 'admins'))
+        and not (s.second_factor_at is not null
+                 and exists (select 1 from webauthn_credentials w where w.account_id = a.id))`,
     [tenantIdOf(trx)!, keepSessionId, who, who],
   );
   return rowCount ?? 0;
@@ -191,9 +204,11 @@ export function revokeAccountSessions(trx: TenantTransaction, accountId: string,
   return q;
 }
 
-/** The session proved a password or a passkey just now (database time). */
-export const markSessionVerified = (trx: TenantTransaction, sessionId: string) =>
-  SessionRow.query(trx).patch({ verifiedAt: trx.fn.now() as never }).where({ id: sessionId });
+/** The session proved a password or a passkey just now (database time); a passkey also counts as its second factor. */
+export const markSessionVerified = (trx: TenantTransaction, sessionId: string, by: 'password' | 'passkey') =>
+  SessionRow.query(trx)
+    .patch({ verifiedAt: trx.fn.now() as never, ...(by === 'passkey' ? { secondFactorAt: trx.fn.now() as never } : {}) })
+    .where({ id: sessionId });
 
 /** When the session last proved a password or a passkey, and the database's now (so no two clocks are compared). */
 export async function sessionVerification(trx: TenantTransaction, sessionId: string): Promise<{ verifiedAt: Date; now: Date } | undefined> {

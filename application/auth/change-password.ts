@@ -46,7 +46,7 @@ export async function changePassword(
     await recordOnboardingFact(trx, enqueue, account, { kind: 'passwordChanged', secondFactorRequired: next === 'second_factor_enrollment_required' });
     await revokeAccountSessions(trx, account.id, actor.sessionId);
     await setSessionState(trx, actor.sessionId, next);
-    await markSessionVerified(trx, actor.sessionId);
+    await markSessionVerified(trx, actor.sessionId, 'password');
     await recordAudit(trx, actor.audit, { action: 'password.change', outcome: 'success', targetType: 'account', targetId: account.id });
     return true;
   });

@@ -15,7 +15,7 @@ import { proveOwnPassword } from './own-password';
 export async function reauthenticate(deps: Pick<Services, 'db' | 'outbox' | 'passwords'>, actor: SessionActor, password: string): Promise<void> {
   await proveOwnPassword(deps, actor, password, 'session.reauthenticate');
   await withTenant(deps.db, actor.tenantId, async (trx) => {
-    await markSessionVerified(trx, actor.sessionId);
+    await markSessionVerified(trx, actor.sessionId, 'password');
     await recordAudit(trx, actor.audit, { action: 'session.reauthenticate', outcome: 'success', targetType: 'account', targetId: actor.accountId, details: { method: 'password' } });
   });
 }

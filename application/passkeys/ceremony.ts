@@ -61,7 +61,8 @@ export async function refuse(deps: Pick<Services, 'db'>, actor: SessionActor, ac
 /**
  * The session passed its second factor (or enrolled one): a new, active session takes its place
  * and the old one is revoked, so a token seen before the second factor is worthless after it.
- * Returns the new token. The new session counts as freshly verified.
+ * Returns the new token. The new session counts as freshly verified, and as having presented a
+ * passkey (a stricter two-step rule does not end it).
  */
 export async function replaceSession(trx: TenantTransaction, actor: SessionActor): Promise<string> {
   const { policy } = await getSettings(trx);
@@ -72,6 +73,7 @@ export async function replaceSession(trx: TenantTransaction, actor: SessionActor
     policy,
     clientIp: actor.audit.clientIp ?? null,
     userAgent: actor.audit.userAgent,
+    secondFactor: true,
   });
   await revokeSession(trx, actor.sessionId);
   return token;

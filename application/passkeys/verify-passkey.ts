@@ -33,7 +33,7 @@ export async function verifyPasskey(deps: PasskeyDeps, actor: SessionActor, resp
     if ('failed' in verified) return verified;
     await recordPasskeyUse(trx, credential.id, verified.newCounter);
     if (actor.sessionState === 'active') {
-      await markSessionVerified(trx, actor.sessionId);
+      await markSessionVerified(trx, actor.sessionId, 'passkey');
       await recordAudit(trx, actor.audit, { action: 'session.reauthenticate', outcome: 'success', targetType: 'passkey', targetId: credential.id, details: { method: 'passkey' } });
       return {};
     }

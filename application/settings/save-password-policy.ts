@@ -8,8 +8,9 @@ import type { Services, SessionActor } from '../deps';
 /**
  * An admin replaces the clinic's password, lockout, session and two-step verification policy; the
  * log keeps before and after. Shorter session timeouts apply to the sessions already open, and so
- * does a stricter two-step rule: the open sessions of the accounts it now covers end (they sign in
- * again, with a passkey or by enrolling one), except the session of the admin saving it.
+ * does a stricter two-step rule: the open password-only sessions of the accounts it now covers end
+ * (they sign in again, with a passkey or by enrolling one), except the session of the admin saving
+ * it; a session that presented a passkey the account still has already meets the rule.
  */
 export async function savePasswordPolicy(deps: Pick<Services, 'db'>, actor: SessionActor, policy: PasswordPolicy): Promise<PasswordPolicy> {
   return withTenant(deps.db, actor.tenantId, async (trx) => {

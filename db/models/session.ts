@@ -19,4 +19,6 @@ export class SessionRow extends TenantScopedModel {
   revokedAt!: Date | null;
   /** When the session last proved a password or a passkey. */
   verifiedAt!: Date;
+  /** When the session last presented a passkey; null for a password-only session. */
+  secondFactorAt!: Date | null;
 }

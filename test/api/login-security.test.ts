@@ -1,6 +1,7 @@
 import { hashToken } from '../../db/sessions';
 import { call } from '../harness/http';
 import { activate, clinicWithAdmin, createAccount, login, STRONG_PASSWORD } from '../harness/clinic';
+import { softwarePasskey } from '../harness/passkey';
 import { startTestStack, type TestStack } from '../harness/stack';
 
 /**
@@ -166,6 +167,36 @@ describe('password policy', () => {
     expect([await me(token), await me(again)]).toEqual([200, 403]);
     const entries = await stack.database.ownerDb('audit_events').where({ tenant_id: clinic.id, action: 'settings.password_policy' }).orderBy('seq');
     expect(entries.map((e: { details: { sessionsEnded: number } }) => e.details.sessionsEnded)).toEqual([1, 1, 0]);
+  });
+
+  it('a stricter two-step rule keeps the sessions that signed in with a passkey the account still has', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    const passkeyUser = async (loginId: string) => {
+      const account = await createAccount(stack, token, loginId);
+      const passwordOnly = await activate(stack, clinic, loginId, account.initialPassword);
+      const passkey = softwarePasskey({ origin: stack.config.WEBAUTHN_ORIGINS[0]!, rpId: stack.config.WEBAUTHN_RP_ID });
+      const options = await call(stack.url, 'POST', '/v1/auth/webauthn/registration/options', { token: passwordOnly });
+      const registered = await call(stack.url, 'POST', '/v1/auth/webauthn/registration/verify', { token: passwordOnly, json: { response: passkey.registrationResponse(options.body.challenge) } });
+      expect(registered.status).toBe(201);
+      // With a passkey, signing in takes it as the second step: the session it gives presented one.
+      const first = await login(stack, clinic, loginId, STRONG_PASSWORD);
+      expect(first.body.state).toBe('second_factor_required');
+      const challenge = (await call(stack.url, 'POST', '/v1/auth/webauthn/authentication/options', { token: first.body.token })).body.challenge as string;
+      const verified = await call(stack.url, 'POST', '/v1/auth/webauthn/authentication/verify', { token: first.body.token, json: { response: passkey.authenticationResponse(challenge) } });
+      expect(verified.status).toBe(200);
+      return { passwordOnly, withPasskey: verified.body.token as string, passkeyId: registered.body.id as string };
+    };
+    const desk = await passkeyUser('desk-pk');
+    const nurse = await passkeyUser('nurse-pk');
+    // The nurse removes her passkey while the rule allows it: her session has nothing left to show.
+    expect((await call(stack.url, 'DELETE', `/v1/auth/webauthn/credentials/${nurse.passkeyId}`, { token: nurse.withPasskey })).status).toBe(204);
+    const me = async (t: string) => (await call(stack.url, 'GET', '/v1/me', { token: t })).status;
+    expect([await me(desk.passwordOnly), await me(desk.withPasskey), await me(nurse.passwordOnly), await me(nurse.withPasskey)]).toEqual([200, 200, 200, 200]);
+
+    expect((await call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json: { secondFactor: 'everyone', minLength: 13 } })).status).toBe(200);
+    expect([await me(token), await me(desk.passwordOnly), await me(desk.withPasskey), await me(nurse.passwordOnly), await me(nurse.withPasskey)]).toEqual([200, 401, 200, 401, 401]);
+    const [entry] = await stack.database.ownerDb('audit_events').where({ tenant_id: clinic.id, action: 'settings.password_policy' });
+    expect(entry.details.sessionsEnded).toBe(3);
   });
 
   it('an initial password that expired while its session was open no longer changes the password: 400 initial_password_expired', async () => {
