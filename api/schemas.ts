@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CONTRACT_STATES } from '../domain/contract';
 import { TENANT_STATUSES } from '../domain/tenant';
+import { canonicalId } from '../domain/ids';
 
 /** Response shapes, used only for /openapi.json (request shapes live with their rules in domain/). */
 
@@ -50,4 +51,7 @@ export const tenantPageSchema = z.object({
   nextCursor: z.string().nullable().describe('Pass as `cursor` to get the next page; null on the last page'),
 });
 
-export const idParams = z.strictObject({ id: z.string().min(1).max(64) });
+/** A path's id (canonicalId: a UUID in lower case). */
+export const pathId = z.string().min(1).max(64).transform(canonicalId);
+
+export const idParams = z.strictObject({ id: pathId });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { windowInstant } from './dates';
 import { badRequest } from './problems';
+import { canonicalId } from './ids';
 
 /**
  * Filters for reading the operation log. Windows are bounded: by default the last
@@ -13,9 +14,9 @@ const ACTORS = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|o
 export const auditFilterSchema = z.strictObject({
   from: windowInstant.optional(),
   to: windowInstant.optional(),
-  actor: z.string().regex(ACTORS, 'must be an account id, "operator" or "system"').optional(),
+  actor: z.string().regex(ACTORS, 'must be an account id, "operator" or "system"').transform(canonicalId).optional(),
   action: z.string().regex(/^[a-z][a-z0-9_.-]{0,63}\*?$/, 'must be an action like account.create, or a prefix like account.*').optional(),
-  target: z.string().min(1).max(128).optional(),
+  target: z.string().min(1).max(128).transform(canonicalId).optional(),
   outcome: z.enum(['success', 'denied', 'failed']).optional(),
 });
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isOfferedSlot, ruleSchema, type Exception, type Rule } from './availability';
 import { nameText } from './fields';
 import { badRequest } from './problems';
+import { uuidInput } from './ids';
 
 /** Doctors: how long their slots are, which modes they offer, and when (see availability.ts). */
 export interface Practitioner {
@@ -18,7 +19,7 @@ const modes = z.array(z.enum(['in_person', 'online'])).min(1).transform((m) => [
 
 export const createPractitionerSchema = z.strictObject({
   displayName: nameText(100),
-  accountId: z.string().uuid().optional(),
+  accountId: uuidInput().optional(),
   slotMinutes: z.number().int().min(5).max(240).default(15),
   modes: modes.default(['in_person', 'online']),
   rules: z.array(ruleSchema).max(100).default([]),

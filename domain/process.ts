@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { nameText } from './fields';
 import { CARE_TEAM, hasAnyRole } from './roles';
+import { idInput } from './ids';
 
 /**
  * Process areas (プロセス): who may do what in one. Each entry of an area's access list (an
@@ -40,11 +41,11 @@ export interface AccessRequest {
   right?: ProcessRight;
 }
 
-const ids = z.array(z.string().max(64)).max(500);
+const ids = z.array(idInput()).max(500);
 const entries = z
   .array(
     z.strictObject({
-      id: z.string().max(64),
+      id: idInput(),
       right: z.enum(PROCESS_RIGHTS).optional().describe('absent: the right the entry already has, or read for a new entry'),
     }),
   )

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { loginProbeQuery } from './login-probes';
+import { uuidInput } from './ids';
 
 /**
  * Denied attempts worth seeing as probing, recorded per source network and minute with a count
@@ -33,5 +34,5 @@ export const securityEventQuery = loginProbeQuery.extend({ kind: z.enum(SECURITY
 
 /** Operators may narrow to one clinic, or to attempts about no clinic (`none`). */
 export const operatorSecurityEventQuery = securityEventQuery.extend({
-  clinic: z.union([z.string().uuid(), z.literal('none')]).optional(),
+  clinic: z.union([uuidInput(), z.literal('none')]).optional(),
 });

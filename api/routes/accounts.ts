@@ -10,6 +10,7 @@ import { ONBOARDING_STATES } from '../../domain/onboarding';
 import { actor, clinicActor } from '../actor';
 import { defineRoute } from '../route';
 import type { AppDeps } from '../app';
+import { pathId } from '../schemas';
 
 /** Accounts of a clinic (admins; operators for a clinic's first admin): validate, call one use case (application/accounts/), respond. */
 const accountSchema = z
@@ -37,8 +38,8 @@ const created = z.object({ accountId: z.string().uuid(), initialPassword: initia
 const chosenInitialPassword = z.string().min(1).max(4096).describe('Your choice of initial password (else one is generated); it must be changed at first login');
 const createBody = createAccountSchema.extend({ initialPassword: chosenInitialPassword.optional() });
 const resetBody = z.strictObject({ initialPassword: chosenInitialPassword.optional() }).optional();
-const accountParams = z.strictObject({ id: z.string().min(1).max(64) });
-const tenantParams = z.strictObject({ tenantId: z.string().min(1).max(64) });
+const accountParams = z.strictObject({ id: pathId });
+const tenantParams = z.strictObject({ tenantId: pathId });
 const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().max(512).optional(),

@@ -21,6 +21,7 @@ import { clinicActor } from '../actor';
 import { optionalIdempotencyKey, requiredIdempotencyKey } from '../idempotency-key';
 import { defineRoute } from '../route';
 import { idParams } from '../schemas';
+import { uuidInput } from '../../domain/ids';
 import type { AppDeps } from '../app';
 
 /**
@@ -29,14 +30,14 @@ import type { AppDeps } from '../app';
  * an update to that workflow, which accepts or refuses it before we answer.
  */
 const bookBody = z.strictObject({
-  patientId: z.string().uuid(),
-  practitionerId: z.string().uuid(),
+  patientId: uuidInput(),
+  practitionerId: uuidInput(),
   startsAt: scheduleInstant,
   mode: z.enum(['in_person', 'online']),
 });
 const listQuery = z.strictObject({
   date: scheduleDate,
-  practitionerId: z.string().uuid().optional(),
+  practitionerId: uuidInput().optional(),
   status: z.enum(CONSULTATION_STATUSES).optional(),
 });
 const consultationSchema = z

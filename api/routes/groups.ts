@@ -7,7 +7,8 @@ import { updateGroup } from '../../application/groups/update-group';
 import { nameText } from '../../domain/fields';
 import { clinicActor } from '../actor';
 import { defineRoute } from '../route';
-import { idParams } from '../schemas';
+import { idParams, pathId } from '../schemas';
+import { idInput } from '../../domain/ids';
 import type { AppDeps } from '../app';
 
 /** User groups (admins only): validate, call one use case (application/groups/), respond. */
@@ -15,13 +16,13 @@ const groupSchema = z
   .object({ id: z.string().uuid(), name: z.string(), memberIds: z.array(z.string().uuid()), createdAt: z.string(), updatedAt: z.string() })
   .meta({ id: 'Group' });
 const name = nameText(100);
-const memberIds = z.array(z.string().max(64)).max(1000);
+const memberIds = z.array(idInput()).max(1000);
 const createBody = z.strictObject({ name, memberIds: memberIds.default([]) });
 const patchBody = z
   .strictObject({ name: name.optional(), memberIds: memberIds.optional() })
   .refine((v) => v.name !== undefined || v.memberIds !== undefined, 'at least one of name, memberIds is required');
-const memberBody = z.strictObject({ accountId: z.string().max(64) });
-const memberParams = z.strictObject({ id: z.string().min(1).max(64), accountId: z.string().min(1).max(64) });
+const memberBody = z.strictObject({ accountId: idInput() });
+const memberParams = z.strictObject({ id: pathId, accountId: pathId });
 
 const common = { tags: ['groups'], security: 'session' as const, roles: ['admin' as const], problems: [403, 404] };
 

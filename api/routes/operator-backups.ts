@@ -3,9 +3,10 @@ import { readBackups, readRestoreTests, startBackup, startRestoreTest } from '..
 import { actor } from '../actor';
 import { defineRoute } from '../route';
 import type { AppDeps } from '../app';
+import { uuidInput } from '../../domain/ids';
 
 /** Operator routes for backups (README: Backups). Every call is in the operators' log (operator_actions). */
-const generationParams = z.strictObject({ id: z.string().uuid() });
+const generationParams = z.strictObject({ id: uuidInput() });
 const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().max(512).optional().describe('`nextCursor` of the previous page'),

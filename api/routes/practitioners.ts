@@ -8,6 +8,7 @@ import { CARE_TEAM } from '../../domain/roles';
 import { clinicActor } from '../actor';
 import { defineRoute } from '../route';
 import { idParams } from '../schemas';
+import { uuidInput } from '../../domain/ids';
 import type { AppDeps } from '../app';
 
 /** Doctors and their availability over HTTP: validate, call one use case (application/practitioners/), respond. */
@@ -35,7 +36,7 @@ export const practitionerRoutes = (deps: AppDeps) => [
     summary: 'Link the doctor\'s schedule to the account that runs its consultations (reassignment; admins)',
     roles: ['admin'],
     params: idParams,
-    body: z.strictObject({ accountId: z.string().uuid().nullable() }),
+    body: z.strictObject({ accountId: uuidInput().nullable() }),
     responses: { 200: { description: 'The practitioner', schema: practitionerSchema } },
     problems: { 400: ['not_a_doctor'], 403: [], 404: [] },
     handler: async (ctx, { params, body }) => {

@@ -6,7 +6,7 @@ import { uploadFile } from '../../application/processes/upload-file';
 import { createProcessSchema, PROCESS_RIGHTS, updateProcessSchema } from '../../domain/process';
 import { clinicActor } from '../actor';
 import { defineRoute } from '../route';
-import { idParams } from '../schemas';
+import { idParams, pathId } from '../schemas';
 import type { AppDeps } from '../app';
 
 /** Process areas and their files over HTTP: validate, call one use case (application/processes/), respond. */
@@ -27,7 +27,7 @@ const processSchema = z
 const fileSchema = z
   .object({ id: z.string().uuid(), name: z.string(), contentType: z.string(), size: z.number().int(), createdBy: z.string().nullable(), createdAt: z.string() })
   .meta({ id: 'ProcessFile' });
-const fileParams = z.strictObject({ id: z.string().min(1).max(64), fileId: z.string().min(1).max(64) });
+const fileParams = z.strictObject({ id: pathId, fileId: pathId });
 const uploadQuery = z.strictObject({ name: z.string().max(1024) });
 
 const common = { tags: ['processes'], security: 'session' as const, problems: { 403: ['process_right_required'], 404: [] } };

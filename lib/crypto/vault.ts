@@ -145,4 +145,14 @@ function openText(key: Buffer, tenantId: string, context: string, sealed: Buffer
   return open(key, sealed.subarray(1), aad(tenantId, context)).toString('utf8');
 }
 
-const aad = (tenantId: string, context: string) => Buffer.from(`forclinic/v1/${tenantId}/${context}`, 'utf8');
+/**
+ * The associated data binds a sealed value to its clinic and place. The ids in it are compared as
+ * text, so they are spelled one way (lower case) whatever the caller passed: PostgreSQL found the
+ * same row for an upper-case id, and a field sealed under that spelling could never be opened.
+ */
+const UUID_ANYWHERE = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+const HAS_UPPER_HEX = /[A-F]/;
+const aad = (tenantId: string, context: string) => {
+  const text = `forclinic/v1/${tenantId}/${context}`;
+  return Buffer.from(HAS_UPPER_HEX.test(text) ? text.replace(UUID_ANYWHERE, (id) => id.toLowerCase()) : text, 'utf8');
+};

@@ -82,6 +82,28 @@ describe('onboarding with a forced password change', () => {
     await eventually('onboarding completes', async () => (await onboardingState(user.accountId)) === 'active');
   });
 
+  it('takes an id in upper case as the same record, spelled one way: sealed fields stay readable, one onboarding workflow, log filters find it', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    const UP = (id: string) => id.toUpperCase();
+    const patient = await call(stack.url, 'POST', '/v1/patients', { token, json: { name: '大文字 太郎', kana: 'オオモジ タロウ', birthDate: '1980-01-01' } });
+    const patched = await call(stack.url, 'PATCH', `/v1/patients/${UP(patient.body.id)}`, { token, json: { name: '大文字 次郎' } });
+    expect([patched.status, patched.body.id, patched.body.name]).toEqual([200, patient.body.id, '大文字 次郎']);
+    expect((await call(stack.url, 'GET', `/v1/patients/${patient.body.id}`, { token })).body.name).toBe('大文字 次郎');
+    expect((await call(stack.url, 'GET', '/v1/patients?limit=100', { token })).status).toBe(200);
+    const area = await call(stack.url, 'POST', '/v1/processes', { token, json: { name: 'area' } });
+    expect((await call(stack.url, 'PATCH', `/v1/processes/${UP(area.body.id)}`, { token, json: { name: 'renamed' } })).status).toBe(200);
+    expect((await call(stack.url, 'GET', '/v1/processes', { token })).body.items.map((p: { name: string }) => p.name)).toEqual(['renamed']);
+    const log = await call(stack.url, 'GET', `/v1/audit-logs?action=patient.update&target=${UP(patient.body.id)}`, { token });
+    expect(log.body.items.map((e: { target: { id: string } }) => e.target.id)).toEqual([patient.body.id]);
+
+    const user = await createAccount(stack, token, 'nurse.upper', ['staff']);
+    const reset = await call(stack.url, 'POST', `/v1/accounts/${UP(user.accountId)}/reset-password`, { token });
+    expect(reset.status).toBe(200);
+    await activate(stack, clinic, 'nurse.upper', reset.body.initialPassword);
+    await eventually('onboarding completes', async () => (await onboardingState(user.accountId)) === 'active');
+    await expect(stack.temporal.client.workflow.getHandle(accountOnboardingWorkflowId(UP(user.accountId))).describe()).rejects.toThrow(/not found/i);
+  });
+
   it('requires passkey enrolment when the clinic demands two-step verification', async () => {
     const { clinic, token } = await clinicWithAdmin(stack);
     expect((await call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json: { secondFactor: 'everyone', minLength: 8 } })).status).toBe(200);

@@ -6401,7 +6401,6 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @default [] */
                     memberIds?: string[];
                     name: string;
                 };

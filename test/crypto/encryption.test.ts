@@ -62,6 +62,10 @@ describe.each([
     await expect(vault.decryptText(tenantId, 'patients.name:p2', sealed)).rejects.toThrow();
     const other = await newTenant();
     await expect(vault.decryptText(other, 'patients.name:p1', sealed)).rejects.toThrow();
+    // A row id is one id however it is spelled (PostgreSQL finds the row for either case).
+    const rowId = '0b3a2c4d-5e6f-4a1b-8c2d-3e4f5a6b7c8d';
+    const byUpper = await vault.encryptText(tenantId, `patients.name:${rowId.toUpperCase()}`, secret);
+    expect(await vault.decryptText(tenantId, `patients.name:${rowId}`, byUpper)).toBe(secret);
 
     const keys = await stack.database.ownerDb('data_keys').where({ tenant_id: tenantId });
     expect(keys).toHaveLength(1);
