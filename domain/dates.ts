@@ -17,10 +17,14 @@ const yearsMessage = `must be in the years ${SCHEDULE_YEARS.min}-${SCHEDULE_YEAR
 /** A day of a schedule, in Japan: YYYY-MM-DD that exists. */
 export const scheduleDate = z.iso.date({ message: 'must be a real date like 2026-12-01 (Japan)', abort: true }).refine(inScheduleYears, yearsMessage);
 
-/** A moment of a schedule: ISO 8601 with Z or an offset, on a day that exists. */
+/**
+ * A moment of a schedule: ISO 8601 with Z or an offset, on a day that exists, in the years above
+ * as a clinic in Japan sees it — the year of the written date is not enough: 2100-12-31T20:00-14:00
+ * is 2101-01-01 in Japan, a day no day list may name.
+ */
 export const scheduleInstant = z.iso
   .datetime({ offset: true, message: 'must be a real date and time with Z or an offset, like 2026-12-01T09:00:00+09:00', abort: true })
-  .refine(inScheduleYears, yearsMessage);
+  .refine((iso) => inScheduleYears(iso) && inScheduleYears(japanDateOf(new Date(iso))), yearsMessage);
 
 /** A date of birth: a real date, not before 1900 and not after today in Japan. */
 export const birthDate = z.iso
