@@ -84,6 +84,15 @@ export const vulnerabilityUpdateSchema = z.strictObject({
   message: body(10_000).optional(),
 });
 
+/**
+ * How many incident reports one person, and one clinic, may file in an hour. Each one mails the
+ * operators and every contract address: without a limit any signed-in account could flood both
+ * (20 reports at once were 40 mails). A real incident needs one report, and a few more as it
+ * develops; past the limit the front end says when to try again, and the operators still have
+ * everything reported so far.
+ */
+export const INCIDENT_REPORT_LIMITS = { windowSeconds: 3600, perAccount: 5, perClinic: 20 } as const;
+
 export const incidentReportSchema = z.strictObject({
   description: body(10_000),
   contact: displayText(500),

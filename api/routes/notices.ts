@@ -47,6 +47,7 @@ export const noticeRoutes = (deps: AppDeps) => [
     tags: ['notices'],
     security: 'session',
     body: incidentReportSchema,
+    problems: { 429: ['rate_limited'] },
     responses: { 202: { description: 'Received', schema: z.object({ id: z.string().uuid(), reference: z.string().describe('e.g. RPT-2026-00007') }).meta({ id: 'IncidentReportReceived' }) } },
     handler: async (ctx, { body }) => {
       const report = await reportIncident(deps, clinicActor(ctx), body);

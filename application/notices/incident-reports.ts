@@ -1,5 +1,8 @@
-import { recordAudit } from '../../db/audit';
+import { recordAudit, recordAuditNow } from '../../db/audit';
 import { insertIncidentReport } from '../../db/notices';
+import { refundRateLimits, takeRateLimits } from '../../db/rate-limit';
+import { INCIDENT_REPORT_LIMITS } from '../../domain/notices';
+import { tooManyRequests } from '../../domain/problems';
 import { incidentReportWorkflowId } from '../../temporal/workflow-ids';
 import type { IncidentReportInput } from '../../workflows/incident-report';
 import { commitThenDispatch } from '../commit-then-dispatch';
@@ -9,13 +12,37 @@ import { mailTaskQueue } from './notice-commands';
 /**
  * Any signed-in user reports a suspected incident: the report (in the clinic's own, isolated
  * table), the clinic's operation-log entry and the start of `incident-report/<id>` commit
- * together; the workflow mails the operators and acknowledges to the contract addresses.
+ * together; the workflow mails the operators and acknowledges to the contract addresses. Reports
+ * are limited per person and per clinic (INCIDENT_REPORT_LIMITS): past either, 429 rate_limited
+ * with Retry-After, and the refusal is logged.
  */
 export async function reportIncident(
   deps: Pick<Services, 'db' | 'outbox' | 'taskQueue'>,
   actor: ClinicActor,
   input: { description: string; contact: string },
 ): Promise<{ id: string; reference: string; workflowId: string }> {
+  const { windowSeconds, perAccount, perClinic } = INCIDENT_REPORT_LIMITS;
+  const throttles = [
+    { key: `incident_report:account:${actor.accountId}`, limit: perAccount },
+    { key: `incident_report:clinic:${actor.tenantId}`, limit: perClinic },
+  ];
+  const keys = throttles.map((t) => t.key);
+  // Taken before the report (so a burst sent at once is held to the limits), given back when refused or failed.
+  const { counts, windowStart, retryAfter } = await takeRateLimits(deps.db, keys, windowSeconds);
+  if (throttles.some((t) => counts.get(t.key)! > t.limit)) {
+    await refundRateLimits(deps.db, keys, windowStart);
+    await recordAuditNow(deps.db, actor.tenantId, actor.audit, { action: 'incident_report.create', outcome: 'denied', details: { reason: 'rate_limited' } });
+    throw tooManyRequests('rate_limited', `At most ${perAccount} reports per person and ${perClinic} per clinic in an hour. Everything reported so far has reached the operators; try again later.`, retryAfter(throttles));
+  }
+  try {
+    return await fileReport(deps, actor, input);
+  } catch (err) {
+    await refundRateLimits(deps.db, keys, windowStart).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function fileReport(deps: Pick<Services, 'db' | 'outbox' | 'taskQueue'>, actor: ClinicActor, input: { description: string; contact: string }) {
   return commitThenDispatch(deps, actor.tenantId, async (trx, enqueue) => {
     const report = await insertIncidentReport(trx, { accountId: actor.accountId, ...input });
     const workflowId = incidentReportWorkflowId(report.id);

@@ -120,4 +120,21 @@ describe('incident reports', () => {
     // Clinic B cannot see clinic A's report rows.
     expect(await stack.database.ownerDb('incident_reports').where({ tenant_id: b.clinic.id })).toEqual([]);
   });
+
+  it('holds each person to 5 reports an hour, even sent at once: the rest are 429 rate_limited with Retry-After, logged, and file nothing', async () => {
+    const clinic = await clinicWithAdmin(stack, 'reports');
+    const nurse = await createAccount(stack, clinic.token, 'nurse', ['staff']);
+    const nurseToken = await activate(stack, clinic.clinic, 'nurse', nurse.initialPassword);
+    const report = (token: string) => call(stack.url, 'POST', '/v1/incident-reports', { token, json: { description: 'Suspicious mail attachment opened.', contact: 'desk' } });
+    const burst = await Promise.all(Array.from({ length: 8 }, () => report(nurseToken)));
+    expect(burst.map((r) => r.status).sort()).toEqual([202, 202, 202, 202, 202, 429, 429, 429]);
+    const refused = burst.find((r) => r.status === 429)!;
+    expect(refused.body.code).toBe('rate_limited');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Someone else in the clinic still can: the clinic's own limit is higher.
+    expect((await report(clinic.token)).status).toBe(202);
+    const entries = await stack.database.ownerDb('audit_events').where({ tenant_id: clinic.clinic.id, action: 'incident_report.create' });
+    expect(entries.map((e: { outcome: string }) => e.outcome).sort()).toEqual([...Array(3).fill('denied'), ...Array(6).fill('success')]);
+    expect(await stack.database.ownerDb('incident_reports').where({ tenant_id: clinic.clinic.id }).count({ n: '*' })).toEqual([{ n: '6' }]);
+  });
 });
