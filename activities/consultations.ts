@@ -8,6 +8,7 @@ import { consultationReminderMail } from './mail-templates/consultation-reminder
 import { paymentReminderMail } from './mail-templates/payment-reminder';
 import type { ConsultationMode } from '../domain/consultation';
 import { isUniqueViolation } from '../db/errors';
+import { lockPractitionerSlots, overlapsBooking } from '../db/consultations';
 import { CONSULTATION_FAILURES } from '../workflows/consultation-messages';
 import { deletePayloads, payloadsOf, type SealedField } from '../db/consultations';
 
@@ -41,7 +42,7 @@ export function createConsultationActivities(deps: { db: Db; vault: Vault; maile
       const { tenantId, consultationId, patch } = args;
       try {
         return await withTenant(deps.db, tenantId, async (trx) => {
-          const exists = await trx('consultations').where({ id: consultationId }).first('id');
+          const exists: { practitionerId: string } | undefined = await trx('consultations').where({ id: consultationId }).first('practitioner_id');
           if (!exists) throw ApplicationFailure.nonRetryable(`consultation ${consultationId} does not exist`, 'ConsultationMissing');
           const inserted = await trx('consultation_events')
             .insert({ tenant_id: tenantId, consultation_id: consultationId, event_key: args.eventKey, type: args.type, status: args.status, details: JSON.stringify(detailsOf(patch)) })
@@ -55,6 +56,14 @@ export function createConsultationActivities(deps: { db: Db; vault: Vault; maile
             // step again, as steps written since may have set another.
             await trx('consultations').where({ id: consultationId }).update({ status: args.status, updated_at: trx.fn.now() });
             return false;
+          }
+          if (patch.startsAt) {
+            // A reschedule moves the booking only if the new time overlaps none of the doctor's
+            // others, checked under their slots lock as a booking is (the unique index alone
+            // refused the same start, not 09:05 beside 09:00).
+            const to = { practitionerId: exists.practitionerId, startsAt: new Date(patch.startsAt), endsAt: new Date(patch.endsAt!), except: consultationId };
+            await lockPractitionerSlots(trx, to.practitionerId);
+            if (await overlapsBooking(trx, to)) throw ApplicationFailure.nonRetryable('the slot is already taken', 'SlotTaken');
           }
           const sealed = (b64: string) => Buffer.from(b64, 'base64');
           // Content stored by the API moves into the consultation; its staging rows go in the same transaction.

@@ -4,6 +4,7 @@ import type { Practitioner } from '../domain/practitioner';
 import { practitionerFrom, practitionerSql, type PractitionerRecord } from './practitioners';
 import { tenantIdOf, type TenantTransaction } from './tenant-scope';
 import type { ContractState } from '../domain/contract';
+import { MAX_SLOT_MINUTES } from '../domain/practitioner';
 
 /**
  * Consultations of one clinic. Every function runs inside that clinic's withTenant()
@@ -100,18 +101,43 @@ export interface BookingLookups {
 }
 
 /**
+ * One doctor's bookings change one at a time (a booking, a reschedule), until commit: a unique
+ * index can refuse the same start twice but not 09:00 beside 09:05, so each change checks for an
+ * overlap (overlapsBooking) after taking this lock, in a statement of its own that sees every
+ * change committed before it. Another doctor's bookings do not wait.
+ */
+const practitionerSlotsLock = `pg_advisory_xact_lock(hashtext('practitioner_slots'), hashtext(?::text))`;
+
+export async function lockPractitionerSlots(trx: TenantTransaction, practitionerId: string): Promise<void> {
+  await trx.raw(`select ${practitionerSlotsLock}`, [practitionerId]);
+}
+
+/** Does a live consultation of the doctor (other than `except`) overlap startsAt..endsAt? Under lockPractitionerSlots. */
+export async function overlapsBooking(trx: TenantTransaction, q: { practitionerId: string; startsAt: Date; endsAt: Date; except?: string }): Promise<boolean> {
+  const { rows } = await trx.raw(
+    `select exists (
+       select 1 from consultations
+        where practitioner_id = ?::uuid and status not in ('cancelled', 'no_show')
+          and starts_at > ? and starts_at < ? and ends_at > ? and id <> coalesce(?::uuid, '00000000-0000-0000-0000-000000000000'::uuid)) as taken`,
+    [q.practitionerId, new Date(q.startsAt.getTime() - MAX_SLOT_MINUTES * 60_000), q.endsAt, q.startsAt, q.except ?? null],
+  );
+  return (rows[0] as { taken: boolean }).taken;
+}
+
+/**
  * What a booking checks before it inserts, in one round trip instead of five: the earlier
  * booking with this Idempotency-Key, whether the patient exists, and the doctor with their
- * availability. The earlier booking's row is read in full only when there is one (a retry).
+ * availability; it also takes the doctor's slots lock (lockPractitionerSlots) for the overlap
+ * check that follows. The earlier booking's row is read in full only when there is one (a retry).
  */
 export async function bookingLookups(trx: TenantTransaction, q: { idempotencyKey: string; patientId: string; practitionerId: string }): Promise<BookingLookups> {
   const { rows } = await trx.raw(
     `select (select id from consultations where idempotency_key = ?) as earlier_id,
             exists (select 1 from patients where id = ?::uuid) as patient_exists,
             (select row_to_json(p) from (${practitionerSql('p.id = ?::uuid')}) p) as practitioner,
-            t.contract_state, t.contract_ends_at, t.status
+            t.contract_state, t.contract_ends_at, t.status, ${practitionerSlotsLock} as slots_locked
        from (select status, contract_state, contract_ends_at from tenants where id = ?::uuid) t`,
-    [q.idempotencyKey, isUuid(q.patientId) ? q.patientId : null, isUuid(q.practitionerId) ? q.practitionerId : null, tenantIdOf(trx)!],
+    [q.idempotencyKey, isUuid(q.patientId) ? q.patientId : null, ...Array(2).fill(isUuid(q.practitionerId) ? q.practitionerId : null), tenantIdOf(trx)!],
   );
   const r = rows[0] as { earlier_id: string | null; patient_exists: boolean; practitioner: PractitionerRecord | null; contract_state: ContractState; contract_ends_at: Date | null; status: string };
   return {

@@ -1,7 +1,7 @@
 import type { Availability, Exception, Rule } from '../domain/availability';
 import { isUuid } from '../domain/ids';
 import { notFound } from '../domain/problems';
-import type { Practitioner } from '../domain/practitioner';
+import { MAX_SLOT_MINUTES, type Practitioner } from '../domain/practitioner';
 import { tenantIdOf, type TenantTransaction } from './tenant-scope';
 
 /**
@@ -83,14 +83,19 @@ export async function replaceAvailability(trx: TenantTransaction, id: string, a:
   }
 }
 
-/** Starts (ISO, UTC) of the doctor's live consultations between from and to. */
-export async function bookedStarts(trx: TenantTransaction, id: string, from: Date, to: Date): Promise<string[]> {
-  const rows: Array<{ startsAt: Date }> = await trx('consultations')
+/**
+ * The doctor's live consultations that overlap from..to (their times only). None lasts longer
+ * than MAX_SLOT_MINUTES, so the index on (practitioner, start) is read from that far before
+ * `from`, not from the doctor's first booking ever.
+ */
+export async function bookedTimes(trx: TenantTransaction, id: string, from: Date, to: Date): Promise<Array<{ startsAt: Date; endsAt: Date }>> {
+  return trx('consultations')
     .where({ practitioner_id: id })
     .whereNotIn('status', ['cancelled', 'no_show'])
-    .whereBetween('starts_at', [from, to])
-    .select('starts_at');
-  return rows.map((r) => r.startsAt.toISOString());
+    .where('starts_at', '>', new Date(from.getTime() - MAX_SLOT_MINUTES * 60_000))
+    .where('starts_at', '<', to)
+    .where('ends_at', '>', from)
+    .select('starts_at', 'ends_at');
 }
 
 export async function linkAccount(trx: TenantTransaction, id: string, accountId: string | null): Promise<void> {

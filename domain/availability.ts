@@ -33,14 +33,55 @@ const minutes = (t: string) => {
 };
 
 const time = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (Japan time)');
+/** A window may end at 24:00, the midnight that ends its day: a doctor working until midnight offers the last slot too. */
+const endTime = z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, 'must be HH:MM (Japan time), or 24:00 for the end of the day');
 export const ruleSchema = z
-  .strictObject({ weekday: z.number().int().min(0).max(6), startTime: time, endTime: time })
+  .strictObject({ weekday: z.number().int().min(0).max(6), startTime: time, endTime })
   .refine((r) => r.endTime > r.startTime, 'endTime must be after startTime');
 const exceptionSchema = z
-  .strictObject({ date: scheduleDate, kind: z.enum(['closed', 'open']), startTime: time.nullable().optional(), endTime: time.nullable().optional() })
+  .strictObject({ date: scheduleDate, kind: z.enum(['closed', 'open']), startTime: time.nullable().optional(), endTime: endTime.nullable().optional() })
   .refine((e) => (e.kind === 'closed' ? !e.startTime && !e.endTime : Boolean(e.startTime && e.endTime && e.endTime > e.startTime)), 'a closed day has no times; an open one needs startTime < endTime');
+
+/**
+ * Windows of one day must not overlap: each window lays its own grid of slots from its start, so
+ * 09:00–12:00 beside 09:05–12:00 offered 09:00 and 09:05 in 15-minute slots, two overlapping
+ * appointments with one doctor. Adjacent windows (09:00–12:00, 12:00–15:00) are fine.
+ */
+function refuseOverlaps<T extends { startTime?: string | null; endTime?: string | null }>(dayOf: (w: T) => string | number | undefined, what: (w: T) => string) {
+  return (windows: T[], ctx: z.RefinementCtx) => {
+    const byDay = new Map<string | number, Array<{ w: T; i: number }>>();
+    windows.forEach((w, i) => {
+      const day = dayOf(w);
+      if (day === undefined || !w.startTime || !w.endTime) return;
+      byDay.set(day, [...(byDay.get(day) ?? []), { w, i }]);
+    });
+    for (const list of byDay.values()) {
+      list.sort((a, b) => (a.w.startTime! < b.w.startTime! ? -1 : 1));
+      for (let k = 1; k < list.length; k += 1) {
+        const [before, after] = [list[k - 1]!, list[k]!];
+        if (after.w.startTime! < before.w.endTime!) {
+          ctx.addIssue({ code: 'custom', path: [after.i], message: `overlaps ${before.w.startTime}–${before.w.endTime} on ${what(after.w)}: make them one window` });
+        }
+      }
+    }
+  };
+}
+
+/** Weekly rules: at most 100, none overlapping another of its weekday. */
+export const rulesSchema = z
+  .array(ruleSchema)
+  .max(100)
+  .superRefine(refuseOverlaps((r) => r.weekday, (r) => `weekday ${r.weekday}`));
+
 /** What PUT /v1/practitioners/:id/availability replaces: all weekly rules and all dated exceptions. */
-export const availabilitySchema = z.strictObject({ rules: z.array(ruleSchema).max(100), exceptions: z.array(exceptionSchema).max(400).default([]) });
+export const availabilitySchema = z.strictObject({
+  rules: rulesSchema,
+  exceptions: z
+    .array(exceptionSchema)
+    .max(400)
+    .superRefine(refuseOverlaps((e) => (e.kind === 'open' ? e.date : undefined), (e) => e.date))
+    .default([]),
+});
 export type Availability = z.output<typeof availabilitySchema>;
 
 const DAY_MS = 86_400_000;
@@ -55,7 +96,8 @@ export function assertSlotRange(from: Date, to: Date): void {
 export function freeSlots(opts: {
   rules: Rule[];
   exceptions: Exception[];
-  booked: Set<string>; // ISO starts of live consultations
+  /** Live consultations: a slot that overlaps one is not free (a booking need not sit on today's grid). */
+  booked: ReadonlyArray<{ startsAt: Date; endsAt: Date }>;
   from: Date;
   to: Date;
   slotMinutes: number;
@@ -78,10 +120,17 @@ export function freeSlots(opts: {
       }
     }
   }
+  // A slot is taken when a booking starts before it ends and ends after it starts. Slots come in
+  // order, so the bookings starting before each slot's end only grow: the latest end among them
+  // says whether one reaches into the slot (one pass, whatever the bookings' grid).
+  const booked = opts.booked.map((b) => ({ start: b.startsAt.getTime(), end: b.endsAt.getTime() })).sort((a, b) => a.start - b.start);
+  let next = 0;
+  let latestEnd = -Infinity;
   const out: Slot[] = [];
   for (const start of [...starts].sort((a, b) => a - b)) {
-    const startsAt = new Date(start).toISOString();
-    if (!opts.booked.has(startsAt)) out.push({ startsAt, endsAt: new Date(start + slotMs).toISOString() });
+    const end = start + slotMs;
+    while (next < booked.length && booked[next]!.start < end) latestEnd = Math.max(latestEnd, booked[next++]!.end);
+    if (latestEnd <= start) out.push({ startsAt: new Date(start).toISOString(), endsAt: new Date(end).toISOString() });
   }
   return out;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isOfferedSlot, ruleSchema, type Exception, type Rule } from './availability';
+import { isOfferedSlot, rulesSchema, type Exception, type Rule } from './availability';
 import { nameText } from './fields';
 import { badRequest } from './problems';
 import { uuidInput } from './ids';
@@ -17,12 +17,15 @@ export interface Practitioner {
 
 const modes = z.array(z.enum(['in_person', 'online'])).min(1).transform((m) => [...new Set(m)]);
 
+/** The longest slot, and so the longest consultation: what a search for overlapping bookings looks back. */
+export const MAX_SLOT_MINUTES = 240;
+
 export const createPractitionerSchema = z.strictObject({
   displayName: nameText(100),
   accountId: uuidInput().optional(),
-  slotMinutes: z.number().int().min(5).max(240).default(15),
+  slotMinutes: z.number().int().min(5).max(MAX_SLOT_MINUTES).default(15),
   modes: modes.default(['in_person', 'online']),
-  rules: z.array(ruleSchema).max(100).default([]),
+  rules: rulesSchema.default([]),
 });
 export type CreatePractitionerInput = z.output<typeof createPractitionerSchema>;
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { recordAudit } from '../../db/audit';
-import { bookingLookups, findByIdempotencyKey, insertConsultation, type ConsultationRow } from '../../db/consultations';
+import { bookingLookups, findByIdempotencyKey, insertConsultation, overlapsBooking, type ConsultationRow } from '../../db/consultations';
 import { isUniqueViolation } from '../../db/errors';
 import { assertOffered } from '../../domain/practitioner';
 import { withTenant, type TenantTransaction } from '../../db/tenant-scope';
@@ -24,8 +24,8 @@ export interface BookingRequest {
 }
 
 /**
- * Books a slot. The database gives the slot (a unique index answers races with 409
- * slot_taken); the row, its log entry and the start of its workflow commit together, and the
+ * Books a slot. The database gives the slot: bookings of one doctor are checked for overlap one
+ * at a time under the doctor's lock, and a unique index backs the same start (409 slot_taken); the row, its log entry and the start of its workflow commit together, and the
  * workflow is started after commit, so the slot's row lock is never held while Temporal is called.
  */
 export async function bookConsultation(
@@ -59,6 +59,13 @@ async function book(
       const endsAt = assertOffered(practitioner, req.startsAt, req.mode);
       // The slot running now can still be booked (a walk-in); a finished one cannot.
       if (endsAt.getTime() <= now.getTime()) throw badRequest('slot_in_past', 'That slot is over.');
+      // Under the doctor's slots lock (taken by the lookups): not only the same start, any overlap.
+      if (await overlapsBooking(trx, { practitionerId: req.practitionerId, startsAt: req.startsAt, endsAt })) {
+        // The lookups read before the lock was theirs: a request with this key may have booked while they waited.
+        const raced = await findByIdempotencyKey(trx, req.idempotencyKey);
+        if (raced) return repeatedBooking(trx, actor, sameRequestOrRefuse(raced, req), req);
+        throw slotTaken();
+      }
       const id = randomUUID();
       const workflowId = consultationWorkflowId(id);
       const row = await insertConsultation(trx, {
@@ -91,10 +98,12 @@ async function book(
       // The same request raced itself: answer with the winner's result.
       return withTenant(deps.db, tenantId, async (trx) => repeatedBooking(trx, actor, sameRequestOrRefuse((await findByIdempotencyKey(trx, req.idempotencyKey))!, req), req));
     }
-    if (isUniqueViolation(err)) throw conflict('slot_taken', 'That slot is already booked.');
+    if (isUniqueViolation(err)) throw slotTaken();
     throw err;
   }
 }
+
+const slotTaken = () => conflict('slot_taken', 'That slot is already booked, or overlaps a booking of this doctor.');
 
 /** A repeat answers the first booking, and is logged as one (the first request's entry says what was done). */
 async function repeatedBooking(trx: TenantTransaction, actor: ClinicActor, booked: ConsultationRow, req: BookingRequest): Promise<ConsultationRow> {

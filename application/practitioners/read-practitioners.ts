@@ -1,4 +1,4 @@
-import { bookedStarts, getPractitioner as findPractitioner, listPractitioners as allPractitioners } from '../../db/practitioners';
+import { bookedTimes, getPractitioner as findPractitioner, listPractitioners as allPractitioners } from '../../db/practitioners';
 import { withTenant } from '../../db/tenant-scope';
 import { assertSlotRange, freeSlots, type Slot } from '../../domain/availability';
 import type { Practitioner } from '../../domain/practitioner';
@@ -27,7 +27,7 @@ export async function listFreeSlots(
   assertSlotRange(from, to);
   const { practitioner, booked } = await withTenant(deps.db, actor.tenantId, async (trx) => {
     const practitioner = await findPractitioner(trx, id);
-    return { practitioner, booked: await bookedStarts(trx, id, from, to) };
+    return { practitioner, booked: await bookedTimes(trx, id, from, to) };
   });
-  return freeSlots({ rules: practitioner.rules, exceptions: practitioner.exceptions, slotMinutes: practitioner.slotMinutes, booked: new Set(booked), from, to, now });
+  return freeSlots({ rules: practitioner.rules, exceptions: practitioner.exceptions, slotMinutes: practitioner.slotMinutes, booked, from, to, now });
 }

@@ -179,6 +179,39 @@ describe('the consultation lifecycle through the API', () => {
     else expect([moved.status, moved.body.code, wf.startsAt]).toEqual([409, 'invalid_transition', slot('10:00')]);
   });
 
+  it('never gives one doctor two overlapping consultations: not off today\'s grid after the hours moved, not by reschedule, not in a race of two grids', async () => {
+    const c = await bookingClinic(stack);
+    const week = (startTime: string, endTime: string) => [0, 1, 2, 3, 4, 5, 6].map((weekday) => ({ weekday, startTime, endTime }));
+    const doctor = await call(stack.url, 'POST', '/v1/practitioners', { token: c.adminToken, json: { displayName: '高橋 医師', slotMinutes: 30, rules: week('09:00', '12:00') } });
+    const at = (time: string) => ({ patientId: c.patientId, practitionerId: doctor.body.id, startsAt: slot(time), mode: 'in_person' });
+    expect((await book(stack, c.staffToken, at('09:00'))).status).toBe(201);
+    const eleven = await book(stack, c.staffToken, at('11:00'));
+    expect(eleven.status).toBe(201);
+    // The hours now start a quarter later: their grid runs 09:15, 09:45, … across both bookings.
+    const day = jstDate(new Date(slot('09:00')));
+    const hours = await call(stack.url, 'PUT', `/v1/practitioners/${doctor.body.id}/availability`, { token: c.adminToken, json: { rules: week('09:15', '12:15') } });
+    expect(hours.status).toBe(200);
+    const clash = await book(stack, c.staffToken, at('09:15'));
+    expect([clash.status, clash.body.code]).toEqual([409, 'slot_taken']);
+    const free = await call(stack.url, 'GET', `/v1/practitioners/${doctor.body.id}/slots?from=${encodeURIComponent(slot('09:00'))}&to=${encodeURIComponent(slot('12:15'))}`, { token: c.staffToken });
+    expect(free.body.items.map((s: { startsAt: string }) => s.startsAt)).toEqual(['09:45', '10:15', '11:45'].map(slot));
+    const overlapping = await post(c.staffToken, eleven.body.id, 'reschedule', { startsAt: slot('09:15') });
+    expect([overlapping.status, overlapping.body.code]).toEqual([409, 'slot_taken']);
+    expect((await post(c.staffToken, eleven.body.id, 'reschedule', { startsAt: slot('09:45') })).status).toBe(200);
+
+    // An open hour on that date lays a second grid (10:30, 11:00) across the weekly one (10:45, 11:15):
+    // bookings of 10:45 and 11:00 racing each other, one wins.
+    const twoGrids = await call(stack.url, 'PUT', `/v1/practitioners/${doctor.body.id}/availability`, {
+      token: c.adminToken,
+      json: { rules: week('09:15', '12:15'), exceptions: [{ date: day, kind: 'open', startTime: '10:30', endTime: '11:30' }] },
+    });
+    expect(twoGrids.status).toBe(200);
+    const race = await Promise.all(Array.from({ length: 12 }, (_, i) => book(stack, c.staffToken, at(i % 2 === 0 ? '10:45' : '11:00'))));
+    expect(race.map((r) => r.status).sort()).toEqual([201, ...Array(11).fill(409)]);
+    const live = await stack.database.ownerDb('consultations').where({ practitioner_id: doctor.body.id }).whereNotIn('status', ['cancelled', 'no_show']).orderBy('starts_at');
+    for (let i = 1; i < live.length; i += 1) expect(live[i].startsAt.getTime()).toBeGreaterThanOrEqual(live[i - 1].endsAt.getTime());
+  });
+
   it('gives exactly one of 50 concurrent bookings of a slot, the rest 409 slot_taken', async () => {
     const c = await bookingClinic(stack);
     const startsAt = slot('10:00');

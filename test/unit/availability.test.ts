@@ -1,4 +1,4 @@
-import { freeSlots, isOfferedSlot, type Exception, type Rule } from '../../domain/availability';
+import { availabilitySchema, freeSlots, isOfferedSlot, type Exception, type Rule } from '../../domain/availability';
 import { addDays, japanDateOf as jstDate, japanInstant, weekdayOf } from '../../domain/japan-time';
 
 /**
@@ -11,11 +11,16 @@ const at = (iso: string) => new Date(iso);
 const starts = (slots: { startsAt: string }[]) => slots.map((s) => s.startsAt);
 const LONG_AGO = at('2000-01-01T00:00:00Z');
 
-function slots(opts: { rules?: Rule[]; exceptions?: Exception[]; booked?: string[]; from: string; to: string; slotMinutes?: number; now?: string }) {
+/** Bookings as [start, minutes]; a bare start lasts one slot. */
+type Booked = string | [string, number];
+
+function slots(opts: { rules?: Rule[]; exceptions?: Exception[]; booked?: Booked[]; from: string; to: string; slotMinutes?: number; now?: string }) {
+  const minutes = opts.slotMinutes ?? 30;
+  const booked = (opts.booked ?? []).map((b) => (typeof b === 'string' ? [b, minutes] as const : b)).map(([s, m]) => ({ startsAt: at(s), endsAt: new Date(at(s).getTime() + m * 60_000) }));
   return freeSlots({
     rules: opts.rules ?? [],
     exceptions: opts.exceptions ?? [],
-    booked: new Set(opts.booked ?? []),
+    booked,
     from: at(opts.from),
     to: at(opts.to),
     slotMinutes: opts.slotMinutes ?? 30,
@@ -71,6 +76,32 @@ describe('freeSlots', () => {
 
   it('leaves out booked slots', () => {
     expect(starts(slots({ rules: monday, ...mondayMorning, booked: ['2026-12-07T00:30:00.000Z', '2026-12-07T01:30:00.000Z'] }))).toEqual(['2026-12-07T00:00:00.000Z', '2026-12-07T01:00:00.000Z']);
+  });
+
+  it('leaves out every slot a booking overlaps, on the grid or not (a booking made before the hours or the slot length changed)', () => {
+    // 09:15–09:45 (30 minutes, off today's grid) takes 09:00 and 09:30; 10:50–11:20 takes 10:30 and 11:00, the edge not.
+    const booked: Booked[] = [['2026-12-07T00:15:00Z', 30], ['2026-12-07T01:50:00Z', 30]];
+    expect(starts(slots({ rules: monday, ...mondayMorning, booked }))).toEqual(['2026-12-07T01:00:00.000Z']);
+    // Touching is not overlapping: a booking ending at 09:30 leaves 09:30 free.
+    expect(starts(slots({ rules: monday, ...mondayMorning, booked: [['2026-12-06T23:45:00Z', 45]] }))).toEqual(['2026-12-07T00:30:00.000Z', '2026-12-07T01:00:00.000Z', '2026-12-07T01:30:00.000Z']);
+  });
+
+  it('refuses windows of one day that overlap, naming the one that does; adjacent ones are fine', () => {
+    const rules = (...w: Array<[number, string, string]>) => availabilitySchema.safeParse({ rules: w.map(([weekday, startTime, endTime]) => ({ weekday, startTime, endTime })) });
+    const overlap = rules([MONDAY, '09:00', '12:00'], [MONDAY, '09:05', '12:00']);
+    expect(overlap.success).toBe(false);
+    expect(overlap.error!.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['rules.1', 'overlaps 09:00–12:00 on weekday 1: make them one window']]);
+    expect(rules([MONDAY, '09:00', '12:00'], [MONDAY, '12:00', '15:00'], [SUNDAY, '09:30', '11:00'], [2, '09:00', '12:00']).success).toBe(true);
+    const exceptions = availabilitySchema.safeParse({ rules: [], exceptions: [{ date: '2026-12-08', kind: 'open', startTime: '13:00', endTime: '15:00' }, { date: '2026-12-08', kind: 'open', startTime: '14:00', endTime: '16:00' }] });
+    expect(exceptions.error!.issues.map((i) => i.path.join('.'))).toEqual(['exceptions.1']);
+  });
+
+  it('lets a window end at 24:00, so the last slot before midnight is offered', () => {
+    const late: Rule[] = [{ weekday: MONDAY, startTime: '23:00', endTime: '24:00' }];
+    expect(availabilitySchema.safeParse({ rules: late }).success).toBe(true);
+    expect(availabilitySchema.safeParse({ rules: [{ weekday: MONDAY, startTime: '24:00', endTime: '24:00' }] }).success).toBe(false);
+    expect(starts(slots({ rules: late, from: '2026-12-07T14:00:00Z', to: '2026-12-07T15:00:00Z', slotMinutes: 15 }))).toEqual(['2026-12-07T14:00:00.000Z', '2026-12-07T14:15:00.000Z', '2026-12-07T14:30:00.000Z', '2026-12-07T14:45:00.000Z']);
+    expect(isOfferedSlot({ rules: late, exceptions: [], slotMinutes: 15, startsAt: at('2026-12-07T14:45:00Z') })).toBe(true);
   });
 
   it('offers nothing on a weekday without rules', () => {
@@ -246,7 +277,7 @@ describe('slot arithmetic agrees with asking the zone for every slot', () => {
       const from = new Date(Date.parse('2026-11-25T00:00:00Z') + random(10 * 24 * 60) * 60_000);
       const to = new Date(from.getTime() + random(31 * 24 * 60) * 60_000);
       const now = new Date(from.getTime() + (random(2) === 0 ? 0 : random(3 * 24 * 60) * 60_000));
-      const listed = freeSlots({ ...s, booked: new Set(), from, to, now });
+      const listed = freeSlots({ ...s, booked: [], from, to, now });
       expect(listed.map((x) => x.startsAt)).toEqual(reference({ ...s, from, to, now }));
       for (const x of listed) expect(Date.parse(x.endsAt) - Date.parse(x.startsAt)).toBe(s.slotMinutes * 60_000);
     }

@@ -53,7 +53,7 @@ describe('slot ranges and free slots', () => {
 
   it('computes slots in Japan time, minus booked, closed and begun ones', () => {
     const at = (now: string, exceptions: Parameters<typeof freeSlots>[0]['exceptions'] = [], booked: string[] = []) =>
-      freeSlots({ rules, exceptions, booked: new Set(booked), from, to, slotMinutes: 30, now: new Date(now) }).map((s) => s.startsAt);
+      freeSlots({ rules, exceptions, booked: booked.map((s) => ({ startsAt: new Date(s), endsAt: new Date(Date.parse(s) + 30 * 60_000) })), from, to, slotMinutes: 30, now: new Date(now) }).map((s) => s.startsAt);
     expect(at('2026-02-01T00:00:00Z')).toEqual(['2026-03-01T00:00:00.000Z', '2026-03-01T00:30:00.000Z']);
     expect(at('2026-03-01T00:10:00Z')).toEqual(['2026-03-01T00:30:00.000Z']);
     expect(at('2026-02-01T00:00:00Z', [], ['2026-03-01T00:00:00.000Z'])).toEqual(['2026-03-01T00:30:00.000Z']);

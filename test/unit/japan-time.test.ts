@@ -58,7 +58,7 @@ describe('Japan time', () => {
 describe('free slots in Japan time', () => {
   const rules = [{ weekday: 2, startTime: '09:00', endTime: '10:00' }]; // Tuesdays 09:00-10:00 in Japan
   it('turns wall-clock rules into UTC instants, only on the rule\'s Japanese weekday', () => {
-    const slots = freeSlots({ rules, exceptions: [], booked: new Set(['2026-12-01T00:30:00.000Z']), from: new Date('2026-11-30T00:00:00Z'), to: new Date('2026-12-03T00:00:00Z'), slotMinutes: 30, now: new Date('2026-11-01T00:00:00Z') });
+    const slots = freeSlots({ rules, exceptions: [], booked: [{ startsAt: new Date('2026-12-01T00:30:00.000Z'), endsAt: new Date('2026-12-01T01:00:00.000Z') }], from: new Date('2026-11-30T00:00:00Z'), to: new Date('2026-12-03T00:00:00Z'), slotMinutes: 30, now: new Date('2026-11-01T00:00:00Z') });
     expect(slots).toEqual([{ startsAt: '2026-12-01T00:00:00.000Z', endsAt: '2026-12-01T00:30:00.000Z' }]);
     expect(isOfferedSlot({ rules, exceptions: [], slotMinutes: 30, startsAt: new Date('2026-12-01T00:30:00Z') })).toBe(true);
     expect(isOfferedSlot({ rules, exceptions: [{ date: '2026-12-01', kind: 'closed' }], slotMinutes: 30, startsAt: new Date('2026-12-01T00:30:00Z') })).toBe(false);
@@ -68,7 +68,7 @@ describe('free slots in Japan time', () => {
 
   it('handles a window that starts on the previous UTC day (a Japanese early morning)', () => {
     const early = [{ weekday: 2, startTime: '06:00', endTime: '07:00' }];
-    const slots = freeSlots({ rules: early, exceptions: [], booked: new Set(), from: new Date('2026-11-30T00:00:00Z'), to: new Date('2026-12-02T00:00:00Z'), slotMinutes: 60, now: new Date(0) });
+    const slots = freeSlots({ rules: early, exceptions: [], booked: [], from: new Date('2026-11-30T00:00:00Z'), to: new Date('2026-12-02T00:00:00Z'), slotMinutes: 60, now: new Date(0) });
     expect(slots).toEqual([{ startsAt: '2026-11-30T21:00:00.000Z', endsAt: '2026-11-30T22:00:00.000Z' }]);
   });
 });
