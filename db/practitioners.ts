@@ -98,6 +98,12 @@ export async function bookedTimes(trx: TenantTransaction, id: string, from: Date
     .select('starts_at', 'ends_at');
 }
 
+/** Clears the account from the doctors it is linked to; answers their ids. */
+export async function unlinkAccount(trx: TenantTransaction, accountId: string): Promise<string[]> {
+  const rows: Array<{ id: string }> = await trx('practitioners').where({ account_id: accountId }).update({ account_id: null }).returning('id');
+  return rows.map((r) => r.id);
+}
+
 export async function linkAccount(trx: TenantTransaction, id: string, accountId: string | null): Promise<void> {
   await trx('practitioners').where({ id }).update({ account_id: accountId });
 }

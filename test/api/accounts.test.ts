@@ -82,6 +82,34 @@ describe('onboarding with a forced password change', () => {
     await eventually('onboarding completes', async () => (await onboardingState(user.accountId)) === 'active');
   });
 
+  it('unlinks a doctor\'s schedule from an account that loses the doctor role or is deleted, and logs it on the doctor', async () => {
+    const { token } = await clinicWithAdmin(stack);
+    const doctor = async (loginId: string) => {
+      const account = await createAccount(stack, token, loginId, ['doctor']);
+      const practitioner = await call(stack.url, 'POST', '/v1/practitioners', { token, json: { displayName: loginId, accountId: account.accountId } });
+      expect(practitioner.body.accountId).toBe(account.accountId);
+      return { accountId: account.accountId, practitionerId: practitioner.body.id as string };
+    };
+    const linkOf = async (id: string) => (await call(stack.url, 'GET', `/v1/practitioners/${id}`, { token })).body.accountId;
+    const moved = await doctor('dr.moved');
+    const left = await doctor('dr.left');
+    // Other changes keep the link.
+    expect((await call(stack.url, 'PATCH', `/v1/accounts/${moved.accountId}`, { token, json: { roles: ['doctor', 'staff'] } })).status).toBe(200);
+    expect(await linkOf(moved.practitionerId)).toBe(moved.accountId);
+    const demoted = await call(stack.url, 'PATCH', `/v1/accounts/${moved.accountId}`, { token, json: { roles: ['staff'] } });
+    expect(demoted.status).toBe(200);
+    expect((await call(stack.url, 'DELETE', `/v1/accounts/${left.accountId}`, { token })).status).toBe(204);
+    expect([await linkOf(moved.practitionerId), await linkOf(left.practitionerId)]).toEqual([null, null]);
+    const entries = await stack.database.ownerDb('audit_events').where({ action: 'practitioner.assign' }).whereIn('target_id', [moved.practitionerId, left.practitionerId]).orderBy('seq');
+    expect(entries.map((e: { targetId: string; details: Record<string, unknown> }) => [e.targetId, e.details])).toEqual([
+      [moved.practitionerId, { from: moved.accountId, to: null, reason: 'doctor_role_removed' }],
+      [left.practitionerId, { from: left.accountId, to: null, reason: 'account_deleted' }],
+    ]);
+    // Linking a non-doctor stays refused, as before.
+    const relink = await call(stack.url, 'PUT', `/v1/practitioners/${moved.practitionerId}/account`, { token, json: { accountId: moved.accountId } });
+    expect([relink.status, relink.body.code]).toEqual([400, 'not_a_doctor']);
+  });
+
   it('takes an id in upper case as the same record, spelled one way: sealed fields stay readable, one onboarding workflow, log filters find it', async () => {
     const { clinic, token } = await clinicWithAdmin(stack);
     const UP = (id: string) => id.toUpperCase();
