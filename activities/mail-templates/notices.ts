@@ -112,6 +112,10 @@ export function changeNoticeMail(d: DeliveryMail, contact: string): MailText {
       `Title: ${n.title}`,
       `Takes effect: ${at} (Japan time)`,
       ...(n.urgent ? ['This change is urgent, so it is announced with less notice than usual.'] : []),
+      '',
+      // As the operator wrote it (as incidents repeat their description): the English reader needs the change too.
+      n.body,
+      '',
       `Questions: ${contact}`,
     ].join('\n'),
   };

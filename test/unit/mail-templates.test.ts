@@ -2,6 +2,7 @@ import { accountLockedMailToAdmin, accountLockedMailToHolder } from '../../activ
 import { consultationReminderMail } from '../../activities/mail-templates/consultation-reminder';
 import { paymentReminderMail } from '../../activities/mail-templates/payment-reminder';
 import { tenantWelcomeMail } from '../../activities/mail-templates/tenant-welcome';
+import { changeNoticeMail } from '../../activities/mail-templates/notices';
 
 /** Japanese comes first, English below it; the lines in between are blank. */
 const halves = (text: string) => text.split('\n\n');
@@ -55,5 +56,22 @@ describe('lockout notices', () => {
     const [ja, en] = halves(accountLockedMailToAdmin({ ...facts, displayName: '佐藤 花子' }).text);
     expect(ja).toContain('「nurse.sato」（佐藤 花子）');
     expect(en).toContain('the account "nurse.sato" (佐藤 花子)');
+  });
+});
+
+describe('change notices', () => {
+  it('carry the change itself in both halves, Japanese first', () => {
+    const mail = changeNoticeMail(
+      {
+        id: 'd1', tenantId: 't1', address: 'info@a.example', status: 'pending', clinicName: 'さくらクリニック',
+        notice: { id: 'n1', kind: 'change', reference: 'CHG-2026-00002', title: '緊急メンテ', body: 'ログイン画面が 5 分間止まります。', severity: null, status: 'scheduled', detectedAt: null, effectiveAt: new Date('2026-12-10T01:00:00Z'), urgent: true },
+        message: { id: 'm1', seq: 1, kind: 'initial', status: null, body: null },
+      } as never,
+      'support@forclinic.example',
+    );
+    const [ja, en] = mail.text.split('----');
+    expect(ja).toContain('ログイン画面が 5 分間止まります。');
+    expect(en).toContain('ログイン画面が 5 分間止まります。');
+    expect(en).toContain('Takes effect: 2026-12-10 10:00');
   });
 });
