@@ -68,7 +68,12 @@ export async function listTenants(
  * again from the next request), measured on the database's clock; `contractChanged` says whether
  * the contract-end workflow must hear of it.
  */
-export async function updateTenant(trx: Knex.Transaction, id: string, patch: UpdateTenantInput, opts: { graceSec?: number } = {}): Promise<{ tenant: Tenant; contractChanged: boolean }> {
+export async function updateTenant(
+  trx: Knex.Transaction,
+  id: string,
+  patch: UpdateTenantInput,
+  opts: { graceSec?: number } = {},
+): Promise<{ tenant: Tenant; before: Pick<Tenant, 'status' | 'contractEndsAt'>; contractChanged: boolean }> {
   if (!isUuid(id)) throw notFound('No such clinic.');
   // Clinic writes in progress finish first, later ones wait and see the new status or end.
   await lockClinicState(trx, id);
@@ -97,7 +102,8 @@ export async function updateTenant(trx: Knex.Transaction, id: string, patch: Upd
     contractChanged = true;
   }
   const row = await TenantRow.query(trx).patchAndFetchById(id, { ...rest, ...contract, updatedAt: trx.fn.now() as never });
-  return { tenant: row.toApi(), contractChanged };
+  const { status, contractEndsAt: endBefore } = current.toApi();
+  return { tenant: row.toApi(), before: { status, contractEndsAt: endBefore }, contractChanged };
 }
 
 /** Finishes provisioning. Idempotent: activating an active clinic changes nothing. */

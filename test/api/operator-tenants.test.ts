@@ -127,6 +127,28 @@ describe('reading and changing clinics', () => {
     expect((await op('GET', `/v1/operator/tenants/${id}`)).body.name).toBe('New');
   });
 
+  it('keeps who created, suspended, resumed or set the end of a clinic in the operators\' log (it outlives the clinic\'s), and logs no change as none', async () => {
+    const slug = uniqueSlug('logged');
+    const created = await op('POST', '/v1/operator/tenants', { slug, name: 'Logged', contractEmails: [`a@${slug}.example`] });
+    await stack.resultOf(tenantProvisioningWorkflowId(created.body.id));
+    const id = created.body.id;
+    const end = new Date(Date.now() + 30 * 86_400_000).toISOString();
+    for (const patch of [{ status: 'active' }, { status: 'suspended' }, { status: 'active' }, { contractEndsAt: end }, { contractEndsAt: null }, { name: 'Renamed' }]) {
+      expect((await op('PATCH', `/v1/operator/tenants/${id}`, patch)).status).toBe(200);
+    }
+    const clinicLog = await stack.database.ownerDb('audit_events').where({ tenant_id: id }).whereLike('action', 'tenant.%').orderBy('seq');
+    expect(clinicLog.map((e: { action: string }) => e.action)).toEqual(['tenant.create', 'tenant.update', 'tenant.suspend', 'tenant.resume', 'tenant.update', 'tenant.update', 'tenant.update']);
+    const platformLog = await stack.database.ownerDb('platform_audit_events').where({ target_id: id }).whereLike('action', 'tenant.%').orderBy('seq');
+    expect(platformLog.map((e: { action: string; details: Record<string, unknown> }) => [e.action, e.details])).toEqual([
+      ['tenant.create', { slug }],
+      ['tenant.suspend', { fields: ['status'], from: 'active', to: 'suspended' }],
+      ['tenant.resume', { fields: ['status'], from: 'suspended', to: 'active' }],
+      ['tenant.update', { fields: ['contractEndsAt'], contractEndsAt: end, previousContractEndsAt: null }],
+      ['tenant.update', { fields: ['contractEndsAt'], contractEndsAt: null, previousContractEndsAt: end }],
+    ]);
+    expect(platformLog.every((e: { actorType: string }) => e.actorType === 'operator')).toBe(true);
+  });
+
   it('answers 404 for unknown and malformed ids', async () => {
     expectProblem(await op('GET', '/v1/operator/tenants/00000000-0000-4000-8000-000000000000'), 404, 'not_found');
     expectProblem(await op('GET', '/v1/operator/tenants/not-a-uuid'), 404, 'not_found');
