@@ -20,6 +20,7 @@ import {
 import { recordOperatorAction } from '../db/backups';
 import { runningExportWorkflows } from '../db/data-exports';
 import { clinicMasterKeyIds, clinicTables, countClinicRows, deleteClinicBatch } from '../db/purge';
+import { forgetClinicRateLimits } from '../db/rate-limit';
 import { purgeLoginProblems } from '../db/purge-role';
 import { withTenant } from '../db/tenant-scope';
 import { findTenant } from '../db/tenants';
@@ -310,7 +311,10 @@ export function createContractEndActivities(deps: {
      */
     async purgeClinicRows(args: { tenantId: string }): Promise<{ rows: number }> {
       const { beat } = checkpoint<{ table: string; rows: number }>();
-      return { rows: await deleteAllRows(args.tenantId, (table, rows) => beat({ table, rows })) };
+      const rows = await deleteAllRows(args.tenantId, (table, rows) => beat({ table, rows }));
+      // Not the clinic's table (counters of attempts across clinics), but keyed by its id.
+      await forgetClinicRateLimits(deps.db, args.tenantId);
+      return { rows };
     },
 
     /** Deletes every stored object under the clinic's prefix (files; exports land there too). */

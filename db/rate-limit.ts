@@ -86,6 +86,15 @@ export async function refundRateLimits(db: Db, keys: string[], taken: Date): Pro
   await db('rate_limits').whereIn('key', keys).where({ window_start: taken }).where('count', '>', 0).decrement('count', 1);
 }
 
+/**
+ * Forgets the counters about one clinic (its logins, its login IDs' HMACs, its incident reports):
+ * a purged clinic leaves nothing keyed by its id behind. Every such key names the clinic as one
+ * `:`-separated segment (`login:clinic:<id>`, `login:id:<id>:<hmac>`, …).
+ */
+export async function forgetClinicRateLimits(db: Db, tenantId: string): Promise<number> {
+  return db('rate_limits').whereLike('key', `%:${tenantId}`).orWhereLike('key', `%:${tenantId}:%`).delete();
+}
+
 export async function pruneRateLimits(db: Db, olderThanSeconds: number): Promise<number> {
   return db('rate_limits').where('window_start', '<', new Date(Date.now() - olderThanSeconds * 1000)).delete();
 }

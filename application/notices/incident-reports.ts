@@ -23,7 +23,8 @@ export async function reportIncident(
 ): Promise<{ id: string; reference: string; workflowId: string }> {
   const { windowSeconds, perAccount, perClinic } = INCIDENT_REPORT_LIMITS;
   const throttles = [
-    { key: `incident_report:account:${actor.accountId}`, limit: perAccount },
+    // The clinic's id in both keys, so its purge forgets them (forgetClinicRateLimits).
+    { key: `incident_report:account:${actor.tenantId}:${actor.accountId}`, limit: perAccount },
     { key: `incident_report:clinic:${actor.tenantId}`, limit: perClinic },
   ];
   const keys = throttles.map((t) => t.key);

@@ -128,6 +128,11 @@ describe('contract end', () => {
     expect(waiting.body).toMatchObject({ contractState: 'read_only', contractEndsAt: endsAt.toISOString(), live: { next: { kind: 'legal_hold' }, legalHold: true } });
     expect(waiting.body.legalHold.reason).toContain('litigation hold');
 
+    // A failed sign-in leaves counters keyed by the clinic's id (not a clinic table: the purge forgets them apart).
+    expect((await call(stack.url, 'POST', '/v1/auth/login', { json: { tenant: c.clinic.slug, loginId: 'admin', password: 'not-the-password' } })).status).toBe(401);
+    const counters = () => stack.database.ownerDb('rate_limits').whereLike('key', `%${tenantId}%`).pluck('key');
+    expect((await counters()).length).toBeGreaterThan(0);
+
     // What exists now is what the certificate must list; and an old backup's view of the keys.
     const before = await rowsPerTable(tenantId);
     expect(before.patients).toBe(1);
@@ -170,6 +175,7 @@ describe('contract end', () => {
     const after = await rowsPerTable(tenantId);
     expect(Object.values(after).every((n) => n === 0)).toBe(true);
     expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
+    expect(await counters()).toEqual([]);
     expect(await objectsOf(tenantId)).toEqual([]);
     // Nor an empty folder named after the clinic in the folder store.
     await expect(stat(path.join(stack.config.STORAGE_DIR, 'tenants', tenantId))).rejects.toMatchObject({ code: 'ENOENT' });
