@@ -411,13 +411,6 @@ const schema = z
     if (c.OPERATOR_SESSION_MAX_SECONDS < c.OPERATOR_SESSION_IDLE_SECONDS) {
       ctx.addIssue({ code: 'custom', path: ['OPERATOR_SESSION_MAX_SECONDS'], message: `must be at least OPERATOR_SESSION_IDLE_SECONDS (${c.OPERATOR_SESSION_IDLE_SECONDS})` });
     }
-    if (breakGlassEnabled(c) && !c.OPERATOR_TOKEN) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['OPERATOR_TOKEN'],
-        message: c.OPERATOR_BREAK_GLASS === 'enabled' ? 'is required when OPERATOR_BREAK_GLASS=enabled' : 'is required outside production unless OPERATOR_BREAK_GLASS=disabled (the break-glass token; `openssl rand -hex 32`)',
-      });
-    }
     if (c.NODE_ENV === 'production' && breakGlassEnabled(c) && !c.SECURITY_EMAILS.length) {
       // A break-glass credential nobody hears about is a back door.
       ctx.addIssue({ code: 'custom', path: ['SECURITY_EMAILS'], message: 'is required when OPERATOR_BREAK_GLASS=enabled in production (every break-glass use is mailed there)' });
@@ -444,6 +437,21 @@ export function breakGlassEnabled(c: { NODE_ENV: string; OPERATOR_BREAK_GLASS?: 
 
 export type Config = z.infer<typeof schema>;
 
+/**
+ * What only the API checks: the break-glass token is a credential of every operator role, used
+ * by the operator listener alone. The worker serves no requests, so it neither needs nor keeps
+ * it (loadConfig for the worker drops it).
+ */
+const apiSchema = schema.superRefine((c, ctx) => {
+  if (breakGlassEnabled(c) && !c.OPERATOR_TOKEN) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['OPERATOR_TOKEN'],
+      message: c.OPERATOR_BREAK_GLASS === 'enabled' ? 'is required when OPERATOR_BREAK_GLASS=enabled' : 'is required outside production unless OPERATOR_BREAK_GLASS=disabled (the break-glass token; `openssl rand -hex 32`)',
+    });
+  }
+});
+
 /** Every variable the product reads (docs and deployment checks use this list). */
 export const CONFIG_KEYS = Object.keys(schema.shape) as Array<keyof Config>;
 
@@ -468,10 +476,11 @@ export function workerConfigProblems(c: Config): string[] {
     : [];
 }
 
-/** The configuration of the API and the worker. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const cleaned = withoutEmpty(env);
-  const parsed = schema.safeParse(cleaned);
+/** The configuration of the API (the default) or the worker (without the break-glass token). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, forProcess: 'api' | 'worker' = 'api'): Config {
+  const { OPERATOR_TOKEN: token, ...rest } = withoutEmpty(env);
+  const cleaned = forProcess === 'worker' ? rest : { ...rest, OPERATOR_TOKEN: token };
+  const parsed = (forProcess === 'worker' ? schema : apiSchema).safeParse(cleaned);
   // The owner's credential in the application's environment would put it one exploit away.
   const owner = cleaned.MIGRATION_DATABASE_URL
     ? ['MIGRATION_DATABASE_URL: must not be given to the API or the worker: it is the owner\'s credential, for migrations only (npm run migrate)']

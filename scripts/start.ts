@@ -165,13 +165,17 @@ async function main() {
     LOGIN_ID_HMAC_KEY: env.LOGIN_ID_HMAC_KEY || randomBytes(32).toString('hex'),
     ...(services.sesEndpoint ? { SES_ENDPOINT: services.sesEndpoint } : {}),
   };
+  // Two processes cannot serve metrics on one port: the worker takes the next one.
+  const { OPERATOR_TOKEN: _apiOnly, ...workerChildEnv } = childEnv;
+  const workerEnv = env.METRICS_PORT && env.METRICS_PORT !== '0' ? { ...workerChildEnv, METRICS_PORT: String(Number(env.METRICS_PORT) + 1) } : workerChildEnv;
   // Supervision (lib/supervisor.ts): a crashed API or worker is restarted with backoff, as a
   // service manager would; only repeated fast crashes (a broken build or configuration) stop the stack.
   const startApp = (name: 'api' | 'worker', entry: string) =>
     startProcess(name, process.execPath, [...(name === 'worker' ? WORKER_NODE_FLAGS : []), '--import', 'tsx', path.join(root, entry)], {
       cwd: root,
       // Two processes cannot serve metrics on one port: the worker takes the next one.
-      env: name === 'worker' && env.METRICS_PORT && env.METRICS_PORT !== '0' ? { ...childEnv, METRICS_PORT: String(Number(env.METRICS_PORT) + 1) } : childEnv,
+      // The break-glass token goes to the API only: the worker serves no operator requests.
+      env: name === 'worker' ? workerEnv : childEnv,
       // An IPC channel lets the child notice if this launcher dies without cleaning up.
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       logFile: env.START_QUIET ? path.join(dataDir, 'logs', `${name}.log`) : undefined,

@@ -23,7 +23,10 @@ import { createObjectStore } from '../lib/storage';
 
 /** Worker process entry point: `npm run start:worker`. */
 async function main() {
-  const config = loadConfig();
+  // The break-glass token is the operator listener's alone: not read, and not handed on to the
+  // processes this one forks (backups, exports).
+  const config = loadConfig(process.env, 'worker');
+  delete process.env.OPERATOR_TOKEN;
   const workerProblems = workerConfigProblems(config);
   if (workerProblems.length) throw new ConfigError(workerProblems);
   const log = createLogger({ name: 'worker', level: config.LOG_LEVEL });

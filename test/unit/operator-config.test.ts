@@ -23,6 +23,15 @@ describe('break-glass (OPERATOR_TOKEN)', () => {
     expect(breakGlassEnabled(loadConfig({ ...enabled, OPERATOR_TOKEN: 'a'.repeat(32), SECURITY_EMAILS: 'sec@forclinic.example' }))).toBe(true);
     expect(() => loadConfig({ ...base, OPERATOR_BREAK_GLASS: 'sometimes' })).toThrow(/OPERATOR_BREAK_GLASS/);
   });
+
+  it('is the API\'s alone: the worker neither needs the token nor keeps one it is given', () => {
+    const enabled = { ...production, OPERATOR_BREAK_GLASS: 'enabled', SECURITY_EMAILS: 'sec@forclinic.example' };
+    expect(loadConfig(enabled, 'worker').OPERATOR_TOKEN).toBeUndefined();
+    expect(loadConfig(base, 'worker').OPERATOR_TOKEN).toBeUndefined();
+    expect(loadConfig({ ...base, OPERATOR_TOKEN: 'a'.repeat(32) }, 'worker').OPERATOR_TOKEN).toBeUndefined();
+    // Everything else is checked for the worker as for the API.
+    expect(() => loadConfig({ ...base, OPERATOR_BREAK_GLASS: 'sometimes' }, 'worker')).toThrow(/OPERATOR_BREAK_GLASS/);
+  });
 });
 
 describe('operator sessions and passkeys', () => {
