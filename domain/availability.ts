@@ -42,46 +42,11 @@ const exceptionSchema = z
   .strictObject({ date: scheduleDate, kind: z.enum(['closed', 'open']), startTime: time.nullable().optional(), endTime: endTime.nullable().optional() })
   .refine((e) => (e.kind === 'closed' ? !e.startTime && !e.endTime : Boolean(e.startTime && e.endTime && e.endTime > e.startTime)), 'a closed day has no times; an open one needs startTime < endTime');
 
-/**
- * Windows of one day must not overlap: each window lays its own grid of slots from its start, so
- * 09:00–12:00 beside 09:05–12:00 offered 09:00 and 09:05 in 15-minute slots, two overlapping
- * appointments with one doctor. Adjacent windows (09:00–12:00, 12:00–15:00) are fine.
- */
-function refuseOverlaps<T extends { startTime?: string | null; endTime?: string | null }>(dayOf: (w: T) => string | number | undefined, what: (w: T) => string) {
-  return (windows: T[], ctx: z.RefinementCtx) => {
-    const byDay = new Map<string | number, Array<{ w: T; i: number }>>();
-    windows.forEach((w, i) => {
-      const day = dayOf(w);
-      if (day === undefined || !w.startTime || !w.endTime) return;
-      byDay.set(day, [...(byDay.get(day) ?? []), { w, i }]);
-    });
-    for (const list of byDay.values()) {
-      list.sort((a, b) => (a.w.startTime! < b.w.startTime! ? -1 : 1));
-      for (let k = 1; k < list.length; k += 1) {
-        const [before, after] = [list[k - 1]!, list[k]!];
-        if (after.w.startTime! < before.w.endTime!) {
-          ctx.addIssue({ code: 'custom', path: [after.i], message: `overlaps ${before.w.startTime}–${before.w.endTime} on ${what(after.w)}: make them one window` });
-        }
-      }
-    }
-  };
-}
-
-/** Weekly rules: at most 100, none overlapping another of its weekday. */
-export const rulesSchema = z
-  .array(ruleSchema)
-  .max(100)
-  .superRefine(refuseOverlaps((r) => r.weekday, (r) => `weekday ${r.weekday}`));
+/** Weekly rules: at most 100. Windows of one day that overlap are merged (windowsOn). */
+export const rulesSchema = z.array(ruleSchema).max(100);
 
 /** What PUT /v1/practitioners/:id/availability replaces: all weekly rules and all dated exceptions. */
-export const availabilitySchema = z.strictObject({
-  rules: rulesSchema,
-  exceptions: z
-    .array(exceptionSchema)
-    .max(400)
-    .superRefine(refuseOverlaps((e) => (e.kind === 'open' ? e.date : undefined), (e) => e.date))
-    .default([]),
-});
+export const availabilitySchema = z.strictObject({ rules: rulesSchema, exceptions: z.array(exceptionSchema).max(400).default([]) });
 export type Availability = z.output<typeof availabilitySchema>;
 
 const DAY_MS = 86_400_000;
@@ -135,15 +100,30 @@ export function freeSlots(opts: {
   return out;
 }
 
-/** The opening windows of a Japanese calendar day: none if it is closed, else its weekday's rules and its open exceptions. */
+/**
+ * The opening windows of a Japanese calendar day: none if it is closed, else its weekday's rules
+ * and its open exceptions, with those that overlap merged into one. Each window lays its grid of
+ * slots from its start, so 09:00–12:00 beside 09:05–12:00 (or an open hour across the weekly ones)
+ * offered 09:00 and 09:05: two slots of which only one can be booked. Merged, they are one window
+ * and one grid. Windows that only touch (09:00–12:00, 12:00–15:00) stay apart: the afternoon's
+ * grid starts at 12:00 as its hours say.
+ */
 function windowsOn(date: string, rules: Rule[], exceptions: Exception[]): { startTime: string; endTime: string }[] {
   const dayExceptions = exceptions.filter((e) => e.date === date);
   if (dayExceptions.some((e) => e.kind === 'closed')) return [];
   const weekday = weekdayOf(date);
-  return [
+  const windows = [
     ...rules.filter((r) => r.weekday === weekday),
     ...dayExceptions.filter((e) => e.kind === 'open').map((e) => ({ startTime: e.startTime!, endTime: e.endTime! })),
   ];
+  if (windows.length < 2) return windows;
+  const merged: { startTime: string; endTime: string }[] = [];
+  for (const w of [...windows].sort((a, b) => (a.startTime < b.startTime ? -1 : a.startTime > b.startTime ? 1 : 0))) {
+    const last = merged[merged.length - 1];
+    if (last && w.startTime < last.endTime) last.endTime = w.endTime > last.endTime ? w.endTime : last.endTime;
+    else merged.push({ startTime: w.startTime, endTime: w.endTime });
+  }
+  return merged;
 }
 
 /**

@@ -2,7 +2,7 @@ import { jwtVerify } from 'jose';
 import { japanDateOf } from '../../domain/japan-time';
 import { fetchLocalEmails } from '../../lib/local-ses';
 import { call } from '../harness/http';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createConsultationActivities } from '../../activities/consultations';
 import { recordHistory } from '../harness/history';
 import { japanDateOf as jstDate } from '../../domain/japan-time';
@@ -179,7 +179,7 @@ describe('the consultation lifecycle through the API', () => {
     else expect([moved.status, moved.body.code, wf.startsAt]).toEqual([409, 'invalid_transition', slot('10:00')]);
   });
 
-  it('never gives one doctor two overlapping consultations: not off today\'s grid after the hours moved, not by reschedule, not in a race of two grids', async () => {
+  it('never gives one doctor two overlapping consultations: not off today\'s grid after the hours moved, not by reschedule, not while another is being made', async () => {
     const c = await bookingClinic(stack);
     const week = (startTime: string, endTime: string) => [0, 1, 2, 3, 4, 5, 6].map((weekday) => ({ weekday, startTime, endTime }));
     const doctor = await call(stack.url, 'POST', '/v1/practitioners', { token: c.adminToken, json: { displayName: '高橋 医師', slotMinutes: 30, rules: week('09:00', '12:00') } });
@@ -199,15 +199,29 @@ describe('the consultation lifecycle through the API', () => {
     expect([overlapping.status, overlapping.body.code]).toEqual([409, 'slot_taken']);
     expect((await post(c.staffToken, eleven.body.id, 'reschedule', { startsAt: slot('09:45') })).status).toBe(200);
 
-    // An open hour on that date lays a second grid (10:30, 11:00) across the weekly one (10:45, 11:15):
-    // bookings of 10:45 and 11:00 racing each other, one wins.
-    const twoGrids = await call(stack.url, 'PUT', `/v1/practitioners/${doctor.body.id}/availability`, {
-      token: c.adminToken,
-      json: { rules: week('09:15', '12:15'), exceptions: [{ date: day, kind: 'open', startTime: '10:30', endTime: '11:30' }] },
-    });
-    expect(twoGrids.status).toBe(200);
-    const race = await Promise.all(Array.from({ length: 12 }, (_, i) => book(stack, c.staffToken, at(i % 2 === 0 ? '10:45' : '11:00'))));
-    expect(race.map((r) => r.status).sort()).toEqual([201, ...Array(11).fill(409)]);
+    // A booking on another grid still being made (10:50–11:20, its transaction holding the doctor's
+    // lock): a booking of 11:15 waits for it, then sees it. Without the lock both would commit.
+    const desk = (await call(stack.url, 'GET', '/v1/me', { token: c.staffToken })).body.accountId;
+    const owner = stack.database.ownerDb;
+    const held = await owner.transaction();
+    let waiting: ReturnType<typeof book> | undefined;
+    try {
+      await held.raw(`select pg_advisory_xact_lock(hashtext('practitioner_slots'), hashtext(?::text))`, [doctor.body.id]);
+      const elsewhere = { starts_at: new Date(Date.parse(slot('10:50'))), ends_at: new Date(Date.parse(slot('11:20'))) };
+      await held('consultations').insert({
+        id: randomUUID(), tenant_id: c.clinic.id, patient_id: c.patientId, practitioner_id: doctor.body.id, ...elsewhere, booked_starts_at: elsewhere.starts_at,
+        mode: 'in_person', status: 'reserved', workflow_id: 'consultation/held-elsewhere', idempotency_key: idempotencyKey(), created_by: desk,
+      });
+      waiting = book(stack, c.staffToken, at('11:15'));
+      const waits = `select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted and database = (select oid from pg_database where datname = current_database())`;
+      await eventually('the booking waits for the doctor\'s lock', async () => (await owner.raw(waits)).rows[0].n > 0);
+      await held.commit();
+    } finally {
+      // A failed step must not leave the lock held (the stack could not stop).
+      if (!held.isCompleted()) await held.rollback();
+    }
+    const late = await waiting!;
+    expect([late.status, late.body.code]).toEqual([409, 'slot_taken']);
     const live = await stack.database.ownerDb('consultations').where({ practitioner_id: doctor.body.id }).whereNotIn('status', ['cancelled', 'no_show']).orderBy('starts_at');
     for (let i = 1; i < live.length; i += 1) expect(live[i].startsAt.getTime()).toBeGreaterThanOrEqual(live[i - 1].endsAt.getTime());
   });

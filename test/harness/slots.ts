@@ -1,4 +1,4 @@
-import { isOfferedSlot, type Rule } from '../../domain/availability';
+import type { Rule } from '../../domain/availability';
 import { japanDateOf as jstDate } from '../../domain/japan-time';
 
 /**
@@ -34,29 +34,24 @@ export function leadTime(days: number, time: string): { minMs: number; maxMs: nu
 }
 
 /**
- * A doctor open around the clock for walk-ins: two 5-minute grids four minutes apart, so some slot
- * is running at every moment except 23:59–24:00 Japan time (the API's day ends at 23:59).
+ * A doctor open around the clock for walk-ins: 5-minute slots from midnight to midnight, so a slot
+ * is running at every moment. (Overlapping windows are merged into one grid, so two grids offset
+ * from each other cannot be had.)
  */
-export const WALK_IN_RULES: Rule[] = WEEK.flatMap((weekday) => [
-  { weekday, startTime: '00:00', endTime: '23:59' },
-  { weekday, startTime: '00:04', endTime: '23:59' },
-]);
+export const WALK_IN_RULES: Rule[] = WEEK.map((weekday) => ({ weekday, startTime: '00:00', endTime: '24:00' }));
 
 /** A running slot is only picked with this much time left, so it has not ended by the time the booking arrives. */
 export const WALK_IN_MARGIN_MS = 30_000;
 
 /**
- * The WALK_IN_RULES slot running at `now` with the most time left, at least WALK_IN_MARGIN_MS (a
- * walk-in: bookable though it has begun). In the last 90 seconds of the Japanese day, when no slot
- * has that long left, the slot starting at midnight Japan time instead.
+ * The WALK_IN_RULES slot running at `now` if it has at least WALK_IN_MARGIN_MS left (a walk-in:
+ * bookable though it has begun); in the last WALK_IN_MARGIN_MS of a slot, the next one, which
+ * starts within that time.
  */
 export function runningSlot(now: Date = new Date()): string {
-  const minute = Math.floor(now.getTime() / 60_000) * 60_000;
-  // Latest start first: the running slot with the most time left.
-  for (let back = 0; back < SLOT_MINUTES; back += 1) {
-    const startsAt = new Date(minute - back * 60_000);
-    if (startsAt.getTime() + SLOT_MINUTES * 60_000 - now.getTime() < WALK_IN_MARGIN_MS) break;
-    if (isOfferedSlot({ rules: WALK_IN_RULES, exceptions: [], slotMinutes: SLOT_MINUTES, startsAt })) return startsAt.toISOString();
-  }
-  return slotOn(1, '00:00', now);
+  const slotMs = SLOT_MINUTES * 60_000;
+  // Slots of WALK_IN_RULES start on the 5-minute grid of the (whole-hour offset) Japanese day.
+  const running = Math.floor(now.getTime() / slotMs) * slotMs;
+  const startsAt = running + slotMs - now.getTime() >= WALK_IN_MARGIN_MS ? running : running + slotMs;
+  return new Date(startsAt).toISOString();
 }

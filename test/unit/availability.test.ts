@@ -86,14 +86,17 @@ describe('freeSlots', () => {
     expect(starts(slots({ rules: monday, ...mondayMorning, booked: [['2026-12-06T23:45:00Z', 45]] }))).toEqual(['2026-12-07T00:30:00.000Z', '2026-12-07T01:00:00.000Z', '2026-12-07T01:30:00.000Z']);
   });
 
-  it('refuses windows of one day that overlap, naming the one that does; adjacent ones are fine', () => {
-    const rules = (...w: Array<[number, string, string]>) => availabilitySchema.safeParse({ rules: w.map(([weekday, startTime, endTime]) => ({ weekday, startTime, endTime })) });
-    const overlap = rules([MONDAY, '09:00', '12:00'], [MONDAY, '09:05', '12:00']);
-    expect(overlap.success).toBe(false);
-    expect(overlap.error!.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['rules.1', 'overlaps 09:00–12:00 on weekday 1: make them one window']]);
-    expect(rules([MONDAY, '09:00', '12:00'], [MONDAY, '12:00', '15:00'], [SUNDAY, '09:30', '11:00'], [2, '09:00', '12:00']).success).toBe(true);
-    const exceptions = availabilitySchema.safeParse({ rules: [], exceptions: [{ date: '2026-12-08', kind: 'open', startTime: '13:00', endTime: '15:00' }, { date: '2026-12-08', kind: 'open', startTime: '14:00', endTime: '16:00' }] });
-    expect(exceptions.error!.issues.map((i) => i.path.join('.'))).toEqual(['exceptions.1']);
+  it('merges windows of one day that overlap into one grid (never 09:00 beside 09:05); touching ones keep their own', () => {
+    const monday9to10 = { from: '2026-12-07T00:00:00Z', to: '2026-12-07T01:00:00Z', slotMinutes: 15 };
+    const overlapping: Rule[] = [{ weekday: MONDAY, startTime: '09:00', endTime: '09:40' }, { weekday: MONDAY, startTime: '09:05', endTime: '10:00' }];
+    expect(starts(slots({ rules: overlapping, ...monday9to10 }))).toEqual(['2026-12-07T00:00:00.000Z', '2026-12-07T00:15:00.000Z', '2026-12-07T00:30:00.000Z', '2026-12-07T00:45:00.000Z']);
+    // An open hour across the weekly ones joins them the same way.
+    const openHour: Exception[] = [{ date: '2026-12-07', kind: 'open', startTime: '09:20', endTime: '10:00' }];
+    expect(starts(slots({ rules: [{ weekday: MONDAY, startTime: '09:00', endTime: '09:30' }], exceptions: openHour, ...monday9to10 }))).toEqual(['2026-12-07T00:00:00.000Z', '2026-12-07T00:15:00.000Z', '2026-12-07T00:30:00.000Z', '2026-12-07T00:45:00.000Z']);
+    expect(isOfferedSlot({ rules: overlapping, exceptions: [], slotMinutes: 15, startsAt: at('2026-12-07T00:05:00Z') })).toBe(false);
+    // 09:00–09:40 and 09:40–10:00 touch: the second grid starts at 09:40.
+    const touching: Rule[] = [{ weekday: MONDAY, startTime: '09:00', endTime: '09:40' }, { weekday: MONDAY, startTime: '09:40', endTime: '10:00' }];
+    expect(starts(slots({ rules: touching, ...monday9to10 }))).toEqual(['2026-12-07T00:00:00.000Z', '2026-12-07T00:15:00.000Z', '2026-12-07T00:40:00.000Z']);
   });
 
   it('lets a window end at 24:00, so the last slot before midnight is offered', () => {
@@ -222,11 +225,19 @@ describe('slot arithmetic agrees with asking the zone for every slot', () => {
     for (let d = jstDate(o.from); d <= jstDate(o.to); d = addDays(d, 1)) {
       const day = o.exceptions.filter((e) => e.date === d);
       if (day.some((e) => e.kind === 'closed')) continue;
-      const windows = [...o.rules.filter((r) => r.weekday === weekdayOf(d)), ...day.filter((e) => e.kind === 'open').map((e) => ({ startTime: e.startTime!, endTime: e.endTime! }))];
-      for (const w of windows) {
-        const [sh, sm] = w.startTime.split(':').map(Number);
-        const [eh, em] = w.endTime.split(':').map(Number);
-        for (let m = sh! * 60 + sm!; m + o.slotMinutes <= eh! * 60 + em!; m += o.slotMinutes) {
+      const toMinutes = (t: string) => Number(t.slice(0, 2)) * 60 + Number(t.slice(3, 5));
+      const windows = [...o.rules.filter((r) => r.weekday === weekdayOf(d)), ...day.filter((e) => e.kind === 'open').map((e) => ({ startTime: e.startTime!, endTime: e.endTime! }))]
+        .map((w) => [toMinutes(w.startTime), toMinutes(w.endTime)] as [number, number])
+        .sort((a, b) => a[0] - b[0]);
+      // Overlapping windows are one window (touching ones are not).
+      const merged: Array<[number, number]> = [];
+      for (const [s, e] of windows) {
+        const last = merged[merged.length - 1];
+        if (last && s < last[1]) last[1] = Math.max(last[1], e);
+        else merged.push([s, e]);
+      }
+      for (const [first, last] of merged) {
+        for (let m = first; m + o.slotMinutes <= last; m += o.slotMinutes) {
           const start = japanInstant(d, m).getTime();
           if (start >= o.from.getTime() && start + o.slotMinutes * 60_000 <= o.to.getTime() && start >= o.now.getTime()) out.add(new Date(start).toISOString());
         }
