@@ -60,6 +60,8 @@ export interface ContractPlan {
   leadTimesSec: number[];
   graceSec: number;
   holdReleaseNoticeSec: number;
+  /** The stored plan's number (tenants.contract_plan); absent from results recorded before it existed. */
+  plan?: number;
 }
 
 /** The object-key prefix every stored file of a clinic lives under (application/processes/upload-file.ts). */
@@ -114,7 +116,7 @@ export function createContractEndActivities(deps: {
       const c = await loadContract(deps.db, args.tenantId);
       if (!c) return null;
       const { leadTimesSec, graceSec, holdReleaseNoticeSec = 0 } = services();
-      return { endsAtMs: c.endsAtMs, state: c.state, legalHold: c.legalHold, holdLiftedAtMs: c.holdLiftedAtMs, leadTimesSec, graceSec, holdReleaseNoticeSec };
+      return { endsAtMs: c.endsAtMs, state: c.state, legalHold: c.legalHold, holdLiftedAtMs: c.holdLiftedAtMs, leadTimesSec, graceSec, holdReleaseNoticeSec, plan: c.plan };
     },
 
     /**
@@ -135,9 +137,16 @@ export function createContractEndActivities(deps: {
       purgeAtMs?: number;
       /** Answer -1 (not 0) for an announcement or reminder skipped because its end no longer stands (runs that know to re-plan). */
       reportNotStanding?: boolean;
+      /** For `hold_lifted`: the lifting told. Not sent (-1) if a hold stands again, or was lifted again since. */
+      liftedAtMs?: number;
     }): Promise<number> {
       const tenant = await findTenant(deps.db, args.tenantId);
       if (!tenant || tenant.contractState === 'purging' || tenant.contractState === 'purged') return 0;
+      if (args.kind === 'hold_lifted' && args.liftedAtMs !== undefined) {
+        const c = await loadContract(deps.db, args.tenantId);
+        // A date that no longer holds is worse than no mail: the run hears of the new hold or lifting.
+        if (!c || c.legalHold || c.holdLiftedAtMs !== args.liftedAtMs) return -1;
+      }
       // An announcement or reminder of an end that no longer stands (changed since the run last
       // read it; its signal is on the way) is not sent: the run re-plans and says what changed.
       if ((args.kind === 'announce' || args.kind === 'reminder') && (tenant.contractEndsAt === null ? null : Date.parse(tenant.contractEndsAt)) !== args.endsAtMs) return args.reportNotStanding ? -1 : 0;

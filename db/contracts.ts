@@ -18,6 +18,8 @@ export interface Contract {
   legalHold: boolean;
   /** When the last legal hold was lifted (the purge then waits a notice period from it). */
   holdLiftedAtMs: number | null;
+  /** How many times the end was set, moved or removed (its mails are keyed by it). */
+  plan: number;
 }
 
 export async function loadContract(db: Db, tenantId: string): Promise<Contract | undefined> {
@@ -29,6 +31,7 @@ export async function loadContract(db: Db, tenantId: string): Promise<Contract |
     state: row.contractState,
     legalHold: row.legalHoldReason !== null,
     holdLiftedAtMs: row.legalHoldLiftedAt?.getTime() ?? null,
+    plan: row.contractPlan,
   };
 }
 

@@ -99,6 +99,8 @@ export async function updateTenant(
     }
     contract.contractEndsAt = contractEndsAt;
     contract.contractState = stateForEnd(contractEndsAt?.getTime() ?? null, now);
+    // The row is locked (FOR NO KEY UPDATE above): no other change counts in between.
+    contract.contractPlan = current.contractPlan + 1;
     contractChanged = true;
   }
   const row = await TenantRow.query(trx).patchAndFetchById(id, { ...rest, ...contract, updatedAt: trx.fn.now() as never });

@@ -51,15 +51,20 @@ export async function contractEndWorkflow(input: ContractEndInput): Promise<Cont
   const result = (outcome: ContractEndResult['outcome'], certificateSha256?: string): ContractEndResult => ({ tenantId, outcome, noticesSent: progress.noticesSent, certificateSha256 });
 
   /** The end the steps done so far were for; a different stored end re-plans. */
-  let planned: { endsAtMs: number; plannedAtMs: number; steps: ContractStep[] } | undefined;
+  let planned: { endsAtMs: number; plannedAtMs: number; steps: ContractStep[]; generation: string } | undefined;
   const done = new Set<string>();
   /**
-   * Which plan a mail belongs to (this run, and how many plans it has made): mails are sent once
-   * per plan and step, so an end set back to a date told before (X → Y → X, or X removed and set
-   * again) is told again rather than taken for a retry of the first mail.
+   * Which plan a mail belongs to: mails are sent once per plan and step, so an end set back to a
+   * date told before (X → Y → X, or X removed and set again) is told again rather than taken for
+   * a retry of the first mail. The plan is the stored one (tenants.contract_plan, counted up by
+   * every change of the end), so a run started again for the same plan (one terminated, then
+   * woken by the next change) finds its mails sent; runs begun before it existed number their
+   * plans themselves, per run, and announced the same end again after a restart.
    */
+  const storedPlans = patched('contract-plan-stored');
   let plans = 0;
-  const generation = () => `${workflowInfo().runId}.${plans}`;
+  const generationOf = (stored: number | undefined) => (storedPlans && stored !== undefined ? `plan-${stored}` : `${workflowInfo().runId}.${plans}`);
+  const generation = () => planned?.generation ?? generationOf(undefined);
   /**
    * Lifting a legal hold does not delete at once: the purge waits until the notice period after
    * the lifting has passed, and the clinic is told the date. Decided once per run: runs begun
@@ -121,8 +126,8 @@ export async function contractEndWorkflow(input: ContractEndInput): Promise<Cont
           }
           return result(cancelled ? 'cancelled' : 'no_end');
         }
-        planned = { endsAtMs: c.endsAtMs, plannedAtMs: Date.now(), steps: contractSteps(c.endsAtMs, c.leadTimesSec, c.graceSec, Date.now()) };
         plans += 1;
+        planned = { endsAtMs: c.endsAtMs, plannedAtMs: Date.now(), steps: contractSteps(c.endsAtMs, c.leadTimesSec, c.graceSec, Date.now()), generation: generationOf(c.plan) };
         progress.endsAt = new Date(c.endsAtMs).toISOString();
         // The "changed" mail already announced the new date.
         if (wasTold) done.add('announce');
@@ -132,8 +137,14 @@ export async function contractEndWorkflow(input: ContractEndInput): Promise<Cont
     const purgeNotBefore = (endsAtMs: number) => Math.max(endsAtMs + c.graceSec * 1000, liftedAtMs === null ? 0 : liftedAtMs + (c.holdReleaseNoticeSec ?? 0) * 1000);
     // A hold lifted while this end stands (not one lifted before it was planned): say when the data goes.
     if (holdReleaseNotice && planned && c.state !== 'purging' && !c.legalHold && liftedAtMs !== null && liftedAtMs > planned.plannedAtMs && liftedAtMs !== toldLiftMs) {
+      // Once the lifting has stood as long as a changed end must: a hold lifted and placed again
+      // (or the end changed) within it is not told as a date that no longer holds, and a flapping
+      // hold is not a mail per flap. The activity checks again as it sends. (Runs begun before
+      // mailed each lifting at once.)
+      const settles = patched('hold-lift-settles');
+      if (settles && (await condition(() => wakeups !== seen, CHANGE_SETTLE_MS))) continue;
       toldLiftMs = liftedAtMs;
-      progress.noticesSent += await acts.mailContractNotice({
+      const sent = await acts.mailContractNotice({
         tenantId,
         kind: 'hold_lifted',
         // Keyed by the lifting itself: a later run (a restart) does not tell the same lifting twice.
@@ -141,7 +152,11 @@ export async function contractEndWorkflow(input: ContractEndInput): Promise<Cont
         endsAtMs: planned.endsAtMs,
         graceSec: c.graceSec,
         purgeAtMs: purgeNotBefore(planned.endsAtMs),
+        ...(settles ? { liftedAtMs } : {}),
       });
+      // Not sent (-1): a hold stands again or was lifted again; the change's signal is on its way.
+      if (sent < 0) continue;
+      progress.noticesSent += sent;
     }
     const plan = planned;
     if (!plan && c.state !== 'purging') {

@@ -17,6 +17,8 @@ export class TenantRow extends Model {
   legalHoldReason!: string | null;
   legalHoldAt!: Date | null;
   legalHoldLiftedAt!: Date | null;
+  /** Counts the changes of the contract end: the contract-end workflow keys its mails by it. */
+  contractPlan!: number;
   createdAt!: Date;
   updatedAt!: Date;
 

@@ -346,6 +346,55 @@ describe('contract end', () => {
     await recordHistory(handle(clinic.id), 'contract-end-reminder-skipped-then-sent');
   });
 
+  it('a run started again for the same end (the last one terminated) does not announce it a second time', async () => {
+    const { clinic } = await clinicWithAdmin(stack, 'restart');
+    const contract = `contract@${clinic.slug}.example`;
+    const announcements = async () => (await subjects(contract)).filter((s) => s.includes('ご契約終了のお知らせ') && !s.includes('【再度のご案内】'));
+    expect((await setEnd(clinic.id, new Date(Date.now() + 3_600_000))).status).toBe(200);
+    const planned = async () => (await op('GET', `/v1/operator/tenants/${clinic.id}/contract-end`)).body.live?.next?.kind === 'reminder';
+    await eventually('announced, the reminder next', planned);
+    expect(await announcements()).toHaveLength(1);
+    const first = (await handle(clinic.id).describe()).runId;
+    await handle(clinic.id).terminate('operator: a stuck run');
+    // The next change (a hold) starts a new run, which plans the same end and goes through its steps again.
+    expect((await op('POST', `/v1/operator/tenants/${clinic.id}/legal-hold`, { reason: 'restart check' })).status).toBe(200);
+    await eventually('a new run past its announcement', async () => (await handle(clinic.id).describe()).runId !== first && (await planned()));
+    expect(await announcements()).toHaveLength(1);
+    expect((await setEnd(clinic.id, null)).status).toBe(200);
+    await op('DELETE', `/v1/operator/tenants/${clinic.id}/legal-hold`);
+    await handle(clinic.id).result();
+    await recordHistory(handle(clinic.id), 'contract-end-restarted-same-plan');
+  });
+
+  it('a hold lifted and placed again in quick turns mails nothing; a lifting that stands is told once, with the date that holds', async () => {
+    const { clinic } = await clinicWithAdmin(stack, 'flap');
+    const contract = `contract@${clinic.slug}.example`;
+    const liftNotices = async () => (await mailsTo(contract)).filter((m) => m.subject.includes('保留が解除されました'));
+    const endsAt = new Date(Date.now() + 3_600_000);
+    expect((await setEnd(clinic.id, endsAt)).status).toBe(200);
+    const hold = () => op('POST', `/v1/operator/tenants/${clinic.id}/legal-hold`, { reason: 'dispute' });
+    const lift = () => op('DELETE', `/v1/operator/tenants/${clinic.id}/legal-hold`);
+    expect((await hold()).status).toBe(200);
+    for (let i = 0; i < 5; i += 1) {
+      expect((await lift()).status).toBe(200);
+      expect((await hold()).status).toBe(200);
+    }
+    // The run has read the last state (a standing hold): nothing was told about the flapping.
+    await eventually('the run sees the hold', async () => (await op('GET', `/v1/operator/tenants/${clinic.id}/contract-end`)).body.live?.legalHold === true);
+    const liftedAt = Date.now();
+    expect((await lift()).status).toBe(200);
+    await eventually('the lifting told', async () => (await liftNotices()).length > 0, 20_000);
+    const [notice, ...more] = await liftNotices();
+    expect(more).toEqual([]);
+    // It stood its settling time (3 s), and names the deletion that now holds: the end plus the grace.
+    // (The store keeps whole seconds.)
+    expect(notice!.at * 1000).toBeGreaterThanOrEqual(liftedAt + 3_000 - 1_000);
+    expect(notice!.subject).toContain(new Date(endsAt.getTime() + 3_000).toISOString());
+    expect((await setEnd(clinic.id, null)).status).toBe(200);
+    await handle(clinic.id).result();
+    await recordHistory(handle(clinic.id), 'contract-end-hold-flapping-told-once');
+  });
+
   it('an end set while the run is closing (just after a hold on a clinic without an end) is planned, not lost', async () => {
     // The hold starts a run that finds no end and closes; the end's signal can land while it
     // closes. Each round sets the end a little later after the hold, to cross that window.
