@@ -115,7 +115,8 @@ function filterSql(trx: TenantTransaction, f: AuditFilter, beforeSeq?: string): 
   const where = ['occurred_at >= ?::timestamptz', 'occurred_at <= ?::timestamptz'];
   const bindings: Knex.Value[] = [f.from, f.to];
   if (f.actor) {
-    where.push('actor_id = ?::text');
+    // An account by its id; operators and the system as a kind (their ids name a person or a job).
+    where.push(f.actor === 'operator' || f.actor === 'system' ? 'actor_type = ?::text' : 'actor_id = ?::text');
     bindings.push(f.actor);
   }
   if (f.action) {

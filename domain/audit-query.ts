@@ -14,7 +14,8 @@ const ACTORS = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|o
 export const auditFilterSchema = z.strictObject({
   from: windowInstant.optional(),
   to: windowInstant.optional(),
-  actor: z.string().regex(ACTORS, 'must be an account id, "operator" or "system"').transform(canonicalId).optional(),
+  // One spelling: ids and the words in lower case.
+  actor: z.string().regex(ACTORS, 'must be an account id, "operator" or "system"').transform((s) => s.toLowerCase()).optional(),
   action: z.string().regex(/^[a-z][a-z0-9_.-]{0,63}\*?$/, 'must be an action like account.create, or a prefix like account.*').optional(),
   target: z.string().min(1).max(128).transform(canonicalId).optional(),
   outcome: z.enum(['success', 'denied', 'failed']).optional(),

@@ -66,6 +66,11 @@ describe('the operation log', () => {
     expect(byPrefix.every((e) => e.action.startsWith('account.'))).toBe(true);
     expect((await all(token, `&target=${staff.accountId}`)).map((e) => e.action)).toEqual(['account.create']);
     expect((await all(token, `&actor=${adminId}&outcome=success`)).every((e) => e.actor.id === adminId && e.outcome === 'success')).toBe(true);
+    // Operators and the system by kind (their ids name a person or a job), in either case.
+    const byOperators = await all(token, '&actor=OPERATOR');
+    expect(byOperators.map((e) => e.action)).toContain('tenant.create');
+    expect(byOperators.every((e) => e.actor.type === 'operator')).toBe(true);
+    expect((await all(token, `&actor=${adminId.toUpperCase()}`)).every((e) => e.actor.id === adminId)).toBe(true);
     const future = await all(token, `&from=${encodeURIComponent(new Date(Date.now() + 3600_000).toISOString())}&to=${encodeURIComponent(new Date(Date.now() + 7200_000).toISOString())}`);
     expect(future).toEqual([]);
   });
