@@ -105,9 +105,21 @@ describe('onboarding with a forced password change', () => {
       [moved.practitionerId, { from: moved.accountId, to: null, reason: 'doctor_role_removed' }],
       [left.practitionerId, { from: left.accountId, to: null, reason: 'account_deleted' }],
     ]);
-    // Linking a non-doctor stays refused, as before.
+    // Linking a non-doctor stays refused, as before, and so does creating a schedule for one.
     const relink = await call(stack.url, 'PUT', `/v1/practitioners/${moved.practitionerId}/account`, { token, json: { accountId: moved.accountId } });
     expect([relink.status, relink.body.code]).toEqual([400, 'not_a_doctor']);
+    const created = await call(stack.url, 'POST', '/v1/practitioners', { token, json: { displayName: 'not a doctor', accountId: moved.accountId } });
+    expect([created.status, created.body.code]).toEqual([400, 'not_a_doctor']);
+
+    // A link racing the role's removal or the account's deletion: never a schedule left on a non-doctor.
+    const { practitionerId } = await doctor('dr.race0');
+    for (let round = 1; round <= 12; round += 1) {
+      const account = await createAccount(stack, token, `dr.race${round}`, ['doctor']);
+      const change = round % 2 ? call(stack.url, 'PATCH', `/v1/accounts/${account.accountId}`, { token, json: { roles: ['staff'] } }) : call(stack.url, 'DELETE', `/v1/accounts/${account.accountId}`, { token });
+      const [link] = await Promise.all([call(stack.url, 'PUT', `/v1/practitioners/${practitionerId}/account`, { token, json: { accountId: account.accountId } }), change]);
+      expect([round, link.status < 500]).toEqual([round, true]);
+      expect([round, await linkOf(practitionerId)]).not.toEqual([round, account.accountId]);
+    }
   });
 
   it('takes an id in upper case as the same record, spelled one way: sealed fields stay readable, one onboarding workflow, log filters find it', async () => {
