@@ -51,8 +51,9 @@ export async function takeRateLimits(db: Db, keys: string[], windowSeconds: numb
         1,
         ...throttles.map((t) => {
           const r = raw.get(t.key) ?? { current: 1, previous: 0 };
-          // The refused attempt is given back: what stays counted is one less.
-          return secondsUntilAllowed({ current: r.current - 1, previous: r.previous }, t.limit, windowSeconds, current.getTime(), now);
+          // The refused attempt is given back: what stays counted is one less. Nor do other refused
+          // attempts of a burst stay (each is given back too), so no more than the limit stays.
+          return secondsUntilAllowed({ current: Math.min(r.current - 1, t.limit), previous: r.previous }, t.limit, windowSeconds, current.getTime(), now);
         }),
       ),
   };

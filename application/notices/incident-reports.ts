@@ -22,23 +22,29 @@ export async function reportIncident(
   input: { description: string; contact: string },
 ): Promise<{ id: string; reference: string; workflowId: string }> {
   const { windowSeconds, perAccount, perClinic } = INCIDENT_REPORT_LIMITS;
+  // The clinic's id in both keys, so its purge forgets them (forgetClinicRateLimits). The person's
+  // limit is taken first and the clinic's only within it: one account's refused flood never
+  // counts against the clinic, so it cannot crowd out a colleague's report.
   const throttles = [
-    // The clinic's id in both keys, so its purge forgets them (forgetClinicRateLimits).
     { key: `incident_report:account:${actor.tenantId}:${actor.accountId}`, limit: perAccount },
     { key: `incident_report:clinic:${actor.tenantId}`, limit: perClinic },
   ];
-  const keys = throttles.map((t) => t.key);
-  // Taken before the report (so a burst sent at once is held to the limits), given back when refused or failed.
-  const { counts, windowStart, retryAfter } = await takeRateLimits(deps.db, keys, windowSeconds);
-  if (throttles.some((t) => counts.get(t.key)! > t.limit)) {
-    await refundRateLimits(deps.db, keys, windowStart);
-    await recordAuditNow(deps.db, actor.tenantId, actor.audit, { action: 'incident_report.create', outcome: 'denied', details: { reason: 'rate_limited' } });
-    throw tooManyRequests('rate_limited', `At most ${perAccount} reports per person and ${perClinic} per clinic in an hour. Everything reported so far has reached the operators; try again later.`, retryAfter(throttles));
+  // Each taken before the report (so a burst sent at once is held to it), given back when refused or failed.
+  const taken: Array<{ key: string; windowStart: Date }> = [];
+  const giveBack = () => Promise.all(taken.map((t) => refundRateLimits(deps.db, [t.key], t.windowStart)));
+  for (const throttle of throttles) {
+    const { counts, windowStart, retryAfter } = await takeRateLimits(deps.db, [throttle.key], windowSeconds);
+    taken.push({ key: throttle.key, windowStart });
+    if (counts.get(throttle.key)! > throttle.limit) {
+      await giveBack();
+      await recordAuditNow(deps.db, actor.tenantId, actor.audit, { action: 'incident_report.create', outcome: 'denied', details: { reason: 'rate_limited' } });
+      throw tooManyRequests('rate_limited', `At most ${perAccount} reports per person and ${perClinic} per clinic in an hour. Everything reported so far has reached the operators; try again later.`, retryAfter([throttle]));
+    }
   }
   try {
     return await fileReport(deps, actor, input);
   } catch (err) {
-    await refundRateLimits(deps.db, keys, windowStart).catch(() => undefined);
+    await giveBack().catch(() => undefined);
     throw err;
   }
 }

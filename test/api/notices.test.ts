@@ -131,10 +131,16 @@ describe('incident reports', () => {
     const refused = burst.find((r) => r.status === 429)!;
     expect(refused.body.code).toBe('rate_limited');
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
-    // Someone else in the clinic still can: the clinic's own limit is higher.
-    expect((await report(clinic.token)).status).toBe(202);
+    // Someone else in the clinic still can, even while the nurse floods it with refused reports:
+    // her refusals never count against the clinic.
+    const [colleague, ...flood] = await Promise.all([report(clinic.token), ...Array.from({ length: 30 }, () => report(nurseToken))]);
+    expect(colleague.status).toBe(202);
+    expect(new Set(flood.map((r) => r.status))).toEqual(new Set([429]));
+    // Every refusal names the same wait, as a single one does (the burst's other refusals were given back).
+    const single = Number((await report(nurseToken)).headers.get('retry-after'));
+    for (const r of flood) expect(Math.abs(Number(r.headers.get('retry-after')) - single)).toBeLessThanOrEqual(2);
     const entries = await stack.database.ownerDb('audit_events').where({ tenant_id: clinic.clinic.id, action: 'incident_report.create' });
-    expect(entries.map((e: { outcome: string }) => e.outcome).sort()).toEqual([...Array(3).fill('denied'), ...Array(6).fill('success')]);
+    expect(entries.map((e: { outcome: string }) => e.outcome).sort()).toEqual([...Array(3 + 30 + 1).fill('denied'), ...Array(6).fill('success')]);
     expect(await stack.database.ownerDb('incident_reports').where({ tenant_id: clinic.clinic.id }).count({ n: '*' })).toEqual([{ n: '6' }]);
   });
 });
