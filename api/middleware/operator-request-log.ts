@@ -4,6 +4,7 @@ import { Problem } from '../../domain/problems';
 import { auditContext } from '../audit-context';
 import type { AppState } from '../state';
 import { answerProblem } from './problem-handler';
+import { canonicalId } from '../../domain/ids';
 
 /**
  * Every authenticated operator request becomes one entry of the platform operation log, after
@@ -45,6 +46,10 @@ export function operatorRequestLog(platformLog: Pick<PlatformLogWriter, 'write'>
   };
 }
 
-/** Ids are short; whatever else a caller put in a path segment is cut, not stored at length. */
+/**
+ * Ids are short; whatever else a caller put in a path segment is cut, not stored at length. An id
+ * is logged in the one spelling everything else uses (canonicalId), so the entry is found with
+ * the changes it caused.
+ */
 const boundedParams = (params: Record<string, string> | undefined) =>
-  Object.fromEntries(Object.entries(params ?? {}).map(([k, v]) => [k, String(v).slice(0, 100)]));
+  Object.fromEntries(Object.entries(params ?? {}).map(([k, v]) => [k, canonicalId(String(v).slice(0, 100))]));
