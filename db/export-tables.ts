@@ -123,6 +123,7 @@ export const EXPORT_TABLES: ExportTable[] = [
       CREATED, ts('last_seen_at', '最終アクセス / Last seen at'), ts('idle_expires_at', '無操作期限 / Idle expiry'), ts('absolute_expires_at', '最長期限 / Absolute expiry'),
       ts('revoked_at', 'ログアウト・失効 / Revoked at'), ts('verified_at', '再認証日時 / Re-verified at'),
       ts('second_factor_at', 'パスキー提示日時 (空欄: パスワードのみ) / Passkey presented at (empty: password only)'),
+      col('second_factor_credential_id', '提示したパスキー (削除済みなら空欄) / Passkey presented (empty once removed)'),
     ],
     omitted: { tenant_id: 'the clinic', token_hash: 'hash of a session token: a secret' },
   },

@@ -42,8 +42,8 @@ export async function createSession(
     policy: PasswordPolicy;
     clientIp: string | null;
     userAgent: string | undefined | null;
-    /** The session begins by presenting a passkey (second step passed, or enrolment finished). */
-    secondFactor?: boolean;
+    /** The passkey (webauthn_credentials.id) the session begins by presenting: second step passed, or enrolment finished. */
+    secondFactor?: string;
   },
 ): Promise<{ token: string; session: SessionRow }> {
   const token = newToken(args.tenantId);
@@ -56,7 +56,7 @@ export async function createSession(
     userAgent: args.userAgent?.slice(0, 512) ?? null,
     idleExpiresAt: new Date(now + args.policy.session.idleTimeoutSeconds * 1000),
     absoluteExpiresAt: new Date(now + args.policy.session.absoluteLifetimeSeconds * 1000),
-    ...(args.secondFactor ? { secondFactorAt: trx.fn.now() as never } : {}),
+    ...(args.secondFactor ? { secondFactorAt: trx.fn.now() as never, secondFactorCredentialId: args.secondFactor } : {}),
   });
   return { token, session };
 }
@@ -174,8 +174,9 @@ export async function tightenSessions(trx: TenantTransaction, policy: PasswordPo
 /**
  * Ends the open sessions of the accounts a stricter two-step rule now covers (`admins`: accounts
  * with the admin role; `others`: those without it), except `keepSessionId` and the sessions that
- * already presented a passkey of an account that still has one: they satisfy the new rule. A
- * session that presented a passkey since removed has nothing to show for it and ends too.
+ * presented a passkey still registered: they satisfy the new rule. A session whose passkey was
+ * removed since has nothing to show for it (another passkey of the account never vouched for it)
+ * and ends too.
  */
 export async function endSessionsOf(trx: TenantTransaction, who: 'everyone' | 'admins' | 'others', keepSessionId: string): Promise<number> {
   const { rowCount } = await trx.raw(
@@ -184,8 +185,7 @@ export async function endSessionsOf(trx: TenantTransaction, who: 'everyone' | 'a
       where s.tenant_id = ?::uuid and a.id = s.account_id and a.tenant_id = s.tenant_id and s.revoked_at is null and s.id <> ?::uuid
         and s.absolute_expires_at > now()
         and (? = 'everyone' or ('admin' = any(a.roles)) = (? = 'admins'))
-        and not (s.second_factor_at is not null
-                 and exists (select 1 from webauthn_credentials w where w.account_id = a.id))`,
+        and s.second_factor_credential_id is null`,
     [tenantIdOf(trx)!, keepSessionId, who, who],
   );
   return rowCount ?? 0;
@@ -204,11 +204,25 @@ export function revokeAccountSessions(trx: TenantTransaction, accountId: string,
   return q;
 }
 
-/** The session proved a password or a passkey just now (database time); a passkey also counts as its second factor. */
-export const markSessionVerified = (trx: TenantTransaction, sessionId: string, by: 'password' | 'passkey') =>
+/**
+ * The session proved a password (`by: 'password'`) or the passkey with this id just now (database
+ * time); a passkey also counts as its second factor.
+ */
+export const markSessionVerified = (trx: TenantTransaction, sessionId: string, by: 'password' | { passkey: string }) =>
   SessionRow.query(trx)
-    .patch({ verifiedAt: trx.fn.now() as never, ...(by === 'passkey' ? { secondFactorAt: trx.fn.now() as never } : {}) })
+    .patch({ verifiedAt: trx.fn.now() as never, ...(by === 'password' ? {} : { secondFactorAt: trx.fn.now() as never, secondFactorCredentialId: by.passkey }) })
     .where({ id: sessionId });
+
+/**
+ * Ends the account's sessions that did not present a passkey still registered, except
+ * `keepSessionId`: the account has just come under the two-step rule (it became an admin while the
+ * rule covers admins), as endSessionsOf does for everyone a stricter rule covers.
+ */
+export async function endPasswordOnlySessions(trx: TenantTransaction, accountId: string, keepSessionId?: string): Promise<number> {
+  const q = SessionRow.query(trx).patch({ revokedAt: trx.fn.now() as never }).where({ accountId }).whereNull('revokedAt').whereNull('secondFactorCredentialId');
+  if (keepSessionId) q.whereNot({ id: keepSessionId });
+  return q;
+}
 
 /** When the session last proved a password or a passkey, and the database's now (so no two clocks are compared). */
 export async function sessionVerification(trx: TenantTransaction, sessionId: string): Promise<{ verifiedAt: Date; now: Date } | undefined> {

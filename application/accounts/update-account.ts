@@ -1,6 +1,9 @@
 import { getAccount, toView, updateAccount as patchAccount, type AccountView } from '../../db/accounts';
 import { recordAudit } from '../../db/audit';
-import { withTenant } from '../../db/tenant-scope';
+import { endPasswordOnlySessions } from '../../db/sessions';
+import { getSettings } from '../../db/settings';
+import { secondFactorRequired } from '../../domain/password-policy';
+import { withTenant, type TenantTransaction } from '../../db/tenant-scope';
 import type { UpdateAccountInput } from '../../domain/account';
 import { withRefusalsLogged } from '../audit/refusals';
 import { unlinkFormerDoctor } from '../practitioners/unlink-former-doctor';
@@ -9,7 +12,9 @@ import type { ClinicActor, Services } from '../deps';
 /**
  * An admin changes roles, display name, e-mail or disabled. The last active admin cannot be
  * demoted or disabled (409 last_admin, logged as denied); disabling ends the account's sessions.
- * Removing the doctor role unlinks the account from the doctors it was the account of.
+ * Removing the doctor role unlinks the account from the doctors it was the account of. A role
+ * that brings the account under the two-step rule (admin, while the rule covers admins) ends its
+ * sessions that did not present a passkey, as a stricter rule would: they sign in again with one.
  */
 export async function updateAccount(deps: Pick<Services, 'db' | 'log'>, actor: ClinicActor, id: string, patch: UpdateAccountInput): Promise<AccountView> {
   const attempt = { action: patch.roles ? 'account.roles_change' : 'account.update', targetType: 'account', targetId: id, details: { fields: Object.keys(patch) } };
@@ -17,6 +22,8 @@ export async function updateAccount(deps: Pick<Services, 'db' | 'log'>, actor: C
     const before = await getAccount(trx, id);
     const updated = await patchAccount(trx, id, patch);
     const practitionersUnlinked = before.roles.includes('doctor') && patch.roles && !patch.roles.includes('doctor') ? await unlinkFormerDoctor(trx, actor.audit, updated.id, 'doctor_role_removed') : [];
+    const nowCovered = patch.roles !== undefined && (await coveredAnew(trx, before.roles, patch.roles));
+    const sessionsEnded = nowCovered ? await endPasswordOnlySessions(trx, updated.id) : 0;
     await recordAudit(trx, actor.audit, {
       action: patch.roles ? 'account.roles_change' : 'account.update',
       outcome: 'success',
@@ -27,8 +34,15 @@ export async function updateAccount(deps: Pick<Services, 'db' | 'log'>, actor: C
         ...(patch.roles ? { from: before.roles, to: patch.roles } : {}),
         ...(patch.disabled !== undefined ? { disabled: patch.disabled } : {}),
         ...(practitionersUnlinked.length ? { practitionersUnlinked } : {}),
+        ...(nowCovered ? { sessionsEnded } : {}),
       },
     });
     return toView(trx, updated);
   }));
+}
+
+/** Do these roles bring the account under the clinic's two-step rule, where the old ones did not? */
+async function coveredAnew(trx: TenantTransaction, before: readonly string[], after: readonly string[]): Promise<boolean> {
+  const { policy } = await getSettings(trx);
+  return secondFactorRequired(policy, after) && !secondFactorRequired(policy, before);
 }

@@ -61,10 +61,10 @@ export async function refuse(deps: Pick<Services, 'db'>, actor: SessionActor, ac
 /**
  * The session passed its second factor (or enrolled one): a new, active session takes its place
  * and the old one is revoked, so a token seen before the second factor is worthless after it.
- * Returns the new token. The new session counts as freshly verified, and as having presented a
- * passkey (a stricter two-step rule does not end it).
+ * Returns the new token. The new session counts as freshly verified, and as having presented the
+ * passkey `passkeyId` (a stricter two-step rule does not end it while that passkey is registered).
  */
-export async function replaceSession(trx: TenantTransaction, actor: SessionActor): Promise<string> {
+export async function replaceSession(trx: TenantTransaction, actor: SessionActor, passkeyId: string): Promise<string> {
   const { policy } = await getSettings(trx);
   const { token } = await createSession(trx, {
     tenantId: actor.tenantId,
@@ -73,7 +73,7 @@ export async function replaceSession(trx: TenantTransaction, actor: SessionActor
     policy,
     clientIp: actor.audit.clientIp ?? null,
     userAgent: actor.audit.userAgent,
-    secondFactor: true,
+    secondFactor: passkeyId,
   });
   await revokeSession(trx, actor.sessionId);
   return token;

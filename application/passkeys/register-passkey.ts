@@ -60,7 +60,7 @@ export async function registerPasskey(
     if (!account) throw unauthorized();
     await recordOnboardingFact(trx, enqueue, account, { kind: 'passkeyRegistered' });
     await recordAudit(trx, actor.audit, { action: 'passkey.register', outcome: 'success', targetType: 'passkey', targetId: row.id });
-    return { passkey: row, ...(actor.sessionState === 'active' ? {} : { token: await replaceSession(trx, actor) }) };
+    return { passkey: row, ...(actor.sessionState === 'active' ? {} : { token: await replaceSession(trx, actor, row.id) }) };
   });
   if ('failed' in result) return refuse(deps, actor, 'passkey.register', result.failed, 'The passkey could not be verified.');
   return result;

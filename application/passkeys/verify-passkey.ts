@@ -33,11 +33,11 @@ export async function verifyPasskey(deps: PasskeyDeps, actor: SessionActor, resp
     if ('failed' in verified) return verified;
     await recordPasskeyUse(trx, credential.id, verified.newCounter);
     if (actor.sessionState === 'active') {
-      await markSessionVerified(trx, actor.sessionId, 'passkey');
+      await markSessionVerified(trx, actor.sessionId, { passkey: credential.id });
       await recordAudit(trx, actor.audit, { action: 'session.reauthenticate', outcome: 'success', targetType: 'passkey', targetId: credential.id, details: { method: 'passkey' } });
       return {};
     }
-    const token = await replaceSession(trx, actor);
+    const token = await replaceSession(trx, actor, credential.id);
     await recordAudit(trx, actor.audit, { action: 'login.second_factor', outcome: 'success', targetType: 'passkey', targetId: credential.id });
     return { token };
   });

@@ -32,6 +32,7 @@ import * as m20270108000001 from './20270108000001_idempotency_outcomes';
 import * as m20270108000002 from './20270108000002_notice_references';
 import * as m20270109000001 from './20270109000001_session_second_factor';
 import * as m20270109000002 from './20270109000002_contract_plan';
+import * as m20270109000003 from './20270109000003_session_second_factor_credential';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -71,6 +72,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20270108000002_notice_references': m20270108000002,
   '20270109000001_session_second_factor': m20270109000001,
   '20270109000002_contract_plan': m20270109000002,
+  '20270109000003_session_second_factor_credential': m20270109000003,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

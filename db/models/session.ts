@@ -21,4 +21,6 @@ export class SessionRow extends TenantScopedModel {
   verifiedAt!: Date;
   /** When the session last presented a passkey; null for a password-only session. */
   secondFactorAt!: Date | null;
+  /** The passkey it presented then; null once that passkey is removed. */
+  secondFactorCredentialId!: string | null;
 }

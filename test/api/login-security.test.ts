@@ -169,7 +169,7 @@ describe('password policy', () => {
     expect(entries.map((e: { details: { sessionsEnded: number } }) => e.details.sessionsEnded)).toEqual([1, 1, 0]);
   });
 
-  it('a stricter two-step rule keeps the sessions that signed in with a passkey the account still has', async () => {
+  it('a stricter two-step rule keeps the sessions that presented a passkey still registered', async () => {
     const { clinic, token } = await clinicWithAdmin(stack);
     const passkeyUser = async (loginId: string) => {
       const account = await createAccount(stack, token, loginId);
@@ -188,15 +188,37 @@ describe('password policy', () => {
     };
     const desk = await passkeyUser('desk-pk');
     const nurse = await passkeyUser('nurse-pk');
+    const clerk = await passkeyUser('clerk-pk');
     // The nurse removes her passkey while the rule allows it: her session has nothing left to show.
     expect((await call(stack.url, 'DELETE', `/v1/auth/webauthn/credentials/${nurse.passkeyId}`, { token: nurse.withPasskey })).status).toBe(204);
+    // The clerk adds a second passkey, then removes the one his session presented: the other never vouched for it.
+    const another = softwarePasskey({ origin: stack.config.WEBAUTHN_ORIGINS[0]!, rpId: stack.config.WEBAUTHN_RP_ID });
+    const options = await call(stack.url, 'POST', '/v1/auth/webauthn/registration/options', { token: clerk.withPasskey });
+    expect((await call(stack.url, 'POST', '/v1/auth/webauthn/registration/verify', { token: clerk.withPasskey, json: { response: another.registrationResponse(options.body.challenge) } })).status).toBe(201);
+    expect((await call(stack.url, 'DELETE', `/v1/auth/webauthn/credentials/${clerk.passkeyId}`, { token: clerk.withPasskey })).status).toBe(204);
     const me = async (t: string) => (await call(stack.url, 'GET', '/v1/me', { token: t })).status;
-    expect([await me(desk.passwordOnly), await me(desk.withPasskey), await me(nurse.passwordOnly), await me(nurse.withPasskey)]).toEqual([200, 200, 200, 200]);
+    expect([await me(desk.passwordOnly), await me(desk.withPasskey), await me(nurse.passwordOnly), await me(nurse.withPasskey), await me(clerk.withPasskey)]).toEqual([200, 200, 200, 200, 200]);
 
     expect((await call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json: { secondFactor: 'everyone', minLength: 13 } })).status).toBe(200);
-    expect([await me(token), await me(desk.passwordOnly), await me(desk.withPasskey), await me(nurse.passwordOnly), await me(nurse.withPasskey)]).toEqual([200, 401, 200, 401, 401]);
+    expect([await me(token), await me(desk.passwordOnly), await me(desk.withPasskey), await me(nurse.passwordOnly), await me(nurse.withPasskey), await me(clerk.passwordOnly), await me(clerk.withPasskey)]).toEqual([200, 401, 200, 401, 401, 401, 401]);
     const [entry] = await stack.database.ownerDb('audit_events').where({ tenant_id: clinic.id, action: 'settings.password_policy' });
-    expect(entry.details.sessionsEnded).toBe(3);
+    expect(entry.details.sessionsEnded).toBe(5);
+  });
+
+  it('an account promoted to admin while the rule covers admins loses its password-only sessions at once', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    expect((await call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json: { secondFactor: 'admins' } })).status).toBe(200);
+    const account = await createAccount(stack, token, 'desk-promoted');
+    const session = await activate(stack, clinic, 'desk-promoted', account.initialPassword);
+    const me = async () => (await call(stack.url, 'GET', '/v1/me', { token: session })).status;
+    // Another role the rule does not cover changes nothing.
+    expect((await call(stack.url, 'PATCH', `/v1/accounts/${account.accountId}`, { token, json: { roles: ['staff', 'doctor'] } })).status).toBe(200);
+    expect(await me()).toBe(200);
+    expect((await call(stack.url, 'PATCH', `/v1/accounts/${account.accountId}`, { token, json: { roles: ['staff', 'admin'] } })).status).toBe(200);
+    expect(await me()).toBe(401);
+    expect((await login(stack, clinic, 'desk-promoted', STRONG_PASSWORD)).body.state).toBe('second_factor_enrollment_required');
+    const entries = await stack.database.ownerDb('audit_events').where({ tenant_id: clinic.id, action: 'account.roles_change', target_id: account.accountId }).orderBy('seq');
+    expect(entries.map((e: { details: { sessionsEnded?: number } }) => e.details.sessionsEnded ?? null)).toEqual([null, 1]);
   });
 
   it('an initial password that expired while its session was open no longer changes the password: 400 initial_password_expired', async () => {
