@@ -62,6 +62,8 @@ export interface ContractPlan {
   holdReleaseNoticeSec: number;
   /** The stored plan's number (tenants.contract_plan); absent from results recorded before it existed. */
   plan?: number;
+  /** When that plan was made (tenants.contract_plan_at); absent before it existed, null for ends set before it. */
+  planAtMs?: number | null;
 }
 
 /** The object-key prefix every stored file of a clinic lives under (application/processes/upload-file.ts). */
@@ -116,7 +118,7 @@ export function createContractEndActivities(deps: {
       const c = await loadContract(deps.db, args.tenantId);
       if (!c) return null;
       const { leadTimesSec, graceSec, holdReleaseNoticeSec = 0 } = services();
-      return { endsAtMs: c.endsAtMs, state: c.state, legalHold: c.legalHold, holdLiftedAtMs: c.holdLiftedAtMs, leadTimesSec, graceSec, holdReleaseNoticeSec, plan: c.plan };
+      return { endsAtMs: c.endsAtMs, state: c.state, legalHold: c.legalHold, holdLiftedAtMs: c.holdLiftedAtMs, leadTimesSec, graceSec, holdReleaseNoticeSec, plan: c.plan, planAtMs: c.planAtMs };
     },
 
     /**

@@ -20,6 +20,8 @@ export interface Contract {
   holdLiftedAtMs: number | null;
   /** How many times the end was set, moved or removed (its mails are keyed by it). */
   plan: number;
+  /** When it last was (database time). */
+  planAtMs: number | null;
 }
 
 export async function loadContract(db: Db, tenantId: string): Promise<Contract | undefined> {
@@ -32,6 +34,7 @@ export async function loadContract(db: Db, tenantId: string): Promise<Contract |
     legalHold: row.legalHoldReason !== null,
     holdLiftedAtMs: row.legalHoldLiftedAt?.getTime() ?? null,
     plan: row.contractPlan,
+    planAtMs: row.contractPlanAt?.getTime() ?? null,
   };
 }
 

@@ -63,6 +63,7 @@ export const EXPORT_TABLES: ExportTable[] = [
       legal_hold_at: 'the provider\'s own record of a legal hold (kept for the operators, not clinic data)',
       legal_hold_lifted_at: 'the provider\'s own record of a legal hold (kept for the operators, not clinic data)',
       contract_plan: 'a counter of the contract end\'s changes that keys the provider\'s contract mails (not clinic data)',
+      contract_plan_at: 'when the contract end last changed, for the provider\'s contract mails (not clinic data)',
     },
   },
   {

@@ -101,6 +101,7 @@ export async function updateTenant(
     contract.contractState = stateForEnd(contractEndsAt?.getTime() ?? null, now);
     // The row is locked (FOR NO KEY UPDATE above): no other change counts in between.
     contract.contractPlan = current.contractPlan + 1;
+    contract.contractPlanAt = new Date(now);
     contractChanged = true;
   }
   const row = await TenantRow.query(trx).patchAndFetchById(id, { ...rest, ...contract, updatedAt: trx.fn.now() as never });

@@ -51,7 +51,11 @@ export async function contractEndWorkflow(input: ContractEndInput): Promise<Cont
   const result = (outcome: ContractEndResult['outcome'], certificateSha256?: string): ContractEndResult => ({ tenantId, outcome, noticesSent: progress.noticesSent, certificateSha256 });
 
   /** The end the steps done so far were for; a different stored end re-plans. */
-  let planned: { endsAtMs: number; plannedAtMs: number; steps: ContractStep[]; generation: string } | undefined;
+  /**
+   * `sinceMs`: since when this end stands — when it was stored (runs with the stored plan), or when
+   * this run planned it; a hold lifted later is told.
+   */
+  let planned: { endsAtMs: number; plannedAtMs: number; sinceMs: number; steps: ContractStep[]; generation: string } | undefined;
   const done = new Set<string>();
   /**
    * Which plan a mail belongs to: mails are sent once per plan and step, so an end set back to a
@@ -127,7 +131,10 @@ export async function contractEndWorkflow(input: ContractEndInput): Promise<Cont
           return result(cancelled ? 'cancelled' : 'no_end');
         }
         plans += 1;
-        planned = { endsAtMs: c.endsAtMs, plannedAtMs: Date.now(), steps: contractSteps(c.endsAtMs, c.leadTimesSec, c.graceSec, Date.now()), generation: generationOf(c.plan) };
+        // A run started by a hold's lifting (after a restart) plans after it: by its own clock the
+        // lifting came before the end was set, and the clinic never heard the deletion date.
+        const sinceMs = storedPlans && typeof c.planAtMs === 'number' ? c.planAtMs : Date.now();
+        planned = { endsAtMs: c.endsAtMs, plannedAtMs: Date.now(), sinceMs, steps: contractSteps(c.endsAtMs, c.leadTimesSec, c.graceSec, Date.now()), generation: generationOf(c.plan) };
         progress.endsAt = new Date(c.endsAtMs).toISOString();
         // The "changed" mail already announced the new date.
         if (wasTold) done.add('announce');
@@ -136,7 +143,7 @@ export async function contractEndWorkflow(input: ContractEndInput): Promise<Cont
     const liftedAtMs = c.holdLiftedAtMs ?? null;
     const purgeNotBefore = (endsAtMs: number) => Math.max(endsAtMs + c.graceSec * 1000, liftedAtMs === null ? 0 : liftedAtMs + (c.holdReleaseNoticeSec ?? 0) * 1000);
     // A hold lifted while this end stands (not one lifted before it was planned): say when the data goes.
-    if (holdReleaseNotice && planned && c.state !== 'purging' && !c.legalHold && liftedAtMs !== null && liftedAtMs > planned.plannedAtMs && liftedAtMs !== toldLiftMs) {
+    if (holdReleaseNotice && planned && c.state !== 'purging' && !c.legalHold && liftedAtMs !== null && liftedAtMs > planned.sinceMs && liftedAtMs !== toldLiftMs) {
       // Once the lifting has stood as long as a changed end must: a hold lifted and placed again
       // (or the end changed) within it is not told as a date that no longer holds, and a flapping
       // hold is not a mail per flap. The activity checks again as it sends. (Runs begun before

@@ -33,6 +33,7 @@ import * as m20270108000002 from './20270108000002_notice_references';
 import * as m20270109000001 from './20270109000001_session_second_factor';
 import * as m20270109000002 from './20270109000002_contract_plan';
 import * as m20270109000003 from './20270109000003_session_second_factor_credential';
+import * as m20270109000004 from './20270109000004_contract_plan_at';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -73,6 +74,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20270109000001_session_second_factor': m20270109000001,
   '20270109000002_contract_plan': m20270109000002,
   '20270109000003_session_second_factor_credential': m20270109000003,
+  '20270109000004_contract_plan_at': m20270109000004,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -19,6 +19,8 @@ export class TenantRow extends Model {
   legalHoldLiftedAt!: Date | null;
   /** Counts the changes of the contract end: the contract-end workflow keys its mails by it. */
   contractPlan!: number;
+  /** When the contract end was last set, moved or removed. */
+  contractPlanAt!: Date | null;
   createdAt!: Date;
   updatedAt!: Date;
 

@@ -366,6 +366,21 @@ describe('contract end', () => {
     await recordHistory(handle(clinic.id), 'contract-end-restarted-same-plan');
   });
 
+  it('a hold lifted after the run was terminated is told by the run the lifting starts', async () => {
+    const { clinic } = await clinicWithAdmin(stack, 'lift-restart');
+    const contract = `contract@${clinic.slug}.example`;
+    const endsAt = new Date(Date.now() + 3_600_000);
+    expect((await setEnd(clinic.id, endsAt)).status).toBe(200);
+    expect((await op('POST', `/v1/operator/tenants/${clinic.id}/legal-hold`, { reason: 'dispute' })).status).toBe(200);
+    await eventually('the run sees the hold', async () => (await op('GET', `/v1/operator/tenants/${clinic.id}/contract-end`)).body.live?.legalHold === true);
+    await handle(clinic.id).terminate('operator: a stuck run');
+    expect((await op('DELETE', `/v1/operator/tenants/${clinic.id}/legal-hold`)).status).toBe(200);
+    await eventually('the lifting told', async () => (await subjects(contract)).some((s) => s.includes('保留が解除されました') && s.includes(new Date(endsAt.getTime() + 3_000).toISOString())), 20_000);
+    expect((await setEnd(clinic.id, null)).status).toBe(200);
+    await handle(clinic.id).result();
+    await recordHistory(handle(clinic.id), 'contract-end-lift-after-restart-told');
+  });
+
   it('a hold lifted and placed again in quick turns mails nothing; a lifting that stands is told once, with the date that holds', async () => {
     const { clinic } = await clinicWithAdmin(stack, 'flap');
     const contract = `contract@${clinic.slug}.example`;
