@@ -116,8 +116,12 @@ describe('full data export', () => {
     await stack.startWorker();
     await ready(c.adminToken, id);
 
-    // The workflow's own progress: every table done, rows and bytes counted.
-    const progress = await stack.temporal.client.workflow.getHandle(`data-export/${id}`).query(exportProgressQuery);
+    // The workflow's own progress: every table done, rows and bytes counted. (The row says ready as
+    // the archive's last activity commits; the workflow's phase follows when that activity's result
+    // reaches it.)
+    const progressOf = () => stack.temporal.client.workflow.getHandle(`data-export/${id}`).query(exportProgressQuery);
+    await eventually('the workflow says ready', async () => (await progressOf()).phase === 'ready');
+    const progress = await progressOf();
     expect(progress).toMatchObject({ phase: 'ready', tablesTotal: EXPORT_TABLES.length, tablesDone: EXPORT_TABLES.length, patientsTotal: 2, patientsDone: 2, filesTotal: 2 });
     expect(progress.rows).toBeGreaterThan(10);
     expect(progress.bytes).toBeGreaterThan(0);
