@@ -50,10 +50,10 @@ export async function contractEndWorkflow(input: ContractEndInput): Promise<Cont
   setHandler(contractEndProgressQuery, () => progress);
   const result = (outcome: ContractEndResult['outcome'], certificateSha256?: string): ContractEndResult => ({ tenantId, outcome, noticesSent: progress.noticesSent, certificateSha256 });
 
-  /** The end the steps done so far were for; a different stored end re-plans. */
   /**
-   * `sinceMs`: since when this end stands — when it was stored (runs with the stored plan), or when
-   * this run planned it; a hold lifted later is told.
+   * The end the steps done so far were for; a different stored end re-plans. `sinceMs`: since when
+   * this end stands — when it was stored (runs with the stored plan), or when this run planned it;
+   * a hold lifted later is told.
    */
   let planned: { endsAtMs: number; plannedAtMs: number; sinceMs: number; steps: ContractStep[]; generation: string } | undefined;
   const done = new Set<string>();
@@ -142,7 +142,7 @@ export async function contractEndWorkflow(input: ContractEndInput): Promise<Cont
     }
     const liftedAtMs = c.holdLiftedAtMs ?? null;
     const purgeNotBefore = (endsAtMs: number) => Math.max(endsAtMs + c.graceSec * 1000, liftedAtMs === null ? 0 : liftedAtMs + (c.holdReleaseNoticeSec ?? 0) * 1000);
-    // A hold lifted while this end stands (not one lifted before it was planned): say when the data goes.
+    // A hold lifted while this end stands (not one lifted before it was set): say when the data goes.
     if (holdReleaseNotice && planned && c.state !== 'purging' && !c.legalHold && liftedAtMs !== null && liftedAtMs > planned.sinceMs && liftedAtMs !== toldLiftMs) {
       // Once the lifting has stood as long as a changed end must: a hold lifted and placed again
       // (or the end changed) within it is not told as a date that no longer holds, and a flapping
