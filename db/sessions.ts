@@ -214,14 +214,12 @@ export const markSessionVerified = (trx: TenantTransaction, sessionId: string, b
     .where({ id: sessionId });
 
 /**
- * Ends the account's sessions that did not present a passkey still registered, except
- * `keepSessionId`: the account has just come under the two-step rule (it became an admin while the
- * rule covers admins), as endSessionsOf does for everyone a stricter rule covers.
+ * Ends the account's sessions that did not present a passkey still registered: the account has
+ * just come under the two-step rule (it became an admin while the rule covers admins), as
+ * endSessionsOf does for everyone a stricter rule covers.
  */
-export async function endPasswordOnlySessions(trx: TenantTransaction, accountId: string, keepSessionId?: string): Promise<number> {
-  const q = SessionRow.query(trx).patch({ revokedAt: trx.fn.now() as never }).where({ accountId }).whereNull('revokedAt').whereNull('secondFactorCredentialId');
-  if (keepSessionId) q.whereNot({ id: keepSessionId });
-  return q;
+export async function endPasswordOnlySessions(trx: TenantTransaction, accountId: string): Promise<number> {
+  return revokeAccountSessions(trx, accountId).whereNull('secondFactorCredentialId');
 }
 
 /** When the session last proved a password or a passkey, and the database's now (so no two clocks are compared). */
