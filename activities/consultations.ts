@@ -8,9 +8,8 @@ import { consultationReminderMail } from './mail-templates/consultation-reminder
 import { paymentReminderMail } from './mail-templates/payment-reminder';
 import type { ConsultationMode } from '../domain/consultation';
 import { isUniqueViolation } from '../db/errors';
-import { lockPractitionerSlots, overlapsBooking } from '../db/consultations';
 import { CONSULTATION_FAILURES } from '../workflows/consultation-messages';
-import { deletePayloads, payloadsOf, type SealedField } from '../db/consultations';
+import { deletePayloads, lockPractitionerSlots, overlapsBooking, payloadsOf, type SealedField } from '../db/consultations';
 
 /**
  * The consultation workflow's side effects. Each is idempotent: the timeline row is keyed by the

@@ -1,10 +1,9 @@
 import type { ConsultationMode, ConsultationStatus } from '../domain/consultation';
 import { isUuid } from '../domain/ids';
 import type { Practitioner } from '../domain/practitioner';
-import { practitionerFrom, practitionerSql, type PractitionerRecord } from './practitioners';
+import { liveVisitsOverlapping, practitionerFrom, practitionerSql, type PractitionerRecord } from './practitioners';
 import { tenantIdOf, type TenantTransaction } from './tenant-scope';
 import type { ContractState } from '../domain/contract';
-import { MAX_SLOT_MINUTES } from '../domain/practitioner';
 
 /**
  * Consultations of one clinic. Every function runs inside that clinic's withTenant()
@@ -114,14 +113,9 @@ export async function lockPractitionerSlots(trx: TenantTransaction, practitioner
 
 /** Does a live consultation of the doctor (other than `except`) overlap startsAt..endsAt? Under lockPractitionerSlots. */
 export async function overlapsBooking(trx: TenantTransaction, q: { practitionerId: string; startsAt: Date; endsAt: Date; except?: string }): Promise<boolean> {
-  const { rows } = await trx.raw(
-    `select exists (
-       select 1 from consultations
-        where practitioner_id = ?::uuid and status not in ('cancelled', 'no_show')
-          and starts_at > ? and starts_at < ? and ends_at > ? and id <> coalesce(?::uuid, '00000000-0000-0000-0000-000000000000'::uuid)) as taken`,
-    [q.practitionerId, new Date(q.startsAt.getTime() - MAX_SLOT_MINUTES * 60_000), q.endsAt, q.startsAt, q.except ?? null],
-  );
-  return (rows[0] as { taken: boolean }).taken;
+  const visits = liveVisitsOverlapping(trx, q.practitionerId, q.startsAt, q.endsAt);
+  if (q.except) void visits.whereNot({ id: q.except });
+  return (await visits.first('id')) !== undefined;
 }
 
 /**

@@ -84,18 +84,22 @@ export async function replaceAvailability(trx: TenantTransaction, id: string, a:
 }
 
 /**
- * The doctor's live consultations that overlap from..to (their times only). None lasts longer
- * than MAX_SLOT_MINUTES, so the index on (practitioner, start) is read from that far before
- * `from`, not from the doctor's first booking ever.
+ * The doctor's live consultations that overlap from..to: the one definition the free-slot listing
+ * and the overlap check of bookings and reschedules share. None lasts longer than
+ * MAX_SLOT_MINUTES, so the index on (practitioner, start) is read from that far before `from`,
+ * not from the doctor's first booking ever.
  */
-export async function bookedTimes(trx: TenantTransaction, id: string, from: Date, to: Date): Promise<Array<{ startsAt: Date; endsAt: Date }>> {
-  return trx('consultations')
-    .where({ practitioner_id: id })
+export const liveVisitsOverlapping = (trx: TenantTransaction, practitionerId: string, from: Date, to: Date) =>
+  trx('consultations')
+    .where({ practitioner_id: practitionerId })
     .whereNotIn('status', ['cancelled', 'no_show'])
     .where('starts_at', '>', new Date(from.getTime() - MAX_SLOT_MINUTES * 60_000))
     .where('starts_at', '<', to)
-    .where('ends_at', '>', from)
-    .select('starts_at', 'ends_at');
+    .where('ends_at', '>', from);
+
+/** The times of the doctor's live consultations that overlap from..to. */
+export async function bookedTimes(trx: TenantTransaction, id: string, from: Date, to: Date): Promise<Array<{ startsAt: Date; endsAt: Date }>> {
+  return liveVisitsOverlapping(trx, id, from, to).select('starts_at', 'ends_at');
 }
 
 /** Clears the account from the doctors it is linked to; answers their ids. */
