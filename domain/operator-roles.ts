@@ -5,7 +5,7 @@
  * state and their records of what happened, never a patient's record.
  *
  * - `viewer`: read clinics and the state of their processes.
- * - `support`: a clinic's administrators (create, reset, unlock).
+ * - `support`: creating a clinic's administrator, clearing its network allowlist (both by people only).
  * - `security`: incidents, change and vulnerability notices, denial logs.
  * - `platform-admin`: operators and API keys, backups and restore tests, contract end, legal
  *   hold, key operations.

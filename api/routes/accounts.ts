@@ -56,6 +56,8 @@ export const accountRoutes = (deps: AppDeps) => [
     tags: ['operator'],
     security: 'operator',
     operatorRoles: ['support'],
+    // A person, not a key: an administrator minted with a leaked key would outlive the key's revocation.
+    notByApiKey: true,
     params: tenantParams,
     body: createAdminSchema,
     responses: { 201: { description: 'Created; hand the initial password over out of band', schema: created } },

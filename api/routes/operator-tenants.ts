@@ -26,6 +26,8 @@ export const operatorTenantRoutes = (deps: AppDeps) => [
     tags: ['operator'],
     security: 'operator',
     operatorRoles: ['support'],
+    // A person, not a key: it opens the clinic to the whole internet, which a leaked key must not do.
+    notByApiKey: true,
     params: idParams,
     responses: { 200: { description: 'Cleared; the clinic\'s admins set a new list themselves', schema: z.object({ cidrs: z.array(z.string()) }) } },
     problems: { 404: [], 409: ['purge_started'] },

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { call } from '../harness/http';
 import { createApiKey } from '../harness/operators';
 import { startTestStack, type TestStack } from '../harness/stack';
@@ -76,10 +77,16 @@ describe('operator API keys', () => {
   it('lets only people manage keys and operators: a platform-admin key can neither mint keys nor operators, nor revoke', async () => {
     const admin = await createApiKey(stack, ['platform-admin'], 'provisioning');
     const other = await createApiKey(stack, ['viewer'], 'report');
+    // Nor may a support key open a clinic: an administrator made, or an allowlist cleared, by a leaked key would
+    // outlive its revocation. (The refusal comes before the clinic is looked up, so any id shows it.)
+    const support = await createApiKey(stack, ['support'], 'helpdesk-bot');
+    const clinicId = randomUUID();
     const attempts = [
       call(stack.operatorUrl, 'POST', '/v1/operator/api-keys', { token: admin.key, json: { name: 'child', roles: ['platform-admin'], expiresInSeconds: 3_600 } }),
       call(stack.operatorUrl, 'DELETE', `/v1/operator/api-keys/${other.id}`, { token: admin.key }),
       call(stack.operatorUrl, 'POST', '/v1/operator/operators', { token: admin.key, json: { email: 'minted@forclinic.example', name: 'Minted', roles: ['security'] } }),
+      call(stack.operatorUrl, 'POST', `/v1/operator/tenants/${clinicId}/admins`, { token: support.key, json: { loginId: 'minted', email: 'minted@key-clinic.example', displayName: 'Minted' } }),
+      call(stack.operatorUrl, 'DELETE', `/v1/operator/tenants/${clinicId}/network-allowlist`, { token: support.key }),
     ];
     for (const reply of await Promise.all(attempts)) expect([reply.status, reply.body.code]).toEqual([403, 'operator_session_required']);
     // It still does what its role is for.
