@@ -41,6 +41,16 @@ export function registrationOptions(
   });
 }
 
+/**
+ * The transports a browser reported (a hint for later ceremonies, not signed by the authenticator):
+ * only the values WebAuthn defines, once each. The library passes on whatever the client sent, and
+ * a string, `{}` or a 100,000-character entry would otherwise be stored and echoed back to every
+ * later sign-in of the account (a string even failed the insert as a malformed array: a 500).
+ */
+const TRANSPORTS = new Set(['ble', 'cable', 'hybrid', 'internal', 'nfc', 'smart-card', 'usb']);
+export const knownTransports = (reported: unknown): string[] =>
+  Array.isArray(reported) ? [...new Set(reported.filter((t): t is string => typeof t === 'string' && TRANSPORTS.has(t)))] : [];
+
 /** Verifies a registration against the challenge it signed; `failed` says why not (for the log). */
 export async function verifyRegistration(rp: RelyingParty, challenge: string, response: PasskeyResponse): Promise<{ failed: string } | { credential: PasskeyMaterial }> {
   let verification;
@@ -62,7 +72,7 @@ export async function verifyRegistration(rp: RelyingParty, challenge: string, re
       credentialId: credential.id,
       publicKey: Buffer.from(credential.publicKey),
       counter: credential.counter,
-      transports: credential.transports ?? [],
+      transports: knownTransports(credential.transports),
       deviceType: credentialDeviceType,
       backedUp: credentialBackedUp,
     },

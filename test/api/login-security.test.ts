@@ -305,6 +305,27 @@ describe('password policy', () => {
   });
 });
 
+describe('passkey registration', () => {
+  it('stores only the transports WebAuthn defines, whatever shape the client sent (a string was a 500)', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    const register = async (loginId: string, transports: unknown) => {
+      const account = await createAccount(stack, token, loginId);
+      const session = await activate(stack, clinic, loginId, account.initialPassword);
+      const passkey = softwarePasskey({ origin: stack.config.WEBAUTHN_ORIGINS[0]!, rpId: stack.config.WEBAUTHN_RP_ID });
+      const options = await call(stack.url, 'POST', '/v1/auth/webauthn/registration/options', { token: session });
+      const response = passkey.registrationResponse(options.body.challenge);
+      const registered = await call(stack.url, 'POST', '/v1/auth/webauthn/registration/verify', { token: session, json: { response: { ...response, response: { ...response.response, transports } } } });
+      expect([loginId, registered.status]).toEqual([loginId, 201]);
+      // What later sign-ins are told about the credential.
+      const first = await login(stack, clinic, loginId, STRONG_PASSWORD);
+      const auth = await call(stack.url, 'POST', '/v1/auth/webauthn/authentication/options', { token: first.body.token });
+      return auth.body.allowCredentials[0].transports;
+    };
+    expect(await register('pk-string', 'internal')).toEqual([]);
+    expect(await register('pk-junk', [{}, null, 'x'.repeat(100_000), 'usb', 'usb', 'hybrid', 7])).toEqual(['usb', 'hybrid']);
+  });
+});
+
 describe('network allowlist', () => {
   it('validates CIDRs, protects the admin from locking themselves out, and then enforces the list', async () => {
     const { clinic, token } = await clinicWithAdmin(stack);
