@@ -3,7 +3,7 @@ import { AccountRow } from '../db/models/account';
 import { withTenant, type TenantTransaction } from '../db/tenant-scope';
 
 const waitingForFirstLogin = (trx: TenantTransaction, accountId: string) =>
-  AccountRow.query(trx).where({ id: accountId, passwordIsInitial: true }).whereIn('onboardingState', ['awaiting_first_login', 'initial_password_expired']);
+  AccountRow.query(trx).where({ id: accountId, passwordIsInitial: true }).whereNull('deletedAt').whereIn('onboardingState', ['awaiting_first_login', 'initial_password_expired']);
 
 /** Rows marked: the account still waits and its password expired (a few seconds of slack for clock differences between the Temporal server and PostgreSQL). */
 const expireIfDue = (trx: TenantTransaction, accountId: string) =>
@@ -23,15 +23,17 @@ export function createAccountOnboardingActivities(deps: { db: Db }) {
     },
 
     /**
-     * The same, saying why nothing was marked: `moved_on` (it logged in just in time, or is gone)
-     * or `not_due` — still waiting, but PostgreSQL's clock says the password has not expired yet
-     * (behind the Temporal server's by more than the slack), so the workflow asks again later
-     * instead of waiting for a signal that never comes. Runs begun before it use the one above.
+     * The same, saying why nothing was marked: `moved_on` (it logged in just in time), `gone` (the
+     * account was deleted, or its row never committed: the workflow ends) or `not_due` — still
+     * waiting, but PostgreSQL's clock says the password has not expired yet (behind the Temporal
+     * server's by more than the slack), so the workflow asks again later instead of waiting for a
+     * signal that never comes. Runs begun before it use the one above.
      */
-    async checkInitialPasswordExpiry(args: { tenantId: string; accountId: string }): Promise<'expired' | 'moved_on' | 'not_due'> {
+    async checkInitialPasswordExpiry(args: { tenantId: string; accountId: string }): Promise<'expired' | 'moved_on' | 'not_due' | 'gone'> {
       return withTenant(deps.db, args.tenantId, async (trx) => {
         if ((await expireIfDue(trx, args.accountId)) > 0) return 'expired';
-        return (await waitingForFirstLogin(trx, args.accountId).resultSize()) > 0 ? 'not_due' : 'moved_on';
+        if ((await waitingForFirstLogin(trx, args.accountId).resultSize()) > 0) return 'not_due';
+        return (await AccountRow.query(trx).where({ id: args.accountId }).whereNull('deletedAt').resultSize()) > 0 ? 'moved_on' : 'gone';
       });
     },
   };

@@ -170,7 +170,8 @@ export async function updateAccount(trx: TenantTransaction, id: string, patch: U
   return updated;
 }
 
-export async function deleteAccount(trx: TenantTransaction, id: string): Promise<void> {
+/** Returns the account as it was before. */
+export async function deleteAccount(trx: TenantTransaction, id: string): Promise<AccountRow> {
   await lockAdminsIfAdmin(trx, id);
   const account = await getAccount(trx, id, { forUpdate: true });
   await assertNotLastAdmin(trx, account);
@@ -178,6 +179,7 @@ export async function deleteAccount(trx: TenantTransaction, id: string): Promise
   await revokeAccountSessions(trx, id);
   await GroupMemberRow.query(trx).delete().where({ accountId: id });
   await WebauthnCredentialRow.query(trx).delete().where({ accountId: id });
+  return account;
 }
 
 /** An administrator's reset: a new initial password, onboarding from the start, no lockout, no sessions. */

@@ -7,7 +7,8 @@ import { advanceOnboarding, type OnboardingFact, type OnboardingState } from '..
  *   awaiting_first_login ─(first login)→ password_change_required ─(own password)→
  *   [second_factor_enrollment_required ─(passkey)→] active
  * If nobody logs in before the initial password expires, the account waits in
- * initial_password_expired for an administrator's reset, which starts the path over.
+ * initial_password_expired for an administrator's reset, which starts the path over. An account
+ * deleted before it became active ends the run (`outcome: account_missing`).
  *
  * The database stays the authority for access decisions (the API checks it on every request,
  * and login refuses an expired initial password by its own timestamp); this workflow owns the
@@ -33,14 +34,25 @@ export const firstLoginSignal = defineSignal('firstLogin');
 export const passwordChangedSignal = defineSignal<[{ secondFactorRequired: boolean }]>('passwordChanged');
 export const passkeyRegisteredSignal = defineSignal('passkeyRegistered');
 export const passwordResetSignal = defineSignal<[{ initialPasswordExpiresAt: string }]>('passwordReset');
+/** The account was deleted: nothing is left to wait for. */
+export const accountDeletedSignal = defineSignal('accountDeleted');
+
+export interface OnboardingResult {
+  accountId: string;
+  /** Where the account's way in stood when the run ended. */
+  state: OnboardingState;
+  /** `account_missing`: the account was deleted (told by signal, or found gone by the expiry check) before it became active. */
+  outcome?: 'account_missing';
+}
 
 const { expireInitialPassword, checkInitialPasswordExpiry } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { maximumInterval: '1 minute' },
 });
 
-export async function accountOnboardingWorkflow(input: OnboardingInput): Promise<{ accountId: string; state: OnboardingState }> {
+export async function accountOnboardingWorkflow(input: OnboardingInput): Promise<OnboardingResult> {
   let state: OnboardingState = 'awaiting_first_login';
+  let missing = false;
   let expiresAt = Date.parse(input.initialPasswordExpiresAt);
   /** Counts every change of `state` or `expiresAt`: what the waits below wake up on. */
   let changes = 0;
@@ -62,10 +74,15 @@ export async function accountOnboardingWorkflow(input: OnboardingInput): Promise
     expiresAt = at;
     changes += 1;
   });
+  setHandler(accountDeletedSignal, () => {
+    missing = true;
+    changes += 1;
+  });
 
   // Signal handlers change `state`; read it through a function so the type checker does not narrow it.
   const now = (): OnboardingState => state;
-  while (now() !== 'active') {
+  const gone = () => missing;
+  while (now() !== 'active' && !gone()) {
     const seen = changes;
     if (now() === 'awaiting_first_login') {
       const moved = await condition(() => changes !== seen, Math.max(0, expiresAt - Date.now()));
@@ -78,6 +95,11 @@ export async function accountOnboardingWorkflow(input: OnboardingInput): Promise
         await condition(() => changes !== seen, '1 minute');
         continue;
       }
+      // Deleted (or never committed): no login or reset can come any more.
+      if (outcome === 'gone') {
+        missing = true;
+        continue;
+      }
       // Only if nothing was heard meanwhile: a fact or reset that arrived during the activity is newer.
       if (outcome === 'expired' && changes === seen) {
         state = 'initial_password_expired';
@@ -88,5 +110,5 @@ export async function accountOnboardingWorkflow(input: OnboardingInput): Promise
     }
     await condition(() => changes !== seen);
   }
-  return { accountId: input.accountId, state };
+  return { accountId: input.accountId, state, ...(missing ? { outcome: 'account_missing' as const } : {}) };
 }

@@ -6,6 +6,7 @@ import { advanceOnboarding, type OnboardingFact, type OnboardingState } from '..
 import { TENANT_ID } from '../../temporal/search-attributes';
 import { accountOnboardingWorkflowId } from '../../temporal/workflow-ids';
 import type {
+  accountDeletedSignal,
   accountOnboardingWorkflow,
   firstLoginSignal,
   passkeyRegisteredSignal,
@@ -47,6 +48,12 @@ export function restartOnboarding(a: { tenantId: string; accountId: string; init
     signal: 'passwordReset' satisfies (typeof passwordResetSignal)['name'],
     signalArgs: [{ initialPasswordExpiresAt: expiresAt }] satisfies ArgsOf<typeof passwordResetSignal>,
   };
+}
+
+/** The account was deleted before its way in ended: the workflow stops waiting (a finished run is left alone). */
+export function endOnboarding(a: { id: string; onboardingState: OnboardingState }): WorkflowIntent | undefined {
+  if (a.onboardingState === 'active') return undefined;
+  return { kind: 'signal', workflowId: accountOnboardingWorkflowId(a.id), signal: 'accountDeleted' satisfies (typeof accountDeletedSignal)['name'], args: [] };
 }
 
 /** The signal that tells the workflow a fact, with the arguments its handler expects. */

@@ -248,6 +248,13 @@ describe('account administration', () => {
     expect((await login(stack, clinic, 'staff.b', STRONG_PASSWORD)).status).toBe(401);
   });
 
+  it('ends the onboarding of an account deleted before its first login, instead of leaving it waiting forever', async () => {
+    const { token } = await clinicWithAdmin(stack);
+    const never = await createAccount(stack, token, 'never.came');
+    expect((await call(stack.url, 'DELETE', `/v1/accounts/${never.accountId}`, { token })).status).toBe(204);
+    expect(await stack.resultOf(accountOnboardingWorkflowId(never.accountId))).toEqual({ accountId: never.accountId, state: 'awaiting_first_login', outcome: 'account_missing' });
+  });
+
   it('refuses look-alike and malformed login IDs with validation_failed', async () => {
     const { token } = await clinicWithAdmin(stack);
     for (const loginId of ['аdmin' /* Cyrillic а */, "x' or '1'='1", 'a', 'name with space', '管理者']) {

@@ -19,13 +19,13 @@ afterAll(async () => {
 
 const inThreeDays = () => new Date(Date.now() + 3 * 86_400_000).toISOString();
 
-async function start() {
+async function start(initialPasswordExpiresAt = inThreeDays()) {
   const tenantId = randomUUID();
   const accountId = randomUUID();
   return stack.temporal.client.workflow.start<typeof accountOnboardingWorkflow>('accountOnboardingWorkflow', {
     workflowId: accountOnboardingWorkflowId(accountId),
     taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
-    args: [{ tenantId, accountId, initialPasswordExpiresAt: inThreeDays() }],
+    args: [{ tenantId, accountId, initialPasswordExpiresAt }],
     typedSearchAttributes: [{ key: TENANT_ID, value: tenantId }],
   });
 }
@@ -61,5 +61,21 @@ describe('accountOnboardingWorkflow applies facts monotonically', () => {
     expect(await handle.query<string>('state')).toBe('second_factor_enrollment_required');
     await handle.signal('passkeyRegistered');
     expect(await handle.result()).toEqual({ accountId: expect.any(String), state: 'active' });
+  });
+});
+
+describe('accountOnboardingWorkflow of an account that is gone', () => {
+  it('ends when told the account was deleted, wherever it stood', async () => {
+    const handle = await start();
+    await handle.signal('firstLogin');
+    await reaches(handle, 'password_change_required');
+    await handle.signal('accountDeleted');
+    expect(await handle.result()).toEqual({ accountId: expect.any(String), state: 'password_change_required', outcome: 'account_missing' });
+  });
+
+  it('ends when the expiry check finds no account (deleted, the signal lost), instead of waiting for a reset forever', async () => {
+    // No row was ever committed for this account, as for one deleted whose signal never came.
+    const handle = await start(new Date(Date.now() - 60_000).toISOString());
+    expect(await handle.result()).toEqual({ accountId: expect.any(String), state: 'awaiting_first_login', outcome: 'account_missing' });
   });
 });
