@@ -222,6 +222,12 @@ export async function endPasswordOnlySessions(trx: TenantTransaction, accountId:
   return revokeAccountSessions(trx, accountId).whereNull('secondFactorCredentialId');
 }
 
+/** Whether the session presented a passkey that is still registered (the second step of sign-in, enrolment, re-authentication). */
+export async function presentedPasskey(trx: TenantTransaction, sessionId: string): Promise<boolean> {
+  const row = await SessionRow.query(trx).findById(sessionId).select('secondFactorCredentialId');
+  return Boolean(row?.secondFactorCredentialId);
+}
+
 /** When the session last proved a password or a passkey, and the database's now (so no two clocks are compared). */
 export async function sessionVerification(trx: TenantTransaction, sessionId: string): Promise<{ verifiedAt: Date; now: Date } | undefined> {
   const row = (await SessionRow.query(trx).findById(sessionId).select('verifiedAt', trx.raw('now() as now'))) as unknown as { verifiedAt: Date; now: Date } | undefined;

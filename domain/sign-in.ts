@@ -15,15 +15,34 @@ interface PasswordFacts {
   roles: readonly string[];
 }
 
-/** What a freshly authenticated account must do before it may use the service. */
+/** The password is the initial one, or older than the policy allows: it must be changed before anything else. */
+const passwordMustChange = (account: Omit<PasswordFacts, 'roles'>, policy: PasswordPolicy, now: Date) =>
+  account.passwordIsInitial || (policy.maxAgeSeconds > 0 && account.passwordChangedAt.getTime() + policy.maxAgeSeconds * 1000 <= now.getTime());
+
+/**
+ * What a freshly authenticated account must do before it may use the service. An account with a
+ * passkey presents it first, even when its password must change: otherwise the password alone
+ * (guessed, phished) could change the password, which ends the holder's sessions and locks them
+ * out of their own account.
+ */
 export function stateAfterPassword(account: PasswordFacts, policy: PasswordPolicy, passkeys: number, now: Date): SessionState {
-  const expired = policy.maxAgeSeconds > 0 && account.passwordChangedAt.getTime() + policy.maxAgeSeconds * 1000 <= now.getTime();
-  if (account.passwordIsInitial || expired) return 'password_change_required';
+  if (passkeys > 0) return 'second_factor_required';
+  if (passwordMustChange(account, policy, now)) return 'password_change_required';
   return stateAfterPasswordChange(account, policy, passkeys);
 }
 
-/** After the password is settled: a passkey to enrol, one to present, or nothing. */
-export function stateAfterPasswordChange(account: Pick<PasswordFacts, 'roles'>, policy: PasswordPolicy, passkeys: number): SessionState {
+/** After the passkey of a sign-in (or enrolment): the password change still due, or nothing. */
+export type AfterPasskey = Extract<SessionState, 'active' | 'password_change_required'>;
+export const stateAfterSecondFactor = (account: Omit<PasswordFacts, 'roles'>, policy: PasswordPolicy, now: Date): AfterPasskey =>
+  passwordMustChange(account, policy, now) ? 'password_change_required' : 'active';
+
+/**
+ * After the password is settled: a passkey to enrol, one to present, or nothing. A session that
+ * presented a passkey still registered has done its second step already (it changed the password
+ * after it, see stateAfterPassword).
+ */
+export function stateAfterPasswordChange(account: Pick<PasswordFacts, 'roles'>, policy: PasswordPolicy, passkeys: number, presentedPasskey = false): SessionState {
+  if (presentedPasskey) return 'active';
   if (passkeys > 0) return 'second_factor_required';
   return secondFactorRequired(policy, account.roles) ? 'second_factor_enrollment_required' : 'active';
 }

@@ -26,6 +26,8 @@ const registrationVerifyBody = z.strictObject({
   name: nameText(64).optional(),
 });
 const authenticationVerifyBody = z.strictObject({ response: credentialJson });
+/** The session's state after a passkey: active, or a password change still due (the passkey comes first). */
+const afterPasskey = z.enum(['active', 'password_change_required']);
 
 const passkeyView = z.object({
   id: z.string().uuid(),
@@ -79,14 +81,14 @@ export const webauthnRoutes = (deps: AppDeps) => [
     responses: {
       201: {
         description: 'Registered; the session is active (when it was enrolling: a new session, whose token is in the answer)',
-        schema: passkeyView.extend({ state: z.literal('active'), token: newToken.optional() }),
+        schema: passkeyView.extend({ state: afterPasskey, token: newToken.optional() }),
       },
     },
     problems: { 400: ['invalid_challenge', 'webauthn_verification_failed'], 403: ['reauthentication_required'], 409: ['passkey_exists'] },
     handler: async (ctx, { body }) => {
-      const { passkey, token } = await registerPasskey(deps, sessionActor(ctx), body);
+      const { passkey, token, state } = await registerPasskey(deps, sessionActor(ctx), body);
       ctx.status = 201;
-      ctx.body = { ...toPasskeyView(passkey), state: 'active', ...(token ? { token } : {}) };
+      ctx.body = { ...toPasskeyView(passkey), state, ...(token ? { token } : {}) };
     },
   }),
 
@@ -117,14 +119,14 @@ export const webauthnRoutes = (deps: AppDeps) => [
     body: authenticationVerifyBody,
     responses: {
       200: {
-        description: 'Verified (after two-step verification with the new session token; the old one no longer works)',
-        schema: z.object({ state: z.literal('active'), token: newToken.optional() }),
+        description: 'Verified (after two-step verification with the new session token; the old one no longer works). `state` is `password_change_required` when the password must change: a passkey is presented first, then the password is changed',
+        schema: z.object({ state: afterPasskey, token: newToken.optional() }),
       },
     },
     problems: { 400: ['invalid_challenge', 'webauthn_verification_failed'] },
     handler: async (ctx, { body }) => {
-      const { token } = await verifyPasskey(deps, sessionActor(ctx), body.response);
-      ctx.body = { state: 'active', ...(token ? { token } : {}) };
+      const { token, state } = await verifyPasskey(deps, sessionActor(ctx), body.response);
+      ctx.body = { state, ...(token ? { token } : {}) };
     },
   }),
 

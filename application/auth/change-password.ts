@@ -1,6 +1,6 @@
 import { findAccount, previousPasswordHashes, replacePassword } from '../../db/accounts';
 import { recordAudit, recordAuditNow } from '../../db/audit';
-import { markSessionVerified, revokeAccountSessions, setSessionState } from '../../db/sessions';
+import { markSessionVerified, presentedPasskey, revokeAccountSessions, setSessionState } from '../../db/sessions';
 import { withTenant } from '../../db/tenant-scope';
 import { passkeyCount } from '../../db/webauthn';
 import { unmetPasswordRules, type PasswordPolicy, type UnmetRule } from '../../domain/password-policy';
@@ -42,7 +42,10 @@ export async function changePassword(
     // Changed by someone else while we were hashing: the current password we checked is gone.
     if (account.passwordHash !== before.passwordHash) return false;
     await replacePassword(trx, account, passwordHash);
-    const next = actor.sessionState === 'password_change_required' ? stateAfterPasswordChange(account, policy, await passkeyCount(trx, account.id)) : actor.sessionState;
+    const next =
+      actor.sessionState === 'password_change_required'
+        ? stateAfterPasswordChange(account, policy, await passkeyCount(trx, account.id), await presentedPasskey(trx, actor.sessionId))
+        : actor.sessionState;
     await recordOnboardingFact(trx, enqueue, account, { kind: 'passwordChanged', secondFactorRequired: next === 'second_factor_enrollment_required' });
     await revokeAccountSessions(trx, account.id, actor.sessionId);
     await setSessionState(trx, actor.sessionId, next);

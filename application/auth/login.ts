@@ -214,14 +214,13 @@ async function settle(
     await log('login', 'denied', { reason: 'locked' });
     return { kind: 'locked', until: account.lockedUntil!, failed: false };
   }
-  if (refusal === 'wrong_password') {
+  if (refusal) {
+    // A disabled account, or an expired initial password, counts toward the lockout like a wrong
+    // password, right password or not: otherwise the lockout (423 after the fifth wrong one, never
+    // after right ones) would tell a guesser which of their guesses was a departed employee's password.
     const lockedUntil = await countWrongPassword(trx, enqueue, actor, { id: account.id, tenantId: t.scope }, read.policy);
     await log('login', 'failed', { reason: refusal });
     return lockedUntil ? { kind: 'locked', until: lockedUntil, failed: true } : { kind: 'bad', failed: true };
-  }
-  if (refusal) {
-    await log('login', 'failed', { reason: refusal });
-    return { kind: 'bad', failed: true };
   }
   const state = stateAfterPassword(account, read.policy, await passkeyCount(trx, account.id), now);
   await recordLoginSuccess(trx, account.id, now);

@@ -1,9 +1,11 @@
+import { findAccount } from '../../db/accounts';
 import { recordAuditNow } from '../../db/audit';
 import { createSession, revokeSession } from '../../db/sessions';
 import { getSettings } from '../../db/settings';
 import type { TenantTransaction } from '../../db/tenant-scope';
 import { consumeChallenge, type ChallengePurpose } from '../../db/webauthn';
-import { Problem } from '../../domain/problems';
+import { Problem, unauthorized } from '../../domain/problems';
+import { stateAfterSecondFactor, type AfterPasskey } from '../../domain/sign-in';
 import type { Services, SessionActor } from '../deps';
 
 /**
@@ -59,22 +61,26 @@ export async function refuse(deps: Pick<Services, 'db'>, actor: SessionActor, ac
 }
 
 /**
- * The session passed its second factor (or enrolled one): a new, active session takes its place
- * and the old one is revoked, so a token seen before the second factor is worthless after it.
- * Returns the new token. The new session counts as freshly verified, and as having presented the
+ * The session passed its second factor (or enrolled one): a new session takes its place (active,
+ * or still to change a password that must change) and the old one is revoked, so a token seen before the second factor is worthless after it.
+ * Returns the new token and its state. The new session counts as freshly verified, and as having presented the
  * passkey `passkeyId` (a stricter two-step rule does not end it while that passkey is registered).
  */
-export async function replaceSession(trx: TenantTransaction, actor: SessionActor, passkeyId: string): Promise<string> {
+export async function replaceSession(trx: TenantTransaction, actor: SessionActor, passkeyId: string): Promise<{ token: string; state: AfterPasskey }> {
   const { policy } = await getSettings(trx);
+  const account = await findAccount(trx, actor.accountId);
+  if (!account) throw unauthorized();
+  // A password that must change is changed now, by a session that has shown its passkey.
+  const state = stateAfterSecondFactor(account, policy, new Date());
   const { token } = await createSession(trx, {
     tenantId: actor.tenantId,
     accountId: actor.accountId,
-    state: 'active',
+    state,
     policy,
     clientIp: actor.audit.clientIp ?? null,
     userAgent: actor.audit.userAgent,
     secondFactor: passkeyId,
   });
   await revokeSession(trx, actor.sessionId);
-  return token;
+  return { token, state };
 }

@@ -9,6 +9,7 @@ import { conflict, unauthorized } from '../../domain/problems';
 import { recordOnboardingFact } from '../accounts/onboarding';
 import { requireRecentProof } from '../auth/reauthenticate';
 import { commitThenDispatch } from '../commit-then-dispatch';
+import type { AfterPasskey } from '../../domain/sign-in';
 import type { SessionActor } from '../deps';
 import { registrationOptions, verifyRegistration } from './webauthn';
 import { challengeExpiry, consume, refuse, replaceSession, signedChallenge, type PasskeyDeps, type PasskeyResponse } from './ceremony';
@@ -38,9 +39,9 @@ export async function registerPasskey(
   deps: PasskeyDeps,
   actor: SessionActor,
   req: { response: PasskeyResponse; name?: string },
-): Promise<{ passkey: WebauthnCredentialRow; token?: string }> {
+): Promise<{ passkey: WebauthnCredentialRow; token?: string; state: AfterPasskey }> {
   const challenge = signedChallenge(req.response);
-  const result = await commitThenDispatch(deps, actor.tenantId, async (trx, enqueue): Promise<{ failed: string } | { passkey: WebauthnCredentialRow; token?: string }> => {
+  const result = await commitThenDispatch(deps, actor.tenantId, async (trx, enqueue): Promise<{ failed: string } | { passkey: WebauthnCredentialRow; token?: string; state: AfterPasskey }> => {
     await requireRecentProof(trx, actor);
     await consume(trx, actor, 'registration', challenge);
     const verified = await verifyRegistration(deps.security.webauthn, challenge, req.response);
@@ -60,7 +61,7 @@ export async function registerPasskey(
     if (!account) throw unauthorized();
     await recordOnboardingFact(trx, enqueue, account, { kind: 'passkeyRegistered' });
     await recordAudit(trx, actor.audit, { action: 'passkey.register', outcome: 'success', targetType: 'passkey', targetId: row.id });
-    return { passkey: row, ...(actor.sessionState === 'active' ? {} : { token: await replaceSession(trx, actor, row.id) }) };
+    return { passkey: row, ...(actor.sessionState === 'active' ? { state: 'active' as const } : await replaceSession(trx, actor, row.id)) };
   });
   if ('failed' in result) return refuse(deps, actor, 'passkey.register', result.failed, 'The passkey could not be verified.');
   return result;

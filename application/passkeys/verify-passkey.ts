@@ -3,6 +3,7 @@ import { recordAudit } from '../../db/audit';
 import { markSessionVerified } from '../../db/sessions';
 import { withTenant } from '../../db/tenant-scope';
 import { findPasskey, listPasskeys, recordPasskeyUse, storeChallenge } from '../../db/webauthn';
+import type { AfterPasskey } from '../../domain/sign-in';
 import type { SessionActor } from '../deps';
 import { authenticationOptions, verifyAssertion } from './webauthn';
 import { challengeExpiry, consume, refuse, replaceSession, signedChallenge, type PasskeyDeps, type PasskeyResponse } from './ceremony';
@@ -19,13 +20,14 @@ export async function passkeyAuthenticationOptions(deps: PasskeyDeps, actor: Ses
 
 /**
  * Step two: verifies the assertion (signature, origin, counter). Completing two-step verification
- * replaces the session: the answer carries a new token, and the token that only knew the password
+ * replaces the session: the answer carries a new token (and its state: active, or a password
+ * change still due), and the token that only knew the password
  * stops working (a token seen before the second factor is worth nothing after it). From an active
  * session the assertion re-authenticates it (a fresh proof for passkey changes); the token stays.
  */
-export async function verifyPasskey(deps: PasskeyDeps, actor: SessionActor, response: PasskeyResponse): Promise<{ token?: string }> {
+export async function verifyPasskey(deps: PasskeyDeps, actor: SessionActor, response: PasskeyResponse): Promise<{ token?: string; state: AfterPasskey }> {
   const challenge = signedChallenge(response);
-  const result = await withTenant(deps.db, actor.tenantId, async (trx): Promise<{ failed: string } | { token?: string }> => {
+  const result = await withTenant(deps.db, actor.tenantId, async (trx): Promise<{ failed: string } | { token?: string; state: AfterPasskey }> => {
     await consume(trx, actor, 'authentication', challenge);
     const credential = await findPasskey(trx, response.id, { accountId: actor.accountId, forUpdate: true });
     if (!credential) return { failed: 'unknown credential' };
@@ -35,11 +37,11 @@ export async function verifyPasskey(deps: PasskeyDeps, actor: SessionActor, resp
     if (actor.sessionState === 'active') {
       await markSessionVerified(trx, actor.sessionId, { passkey: credential.id });
       await recordAudit(trx, actor.audit, { action: 'session.reauthenticate', outcome: 'success', targetType: 'passkey', targetId: credential.id, details: { method: 'passkey' } });
-      return {};
+      return { state: 'active' };
     }
-    const token = await replaceSession(trx, actor, credential.id);
+    const replaced = await replaceSession(trx, actor, credential.id);
     await recordAudit(trx, actor.audit, { action: 'login.second_factor', outcome: 'success', targetType: 'passkey', targetId: credential.id });
-    return { token };
+    return replaced;
   });
   if ('failed' in result) return refuse(deps, actor, actor.sessionState === 'active' ? 'session.reauthenticate' : 'login.second_factor', result.failed, 'The passkey assertion could not be verified.');
   return result;

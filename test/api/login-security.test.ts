@@ -67,6 +67,22 @@ describe('login failures', () => {
     expect(JSON.stringify(log)).not.toContain('wrong-');
   });
 
+  it('answers a disabled account the same whether the password is right or wrong: both count toward its lockout', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    const attempts = async (loginId: string, password: (i: number) => string) => {
+      const user = await createAccount(stack, token, loginId);
+      await activate(stack, clinic, loginId, user.initialPassword);
+      expect((await call(stack.url, 'PATCH', `/v1/accounts/${user.accountId}`, { token, json: { disabled: true } })).status).toBe(200);
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i += 1) statuses.push((await login(stack, clinic, loginId, password(i), from(freshIp()))).status);
+      return statuses;
+    };
+    const right = await attempts('departed-right', () => STRONG_PASSWORD);
+    const wrong = await attempts('departed-wrong', (i) => `wrong-${i}`);
+    expect(right).toEqual([401, 401, 401, 401, 423, 423]);
+    expect(right).toEqual(wrong);
+  });
+
   it('rate-limits many failed logins from one address across many accounts (429 rate_limited)', async () => {
     const { clinic } = await clinicWithAdmin(stack);
     const ip = freshIp();
@@ -254,6 +270,33 @@ describe('password policy', () => {
     await stack.database.ownerDb('accounts').update({ password_changed_at: new Date(Date.now() - 5_000) });
     const r = await login(stack, clinic, 'admin', STRONG_PASSWORD);
     expect(r.body.state).toBe('password_change_required');
+  });
+
+  it('asks for the passkey before a password change that is due: the password alone cannot change it and lock the holder out', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    const account = await createAccount(stack, token, 'doc-aged');
+    const session = await activate(stack, clinic, 'doc-aged', account.initialPassword);
+    const passkey = softwarePasskey({ origin: stack.config.WEBAUTHN_ORIGINS[0]!, rpId: stack.config.WEBAUTHN_RP_ID });
+    const options = await call(stack.url, 'POST', '/v1/auth/webauthn/registration/options', { token: session });
+    expect((await call(stack.url, 'POST', '/v1/auth/webauthn/registration/verify', { token: session, json: { response: passkey.registrationResponse(options.body.challenge) } })).status).toBe(201);
+    expect((await call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json: { maxAgeSeconds: 60 } })).status).toBe(200);
+    await stack.database.ownerDb('accounts').where({ id: account.accountId }).update({ password_changed_at: new Date(Date.now() - 120_000) });
+
+    // Someone with only the password: the passkey comes first, and the password route is closed to them.
+    const attacker = await login(stack, clinic, 'doc-aged', STRONG_PASSWORD);
+    expect(attacker.body.state).toBe('second_factor_required');
+    const change = (t: string, newPassword: string) => call(stack.url, 'POST', '/v1/auth/password', { token: t, json: { currentPassword: STRONG_PASSWORD, newPassword } });
+    expect([(await change(attacker.body.token, 'Attacker-2026-pass!')).status]).toEqual([403]);
+    expect((await call(stack.url, 'GET', '/v1/me', { token: session })).status).toBe(200);
+
+    // The holder presents the passkey, is then asked for the new password, and is done.
+    const challenge = (await call(stack.url, 'POST', '/v1/auth/webauthn/authentication/options', { token: attacker.body.token })).body.challenge as string;
+    const verified = await call(stack.url, 'POST', '/v1/auth/webauthn/authentication/verify', { token: attacker.body.token, json: { response: passkey.authenticationResponse(challenge) } });
+    expect([verified.status, verified.body.state]).toEqual([200, 'password_change_required']);
+    expect((await call(stack.url, 'GET', '/v1/me', { token: verified.body.token })).status).toBe(403);
+    expect((await change(verified.body.token, 'Renewed-2026-clinic!')).status).toBe(204);
+    const me = await call(stack.url, 'GET', '/v1/me', { token: verified.body.token });
+    expect([me.status, me.body.state ?? 'active']).toEqual([200, 'active']);
   });
 
   it('ends sessions idle longer than the policy allows', async () => {

@@ -3717,7 +3717,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Verified (after two-step verification with the new session token; the old one no longer works) */
+            /** @description Verified (after two-step verification with the new session token; the old one no longer works). `state` is `password_change_required` when the password must change: a passkey is presented first, then the password is changed */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3725,8 +3725,8 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /** @constant */
-                        state: "active";
+                        /** @enum {string} */
+                        state: "active" | "password_change_required";
                         /** @description The new session token: the one used for this request no longer works */
                         token?: string;
                     };
@@ -4197,8 +4197,8 @@ export interface operations {
                         id: string;
                         lastUsedAt: string | null;
                         name: string;
-                        /** @constant */
-                        state: "active";
+                        /** @enum {string} */
+                        state: "active" | "password_change_required";
                         /** @description The new session token: the one used for this request no longer works */
                         token?: string;
                     };

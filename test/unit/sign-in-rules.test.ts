@@ -1,6 +1,6 @@
 import { DEFAULT_PASSWORD_POLICY } from '../../domain/password-policy';
 import { addressKey } from '../../domain/network';
-import { isFreshlyVerified, loginIdHash, loginRefusal, mayRemovePasskey, stateAfterPassword, tooLongToVerify } from '../../domain/sign-in';
+import { isFreshlyVerified, loginIdHash, loginRefusal, mayRemovePasskey, stateAfterPassword, stateAfterPasswordChange, stateAfterSecondFactor, tooLongToVerify } from '../../domain/sign-in';
 
 describe('sign-in rules', () => {
   const now = new Date('2026-06-01T00:00:00Z');
@@ -24,6 +24,20 @@ describe('sign-in rules', () => {
     expect(stateAfterPassword(fresh, policy, 0, now)).toBe('active');
     expect(stateAfterPassword(fresh, policy, 1, now)).toBe('second_factor_required');
     expect(stateAfterPassword(fresh, { ...policy, secondFactor: 'everyone' }, 0, now)).toBe('second_factor_enrollment_required');
+  });
+
+  it('asks an account with a passkey for it before a password change that is due, then for the change, then nothing', () => {
+    const policy = { ...DEFAULT_PASSWORD_POLICY, maxAgeSeconds: 60, secondFactor: 'everyone' as const };
+    const old = { passwordIsInitial: false, passwordChangedAt: new Date(now.getTime() - 61_000), roles: ['doctor'] };
+    // The password alone (guessed, phished) must not be able to change the password and lock the holder out.
+    expect(stateAfterPassword(old, policy, 1, now)).toBe('second_factor_required');
+    expect(stateAfterPassword({ ...old, passwordIsInitial: true }, policy, 2, now)).toBe('second_factor_required');
+    expect(stateAfterSecondFactor(old, policy, now)).toBe('password_change_required');
+    expect(stateAfterSecondFactor({ ...old, passwordChangedAt: now }, policy, now)).toBe('active');
+    // The change made by a session that presented its passkey ends the sign-in; one that did not still presents one.
+    expect(stateAfterPasswordChange(old, policy, 1, true)).toBe('active');
+    expect(stateAfterPasswordChange(old, policy, 1, false)).toBe('second_factor_required');
+    expect(stateAfterPasswordChange(old, policy, 0, false)).toBe('second_factor_enrollment_required');
   });
 
   it('keeps the last passkey of an account that must use one', () => {
