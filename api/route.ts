@@ -36,6 +36,12 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   /** With `session`: session states allowed in (default: only `active`). */
   states?: SessionState[];
   /**
+   * With `session`: the caller ends their own session (logout). Let through while the clinic is
+   * suspended and from outside its allowlist: taking one's own access away is never refused (a
+   * user at a shared terminal, or someone who finds their token used from elsewhere).
+   */
+  endsOwnSession?: boolean;
+  /**
    * With `operator`: operator roles of which the caller needs one. Required on every operator
    * route (a unit test checks), so no route is open to every operator by omission.
    */

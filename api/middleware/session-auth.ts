@@ -50,16 +50,19 @@ export function sessionAuth(deps: { db: Db; securityEvents: Pick<SecurityEventRe
     // The token first: a stranger without a live session learns nothing (not even that the clinic
     // is suspended) and writes nothing.
     if (!session) throw unauthorized('The session has expired or was revoked. Log in again.');
-    if (clinic.status === 'suspended') throw tenantSuspended();
+    // Logging out is never refused: it only takes access away (route.endsOwnSession).
+    const signOut = route.endsOwnSession === true;
+    if (clinic.status === 'suspended' && !signOut) throw tenantSuspended();
     const { account } = session;
     const attempt = { tenantId, clientIp: ctx.state.clientIp, accountId: account.id, route: name };
-    if (allowlist.length > 0 && !ipInCidrs(ctx.state.clientIp, allowlist)) {
+    if (allowlist.length > 0 && !ipInCidrs(ctx.state.clientIp, allowlist) && !signOut) {
       // Counted per source and minute in the database (shared by every API process); the first
-      // of each minute also gets an operation-log entry.
+      // of each minute also gets an operation-log entry, naming the account whose live session it was.
+      const context = { ...auditContext(ctx), actorType: 'account' as const, actorId: account.id, actorRoles: account.roles };
       await deps.securityEvents.record({
         ...attempt,
         kind: 'ip_denied',
-        audit: { context: auditContext(ctx), entry: { action: 'request.ip_denied', outcome: 'denied', details: { method: ctx.method, path: ctx.path } } },
+        audit: { context, entry: { action: 'request.ip_denied', outcome: 'denied', details: { method: ctx.method, path: ctx.path } } },
       });
       throw forbidden('ip_not_allowed', 'Your network address is not on this clinic\'s allowlist.');
     }

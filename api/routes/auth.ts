@@ -53,7 +53,8 @@ export const authRoutes = (deps: AppDeps) => [
     tags: ['auth'],
     security: 'session',
     states: [...SESSION_STATES],
-    responses: { 204: { description: 'Logged out' } },
+    endsOwnSession: true,
+    responses: { 204: { description: 'Logged out (also while the clinic is suspended, and from outside its allowlist)' } },
     handler: async (ctx) => {
       await logout(deps, sessionActor(ctx));
       ctx.status = 204;

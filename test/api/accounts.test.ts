@@ -272,8 +272,15 @@ describe('suspended clinics', () => {
     const me = await call(stack.url, 'GET', '/v1/me', { token });
     expect([me.status, me.body.code]).toEqual([403, 'tenant_suspended']);
     expect((await login(stack, clinic, 'admin', STRONG_PASSWORD)).body.code).toBe('invalid_credentials');
+    // Logging out still works (a shared terminal must be able to end its session): the token stays dead after the resumption.
+    expect((await op('active')).status).toBe(200);
+    const other = await createAccount(stack, token, 'desk.suspended');
+    const desk = await activate(stack, clinic, 'desk.suspended', other.initialPassword);
+    expect((await op('suspended')).status).toBe(200);
+    expect((await call(stack.url, 'POST', '/v1/auth/logout', { token: desk })).status).toBe(204);
     expect((await op('active')).status).toBe(200);
     expect((await call(stack.url, 'GET', '/v1/me', { token })).status).toBe(200);
+    expect((await call(stack.url, 'GET', '/v1/me', { token: desk })).status).toBe(401);
   });
 });
 

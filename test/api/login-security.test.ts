@@ -371,7 +371,7 @@ describe('passkey registration', () => {
 
 describe('network allowlist', () => {
   it('validates CIDRs, protects the admin from locking themselves out, and then enforces the list', async () => {
-    const { clinic, token } = await clinicWithAdmin(stack);
+    const { clinic, token, adminId } = await clinicWithAdmin(stack);
     const office = '203.0.113.0/24';
     const adminIp = '203.0.113.10';
     const as = (ip: string) => ({ token, headers: from(ip) });
@@ -390,6 +390,9 @@ describe('network allowlist', () => {
     expect((await call(stack.url, 'GET', '/v1/me', as('2001:db8::1'))).status).toBe(200);
     const outside = await call(stack.url, 'GET', '/v1/me', as('192.0.2.7'));
     expect([outside.status, outside.body.code]).toEqual([403, 'ip_not_allowed']);
+    // The refusal of a live session names its account in the clinic's log.
+    const [denied] = await stack.database.ownerDb('audit_events').where({ tenant_id: clinic.id, action: 'request.ip_denied' }).orderBy('seq', 'desc').limit(1);
+    expect(denied).toMatchObject({ actorType: 'account', actorId: adminId, outcome: 'denied' });
     const loginOutside = await login(stack, clinic, 'admin', STRONG_PASSWORD, from('192.0.2.7'));
     expect([loginOutside.status, loginOutside.body.code]).toEqual([403, 'ip_not_allowed']);
     expect((await login(stack, clinic, 'admin', STRONG_PASSWORD, from('203.0.113.200'))).status).toBe(200);
@@ -399,6 +402,11 @@ describe('network allowlist', () => {
     const confirmed = await call(stack.url, 'PUT', '/v1/settings/network-allowlist', { ...as(adminIp), json: { cidrs: ['198.18.0.0/15'], confirmSelfLockout: true } });
     expect(confirmed.status).toBe(200);
     expect((await call(stack.url, 'GET', '/v1/me', as(adminIp))).body.code).toBe('ip_not_allowed');
+
+    // Logging out is never refused, even from outside the list: it only takes access away.
+    const elsewhere = (await login(stack, clinic, 'admin', STRONG_PASSWORD, from('198.18.0.1'))).body.token as string;
+    expect((await call(stack.url, 'POST', '/v1/auth/logout', { token: elsewhere, headers: from('192.0.2.7') })).status).toBe(204);
+    expect((await call(stack.url, 'GET', '/v1/me', { token: elsewhere, headers: from('198.18.0.1') })).status).toBe(401);
 
     // The way back: an operator clears the list, and the clinic's own log names who did.
     const cleared = await call(stack.operatorUrl, 'DELETE', `/v1/operator/tenants/${clinic.id}/network-allowlist`, { token: stack.operatorToken });

@@ -3227,7 +3227,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Logged out */
+            /** @description Logged out (also while the clinic is suspended, and from outside its allowlist) */
             204: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
