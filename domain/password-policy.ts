@@ -32,10 +32,13 @@ export const passwordPolicySchema = z
         failureResetSeconds: seconds(1, 30 * 86_400).default(12 * 3_600),
       })
       .prefault({}),
+    // Floors: a session ended within seconds locks the whole clinic out, the admin who saved it
+    // included, with nobody left able to change it back by hand. A minute idle and a quarter of an
+    // hour in all always leave time to sign in and correct it.
     session: z
       .strictObject({
-        idleTimeoutSeconds: seconds(1, 7 * 86_400).default(30 * 60),
-        absoluteLifetimeSeconds: seconds(1, 30 * 86_400).default(12 * 3_600),
+        idleTimeoutSeconds: seconds(60, 7 * 86_400).default(30 * 60),
+        absoluteLifetimeSeconds: seconds(15 * 60, 30 * 86_400).default(12 * 3_600),
       })
       .prefault({}),
   })

@@ -309,18 +309,30 @@ describe('password policy', () => {
     expect((await call(stack.url, 'GET', '/v1/me', { token: fresh })).status).toBe(401);
   });
 
-  it('keeps a session in use alive under a timeout shorter than a minute', async () => {
+  it('keeps a session in use alive under the shortest timeout, a minute', async () => {
     const { clinic, token } = await clinicWithAdmin(stack);
-    expect((await call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json: { session: { idleTimeoutSeconds: 8, absoluteLifetimeSeconds: 3600 } } })).status).toBe(200);
+    expect((await call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json: { session: { idleTimeoutSeconds: 60, absoluteLifetimeSeconds: 3600 } } })).status).toBe(200);
     const fresh = (await login(stack, clinic, 'admin', STRONG_PASSWORD)).body.token;
-    // Last used 3 s ago with 5 s left: a request now must push the deadline to 8 s from now
+    // Last used 3 s ago with 5 s left: a request now must push the deadline to 60 s from now
     // (it used to wait for a full minute since the last extension, and the session died in use).
     const sessions = () => stack.database.ownerDb('sessions').where({ tenant_id: clinic.id }).whereNull('revoked_at');
     await sessions().update({ last_seen_at: new Date(Date.now() - 3_000), idle_expires_at: new Date(Date.now() + 5_000) });
     const before = Date.now();
     expect((await call(stack.url, 'GET', '/v1/me', { token: fresh })).status).toBe(200);
     const [row] = await sessions().orderBy('last_seen_at', 'desc');
-    expect(row.idleExpiresAt.getTime()).toBeGreaterThanOrEqual(before + 7_000);
+    expect(row.idleExpiresAt.getTime()).toBeGreaterThanOrEqual(before + 59_000);
+  });
+
+  it('refuses session timeouts that would lock the whole clinic out (under a minute idle, a quarter of an hour in all)', async () => {
+    const { token } = await clinicWithAdmin(stack);
+    const save = async (session: unknown) => {
+      const reply = await call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json: { session } });
+      return [reply.status, reply.body.errors?.[0]?.field];
+    };
+    expect(await save({ idleTimeoutSeconds: 1, absoluteLifetimeSeconds: 3600 })).toEqual([400, 'session.idleTimeoutSeconds']);
+    expect(await save({ idleTimeoutSeconds: 60, absoluteLifetimeSeconds: 60 })).toEqual([400, 'session.absoluteLifetimeSeconds']);
+    expect(await save({ idleTimeoutSeconds: 60, absoluteLifetimeSeconds: 900 })).toEqual([200, undefined]);
+    expect((await call(stack.url, 'GET', '/v1/me', { token })).status).toBe(200);
   });
 
   it('applies a shorter timeout to the sessions already open, never ending one in use', async () => {
@@ -330,12 +342,12 @@ describe('password policy', () => {
     // Used a moment ago, though its last extension is 50 s old (written at most once a minute).
     await stack.database.ownerDb('sessions').where({ token_hash: hashToken(other) }).update({ last_seen_at: new Date(Date.now() - 50_000) });
     const before = Date.now();
-    const saved = await call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json: { session: { idleTimeoutSeconds: 30, absoluteLifetimeSeconds: 3600 } } });
+    const saved = await call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json: { session: { idleTimeoutSeconds: 60, absoluteLifetimeSeconds: 3600 } } });
     expect(saved.status).toBe(200);
-    // From 30 minutes to 30 s from now: shortened at once, and still valid.
+    // From 30 minutes to 60 s from now: shortened at once, and still valid.
     const { idleExpiresAt, absoluteExpiresAt } = await row();
-    expect(idleExpiresAt.getTime()).toBeGreaterThanOrEqual(before + 29_000);
-    expect(idleExpiresAt.getTime()).toBeLessThanOrEqual(Date.now() + 31_000);
+    expect(idleExpiresAt.getTime()).toBeGreaterThanOrEqual(before + 59_000);
+    expect(idleExpiresAt.getTime()).toBeLessThanOrEqual(Date.now() + 61_000);
     expect(absoluteExpiresAt.getTime()).toBeLessThanOrEqual(Date.now() + 3_601_000);
     expect((await call(stack.url, 'GET', '/v1/me', { token: other })).status).toBe(200);
   });

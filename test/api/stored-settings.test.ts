@@ -1,3 +1,4 @@
+import * as sessionPolicyFloors from '../../db/migrations/20270110000001_session_policy_floors';
 import { getSettings, InvalidStoredSettingError } from '../../db/settings';
 import { withTenant } from '../../db/tenant-scope';
 import { call } from '../harness/http';
@@ -16,6 +17,18 @@ afterAll(async () => {
 const storedPolicy = async (tenantId: string) => (await stack.database.ownerDb('tenant_settings').where({ tenant_id: tenantId }).first())?.passwordPolicy;
 
 describe('stored settings', () => {
+  it('a session policy saved below today\'s floors is raised to them by its migration, not refused as invalid', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    expect((await call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json: { historyCount: 6 } })).status).toBe(200);
+    // As a clinic could save it before the floors.
+    const db = stack.database.ownerDb;
+    await db.raw(`update tenant_settings set password_policy = jsonb_set(password_policy, '{session}', '{"idleTimeoutSeconds": 8, "absoluteLifetimeSeconds": 30}') where tenant_id = ?`, [clinic.id]);
+    await sessionPolicyFloors.up(db);
+    expect((await storedPolicy(clinic.id)).session).toEqual({ idleTimeoutSeconds: 60, absoluteLifetimeSeconds: 900 });
+    expect((await storedPolicy(clinic.id)).historyCount).toBe(6);
+    expect((await call(stack.url, 'GET', '/v1/settings/password-policy', { token })).status).toBe(200);
+  });
+
   it('a clinic\'s first saves sent at once all succeed (the settings row is made once, not refused 409)', async () => {
     for (let round = 0; round < 3; round++) {
       const { clinic, token } = await clinicWithAdmin(stack);
