@@ -4,10 +4,11 @@ import { deleteAccount } from '../../application/accounts/delete-account';
 import { listClinicAccounts, readAccount } from '../../application/accounts/read-accounts';
 import { resetPassword } from '../../application/accounts/reset-password';
 import { unlockAccount } from '../../application/accounts/unlock-account';
+import { removeAccountPasskeys } from '../../application/accounts/remove-passkeys';
 import { updateAccount } from '../../application/accounts/update-account';
 import { createAccountSchema, createAdminSchema, updateAccountSchema } from '../../domain/account';
 import { ONBOARDING_STATES } from '../../domain/onboarding';
-import { actor, clinicActor } from '../actor';
+import { actor, clinicActor, sessionActor } from '../actor';
 import { defineRoute } from '../route';
 import type { AppDeps } from '../app';
 import { pathId } from '../schemas';
@@ -159,6 +160,24 @@ export const accountRoutes = (deps: AppDeps) => [
     problems: { 400: ['password_policy'], 403: [], 404: [], 429: ['rate_limited'] },
     handler: async (ctx, { params, body }) => {
       ctx.body = await resetPassword(deps, clinicActor(ctx), params.id, { initialPassword: body?.initialPassword });
+    },
+  }),
+
+  defineRoute({
+    ...admin,
+    method: 'delete',
+    path: '/v1/accounts/:id/passkeys',
+    // Taking access away stays possible while the clinic is read-only after its contract ended.
+    openAfterContractEnd: true,
+    operationId: 'removeAccountPasskeys',
+    summary: 'Remove every passkey of another account (lost or stolen authenticator); its sessions end, its password stays',
+    description:
+      'Needs a password or passkey proved by you in the last 5 minutes (403 `reauthentication_required`). The holder registers a new passkey at the next sign-in. Your own passkeys: `DELETE /v1/auth/webauthn/credentials/{id}` (409 `own_account` here).',
+    params: accountParams,
+    responses: { 200: { description: 'Removed', schema: z.object({ removed: z.number().int() }) } },
+    problems: { 403: ['reauthentication_required'], 404: [], 409: ['own_account'] },
+    handler: async (ctx, { params }) => {
+      ctx.body = await removeAccountPasskeys(deps, sessionActor(ctx), params.id);
     },
   }),
 

@@ -381,6 +381,34 @@ describe('passkey registration', () => {
   });
 });
 
+describe('an admin removing another account\'s passkeys', () => {
+  it('frees a holder who lost their authenticator: passkeys gone, sessions ended, a new one enrolled at the next sign-in', async () => {
+    const { clinic, token, adminId } = await clinicWithAdmin(stack);
+    const account = await createAccount(stack, token, 'lost-key');
+    const session = await activate(stack, clinic, 'lost-key', account.initialPassword);
+    const passkey = softwarePasskey({ origin: stack.config.WEBAUTHN_ORIGINS[0]!, rpId: stack.config.WEBAUTHN_RP_ID });
+    const options = await call(stack.url, 'POST', '/v1/auth/webauthn/registration/options', { token: session });
+    expect((await call(stack.url, 'POST', '/v1/auth/webauthn/registration/verify', { token: session, json: { response: passkey.registrationResponse(options.body.challenge) } })).status).toBe(201);
+    expect((await call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json: { secondFactor: 'everyone', minLength: 13 } })).status).toBe(200);
+    // Without the passkey the holder cannot get past the second step.
+    expect((await login(stack, clinic, 'lost-key', STRONG_PASSWORD)).body.state).toBe('second_factor_required');
+    const remove = (id: string) => call(stack.url, 'DELETE', `/v1/accounts/${id}/passkeys`, { token });
+
+    // Only with a fresh proof, and never one's own through this route.
+    await stack.database.ownerDb('sessions').where({ account_id: adminId }).update({ verified_at: new Date(Date.now() - 600_000) });
+    expect([(await remove(account.accountId)).body.code]).toEqual(['reauthentication_required']);
+    expect((await call(stack.url, 'POST', '/v1/auth/reauthenticate', { token, json: { password: STRONG_PASSWORD } })).status).toBe(204);
+    expect([(await remove(adminId)).status, (await remove(adminId)).body.code]).toEqual([409, 'own_account']);
+
+    const removed = await remove(account.accountId);
+    expect([removed.status, removed.body]).toEqual([200, { removed: 1 }]);
+    expect((await call(stack.url, 'GET', '/v1/me', { token: session })).status).toBe(401);
+    expect((await login(stack, clinic, 'lost-key', STRONG_PASSWORD)).body.state).toBe('second_factor_enrollment_required');
+    const [entry] = await stack.database.ownerDb('audit_events').where({ tenant_id: clinic.id, action: 'account.passkeys_remove', outcome: 'success' });
+    expect(entry).toMatchObject({ actorId: adminId, targetId: account.accountId, details: { passkeysRemoved: [expect.any(String)], sessionsEnded: 1 } });
+  });
+});
+
 describe('network allowlist', () => {
   it('validates CIDRs, protects the admin from locking themselves out, and then enforces the list', async () => {
     const { clinic, token, adminId } = await clinicWithAdmin(stack);
