@@ -1,6 +1,7 @@
 import type { Db } from '../db/connection';
 import type { Mailer } from '../lib/mailer';
 import { createAccountLockoutActivities } from './account-lockout';
+import { createClinicAccessNoticeActivities } from './clinic-access-notice';
 import { createAccountOnboardingActivities } from './account-onboarding';
 import { createConsultationActivities } from './consultations';
 import { createKeyManagementActivities } from './key-management';
@@ -44,6 +45,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createTenantProvisioningActivities(deps),
     ...createAccountOnboardingActivities(deps),
     ...createAccountLockoutActivities(deps),
+    ...createClinicAccessNoticeActivities(deps),
     ...createKeyManagementActivities(deps),
     ...createConsultationActivities(deps),
     ...createMaintenanceActivities(deps),

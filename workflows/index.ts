@@ -17,3 +17,4 @@ export { contractEndWorkflow } from './contract-end';
 export { breakGlassAlertWorkflow } from './break-glass-alert';
 export { operatorLockoutWorkflow } from './operator-lockout';
 export { dataExportWorkflow } from './data-export';
+export { clinicAccessNoticeWorkflow } from './clinic-access-notice';

@@ -8,6 +8,7 @@ import { commitThenDispatch } from '../commit-then-dispatch';
 import { withRefusalsLogged } from '../audit/refusals';
 import type { Actor, Services } from '../deps';
 import { issueInitialPassword } from './initial-password';
+import { clinicAccessNotice } from '../operators/clinic-access-notice';
 import { startOnboarding } from './onboarding';
 
 /**
@@ -21,13 +22,11 @@ export async function createAccount(
   actor: Actor,
   tenantId: string,
   input: CreateAccountInput,
-  opts: { initialPassword?: string } = {},
+  opts: { initialPassword?: string; byOperator?: boolean } = {},
 ): Promise<{ accountId: string; initialPassword?: string }> {
   // A refusal (409 login_id_taken, 400 for a chosen password the policy refuses) is logged as denied.
   const attempt = { action: 'account.create', targetType: 'account', details: { loginId: input.loginId, roles: input.roles } };
-  return withRefusalsLogged(deps, tenantId, actor.audit, attempt, () =>
-    create(deps, actor, tenantId, input, { initialPassword: opts.initialPassword }),
-  );
+  return withRefusalsLogged(deps, tenantId, actor.audit, attempt, () => create(deps, actor, tenantId, input, opts));
 }
 
 async function create(
@@ -35,7 +34,7 @@ async function create(
   actor: Actor,
   tenantId: string,
   input: CreateAccountInput,
-  opts: { initialPassword?: string },
+  opts: { initialPassword?: string; byOperator?: boolean },
 ): Promise<{ accountId: string; initialPassword?: string }> {
   const chosen = opts.initialPassword === undefined ? undefined : { password: opts.initialPassword, loginId: input.loginId };
   const { initialPassword, initial } = await issueInitialPassword(deps, tenantId, chosen);
@@ -51,11 +50,16 @@ async function create(
       details: { loginId: account.loginId, roles: account.roles, passwordOrigin: chosen ? 'admin' : 'generated' },
     });
     await enqueue(startOnboarding({ tenantId, accountId: account.id, initialPasswordExpiresAt: account.initialPasswordExpiresAt! }));
+    // One of ours made an administrator of the clinic: the clinic is told, whoever asked for it.
+    if (opts.byOperator) await enqueue(clinicAccessNotice(tenantId, 'admin_created', account.id));
     return { accountId: account.id, ...(initialPassword === undefined ? {} : { initialPassword }) };
   });
 }
 
-/** An operator creates a clinic's administrator (404 for a clinic that does not exist). */
+/**
+ * An operator creates a clinic's administrator (404 for a clinic that does not exist); the
+ * clinic's contract addresses and administrators are mailed about it (clinicAccessNotice).
+ */
 export async function createClinicAdmin(
   deps: Pick<Services, 'db' | 'outbox' | 'passwords' | 'log'>,
   actor: Actor,
@@ -65,5 +69,5 @@ export async function createClinicAdmin(
   const tenant = await getTenant(deps.db, tenantId);
   // No personal data is written to a clinic after its deletion began (its certificate says so).
   if (contractSettled(tenant.contractState)) throw conflict('purge_started', 'This clinic\'s data is being or has been deleted; no account can be added to it.');
-  return createAccount(deps, actor, tenant.id, { ...input, roles: ['admin'] });
+  return createAccount(deps, actor, tenant.id, { ...input, roles: ['admin'] }, { byOperator: true });
 }

@@ -1,3 +1,4 @@
+import { fetchLocalEmails } from '../../lib/local-ses';
 import { hashToken } from '../../db/sessions';
 import { call } from '../harness/http';
 import { activate, clinicWithAdmin, createAccount, login, STRONG_PASSWORD } from '../harness/clinic';
@@ -15,6 +16,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
 });
+
+/** The results of the clinic's access notices of one kind (operator actions that opened a way in), once each has run. */
+const accessNotices = async (tenantId: string, change: string) => {
+  const rows = await stack.database.ownerDb('workflow_outbox').where({ tenant_id: tenantId, workflow_type: 'clinicAccessNoticeWorkflow' }).orderBy('seq');
+  const ofKind = rows.filter((r: { args: Array<{ change: string }> }) => r.args[0]!.change === change);
+  return Promise.all(ofKind.map((r: { workflowId: string }) => stack.resultOf(r.workflowId)));
+};
 
 let nextIp = 1;
 const freshIp = () => `198.51.100.${nextIp++}`;
@@ -381,6 +389,28 @@ describe('passkey registration', () => {
   });
 });
 
+describe('operators opening a way into a clinic', () => {
+  it('an administrator made by an operator is told to the clinic\'s contract address and its other administrators, once each', async () => {
+    const { clinic } = await clinicWithAdmin(stack);
+    // The first administrator's creation was told to the contract address (there was nobody else).
+    expect(await accessNotices(clinic.id, 'admin_created')).toEqual([{ sent: 1, refused: 0, outcome: 'notified' }]);
+    const second = await call(stack.operatorUrl, 'POST', `/v1/operator/tenants/${clinic.id}/admins`, {
+      token: stack.operatorToken,
+      json: { loginId: 'second-admin', email: `second-admin@${clinic.slug}.example`, displayName: 'Second Admin' },
+    });
+    expect(second.status).toBe(201);
+    expect(await accessNotices(clinic.id, 'admin_created')).toEqual([
+      { sent: 1, refused: 0, outcome: 'notified' },
+      { sent: 2, refused: 0, outcome: 'notified' },
+    ]);
+    const told = (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.body.text?.includes('"second-admin"'));
+    expect(told.map((m) => m.destination.to[0]).sort()).toEqual([`admin@${clinic.slug}.example`, `contract@${clinic.slug}.example`]);
+    expect(told[0]!.subject).toContain('An administrator account was created');
+    // Nothing about the operator but where to find them, and never the initial password.
+    expect(told[0]!.body.text).not.toContain(second.body.initialPassword);
+  });
+});
+
 describe('an admin removing another account\'s passkeys', () => {
   it('frees a holder who lost their authenticator: passkeys gone, sessions ended, a new one enrolled at the next sign-in', async () => {
     const { clinic, token, adminId } = await clinicWithAdmin(stack);
@@ -454,6 +484,13 @@ describe('network allowlist', () => {
     expect((await call(stack.url, 'GET', '/v1/me', as(adminIp))).status).toBe(200);
     const [entry] = await stack.database.ownerDb('audit_events').where({ tenant_id: clinic.id, action: 'settings.network_allowlist', outcome: 'success' }).orderBy('seq', 'desc').limit(1);
     expect(entry).toMatchObject({ actorType: 'operator', actorId: 'break-glass', details: { before: ['198.18.0.0/15'], after: [], clearedByOperator: true, actorName: 'break-glass' } });
+    // And the clinic is told by mail: its contract address and its administrator, once each.
+    expect(await accessNotices(clinic.id, 'allowlist_cleared')).toEqual([{ sent: 2, refused: 0, outcome: 'notified' }]);
+    for (const to of [`contract@${clinic.slug}.example`, `admin@${clinic.slug}.example`]) {
+      const told = (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.destination.to.includes(to) && m.subject.includes('The network allowlist was cleared'));
+      expect([to, told.length]).toEqual([to, 1]);
+      expect(told[0]!.body.text).toContain('操作ログ');
+    }
     const unknown = await call(stack.operatorUrl, 'DELETE', '/v1/operator/tenants/00000000-0000-4000-8000-000000000000/network-allowlist', { token: stack.operatorToken });
     expect(unknown.status).toBe(404);
   });
