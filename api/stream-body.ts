@@ -14,7 +14,22 @@ import { written } from '../lib/socket-chunks';
  * stops) and so is the response, so that a client never mistakes a cut-off body for a whole
  * one. The producer reports its own failures.
  */
-export function sendStream(ctx: Context, body: Readable): void {
+export interface StreamDeadlines {
+  /** A client that takes none of the body for this long is cut off (it holds the producer's resources). */
+  stallMs: number;
+  /** The whole body must be sent within this, however slowly the client reads. */
+  totalMs: number;
+}
+
+/**
+ * A database export holds a connection (and an export slot) for as long as its client takes:
+ * PostgreSQL's statement_timeout does not fire while its backend is blocked writing to us, so a
+ * client that stops reading would hold both for as long as it keeps the socket open. These
+ * deadlines end the response instead, which ends the export (README: Operation log).
+ */
+export const EXPORT_STREAM_DEADLINES: StreamDeadlines = { stallMs: 60_000, totalMs: 600_000 };
+
+export function sendStream(ctx: Context, body: Readable, deadlines: StreamDeadlines = EXPORT_STREAM_DEADLINES): void {
   const res = ctx.res;
   ctx.respond = false;
   if (ctx.method === 'HEAD') {
@@ -22,6 +37,10 @@ export function sendStream(ctx: Context, body: Readable): void {
     res.end();
     return;
   }
+  const cutOff = (why: string) => () => {
+    if (!res.writableFinished) res.destroy(new Error(why));
+  };
+  const total = setTimeout(cutOff(`the body was not taken within ${deadlines.totalMs} ms`), deadlines.totalMs);
   const socket = new Writable({
     write(chunk: Buffer, _encoding, done) {
       // The write's callback runs once the socket has the bytes (or failed): only then is the
@@ -30,7 +49,9 @@ export function sendStream(ctx: Context, body: Readable): void {
         if (!err) written(chunk);
       });
       if (more) return done();
+      const stalled = setTimeout(cutOff(`the client took nothing for ${deadlines.stallMs} ms`), deadlines.stallMs);
       const go = () => {
+        clearTimeout(stalled);
         res.off('drain', go);
         res.off('close', go);
         done(res.destroyed && !res.writableFinished ? new Error('the client closed the connection') : null);
@@ -52,5 +73,8 @@ export function sendStream(ctx: Context, body: Readable): void {
     .catch(() => {
       if (!res.destroyed) res.destroy();
     })
-    .finally(() => res.off('close', closedEarly));
+    .finally(() => {
+      clearTimeout(total);
+      res.off('close', closedEarly);
+    });
 }

@@ -95,7 +95,9 @@ export const INCIDENT_REPORT_LIMITS = { windowSeconds: 3600, perAccount: 5, perC
 
 export const incidentReportSchema = z.strictObject({
   description: body(10_000),
-  contact: displayText(500),
+  // One line, as a name: it is quoted inside the operators' mail, where a line break or bidirectional
+  // override would let the reporter forge lines of that mail.
+  contact: nameText(500),
 });
 
 export const noticeFeedQuery = z.strictObject({

@@ -119,6 +119,11 @@ describe('incident reports', () => {
     expect(entry).toMatchObject({ actorType: 'account', targetId: reply.body.id });
     // Clinic B cannot see clinic A's report rows.
     expect(await stack.database.ownerDb('incident_reports').where({ tenant_id: b.clinic.id })).toEqual([]);
+    // The contact is one line, as a name: quoted in the operators' mail, it must not forge lines of it.
+    for (const contact of ['x\r\nBcc: evil@example.com', 'desk\u202Egnp.exe', 'tel\u200B110']) {
+      const refused = await call(stack.url, 'POST', '/v1/incident-reports', { token: aStaff, json: { description: 'Another report.', contact } });
+      expect([refused.status, refused.body.errors?.[0]?.field]).toEqual([400, 'contact']);
+    }
   });
 
   it('holds each person to 5 reports an hour, even sent at once: the rest are 429 rate_limited with Retry-After, logged, and file nothing', async () => {
