@@ -2,6 +2,7 @@ import { fetchLocalEmails } from '../../lib/local-ses';
 import { hashToken } from '../../db/sessions';
 import { call } from '../harness/http';
 import { activate, clinicWithAdmin, createAccount, login, STRONG_PASSWORD } from '../harness/clinic';
+import { recordHistory } from '../harness/history';
 import { softwarePasskey } from '../harness/passkey';
 import { startTestStack, type TestStack } from '../harness/stack';
 
@@ -403,6 +404,8 @@ describe('operators opening a way into a clinic', () => {
       { sent: 1, refused: 0, outcome: 'notified' },
       { sent: 2, refused: 0, outcome: 'notified' },
     ]);
+    const [, notice] = await stack.database.ownerDb('workflow_outbox').where({ tenant_id: clinic.id, workflow_type: 'clinicAccessNoticeWorkflow' }).orderBy('seq');
+    await recordHistory(stack.temporal.client.workflow.getHandle(notice.workflowId), 'clinic-access-notice-admin-created');
     const told = (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.body.text?.includes('"second-admin"'));
     expect(told.map((m) => m.destination.to[0]).sort()).toEqual([`admin@${clinic.slug}.example`, `contract@${clinic.slug}.example`]);
     expect(told[0]!.subject).toContain('An administrator account was created');

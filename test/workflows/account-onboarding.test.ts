@@ -3,6 +3,7 @@ import { TENANT_ID } from '../../temporal/search-attributes';
 import { accountOnboardingWorkflowId } from '../../temporal/workflow-ids';
 import type { accountOnboardingWorkflow } from '../../workflows/account-onboarding';
 import { eventually } from '../harness/clinic';
+import { recordHistory } from '../harness/history';
 import { startTestStack, type TestStack } from '../harness/stack';
 
 /**
@@ -71,6 +72,7 @@ describe('accountOnboardingWorkflow of an account that is gone', () => {
     await reaches(handle, 'password_change_required');
     await handle.signal('accountDeleted');
     expect(await handle.result()).toEqual({ accountId: expect.any(String), state: 'password_change_required', outcome: 'account_missing' });
+    await recordHistory(handle, 'account-onboarding-deleted');
   });
 
   it('ends when the expiry check finds no account (deleted, the signal lost), instead of waiting for a reset forever', async () => {

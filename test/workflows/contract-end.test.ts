@@ -636,6 +636,7 @@ describe('contract end', () => {
     // What stays open is the contract's own choice, named here so that a route that drops the
     // check (or a new one that never had it) fails this test.
     expect(writes.filter((o) => !documentsEnd(o)).map((o) => `${o.method} ${o.path}`).sort()).toEqual([
+      'DELETE /v1/accounts/{id}/passkeys',
       'DELETE /v1/auth/webauthn/credentials/{id}',
       'POST /v1/auth/login',
       'POST /v1/auth/logout',
@@ -679,6 +680,10 @@ describe('contract end', () => {
     const passkey = await call(stack.url, 'DELETE', '/v1/auth/webauthn/credentials/00000000-0000-4000-8000-000000000000', { token: c.doctorToken });
     expect(passkey.body.code).not.toBe('contract_ended');
     expect(passkey.status).toBeLessThan(500);
+    // So can an admin's removal of someone's passkeys (a lost or stolen authenticator).
+    const theirs = await call(stack.url, 'DELETE', `/v1/accounts/${desk}/passkeys`, { token: c.adminToken });
+    expect(theirs.body.code).not.toBe('contract_ended');
+    expect(theirs.status).toBeLessThan(500);
     // An operator can still add an admin to the read-only clinic (one who can export its data).
     const rescue = await op('POST', `/v1/operator/tenants/${tenantId}/admins`, { loginId: 'rescue', email: 'rescue@example.jp', displayName: '救援 管理者' });
     expect(rescue.status).toBe(201);
