@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { asyncLocalStorage, Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
@@ -26,6 +26,7 @@ import { fileIndexFoot, fileIndexHead, fileIndexRow, renderArchiveReadme } from 
 import { japanClockParts } from '../domain/japan-time';
 import { patientIndexFoot, patientIndexHead, patientIndexRow, renderPatientRecord, type PatientRecordDocument } from '../domain/patient-record-document';
 import { measure, throttled } from '../lib/backup/streams';
+import { CiphertextIntegrityError } from '../lib/crypto/aead';
 import type { Vault } from '../lib/crypto/vault';
 import { paceCollections } from '../lib/paced-collections';
 import { SealedTempFile, type SealedTempFileSummary } from '../lib/sealed-temp-file';
@@ -325,6 +326,27 @@ export function createDataExportActivities(deps: DataExportDeps) {
     }
   }
 
+  /**
+   * Whether a stored file opens whole to its recorded size. A storage or network failure is not
+   * an answer: it is thrown, and the activity's retry reads again.
+   */
+  async function opensWhole(tenantId: string, f: { id: string; storageKey: string; sizeBytes: string | number }): Promise<boolean> {
+    let bytes = 0;
+    const count = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        bytes += chunk.length;
+        done();
+      },
+    });
+    try {
+      await pipeline(await deps.storage.get(f.storageKey), await deps.vault.decryptStream(tenantId, fileContentContext(f.id)), count);
+    } catch (err) {
+      if (err instanceof CiphertextIntegrityError) return false;
+      throw err;
+    }
+    return bytes === Number(f.sizeBytes);
+  }
+
   /** Every process file in its original bytes (decrypted from storage, page by page), and files/index.html. */
   async function addProcessFiles(ref: DataExportRef, clinicName: string, add: AddEntry, missing: string[]): Promise<number> {
     const open = await deps.vault.textOpener(ref.tenantId);
@@ -346,6 +368,13 @@ export function createDataExportActivities(deps: DataExportDeps) {
           if (!(await deps.storage.exists(f.storageKey))) {
             missing.push(f.id);
             await index.write(fileIndexRow(null, processName, fileName, f.contentType, Number(f.sizeBytes)));
+            continue;
+          }
+          // Nor can one that no longer opens (damaged in storage): checked whole before any of it
+          // goes into the archive, where a failure halfway would end the export for good.
+          if (!(await opensWhole(ref.tenantId, f))) {
+            missing.push(f.id);
+            await index.write(fileIndexRow(null, processName, fileName, f.contentType, Number(f.sizeBytes), 'unreadable'));
             continue;
           }
           const decrypt = await deps.vault.decryptStream(ref.tenantId, fileContentContext(f.id));

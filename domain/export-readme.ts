@@ -67,7 +67,11 @@ export function renderArchiveReadme(r: ReadmeInput): string {
     '',
     `患者 / Patients: ${r.patients}    ファイル / Files: ${r.files}`,
     ...(r.missingFiles.length
-      ? ['', `!! 保存先に見つからなかったファイル (files/ にありません) / Files missing from storage (not in files/): ${r.missingFiles.length}`, ...r.missingFiles.map((id) => `   process_files.id = ${id}`)]
+      ? [
+          '',
+          `!! 保存先に見つからない、または破損して読み出せなかったファイル (files/ にありません。files/index.html に理由) / Files missing from storage or damaged there (not in files/; files/index.html says which): ${r.missingFiles.length}`,
+          ...r.missingFiles.map((id) => `   process_files.id = ${id}`),
+        ]
       : []),
     '',
     '== 表と列 / Tables and columns ==',
@@ -96,8 +100,9 @@ export function fileIndexHead(clinicName: string): string {
 }
 
 /** `path` null: the stored copy was missing when the archive was made. */
-export function fileIndexRow(path: string | null, processName: string, fileName: string, contentType: string, bytes: number): string {
-  const where = path === null ? '保存先に見つかりません / missing from storage' : `<a href="${escapeHtml(path.replace(/^files\//, ''))}">${escapeHtml(path)}</a>`;
+export function fileIndexRow(path: string | null, processName: string, fileName: string, contentType: string, bytes: number, why: 'missing' | 'unreadable' = 'missing'): string {
+  const absent = why === 'missing' ? '保存先に見つかりません / missing from storage' : '保存先で破損しており読み出せません / damaged in storage, cannot be read';
+  const where = path === null ? absent : `<a href="${escapeHtml(path.replace(/^files\//, ''))}">${escapeHtml(path)}</a>`;
   return `<tr><td>${escapeHtml(processName)}</td><td>${escapeHtml(fileName)}</td><td>${escapeHtml(contentType)}</td><td>${bytes}</td><td>${where}</td></tr>\n`;
 }
 

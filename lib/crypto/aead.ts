@@ -179,6 +179,17 @@ export function sealStream(key: Buffer, aad: Buffer, fixed?: { salt: Buffer; non
  * never releases bytes of a segment that did not authenticate. The format is settled on the first
  * segment: it is buffered whole (or to the end of a shorter file) before anything is released.
  */
+/**
+ * Sealed bytes that do not open: damaged, cut short, or sealed for another context or key. Its
+ * own type, so that a reader can tell a stored object that will never open (retrying is useless)
+ * from a storage or network failure (worth retrying).
+ */
+export class CiphertextIntegrityError extends Error {
+  override name = 'CiphertextIntegrityError';
+}
+
+const integrity = (err: unknown) => new CiphertextIntegrityError(`the sealed bytes do not open: ${(err as Error).message}`);
+
 export function openStream(key: Buffer, aad: Buffer): Transform {
   let scheme: SegmentScheme | undefined;
   let pending: Buffer = Buffer.alloc(0);
@@ -241,7 +252,7 @@ export function openStream(key: Buffer, aad: Buffer): Transform {
         pending = chunk.subarray(at);
         cb();
       } catch (err) {
-        cb(err as Error);
+        cb(integrity(err));
       }
     },
     flush(cb) {
@@ -257,7 +268,7 @@ export function openStream(key: Buffer, aad: Buffer): Transform {
         this.push(openSegment(scheme!, index, true, pending));
         cb();
       } catch (err) {
-        cb(err as Error);
+        cb(integrity(err));
       }
     },
   });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import os from 'node:os';
 import path from 'node:path';
@@ -96,6 +96,12 @@ describe('full data export', () => {
     // A file whose stored copy is lost (a storage incident): the export still completes and says so.
     const lost = await call(stack.url, 'POST', `/v1/processes/${processId}/files?name=lost.txt`, { token: c.adminToken, raw: 'gone', headers: { 'content-type': 'text/plain' } });
     await rm(path.join(storageDir, 'tenants', c.clinic.id, 'files', lost.body.id));
+    // And one damaged where it is stored (one byte flipped): it no longer opens, and the export says so too.
+    const damaged = await call(stack.url, 'POST', `/v1/processes/${processId}/files?name=damaged.txt`, { token: c.adminToken, raw: 'a small text file', headers: { 'content-type': 'text/plain' } });
+    const damagedPath = path.join(storageDir, 'tenants', c.clinic.id, 'files', damaged.body.id);
+    const sealed = await readFile(damagedPath);
+    sealed[sealed.length - 5]! ^= 0xff;
+    await writeFile(damagedPath, sealed);
 
     // Only admins: a doctor is refused everywhere.
     expect((await call(stack.url, 'POST', '/v1/exports', { token: c.doctorToken })).status).toBe(403);
@@ -122,7 +128,7 @@ describe('full data export', () => {
     const progressOf = () => stack.temporal.client.workflow.getHandle(`data-export/${id}`).query(exportProgressQuery);
     await eventually('the workflow says ready', async () => (await progressOf()).phase === 'ready');
     const progress = await progressOf();
-    expect(progress).toMatchObject({ phase: 'ready', tablesTotal: EXPORT_TABLES.length, tablesDone: EXPORT_TABLES.length, patientsTotal: 2, patientsDone: 2, filesTotal: 2 });
+    expect(progress).toMatchObject({ phase: 'ready', tablesTotal: EXPORT_TABLES.length, tablesDone: EXPORT_TABLES.length, patientsTotal: 2, patientsDone: 2, filesTotal: 3 });
     expect(progress.rows).toBeGreaterThan(10);
     expect(progress.bytes).toBeGreaterThan(0);
     const shown = await call(stack.url, 'GET', `/v1/exports/${id}`, { token: c.adminToken });
@@ -190,8 +196,10 @@ describe('full data export', () => {
     expect(files.get(fileRow.archive_path)!.equals(pdf)).toBe(true);
     expect(files.get('files/index.html')!.toString('utf8')).toContain('紹介状 山田.pdf');
     expect(files.get('files/index.html')!.toString('utf8')).toMatch(/lost\.txt.*missing from storage/);
-    expect(manifest.missingFiles).toEqual([lost.body.id]);
+    expect(files.get('files/index.html')!.toString('utf8')).toMatch(/damaged\.txt.*damaged in storage, cannot be read/);
+    expect([...manifest.missingFiles].sort()).toEqual([lost.body.id, damaged.body.id].sort());
     expect(files.get('README.txt')!.toString('utf8')).toContain(`process_files.id = ${lost.body.id}`);
+    expect(files.get('README.txt')!.toString('utf8')).toContain(`process_files.id = ${damaged.body.id}`);
 
     // One human-readable record per patient, everything escaped.
     const records = [...files.keys()].filter((p) => /^records\/\d{4}\/.+\.html$/.test(p));
@@ -215,7 +223,6 @@ describe('full data export', () => {
     expect(log.body.items.map((e: { action: string }) => e.action).sort()).toEqual(['data_export.create', 'data_export.download', 'data_export.ready']);
 
     // The stored archive holds no clinic text in clear.
-    const { readFile } = await import('node:fs/promises');
     const raw = await readFile(stored);
     expect(raw.includes(Buffer.from('山田 花子'))).toBe(false);
     expect(raw.includes(Buffer.from('manifest.json'))).toBe(false);
