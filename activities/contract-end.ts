@@ -3,7 +3,7 @@ import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import { recordAudit } from '../db/audit';
 import type { Db } from '../db/connection';
-import { reservedFrom, storePayload } from '../db/consultations';
+import { notBegunFrom, storePayload } from '../db/consultations';
 import { consultationFieldContext } from './consultations';
 import type { Vault } from '../lib/crypto/vault';
 import {
@@ -219,7 +219,7 @@ export function createContractEndActivities(deps: {
      * retried (skipping it left a reserved visit in a read-only clinic, its reminders still to go).
      */
     async cancelBookingsAfterEnd(args: { tenantId: string; endsAtMs: number; generation?: string }): Promise<{ cancelled: number }> {
-      const rows = await withTenant(deps.db, args.tenantId, (trx) => reservedFrom(trx, new Date(args.endsAtMs)));
+      const rows = await withTenant(deps.db, args.tenantId, (trx) => notBegunFrom(trx, new Date(args.endsAtMs)));
       const { resumed, beat } = checkpoint<number>();
       let cancelled = resumed ?? 0;
       for (const row of rows) {

@@ -235,7 +235,11 @@ export async function releaseAbandoned(trx: TenantTransaction, id: string, why: 
   return true;
 }
 
-/** Bookings still only reserved that start at or after `from` (the contract's end cancels them). */
-export async function reservedFrom(trx: TenantTransaction, from: Date): Promise<Array<Pick<ConsultationRow, 'id' | 'workflowId'>>> {
-  return trx('consultations').where({ status: 'reserved' }).where('startsAt', '>=', from).orderBy('startsAt').select('id', 'workflowId');
+/**
+ * Visits not yet begun that start at or after `from` (the contract's end cancels them): reserved,
+ * and also checked in or waiting in the online room — a check-in has no time window, so a visit
+ * weeks ahead may be checked in; left out, these stayed live in a read-only clinic for good.
+ */
+export async function notBegunFrom(trx: TenantTransaction, from: Date): Promise<Array<Pick<ConsultationRow, 'id' | 'workflowId'>>> {
+  return trx('consultations').whereIn('status', ['reserved', 'checked_in', 'waiting']).where('startsAt', '>=', from).orderBy('startsAt').select('id', 'workflowId');
 }

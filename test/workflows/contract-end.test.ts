@@ -74,9 +74,11 @@ async function objectsOf(tenantId: string): Promise<string[]> {
 describe('contract end', () => {
   it('notices, read-only after the end, legal hold, then purge with crypto-shredding and a signed certificate', async () => {
     const c = await bookingClinic(stack);
-    const { fileId } = await furnishClinic(stack, c, 'end');
+    const { fileId, consultationId } = await furnishClinic(stack, c, 'end');
     const tenantId = c.clinic.id;
     const contract = `contract@${c.clinic.slug}.example`;
+    // Checked in already (a check-in has no time window): not begun, so the end cancels it as it does a reservation.
+    expect((await call(stack.url, 'POST', `/v1/consultations/${consultationId}/check-in`, { token: c.staffToken })).status).toBe(200);
 
     const endsAt = new Date(Date.now() + 7_000);
     const set = await setEnd(tenantId, endsAt);
