@@ -10,6 +10,7 @@ import {
   proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { isUuid } from '../domain/ids';
@@ -82,6 +83,8 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<Co
   let status: ConsultationStatus = 'reserved';
   let startsAt = Date.parse(input.startsAt);
   let endsAt = Date.parse(input.endsAt);
+  /** When the visit was booked: the run began with the booking's commit (its start is sent right after). */
+  const bookedAt = workflowInfo().startTime.getTime();
   let finishedAt: number | null = null;
   let changes = 0;
   let events = 0;
@@ -251,7 +254,10 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<Co
         }
       }
       due.push({
-        at: startsAt + input.timing.noShowAfterSec * 1000,
+        // From the start, or from the booking when it was booked later than that (a walk-in into
+        // the running slot): counted from the start alone, a walk-in booked more than
+        // noShowAfterSec into its slot became a no-show at once and could never be seen.
+        at: (patched('no-show-after-booking') ? Math.max(startsAt, bookedAt) : startsAt) + input.timing.noShowAfterSec * 1000,
         key: `no-show:${iso(startsAt)}`,
         run: async () => {
           if (now() !== 'reserved') return;

@@ -185,6 +185,21 @@ describe('consultation timers', () => {
     expect(reminders(consultationId)).toEqual(['before-3600s']);
   });
 
+  it('a walk-in booked later into its slot than the no-show wait: the no-show counts from the booking, not from the start', async () => {
+    const startsAt = wholeSecond(Date.now() - 20 * MINUTE); // the slot began 20 min ago; no-show after 15 min
+    const { consultationId, handle } = await startConsultation(startsAt);
+    const [noShow] = await timersOnceStarted(handle, 1);
+    const bookedAt = tsToMs((await eventsOf(handle))[0]!.eventTime);
+    expect(noShow!.target).toBeGreaterThanOrEqual(bookedAt + 900 * SECOND);
+    expect(noShow!.target).toBeLessThanOrEqual(bookedAt + 905 * SECOND);
+    // Before, it fired at once: the visit was a no-show before the patient could check in.
+    expect(await update(handle, 'checkIn')).toMatchObject({ status: 'checked_in' });
+    expect(await update(handle, 'cancel', { reasonRef: STAGED })).toMatchObject({ status: 'cancelled' });
+    expect(await handle.result()).toEqual({ status: 'cancelled', outcome: 'ended' });
+    expect(callsFor(consultationId).map((c) => c.args.type)).not.toContain('no_show');
+    await recordHistory(handle, 'consultation-walk-in-no-show-after-booking');
+  });
+
   it('moves its timers with a reschedule', async () => {
     const startsAt = wholeSecond(Date.now() + 3 * DAY);
     const { handle } = await startConsultation(startsAt);
@@ -203,7 +218,8 @@ describe('consultation timers', () => {
     const startsAt = wholeSecond(Date.now() - 2 * MINUTE); // a walk-in: the slot has begun
     const { consultationId, handle } = await startConsultation(startsAt, { reminderOffsetsSec: [] });
     const [noShow] = await timersOnceStarted(handle, 1);
-    expectSetFor(noShow, startsAt + 900 * SECOND);
+    // Booked after the start: counted from the booking (the run's start).
+    expectSetFor(noShow, tsToMs((await eventsOf(handle))[0]!.eventTime) + 900 * SECOND);
     for (const action of ['checkIn', 'start']) await update(handle, action);
     expect(await update(handle, 'finish', { noteRef: STAGED, prescriptionsRef: STAGED })).toMatchObject({ status: 'finished' });
     const [dropped, payment] = await timersOnceStarted(handle, 2);
