@@ -9,7 +9,8 @@ import { paymentReminderMail } from './mail-templates/payment-reminder';
 import type { ConsultationMode } from '../domain/consultation';
 import { isUniqueViolation } from '../db/errors';
 import { CONSULTATION_FAILURES } from '../workflows/consultation-messages';
-import { deletePayloads, lockPractitionerSlots, overlapsBooking, payloadsOf, type SealedField } from '../db/consultations';
+import { deletePayloads, lockPractitionerSlots, overlapsBooking, payloadsOf, takeActionIntent, type SealedField } from '../db/consultations';
+import { recordAudit } from '../db/audit';
 
 /**
  * The consultation workflow's side effects. Each is idempotent: the timeline row is keyed by the
@@ -56,6 +57,7 @@ export function createConsultationActivities(deps: { db: Db; vault: Vault; maile
             await trx('consultations').where({ id: consultationId }).update({ status: args.status, updated_at: trx.fn.now() });
             return false;
           }
+
           if (patch.startsAt) {
             // A reschedule moves the booking only if the new time overlaps none of the doctor's
             // others, checked under their slots lock as a booking is (the unique index alone
@@ -94,6 +96,12 @@ export function createConsultationActivities(deps: { db: Db; vault: Vault; maile
               ...(moved.prescriptions ? { prescriptions_sealed: moved.prescriptions } : {}),
               ...(moved.cancelReason ? { cancel_reason_sealed: moved.cancelReason } : {}),
             });
+          // The action is applied by this transaction: its operation-log entry, naming who asked
+          // for it, is written here too, even if the API has stopped waiting for the answer. Last,
+          // as everywhere: the entry holds the clinic's chain lock until commit (and after the
+          // doctor's slots lock of a reschedule, in the order a booking takes them).
+          const intent = args.eventKey.startsWith('update:') ? await takeActionIntent(trx, args.eventKey.slice('update:'.length)) : undefined;
+          if (intent) await recordAudit(trx, intent.context, { action: intent.action, outcome: 'success', targetType: 'consultation', targetId: consultationId });
           return true;
         });
       } catch (err) {

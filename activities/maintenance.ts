@@ -1,5 +1,5 @@
 import type { Db } from '../db/connection';
-import { pruneStalePayloads } from '../db/consultations';
+import { deleteStaleActionIntents, pruneStalePayloads } from '../db/consultations';
 import { pruneLoginFailures } from '../db/login-failures';
 import { pruneLoginProbes } from '../db/login-probes';
 import { pruneRateLimits } from '../db/rate-limit';
@@ -43,6 +43,9 @@ async function pruneSessions(trx: TenantTransaction): Promise<{ sessions: number
     .delete();
   // Sealed content of consultation actions that never reached their workflow (the API died in between).
   await pruneStalePayloads(trx, new Date(Date.now() - 86_400_000));
+  // Who asked for actions that were never applied (refused, or never reached their workflow): a
+  // week is far beyond the longest an update can wait to be applied.
+  await deleteStaleActionIntents(trx, new Date(Date.now() - 7 * 86_400_000));
   await pruneLoginRecords(trx);
   return { sessions, challenges };
 }

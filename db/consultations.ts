@@ -1,3 +1,4 @@
+import type { AuditContext } from './audit';
 import type { ConsultationMode, ConsultationStatus } from '../domain/consultation';
 import { isUuid } from '../domain/ids';
 import type { Practitioner } from '../domain/practitioner';
@@ -192,6 +193,37 @@ export async function nextActionKeyAttempt(trx: TenantTransaction, k: ActionKeyR
     .where({ consultation_id: k.consultationId, key_hash: k.keyHash, attempt })
     .whereNull('done_at')
     .update({ attempt: attempt + 1 });
+}
+
+/**
+ * Who asks for an action, kept under the update's id before the update is sent (a repeat of the
+ * same id keeps the first). See db/migrations/20270110000002_consultation_action_intents.ts.
+ */
+export async function recordActionIntent(trx: TenantTransaction, i: { updateId: string; consultationId: string; action: string; context: AuditContext }): Promise<void> {
+  await trx.raw(
+    `insert into consultation_action_intents (tenant_id, update_id, consultation_id, action, context) values (?, ?, ?, ?, ?::jsonb)
+     on conflict do nothing`,
+    [tenantIdOf(trx)!, i.updateId, i.consultationId, i.action, JSON.stringify(i.context)],
+  );
+}
+
+/**
+ * Takes the intent of an update whose entry is not written yet, marking it written: the caller
+ * writes the entry in the same transaction. Undefined when there is none (not an API's update, a
+ * run from before intents) or its entry was written already: exactly one side writes it.
+ */
+export async function takeActionIntent(trx: TenantTransaction, updateId: string): Promise<{ action: string; context: AuditContext } | undefined> {
+  const [row] = (await trx('consultation_action_intents')
+    .where({ update_id: updateId })
+    .whereNull('logged_at')
+    .update({ logged_at: trx.fn.now() })
+    .returning(['action', 'context'])) as Array<{ action: string; context: AuditContext }>;
+  return row;
+}
+
+/** Intents never answered (refused, or the update was never applied), older than `before`. */
+export async function deleteStaleActionIntents(trx: TenantTransaction, before: Date): Promise<number> {
+  return trx('consultation_action_intents').whereNull('logged_at').where('created_at', '<', before).delete();
 }
 
 export type SealedField = 'questionnaire' | 'note' | 'prescriptions' | 'cancelReason';

@@ -293,6 +293,7 @@ export const EXCLUDED_TABLES: Record<string, string> = {
   notice_targets: 'the operator\'s list of clinics a notice went to (clinic_notices has the clinic\'s side)',
   data_exports: 'the list of exports themselves',
   consultation_action_keys: 'hashes of the Idempotency-Keys of actions on consultations (retries of a request); the actions are in consultation_events',
+  consultation_action_intents: 'who asked for each action on a consultation, kept until its operation-log entry is written; the entries are in audit_events',
 };
 
 /** The statement reading a table for its export: one JSON array per row, columns in order. */

@@ -1,8 +1,8 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type UpdateDefinition } from '@temporalio/common';
 import { consultationFieldContext } from '../../activities/consultations';
 import { recordAudit } from '../../db/audit';
-import { claimActionKey, deletePayloads, markActionKeyDone, nextActionKeyAttempt, findConsultation, storePayload, type ConsultationRow, type SealedField } from '../../db/consultations';
+import { claimActionKey, deletePayloads, markActionKeyDone, nextActionKeyAttempt, findConsultation, recordActionIntent, storePayload, takeActionIntent, type ConsultationRow, type SealedField } from '../../db/consultations';
 import { canonicalJson } from '../../domain/canonical-json';
 import { getPractitioner } from '../../db/practitioners';
 import { assertOffered } from '../../domain/practitioner';
@@ -111,13 +111,19 @@ async function perform<Args extends unknown[]>(
   const keyRow = key && { consultationId: row.id, action, ...key };
   let attempt = 0;
   let repeated = false;
+  /** The id of the update this request sent (with a key, derived from it; else a fresh one). */
+  let sentUpdateId: string | undefined;
 
   const sendUpdate = async (): Promise<UpdateResult> => {
     const stored: string[] = [];
     try {
       const args = await prepare(stasher(deps, row, stored));
       if (JSON.stringify(args).length > MAX_UPDATE_ARGS_BYTES) throw payloadTooLarge(MAX_UPDATE_ARGS_BYTES);
-      const updateId = key && updateIdOf(action, key, attempt);
+      const updateId = key ? updateIdOf(action, key, attempt) : `${action}:${randomUUID()}`;
+      // Who asks, kept under the update's id before it is sent: the workflow's step that applies
+      // the action logs it from this, even if this request stops waiting (503) or dies.
+      await withTenant(deps.db, row.tenantId, (trx) => recordActionIntent(trx, { updateId, consultationId: row.id, action: logged.action, context: actor.audit }));
+      sentUpdateId = updateId;
       try {
         return await send(args, updateId);
       } catch (err) {
@@ -170,7 +176,10 @@ async function perform<Args extends unknown[]>(
     // Of concurrent requests with one key, the first to record the action is the one that did it;
     // the others (and every later one) are repeats, logged as such: that entry says what was done.
     if (keyRow && !repeated) repeated = !(await markActionKeyDone(trx, keyRow, attempt));
-    await recordAudit(trx, actor.audit, { ...logged, outcome: 'success', details: repeated ? { repeated: true } : undefined });
+    // The step that applied the action logged it already (the intent is taken); a run from before
+    // intents, or an answer that applied nothing new (a join already waiting), did not: logged here.
+    const unlogged = !repeated && sentUpdateId ? await takeActionIntent(trx, sentUpdateId) : undefined;
+    if (repeated || unlogged || !sentUpdateId) await recordAudit(trx, actor.audit, { ...logged, outcome: 'success', details: repeated ? { repeated: true } : undefined });
     return findConsultation(trx, row.id);
   }));
   return { row: after ?? row, result };

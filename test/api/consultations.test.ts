@@ -347,11 +347,11 @@ describe('the consultation lifecycle through the API', () => {
     expect(answered.status).toBe(200);
     expect((await post(c.staffToken, id, 'check-in')).body.status).toBe('checked_in');
     const events = await stack.database.ownerDb('consultation_events').where({ consultation_id: id }).orderBy('id');
-    // The keyed action's id is derived from the client's key; the other's is the SDK's own, also fixed per update.
+    // The keyed action's id is derived from the client's key; the other's is the API's own (the action and a UUID), also fixed per update.
     const updateId = `questionnaire:${createHash('sha256').update(key, 'utf8').digest('base64url')}`;
     expect(events.map((e: { type: string; eventKey: string }) => [e.type, e.eventKey])).toEqual([
       ['questionnaire', `update:${updateId}`],
-      ['checkIn', expect.stringMatching(/^update:[0-9a-f-]{36}$/)],
+      ['checkIn', expect.stringMatching(/^update:check-in:[0-9a-f-]{36}$/)],
     ]);
     // The questionnaire's step run again, as a replay of a lost workflow task would (its staged
     // content moved on the first run): nothing is written twice, nothing refused as content missing,

@@ -26,7 +26,7 @@ export async function bookingClinic(stack: ApiTarget, opts: { patientEmail?: str
     json: { name: '山田 花子', kana: 'ヤマダ ハナコ', birthDate: '1985-06-15', phone: '090-1111-2222', email: opts.patientEmail ?? null },
   });
   if (patient.status !== 201) throw new Error(`patient: ${patient.text}`);
-  return { clinic, adminToken: token, doctorToken, staffToken, practitionerId: practitioner.body.id as string, patientId: patient.body.id as string };
+  return { clinic, adminToken: token, doctorToken, staffToken, staffId: staff.accountId, practitionerId: practitioner.body.id as string, patientId: patient.body.id as string };
 }
 
 let n = 0;

@@ -85,3 +85,33 @@ describe('a worker killed during an activity', () => {
     expect(events.map((e: { type: string }) => e.type)).toEqual(['checkIn', 'start', 'finish', 'payment', 'complete']);
   });
 });
+
+describe('an action the API stopped waiting for', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startTestStack({ CONSULTATION_REMINDERS_SECONDS: '864000', NO_SHOW_AFTER_SECONDS: '3600' });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('is logged by the workflow step that applied it, naming who asked, exactly once (the 503 had left it unlogged)', async () => {
+    const c = await bookingClinic(stack);
+    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotOn(2, '11:00'), mode: 'in_person' });
+    expect(booked.status).toBe(201);
+    const id = booked.body.id as string;
+    await eventually('the booking\'s workflow has run', async () => (await stack.temporal.client.workflow.getHandle(`consultation/${id}`).query<{ status: string }>('status')).status === 'reserved');
+    // No worker: the API waits its 5 s for the update, answers 503, and stops waiting.
+    await stack.stopWorker();
+    const waited = await call(stack.url, 'POST', `/v1/consultations/${id}/check-in`, { token: c.staffToken });
+    expect([waited.status, waited.body.code]).toEqual([503, 'service_unavailable']);
+    // The update was taken all the same and is applied when a worker comes back.
+    await stack.startWorker();
+    await eventually('the check-in applied', async () => (await stack.database.ownerDb('consultations').where({ id }).first()).status === 'checked_in', 30_000);
+    const entries = await stack.database.ownerDb('audit_events').where({ target_id: id, action: 'consultation.check-in' });
+    expect(entries.map((e: { outcome: string; actorType: string; actorId: string }) => [e.outcome, e.actorType, e.actorId])).toEqual([['success', 'account', c.staffId]]);
+    // An action answered in time is logged once too, by the step (the API finds its entry written).
+    expect((await call(stack.url, 'POST', `/v1/consultations/${id}/cancel`, { token: c.staffToken, json: { reason: 'the patient called' } })).status).toBe(200);
+    expect(await stack.database.ownerDb('audit_events').where({ target_id: id, action: 'consultation.cancel', outcome: 'success' })).toHaveLength(1);
+  });
+});
