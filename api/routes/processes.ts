@@ -126,6 +126,8 @@ export const processRoutes = (deps: AppDeps) => [
     summary: 'Download a file (streamed, decrypted on the way out); every download is logged',
     params: fileParams,
     responses: { 200: { description: 'The file, with the media type it was uploaded as', contentType: Object.keys(ALLOWED_TYPES) } },
+    // Not the request's fault: the stored copy no longer opens (damaged in storage).
+    problems: { ...common.problems, 500: ['file_unreadable'] },
     handler: async (ctx, { params }) => {
       const file = await downloadFile({ ...deps, log: ctx.state.log }, clinicActor(ctx), params.id, params.fileId);
       ctx.status = 200;

@@ -1,10 +1,12 @@
+import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { recordAudit } from '../../db/audit';
 import { findFile, listFiles as listFileRows } from '../../db/processes';
 import { withTenant } from '../../db/tenant-scope';
 import type { ProcessFile } from '../../domain/process';
-import { notFound } from '../../domain/problems';
+import { notFound, Problem } from '../../domain/problems';
+import { CiphertextIntegrityError } from '../../lib/crypto/aead';
 import type { ObjectStore } from '../../lib/storage/object-store';
 import type { ClinicActor, Services } from '../deps';
 import { enterProcess } from './access';
@@ -17,6 +19,9 @@ export async function listFiles(deps: Pick<Services, 'db' | 'vault'>, actor: Cli
   });
   return Promise.all(rows.map((row) => openFile(deps.vault, row)));
 }
+
+/** A stored file that no longer opens: the service's fault, said plainly (the log names the file for the operators). */
+const fileUnreadable = () => new Problem(500, 'file_unreadable', 'Internal Server Error', 'This file is damaged in storage and cannot be read. The operators have been alerted; quote the request id.');
 
 export interface Download extends ProcessFile {
   /** The decrypted contents; fails mid-stream if the stored object was tampered with or cut. */
@@ -48,5 +53,13 @@ export async function downloadFile(
     deps.log.error({ err: (err as Error).message, fileId: row.id }, 'file download failed (tampered or missing object?)');
     content.destroy(err as Error);
   });
+  // The first segment (a small file whole) opens before anything is answered: a file damaged in
+  // storage is a problem answer, not a 200 whose body breaks off. Damage further into a large
+  // file still cuts the body off, so a client never takes a broken file for a whole one.
+  try {
+    await once(content, 'readable');
+  } catch (err) {
+    throw err instanceof CiphertextIntegrityError ? fileUnreadable() : err;
+  }
   return { ...file, content };
 }

@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+import { createObjectStore } from '../../lib/storage';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
@@ -114,6 +116,24 @@ describe.each([
     // Reads and uploads are in the operation log.
     const log = await call(stack.url, 'GET', '/v1/audit-logs?action=file.*', { token });
     expect(log.body.items.map((e: { action: string }) => e.action).sort()).toEqual(['file.read', 'file.upload']);
+  });
+
+  it('answers a file damaged in storage with 500 file_unreadable, not a 200 whose body breaks off', async () => {
+    const { token } = await clinicWithAdmin(stack);
+    const pid = (await call(stack.url, 'POST', '/v1/processes', { token, json: { name: 'Damaged' } })).body.id;
+    const up = await upload(token, pid, Buffer.from('a small note'), 'text/plain', 'note.txt');
+    expect(up.status).toBe(201);
+    // One byte flipped where it is stored, through the store itself (a folder or S3).
+    const store = createObjectStore(stack.config);
+    const [row] = await stack.database.ownerDb('process_files').where({ id: up.body.id });
+    const chunks: Buffer[] = [];
+    for await (const c of await store.get(row.storageKey)) chunks.push(c as Buffer);
+    const sealed = Buffer.concat(chunks);
+    sealed[sealed.length - 3]! ^= 0xff;
+    await store.put(row.storageKey, Readable.from([sealed]));
+    const reply = await call(stack.url, 'GET', `/v1/processes/${pid}/files/${up.body.id}`, { token });
+    expect([reply.status, reply.body.code]).toEqual([500, 'file_unreadable']);
+    expect(reply.headers.get('content-type')).toContain('application/problem+json');
   });
 
   it('refuses lying content types, unknown types, path tricks and oversized uploads with clear 4xx', async () => {

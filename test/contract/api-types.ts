@@ -9981,6 +9981,19 @@ export interface operations {
                     };
                 };
             };
+            /** @description Error: `file_unreadable` */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "file_unreadable";
+                    };
+                };
+            };
             /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `service_unavailable` */
             503: {
                 headers: {
