@@ -24,6 +24,9 @@ export const scheduleDate = z.iso.date({ message: 'must be a real date like 2026
  */
 export const scheduleInstant = z.iso
   .datetime({ offset: true, message: 'must be a real date and time with Z or an offset, like 2026-12-01T09:00:00+09:00', abort: true })
+  // Finer than a millisecond is dropped by every clock here: 09:00:00.000000001 would have been
+  // taken as 09:00 exactly (a slot) while 09:00:00.001 is refused as none. Zeros are fine.
+  .refine((iso) => !/\.\d{3}\d*[1-9]/.test(iso), { message: 'must not be finer than a millisecond', abort: true })
   .refine((iso) => inScheduleYears(japanDateOf(new Date(iso))), yearsMessage);
 
 /** A date of birth: a real date, not before 1900 and not after today in Japan. */
