@@ -100,7 +100,7 @@ export function createConsultationActivities(deps: { db: Db; vault: Vault; maile
           // for it, is written here too, even if the API has stopped waiting for the answer. Last,
           // as everywhere: the entry holds the clinic's chain lock until commit (and after the
           // doctor's slots lock of a reschedule, in the order a booking takes them).
-          const intent = args.eventKey.startsWith('update:') ? await takeActionIntent(trx, args.eventKey.slice('update:'.length)) : undefined;
+          const intent = args.eventKey.startsWith('update:') ? await takeActionIntent(trx, consultationId, args.eventKey.slice('update:'.length)) : undefined;
           if (intent) await recordAudit(trx, intent.context, { action: intent.action, outcome: 'success', targetType: 'consultation', targetId: consultationId });
           return true;
         });

@@ -208,13 +208,14 @@ export async function recordActionIntent(trx: TenantTransaction, i: { updateId: 
 }
 
 /**
- * Takes the intent of an update whose entry is not written yet, marking it written: the caller
+ * Takes the intent of an update of this consultation (an update's id is only unique within its
+ * workflow) whose entry is not written yet, marking it written: the caller
  * writes the entry in the same transaction. Undefined when there is none (not an API's update, a
  * run from before intents) or its entry was written already: exactly one side writes it.
  */
-export async function takeActionIntent(trx: TenantTransaction, updateId: string): Promise<{ action: string; context: AuditContext } | undefined> {
+export async function takeActionIntent(trx: TenantTransaction, consultationId: string, updateId: string): Promise<{ action: string; context: AuditContext } | undefined> {
   const [row] = (await trx('consultation_action_intents')
-    .where({ update_id: updateId })
+    .where({ consultation_id: consultationId, update_id: updateId })
     .whereNull('logged_at')
     .update({ logged_at: trx.fn.now() })
     .returning(['action', 'context'])) as Array<{ action: string; context: AuditContext }>;

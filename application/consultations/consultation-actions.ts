@@ -135,11 +135,13 @@ async function perform<Args extends unknown[]>(
         return await send(args, updateId);
       }
     } catch (err) {
-      // Refused or failed: what was stored for it will never be picked up (maintenance would remove it a day later).
+      const problem = err instanceof Problem ? err : problemFromWorkflowError(err, consultationEnded);
+      // Refused: what was stored for it will never be picked up. Unanswered (503: the server may
+      // still run the update, and a retry with the key joins it): kept for that run to move, or
+      // for maintenance to remove a day later. Deleting it made the update fail content_missing.
       // Bookkeeping of an attempt already made, so not re-checked as a clinic write (nor below).
-      await outsideClinicWrite(() => withTenant(deps.db, row.tenantId, (trx) => deletePayloads(trx, stored))).catch(() => undefined);
+      if (problem.status < 500) await outsideClinicWrite(() => withTenant(deps.db, row.tenantId, (trx) => deletePayloads(trx, stored))).catch(() => undefined);
       if (err instanceof Problem) throw err;
-      const problem = problemFromWorkflowError(err, consultationEnded);
       // The workflow said no, so nothing was done: the key's next request is a fresh attempt.
       if (keyRow && problem.status === 409) {
         await outsideClinicWrite(() => withTenant(deps.db, actor.tenantId, (trx) => nextActionKeyAttempt(trx, keyRow, attempt))).catch(() => undefined);
@@ -178,7 +180,7 @@ async function perform<Args extends unknown[]>(
     if (keyRow && !repeated) repeated = !(await markActionKeyDone(trx, keyRow, attempt));
     // The step that applied the action logged it already (the intent is taken); a run from before
     // intents, or an answer that applied nothing new (a join already waiting), did not: logged here.
-    const unlogged = !repeated && sentUpdateId ? await takeActionIntent(trx, sentUpdateId) : undefined;
+    const unlogged = !repeated && sentUpdateId ? await takeActionIntent(trx, row.id, sentUpdateId) : undefined;
     if (repeated || unlogged || !sentUpdateId) await recordAudit(trx, actor.audit, { ...logged, outcome: 'success', details: repeated ? { repeated: true } : undefined });
     return findConsultation(trx, row.id);
   }));

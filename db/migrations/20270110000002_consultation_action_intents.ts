@@ -8,6 +8,8 @@ import { isolateByTenant } from './tenant-isolation';
  * in the same transaction: an action the workflow applies is logged, naming the person, even
  * when the API stopped waiting for it (503 after its deadline, a lost connection) and never wrote
  * the entry itself. `logged_at` says the entry was written, by either side, so it is written once.
+ * An update's id is only unique within its workflow (a keyed one is derived from the client's key,
+ * which a clinic may use on several consultations): the consultation is part of the key.
  *
  * The request's audit context (account, roles, address, user agent, request id) stays in
  * PostgreSQL: nothing of it goes into Temporal's history. Rows go with their consultation
@@ -23,9 +25,8 @@ export async function up(knex: Knex): Promise<void> {
       context jsonb not null,
       created_at timestamptz not null default now(),
       logged_at timestamptz,
-      primary key (tenant_id, update_id)
+      primary key (tenant_id, consultation_id, update_id)
     );
-    create index consultation_action_intents_consultation_idx on consultation_action_intents (consultation_id);
     create index consultation_action_intents_unlogged_idx on consultation_action_intents (created_at) where logged_at is null;
   `);
   await isolateByTenant(knex, 'consultation_action_intents', 'select, insert, update, delete');

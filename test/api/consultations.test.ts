@@ -259,6 +259,26 @@ describe('the consultation lifecycle through the API', () => {
     expect([missing.status, missing.body.code]).toEqual([400, 'idempotency_key_required']);
   });
 
+  it('logs each action under the person who asked, also when one key is used on several consultations by several people', async () => {
+    const c = await bookingClinic(stack);
+    const visit = async (at: string) => (await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot(at), mode: 'in_person' })).body.id as string;
+    const [refused, first, second, third] = [await visit('11:00'), await visit('11:30'), await visit('12:00'), await visit('12:30')];
+    expect((await call(stack.url, 'POST', `/v1/consultations/${refused}/cancel`, { token: c.staffToken, json: { reason: 'x' } })).status).toBe(200);
+    const checkIn = (token: string, id: string, key: string) => call(stack.url, 'POST', `/v1/consultations/${id}/check-in`, { token, headers: { 'idempotency-key': key } });
+    const one = idempotencyKey();
+    const two = idempotencyKey();
+    expect((await checkIn(c.staffToken, refused, one)).status).toBe(409);
+    expect((await checkIn(c.adminToken, first, one)).status).toBe(200);
+    expect((await checkIn(c.staffToken, second, two)).status).toBe(200);
+    expect((await checkIn(c.adminToken, third, two)).status).toBe(200);
+    const actors = async (id: string) =>
+      (await stack.database.ownerDb('audit_events').where({ target_id: id, action: 'consultation.check-in' }).orderBy('seq')).map((e: { outcome: string; actorId: string }) => [e.outcome, e.actorId]);
+    expect(await actors(refused)).toEqual([['denied', c.staffId]]);
+    expect(await actors(first)).toEqual([['success', c.adminId]]);
+    expect(await actors(second)).toEqual([['success', c.staffId]]);
+    expect(await actors(third)).toEqual([['success', c.adminId]]);
+  });
+
   it('answers a repeated action with the same Idempotency-Key with the first outcome, recording it once', async () => {
     const c = await bookingClinic(stack);
     const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('10:30'), mode: 'in_person' });

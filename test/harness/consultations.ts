@@ -11,7 +11,7 @@ import type { TestStack } from './stack';
  * test/harness/slots.ts, never from "now plus so many slots".
  */
 export async function bookingClinic(stack: ApiTarget, opts: { patientEmail?: string; rules?: Rule[] } = {}) {
-  const { clinic, token } = await clinicWithAdmin(stack, 'consult');
+  const { clinic, token, adminId } = await clinicWithAdmin(stack, 'consult');
   const doctor = await createAccount(stack, token, 'dr.sato', ['doctor']);
   const doctorToken = await activate(stack, clinic, 'dr.sato', doctor.initialPassword);
   const staff = await createAccount(stack, token, 'desk', ['staff']);
@@ -26,7 +26,7 @@ export async function bookingClinic(stack: ApiTarget, opts: { patientEmail?: str
     json: { name: '山田 花子', kana: 'ヤマダ ハナコ', birthDate: '1985-06-15', phone: '090-1111-2222', email: opts.patientEmail ?? null },
   });
   if (patient.status !== 201) throw new Error(`patient: ${patient.text}`);
-  return { clinic, adminToken: token, doctorToken, staffToken, staffId: staff.accountId, practitionerId: practitioner.body.id as string, patientId: patient.body.id as string };
+  return { clinic, adminToken: token, adminId, doctorToken, staffToken, staffId: staff.accountId, practitionerId: practitioner.body.id as string, patientId: patient.body.id as string };
 }
 
 let n = 0;
