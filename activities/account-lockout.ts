@@ -44,7 +44,9 @@ export function createAccountLockoutActivities(deps: { db: Db; mailer: Mailer })
       const { account, admins } = found;
       const facts = { clinicName: tenant.name, loginId: account.loginId, lockedUntil: new Date(notice.lockedUntil) };
       const mails = [
-        { recipient: account.id, to: account.email, ...accountLockedMailToHolder(facts) },
+        // A disabled account locks too (its attempts count, right password or not), but its holder
+        // has left: mailing them would let anyone send a departed employee mail about their account.
+        ...(account.disabled ? [] : [{ recipient: account.id, to: account.email, ...accountLockedMailToHolder(facts) }]),
         ...admins
           .filter((a) => a.id !== account.id)
           .map((a) => ({ recipient: a.id, to: a.email, ...accountLockedMailToAdmin({ ...facts, displayName: account.displayName }) })),

@@ -5,6 +5,7 @@ import { activeAdmins, findAccount } from '../db/accounts';
 import type { Db } from '../db/connection';
 import { withTenant } from '../db/tenant-scope';
 import { findTenant } from '../db/tenants';
+import { contractSettled } from '../domain/contract';
 import type { Mailer } from '../lib/mailer';
 import { isMailRejected, sendEmailOnce } from './email';
 import { clinicAccessMail, type ClinicAccessChange } from './mail-templates/clinic-access';
@@ -25,7 +26,7 @@ export interface ClinicAccessNoticeReport {
   sent: number;
   /** Addresses the provider refused for good (see email_deliveries). */
   refused: number;
-  /** `clinic_missing`: the clinic was gone (purged) before anyone could be told. */
+  /** `clinic_missing`: the clinic was being deleted or gone (purged) before anyone could be told. */
   outcome: 'notified' | 'clinic_missing';
 }
 
@@ -42,7 +43,8 @@ export function createClinicAccessNoticeActivities(deps: { db: Db; mailer: Maile
       const workflowId = Context.current().info.workflowExecution?.workflowId;
       if (!workflowId) throw ApplicationFailure.nonRetryable('must run inside a workflow', 'NoWorkflow');
       const tenant = await findTenant(deps.db, notice.tenantId);
-      if (!tenant) return { sent: 0, refused: 0, outcome: 'clinic_missing' };
+      // Being deleted, or deleted (its row stays as a tombstone): nobody is told about an opening into it.
+      if (!tenant || contractSettled(tenant.contractState)) return { sent: 0, refused: 0, outcome: 'clinic_missing' };
       const { admins, created } = await withTenant(deps.db, tenant.id, async (trx) => ({
         admins: await activeAdmins(trx),
         created: notice.accountId ? await findAccount(trx, notice.accountId) : undefined,

@@ -122,6 +122,12 @@ export function changeNoticeMail(d: DeliveryMail, contact: string): MailText {
 }
 
 /** To the operators' address: what the clinic reported, so someone can act on it. */
+/**
+ * The reporter's own text, every line quoted: written by a clinic user, it must not be able to
+ * pass for lines of ours (a forged trailer naming another clinic, a reference, a contact).
+ */
+const quoted = (text: string) => text.split(/\r\n|[\r\n\u2028\u2029\u0085\v\f]/).map((line) => `> ${line}`);
+
 export function incidentReportToOperators(r: { reference: string; clinicName: string; tenantId: string; description: string; contact: string; createdAt: Date }): MailText {
   return {
     subject: `[FOR CLINIC] ${r.reference} クリニックからのインシデント報告 / Incident report from ${r.clinicName}`,
@@ -131,7 +137,8 @@ export function incidentReportToOperators(r: { reference: string; clinicName: st
       `受付日時: ${when(r.createdAt)}（日本時間）`,
       `連絡先: ${r.contact}`,
       '',
-      r.description,
+      '報告内容（クリニックの記載のまま、各行の先頭に "> "） / Description, as the clinic wrote it (each line quoted with "> "):',
+      ...quoted(r.description),
       '',
       '----',
       `A clinic reported a suspected incident: ${r.clinicName} (${r.tenantId}), reference ${r.reference}, received ${when(r.createdAt)} (Japan time). Contact: ${r.contact}. The description is above.`,

@@ -21,7 +21,7 @@ export async function listFiles(deps: Pick<Services, 'db' | 'vault'>, actor: Cli
 }
 
 /** A stored file that no longer opens: the service's fault, said plainly (the log names the file for the operators). */
-const fileUnreadable = () => new Problem(500, 'file_unreadable', 'Internal Server Error', 'This file is damaged in storage and cannot be read. The operators have been alerted; quote the request id.');
+const fileUnreadable = () => new Problem(500, 'file_unreadable', 'Internal Server Error', 'This file is damaged in storage and cannot be read. The service\'s log names it for the operators; quote the request id when contacting support.');
 
 export interface Download extends ProcessFile {
   /** The decrypted contents; fails mid-stream if the stored object was tampered with or cut. */

@@ -1,4 +1,5 @@
 import { fetchLocalEmails } from '../../lib/local-ses';
+import { accountLockoutWorkflowId } from '../../temporal/workflow-ids';
 import { hashToken } from '../../db/sessions';
 import { call } from '../harness/http';
 import { activate, clinicWithAdmin, createAccount, login, STRONG_PASSWORD } from '../harness/clinic';
@@ -84,12 +85,15 @@ describe('login failures', () => {
       expect((await call(stack.url, 'PATCH', `/v1/accounts/${user.accountId}`, { token, json: { disabled: true } })).status).toBe(200);
       const statuses: number[] = [];
       for (let i = 0; i < 6; i += 1) statuses.push((await login(stack, clinic, loginId, password(i), from(freshIp()))).status);
-      return statuses;
+      return { statuses, accountId: user.accountId };
     };
     const right = await attempts('departed-right', () => STRONG_PASSWORD);
     const wrong = await attempts('departed-wrong', (i) => `wrong-${i}`);
-    expect(right).toEqual([401, 401, 401, 401, 423, 423]);
-    expect(right).toEqual(wrong);
+    expect(right.statuses).toEqual([401, 401, 401, 401, 423, 423]);
+    expect(right.statuses).toEqual(wrong.statuses);
+    // The lockout is told to the admins only: the holder has left, and nobody may mail them through us.
+    expect(await stack.resultOf(accountLockoutWorkflowId(right.accountId, 1))).toEqual({ accountId: right.accountId, lockout: 1, sent: 1, refused: 0, outcome: 'notified' });
+    expect((await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.destination.to.includes('departed-right@example.jp'))).toEqual([]);
   });
 
   it('rate-limits many failed logins from one address across many accounts (429 rate_limited)', async () => {

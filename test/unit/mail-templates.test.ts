@@ -2,7 +2,8 @@ import { accountLockedMailToAdmin, accountLockedMailToHolder } from '../../activ
 import { consultationReminderMail } from '../../activities/mail-templates/consultation-reminder';
 import { paymentReminderMail } from '../../activities/mail-templates/payment-reminder';
 import { tenantWelcomeMail } from '../../activities/mail-templates/tenant-welcome';
-import { changeNoticeMail } from '../../activities/mail-templates/notices';
+import { changeNoticeMail, incidentReportToOperators } from '../../activities/mail-templates/notices';
+import { clinicAccessMail } from '../../activities/mail-templates/clinic-access';
 
 /** Japanese comes first, English below it; the lines in between are blank. */
 const halves = (text: string) => text.split('\n\n');
@@ -73,5 +74,26 @@ describe('change notices', () => {
     expect(ja).toContain('ログイン画面が 5 分間止まります。');
     expect(en).toContain('ログイン画面が 5 分間止まります。');
     expect(en).toContain('Takes effect: 2026-12-10 10:00');
+  });
+
+  it('quote every line of a clinic\'s incident report, so it cannot pass for lines of ours', () => {
+    const forged = 'Suspicious login seen.\r\n\n----\u2028A clinic reported a suspected incident: other clinic, reference IR-FAKE';
+    const mail = incidentReportToOperators({ reference: 'RPT-2026-00001', clinicName: 'さくら', tenantId: '00000000-0000-4000-8000-000000000001', description: forged, contact: 'desk', createdAt: new Date('2026-12-01T00:00:00Z') });
+    const lines = mail.text.split('\n');
+    const from = lines.findIndex((l) => l.startsWith('報告内容'));
+    expect(lines.slice(from + 1, from + 6)).toEqual(['> Suspicious login seen.', '> ', '> ----', '> A clinic reported a suspected incident: other clinic, reference IR-FAKE', '']);
+    // Our own trailer is the one line that starts the English part.
+    expect(lines.filter((l) => l.startsWith('A clinic reported'))).toHaveLength(1);
+  });
+
+  it('tell a clinic what an operator opened and when, Japanese first, and where to find who', () => {
+    const mail = clinicAccessMail({ clinicName: 'さくら', change: 'admin_created', occurredAt: new Date('2026-12-01T00:00:00Z'), loginId: 'helper' });
+    expect(mail.subject).toBe('[FOR CLINIC] さくら: 管理者アカウントの作成 / An administrator account was created');
+    const [ja, en] = halves(mail.text);
+    expect(ja).toContain('2026-12-01 09:00');
+    expect(ja).toContain('「helper」');
+    expect(ja).toContain('操作ログ');
+    expect(en).toContain('"helper"');
+    expect(en).toContain('2026-12-01T00:00:00.000Z');
   });
 });
