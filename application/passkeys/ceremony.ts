@@ -62,9 +62,10 @@ export async function refuse(deps: Pick<Services, 'db'>, actor: SessionActor, ac
 
 /**
  * The session passed its second factor (or enrolled one): a new session takes its place (active,
- * or still to change a password that must change) and the old one is revoked, so a token seen before the second factor is worthless after it.
- * Returns the new token and its state. The new session counts as freshly verified, and as having presented the
- * passkey `passkeyId` (a stricter two-step rule does not end it while that passkey is registered).
+ * or still to change a password that must change) and the old one is revoked, so a token seen
+ * before the second factor is worthless after it. Returns the new token and its state. The new
+ * session counts as freshly verified, and as having presented the passkey `passkeyId` (a stricter
+ * two-step rule does not end it while that passkey is registered).
  */
 export async function replaceSession(trx: TenantTransaction, actor: SessionActor, passkeyId: string): Promise<{ token: string; state: AfterPasskey }> {
   const { policy } = await getSettings(trx);
