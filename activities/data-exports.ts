@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { PassThrough, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { asyncLocalStorage, Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { recordAudit, type AuditContext } from '../db/audit';
 import type { Db } from '../db/connection';
@@ -9,6 +10,8 @@ import { findExport, markExportExpired, markExportFailed, markExportReady, type 
 import { countExportSubjects, processFilePage, streamExportTable, streamRecordPass } from '../db/export-reads';
 import { EXCLUDED_TABLES, EXPORT_TABLES, exportTable, RECORD_TABLES, type ExportTable } from '../db/export-tables';
 import { withTenant } from '../db/tenant-scope';
+import { isUuid } from '../domain/ids';
+import { TENANT_ID } from '../temporal/search-attributes';
 import { findTenant } from '../db/tenants';
 import { CSV_BOM, csvLine } from '../domain/csv';
 import {
@@ -54,7 +57,13 @@ export interface DataExportDeps {
   db: Db;
   vault: Vault;
   storage: ObjectStore;
+  /** Temporal's visibility, for finding exports whose workflow ended abnormally (the outbox sweeper's pass). */
+  temporal?: Client;
 }
+
+/** How far back the sweeper's pass looks for ended export workflows, and how many it handles at most. */
+const ENDED_LOOK_BACK_MS = 24 * 3_600_000;
+const ENDED_MAX_PER_PASS = 1_000;
 
 export interface DataExportRef {
   tenantId: string;
@@ -221,12 +230,36 @@ export function createDataExportActivities(deps: DataExportDeps) {
 
     /** Marks the export failed and removes whatever it stored. */
     async failDataExport(ref: DataExportRef & { reason: string }): Promise<void> {
-      await Promise.all([...tableParts().map((p) => exportPartKey(ref.tenantId, ref.exportId, p)), exportArchiveKey(ref.tenantId, ref.exportId)].map((k) => deps.storage.delete(k).catch(() => undefined)));
-      await withTenant(deps.db, ref.tenantId, async (trx) => {
-        if (await markExportFailed(trx, ref.exportId, ref.reason)) {
-          await recordAudit(trx, SYSTEM, { action: 'data_export.fail', outcome: 'failed', targetType: 'data_export', targetId: ref.exportId });
+      await removeStored(ref);
+      await markFailed(ref, ref.reason);
+    },
+
+    /**
+     * Exports still running whose workflow ended without ending them — terminated by an operator,
+     * failed, timed out — are marked failed (the failure logged, their parts removed), as the workflow
+     * itself would have: otherwise the row stayed `running` and the clinic could never export
+     * again (`409 export_running`). Run by the outbox sweeper every minute; idempotent.
+     */
+    async failExportsOfEndedWorkflows(): Promise<{ examined: number; failed: number }> {
+      if (!deps.temporal) return { examined: 0, failed: 0 };
+      const since = new Date(Date.now() - ENDED_LOOK_BACK_MS).toISOString();
+      const query = `WorkflowType = 'dataExportWorkflow' AND (ExecutionStatus = 'Terminated' OR ExecutionStatus = 'Failed' OR ExecutionStatus = 'TimedOut') AND CloseTime > '${since}'`;
+      let examined = 0;
+      let failed = 0;
+      for await (const w of deps.temporal.workflow.list({ query, pageSize: 100 })) {
+        if (examined >= ENDED_MAX_PER_PASS) break;
+        examined += 1;
+        const exportId = w.workflowId.replace(/^data-export\//, '');
+        const tenantId = w.typedSearchAttributes.get(TENANT_ID);
+        if (!tenantId || !isUuid(tenantId) || !isUuid(exportId)) continue;
+        // Only a row still running: a ready archive whose workflow was ended while it waited for its expiry stays.
+        if (await markFailed({ tenantId, exportId }, `its workflow ended: ${w.status.name}`, { workflowStatus: w.status.name })) {
+          await removeStored({ tenantId, exportId });
+          failed += 1;
         }
-      });
+        Context.current().heartbeat({ examined, failed });
+      }
+      return { examined, failed };
     },
 
     /** Retention is over: the archive is deleted, the row marked expired (kept as the record). */
@@ -324,6 +357,20 @@ export function createDataExportActivities(deps: DataExportDeps) {
       await Promise.all([...pass.parts.values(), pass.index].map((s) => s.file.remove()));
       throw err;
     }
+  }
+
+  /** Removes whatever an export stored (its table parts and its archive). */
+  async function removeStored(ref: DataExportRef): Promise<void> {
+    await Promise.all([...tableParts().map((p) => exportPartKey(ref.tenantId, ref.exportId, p)), exportArchiveKey(ref.tenantId, ref.exportId)].map((k) => deps.storage.delete(k).catch(() => undefined)));
+  }
+
+  /** Marks a running export failed, the failure logged with it; false if it was not running. */
+  async function markFailed(ref: DataExportRef, reason: string, details?: Record<string, unknown>): Promise<boolean> {
+    return withTenant(deps.db, ref.tenantId, async (trx) => {
+      if (!(await markExportFailed(trx, ref.exportId, reason))) return false;
+      await recordAudit(trx, SYSTEM, { action: 'data_export.fail', outcome: 'failed', targetType: 'data_export', targetId: ref.exportId, ...(details ? { details } : {}) });
+      return true;
+    });
   }
 
   /**

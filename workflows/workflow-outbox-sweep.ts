@@ -1,7 +1,7 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 
-const { sweepWorkflowOutbox, releaseSlotsOfEndedWorkflows } = proxyActivities<Activities>({
+const { sweepWorkflowOutbox, releaseSlotsOfEndedWorkflows, failExportsOfEndedWorkflows } = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '1 minute',
   retry: { maximumAttempts: 3, maximumInterval: '10 seconds' },
@@ -11,11 +11,14 @@ const { sweepWorkflowOutbox, releaseSlotsOfEndedWorkflows } = proxyActivities<Ac
  * Run every minute by the `workflow-outbox-sweeper` schedule (temporal/schedules.ts), it keeps
  * PostgreSQL and Temporal in step both ways: starts and signals that were committed but not sent
  * (the API died after commit, or Temporal was briefly unreachable) are sent now; consultations
- * whose workflow ended abnormally (terminated, failed, timed out) give their slot back. Its
+ * whose workflow ended abnormally (terminated, failed, timed out) give their slot back, and data
+ * exports whose workflow so ended are marked failed (the clinic may export again). Its
  * result tells operators how much was left behind.
  */
 export async function workflowOutboxSweepWorkflow() {
   const outbox = await sweepWorkflowOutbox();
   const consultations = await releaseSlotsOfEndedWorkflows();
-  return { ...outbox, consultations };
+  // Runs from before this pass replay without it.
+  const exports = patched('fail-exports-of-ended-workflows') ? await failExportsOfEndedWorkflows() : undefined;
+  return { ...outbox, consultations, ...(exports ? { exports } : {}) };
 }

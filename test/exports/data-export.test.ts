@@ -1,3 +1,4 @@
+import { dataExportWorkflowId } from '../../temporal/workflow-ids';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -290,5 +291,21 @@ describe('full data export', () => {
     expect(files.get('tables/patients.csv')!.toString('utf8')).toBe(`\uFEFF${EXPORT_TABLES.find((t) => t.name === 'patients')!.columns.map((col) => col.name).join(',')}\r\n`);
     expect(files.get('tables/accounts.jsonl')!.toString('utf8').trim().split('\n')).toHaveLength(2);
     expect(files.has('records/index.html')).toBe(true);
+  });
+
+  it('an export whose workflow an operator terminated is marked failed by the sweeper, and the clinic may export again', async () => {
+    const { token } = await clinicWithAdmin(stack, 'ended');
+    const id = (await call(stack.url, 'POST', '/v1/exports', { token })).body.id as string;
+    await stack.temporal.client.workflow.getHandle(dataExportWorkflowId(id)).terminate('an operator ended it');
+    expect((await call(stack.url, 'POST', '/v1/exports', { token })).body.code).toBe('export_running');
+    const swept = await stack.sweepOutbox();
+    expect((swept as { exports?: { failed: number } }).exports?.failed).toBeGreaterThanOrEqual(1);
+    const shown = await call(stack.url, 'GET', `/v1/exports/${id}`, { token });
+    expect(shown.body.state).toBe('failed');
+    const [entry] = await stack.database.ownerDb('audit_events').where({ target_id: id, action: 'data_export.fail' });
+    expect(entry).toMatchObject({ actorType: 'system', details: { workflowStatus: 'TERMINATED' } });
+    expect((await call(stack.url, 'POST', '/v1/exports', { token })).status).toBe(202);
+    // A second pass changes nothing.
+    expect((((await stack.sweepOutbox()) as { exports?: { failed: number } }).exports?.failed)).toBe(0);
   });
 });
