@@ -10,8 +10,7 @@ import { findExport, markExportExpired, markExportFailed, markExportReady, type 
 import { countExportSubjects, processFilePage, streamExportTable, streamRecordPass } from '../db/export-reads';
 import { EXCLUDED_TABLES, EXPORT_TABLES, exportTable, RECORD_TABLES, type ExportTable } from '../db/export-tables';
 import { withTenant } from '../db/tenant-scope';
-import { isUuid } from '../domain/ids';
-import { TENANT_ID } from '../temporal/search-attributes';
+import { endedWorkflows } from '../temporal/ended-workflows';
 import { findTenant } from '../db/tenants';
 import { CSV_BOM, csvLine } from '../domain/csv';
 import {
@@ -61,9 +60,6 @@ export interface DataExportDeps {
   temporal?: Client;
 }
 
-/** How far back the sweeper's pass looks for ended export workflows, and how many it handles at most. */
-const ENDED_LOOK_BACK_MS = 24 * 3_600_000;
-const ENDED_MAX_PER_PASS = 1_000;
 
 export interface DataExportRef {
   tenantId: string;
@@ -242,19 +238,14 @@ export function createDataExportActivities(deps: DataExportDeps) {
      */
     async failExportsOfEndedWorkflows(): Promise<{ examined: number; failed: number }> {
       if (!deps.temporal) return { examined: 0, failed: 0 };
-      const since = new Date(Date.now() - ENDED_LOOK_BACK_MS).toISOString();
-      const query = `WorkflowType = 'dataExportWorkflow' AND (ExecutionStatus = 'Terminated' OR ExecutionStatus = 'Failed' OR ExecutionStatus = 'TimedOut') AND CloseTime > '${since}'`;
       let examined = 0;
       let failed = 0;
-      for await (const w of deps.temporal.workflow.list({ query, pageSize: 100 })) {
-        if (examined >= ENDED_MAX_PER_PASS) break;
+      for await (const w of endedWorkflows(deps.temporal, 'dataExportWorkflow', 'data-export')) {
         examined += 1;
-        const exportId = w.workflowId.replace(/^data-export\//, '');
-        const tenantId = w.typedSearchAttributes.get(TENANT_ID);
-        if (!tenantId || !isUuid(tenantId) || !isUuid(exportId)) continue;
+        const ref = { tenantId: w.tenantId, exportId: w.id };
         // Only a row still running: a ready archive whose workflow was ended while it waited for its expiry stays.
-        if (await markFailed({ tenantId, exportId }, `its workflow ended: ${w.status.name}`, { workflowStatus: w.status.name })) {
-          await removeStored({ tenantId, exportId });
+        if (await markFailed(ref, `its workflow ended: ${w.status}`, { workflowStatus: w.status })) {
+          await removeStored(ref);
           failed += 1;
         }
         Context.current().heartbeat({ examined, failed });
