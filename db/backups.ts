@@ -183,6 +183,16 @@ export async function insertRestoreTest(db: Db | Knex.Transaction, r: { id: stri
   await db('backup_restore_tests').insert({ ...r, state: 'running' }).onConflict('id').ignore();
 }
 
+/**
+ * A restore test still running that started within `withinHours`, after waiting for any other
+ * transaction asking the same (a transaction-scoped advisory lock): so starts sent at once see
+ * each other. An older row still `running` (its workflow ended without saying so) does not count.
+ */
+export async function runningRestoreTest(trx: Knex.Transaction, withinHours: number): Promise<{ id: string } | undefined> {
+  await trx.raw(`select pg_advisory_xact_lock(hashtext('backup_restore_test_start'))`);
+  return trx('backup_restore_tests').where({ state: 'running' }).where('started_at', '>', trx.raw(`now() - make_interval(hours => ?)`, [withinHours])).first('id');
+}
+
 export async function getRestoreTest(db: Db, id: string): Promise<RestoreTestRow | undefined> {
   return db('backup_restore_tests').where({ id }).first();
 }

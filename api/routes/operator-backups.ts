@@ -93,7 +93,7 @@ export const operatorBackupRoutes = (deps: AppDeps) => [
     operatorRoles: ['platform-admin'],
     params: generationParams,
     responses: { 202: { description: 'Started', schema: z.object({ restoreTestId: z.string().uuid(), workflowId: z.string() }).meta({ id: 'RestoreTestStarted' }) } },
-    problems: { 404: [], 409: ['generation_not_verified'] },
+    problems: { 404: [], 409: ['generation_not_verified', 'restore_test_running'] },
     handler: async (ctx, { params }) => {
       ctx.status = 202;
       ctx.body = await startRestoreTest(deps, actor(ctx), params.id);

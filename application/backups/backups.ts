@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { getGeneration, insertRestoreTest, insertRunningGeneration, listGenerations, listRestoreTests } from '../../db/backups';
+import { getGeneration, insertRestoreTest, insertRunningGeneration, listGenerations, listRestoreTests, runningRestoreTest } from '../../db/backups';
 import { decodeCursor, encodeCursor } from '../../domain/pagination';
 import { recordOperatorAction } from '../../db/platform-log';
 import { conflict, notFound } from '../../domain/problems';
@@ -29,6 +29,9 @@ export async function startBackup(deps: Pick<Services, 'db' | 'outbox'> & { back
   });
 }
 
+/** A restore test `running` for longer than this is taken for one whose workflow ended without saying so. */
+const RESTORE_TEST_STALE_HOURS = 6;
+
 export async function startRestoreTest(deps: Pick<Services, 'db' | 'outbox'>, actor: Actor, generationId: string): Promise<{ restoreTestId: string; workflowId: string }> {
   const generation = await getGeneration(deps.db, generationId);
   if (!generation) throw notFound();
@@ -36,6 +39,10 @@ export async function startRestoreTest(deps: Pick<Services, 'db' | 'outbox'>, ac
   const restoreTestId = randomUUID();
   const workflowId = restoreTestWorkflowId(restoreTestId);
   return commitPlatformThenDispatch(deps, async (trx, enqueue) => {
+    // One at a time: each restores every clinic into a scratch database of its own on the
+    // verification server; fifteen sent at once made fifteen full copies there.
+    const running = await runningRestoreTest(trx, RESTORE_TEST_STALE_HOURS);
+    if (running) throw conflict('restore_test_running', `Restore test ${running.id} is running; wait for it to finish.`);
     await insertRestoreTest(trx, { id: restoreTestId, generationId, workflowId, trigger: 'operator' });
     await recordOperatorAction(trx, actor.audit, { action: 'backup.restore_test', targetType: 'backup_generation', targetId: generationId, details: { restoreTestId, workflowId } });
     const input: RestoreTestInput = { restoreTestId, generationId, trigger: 'operator' };

@@ -159,8 +159,11 @@ describe('backups', () => {
     expect(mine).toMatchObject({ state: 'verified', trigger: 'operator', lastVerification: { ok: true } });
     expect(mine.tables.find((t: { name: string }) => t.name === 'tenants').rows).toBeGreaterThan(0);
 
-    const test = await call(stack.operatorUrl, 'POST', `/v1/operator/backups/${mine.id}/restore-test`, { headers: auth });
-    expect(test.status).toBe(202);
+    // Several sent at once: one restore test runs, the others are refused (each would copy every clinic into a scratch database).
+    const sent = await Promise.all(Array.from({ length: 5 }, () => call(stack.operatorUrl, 'POST', `/v1/operator/backups/${mine.id}/restore-test`, { headers: auth })));
+    expect(sent.map((r) => r.status).sort()).toEqual([202, 409, 409, 409, 409]);
+    expect(sent.filter((r) => r.status === 409).map((r) => r.body.code)).toEqual(Array(4).fill('restore_test_running'));
+    const test = sent.find((r) => r.status === 202)!;
     await stack.temporal.client.workflow.getHandle(test.body.workflowId).result();
     const tests = await call(stack.operatorUrl, 'GET', `/v1/operator/backups/${mine.id}/restore-tests`, { headers: auth });
     expect(tests.status).toBe(200);

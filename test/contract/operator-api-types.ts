@@ -2991,7 +2991,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict with the current state: `generation_not_verified` */
+            /** @description Conflict with the current state: `generation_not_verified`, `restore_test_running` */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3000,7 +3000,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "generation_not_verified";
+                        code?: "generation_not_verified" | "restore_test_running";
                     };
                 };
             };
