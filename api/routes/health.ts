@@ -10,8 +10,11 @@ const readiness = z.object({
   checks: z.object({ postgres: z.enum(['ok', 'failing']), temporal: z.enum(['ok', 'failing']) }),
 });
 
-/** How long one readiness probe answers for (README: API basics, health). */
-export const READINESS_FRESH_MS = 1_000;
+/**
+ * How long one readiness probe answers for (README: API basics, health): long enough that a flood
+ * costs a few probes a second, short enough that a dependency's outage of a second or two shows.
+ */
+export const READINESS_FRESH_MS = 200;
 
 export const healthRoutes = (deps: AppDeps) => {
   const probe = sharedProbe(async () => {
