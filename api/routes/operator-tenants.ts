@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { clearClinicAllowlist } from '../../application/settings/clear-network-allowlist';
 import { createClinic } from '../../application/tenants/create-clinic';
 import { getClinic, listClinics } from '../../application/tenants/read-clinics';
+import { retryProvisioning } from '../../application/tenants/retry-provisioning';
 import { rotateTenantKeys } from '../../application/tenants/rotate-keys';
 import { updateClinic } from '../../application/tenants/update-clinic';
 import { createTenantSchema, TENANT_STATUSES, updateTenantSchema } from '../../domain/tenant';
@@ -50,6 +51,25 @@ export const operatorTenantRoutes = (deps: AppDeps) => [
       const { workflowId } = await rotateTenantKeys(deps, actor(ctx), params.id);
       ctx.status = 202;
       ctx.body = { workflowId };
+    },
+  }),
+  defineRoute({
+    method: 'post',
+    path: '/v1/operator/tenants/:id/provisioning/retry',
+    operationId: 'retryTenantProvisioning',
+    summary: 'Run a clinic\'s provisioning again after its run ended without opening the clinic (a refused contract address, fixed first with PATCH; an outage that used up its retries; a terminated run)',
+    description:
+      'Starts a new run of `tenant-provisioning/<id>`. Addresses an earlier run welcomed are not mailed again. ' +
+      'Logged in the clinic\'s and the operators\' logs with the operator\'s name.',
+    tags: ['operator'],
+    security: 'operator',
+    operatorRoles: ['platform-admin'],
+    params: idParams,
+    responses: { 202: { description: 'A new provisioning run started', schema: z.object({ workflowId: z.string(), runId: z.string() }) } },
+    problems: { 404: [], 409: ['not_provisioning', 'provisioning_running', 'purge_started'] },
+    handler: async (ctx, { params }) => {
+      ctx.body = await retryProvisioning(deps, actor(ctx), params.id);
+      ctx.status = 202;
     },
   }),
   defineRoute({

@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { fetchLocalEmails } from '../../lib/local-ses';
+import { MAIL_REJECTED } from '../../activities/email';
+import { insertTenant } from '../../db/tenants';
+import { TENANT_ID } from '../../temporal/search-attributes';
 import { tenantProvisioningWorkflowId } from '../../temporal/workflow-ids';
 import { call } from '../harness/http';
 import { startTestStack, type TestStack } from '../harness/stack';
@@ -153,6 +156,62 @@ describe('reading and changing clinics', () => {
     expectProblem(await op('GET', '/v1/operator/tenants/00000000-0000-4000-8000-000000000000'), 404, 'not_found');
     expectProblem(await op('GET', '/v1/operator/tenants/not-a-uuid'), 404, 'not_found');
     expectProblem(await op('PATCH', "/v1/operator/tenants/1'%20or%201=1", { name: 'x' }), 404, 'not_found');
+  });
+});
+
+describe('a clinic stuck in provisioning', () => {
+  const provision = (tenantId: string, taskQueue = stack.config.TEMPORAL_TASK_QUEUE) =>
+    stack.temporal.client.workflow.start('tenantProvisioningWorkflow', {
+      workflowId: tenantProvisioningWorkflowId(tenantId),
+      taskQueue,
+      args: [tenantId],
+      typedSearchAttributes: [{ key: TENANT_ID, value: tenantId }],
+    });
+
+  it('runs provisioning again once the operator has fixed the refused address: nobody welcomed before is mailed twice, the retry names the operator', async () => {
+    const slug = uniqueSlug('refused');
+    // An address SES refuses (the API's own check would not take it; SES's suppression list can refuse a valid one).
+    const tenant = await insertTenant(stack.database.db, { slug, name: 'Refused Clinic', contractEmails: [`ok@${slug}.example`, `bad@@${slug}.example`] });
+    const first = await provision(tenant.id);
+    await expect(first.result()).rejects.toMatchObject({ cause: { cause: { type: MAIL_REJECTED } } });
+    expect((await stack.database.ownerDb('tenants').where({ id: tenant.id }).first()).status).toBe('provisioning');
+
+    expect((await op('PATCH', `/v1/operator/tenants/${tenant.id}`, { contractEmails: [`ok@${slug}.example`, `it@${slug}.example`] })).status).toBe(200);
+    const retried = await op('POST', `/v1/operator/tenants/${tenant.id}/provisioning/retry`);
+    expect(retried.status).toBe(202);
+    expect(retried.body).toEqual({ workflowId: tenantProvisioningWorkflowId(tenant.id), runId: expect.any(String) });
+    expect(retried.body.runId).not.toBe(first.firstExecutionRunId);
+    const rerun = stack.temporal.client.workflow.getHandle(retried.body.workflowId, retried.body.runId);
+    expect(await rerun.result()).toEqual({ tenantId: tenant.id, welcomeEmailsSent: 1, outcome: 'provisioned' });
+    expect((await op('GET', `/v1/operator/tenants/${tenant.id}`)).body.status).toBe('active');
+
+    const mails = (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.destination.to[0]?.endsWith(`@${slug}.example`));
+    expect(mails.map((m) => m.destination.to[0]).sort()).toEqual([`it@${slug}.example`, `ok@${slug}.example`]);
+
+    const logged = await stack.database.ownerDb('audit_events').where({ tenant_id: tenant.id, action: 'tenant.provisioning_retry' });
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({ actorType: 'operator', details: { workflowId: retried.body.workflowId, runId: retried.body.runId } });
+    const platform = await stack.database.ownerDb('platform_audit_events').where({ target_id: tenant.id, action: 'tenant.provisioning_retry' });
+    expect(platform).toHaveLength(1);
+
+    // Open now: nothing to retry.
+    expectProblem(await op('POST', `/v1/operator/tenants/${tenant.id}/provisioning/retry`), 409, 'not_provisioning');
+  });
+
+  it('refuses a retry while the run is still going (409 provisioning_running), and starts one after it was terminated', async () => {
+    const slug = uniqueSlug('stuck');
+    const tenant = await insertTenant(stack.database.db, { slug, name: 'Stuck Clinic', contractEmails: [`a@${slug}.example`] });
+    // A run no worker picks up stays running, as one retrying a long outage does.
+    const running = await provision(tenant.id, `nobody-${slug}`);
+    expectProblem(await op('POST', `/v1/operator/tenants/${tenant.id}/provisioning/retry`), 409, 'provisioning_running');
+    await running.terminate('an operator ended it in the Temporal UI');
+    const retried = await op('POST', `/v1/operator/tenants/${tenant.id}/provisioning/retry`);
+    expect(retried.status).toBe(202);
+    expect(await stack.temporal.client.workflow.getHandle(retried.body.workflowId, retried.body.runId).result()).toMatchObject({ outcome: 'provisioned', welcomeEmailsSent: 1 });
+  });
+
+  it('answers 404 for an unknown clinic', async () => {
+    expectProblem(await op('POST', `/v1/operator/tenants/${randomUUID()}/provisioning/retry`), 404, 'not_found');
   });
 });
 
