@@ -156,3 +156,43 @@ export async function pingDb(db: Db, timeoutMs = 2_000): Promise<boolean> {
     clearTimeout(timer);
   }
 }
+
+/** The pg client under a pooled knex connection, as far as preparedQuery uses it. */
+interface PooledPgClient {
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: Record<string, unknown>[] }>;
+  /** knex's mark for a connection its pool must destroy instead of lending again. */
+  __knex__disposed?: unknown;
+}
+
+/** PostgreSQL's answer to a prepared statement whose result columns changed since it was prepared. */
+const CACHED_PLAN_CHANGED = '0A000';
+
+/**
+ * One statement of the hottest paths (session authentication on every request) as a named
+ * prepared statement on a pooled connection: after its first use on a connection, PostgreSQL
+ * neither parses nor plans it again, and pg sends Bind/Execute/Sync only; knex's query builder
+ * (bindings, positional rewrite, its event hooks) is skipped as well. Outside any transaction.
+ * `name` must be unique per text: a connection keeps the statement for its lifetime.
+ *
+ * A migration that changes the statement's result columns (a function's return type) while
+ * this process runs makes PostgreSQL refuse the old statement ("cached plan must not change
+ * result type") on every connection that prepared it: that connection is handed back marked
+ * for the pool to destroy, and the query runs once more on another (during a rolling deploy,
+ * the old processes keep answering).
+ */
+export async function preparedQuery<T>(db: Db, name: string, text: string, values: unknown[], retried = false): Promise<T[]> {
+  const client = db.client as unknown as { acquireConnection(): Promise<PooledPgClient>; releaseConnection(c: PooledPgClient): Promise<unknown> };
+  const connection = await client.acquireConnection();
+  let rows: Record<string, unknown>[];
+  try {
+    ({ rows } = await connection.query({ name, text, values }));
+  } catch (err) {
+    const stale = (err as { code?: string }).code === CACHED_PLAN_CHANGED;
+    if (stale) connection.__knex__disposed = err;
+    await client.releaseConnection(connection);
+    if (stale && !retried) return preparedQuery<T>(db, name, text, values, true);
+    throw err;
+  }
+  await client.releaseConnection(connection);
+  return rows as T[];
+}

@@ -5,7 +5,7 @@ import { isUuid } from '../domain/ids';
 import type { Role } from '../domain/roles';
 import type { TenantStatus } from '../domain/tenant';
 import type { ContractState } from '../domain/contract';
-import type { Db } from './connection';
+import { preparedQuery, type Db } from './connection';
 import { SessionRow, type SessionState } from './models/session';
 import { tenantIdOf, type TenantTransaction } from './tenant-scope';
 
@@ -85,8 +85,7 @@ export interface SessionAuthentication {
  */
 export async function authenticateSession(db: Db, tenantId: string, token: string): Promise<SessionAuthentication | undefined> {
   if (!isUuid(tenantId)) return undefined;
-  const { rows } = await db.raw('select * from session_auth(?::uuid, ?::bytea)', [tenantId, hashToken(token)]);
-  const r = rows[0] as SessionAuthRecord | undefined;
+  const [r] = await preparedQuery<SessionAuthRecord>(db, 'session_auth', 'select * from session_auth($1::uuid, $2::bytea)', [tenantId, hashToken(token)]);
   if (!r) return undefined;
   const now = Date.now();
   const live = r.session_id !== null && r.idle_expires_at!.getTime() > now && r.absolute_expires_at!.getTime() > now;
