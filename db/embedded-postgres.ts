@@ -64,7 +64,16 @@ export async function startEmbeddedPostgres(opts: {
   });
   if (!existsSync(path.join(opts.dataDir, 'PG_VERSION'))) {
     log('initialising embedded PostgreSQL (first run only)...');
-    await pg.initialise();
+    // Under root the package writes initdb's password file to the system's temporary folder and
+    // runs initdb as the postgres user, who must be able to read it: `npm start`'s mask (0077,
+    // scripts/start.ts) is lifted for that step only. The password is this loopback-only
+    // instance's fixed one, and the file is deleted after.
+    const mask = asRoot ? process.umask(0o022) : undefined;
+    try {
+      await pg.initialise();
+    } finally {
+      if (mask !== undefined) process.umask(mask);
+    }
   }
   // The package rejects without a reason when postgres exits during start-up; say what it said last.
   await pg.start().catch((err: unknown) => {

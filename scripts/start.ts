@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ensureDatabase, withDatabase } from '../db/database';
 import { embeddedLogin } from '../db/embedded-postgres';
@@ -38,8 +38,14 @@ const num = (name: string, fallback: number) => {
 let shutdown: (code: number) => Promise<void> = async (code) => process.exit(code);
 
 async function main() {
+  // The data folder holds clinics' data in the clear (the embedded database, the local key
+  // service's keys, the mails, the logs): only this user may read it. The mask is inherited by
+  // every process started from here, so what they create is theirs alone too; the chmod covers
+  // a folder an earlier version made world-readable.
+  process.umask(0o077);
   const dataDir = dataDirOf(env, root);
   await mkdir(path.join(dataDir, 'logs'), { recursive: true });
+  await chmod(dataDir, 0o700);
   const port = num('PORT', 3000);
   const operatorPort = num('OPERATOR_PORT', 3001);
   const operatorToken = env.OPERATOR_TOKEN || randomBytes(32).toString('hex');

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -135,6 +135,15 @@ describe('npm start', () => {
     }
     expect(await exited).toBe(0);
     expect(state.output).toContain('[start] all stopped');
+    // What the stack wrote (database, keys, mails, logs) is readable by its owner alone (under
+    // root the folder itself is 0711, so that the postgres user reaches its own folder in it).
+    const open: string[] = [];
+    for (const entry of await readdir(dataDir, { recursive: true, withFileTypes: true })) {
+      const file = path.join(entry.parentPath, entry.name);
+      if (!entry.isSymbolicLink() && ((await stat(file)).mode & 0o077) !== 0) open.push(file);
+    }
+    expect(open).toEqual([]);
+    expect((await stat(path.join(dataDir, 'mail'))).mode & 0o777).toBe(0o700);
     // Nothing it started is left listening.
     for (const [name, port] of Object.entries(ports)) {
       expect([name, await isPortOpen(port)]).toEqual([name, false]);
