@@ -18,9 +18,11 @@ import {
   markPruned,
   markWritten,
   recordVerification,
+  runningBackupWork,
   type MailMark,
   type Trigger,
 } from '../db/backups';
+import type { Client } from '@temporalio/client';
 import type { Db } from '../db/connection';
 import { dropDatabase, ensureDatabase, withDatabase } from '../db/database';
 import { generationPrefix, type Manifest } from '../lib/backup/manifest';
@@ -32,6 +34,7 @@ import type { KeyProvider } from '../lib/crypto/key-provider';
 import type { Mailer } from '../lib/mailer';
 import type { BackupStore } from '../lib/storage/backup-store';
 import type { ObjectLock } from '../lib/storage/object-store';
+import { endedStatus } from '../temporal/ended-workflows';
 import { backupFailureMail, type BackupFailureKind } from './mail-templates/backup-failure';
 
 export interface BackupServices {
@@ -70,7 +73,10 @@ const progress = () => {
 
 const workflowId = () => Context.current().info.workflowExecution?.workflowId ?? 'unknown';
 
-export function createBackupActivities(deps: { db: Db; mailer: Mailer; backups: BackupServices }) {
+/** The scratch database of one restore test on the verification server. */
+const restoreScratchName = (restoreTestId: string) => `forclinic_restore_${restoreTestId.replace(/-/g, '').slice(0, 16)}`;
+
+export function createBackupActivities(deps: { db: Db; mailer: Mailer; backups: BackupServices; temporal?: Client }) {
   const b = deps.backups;
   return {
     async beginBackup(input: { generationId: string; trigger: Trigger }): Promise<'inserted' | 'exists' | 'busy'> {
@@ -157,7 +163,7 @@ export function createBackupActivities(deps: { db: Db; mailer: Mailer; backups: 
       if (!b.restoreTestUrl) throw new BackupMisconfigured('RESTORE_TEST_DATABASE_URL is not set: there is no verification server to restore into');
       const test = await getRestoreTest(deps.db, restoreTestId);
       if (!test) throw ApplicationFailure.nonRetryable(`restore test ${restoreTestId} does not exist`, 'BackupMisconfigured');
-      const scratch = `forclinic_restore_${restoreTestId.replace(/-/g, '').slice(0, 16)}`;
+      const scratch = restoreScratchName(restoreTestId);
       const onBytes = progress();
       onBytes(0);
       // A retry after a lost worker finds the previous attempt's database: start from an empty one.
@@ -177,6 +183,46 @@ export function createBackupActivities(deps: { db: Db; mailer: Mailer; backups: 
 
     async failRestoreTest(input: { restoreTestId: string; reason: string }): Promise<void> {
       await finishRestoreTest(deps.db, input.restoreTestId, { passed: false, error: input.reason });
+    },
+
+    /**
+     * Generations and restore tests still `running` whose workflow has ended — terminated by an
+     * operator, timed out, or failed without recording it — are marked failed with that reason.
+     * Otherwise a generation blocked every backup (the nightly one skipped, an operator's refused
+     * with 409 backup_running) for up to 24 hours, a restore test blocked the next for 6, and the
+     * ended test's scratch database — a full restored copy of every clinic's data — stayed on
+     * the verification server for good. It is dropped first (`with (force)`, ending the ended
+     * run's activity if it still writes), and the row is marked only once it is gone, so a drop
+     * that fails is tried again at the next pass. Run by the outbox sweeper every minute.
+     */
+    async settleBackupsOfEndedWorkflows(): Promise<{ generationsFailed: number; restoreTestsFailed: number }> {
+      const settled = { generationsFailed: 0, restoreTestsFailed: 0 };
+      if (!deps.temporal) return settled;
+      const { generations, restoreTests } = await runningBackupWork(deps.db);
+      for (const g of generations) {
+        const status = await endedStatus(deps.temporal, g.workflowId);
+        if (!status) continue;
+        await markFailed(deps.db, g.id, `its workflow ${g.workflowId} ended (${status}) without finishing it`);
+        settled.generationsFailed += 1;
+        Context.current().heartbeat(settled);
+      }
+      for (const t of restoreTests) {
+        const status = await endedStatus(deps.temporal, t.workflowId);
+        if (!status) continue;
+        if (b.restoreTestUrl) {
+          try {
+            await dropDatabase(b.restoreTestUrl, restoreScratchName(t.id));
+          } catch (err) {
+            // The verification server is away: the row stays running, the next pass tries again.
+            Context.current().log.warn('the scratch database of an ended restore test could not be dropped; trying again at the next pass', { restoreTestId: t.id, err: (err as Error).message });
+            continue;
+          }
+        }
+        await finishRestoreTest(deps.db, t.id, { passed: false, error: `its workflow ${t.workflowId} ended (${status}) without finishing it; its scratch database was dropped` });
+        settled.restoreTestsFailed += 1;
+        Context.current().heartbeat(settled);
+      }
+      return settled;
     },
   };
 }

@@ -58,6 +58,15 @@ export async function failAbandonedGenerations(db: Db): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
+/** Generations and restore tests still `running`, with the workflow that should finish each. */
+export async function runningBackupWork(db: Db): Promise<{ generations: Array<{ id: string; workflowId: string }>; restoreTests: Array<{ id: string; workflowId: string }> }> {
+  const [generations, restoreTests] = await Promise.all([
+    db('backup_generations').where({ state: 'running' }).select('id', 'workflow_id'),
+    db('backup_restore_tests').where({ state: 'running' }).select('id', 'workflow_id'),
+  ]);
+  return { generations, restoreTests };
+}
+
 export async function getGeneration(db: Db, id: string): Promise<GenerationRow | undefined> {
   return db('backup_generations').where({ id }).first();
 }

@@ -1,4 +1,4 @@
-import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
 import { isUuid } from '../domain/ids';
 import { TENANT_ID } from './search-attributes';
 
@@ -22,5 +22,20 @@ export async function* endedWorkflows(client: Client, workflowType: string, pref
     const id = w.workflowId.startsWith(`${prefix}/`) ? w.workflowId.slice(prefix.length + 1) : '';
     const tenantId = w.typedSearchAttributes.get(TENANT_ID);
     if (tenantId && isUuid(tenantId) && isUuid(id)) yield { tenantId, id, status: w.status.name, runId: w.runId };
+  }
+}
+
+/**
+ * How the newest run of one workflow ended (`TERMINATED`, `FAILED`, `COMPLETED`, …), or
+ * undefined while it runs or when Temporal has no such workflow (yet: an outbox start may still
+ * be on its way, so "not found" is never taken for "ended").
+ */
+export async function endedStatus(client: Client, workflowId: string): Promise<string | undefined> {
+  try {
+    const { status } = await client.workflow.getHandle(workflowId).describe();
+    return status.name === 'RUNNING' ? undefined : status.name;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
   }
 }
