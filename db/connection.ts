@@ -176,23 +176,28 @@ const CACHED_PLAN_CHANGED = '0A000';
  *
  * A migration that changes the statement's result columns (a function's return type) while
  * this process runs makes PostgreSQL refuse the old statement ("cached plan must not change
- * result type") on every connection that prepared it: that connection is handed back marked
- * for the pool to destroy, and the query runs once more on another (during a rolling deploy,
- * the old processes keep answering).
+ * result type") on every connection that prepared it: such a connection is handed back marked
+ * for the pool to destroy, and the query is asked again on another, until one answers (at most
+ * once per connection the pool can hold, and once more on a new one), so that running processes
+ * keep answering during a rolling deploy.
  */
-export async function preparedQuery<T>(db: Db, name: string, text: string, values: unknown[], retried = false): Promise<T[]> {
-  const client = db.client as unknown as { acquireConnection(): Promise<PooledPgClient>; releaseConnection(c: PooledPgClient): Promise<unknown> };
-  const connection = await client.acquireConnection();
-  let rows: Record<string, unknown>[];
-  try {
-    ({ rows } = await connection.query({ name, text, values }));
-  } catch (err) {
-    const stale = (err as { code?: string }).code === CACHED_PLAN_CHANGED;
-    if (stale) connection.__knex__disposed = err;
-    await client.releaseConnection(connection);
-    if (stale && !retried) return preparedQuery<T>(db, name, text, values, true);
-    throw err;
+export async function preparedQuery<T>(db: Db, name: string, text: string, values: unknown[]): Promise<T[]> {
+  const client = db.client as unknown as {
+    acquireConnection(): Promise<PooledPgClient>;
+    releaseConnection(c: PooledPgClient): Promise<unknown>;
+    pool?: { max?: number };
+  };
+  const attempts = (client.pool?.max ?? 10) + 1;
+  for (let attempt = 1; ; attempt += 1) {
+    const connection = await client.acquireConnection();
+    try {
+      return (await connection.query({ name, text, values })).rows as T[];
+    } catch (err) {
+      const stale = (err as { code?: string }).code === CACHED_PLAN_CHANGED;
+      if (stale) connection.__knex__disposed = err;
+      if (!stale || attempt >= attempts) throw err;
+    } finally {
+      await client.releaseConnection(connection);
+    }
   }
-  await client.releaseConnection(connection);
-  return rows as T[];
 }

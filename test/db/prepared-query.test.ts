@@ -11,29 +11,32 @@ let t: TestDatabase;
 let db: Db;
 beforeAll(async () => {
   t = await createTestDatabase();
-  // One connection, so the second call finds the statement prepared before the change.
-  db = createDb({ url: t.url, poolMax: 1, applicationName: 'for-clinic-test-prepared' });
+  // Three connections, all of which prepare the statement before the change.
+  db = createDb({ url: t.url, poolMax: 3, applicationName: 'for-clinic-test-prepared' });
 });
 afterAll(async () => {
   await db?.destroy();
   await t?.drop();
 });
 
-const backendPid = async () => Number(((await db.raw('select pg_backend_pid() as pid')).rows[0] as { pid: number }).pid);
-
 it('answers with the new columns after a migration changed them under a live pool, on a fresh connection', async () => {
-  await t.ownerDb.raw(`create function prepared_probe() returns table (a int) language sql as 'select 1'`);
+  // It holds its connection a moment, so that three calls at once use all three.
+  await t.ownerDb.raw(`create function prepared_probe() returns table (a int) language sql as 'select 1 from pg_sleep(0.05)'`);
   const sql = 'select * from prepared_probe()';
-  expect(await preparedQuery(db, 'prepared_probe', sql, [])).toEqual([{ a: 1 }]);
-  expect(await preparedQuery(db, 'prepared_probe', sql, [])).toEqual([{ a: 1 }]);
-  const before = await backendPid();
+  const pids = async () => new Set(await Promise.all([1, 2, 3].map(async () => (await preparedQuery<{ pid: number }>(db, 'prepared_pid', 'select pg_backend_pid() as pid from pg_sleep(0.05)', []))[0]!.pid)));
+  expect(await Promise.all([1, 2, 3].map(() => preparedQuery(db, 'prepared_probe', sql, [])))).toEqual([[{ a: 1 }], [{ a: 1 }], [{ a: 1 }]]);
+  const before = await pids();
+  expect(before.size).toBe(3);
 
   // What a migration that changes session_auth's return type does to a running API.
   await t.ownerDb.raw('drop function prepared_probe()');
-  await t.ownerDb.raw(`create function prepared_probe() returns table (a int, b text) language sql as $$select 2, 'two'$$`);
-  expect(await preparedQuery(db, 'prepared_probe', sql, [])).toEqual([{ a: 2, b: 'two' }]);
-  expect(await preparedQuery(db, 'prepared_probe', sql, [])).toEqual([{ a: 2, b: 'two' }]);
-  expect(await backendPid()).not.toBe(before);
+  await t.ownerDb.raw(`create function prepared_probe() returns table (a int, b text) language sql as $$select 2, 'two' from pg_sleep(0.05)$$`);
+  // One after another: each call may draw every stale connection in turn before a fresh one.
+  for (let i = 0; i < 4; i += 1) expect(await preparedQuery(db, 'prepared_probe', sql, [])).toEqual([{ a: 2, b: 'two' }]);
+  expect(await Promise.all([1, 2, 3].map(() => preparedQuery(db, 'prepared_probe', sql, [])))).toEqual([[{ a: 2, b: 'two' }], [{ a: 2, b: 'two' }], [{ a: 2, b: 'two' }]]);
+  // None of the connections that had prepared it is left in the pool.
+  const after = await pids();
+  expect([...after].filter((pid) => before.has(pid))).toEqual([]);
 });
 
 it('passes other errors on, and the connection stays usable', async () => {
