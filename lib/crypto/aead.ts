@@ -24,7 +24,9 @@ export function open(key: Buffer, sealed: Buffer, aad: Buffer): Buffer {
   const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, IV_BYTES));
   decipher.setAAD(aad);
   decipher.setAuthTag(sealed.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
-  return Buffer.concat([decipher.update(sealed.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]);
+  const plain = decipher.update(sealed.subarray(IV_BYTES + TAG_BYTES));
+  const rest = decipher.final(); // authenticates; GCM has nothing left to give, so no copy is made
+  return rest.length === 0 ? plain : Buffer.concat([plain, rest]);
 }
 
 export const SEGMENT_BYTES = 64 * 1024;
