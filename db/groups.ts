@@ -79,6 +79,13 @@ export async function updateGroup(trx: TenantTransaction, id: string, patch: { n
   return view(trx, (await GroupRow.query(trx).findById(group.id))!);
 }
 
+/** The group's members' ids, sorted (none for an unknown group). */
+export async function membersOf(trx: TenantTransaction, id: string): Promise<string[]> {
+  if (!isUuid(id)) return [];
+  const rows = await GroupMemberRow.query(trx).where({ groupId: id }).select('accountId');
+  return rows.map((r) => r.accountId).sort();
+}
+
 export async function deleteGroup(trx: TenantTransaction, id: string): Promise<void> {
   await findGroup(trx, id);
   await GroupRow.query(trx).delete().where({ id });

@@ -104,6 +104,16 @@ export async function replaceAccess(trx: TenantTransaction, processId: string, a
   if (rows.length) await trx('process_access').insert(rows);
 }
 
+/**
+ * A deleted account or group leaves every access list (in the transaction that deletes it): a
+ * dead id there gave nothing, but sending back the list an area answered with was then refused
+ * (404: not a live account or group). Returns the areas whose list changed, for the log.
+ */
+export async function removePrincipalAccess(trx: TenantTransaction, type: 'account' | 'group', id: string): Promise<string[]> {
+  const rows: Array<{ processId: string }> = await trx('process_access').where({ principal_type: type, principal_id: id }).delete().returning('process_id');
+  return [...new Set(rows.map((r) => r.processId))].sort();
+}
+
 /** How many of these (distinct, UUID) ids are live accounts and groups of the clinic. */
 export async function countPrincipals(trx: TenantTransaction, accountIds: string[], groupIds: string[]): Promise<{ accounts: number; groups: number }> {
   const accounts = accountIds.length ? await AccountRow.query(trx).whereIn('id', accountIds).whereNull('deletedAt') : [];

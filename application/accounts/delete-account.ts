@@ -1,5 +1,6 @@
 import { deleteAccount as removeAccount } from '../../db/accounts';
 import { recordAudit } from '../../db/audit';
+import { removePrincipalAccess } from '../../db/processes';
 import { commitThenDispatch } from '../commit-then-dispatch';
 import { endOnboarding } from './onboarding';
 import { withRefusalsLogged } from '../audit/refusals';
@@ -7,7 +8,7 @@ import { unlinkFormerDoctor } from '../practitioners/unlink-former-doctor';
 import type { ClinicActor, Services } from '../deps';
 
 /**
- * An admin deletes an account: its sessions, passkeys and group memberships go with it, and its
+ * An admin deletes an account: its sessions, passkeys, group memberships and places on areas' access lists go with it, and its
  * link to a doctor's schedule; its onboarding workflow, if still waiting, ends after commit; never
  * the last admin (a refusal is logged).
  */
@@ -20,7 +21,9 @@ export async function deleteAccount(deps: Pick<Services, 'db' | 'log' | 'outbox'
       const ended = endOnboarding(removed);
       if (ended) await enqueue(ended);
       const practitionersUnlinked = await unlinkFormerDoctor(trx, actor.audit, id, 'account_deleted');
-      await recordAudit(trx, actor.audit, { ...attempt, outcome: 'success', ...(practitionersUnlinked.length ? { details: { practitionersUnlinked } } : {}) });
+      const processAccessRemoved = await removePrincipalAccess(trx, 'account', removed.id);
+      const details = { ...(practitionersUnlinked.length ? { practitionersUnlinked } : {}), ...(processAccessRemoved.length ? { processAccessRemoved } : {}) };
+      await recordAudit(trx, actor.audit, { ...attempt, outcome: 'success', ...(Object.keys(details).length ? { details } : {}) });
     }),
   );
 }

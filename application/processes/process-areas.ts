@@ -19,6 +19,11 @@ const rightCounts = (entries: AccessEntry[]) => ({
   write: entries.filter((e) => e.right === 'write').length,
   manage: entries.filter((e) => e.right === 'manage').length,
 });
+/** An access list as the log keeps it: who (ids only) with which right, in a stable order. */
+const logged = (entries: AccessEntry[]) => [...entries].sort((a, b) => a.id.localeCompare(b.id)).map((e) => ({ id: e.id, right: e.right }));
+/** The list before and after, when it changed: who was given or lost which right must be readable from the log. */
+const accessChange = (before: AccessEntry[], after: AccessEntry[]) =>
+  JSON.stringify(logged(before)) === JSON.stringify(logged(after)) ? undefined : { before: logged(before), after: logged(after) };
 
 export async function createProcess(deps: Deps, actor: ClinicActor, input: CreateProcessInput): Promise<ProcessArea> {
   assertMayCreateProcess(actor);
@@ -36,7 +41,13 @@ export async function createProcess(deps: Deps, actor: ClinicActor, input: Creat
       outcome: 'success',
       targetType: 'process',
       targetId: id,
-      details: { accounts: created.accounts.length, groups: created.groups.length, rights: rightCounts([...created.accounts, ...created.groups]) },
+      details: {
+        accounts: created.accounts.length,
+        groups: created.groups.length,
+        rights: rightCounts([...created.accounts, ...created.groups]),
+        allowedAccounts: logged(created.accounts),
+        allowedGroups: logged(created.groups),
+      },
     });
     return created;
   });
@@ -57,15 +68,20 @@ export async function updateProcess(deps: Deps, actor: ClinicActor, id: string, 
   const nameSealed = patch.name === undefined ? undefined : await sealProcessName(deps.vault, actor.tenantId, id, patch.name);
   const row = await withTenant(deps.db, actor.tenantId, async (trx) => {
     const current = await enterProcess(trx, actor, id, 'manage');
+    const changes: Record<string, unknown> = {};
     if (patch.accounts !== undefined || patch.groups !== undefined) {
       const accounts = patch.accounts ? resolveAccess(patch.accounts, current.accounts) : current.accounts;
       const groups = patch.groups ? resolveAccess(patch.groups, current.groups) : current.groups;
       await assertPrincipals(trx, ids(accounts), ids(groups));
       await replaceAccess(trx, id, accounts, groups);
+      const accountsChanged = accessChange(current.accounts, accounts);
+      const groupsChanged = accessChange(current.groups, groups);
+      if (accountsChanged) changes.allowedAccounts = accountsChanged;
+      if (groupsChanged) changes.allowedGroups = groupsChanged;
     }
     await touchProcess(trx, id, nameSealed);
     const fields = [patch.name !== undefined && 'name', patch.accounts && 'allowedAccountIds', patch.groups && 'allowedGroupIds'].filter(Boolean);
-    await recordAudit(trx, actor.audit, { action: 'process.update', outcome: 'success', targetType: 'process', targetId: id, details: { fields } });
+    await recordAudit(trx, actor.audit, { action: 'process.update', outcome: 'success', targetType: 'process', targetId: id, details: { fields, ...changes } });
     return (await findProcess(trx, id))!;
   });
   return openProcess(deps.vault, row);
