@@ -7,17 +7,35 @@ import { z } from 'zod';
  * (and DEL), zero-width characters (U+200B–U+200D, U+FEFF), and bidirectional formatting
  * characters — embeddings and overrides U+202A–U+202E, isolates U+2066–U+2069, and the marks
  * U+200E, U+200F, U+061C — with which "report\u202Efdp.exe" displays as "reportexe.pdf"; and the
- * other characters that show nothing: line and paragraph separators (U+2028, U+2029), the soft
- * hyphen (U+00AD), word joiner and invisible operators (U+2060–U+2064), U+180E, the Hangul filler
- * (U+3164) and tag characters (U+E0000–U+E007F).
+ * other characters that show nothing: line and paragraph separators (U+2028, U+2029), every
+ * format character (Unicode category Cf: the soft hyphen, word joiner and invisible operators,
+ * U+206A–U+206F, the interlinear annotation marks U+FFF9–U+FFFB, musical and Egyptian format
+ * controls, tag characters, …), every default-ignorable code point (the combining grapheme
+ * joiner U+034F, the Hangul fillers U+115F, U+1160, U+3164 and U+FFA0, U+17B4, U+17B5, the
+ * Mongolian selectors U+180B–U+180F, …), the blank braille pattern U+2800, and noncharacters
+ * (U+FDD0–U+FDEF, U+FFFE, U+FFFF and the last two of every plane).
+ * Variation selectors are the one default-ignorable kept, where they belong: after a kanji (an
+ * ideographic variation sequence picks the 異体字 a person's registered name is written with) or
+ * after a pictograph; after anything else ("Doctors\uFE0F") they only make a look-alike.
  * Names (of people, clinics, groups, files, process areas, …) containing any of them are refused,
  * never cleaned.
  */
 // eslint-disable-next-line no-control-regex
-const DECEPTIVE_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\u3164\ufeff\u{e0000}-\u{e007f}]/u;
+const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u2800\p{Cf}\p{Noncharacter_Code_Point}\p{Default_Ignorable_Code_Point}]/gu;
+const VARIATION_SELECTOR = /^[\u{fe00}-\u{fe0f}\u{e0100}-\u{e01ef}]$/u;
+const TAKES_A_VARIANT = /[\p{Script=Han}\p{Extended_Pictographic}]/u;
 export const DECEPTIVE_MESSAGE = 'must not contain control characters, zero-width or other invisible characters, or bidirectional formatting characters (U+202A–U+202E, U+2066–U+2069)';
 
-export const hasDeceptiveCharacters = (s: string) => DECEPTIVE_CHARACTERS.test(s);
+export function hasDeceptiveCharacters(s: string): boolean {
+  for (const m of s.matchAll(INVISIBLE)) {
+    if (!VARIATION_SELECTOR.test(m[0])) return true;
+    // The character before it (a whole code point: kanji beyond the BMP are surrogate pairs).
+    const before = String.fromCodePoint(s.codePointAt(m.index - 1) ?? 0);
+    const base = before >= '\udc00' && before <= '\udfff' ? String.fromCodePoint(s.codePointAt(m.index - 2) ?? 0) : before;
+    if (!TAKES_A_VARIANT.test(base)) return true;
+  }
+  return false;
+}
 
 /** A string without deceptive characters (checked before any trimming, which would drop U+FEFF at the ends). */
 export const withoutDeceptiveCharacters = z.string().refine((s) => !hasDeceptiveCharacters(s), DECEPTIVE_MESSAGE);
