@@ -7,6 +7,7 @@ import { clinicActor } from '../actor';
 import { CLINIC_RECORD_READERS, defineRoute } from '../route';
 import type { AppDeps } from '../app';
 import { sendStream } from '../stream-body';
+import { attachmentDisposition } from '../content-disposition';
 
 /** The operation log (操作ログ) screen: admins and auditors read, filter, export and verify it. */
 
@@ -84,7 +85,7 @@ export const auditLogRoutes = (deps: AppDeps) => {
         const csv = await exportAuditLog(deps, clinicActor(ctx), query, limits, { headOnly: ctx.method === 'HEAD' });
         ctx.status = 200;
         ctx.type = 'text/csv; charset=utf-8';
-        ctx.attachment(`audit-log-${new Date().toISOString().slice(0, 10)}.csv`);
+        ctx.set('Content-Disposition', attachmentDisposition(`audit-log-${new Date().toISOString().slice(0, 10)}.csv`));
         sendStream(ctx, csv);
       },
     }),

@@ -5,6 +5,7 @@ import { clinicActor } from '../actor';
 import { defineRoute } from '../route';
 import { idParams } from '../schemas';
 import type { AppDeps } from '../app';
+import { attachmentDisposition } from '../content-disposition';
 
 /** The clinic's full data export (README: Data export): its admins only. */
 const utc = z.string().datetime();
@@ -98,7 +99,7 @@ export const exportRoutes = (deps: AppDeps) => [
       ctx.status = 200;
       ctx.type = 'application/zip';
       ctx.length = archive.sizeBytes;
-      ctx.attachment(archive.fileName);
+      ctx.set('Content-Disposition', attachmentDisposition(archive.fileName));
       ctx.set('Content-Security-Policy', "default-src 'none'; sandbox");
       if (archive.content) ctx.body = archive.content;
     },

@@ -8,6 +8,7 @@ import { clinicActor } from '../actor';
 import { defineRoute } from '../route';
 import { idParams, pathId } from '../schemas';
 import type { AppDeps } from '../app';
+import { attachmentDisposition } from '../content-disposition';
 
 /** Process areas and their files over HTTP: validate, call one use case (application/processes/), respond. */
 const accessEntry = z.object({ id: z.string().uuid(), right: z.enum(PROCESS_RIGHTS) }).meta({ id: 'ProcessAccessEntry' });
@@ -133,7 +134,7 @@ export const processRoutes = (deps: AppDeps) => [
       ctx.status = 200;
       ctx.type = file.contentType;
       ctx.length = file.size;
-      ctx.attachment(file.name);
+      ctx.set('Content-Disposition', attachmentDisposition(file.name));
       // Never let a browser render a download as a page of ours.
       ctx.set('Content-Security-Policy', "default-src 'none'; sandbox");
       ctx.body = file.content;

@@ -227,6 +227,17 @@ describe('bad requests never become 500s', () => {
     expectProblem(reply, 400, 'invalid_json');
   });
 
+  it('400 invalid_json for bytes that are not UTF-8, never stored as U+FFFD', async () => {
+    const slug = uniqueSlug('bytes');
+    for (const bad of [Buffer.from([0xff, 0xfe]), Buffer.from([0xc0, 0xaf]), Buffer.from([0xed, 0xa0, 0x80])]) {
+      const raw = Buffer.concat([Buffer.from(`{"slug":"${slug}","name":"bad`), bad, Buffer.from(`","contractEmails":["a@${slug}.example"]}`)]);
+      const reply = await call(stack.operatorUrl, 'POST', '/v1/operator/tenants', { token: stack.operatorToken, raw, headers: { 'content-type': 'application/json' } });
+      expectProblem(reply, 400, 'invalid_json');
+      expect(reply.body.detail).toBe('The request body is not valid UTF-8.');
+    }
+    expect(await stack.database.ownerDb('tenants').where({ slug }).first()).toBeUndefined();
+  });
+
   it('415 for a body that is not JSON', async () => {
     const reply = await call(stack.operatorUrl, 'POST', '/v1/operator/tenants', {
       token: stack.operatorToken,

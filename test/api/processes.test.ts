@@ -88,6 +88,15 @@ describe.each([
     expect(res.headers.get('content-disposition')).toContain("filename*=UTF-8''%E7%B4%B9%E4%BB%8B%E7%8A%B6%20%E5%B1%B1%E7%94%B0.pdf");
     expect(Buffer.from(await res.arrayBuffer()).equals(pdf(secret))).toBe(true);
 
+    // A name of Latin-1 letters keeps them (it used to go out as raw bytes, without filename*), and
+    // the media type is the one uploaded, not one guessed from the name's extension.
+    const latin = await upload(nurseToken, pid, png, 'image/png', 'Röntgen 37.5°C.txt');
+    expect(latin.status).toBe(201);
+    const got = await fetch(`${stack.url}/v1/processes/${pid}/files/${latin.body.id}`, { headers: { authorization: `Bearer ${doctorToken}` } });
+    expect(got.headers.get('content-disposition')).toBe(`attachment; filename="R_ntgen 37.5_C.txt"; filename*=UTF-8''R%C3%B6ntgen%2037.5%C2%B0C.txt`);
+    expect(got.headers.get('content-type')).toBe('image/png');
+    await got.arrayBuffer();
+
     // The admin is not listed: the area does not exist for them, until the clinic allows admins in.
     expect((await call(stack.url, 'GET', `/v1/processes/${pid}`, { token })).status).toBe(404);
     expect((await call(stack.url, 'GET', '/v1/processes', { token })).body.items).toEqual([]);
@@ -115,7 +124,7 @@ describe.each([
 
     // Reads and uploads are in the operation log.
     const log = await call(stack.url, 'GET', '/v1/audit-logs?action=file.*', { token });
-    expect(log.body.items.map((e: { action: string }) => e.action).sort()).toEqual(['file.read', 'file.upload']);
+    expect(log.body.items.map((e: { action: string }) => e.action).sort()).toEqual(['file.read', 'file.read', 'file.upload', 'file.upload']);
   });
 
   it('answers a file damaged in storage with 500 file_unreadable, not a 200 whose body breaks off', async () => {
