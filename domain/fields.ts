@@ -52,11 +52,26 @@ export const displayText = (max: number) =>
     .pipe(z.string().min(1, 'must not be empty').max(max, `must be at most ${max} characters`));
 
 /** An e-mail address, trimmed and lower-cased so comparisons and uniqueness work. */
+/**
+ * Addresses SES would refuse: it takes only ASCII addresses with one '@', a dot-atom local part
+ * of at most 64 characters and a dotted domain name. The mailer checks it before calling SES, so
+ * that such an address fails the same way locally (the local SES accepts anything) as in
+ * production; every address field checks it when the address is given, so that none is stored
+ * that no mail can reach (a contract address like that failed its clinic's provisioning).
+ */
+export function isDeliverableAddress(address: string): boolean {
+  const m = /^([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*)@([A-Za-z0-9.-]+)$/.exec(address);
+  if (!m || m[1]!.length > 64 || address.length > 254) return false;
+  const labels = m[2]!.split('.');
+  return labels.length >= 2 && labels.every((l) => /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l));
+}
+
 export const emailAddress = z
   .string()
   .trim()
   .max(254, 'must be at most 254 characters')
   .email('must be an e-mail address')
+  .refine(isDeliverableAddress, 'must be an address mail can reach (a local part of at most 64 characters, domain labels that start and end with a letter or digit)')
   .transform((e) => e.toLowerCase());
 
 /** A name (of a person, clinic, group, area, notice): display text without deceptive characters. */

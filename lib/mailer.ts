@@ -1,4 +1,5 @@
 import { SESClient, SendEmailCommand } from '@aws-sdk/client-ses';
+import { isDeliverableAddress } from '../domain/fields';
 
 export interface OutgoingEmail {
   /** One recipient per mail: delivery, bounces and retries are tracked per address. */
@@ -38,17 +39,6 @@ export class MailRejectedError extends Error {
  */
 const PERMANENT_SES_ERRORS = new Set(['MessageRejected', 'InvalidParameterValue']);
 
-/**
- * Addresses SES would refuse: it takes only ASCII addresses with one '@', a dot-atom local part
- * of at most 64 characters and a dotted domain name. Checked before calling SES so that such an
- * address fails the same way locally (the local SES accepts anything) as in production.
- */
-export function isDeliverableAddress(address: string): boolean {
-  const m = /^([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*)@([A-Za-z0-9.-]+)$/.exec(address);
-  if (!m || m[1]!.length > 64 || address.length > 254) return false;
-  const labels = m[2]!.split('.');
-  return labels.length >= 2 && labels.every((l) => /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l));
-}
 
 /** Maps a provider error to a permanent rejection, or undefined when it may be transient. */
 export function permanentRejection(err: unknown): MailRejectedError | undefined {

@@ -1,5 +1,5 @@
 import { createPatientSchema } from '../../domain/patient';
-import { displayText, nameText } from '../../domain/fields';
+import { displayText, emailAddress, nameText } from '../../domain/fields';
 
 describe('names', () => {
   const name = nameText(100);
@@ -39,5 +39,15 @@ describe('a patient\'s kana', () => {
     expect(kanaOf('ヤマダ タロウ').success).toBe(true);
     expect(kanaOf('ヤマダ　タロウ').success).toBe(true);
     for (const bad of ['ヤマ\tダ', 'ヤマ\nダ', 'ヤマ\uFEFFダ', '\tヤマダ', 'ヤマダ\u2028']) expect([JSON.stringify(bad), kanaOf(bad).success]).toEqual([JSON.stringify(bad), false]);
+  });
+});
+
+describe('e-mail addresses', () => {
+  it('refuses an address no mail can reach, as the mailer would (a contract address like that failed provisioning)', () => {
+    for (const bad of ['a@b-.jp', `${'x'.repeat(65)}@clinic.example`, `a@${'l'.repeat(64)}.example`, 'a@-b.jp', 'a@localhost']) {
+      expect([bad, emailAddress.safeParse(bad).success]).toEqual([bad, false]);
+    }
+    expect(emailAddress.parse(' Info@Sakura-Clinic.example ')).toBe('info@sakura-clinic.example');
+    expect(emailAddress.parse(`${'x'.repeat(64)}@${'l'.repeat(63)}.example`)).toBe(`${'x'.repeat(64)}@${'l'.repeat(63)}.example`);
   });
 });
