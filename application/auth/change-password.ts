@@ -33,7 +33,11 @@ export async function changePassword(
     const reused = await reuse(deps.passwords, policy, [before.passwordHash, ...previous], change.newPassword);
     if (reused) unmet.push(reused);
   }
-  if (unmet.length > 0) throw badRequest('password_policy', 'The new password does not meet the clinic\'s policy.', { errors: unmet });
+  if (unmet.length > 0) {
+    // Logged as an admin's refused reset is (denied, with the problem's code), and which rules (never the password).
+    await recordAuditNow(deps.db, actor.tenantId, actor.audit, { action: 'password.change', outcome: 'denied', targetType: 'account', targetId: before.id, details: { code: 'password_policy', rules: unmet.map((u) => u.rule) } });
+    throw badRequest('password_policy', 'The new password does not meet the clinic\'s policy.', { errors: unmet });
+  }
   const passwordHash = await deps.passwords.hash(change.newPassword);
 
   const changed = await commitThenDispatch(deps, actor.tenantId, async (trx, enqueue) => {

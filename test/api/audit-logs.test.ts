@@ -3,7 +3,7 @@ import path from 'node:path';
 import { verifyAuditChain } from '../../db/audit';
 import { withTenant } from '../../db/tenant-scope';
 import { call } from '../harness/http';
-import { activate, clinicWithAdmin, createAccount, eventually } from '../harness/clinic';
+import { activate, clinicWithAdmin, createAccount, eventually, STRONG_PASSWORD } from '../harness/clinic';
 import { startTestStack, type TestStack } from '../harness/stack';
 import { book, bookingClinic } from '../harness/consultations';
 import { slotOn } from '../harness/slots';
@@ -117,6 +117,8 @@ describe('the operation log', () => {
     expect([lastAdmin.status, lastAdmin.body.code]).toEqual([409, 'last_admin']);
     const weak = await call(stack.url, 'POST', `/v1/accounts/${admin}/reset-password`, { token: c.adminToken, json: { initialPassword: 'weak' } });
     expect([weak.status, weak.body.code]).toEqual([400, 'password_policy']);
+    const ownWeak = await call(stack.url, 'POST', '/v1/auth/password', { token: c.adminToken, json: { currentPassword: STRONG_PASSWORD, newPassword: 'weak' } });
+    expect([ownWeak.status, ownWeak.body.code]).toEqual([400, 'password_policy']);
     const lockout = await call(stack.url, 'PUT', '/v1/settings/network-allowlist', { token: c.adminToken, json: { cidrs: ['192.0.2.0/24'] } });
     expect([lockout.status, lockout.body.code]).toEqual([409, 'would_lock_out_self']);
     const slot = { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotOn(2, '11:00'), mode: 'in_person' };
@@ -131,6 +133,7 @@ describe('the operation log', () => {
       expect.arrayContaining([
         ['account.roles_change', 'last_admin'],
         ['account.password_reset', 'password_policy'],
+        ['password.change', 'password_policy'],
         ['settings.network_allowlist', 'would_lock_out_self'],
         ['consultation.book', 'slot_taken'],
         ['consultation.book', 'slot_in_past'],
