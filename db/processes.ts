@@ -1,4 +1,5 @@
 import { isUuid } from '../domain/ids';
+import { CURSOR_TS_SQL, type Keyset } from '../domain/pagination';
 import type { AccessEntry, ProcessRight } from '../domain/process';
 import { AccountRow } from './models/account';
 import { GroupRow } from './models/group';
@@ -141,8 +142,18 @@ export async function insertFile(
   return created as FileRow;
 }
 
-export async function listFiles(trx: TenantTransaction, processId: string): Promise<FileRow[]> {
-  return trx('process_files').where({ process_id: processId }).orderBy([{ column: 'created_at' }, { column: 'id' }]);
+/**
+ * The area's files, oldest first: all of them, or with `limit` one page after `after` (keyset on
+ * created_at and id, the cursor at microsecond precision) and the keyset of the last row.
+ */
+export async function listFiles(trx: TenantTransaction, processId: string, page?: { limit: number; after?: Keyset }): Promise<{ rows: FileRow[]; next: Keyset | null }> {
+  const q = trx('process_files').select('*', trx.raw(CURSOR_TS_SQL)).where({ process_id: processId }).orderBy([{ column: 'created_at' }, { column: 'id' }]);
+  if (page?.after) q.whereRaw('(created_at, id) > (?::timestamptz, ?::uuid)', [page.after.createdAt, page.after.id]);
+  if (page) q.limit(page.limit + 1);
+  const rows = (await q) as Array<FileRow & { cursorTs: string }>;
+  if (!page || rows.length <= page.limit) return { rows, next: null };
+  const kept = rows.slice(0, page.limit);
+  return { rows: kept, next: { createdAt: kept.at(-1)!.cursorTs, id: kept.at(-1)!.id } };
 }
 
 export async function findFile(trx: TenantTransaction, processId: string, fileId: string): Promise<FileRow | undefined> {

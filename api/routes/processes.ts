@@ -30,6 +30,10 @@ const fileSchema = z
   .meta({ id: 'ProcessFile' });
 const fileParams = z.strictObject({ id: pathId, fileId: pathId });
 const uploadQuery = z.strictObject({ name: z.string().max(1024) });
+/** Without `limit`, every file (as before pages existed); a cursor only pages with a limit. */
+const fileListQuery = z
+  .strictObject({ limit: z.coerce.number().int().min(1).max(200).optional(), cursor: z.string().max(512).optional() })
+  .refine((q) => q.cursor === undefined || q.limit !== undefined, { message: 'a cursor needs a limit', path: ['cursor'] });
 
 const common = { tags: ['processes'], security: 'session' as const, problems: { 403: ['process_right_required'], 404: [] } };
 
@@ -112,11 +116,13 @@ export const processRoutes = (deps: AppDeps) => [
     method: 'get',
     path: '/v1/processes/:id/files',
     operationId: 'listProcessFiles',
-    summary: 'Files in a process area',
+    summary: 'Files in a process area, oldest first: all of them, or with `limit` one page at a time (`nextCursor` for the next)',
     params: idParams,
-    responses: { 200: { description: 'Files', schema: z.object({ items: z.array(fileSchema) }) } },
-    handler: async (ctx, { params }) => {
-      ctx.body = { items: await listFiles(deps, clinicActor(ctx), params.id) };
+    query: fileListQuery,
+    responses: { 200: { description: 'Files', schema: z.object({ items: z.array(fileSchema), nextCursor: z.string().nullable() }) } },
+    problems: { ...common.problems, 400: ['invalid_cursor'] },
+    handler: async (ctx, { params, query }) => {
+      ctx.body = await listFiles(deps, clinicActor(ctx), params.id, query);
     },
   }),
   defineRoute({

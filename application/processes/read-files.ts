@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { recordAudit } from '../../db/audit';
 import { findFile, listFiles as listFileRows } from '../../db/processes';
 import { withTenant } from '../../db/tenant-scope';
+import { decodeCursor, encodeCursor } from '../../domain/pagination';
 import type { ProcessFile } from '../../domain/process';
 import { notFound, Problem } from '../../domain/problems';
 import { CiphertextIntegrityError } from '../../lib/crypto/aead';
@@ -12,12 +13,22 @@ import type { ClinicActor, Services } from '../deps';
 import { enterProcess } from './access';
 import { fileContentContext, openFile } from './process-record';
 
-export async function listFiles(deps: Pick<Services, 'db' | 'vault'>, actor: ClinicActor, processId: string): Promise<ProcessFile[]> {
-  const rows = await withTenant(deps.db, actor.tenantId, async (trx) => {
+/**
+ * An area's files (names opened after the transaction): all of them, or with `limit` a page and
+ * the cursor of the next (400 invalid_cursor for one that is not ours).
+ */
+export async function listFiles(
+  deps: Pick<Services, 'db' | 'vault'>,
+  actor: ClinicActor,
+  processId: string,
+  page: { limit?: number; cursor?: string } = {},
+): Promise<{ items: ProcessFile[]; nextCursor: string | null }> {
+  const after = decodeCursor(page.cursor);
+  const { rows, next } = await withTenant(deps.db, actor.tenantId, async (trx) => {
     await enterProcess(trx, actor, processId, 'read');
-    return listFileRows(trx, processId);
+    return listFileRows(trx, processId, page.limit === undefined ? undefined : { limit: page.limit, after });
   });
-  return Promise.all(rows.map((row) => openFile(deps.vault, row)));
+  return { items: await Promise.all(rows.map((row) => openFile(deps.vault, row))), nextCursor: next && encodeCursor(next) };
 }
 
 /** A stored file that no longer opens: the service's fault, said plainly (the log names the file for the operators). */

@@ -380,6 +380,33 @@ describe.each([
     expect(fallback).toContain("'read'");
   });
 
+  it('lists an area\'s files page by page with limit and cursor, none skipped or repeated, and all of them without a limit', async () => {
+    const { token } = await clinicWithAdmin(stack, 'proc-pages');
+    const pid = (await call(stack.url, 'POST', '/v1/processes', { token, json: { name: 'Many files' } })).body.id;
+    const names: string[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      names.push(`page-${i}.png`);
+      expect((await upload(token, pid, png, 'image/png', names[i]!)).status).toBe(201);
+    }
+    const all = await call(stack.url, 'GET', `/v1/processes/${pid}/files`, { token });
+    expect([all.body.items.map((f: { name: string }) => f.name), all.body.nextCursor]).toEqual([names, null]);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < 5; page += 1) {
+      const res: { status: number; body: any } = await call(stack.url, 'GET', `/v1/processes/${pid}/files?limit=2${cursor ? `&cursor=${cursor}` : ''}`, { token });
+      expect(res.status).toBe(200);
+      expect(res.body.items.length).toBeLessThanOrEqual(2);
+      seen.push(...res.body.items.map((f: { name: string }) => f.name));
+      cursor = res.body.nextCursor;
+      if (!cursor) break;
+    }
+    expect(seen).toEqual(names);
+    for (const bad of ['limit=0', 'limit=201', 'limit=2&cursor=bm9wZQ', 'cursor=x', 'limit=2&x=1']) {
+      const res = await call(stack.url, 'GET', `/v1/processes/${pid}/files?${bad}`, { token });
+      expect([bad, res.status]).toEqual([bad, 400]);
+    }
+  });
+
   it('answers 404 for another clinic\'s process or file', async () => {
     const a = await clinicWithAdmin(stack, 'proc-a');
     const b = await clinicWithAdmin(stack, 'proc-b');

@@ -969,7 +969,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Files in a process area */
+        /** Files in a process area, oldest first: all of them, or with `limit` one page at a time (`nextCursor` for the next) */
         get: operations["listProcessFiles"];
         put?: never;
         /** Upload a file (the write right; raw body with its Content-Type; ?name= the file name); streamed, encrypted, size-limited */
@@ -9634,7 +9634,12 @@ export interface operations {
     };
     listProcessFiles: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Opaque: the `nextCursor` of the previous page, passed back exactly as received. Anything else is `400 invalid_cursor`. */
+                cursor?: string;
+                /** @description Page size (keyset pagination). */
+                limit?: number;
+            };
             header?: never;
             path: {
                 id: string;
@@ -9652,10 +9657,11 @@ export interface operations {
                 content: {
                     "application/json": {
                         items: components["schemas"]["ProcessFile"][];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Malformed request: `invalid_json`, `validation_failed` */
+            /** @description Malformed request: `invalid_cursor`, `invalid_json`, `validation_failed` */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -9664,7 +9670,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "invalid_json" | "validation_failed";
+                        code?: "invalid_cursor" | "invalid_json" | "validation_failed";
                     };
                 };
             };
