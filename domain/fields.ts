@@ -71,7 +71,11 @@ export const emailAddress = z
   .trim()
   .max(254, 'must be at most 254 characters')
   .email('must be an e-mail address')
-  .refine(isDeliverableAddress, 'must be an address mail can reach (a local part of at most 64 characters, domain labels that start and end with a letter or digit)')
+  .refine(isDeliverableAddress, {
+    message: 'must be an address mail can reach (a local part of at most 64 characters, domain labels that start and end with a letter or digit)',
+    // Only for what passed as an address: one problem a field, not two for "not-an-email".
+    when: (payload) => payload.issues.length === 0,
+  })
   .transform((e) => e.toLowerCase());
 
 /** A name (of a person, clinic, group, area, notice): display text without deceptive characters. */

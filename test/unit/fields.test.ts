@@ -47,6 +47,7 @@ describe('e-mail addresses', () => {
     for (const bad of ['a@b-.jp', `${'x'.repeat(65)}@clinic.example`, `a@${'l'.repeat(64)}.example`, 'a@-b.jp', 'a@localhost']) {
       expect([bad, emailAddress.safeParse(bad).success]).toEqual([bad, false]);
     }
+    expect(emailAddress.safeParse('not-an-email').error?.issues).toHaveLength(1);
     expect(emailAddress.parse(' Info@Sakura-Clinic.example ')).toBe('info@sakura-clinic.example');
     expect(emailAddress.parse(`${'x'.repeat(64)}@${'l'.repeat(63)}.example`)).toBe(`${'x'.repeat(64)}@${'l'.repeat(63)}.example`);
   });
