@@ -18,13 +18,14 @@ import {
   markPruned,
   markWritten,
   recordVerification,
+  finishedRestoreTests,
   runningBackupWork,
   type MailMark,
   type Trigger,
 } from '../db/backups';
 import type { Client } from '@temporalio/client';
 import type { Db } from '../db/connection';
-import { dropDatabase, ensureDatabase, withDatabase } from '../db/database';
+import { dropDatabase, ensureDatabase, listDatabases, withDatabase } from '../db/database';
 import { generationPrefix, type Manifest } from '../lib/backup/manifest';
 import { throttled } from '../lib/backup/streams';
 import { openGeneration, verifyGeneration } from '../lib/backup/verify';
@@ -74,7 +75,10 @@ const progress = () => {
 const workflowId = () => Context.current().info.workflowExecution?.workflowId ?? 'unknown';
 
 /** The scratch database of one restore test on the verification server. */
-const restoreScratchName = (restoreTestId: string) => `forclinic_restore_${restoreTestId.replace(/-/g, '').slice(0, 16)}`;
+const SCRATCH_PREFIX = 'forclinic_restore_';
+const restoreScratchName = (restoreTestId: string) => `${SCRATCH_PREFIX}${restoreTestId.replace(/-/g, '').slice(0, 16)}`;
+/** The scratch databases on the verification server (their names: the prefix and 16 hex digits). */
+const scratchDatabases = async (url: string) => (await listDatabases(url, SCRATCH_PREFIX)).filter((n) => /^forclinic_restore_[0-9a-f]{16}$/.test(n));
 
 export function createBackupActivities(deps: { db: Db; mailer: Mailer; backups: BackupServices; temporal?: Client }) {
   const b = deps.backups;
@@ -181,7 +185,9 @@ export function createBackupActivities(deps: { db: Db; mailer: Mailer; backups: 
       }
     },
 
+    /** Also drops the test's scratch database: a worker killed mid-restore never ran the restore's own drop. */
     async failRestoreTest(input: { restoreTestId: string; reason: string }): Promise<void> {
+      if (b.restoreTestUrl) await dropDatabase(b.restoreTestUrl, restoreScratchName(input.restoreTestId));
       await finishRestoreTest(deps.db, input.restoreTestId, { passed: false, error: input.reason });
     },
 
@@ -195,8 +201,8 @@ export function createBackupActivities(deps: { db: Db; mailer: Mailer; backups: 
      * run's activity if it still writes), and the row is marked only once it is gone, so a drop
      * that fails is tried again at the next pass. Run by the outbox sweeper every minute.
      */
-    async settleBackupsOfEndedWorkflows(): Promise<{ generationsFailed: number; restoreTestsFailed: number }> {
-      const settled = { generationsFailed: 0, restoreTestsFailed: 0 };
+    async settleBackupsOfEndedWorkflows(): Promise<{ generationsFailed: number; restoreTestsFailed: number; scratchDropped: number }> {
+      const settled = { generationsFailed: 0, restoreTestsFailed: 0, scratchDropped: 0 };
       if (!deps.temporal) return settled;
       const { generations, restoreTests } = await runningBackupWork(deps.db);
       for (const g of generations) {
@@ -221,6 +227,17 @@ export function createBackupActivities(deps: { db: Db; mailer: Mailer; backups: 
         await finishRestoreTest(deps.db, t.id, { passed: false, error: `its workflow ${t.workflowId} ended (${status}) without finishing it; its scratch database was dropped` });
         settled.restoreTestsFailed += 1;
         Context.current().heartbeat(settled);
+      }
+      // Whatever else a finished test left on the verification server (a worker killed twice
+      // mid-restore, the test then failed by its workflow): the scratch database of every test of
+      // ours that is no longer running. Only ours: another deployment may share the server.
+      if (b.restoreTestUrl) {
+        const finished = new Set((await finishedRestoreTests(deps.db, 30)).map(restoreScratchName));
+        for (const name of await scratchDatabases(b.restoreTestUrl)) {
+          if (!finished.has(name)) continue;
+          await dropDatabase(b.restoreTestUrl, name).catch((err: Error) => Context.current().log.warn('a leftover scratch database could not be dropped; trying again at the next pass', { name, err: err.message }));
+          settled.scratchDropped += 1;
+        }
       }
       return settled;
     },

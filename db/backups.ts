@@ -67,6 +67,14 @@ export async function runningBackupWork(db: Db): Promise<{ generations: Array<{ 
   return { generations, restoreTests };
 }
 
+/** Ids of restore tests that ended (passed or failed) in the last `days` days. */
+export async function finishedRestoreTests(db: Db, days: number): Promise<string[]> {
+  return db('backup_restore_tests')
+    .whereNot({ state: 'running' })
+    .where('started_at', '>', db.raw('now() - make_interval(days => ?)', [days]))
+    .pluck('id');
+}
+
 export async function getGeneration(db: Db, id: string): Promise<GenerationRow | undefined> {
   return db('backup_generations').where({ id }).first();
 }

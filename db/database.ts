@@ -33,3 +33,15 @@ export function withDatabase(url: string, database: string): string {
   u.pathname = `/${database}`;
   return u.toString();
 }
+
+/** Databases on that server whose names start with `prefix` (a fixed prefix of ours, matched literally). */
+export async function listDatabases(adminUrl: string, prefix: string): Promise<string[]> {
+  const client = new Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1) order by datname', [prefix]);
+    return rows.map((r) => r.datname);
+  } finally {
+    await client.end();
+  }
+}

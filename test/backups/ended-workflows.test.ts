@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { ensureDatabase, withDatabase } from '../../db/database';
+import { dropDatabase, ensureDatabase, withDatabase } from '../../db/database';
 import { recordHistory } from '../harness/history';
 import { call } from '../harness/http';
 import { startTestStack, type TestStack } from '../harness/stack';
@@ -91,4 +91,22 @@ it('fails a restore test whose workflow was terminated and drops the restored co
   const listed = await call(stack.operatorUrl, 'GET', `/v1/operator/backups/${generationId}/restore-tests`, auth());
   expect(listed.status).toBe(200);
   expect(JSON.stringify(listed.body)).toContain('TERMINATED');
+}, 120_000);
+
+it('drops the scratch database a failed restore test left (a worker killed mid-restore never ran its own drop), and none that is not ours', async () => {
+  const owner = stack.database.ownerDb;
+  const generationId = randomUUID();
+  await owner('backup_generations').insert({ id: generationId, workflowId: `earlier-${generationId}`, trigger: 'schedule', state: 'verified', store: 'test' });
+  const restoreTestId = randomUUID();
+  await owner('backup_restore_tests').insert({ id: restoreTestId, generationId, workflowId: `restore-test/${restoreTestId}`, trigger: 'operator', state: 'failed', error: 'activity Heartbeat timeout' });
+  const scratchOf = (id: string) => `forclinic_restore_${id.replace(/-/g, '').slice(0, 16)}`;
+  // Another deployment's test on the same verification server: not ours to drop.
+  const foreign = scratchOf(randomUUID());
+  for (const name of [scratchOf(restoreTestId), foreign]) await ensureDatabase(stack.config.RESTORE_TEST_DATABASE_URL!, name);
+
+  const swept = (await stack.sweepOutbox()) as { backups?: { scratchDropped: number } };
+  expect(swept.backups?.scratchDropped).toBe(1);
+  expect(await databaseExists(scratchOf(restoreTestId))).toBe(false);
+  expect(await databaseExists(foreign)).toBe(true);
+  await dropDatabase(stack.config.RESTORE_TEST_DATABASE_URL!, foreign);
 }, 120_000);
