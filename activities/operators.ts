@@ -3,7 +3,7 @@ import type { Db } from '../db/connection';
 import { findBreakGlassWindow, findOperator, markBreakGlassMailed, markLockoutNotified } from '../db/operators';
 import { withPlatform } from '../db/platform-scope';
 import { BREAK_GLASS_ALERT_WINDOW_SECONDS } from '../domain/operators';
-import type { Mailer } from '../lib/mailer';
+import { MailRejectedError, type Mailer } from '../lib/mailer';
 import type { BreakGlassAlertInput, BreakGlassAlertResult } from '../workflows/break-glass-alert';
 import type { OperatorLockoutInput, OperatorLockoutResult } from '../workflows/operator-lockout';
 import { breakGlassMail, operatorLockedMail } from './mail-templates/operator-alerts';
@@ -14,6 +14,25 @@ export interface OperatorActivitySettings {
 }
 
 export function createOperatorActivities(deps: { db: Db; mailer: Mailer; operators?: OperatorActivitySettings }) {
+  /**
+   * Sends one text to each address; an address that refuses mail (MailRejected) is final for it
+   * and does not hold back the others: with the operator's own undeliverable address first, the
+   * security team had heard nothing while that address was retried. Other errors are retried.
+   */
+  async function mailEach(to: string[], text: { subject: string; text: string }, what: string): Promise<number> {
+    let mailed = 0;
+    for (const address of to) {
+      try {
+        await deps.mailer.send({ to: address, ...text }, { signal: AbortSignal.timeout(10_000) });
+        mailed += 1;
+      } catch (err) {
+        if (!(err instanceof MailRejectedError)) throw err;
+        Context.current().log.warn(`an address refused the ${what}`, { code: err.code });
+      }
+    }
+    return mailed;
+  }
+
   return {
     /**
      * Mails the window's break-glass alert to every security address, once: the window's row
@@ -32,9 +51,9 @@ export function createOperatorActivities(deps: { db: Db; mailer: Mailer; operato
         return { outcome: 'no_recipients', mailed: 0 };
       }
       const text = breakGlassMail({ firstAt: row.firstAt, firstIp: row.firstIp, routes: row.routes, windowMinutes: BREAK_GLASS_ALERT_WINDOW_SECONDS / 60 });
-      for (const address of to) await deps.mailer.send({ to: address, ...text }, { signal: AbortSignal.timeout(10_000) });
+      const mailed = await mailEach(to, text, 'break-glass alert');
       await withPlatform(deps.db, (trx) => markBreakGlassMailed(trx, windowStart));
-      return { outcome: 'mailed', mailed: to.length };
+      return { outcome: 'mailed', mailed };
     },
 
     /**
@@ -48,9 +67,9 @@ export function createOperatorActivities(deps: { db: Db; mailer: Mailer; operato
       const to = [operator.email, ...(deps.operators?.securityEmails ?? []).filter((a) => a !== operator.email)];
       if (operator.lockoutNotified >= input.lockout) return { outcome: 'mailed', mailed: to.length };
       const text = operatorLockedMail({ email: operator.email, lockedUntil: operator.lockedUntil });
-      for (const address of to) await deps.mailer.send({ to: address, ...text }, { signal: AbortSignal.timeout(10_000) });
+      const mailed = await mailEach(to, text, 'operator lockout notice');
       await withPlatform(deps.db, (trx) => markLockoutNotified(trx, operator.id, input.lockout));
-      return { outcome: 'mailed', mailed: to.length };
+      return { outcome: 'mailed', mailed };
     },
   };
 }

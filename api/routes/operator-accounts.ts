@@ -8,6 +8,7 @@ import { defineRoute } from '../route';
 import { idParams } from '../schemas';
 import type { AppDeps } from '../app';
 import { nameText } from '../../domain/fields';
+import { emailAddress } from '../../domain/fields';
 
 /** Operators and API keys, managed by platform admins (README: Operators). Every change is in the platform's operation log. */
 const admins = { tags: ['operator'], security: 'operator' as const, operatorRoles: ['platform-admin' as const] };
@@ -60,7 +61,7 @@ const toApiKey = (k: ApiKeyView) => ({
 });
 
 const name = nameText(200);
-const newOperator = z.strictObject({ email: z.string().email().max(254), name, roles: operatorRolesSchema }).meta({ id: 'NewOperator' });
+const newOperator = z.strictObject({ email: emailAddress, name, roles: operatorRolesSchema }).meta({ id: 'NewOperator' });
 const operatorPatch = z
   .strictObject({ roles: operatorRolesSchema.optional(), state: z.enum(OPERATOR_STATES).optional(), name: name.optional() })
   .refine((p) => Object.keys(p).length > 0, 'name at least one of roles, state, name')

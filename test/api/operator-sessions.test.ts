@@ -81,6 +81,18 @@ describe('operator sessions', () => {
     expect(mails.map((m) => m.destination.to[0]).sort()).toEqual([email, 'security-team@forclinic.example']);
   });
 
+  it('refuses an operator address no mail can reach, and tells security of a lockout even when the operator\'s own address refuses mail', async () => {
+    const refused = await call(stack.operatorUrl, 'POST', '/v1/operator/operators', { token: stack.operatorToken, json: { email: 'op2@b-.jp', name: 'Op', roles: ['viewer'] } });
+    expect([refused.status, refused.body.code]).toEqual([400, 'validation_failed']);
+    // One stored before addresses were checked (or one SES refuses for its own reasons).
+    const { id } = await activeOperator('unreachable@forclinic.example', ['viewer']);
+    await stack.database.ownerDb('operators').where({ id }).update({ email: 'unreachable@b-.jp' });
+    for (let i = 1; i <= 5; i += 1) await login('unreachable@b-.jp', `Wrong-password-${i}!`);
+    expect(await stack.temporal.client.workflow.getHandle(operatorLockoutWorkflowId(id, 1)).result()).toEqual({ outcome: 'mailed', mailed: 1 });
+    const mails = (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.subject.includes('operator account was locked') && m.body.text!.includes('unreachable@b-.jp'));
+    expect(mails.map((m) => m.destination.to[0])).toEqual(['security-team@forclinic.example']);
+  });
+
   it('answers an address without an operator exactly like one: locked after five failures', async () => {
     for (let i = 1; i <= 4; i += 1) expect((await login('ghost@forclinic.example', `Guess-${i}-password!`)).status).toBe(401);
     const fifth = await login('ghost@forclinic.example', 'Guess-5-password!');
