@@ -10,7 +10,8 @@
  */
 export function attachmentDisposition(name: string): string {
   const ascii = name.replace(/[^\x20-\x7e]|["\\]/gu, '_');
-  if (ascii === name) return `attachment; filename="${name}"`;
+  // A '%' too goes as filename*: some browsers percent-decode a plain filename ("a%C3%A9.txt" saved as "aé.txt").
+  if (ascii === name && !name.includes('%')) return `attachment; filename="${name}"`;
   const exact = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   return `attachment; filename="${ascii}"; filename*=UTF-8''${exact}`;
 }

@@ -14,25 +14,39 @@ import { z } from 'zod';
  * joiner U+034F, the Hangul fillers U+115F, U+1160, U+3164 and U+FFA0, U+17B4, U+17B5, the
  * Mongolian selectors U+180B–U+180F, …), the blank braille pattern U+2800, and noncharacters
  * (U+FDD0–U+FDEF, U+FFFE, U+FFFF and the last two of every plane).
- * Variation selectors are the one default-ignorable kept, where they belong: after a kanji (an
- * ideographic variation sequence picks the 異体字 a person's registered name is written with) or
- * after a pictograph; after anything else ("Doctors\uFE0F") they only make a look-alike.
+ * Variation selectors are the one default-ignorable kept, where they pick a defined variant: an
+ * ideographic one (U+E0100–U+E01EF, U+FE00–U+FE02) after a kanji — the 異体字 a person's
+ * registered name is written with — and a presentation one (U+FE0E, U+FE0F) after a pictograph or
+ * on a keycap (1️⃣); anywhere else ("Doctors\uFE0F", "山田\uFE0F") they only make a look-alike.
  * Names (of people, clinics, groups, files, process areas, …) containing any of them are refused,
  * never cleaned.
  */
 // eslint-disable-next-line no-control-regex
 const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u2800\p{Cf}\p{Noncharacter_Code_Point}\p{Default_Ignorable_Code_Point}]/gu;
-const VARIATION_SELECTOR = /^[\u{fe00}-\u{fe0f}\u{e0100}-\u{e01ef}]$/u;
-const TAKES_A_VARIANT = /[\p{Script=Han}\p{Extended_Pictographic}]/u;
+/** Ideographic variation selectors (IVS) and the standardized ones CJK compatibility variants use. */
+const IDEOGRAPHIC_SELECTOR = /^[\u{fe00}-\u{fe02}\u{e0100}-\u{e01ef}]$/u;
+/** Text and emoji presentation selectors. */
+const PRESENTATION_SELECTOR = /^[\u{fe0e}\u{fe0f}]$/u;
+const HAN = /^\p{Script=Han}$/u;
+const PICTOGRAPH = /^\p{Extended_Pictographic}$/u;
+const KEYCAP_BASE = /^[0-9#*]$/;
 export const DECEPTIVE_MESSAGE = 'must not contain control characters, zero-width or other invisible characters, or bidirectional formatting characters (U+202A–U+202E, U+2066–U+2069)';
+
+/** The code point that ends just before index `i` of `s` (a surrogate pair counts as one). */
+function codePointBefore(s: string, i: number): string {
+  const low = s.charCodeAt(i - 1);
+  const start = low >= 0xdc00 && low <= 0xdfff && i >= 2 ? i - 2 : i - 1;
+  return start < 0 ? '' : String.fromCodePoint(s.codePointAt(start)!);
+}
 
 export function hasDeceptiveCharacters(s: string): boolean {
   for (const m of s.matchAll(INVISIBLE)) {
-    if (!VARIATION_SELECTOR.test(m[0])) return true;
-    // The character before it (a whole code point: kanji beyond the BMP are surrogate pairs).
-    const before = String.fromCodePoint(s.codePointAt(m.index - 1) ?? 0);
-    const base = before >= '\udc00' && before <= '\udfff' ? String.fromCodePoint(s.codePointAt(m.index - 2) ?? 0) : before;
-    if (!TAKES_A_VARIANT.test(base)) return true;
+    const base = codePointBefore(s, m.index);
+    // A variation selector is kept only where it picks a defined variant: an ideographic one after
+    // a kanji, a presentation one after a pictograph or on a keycap (1️⃣: digit, U+FE0F, U+20E3).
+    if (IDEOGRAPHIC_SELECTOR.test(m[0]) && HAN.test(base)) continue;
+    if (PRESENTATION_SELECTOR.test(m[0]) && (PICTOGRAPH.test(base) || (KEYCAP_BASE.test(base) && s[m.index + 1] === '\u20e3'))) continue;
+    return true;
   }
   return false;
 }

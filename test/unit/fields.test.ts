@@ -16,12 +16,12 @@ describe('names', () => {
   });
 
   it('refuses every other invisible character an attack run found accepted: format characters, fillers, selectors, blanks, noncharacters', () => {
-    const bad = ['Doctors\u206a', '\uffa0', '\u2800\u2800', '\u1160', 'Doc\u034ftors', 'Doctors\ufe0f', '\u115fA', 'a\u17b4b', 'a\u180bb', 'a\u206fb', 'a\ufff9b', 'a\u{1d173}b', 'a\u{13430}b', 'a\u{1bca0}b', 'a\uffffb', 'a\ufdd0b', 'Admin\uFFA0', '山田\u206a 太郎', '\ufe0f山田'];
+    const bad = ['Doctors\u206a', '\uffa0', '\u2800\u2800', '\u1160', 'Doc\u034ftors', 'Doctors\ufe0f', '\u115fA', 'a\u17b4b', 'a\u180bb', 'a\u206fb', 'a\ufff9b', 'a\u{1d173}b', 'a\u{13430}b', 'a\u{1bca0}b', 'a\uffffb', 'a\ufdd0b', 'Admin\uFFA0', '山田\u206a 太郎', '\ufe0f山田', '山田\ufe0f 太郎', '1\ufe0f', 'A\ufe0f\u20e3'];
     for (const b of bad) expect([JSON.stringify(b), name.safeParse(b).success]).toEqual([JSON.stringify(b), false]);
   });
 
-  it('keeps a variation selector after a kanji (the 異体字 of a registered name) or a pictograph', () => {
-    for (const good of ['葛\u{e0100}飾', '辻\u{e0101}', '𠮷\u{e0100}野', '邉\ufe00', 'Clinic ❤\ufe0f', '🏥\ufe0f 東京']) {
+  it('keeps a variation selector after a kanji (the 異体字 of a registered name), a pictograph or on a keycap', () => {
+    for (const good of ['葛\u{e0100}飾', '辻\u{e0101}', '𠮷\u{e0100}野', '邉\ufe00', 'Clinic ❤\ufe0f', '🏥\ufe0f 東京', 'Room 1\ufe0f\u20e3', '#\ufe0f\u20e3 desk']) {
       expect([JSON.stringify(good), name.safeParse(good).success]).toEqual([JSON.stringify(good), true]);
     }
   });
