@@ -22,7 +22,7 @@ function decoded(segment: string): string {
 /**
  * The request target (path and query string), decoded, carries no control characters: a NUL
  * cannot be stored in PostgreSQL text, and the others only serve to smuggle content into logs,
- * headers or terminals. Checked once for every route, before routing: `400 validation_failed`
+ * headers or terminals; and it is UTF-8. Checked once for every route, before routing: `400 validation_failed`
  * naming each offending parameter (the JSON body gets the same rule in json-body.ts).
  */
 export function requestTarget(): Middleware<AppState> {
@@ -30,6 +30,18 @@ export function requestTarget(): Middleware<AppState> {
     const errors: FieldError[] = [];
     if (CONTROL.test(decoded(ctx.path))) errors.push({ field: '(path)', message: 'must not contain control characters' });
     if (ctx.querystring) {
+      // Percent-encoded bytes that are not UTF-8 (%FF): the query parser would hand the route
+      // U+FFFD in their place, and a file name would be stored so (never silently cleaned).
+      for (const pair of ctx.querystring.split('&')) {
+        const [name = '', value = ''] = pair.split(/=(.*)/s);
+        for (const part of [name, value]) {
+          try {
+            decodeURIComponent(part.replace(/\+/g, ' '));
+          } catch {
+            errors.push({ field: visible(decoded(name)), message: 'must be percent-encoded UTF-8' });
+          }
+        }
+      }
       for (const [name, value] of Object.entries(ctx.query)) {
         const values = Array.isArray(value) ? value : [value ?? ''];
         if (CONTROL.test(name) || values.some((v) => CONTROL.test(v))) errors.push({ field: visible(name), message: 'must not contain control characters' });

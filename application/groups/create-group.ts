@@ -7,7 +7,7 @@ import type { ClinicActor, Services } from '../deps';
 export async function createGroup(deps: Pick<Services, 'db'>, actor: ClinicActor, input: { name: string; memberIds: string[] }): Promise<GroupView> {
   return withTenant(deps.db, actor.tenantId, async (trx) => {
     const group = await insertGroup(trx, input);
-    await recordAudit(trx, actor.audit, { action: 'group.create', outcome: 'success', targetType: 'group', targetId: group.id, details: { members: group.memberIds.length } });
+    await recordAudit(trx, actor.audit, { action: 'group.create', outcome: 'success', targetType: 'group', targetId: group.id, details: { members: group.memberIds.length, memberIds: [...group.memberIds].sort() } });
     return group;
   });
 }

@@ -53,6 +53,7 @@ it('logs access lists and group members before and after; a deleted group or acc
       after: [{ id: adminId, right: 'manage' }, { id: doctor.accountId, right: 'manage' }].sort(byId),
     },
   });
+  expect((await log('group.create'))[0]!.details).toEqual({ members: 1, memberIds: [nurse.accountId] });
   const [members] = await log('group.update');
   expect(members!.details).toEqual({ fields: ['memberIds'], members: { added: [doctor.accountId], removed: [nurse.accountId] } });
 

@@ -401,6 +401,9 @@ describe.each([
       if (!cursor) break;
     }
     expect(seen).toEqual(names);
+    // A file name whose bytes are not UTF-8 is refused, not stored with U+FFFD.
+    const notUtf8 = await call(stack.url, 'POST', `/v1/processes/${pid}/files?name=%FF%FE.txt`, { token, raw: png, headers: { 'content-type': 'image/png' } });
+    expect([notUtf8.status, notUtf8.body.code, notUtf8.body.errors]).toEqual([400, 'validation_failed', [{ field: 'name', message: 'must be percent-encoded UTF-8' }]]);
     for (const bad of ['limit=0', 'limit=201', 'limit=2&cursor=bm9wZQ', 'cursor=x', 'limit=2&x=1']) {
       const res = await call(stack.url, 'GET', `/v1/processes/${pid}/files?${bad}`, { token });
       expect([bad, res.status]).toEqual([bad, 400]);
