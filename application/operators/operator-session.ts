@@ -72,7 +72,13 @@ export async function changeOperatorPassword(deps: OperatorDeps, actor: Operator
   if (unmet.length === 0 && (await deps.passwords.verify(before.passwordHash, change.newPassword))) {
     unmet.push({ rule: 'reused', message: 'must differ from the current password' });
   }
-  if (unmet.length > 0) throw badRequest('password_policy', 'The new password does not meet the operators\' policy.', { errors: unmet });
+  if (unmet.length > 0) {
+    // Logged as a clinic user's refused change is: denied, with the rules it broke (never the password).
+    await withPlatform(deps.db, (trx) =>
+      recordPlatformEntry(trx, actor.audit, { action: 'operator.password.change', outcome: 'denied', targetType: 'operator', targetId: before.id, details: { code: 'password_policy', rules: unmet.map((u) => u.rule) } }),
+    );
+    throw badRequest('password_policy', 'The new password does not meet the operators\' policy.', { errors: unmet });
+  }
   const passwordHash = await deps.passwords.hash(change.newPassword);
   const state = await withPlatform(deps.db, async (trx) => {
     const operator = await findOperator(trx, before.id, { forUpdate: true });

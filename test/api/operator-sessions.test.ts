@@ -121,6 +121,8 @@ describe('operator sessions', () => {
     expect(again.body.state).toBe('password_change_required');
     const reused = await call(stack.operatorUrl, 'POST', '/v1/operator/me/password', { token: again.body.token, json: { currentPassword: reset.body.initialPassword, newPassword: 'short' } });
     expect([reused.status, reused.body.code]).toEqual([400, 'password_policy']);
+    const refused = await stack.database.ownerDb('platform_audit_events').where({ action: 'operator.password.change', targetId: id, outcome: 'denied' });
+    expect(refused).toEqual([expect.objectContaining({ actorId: id, details: { code: 'password_policy', rules: expect.arrayContaining(['min_length']) } })]);
     const log = await stack.database.ownerDb('platform_audit_events').where({ action: 'operator.reset', targetId: id });
     expect(log).toEqual([expect.objectContaining({ actorId: 'break-glass', details: { passkeysRemoved: 1 } })]);
   });
