@@ -80,8 +80,24 @@ const restoreScratchName = (restoreTestId: string) => `${SCRATCH_PREFIX}${restor
 /** The scratch databases on the verification server (their names: the prefix and 16 hex digits). */
 const scratchDatabases = async (url: string) => (await listDatabases(url, SCRATCH_PREFIX)).filter((n) => /^forclinic_restore_[0-9a-f]{16}$/.test(n));
 
+type FailureMail = { mark: MailMark; kind: BackupFailureKind; generationId: string; reason: string };
+
 export function createBackupActivities(deps: { db: Db; mailer: Mailer; backups: BackupServices; temporal?: Client }) {
   const b = deps.backups;
+
+  /** The operators' failure mail, once per failure record (see mailOperators). */
+  async function mailOperatorsOnce(input: FailureMail): Promise<{ mailed: number }> {
+    if (await failureMailed(deps.db, input.mark)) return { mailed: 0 };
+    if (!b.operatorEmails.length) {
+      Context.current().log.error('no OPERATOR_EMAILS configured: a backup failure could not be mailed', { generationId: input.generationId, reason: input.reason });
+      return { mailed: 0 };
+    }
+    const text = backupFailureMail({ kind: input.kind, generationId: input.generationId, at: new Date(), reason: input.reason });
+    for (const to of b.operatorEmails) await deps.mailer.send({ to, ...text }, { signal: AbortSignal.timeout(10_000) });
+    await markFailureMailed(deps.db, input.mark);
+    return { mailed: b.operatorEmails.length };
+  }
+
   return {
     async beginBackup(input: { generationId: string; trigger: Trigger }): Promise<'inserted' | 'exists' | 'busy'> {
       const row = { id: input.generationId, workflowId: workflowId(), trigger: input.trigger, store: b.store.location };
@@ -137,16 +153,8 @@ export function createBackupActivities(deps: { db: Db; mailer: Mailer; backups: 
      * exactly once: a worker that dies between the provider's acceptance and the mark sends it
      * again on retry — for an alarm, a duplicate is harmless and a lost one is not.
      */
-    async mailOperators(input: { mark: MailMark; kind: BackupFailureKind; generationId: string; reason: string }): Promise<{ mailed: number }> {
-      if (await failureMailed(deps.db, input.mark)) return { mailed: 0 };
-      if (!b.operatorEmails.length) {
-        Context.current().log.error('no OPERATOR_EMAILS configured: a backup failure could not be mailed', { generationId: input.generationId, reason: input.reason });
-        return { mailed: 0 };
-      }
-      const text = backupFailureMail({ kind: input.kind, generationId: input.generationId, at: new Date(), reason: input.reason });
-      for (const to of b.operatorEmails) await deps.mailer.send({ to, ...text }, { signal: AbortSignal.timeout(10_000) });
-      await markFailureMailed(deps.db, input.mark);
-      return { mailed: b.operatorEmails.length };
+    async mailOperators(input: FailureMail): Promise<{ mailed: number }> {
+      return mailOperatorsOnce(input);
     },
 
     /** Records a restore test of `generationId` (default: the latest verified one); null when there is none. */
@@ -208,7 +216,10 @@ export function createBackupActivities(deps: { db: Db; mailer: Mailer; backups: 
       for (const g of generations) {
         const status = await endedStatus(deps.temporal, g.workflowId);
         if (!status) continue;
-        await markFailed(deps.db, g.id, `its workflow ${g.workflowId} ended (${status}) without finishing it`);
+        const reason = `its workflow ${g.workflowId} ended (${status}) without finishing it`;
+        await markFailed(deps.db, g.id, reason);
+        // As the workflow would have: a failure at any step is mailed to the operators once.
+        await mailOperatorsOnce({ mark: { table: 'backup_generations', id: g.id }, kind: 'backup', generationId: g.id, reason });
         settled.generationsFailed += 1;
         Context.current().heartbeat(settled);
       }
@@ -224,7 +235,9 @@ export function createBackupActivities(deps: { db: Db; mailer: Mailer; backups: 
             continue;
           }
         }
-        await finishRestoreTest(deps.db, t.id, { passed: false, error: `its workflow ${t.workflowId} ended (${status}) without finishing it; its scratch database was dropped` });
+        const reason = `its workflow ${t.workflowId} ended (${status}) without finishing it; its scratch database was dropped`;
+        await finishRestoreTest(deps.db, t.id, { passed: false, error: reason });
+        await mailOperatorsOnce({ mark: { table: 'backup_restore_tests', id: t.id }, kind: 'restore_test', generationId: t.generationId, reason });
         settled.restoreTestsFailed += 1;
         Context.current().heartbeat(settled);
       }

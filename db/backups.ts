@@ -59,10 +59,10 @@ export async function failAbandonedGenerations(db: Db): Promise<string[]> {
 }
 
 /** Generations and restore tests still `running`, with the workflow that should finish each. */
-export async function runningBackupWork(db: Db): Promise<{ generations: Array<{ id: string; workflowId: string }>; restoreTests: Array<{ id: string; workflowId: string }> }> {
+export async function runningBackupWork(db: Db): Promise<{ generations: Array<{ id: string; workflowId: string }>; restoreTests: Array<{ id: string; workflowId: string; generationId: string }> }> {
   const [generations, restoreTests] = await Promise.all([
     db('backup_generations').where({ state: 'running' }).select('id', 'workflow_id'),
-    db('backup_restore_tests').where({ state: 'running' }).select('id', 'workflow_id'),
+    db('backup_restore_tests').where({ state: 'running' }).select('id', 'workflow_id', 'generation_id'),
   ]);
   return { generations, restoreTests };
 }

@@ -3,6 +3,7 @@ import { Client } from 'pg';
 import { dropDatabase, ensureDatabase, withDatabase } from '../../db/database';
 import { recordHistory } from '../harness/history';
 import { call } from '../harness/http';
+import { fetchLocalEmails } from '../../lib/local-ses';
 import { startTestStack, type TestStack } from '../harness/stack';
 
 /**
@@ -57,6 +58,11 @@ it('fails a generation whose workflow was terminated, so an operator can start t
   expect(row.state).toBe('failed');
   expect(row.error).toBe(`its workflow ${workflowId} ended (TERMINATED) without finishing it`);
   expect(row.finishedAt).toBeInstanceOf(Date);
+  // The operators hear of it as of any failed backup, once.
+  expect(row.failureMailedAt).toBeInstanceOf(Date);
+  const mails = (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.subject.includes(generationId));
+  expect(mails.map((m) => m.destination.to[0])).toEqual(['ops@forclinic.example']);
+  expect(mails[0]!.body.text).toContain('TERMINATED');
 
   const started = await call(stack.operatorUrl, 'POST', '/v1/operator/backups', auth());
   expect(started.status).toBe(202);
@@ -88,6 +94,7 @@ it('fails a restore test whose workflow was terminated and drops the restored co
   expect(row.state).toBe('failed');
   expect(row.error).toMatch(/ended \(TERMINATED\) without finishing it; its scratch database was dropped$/);
   expect(await databaseExists(scratch)).toBe(false);
+  expect(row.failureMailedAt).toBeInstanceOf(Date);
   const listed = await call(stack.operatorUrl, 'GET', `/v1/operator/backups/${generationId}/restore-tests`, auth());
   expect(listed.status).toBe(200);
   expect(JSON.stringify(listed.body)).toContain('TERMINATED');
