@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Client, escapeLiteral } from 'pg';
 import { EMBEDDED_LOGIN_ROLE, type Login } from './roles';
 
 /**
@@ -45,7 +46,11 @@ export async function startEmbeddedPostgres(opts: {
   const asRoot = os.userInfo().uid === 0;
   // The postgres user must be able to reach its data folder through ours (mkdtemp makes 0700).
   if (asRoot) await chmod(path.dirname(opts.dataDir), 0o711);
-  const password = 'postgres'; // loopback-only development instance
+  // The superuser's password is generated and kept 0600 beside the application login's
+  // (`secrets/postgres.password`): loopback is reachable by every local user, and a fixed one
+  // gave any of them every clinic's data. A server made with the old fixed password gets the
+  // generated one at its next start.
+  const password = (await embeddedLogin(path.dirname(opts.dataDir), 'postgres')).password!;
   let lastLog = '';
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
@@ -88,7 +93,24 @@ export async function startEmbeddedPostgres(opts: {
   });
   const gone = exited.then(() => undefined);
   const adminUrl = (database: string) => `postgres://postgres:${password}@127.0.0.1:${opts.port}/${database}`;
+  await replaceFixedPassword(opts.port, password, log);
   return { url: adminUrl('postgres'), adminUrl, pid: child?.pid, exited, stop: () => Promise.race([pg.stop(), gone]) };
+}
+
+/** Before 2026-12-07 the superuser's password was 'postgres': a server that still takes it gets the generated one. */
+async function replaceFixedPassword(port: number, password: string, log: (m: string) => void): Promise<void> {
+  const client = new Client({ connectionString: `postgres://postgres:postgres@127.0.0.1:${port}/postgres` });
+  try {
+    await client.connect();
+  } catch {
+    return; // refused: the password is not the old fixed one
+  }
+  try {
+    await client.query(`alter role postgres password ${escapeLiteral(password)}`);
+    log('embedded PostgreSQL: the superuser\'s fixed password was replaced by a generated one (secrets/postgres.password)');
+  } finally {
+    await client.end();
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { Client as PgClient } from 'pg';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -98,6 +99,20 @@ describe('npm start', () => {
       expect(state.output).toMatch(/worker exited unexpectedly \(signal SIGKILL\) after [\d.]+ s; restarting it in 1 s \(attempt 1 of 5\)/);
       await until(state, 'api: ready', async () => (await readyz())?.status === 200);
 
+      // The embedded server's superuser has a generated password; one left at the old fixed
+      // 'postgres' (a data folder of an earlier version) is replaced at the next start, below.
+      const fixed = `postgres://postgres:postgres@127.0.0.1:${ports.EMBEDDED_PG_PORT}/postgres`;
+      const connects = async (url: string) => {
+        const client = new PgClient({ connectionString: url });
+        return client.connect().then(() => client.end().then(() => true), () => false);
+      };
+      expect(await connects(fixed)).toBe(false);
+      const owner = new PgClient({ connectionString: (await readFile(path.join(dataDir, 'owner-database-url'), 'utf8')).trim() });
+      await owner.connect();
+      await owner.query(`alter role postgres password 'postgres'`);
+      await owner.end();
+      expect(await connects(fixed)).toBe(true);
+
       // A dead Temporal dev server and embedded PostgreSQL: /readyz names it while it is down
       // (the backoff keeps it down for at least a second), and the API reconnects by itself after.
       for (const [name, recorded, check] of [['Temporal', 'temporal', 'temporal'], ['PostgreSQL', 'postgres', 'postgres']] as const) {
@@ -108,6 +123,7 @@ describe('npm start', () => {
         expect(state.output).toMatch(new RegExp(`${name} exited unexpectedly \\(signal SIGKILL\\) after [\\d.]+ s; restarting it in 1 s`));
       }
 
+      expect(await connects(fixed)).toBe(false);
       expect((await fetch(`http://127.0.0.1:${ports.TEMPORAL_UI_PORT}/`)).status).toBe(200);
       expect((await fetch(`http://127.0.0.1:${ports.MAIL_PORT}/`)).status).toBe(200);
       const api = `http://127.0.0.1:${ports.PORT}`;
