@@ -19,6 +19,21 @@ function decoded(segment: string): string {
   }
 }
 
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Whether the bytes a query part's %XX escapes stand for, with the characters around them, are UTF-8. */
+function escapesAreUtf8(part: string): boolean {
+  if (!/%[0-9A-Fa-f]{2}/.test(part)) return true;
+  const bytes = Buffer.from(part.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
+  // Characters other than escapes are ASCII in a well-formed target; latin1 keeps each escape's byte as it is.
+  try {
+    STRICT_UTF8.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The request target (path and query string), decoded, carries no control characters: a NUL
  * cannot be stored in PostgreSQL text, and the others only serve to smuggle content into logs,
@@ -32,15 +47,10 @@ export function requestTarget(): Middleware<AppState> {
     if (ctx.querystring) {
       // Percent-encoded bytes that are not UTF-8 (%FF): the query parser would hand the route
       // U+FFFD in their place, and a file name would be stored so (never silently cleaned).
+      // (A '%' that starts no escape, as in "%%%", stays a plain character, as the parser keeps it.)
       for (const pair of ctx.querystring.split('&')) {
         const [name = '', value = ''] = pair.split(/=(.*)/s);
-        for (const part of [name, value]) {
-          try {
-            decodeURIComponent(part.replace(/\+/g, ' '));
-          } catch {
-            errors.push({ field: visible(decoded(name)), message: 'must be percent-encoded UTF-8' });
-          }
-        }
+        if (!escapesAreUtf8(name) || !escapesAreUtf8(value)) errors.push({ field: visible(decoded(name)), message: 'must be percent-encoded UTF-8' });
       }
       for (const [name, value] of Object.entries(ctx.query)) {
         const values = Array.isArray(value) ? value : [value ?? ''];
