@@ -88,7 +88,8 @@ describe('operator sessions', () => {
     const { id } = await activeOperator('unreachable@forclinic.example', ['viewer']);
     await stack.database.ownerDb('operators').where({ id }).update({ email: 'unreachable@b-.jp' });
     for (let i = 1; i <= 5; i += 1) await login('unreachable@b-.jp', `Wrong-password-${i}!`);
-    expect(await stack.temporal.client.workflow.getHandle(operatorLockoutWorkflowId(id, 1)).result()).toEqual({ outcome: 'mailed', mailed: 1 });
+    // Started after the lockout's commit (outbox): resultOf waits for it, sending it now if it is still pending.
+    expect(await stack.resultOf(operatorLockoutWorkflowId(id, 1))).toEqual({ outcome: 'mailed', mailed: 1 });
     const mails = (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.subject.includes('operator account was locked') && m.body.text!.includes('unreachable@b-.jp'));
     expect(mails.map((m) => m.destination.to[0])).toEqual(['security-team@forclinic.example']);
   });
