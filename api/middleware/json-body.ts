@@ -1,9 +1,7 @@
+import { isUtf8 } from 'node:buffer';
 import type { Middleware } from 'koa';
 import { invalidJson, payloadTooLarge, unsupportedMediaType, validationFailed } from '../../domain/problems';
 import type { AppState } from '../state';
-
-/** Throws on malformed UTF-8 (overlong forms, stray continuation bytes, encoded surrogates); a leading BOM stays in the text, where JSON.parse refuses it, as before. */
-const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** No request of ours nests anywhere near this deep; a body that does is an attack on the stack. */
 export const MAX_JSON_DEPTH = 32;
@@ -48,12 +46,10 @@ export function jsonBody(limitBytes: number, skip: (ctx: { method: string; path:
       chunks.push(chunk);
     }
     // Bytes that are not UTF-8 are refused, not replaced by U+FFFD and stored (input is never silently cleaned).
-    let text: string;
-    try {
-      text = STRICT_UTF8.decode(Buffer.concat(chunks));
-    } catch {
-      throw invalidJson('The request body is not valid UTF-8.');
-    }
+    // (Overlong forms, stray continuation bytes, encoded surrogates; a leading BOM stays in the text, where JSON.parse refuses it.)
+    const bytes = Buffer.concat(chunks);
+    if (!isUtf8(bytes)) throw invalidJson('The request body is not valid UTF-8.');
+    const text = bytes.toString('utf8');
     if (text.trim() === '') return next();
     // Checked before parsing: everything after the parser (the NUL check, zod) walks the value recursively.
     if (nestingExceeds(text, MAX_JSON_DEPTH)) throw invalidJson(`The request body nests deeper than ${MAX_JSON_DEPTH} levels.`);

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { Middleware } from 'koa';
 import { validationFailed, type FieldError } from '../../domain/problems';
 import type { AppState } from '../state';
@@ -19,19 +20,12 @@ function decoded(segment: string): string {
   }
 }
 
-const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
-
 /** Whether the bytes a query part's %XX escapes stand for, with the characters around them, are UTF-8. */
 function escapesAreUtf8(part: string): boolean {
   if (!/%[0-9A-Fa-f]{2}/.test(part)) return true;
   const bytes = Buffer.from(part.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
   // Characters other than escapes are ASCII in a well-formed target; latin1 keeps each escape's byte as it is.
-  try {
-    STRICT_UTF8.decode(bytes);
-    return true;
-  } catch {
-    return false;
-  }
+  return isUtf8(bytes);
 }
 
 /**
