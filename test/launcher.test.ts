@@ -26,12 +26,23 @@ describe('npm start', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  async function launch(ports: Record<string, number>, more: Record<string, string> = {}) {
+  /**
+   * `viaNpm`: as a user runs it, through `npm start`, so that the SIGTERM goes to npm (which
+   * passes it to its script's process: the script must `exec` the launcher, or sh takes the
+   * signal, dies and leaves the launcher and its whole stack running).
+   */
+  async function launch(ports: Record<string, number>, more: Record<string, string> = {}, viaNpm = false) {
     const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, START_QUIET: '1', LOG_LEVEL: 'warn' };
     for (const k of ['DATABASE_URL', 'MIGRATION_DATABASE_URL', 'TEMPORAL_ADDRESS', 'SES_ENDPOINT', 'OPERATOR_TOKEN', 'AWS_ACCESS_KEY_ID', 'AWS_PROFILE']) delete env[k];
     for (const [k, v] of Object.entries(ports)) env[k] = String(v);
     Object.assign(env, more);
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'scripts', 'start.ts')], {
+    const npm = process.env.npm_execpath;
+    const [command, args] = !viaNpm
+      ? [process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'scripts', 'start.ts')]]
+      : npm && /\.[cm]?js$/.test(npm)
+        ? [process.execPath, [npm, 'start']]
+        : ['npm', ['start']];
+    const child = spawn(command, args, {
       cwd: path.join(__dirname, '..'),
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -67,9 +78,9 @@ describe('npm start', () => {
     return { PORT: PORT!, OPERATOR_PORT: OPERATOR_PORT!, TEMPORAL_PORT: TEMPORAL_PORT!, TEMPORAL_UI_PORT: TEMPORAL_UI_PORT!, MAIL_PORT: MAIL_PORT!, EMBEDDED_PG_PORT: EMBEDDED_PG_PORT! };
   };
 
-  it('brings the whole stack up, restarts what dies, serves a clinic, and shuts everything down on SIGTERM', async () => {
+  it('npm start brings the whole stack up, restarts what dies, serves a clinic, and shuts everything down on SIGTERM to npm', async () => {
     const ports = await newPorts();
-    const { child, state, exited, ready } = await launch(ports);
+    const { child, state, exited, ready } = await launch(ports, {}, true);
     try {
       await ready;
       const output = state.output;
