@@ -62,6 +62,8 @@ import { ExportSlots } from '../lib/export-slots';
 import { SecurityEventRecorder } from '../application/security/security-event-recorder';
 import { PlatformLogWriter } from '../application/operators/platform-log-writer';
 import { ReadLog } from '../application/audit/read-log';
+import { SessionAuthCache } from '../db/session-auth-cache';
+import type { SessionAuthRecord } from '../db/sessions';
 
 export interface AppDeps {
   db: Db;
@@ -100,6 +102,8 @@ export interface AppDeps {
   platformLog: PlatformLogWriter;
   /** The clinic log's entries of reads, in group commits per clinic (application/audit/read-log.ts). */
   readLog: ReadLog;
+  /** Session authentication's kept answers (SESSION_AUTH_CACHE_ENTRIES; absent when 0): db/session-auth-cache.ts. */
+  sessionAuthCache?: SessionAuthCache<SessionAuthRecord>;
   security: {
     trustedProxies: string[];
     loginFailuresPerIp: number;
@@ -151,6 +155,7 @@ export function appDeps(
     securityEvents: new SecurityEventRecorder({ db: live.db, log: live.log }),
     platformLog: new PlatformLogWriter(live.db),
     readLog: new ReadLog(live.db, live.log),
+    sessionAuthCache: config.SESSION_AUTH_CACHE_ENTRIES > 0 ? new SessionAuthCache<SessionAuthRecord>(config.SESSION_AUTH_CACHE_ENTRIES) : undefined,
     security: {
       trustedProxies: config.TRUSTED_PROXIES,
       loginFailuresPerIp: config.LOGIN_FAILURES_PER_IP,

@@ -294,6 +294,7 @@ export const EXCLUDED_TABLES: Record<string, string> = {
   data_exports: 'the list of exports themselves',
   consultation_action_keys: 'hashes of the Idempotency-Keys of actions on consultations (retries of a request); the actions are in consultation_events',
   consultation_action_intents: 'who asked for each action on a consultation, kept until its operation-log entry is written; the entries are in audit_events',
+  auth_generations: 'a count of changes to what signing in reads (clinic, settings, sessions, accounts, passkeys), so that the API knows when to read them again',
 };
 
 /** The statement reading a table for its export: one JSON array per row, columns in order. */

@@ -6,6 +6,7 @@ import type { Role } from '../domain/roles';
 import type { TenantStatus } from '../domain/tenant';
 import type { ContractState } from '../domain/contract';
 import { preparedQuery, type Db } from './connection';
+import type { SessionAuthCache } from './session-auth-cache';
 import { SessionRow, type SessionState } from './models/session';
 import { tenantIdOf, type TenantTransaction } from './tenant-scope';
 
@@ -82,16 +83,42 @@ export interface SessionAuthentication {
  * idle too long, not too old — and its account neither disabled nor deleted, with the few
  * profile fields `GET /v1/me` shows (so that route needs no query of its own). Undefined when
  * the clinic does not exist. Runs on the pool, outside any transaction.
+ *
+ * With a `cache` (the API's), an answer kept for this token is used when the clinic's
+ * authentication generation, read now, is the one it was read at: one primary-key read instead of
+ * the function (whose plpgsql call, tenant scope and five index scans under row-level security
+ * cost PostgreSQL several times a `SELECT 1`). Any change to what the function reads moves the
+ * generation when it commits, so the answer is the one a full read would give.
  */
-export async function authenticateSession(db: Db, tenantId: string, token: string): Promise<SessionAuthentication | undefined> {
+export async function authenticateSession(
+  db: Db,
+  tenantId: string,
+  token: string,
+  cache?: SessionAuthCache<SessionAuthRecord>,
+): Promise<SessionAuthentication | undefined> {
   if (!isUuid(tenantId)) return undefined;
-  const [r] = await preparedQuery<SessionAuthRecord>(db, 'session_auth', 'select * from session_auth($1::uuid, $2::bytea)', [tenantId, hashToken(token)]);
-  if (!r) return undefined;
+  const tokenHash = hashToken(token);
+  const kept = cache?.get(tokenHash);
+  if (kept && kept.tenantId === tenantId) {
+    const [now] = await preparedQuery<{ generation: string }>(db, 'auth_generation', 'select generation from auth_generations where tenant_id = $1::uuid', [tenantId]);
+    if (now && now.generation === kept.generation) return answerOf(tenantId, kept.record);
+  }
+  const [r] = await preparedQuery<SessionAuthRecord>(db, 'session_auth', 'select * from session_auth($1::uuid, $2::bytea)', [tenantId, tokenHash]);
+  if (cache) {
+    if (r && r.session_id !== null && r.auth_generation !== null) cache.set(tokenHash, { tenantId, generation: r.auth_generation, record: r });
+    else cache.delete(tokenHash);
+  }
+  return r ? answerOf(tenantId, r) : undefined;
+}
+
+/** The answer from a session_auth() row, liveness judged now (a kept row's deadlines pass too). */
+function answerOf(tenantId: string, r: SessionAuthRecord): SessionAuthentication {
   const now = Date.now();
   const live = r.session_id !== null && r.idle_expires_at!.getTime() > now && r.absolute_expires_at!.getTime() > now;
   return {
     clinic: { id: tenantId, slug: r.tenant_slug, name: r.tenant_name, status: r.tenant_status, contractState: r.contract_state, contractEndsAt: r.contract_ends_at },
-    allowlist: checkedAllowlist(tenantId, r.network_allowlist),
+    // Copies: a kept row is shared by every request of its session.
+    allowlist: checkedAllowlist(tenantId, [...r.network_allowlist]),
     session: live
       ? {
           id: r.session_id!,
@@ -99,13 +126,13 @@ export async function authenticateSession(db: Db, tenantId: string, token: strin
           lastSeenAt: r.last_seen_at!,
           idleExpiresAt: r.idle_expires_at!,
           absoluteExpiresAt: r.absolute_expires_at!,
-          account: { id: r.account_id!, loginId: r.login_id!, roles: r.roles!, displayName: r.display_name!, email: r.email!, passkeyCount: r.passkey_count! },
+          account: { id: r.account_id!, loginId: r.login_id!, roles: [...r.roles!], displayName: r.display_name!, email: r.email!, passkeyCount: r.passkey_count! },
         }
       : undefined,
   };
 }
 
-interface SessionAuthRecord {
+export interface SessionAuthRecord {
   tenant_slug: string;
   tenant_name: string;
   tenant_status: TenantStatus;
@@ -123,6 +150,8 @@ interface SessionAuthRecord {
   passkey_count: number | null;
   contract_state: ContractState;
   contract_ends_at: Date | null;
+  /** The clinic's authentication generation (int8, so a decimal string); null only for a clinic made before its counter. */
+  auth_generation: string | null;
 }
 
 /**

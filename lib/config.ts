@@ -271,6 +271,11 @@ const schema = z
     /** argon2 computations at once per process, and how many may wait before 429 rate_limited. */
     PASSWORD_HASH_CONCURRENCY: int(1, 64).default(4),
     PASSWORD_HASH_QUEUE: int(0, 10_000).default(64),
+    /**
+     * Sessions whose authentication an API process keeps, each used only after the clinic's
+     * generation proves it current (db/session-auth-cache.ts); 0 reads everything on every request.
+     */
+    SESSION_AUTH_CACHE_ENTRIES: int(0, 1_000_000).default(10_000),
     /** Object storage for encrypted files: a folder (`fs`) or an S3 bucket (`s3`). */
     STORAGE: z.enum(['fs', 's3']).default('fs'),
     STORAGE_DIR: z.string().min(1).default('.data/objects'),

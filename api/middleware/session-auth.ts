@@ -1,7 +1,8 @@
 import type { Middleware } from 'koa';
 import type { SecurityEventRecorder } from '../../application/security/security-event-recorder';
 import type { Db } from '../../db/connection';
-import { authenticateSession, tenantOfToken, touchDue, touchSession } from '../../db/sessions';
+import { authenticateSession, tenantOfToken, touchDue, touchSession, type SessionAuthRecord } from '../../db/sessions';
+import type { SessionAuthCache } from '../../db/session-auth-cache';
 import { getSettings } from '../../db/settings';
 import { withTenant } from '../../db/tenant-scope';
 import { ipInCidrs } from '../../domain/network';
@@ -24,9 +25,11 @@ const STATE_DETAIL: Record<string, string> = {
  * client address is on the clinic's allowlist → the session is live and its account usable →
  * the session state allows this route → the account has a required role.
  *
- * All of it comes from one query per request (db/sessions.ts authenticateSession), read fresh
- * every time: a revoked session, a disabled or deleted account, changed roles, a suspended
- * clinic or a changed allowlist take effect on the next request, in every API process. The
+ * All of it comes from one query per request (db/sessions.ts authenticateSession), fresh every
+ * time: a revoked session, a disabled or deleted account, changed roles, a suspended clinic or a
+ * changed allowlist take effect on the next request, in every API process. (With the process's
+ * `sessionAuthCache` that query is, while nothing of the clinic's authentication data changed, a
+ * read of the clinic's generation counter that proves the kept answer current.) The
  * idle deadline is extended at most once a minute per session (its own short transaction).
  *
  * Refusals are recorded as denied attempts (security_events, one row per clinic, kind, source
@@ -34,7 +37,10 @@ const STATE_DETAIL: Record<string, string> = {
  * signed-in user gets — a row of another clinic is as absent as one that never existed (the
  * same 404), so probing ids shows up as a count of not_found, whichever it hit.
  */
-export function sessionAuth(deps: { db: Db; securityEvents: Pick<SecurityEventRecorder, 'record'> }, route: AnyRoute): Middleware<AppState> {
+export function sessionAuth(
+  deps: { db: Db; securityEvents: Pick<SecurityEventRecorder, 'record'>; sessionAuthCache?: SessionAuthCache<SessionAuthRecord> },
+  route: AnyRoute,
+): Middleware<AppState> {
   const allowedStates = route.states ?? ['active'];
   const name = `${route.method.toUpperCase()} ${route.path}`;
   return async (ctx, next) => {
@@ -42,7 +48,7 @@ export function sessionAuth(deps: { db: Db; securityEvents: Pick<SecurityEventRe
     const token = match?.[1];
     const tenantId = token ? tenantOfToken(token) : undefined;
     if (!token || !tenantId) throw unauthorized('A valid session token is required.');
-    const found = await authenticateSession(deps.db, tenantId, token);
+    const found = await authenticateSession(deps.db, tenantId, token, deps.sessionAuthCache);
     if (!found) throw unauthorized('A valid session token is required.');
     const { clinic, allowlist, session } = found;
     // Its data is being (or has been) deleted: no session of it counts any more.

@@ -16,12 +16,13 @@ import { APP_ROLE, ensureGroupRoleSql, PURGE_ROLE, purgeableByContractEnd } from
  *   including the operation log, which the application's role can never delete — and nothing
  *   else: no insert, no update, no ownership.
  */
-const SESSION_AUTH = (contract: boolean) => `
+/** `generation`: as 20270111000001_session_auth_generation makes it, with the clinic's authentication generation. */
+export const SESSION_AUTH = (contract: boolean, generation = false) => `
     create function session_auth(p_tenant uuid, p_token_hash bytea)
     returns table (
       tenant_slug text, tenant_name text, tenant_status text, network_allowlist text[],
       session_id uuid, session_state text, last_seen_at timestamptz, idle_expires_at timestamptz, absolute_expires_at timestamptz,
-      account_id uuid, login_id text, roles text[], display_name text, email text, passkey_count integer${contract ? ', contract_state text, contract_ends_at timestamptz' : ''}
+      account_id uuid, login_id text, roles text[], display_name text, email text, passkey_count integer${contract ? ', contract_state text, contract_ends_at timestamptz' : ''}${generation ? ', auth_generation bigint' : ''}
     ) language plpgsql volatile as $$
     #variable_conflict use_column
     begin
@@ -35,9 +36,9 @@ const SESSION_AUTH = (contract: boolean) => `
                a.id, a.login_id, a.roles,
                a.display_name, a.email,
                case when a.id is null then null
-                    else (select count(*)::integer from webauthn_credentials w where w.account_id = a.id) end${contract ? ',\n               t.contract_state, t.contract_ends_at' : ''}
+                    else (select count(*)::integer from webauthn_credentials w where w.account_id = a.id) end${contract ? ',\n               t.contract_state, t.contract_ends_at' : ''}${generation ? ', g.generation' : ''}
           from tenants t
-          left join tenant_settings ts on ts.tenant_id = t.id
+          left join tenant_settings ts on ts.tenant_id = t.id${generation ? '\n          left join auth_generations g on g.tenant_id = t.id' : ''}
           left join (sessions s
                      join accounts a on a.id = s.account_id and a.tenant_id = s.tenant_id
                                     and a.deleted_at is null and not a.disabled)

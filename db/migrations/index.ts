@@ -37,6 +37,7 @@ import * as m20270109000004 from './20270109000004_contract_plan_at';
 import * as m20270110000001 from './20270110000001_session_policy_floors';
 import * as m20270110000002 from './20270110000002_consultation_action_intents';
 import * as m20270110000003 from './20270110000003_process_access_dangling';
+import * as m20270111000001 from './20270111000001_session_auth_generation';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -81,6 +82,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20270110000001_session_policy_floors': m20270110000001,
   '20270110000002_consultation_action_intents': m20270110000002,
   '20270110000003_process_access_dangling': m20270110000003,
+  '20270111000001_session_auth_generation': m20270111000001,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,0 +1,101 @@
+import type { Knex } from 'knex';
+import { APP_ROLE, purgeableByContractEnd } from './tenant-isolation';
+import { SESSION_AUTH } from './20270101000001_contract_end';
+
+/**
+ * A clinic's authentication generation: a counter that moves whenever anything session_auth()
+ * reads about the clinic changes — the clinic (status, contract), its settings (allowlist), a
+ * session, an account, a passkey. An API process keeps what session_auth() answered for a token
+ * together with the generation it was read at, and asks PostgreSQL on every request only for the
+ * clinic's current generation (one primary-key read of a table without a tenant scope to set):
+ * the same number means nothing authentication depends on has changed since, so the kept answer
+ * is the one a fresh read would give; any other number (or none) means read afresh. A revoked
+ * session, a disabled account or a suspended clinic still counts from the next request in every
+ * API process, exactly as with a full read per request (api/middleware/session-auth.ts).
+ *
+ * The counter is moved by triggers, so no code path can forget it, and at commit (deferred
+ * constraint triggers): its row is locked only for the commit's own moment, after every other
+ * row the transaction locks, so two transactions can never wait on each other through it.
+ * Writes come only from the triggers' function (security definer: the application's role may
+ * read the counters and nothing else). A new session needs no move: nobody holds an answer for
+ * its token yet. The purge deletes a clinic's row like any other; moves after that find no row.
+ */
+const WATCHED: Array<{ table: string; events: string; key: string }> = [
+  { table: 'tenants', events: 'update or delete', key: 'id' },
+  { table: 'tenant_settings', events: 'insert or update or delete', key: 'tenant_id' },
+  { table: 'sessions', events: 'update or delete', key: 'tenant_id' },
+  { table: 'accounts', events: 'update or delete', key: 'tenant_id' },
+  { table: 'webauthn_credentials', events: 'insert or update or delete', key: 'tenant_id' },
+];
+
+export async function up(knex: Knex): Promise<void> {
+  await knex.raw(`
+    create table auth_generations (
+      tenant_id uuid primary key,
+      generation bigint not null default 0
+    );
+    revoke all on auth_generations from public;
+    -- Not forced: the triggers' function writes as the owner. Every clinic's counter is readable
+    -- by the application before any clinic is in scope (it says only how often the clinic's
+    -- authentication data changed); nothing but the function may write one.
+    alter table auth_generations enable row level security;
+    create policy read_counters on auth_generations for select to ${APP_ROLE} using (true);
+    grant select on auth_generations to ${APP_ROLE};
+
+    create function auth_generation_created() returns trigger language plpgsql security definer
+    set search_path = public as $$
+    begin
+      insert into auth_generations (tenant_id) values (new.id) on conflict (tenant_id) do nothing;
+      return null;
+    end $$;
+
+    create function auth_generation_moved() returns trigger language plpgsql security definer
+    set search_path = public as $$
+    declare
+      clinic uuid;
+    begin
+      if TG_TABLE_NAME = 'tenants' then
+        clinic := case when TG_OP = 'DELETE' then old.id else new.id end;
+      else
+        clinic := case when TG_OP = 'DELETE' then old.tenant_id else new.tenant_id end;
+      end if;
+      update auth_generations set generation = generation + 1 where tenant_id = clinic;
+      return null;
+    end $$;
+    revoke all on function auth_generation_created(), auth_generation_moved() from public;
+
+    create trigger auth_generation_created after insert on tenants for each row execute function auth_generation_created();
+  `);
+  for (const { table, events } of WATCHED) {
+    await knex.raw(`
+      create constraint trigger auth_generation_moved after ${events} on ${table}
+        deferrable initially deferred for each row execute function auth_generation_moved()`);
+  }
+  // Every clinic that exists gets its counter. Where tenants forces row-level security, which would
+  // hide its rows from an owner that is not a superuser, it is lifted for this read only, in this
+  // transaction.
+  const { rows } = await knex.raw<{ rows: Array<{ forced: boolean }> }>(`select relforcerowsecurity as forced from pg_class where oid = 'public.tenants'::regclass`);
+  const forced = rows[0]?.forced === true;
+  if (forced) await knex.raw('alter table tenants no force row level security');
+  await knex.raw('insert into auth_generations (tenant_id) select id from tenants on conflict do nothing');
+  if (forced) await knex.raw('alter table tenants force row level security');
+  await purgeableByContractEnd(knex, 'auth_generations');
+  // A function's result columns cannot be changed in place; in the migration's transaction, so
+  // callers never see it missing (running processes re-prepare it: db/connection.ts preparedQuery).
+  await knex.raw('drop function session_auth(uuid, bytea)');
+  // session_auth() as in 20270101000001_contract_end, plus the clinic's generation read in the same
+  // statement (so in the same snapshot as everything else it answers: an answer is never kept
+  // under a generation later than the data it holds).
+  await knex.raw(SESSION_AUTH(true, true));
+}
+
+export async function down(knex: Knex): Promise<void> {
+  await knex.raw('drop function session_auth(uuid, bytea)');
+  await knex.raw(SESSION_AUTH(true));
+  for (const { table } of WATCHED) await knex.raw(`drop trigger auth_generation_moved on ${table}`);
+  await knex.raw(`
+    drop trigger auth_generation_created on tenants;
+    drop function auth_generation_created(), auth_generation_moved();
+    drop table auth_generations;
+  `);
+}

@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import { SessionAuthCache } from '../../db/session-auth-cache';
+import { authenticateSession, createSession, type SessionAuthRecord } from '../../db/sessions';
+import { withTenant } from '../../db/tenant-scope';
+import { insertTenant } from '../../db/tenants';
+import { DEFAULT_PASSWORD_POLICY } from '../../domain/password-policy';
+import { createTestDatabase, type TestDatabase } from '../harness/database';
+
+/**
+ * Session authentication keeps its answers in the API process (db/session-auth-cache.ts) and uses
+ * one again only when the clinic's authentication generation, read on the same request, has not
+ * moved. These tests hold the promise that makes that safe: every change to what session_auth()
+ * reads moves the generation when it commits, whoever makes it (another API process, a worker,
+ * an operator's tool, the tables' owner), so the next request sees it exactly as a full read would.
+ */
+let t: TestDatabase;
+let tenantId: string;
+let otherTenant: string;
+let accountId: string;
+
+const generation = async (tenant = tenantId) =>
+  ((await t.ownerDb.raw('select generation from auth_generations where tenant_id = ?', [tenant])).rows[0]?.generation as string | undefined);
+
+async function newSession(tenant = tenantId, account = accountId): Promise<string> {
+  return withTenant(t.db, tenant, async (trx) =>
+    (await createSession(trx, { tenantId: tenant, accountId: account, state: 'active', policy: DEFAULT_PASSWORD_POLICY, clientIp: null, userAgent: null })).token,
+  );
+}
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  tenantId = (await insertTenant(t.db, { slug: 'gen-a', name: 'A', contractEmails: ['a@a.example'] })).id;
+  otherTenant = (await insertTenant(t.db, { slug: 'gen-b', name: 'B', contractEmails: ['b@b.example'] })).id;
+  await t.ownerDb('tenants').update({ status: 'active' });
+  accountId = randomUUID();
+  await t.ownerDb('accounts').insert({ id: accountId, tenant_id: tenantId, login_id: 'alice', email: 'alice@a.example', display_name: 'Alice', roles: ['admin'], password_hash: 'x' });
+});
+afterAll(async () => {
+  await t?.drop();
+});
+
+describe('the clinic authentication generation', () => {
+  it('a new clinic has its counter', async () => {
+    expect(await generation()).toEqual(expect.any(String));
+    expect(await generation(otherTenant)).toEqual(expect.any(String));
+  });
+
+  it('moves, at commit, for every change session_auth() reads — and only for its own clinic', async () => {
+    const token = await newSession();
+    const passkeyId = randomUUID();
+    const changes: Array<[string, () => Promise<unknown>]> = [
+      ['clinic suspended', () => t.ownerDb('tenants').where({ id: tenantId }).update({ status: 'suspended' })],
+      ['clinic active again', () => t.ownerDb('tenants').where({ id: tenantId }).update({ status: 'active' })],
+      ['contract end set', () => t.ownerDb('tenants').where({ id: tenantId }).update({ contract_ends_at: new Date(Date.now() + 86_400_000) })],
+      ['settings first saved', () => t.ownerDb('tenant_settings').insert({ tenant_id: tenantId, network_allowlist: ['10.0.0.0/8'] })],
+      ['allowlist changed', () => t.ownerDb('tenant_settings').where({ tenant_id: tenantId }).update({ network_allowlist: [] })],
+      ['session revoked', () => t.ownerDb('sessions').where({ tenant_id: tenantId }).update({ revoked_at: new Date() })],
+      ['session deleted', () => t.ownerDb('sessions').where({ tenant_id: tenantId }).delete()],
+      ['roles changed', () => t.ownerDb('accounts').where({ id: accountId }).update({ roles: ['staff'] })],
+      ['account disabled', () => t.ownerDb('accounts').where({ id: accountId }).update({ disabled: true })],
+      ['account enabled', () => t.ownerDb('accounts').where({ id: accountId }).update({ disabled: false, roles: ['admin'] })],
+      [
+        'passkey added',
+        () =>
+          t.ownerDb('webauthn_credentials').insert({ id: passkeyId, tenant_id: tenantId, account_id: accountId, credential_id: `cred-${passkeyId}`, public_key: Buffer.from('k'), device_type: 'singleDevice', backed_up: false, name: 'key' }),
+      ],
+      ['passkey removed', () => t.ownerDb('webauthn_credentials').where({ id: passkeyId }).delete()],
+    ];
+    expect(token).toBeDefined();
+    for (const [what, change] of changes) {
+      const before = await generation();
+      const other = await generation(otherTenant);
+      await change();
+      expect([what, BigInt((await generation())!) > BigInt(before!)]).toEqual([what, true]);
+      expect([what, await generation(otherTenant)]).toEqual([what, other]);
+    }
+  });
+
+  it('does not move for a change that rolls back, nor for a new session (nobody holds an answer for its token)', async () => {
+    const before = await generation();
+    await expect(
+      t.ownerDb.transaction(async (trx) => {
+        await trx('accounts').where({ id: accountId }).update({ roles: ['staff'] });
+        throw new Error('rolled back');
+      }),
+    ).rejects.toThrow('rolled back');
+    await newSession();
+    expect(await generation()).toBe(before);
+  });
+
+  it('is moved by nobody but the triggers: the application may only read it', async () => {
+    expect((await t.db.raw('select count(*)::int as n from auth_generations')).rows[0].n).toBeGreaterThanOrEqual(2);
+    await expect(t.db.raw(`update auth_generations set generation = 0`)).rejects.toThrow(/permission denied/);
+    await expect(t.db.raw(`delete from auth_generations`)).rejects.toThrow(/permission denied/);
+    await expect(t.db.raw(`insert into auth_generations (tenant_id) values (gen_random_uuid())`)).rejects.toThrow(/permission denied/);
+  });
+});
+
+describe('authenticateSession with the API cache', () => {
+  const cache = new SessionAuthCache<SessionAuthRecord>(100);
+
+  it('answers a change made elsewhere (here: by the owner, as a worker or another API process would) on the very next call', async () => {
+    const token = await newSession();
+    expect((await authenticateSession(t.db, tenantId, token, cache))?.session?.account.roles).toEqual(['admin']);
+    expect(cache.size).toBeGreaterThan(0);
+    await t.ownerDb('accounts').where({ id: accountId }).update({ roles: ['doctor'] });
+    expect((await authenticateSession(t.db, tenantId, token, cache))?.session?.account.roles).toEqual(['doctor']);
+    await t.ownerDb('sessions').where({ tenant_id: tenantId }).update({ revoked_at: new Date() });
+    expect((await authenticateSession(t.db, tenantId, token, cache))?.session).toBeUndefined();
+    await t.ownerDb('accounts').where({ id: accountId }).update({ roles: ['admin'] });
+  });
+
+  it('uses the kept answer while the generation stands (shown by a change made behind the triggers, which only a full read would see)', async () => {
+    const token = await newSession();
+    expect((await authenticateSession(t.db, tenantId, token, cache))?.session?.account.displayName).toBe('Alice');
+    // Triggers off for this one change: what no code path of ours can do, so that the test can
+    // tell a kept answer from a fresh one.
+    await t.ownerDb.transaction(async (trx) => {
+      await trx.raw(`set local session_replication_role = replica`);
+      await trx('accounts').where({ id: accountId }).update({ display_name: 'Alice (renamed quietly)' });
+    });
+    expect((await authenticateSession(t.db, tenantId, token, cache))?.session?.account.displayName).toBe('Alice');
+    expect((await authenticateSession(t.db, tenantId, token))?.session?.account.displayName).toBe('Alice (renamed quietly)');
+    // The next counted change brings it back in line.
+    await t.ownerDb('accounts').where({ id: accountId }).update({ email: 'alice2@a.example' });
+    expect((await authenticateSession(t.db, tenantId, token, cache))?.session?.account).toMatchObject({ displayName: 'Alice (renamed quietly)', email: 'alice2@a.example' });
+  });
+
+  it('judges a kept session\'s deadlines at each call (time passing moves no generation), and answers no token for another clinic', async () => {
+    const token = await newSession();
+    const first = await authenticateSession(t.db, tenantId, token, cache);
+    expect(first?.session).toBeDefined();
+    const idleEnd = first!.session!.idleExpiresAt.getTime();
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(idleEnd + 1);
+    try {
+      expect((await authenticateSession(t.db, tenantId, token, cache))?.session).toBeUndefined();
+    } finally {
+      clock.mockRestore();
+    }
+    expect((await authenticateSession(t.db, tenantId, token, cache))?.session?.id).toBe(first!.session!.id);
+    expect(await authenticateSession(t.db, otherTenant, token, cache)).toMatchObject({ clinic: { id: otherTenant }, session: undefined });
+  });
+});
