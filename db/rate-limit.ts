@@ -4,6 +4,9 @@ import type { Db } from './connection';
  * Window counters in PostgreSQL, so every API instance sees the same count. Not tenant-owned:
  * keys are about client addresses, across clinics.
  */
+/** The one order rows are locked in, whatever the database's collation. */
+const LOCK_ORDER = 'collate "C"';
+
 const windowStart = (windowSeconds: number, now = Date.now()) => new Date(Math.floor(now / (windowSeconds * 1000)) * windowSeconds * 1000);
 
 /**
@@ -31,14 +34,18 @@ export async function takeRateLimits(db: Db, keys: string[], windowSeconds: numb
   const previous = new Date(current.getTime() - windowSeconds * 1000);
   if (keys.length === 0) return { counts: new Map(), windowStart: current, retryAfter: () => 1 };
   if (Math.random() < 0.01) await pruneRateLimits(db, Math.max(windowSeconds * 2, 86_400));
+  // Rows are locked in one order (the keys' byte order, LOCK_ORDER) here and where attempts are
+  // given back: two logins sharing keys (the clinic's, an address, a login ID) that locked them in
+  // different orders deadlocked, and PostgreSQL failed one of them (a 500 to a login).
   const { rows } = await db.raw(
     `with taken as (
-       insert into rate_limits (key, window_start, count) values ${keys.map(() => '(?, ?, 1)').join(', ')}
+       insert into rate_limits (key, window_start, count)
+       select k, ?::timestamptz, 1 from unnest(?::text[]) as k order by k ${LOCK_ORDER}
        on conflict (key, window_start) do update set count = rate_limits.count + 1
        returning key, count)
      select t.key, t.count as current, coalesce(p.count, 0) as previous
        from taken t left join rate_limits p on p.key = t.key and p.window_start = ?`,
-    [...keys.flatMap((k) => [k, current]), previous],
+    [current, [...new Set(keys)], previous],
   );
   const previousWeight = 1 - (now - current.getTime()) / (windowSeconds * 1000);
   const raw = new Map((rows as Array<{ key: string; current: number; previous: number }>).map((r) => [r.key, { current: r.current, previous: r.previous }]));
@@ -84,7 +91,16 @@ export function secondsUntilAllowed(counts: { current: number; previous: number 
 /** Gives back attempts taken by takeRateLimits (in the window they were taken in). */
 export async function refundRateLimits(db: Db, keys: string[], taken: Date): Promise<void> {
   if (keys.length === 0) return;
-  await db('rate_limits').whereIn('key', keys).where({ window_start: taken }).where('count', '>', 0).decrement('count', 1);
+  // Locked first, in takeRateLimits' order, then changed (an UPDATE … WHERE key IN locks rows in
+  // whatever order its scan meets them).
+  await db.raw(
+    `update rate_limits r set count = r.count - 1
+       from (select key, window_start from rate_limits
+              where key = any(?::text[]) and window_start = ? and count > 0
+              order by key ${LOCK_ORDER} for update) l
+      where r.key = l.key and r.window_start = l.window_start`,
+    [[...new Set(keys)], taken],
+  );
 }
 
 /**

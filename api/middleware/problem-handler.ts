@@ -82,6 +82,12 @@ function toProblem(err: unknown, state: AppState): Problem {
     state.log?.error({ err: err.message }, 'stored clinic setting is invalid');
     return new Problem(503, 'clinic_settings_invalid', 'Service Unavailable', 'This clinic\'s stored settings cannot be used; the operators have been alerted. Quote the request id when contacting support.', {}, { 'Retry-After': '300' });
   }
+  if (isTransactionAborted(err)) {
+    // PostgreSQL broke a deadlock or a serialization conflict by failing this transaction: the same
+    // request sent again succeeds, so it is the client's 503, and ours to find (an error, not a warning).
+    state.log?.error({ err: (err as Error)?.message }, 'transaction aborted by PostgreSQL (deadlock or serialization failure)');
+    return new Problem(503, 'service_unavailable', 'Service Unavailable', 'The request collided with another one. Send it again.', {}, { 'Retry-After': '1' });
+  }
   if (isDependencyDown(err)) {
     state.log?.warn({ err: (err as Error)?.message }, 'a dependency is unavailable');
     return serviceUnavailable('A service this request needs is unavailable. Retry shortly.');
@@ -97,6 +103,13 @@ function toProblem(err: unknown, state: AppState): Problem {
 }
 
 /** PostgreSQL or Temporal unreachable, overloaded or restarting: the client may retry; it is not our bug. */
+/** 40P01 deadlock_detected, 40001 serialization_failure (pg's error, or objection's wrapping it). */
+function isTransactionAborted(err: unknown): boolean {
+  const e = err as { code?: string; nativeError?: { code?: string } } | undefined;
+  const code = e?.nativeError?.code ?? e?.code;
+  return code === '40P01' || code === '40001';
+}
+
 function isDependencyDown(err: unknown): boolean {
   return isDatabaseUnavailable(err) || isTemporalUnavailable(err);
 }

@@ -15,7 +15,7 @@ async function answerTo(failure: unknown) {
   await new Promise((r) => server.once('listening', r));
   try {
     const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/anything`, { method: 'POST' });
-    return { status: res.status, type: res.headers.get('content-type'), text: await res.text() };
+    return { status: res.status, type: res.headers.get('content-type'), retryAfter: res.headers.get('retry-after'), text: await res.text() };
   } finally {
     server.close();
   }
@@ -33,6 +33,17 @@ describe('the problem handler', () => {
       const reply = await answerTo(failure);
       expect([reply.status, reply.type, JSON.parse(reply.text).code]).toEqual([409, 'application/problem+json', 'conflict']);
       expect(reply.text).not.toMatch(/accounts_email_key|hanako|duplicate key/);
+    }
+  });
+
+  it('answers a transaction PostgreSQL failed to break a deadlock (or a serialization conflict) with 503 and Retry-After, not 500', async () => {
+    for (const code of ['40P01', '40001']) {
+      const pgError = Object.assign(new Error('deadlock detected'), { code });
+      for (const failure of [pgError, Object.assign(new Error('DBError'), { nativeError: pgError })]) {
+        const reply = await answerTo(failure);
+        expect([code, reply.status, reply.type, JSON.parse(reply.text).code, reply.retryAfter]).toEqual([code, 503, 'application/problem+json', 'service_unavailable', '1']);
+        expect(reply.text).not.toMatch(/deadlock detected/);
+      }
     }
   });
 
