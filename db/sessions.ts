@@ -105,7 +105,8 @@ export async function authenticateSession(
   }
   const [r] = await preparedQuery<SessionAuthRecord>(db, 'session_auth', 'select * from session_auth($1::uuid, $2::bytea)', [tenantId, tokenHash]);
   if (cache) {
-    if (r && r.session_id !== null && r.auth_generation !== null) cache.set(tokenHash, { tenantId, generation: r.auth_generation, record: r });
+    // A string only: a database not yet migrated has no such column (undefined), and nothing is kept.
+    if (r && r.session_id !== null && typeof r.auth_generation === 'string') cache.set(tokenHash, { tenantId, generation: r.auth_generation, record: r });
     else cache.delete(tokenHash);
   }
   return r ? answerOf(tenantId, r) : undefined;

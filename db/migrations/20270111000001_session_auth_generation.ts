@@ -13,9 +13,10 @@ import { SESSION_AUTH } from './20270101000001_contract_end';
  * session, a disabled account or a suspended clinic still counts from the next request in every
  * API process, exactly as with a full read per request (api/middleware/session-auth.ts).
  *
- * The counter is moved by triggers, so no code path can forget it, and at commit (deferred
- * constraint triggers): its row is locked only for the commit's own moment, after every other
- * row the transaction locks, so two transactions can never wait on each other through it.
+ * The counter is moved by triggers, so no code path can forget it, once per clinic and
+ * transaction, and at commit (deferred constraint triggers): its row is locked only for the
+ * commit's own moment, after every other row the transaction locks, so two transactions can never
+ * wait on each other through it. TRUNCATE (no row triggers) moves every clinic's counter.
  * Writes come only from the triggers' function (security definer: the application's role may
  * read the counters and nothing else). A new session needs no move: nobody holds an answer for
  * its token yet. The purge deletes a clinic's row like any other; moves after that find no row.
@@ -49,27 +50,51 @@ export async function up(knex: Knex): Promise<void> {
       return null;
     end $$;
 
+    -- Once per clinic and transaction: a statement that changes many rows (the nightly prune, a
+    -- password change ending 30,000 sessions, a purge batch) fires one event per row at commit,
+    -- and moving the counter for each kept its row locked for seconds while the clinic's sign-ins
+    -- and session touches waited (commit time grew with the square of the rows). The mark names
+    -- its transaction, so a mark left in a connection's session settings (set_config is open to
+    -- any login) never stops another transaction's move.
     create function auth_generation_moved() returns trigger language plpgsql security definer
     set search_path = public as $$
     declare
       clinic uuid;
+      mark text := coalesce(current_setting('app.auth_generation_moved', true), '');
+      mine text := pg_current_xact_id()::text || ':';
     begin
       if TG_TABLE_NAME = 'tenants' then
         clinic := case when TG_OP = 'DELETE' then old.id else new.id end;
       else
         clinic := case when TG_OP = 'DELETE' then old.tenant_id else new.tenant_id end;
       end if;
+      if left(mark, length(mine)) <> mine then
+        mark := mine;
+      elsif strpos(mark, clinic::text) > 0 then
+        return null;
+      end if;
       update auth_generations set generation = generation + 1 where tenant_id = clinic;
+      perform set_config('app.auth_generation_moved', mark || clinic::text || ',', true);
       return null;
     end $$;
-    revoke all on function auth_generation_created(), auth_generation_moved() from public;
+
+    -- TRUNCATE fires no row triggers: emptying one of the watched tables moves every clinic's counter.
+    create function auth_generation_truncated() returns trigger language plpgsql security definer
+    set search_path = public as $$
+    begin
+      update auth_generations set generation = generation + 1;
+      return null;
+    end $$;
+    revoke all on function auth_generation_created(), auth_generation_moved(), auth_generation_truncated() from public;
 
     create trigger auth_generation_created after insert on tenants for each row execute function auth_generation_created();
   `);
   for (const { table, events } of WATCHED) {
     await knex.raw(`
       create constraint trigger auth_generation_moved after ${events} on ${table}
-        deferrable initially deferred for each row execute function auth_generation_moved()`);
+        deferrable initially deferred for each row execute function auth_generation_moved();
+      create trigger auth_generation_truncated after truncate on ${table}
+        for each statement execute function auth_generation_truncated()`);
   }
   // Every clinic that exists gets its counter. Where tenants forces row-level security, which would
   // hide its rows from an owner that is not a superuser, it is lifted for this read only, in this
@@ -92,10 +117,10 @@ export async function up(knex: Knex): Promise<void> {
 export async function down(knex: Knex): Promise<void> {
   await knex.raw('drop function session_auth(uuid, bytea)');
   await knex.raw(SESSION_AUTH(true));
-  for (const { table } of WATCHED) await knex.raw(`drop trigger auth_generation_moved on ${table}`);
+  for (const { table } of WATCHED) await knex.raw(`drop trigger auth_generation_moved on ${table}; drop trigger auth_generation_truncated on ${table}`);
   await knex.raw(`
     drop trigger auth_generation_created on tenants;
-    drop function auth_generation_created(), auth_generation_moved();
+    drop function auth_generation_created(), auth_generation_moved(), auth_generation_truncated();
     drop table auth_generations;
   `);
 }

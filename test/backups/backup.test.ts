@@ -1,3 +1,4 @@
+import { Client as PgClient } from 'pg';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -311,6 +312,17 @@ describe('backups', () => {
       expect(again.out).toMatch(/the target is not empty .*--force/);
       const forced = await restore('--force');
       expect(forced).toMatchObject({ code: 0 });
+      // Every clinic's authentication generation is past any number an API process could have
+      // kept from the target before (db/session-auth-cache.ts): 2^40 past the backed-up counters.
+      const target = new PgClient({ connectionString: withDatabase(admin, name) });
+      await target.connect();
+      try {
+        const { rows } = await target.query<{ generation: string }>('select generation from auth_generations');
+        expect(rows.length).toBeGreaterThan(0);
+        for (const { generation } of rows) expect(BigInt(generation) >= 2n ** 40n).toBe(true);
+      } finally {
+        await target.end();
+      }
     } finally {
       await dropDatabase(admin, name);
     }

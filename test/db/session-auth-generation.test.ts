@@ -88,6 +88,38 @@ describe('the clinic authentication generation', () => {
     expect(await generation()).toBe(before);
   });
 
+  it('moves once per transaction and clinic, however many rows a statement changes (a bulk revoke holds the counter for a moment, not for seconds)', async () => {
+    const before = await generation();
+    const other = await generation(otherTenant);
+    await t.ownerDb('sessions').insert(
+      Array.from({ length: 500 }, (_, i) => ({
+        tenant_id: tenantId, account_id: accountId, token_hash: Buffer.from(`bulk-${i}`), state: 'active',
+        idle_expires_at: new Date(Date.now() + 3_600_000), absolute_expires_at: new Date(Date.now() + 3_600_000),
+      })),
+    );
+    await t.ownerDb.transaction(async (trx) => {
+      await trx('sessions').where({ tenant_id: tenantId }).update({ revoked_at: new Date() });
+      await trx('accounts').where({ id: accountId }).update({ roles: ['admin'] });
+      await trx('sessions').where({ tenant_id: tenantId }).whereNotNull('revoked_at').delete();
+    });
+    expect(BigInt((await generation())!) - BigInt(before!)).toBe(1n);
+    expect(await generation(otherTenant)).toBe(other);
+    // The next transaction moves it again; a mark left in the connection's settings does not stop it.
+    await t.ownerDb.transaction(async (trx) => {
+      await trx.raw(`select set_config('app.auth_generation_moved', ?, false)`, [`1:${tenantId},`]);
+      await trx('accounts').where({ id: accountId }).update({ roles: ['admin'] });
+    });
+    expect(BigInt((await generation())!) - BigInt(before!)).toBe(2n);
+  });
+
+  it('moves every clinic\'s counter when a watched table is emptied with TRUNCATE (which fires no row triggers)', async () => {
+    const before = [await generation(), await generation(otherTenant)];
+    await t.ownerDb.raw('truncate webauthn_credentials cascade');
+    const after = [await generation(), await generation(otherTenant)];
+    // (Cascading to sessions, which moves them once more.)
+    expect(after.map((g, i) => BigInt(g!) > BigInt(before[i]!))).toEqual([true, true]);
+  });
+
   it('is moved by nobody but the triggers: the application may only read it', async () => {
     expect((await t.db.raw('select count(*)::int as n from auth_generations')).rows[0].n).toBeGreaterThanOrEqual(2);
     await expect(t.db.raw(`update auth_generations set generation = 0`)).rejects.toThrow(/permission denied/);

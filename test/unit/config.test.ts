@@ -104,7 +104,7 @@ describe('loadConfig', () => {
       ['FILE_MAX_BYTES', '99999999999999', /at most 5368709120/],
       ['NO_SHOW_AFTER_SECONDS', '0', /at least 1/],
       ['JOIN_WINDOW_BEFORE_SECONDS', '700000', /at most 604800/],
-      ['SESSION_AUTH_CACHE_ENTRIES', '2000000', /at most 1000000/],
+      ['SESSION_AUTH_CACHE_ENTRIES', '100001', /at most 100000/],
       ['SHUTDOWN_GRACE_MS', 'soon', /whole number/],
       ['AUDIT_MAX_WINDOW_DAYS', '100000', /at most 3660/],
     ] as const) {
