@@ -100,8 +100,14 @@ export async function authenticateSession(
   const tokenHash = hashToken(token);
   const kept = cache?.get(tokenHash);
   if (kept && kept.tenantId === tenantId) {
-    const [now] = await preparedQuery<{ generation: string }>(db, 'auth_generation', 'select generation from auth_generations where tenant_id = $1::uuid', [tenantId]);
-    if (now && now.generation === kept.generation) return answerOf(tenantId, kept.record);
+    const answer = answerOf(tenantId, kept.record);
+    // Only while the kept deadlines say live and no touch is due: a touch (its own or another
+    // process's) extends the deadline without moving the generation, so a kept answer that looks
+    // expired or due may be out of date the one way that matters, and is read again.
+    if (answer.session && !touchDue(answer.session)) {
+      const [now] = await preparedQuery<{ generation: string }>(db, 'auth_generation', 'select generation from auth_generations where tenant_id = $1::uuid', [tenantId]);
+      if (now && now.generation === kept.generation) return answer;
+    }
   }
   const [r] = await preparedQuery<SessionAuthRecord>(db, 'session_auth', 'select * from session_auth($1::uuid, $2::bytea)', [tenantId, tokenHash]);
   if (cache) {

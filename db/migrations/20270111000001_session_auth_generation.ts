@@ -21,10 +21,24 @@ import { SESSION_AUTH } from './20270101000001_contract_end';
  * read the counters and nothing else). A new session needs no move: nobody holds an answer for
  * its token yet. The purge deletes a clinic's row like any other; moves after that find no row.
  */
-const WATCHED: Array<{ table: string; events: string; key: string }> = [
+const WATCHED: Array<{ table: string; events: string; key: string; when?: string }> = [
   { table: 'tenants', events: 'update or delete', key: 'id' },
   { table: 'tenant_settings', events: 'insert or update or delete', key: 'tenant_id' },
-  { table: 'sessions', events: 'update or delete', key: 'tenant_id' },
+  // A session's touch (its idle deadline extended, at most once a minute: db/sessions.ts
+  // touchSession) moves nothing: with 20 people signed in, a clinic's counter moved every few
+  // seconds and most kept answers were read twice. An API process uses a kept answer only while
+  // its own deadlines say the session is live and no touch is due (authenticateSession), and a
+  // later deadline than the one kept can only make a live session live longer; a kept answer that
+  // looks expired or due is read again. Anything else — an earlier deadline (a stricter policy),
+  // a revocation, a new state — moves it.
+  {
+    table: 'sessions',
+    events: 'update',
+    key: 'tenant_id',
+    when: `not (new.idle_expires_at >= old.idle_expires_at
+                and to_jsonb(new) - 'last_seen_at' - 'idle_expires_at' = to_jsonb(old) - 'last_seen_at' - 'idle_expires_at')`,
+  },
+  { table: 'sessions', events: 'delete', key: 'tenant_id' },
   { table: 'accounts', events: 'update or delete', key: 'tenant_id' },
   { table: 'webauthn_credentials', events: 'insert or update or delete', key: 'tenant_id' },
 ];
@@ -89,12 +103,15 @@ export async function up(knex: Knex): Promise<void> {
 
     create trigger auth_generation_created after insert on tenants for each row execute function auth_generation_created();
   `);
-  for (const { table, events } of WATCHED) {
+  for (const [i, { table, events, when }] of WATCHED.entries()) {
+    // One name per table's trigger: sessions has two (its updates have a condition, deletes cannot).
+    const name = WATCHED.findIndex((w) => w.table === table) === i ? 'auth_generation_moved' : `auth_generation_moved_on_${events}`;
     await knex.raw(`
-      create constraint trigger auth_generation_moved after ${events} on ${table}
-        deferrable initially deferred for each row execute function auth_generation_moved();
-      create trigger auth_generation_truncated after truncate on ${table}
-        for each statement execute function auth_generation_truncated()`);
+      create constraint trigger ${name} after ${events} on ${table}
+        deferrable initially deferred for each row${when ? ` when (${when})` : ''} execute function auth_generation_moved()`);
+  }
+  for (const table of new Set(WATCHED.map((w) => w.table))) {
+    await knex.raw(`create trigger auth_generation_truncated after truncate on ${table} for each statement execute function auth_generation_truncated()`);
   }
   // Every clinic that exists gets its counter. Where tenants forces row-level security, which would
   // hide its rows from an owner that is not a superuser, it is lifted for this read only, in this
@@ -117,7 +134,10 @@ export async function up(knex: Knex): Promise<void> {
 export async function down(knex: Knex): Promise<void> {
   await knex.raw('drop function session_auth(uuid, bytea)');
   await knex.raw(SESSION_AUTH(true));
-  for (const { table } of WATCHED) await knex.raw(`drop trigger auth_generation_moved on ${table}; drop trigger auth_generation_truncated on ${table}`);
+  for (const table of new Set(WATCHED.map((w) => w.table))) {
+    await knex.raw(`drop trigger auth_generation_moved on ${table}; drop trigger auth_generation_truncated on ${table}`);
+  }
+  await knex.raw('drop trigger auth_generation_moved_on_delete on sessions');
   await knex.raw(`
     drop trigger auth_generation_created on tenants;
     drop function auth_generation_created(), auth_generation_moved(), auth_generation_truncated();

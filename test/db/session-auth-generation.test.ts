@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SessionAuthCache } from '../../db/session-auth-cache';
-import { authenticateSession, createSession, type SessionAuthRecord } from '../../db/sessions';
+import { authenticateSession, createSession, touchSession, type SessionAuthRecord } from '../../db/sessions';
 import { withTenant } from '../../db/tenant-scope';
 import { insertTenant } from '../../db/tenants';
 import { DEFAULT_PASSWORD_POLICY } from '../../domain/password-policy';
@@ -120,6 +120,15 @@ describe('the clinic authentication generation', () => {
     expect(after.map((g, i) => BigInt(g!) > BigInt(before[i]!))).toEqual([true, true]);
   });
 
+  it('is not moved by a session\'s touch (its idle deadline extended), but is by a shorter deadline', async () => {
+    await newSession();
+    const before = await generation();
+    await t.ownerDb('sessions').where({ tenant_id: tenantId }).whereNull('revoked_at').update({ last_seen_at: new Date(), idle_expires_at: t.ownerDb.raw(`idle_expires_at + interval '1 minute'`) });
+    expect(await generation()).toBe(before);
+    await t.ownerDb('sessions').where({ tenant_id: tenantId }).whereNull('revoked_at').update({ idle_expires_at: t.ownerDb.raw(`idle_expires_at - interval '2 minutes'`) });
+    expect(BigInt((await generation())!) > BigInt(before!)).toBe(true);
+  });
+
   it('is moved by nobody but the triggers: the application may only read it', async () => {
     expect((await t.db.raw('select count(*)::int as n from auth_generations')).rows[0].n).toBeGreaterThanOrEqual(2);
     await expect(t.db.raw(`update auth_generations set generation = 0`)).rejects.toThrow(/permission denied/);
@@ -156,6 +165,27 @@ describe('authenticateSession with the API cache', () => {
     // The next counted change brings it back in line.
     await t.ownerDb('accounts').where({ id: accountId }).update({ email: 'alice2@a.example' });
     expect((await authenticateSession(t.db, tenantId, token, cache))?.session?.account).toMatchObject({ displayName: 'Alice (renamed quietly)', email: 'alice2@a.example' });
+  });
+
+  it('reads a kept answer again once it looks expired or due for a touch: a session another process extended stays live', async () => {
+    const token = await newSession();
+    const first = (await authenticateSession(t.db, tenantId, token, cache))!.session!;
+    const clock = jest.spyOn(Date, 'now');
+    try {
+      // Another API process touches it a minute on (no generation move for a touch).
+      const before = await generation();
+      clock.mockReturnValue(first.lastSeenAt.getTime() + 61_000);
+      await withTenant(t.db, tenantId, (trx) => touchSession(trx, first, DEFAULT_PASSWORD_POLICY));
+      expect(await generation()).toBe(before);
+      // Here, the kept answer is due for a touch: read again, it shows the touch.
+      const second = (await authenticateSession(t.db, tenantId, token, cache))!.session!;
+      expect(second.idleExpiresAt.getTime()).toBeGreaterThan(first.idleExpiresAt.getTime());
+      // Past the first idle deadline, before the extended one: live.
+      clock.mockReturnValue(first.idleExpiresAt.getTime() + 1);
+      expect((await authenticateSession(t.db, tenantId, token, cache))?.session?.id).toBe(first.id);
+    } finally {
+      clock.mockRestore();
+    }
   });
 
   it('judges a kept session\'s deadlines at each call (time passing moves no generation), and answers no token for another clinic', async () => {
