@@ -21,8 +21,17 @@ import { SESSION_AUTH } from './20270101000001_contract_end';
  * read the counters and nothing else). A new session needs no move: nobody holds an answer for
  * its token yet. The purge deletes a clinic's row like any other; moves after that find no row.
  */
+/** A trigger condition: any of these columns changed. */
+const changed = (...columns: string[]) => columns.map((c) => `old.${c} is distinct from new.${c}`).join(' or ');
+
 const WATCHED: Array<{ table: string; events: string; key: string; when?: string }> = [
-  { table: 'tenants', events: 'update or delete', key: 'id' },
+  // Only changes to what session_auth() reads move it (test/db/session-auth-generation.test.ts
+  // holds these lists to the function's text): a failed login (accounts.failed_login_count), a
+  // passkey's use (its signature counter) or a contract address changed nothing a kept answer holds,
+  // and each turned every kept answer of the clinic back into a full read — failed logins at an
+  // attacker's pace.
+  { table: 'tenants', events: 'update', key: 'id', when: changed('id', 'slug', 'name', 'status', 'contract_state', 'contract_ends_at') },
+  { table: 'tenants', events: 'delete', key: 'id' },
   { table: 'tenant_settings', events: 'insert or update or delete', key: 'tenant_id' },
   // A session's touch (its idle deadline extended, at most once a minute: db/sessions.ts
   // touchSession) moves nothing: with 20 people signed in, a clinic's counter moved every few
@@ -39,8 +48,11 @@ const WATCHED: Array<{ table: string; events: string; key: string; when?: string
                 and to_jsonb(new) - 'last_seen_at' - 'idle_expires_at' = to_jsonb(old) - 'last_seen_at' - 'idle_expires_at')`,
   },
   { table: 'sessions', events: 'delete', key: 'tenant_id' },
-  { table: 'accounts', events: 'update or delete', key: 'tenant_id' },
-  { table: 'webauthn_credentials', events: 'insert or update or delete', key: 'tenant_id' },
+  { table: 'accounts', events: 'update', key: 'tenant_id', when: changed('id', 'tenant_id', 'login_id', 'roles', 'display_name', 'email', 'deleted_at', 'disabled') },
+  { table: 'accounts', events: 'delete', key: 'tenant_id' },
+  // The passkey count per account.
+  { table: 'webauthn_credentials', events: 'insert or delete', key: 'tenant_id' },
+  { table: 'webauthn_credentials', events: 'update', key: 'tenant_id', when: changed('account_id', 'tenant_id') },
 ];
 
 export async function up(knex: Knex): Promise<void> {
@@ -105,7 +117,7 @@ export async function up(knex: Knex): Promise<void> {
   `);
   for (const [i, { table, events, when }] of WATCHED.entries()) {
     // One name per table's trigger: sessions has two (its updates have a condition, deletes cannot).
-    const name = WATCHED.findIndex((w) => w.table === table) === i ? 'auth_generation_moved' : `auth_generation_moved_on_${events}`;
+    const name = WATCHED.findIndex((w) => w.table === table) === i ? 'auth_generation_moved' : `auth_generation_moved_on_${events.replace(/ /g, '_')}`;
     await knex.raw(`
       create constraint trigger ${name} after ${events} on ${table}
         deferrable initially deferred for each row${when ? ` when (${when})` : ''} execute function auth_generation_moved()`);
@@ -137,7 +149,9 @@ export async function down(knex: Knex): Promise<void> {
   for (const table of new Set(WATCHED.map((w) => w.table))) {
     await knex.raw(`drop trigger auth_generation_moved on ${table}; drop trigger auth_generation_truncated on ${table}`);
   }
-  await knex.raw('drop trigger auth_generation_moved_on_delete on sessions');
+  for (const [i, { table, events }] of WATCHED.entries()) {
+    if (WATCHED.findIndex((w) => w.table === table) !== i) await knex.raw(`drop trigger auth_generation_moved_on_${events.replace(/ /g, '_')} on ${table}`);
+  }
   await knex.raw(`
     drop trigger auth_generation_created on tenants;
     drop function auth_generation_created(), auth_generation_moved(), auth_generation_truncated();

@@ -107,9 +107,10 @@ describe('the clinic authentication generation', () => {
     // The next transaction moves it again; a mark left in the connection's settings does not stop it.
     await t.ownerDb.transaction(async (trx) => {
       await trx.raw(`select set_config('app.auth_generation_moved', ?, false)`, [`1:${tenantId},`]);
-      await trx('accounts').where({ id: accountId }).update({ roles: ['admin'] });
+      await trx('accounts').where({ id: accountId }).update({ display_name: 'Alice (again)' });
     });
     expect(BigInt((await generation())!) - BigInt(before!)).toBe(2n);
+    await t.ownerDb('accounts').where({ id: accountId }).update({ display_name: 'Alice' });
   });
 
   it('moves every clinic\'s counter when a watched table is emptied with TRUNCATE (which fires no row triggers)', async () => {
@@ -127,6 +128,27 @@ describe('the clinic authentication generation', () => {
     expect(await generation()).toBe(before);
     await t.ownerDb('sessions').where({ tenant_id: tenantId }).whereNull('revoked_at').update({ idle_expires_at: t.ownerDb.raw(`idle_expires_at - interval '2 minutes'`) });
     expect(BigInt((await generation())!) > BigInt(before!)).toBe(true);
+  });
+
+  it('is not moved by what session_auth() does not read: a failed login, a passkey\'s use, a contract address', async () => {
+    const passkeyId = randomUUID();
+    await t.ownerDb('webauthn_credentials').insert({ id: passkeyId, tenant_id: tenantId, account_id: accountId, credential_id: `cred-${passkeyId}`, public_key: Buffer.from('k'), device_type: 'singleDevice', backed_up: false, name: 'key' });
+    const before = await generation();
+    await t.ownerDb('accounts').where({ id: accountId }).increment('failed_login_count', 1);
+    await t.ownerDb('webauthn_credentials').where({ id: passkeyId }).update({ counter: 7, last_used_at: new Date() });
+    await t.ownerDb('tenants').where({ id: tenantId }).update({ contract_emails: ['new@a.example'] });
+    expect(await generation()).toBe(before);
+    await t.ownerDb('webauthn_credentials').where({ id: passkeyId }).delete();
+  });
+
+  it('watches every column of the clinic and the account that session_auth() reads (its text, as installed)', async () => {
+    const fn = (await t.ownerDb.raw(`select pg_get_functiondef('session_auth(uuid, bytea)'::regprocedure) as d`)).rows[0].d as string;
+    const read = (alias: string) => [...new Set([...fn.matchAll(new RegExp(`\\b${alias}\\.([a-z_]+)`, 'g'))].map((m) => m[1]!))];
+    for (const [alias, table] of [['t', 'tenants'], ['a', 'accounts']] as const) {
+      const trigger = (await t.ownerDb.raw(`select pg_get_triggerdef(oid) as d from pg_trigger where tgrelid = ?::regclass and tgname = 'auth_generation_moved'`, [table])).rows[0].d as string;
+      expect(read(alias).length).toBeGreaterThan(3);
+      expect([table, read(alias).filter((c) => !trigger.includes(`old.${c} IS DISTINCT FROM new.${c}`))]).toEqual([table, []]);
+    }
   });
 
   it('is moved by nobody but the triggers: the application may only read it', async () => {
