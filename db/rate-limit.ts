@@ -4,10 +4,10 @@ import type { Db } from './connection';
  * Window counters in PostgreSQL, so every API instance sees the same count. Not tenant-owned:
  * keys are about client addresses, across clinics.
  */
+const windowStart = (windowSeconds: number, now = Date.now()) => new Date(Math.floor(now / (windowSeconds * 1000)) * windowSeconds * 1000);
+
 /** The one order rows are locked in, whatever the database's collation. */
 const LOCK_ORDER = 'collate "C"';
-
-const windowStart = (windowSeconds: number, now = Date.now()) => new Date(Math.floor(now / (windowSeconds * 1000)) * windowSeconds * 1000);
 
 /**
  * Takes one attempt against each key before the attempt runs, and answers the counts including

@@ -102,7 +102,6 @@ function toProblem(err: unknown, state: AppState): Problem {
   return new Problem(500, 'internal_error', 'Internal Server Error', 'An unexpected error occurred. Quote the request id when contacting support.');
 }
 
-/** PostgreSQL or Temporal unreachable, overloaded or restarting: the client may retry; it is not our bug. */
 /** 40P01 deadlock_detected, 40001 serialization_failure (pg's error, or objection's wrapping it). */
 function isTransactionAborted(err: unknown): boolean {
   const e = err as { code?: string; nativeError?: { code?: string } } | undefined;
@@ -110,6 +109,7 @@ function isTransactionAborted(err: unknown): boolean {
   return code === '40P01' || code === '40001';
 }
 
+/** PostgreSQL or Temporal unreachable, overloaded or restarting: the client may retry; it is not our bug. */
 function isDependencyDown(err: unknown): boolean {
   return isDatabaseUnavailable(err) || isTemporalUnavailable(err);
 }
