@@ -16,6 +16,9 @@ import { tenantIdOf, type TenantTransaction } from './tenant-scope';
  * be scoped to its clinic, and checked against the clinic's allowlist, before any lookup.
  */
 const PREFIX = 'fcs_';
+
+/** Live sessions one account may hold (devices signed in at once); a new one ends the oldest beyond it. */
+export const MAX_LIVE_SESSIONS_PER_ACCOUNT = 20;
 const UUID_HEX = /^([0-9a-f]{8})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{12})$/;
 
 export const hashToken = (token: string) => createHash('sha256').update(token, 'utf8').digest();
@@ -46,7 +49,7 @@ export async function createSession(
     /** The passkey (webauthn_credentials.id) the session begins by presenting: second step passed, or enrolment finished. */
     secondFactor?: string;
   },
-): Promise<{ token: string; session: SessionRow }> {
+): Promise<{ token: string; session: SessionRow; sessionsEnded: number }> {
   const token = newToken(args.tenantId);
   const now = Date.now();
   const session = await SessionRow.query(trx).insertAndFetch({
@@ -59,7 +62,17 @@ export async function createSession(
     absoluteExpiresAt: new Date(now + args.policy.session.absoluteLifetimeSeconds * 1000),
     ...(args.secondFactor ? { secondFactorAt: trx.fn.now() as never, secondFactorCredentialId: args.secondFactor } : {}),
   });
-  return { token, session };
+  // The account's oldest live sessions beyond the cap end with this one: logins are not limited
+  // (only failures are), so an account could pile up open sessions without end — each a token
+  // that works until its deadlines, 30,000 of them in an attack run.
+  const { rowCount } = await trx.raw(
+    `update sessions set revoked_at = now()
+      where id in (select id from sessions
+                    where account_id = ? and revoked_at is null and idle_expires_at > now() and absolute_expires_at > now()
+                    order by created_at desc, id desc offset ?)`,
+    [args.accountId, MAX_LIVE_SESSIONS_PER_ACCOUNT],
+  );
+  return { token, session, sessionsEnded: rowCount ?? 0 };
 }
 
 export interface SessionAuthentication {

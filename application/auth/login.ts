@@ -225,8 +225,8 @@ async function settle(
   const state = stateAfterPassword(account, read.policy, await passkeyCount(trx, account.id), now);
   await recordLoginSuccess(trx, account.id, now);
   await recordOnboardingFact(trx, enqueue, account, { kind: 'firstLogin' });
-  const { token } = await createSession(trx, { tenantId: t.scope, accountId: account.id, state, policy: read.policy, clientIp: req.clientIp, userAgent: req.userAgent });
-  await log('login', 'success', { state });
+  const { token, sessionsEnded } = await createSession(trx, { tenantId: t.scope, accountId: account.id, state, policy: read.policy, clientIp: req.clientIp, userAgent: req.userAgent });
+  await log('login', 'success', { state, ...(sessionsEnded ? { sessionsEnded } : {}) });
   return { kind: 'ok', token, state };
 }
 

@@ -73,6 +73,8 @@ export async function replaceSession(trx: TenantTransaction, actor: SessionActor
   if (!account) throw unauthorized();
   // A password that must change is changed now, by a session that has shown its passkey.
   const state = stateAfterSecondFactor(account, policy, new Date());
+  // The old one first: it is not one of the account's sessions to count against the cap.
+  await revokeSession(trx, actor.sessionId);
   const { token } = await createSession(trx, {
     tenantId: actor.tenantId,
     accountId: actor.accountId,
@@ -82,6 +84,5 @@ export async function replaceSession(trx: TenantTransaction, actor: SessionActor
     userAgent: actor.audit.userAgent,
     secondFactor: passkeyId,
   });
-  await revokeSession(trx, actor.sessionId);
   return { token, state };
 }

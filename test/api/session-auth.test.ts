@@ -1,13 +1,14 @@
-import { hashToken } from '../../db/sessions';
+import { hashToken, MAX_LIVE_SESSIONS_PER_ACCOUNT } from '../../db/sessions';
 import { withTenant } from '../../db/tenant-scope';
 import { call } from '../harness/http';
-import { activate, clinicWithAdmin, createAccount } from '../harness/clinic';
+import { activate, clinicWithAdmin, createAccount, login, STRONG_PASSWORD } from '../harness/clinic';
 import { startTestStack, type TestStack } from '../harness/stack';
 
 /**
- * Authentication reads everything it decides on in one query per request, with no cache: a
- * change made anywhere — another API process, an operator's tool, the database itself — stops
- * access on the very next request. Changes below are made straight in the database (as another
+ * Authentication decides on what one query per request shows it — in full, or the clinic's
+ * authentication generation proving a kept answer current (db/session-auth-cache.ts): a change
+ * made anywhere — another API process, an operator's tool, the database itself — stops access on
+ * the very next request. Changes below are made straight in the database (as another
  * process would) or through a second API process, never through the API under test.
  */
 let stack: TestStack;
@@ -150,5 +151,25 @@ describe('session_auth (the one query)', () => {
     const { rows } = await stack.database.db.raw('select * from session_auth(?::uuid, ?::bytea)', [a.clinic.id, hashToken(b.token)]);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ tenant_slug: a.clinic.slug, session_id: null, account_id: null });
+  });
+});
+
+describe('sessions per account', () => {
+  it(`keeps at most ${MAX_LIVE_SESSIONS_PER_ACCOUNT} live: a new login ends the oldest beyond them, and says so in its log entry`, async () => {
+    const { clinic, token: first, adminId } = await clinicWithAdmin(stack);
+    const tokens = [first];
+    for (let i = 1; i <= MAX_LIVE_SESSIONS_PER_ACCOUNT; i += 1) {
+      const reply = await login(stack, clinic, 'admin', STRONG_PASSWORD);
+      expect(reply.status).toBe(200);
+      tokens.push(reply.body.token as string);
+    }
+    // The first of the 21 ended; the newest 20 work.
+    expect((await me(first)).status).toBe(401);
+    for (const token of tokens.slice(1)) expect((await me(token)).status).toBe(200);
+    const live = await owner()('sessions').where({ account_id: adminId }).whereNull('revoked_at').count<{ count: string }[]>('* as count');
+    expect(Number(live[0]!.count)).toBe(MAX_LIVE_SESSIONS_PER_ACCOUNT);
+    const entries = await owner()('audit_events').where({ tenant_id: clinic.id, action: 'login', outcome: 'success' }).orderBy('seq');
+    expect(entries.at(-1).details).toMatchObject({ sessionsEnded: 1 });
+    expect(entries.at(-2).details.sessionsEnded).toBeUndefined();
   });
 });
