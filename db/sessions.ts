@@ -16,9 +16,6 @@ import { tenantIdOf, type TenantTransaction } from './tenant-scope';
  * be scoped to its clinic, and checked against the clinic's allowlist, before any lookup.
  */
 const PREFIX = 'fcs_';
-
-/** Live sessions one account may hold (devices signed in at once); a new one ends the oldest beyond it. */
-export const MAX_LIVE_SESSIONS_PER_ACCOUNT = 20;
 const UUID_HEX = /^([0-9a-f]{8})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{12})$/;
 
 export const hashToken = (token: string) => createHash('sha256').update(token, 'utf8').digest();
@@ -36,6 +33,9 @@ export function tenantOfToken(token: string): string | undefined {
   const m = UUID_HEX.exec(raw.subarray(0, 16).toString('hex'));
   return m ? m.slice(1).join('-') : undefined;
 }
+
+/** Live sessions one account may hold (devices signed in at once); a new one ends the oldest beyond it. */
+export const MAX_LIVE_SESSIONS_PER_ACCOUNT = 20;
 
 export async function createSession(
   trx: TenantTransaction,

@@ -24,15 +24,15 @@ import { SESSION_AUTH } from './20270101000001_contract_end';
 /** A trigger condition: any of these columns changed. */
 const changed = (...columns: string[]) => columns.map((c) => `old.${c} is distinct from new.${c}`).join(' or ');
 
-const WATCHED: Array<{ table: string; events: string; key: string; when?: string }> = [
+const WATCHED: Array<{ table: string; events: string; when?: string }> = [
   // Only changes to what session_auth() reads move it (test/db/session-auth-generation.test.ts
   // holds these lists to the function's text): a failed login (accounts.failed_login_count), a
   // passkey's use (its signature counter) or a contract address changed nothing a kept answer holds,
   // and each turned every kept answer of the clinic back into a full read — failed logins at an
   // attacker's pace.
-  { table: 'tenants', events: 'update', key: 'id', when: changed('id', 'slug', 'name', 'status', 'contract_state', 'contract_ends_at') },
-  { table: 'tenants', events: 'delete', key: 'id' },
-  { table: 'tenant_settings', events: 'insert or update or delete', key: 'tenant_id' },
+  { table: 'tenants', events: 'update', when: changed('id', 'slug', 'name', 'status', 'contract_state', 'contract_ends_at') },
+  { table: 'tenants', events: 'delete' },
+  { table: 'tenant_settings', events: 'insert or update or delete' },
   // A session's touch (its idle deadline extended, at most once a minute: db/sessions.ts
   // touchSession) moves nothing: with 20 people signed in, a clinic's counter moved every few
   // seconds and most kept answers were read twice. An API process uses a kept answer only while
@@ -43,17 +43,22 @@ const WATCHED: Array<{ table: string; events: string; key: string; when?: string
   {
     table: 'sessions',
     events: 'update',
-    key: 'tenant_id',
     when: `not (new.idle_expires_at >= old.idle_expires_at
                 and to_jsonb(new) - 'last_seen_at' - 'idle_expires_at' = to_jsonb(old) - 'last_seen_at' - 'idle_expires_at')`,
   },
-  { table: 'sessions', events: 'delete', key: 'tenant_id' },
-  { table: 'accounts', events: 'update', key: 'tenant_id', when: changed('id', 'tenant_id', 'login_id', 'roles', 'display_name', 'email', 'deleted_at', 'disabled') },
-  { table: 'accounts', events: 'delete', key: 'tenant_id' },
+  { table: 'sessions', events: 'delete' },
+  { table: 'accounts', events: 'update', when: changed('id', 'tenant_id', 'login_id', 'roles', 'display_name', 'email', 'deleted_at', 'disabled') },
+  { table: 'accounts', events: 'delete' },
   // The passkey count per account.
-  { table: 'webauthn_credentials', events: 'insert or delete', key: 'tenant_id' },
-  { table: 'webauthn_credentials', events: 'update', key: 'tenant_id', when: changed('account_id', 'tenant_id') },
+  { table: 'webauthn_credentials', events: 'insert or delete' },
+  { table: 'webauthn_credentials', events: 'update', when: changed('account_id', 'tenant_id') },
 ];
+
+/** The trigger of WATCHED[i]: a table's first is auth_generation_moved (sessions has two: its updates have a condition, deletes cannot). */
+const triggerName = (i: number) => {
+  const { table, events } = WATCHED[i]!;
+  return WATCHED.findIndex((w) => w.table === table) === i ? 'auth_generation_moved' : `auth_generation_moved_on_${events.replace(/ /g, '_')}`;
+};
 
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
@@ -116,10 +121,8 @@ export async function up(knex: Knex): Promise<void> {
     create trigger auth_generation_created after insert on tenants for each row execute function auth_generation_created();
   `);
   for (const [i, { table, events, when }] of WATCHED.entries()) {
-    // One name per table's trigger: sessions has two (its updates have a condition, deletes cannot).
-    const name = WATCHED.findIndex((w) => w.table === table) === i ? 'auth_generation_moved' : `auth_generation_moved_on_${events.replace(/ /g, '_')}`;
     await knex.raw(`
-      create constraint trigger ${name} after ${events} on ${table}
+      create constraint trigger ${triggerName(i)} after ${events} on ${table}
         deferrable initially deferred for each row${when ? ` when (${when})` : ''} execute function auth_generation_moved()`);
   }
   for (const table of new Set(WATCHED.map((w) => w.table))) {
@@ -146,12 +149,8 @@ export async function up(knex: Knex): Promise<void> {
 export async function down(knex: Knex): Promise<void> {
   await knex.raw('drop function session_auth(uuid, bytea)');
   await knex.raw(SESSION_AUTH(true));
-  for (const table of new Set(WATCHED.map((w) => w.table))) {
-    await knex.raw(`drop trigger auth_generation_moved on ${table}; drop trigger auth_generation_truncated on ${table}`);
-  }
-  for (const [i, { table, events }] of WATCHED.entries()) {
-    if (WATCHED.findIndex((w) => w.table === table) !== i) await knex.raw(`drop trigger auth_generation_moved_on_${events.replace(/ /g, '_')} on ${table}`);
-  }
+  for (const [i, { table }] of WATCHED.entries()) await knex.raw(`drop trigger ${triggerName(i)} on ${table}`);
+  for (const table of new Set(WATCHED.map((w) => w.table))) await knex.raw(`drop trigger auth_generation_truncated on ${table}`);
   await knex.raw(`
     drop trigger auth_generation_created on tenants;
     drop function auth_generation_created(), auth_generation_moved(), auth_generation_truncated();
