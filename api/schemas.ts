@@ -25,6 +25,8 @@ export const problemSchema = z
       .describe('With `validation_failed`: every bad field; with `password_policy`: every unmet rule'),
     lockedUntil: z.string().datetime().optional().describe('With `account_locked`: when the lock ends (UTC)'),
     minimumLeadSeconds: z.number().int().optional().describe('With `too_late`: how long before the change its first notice must go out'),
+    horizonDays: z.number().int().optional().describe('With `beyond_booking_horizon`: how many days after today (Japan) the clinic takes bookings'),
+    bookableUntil: z.string().datetime().optional().describe('With `beyond_booking_horizon`: a slot must start before this instant (UTC)'),
   })
   .meta({ id: 'Problem' });
 

@@ -1,5 +1,6 @@
 import type { AuditContext } from './audit';
 import type { ConsultationMode, ConsultationStatus } from '../domain/consultation';
+import { BOOKING_HORIZON_DAYS } from '../domain/booking-horizon';
 import { isUuid } from '../domain/ids';
 import type { Practitioner } from '../domain/practitioner';
 import { liveVisitsOverlapping, practitionerFrom, practitionerSql, type PractitionerRecord } from './practitioners';
@@ -98,6 +99,8 @@ export interface BookingLookups {
    * the clinic read-only.
    */
   contract: { state: ContractState; endsAt: Date | null; suspended: boolean };
+  /** How many days ahead the clinic takes bookings (domain/booking-horizon.ts). */
+  horizonDays: number;
 }
 
 /**
@@ -130,16 +133,22 @@ export async function bookingLookups(trx: TenantTransaction, q: { idempotencyKey
     `select (select id from consultations where idempotency_key = ?) as earlier_id,
             exists (select 1 from patients where id = ?::uuid) as patient_exists,
             (select row_to_json(p) from (${practitionerSql('p.id = ?::uuid')}) p) as practitioner,
-            t.contract_state, t.contract_ends_at, t.status, ${practitionerSlotsLock} as slots_locked
-       from (select status, contract_state, contract_ends_at from tenants where id = ?::uuid) t`,
+            t.contract_state, t.contract_ends_at, t.status, ${practitionerSlotsLock} as slots_locked,
+            (select s.booking_horizon_days from tenant_settings s where s.tenant_id = t.id) as horizon_days
+       from (select id, status, contract_state, contract_ends_at from tenants where id = ?::uuid) t`,
     [q.idempotencyKey, isUuid(q.patientId) ? q.patientId : null, ...Array(2).fill(isUuid(q.practitionerId) ? q.practitionerId : null), tenantIdOf(trx)!],
   );
-  const r = rows[0] as { earlier_id: string | null; patient_exists: boolean; practitioner: PractitionerRecord | null; contract_state: ContractState; contract_ends_at: Date | null; status: string };
+  const r = rows[0] as {
+    earlier_id: string | null; patient_exists: boolean; practitioner: PractitionerRecord | null; contract_state: ContractState; contract_ends_at: Date | null; status: string;
+    horizon_days: number | null;
+  };
   return {
     earlier: r.earlier_id ? await findConsultation(trx, r.earlier_id) : undefined,
     patientExists: r.patient_exists,
     practitioner: r.practitioner ? practitionerFrom(r.practitioner) : undefined,
     contract: { state: r.contract_state, endsAt: r.contract_ends_at, suspended: r.status === 'suspended' },
+    // Row-level security shows the clinic's own settings row only; none yet means the default.
+    horizonDays: r.horizon_days ?? BOOKING_HORIZON_DAYS.default,
   };
 }
 

@@ -100,7 +100,8 @@ export const EXPORT_TABLES: ExportTable[] = [
     orderBy: 'tenant_id',
     columns: [
       col('password_policy', 'パスワード方針 (JSON) / Password policy'), col('network_allowlist', '接続を許可するネットワーク / Network allowlist'),
-      col('admins_see_all_processes', '管理者は全プロセスを閲覧 / Admins see every process area'), UPDATED,
+      col('admins_see_all_processes', '管理者は全プロセスを閲覧 / Admins see every process area'),
+      col('booking_horizon_days', '予約受付期間 (日) / Booking horizon (days)'), UPDATED,
     ],
     omitted: { tenant_id: 'the clinic' },
   },

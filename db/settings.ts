@@ -1,3 +1,4 @@
+import { BOOKING_HORIZON_DAYS } from '../domain/booking-horizon';
 import { canonicalCidr } from '../domain/network';
 import { DEFAULT_PASSWORD_POLICY, passwordPolicySchema, type PasswordPolicy } from '../domain/password-policy';
 import { TenantSettingsRow } from './models/tenant-settings';
@@ -46,7 +47,7 @@ export function checkedAllowlist(tenantId: string | undefined, stored: string[])
   throw new InvalidStoredSettingError(tenantId, 'tenant_settings.network_allowlist', [`${bad} entr${bad === 1 ? 'y is' : 'ies are'} not a canonical CIDR`]);
 }
 
-async function upsert(trx: TenantTransaction, patch: Partial<Pick<TenantSettingsRow, 'passwordPolicy' | 'networkAllowlist' | 'adminsSeeAllProcesses'>>) {
+async function upsert(trx: TenantTransaction, patch: Partial<Pick<TenantSettingsRow, 'passwordPolicy' | 'networkAllowlist' | 'adminsSeeAllProcesses' | 'bookingHorizonDays'>>) {
   const updated = await TenantSettingsRow.query(trx).patch({ ...patch, updatedAt: trx.fn.now() as never });
   if (updated > 0) return;
   // The clinic's first save: two at once both found no row; the second waits for the first's
@@ -58,3 +59,10 @@ async function upsert(trx: TenantTransaction, patch: Partial<Pick<TenantSettings
 export const savePasswordPolicy = (trx: TenantTransaction, policy: PasswordPolicy) => upsert(trx, { passwordPolicy: policy });
 export const saveAllowlist = (trx: TenantTransaction, cidrs: string[]) => upsert(trx, { networkAllowlist: cidrs });
 export const saveProcessSettings = (trx: TenantTransaction, adminsSeeAll: boolean) => upsert(trx, { adminsSeeAllProcesses: adminsSeeAll });
+export const saveBookingHorizon = (trx: TenantTransaction, days: number) => upsert(trx, { bookingHorizonDays: days });
+
+/** How many days ahead the clinic takes bookings (the default for a clinic that never saved settings). */
+export async function bookingHorizonDays(trx: TenantTransaction): Promise<number> {
+  const row = (await trx('tenant_settings').where({ tenant_id: tenantIdOf(trx) }).first('booking_horizon_days')) as { bookingHorizonDays: number } | undefined;
+  return row?.bookingHorizonDays ?? BOOKING_HORIZON_DAYS.default;
+}

@@ -130,7 +130,7 @@ export const consultationRoutes = (deps: AppDeps) => {
       body: bookBody,
       bodyExample: { patientId: '0b5e3c1a-7f2d-4e8b-9a6c-3d4e5f6a7b8c', practitionerId: '9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d', startsAt: '2027-01-12T01:30:00Z', mode: 'online' },
       responses: { 201: { description: 'Reserved; its workflow starts right after (or within a minute if Temporal is briefly unreachable)', schema: consultationSchema } },
-      problems: { 400: ['idempotency_key_required', 'slot_in_past', 'not_a_slot', 'mode_not_offered'], 403: [], 404: [], 409: ['slot_taken', 'idempotency_key_reused'] },
+      problems: { 400: ['idempotency_key_required', 'slot_in_past', 'beyond_booking_horizon', 'not_a_slot', 'mode_not_offered'], 403: [], 404: [], 409: ['slot_taken', 'idempotency_key_reused'] },
       idempotencyKey: true,
       handler: async (ctx, { body }) => {
         const key = requiredIdempotencyKey(ctx);
@@ -217,7 +217,7 @@ export const consultationRoutes = (deps: AppDeps) => {
     action('reschedule', 'reschedule', 'Move to another free slot of the same doctor; reminders move with it', rescheduleConsultation, {
       body: z.strictObject({ startsAt: scheduleInstant }),
       input: (body) => ({ startsAt: new Date(body.startsAt), now: new Date() }),
-      badRequests: ['slot_in_past', 'not_a_slot'],
+      badRequests: ['slot_in_past', 'beyond_booking_horizon', 'not_a_slot'],
       conflicts: ['slot_taken'],
     }),
   ];

@@ -1,9 +1,12 @@
 import { z } from 'zod';
-import { readProcessSettings, readSecuritySettings } from '../../application/settings/read-settings';
+import { readBookingSettings, readProcessSettings, readSecuritySettings } from '../../application/settings/read-settings';
+import { saveBookingSettings } from '../../application/settings/save-booking-settings';
 import { saveNetworkAllowlist } from '../../application/settings/save-network-allowlist';
 import { savePasswordPolicy } from '../../application/settings/save-password-policy';
 import { saveProcessSettings } from '../../application/settings/save-process-settings';
+import { bookingSettingsSchema } from '../../domain/booking-horizon';
 import { canonicalCidr } from '../../domain/network';
+import { CARE_TEAM } from '../../domain/roles';
 import { passwordPolicySchema } from '../../domain/password-policy';
 import { clinicActor, sessionActor } from '../actor';
 import { defineRoute } from '../route';
@@ -96,6 +99,31 @@ export const settingsRoutes = (deps: AppDeps) => [
     handler: async (ctx, { body }) => {
       const ip = ctx.state.clientIp;
       ctx.body = { cidrs: await saveNetworkAllowlist(deps, clinicActor(ctx), { ...body, clientIp: ip }), yourAddress: ip };
+    },
+  }),
+  defineRoute({
+    ...common,
+    // The desk and the doctors book too: their calendars show how far ahead they may.
+    roles: [...CARE_TEAM],
+    method: 'get',
+    path: '/v1/settings/bookings',
+    operationId: 'getBookingSettings',
+    summary: 'How many days ahead your clinic takes bookings (today in Japan and the next horizonDays days)',
+    responses: { 200: { description: 'The setting (365 days until saved)', schema: bookingSettingsSchema } },
+    handler: async (ctx) => {
+      ctx.body = await readBookingSettings(deps, clinicActor(ctx));
+    },
+  }),
+  defineRoute({
+    ...common,
+    method: 'put',
+    path: '/v1/settings/bookings',
+    operationId: 'putBookingSettings',
+    summary: 'Set the booking horizon; visits already booked beyond a shorter one stay booked',
+    body: bookingSettingsSchema,
+    responses: { 200: { description: 'The saved setting', schema: bookingSettingsSchema } },
+    handler: async (ctx, { body }) => {
+      ctx.body = await saveBookingSettings(deps, clinicActor(ctx), body);
     },
   }),
 ];

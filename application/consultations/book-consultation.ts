@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { recordAudit } from '../../db/audit';
 import { bookingLookups, findByIdempotencyKey, insertConsultation, overlapsBooking, type ConsultationRow } from '../../db/consultations';
 import { isUniqueViolation } from '../../db/errors';
+import { assertWithinHorizon } from '../../domain/booking-horizon';
 import { assertOffered } from '../../domain/practitioner';
 import { withTenant, type TenantTransaction } from '../../db/tenant-scope';
 import type { ConsultationMode } from '../../domain/consultation';
@@ -48,7 +49,7 @@ async function book(
   const { tenantId } = actor;
   try {
     return await commitThenDispatch(deps, tenantId, async (trx, enqueue) => {
-      const { earlier, patientExists, practitioner, contract } = await bookingLookups(trx, req);
+      const { earlier, patientExists, practitioner, contract, horizonDays } = await bookingLookups(trx, req);
       if (earlier) return repeatedBooking(trx, actor, sameRequestOrRefuse(earlier, req), req);
       // Checked again under the clinic's state lock (in the lookups' statement instead of one of its
       // own: clinicCheck 'own'): authentication let this request in before the end, but the end
@@ -59,6 +60,7 @@ async function book(
       const endsAt = assertOffered(practitioner, req.startsAt, req.mode);
       // The slot running now can still be booked (a walk-in); a finished one cannot.
       if (endsAt.getTime() <= now.getTime()) throw badRequest('slot_in_past', 'That slot is over.');
+      assertWithinHorizon(req.startsAt, now, horizonDays);
       // Under the doctor's slots lock (taken by the lookups): not only the same start, any overlap.
       if (await overlapsBooking(trx, { practitionerId: req.practitionerId, startsAt: req.startsAt, endsAt })) {
         // The lookups read before the lock was theirs: a request with this key may have booked while they waited.

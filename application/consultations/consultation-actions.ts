@@ -5,6 +5,8 @@ import { recordAudit } from '../../db/audit';
 import { claimActionKey, deletePayloads, markActionKeyDone, nextActionKeyAttempt, findConsultation, recordActionIntent, storePayload, takeActionIntent, type ConsultationRow, type SealedField } from '../../db/consultations';
 import { canonicalJson } from '../../domain/canonical-json';
 import { getPractitioner } from '../../db/practitioners';
+import { bookingHorizonDays } from '../../db/settings';
+import { assertWithinHorizon } from '../../domain/booking-horizon';
 import { assertOffered } from '../../domain/practitioner';
 import { outsideClinicWrite, withTenant } from '../../db/tenant-scope';
 import { isUuid } from '../../domain/ids';
@@ -245,8 +247,12 @@ export const recordPayment = act('payment', paymentUpdate, async (_deps, _row, i
 export const cancelConsultation = act('cancel', cancelUpdate, async (_deps, _row, reason: string, stash) => [{ reasonRef: await stash('cancelReason', reason) }] as [{ reasonRef: string }]);
 export const rescheduleConsultation = act('reschedule', rescheduleUpdate, async (deps, row, input: { startsAt: Date; now: Date }) => {
   if (input.startsAt.getTime() < input.now.getTime()) throw badRequest('slot_in_past', 'That slot has already begun.');
-  const practitioner = await withTenant(deps.db, row.tenantId, (trx) => getPractitioner(trx, row.practitionerId));
+  const { practitioner, horizonDays } = await withTenant(deps.db, row.tenantId, async (trx) => ({
+    practitioner: await getPractitioner(trx, row.practitionerId),
+    horizonDays: await bookingHorizonDays(trx),
+  }));
   const endsAt = assertOffered(practitioner, input.startsAt, row.mode);
+  assertWithinHorizon(input.startsAt, input.now, horizonDays);
   return [{ startsAt: input.startsAt.toISOString(), endsAt: endsAt.toISOString() }] as [
     { startsAt: string; endsAt: string },
   ];

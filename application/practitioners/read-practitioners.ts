@@ -1,5 +1,7 @@
 import { bookedTimes, getPractitioner as findPractitioner, listPractitioners as allPractitioners } from '../../db/practitioners';
+import { bookingHorizonDays } from '../../db/settings';
 import { withTenant } from '../../db/tenant-scope';
+import { bookingHorizonEnd } from '../../domain/booking-horizon';
 import { assertSlotRange, freeSlots, type Slot } from '../../domain/availability';
 import type { Practitioner } from '../../domain/practitioner';
 import type { ClinicActor, Services } from '../deps';
@@ -14,7 +16,7 @@ export function getPractitioner(deps: Pick<Services, 'db'>, actor: ClinicActor, 
 
 /**
  * A doctor's free slots between from and to, computed on demand from availability and live
- * bookings; slots that have begun by `now` are not offered.
+ * bookings; slots that have begun by `now`, or start past the clinic's booking horizon, are not offered.
  */
 export async function listFreeSlots(
   deps: Pick<Services, 'db'>,
@@ -25,9 +27,12 @@ export async function listFreeSlots(
 ): Promise<Slot[]> {
   const { from, to } = range;
   assertSlotRange(from, to);
-  const { practitioner, booked } = await withTenant(deps.db, actor.tenantId, async (trx) => {
+  const { practitioner, booked, horizonDays } = await withTenant(deps.db, actor.tenantId, async (trx) => {
     const practitioner = await findPractitioner(trx, id);
-    return { practitioner, booked: await bookedTimes(trx, id, from, to) };
+    return { practitioner, booked: await bookedTimes(trx, id, from, to), horizonDays: await bookingHorizonDays(trx) };
   });
-  return freeSlots({ rules: practitioner.rules, exceptions: practitioner.exceptions, slotMinutes: practitioner.slotMinutes, booked, from, to, now });
+  const slots = freeSlots({ rules: practitioner.rules, exceptions: practitioner.exceptions, slotMinutes: practitioner.slotMinutes, booked, from, to, now });
+  // Offered means bookable: nothing past the clinic's booking horizon.
+  const horizonEnd = bookingHorizonEnd(now, horizonDays).getTime();
+  return slots.filter((s) => Date.parse(s.startsAt) < horizonEnd);
 }

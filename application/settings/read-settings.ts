@@ -1,5 +1,5 @@
 import { adminsSeeAllProcesses } from '../../db/processes';
-import { getSettings } from '../../db/settings';
+import { bookingHorizonDays, getSettings } from '../../db/settings';
 import { withTenant } from '../../db/tenant-scope';
 import type { ClinicActor, Services } from '../deps';
 
@@ -11,4 +11,9 @@ export async function readSecuritySettings(deps: Pick<Services, 'db'>, actor: Cl
 /** Whether administrators see every process area. */
 export async function readProcessSettings(deps: Pick<Services, 'db'>, actor: ClinicActor): Promise<{ adminsSeeAllProcesses: boolean }> {
   return { adminsSeeAllProcesses: await withTenant(deps.db, actor.tenantId, (trx) => adminsSeeAllProcesses(trx)) };
+}
+
+/** How many days ahead the clinic takes bookings (the default until saved). */
+export async function readBookingSettings(deps: Pick<Services, 'db'>, actor: ClinicActor): Promise<{ horizonDays: number }> {
+  return { horizonDays: await withTenant(deps.db, actor.tenantId, (trx) => bookingHorizonDays(trx)) };
 }

@@ -38,6 +38,7 @@ import * as m20270110000001 from './20270110000001_session_policy_floors';
 import * as m20270110000002 from './20270110000002_consultation_action_intents';
 import * as m20270110000003 from './20270110000003_process_access_dangling';
 import * as m20270111000001 from './20270111000001_session_auth_generation';
+import * as m20270112000001 from './20270112000001_booking_horizon';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -83,6 +84,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20270110000002_consultation_action_intents': m20270110000002,
   '20270110000003_process_access_dangling': m20270110000003,
   '20270111000001_session_auth_generation': m20270111000001,
+  '20270112000001_booking_horizon': m20270112000001,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -8,5 +8,6 @@ export class TenantSettingsRow extends TenantScopedModel {
   passwordPolicy!: unknown;
   networkAllowlist!: string[];
   adminsSeeAllProcesses!: boolean;
+  bookingHorizonDays!: number;
   updatedAt!: Date;
 }

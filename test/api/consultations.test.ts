@@ -583,3 +583,55 @@ describe('patients and slots', () => {
     expect([saved.status, saved.body.exceptions]).toEqual([200, [{ date: '2028-02-29', kind: 'closed', startTime: null, endTime: null }]]);
   });
 });
+
+describe('the booking horizon (予約受付期間)', () => {
+  const settings = (token: string, json?: unknown) => call(stack.url, json === undefined ? 'GET' : 'PUT', '/v1/settings/bookings', { token, json });
+
+  it('takes bookings up to the clinic\'s horizon: 365 days until an admin sets another, for bookings, reschedules and the slots offered', async () => {
+    const c = await bookingClinic(stack);
+    const at = (days: number, time: string) => ({ patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slotOn(days, time), mode: 'in_person' });
+    // The default: a year ahead, readable by the desk, which books.
+    expect((await settings(c.staffToken)).body).toEqual({ horizonDays: 365 });
+    const decadesAhead = await book(stack, c.staffToken, at(400, '10:00'));
+    expect([decadesAhead.status, decadesAhead.body.code, decadesAhead.body.horizonDays]).toEqual([400, 'beyond_booking_horizon', 365]);
+
+    // Only an admin sets it, to whole days from 1 to 730.
+    expect((await settings(c.staffToken, { horizonDays: 3 })).status).toBe(403);
+    for (const bad of [{ horizonDays: 0 }, { horizonDays: 731 }, { horizonDays: 2.5 }, { horizonDays: '3' }, {}, { horizonDays: 3, extra: 1 }]) {
+      const refused = await settings(c.adminToken, bad);
+      expect([refused.status, refused.body.code]).toEqual([400, 'validation_failed']);
+    }
+    expect((await settings(c.adminToken, { horizonDays: 3 })).body).toEqual({ horizonDays: 3 });
+    expect((await settings(c.staffToken)).body).toEqual({ horizonDays: 3 });
+    const logged = await stack.database.ownerDb('audit_events').where({ action: 'settings.bookings' }).whereRaw('tenant_id = (select tenant_id from patients where id = ?)', [c.patientId]);
+    expect(logged.map((e: { outcome: string; details: unknown }) => [e.outcome, e.details])).toEqual([['success', { before: { horizonDays: 365 }, after: { horizonDays: 3 } }]]);
+
+    // The third day after today (Japan) is bookable to its last slot; two days past it is not
+    // (a day's margin: the test's clock and the server's may fall either side of midnight in Japan).
+    const lastDay = await book(stack, c.staffToken, at(3, '17:55'));
+    expect(lastDay.status).toBe(201);
+    const beyond = await book(stack, c.staffToken, at(5, '09:00'));
+    expect([beyond.status, beyond.body.code]).toEqual([400, 'beyond_booking_horizon']);
+    expect(Date.parse(beyond.body.bookableUntil)).toBeLessThanOrEqual(Date.parse(slotOn(5, '00:00')));
+    expect(await outcomesLogged(lastDay.body.id, 'consultation.book')).toEqual([['success', null]]);
+
+    // A reschedule obeys it too; within it the visit moves.
+    const movedFar = await post(c.staffToken, lastDay.body.id, 'reschedule', { startsAt: slotOn(5, '10:00') });
+    expect([movedFar.status, movedFar.body.code]).toEqual([400, 'beyond_booking_horizon']);
+    expect((await post(c.staffToken, lastDay.body.id, 'reschedule', { startsAt: slotOn(3, '17:50') })).status).toBe(200);
+
+    // The slots offered are the slots bookable: none past the horizon.
+    const today = jstDate(new Date());
+    const slots = await call(stack.url, 'GET', `/v1/practitioners/${c.practitionerId}/slots?from=${slotOn(3, '17:30')}&to=${slotOn(6, '12:00')}`, { token: c.staffToken });
+    expect(slots.status).toBe(200);
+    const starts: string[] = slots.body.items.map((s: { startsAt: string }) => s.startsAt);
+    expect(starts).toEqual(expect.arrayContaining([slotOn(3, '17:55')]));
+    expect(starts.filter((s) => s >= slotOn(5, '00:00'))).toEqual([]);
+    // Unless midnight in Japan passed meanwhile, the fourth day is not offered either.
+    if (jstDate(new Date()) === today) expect(starts.filter((s) => s >= slotOn(4, '00:00'))).toEqual([]);
+
+    // A shorter horizon never cancels what is booked: the visit on the third day stays.
+    expect((await settings(c.adminToken, { horizonDays: 1 })).status).toBe(200);
+    expect((await call(stack.url, 'GET', `/v1/consultations/${lastDay.body.id}`, { token: c.staffToken })).body.status).toBe('reserved');
+  });
+});

@@ -1019,6 +1019,11 @@ export interface components {
             token: string;
         };
         Problem: {
+            /**
+             * Format: date-time
+             * @description With `beyond_booking_horizon`: a slot must start before this instant (UTC)
+             */
+            bookableUntil?: string;
             /** @description Stable machine-readable error code */
             code: string;
             detail?: string;
@@ -1032,6 +1037,8 @@ export interface components {
                 /** @description A password-policy rule the password does not meet (`password_policy`) */
                 rule: string;
             })[];
+            /** @description With `beyond_booking_horizon`: how many days after today (Japan) the clinic takes bookings */
+            horizonDays?: number;
             instance: string;
             /**
              * Format: date-time
