@@ -1,5 +1,6 @@
 import type { AuditContext } from './audit';
-import type { ConsultationMode, ConsultationStatus } from '../domain/consultation';
+import { ENDED, type ConsultationMode, type ConsultationStatus } from '../domain/consultation';
+import type { Keyset } from '../domain/pagination';
 import { BOOKING_HORIZON_DAYS } from '../domain/booking-horizon';
 import { isUuid } from '../domain/ids';
 import type { Practitioner } from '../domain/practitioner';
@@ -79,6 +80,28 @@ export async function listConsultations(
   const q = trx('consultations').where('starts_at', '>=', f.from).where('starts_at', '<', f.to).orderBy([{ column: 'starts_at' }, { column: 'id' }]);
   if (f.practitionerId) q.where({ practitioner_id: f.practitionerId });
   if (f.status) q.where({ status: f.status });
+  return q;
+}
+
+/**
+ * Visits that began before `before` and have not reached an end (completed, cancelled, no-show),
+ * oldest first, keyset-paginated on (starts_at, id): the desk's list of what was left open. Served
+ * by a partial index of open visits only, so a clinic's years of closed visits are never read.
+ */
+export async function listOutstanding(
+  trx: TenantTransaction,
+  f: { before: Date; practitionerId?: string; after?: Keyset; limit: number },
+): Promise<Array<ConsultationRow & { cursorTs: string }>> {
+  const q = trx('consultations')
+    .select('*', trx.raw(`to_char(starts_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_ts`))
+    .where({ tenant_id: tenantIdOf(trx) })
+    // Written out, not bound: the planner matches the partial index's predicate only against literals.
+    .whereRaw(`status not in (${ENDED.map((e) => `'${e}'`).join(', ')})`)
+    .where('starts_at', '<', f.before)
+    .orderBy([{ column: 'starts_at' }, { column: 'id' }])
+    .limit(f.limit);
+  if (f.practitionerId) void q.where({ practitioner_id: f.practitionerId });
+  if (f.after) void q.whereRaw('(starts_at, id) > (?::timestamptz, ?::uuid)', [f.after.createdAt, f.after.id]);
   return q;
 }
 

@@ -12,7 +12,7 @@ import {
   type ActionOptions,
   type ActionResult,
 } from '../../application/consultations/consultation-actions';
-import { listDay, readConsultation } from '../../application/consultations/read-consultations';
+import { listDay, listOutstanding, readConsultation } from '../../application/consultations/read-consultations';
 import type { ConsultationRow } from '../../db/consultations';
 import { CONSULTATION_STATUSES } from '../../domain/consultation';
 import { scheduleDate, scheduleInstant } from '../../domain/dates';
@@ -39,6 +39,12 @@ const listQuery = z.strictObject({
   date: scheduleDate,
   practitionerId: uuidInput().optional(),
   status: z.enum(CONSULTATION_STATUSES).optional(),
+});
+const outstandingQuery = z.strictObject({
+  before: scheduleDate.optional().describe('Japan date: visits that began before it (default: today in Japan)'),
+  practitionerId: uuidInput().optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(512).optional(),
 });
 const consultationSchema = z
   .object({
@@ -153,6 +159,28 @@ export const consultationRoutes = (deps: AppDeps) => {
       problems: [403],
       handler: async (ctx, { query }) => {
         ctx.body = { items: (await listDay(deps, clinicActor(ctx), query)).map(view) };
+      },
+    }),
+
+    defineRoute({
+      method: 'get',
+      path: '/v1/consultations/outstanding',
+      operationId: 'listOutstandingConsultations',
+      summary: 'Visits left open: begun before a date (default today, Japan) and not completed, cancelled or a no-show; oldest first',
+      tags: ['consultations'],
+      security: 'session',
+      roles: [...CARE_TEAM],
+      query: outstandingQuery,
+      responses: {
+        200: {
+          description: 'A page of open visits',
+          schema: z.object({ items: z.array(consultationSchema), nextCursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page') }),
+        },
+      },
+      problems: { 400: ['invalid_cursor'], 403: [] },
+      handler: async (ctx, { query }) => {
+        const page = await listOutstanding(deps, clinicActor(ctx), query);
+        ctx.body = { items: page.items.map(view), nextCursor: page.nextCursor };
       },
     }),
 

@@ -1,9 +1,10 @@
 import { consultationFieldContext } from '../../activities/consultations';
-import { consultationTimeline, findConsultation, listConsultations, type ConsultationRow, type TimelineEvent } from '../../db/consultations';
+import { consultationTimeline, findConsultation, listConsultations, listOutstanding as findOutstanding, type ConsultationRow, type TimelineEvent } from '../../db/consultations';
 import { withTenant } from '../../db/tenant-scope';
 import type { ConsultationStatus } from '../../domain/consultation';
 import { isUuid } from '../../domain/ids';
-import { isJapanDate, japanDayRange } from '../../domain/japan-time';
+import { isJapanDate, japanDateOf, japanDayRange } from '../../domain/japan-time';
+import { decodeCursor, encodeCursor } from '../../domain/pagination';
 import { badRequest, notFound } from '../../domain/problems';
 import type { ClinicActor, Services } from '../deps';
 
@@ -17,6 +18,29 @@ export async function listDay(
   if (!isJapanDate(q.date)) throw badRequest('validation_failed', 'date is not a real date');
   const { start: from, end: to } = japanDayRange(q.date);
   return withTenant(deps.db, actor.tenantId, (trx) => listConsultations(trx, { from, to, practitionerId: q.practitionerId, status: q.status }));
+}
+
+/**
+ * The desk's list of visits left open: begun before the Japan date `before` (default today) and
+ * not yet completed, cancelled or a no-show — checked in but never seen, seen but never finished,
+ * finished but unpaid, or still reserved after their time (a no-show that did not fire) — oldest
+ * first, so nothing is forgotten because its day has gone off the day list.
+ */
+export async function listOutstanding(
+  deps: Pick<Services, 'db'>,
+  actor: ClinicActor,
+  q: { before?: string; practitionerId?: string; limit: number; cursor?: string },
+  now: Date = new Date(),
+): Promise<{ items: ConsultationRow[]; nextCursor: string | null }> {
+  const before = q.before ?? japanDateOf(now);
+  if (!isJapanDate(before)) throw badRequest('validation_failed', 'before is not a real date');
+  const after = decodeCursor(q.cursor);
+  const rows = await withTenant(deps.db, actor.tenantId, (trx) =>
+    findOutstanding(trx, { before: japanDayRange(before).start, practitionerId: q.practitionerId, after, limit: q.limit + 1 }),
+  );
+  const page = rows.slice(0, q.limit);
+  const last = page.at(-1);
+  return { items: page, nextCursor: rows.length > q.limit && last ? encodeCursor({ createdAt: last.cursorTs, id: last.id }) : null };
 }
 
 export interface ConsultationRecord {

@@ -39,6 +39,7 @@ import * as m20270110000002 from './20270110000002_consultation_action_intents';
 import * as m20270110000003 from './20270110000003_process_access_dangling';
 import * as m20270111000001 from './20270111000001_session_auth_generation';
 import * as m20270112000001 from './20270112000001_booking_horizon';
+import * as m20270112000002 from './20270112000002_outstanding_visits';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -85,6 +86,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20270110000003_process_access_dangling': m20270110000003,
   '20270111000001_session_auth_generation': m20270111000001,
   '20270112000001_booking_horizon': m20270112000001,
+  '20270112000002_outstanding_visits': m20270112000002,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -8,7 +8,7 @@ import { recordHistory } from '../harness/history';
 import { japanDateOf as jstDate } from '../../domain/japan-time';
 import { book, bookingClinic, idempotencyKey } from '../harness/consultations';
 import { slotOn } from '../harness/slots';
-import { eventually } from '../harness/clinic';
+import { activate, createAccount, eventually } from '../harness/clinic';
 import { startTestStack, type TestStack } from '../harness/stack';
 
 const VIDEO_SECRET = 'v'.repeat(48);
@@ -633,5 +633,48 @@ describe('the booking horizon (予約受付期間)', () => {
     // A shorter horizon never cancels what is booked: the visit on the third day stays.
     expect((await settings(c.adminToken, { horizonDays: 1 })).status).toBe(200);
     expect((await call(stack.url, 'GET', `/v1/consultations/${lastDay.body.id}`, { token: c.staffToken })).body.status).toBe('reserved');
+  });
+});
+
+describe('visits left open (GET /v1/consultations/outstanding)', () => {
+  it('lists the visits begun before a date that have not ended, oldest first, a page at a time, for one doctor if asked', async () => {
+    const c = await bookingClinic(stack);
+    const at = (time: string) => ({ patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot(time), mode: 'in_person' });
+    const ids: Record<string, string> = {};
+    for (const [name, time] of [['reserved', '09:00'], ['checkedIn', '09:05'], ['seen', '09:10'], ['unpaid', '09:15'], ['paid', '09:20'], ['cancelled', '09:25']] as const) {
+      const booked = await book(stack, c.staffToken, at(time));
+      expect(booked.status).toBe(201);
+      ids[name] = booked.body.id;
+    }
+    // A check-in has no time window, so the day after tomorrow's visits can be taken through their steps now.
+    for (const id of [ids.checkedIn, ids.seen, ids.unpaid, ids.paid]) expect((await post(c.staffToken, id!, 'check-in')).status).toBe(200);
+    for (const id of [ids.seen, ids.unpaid, ids.paid]) expect((await post(c.doctorToken, id!, 'start')).status).toBe(200);
+    for (const id of [ids.unpaid, ids.paid]) expect((await post(c.doctorToken, id!, 'finish', { note: '経過良好', prescriptions: [] })).status).toBe(200);
+    expect((await post(c.staffToken, ids.paid!, 'payment', { amount: 1500, method: 'cash' })).status).toBe(200);
+    expect((await post(c.staffToken, ids.cancelled!, 'cancel', { reason: '本人都合' })).status).toBe(200);
+    // The payment's completion is the workflow's next step, recorded right after it.
+    await eventually('the paid visit completes', async () => (await call(stack.url, 'GET', `/v1/consultations/${ids.paid}`, { token: c.staffToken })).body.status === 'completed');
+
+    const list = (query: string, token = c.staffToken) => call(stack.url, 'GET', `/v1/consultations/outstanding${query}`, { token });
+    const dayAfter = jstDate(new Date(Date.parse(slot('09:00')) + 24 * 3_600_000));
+    // Before today (the default) none of them: they lie ahead.
+    expect((await list('')).body).toEqual({ items: [], nextCursor: null });
+    // Before the day after theirs: the four not ended, by start, two to a page.
+    const first = await list(`?before=${dayAfter}&limit=2`);
+    expect(first.status).toBe(200);
+    expect(first.body.items.map((v: { id: string; status: string }) => [v.id, v.status])).toEqual([[ids.reserved, 'reserved'], [ids.checkedIn, 'checked_in']]);
+    const second = await list(`?before=${dayAfter}&limit=2&cursor=${first.body.nextCursor}`);
+    expect(second.body.items.map((v: { id: string; status: string }) => [v.id, v.status])).toEqual([[ids.seen, 'in_consultation'], [ids.unpaid, 'finished']]);
+    expect(second.body.nextCursor).toBeNull();
+    // Another doctor's list is empty; an auditor may not look; a forged cursor is refused.
+    expect((await list(`?before=${dayAfter}&practitionerId=${randomUUID()}`)).body.items).toEqual([]);
+    expect((await list(`?before=${dayAfter}&practitionerId=${c.practitionerId}`)).body.items).toHaveLength(4);
+    expect([(await list('?cursor=bm90LWEtY3Vyc29y')).status, (await list('?cursor=bm90LWEtY3Vyc29y')).body.code]).toEqual([400, 'invalid_cursor']);
+    expect((await list('?before=2026-02-30')).status).toBe(400);
+    const auditor = await createAccount(stack, c.adminToken, 'auditor', ['auditor']);
+    expect((await list('', await activate(stack, c.clinic, 'auditor', auditor.initialPassword))).status).toBe(403);
+    // Another clinic sees none of them.
+    const other = await bookingClinic(stack);
+    expect((await list(`?before=${dayAfter}`, other.staffToken)).body.items).toEqual([]);
   });
 });
