@@ -47,6 +47,18 @@ export function checkedAllowlist(tenantId: string | undefined, stored: string[])
   throw new InvalidStoredSettingError(tenantId, 'tenant_settings.network_allowlist', [`${bad} entr${bad === 1 ? 'y is' : 'ies are'} not a canonical CIDR`]);
 }
 
+/**
+ * Takes the clinic's settings row for the rest of the transaction, made with the defaults if the
+ * clinic never saved any. A save that logs what it replaced calls this first: concurrent saves then
+ * go one after another, each reading "before" once the previous has committed, so every entry's
+ * before is the previous entry's after (20 saves at once had logged the same before several times).
+ */
+export async function lockSettings(trx: TenantTransaction): Promise<void> {
+  const tenantId = tenantIdOf(trx)!;
+  await trx.raw(`insert into tenant_settings (tenant_id, network_allowlist) values (?, '{}') on conflict (tenant_id) do nothing`, [tenantId]);
+  await trx.raw('select 1 from tenant_settings where tenant_id = ? for update', [tenantId]);
+}
+
 async function upsert(trx: TenantTransaction, patch: Partial<Pick<TenantSettingsRow, 'passwordPolicy' | 'networkAllowlist' | 'adminsSeeAllProcesses' | 'bookingHorizonDays'>>) {
   const updated = await TenantSettingsRow.query(trx).patch({ ...patch, updatedAt: trx.fn.now() as never });
   if (updated > 0) return;

@@ -1,5 +1,5 @@
 import { recordAudit } from '../../db/audit';
-import { getSettings, saveAllowlist } from '../../db/settings';
+import { getSettings, lockSettings, saveAllowlist } from '../../db/settings';
 import { getTenant } from '../../db/tenants';
 import { contractSettled } from '../../domain/contract';
 import { conflict } from '../../domain/problems';
@@ -18,6 +18,7 @@ export async function clearClinicAllowlist(deps: Pick<Services, 'db' | 'outbox'>
   const tenant = await getTenant(deps.db, tenantId);
   if (contractSettled(tenant.contractState)) throw conflict('purge_started', 'This clinic\'s data is being or has been deleted; its settings no longer change.');
   await commitThenDispatch(deps, tenant.id, async (trx, enqueue) => {
+    await lockSettings(trx);
     const before = (await getSettings(trx)).allowlist;
     await saveAllowlist(trx, []);
     await recordAudit(trx, actor.audit, { action: 'settings.network_allowlist', outcome: 'success', details: { before, after: [], clearedByOperator: true } });

@@ -1,5 +1,5 @@
 import { recordAudit } from '../../db/audit';
-import { bookingHorizonDays, saveBookingHorizon } from '../../db/settings';
+import { bookingHorizonDays, lockSettings, saveBookingHorizon } from '../../db/settings';
 import { withTenant } from '../../db/tenant-scope';
 import type { BookingSettings } from '../../domain/booking-horizon';
 import type { ClinicActor, Services } from '../deps';
@@ -11,6 +11,7 @@ import type { ClinicActor, Services } from '../deps';
  */
 export async function saveBookingSettings(deps: Pick<Services, 'db'>, actor: ClinicActor, settings: BookingSettings): Promise<BookingSettings> {
   return withTenant(deps.db, actor.tenantId, async (trx) => {
+    await lockSettings(trx);
     const before = await bookingHorizonDays(trx);
     await saveBookingHorizon(trx, settings.horizonDays);
     await recordAudit(trx, actor.audit, { action: 'settings.bookings', outcome: 'success', details: { before: { horizonDays: before }, after: settings } });

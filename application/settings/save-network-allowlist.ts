@@ -1,5 +1,5 @@
 import { recordAudit } from '../../db/audit';
-import { getSettings, saveAllowlist } from '../../db/settings';
+import { getSettings, lockSettings, saveAllowlist } from '../../db/settings';
 import { withTenant } from '../../db/tenant-scope';
 import { canonicalCidr, isAllowedFrom } from '../../domain/network';
 import { conflict } from '../../domain/problems';
@@ -23,6 +23,7 @@ export async function saveNetworkAllowlist(
     }
   });
   await withTenant(deps.db, actor.tenantId, async (trx) => {
+    await lockSettings(trx);
     const before = (await getSettings(trx)).allowlist;
     await saveAllowlist(trx, cidrs);
     await recordAudit(trx, actor.audit, {

@@ -1,5 +1,5 @@
 import { recordAudit } from '../../db/audit';
-import { getSettings, savePasswordPolicy as storePolicy } from '../../db/settings';
+import { getSettings, lockSettings, savePasswordPolicy as storePolicy } from '../../db/settings';
 import { endSessionsOf, tightenSessions } from '../../db/sessions';
 import { withTenant } from '../../db/tenant-scope';
 import { newlyCoveredBySecondFactor, type PasswordPolicy } from '../../domain/password-policy';
@@ -14,6 +14,7 @@ import type { Services, SessionActor } from '../deps';
  */
 export async function savePasswordPolicy(deps: Pick<Services, 'db'>, actor: SessionActor, policy: PasswordPolicy): Promise<PasswordPolicy> {
   return withTenant(deps.db, actor.tenantId, async (trx) => {
+    await lockSettings(trx);
     const before = (await getSettings(trx)).policy;
     await storePolicy(trx, policy);
     const sessionsShortened = await tightenSessions(trx, policy);

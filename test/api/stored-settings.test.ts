@@ -1,6 +1,7 @@
 import * as sessionPolicyFloors from '../../db/migrations/20270110000001_session_policy_floors';
 import { getSettings, InvalidStoredSettingError } from '../../db/settings';
 import { withTenant } from '../../db/tenant-scope';
+import { DEFAULT_PASSWORD_POLICY } from '../../domain/password-policy';
 import { call } from '../harness/http';
 import { clinicWithAdmin, login, STRONG_PASSWORD } from '../harness/clinic';
 import { startTestStack, type TestStack } from '../harness/stack';
@@ -39,6 +40,33 @@ describe('stored settings', () => {
       expect(replies.map((r) => r.status)).toEqual(Array(8).fill(200));
       expect((await storedPolicy(clinic.id)).historyCount).toBe(6);
     }
+  });
+
+  it('logs saves sent at once as a chain: each entry\'s before is the previous entry\'s after, from a clinic\'s first save on', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    const horizons = Array.from({ length: 12 }, (_, i) => 200 + i);
+    const allowlists = Array.from({ length: 6 }, (_, i) => ['127.0.0.0/8', `198.51.100.${i}/32`]);
+    const replies = await Promise.all([
+      ...horizons.map((horizonDays) => call(stack.url, 'PUT', '/v1/settings/bookings', { token, json: { horizonDays } })),
+      ...allowlists.map((cidrs) => call(stack.url, 'PUT', '/v1/settings/network-allowlist', { token, json: { cidrs } })),
+      ...[8, 9, 10, 11].map((historyCount) => call(stack.url, 'PUT', '/v1/settings/password-policy', { token, json: { historyCount } })),
+    ]);
+    expect(replies.map((r) => r.status)).toEqual(Array(22).fill(200));
+    const logged = async (action: string) =>
+      (await stack.database.ownerDb('audit_events').where({ tenant_id: clinic.id, action, outcome: 'success' }).orderBy('seq')).map((e: { details: { before: unknown; after: unknown } }) => e.details);
+    const chained = (entries: Array<{ before: unknown; after: unknown }>, first: unknown) => {
+      expect(entries.map((e) => e.before)).toEqual([first, ...entries.slice(0, -1).map((e) => e.after)]);
+    };
+    const bookings = await logged('settings.bookings');
+    expect(bookings).toHaveLength(12);
+    chained(bookings, { horizonDays: 365 });
+    expect((await call(stack.url, 'GET', '/v1/settings/bookings', { token })).body).toEqual(bookings.at(-1)!.after);
+    const allowlist = await logged('settings.network_allowlist');
+    expect(allowlist).toHaveLength(6);
+    chained(allowlist, []);
+    const policies = (await logged('settings.password_policy')).map((e) => ({ before: (e.before as { historyCount: number }).historyCount, after: (e.after as { historyCount: number }).historyCount }));
+    expect(policies).toHaveLength(4);
+    chained(policies, DEFAULT_PASSWORD_POLICY.historyCount);
   });
 
   it('answers 400 validation_failed to an invalid password policy and keeps the saved one', async () => {
