@@ -59,7 +59,7 @@ export function jsonBody(limitBytes: number, skip: (ctx: { method: string; path:
       throw invalidJson();
     }
     // Refused here, by field: NUL (PostgreSQL text cannot hold it, and no legitimate field needs it),
-    // and a member named __proto__ (JSON.parse keeps it as data, but copying the object into a new
+    // numbers beyond a double's range, and a member named __proto__ (JSON.parse keeps it as data, but copying the object into a new
     // one, as validation does for free-form maps like a questionnaire's answers, sets the copy's
     // prototype instead: the answer would vanish, and two different bodies would look alike).
     const refused = refusedFields(ctx.state.body, '');
@@ -72,6 +72,9 @@ const NUL_MESSAGE = 'must not contain NUL characters';
 
 function refusedFields(value: unknown, path: string): Array<{ field: string; message: string }> {
   if (typeof value === 'string') return value.includes('\u0000') ? [{ field: path, message: NUL_MESSAGE }] : [];
+  // A number too large for a double (1e999) parses as Infinity, which JSON cannot hold: stored in a
+  // free-form map (a questionnaire's answers) it came back as null. Refused, not cleaned.
+  if (typeof value === 'number') return Number.isFinite(value) ? [] : [{ field: path, message: 'must be a number a double can hold (at most about 1.8e308)' }];
   if (Array.isArray(value)) return value.flatMap((v, i) => refusedFields(v, path ? `${path}.${i}` : String(i)));
   if (value && typeof value === 'object') {
     return Object.entries(value).flatMap(([k, v]) => {

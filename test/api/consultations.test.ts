@@ -423,6 +423,16 @@ describe('the consultation lifecycle through the API', () => {
     expect([r.status, r.body.code, r.body.errors]).toEqual([400, 'validation_failed', [{ field: 'answers.__proto__', message: 'is a name no field may have' }]]);
   });
 
+  it('refuses a number beyond a double\'s range instead of storing it as null', async () => {
+    const c = await bookingClinic(stack);
+    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('13:35'), mode: 'in_person' });
+    const r = await call(stack.url, 'POST', `/v1/consultations/${booked.body.id}/questionnaire`, { token: c.staffToken, raw: '{"answers":{"temperature":36.8,"a":1e999,"b":[-1e999]}}' });
+    expect([r.status, r.body.code, r.body.errors.map((e: { field: string }) => e.field)]).toEqual([400, 'validation_failed', ['answers.a', 'answers.b.0']]);
+    expect((await call(stack.url, 'GET', `/v1/consultations/${booked.body.id}`, { token: c.staffToken })).body.questionnaire).toBeNull();
+    // The largest double still is one.
+    expect((await post(c.staffToken, booked.body.id, 'questionnaire', { answers: { a: 1.7976931348623157e308 } })).status).toBe(200);
+  });
+
   it('refuses a key reused for a reschedule or a booking to another time', async () => {
     const c = await bookingClinic(stack);
     const bookingKey = idempotencyKey();
