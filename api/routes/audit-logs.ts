@@ -3,6 +3,7 @@ import { exportAuditLog } from '../../application/audit/export-audit-log';
 import { listAuditLog, verifyAuditLog } from '../../application/audit/read-audit-log';
 import type { AuditRecord } from '../../db/audit';
 import { auditFilterSchema, auditListSchema } from '../../domain/audit-query';
+import { japanDateOf } from '../../domain/japan-time';
 import { clinicActor } from '../actor';
 import { CLINIC_RECORD_READERS, defineRoute } from '../route';
 import type { AppDeps } from '../app';
@@ -85,7 +86,8 @@ export const auditLogRoutes = (deps: AppDeps) => {
         const csv = await exportAuditLog(deps, clinicActor(ctx), query, limits, { headOnly: ctx.method === 'HEAD' });
         ctx.status = 200;
         ctx.type = 'text/csv; charset=utf-8';
-        ctx.set('Content-Disposition', attachmentDisposition(`audit-log-${new Date().toISOString().slice(0, 10)}.csv`));
+        // Named for the day in Japan, the clinic's day (before 09:00 there, the UTC date was yesterday's); the rows are in UTC.
+        ctx.set('Content-Disposition', attachmentDisposition(`audit-log-${japanDateOf(new Date())}.csv`));
         sendStream(ctx, csv);
       },
     }),

@@ -5,6 +5,7 @@ import { findExport } from '../../db/data-exports';
 import { withTenant } from '../../db/tenant-scope';
 import { exportArchiveContext } from '../../domain/data-export';
 import { isUuid } from '../../domain/ids';
+import { japanDateOf } from '../../domain/japan-time';
 import { conflict, gone, notFound } from '../../domain/problems';
 import type { ObjectStore } from '../../lib/storage/object-store';
 import type { ClinicActor, Services } from '../deps';
@@ -42,7 +43,8 @@ export async function downloadDataExport(
       })
     : undefined;
   if (!row) throw notFound('No such export.');
-  const day = row.createdAt.toISOString().slice(0, 10).replace(/-/g, '');
+  // The day the export was asked for, in Japan (the clinic's day; the archive's times are UTC).
+  const day = japanDateOf(row.createdAt).replace(/-/g, '');
   const fileName = `forclinic-export-${day}-${row.id.slice(0, 8)}.zip`;
   if (opts.headOnly) return { fileName, sizeBytes: Number(row.sizeBytes), sha256: row.sha256! };
   const decrypt = await deps.vault.decryptStream(actor.tenantId, exportArchiveContext(row.id));

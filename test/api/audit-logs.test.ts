@@ -1,3 +1,4 @@
+import { japanDateOf } from '../../domain/japan-time';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { verifyAuditChain } from '../../db/audit';
@@ -261,10 +262,12 @@ describe('CSV export', () => {
     // Attacker-controlled text that reaches the log: a user agent built to run as a formula.
     await call(stack.url, 'POST', '/v1/groups', { token, json: { name: 'g' }, headers: { 'user-agent': '=HYPERLINK("http://evil.example","x")' } });
     await call(stack.url, 'POST', '/v1/groups', { token, json: { name: 'h' }, headers: { 'user-agent': '@SUM(1+1), "quoted"' } });
+    const dayBefore = japanDateOf(new Date());
     const res = await fetch(`${stack.url}/v1/audit-logs.csv`, { headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/csv; charset=utf-8');
-    expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename="audit-log-\d{4}-\d{2}-\d{2}\.csv"$/);
+    // Named for the day in Japan (from 15:00 UTC, the UTC date is the day before); either side of its midnight.
+    expect([`audit-log-${dayBefore}.csv`, `audit-log-${japanDateOf(new Date())}.csv`]).toContain(/filename="([^"]+)"/.exec(res.headers.get('content-disposition')!)![1]);
     const bytes = Buffer.from(await res.arrayBuffer());
     expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
     const text = bytes.toString('utf8').slice(1);

@@ -1,3 +1,4 @@
+import { japanDateOf } from '../../domain/japan-time';
 import { dataExportWorkflowId } from '../../temporal/workflow-ids';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -155,7 +156,8 @@ describe('full data export', () => {
     const res = await fetch(`${stack.url}/v1/exports/${id}/download`, { headers: { authorization: `Bearer ${c.adminToken}` } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/zip');
-    expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename="forclinic-export-\d{8}-[0-9a-f]{8}\.zip"$/);
+    // Named for the day it was asked for in Japan, not the UTC date (a day behind from 15:00 UTC).
+    expect(res.headers.get('content-disposition')).toBe(`attachment; filename="forclinic-export-${japanDateOf(new Date(shown.body.createdAt)).replace(/-/g, '')}-${id.slice(0, 8)}.zip"`);
     const archive = Buffer.from(await res.arrayBuffer());
     expect(archive.length).toBe(shown.body.sizeBytes);
     expect(createHash('sha256').update(archive).digest('hex')).toBe(shown.body.sha256);
