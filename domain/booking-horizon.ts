@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { addDays, japanDateOf, japanDayRange } from './japan-time';
+import { SUPPORTED_YEARS, addDays, japanDateOf, japanDayRange } from './japan-time';
 import { badRequest } from './problems';
 
 /**
@@ -25,7 +25,10 @@ export type BookingSettings = z.infer<typeof bookingSettingsSchema>;
 
 /** The first instant that is no longer bookable: midnight (Japan) after the last bookable day. */
 export function bookingHorizonEnd(now: Date, horizonDays: number): Date {
-  return japanDayRange(addDays(japanDateOf(now), horizonDays)).end;
+  const lastDay = addDays(japanDateOf(now), horizonDays);
+  // Schedules end with the supported years (domain/japan-time.ts): a horizon reaching past them stops there.
+  const lastSupported = `${SUPPORTED_YEARS.max}-12-31`;
+  return japanDayRange(lastDay > lastSupported ? lastSupported : lastDay).end;
 }
 
 /** Refuses a slot that starts beyond the clinic's horizon (400 beyond_booking_horizon). */

@@ -25,6 +25,11 @@ describe('booking horizon', () => {
     expect(refused).toMatchObject({ status: 400, code: 'beyond_booking_horizon', extra: { horizonDays: 3, bookableUntil: '2026-12-10T15:00:00.000Z' } });
   });
 
+  it('stops at the end of the last supported year instead of failing on a date past it', () => {
+    expect(bookingHorizonEnd(new Date('2099-06-01T00:00:00.000Z'), 730).toISOString()).toBe('2100-12-31T15:00:00.000Z');
+    expect(() => assertWithinHorizon(new Date('2100-12-31T14:55:00.000Z'), new Date('2099-06-01T00:00:00.000Z'), 730)).not.toThrow();
+  });
+
   it('accepts whole days from 1 to 730 and nothing else', () => {
     for (const ok of [1, 365, 730]) expect(bookingSettingsSchema.safeParse({ horizonDays: ok }).success).toBe(true);
     for (const bad of [0, 731, 1.5, -1, '30', null]) expect(bookingSettingsSchema.safeParse({ horizonDays: bad }).success).toBe(false);
