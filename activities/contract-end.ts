@@ -3,7 +3,7 @@ import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import { recordAudit } from '../db/audit';
 import type { Db } from '../db/connection';
-import { notBegunFrom, storePayload } from '../db/consultations';
+import { notBegunFrom, openVisits, releaseAbandoned, storePayload } from '../db/consultations';
 import { consultationFieldContext } from './consultations';
 import type { Vault } from '../lib/crypto/vault';
 import {
@@ -207,6 +207,46 @@ export function createContractEndActivities(deps: {
         cancelled += 1;
       }
       return { cancelled };
+    },
+
+    /**
+     * Ends the workflows of the clinic's visits still open when the purge begins: checked in,
+     * seen, finished but unpaid (the end cancelled only visits not begun). They have no timer
+     * left, so they would wait for ever for actions that can no longer come, listed as running in
+     * the operators' Temporal UI long after their rows are gone. Terminated, not cancelled: their
+     * steps write to rows the purge deletes next, and nothing of the visit is left to wind down.
+     * Each visit then ends as the reconciler ends a visit whose workflow was terminated (cancelled,
+     * a `workflow_ended` step, `consultation.release_slot` in the log, whichever of the two comes
+     * first), here before the purge's inventory, so the certificate counts those rows too. A
+     * workflow already closed is skipped; a retry goes over the visits left open.
+     */
+    async closeClinicVisits(args: { tenantId: string }): Promise<{ terminated: number }> {
+      const visits = await withTenant(deps.db, args.tenantId, (trx) => openVisits(trx));
+      const { beat } = checkpoint<number>();
+      let terminated = 0;
+      for (const visit of visits) {
+        const handle = deps.temporal.workflow.getHandle(visit.workflowId);
+        let runId = 'none';
+        try {
+          const described = await handle.describe();
+          runId = described.runId;
+          if (described.status.name === 'RUNNING') {
+            await handle.terminate('contract_end_purge: the clinic\'s contract ended and its data is being deleted');
+            terminated += 1;
+          }
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+        }
+        await withTenant(deps.db, args.tenantId, async (trx) => {
+          if (!(await releaseAbandoned(trx, visit.id, { workflowStatus: 'Terminated', runId }))) return;
+          await recordAudit(trx, SYSTEM, {
+            action: 'consultation.release_slot', outcome: 'success', targetType: 'consultation', targetId: visit.id,
+            details: { workflowStatus: 'Terminated', reason: 'contract_end_purge' },
+          });
+        });
+        beat(terminated);
+      }
+      return { terminated };
     },
 
     /**

@@ -301,6 +301,19 @@ export async function releaseAbandoned(trx: TenantTransaction, id: string, why: 
 }
 
 /**
+ * The workflows of the clinic's visits that have not ended, whatever their day (the purge ends
+ * them: a visit checked in, seen or unpaid has no timer left and would wait for ever). From the
+ * partial index of open visits.
+ */
+export async function openVisits(trx: TenantTransaction): Promise<Array<Pick<ConsultationRow, 'id' | 'workflowId'>>> {
+  return trx('consultations')
+    .where({ tenant_id: tenantIdOf(trx) })
+    .whereRaw(`status not in (${ENDED.map((e) => `'${e}'`).join(', ')})`)
+    .orderBy([{ column: 'starts_at' }, { column: 'id' }])
+    .select('id', 'workflow_id');
+}
+
+/**
  * Visits not yet begun that start at or after `from` (the contract's end cancels them): reserved,
  * and also checked in or waiting in the online room — a check-in has no time window, so a visit
  * weeks ahead may be checked in; left out, these stayed live in a read-only clinic for good.

@@ -17,8 +17,8 @@ import type { ContractEndResult } from '../../workflows/contract-end';
 import { contractEndProgressQuery } from '../../workflows/contract-end-messages';
 import { clinicWithAdmin, eventually, STRONG_PASSWORD } from '../harness/clinic';
 import { eventsOf, recordHistory } from '../harness/history';
-import { book, bookingClinic, furnishClinic } from '../harness/consultations';
-import { slotOn } from '../harness/slots';
+import { book, bookingClinic, created, furnishClinic } from '../harness/consultations';
+import { WALK_IN_RULES, runningSlot, slotOn } from '../harness/slots';
 import { operationsOf } from '../harness/fuzz';
 import { call } from '../harness/http';
 import { startTestStack, type TestStack } from '../harness/stack';
@@ -79,6 +79,11 @@ describe('contract end', () => {
     const contract = `contract@${c.clinic.slug}.example`;
     // Checked in already (a check-in has no time window): not begun, so the end cancels it as it does a reservation.
     expect((await call(stack.url, 'POST', `/v1/consultations/${consultationId}/check-in`, { token: c.staffToken })).status).toBe(200);
+    // A walk-in checked in before the end: begun, so the end leaves it open, with no timer left.
+    // The purge ends its workflow (else it would wait for ever after its row is gone).
+    const walkIns = await call(stack.url, 'POST', '/v1/practitioners', { token: c.adminToken, json: { displayName: '当直医', slotMinutes: 5, rules: WALK_IN_RULES } });
+    const walkIn = await created(await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: walkIns.body.id, startsAt: runningSlot(), mode: 'in_person' }), 'walk-in');
+    expect((await call(stack.url, 'POST', `/v1/consultations/${walkIn}/check-in`, { token: c.staffToken })).status).toBe(200);
 
     const endsAt = new Date(Date.now() + 7_000);
     const set = await setEnd(tenantId, endsAt);
@@ -117,10 +122,11 @@ describe('contract end', () => {
     expect((await call(stack.url, 'GET', '/v1/patients', { token: c.staffToken })).status).toBe(200);
     expect((await call(stack.url, 'GET', `/v1/consultations?from=${new Date().toISOString().slice(0, 10)}`, { token: c.staffToken })).status).toBeLessThan(500);
     // The booking of tomorrow (after the end) was cancelled through its workflow, and the clinic told.
-    await eventually('the booking cancelled', async () => (await stack.database.ownerDb('consultations').where({ tenant_id: tenantId }).first()).status === 'cancelled');
+    await eventually('the booking cancelled', async () => (await stack.database.ownerDb('consultations').where({ id: consultationId }).first()).status === 'cancelled');
     await eventually('the cancellation notice', async () => (await subjects(contract)).some((s) => s.includes('予約 1 件をキャンセル')));
     // With its reason, sealed like a clinic's own, so the clinic's records (and export) say why.
-    const cancelled = await stack.database.ownerDb('consultations').where({ tenant_id: tenantId }).first();
+    const cancelled = await stack.database.ownerDb('consultations').where({ id: consultationId }).first();
+    expect((await stack.database.ownerDb('consultations').where({ id: walkIn }).first()).status).toBe('checked_in');
     expect(await new Vault(stack.database.db, createKeyProvider(stack.config)).decryptText(tenantId, `consultations.cancelReason:${cancelled.id}`, cancelled.cancelReasonSealed)).toContain('契約終了');
 
     // The grace (3 s) ends; the hold keeps the purge waiting.
@@ -173,6 +179,8 @@ describe('contract end', () => {
     expect(new Date(purgeStarted.occurredAt).getTime()).toBeGreaterThanOrEqual(purgeDate - 1_000);
     await recordHistory(handle(tenantId), 'contract-end-held-lifted-with-notice-then-purged');
 
+    // The walk-in's workflow was ended by the purge, not left running.
+    expect((await stack.temporal.client.workflow.getHandle(`consultation/${walkIn}`).describe()).status.name).toBe('TERMINATED');
     // No row of the clinic in any table with a tenant_id, no object, no key.
     const after = await rowsPerTable(tenantId);
     expect(Object.values(after).every((n) => n === 0)).toBe(true);
@@ -212,8 +220,15 @@ describe('contract end', () => {
     expect(createHmac('sha256', CERTIFICATE_KEY).update(canonical).digest('hex')).toBe(signature);
     const listed = Object.fromEntries(certificate.database.tables.map((t: { table: string; existed: number; remaining: number }) => [t.table, t]));
     // Lifting the hold wrote one outbox row of the clinic after our count (its signal to the
-    // workflow), and the hold-lifted notice one delivery row.
-    const existed = { ...before, workflow_outbox: before.workflow_outbox! + 1, email_deliveries: before.email_deliveries! + 1 };
+    // workflow), and the hold-lifted notice one delivery row; ending the walk-in's workflow, its
+    // last step and its log entry, before the inventory.
+    const existed = {
+      ...before,
+      workflow_outbox: before.workflow_outbox! + 1,
+      email_deliveries: before.email_deliveries! + 1,
+      consultation_events: before.consultation_events! + 1,
+      audit_events: before.audit_events! + 1,
+    };
     for (const [table, n] of Object.entries(existed)) expect([table, listed[table].existed, listed[table].remaining]).toEqual([table, n, 0]);
     expect(certificate.objects).toMatchObject({ prefix: `tenants/${tenantId}/`, count: 1 });
     expect(certificate.objects.bytes).toBeGreaterThan(0);
