@@ -84,6 +84,13 @@ export async function listConsultations(
 }
 
 /**
+ * A visit that has not reached an end: the predicate of the partial index of open visits
+ * (20270112000002_outstanding_visits), written out, not bound, because the planner matches an
+ * index's predicate only against literals.
+ */
+const OPEN_VISIT = `status not in (${ENDED.map((e) => `'${e}'`).join(', ')})`;
+
+/**
  * Visits that began before `before` and have not reached an end (completed, cancelled, no-show),
  * oldest first, keyset-paginated on (starts_at, id): the desk's list of what was left open. Served
  * by a partial index of open visits only, so a clinic's years of closed visits are never read.
@@ -95,8 +102,7 @@ export async function listOutstanding(
   const q = trx('consultations')
     .select('*', trx.raw(`to_char(starts_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_ts`))
     .where({ tenant_id: tenantIdOf(trx) })
-    // Written out, not bound: the planner matches the partial index's predicate only against literals.
-    .whereRaw(`status not in (${ENDED.map((e) => `'${e}'`).join(', ')})`)
+    .whereRaw(OPEN_VISIT)
     .where('starts_at', '<', f.before)
     .orderBy([{ column: 'starts_at' }, { column: 'id' }])
     .limit(f.limit);
@@ -308,7 +314,7 @@ export async function releaseAbandoned(trx: TenantTransaction, id: string, why: 
 export async function openVisits(trx: TenantTransaction): Promise<Array<Pick<ConsultationRow, 'id' | 'workflowId'>>> {
   return trx('consultations')
     .where({ tenant_id: tenantIdOf(trx) })
-    .whereRaw(`status not in (${ENDED.map((e) => `'${e}'`).join(', ')})`)
+    .whereRaw(OPEN_VISIT)
     .orderBy([{ column: 'starts_at' }, { column: 'id' }])
     .select('id', 'workflow_id');
 }
