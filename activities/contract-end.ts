@@ -29,6 +29,8 @@ import type { Mailer } from '../lib/mailer';
 import type { ObjectStore } from '../lib/storage/object-store';
 import type { WorkflowOutbox } from '../temporal/workflow-outbox';
 import { canonicalJson } from '../domain/canonical-json';
+import { isUuid } from '../domain/ids';
+import { TENANT_ID } from '../temporal/search-attributes';
 import { cancelUpdate } from '../workflows/consultation-messages';
 import { checkpoint } from './checkpoint';
 import { isMailRejected, sendEmailOnce } from './email';
@@ -70,6 +72,8 @@ export interface ContractPlan {
 export const clinicObjectPrefix = (tenantId: string) => `tenants/${tenantId}/`;
 
 const SYSTEM = { actorType: 'system' as const, actorId: 'contract-end' };
+/** Why the purge terminated a workflow (shown in the Temporal UI). */
+const PURGE_REASON = 'contract_end_purge: the clinic\'s contract ended and its data is being deleted';
 const addressKey = (to: string) => createHash('sha256').update(to).digest('hex').slice(0, 32);
 
 export function createContractEndActivities(deps: {
@@ -219,8 +223,13 @@ export function createContractEndActivities(deps: {
      * a `workflow_ended` step, `consultation.release_slot` in the log, whichever of the two comes
      * first), here before the purge's inventory, so the certificate counts those rows too. A
      * workflow already closed is skipped; a retry goes over the visits left open.
+     *
+     * Then every other workflow Temporal still lists as running for the clinic (its TenantId),
+     * but the purge's own run: an onboarding waiting for a password change that will never come
+     * (no timer), a finished export waiting out its retention (up to 90 days), a lockout's timer.
+     * Their rows go next, so nothing of them is left to do.
      */
-    async closeClinicVisits(args: { tenantId: string }): Promise<{ terminated: number }> {
+    async closeClinicWorkflows(args: { tenantId: string; except: string }): Promise<{ terminated: number }> {
       const visits = await withTenant(deps.db, args.tenantId, (trx) => openVisits(trx));
       const { beat } = checkpoint<number>();
       let terminated = 0;
@@ -231,7 +240,7 @@ export function createContractEndActivities(deps: {
           const described = await handle.describe();
           runId = described.runId;
           if (described.status.name === 'RUNNING') {
-            await handle.terminate('contract_end_purge: the clinic\'s contract ended and its data is being deleted');
+            await handle.terminate(PURGE_REASON);
             terminated += 1;
           }
         } catch (err) {
@@ -244,6 +253,18 @@ export function createContractEndActivities(deps: {
             details: { workflowStatus: 'Terminated', reason: 'contract_end_purge' },
           });
         });
+        beat(terminated);
+      }
+      if (!isUuid(args.tenantId)) throw ApplicationFailure.nonRetryable('not a clinic id', 'InvalidArguments');
+      const running = deps.temporal.workflow.list({ query: `${TENANT_ID.name} = '${args.tenantId}' AND ExecutionStatus = 'Running'` });
+      for await (const w of running) {
+        if (w.workflowId === args.except) continue;
+        try {
+          await deps.temporal.workflow.getHandle(w.workflowId, w.runId).terminate(PURGE_REASON);
+          terminated += 1;
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+        }
         beat(terminated);
       }
       return { terminated };

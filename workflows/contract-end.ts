@@ -243,9 +243,10 @@ async function purge(tenantId: string): Promise<string> {
   // about to be destroyed: it is cancelled, and the purge waits until it has closed. (Purges begun
   // before this step existed replay without it.)
   if (patched('purge-closes-exports')) await purging.closeClinicExports({ tenantId });
-  // Visits still open (checked in, seen, unpaid) have no timer left: their workflows would run for
-  // ever after the rows are gone. Ended before the inventory, so they write nothing after it.
-  if (patched('purge-closes-visits')) await purging.closeClinicVisits({ tenantId });
+  // Visits still open (checked in, seen, unpaid) have no timer left, nor has an onboarding waiting
+  // for a password change: their workflows would run for ever after the rows are gone. Ended
+  // before the inventory, so they write nothing after it.
+  if (patched('purge-closes-workflows')) await purging.closeClinicWorkflows({ tenantId, except: workflowId });
   await purging.takePurgeInventory({ tenantId, workflowId, runId });
   // Keys first: from here on every copy of the clinic's data, backups included, is unreadable,
   // even if deleting the rows and files takes a while.

@@ -15,7 +15,7 @@ import { canonicalJson } from '../../domain/canonical-json';
 import { formatJapanDateTime } from '../../domain/japan-time';
 import type { ContractEndResult } from '../../workflows/contract-end';
 import { contractEndProgressQuery } from '../../workflows/contract-end-messages';
-import { clinicWithAdmin, eventually, STRONG_PASSWORD } from '../harness/clinic';
+import { clinicWithAdmin, createAccount, eventually, STRONG_PASSWORD } from '../harness/clinic';
 import { eventsOf, recordHistory } from '../harness/history';
 import { book, bookingClinic, created, furnishClinic } from '../harness/consultations';
 import { WALK_IN_RULES, runningSlot, slotOn } from '../harness/slots';
@@ -82,10 +82,14 @@ describe('contract end', () => {
     // A walk-in checked in before the end: begun, so the end leaves it open, with no timer left.
     // The purge ends its workflow (else it would wait for ever after its row is gone).
     const walkIns = await call(stack.url, 'POST', '/v1/practitioners', { token: c.adminToken, json: { displayName: '当直医', slotMinutes: 5, rules: WALK_IN_RULES } });
-    const walkIn = await created(await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: walkIns.body.id, startsAt: runningSlot(), mode: 'in_person' }), 'walk-in');
+    const walkInStart = runningSlot();
+    const walkIn = await created(await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: walkIns.body.id, startsAt: walkInStart, mode: 'in_person' }), 'walk-in');
     expect((await call(stack.url, 'POST', `/v1/consultations/${walkIn}/check-in`, { token: c.staffToken })).status).toBe(200);
+    // An account that never signs in: its onboarding waits 72 h for the first login, and the purge ends it too.
+    await createAccount(stack, c.adminToken, 'never', ['staff']);
 
-    const endsAt = new Date(Date.now() + 7_000);
+    // In the last 30 s of a slot the walk-in is the next one, starting within them: the end comes after it.
+    const endsAt = new Date(Math.max(Date.now() + 7_000, Date.parse(walkInStart) + 1_000));
     const set = await setEnd(tenantId, endsAt);
     expect(set.status).toBe(200);
     expect(set.body).toMatchObject({ contractEndsAt: endsAt.toISOString(), contractState: 'ending', legalHold: null });
@@ -104,7 +108,7 @@ describe('contract end', () => {
     ]);
 
     // Announcement at once, the reminder 4 s before the end, the end's own notice; Japanese first, English below.
-    await eventually('the end notice', async () => (await subjects(contract)).some((s) => s.includes('読み取り専用')), 30_000);
+    await eventually('the end notice', async () => (await subjects(contract)).some((s) => s.includes('読み取り専用')), 60_000);
     const notices = await mailsTo(contract);
     const announced = notices.filter((m) => m.subject.includes('ご契約終了のお知らせ'));
     expect(announced).toHaveLength(2);
@@ -179,8 +183,14 @@ describe('contract end', () => {
     expect(new Date(purgeStarted.occurredAt).getTime()).toBeGreaterThanOrEqual(purgeDate - 1_000);
     await recordHistory(handle(tenantId), 'contract-end-held-lifted-with-notice-then-purged');
 
-    // The walk-in's workflow was ended by the purge, not left running.
+    // The walk-in's workflow was ended by the purge, not left running; so was every other workflow of the clinic.
     expect((await stack.temporal.client.workflow.getHandle(`consultation/${walkIn}`).describe()).status.name).toBe('TERMINATED');
+    const stillRunning = async () => {
+      const ids: string[] = [];
+      for await (const w of stack.temporal.client.workflow.list({ query: `TenantId = '${tenantId}' AND ExecutionStatus = 'Running'` })) ids.push(w.workflowId);
+      return ids;
+    };
+    await eventually('no workflow of the clinic running', async () => (await stillRunning()).length === 0);
     // No row of the clinic in any table with a tenant_id, no object, no key.
     const after = await rowsPerTable(tenantId);
     expect(Object.values(after).every((n) => n === 0)).toBe(true);
