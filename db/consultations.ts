@@ -97,13 +97,16 @@ const OPEN_VISIT = `status not in (${ENDED.map((e) => `'${e}'`).join(', ')})`;
  */
 export async function listOutstanding(
   trx: TenantTransaction,
-  f: { before: Date; practitionerId?: string; after?: Keyset; limit: number },
+  f: { before: Date; now: Date; practitionerId?: string; after?: Keyset; limit: number },
 ): Promise<Array<ConsultationRow & { cursorTs: string }>> {
   const q = trx('consultations')
     .select('*', trx.raw(`to_char(starts_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_ts`))
     .where({ tenant_id: tenantIdOf(trx) })
     .whereRaw(OPEN_VISIT)
     .where('starts_at', '<', f.before)
+    // A reservation is left open only once its time has come: one still ahead is a booking, and
+    // the only kind a reschedule moves (to a slot before a page's cursor, it was skipped).
+    .whereRaw(`not (status = 'reserved' and starts_at > ?)`, [f.now])
     .orderBy([{ column: 'starts_at' }, { column: 'id' }])
     .limit(f.limit);
   if (f.practitionerId) void q.where({ practitioner_id: f.practitionerId });

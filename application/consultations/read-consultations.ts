@@ -23,8 +23,9 @@ export async function listDay(
 /**
  * The desk's list of visits left open: begun before the Japan date `before` (default today) and
  * not yet completed, cancelled or a no-show — checked in but never seen, seen but never finished,
- * finished but unpaid, or still reserved after their time (a no-show that did not fire) — oldest
- * first, so nothing is forgotten because its day has gone off the day list.
+ * finished but unpaid, or still reserved after their time (a no-show that did not fire; a
+ * reservation still ahead is not listed) — oldest first, so nothing is forgotten because its day
+ * has gone off the day list.
  */
 export async function listOutstanding(
   deps: Pick<Services, 'db'>,
@@ -36,7 +37,7 @@ export async function listOutstanding(
   if (!isJapanDate(before)) throw badRequest('validation_failed', 'before is not a real date');
   const after = decodeCursor(q.cursor);
   const rows = await withTenant(deps.db, actor.tenantId, (trx) =>
-    findOutstanding(trx, { before: japanDayRange(before).start, practitionerId: q.practitionerId, after, limit: q.limit + 1 }),
+    findOutstanding(trx, { before: japanDayRange(before).start, now, practitionerId: q.practitionerId, after, limit: q.limit + 1 }),
   );
   const page = rows.slice(0, q.limit);
   const last = page.at(-1);
