@@ -230,6 +230,8 @@ export function createContractEndActivities(deps: {
      * Their rows go next, so nothing of them is left to do.
      */
     async closeClinicWorkflows(args: { tenantId: string; except: string }): Promise<{ terminated: number }> {
+      // The id goes into a visibility query below: a clinic id, nothing else.
+      if (!isUuid(args.tenantId)) throw ApplicationFailure.nonRetryable('not a clinic id', 'InvalidArguments');
       const visits = await withTenant(deps.db, args.tenantId, (trx) => openVisits(trx));
       const { beat } = checkpoint<number>();
       let terminated = 0;
@@ -255,7 +257,6 @@ export function createContractEndActivities(deps: {
         });
         beat(terminated);
       }
-      if (!isUuid(args.tenantId)) throw ApplicationFailure.nonRetryable('not a clinic id', 'InvalidArguments');
       const running = deps.temporal.workflow.list({ query: `${TENANT_ID.name} = '${args.tenantId}' AND ExecutionStatus = 'Running'` });
       for await (const w of running) {
         if (w.workflowId === args.except) continue;
