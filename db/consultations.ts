@@ -192,23 +192,48 @@ export interface ActionKeyRow {
   requestHash: string;
 }
 
+type ActionKeyState = { state: 'open' | 'done' | 'reused'; attempt: number };
+
+const actionKeyStateOf = (row: { requestHash: string | null; attempt: number; doneAttempt: number | null }, k: ActionKeyRow): ActionKeyState =>
+  row.requestHash !== k.requestHash ? { state: 'reused', attempt: row.attempt } : row.doneAttempt === null ? { state: 'open', attempt: row.attempt } : { state: 'done', attempt: row.doneAttempt };
+
+const readActionKey = (trx: TenantTransaction, k: ActionKeyRow) =>
+  trx('consultation_action_keys').where({ consultation_id: k.consultationId, key_hash: k.keyHash }).first('request_hash', 'attempt', 'done_attempt') as Promise<
+    { requestHash: string | null; attempt: number; doneAttempt: number | null } | undefined
+  >;
+
+/**
+ * What the key stands for now, without claiming it: undefined when it stands for nothing (never
+ * used, or let go after a refusal), so that the request may still be refused by a rule before it
+ * binds the key.
+ */
+export async function peekActionKey(trx: TenantTransaction, k: ActionKeyRow): Promise<ActionKeyState | undefined> {
+  const row = await readActionKey(trx, k);
+  return row && row.requestHash !== null ? actionKeyStateOf(row, k) : undefined;
+}
+
 /**
  * Claims an Idempotency-Key on one consultation for the request (action and body) whose hash is
  * given. `reused` when it was claimed for a different request (another body or action); `done`
  * when a request with it was answered with the action, and under which attempt; `open` otherwise
- * (new, or its requests so far were refused or unanswered), with the attempt to send now.
+ * (new, let go after a refusal, or its requests so far unanswered), with the attempt to send now.
+ * A key let go is bound by whichever request claims it first (the update waits on the row lock).
  */
-export async function claimActionKey(trx: TenantTransaction, k: ActionKeyRow): Promise<{ state: 'open' | 'done' | 'reused'; attempt: number }> {
+export async function claimActionKey(trx: TenantTransaction, k: ActionKeyRow): Promise<ActionKeyState> {
   await trx.raw(
     `insert into consultation_action_keys (tenant_id, consultation_id, action, key_hash, request_hash) values (?, ?, ?, ?, ?)
      on conflict do nothing`,
     [tenantIdOf(trx)!, k.consultationId, k.action, k.keyHash, k.requestHash],
   );
-  const row = (await trx('consultation_action_keys')
-    .where({ consultation_id: k.consultationId, key_hash: k.keyHash })
-    .first('request_hash', 'attempt', 'done_attempt')) as { requestHash: string; attempt: number; doneAttempt: number | null };
-  if (row.requestHash !== k.requestHash) return { state: 'reused', attempt: row.attempt };
-  return row.doneAttempt === null ? { state: 'open', attempt: row.attempt } : { state: 'done', attempt: row.doneAttempt };
+  let row = (await readActionKey(trx, k))!;
+  if (row.requestHash === null) {
+    await trx('consultation_action_keys')
+      .where({ consultation_id: k.consultationId, key_hash: k.keyHash })
+      .whereNull('request_hash')
+      .update({ request_hash: k.requestHash, action: k.action });
+    row = (await readActionKey(trx, k))!;
+  }
+  return actionKeyStateOf(row, k);
 }
 
 /**
@@ -218,22 +243,23 @@ export async function claimActionKey(trx: TenantTransaction, k: ActionKeyRow): P
  */
 export async function markActionKeyDone(trx: TenantTransaction, k: ActionKeyRow, attempt: number): Promise<boolean> {
   const done = await trx('consultation_action_keys')
-    .where({ consultation_id: k.consultationId, key_hash: k.keyHash })
+    .where({ consultation_id: k.consultationId, key_hash: k.keyHash, request_hash: k.requestHash })
     .whereNull('done_at')
     .update({ done_at: trx.fn.now(), done_attempt: attempt });
   return done > 0;
 }
 
 /**
- * The workflow refused the request sent under `attempt`, so nothing was done: the key's next
- * request goes out as the next attempt, under an update id Temporal has not answered yet.
- * Conditional, so that concurrent refusals of one attempt move it on once.
+ * The workflow refused the request sent under `attempt`, so nothing was done: the key is let go
+ * (it stands for no request until its next one binds it) and that request goes out as the next
+ * attempt, under an update id Temporal has not answered yet. Conditional, so that concurrent
+ * refusals of one attempt let it go once.
  */
-export async function nextActionKeyAttempt(trx: TenantTransaction, k: ActionKeyRow, attempt: number): Promise<void> {
+export async function releaseActionKey(trx: TenantTransaction, k: ActionKeyRow, attempt: number): Promise<void> {
   await trx('consultation_action_keys')
-    .where({ consultation_id: k.consultationId, key_hash: k.keyHash, attempt })
+    .where({ consultation_id: k.consultationId, key_hash: k.keyHash, request_hash: k.requestHash, attempt })
     .whereNull('done_at')
-    .update({ attempt: attempt + 1 });
+    .update({ attempt: attempt + 1, request_hash: null });
 }
 
 /**

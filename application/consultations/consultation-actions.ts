@@ -2,7 +2,7 @@ import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type UpdateDefinition } from '@temporalio/common';
 import { consultationFieldContext } from '../../activities/consultations';
 import { recordAudit } from '../../db/audit';
-import { claimActionKey, deletePayloads, markActionKeyDone, nextActionKeyAttempt, findConsultation, recordActionIntent, storePayload, takeActionIntent, type ConsultationRow, type SealedField } from '../../db/consultations';
+import { claimActionKey, deletePayloads, markActionKeyDone, peekActionKey, releaseActionKey, findConsultation, recordActionIntent, storePayload, takeActionIntent, type ConsultationRow, type SealedField } from '../../db/consultations';
 import { canonicalJson } from '../../domain/canonical-json';
 import { getPractitioner } from '../../db/practitioners';
 import { bookingHorizonDays } from '../../db/settings';
@@ -70,6 +70,10 @@ const updateIdOf = (action: string, key: ActionKey, attempt: number) => (attempt
  * payload's id. Ids stored for an action are deleted again if the workflow refuses it.
  */
 type Stash = (field: SealedField, value: unknown) => Promise<string>;
+/** For arguments prepared before the key is claimed: they must not store anything. */
+const noStash: Stash = async () => {
+  throw new Error('an action prepared before its key is claimed stores no content');
+};
 const stasher = (deps: Pick<Services, 'vault' | 'db'>, row: ConsultationRow, stored: string[]): Stash => async (field, value) => {
   const sealed = await deps.vault.encryptText(row.tenantId, consultationFieldContext(row.id, field), typeof value === 'string' ? value : JSON.stringify(value));
   const id = await withTenant(deps.db, row.tenantId, (trx) => storePayload(trx, row.id, field, sealed));
@@ -88,10 +92,15 @@ const stasher = (deps: Pick<Services, 'vault' | 'db'>, row: ConsultationRow, sto
  * - done: the request is answered with that update's outcome, fetched by its id, before any check
  *   of today's clock or schedule and without storing content again (a reschedule repeated after
  *   its new slot began is the same success, not 400 slot_in_past);
- * - refused by the workflow (409 invalid_transition, slot_taken, …): nothing was done, so the
- *   key's next request is a fresh attempt under a fresh update id (Temporal keeps a failed
- *   update's outcome under its id and would repeat the refusal forever);
+ * - refused by the workflow (409 invalid_transition, slot_taken, …): nothing was done, so the key
+ *   is let go: its next request, with this body or a corrected one, is a fresh attempt under a
+ *   fresh update id (Temporal keeps a failed update's outcome under its id and would repeat the
+ *   refusal forever), as a refused booking keeps nothing of its key;
  * - unanswered (503, a lost connection): the same id again, which joins the update if it ran.
+ *
+ * An action whose arguments need no stored content and whose rules may refuse it (`rulesFirst`: a
+ * reschedule to a time past the horizon, not a slot, already begun) checks them before it claims
+ * the key, so a 400 binds nothing and the same key with a corrected body is a new request.
  */
 async function perform<Args extends unknown[]>(
   deps: Deps,
@@ -101,6 +110,7 @@ async function perform<Args extends unknown[]>(
   definition: UpdateDefinition<UpdateResult, Args>,
   prepare: (stash: Stash) => Promise<Args>,
   key?: ActionKey,
+  rulesFirst = false,
 ): Promise<ActionResult> {
   const handle = deps.temporal.client.workflow.getHandle(row.workflowId);
   const withDeadline = <T>(fn: () => Promise<T>) => deps.temporal.connection.withDeadline(Date.now() + UPDATE_DEADLINE_MS, fn);
@@ -115,11 +125,13 @@ async function perform<Args extends unknown[]>(
   let repeated = false;
   /** The id of the update this request sent (with a key, derived from it; else a fresh one). */
   let sentUpdateId: string | undefined;
+  /** The arguments, when the rules were checked before the key was claimed. */
+  let checked: Args | undefined;
 
   const sendUpdate = async (): Promise<UpdateResult> => {
     const stored: string[] = [];
     try {
-      const args = await prepare(stasher(deps, row, stored));
+      const args = checked ?? (await prepare(stasher(deps, row, stored)));
       if (JSON.stringify(args).length > MAX_UPDATE_ARGS_BYTES) throw payloadTooLarge(MAX_UPDATE_ARGS_BYTES);
       const updateId = key ? updateIdOf(action, key, attempt) : `${action}:${randomUUID()}`;
       // Who asks, kept under the update's id before it is sent: the workflow's step that applies
@@ -144,9 +156,9 @@ async function perform<Args extends unknown[]>(
       // Bookkeeping of an attempt already made, so not re-checked as a clinic write (nor below).
       if (problem.status < 500) await outsideClinicWrite(() => withTenant(deps.db, row.tenantId, (trx) => deletePayloads(trx, stored))).catch(() => undefined);
       if (err instanceof Problem) throw err;
-      // The workflow said no, so nothing was done: the key's next request is a fresh attempt.
+      // The workflow said no, so nothing was done: the key is let go, its next request a fresh attempt.
       if (keyRow && problem.status === 409) {
-        await outsideClinicWrite(() => withTenant(deps.db, actor.tenantId, (trx) => nextActionKeyAttempt(trx, keyRow, attempt))).catch(() => undefined);
+        await outsideClinicWrite(() => withTenant(deps.db, actor.tenantId, (trx) => releaseActionKey(trx, keyRow, attempt))).catch(() => undefined);
       }
       throw problem;
     }
@@ -154,6 +166,12 @@ async function perform<Args extends unknown[]>(
 
   const act = async (): Promise<UpdateResult> => {
     if (!keyRow) return sendUpdate();
+    if (rulesFirst) {
+      // A key that stands for a request already done (or another request) is answered from it,
+      // before today's rules: a repeat after the new slot began is the same success.
+      const known = await withTenant(deps.db, actor.tenantId, (trx) => peekActionKey(trx, keyRow));
+      if (known === undefined || known.state === 'open') checked = await prepare(noStash);
+    }
     const claim = await withTenant(deps.db, actor.tenantId, (trx) => claimActionKey(trx, keyRow));
     // Temporal would answer a repeat with the first outcome whatever it carried: a key used for a
     // different request is refused before anything is sent, not answered as if it had been done.
@@ -210,12 +228,14 @@ const act =
     authorize?: Authorize,
     /** What of the input the client asked for, when the input also holds the server's own values (the clock). */
     requestOf: (input: I) => unknown = (input) => input,
+    /** The arguments store no content and the rules in argsOf may refuse: checked before the key binds. */
+    rulesFirst = false,
   ) =>
   async (deps: Deps, actor: ClinicActor, id: string, input: I, opts: ActionOptions = {}): Promise<ActionResult> => {
     const row = await loadConsultation(deps, actor, id);
     if (authorize) await authorize(deps, actor, row);
     const key = opts.idempotencyKey === undefined ? undefined : actionKeyOf(opts.idempotencyKey, action, requestOf(input));
-    return perform(deps, actor, row, action, definition, (stash) => argsOf(deps, row, input, stash), key);
+    return perform(deps, actor, row, action, definition, (stash) => argsOf(deps, row, input, stash), key, rulesFirst);
   };
 
 /** The doctor linked to the consultation's practitioner; an admin may act for any doctor of the clinic. */
@@ -256,7 +276,7 @@ export const rescheduleConsultation = act('reschedule', rescheduleUpdate, async 
   return [{ startsAt: input.startsAt.toISOString(), endsAt: endsAt.toISOString() }] as [
     { startsAt: string; endsAt: string },
   ];
-}, undefined, (input) => ({ startsAt: input.startsAt.toISOString() }));
+}, undefined, (input) => ({ startsAt: input.startsAt.toISOString() }), true);
 
 export type JoinRole = 'patient' | 'practitioner';
 

@@ -40,6 +40,7 @@ import * as m20270110000003 from './20270110000003_process_access_dangling';
 import * as m20270111000001 from './20270111000001_session_auth_generation';
 import * as m20270112000001 from './20270112000001_booking_horizon';
 import * as m20270112000002 from './20270112000002_outstanding_visits';
+import * as m20270113000001 from './20270113000001_action_key_release';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -87,6 +88,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20270111000001_session_auth_generation': m20270111000001,
   '20270112000001_booking_horizon': m20270112000001,
   '20270112000002_outstanding_visits': m20270112000002,
+  '20270113000001_action_key_release': m20270113000001,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -454,6 +454,42 @@ describe('the consultation lifecycle through the API', () => {
     expect((await stack.database.ownerDb('consultations').where({ id }).first()).startsAt.toISOString()).toBe(slot('11:40'));
   });
 
+  it('lets a reschedule\'s key go when the request was refused, so a corrected request may use it', async () => {
+    const c = await bookingClinic(stack);
+    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('14:00'), mode: 'in_person' });
+    const id = booked.body.id as string;
+    await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('14:20'), mode: 'in_person' });
+    const key = idempotencyKey();
+    const reschedule = (startsAt: string) => call(stack.url, 'POST', `/v1/consultations/${id}/reschedule`, { token: c.staffToken, json: { startsAt }, headers: { 'idempotency-key': key } });
+    // Refused by the rules before anything is sent: nothing bound the key.
+    expect((await reschedule(slot('14:06'))).body.code).toBe('not_a_slot');
+    expect((await reschedule(slotOn(-2, '14:00', clock))).body.code).toBe('slot_in_past');
+    // Refused by the workflow (the doctor's 14:20 is taken): nothing was done, the key is let go.
+    const taken = await reschedule(slot('14:20'));
+    expect([taken.status, taken.body.code]).toEqual([409, 'slot_taken']);
+    // The corrected request under the same key moves the visit, once.
+    expect((await reschedule(slot('14:30'))).body.startsAt).toBe(slot('14:30'));
+    expect((await reschedule(slot('14:30'))).body.startsAt).toBe(slot('14:30'));
+    // From now on the key stands for that move: another time is refused, even one that was refused before.
+    for (const other of [slot('14:40'), slot('14:20')]) {
+      const r = await reschedule(other);
+      expect([r.status, r.body.code]).toEqual([409, 'idempotency_key_reused']);
+    }
+    expect((await stack.database.ownerDb('consultations').where({ id }).first()).startsAt.toISOString()).toBe(slot('14:30'));
+    const logged = (await stack.database.ownerDb('audit_events').where({ target_id: id, action: 'consultation.reschedule' }).orderBy('seq')).map(
+      (e: { outcome: string; details: Record<string, unknown> | null }) => [e.outcome, e.details?.repeated ?? e.details?.code ?? null],
+    );
+    expect(logged).toEqual([
+      ['denied', 'not_a_slot'],
+      ['denied', 'slot_in_past'],
+      ['denied', 'slot_taken'],
+      ['success', null],
+      ['success', true],
+      ['denied', 'idempotency_key_reused'],
+      ['denied', 'idempotency_key_reused'],
+    ]);
+  });
+
   it('sends one reminder to a patient booked late, and validates bookings', async () => {
     const c = await bookingClinic(stack, { patientEmail: 'reminder-me@example.jp' });
     const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('10:00'), mode: 'in_person' });
