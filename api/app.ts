@@ -22,6 +22,7 @@ import { defineRoute, mountRoutes, type AnyRoute, type AuthMiddleware } from './
 import { accountRoutes } from './routes/accounts';
 import { auditLogRoutes } from './routes/audit-logs';
 import { authRoutes } from './routes/auth';
+import { sessionRoutes } from './routes/sessions';
 import { groupRoutes } from './routes/groups';
 import { loginProbeRoutes } from './routes/login-probes';
 import { securityEventRoutes } from './routes/security-events';
@@ -211,6 +212,7 @@ export function appRoutes(deps: AppDeps, listener: Listener = 'public'): AnyRout
     ...operatorAccountRoutes(deps),
     ...accountRoutes(deps),
     ...authRoutes(deps),
+    ...sessionRoutes(deps),
     ...webauthnRoutes(deps),
     ...groupRoutes(deps),
     ...settingsRoutes(deps),

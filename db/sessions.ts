@@ -281,3 +281,66 @@ export async function sessionVerification(trx: TenantTransaction, sessionId: str
   const row = (await SessionRow.query(trx).findById(sessionId).select('verifiedAt', trx.raw('now() as now'))) as unknown as { verifiedAt: Date; now: Date } | undefined;
   return row;
 }
+
+/** A live session as its account (or the clinic's admin) sees it: where and since when, never its token. */
+export interface LiveSession {
+  id: string;
+  state: SessionState;
+  clientIp: string | null;
+  userAgent: string | null;
+  createdAt: Date;
+  lastSeenAt: Date;
+  /** The earlier of its idle and absolute deadlines, as stored (the idle one moves on use). */
+  expiresAt: Date;
+  /** It presented a passkey that is still registered (second step passed, or enrolment finished). */
+  passkeyVerified: boolean;
+}
+
+/** The account's live sessions (at most MAX_LIVE_SESSIONS_PER_ACCOUNT), most recently used first. */
+export async function liveSessionsOf(trx: TenantTransaction, accountId: string): Promise<LiveSession[]> {
+  if (!isUuid(accountId)) return [];
+  const { rows } = await trx.raw(
+    `select id, state, host(client_ip) as client_ip, user_agent, created_at, last_seen_at,
+            least(idle_expires_at, absolute_expires_at) as expires_at,
+            second_factor_credential_id is not null as passkey_verified
+       from sessions
+      where account_id = ?::uuid and revoked_at is null and idle_expires_at > now() and absolute_expires_at > now()
+      order by last_seen_at desc, created_at desc, id`,
+    [accountId],
+  );
+  return (rows as Array<Record<string, unknown>>).map((r) => ({
+    id: r.id as string,
+    state: r.state as SessionState,
+    clientIp: (r.client_ip as string | null) ?? null,
+    userAgent: (r.user_agent as string | null) ?? null,
+    createdAt: r.created_at as Date,
+    lastSeenAt: r.last_seen_at as Date,
+    expiresAt: r.expires_at as Date,
+    passkeyVerified: r.passkey_verified as boolean,
+  }));
+}
+
+/**
+ * Ends one live session of the account: true if it was live. A session of another account (or
+ * clinic) is as absent as one that never existed.
+ */
+export async function endLiveSession(trx: TenantTransaction, accountId: string, sessionId: string): Promise<boolean> {
+  if (!isUuid(sessionId)) return false;
+  const { rowCount } = await trx.raw(
+    `update sessions set revoked_at = now()
+      where id = ?::uuid and account_id = ?::uuid and revoked_at is null and idle_expires_at > now() and absolute_expires_at > now()`,
+    [sessionId, accountId],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+/** Ends every live session of the account but `keepSessionId`; how many ended (expired ones are not counted). */
+export async function endLiveSessionsOf(trx: TenantTransaction, accountId: string, keepSessionId?: string): Promise<number> {
+  const { rowCount } = await trx.raw(
+    `update sessions set revoked_at = now()
+      where account_id = ?::uuid and revoked_at is null and idle_expires_at > now() and absolute_expires_at > now()
+        and id is distinct from ?::uuid`,
+    [accountId, keepSessionId ?? null],
+  );
+  return rowCount ?? 0;
+}

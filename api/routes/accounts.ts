@@ -4,6 +4,8 @@ import { deleteAccount } from '../../application/accounts/delete-account';
 import { listClinicAccounts, readAccount } from '../../application/accounts/read-accounts';
 import { resetPassword } from '../../application/accounts/reset-password';
 import { unlockAccount } from '../../application/accounts/unlock-account';
+import { endAccountSessions, listAccountSessions } from '../../application/accounts/account-sessions';
+import { sessionList } from './sessions';
 import { removeAccountPasskeys } from '../../application/accounts/remove-passkeys';
 import { updateAccount } from '../../application/accounts/update-account';
 import { createAccountSchema, createAdminSchema, updateAccountSchema } from '../../domain/account';
@@ -178,6 +180,37 @@ export const accountRoutes = (deps: AppDeps) => [
     problems: { 403: ['reauthentication_required'], 404: [], 409: ['own_account'] },
     handler: async (ctx, { params }) => {
       ctx.body = await removeAccountPasskeys(deps, sessionActor(ctx), params.id);
+    },
+  }),
+
+  defineRoute({
+    ...admin,
+    method: 'get',
+    path: '/v1/accounts/:id/sessions',
+    operationId: 'listAccountSessions',
+    summary: 'Where an account is signed in: its live sessions, most recently used first (logged as a read)',
+    params: accountParams,
+    responses: { 200: { description: 'Its live sessions (at most 20)', schema: sessionList } },
+    problems: [403, 404],
+    handler: async (ctx, { params }) => {
+      ctx.body = await listAccountSessions(deps, sessionActor(ctx), params.id);
+    },
+  }),
+
+  defineRoute({
+    ...admin,
+    method: 'delete',
+    path: '/v1/accounts/:id/sessions',
+    // Taking access away stays possible while the clinic is read-only after its contract ended.
+    openAfterContractEnd: true,
+    operationId: 'endAccountSessions',
+    summary: 'Sign an account out everywhere (a lost or shared device); it keeps working, its holder signs in again',
+    description: 'Your own account: every session but the one asking. Disabling an account (`PATCH`) also ends its sessions, and keeps it out.',
+    params: accountParams,
+    responses: { 200: { description: 'How many sessions ended', schema: z.object({ ended: z.number().int() }) } },
+    problems: [403, 404],
+    handler: async (ctx, { params }) => {
+      ctx.body = await endAccountSessions(deps, sessionActor(ctx), params.id);
     },
   }),
 

@@ -173,3 +173,128 @@ describe('sessions per account', () => {
     expect(entries.at(-2).details.sessionsEnded).toBeUndefined();
   });
 });
+
+describe('where one is signed in (ログイン中の端末)', () => {
+  type Listed = { id: string; current: boolean; state: string; clientIp: string | null; userAgent: string | null; passkeyVerified: boolean; lastSeenAt: string; expiresAt: string };
+  const device = (ip: string, agent: string) => ({ 'x-forwarded-for': ip, 'user-agent': agent });
+  const sessions = async (token: string, path = '/v1/auth/sessions') => {
+    const r = await call(stack.url, 'GET', path, { token });
+    if (r.status !== 200) throw new Error(`${path}: ${r.status} ${r.text}`);
+    return r.body.items as Listed[];
+  };
+  const logged = async (clinicId: string, actions: string[]) =>
+    (await owner()('audit_events').where({ tenant_id: clinicId }).whereIn('action', actions).orderBy('seq')).map(
+      (e: { action: string; actorId: string; targetId: string; details: Record<string, unknown> | null }) => [e.action, e.actorId, e.targetId, e.details],
+    );
+
+  it('lists one\'s live sessions, ends one of them, then every one but this', async () => {
+    const { clinic, token: desk, adminId } = await clinicWithAdmin(stack);
+    const phone = (await login(stack, clinic, 'admin', STRONG_PASSWORD, device('203.0.113.7', 'Phone/1.0'))).body.token as string;
+    const tablet = (await login(stack, clinic, 'admin', STRONG_PASSWORD, device('198.51.100.9', 'Tablet/2.0'))).body.token as string;
+    const items = await sessions(desk);
+    expect(items).toHaveLength(3);
+    expect(items.filter((s) => s.current)).toHaveLength(1);
+    const byAgent = Object.fromEntries(items.map((s) => [s.userAgent, s]));
+    expect(byAgent['Phone/1.0']).toMatchObject({ clientIp: '203.0.113.7', current: false, state: 'active', passkeyVerified: false });
+    expect(byAgent['Tablet/2.0']).toMatchObject({ clientIp: '198.51.100.9', current: false });
+    expect(Date.parse(byAgent['Phone/1.0']!.expiresAt)).toBeGreaterThan(Date.now());
+    // Tokens are never shown, not even one's own.
+    for (const token of [desk, phone, tablet]) expect(JSON.stringify(items)).not.toContain(token.slice(4, 30));
+
+    // The phone's session ends: it stops working at once, the others go on.
+    const phoneId = byAgent['Phone/1.0']!.id;
+    expect((await call(stack.url, 'DELETE', `/v1/auth/sessions/${phoneId}`, { token: desk })).status).toBe(204);
+    expect((await me(phone)).status).toBe(401);
+    expect((await me(tablet)).status).toBe(200);
+    // Ended already, unknown (or no id at all), or another account's: all the same 404, and the other account's session goes on.
+    const nurse = await createAccount(stack, desk, 'nurse-s');
+    const nurseToken = await activate(stack, clinic, 'nurse-s', nurse.initialPassword);
+    const [nurseSession] = await sessions(nurseToken);
+    for (const id of [phoneId, '00000000-0000-4000-8000-000000000000', nurseSession!.id, 'not-an-id']) {
+      const r = await call(stack.url, 'DELETE', `/v1/auth/sessions/${id}`, { token: desk });
+      expect([r.status, r.body.code]).toEqual([404, 'not_found']);
+    }
+    expect((await me(nurseToken)).status).toBe(200);
+
+    // Sign out everywhere else: the tablet ends, this session stays, and says so.
+    const others = await call(stack.url, 'DELETE', '/v1/auth/sessions', { token: desk });
+    expect([others.status, others.body]).toEqual([200, { ended: 1 }]);
+    expect((await me(tablet)).status).toBe(401);
+    expect((await sessions(desk)).map((s) => s.current)).toEqual([true]);
+
+    // Ending this very session is a logout.
+    const current = (await sessions(desk))[0]!.id;
+    expect((await call(stack.url, 'DELETE', `/v1/auth/sessions/${current}`, { token: desk })).status).toBe(204);
+    expect((await me(desk)).status).toBe(401);
+
+    expect(await logged(clinic.id, ['session.end', 'session.end_others'])).toEqual([
+      ['session.end', adminId, phoneId, { current: false }],
+      ['session.end_others', adminId, adminId, { sessionsEnded: 1 }],
+      ['session.end', adminId, current, { current: true }],
+    ]);
+  });
+
+  it('ending other sessions follows the allowlist and suspension (a stolen token cannot sign its holder out everywhere), and works after the contract\'s end', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    const other = (await login(stack, clinic, 'admin', STRONG_PASSWORD, device('203.0.113.50', 'Other/0'))).body.token as string;
+    await owner()('tenant_settings').insert({ tenant_id: clinic.id, network_allowlist: ['203.0.113.0/24'] }).onConflict('tenant_id').merge(['network_allowlist']);
+    const outside = { 'x-forwarded-for': '192.0.2.7' };
+    const inside = { 'x-forwarded-for': '203.0.113.9' };
+    for (const [method, path] of [['GET', '/v1/auth/sessions'], ['DELETE', '/v1/auth/sessions']] as const) {
+      const r = await call(stack.url, method, path, { token, headers: outside });
+      expect([r.status, r.body.code]).toEqual([403, 'ip_not_allowed']);
+    }
+    const operator = (status: string) => call(stack.operatorUrl, 'PATCH', `/v1/operator/tenants/${clinic.id}`, { token: stack.operatorToken, json: { status } });
+    expect((await operator('suspended')).status).toBe(200);
+    expect((await call(stack.url, 'DELETE', '/v1/auth/sessions', { token, headers: inside })).body.code).toBe('tenant_suspended');
+    expect((await operator('active')).status).toBe(200);
+    expect((await me(other, inside)).status).toBe(200);
+    // Read-only after the contract's end: other writes are refused, taking access away is not.
+    await owner()('tenants').where({ id: clinic.id }).update({ contract_state: 'read_only', contract_ends_at: new Date(Date.now() - 1_000) });
+    try {
+      expect((await call(stack.url, 'POST', '/v1/groups', { token, headers: inside, json: { name: 'late' } })).body.code).toBe('contract_ended');
+      const ended = await call(stack.url, 'DELETE', '/v1/auth/sessions', { token, headers: inside });
+      expect([ended.status, ended.body]).toEqual([200, { ended: 1 }]);
+      expect((await me(other, inside)).status).toBe(401);
+    } finally {
+      await owner()('tenants').where({ id: clinic.id }).update({ contract_state: 'active', contract_ends_at: null });
+    }
+  });
+
+  it('lets an admin see where an account is signed in and sign it out everywhere, naming the admin in the log', async () => {
+    const { clinic, token: admin, adminId } = await clinicWithAdmin(stack);
+    const nurse = await createAccount(stack, admin, 'nurse-t');
+    const nurseDesk = await activate(stack, clinic, 'nurse-t', nurse.initialPassword);
+    const nursePhone = (await login(stack, clinic, 'nurse-t', STRONG_PASSWORD, device('203.0.113.70', 'Phone/3.0'))).body.token as string;
+    const path = `/v1/accounts/${nurse.accountId}/sessions`;
+    const listed = await sessions(admin, path);
+    expect(listed).toHaveLength(2);
+    expect(listed.map((s) => s.current)).toEqual([false, false]);
+    expect(listed.find((s) => s.userAgent === 'Phone/3.0')).toMatchObject({ clientIp: '203.0.113.70' });
+    // Admins only; an account of another clinic is as absent as none.
+    expect((await call(stack.url, 'GET', path, { token: nurseDesk })).status).toBe(403);
+    expect((await call(stack.url, 'DELETE', path, { token: nurseDesk })).status).toBe(403);
+    const other = await clinicWithAdmin(stack, 'other');
+    expect((await call(stack.url, 'GET', `/v1/accounts/${other.adminId}/sessions`, { token: admin })).status).toBe(404);
+    expect((await call(stack.url, 'DELETE', `/v1/accounts/${other.adminId}/sessions`, { token: admin })).status).toBe(404);
+    expect((await me(other.token)).status).toBe(200);
+
+    const ended = await call(stack.url, 'DELETE', path, { token: admin });
+    expect([ended.status, ended.body]).toEqual([200, { ended: 2 }]);
+    expect((await me(nurseDesk)).status).toBe(401);
+    expect((await me(nursePhone)).status).toBe(401);
+    // Not disabled: the nurse signs in again.
+    expect((await login(stack, clinic, 'nurse-t', STRONG_PASSWORD)).body.state).toBe('active');
+    // One's own account: every session but the one asking.
+    const adminPhone = (await login(stack, clinic, 'admin', STRONG_PASSWORD)).body.token as string;
+    expect((await call(stack.url, 'DELETE', `/v1/accounts/${adminId}/sessions`, { token: admin })).body).toEqual({ ended: 1 });
+    expect((await me(adminPhone)).status).toBe(401);
+    expect((await me(admin)).status).toBe(200);
+
+    expect(await logged(clinic.id, ['account.sessions_read', 'account.sessions_end'])).toEqual([
+      ['account.sessions_read', adminId, nurse.accountId, {}],
+      ['account.sessions_end', adminId, nurse.accountId, { sessionsEnded: 2 }],
+      ['account.sessions_end', adminId, adminId, { sessionsEnded: 1 }],
+    ]);
+  });
+});
