@@ -1,6 +1,7 @@
 import type { Db } from '../db/connection';
 import type { Mailer } from '../lib/mailer';
 import { createAccountLockoutActivities } from './account-lockout';
+import { createSignInNoticeActivities } from './sign-in-notice';
 import { createClinicAccessNoticeActivities } from './clinic-access-notice';
 import { createAccountOnboardingActivities } from './account-onboarding';
 import { createConsultationActivities } from './consultations';
@@ -45,6 +46,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createTenantProvisioningActivities(deps),
     ...createAccountOnboardingActivities(deps),
     ...createAccountLockoutActivities(deps),
+    ...createSignInNoticeActivities(deps),
     ...createClinicAccessNoticeActivities(deps),
     ...createKeyManagementActivities(deps),
     ...createConsultationActivities(deps),

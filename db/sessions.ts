@@ -4,6 +4,7 @@ import type { PasswordPolicy } from '../domain/password-policy';
 import { isUuid } from '../domain/ids';
 import type { Role } from '../domain/roles';
 import type { TenantStatus } from '../domain/tenant';
+import { SIGN_IN_NETWORK_PREFIX } from '../domain/sign-in-device';
 import type { ContractState } from '../domain/contract';
 import { preparedQuery, type Db } from './connection';
 import type { SessionAuthCache } from './session-auth-cache';
@@ -343,4 +344,24 @@ export async function endLiveSessionsOf(trx: TenantTransaction, accountId: strin
     [accountId, keepSessionId ?? null],
   );
   return rowCount ?? 0;
+}
+
+/**
+ * Whether the account signed in before with this user agent from this network (an IPv4 /24, an
+ * IPv6 /48: domain/sign-in-device.ts), in the sessions kept: live ones, and ended ones until
+ * maintenance prunes them (SESSION_KEEP_DAYS after their end). Asked before the new session is made.
+ */
+export async function signedInFromBefore(trx: TenantTransaction, accountId: string, clientIp: string | null, userAgent: string | null | undefined): Promise<boolean> {
+  const agent = userAgent?.slice(0, 512) ?? null;
+  const prefix = clientIp?.includes(':') ? SIGN_IN_NETWORK_PREFIX.v6 : SIGN_IN_NETWORK_PREFIX.v4;
+  const { rows } = await trx.raw(
+    `select exists (
+       select 1 from sessions
+        where account_id = ?::uuid and user_agent is not distinct from ?::text
+          and (case when ?::inet is null then client_ip is null
+                    else inet_same_family(client_ip, ?::inet) and network(set_masklen(client_ip, ?)) = network(set_masklen(?::inet, ?)) end)
+     ) as seen`,
+    [accountId, agent, clientIp, clientIp, prefix, clientIp, prefix],
+  );
+  return (rows as Array<{ seen: boolean }>)[0]!.seen;
 }

@@ -10,6 +10,8 @@ export const incidentWorkflowId = (incidentId: string) => `incident/${incidentId
 export const changeNoticeWorkflowId = (noticeId: string) => `change-notice/${noticeId}`;
 export const incidentReportWorkflowId = (reportId: string) => `incident-report/${reportId}`;
 export const accountLockoutWorkflowId = (accountId: string, lockout: number) => `account-lockout/${accountId}/${lockout}`;
+/** One notice per sign-in from somewhere new: the session it made. */
+export const signInNoticeWorkflowId = (sessionId: string) => `sign-in-notice/${sessionId}`;
 /** One notice per operator action that opened a way into a clinic (application/operators/clinic-access-notice.ts). */
 export const clinicAccessNoticeWorkflowId = (noticeId: string) => `clinic-access-notice/${noticeId}`;
 export const contractEndWorkflowId = (tenantId: string) => `contract-end/${tenantId}`;

@@ -6,6 +6,7 @@ export { consultationWorkflow } from './consultation';
 export { maintenanceWorkflow } from './maintenance';
 export { workflowOutboxSweepWorkflow } from './workflow-outbox-sweep';
 export { accountLockoutWorkflow } from './account-lockout';
+export { signInNoticeWorkflow } from './sign-in-notice';
 export { incidentNotificationWorkflow } from './incident';
 export { changeNoticeWorkflow } from './change-notice';
 export { noticeBatchWorkflow } from './notice-fanout';

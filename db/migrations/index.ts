@@ -41,6 +41,7 @@ import * as m20270111000001 from './20270111000001_session_auth_generation';
 import * as m20270112000001 from './20270112000001_booking_horizon';
 import * as m20270112000002 from './20270112000002_outstanding_visits';
 import * as m20270113000001 from './20270113000001_action_key_release';
+import * as m20270113000002 from './20270113000002_sessions_by_account';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -89,6 +90,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20270112000001_booking_horizon': m20270112000001,
   '20270112000002_outstanding_visits': m20270112000002,
   '20270113000001_action_key_release': m20270113000001,
+  '20270113000002_sessions_by_account': m20270113000002,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,4 +1,8 @@
 import { hashToken, MAX_LIVE_SESSIONS_PER_ACCOUNT } from '../../db/sessions';
+import { fetchLocalEmails } from '../../lib/local-ses';
+import { signInNoticeWorkflowId } from '../../temporal/workflow-ids';
+import type { signInNoticeWorkflow } from '../../workflows/sign-in-notice';
+import { recordHistory } from '../harness/history';
 import { withTenant } from '../../db/tenant-scope';
 import { call } from '../harness/http';
 import { activate, clinicWithAdmin, createAccount, login, STRONG_PASSWORD } from '../harness/clinic';
@@ -296,5 +300,53 @@ describe('where one is signed in (ログイン中の端末)', () => {
       ['account.sessions_end', adminId, nurse.accountId, { sessionsEnded: 2 }],
       ['account.sessions_end', adminId, adminId, { sessionsEnded: 1 }],
     ]);
+  });
+});
+
+describe('a sign-in from somewhere new (新しい端末からのログイン)', () => {
+  const CHROME_WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+  // A client writes its own user agent: the mail must not quote it.
+  const CRAFTED = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) Version/18.0 Safari/604.1 URGENT call 0120-000-000 https://evil.example/reset';
+  const from = (ip: string, agent: string) => ({ 'x-forwarded-for': ip, 'user-agent': agent });
+  const noticesTo = async (address: string) =>
+    (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.destination.to.includes(address) && m.subject.includes('A sign-in from a new device'));
+  const sessionOf = async (token: string, headers: Record<string, string>) =>
+    ((await call(stack.url, 'GET', '/v1/auth/sessions', { token, headers })).body.items as Array<{ id: string; current: boolean }>).find((x) => x.current)!.id;
+  const settled = (sessionId: string) => stack.temporal.client.workflow.getHandle<typeof signInNoticeWorkflow>(signInNoticeWorkflowId(sessionId));
+
+  it('mails the holder once, with the time, address and a browser from a fixed list; not for the first sign-in, nor again from the same browser and network', async () => {
+    const { clinic, token: admin } = await clinicWithAdmin(stack);
+    const nurse = await createAccount(stack, admin, 'nurse-n');
+    const address = ((await call(stack.url, 'GET', `/v1/accounts/${nurse.accountId}`, { token: admin })).body.email) as string;
+    // The first sign-in (initial password, then the holder's own) mails nobody.
+    const first = await login(stack, clinic, 'nurse-n', nurse.initialPassword, from('203.0.113.10', CHROME_WINDOWS));
+    expect((await call(stack.url, 'POST', '/v1/auth/password', { token: first.body.token, headers: from('203.0.113.10', CHROME_WINDOWS), json: { currentPassword: nurse.initialPassword, newPassword: STRONG_PASSWORD } })).status).toBe(204);
+    // Again from the same browser, on a neighbouring address of the same network: nothing.
+    const again = await login(stack, clinic, 'nurse-n', STRONG_PASSWORD, from('203.0.113.99', CHROME_WINDOWS));
+    expect(again.body.state).toBe('active');
+    // From a phone elsewhere: a notice.
+    const phone = await login(stack, clinic, 'nurse-n', STRONG_PASSWORD, from('198.51.100.23', CRAFTED));
+    const phoneSession = await sessionOf(phone.body.token, from('198.51.100.23', CRAFTED));
+    const handle = settled(phoneSession);
+    expect(await handle.result()).toEqual({ accountId: nurse.accountId, sessionId: phoneSession, outcome: 'sent' });
+    const [mail, ...more] = await noticesTo(address);
+    expect(more).toEqual([]);
+    expect(mail!.body.text).toContain('198.51.100.23');
+    expect(mail!.body.text).toContain('Safari on iOS');
+    expect(mail!.body.text).toContain('nurse-n');
+    for (const quoted of ['0120', 'evil.example', 'URGENT', 'Mozilla']) expect(mail!.body.text).not.toContain(quoted);
+    // The history holds ids only: no address, no browser.
+    const history = JSON.stringify(await handle.fetchHistory());
+    for (const personal of ['198.51.100.23', 'iPhone', address]) expect(history).not.toContain(personal);
+    await recordHistory(handle, 'sign-in-notice');
+    // The same phone and network again: nothing more. The earlier sign-ins had no notice workflow.
+    expect((await login(stack, clinic, 'nurse-n', STRONG_PASSWORD, from('198.51.100.40', CRAFTED))).status).toBe(200);
+    for (const token of [first.body.token, again.body.token]) {
+      const id = await sessionOf(token, from('203.0.113.10', CHROME_WINDOWS)).catch(() => undefined);
+      if (id) await expect(settled(id).describe()).rejects.toThrow();
+    }
+    const logins = await owner()('audit_events').where({ tenant_id: clinic.id, action: 'login', outcome: 'success', actor_id: nurse.accountId }).orderBy('seq');
+    expect(logins.map((e: { details: { newDevice?: boolean } }) => e.details.newDevice ?? false)).toEqual([false, false, true, false]);
+    expect(await noticesTo(address)).toHaveLength(1);
   });
 });
