@@ -126,6 +126,7 @@ export const EXPORT_TABLES: ExportTable[] = [
       ts('revoked_at', 'ログアウト・失効 / Revoked at'), ts('verified_at', '再認証日時 / Re-verified at'),
       ts('second_factor_at', 'パスキー提示日時 (空欄: パスワードのみ) / Passkey presented at (empty: password only)'),
       col('second_factor_credential_id', '提示したパスキー (削除済みなら空欄) / Passkey presented (empty once removed)'),
+      col('new_device', '新しい端末・ネットワークからのログイン / Sign-in from a new device or network'),
     ],
     omitted: { tenant_id: 'the clinic', token_hash: 'hash of a session token: a secret' },
   },

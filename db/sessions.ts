@@ -49,6 +49,8 @@ export async function createSession(
     userAgent: string | undefined | null;
     /** The passkey (webauthn_credentials.id) the session begins by presenting: second step passed, or enrolment finished. */
     secondFactor?: string;
+    /** A sign-in from a device or network the account had not used lately. */
+    newDevice?: boolean;
   },
 ): Promise<{ token: string; session: SessionRow; sessionsEnded: number }> {
   const token = newToken(args.tenantId);
@@ -62,6 +64,7 @@ export async function createSession(
     idleExpiresAt: new Date(now + args.policy.session.idleTimeoutSeconds * 1000),
     absoluteExpiresAt: new Date(now + args.policy.session.absoluteLifetimeSeconds * 1000),
     ...(args.secondFactor ? { secondFactorAt: trx.fn.now() as never, secondFactorCredentialId: args.secondFactor } : {}),
+    ...(args.newDevice ? { newDevice: true } : {}),
   });
   // The account's oldest live sessions beyond the cap end with this one: logins are not limited
   // (only failures are), so an account could pile up open sessions without end — each a token
@@ -295,6 +298,8 @@ export interface LiveSession {
   expiresAt: Date;
   /** It presented a passkey that is still registered (second step passed, or enrolment finished). */
   passkeyVerified: boolean;
+  /** It began as a sign-in from a device or network the account had not used lately. */
+  newDevice: boolean;
 }
 
 /** The account's live sessions (at most MAX_LIVE_SESSIONS_PER_ACCOUNT), most recently used first. */
@@ -303,7 +308,7 @@ export async function liveSessionsOf(trx: TenantTransaction, accountId: string):
   const { rows } = await trx.raw(
     `select id, state, host(client_ip) as client_ip, user_agent, created_at, last_seen_at,
             least(idle_expires_at, absolute_expires_at) as expires_at,
-            second_factor_credential_id is not null as passkey_verified
+            second_factor_credential_id is not null as passkey_verified, new_device
        from sessions
       where account_id = ?::uuid and revoked_at is null and idle_expires_at > now() and absolute_expires_at > now()
       order by last_seen_at desc, created_at desc, id`,
@@ -318,6 +323,7 @@ export async function liveSessionsOf(trx: TenantTransaction, accountId: string):
     lastSeenAt: r.last_seen_at as Date,
     expiresAt: r.expires_at as Date,
     passkeyVerified: r.passkey_verified as boolean,
+    newDevice: r.new_device as boolean,
   }));
 }
 
@@ -347,21 +353,28 @@ export async function endLiveSessionsOf(trx: TenantTransaction, accountId: strin
 }
 
 /**
- * Whether the account signed in before with this user agent from this network (an IPv4 /24, an
- * IPv6 /48: domain/sign-in-device.ts), in the sessions kept: live ones, and ended ones until
- * maintenance prunes them (SESSION_KEEP_DAYS after their end). Asked before the new session is made.
+ * The user agents the account signed in with from this network (an IPv4 /24, an IPv6 /48:
+ * domain/sign-in-device.ts), in the sessions kept: live ones, and ended ones until maintenance
+ * prunes them (SESSION_KEEP_DAYS after their end). Asked before the new session is made.
  */
-export async function signedInFromBefore(trx: TenantTransaction, accountId: string, clientIp: string | null, userAgent: string | null | undefined): Promise<boolean> {
-  const agent = userAgent?.slice(0, 512) ?? null;
+export async function userAgentsFromNetwork(trx: TenantTransaction, accountId: string, clientIp: string | null): Promise<Array<string | null>> {
   const prefix = clientIp?.includes(':') ? SIGN_IN_NETWORK_PREFIX.v6 : SIGN_IN_NETWORK_PREFIX.v4;
   const { rows } = await trx.raw(
-    `select exists (
-       select 1 from sessions
-        where account_id = ?::uuid and user_agent is not distinct from ?::text
-          and (case when ?::inet is null then client_ip is null
-                    else inet_same_family(client_ip, ?::inet) and network(set_masklen(client_ip, ?)) = network(set_masklen(?::inet, ?)) end)
-     ) as seen`,
-    [accountId, agent, clientIp, clientIp, prefix, clientIp, prefix],
+    `select distinct user_agent from sessions
+      where account_id = ?::uuid
+        and (case when ?::inet is null then client_ip is null
+                  else inet_same_family(client_ip, ?::inet) and network(set_masklen(client_ip, ?)) = network(set_masklen(?::inet, ?)) end)
+      limit 100`,
+    [accountId, clientIp, clientIp, prefix, clientIp, prefix],
   );
-  return (rows as Array<{ seen: boolean }>)[0]!.seen;
+  return (rows as Array<{ user_agent: string | null }>).map((r) => r.user_agent);
+}
+
+/** Sessions of the account that began as sign-ins from somewhere new in the last day (database time). */
+export async function newDeviceSignInsToday(trx: TenantTransaction, accountId: string): Promise<number> {
+  const { rows } = await trx.raw(
+    `select count(*)::int as n from sessions where account_id = ?::uuid and new_device and created_at > now() - interval '1 day'`,
+    [accountId],
+  );
+  return (rows as Array<{ n: number }>)[0]!.n;
 }

@@ -44,3 +44,14 @@ export function describeDevice(userAgent: string | null | undefined): DeviceDesc
  * provider moving a home line to a neighbouring address does not mail its holder every day.
  */
 export const SIGN_IN_NETWORK_PREFIX = { v4: 24, v6: 48 } as const;
+
+/**
+ * Whether two user agents are the same device for a sign-in notice: the same browser and system
+ * when the list names either (a browser's monthly update changes its version, not the device:
+ * comparing the text would mail every holder after every update), the same text otherwise.
+ */
+export function sameDevice(a: string | null | undefined, b: string | null | undefined): boolean {
+  const [da, db] = [describeDevice(a), describeDevice(b)];
+  if (da.browser || da.system || db.browser || db.system) return da.browser === db.browser && da.system === db.system;
+  return (a ?? null) === (b ?? null);
+}

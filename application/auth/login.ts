@@ -1,7 +1,7 @@
 import { findAccount, findByLoginId, recordLoginSuccess } from '../../db/accounts';
 import { recordAudit, type AuditContext } from '../../db/audit';
 import { countLoginIdFailure, loginIdLockedUntil } from '../../db/login-failures';
-import { isSignInFromSomewhereNew, signInNotice } from './sign-in-notice';
+import { isSignInFromSomewhereNew, signInNotice, signInNoticeAllowed } from './sign-in-notice';
 import { recordLoginProbe } from '../../db/login-probes';
 import type { AccountRow } from '../../db/models/account';
 import { refundRateLimits, takeRateLimits } from '../../db/rate-limit';
@@ -226,11 +226,18 @@ async function settle(
   const state = stateAfterPassword(account, read.policy, await passkeyCount(trx, account.id), now);
   // Asked before this login's session exists (and of the account as it was before this login).
   const somewhereNew = await isSignInFromSomewhereNew(trx, account, req);
+  const notify = somewhereNew && (await signInNoticeAllowed(trx, account.id));
   await recordLoginSuccess(trx, account.id, now);
   await recordOnboardingFact(trx, enqueue, account, { kind: 'firstLogin' });
-  const { token, session, sessionsEnded } = await createSession(trx, { tenantId: t.scope, accountId: account.id, state, policy: read.policy, clientIp: req.clientIp, userAgent: req.userAgent });
-  if (somewhereNew) await enqueue(signInNotice({ tenantId: t.scope, accountId: account.id, sessionId: session.id }));
-  await log('login', 'success', { state, ...(sessionsEnded ? { sessionsEnded } : {}), ...(somewhereNew ? { newDevice: true } : {}) });
+  const { token, session, sessionsEnded } = await createSession(trx, {
+    tenantId: t.scope, accountId: account.id, state, policy: read.policy, clientIp: req.clientIp, userAgent: req.userAgent, newDevice: somewhereNew,
+  });
+  if (notify) await enqueue(signInNotice({ tenantId: t.scope, accountId: account.id, sessionId: session.id }));
+  await log('login', 'success', {
+    state,
+    ...(sessionsEnded ? { sessionsEnded } : {}),
+    ...(somewhereNew ? { newDevice: true, ...(notify ? {} : { noticeSuppressed: true }) } : {}),
+  });
   return { kind: 'ok', token, state };
 }
 

@@ -22,6 +22,7 @@ export interface SessionView {
   lastSeenAt: string;
   expiresAt: string;
   passkeyVerified: boolean;
+  newDevice: boolean;
 }
 
 export const sessionView = (s: LiveSession, currentSessionId?: string): SessionView => ({
@@ -34,6 +35,7 @@ export const sessionView = (s: LiveSession, currentSessionId?: string): SessionV
   lastSeenAt: s.lastSeenAt.toISOString(),
   expiresAt: s.expiresAt.toISOString(),
   passkeyVerified: s.passkeyVerified,
+  newDevice: s.newDevice,
 });
 
 type Deps = Pick<Services, 'db'>;

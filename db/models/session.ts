@@ -23,4 +23,6 @@ export class SessionRow extends TenantScopedModel {
   secondFactorAt!: Date | null;
   /** The passkey it presented then; null once that passkey is removed. */
   secondFactorCredentialId!: string | null;
+  /** It began as a sign-in from a device or network the account had not used lately (its holder was mailed, up to a daily cap). */
+  newDevice!: boolean;
 }

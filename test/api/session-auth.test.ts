@@ -2,6 +2,7 @@ import { hashToken, MAX_LIVE_SESSIONS_PER_ACCOUNT } from '../../db/sessions';
 import { fetchLocalEmails } from '../../lib/local-ses';
 import { signInNoticeWorkflowId } from '../../temporal/workflow-ids';
 import type { signInNoticeWorkflow } from '../../workflows/sign-in-notice';
+import { SIGN_IN_NOTICES_PER_DAY } from '../../application/auth/sign-in-notice';
 import { recordHistory } from '../harness/history';
 import { withTenant } from '../../db/tenant-scope';
 import { call } from '../harness/http';
@@ -321,8 +322,8 @@ describe('a sign-in from somewhere new (新しい端末からのログイン)', 
     // The first sign-in (initial password, then the holder's own) mails nobody.
     const first = await login(stack, clinic, 'nurse-n', nurse.initialPassword, from('203.0.113.10', CHROME_WINDOWS));
     expect((await call(stack.url, 'POST', '/v1/auth/password', { token: first.body.token, headers: from('203.0.113.10', CHROME_WINDOWS), json: { currentPassword: nurse.initialPassword, newPassword: STRONG_PASSWORD } })).status).toBe(204);
-    // Again from the same browser, on a neighbouring address of the same network: nothing.
-    const again = await login(stack, clinic, 'nurse-n', STRONG_PASSWORD, from('203.0.113.99', CHROME_WINDOWS));
+    // Again from the same browser, updated since, on a neighbouring address of the same network: nothing.
+    const again = await login(stack, clinic, 'nurse-n', STRONG_PASSWORD, from('203.0.113.99', CHROME_WINDOWS.replace('Chrome/131', 'Chrome/132')));
     expect(again.body.state).toBe('active');
     // From a phone elsewhere: a notice.
     const phone = await login(stack, clinic, 'nurse-n', STRONG_PASSWORD, from('198.51.100.23', CRAFTED));
@@ -348,5 +349,30 @@ describe('a sign-in from somewhere new (新しい端末からのログイン)', 
     const logins = await owner()('audit_events').where({ tenant_id: clinic.id, action: 'login', outcome: 'success', actor_id: nurse.accountId }).orderBy('seq');
     expect(logins.map((e: { details: { newDevice?: boolean } }) => e.details.newDevice ?? false)).toEqual([false, false, true, false]);
     expect(await noticesTo(address)).toHaveLength(1);
+    // The holder sees which session it was.
+    const listed = (await call(stack.url, 'GET', '/v1/auth/sessions', { token: phone.body.token, headers: from('198.51.100.23', CRAFTED) })).body.items as Array<{ id: string; newDevice: boolean }>;
+    expect(listed.filter((x) => x.newDevice).map((x) => x.id)).toEqual([phoneSession]);
+  });
+
+  it(`mails at most ${SIGN_IN_NOTICES_PER_DAY} a day per account: a password holder cannot flood its holder's mailbox with made-up browsers`, async () => {
+    const { clinic, token: admin } = await clinicWithAdmin(stack);
+    const nurse = await createAccount(stack, admin, 'nurse-f');
+    const address = ((await call(stack.url, 'GET', `/v1/accounts/${nurse.accountId}`, { token: admin })).body.email) as string;
+    await activate(stack, clinic, 'nurse-f', nurse.initialPassword);
+    const sessions: string[] = [];
+    // One network, a made-up browser each time: every one of them is new.
+    for (let i = 0; i < SIGN_IN_NOTICES_PER_DAY + 3; i += 1) {
+      const headers = from(`192.0.2.${i + 1}`, `Browser-${i}/1.0`);
+      const r = await login(stack, clinic, 'nurse-f', STRONG_PASSWORD, headers);
+      expect(r.status).toBe(200);
+      sessions.push(await sessionOf(r.body.token, headers));
+    }
+    for (const id of sessions.slice(0, SIGN_IN_NOTICES_PER_DAY)) expect((await settled(id).result()).outcome).toBe('sent');
+    for (const id of sessions.slice(SIGN_IN_NOTICES_PER_DAY)) await expect(settled(id).describe()).rejects.toThrow();
+    expect(await noticesTo(address)).toHaveLength(SIGN_IN_NOTICES_PER_DAY);
+    const logins = await owner()('audit_events').where({ tenant_id: clinic.id, action: 'login', outcome: 'success', actor_id: nurse.accountId }).orderBy('seq');
+    expect(logins.slice(-sessions.length).map((e: { details: { noticeSuppressed?: boolean } }) => e.details.noticeSuppressed ?? false)).toEqual(
+      sessions.map((_, i) => i >= SIGN_IN_NOTICES_PER_DAY),
+    );
   });
 });

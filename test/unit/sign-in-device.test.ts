@@ -1,5 +1,5 @@
 import { signInNoticeMail } from '../../activities/mail-templates/sign-in-notice';
-import { describeDevice } from '../../domain/sign-in-device';
+import { describeDevice, sameDevice } from '../../domain/sign-in-device';
 
 describe('the device a sign-in notice names', () => {
   it.each([
@@ -20,6 +20,22 @@ describe('the device a sign-in notice names', () => {
     expect(describeDevice(undefined)).toEqual({ browser: null, system: null });
     expect(describeDevice('curl/8.5.0')).toEqual({ browser: null, system: null });
     expect(describeDevice('請求書はこちら https://evil.example/')).toEqual({ browser: null, system: null });
+  });
+});
+
+describe('the same device', () => {
+  const chrome = (v: number, os = 'Windows NT 10.0; Win64; x64') => `Mozilla/5.0 (${os}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${v}.0.0.0 Safari/537.36`;
+  it('is the same browser and system, whatever their versions (a browser updates every month)', () => {
+    expect(sameDevice(chrome(131), chrome(132))).toBe(true);
+    expect(sameDevice(chrome(131), chrome(131, 'Macintosh; Intel Mac OS X 10_15_7'))).toBe(false);
+    expect(sameDevice(chrome(131), `${chrome(131)} Edg/131.0.2903.86`)).toBe(false);
+  });
+  it('is the same text when the list names neither', () => {
+    expect(sameDevice('curl/8.5.0', 'curl/8.5.0')).toBe(true);
+    expect(sameDevice('curl/8.5.0', 'curl/8.6.0')).toBe(false);
+    expect(sameDevice(null, undefined)).toBe(true);
+    expect(sameDevice(null, 'curl/8.5.0')).toBe(false);
+    expect(sameDevice('curl/8.5.0', chrome(131))).toBe(false);
   });
 });
 
