@@ -664,6 +664,9 @@ describe('contract end', () => {
     // check (or a new one that never had it) fails this test.
     expect(writes.filter((o) => !documentsEnd(o)).map((o) => `${o.method} ${o.path}`).sort()).toEqual([
       'DELETE /v1/accounts/{id}/passkeys',
+      'DELETE /v1/accounts/{id}/sessions',
+      'DELETE /v1/auth/sessions',
+      'DELETE /v1/auth/sessions/{id}',
       'DELETE /v1/auth/webauthn/credentials/{id}',
       'POST /v1/auth/login',
       'POST /v1/auth/logout',
