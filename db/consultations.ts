@@ -218,22 +218,25 @@ export async function peekActionKey(trx: TenantTransaction, k: ActionKeyRow): Pr
  * when a request with it was answered with the action, and under which attempt; `open` otherwise
  * (new, let go after a refusal, or its requests so far unanswered), with the attempt to send now.
  * A key let go is bound by whichever request claims it first (the update waits on the row lock).
+ * `fresh`: this claim bound the key (no earlier request with it may have sent an update under
+ * this attempt).
  */
-export async function claimActionKey(trx: TenantTransaction, k: ActionKeyRow): Promise<ActionKeyState> {
-  await trx.raw(
+export async function claimActionKey(trx: TenantTransaction, k: ActionKeyRow): Promise<ActionKeyState & { fresh: boolean }> {
+  const inserted = await trx.raw(
     `insert into consultation_action_keys (tenant_id, consultation_id, action, key_hash, request_hash) values (?, ?, ?, ?, ?)
      on conflict do nothing`,
     [tenantIdOf(trx)!, k.consultationId, k.action, k.keyHash, k.requestHash],
   );
+  let fresh = (inserted.rowCount ?? 0) > 0;
   let row = (await readActionKey(trx, k))!;
   if (row.requestHash === null) {
-    await trx('consultation_action_keys')
+    fresh = (await trx('consultation_action_keys')
       .where({ consultation_id: k.consultationId, key_hash: k.keyHash })
       .whereNull('request_hash')
-      .update({ request_hash: k.requestHash, action: k.action });
+      .update({ request_hash: k.requestHash, action: k.action })) > 0;
     row = (await readActionKey(trx, k))!;
   }
-  return actionKeyStateOf(row, k);
+  return { ...actionKeyStateOf(row, k), fresh };
 }
 
 /**

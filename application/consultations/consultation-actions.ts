@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type UpdateDefinition } from '@temporalio/common';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { consultationFieldContext } from '../../activities/consultations';
 import { recordAudit } from '../../db/audit';
 import { claimActionKey, deletePayloads, markActionKeyDone, peekActionKey, releaseActionKey, findConsultation, recordActionIntent, storePayload, takeActionIntent, type ConsultationRow, type SealedField } from '../../db/consultations';
@@ -127,12 +128,49 @@ async function perform<Args extends unknown[]>(
   let sentUpdateId: string | undefined;
   /** The arguments, when the rules were checked before the key was claimed. */
   let checked: Args | undefined;
+  /** The key was already bound to this request: an earlier one with it may have sent this attempt's update. */
+  let earlierAttempt = false;
+
+  /** The key is let go: nothing was done under this attempt (refused by a rule or by the workflow). */
+  const release = () => outsideClinicWrite(() => withTenant(deps.db, actor.tenantId, (trx) => releaseActionKey(trx, keyRow!, attempt))).catch(() => undefined);
+
+  /**
+   * An earlier request with this key and body may have sent its update and never heard back
+   * (503): its outcome, if it ran. Undefined when it never reached the workflow or was refused
+   * there (nothing was done); 503 when Temporal cannot say.
+   */
+  const earlierOutcome = async (): Promise<UpdateResult | undefined> => {
+    const updateId = updateIdOf(action, key!, attempt);
+    try {
+      const result = await withDeadline(() => handle.getUpdateHandle<UpdateResult>(updateId).result());
+      sentUpdateId = updateId;
+      return result;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError || err instanceof WorkflowUpdateFailedError) return undefined;
+      throw problemFromWorkflowError(err, consultationEnded);
+    }
+  };
 
   const sendUpdate = async (): Promise<UpdateResult> => {
     const stored: string[] = [];
     try {
-      const args = checked ?? (await prepare(stasher(deps, row, stored)));
-      if (JSON.stringify(args).length > MAX_UPDATE_ARGS_BYTES) throw payloadTooLarge(MAX_UPDATE_ARGS_BYTES);
+      let args: Args;
+      try {
+        args = checked ?? (await prepare(stasher(deps, row, stored)));
+        if (JSON.stringify(args).length > MAX_UPDATE_ARGS_BYTES) throw payloadTooLarge(MAX_UPDATE_ARGS_BYTES);
+      } catch (err) {
+        // Refused before anything was sent by this request.
+        if (!keyRow || !(err instanceof Problem) || err.status >= 500) throw err;
+        // A retry of a request that went unanswered: if its update ran, that is the answer, whatever
+        // today's rules say (a reschedule retried after its new slot began).
+        if (earlierAttempt) {
+          const earlier = await earlierOutcome();
+          if (earlier !== undefined) return earlier;
+        }
+        // Nothing was done under the key: a refused request keeps nothing of it.
+        await release();
+        throw err;
+      }
       const updateId = key ? updateIdOf(action, key, attempt) : `${action}:${randomUUID()}`;
       // Who asks, kept under the update's id before it is sent: the workflow's step that applies
       // the action logs it from this, even if this request stops waiting (503) or dies.
@@ -157,9 +195,7 @@ async function perform<Args extends unknown[]>(
       if (problem.status < 500) await outsideClinicWrite(() => withTenant(deps.db, row.tenantId, (trx) => deletePayloads(trx, stored))).catch(() => undefined);
       if (err instanceof Problem) throw err;
       // The workflow said no, so nothing was done: the key is let go, its next request a fresh attempt.
-      if (keyRow && problem.status === 409) {
-        await outsideClinicWrite(() => withTenant(deps.db, actor.tenantId, (trx) => releaseActionKey(trx, keyRow, attempt))).catch(() => undefined);
-      }
+      if (keyRow && problem.status === 409) await release();
       throw problem;
     }
   };
@@ -169,10 +205,12 @@ async function perform<Args extends unknown[]>(
     if (rulesFirst) {
       // A key that stands for a request already done (or another request) is answered from it,
       // before today's rules: a repeat after the new slot began is the same success.
+      // One bound to this request but unanswered is retried (below) before the rules: its update may have run.
       const known = await withTenant(deps.db, actor.tenantId, (trx) => peekActionKey(trx, keyRow));
-      if (known === undefined || known.state === 'open') checked = await prepare(noStash);
+      if (known === undefined) checked = await prepare(noStash);
     }
     const claim = await withTenant(deps.db, actor.tenantId, (trx) => claimActionKey(trx, keyRow));
+    earlierAttempt = !claim.fresh;
     // Temporal would answer a repeat with the first outcome whatever it carried: a key used for a
     // different request is refused before anything is sent, not answered as if it had been done.
     if (claim.state === 'reused') throw conflict('idempotency_key_reused', 'This Idempotency-Key was used for a different request to this consultation; send a new key for a new request.');

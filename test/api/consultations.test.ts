@@ -490,6 +490,29 @@ describe('the consultation lifecycle through the API', () => {
     ]);
   });
 
+  it('answers a retry of a reschedule whose update ran unanswered with its success, though today\'s rules would refuse the move', async () => {
+    const c = await bookingClinic(stack);
+    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('15:00'), mode: 'in_person' });
+    const id = booked.body.id as string;
+    const key = idempotencyKey();
+    const farther = slotOn(20, '15:00', clock);
+    const reschedule = () => call(stack.url, 'POST', `/v1/consultations/${id}/reschedule`, { token: c.staffToken, json: { startsAt: farther }, headers: { 'idempotency-key': key } });
+    expect((await reschedule()).body.startsAt).toBe(farther);
+    // The API died after the workflow moved the visit and before it recorded the answer: the key
+    // stands for this request, unanswered (as after a 503).
+    expect(await stack.database.ownerDb('consultation_action_keys').where({ consultation_id: id }).update({ done_at: null, done_attempt: null })).toBe(1);
+    // Meanwhile the clinic shortened its horizon: the same move asked today would be refused.
+    expect((await call(stack.url, 'PUT', '/v1/settings/bookings', { token: c.adminToken, json: { horizonDays: 5 } })).status).toBe(200);
+    const retried = await reschedule();
+    expect([retried.status, retried.body.startsAt]).toEqual([200, farther]);
+    // A new key with the same move is a new request, and today's rules refuse it.
+    const fresh = await call(stack.url, 'POST', `/v1/consultations/${id}/reschedule`, { token: c.staffToken, json: { startsAt: farther }, headers: { 'idempotency-key': idempotencyKey() } });
+    expect(fresh.body.code).toBe('beyond_booking_horizon');
+    const logged = (await stack.database.ownerDb('audit_events').where({ target_id: id, action: 'consultation.reschedule' }).orderBy('seq')).map((e: { outcome: string; details: Record<string, unknown> | null }) => [e.outcome, e.details?.code ?? null]);
+    expect(logged).toEqual([['success', null], ['denied', 'beyond_booking_horizon']]);
+    expect((await stack.database.ownerDb('consultation_action_keys').where({ consultation_id: id }).first()).doneAttempt).toBe(0);
+  });
+
   it('sends one reminder to a patient booked late, and validates bookings', async () => {
     const c = await bookingClinic(stack, { patientEmail: 'reminder-me@example.jp' });
     const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('10:00'), mode: 'in_person' });
