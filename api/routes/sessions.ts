@@ -48,6 +48,9 @@ export const sessionRoutes = (deps: AppDeps) => [
     openAfterContractEnd: true,
     operationId: 'endOtherOwnSessions',
     summary: 'Sign out everywhere else: end every live session of your account but this one',
+    description: '`except=current` is required, so that a client that builds `/v1/auth/sessions/{id}` with an empty id (or a trailing slash) gets a 400 instead of ending every other session.',
+    // Said in the request: an empty id in `/v1/auth/sessions/${id}` must not become "end all the others".
+    query: z.strictObject({ except: z.literal('current').describe('Keep the session this request comes with (the only choice)') }),
     responses: { 200: { description: 'How many sessions ended', schema: z.object({ ended: z.number().int() }) } },
     handler: async (ctx) => {
       ctx.body = await endOtherOwnSessions(deps, sessionActor(ctx));

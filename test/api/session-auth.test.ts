@@ -221,8 +221,14 @@ describe('where one is signed in (ログイン中の端末)', () => {
     }
     expect((await me(nurseToken)).status).toBe(200);
 
-    // Sign out everywhere else: the tablet ends, this session stays, and says so.
-    const others = await call(stack.url, 'DELETE', '/v1/auth/sessions', { token: desk });
+    // Sign out everywhere else, said in so many words: an empty id or a trailing slash ends nothing.
+    for (const path of ['/v1/auth/sessions', '/v1/auth/sessions/', '/v1/auth/sessions?except=']) {
+      const r = await call(stack.url, 'DELETE', path, { token: desk });
+      expect([path, r.status, r.body.code]).toEqual([path, 400, 'validation_failed']);
+    }
+    expect((await me(tablet)).status).toBe(200);
+    // The tablet ends, this session stays, and says so.
+    const others = await call(stack.url, 'DELETE', '/v1/auth/sessions?except=current', { token: desk });
     expect([others.status, others.body]).toEqual([200, { ended: 1 }]);
     expect((await me(tablet)).status).toBe(401);
     expect((await sessions(desk)).map((s) => s.current)).toEqual([true]);
@@ -245,20 +251,20 @@ describe('where one is signed in (ログイン中の端末)', () => {
     await owner()('tenant_settings').insert({ tenant_id: clinic.id, network_allowlist: ['203.0.113.0/24'] }).onConflict('tenant_id').merge(['network_allowlist']);
     const outside = { 'x-forwarded-for': '192.0.2.7' };
     const inside = { 'x-forwarded-for': '203.0.113.9' };
-    for (const [method, path] of [['GET', '/v1/auth/sessions'], ['DELETE', '/v1/auth/sessions']] as const) {
+    for (const [method, path] of [['GET', '/v1/auth/sessions'], ['DELETE', '/v1/auth/sessions?except=current']] as const) {
       const r = await call(stack.url, method, path, { token, headers: outside });
       expect([r.status, r.body.code]).toEqual([403, 'ip_not_allowed']);
     }
     const operator = (status: string) => call(stack.operatorUrl, 'PATCH', `/v1/operator/tenants/${clinic.id}`, { token: stack.operatorToken, json: { status } });
     expect((await operator('suspended')).status).toBe(200);
-    expect((await call(stack.url, 'DELETE', '/v1/auth/sessions', { token, headers: inside })).body.code).toBe('tenant_suspended');
+    expect((await call(stack.url, 'DELETE', '/v1/auth/sessions?except=current', { token, headers: inside })).body.code).toBe('tenant_suspended');
     expect((await operator('active')).status).toBe(200);
     expect((await me(other, inside)).status).toBe(200);
     // Read-only after the contract's end: other writes are refused, taking access away is not.
     await owner()('tenants').where({ id: clinic.id }).update({ contract_state: 'read_only', contract_ends_at: new Date(Date.now() - 1_000) });
     try {
       expect((await call(stack.url, 'POST', '/v1/groups', { token, headers: inside, json: { name: 'late' } })).body.code).toBe('contract_ended');
-      const ended = await call(stack.url, 'DELETE', '/v1/auth/sessions', { token, headers: inside });
+      const ended = await call(stack.url, 'DELETE', '/v1/auth/sessions?except=current', { token, headers: inside });
       expect([ended.status, ended.body]).toEqual([200, { ended: 1 }]);
       expect((await me(other, inside)).status).toBe(401);
     } finally {

@@ -355,7 +355,10 @@ export interface paths {
         get: operations["listOwnSessions"];
         put?: never;
         post?: never;
-        /** Sign out everywhere else: end every live session of your account but this one */
+        /**
+         * Sign out everywhere else: end every live session of your account but this one
+         * @description `except=current` is required, so that a client that builds `/v1/auth/sessions/{id}` with an empty id (or a trailing slash) gets a 400 instead of ending every other session.
+         */
         delete: operations["endOtherOwnSessions"];
         options?: never;
         head?: never;
@@ -4195,7 +4198,10 @@ export interface operations {
     };
     endOtherOwnSessions: {
         parameters: {
-            query?: never;
+            query: {
+                /** @description Keep the session this request comes with (the only choice) */
+                except: "current";
+            };
             header?: never;
             path?: never;
             cookie?: never;
