@@ -26,10 +26,19 @@ function isPlainAddress(address: string): boolean {
   return ipaddr.IPv6.isValid(hex) && ipaddr.IPv6.parse(hex).isIPv4MappedAddress();
 }
 
+/**
+ * An IPv6 address's zone (`fe80::1%eth0`: the interface of a link-local peer, as Node reports it)
+ * names an interface of the machine that saw it and means nothing to anyone else; PostgreSQL's
+ * inet refuses it, so an address kept with one failed every login and logout from it with a 500
+ * (and a wrong password from it went uncounted). Dropped before anything reads the address.
+ */
+const withoutZone = (address: string) => (address.includes(':') && address.includes('%') ? address.slice(0, address.indexOf('%')) : address);
+
 function normalise(address: string): Addr | undefined {
-  if (!isPlainAddress(address.trim())) return undefined;
+  const text = withoutZone(address.trim());
+  if (!isPlainAddress(text)) return undefined;
   try {
-    const parsed = ipaddr.parse(address.trim());
+    const parsed = ipaddr.parse(text);
     return parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()
       ? (parsed as ipaddr.IPv6).toIPv4Address()
       : parsed;

@@ -179,6 +179,23 @@ describe('sessions per account', () => {
   });
 });
 
+describe('a client address with an IPv6 zone (a link-local peer, or a forwarded hop)', () => {
+  it('is kept without it: logins, refusals and logouts answer as from anywhere, never a 500', async () => {
+    const { clinic } = await clinicWithAdmin(stack);
+    const zoned = { 'x-forwarded-for': 'fe80::1%eth0' };
+    const wrong = await login(stack, clinic, 'admin', 'not the password', zoned);
+    expect([wrong.status, wrong.body.code]).toEqual([401, 'invalid_credentials']);
+    const failed = await owner()('audit_events').where({ tenant_id: clinic.id, action: 'login', outcome: 'failed' }).first();
+    expect(failed.clientIp).toBe('fe80::1');
+    const ok = await login(stack, clinic, 'admin', STRONG_PASSWORD, zoned);
+    expect(ok.status).toBe(200);
+    const listed = (await call(stack.url, 'GET', '/v1/auth/sessions', { token: ok.body.token, headers: zoned })).body.items as Array<{ current: boolean; clientIp: string }>;
+    expect(listed.find((x) => x.current)!.clientIp).toBe('fe80::1');
+    expect((await call(stack.url, 'POST', '/v1/auth/logout', { token: ok.body.token, headers: zoned })).status).toBe(204);
+    expect((await me(ok.body.token)).status).toBe(401);
+  });
+});
+
 describe('where one is signed in (ログイン中の端末)', () => {
   type Listed = { id: string; current: boolean; state: string; clientIp: string | null; userAgent: string | null; passkeyVerified: boolean; lastSeenAt: string; expiresAt: string };
   const device = (ip: string, agent: string) => ({ 'x-forwarded-for': ip, 'user-agent': agent });

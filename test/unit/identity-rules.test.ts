@@ -52,6 +52,14 @@ describe('network rules', () => {
     expect(clientIp('10.0.0.2', '0127.0.0.1', trusted)).toBe('10.0.0.2');
     expect(ipInCidrs('010.0.0.1', ['8.0.0.0/8'])).toBe(false);
   });
+  it('drops an IPv6 zone (a link-local peer\'s interface), which PostgreSQL\'s inet refuses', () => {
+    expect(clientIp('fe80::1%eth0', undefined, [])).toBe('fe80::1');
+    expect(clientIp('10.0.0.2', 'fe80::1%eth0', ['10.0.0.0/8'])).toBe('fe80::1');
+    expect(clientIp('10.0.0.2', '2001:db8::7%0', ['10.0.0.0/8'])).toBe('2001:db8::7');
+    expect(clientIp('10.0.0.2', '203.0.113.5%eth0', ['10.0.0.0/8'])).toBe('10.0.0.2');
+    expect(ipInCidrs('fe80::1%eth0', ['fe80::/10'])).toBe(true);
+    expect(canonicalCidr('fe80::%eth0/10')).toBeUndefined();
+  });
 });
 
 describe('password rules', () => {
