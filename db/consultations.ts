@@ -245,10 +245,14 @@ export async function claimActionKey(trx: TenantTransaction, k: ActionKeyRow): P
  * repeat).
  */
 export async function markActionKeyDone(trx: TenantTransaction, k: ActionKeyRow, attempt: number): Promise<boolean> {
+  // Also a key let go just after this request's update was sent (a concurrent request with the
+  // same body refused by a rule that had changed in between) and not bound again since: it
+  // stands for this request again, so that nobody's next request acts a second time under it.
   const done = await trx('consultation_action_keys')
-    .where({ consultation_id: k.consultationId, key_hash: k.keyHash, request_hash: k.requestHash })
+    .where({ consultation_id: k.consultationId, key_hash: k.keyHash })
+    .where((q) => q.where({ request_hash: k.requestHash }).orWhere((r) => r.whereNull('request_hash').where({ attempt: attempt + 1 })))
     .whereNull('done_at')
-    .update({ done_at: trx.fn.now(), done_attempt: attempt });
+    .update({ done_at: trx.fn.now(), done_attempt: attempt, request_hash: k.requestHash, action: k.action });
   return done > 0;
 }
 

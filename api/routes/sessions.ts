@@ -18,7 +18,7 @@ export const sessionSchema = z
     lastSeenAt: z.string().describe('Its last use, to the minute'),
     expiresAt: z.string().describe('When it ends unless used again (idle timeout) or at the latest (lifetime)'),
     passkeyVerified: z.boolean().describe('It presented a passkey still registered'),
-    newDevice: z.boolean().describe('It began as a sign-in from a device or network the account had not used lately (its holder was mailed)'),
+    newDevice: z.boolean().describe('It began as a sign-in from a device or network the account had not used lately (its holder was mailed, up to 3 notices a day)'),
   })
   .meta({ id: 'Session' });
 

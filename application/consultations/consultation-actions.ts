@@ -136,17 +136,20 @@ async function perform<Args extends unknown[]>(
 
   /**
    * An earlier request with this key and body may have sent its update and never heard back
-   * (503): its outcome, if it ran. Undefined when it never reached the workflow or was refused
-   * there (nothing was done); 503 when Temporal cannot say.
+   * (503): what became of it. `ran` with its result; `refused` by the workflow (nothing was done,
+   * and nothing ever can be under that update id); `unknown` when Temporal has no such update —
+   * never sent, or about to be sent by a concurrent request with the same key, so the key is kept.
+   * 503 when Temporal cannot say.
    */
-  const earlierOutcome = async (): Promise<UpdateResult | undefined> => {
+  const earlierOutcome = async (): Promise<{ kind: 'ran'; result: UpdateResult } | { kind: 'refused' | 'unknown' }> => {
     const updateId = updateIdOf(action, key!, attempt);
     try {
       const result = await withDeadline(() => handle.getUpdateHandle<UpdateResult>(updateId).result());
       sentUpdateId = updateId;
-      return result;
+      return { kind: 'ran', result };
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError || err instanceof WorkflowUpdateFailedError) return undefined;
+      if (err instanceof WorkflowUpdateFailedError) return { kind: 'refused' };
+      if (err instanceof WorkflowNotFoundError) return { kind: 'unknown' };
       throw problemFromWorkflowError(err, consultationEnded);
     }
   };
@@ -165,7 +168,9 @@ async function perform<Args extends unknown[]>(
         // today's rules say (a reschedule retried after its new slot began).
         if (earlierAttempt) {
           const earlier = await earlierOutcome();
-          if (earlier !== undefined) return earlier;
+          if (earlier.kind === 'ran') return earlier.result;
+          // Nothing was done, but a concurrent request may yet send this attempt: the key stays its.
+          if (earlier.kind === 'unknown') throw err;
         }
         // Nothing was done under the key: a refused request keeps nothing of it.
         await release();

@@ -1470,7 +1470,7 @@ export interface components {
             id: string;
             /** @description Its last use, to the minute */
             lastSeenAt: string;
-            /** @description It began as a sign-in from a device or network the account had not used lately (its holder was mailed) */
+            /** @description It began as a sign-in from a device or network the account had not used lately (its holder was mailed, up to 3 notices a day) */
             newDevice: boolean;
             /** @description It presented a passkey still registered */
             passkeyVerified: boolean;
