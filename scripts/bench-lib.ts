@@ -18,13 +18,17 @@ export interface LoadResult {
 export async function load(
   name: string,
   url: string,
-  o: { duration: number; connections: number; headers?: Record<string, string>; method?: 'GET' | 'POST'; body?: string; expectStatus?: number },
-): Promise<LoadResult> {
+  o: { duration: number; connections: number; headers?: Record<string, string>; method?: 'GET' | 'POST'; body?: string; expectStatus?: number | number[] },
+): Promise<LoadResult & { statuses?: Record<string, number> }> {
   say(`${name}: ${o.connections} connections for ${o.duration} s`);
   const r = await autocannon({ url, connections: o.connections, duration: o.duration, headers: o.headers ?? {}, method: o.method ?? 'GET', body: o.body });
-  const unexpected = o.expectStatus ? r.requests.total - ((r.statusCodeStats as Record<string, { count: number }>)[String(o.expectStatus)]?.count ?? 0) : r.non2xx;
+  const stats = r.statusCodeStats as Record<string, { count: number }>;
+  const expected = o.expectStatus === undefined ? undefined : [o.expectStatus].flat();
+  const unexpected = expected ? r.requests.total - expected.reduce((n, code) => n + (stats[String(code)]?.count ?? 0), 0) : r.non2xx;
   if (unexpected || r.errors) throw new Error(`${name}: ${unexpected} unexpected answers, ${r.errors} errors`);
-  return { requestsPerSec: Math.round(r.requests.average), p50Ms: r.latency.p50, p99Ms: r.latency.p99, requests: r.requests.total };
+  const out = { requestsPerSec: Math.round(r.requests.average), p50Ms: r.latency.p50, p99Ms: r.latency.p99, requests: r.requests.total };
+  // Where several answers are expected, how many of each.
+  return expected && expected.length > 1 ? { ...out, statuses: Object.fromEntries(Object.entries(stats).map(([code, s]) => [code, s.count])) } : out;
 }
 
 /**
