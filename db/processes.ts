@@ -79,11 +79,19 @@ export async function findProcess(trx: TenantTransaction, id: string): Promise<P
   return row ? (await withAccess(trx, [row]))[0] : undefined;
 }
 
-/** Areas by creation, all of them or only those with the given ids. */
-export async function listProcesses(trx: TenantTransaction, onlyIds: string[] | null): Promise<ProcessRow[]> {
-  const q = trx('processes').where({ tenant_id: tenantIdOf(trx) }).orderBy([{ column: 'created_at' }, { column: 'id' }]);
+/**
+ * Areas by creation, all of them or only those with the given ids; with a page, up to its limit
+ * after its keyset, and the keyset of the next page if there is one.
+ */
+export async function listProcesses(trx: TenantTransaction, onlyIds: string[] | null, page?: { limit: number; after?: Keyset }): Promise<{ rows: ProcessRow[]; next: Keyset | null }> {
+  const q = trx('processes').select('*', trx.raw(CURSOR_TS_SQL)).where({ tenant_id: tenantIdOf(trx) }).orderBy([{ column: 'created_at' }, { column: 'id' }]);
   if (onlyIds !== null) q.whereIn('id', onlyIds);
-  return withAccess(trx, await q);
+  if (page?.after) q.whereRaw('(created_at, id) > (?::timestamptz, ?::uuid)', [page.after.createdAt, page.after.id]);
+  if (page) q.limit(page.limit + 1);
+  const found = (await q) as Array<Omit<ProcessRow, 'accounts' | 'groups'> & { cursorTs: string }>;
+  const kept = page ? found.slice(0, page.limit) : found;
+  const next = page && found.length > page.limit ? { createdAt: kept.at(-1)!.cursorTs, id: kept.at(-1)!.id } : null;
+  return { rows: await withAccess(trx, kept.map(({ cursorTs: _, ...row }) => row)), next };
 }
 
 export async function insertProcess(trx: TenantTransaction, row: { id: string; nameSealed: Buffer; createdBy: string }): Promise<void> {

@@ -31,7 +31,8 @@ const fileSchema = z
 const fileParams = z.strictObject({ id: pathId, fileId: pathId });
 const uploadQuery = z.strictObject({ name: z.string().max(1024) });
 /** Without `limit`, every file (as before pages existed); a cursor only pages with a limit. */
-const fileListQuery = z
+/** Lists of areas and of an area's files: all of them, or with `limit` one page and its `nextCursor`. */
+const pageQuery = z
   .strictObject({ limit: z.coerce.number().int().min(1).max(200).optional(), cursor: z.string().max(512).optional() })
   .refine((q) => q.cursor === undefined || q.limit !== undefined, { message: 'a cursor needs a limit', path: ['cursor'] });
 
@@ -57,10 +58,11 @@ export const processRoutes = (deps: AppDeps) => [
     method: 'get',
     path: '/v1/processes',
     operationId: 'listProcesses',
-    summary: 'Process areas you may see',
-    responses: { 200: { description: 'Processes', schema: z.object({ items: z.array(processSchema) }) } },
-    handler: async (ctx) => {
-      ctx.body = { items: await listProcesses(deps, clinicActor(ctx)) };
+    summary: 'Process areas you may see, oldest first: all of them, or with `limit` a page and `nextCursor` for the next (`cursor`)',
+    query: pageQuery,
+    responses: { 200: { description: 'Processes', schema: z.object({ items: z.array(processSchema), nextCursor: z.string().nullable() }) } },
+    handler: async (ctx, { query }) => {
+      ctx.body = await listProcesses(deps, clinicActor(ctx), query);
     },
   }),
   defineRoute({
@@ -118,7 +120,7 @@ export const processRoutes = (deps: AppDeps) => [
     operationId: 'listProcessFiles',
     summary: 'Files in a process area, oldest first: all of them, or with `limit` one page at a time (`nextCursor` for the next)',
     params: idParams,
-    query: fileListQuery,
+    query: pageQuery,
     responses: { 200: { description: 'Files', schema: z.object({ items: z.array(fileSchema), nextCursor: z.string().nullable() }) } },
     problems: { ...common.problems, 400: ['invalid_cursor'] },
     handler: async (ctx, { params, query }) => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { recordAudit } from '../../db/audit';
 import { findProcess, insertProcess, listProcesses as listProcessRows, replaceAccess, touchProcess } from '../../db/processes';
+import { decodeCursor, encodeCursor } from '../../domain/pagination';
 import { withTenant } from '../../db/tenant-scope';
 import { accountsOnCreate, resolveAccess, type AccessEntry, type CreateProcessInput, type ProcessArea, type UpdateProcessInput } from '../../domain/process';
 import type { ClinicActor, Services } from '../deps';
@@ -54,9 +55,13 @@ export async function createProcess(deps: Deps, actor: ClinicActor, input: Creat
   return openProcess(deps.vault, row);
 }
 
-export async function listProcesses(deps: Deps, actor: ClinicActor): Promise<ProcessArea[]> {
-  const rows = await withTenant(deps.db, actor.tenantId, async (trx) => listProcessRows(trx, await visibleProcessIds(trx, actor)));
-  return Promise.all(rows.map((row) => openProcess(deps.vault, row)));
+/** The areas the caller may see, oldest first: all of them, or with a limit one page and the cursor of the next. */
+export async function listProcesses(deps: Deps, actor: ClinicActor, page: { limit?: number; cursor?: string } = {}): Promise<{ items: ProcessArea[]; nextCursor: string | null }> {
+  const after = decodeCursor(page.cursor);
+  const { rows, next } = await withTenant(deps.db, actor.tenantId, async (trx) =>
+    listProcessRows(trx, await visibleProcessIds(trx, actor), page.limit === undefined ? undefined : { limit: page.limit, after }),
+  );
+  return { items: await Promise.all(rows.map((row) => openProcess(deps.vault, row))), nextCursor: next && encodeCursor(next) };
 }
 
 export async function getProcess(deps: Deps, actor: ClinicActor, id: string): Promise<ProcessArea> {

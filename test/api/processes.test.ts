@@ -410,6 +410,40 @@ describe.each([
     }
   });
 
+  it('lists the areas one may see page by page with limit and cursor, none skipped, repeated or hidden, and all of them without a limit', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack, 'proc-area-pages');
+    const nurse = await createAccount(stack, token, 'nurse-pages');
+    const nurseToken = await activate(stack, clinic, 'nurse-pages', nurse.initialPassword);
+    const names: string[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      names.push(`Area ${i}`);
+      const json = { name: names[i], allowedAccountIds: i % 2 === 0 ? [nurse.accountId] : [] };
+      expect((await call(stack.url, 'POST', '/v1/processes', { token, json })).status).toBe(201);
+    }
+    const pages = async (who: string, limit: number) => {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      for (let page = 0; page < 10; page += 1) {
+        const res: { status: number; body: any } = await call(stack.url, 'GET', `/v1/processes?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`, { token: who });
+        expect(res.status).toBe(200);
+        expect(res.body.items.length).toBeLessThanOrEqual(limit);
+        seen.push(...res.body.items.map((p: { name: string }) => p.name));
+        cursor = res.body.nextCursor;
+        if (!cursor) break;
+      }
+      return seen;
+    };
+    const all = await call(stack.url, 'GET', '/v1/processes', { token });
+    expect([all.body.items.map((p: { name: string }) => p.name), all.body.nextCursor]).toEqual([names, null]);
+    expect(await pages(token, 2)).toEqual(names);
+    // Only the areas that list the nurse, however the pages fall.
+    expect(await pages(nurseToken, 1)).toEqual(['Area 0', 'Area 2', 'Area 4']);
+    for (const bad of ['limit=0', 'limit=201', 'limit=2&cursor=bm9wZQ', 'cursor=x', 'limit=2&x=1']) {
+      const res = await call(stack.url, 'GET', `/v1/processes?${bad}`, { token });
+      expect([bad, res.status]).toEqual([bad, 400]);
+    }
+  });
+
   it('answers 404 for another clinic\'s process or file', async () => {
     const a = await clinicWithAdmin(stack, 'proc-a');
     const b = await clinicWithAdmin(stack, 'proc-b');

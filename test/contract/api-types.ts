@@ -1009,7 +1009,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Process areas you may see */
+        /** Process areas you may see, oldest first: all of them, or with `limit` a page and `nextCursor` for the next (`cursor`) */
         get: operations["listProcesses"];
         put?: never;
         /** Create a process area (admins, doctors, staff); you manage it. Entries without a right get read */
@@ -9908,7 +9908,12 @@ export interface operations {
     };
     listProcesses: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Opaque: the `nextCursor` of the previous page, passed back exactly as received. Anything else is `400 invalid_cursor`. */
+                cursor?: string;
+                /** @description Page size (keyset pagination). */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -9924,10 +9929,11 @@ export interface operations {
                 content: {
                     "application/json": {
                         items: components["schemas"]["Process"][];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Malformed request: `invalid_json`, `validation_failed` */
+            /** @description Malformed request: `invalid_cursor`, `invalid_json`, `validation_failed` */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -9936,7 +9942,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "invalid_json" | "validation_failed";
+                        code?: "invalid_cursor" | "invalid_json" | "validation_failed";
                     };
                 };
             };
