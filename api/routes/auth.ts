@@ -24,7 +24,14 @@ const changePasswordBody = z.strictObject({
 
 const reauthenticateBody = z.strictObject({ password: z.string().min(1).max(4096) });
 
-const loginReply = z.object({ token: z.string(), state: z.enum(SESSION_STATES) });
+const loginReply = z.object({
+  token: z.string(),
+  state: z.enum(SESSION_STATES),
+  previousSignIn: z
+    .object({ at: z.string(), clientIp: z.string().nullable() })
+    .nullable()
+    .describe('The account\'s sign-in before this one (前回のログイン), to show the holder at once; null the first time'),
+});
 
 export const authRoutes = (deps: AppDeps) => [
   defineRoute({

@@ -5,7 +5,7 @@ import { isSignInFromSomewhereNew, signInNotice, signInNoticeAllowed } from './s
 import { recordLoginProbe } from '../../db/login-probes';
 import type { AccountRow } from '../../db/models/account';
 import { refundRateLimits, takeRateLimits } from '../../db/rate-limit';
-import { createSession } from '../../db/sessions';
+import { createSession, latestSignIn } from '../../db/sessions';
 import { getSettings } from '../../db/settings';
 import type { TenantTransaction } from '../../db/tenant-scope';
 import { withTenant } from '../../db/tenant-scope';
@@ -46,6 +46,21 @@ export interface LoginRequest {
 
 type Deps = Pick<Services, 'db' | 'outbox' | 'passwords' | 'securityEvents'> & { security: LoginLimits };
 
+/**
+ * The account's sign-in before this one (前回のログイン): when and from where, for the front end to
+ * show at sign-in, so that a holder sees at once a sign-in they did not make. Null the first time.
+ */
+export interface PreviousSignIn {
+  at: string;
+  clientIp: string | null;
+}
+
+export interface LoginReply {
+  token: string;
+  state: SessionState;
+  previousSignIn: PreviousSignIn | null;
+}
+
 
 const invalidCredentials = () => new Problem(401, 'invalid_credentials', 'Unauthorized', 'The clinic, login ID or password is wrong.');
 
@@ -67,7 +82,7 @@ interface Target {
 type Read = { kind: 'denied' } | { kind: 'locked'; until: Date } | { kind: 'open'; policy: PasswordPolicy; account: AccountRow | undefined };
 
 /** `failed`: a failure that counts against the throttles (a wrong password, not a refusal while locked). */
-type Outcome = { kind: 'ok'; token: string; state: SessionState } | { kind: 'locked'; until: Date; failed: boolean } | { kind: 'bad'; failed: true };
+type Outcome = { kind: 'ok'; token: string; state: SessionState; previousSignIn: PreviousSignIn | null } | { kind: 'locked'; until: Date; failed: boolean } | { kind: 'bad'; failed: true };
 
 /**
  * Logs in with clinic, login ID and password. Unknown clinics, unknown login IDs and existing
@@ -81,7 +96,7 @@ type Outcome = { kind: 'ok'; token: string; state: SessionState } | { kind: 'loc
  *    statement (the failure that locks answers 423 and starts the lockout notice). Login IDs
  *    without an account are counted and locked alike, and recorded as probes.
  */
-export async function login(deps: Deps, actor: Actor, req: LoginRequest): Promise<{ token: string; state: SessionState }> {
+export async function login(deps: Deps, actor: Actor, req: LoginRequest): Promise<LoginReply> {
   const target = await identify(deps, req);
   // A login to a clinic that does not exist is a denied attempt about no clinic, however it is
   // answered. Its record is written beside the attempt's own work (never rejects) and awaited
@@ -94,7 +109,7 @@ export async function login(deps: Deps, actor: Actor, req: LoginRequest): Promis
   }
 }
 
-async function attempt(deps: Deps, actor: Actor, req: LoginRequest, target: Target): Promise<{ token: string; state: SessionState }> {
+async function attempt(deps: Deps, actor: Actor, req: LoginRequest, target: Target): Promise<LoginReply> {
   const window = deps.security.loginRateWindowSeconds;
   const keys = target.throttles.map((t) => t.key);
   // Counted as a failure before it runs (so a burst sent at once is held to the limits too) and
@@ -117,7 +132,7 @@ async function attempt(deps: Deps, actor: Actor, req: LoginRequest, target: Targ
   // cannot exhaust a clinic's limits.
   const refunded = outcome.kind === 'ok' ? target.throttles : target.throttles.filter((t) => !outcome.failed && !t.refusals);
   await refundRateLimits(deps.db, refunded.map((t) => t.key), windowStart);
-  if (outcome.kind === 'ok') return { token: outcome.token, state: outcome.state };
+  if (outcome.kind === 'ok') return { token: outcome.token, state: outcome.state, previousSignIn: outcome.previousSignIn };
   if (outcome.kind === 'locked') throw accountLocked(outcome.until);
   throw invalidCredentials();
 }
@@ -226,6 +241,7 @@ async function settle(
   const state = stateAfterPassword(account, read.policy, await passkeyCount(trx, account.id), now);
   // Asked before this login's session exists (and of the account as it was before this login).
   const somewhereNew = await isSignInFromSomewhereNew(trx, account, req);
+  const previous = await latestSignIn(trx, account.id);
   const notify = somewhereNew && (await signInNoticeAllowed(trx, account.id));
   await recordLoginSuccess(trx, account.id, now);
   await recordOnboardingFact(trx, enqueue, account, { kind: 'firstLogin' });
@@ -238,7 +254,7 @@ async function settle(
     ...(sessionsEnded ? { sessionsEnded } : {}),
     ...(somewhereNew ? { newDevice: true, ...(notify ? {} : { noticeSuppressed: true }) } : {}),
   });
-  return { kind: 'ok', token, state };
+  return { kind: 'ok', token, state, previousSignIn: previous ? { at: previous.createdAt.toISOString(), clientIp: previous.clientIp } : null };
 }
 
 /** A login ID without an account (or a clinic that does not exist): counted and locked like an account, recorded as a probe. */

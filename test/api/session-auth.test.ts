@@ -289,6 +289,19 @@ describe('where one is signed in (ログイン中の端末)', () => {
     }
   });
 
+  it('answers each sign-in with the one before it (前回のログイン): when and from where, none the first time', async () => {
+    const { clinic, token: admin } = await clinicWithAdmin(stack);
+    const nurse = await createAccount(stack, admin, 'nurse-p');
+    const first = await login(stack, clinic, 'nurse-p', nurse.initialPassword, device('203.0.113.21', 'Desk/1.0'));
+    expect(first.body.previousSignIn).toBeNull();
+    expect((await call(stack.url, 'POST', '/v1/auth/password', { token: first.body.token, json: { currentPassword: nurse.initialPassword, newPassword: STRONG_PASSWORD } })).status).toBe(204);
+    const firstAt = (await owner()('sessions').where({ token_hash: hashToken(first.body.token) }).first()).createdAt as Date;
+    const second = await login(stack, clinic, 'nurse-p', STRONG_PASSWORD, device('198.51.100.77', 'Phone/1.0'));
+    expect(second.body.previousSignIn).toEqual({ at: firstAt.toISOString(), clientIp: '203.0.113.21' });
+    const third = await login(stack, clinic, 'nurse-p', STRONG_PASSWORD, device('203.0.113.21', 'Desk/1.0'));
+    expect(third.body.previousSignIn.clientIp).toBe('198.51.100.77');
+  });
+
   it('lets an admin see where an account is signed in and sign it out everywhere, naming the admin in the log', async () => {
     const { clinic, token: admin, adminId } = await clinicWithAdmin(stack);
     const nurse = await createAccount(stack, admin, 'nurse-t');

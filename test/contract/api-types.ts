@@ -3613,6 +3613,11 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /** @description The account's sign-in before this one (前回のログイン), to show the holder at once; null the first time */
+                        previousSignIn: {
+                            at: string;
+                            clientIp: string | null;
+                        } | null;
                         /** @enum {string} */
                         state: "active" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required";
                         token: string;
