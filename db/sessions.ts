@@ -396,3 +396,13 @@ export async function latestSignIn(trx: TenantTransaction, accountId: string): P
   const r = (rows as Array<{ created_at: Date; client_ip: string | null }>)[0];
   return r && { createdAt: r.created_at, clientIp: r.client_ip };
 }
+
+/** Ends every live session of the clinic (the transaction's); how many ended. */
+export async function endClinicSessions(trx: TenantTransaction): Promise<number> {
+  const { rowCount } = await trx.raw(
+    `update sessions set revoked_at = now()
+      where tenant_id = ?::uuid and revoked_at is null and idle_expires_at > now() and absolute_expires_at > now()`,
+    [tenantIdOf(trx)!],
+  );
+  return rowCount ?? 0;
+}

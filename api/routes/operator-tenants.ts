@@ -1,6 +1,7 @@
 import { OPERATOR_READERS } from '../../domain/operator-roles';
 import { z } from 'zod';
 import { clearClinicAllowlist } from '../../application/settings/clear-network-allowlist';
+import { endClinicSessions } from '../../application/tenants/end-clinic-sessions';
 import { createClinic } from '../../application/tenants/create-clinic';
 import { getClinic, listClinics } from '../../application/tenants/read-clinics';
 import { retryProvisioning } from '../../application/tenants/retry-provisioning';
@@ -34,6 +35,24 @@ export const operatorTenantRoutes = (deps: AppDeps) => [
     problems: { 404: [], 409: ['purge_started'] },
     handler: async (ctx, { params }) => {
       ctx.body = await clearClinicAllowlist(deps, actor(ctx), params.id);
+    },
+  }),
+  defineRoute({
+    method: 'delete',
+    path: '/v1/operator/tenants/:id/sessions',
+    operationId: 'endTenantSessions',
+    summary: 'Sign every account of a clinic out (incident response): all its live sessions end, logged in the clinic\'s log with the operator\'s name',
+    description: 'A suspension only pauses sessions (they work again when the clinic is resumed); this ends them. Accounts are not changed: everyone signs in again with their password and passkey.',
+    tags: ['operator'],
+    security: 'operator',
+    operatorRoles: ['security'],
+    // A person, not a key: a leaked key must not be able to sign every clinic out, again and again.
+    notByApiKey: true,
+    params: idParams,
+    responses: { 200: { description: 'How many sessions ended', schema: z.object({ ended: z.number().int() }) } },
+    problems: { 404: [], 409: ['purge_started'] },
+    handler: async (ctx, { params }) => {
+      ctx.body = await endClinicSessions(deps, actor(ctx), params.id);
     },
   }),
   defineRoute({

@@ -4,6 +4,7 @@ import { signInNoticeWorkflowId } from '../../temporal/workflow-ids';
 import type { signInNoticeWorkflow } from '../../workflows/sign-in-notice';
 import { SIGN_IN_NOTICES_PER_DAY } from '../../application/auth/sign-in-notice';
 import { recordHistory } from '../harness/history';
+import { createApiKey } from '../harness/operators';
 import { withTenant } from '../../db/tenant-scope';
 import { call } from '../harness/http';
 import { activate, clinicWithAdmin, createAccount, login, STRONG_PASSWORD } from '../harness/clinic';
@@ -410,5 +411,33 @@ describe('a sign-in from somewhere new (新しい端末からのログイン)', 
     expect(logins.slice(-sessions.length).map((e: { details: { noticeSuppressed?: boolean } }) => e.details.noticeSuppressed ?? false)).toEqual(
       sessions.map((_, i) => i >= SIGN_IN_NOTICES_PER_DAY),
     );
+  });
+});
+
+describe('an operator signs every account of a clinic out (incident response)', () => {
+  it('ends every live session, also while the clinic is suspended (a suspension only pauses them), naming the operator in the clinic\'s log', async () => {
+    const { clinic, token: admin } = await clinicWithAdmin(stack);
+    const nurse = await createAccount(stack, admin, 'nurse-o');
+    const nurseToken = await activate(stack, clinic, 'nurse-o', nurse.initialPassword);
+    const other = await clinicWithAdmin(stack, 'bystander');
+    const operator = (method: string, path: string, token = stack.operatorToken, json?: unknown) => call(stack.operatorUrl, method, path, { token, json });
+    expect((await operator('PATCH', `/v1/operator/tenants/${clinic.id}`, stack.operatorToken, { status: 'suspended' })).status).toBe(200);
+    // People only, and only the security role.
+    const key = await createApiKey(stack, ['security']);
+    const byKey = await operator('DELETE', `/v1/operator/tenants/${clinic.id}/sessions`, key.key);
+    expect([byKey.status, byKey.body.code]).toEqual([403, 'operator_session_required']);
+    const viewer = await createApiKey(stack, ['viewer']);
+    expect((await operator('DELETE', `/v1/operator/tenants/${clinic.id}/sessions`, viewer.key)).body.code).toBe('operator_role_required');
+    expect((await operator('DELETE', '/v1/operator/tenants/00000000-0000-4000-8000-000000000000/sessions')).status).toBe(404);
+
+    const ended = await operator('DELETE', `/v1/operator/tenants/${clinic.id}/sessions`);
+    expect([ended.status, ended.body]).toEqual([200, { ended: 2 }]);
+    expect((await operator('PATCH', `/v1/operator/tenants/${clinic.id}`, stack.operatorToken, { status: 'active' })).status).toBe(200);
+    for (const token of [admin, nurseToken]) expect((await me(token)).status).toBe(401);
+    // Another clinic is untouched, and nobody is locked out.
+    expect((await me(other.token)).status).toBe(200);
+    expect((await login(stack, clinic, 'nurse-o', STRONG_PASSWORD)).body.state).toBe('active');
+    const [entry] = await owner()('audit_events').where({ tenant_id: clinic.id, action: 'sessions.end_all' });
+    expect(entry).toMatchObject({ outcome: 'success', actorType: 'operator', targetId: clinic.id, details: { sessionsEnded: 2 } });
   });
 });
