@@ -387,11 +387,15 @@ export async function newDeviceSignInsToday(trx: TenantTransaction, accountId: s
   return (rows as Array<{ n: number }>)[0]!.n;
 }
 
-/** The account's latest session (its previous sign-in, asked before a new one is made), if one is kept. */
-export async function latestSignIn(trx: TenantTransaction, accountId: string): Promise<{ createdAt: Date; clientIp: string | null } | undefined> {
+/**
+ * The account's latest session (its previous sign-in), if one is kept: asked before a new one is
+ * made, or with the session of the sign-in in progress left out (`except`: its password step, at
+ * the passkey step).
+ */
+export async function latestSignIn(trx: TenantTransaction, accountId: string, except?: string): Promise<{ createdAt: Date; clientIp: string | null } | undefined> {
   const { rows } = await trx.raw(
-    `select created_at, host(client_ip) as client_ip from sessions where account_id = ?::uuid order by created_at desc limit 1`,
-    [accountId],
+    `select created_at, host(client_ip) as client_ip from sessions where account_id = ?::uuid and id is distinct from ?::uuid order by created_at desc limit 1`,
+    [accountId, except ?? null],
   );
   const r = (rows as Array<{ created_at: Date; client_ip: string | null }>)[0];
   return r && { createdAt: r.created_at, clientIp: r.client_ip };

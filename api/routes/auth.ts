@@ -30,7 +30,7 @@ const loginReply = z.object({
   previousSignIn: z
     .object({ at: z.string(), clientIp: z.string().nullable() })
     .nullable()
-    .describe('The account\'s sign-in before this one (前回のログイン), to show the holder at once; null the first time'),
+    .describe('The account\'s sign-in before this one (前回のログイン), to show the holder at once. Only with an active session: when a passkey is still to be presented, the passkey step answers it. Null when none is kept (the first time, or after 30 days away)'),
 });
 
 export const authRoutes = (deps: AppDeps) => [

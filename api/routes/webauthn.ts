@@ -120,13 +120,21 @@ export const webauthnRoutes = (deps: AppDeps) => [
     responses: {
       200: {
         description: 'Verified (after two-step verification with the new session token; the old one no longer works). `state` is `password_change_required` when the password must change: a passkey is presented first, then the password is changed',
-        schema: z.object({ state: afterPasskey, token: newToken.optional() }),
+        schema: z.object({
+          state: afterPasskey,
+          token: newToken.optional(),
+          previousSignIn: z
+            .object({ at: z.string(), clientIp: z.string().nullable() })
+            .nullable()
+            .optional()
+            .describe('With two-step verification: the account\'s sign-in before this one (前回のログイン), once the new session is active; null when none is kept'),
+        }),
       },
     },
     problems: { 400: ['invalid_challenge', 'webauthn_verification_failed'] },
     handler: async (ctx, { body }) => {
-      const { token, state } = await verifyPasskey(deps, sessionActor(ctx), body.response);
-      ctx.body = { state, ...(token ? { token } : {}) };
+      const { token, state, previousSignIn } = await verifyPasskey(deps, sessionActor(ctx), body.response);
+      ctx.body = { state, ...(token ? { token } : {}), ...(previousSignIn !== undefined ? { previousSignIn } : {}) };
     },
   }),
 

@@ -48,12 +48,17 @@ type Deps = Pick<Services, 'db' | 'outbox' | 'passwords' | 'securityEvents'> & {
 
 /**
  * The account's sign-in before this one (前回のログイン): when and from where, for the front end to
- * show at sign-in, so that a holder sees at once a sign-in they did not make. Null the first time.
+ * show at sign-in, so that a holder sees at once a sign-in they did not make. Answered with an
+ * active session only (by the login, or by the passkey step that completes it); null when none is
+ * kept (the first time, or after 30 days away: ended sessions are pruned then).
  */
 export interface PreviousSignIn {
   at: string;
   clientIp: string | null;
 }
+
+export const previousSignInOf = (session: { createdAt: Date; clientIp: string | null } | undefined): PreviousSignIn | null =>
+  session ? { at: session.createdAt.toISOString(), clientIp: session.clientIp } : null;
 
 export interface LoginReply {
   token: string;
@@ -254,7 +259,9 @@ async function settle(
     ...(sessionsEnded ? { sessionsEnded } : {}),
     ...(somewhereNew ? { newDevice: true, ...(notify ? {} : { noticeSuppressed: true }) } : {}),
   });
-  return { kind: 'ok', token, state, previousSignIn: previous ? { at: previous.createdAt.toISOString(), clientIp: previous.clientIp } : null };
+  // Only to a sign-in that is complete: a password alone, with a passkey still to present, must not
+  // learn when and from where the holder last signed in (the passkey step answers it then).
+  return { kind: 'ok', token, state, previousSignIn: state === 'active' ? previousSignInOf(previous) : null };
 }
 
 /** A login ID without an account (or a clinic that does not exist): counted and locked like an account, recorded as a probe. */

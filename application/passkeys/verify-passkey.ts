@@ -1,6 +1,7 @@
 import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import { recordAudit } from '../../db/audit';
-import { markSessionVerified } from '../../db/sessions';
+import { latestSignIn, markSessionVerified } from '../../db/sessions';
+import { previousSignInOf, type PreviousSignIn } from '../auth/login';
 import { withTenant } from '../../db/tenant-scope';
 import { findPasskey, listPasskeys, recordPasskeyUse, storeChallenge } from '../../db/webauthn';
 import type { AfterPasskey } from '../../domain/sign-in';
@@ -25,9 +26,9 @@ export async function passkeyAuthenticationOptions(deps: PasskeyDeps, actor: Ses
  * stops working (a token seen before the second factor is worth nothing after it). From an active
  * session the assertion re-authenticates it (a fresh proof for passkey changes); the token stays.
  */
-export async function verifyPasskey(deps: PasskeyDeps, actor: SessionActor, response: PasskeyResponse): Promise<{ token?: string; state: AfterPasskey }> {
+export async function verifyPasskey(deps: PasskeyDeps, actor: SessionActor, response: PasskeyResponse): Promise<{ token?: string; state: AfterPasskey; previousSignIn?: PreviousSignIn | null }> {
   const challenge = signedChallenge(response);
-  const result = await withTenant(deps.db, actor.tenantId, async (trx): Promise<{ failed: string } | { token?: string; state: AfterPasskey }> => {
+  const result = await withTenant(deps.db, actor.tenantId, async (trx): Promise<{ failed: string } | { token?: string; state: AfterPasskey; previousSignIn?: PreviousSignIn | null }> => {
     await consume(trx, actor, 'authentication', challenge);
     const credential = await findPasskey(trx, response.id, { accountId: actor.accountId, forUpdate: true });
     if (!credential) return { failed: 'unknown credential' };
@@ -39,9 +40,11 @@ export async function verifyPasskey(deps: PasskeyDeps, actor: SessionActor, resp
       await recordAudit(trx, actor.audit, { action: 'session.reauthenticate', outcome: 'success', targetType: 'passkey', targetId: credential.id, details: { method: 'passkey' } });
       return { state: 'active' };
     }
+    // The sign-in before this one, leaving out this sign-in's own password step: shown only now that it is complete.
+    const previous = await latestSignIn(trx, actor.accountId, actor.sessionId);
     const replaced = await replaceSession(trx, actor, credential.id);
     await recordAudit(trx, actor.audit, { action: 'login.second_factor', outcome: 'success', targetType: 'passkey', targetId: credential.id });
-    return replaced;
+    return { ...replaced, previousSignIn: replaced.state === 'active' ? previousSignInOf(previous) : null };
   });
   if ('failed' in result) return refuse(deps, actor, actor.sessionState === 'active' ? 'session.reauthenticate' : 'login.second_factor', result.failed, 'The passkey assertion could not be verified.');
   return result;

@@ -5,6 +5,7 @@ import type { signInNoticeWorkflow } from '../../workflows/sign-in-notice';
 import { SIGN_IN_NOTICES_PER_DAY } from '../../application/auth/sign-in-notice';
 import { recordHistory } from '../harness/history';
 import { createApiKey } from '../harness/operators';
+import { softwarePasskey } from '../harness/passkey';
 import { withTenant } from '../../db/tenant-scope';
 import { call } from '../harness/http';
 import { activate, clinicWithAdmin, createAccount, login, STRONG_PASSWORD } from '../harness/clinic';
@@ -301,6 +302,15 @@ describe('where one is signed in (ログイン中の端末)', () => {
     expect(second.body.previousSignIn).toEqual({ at: firstAt.toISOString(), clientIp: '203.0.113.21' });
     const third = await login(stack, clinic, 'nurse-p', STRONG_PASSWORD, device('203.0.113.21', 'Desk/1.0'));
     expect(third.body.previousSignIn.clientIp).toBe('198.51.100.77');
+    // With a passkey, the password alone learns nothing of it: the passkey step that completes the sign-in answers it.
+    const passkey = softwarePasskey({ origin: stack.config.WEBAUTHN_ORIGINS[0]!, rpId: stack.config.WEBAUTHN_RP_ID });
+    const options = await call(stack.url, 'POST', '/v1/auth/webauthn/registration/options', { token: third.body.token });
+    expect((await call(stack.url, 'POST', '/v1/auth/webauthn/registration/verify', { token: third.body.token, json: { response: passkey.registrationResponse(options.body.challenge) } })).status).toBe(201);
+    const passwordOnly = await login(stack, clinic, 'nurse-p', STRONG_PASSWORD, device('192.0.2.99', 'Elsewhere/1.0'));
+    expect([passwordOnly.body.state, passwordOnly.body.previousSignIn]).toEqual(['second_factor_required', null]);
+    const challenge = (await call(stack.url, 'POST', '/v1/auth/webauthn/authentication/options', { token: passwordOnly.body.token })).body.challenge as string;
+    const verified = await call(stack.url, 'POST', '/v1/auth/webauthn/authentication/verify', { token: passwordOnly.body.token, json: { response: passkey.authenticationResponse(challenge) } });
+    expect([verified.body.state, verified.body.previousSignIn?.clientIp]).toEqual(['active', '203.0.113.21']);
   });
 
   it('lets an admin see where an account is signed in and sign it out everywhere, naming the admin in the log', async () => {

@@ -3613,7 +3613,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /** @description The account's sign-in before this one (前回のログイン), to show the holder at once; null the first time */
+                        /** @description The account's sign-in before this one (前回のログイン), to show the holder at once. Only with an active session: when a passkey is still to be presented, the passkey step answers it. Null when none is kept (the first time, or after 30 days away) */
                         previousSignIn: {
                             at: string;
                             clientIp: string | null;
@@ -4559,6 +4559,11 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /** @description With two-step verification: the account's sign-in before this one (前回のログイン), once the new session is active; null when none is kept */
+                        previousSignIn?: {
+                            at: string;
+                            clientIp: string | null;
+                        } | null;
                         /** @enum {string} */
                         state: "active" | "password_change_required";
                         /** @description The new session token: the one used for this request no longer works */
