@@ -268,7 +268,7 @@ describe('passkeys in a real browser (Chromium + virtual CTAP2 authenticator)', 
 
     const accepted = await verifyAssertion(first, assertion);
     expect(accepted.status).toBe(200);
-    expect(accepted.body).toEqual({ state: 'active', token: expect.any(String) });
+    expect(accepted.body).toEqual({ state: 'active', token: expect.any(String), previousSignIn: { at: expect.any(String), clientIp: '127.0.0.1' } });
     expect((await me(accepted.body.token)).status).toBe(200);
     expect((await me(first)).status).toBe(401);
 
@@ -309,7 +309,7 @@ describe('passkeys in a real browser (Chromium + virtual CTAP2 authenticator)', 
     const overCurrent = await signInPage(current);
     const accepted = await verifyAssertion(t, overCurrent);
     expect(accepted.status).toBe(200);
-    expect(accepted.body).toEqual({ state: 'active', token: expect.any(String) });
+    expect(accepted.body).toEqual({ state: 'active', token: expect.any(String), previousSignIn: { at: expect.any(String), clientIp: '127.0.0.1' } });
     expect((await me(accepted.body.token)).status).toBe(200);
     expect((await me(t)).status).toBe(401);
   });
