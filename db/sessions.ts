@@ -35,6 +35,12 @@ export function tenantOfToken(token: string): string | undefined {
   return m ? m.slice(1).join('-') : undefined;
 }
 
+/** A session that still works: not revoked, neither deadline passed (database time). */
+const LIVE = 'revoked_at is null and idle_expires_at > now() and absolute_expires_at > now()';
+
+/** The user agent as a session keeps it (and as a login compares it with the kept ones). */
+export const keptUserAgent = (userAgent: string | null | undefined): string | null => userAgent?.slice(0, 512) ?? null;
+
 /** Live sessions one account may hold (devices signed in at once); a new one ends the oldest beyond it. */
 export const MAX_LIVE_SESSIONS_PER_ACCOUNT = 20;
 
@@ -60,7 +66,7 @@ export async function createSession(
     tokenHash: hashToken(token),
     state: args.state,
     clientIp: args.clientIp,
-    userAgent: args.userAgent?.slice(0, 512) ?? null,
+    userAgent: keptUserAgent(args.userAgent),
     idleExpiresAt: new Date(now + args.policy.session.idleTimeoutSeconds * 1000),
     absoluteExpiresAt: new Date(now + args.policy.session.absoluteLifetimeSeconds * 1000),
     ...(args.secondFactor ? { secondFactorAt: trx.fn.now() as never, secondFactorCredentialId: args.secondFactor } : {}),
@@ -72,7 +78,7 @@ export async function createSession(
   const { rowCount } = await trx.raw(
     `update sessions set revoked_at = now()
       where id in (select id from sessions
-                    where account_id = ? and revoked_at is null and idle_expires_at > now() and absolute_expires_at > now()
+                    where account_id = ? and ${LIVE}
                     order by created_at desc, id desc offset ?)`,
     [args.accountId, MAX_LIVE_SESSIONS_PER_ACCOUNT],
   );
@@ -310,7 +316,7 @@ export async function liveSessionsOf(trx: TenantTransaction, accountId: string):
             least(idle_expires_at, absolute_expires_at) as expires_at,
             second_factor_credential_id is not null as passkey_verified, new_device
        from sessions
-      where account_id = ?::uuid and revoked_at is null and idle_expires_at > now() and absolute_expires_at > now()
+      where account_id = ?::uuid and ${LIVE}
       order by last_seen_at desc, created_at desc, id`,
     [accountId],
   );
@@ -335,7 +341,7 @@ export async function endLiveSession(trx: TenantTransaction, accountId: string, 
   if (!isUuid(sessionId)) return false;
   const { rowCount } = await trx.raw(
     `update sessions set revoked_at = now()
-      where id = ?::uuid and account_id = ?::uuid and revoked_at is null and idle_expires_at > now() and absolute_expires_at > now()`,
+      where id = ?::uuid and account_id = ?::uuid and ${LIVE}`,
     [sessionId, accountId],
   );
   return (rowCount ?? 0) > 0;
@@ -345,7 +351,7 @@ export async function endLiveSession(trx: TenantTransaction, accountId: string, 
 export async function endLiveSessionsOf(trx: TenantTransaction, accountId: string, keepSessionId?: string): Promise<number> {
   const { rowCount } = await trx.raw(
     `update sessions set revoked_at = now()
-      where account_id = ?::uuid and revoked_at is null and idle_expires_at > now() and absolute_expires_at > now()
+      where account_id = ?::uuid and ${LIVE}
         and id is distinct from ?::uuid`,
     [accountId, keepSessionId ?? null],
   );
@@ -405,7 +411,7 @@ export async function latestSignIn(trx: TenantTransaction, accountId: string, ex
 export async function endClinicSessions(trx: TenantTransaction): Promise<number> {
   const { rowCount } = await trx.raw(
     `update sessions set revoked_at = now()
-      where tenant_id = ?::uuid and revoked_at is null and idle_expires_at > now() and absolute_expires_at > now()`,
+      where tenant_id = ?::uuid and ${LIVE}`,
     [tenantIdOf(trx)!],
   );
   return rowCount ?? 0;

@@ -1,5 +1,5 @@
 import type { SignInNotice } from '../../activities/sign-in-notice';
-import { newDeviceSignInsToday, userAgentsFromNetwork } from '../../db/sessions';
+import { keptUserAgent, newDeviceSignInsToday, userAgentsFromNetwork } from '../../db/sessions';
 import { sameDevice } from '../../domain/sign-in-device';
 import type { TenantTransaction } from '../../db/tenant-scope';
 import { TENANT_ID } from '../../temporal/search-attributes';
@@ -20,7 +20,7 @@ export async function isSignInFromSomewhereNew(
   req: { clientIp: string | null; userAgent?: string | null },
 ): Promise<boolean> {
   if (account.lastLoginAt === null) return false;
-  const agent = req.userAgent?.slice(0, 512) ?? null;
+  const agent = keptUserAgent(req.userAgent);
   return !(await userAgentsFromNetwork(trx, account.id, req.clientIp)).some((seen) => sameDevice(seen, agent));
 }
 
