@@ -246,7 +246,8 @@ async function settle(
   const state = stateAfterPassword(account, read.policy, await passkeyCount(trx, account.id), now);
   // Asked before this login's session exists (and of the account as it was before this login).
   const somewhereNew = await isSignInFromSomewhereNew(trx, account, req);
-  const previous = await latestSignIn(trx, account.id);
+  // Read only when it will be answered (an active session): every other login would discard it.
+  const previous = state === 'active' ? await latestSignIn(trx, account.id) : undefined;
   const notify = somewhereNew && (await signInNoticeAllowed(trx, account.id));
   await recordLoginSuccess(trx, account.id, now);
   await recordOnboardingFact(trx, enqueue, account, { kind: 'firstLogin' });
