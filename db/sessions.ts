@@ -255,9 +255,13 @@ export const setSessionState = (trx: TenantTransaction, sessionId: string, state
 export const revokeSession = (trx: TenantTransaction, sessionId: string) =>
   SessionRow.query(trx).patch({ revokedAt: trx.fn.now() as never }).where({ id: sessionId }).whereNull('revokedAt');
 
-/** Revokes every session of the account except `keepSessionId`. */
+/**
+ * Revokes every live session of the account except `keepSessionId`, and answers how many: the
+ * count goes into log entries as the sessions a change ended, and an expired session was not
+ * ended by it (nor does it need revoking: it can no longer be used).
+ */
 export function revokeAccountSessions(trx: TenantTransaction, accountId: string, keepSessionId?: string) {
-  const q = SessionRow.query(trx).patch({ revokedAt: trx.fn.now() as never }).where({ accountId }).whereNull('revokedAt');
+  const q = SessionRow.query(trx).patch({ revokedAt: trx.fn.now() as never }).where({ accountId }).whereRaw(LIVE);
   if (keepSessionId) q.whereNot({ id: keepSessionId });
   return q;
 }

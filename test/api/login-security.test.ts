@@ -437,6 +437,11 @@ describe('an admin removing another account\'s passkeys', () => {
     expect((await call(stack.url, 'POST', '/v1/auth/reauthenticate', { token, json: { password: STRONG_PASSWORD } })).status).toBe(204);
     expect([(await remove(adminId)).status, (await remove(adminId)).body.code]).toEqual([409, 'own_account']);
 
+    // A sign-in left at its second step until it expired is not a session the removal ends (nor counts).
+    expect((await login(stack, clinic, 'lost-key', STRONG_PASSWORD)).body.state).toBe('second_factor_required');
+    const latest = stack.database.ownerDb('sessions').select('id').where({ account_id: account.accountId }).orderBy('created_at', 'desc').limit(1);
+    await stack.database.ownerDb('sessions').whereIn('id', latest).update({ idle_expires_at: new Date(Date.now() - 1000) });
+
     const removed = await remove(account.accountId);
     expect([removed.status, removed.body]).toEqual([200, { removed: 1 }]);
     expect((await call(stack.url, 'GET', '/v1/me', { token: session })).status).toBe(401);
