@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { CONTRACT_STATES } from '../domain/contract';
 import { TENANT_STATUSES } from '../domain/tenant';
 import { canonicalId } from '../domain/ids';
+import { MAX_CURSOR_LENGTH } from '../domain/pagination';
 
 /** Response shapes, used only for /openapi.json (request shapes live with their rules in domain/). */
 
@@ -57,3 +58,13 @@ export const tenantPageSchema = z.object({
 export const pathId = z.string().min(1).max(64).transform(canonicalId);
 
 export const idParams = z.strictObject({ id: pathId });
+
+/**
+ * The query of a list that pages only when asked (areas, files, groups, doctors): without `limit`
+ * every item, as before pages existed; with it one page and its `nextCursor`. A cursor only pages
+ * with a limit. Lists by name take longer cursors (the name rides in them).
+ */
+export const optionalPageQuery = (maxCursorLength = MAX_CURSOR_LENGTH) =>
+  z
+    .strictObject({ limit: z.coerce.number().int().min(1).max(200).optional(), cursor: z.string().max(maxCursorLength).optional() })
+    .refine((q) => q.cursor === undefined || q.limit !== undefined, { message: 'a cursor needs a limit', path: ['cursor'] });

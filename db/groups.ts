@@ -3,6 +3,7 @@ import { AccountRow } from './models/account';
 import { GroupMemberRow, GroupRow } from './models/group';
 import type { TenantTransaction } from './tenant-scope';
 import { isUuid } from '../domain/ids';
+import type { NameKeyset } from '../domain/pagination';
 import { isUniqueViolation } from './errors';
 
 /** User groups of one clinic (used for access to process areas). */
@@ -59,9 +60,18 @@ export async function createGroup(trx: TenantTransaction, input: { name: string;
   return view(trx, group);
 }
 
-export async function listGroups(trx: TenantTransaction): Promise<GroupView[]> {
-  const groups = await GroupRow.query(trx).orderBy('name');
-  return views(trx, groups);
+/**
+ * The clinic's groups by name: all of them, or with a page up to its limit after its keyset, and
+ * the keyset of the next page if there is one.
+ */
+export async function listGroups(trx: TenantTransaction, page?: { limit: number; after?: NameKeyset }): Promise<{ groups: GroupView[]; next: NameKeyset | null }> {
+  const q = GroupRow.query(trx).orderBy([{ column: 'name' }, { column: 'id' }]);
+  if (page?.after) q.whereRaw('(name, id) > (?, ?::uuid)', [page.after.name, page.after.id]);
+  if (page) q.limit(page.limit + 1);
+  const found = await q;
+  const kept = page ? found.slice(0, page.limit) : found;
+  const next = page && found.length > page.limit ? { name: kept.at(-1)!.name, id: kept.at(-1)!.id } : null;
+  return { groups: await views(trx, kept), next };
 }
 
 export const getGroup = async (trx: TenantTransaction, id: string) => view(trx, await findGroup(trx, id));

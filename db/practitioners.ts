@@ -1,5 +1,6 @@
 import type { Availability, Exception, Rule } from '../domain/availability';
 import { isUuid } from '../domain/ids';
+import type { NameKeyset } from '../domain/pagination';
 import { notFound } from '../domain/problems';
 import { MAX_SLOT_MINUTES, type Practitioner } from '../domain/practitioner';
 import { tenantIdOf, type TenantTransaction } from './tenant-scope';
@@ -57,9 +58,18 @@ export async function getPractitioner(trx: TenantTransaction, id: string): Promi
   return practitionerFrom(rows[0] as PractitionerRecord);
 }
 
-export async function listPractitioners(trx: TenantTransaction): Promise<Practitioner[]> {
-  const { rows } = await trx.raw(`${practitionerSql('p.tenant_id = ?')} order by p.display_name, p.id`, [tenantIdOf(trx)!]);
-  return (rows as PractitionerRecord[]).map(practitionerFrom);
+/**
+ * The clinic's doctors by name (then id: names repeat): all of them, or with a page up to its
+ * limit after its keyset, and the keyset of the next page if there is one.
+ */
+export async function listPractitioners(trx: TenantTransaction, page?: { limit: number; after?: NameKeyset }): Promise<{ practitioners: Practitioner[]; next: NameKeyset | null }> {
+  const after = page?.after ? ' and (p.display_name, p.id) > (?, ?::uuid)' : '';
+  const bindings = [tenantIdOf(trx)!, ...(page?.after ? [page.after.name, page.after.id] : []), ...(page ? [page.limit + 1] : [])];
+  const { rows } = await trx.raw(`${practitionerSql(`p.tenant_id = ?${after}`)} order by p.display_name, p.id${page ? ' limit ?' : ''}`, bindings);
+  const found = (rows as PractitionerRecord[]).map(practitionerFrom);
+  const kept = page ? found.slice(0, page.limit) : found;
+  const next = page && found.length > page.limit ? { name: kept.at(-1)!.displayName, id: kept.at(-1)!.id } : null;
+  return { practitioners: kept, next };
 }
 
 export async function insertPractitioner(

@@ -39,10 +39,13 @@ function isCursorTimestamp(s: string): boolean {
 }
 
 /** What a client's cursor decodes to, as text; an undecodable one is the caller's 400 invalid_cursor. */
-function cursorText(cursor: string): string {
-  if (!/^[A-Za-z0-9_-]{1,512}$/.test(cursor)) throw invalidCursor();
+function cursorText(cursor: string, maxLength = MAX_CURSOR_LENGTH): string {
+  if (cursor.length > maxLength || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalidCursor();
   return Buffer.from(cursor, 'base64url').toString('utf8');
 }
+
+/** The longest cursor a list takes; lists by name take longer ones (MAX_NAME_CURSOR_LENGTH). */
+export const MAX_CURSOR_LENGTH = 512;
 
 /** The keyset a client's cursor stands for; 400 invalid_cursor for anything malformed. */
 export function decodeCursor(cursor: string | undefined): Keyset | undefined {
@@ -79,4 +82,43 @@ export function decodeSeqCursor(cursor: string | undefined): string | undefined 
   const m = /^s:([1-9]\d{0,17})$/.exec(cursorText(cursor));
   if (!m) throw invalidCursor();
   return m[1];
+}
+
+/**
+ * A cursor for lists ordered by a name, then id (groups, doctors): the last name and id of the
+ * page, opaque to clients (base64url JSON). Names are not unique everywhere (two doctors may share
+ * one), hence the id; the name rides in the cursor so that a row renamed or deleted between two
+ * pages moves nothing else: the next page starts where the last one ended, whatever became of it.
+ */
+export interface NameKeyset {
+  name: string;
+  id: string;
+}
+
+/**
+ * Names are at most 100 UTF-16 units (domain/fields.ts), at most 300 bytes as JSON with their
+ * escapes: with the id about 460 base64url characters. Room beyond that costs nothing.
+ */
+export const MAX_NAME_CURSOR_LENGTH = 1024;
+/** Longer than any name we store, so a cursor of ours always decodes; never more. */
+const MAX_CURSOR_NAME = 200;
+
+export const encodeNameCursor = (k: NameKeyset) => Buffer.from(JSON.stringify([k.name, k.id])).toString('base64url');
+
+/** The name and id a client's cursor stands for; 400 invalid_cursor for anything we could not have written. */
+export function decodeNameCursor(cursor: string | undefined): NameKeyset | undefined {
+  if (cursor === undefined) return undefined;
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(cursorText(cursor, MAX_NAME_CURSOR_LENGTH));
+  } catch {
+    throw invalidCursor();
+  }
+  if (Array.isArray(decoded) && decoded.length === 2) {
+    const [name, id] = decoded as unknown[];
+    // Control characters (NUL above all, which PostgreSQL's text refuses) and lone surrogates are in no stored name.
+    const storable = typeof name === 'string' && name.length > 0 && [...name].length <= MAX_CURSOR_NAME && !/[\u0000-\u001f\u007f-\u009f\uD800-\uDFFF]/u.test(name);
+    if (storable && typeof id === 'string' && isUuid(id)) return { name, id };
+  }
+  throw invalidCursor();
 }

@@ -7,7 +7,8 @@ import { updateGroup } from '../../application/groups/update-group';
 import { nameText } from '../../domain/fields';
 import { clinicActor } from '../actor';
 import { defineRoute } from '../route';
-import { idParams, pathId } from '../schemas';
+import { idParams, optionalPageQuery, pathId } from '../schemas';
+import { MAX_NAME_CURSOR_LENGTH } from '../../domain/pagination';
 import { idInput } from '../../domain/ids';
 import type { AppDeps } from '../app';
 
@@ -46,10 +47,11 @@ export const groupRoutes = (deps: AppDeps) => [
     method: 'get',
     path: '/v1/groups',
     operationId: 'listGroups',
-    summary: 'User groups of your clinic',
-    responses: { 200: { description: 'Groups', schema: z.object({ items: z.array(groupSchema) }) } },
-    handler: async (ctx) => {
-      ctx.body = { items: await listClinicGroups(deps, clinicActor(ctx)) };
+    summary: 'User groups of your clinic by name: all of them, or with `limit` a page and `nextCursor` for the next (`cursor`)',
+    query: optionalPageQuery(MAX_NAME_CURSOR_LENGTH),
+    responses: { 200: { description: 'Groups', schema: z.object({ items: z.array(groupSchema), nextCursor: z.string().nullable() }) } },
+    handler: async (ctx, { query }) => {
+      ctx.body = await listClinicGroups(deps, clinicActor(ctx), query);
     },
   }),
   defineRoute({

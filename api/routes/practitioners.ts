@@ -7,7 +7,8 @@ import { createPractitionerSchema } from '../../domain/practitioner';
 import { CARE_TEAM } from '../../domain/roles';
 import { clinicActor } from '../actor';
 import { defineRoute } from '../route';
-import { idParams } from '../schemas';
+import { idParams, optionalPageQuery } from '../schemas';
+import { MAX_NAME_CURSOR_LENGTH } from '../../domain/pagination';
 import { uuidInput } from '../../domain/ids';
 import type { AppDeps } from '../app';
 
@@ -64,12 +65,13 @@ export const practitionerRoutes = (deps: AppDeps) => [
     method: 'get',
     path: '/v1/practitioners',
     operationId: 'listPractitioners',
-    summary: 'Doctors of the clinic',
+    summary: 'Doctors of the clinic by name: all of them, or with `limit` a page and `nextCursor` for the next (`cursor`)',
     roles: [...CARE_TEAM],
-    responses: { 200: { description: 'Practitioners', schema: z.object({ items: z.array(practitionerSchema) }) } },
+    query: optionalPageQuery(MAX_NAME_CURSOR_LENGTH),
+    responses: { 200: { description: 'Practitioners', schema: z.object({ items: z.array(practitionerSchema), nextCursor: z.string().nullable() }) } },
     problems: [403],
-    handler: async (ctx) => {
-      ctx.body = { items: await listPractitioners(deps, clinicActor(ctx)) };
+    handler: async (ctx, { query }) => {
+      ctx.body = await listPractitioners(deps, clinicActor(ctx), query);
     },
   }),
   defineRoute({

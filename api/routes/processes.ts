@@ -6,7 +6,7 @@ import { uploadFile } from '../../application/processes/upload-file';
 import { createProcessSchema, PROCESS_RIGHTS, updateProcessSchema } from '../../domain/process';
 import { clinicActor } from '../actor';
 import { defineRoute } from '../route';
-import { idParams, pathId } from '../schemas';
+import { idParams, optionalPageQuery, pathId } from '../schemas';
 import type { AppDeps } from '../app';
 import { attachmentDisposition } from '../content-disposition';
 
@@ -30,11 +30,6 @@ const fileSchema = z
   .meta({ id: 'ProcessFile' });
 const fileParams = z.strictObject({ id: pathId, fileId: pathId });
 const uploadQuery = z.strictObject({ name: z.string().max(1024) });
-/** Without `limit`, every file (as before pages existed); a cursor only pages with a limit. */
-/** Lists of areas and of an area's files: all of them, or with `limit` one page and its `nextCursor`. */
-const pageQuery = z
-  .strictObject({ limit: z.coerce.number().int().min(1).max(200).optional(), cursor: z.string().max(512).optional() })
-  .refine((q) => q.cursor === undefined || q.limit !== undefined, { message: 'a cursor needs a limit', path: ['cursor'] });
 
 const common = { tags: ['processes'], security: 'session' as const, problems: { 403: ['process_right_required'], 404: [] } };
 
@@ -59,7 +54,7 @@ export const processRoutes = (deps: AppDeps) => [
     path: '/v1/processes',
     operationId: 'listProcesses',
     summary: 'Process areas you may see, oldest first: all of them, or with `limit` a page and `nextCursor` for the next (`cursor`)',
-    query: pageQuery,
+    query: optionalPageQuery(),
     responses: { 200: { description: 'Processes', schema: z.object({ items: z.array(processSchema), nextCursor: z.string().nullable() }) } },
     handler: async (ctx, { query }) => {
       ctx.body = await listProcesses(deps, clinicActor(ctx), query);
@@ -120,7 +115,7 @@ export const processRoutes = (deps: AppDeps) => [
     operationId: 'listProcessFiles',
     summary: 'Files in a process area, oldest first: all of them, or with `limit` one page at a time (`nextCursor` for the next)',
     params: idParams,
-    query: pageQuery,
+    query: optionalPageQuery(),
     responses: { 200: { description: 'Files', schema: z.object({ items: z.array(fileSchema), nextCursor: z.string().nullable() }) } },
     problems: { ...common.problems, 400: ['invalid_cursor'] },
     handler: async (ctx, { params, query }) => {

@@ -3,11 +3,19 @@ import { bookingHorizonDays } from '../../db/settings';
 import { withTenant } from '../../db/tenant-scope';
 import { bookingHorizonEnd } from '../../domain/booking-horizon';
 import { assertSlotRange, freeSlots, type Slot } from '../../domain/availability';
+import { decodeNameCursor, encodeNameCursor } from '../../domain/pagination';
 import type { Practitioner } from '../../domain/practitioner';
 import type { ClinicActor, Services } from '../deps';
 
-export function listPractitioners(deps: Pick<Services, 'db'>, actor: ClinicActor): Promise<Practitioner[]> {
-  return withTenant(deps.db, actor.tenantId, (trx) => allPractitioners(trx));
+/** The clinic's doctors by name: all of them, or with a limit one page and the cursor of the next. */
+export async function listPractitioners(
+  deps: Pick<Services, 'db'>,
+  actor: ClinicActor,
+  page: { limit?: number; cursor?: string } = {},
+): Promise<{ items: Practitioner[]; nextCursor: string | null }> {
+  const after = decodeNameCursor(page.cursor);
+  const { practitioners, next } = await withTenant(deps.db, actor.tenantId, (trx) => allPractitioners(trx, page.limit === undefined ? undefined : { limit: page.limit, after }));
+  return { items: practitioners, nextCursor: next && encodeNameCursor(next) };
 }
 
 export function getPractitioner(deps: Pick<Services, 'db'>, actor: ClinicActor, id: string): Promise<Practitioner> {

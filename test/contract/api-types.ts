@@ -731,7 +731,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** User groups of your clinic */
+        /** User groups of your clinic by name: all of them, or with `limit` a page and `nextCursor` for the next (`cursor`) */
         get: operations["listGroups"];
         put?: never;
         /** Create a user group */
@@ -923,7 +923,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Doctors of the clinic */
+        /** Doctors of the clinic by name: all of them, or with `limit` a page and `nextCursor` for the next (`cursor`) */
         get: operations["listPractitioners"];
         put?: never;
         /** Add a doctor with slot length, modes and weekly availability (Japan time) */
@@ -7229,7 +7229,12 @@ export interface operations {
     };
     listGroups: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Opaque: the `nextCursor` of the previous page, passed back exactly as received. Anything else is `400 invalid_cursor`. */
+                cursor?: string;
+                /** @description Page size (keyset pagination). */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -7245,10 +7250,11 @@ export interface operations {
                 content: {
                     "application/json": {
                         items: components["schemas"]["Group"][];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Malformed request: `invalid_json`, `validation_failed` */
+            /** @description Malformed request: `invalid_cursor`, `invalid_json`, `validation_failed` */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -7257,7 +7263,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "invalid_json" | "validation_failed";
+                        code?: "invalid_cursor" | "invalid_json" | "validation_failed";
                     };
                 };
             };
@@ -9154,7 +9160,12 @@ export interface operations {
     };
     listPractitioners: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Opaque: the `nextCursor` of the previous page, passed back exactly as received. Anything else is `400 invalid_cursor`. */
+                cursor?: string;
+                /** @description Page size (keyset pagination). */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -9170,10 +9181,11 @@ export interface operations {
                 content: {
                     "application/json": {
                         items: components["schemas"]["Practitioner"][];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Malformed request: `invalid_json`, `validation_failed` */
+            /** @description Malformed request: `invalid_cursor`, `invalid_json`, `validation_failed` */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -9182,7 +9194,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "invalid_json" | "validation_failed";
+                        code?: "invalid_cursor" | "invalid_json" | "validation_failed";
                     };
                 };
             };
