@@ -53,15 +53,17 @@ describe('user groups', () => {
   });
 });
 
+type Page = { items: Array<{ id: string }>; nextCursor: string | null };
+
 /** Every page of a list walked with `limit`, and the cursors that led to them. */
 async function walk(token: string, path: string, limit: number) {
   const pages: string[][] = [];
   const cursors: string[] = [];
   let cursor: string | null = null;
   do {
-    const res = await call(stack.url, 'GET', `${path}?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`, { token });
+    const res: { status: number; body: Page } = await call<Page>(stack.url, 'GET', `${path}?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`, { token });
     expect(res.status).toBe(200);
-    pages.push(res.body.items.map((i: { id: string }) => i.id));
+    pages.push(res.body.items.map((i) => i.id));
     cursor = res.body.nextCursor;
     if (cursor) cursors.push(cursor);
   } while (cursor && pages.length < 20);
