@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { createAccount, createClinicAdmin } from '../../application/accounts/create-account';
+import { createClinicAccount, createClinicAdmin } from '../../application/accounts/create-account';
 import { deleteAccount } from '../../application/accounts/delete-account';
 import { listClinicAccounts, readAccount } from '../../application/accounts/read-accounts';
 import { resetPassword } from '../../application/accounts/reset-password';
@@ -80,11 +80,12 @@ export const accountRoutes = (deps: AppDeps) => [
     body: createBody,
     bodyExample: { loginId: 'tanaka', email: 'tanaka@sakura-clinic.example', displayName: '田中 一郎', roles: ['doctor'] },
     responses: { 201: { description: 'Created; a generated initial password is shown only now', schema: created } },
-    problems: { 400: ['password_policy'], 403: [], 409: ['login_id_taken'], 429: ['rate_limited'] },
+    description: 'Needs a password or passkey proved by you in the last 5 minutes (403 `reauthentication_required`; `POST /v1/auth/reauthenticate`).',
+    problems: { 400: ['password_policy'], 403: ['reauthentication_required'], 409: ['login_id_taken'], 429: ['rate_limited'] },
     handler: async (ctx, { body }) => {
       const { initialPassword, ...input } = body;
       ctx.status = 201;
-      ctx.body = await createAccount(deps, actor(ctx), ctx.state.auth!.tenantId, input, { initialPassword });
+      ctx.body = await createClinicAccount(deps, sessionActor(ctx), input, { initialPassword });
     },
   }),
 
@@ -127,11 +128,12 @@ export const accountRoutes = (deps: AppDeps) => [
     // Read-only after the contract's end, a clinic can still take access away (someone leaves
     // during the grace while the records are still there to be read): `{ "disabled": true }` alone.
     openAfterContractEnd: (body) => Object.keys(body).length === 1 && body.disabled === true,
-    description: 'While the clinic is read-only after its contract ended, only `{ "disabled": true }` is accepted (taking access away); anything else answers 403 `contract_ended`.',
+    description:
+      'A change that hands out access (a role the account did not have, `"disabled": false` for a disabled account, another e-mail address) needs a password or passkey proved by you in the last 5 minutes (403 `reauthentication_required`); taking access away and renaming do not. While the clinic is read-only after its contract ended, only `{ "disabled": true }` is accepted (taking access away); anything else answers 403 `contract_ended`.',
     responses: { 200: { description: 'The updated account', schema: accountSchema } },
-    problems: { 403: [], 404: [], 409: ['last_admin'] },
+    problems: { 403: ['reauthentication_required'], 404: [], 409: ['last_admin'] },
     handler: async (ctx, { params, body }) => {
-      ctx.body = await updateAccount(deps, clinicActor(ctx), params.id, body);
+      ctx.body = await updateAccount(deps, sessionActor(ctx), params.id, body);
     },
   }),
 
@@ -159,9 +161,10 @@ export const accountRoutes = (deps: AppDeps) => [
     params: accountParams,
     body: resetBody,
     responses: { 200: { description: 'Reset; a generated initial password is shown only now', schema: z.object({ initialPassword: initialPasswordShown.optional() }) } },
-    problems: { 400: ['password_policy'], 403: [], 404: [], 429: ['rate_limited'] },
+    description: 'Needs a password or passkey proved by you in the last 5 minutes (403 `reauthentication_required`).',
+    problems: { 400: ['password_policy'], 403: ['reauthentication_required'], 404: [], 429: ['rate_limited'] },
     handler: async (ctx, { params, body }) => {
-      ctx.body = await resetPassword(deps, clinicActor(ctx), params.id, { initialPassword: body?.initialPassword });
+      ctx.body = await resetPassword(deps, sessionActor(ctx), params.id, { initialPassword: body?.initialPassword });
     },
   }),
 

@@ -70,6 +70,8 @@ export const settingsRoutes = (deps: AppDeps) => [
     path: '/v1/settings/password-policy',
     operationId: 'putPasswordPolicy',
     summary: 'Replace the policy; omitted fields take their defaults',
+    description: 'Needs a password or passkey proved by you in the last 5 minutes (403 `reauthentication_required`; `POST /v1/auth/reauthenticate`).',
+    problems: { 403: ['reauthentication_required'] },
     body: passwordPolicySchema,
     responses: { 200: { description: 'The saved policy', schema: policyView } },
     handler: async (ctx, { body }) => {
@@ -93,12 +95,13 @@ export const settingsRoutes = (deps: AppDeps) => [
     path: '/v1/settings/network-allowlist',
     operationId: 'putNetworkAllowlist',
     summary: 'Replace the allowlist; refuses to lock out your own address unless confirmSelfLockout is true',
+    description: 'Needs a password or passkey proved by you in the last 5 minutes (403 `reauthentication_required`; `POST /v1/auth/reauthenticate`).',
     body: allowlistBody,
     responses: { 200: { description: 'The saved allowlist', schema: allowlistView } },
-    problems: { 403: [], 409: ['would_lock_out_self'] },
+    problems: { 403: ['reauthentication_required'], 409: ['would_lock_out_self'] },
     handler: async (ctx, { body }) => {
       const ip = ctx.state.clientIp;
-      ctx.body = { cidrs: await saveNetworkAllowlist(deps, clinicActor(ctx), { ...body, clientIp: ip }), yourAddress: ip };
+      ctx.body = { cidrs: await saveNetworkAllowlist(deps, sessionActor(ctx), { ...body, clientIp: ip }), yourAddress: ip };
     },
   }),
   defineRoute({

@@ -6,7 +6,8 @@ import { contractSettled } from '../../domain/contract';
 import { conflict } from '../../domain/problems';
 import { commitThenDispatch } from '../commit-then-dispatch';
 import { withRefusalsLogged } from '../audit/refusals';
-import type { Actor, Services } from '../deps';
+import type { Actor, Services, SessionActor } from '../deps';
+import { requireRecentProofFirst } from '../auth/reauthenticate';
 import { issueInitialPassword } from './initial-password';
 import { clinicAccessNotice } from '../operators/clinic-access-notice';
 import { startOnboarding } from './onboarding';
@@ -22,12 +23,27 @@ export async function createAccount(
   actor: Actor,
   tenantId: string,
   input: CreateAccountInput,
-  opts: { initialPassword?: string; byOperator?: boolean } = {},
+  opts: { initialPassword?: string; byOperator?: boolean; proofOf?: SessionActor } = {},
 ): Promise<{ accountId: string; initialPassword?: string }> {
-  // A refusal (409 login_id_taken, 400 for a chosen password the policy refuses) is logged as denied.
+  // A refusal (409 login_id_taken, 400 for a chosen password the policy refuses, 403
+  // reauthentication_required) is logged as denied.
   const attempt = { action: 'account.create', targetType: 'account', details: { loginId: input.loginId, roles: input.roles } };
-  return withRefusalsLogged(deps, tenantId, actor.audit, attempt, () => create(deps, actor, tenantId, input, opts));
+  return withRefusalsLogged(deps, tenantId, actor.audit, attempt, async () => {
+    if (opts.proofOf) await requireRecentProofFirst(deps, opts.proofOf);
+    return create(deps, actor, tenantId, input, opts);
+  });
 }
+
+/**
+ * A clinic admin creates an account in their clinic: with a password or passkey proved in the
+ * last minutes, since the account is a way in that outlives the admin's session.
+ */
+export const createClinicAccount = (
+  deps: Pick<Services, 'db' | 'outbox' | 'passwords' | 'log'>,
+  actor: SessionActor,
+  input: CreateAccountInput,
+  opts: { initialPassword?: string } = {},
+) => createAccount(deps, actor, actor.tenantId, input, { ...opts, proofOf: actor });
 
 async function create(
   deps: Pick<Services, 'db' | 'outbox' | 'passwords'>,

@@ -2,7 +2,8 @@ import { setInitialPassword } from '../../db/accounts';
 import { recordAudit } from '../../db/audit';
 import { commitThenDispatch } from '../commit-then-dispatch';
 import { withRefusalsLogged } from '../audit/refusals';
-import type { ClinicActor, Services } from '../deps';
+import type { ClinicActor, Services, SessionActor } from '../deps';
+import { requireRecentProofFirst } from '../auth/reauthenticate';
 import { issueInitialPassword } from './initial-password';
 import { restartOnboarding } from './onboarding';
 
@@ -12,13 +13,17 @@ import { restartOnboarding } from './onboarding';
  */
 export async function resetPassword(
   deps: Pick<Services, 'db' | 'outbox' | 'passwords' | 'log'>,
-  actor: ClinicActor,
+  actor: SessionActor,
   accountId: string,
   opts: { initialPassword?: string } = {},
 ): Promise<{ initialPassword?: string }> {
-  // A refusal (400 password_policy for a chosen password) is logged as denied.
+  // A refusal (400 password_policy for a chosen password, 403 reauthentication_required) is logged as denied.
   const attempt = { action: 'account.password_reset', targetType: 'account', targetId: accountId };
-  return withRefusalsLogged(deps, actor.tenantId, actor.audit, attempt, () => reset(deps, actor, accountId, opts));
+  return withRefusalsLogged(deps, actor.tenantId, actor.audit, attempt, async () => {
+    // The caller learns a password of another account: the admin proves who they are first.
+    await requireRecentProofFirst(deps, actor);
+    return reset(deps, actor, accountId, opts);
+  });
 }
 
 async function reset(

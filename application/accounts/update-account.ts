@@ -4,10 +4,11 @@ import { endPasswordOnlySessions } from '../../db/sessions';
 import { getSettings } from '../../db/settings';
 import { secondFactorRequired } from '../../domain/password-policy';
 import { withTenant, type TenantTransaction } from '../../db/tenant-scope';
-import type { UpdateAccountInput } from '../../domain/account';
+import { handsOutAccess, type UpdateAccountInput } from '../../domain/account';
 import { withRefusalsLogged } from '../audit/refusals';
 import { unlinkFormerDoctor } from '../practitioners/unlink-former-doctor';
-import type { ClinicActor, Services } from '../deps';
+import type { Services, SessionActor } from '../deps';
+import { requireRecentProof } from '../auth/reauthenticate';
 
 /**
  * An admin changes roles, display name, e-mail or disabled. The last active admin cannot be
@@ -15,11 +16,14 @@ import type { ClinicActor, Services } from '../deps';
  * Removing the doctor role unlinks the account from the doctors it was the account of. A role
  * that brings the account under the two-step rule (admin, while the rule covers admins) ends its
  * sessions that did not present a passkey, as a stricter rule would: they sign in again with one.
+ * A change that hands out access (a new role, re-enabling, another e-mail address) needs the
+ * admin's recent proof (403 reauthentication_required).
  */
-export async function updateAccount(deps: Pick<Services, 'db' | 'log'>, actor: ClinicActor, id: string, patch: UpdateAccountInput): Promise<AccountView> {
+export async function updateAccount(deps: Pick<Services, 'db' | 'log'>, actor: SessionActor, id: string, patch: UpdateAccountInput): Promise<AccountView> {
   const attempt = { action: patch.roles ? 'account.roles_change' : 'account.update', targetType: 'account', targetId: id, details: { fields: Object.keys(patch) } };
   return withRefusalsLogged(deps, actor.tenantId, actor.audit, attempt, () => withTenant(deps.db, actor.tenantId, async (trx) => {
     const before = await getAccount(trx, id);
+    if (handsOutAccess(before, patch)) await requireRecentProof(trx, actor);
     const updated = await patchAccount(trx, id, patch);
     const practitionersUnlinked = before.roles.includes('doctor') && patch.roles && !patch.roles.includes('doctor') ? await unlinkFormerDoctor(trx, actor.audit, updated.id, 'doctor_role_removed') : [];
     const nowCovered = patch.roles !== undefined && (await coveredAnew(trx, before.roles, patch.roles));

@@ -20,6 +20,16 @@ export async function reauthenticate(deps: Pick<Services, 'db' | 'outbox' | 'pas
   });
 }
 
+/**
+ * The same check in a transaction of its own, before a change's slow work (hashing) begins: for
+ * changes that hand out access — a new account, an initial password, a role, the clinic's
+ * allowlist or sign-in rules —, so that a session left open or stolen cannot plant a way back in
+ * (an account of its own, a weaker rule) that outlives it.
+ */
+export async function requireRecentProofFirst(deps: Pick<Services, 'db'>, actor: SessionActor): Promise<void> {
+  await withTenant(deps.db, actor.tenantId, (trx) => requireRecentProof(trx, actor));
+}
+
 /** 403 reauthentication_required unless the session proved a password or passkey recently. */
 export async function requireRecentProof(trx: TenantTransaction, actor: SessionActor): Promise<void> {
   const v = await sessionVerification(trx, actor.sessionId);

@@ -4,7 +4,8 @@ import { withTenant } from '../../db/tenant-scope';
 import { canonicalCidr, isAllowedFrom } from '../../domain/network';
 import { conflict } from '../../domain/problems';
 import { withRefusalsLogged } from '../audit/refusals';
-import type { ClinicActor, Services } from '../deps';
+import type { Services, SessionActor } from '../deps';
+import { requireRecentProofFirst } from '../auth/reauthenticate';
 
 /**
  * An admin replaces the networks the clinic may be reached from (empty: anywhere). A list that
@@ -12,12 +13,14 @@ import type { ClinicActor, Services } from '../deps';
  */
 export async function saveNetworkAllowlist(
   deps: Pick<Services, 'db' | 'log'>,
-  actor: ClinicActor,
+  actor: SessionActor,
   req: { cidrs: string[]; confirmSelfLockout?: boolean; clientIp: string },
 ): Promise<string[]> {
   const cidrs = [...new Set(req.cidrs.map((c) => canonicalCidr(c)!))];
   const attempt = { action: 'settings.network_allowlist', details: { after: cidrs } };
   await withRefusalsLogged(deps, actor.tenantId, actor.audit, attempt, async () => {
+    // Who may reach the clinic at all: a session left open or stolen must not open it to its own network.
+    await requireRecentProofFirst(deps, actor);
     if (!isAllowedFrom(req.clientIp, cidrs) && req.confirmSelfLockout !== true) {
       throw conflict('would_lock_out_self', `The list does not contain your address ${req.clientIp}: you would lose access. Add it, or send "confirmSelfLockout": true.`);
     }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { clinicWithAdmin, login, STRONG_PASSWORD } from '../harness/clinic';
+import { clinicWithAdmin, createAccount, login, STRONG_PASSWORD } from '../harness/clinic';
 import { call } from '../harness/http';
 import { startTestStack, type TestStack } from '../harness/stack';
 
@@ -56,5 +56,54 @@ describe('re-authentication for passkey changes', () => {
     const right = await call(stack.url, 'POST', '/v1/auth/reauthenticate', { token, json: { password: STRONG_PASSWORD } });
     expect([right.status, right.body.code]).toEqual([423, 'account_locked']);
     expect((await stack.database.ownerDb('accounts').where({ id: adminId }).first()).lockouts).toBe(1);
+  });
+});
+
+describe('re-authentication for changes that hand out access', () => {
+  it('refuses a new account, a password reset, a new role, a re-enabled account, a new e-mail, the sign-in rules and the allowlist on a stale proof; taking access away stays open', async () => {
+    const { clinic, adminId } = await clinicWithAdmin(stack);
+    const token = (await login(stack, clinic, 'admin', STRONG_PASSWORD)).body.token as string;
+    const nurse = await createAccount(stack, token, 'nurse');
+    const gone = await createAccount(stack, token, 'gone');
+    expect((await call(stack.url, 'PATCH', `/v1/accounts/${gone.accountId}`, { token, json: { disabled: true } })).status).toBe(200);
+    await ageProof(token, 301);
+
+    const handingOut: Array<[string, string, unknown]> = [
+      ['POST', '/v1/accounts', { loginId: 'intruder', email: 'intruder@example.jp', displayName: 'Intruder', roles: ['admin'] }],
+      ['POST', `/v1/accounts/${nurse.accountId}/reset-password`, {}],
+      ['PATCH', `/v1/accounts/${nurse.accountId}`, { roles: ['staff', 'admin'] }],
+      ['PATCH', `/v1/accounts/${gone.accountId}`, { disabled: false }],
+      ['PATCH', `/v1/accounts/${nurse.accountId}`, { email: 'elsewhere@example.jp' }],
+      ['PUT', '/v1/settings/password-policy', { secondFactor: 'none', lockout: { maxFailures: 100 } }],
+      ['PUT', '/v1/settings/network-allowlist', { cidrs: ['203.0.113.0/24'], confirmSelfLockout: true }],
+    ];
+    for (const [method, path, json] of handingOut) {
+      const res = await call(stack.url, method, path, { token, json });
+      expect([method, path, res.status, res.body.code]).toEqual([method, path, 403, 'reauthentication_required']);
+    }
+    // Nothing of it happened, and every refusal is in the clinic's log, naming the admin.
+    expect(await stack.database.ownerDb('accounts').where({ tenant_id: clinic.id, login_id: 'intruder' }).first()).toBeUndefined();
+    expect((await call(stack.url, 'GET', `/v1/accounts/${nurse.accountId}`, { token })).body).toMatchObject({ roles: ['staff'], email: 'nurse@example.jp' });
+    expect((await call(stack.url, 'GET', '/v1/settings/network-allowlist', { token })).body.cidrs).toEqual([]);
+    const denied = await stack.database.ownerDb('audit_events').where({ tenant_id: clinic.id, outcome: 'denied', actor_id: adminId }).orderBy('id');
+    expect(denied.map((e: { action: string; details: { code: string } }) => [e.action, e.details.code])).toEqual([
+      ['account.create', 'reauthentication_required'],
+      ['account.password_reset', 'reauthentication_required'],
+      ['account.roles_change', 'reauthentication_required'],
+      ['account.update', 'reauthentication_required'],
+      ['account.update', 'reauthentication_required'],
+      ['settings.password_policy', 'reauthentication_required'],
+      ['settings.network_allowlist', 'reauthentication_required'],
+    ]);
+
+    // Taking access away and renaming need no proof: they are what one does in a hurry.
+    expect((await call(stack.url, 'PATCH', `/v1/accounts/${nurse.accountId}`, { token, json: { displayName: 'Nurse Sato' } })).status).toBe(200);
+    expect((await call(stack.url, 'PATCH', `/v1/accounts/${nurse.accountId}`, { token, json: { roles: ['staff'], email: 'nurse@example.jp' } })).status).toBe(200);
+    expect((await call(stack.url, 'DELETE', `/v1/accounts/${nurse.accountId}/sessions`, { token })).status).toBe(200);
+
+    expect((await call(stack.url, 'POST', '/v1/auth/reauthenticate', { token, json: { password: STRONG_PASSWORD } })).status).toBe(204);
+    const statuses = [];
+    for (const [method, path, json] of handingOut) statuses.push((await call(stack.url, method, path, { token, json })).status);
+    expect(statuses).toEqual([201, 200, 200, 200, 200, 200, 200]);
   });
 });

@@ -1,3 +1,4 @@
+import { STRONG_PASSWORD } from '../harness/clinic';
 import { slotOn } from '../harness/slots';
 import { callWithRetry, type Attempt, type Exchange, type Outcome } from './retrying-client';
 
@@ -97,13 +98,21 @@ export class LoadGenerator {
       if (n % 5 === 0) {
         // Account creation takes no Idempotency-Key (its initial password is answered once); the
         // login ID is unique per clinic, so a retry after a lost answer is refused 409 login_id_taken.
+        // A new account needs the admin's proof of the last 5 minutes: past it, the admin confirms
+        // the password once (POST /v1/auth/reauthenticate) and sends it again, as a front end does.
         const loginId = `u-${runId}-${i}-${n}`.toLowerCase();
-        const made = await this.op('account', i, loginId, () =>
+        const create = () =>
           callWithRetry(apiUrls, 'POST', '/v1/accounts', {
             token: c.adminToken,
             json: { loginId, email: `${loginId}@cluster.example`, displayName: `User ${n}`, roles: ['staff'] },
-          }),
-        );
+          });
+        const made = await this.op('account', i, loginId, async () => {
+          const first = await create();
+          if (first.outcome !== 403 || first.body?.code !== 'reauthentication_required') return first;
+          await callWithRetry(apiUrls, 'POST', '/v1/auth/reauthenticate', { token: c.adminToken, json: { password: STRONG_PASSWORD } });
+          const again = await create();
+          return { ...again, attempts: [...first.attempts, ...again.attempts] };
+        });
         made.record.loginId = loginId;
         if (made.exchange.outcome === 201) made.record.accountId = made.exchange.body.accountId;
       }

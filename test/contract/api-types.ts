@@ -117,7 +117,10 @@ export interface paths {
         /** Accounts of your clinic, oldest first */
         get: operations["listAccounts"];
         put?: never;
-        /** Create an account in your clinic */
+        /**
+         * Create an account in your clinic
+         * @description Needs a password or passkey proved by you in the last 5 minutes (403 `reauthentication_required`; `POST /v1/auth/reauthenticate`).
+         */
         post: operations["createAccount"];
         delete?: never;
         options?: never;
@@ -142,7 +145,7 @@ export interface paths {
         head?: never;
         /**
          * Change roles, display name, e-mail or disabled; the last active admin cannot be removed
-         * @description While the clinic is read-only after its contract ended, only `{ "disabled": true }` is accepted (taking access away); anything else answers 403 `contract_ended`.
+         * @description A change that hands out access (a role the account did not have, `"disabled": false` for a disabled account, another e-mail address) needs a password or passkey proved by you in the last 5 minutes (403 `reauthentication_required`); taking access away and renaming do not. While the clinic is read-only after its contract ended, only `{ "disabled": true }` is accepted (taking access away); anything else answers 403 `contract_ended`.
          */
         patch: operations["updateAccount"];
         trace?: never;
@@ -176,7 +179,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Set a new initial password (yours, or a generated one); onboarding starts over and all sessions end */
+        /**
+         * Set a new initial password (yours, or a generated one); onboarding starts over and all sessions end
+         * @description Needs a password or passkey proved by you in the last 5 minutes (403 `reauthentication_required`).
+         */
         post: operations["resetAccountPassword"];
         delete?: never;
         options?: never;
@@ -1117,7 +1123,10 @@ export interface paths {
         };
         /** Networks your clinic may be reached from (empty: anywhere) */
         get: operations["getNetworkAllowlist"];
-        /** Replace the allowlist; refuses to lock out your own address unless confirmSelfLockout is true */
+        /**
+         * Replace the allowlist; refuses to lock out your own address unless confirmSelfLockout is true
+         * @description Needs a password or passkey proved by you in the last 5 minutes (403 `reauthentication_required`; `POST /v1/auth/reauthenticate`).
+         */
         put: operations["putNetworkAllowlist"];
         post?: never;
         delete?: never;
@@ -1135,7 +1144,10 @@ export interface paths {
         };
         /** Your clinic's password, lockout, session and two-step verification policy */
         get: operations["getPasswordPolicy"];
-        /** Replace the policy; omitted fields take their defaults */
+        /**
+         * Replace the policy; omitted fields take their defaults
+         * @description Needs a password or passkey proved by you in the last 5 minutes (403 `reauthentication_required`; `POST /v1/auth/reauthenticate`).
+         */
         put: operations["putPasswordPolicy"];
         post?: never;
         delete?: never;
@@ -2142,7 +2154,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2151,7 +2163,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -2522,7 +2534,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2531,7 +2543,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -2790,7 +2802,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2799,7 +2811,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -11308,7 +11320,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -11317,7 +11329,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -11565,7 +11577,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -11574,7 +11586,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
