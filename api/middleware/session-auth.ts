@@ -8,7 +8,7 @@ import { withTenant } from '../../db/tenant-scope';
 import { ipInCidrs } from '../../domain/network';
 import { contractSettled, isReadOnly } from '../../domain/contract';
 import { Problem, contractEnded, forbidden, tenantSuspended, unauthorized } from '../../domain/problems';
-import { hasAnyRole } from '../../domain/roles';
+import { hasAnyRole, mayUseRoleGatedWrite } from '../../domain/roles';
 import { deniedAttemptKind } from '../../domain/security-events';
 import { auditContext } from '../audit-context';
 import type { AnyRoute } from '../route';
@@ -99,6 +99,9 @@ export function sessionAuth(
     try {
       if (route.roles && !hasAnyRole(account.roles, route.roles)) {
         throw forbidden('forbidden', `This requires one of the roles: ${route.roles.join(', ')}.`);
+      }
+      if (route.roles && route.method !== 'get' && !mayUseRoleGatedWrite(account.roles)) {
+        throw forbidden('forbidden', 'Auditors are read-only, whatever other role the account has.');
       }
       await next();
     } catch (err) {

@@ -234,6 +234,30 @@ describe('account administration', () => {
     expect((await call(stack.url, 'GET', '/v1/me', { token: doctorToken })).body.roles).toEqual(['doctor']);
   });
 
+  it('keeps an account that is also an auditor read-only: its other role\'s reads, none of its writes; its own password and sessions stay its own', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    const both = await createAccount(stack, token, 'admin-auditor', ['admin', 'auditor']);
+    const auditorToken = await activate(stack, clinic, 'admin-auditor', both.initialPassword);
+    // An admin's reads stay (its accounts, the operation log).
+    expect((await call(stack.url, 'GET', '/v1/accounts', { token: auditorToken })).status).toBe(200);
+    expect((await call(stack.url, 'GET', '/v1/audit-logs', { token: auditorToken })).status).toBe(200);
+    const writes: Array<[string, string, unknown]> = [
+      ['POST', '/v1/accounts', { loginId: 'another', email: 'another@example.jp', displayName: 'Another', roles: ['staff'] }],
+      ['POST', '/v1/patients', { name: '山田 花子', kana: 'ヤマダ ハナコ', birthDate: '1990-04-01' }],
+      ['POST', '/v1/exports', {}],
+      ['PUT', '/v1/settings/bookings', { horizonDays: 30 }],
+      ['POST', '/v1/groups', { name: 'Auditors' }],
+    ];
+    for (const [method, path, json] of writes) {
+      const res = await call(stack.url, method, path, { token: auditorToken, json });
+      expect([method, path, res.status, res.body.code]).toEqual([method, path, 403, 'forbidden']);
+    }
+    expect(await stack.database.ownerDb('patients').where({ tenant_id: clinic.id }).first()).toBeUndefined();
+    // What one does for oneself is not a role's write.
+    expect((await call(stack.url, 'DELETE', '/v1/auth/sessions?except=current', { token: auditorToken })).status).toBe(200);
+    expect((await call(stack.url, 'POST', '/v1/auth/logout', { token: auditorToken })).status).toBe(204);
+  });
+
   it('ends the sessions of disabled and deleted accounts', async () => {
     const { clinic, token } = await clinicWithAdmin(stack);
     const a = await createAccount(stack, token, 'staff.a');
