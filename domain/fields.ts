@@ -55,13 +55,14 @@ export function hasDeceptiveCharacters(s: string): boolean {
 export const withoutDeceptiveCharacters = z.string().refine((s) => !hasDeceptiveCharacters(s), DECEPTIVE_MESSAGE);
 
 /** Half of a UTF-16 pair without its other half: PostgreSQL cannot store it (it became U+FFFD). */
-const LONE_SURROGATE = /\p{Surrogate}/u;
+export const LONE_SURROGATE = /\p{Surrogate}/u;
+export const LONE_SURROGATE_MESSAGE = 'must be valid Unicode (no unpaired surrogate)';
 
 /** Human-readable text: valid Unicode, NFC-normalised, trimmed, non-empty, bounded. */
 export const displayText = (max: number) =>
   z
     .string()
-    .refine((s) => !LONE_SURROGATE.test(s), 'must be valid Unicode (no unpaired surrogate)')
+    .refine((s) => !LONE_SURROGATE.test(s), LONE_SURROGATE_MESSAGE)
     .transform((s) => s.normalize('NFC').trim())
     .pipe(z.string().min(1, 'must not be empty').max(max, `must be at most ${max} characters`));
 

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Middleware } from 'koa';
 import { invalidJson, payloadTooLarge, unsupportedMediaType, validationFailed } from '../../domain/problems';
+import { LONE_SURROGATE, LONE_SURROGATE_MESSAGE } from '../../domain/fields';
 import type { AppState } from '../state';
 
 /** No request of ours nests anywhere near this deep; a body that does is an attack on the stack. */
@@ -58,7 +59,7 @@ export function jsonBody(limitBytes: number, skip: (ctx: { method: string; path:
     } catch {
       throw invalidJson();
     }
-    // Refused here, by field: NUL (PostgreSQL text cannot hold it, and no legitimate field needs it),
+    // Refused here, by field: NUL (PostgreSQL text cannot hold it, and no legitimate field needs it), unpaired surrogates,
     // numbers beyond a double's range, and a member named __proto__ (JSON.parse keeps it as data, but copying the object into a new
     // one, as validation does for free-form maps like a questionnaire's answers, sets the copy's
     // prototype instead: the answer would vanish, and two different bodies would look alike).
@@ -70,8 +71,22 @@ export function jsonBody(limitBytes: number, skip: (ctx: { method: string; path:
 
 const NUL_MESSAGE = 'must not contain NUL characters';
 
+/**
+ * What no text of ours may hold, in a value or a member's name: NUL, and half of a UTF-16 pair
+ * without its other half (a JSON escape such as \ud83d alone is valid JSON in valid UTF-8). The
+ * vault seals text as UTF-8 and PostgreSQL stores it so, and either turns the half into U+FFFD: a
+ * clinical note, a prescription or a questionnaire answer would have been changed without a word.
+ */
+function refusedText(s: string): string | undefined {
+  if (s.includes('\u0000')) return NUL_MESSAGE;
+  return LONE_SURROGATE.test(s) ? LONE_SURROGATE_MESSAGE : undefined;
+}
+
 function refusedFields(value: unknown, path: string): Array<{ field: string; message: string }> {
-  if (typeof value === 'string') return value.includes('\u0000') ? [{ field: path, message: NUL_MESSAGE }] : [];
+  if (typeof value === 'string') {
+    const message = refusedText(value);
+    return message ? [{ field: path, message }] : [];
+  }
   // A number too large for a double (1e999) parses as Infinity, which JSON cannot hold: stored in a
   // free-form map (a questionnaire's answers) it came back as null. Refused, not cleaned.
   if (typeof value === 'number') return Number.isFinite(value) ? [] : [{ field: path, message: 'must be a number a double can hold (at most about 1.8e308)' }];
@@ -79,7 +94,8 @@ function refusedFields(value: unknown, path: string): Array<{ field: string; mes
   if (value && typeof value === 'object') {
     return Object.entries(value).flatMap(([k, v]) => {
       const here = path ? `${path}.${k}` : k;
-      if (k.includes('\u0000')) return [{ field: here, message: NUL_MESSAGE }];
+      const refusedName = refusedText(k);
+      if (refusedName) return [{ field: here, message: refusedName }];
       if (k === '__proto__') return [{ field: here, message: 'is a name no field may have' }];
       return refusedFields(v, here);
     });

@@ -423,6 +423,23 @@ describe('the consultation lifecycle through the API', () => {
     expect([r.status, r.body.code, r.body.errors]).toEqual([400, 'validation_failed', [{ field: 'answers.__proto__', message: 'is a name no field may have' }]]);
   });
 
+  it('refuses text with half a surrogate pair instead of storing it as U+FFFD, in any field or member name', async () => {
+    const c = await bookingClinic(stack);
+    const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('13:40'), mode: 'in_person' });
+    const id = booked.body.id;
+    // Valid JSON in valid UTF-8: the escapes decode to halves of a pair with no other half.
+    const answers = await call(stack.url, 'POST', `/v1/consultations/${id}/questionnaire`, { token: c.staffToken, raw: '{"answers":{"bp":"120 \\ud83d","\\udc00k":"x"}}' });
+    expect([answers.status, answers.body.code, answers.body.errors.map((e: { message: string }) => e.message)]).toEqual([
+      400, 'validation_failed', ['must be valid Unicode (no unpaired surrogate)', 'must be valid Unicode (no unpaired surrogate)'],
+    ]);
+    const cancel = await call(stack.url, 'POST', `/v1/consultations/${id}/cancel`, { token: c.staffToken, raw: '{"reason":"BP \\ud83d high"}' });
+    expect([cancel.status, cancel.body.errors]).toEqual([400, [{ field: 'reason', message: 'must be valid Unicode (no unpaired surrogate)' }]]);
+    expect((await call(stack.url, 'GET', `/v1/consultations/${id}`, { token: c.staffToken })).body).toMatchObject({ status: 'reserved', questionnaire: null });
+    // A whole pair is a character like any other.
+    expect((await call(stack.url, 'POST', `/v1/consultations/${id}/questionnaire`, { token: c.staffToken, raw: '{"answers":{"mood":"\\ud83d\\ude00"}}' })).status).toBe(200);
+    expect((await call(stack.url, 'GET', `/v1/consultations/${id}`, { token: c.staffToken })).body.questionnaire).toEqual({ mood: '😀' });
+  });
+
   it('refuses a number beyond a double\'s range instead of storing it as null', async () => {
     const c = await bookingClinic(stack);
     const booked = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt: slot('13:35'), mode: 'in_person' });
