@@ -42,7 +42,8 @@ export interface PatientColumns {
 }
 
 /** Unique per clinic; a clash is the caller's 409. */
-export const PATIENT_NUMBER_CONSTRAINT = 'patients_number_key';
+/** Numbers are unique per clinic whatever their letter case (migration 20270113000004). */
+export const PATIENT_NUMBER_CONSTRAINT = 'patients_number_any_case_key';
 
 export async function insertPatient(trx: TenantTransaction, row: PatientColumns & { id: string; patientNumber: string }): Promise<PatientRow> {
   const [created] = await trx('patients').insert({ ...row, tenantId: tenantIdOf(trx) }).returning(ROW_COLUMNS);
@@ -69,7 +70,8 @@ export async function searchPatients(
   if (q.nameToken !== undefined) query.where({ name_token: q.nameToken });
   if (q.kanaPrefixToken !== undefined) query.whereRaw('kana_prefix_tokens @> array[?]::text[]', [q.kanaPrefixToken]);
   if (q.birthDateToken !== undefined) query.where({ birth_date_token: q.birthDateToken });
-  if (q.patientNumber) query.where({ patient_number: q.patientNumber });
+  // As unique: whatever the letter case (the index on lower(patient_number) answers it).
+  if (q.patientNumber !== undefined) query.whereRaw('lower(patient_number) = lower(?)', [q.patientNumber]);
   if (q.afterId) query.where('id', '>', q.afterId);
   return query;
 }

@@ -29,7 +29,8 @@ export const searchPatientsSchema = z.strictObject({
   name: z.string().min(1).max(100).optional(),
   kana: z.string().min(1).max(100).optional(),
   birthDate: birthDate.optional(),
-  patientNumber: z.string().max(20).optional(),
+  // Trimmed as a number is when registered; empty is refused (it searched for nothing and listed everyone).
+  patientNumber: z.string().trim().min(1).max(20).optional(),
   cursor: z.string().max(64).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
 });

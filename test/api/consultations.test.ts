@@ -589,6 +589,23 @@ describe('patients and slots', () => {
     expect(read.body.items.map((e: { action: string }) => e.action)).toEqual(expect.arrayContaining(['patient.create', 'patient.search']));
   });
 
+  it('takes a patient number in any letter case as the same number: unique, found, trimmed; an empty number is refused, not a list of everyone', async () => {
+    const c = await bookingClinic(stack);
+    const register = (patientNumber: string) =>
+      call(stack.url, 'POST', '/v1/patients', { token: c.staffToken, json: { name: '佐藤 一郎', kana: 'サトウ イチロウ', birthDate: '1970-01-01', patientNumber } });
+    const first = await register('k-1001');
+    expect([first.status, first.body.patientNumber]).toEqual([201, 'k-1001']);
+    const twin = await register('K-1001');
+    expect([twin.status, twin.body.code]).toEqual([409, 'patient_number_taken']);
+    const other = await register('K-1002');
+    expect((await call(stack.url, 'PATCH', `/v1/patients/${other.body.id}`, { token: c.staffToken, json: { patientNumber: 'k-1001' } })).body.code).toBe('patient_number_taken');
+    const find = async (q: string) => (await call(stack.url, 'GET', `/v1/patients?${q}`, { token: c.staffToken })).body.items.map((p: { id: string }) => p.id);
+    expect(await find('patientNumber=K-1001')).toEqual([first.body.id]);
+    expect(await find('patientNumber=%20k-1001%20')).toEqual([first.body.id]);
+    const empty = await call(stack.url, 'GET', '/v1/patients?patientNumber=', { token: c.staffToken });
+    expect([empty.status, empty.body.code, empty.body.errors[0].field]).toEqual([400, 'validation_failed', 'patientNumber']);
+  });
+
   it('logs concurrent reads in one clinic in group commits: every read has its entry, the chain verifies, and a read whose entry cannot be written shows nothing (503)', async () => {
     const c = await bookingClinic(stack);
     const searches = await Promise.all(Array.from({ length: 24 }, () => call(stack.url, 'GET', '/v1/patients?birthDate=1985-06-15', { token: c.staffToken })));
