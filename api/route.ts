@@ -3,7 +3,8 @@ import type { ParameterizedContext } from 'koa';
 import { z } from 'zod';
 import { parseOrThrow } from '../domain/validation';
 import { asClinicWrite } from '../db/tenant-scope';
-import { contractEnded, validationFailed } from '../domain/problems';
+import { contractEnded, forbidden, validationFailed } from '../domain/problems';
+import { isFreshlyVerified, REAUTHENTICATION_WINDOW_SECONDS } from '../domain/sign-in';
 import type { SessionState } from '../db/models/session';
 import type { Role } from '../domain/roles';
 import type { OperatorRole } from '../domain/operator-roles';
@@ -57,6 +58,14 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
    * break-glass have no session and count as active.
    */
   operatorStates?: SessionState[];
+  /**
+   * With `operator`: a person signed in must have proved their passkey (or password) in the last
+   * 5 minutes for this route (true), or for the bodies the function picks: changes that hand out
+   * access (an operator, a role, a key, a clinic's administrator). Else 403
+   * reauthentication_required; a passkey assertion from the active session re-proves it.
+   * Break-glass has no session: it is itself the emergency credential, mailed on every use.
+   */
+  operatorFreshProof?: boolean | ((body: z.output<B>) => boolean);
   /**
    * With `session`, on a write: the route stays open while the clinic is read-only after its
    * contract ended (exports, logout, own password and passkeys), or open only to the bodies the
@@ -130,6 +139,11 @@ export function mountRoutes(router: Router<AppState>, routes: AnyRoute[], auth: 
       const { openAfterContractEnd } = route;
       const open = openAfterContractEnd === true || (typeof openAfterContractEnd === 'function' && openAfterContractEnd(input.body));
       if (ctx.state.contractEnded && !open) throw contractEnded();
+      const { operatorFreshProof } = route;
+      const session = ctx.state.actor?.session;
+      if (session && (operatorFreshProof === true || (typeof operatorFreshProof === 'function' && operatorFreshProof(input.body))) && !isFreshlyVerified(session.verifiedAt, new Date())) {
+        throw forbidden('reauthentication_required', `Present your passkey again (POST /v1/operator/auth/passkeys/authentication/options, then …/verify): this needs a proof from the last ${REAUTHENTICATION_WINDOW_SECONDS / 60} minutes.`);
+      }
       // A clinic user's write that a read-only clinic may not make: each of its transactions
       // re-reads the clinic as it begins (asClinicWrite), so one racing the end or a suspension is
       // refused as the next request would be, not committed just after it.

@@ -61,6 +61,8 @@ export const accountRoutes = (deps: AppDeps) => [
     operatorRoles: ['support'],
     // A person, not a key: an administrator minted with a leaked key would outlive the key's revocation.
     notByApiKey: true,
+    // A way into a clinic: the person proves their passkey again, as a clinic admin does for an account.
+    operatorFreshProof: true,
     params: tenantParams,
     body: createAdminSchema,
     responses: { 201: { description: 'Created; hand the initial password over out of band', schema: created } },

@@ -37,7 +37,7 @@ async function activeOperator(email: string, roles: string[]) {
   const passkey = softwarePasskey({ origin: ORIGIN, rpId: 'localhost' });
   const enrolled = await call(stack.operatorUrl, 'POST', '/v1/operator/auth/passkeys/registration/verify', { token: first.body.token, json: { response: passkey.registrationResponse(options.body.challenge) } });
   expect(enrolled.status).toBe(201);
-  return { id, token: enrolled.body.token as string };
+  return { id, token: enrolled.body.token as string, passkey };
 }
 
 describe('operator sessions', () => {
@@ -144,6 +144,34 @@ describe('operator sessions', () => {
     const uses = await stack.database.ownerDb('platform_audit_events').where({ action: 'operator.break_glass' });
     expect(uses.length).toBeGreaterThan(0);
     expect(uses.every((e: { actorName: string | null }) => e.actorName === 'break-glass')).toBe(true);
+  });
+
+  it('a person whose proof is older than five minutes hands out no access (an operator, a role, a key, a reset, a clinic admin) until their passkey proves it again; taking access away stays open', async () => {
+    const { id, token, passkey } = await activeOperator('stale-admin@forclinic.example', ['platform-admin', 'support']);
+    const other = await createOperator(stack, ['viewer'], 'stale-target@forclinic.example');
+    await stack.database.ownerDb('operator_sessions').where({ operator_id: id }).whereNull('revoked_at').update({ verified_at: stack.database.ownerDb.raw(`now() - interval '6 minutes'`) });
+    const handingOut: Array<[string, string, unknown]> = [
+      ['POST', '/v1/operator/operators', { email: 'minted@forclinic.example', name: 'Minted', roles: ['platform-admin'] }],
+      ['PATCH', `/v1/operator/operators/${other.id}`, { roles: ['platform-admin'] }],
+      ['POST', `/v1/operator/operators/${other.id}/reset`, undefined],
+      ['POST', '/v1/operator/api-keys', { name: 'minted-key', roles: ['platform-admin'], expiresInSeconds: 3600 }],
+      ['POST', '/v1/operator/tenants/00000000-0000-4000-8000-000000000000/admins', { loginId: 'minted', email: 'minted@clinic.example', displayName: 'Minted' }],
+    ];
+    for (const [method, path, json] of handingOut) {
+      const res = await call(stack.operatorUrl, method, path, { token, json });
+      expect([method, path, res.status, res.body.code]).toEqual([method, path, 403, 'reauthentication_required']);
+    }
+    expect(await stack.database.ownerDb('operators').where({ email: 'minted@forclinic.example' }).first()).toBeUndefined();
+    // Renaming and disabling take nothing out of anyone's hands: no proof asked.
+    expect((await call(stack.operatorUrl, 'PATCH', `/v1/operator/operators/${other.id}`, { token, json: { name: 'Target' } })).status).toBe(200);
+    expect((await call(stack.operatorUrl, 'PATCH', `/v1/operator/operators/${other.id}`, { token, json: { state: 'disabled' } })).status).toBe(200);
+    expect((await call(stack.operatorUrl, 'PATCH', `/v1/operator/operators/${other.id}`, { token, json: { state: 'active' } })).body.code).toBe('reauthentication_required');
+
+    const options = await call(stack.operatorUrl, 'POST', '/v1/operator/auth/passkeys/authentication/options', { token });
+    const proved = await call(stack.operatorUrl, 'POST', '/v1/operator/auth/passkeys/authentication/verify', { token, json: { response: passkey.authenticationResponse(options.body.challenge) } });
+    expect(proved.status).toBe(200);
+    expect((await call(stack.operatorUrl, 'POST', '/v1/operator/operators', { token, json: handingOut[0]![2] })).status).toBe(201);
+    expect((await call(stack.operatorUrl, 'POST', '/v1/operator/api-keys', { token, json: handingOut[3]![2] })).status).toBe(201);
   });
 
   it('a registration challenge fetched inside the five minutes adds no passkey after them: 403 reauthentication_required', async () => {

@@ -1871,7 +1871,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
+            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1880,7 +1880,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
+                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
                     };
                 };
             };
@@ -4570,7 +4570,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
+            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4579,7 +4579,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
+                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
                     };
                 };
             };
@@ -4689,7 +4689,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
+            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4698,7 +4698,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
+                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
                     };
                 };
             };
@@ -4819,7 +4819,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
+            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4828,7 +4828,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
+                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
                     };
                 };
             };
@@ -6574,7 +6574,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
+            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -6583,7 +6583,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
+                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
                     };
                 };
             };
