@@ -224,7 +224,7 @@ export function appRoutes(deps: AppDeps, listener: Listener = 'public'): AnyRout
     ...practitionerRoutes(deps),
     ...consultationRoutes(deps),
     ...exportRoutes(deps),
-    ...(deps.passkeyPage ? passkeyPageRoutes() : []),
+    ...(deps.passkeyPage ? passkeyPageRoutes(listener) : []),
   ];
   const routes = all.filter((r) => servedOn(r, listener));
   let doc: unknown;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { Client } from 'pg';
 import { ensureDatabase, withDatabase } from '../db/database';
 import { embeddedLogin } from '../db/embedded-postgres';
 import { migrateAndProvision } from '../db/migrate';
@@ -159,6 +160,10 @@ async function main() {
     OPERATOR_TOKEN: operatorToken,
     PORT: String(port),
     OPERATOR_PORT: String(operatorPort),
+    // Each listener's /passkeys page runs its ceremonies at its own origin: passkeys are bound to
+    // the origin they were made at, so the defaults follow the ports this run chose.
+    WEBAUTHN_ORIGINS: env.WEBAUTHN_ORIGINS || `http://localhost:${port}`,
+    OPERATOR_WEBAUTHN_ORIGINS: env.OPERATOR_WEBAUTHN_ORIGINS || `http://localhost:${operatorPort}`,
     KEY_STORE_DIR: env.KEY_STORE_DIR || path.join(dataDir, 'keys'),
     STORAGE_DIR: env.STORAGE_DIR || path.join(dataDir, 'objects'),
     BACKUP_DIR: env.BACKUP_DIR || path.join(dataDir, 'backups'),
@@ -205,6 +210,8 @@ async function main() {
   await workerReady;
   say('worker: polling');
 
+  // The first operator is made on the host; once one exists the hint would only be noise.
+  const firstOperatorHint = !external && (await operatorCount(ownerUrl)) === 0;
   const lines = [
     'FOR CLINIC is running',
     `API:            ${apiUrl}   (OpenAPI: ${apiUrl}/openapi.json)`,
@@ -213,12 +220,24 @@ async function main() {
     `Mail viewer:    ${services.mailViewerUrl ?? '(real Amazon SES)'}`,
     ...(env.METRICS_PORT && env.METRICS_PORT !== '0' ? [`Metrics:        http://${env.METRICS_HOST ?? '127.0.0.1'}:${env.METRICS_PORT}/metrics (API), :${Number(env.METRICS_PORT) + 1}/metrics (worker)`] : []),
     `Operator token: ${operatorToken}${env.OPERATOR_TOKEN ? ' (from OPERATOR_TOKEN)' : ' (generated for this run; set OPERATOR_TOKEN to fix it)'} (break-glass: logged and mailed)`,
-    ...(external ? [] : ["First operator: npm run operator -- create --email you@example.jp --name 'Your Name' --role platform-admin"]),
+    `Passkey pages:  ${apiUrl}/passkeys (clinic users), http://localhost:${operatorPort}/passkeys (operators: sign in, enrol, copy the token)`,
+    ...(firstOperatorHint ? ["First operator: npm run operator -- create --email you@example.jp --name 'Your Name' --role platform-admin"] : []),
     'Press Ctrl-C to stop.',
   ];
   const width = Math.max(...lines.map((l) => l.length));
   console.log(['', `+${'-'.repeat(width + 2)}+`, ...lines.map((l) => `| ${l.padEnd(width)} |`), `+${'-'.repeat(width + 2)}+`, ''].join('\n'));
   say('ready');
+}
+
+/** How many operators exist (the owner's login reads the platform's tables). */
+async function operatorCount(ownerUrl: string): Promise<number> {
+  const client = new Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    return Number((await client.query<{ n: string }>('select count(*) as n from operators')).rows[0]!.n);
+  } finally {
+    await client.end();
+  }
 }
 
 main().catch(async (err) => {

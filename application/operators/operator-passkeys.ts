@@ -18,7 +18,7 @@ import { isFreshlyVerified } from '../../domain/sign-in';
 import { badRequest, conflict, forbidden, Problem, unauthorized } from '../../domain/problems';
 import type { OperatorActor } from '../deps';
 import { challengeExpiry, signedChallenge, type PasskeyResponse } from '../passkeys/ceremony';
-import { authenticationOptions, registrationOptions, verifyAssertion, verifyRegistration } from '../passkeys/webauthn';
+import { authenticationOptions, registrationOptions, registrationRefusal, verifyAssertion, verifyRegistration } from '../passkeys/webauthn';
 import type { OperatorDeps } from './operator-deps';
 
 /**
@@ -75,7 +75,7 @@ export async function registerOperatorPasskey(
     await recordPlatformEntry(trx, actor.audit, { action: 'operator.passkey.register', outcome: 'success', targetType: 'operator_passkey', targetId: passkey.id });
     return { passkey, ...(session.state === 'active' ? {} : { token: await replaceSession(deps, trx, actor, session.id) }) };
   });
-  if ('failed' in result) return refuse(deps, actor, 'operator.passkey.register', result.failed, 'The passkey could not be verified.');
+  if ('failed' in result) return refuse(deps, actor, 'operator.passkey.register', result.failed, registrationRefusal(result.failed));
   return result;
 }
 

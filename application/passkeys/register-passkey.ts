@@ -11,7 +11,7 @@ import { requireRecentProof } from '../auth/reauthenticate';
 import { commitThenDispatch } from '../commit-then-dispatch';
 import type { AfterPasskey } from '../../domain/sign-in';
 import type { SessionActor } from '../deps';
-import { registrationOptions, verifyRegistration } from './webauthn';
+import { registrationOptions, registrationRefusal, verifyRegistration } from './webauthn';
 import { challengeExpiry, consume, refuse, replaceSession, signedChallenge, type PasskeyDeps, type PasskeyResponse } from './ceremony';
 
 /**
@@ -63,6 +63,6 @@ export async function registerPasskey(
     await recordAudit(trx, actor.audit, { action: 'passkey.register', outcome: 'success', targetType: 'passkey', targetId: row.id });
     return { passkey: row, ...(actor.sessionState === 'active' ? { state: 'active' as const } : await replaceSession(trx, actor, row.id)) };
   });
-  if ('failed' in result) return refuse(deps, actor, 'passkey.register', result.failed, 'The passkey could not be verified.');
+  if ('failed' in result) return refuse(deps, actor, 'passkey.register', result.failed, registrationRefusal(result.failed));
   return result;
 }

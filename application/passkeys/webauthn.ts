@@ -51,6 +51,18 @@ const TRANSPORTS = new Set(['ble', 'cable', 'hybrid', 'internal', 'nfc', 'smart-
 export const knownTransports = (reported: unknown): string[] =>
   Array.isArray(reported) ? [...new Set(reported.filter((t): t is string => typeof t === 'string' && TRANSPORTS.has(t)))] : [];
 
+/**
+ * What a refused registration tells its holder. The library's reason goes to the log only (it
+ * echoes what the client sent); a page at an origin or relying party ID this service does not
+ * accept is a set-up mistake the holder cannot see otherwise, so it is named in our own words.
+ * A refused sign-in assertion says nothing of why (that would help someone probing a stolen one).
+ */
+export function registrationRefusal(reason: string): string {
+  if (/origin/i.test(reason)) return 'The passkey could not be verified: the page that made it is not at an origin this service accepts (WEBAUTHN_ORIGINS, or OPERATOR_WEBAUTHN_ORIGINS for operators).';
+  if (/RP ?ID/i.test(reason)) return 'The passkey could not be verified: it was made for another relying party ID (WEBAUTHN_RP_ID, or OPERATOR_WEBAUTHN_RP_ID for operators).';
+  return 'The passkey could not be verified.';
+}
+
 /** Verifies a registration against the challenge it signed; `failed` says why not (for the log). */
 export async function verifyRegistration(rp: RelyingParty, challenge: string, response: PasskeyResponse): Promise<{ failed: string } | { credential: PasskeyMaterial }> {
   let verification;

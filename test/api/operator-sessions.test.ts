@@ -174,6 +174,18 @@ describe('operator sessions', () => {
     expect((await call(stack.operatorUrl, 'POST', '/v1/operator/api-keys', { token, json: handingOut[3]![2] })).status).toBe(201);
   });
 
+  it('a passkey made at an origin the service does not accept is refused with that said, in its own words (the page\'s origin is not echoed)', async () => {
+    const { initialPassword } = await createOperator(stack, ['viewer'], 'wrong-origin@forclinic.example');
+    const first = await login('wrong-origin@forclinic.example', initialPassword);
+    await call(stack.operatorUrl, 'POST', '/v1/operator/me/password', { token: first.body.token, json: { currentPassword: initialPassword, newPassword: PASSWORD } });
+    const options = await call(stack.operatorUrl, 'POST', '/v1/operator/auth/passkeys/registration/options', { token: first.body.token });
+    const elsewhere = softwarePasskey({ origin: 'http://evil.example:4201', rpId: 'localhost' });
+    const refused = await call(stack.operatorUrl, 'POST', '/v1/operator/auth/passkeys/registration/verify', { token: first.body.token, json: { response: elsewhere.registrationResponse(options.body.challenge) } });
+    expect([refused.status, refused.body.code]).toEqual([400, 'webauthn_verification_failed']);
+    expect(refused.body.detail).toContain('not at an origin this service accepts');
+    expect(refused.body.detail).not.toContain('evil.example');
+  });
+
   it('a registration challenge fetched inside the five minutes adds no passkey after them: 403 reauthentication_required', async () => {
     const { id, token } = await activeOperator('late-passkey@forclinic.example', ['viewer']);
     const options = await call(stack.operatorUrl, 'POST', '/v1/operator/auth/passkeys/registration/options', { token });

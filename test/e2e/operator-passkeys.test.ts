@@ -20,6 +20,8 @@ interface AssertionJSON {
   response: { clientDataJSON: string; authenticatorData: string; signature: string; userHandle?: string };
   [k: string]: unknown;
 }
+/** What the page's scripts run with (evaluated in Chromium, not here). */
+declare const document: { getElementById(id: string): { textContent: string | null } | null };
 declare const SimpleWebAuthnBrowser: {
   startRegistration(opts: { optionsJSON: unknown }): Promise<unknown>;
   startAuthentication(opts: { optionsJSON: unknown }): Promise<AssertionJSON>;
@@ -200,6 +202,29 @@ describe('operator sign-in with a passkey (Chromium + virtual CTAP2 authenticato
     expect(key.body.apiKey.createdBy).toBe(operatorId);
     const [entry] = await stack.database.ownerDb('platform_audit_events').where({ action: 'operator.api_key.create', targetId: key.body.apiKey.id });
     expect(entry).toMatchObject({ actorType: 'operator', actorId: operatorId, actorRoles: ['platform-admin'] });
+  });
+
+  it('signs in on the operator listener\'s own page: password, then its passkey button; the page names the operator and holds an active token', async () => {
+    await page.goto(`${origin}/passkeys`);
+    const text = (id: string) => page.evaluate((i) => document.getElementById(i)?.textContent ?? '', id);
+    // Waits for the state line to change (or a refusal in the log), as a person reading the page would.
+    const clickAndWait = async (selector: string) => {
+      const before = { state: await text('state'), log: await text('log') };
+      await page.click(selector);
+      await page.waitForFunction((b) => document.getElementById('state')?.textContent !== b.state || document.getElementById('log')?.textContent !== b.log, before);
+      return { state: await text('state'), log: await text('log') };
+    };
+    expect(await page.isVisible('#email')).toBe(true);
+    await page.fill('#email', EMAIL);
+    await page.fill('#password', PASSWORD);
+    expect(await clickAndWait('#login-button')).toEqual({ state: 'second_factor_required', log: '' });
+    expect(await clickAndWait('#verify-button')).toEqual({ state: 'active', log: '' });
+    await page.waitForFunction(() => (document.getElementById('who')?.textContent ?? '') !== '');
+    expect(await text('who')).toBe('佐藤 花子 (platform-admin)');
+    const token = (await page.evaluate('token')) as string;
+    expect((await get(token, '/v1/operator/me')).body).toMatchObject({ id: operatorId, sessionState: 'active' });
+    expect(await clickAndWait('#logout-button')).toEqual({ state: 'signed out', log: '' });
+    expect((await get(token, '/v1/operator/me')).status).toBe(401);
   });
 
   it('a wrong password counts toward the lockout; a disabled operator cannot sign in', async () => {
