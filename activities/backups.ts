@@ -200,8 +200,9 @@ export function createBackupActivities(deps: { db: Db; mailer: Mailer; backups: 
     },
 
     /**
-     * Generations and restore tests still `running` whose workflow has ended — terminated by an
-     * operator, timed out, or failed without recording it — are marked failed with that reason.
+     * Generations still `running` or `written` (stored, never verified) and restore tests still
+     * `running` whose workflow has ended — terminated by an operator, timed out, or failed without
+     * recording it — are marked failed with that reason.
      * Otherwise a generation blocked every backup (the nightly one skipped, an operator's refused
      * with 409 backup_running) for up to 24 hours, a restore test blocked the next for 6, and the
      * ended test's scratch database — a full restored copy of every clinic's data — stayed on
@@ -216,7 +217,11 @@ export function createBackupActivities(deps: { db: Db; mailer: Mailer; backups: 
       for (const g of generations) {
         const status = await endedStatus(deps.temporal, g.workflowId);
         if (!status) continue;
-        const reason = `its workflow ${g.workflowId} ended (${status}) without finishing it`;
+        // Written but never verified: what it stored is kept, but nothing says it can be restored.
+        const reason =
+          g.state === 'written'
+            ? `its workflow ${g.workflowId} ended (${status}) after writing it, before verifying it: what it wrote is kept, but it is not a backup to count on`
+            : `its workflow ${g.workflowId} ended (${status}) without finishing it`;
         await markFailed(deps.db, g.id, reason);
         // As the workflow would have: a failure at any step is mailed to the operators once.
         await mailOperatorsOnce({ mark: { table: 'backup_generations', id: g.id }, kind: 'backup', generationId: g.id, reason });

@@ -58,10 +58,16 @@ export async function failAbandonedGenerations(db: Db): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
-/** Generations and restore tests still `running`, with the workflow that should finish each. */
-export async function runningBackupWork(db: Db): Promise<{ generations: Array<{ id: string; workflowId: string }>; restoreTests: Array<{ id: string; workflowId: string; generationId: string }> }> {
+/**
+ * Generations still `running` or `written` (stored, not yet verified) and restore tests still
+ * `running`, with the workflow that should finish each.
+ */
+export async function runningBackupWork(db: Db): Promise<{
+  generations: Array<{ id: string; workflowId: string; state: 'running' | 'written' }>;
+  restoreTests: Array<{ id: string; workflowId: string; generationId: string }>;
+}> {
   const [generations, restoreTests] = await Promise.all([
-    db('backup_generations').where({ state: 'running' }).select('id', 'workflow_id'),
+    db('backup_generations').whereIn('state', ['running', 'written']).select('id', 'workflow_id', 'state'),
     db('backup_restore_tests').where({ state: 'running' }).select('id', 'workflow_id', 'generation_id'),
   ]);
   return { generations, restoreTests };

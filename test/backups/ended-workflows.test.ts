@@ -70,6 +70,25 @@ it('fails a generation whose workflow was terminated, so an operator can start t
   expect(((await stack.sweepOutbox()) as { backups?: { generationsFailed: number } }).backups?.generationsFailed).toBe(0);
 }, 120_000);
 
+it('fails a generation written but never verified because its workflow was terminated in between, keeping what it wrote, and tells the operators', async () => {
+  const owner = stack.database.ownerDb;
+  const generationId = randomUUID();
+  const workflowId = `backup/${generationId}`;
+  await owner('backup_generations').insert({ id: generationId, workflowId, trigger: 'operator', state: 'written', store: 'test', sizeBytes: 1234 });
+  await terminatedWorkflow(workflowId, 'backupWorkflow');
+  const swept = (await stack.sweepOutbox()) as { backups?: { generationsFailed: number } };
+  expect(swept.backups?.generationsFailed).toBe(1);
+  const row = await owner('backup_generations').where({ id: generationId }).first();
+  expect([row.state, row.error, Number(row.sizeBytes)]).toEqual([
+    'failed',
+    `its workflow ${workflowId} ended (TERMINATED) after writing it, before verifying it: what it wrote is kept, but it is not a backup to count on`,
+    1234,
+  ]);
+  const mails = (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.subject.includes(generationId));
+  expect(mails).toHaveLength(1);
+  expect(((await stack.sweepOutbox()) as { backups?: { generationsFailed: number } }).backups?.generationsFailed).toBe(0);
+}, 120_000);
+
 it('fails a restore test whose workflow was terminated and drops the restored copy it left on the verification server', async () => {
   const owner = stack.database.ownerDb;
   const generationId = randomUUID();
