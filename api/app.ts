@@ -27,6 +27,7 @@ import { groupRoutes } from './routes/groups';
 import { loginProbeRoutes } from './routes/login-probes';
 import { securityEventRoutes } from './routes/security-events';
 import { passkeyPageRoutes } from './routes/passkey-page';
+import { operatorPlatformLogRoutes } from './routes/operator-platform-log';
 import { settingsRoutes } from './routes/settings';
 import { webauthnRoutes } from './routes/webauthn';
 import { clientAddress } from './middleware/client-ip';
@@ -210,6 +211,7 @@ export function appRoutes(deps: AppDeps, listener: Listener = 'public'): AnyRout
     ...operatorBackupRoutes(deps),
     ...operatorAuthRoutes(deps),
     ...operatorAccountRoutes(deps),
+    ...operatorPlatformLogRoutes(deps),
     ...accountRoutes(deps),
     ...authRoutes(deps),
     ...sessionRoutes(deps),

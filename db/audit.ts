@@ -89,7 +89,8 @@ export function recordAuditNow(db: Db, tenantId: string, context: AuditContext, 
 }
 
 /** The columns clients see, in the order CSV exports use. */
-const COLUMNS_SQL = `seq::text as seq,
+/** An entry as the screens and the API read it (the clinic log's and the platform's columns alike). */
+export const AUDIT_COLUMNS_SQL = `seq::text as seq,
   to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as occurred_at,
   actor_type, actor_id, actor_roles, action, target_type, target_id, outcome,
   host(client_ip) as client_ip, user_agent, request_id, details, encode(hash, 'hex') as hash`;
@@ -112,6 +113,12 @@ export interface AuditRecord {
 }
 
 function filterSql(trx: TenantTransaction, f: AuditFilter, beforeSeq?: string): { sql: string; bindings: Knex.Value[] } {
+  // Row-level security scopes to the clinic; the explicit predicate lets the indexes serve it.
+  return auditFilterSql(f, beforeSeq, { sql: 'tenant_id = ?::uuid', bindings: [tenantIdOf(trx)!] });
+}
+
+/** The filter of a log's screen as SQL, within `scope` (a clinic, or the whole platform log). */
+export function auditFilterSql(f: AuditFilter, beforeSeq: string | undefined, scope: { sql: string; bindings: Knex.Value[] }): { sql: string; bindings: Knex.Value[] } {
   const where = ['occurred_at >= ?::timestamptz', 'occurred_at <= ?::timestamptz'];
   const bindings: Knex.Value[] = [f.from, f.to];
   if (f.actor) {
@@ -140,9 +147,8 @@ function filterSql(trx: TenantTransaction, f: AuditFilter, beforeSeq?: string): 
     where.push('seq < ?::bigint');
     bindings.push(beforeSeq);
   }
-  // Row-level security scopes to the clinic; the explicit predicate lets the indexes serve it.
-  where.push('tenant_id = ?::uuid');
-  bindings.push(tenantIdOf(trx)!);
+  where.push(scope.sql);
+  bindings.push(...scope.bindings);
   return { sql: where.join(' and '), bindings };
 }
 
@@ -153,7 +159,7 @@ function filterSql(trx: TenantTransaction, f: AuditFilter, beforeSeq?: string): 
  */
 export async function listAuditEvents(trx: TenantTransaction, f: AuditFilter, opts: { limit: number; beforeSeq?: string }) {
   const { sql, bindings } = filterSql(trx, f, opts.beforeSeq);
-  const { rows } = await trx.raw(`select ${COLUMNS_SQL} from audit_events where ${sql} order by audit_events.seq desc limit ?`, [...bindings, opts.limit + 1]);
+  const { rows } = await trx.raw(`select ${AUDIT_COLUMNS_SQL} from audit_events where ${sql} order by audit_events.seq desc limit ?`, [...bindings, opts.limit + 1]);
   const page = (rows as AuditRecord[]).slice(0, opts.limit);
   return { rows: page, nextBeforeSeq: rows.length > opts.limit ? page[page.length - 1]!.seq : null };
 }

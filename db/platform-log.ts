@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { AUDIT_ROW_COLUMNS, AUDIT_ROW_PLACEHOLDERS, auditRowValues, verifyChain, type AuditContext, type AuditEntry, type ChainVerification } from './audit';
+import type { AuditFilter } from '../domain/audit-query';
+import { AUDIT_COLUMNS_SQL, AUDIT_ROW_COLUMNS, AUDIT_ROW_PLACEHOLDERS, auditFilterSql, auditRowValues, verifyChain, type AuditContext, type AuditEntry, type AuditRecord, type ChainVerification } from './audit';
 import type { Db } from './connection';
 import { enterPlatform, withPlatform, type PlatformTransaction } from './platform-scope';
 
@@ -53,4 +54,18 @@ export async function verifyPlatformChain(trx: PlatformTransaction, range: { fro
     head: { seq: Number(head.seq), hash: head.hash },
     genesis: 'genesis:platform',
   }, range);
+}
+
+/** An entry of the platform log: a clinic log's columns and the name of the person (or key) who acted. */
+export type PlatformRecord = AuditRecord & { actor_name: string | null };
+
+/**
+ * Newest first, keyset-paginated by sequence number, filtered as a clinic's log screen is
+ * (window, actor, action or its prefix, target, outcome).
+ */
+export async function listPlatformEntries(trx: PlatformTransaction, f: AuditFilter, opts: { limit: number; beforeSeq?: string }): Promise<{ rows: PlatformRecord[]; nextBeforeSeq: string | null }> {
+  const { sql, bindings } = auditFilterSql(f, opts.beforeSeq, { sql: 'true', bindings: [] });
+  const { rows } = await trx.raw(`select ${AUDIT_COLUMNS_SQL}, actor_name from platform_audit_events where ${sql} order by platform_audit_events.seq desc limit ?`, [...bindings, opts.limit + 1]);
+  const page = (rows as PlatformRecord[]).slice(0, opts.limit);
+  return { rows: page, nextBeforeSeq: rows.length > opts.limit ? page[page.length - 1]!.seq : null };
 }

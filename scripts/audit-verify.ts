@@ -4,17 +4,35 @@ import { verifyPlatformChain } from '../db/platform-log';
 import { withPlatform } from '../db/platform-scope';
 import { withTenant } from '../db/tenant-scope';
 import { findTenant, findTenantBySlug } from '../db/tenants';
+import { embeddedLogin } from '../db/embedded-postgres';
+import { withLogin } from '../db/roles';
+import { dataDirOf, devOwnerUrl } from './dev-owner-url';
+import path from 'node:path';
 
 /**
  * `npm run audit:verify -- <clinic slug or id> [fromSeq] [toSeq]`: walks a clinic's operation log
  * hash chain and prints the result as JSON; `npm run audit:verify -- --platform [fromSeq]
  * [toSeq]` walks the platform operation log (what operators did). Exit code 0: intact; 1: broken
  * (the first broken link is printed); 2: usage or connection error. Uses DATABASE_URL, as the
- * application role.
+ * application role (on npm start's embedded PostgreSQL, that login without DATABASE_URL).
  */
+/**
+ * DATABASE_URL, or on `npm start`'s own embedded PostgreSQL (development) the application's login
+ * there: the owner URL it recorded with the login's password from its data folder, as `npm run
+ * operator` finds the owner.
+ */
+async function databaseUrl(): Promise<string | undefined> {
+  if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
+  const dataDir = dataDirOf(process.env, path.join(__dirname, '..'));
+  const owner = await devOwnerUrl(dataDir);
+  if (!owner) return undefined;
+  console.error('[audit:verify] DATABASE_URL is unset: using the embedded PostgreSQL that npm start runs');
+  return withLogin(owner, await embeddedLogin(dataDir));
+}
+
 async function main(): Promise<number> {
   const [clinic, from, to] = process.argv.slice(2);
-  const url = process.env.DATABASE_URL;
+  const url = await databaseUrl();
   if (!clinic || !url) {
     console.error('usage: DATABASE_URL=… npm run audit:verify -- <clinic slug or id | --platform> [fromSeq] [toSeq]');
     return 2;

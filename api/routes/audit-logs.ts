@@ -9,50 +9,16 @@ import { CLINIC_RECORD_READERS, defineRoute } from '../route';
 import type { AppDeps } from '../app';
 import { sendStream } from '../stream-body';
 import { attachmentDisposition } from '../content-disposition';
+import { chainRangeQuery, chainVerificationSchema, logEntrySchema, logEntryView } from '../log-entries';
 
 /** The operation log (操作ログ) screen: admins and auditors read, filter, export and verify it. */
 
-const entrySchema = z
-  .object({
-    seq: z.string().describe('Position in the clinic\'s chain (a decimal string)'),
-    occurredAt: z.string().describe('UTC, microseconds, from the database clock'),
-    actor: z.object({
-      type: z.enum(['account', 'operator', 'system', 'anonymous']),
-      id: z.string().nullable(),
-      roles: z.array(z.string()),
-      name: z.string().nullable().describe('For an operator: the person at the provider, the API key\'s name, or break-glass (also in details.actorName, which the CSV export carries)'),
-    }),
-    action: z.string(),
-    target: z.object({ type: z.string().nullable(), id: z.string().nullable() }),
-    outcome: z.enum(['success', 'denied', 'failed']),
-    clientIp: z.string().nullable(),
-    userAgent: z.string().nullable(),
-    requestId: z.string().nullable(),
-    details: z.record(z.string(), z.unknown()),
-    hash: z.string().describe('SHA-256 of the previous entry\'s hash and this entry, hex'),
-  })
-  .meta({ id: 'AuditEntry' });
-
-const toEntry = (r: AuditRecord) => ({
-  seq: r.seq,
-  occurredAt: r.occurred_at,
-  actor: { type: r.actor_type, id: r.actor_id, roles: r.actor_roles, name: r.actor_type === 'operator' && typeof r.details.actorName === 'string' ? r.details.actorName : null },
-  action: r.action,
-  target: { type: r.target_type, id: r.target_id },
-  outcome: r.outcome,
-  clientIp: r.client_ip,
-  userAgent: r.user_agent,
-  requestId: r.request_id,
-  details: r.details,
-  hash: r.hash,
+const entrySchema = logEntrySchema('AuditEntry', {
+  seq: 'Position in the clinic\'s chain (a decimal string)',
+  name: 'For an operator: the person at the provider, the API key\'s name, or break-glass (also in details.actorName, which the CSV export carries)',
 });
 
-/** A position in the chain as the entries show it: decimal digits only (not `0x10`, `1e3` or ` 16`). */
-const seqParam = z.string().regex(/^[1-9]\d{0,15}$/, 'a positive decimal integer').transform(Number);
-const verifyQuery = z.strictObject({
-  fromSeq: seqParam.optional(),
-  toSeq: seqParam.optional(),
-});
+const toEntry = (r: AuditRecord) => logEntryView(r, r.actor_type === 'operator' && typeof r.details.actorName === 'string' ? r.details.actorName : null);
 
 const common = { ...CLINIC_RECORD_READERS, problems: { 400: ['invalid_range', 'range_too_large', 'invalid_cursor'], 403: [] } };
 
@@ -99,19 +65,12 @@ export const auditLogRoutes = (deps: AppDeps) => {
       operationId: 'verifyAuditLogs',
       summary: 'Check the clinic\'s hash chain over a range of entries and report the first broken link',
       description: 'One check or CSV export of a clinic\'s log at a time (429 rate_limited with Retry-After otherwise). `fromSeq` after `toSeq` is 400 invalid_range; a range beyond the head checks what exists (`checked` says how many).',
-      query: verifyQuery,
+      query: chainRangeQuery,
       problems: { ...common.problems, 429: ['rate_limited'] },
       responses: {
         200: {
           description: 'Result of the walk',
-          schema: z.object({
-            ok: z.boolean(),
-            checked: z.number().int(),
-            fromSeq: z.number().int().nullable(),
-            toSeq: z.number().int().nullable(),
-            headSeq: z.number().int().nullable(),
-            firstBroken: z.object({ seq: z.number().int(), reason: z.string() }).nullable(),
-          }),
+          schema: chainVerificationSchema,
         },
       },
       handler: async (ctx, { query }) => {

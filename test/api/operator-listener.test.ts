@@ -108,6 +108,34 @@ describe('the platform operation log', () => {
     expect(await withPlatform(stack.database.db, (trx) => verifyPlatformChain(trx))).toMatchObject({ ok: true, firstBroken: null });
   });
 
+  it('is read over the operator API by security and platform admins: newest first, each entry naming who acted, filtered and paged, its chain checked', async () => {
+    const token = stack.operatorToken;
+    const ids = ['op-read-1', 'op-read-2', 'op-read-3'];
+    for (const id of ids) expect((await call(stack.operatorUrl, 'GET', '/v1/operator/tenants?limit=1', { token, headers: { 'X-Request-Id': id } })).status).toBe(200);
+    const page = await call(stack.operatorUrl, 'GET', '/v1/operator/platform-log?action=operator.request&limit=2', { token });
+    expect(page.status).toBe(200);
+    expect(page.body.items.map((e: { requestId: string }) => e.requestId)).toEqual(['op-read-3', 'op-read-2']);
+    expect(page.body.items[0]).toMatchObject({ action: 'operator.request', outcome: 'success', actor: { type: 'operator', id: 'break-glass', name: 'break-glass' }, target: { id: 'GET /v1/operator/tenants' } });
+    const next = await call(stack.operatorUrl, 'GET', `/v1/operator/platform-log?action=operator.request&limit=2&cursor=${page.body.nextCursor}`, { token });
+    expect(next.body.items[0].requestId).toBe('op-read-1');
+    expect(Number(next.body.items[0].seq)).toBeLessThan(Number(page.body.items[1].seq));
+    // A prefix, and an outcome.
+    const breakGlass = await call(stack.operatorUrl, 'GET', '/v1/operator/platform-log?action=operator.break*&limit=5', { token });
+    expect(breakGlass.body.items.length).toBeGreaterThan(0);
+    expect(breakGlass.body.items.every((e: { action: string }) => e.action.startsWith('operator.break'))).toBe(true);
+    expect((await call(stack.operatorUrl, 'GET', '/v1/operator/platform-log?outcome=denied&action=operator.request', { token })).body.items).toEqual([]);
+    const verified = await call(stack.operatorUrl, 'GET', '/v1/operator/platform-log/verify', { token });
+    expect(verified.body).toMatchObject({ ok: true, firstBroken: null });
+    expect(verified.body.checked).toBeGreaterThan(3);
+    expect((await call(stack.operatorUrl, 'GET', '/v1/operator/platform-log/verify?fromSeq=9&toSeq=3', { token })).body.code).toBe('invalid_range');
+    expect((await call(stack.operatorUrl, 'GET', '/v1/operator/platform-log?cursor=bogus', { token })).body.code).toBe('invalid_cursor');
+
+    // Support and viewers do their work without it.
+    const key = (await call(stack.operatorUrl, 'POST', '/v1/operator/api-keys', { token, json: { name: 'support-bot', roles: ['support', 'viewer'], expiresInSeconds: 3_600 } })).body.key as string;
+    const refused = await call(stack.operatorUrl, 'GET', '/v1/operator/platform-log', { token: key });
+    expect([refused.status, refused.body.code]).toEqual([403, 'operator_role_required']);
+  });
+
   it('fails closed: when the entry cannot be written, the answer is withheld as 503 operation_log_unavailable', async () => {
     const owner = stack.database.ownerDb;
     await owner.raw('revoke insert on platform_audit_events from forclinic_app');

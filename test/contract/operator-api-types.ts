@@ -486,6 +486,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/operator/platform-log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The platform operation log, newest first (default: the last 90 days): what operators, API keys and break-glass did */
+        get: operations["listPlatformLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/operator/platform-log/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Check the platform log's hash chain over a range of entries and report the first broken link */
+        get: operations["verifyPlatformLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/operator/security-events": {
         parameters: {
             query?: never;
@@ -1037,6 +1071,39 @@ export interface components {
             state: "active" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required";
             /** @description Operator session token (`fcos_…`): send as `Authorization: Bearer` */
             token: string;
+        };
+        PlatformLogEntry: {
+            action: string;
+            actor: {
+                id: string | null;
+                /** @description The person at the provider, the API key's name, break-glass, or a host tool */
+                name: string | null;
+                roles: string[];
+                /** @enum {string} */
+                type: "account" | "operator" | "system" | "anonymous";
+            };
+            clientIp: string | null;
+            details: {
+                [key: string]: unknown;
+            };
+            /** @description SHA-256 of the previous entry's hash and this entry, hex */
+            hash: string;
+            /** @description UTC, microseconds, from the database clock */
+            occurredAt: string;
+            /** @enum {string} */
+            outcome: "success" | "denied" | "failed";
+            requestId: string | null;
+            /** @description Position in the platform chain (a decimal string) */
+            seq: string;
+            target: {
+                id: string | null;
+                type: string | null;
+            };
+            userAgent: string | null;
+        };
+        PlatformLogPage: {
+            items: components["schemas"]["PlatformLogEntry"][];
+            nextCursor: string | null;
         };
         Problem: {
             /**
@@ -4868,6 +4935,244 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
                         code?: "unsupported_media_type";
+                    };
+                };
+            };
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `operation_log_unavailable`, `service_unavailable` */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "clinic_settings_invalid" | "operation_log_unavailable" | "service_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    listPlatformLog: {
+        parameters: {
+            query?: {
+                action?: string;
+                actor?: string;
+                /** @description Opaque: the `nextCursor` of the previous page, passed back exactly as received. Anything else is `400 invalid_cursor`. */
+                cursor?: string;
+                from?: string;
+                /** @description Page size (keyset pagination). */
+                limit?: number;
+                outcome?: "success" | "denied" | "failed";
+                target?: string;
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of entries */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlatformLogPage"];
+                };
+            };
+            /** @description Malformed request: `invalid_cursor`, `invalid_json`, `invalid_range`, `range_too_large`, `validation_failed` */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "invalid_cursor" | "invalid_json" | "invalid_range" | "range_too_large" | "validation_failed";
+                    };
+                };
+            };
+            /** @description Missing or invalid credentials: `unauthorized` */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "unauthorized";
+                    };
+                };
+            };
+            /** @description Not allowed for this caller: `operator_role_required`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "operator_role_required" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
+                    };
+                };
+            };
+            /** @description Body too large: `payload_too_large` */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Body is not of an accepted media type: `unsupported_media_type` */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    };
+                };
+            };
+            /** @description A dependency is unavailable; nothing was changed; retry after `Retry-After` seconds: `clinic_settings_invalid`, `operation_log_unavailable`, `service_unavailable` */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "clinic_settings_invalid" | "operation_log_unavailable" | "service_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    verifyPlatformLog: {
+        parameters: {
+            query?: {
+                fromSeq?: string;
+                toSeq?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Result of the walk */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        checked: number;
+                        firstBroken: {
+                            reason: string;
+                            seq: number;
+                        } | null;
+                        fromSeq: number | null;
+                        headSeq: number | null;
+                        ok: boolean;
+                        toSeq: number | null;
+                    };
+                };
+            };
+            /** @description Malformed request: `invalid_json`, `invalid_range`, `validation_failed` */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "invalid_json" | "invalid_range" | "validation_failed";
+                    };
+                };
+            };
+            /** @description Missing or invalid credentials: `unauthorized` */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "unauthorized";
+                    };
+                };
+            };
+            /** @description Not allowed for this caller: `operator_role_required`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "operator_role_required" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
+                    };
+                };
+            };
+            /** @description Body too large: `payload_too_large` */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Body is not of an accepted media type: `unsupported_media_type` */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    };
+                };
+            };
+            /** @description Too many requests; retry after `Retry-After` seconds: `rate_limited` */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "rate_limited";
                     };
                 };
             };
