@@ -83,7 +83,7 @@ export async function beginPurge(db: Db, tenantId: string, endsAtMs: number, gra
  * purging began. A hold placed again while one stands keeps its start (`since`): the same reason
  * changes nothing, another replaces the reason, and the caller logs what it was.
  */
-export async function setLegalHold(trx: Knex.Transaction, tenantId: string, reason: string | null): Promise<{ changed: boolean; previousReason: string | null }> {
+export async function setLegalHold(trx: Knex.Transaction, tenantId: string, reason: string | null): Promise<{ changed: boolean; previousReason: string | null; previousSince: Date | null }> {
   if (!isUuid(tenantId)) throw notFound('No such clinic.');
   const row = await TenantRow.query(trx).findById(tenantId).forNoKeyUpdate();
   if (!row) throw notFound('No such clinic.');
@@ -91,14 +91,14 @@ export async function setLegalHold(trx: Knex.Transaction, tenantId: string, reas
     throw conflict('purge_started', 'This clinic\'s data is being or has been deleted; a legal hold can no longer stop it.');
   }
   const previousReason = row.legalHoldReason;
-  if (reason === previousReason) return { changed: false, previousReason };
+  if (reason === previousReason) return { changed: false, previousReason, previousSince: row.legalHoldAt };
   const since = reason === null ? null : previousReason === null ? (trx.fn.now() as never) : row.legalHoldAt;
   // Lifting is dated: the purge waits a notice period from it (beginPurge), so the clinic is told the new date first.
   const lifted = reason === null && previousReason !== null ? { legalHoldLiftedAt: trx.fn.now() as never } : {};
   await TenantRow.query(trx)
     .patch({ legalHoldReason: reason, legalHoldAt: since, ...lifted, updatedAt: trx.fn.now() as never })
     .where({ id: tenantId });
-  return { changed: true, previousReason };
+  return { changed: true, previousReason, previousSince: row.legalHoldAt };
 }
 
 /** The contract addresses, read before they are erased (the certificate goes to them). */

@@ -171,7 +171,9 @@ export async function contractEndWorkflow(input: ContractEndInput): Promise<Cont
       return result(cancelled ? 'cancelled' : 'no_end');
     }
     const step = c.state === 'purging' ? ({ key: 'purge', kind: 'purge', at: 0 } as ContractStep) : plan!.steps.find((s) => !done.has(s.key))!;
-    progress.next = { kind: step.kind, at: new Date(step.at).toISOString() };
+    // A purge a legal hold stands in front of is shown as the hold (what it waits for), from the start
+    // of the grace, not only once the grace is over. Query state only: no command changes.
+    progress.next = { kind: step.kind === 'purge' && c.legalHold ? 'legal_hold' : step.kind, at: new Date(step.at).toISOString() };
     // Sleep until the step is due, waking for every signal (then reload and re-plan).
     const left = step.at - Date.now();
     if (left > 0 && (await condition(() => wakeups !== seen, left))) continue;

@@ -29,9 +29,11 @@ export async function placeLegalHold(deps: Pick<Services, 'db' | 'outbox'>, acto
 
 export async function liftLegalHold(deps: Pick<Services, 'db' | 'outbox'>, actor: Actor, tenantId: string): Promise<Tenant> {
   return commitPlatformThenDispatch(deps, async (trx, enqueue) => {
-    const { changed } = await setLegalHold(trx, tenantId, null);
+    const { changed, previousReason, previousSince } = await setLegalHold(trx, tenantId, null);
     if (changed) {
-      await recordOperatorAction(trx, actor.audit, { action: 'tenant.legal_hold.lift', targetType: 'tenant', targetId: tenantId });
+      // What was lifted and since when it had stood: the hold's own entry may be years back.
+      const details = { reason: previousReason, heldSince: previousSince?.toISOString() ?? null };
+      await recordOperatorAction(trx, actor.audit, { action: 'tenant.legal_hold.lift', targetType: 'tenant', targetId: tenantId, details });
       await enqueue(tenantId, contractChangedIntent(tenantId));
     }
     return getTenant(trx, tenantId);

@@ -120,6 +120,9 @@ describe('contract end', () => {
     // Read-only: reads work, writes answer 403 contract_ended, signing out stays possible.
     const tenant = await op('GET', `/v1/operator/tenants/${tenantId}`);
     expect(tenant.body.contractState).toBe('read_only');
+    // Through the grace, what the run waits for is named as the hold, not a purge date that will not hold.
+    await eventually('the next step planned after the end', async () => (await handle(tenantId).query(contractEndProgressQuery)).next?.kind !== 'end', 30_000);
+    expect((await handle(tenantId).query(contractEndProgressQuery)).next?.kind).toBe('legal_hold');
     const write = await call(stack.url, 'POST', '/v1/groups', { token: c.adminToken, json: { name: 'late group' } });
     expect(write.status).toBe(403);
     expect(write.body.code).toBe('contract_ended');
@@ -163,6 +166,9 @@ describe('contract end', () => {
     // over): the clinic is told the date, the notice period runs, then the purge runs to the end.
     const liftedAt = Date.now();
     expect((await op('DELETE', `/v1/operator/tenants/${tenantId}/legal-hold`)).body.legalHold).toBeNull();
+    // The log says what was lifted and since when it had stood.
+    const [lift] = await stack.database.ownerDb('platform_audit_events').where({ action: 'tenant.legal_hold.lift', target_id: tenantId });
+    expect(lift.details).toEqual({ reason: 'litigation hold (cases 2027-12, 2027-13)', heldSince: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/) });
     await eventually('the hold-lifted notice', async () => (await subjects(contract)).some((s) => s.includes('保留が解除されました')));
     const liftNotice = (await mailsTo(contract)).find((m) => m.subject.includes('保留が解除されました'))!;
     const purgeDate = new Date(liftNotice.subject.match(/deleted at (\S+)$/)![1]!).getTime();
