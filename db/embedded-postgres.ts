@@ -118,8 +118,17 @@ async function replaceFixedPassword(port: number, password: string, log: (m: str
  * first start and kept in `DATA_DIR/secrets/` (folder 0700, file 0600), so restarts reuse it.
  */
 export async function embeddedLogin(dataDir: string, role: string = EMBEDDED_LOGIN_ROLE): Promise<Login> {
+  return { user: role, password: await localSecret(dataDir, `${role}.password`) };
+}
+
+/**
+ * A secret of the development stack (a login's password, a signing key), 32 random bytes as hex,
+ * generated on the first start and kept in `DATA_DIR/secrets/<name>` (folder 0700, file 0600), so
+ * restarts reuse it: what was signed or set with it stays verifiable.
+ */
+export async function localSecret(dataDir: string, name: string): Promise<string> {
   const folder = path.join(dataDir, 'secrets');
-  const file = path.join(folder, `${role}.password`);
+  const file = path.join(folder, name);
   await mkdir(folder, { recursive: true, mode: 0o700 });
   try {
     await writeFile(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
@@ -129,9 +138,9 @@ export async function embeddedLogin(dataDir: string, role: string = EMBEDDED_LOG
   // A copy or an editor may have widened it; the folder keeps others out, the file should too.
   if ((await stat(file)).mode & 0o077) await chmod(file, 0o600);
   if ((await stat(folder)).mode & 0o077) await chmod(folder, 0o700);
-  const password = (await readFile(file, 'utf8')).trim();
-  if (!/^[0-9a-f]{64}$/.test(password)) {
-    throw new Error(`${file} does not hold a generated password: delete it and start again (a new one is made and set)`);
+  const secret = (await readFile(file, 'utf8')).trim();
+  if (!/^[0-9a-f]{64}$/.test(secret)) {
+    throw new Error(`${file} does not hold a generated secret: delete it and start again (a new one is made and set)`);
   }
-  return { user: role, password };
+  return secret;
 }

@@ -3,7 +3,7 @@ import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Client } from 'pg';
 import { ensureDatabase, withDatabase } from '../db/database';
-import { embeddedLogin } from '../db/embedded-postgres';
+import { embeddedLogin, localSecret } from '../db/embedded-postgres';
 import { migrateAndProvision } from '../db/migrate';
 import { provisionBackupRoles } from '../db/backup-roles';
 import { provisionPurgeLogin } from '../db/purge-role';
@@ -172,6 +172,8 @@ async function main() {
     SECURITY_EMAILS: env.SECURITY_EMAILS || 'security@forclinic.example',
     ...backupEnv,
     VIDEO_TOKEN_SECRET: env.VIDEO_TOKEN_SECRET || randomBytes(32).toString('hex'),
+    // Kept in the data folder like the logins' passwords: a certificate issued before a restart stays verifiable.
+    DELETION_CERTIFICATE_KEY: env.DELETION_CERTIFICATE_KEY || (await localSecret(dataDir, 'deletion-certificate-key')),
     // One key for the API and the worker of this run (set it to keep login-ID hashes comparable across runs).
     LOGIN_ID_HMAC_KEY: env.LOGIN_ID_HMAC_KEY || randomBytes(32).toString('hex'),
     ...(services.sesEndpoint ? { SES_ENDPOINT: services.sesEndpoint } : {}),
