@@ -14,6 +14,7 @@ interface Clinic {
 
 const when = (at: Date) => `${formatJapanDateTime(at)}（日本時間） / ${at.toISOString()}`;
 const whenEn = (at: Date) => `${formatJapanDateTime(at)} Japan time (${at.toISOString()})`;
+// Subjects name the time as the clinic reads it, in both halves; the bodies add UTC.
 const bookings = (n: number) => `${n} booking${n === 1 ? '' : 's'}`;
 
 const EXPORT_JA = [
@@ -46,7 +47,7 @@ export function contractNoticeMail(kind: ContractNoticeKind, clinic: Clinic, dat
     case 'announce':
     case 'reminder':
       return {
-        subject: `[FOR CLINIC] ${reminder ? '【再度のご案内】' : ''}ご契約終了のお知らせ: ${formatJapanDateTime(dates.endsAt)} / ${reminder ? 'Reminder: y' : 'Y'}our contract ends on ${dates.endsAt.toISOString()}`,
+        subject: `[FOR CLINIC] ${reminder ? '【再度のご案内】' : ''}ご契約終了のお知らせ: ${formatJapanDateTime(dates.endsAt)} / ${reminder ? 'Reminder: y' : 'Y'}our contract ends on ${formatJapanDateTime(dates.endsAt)} Japan time`,
         text: [
           head,
           '',
@@ -93,7 +94,7 @@ export function contractNoticeMail(kind: ContractNoticeKind, clinic: Clinic, dat
       };
     case 'hold_lifted':
       return {
-        subject: `[FOR CLINIC] データ削除の保留が解除されました: ${formatJapanDateTime(dates.purgeAt)} に削除します / The hold is lifted: the data is deleted at ${dates.purgeAt.toISOString()}`,
+        subject: `[FOR CLINIC] データ削除の保留が解除されました: ${formatJapanDateTime(dates.purgeAt)} に削除します / The hold is lifted: the data is deleted at ${formatJapanDateTime(dates.purgeAt)} Japan time`,
         text: [
           head,
           '',

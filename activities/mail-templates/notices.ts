@@ -90,7 +90,7 @@ export function changeNoticeMail(d: DeliveryMail, contact: string): MailText {
   }
   const reminder = m.kind === 'reminder';
   return {
-    subject: `[FOR CLINIC] ${urgentJa}${n.reference} ${reminder ? '変更のリマインド / Reminder' : '変更のお知らせ / Advance notice of a change'}: ${n.title}`,
+    subject: `[FOR CLINIC] ${urgentJa}${n.reference} ${reminder ? '変更のリマインド' : '変更のお知らせ'} / ${urgentEn}${reminder ? 'Reminder' : 'Advance notice of a change'}: ${n.title}`,
     text: [
       `${d.clinicName} ご担当者様`,
       '',

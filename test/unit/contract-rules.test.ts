@@ -88,6 +88,8 @@ describe('contract end rules', () => {
     const [announce, reminder] = [contractNoticeMail('announce', clinic, dates), contractNoticeMail('reminder', clinic, dates)];
     expect(reminder.subject).not.toBe(announce.subject);
     expect(reminder.subject).toContain('Reminder: your contract ends');
+    // Both halves of the subject in Japan time, as the clinic reads the date.
+    expect(announce.subject).toContain('2027-04-01 00:00 / Your contract ends on 2027-04-01 00:00 Japan time');
     const english = announce.text.slice(announce.text.indexOf('The FOR CLINIC contract'));
     expect(english).toContain('2027-04-01 00:00 Japan time (2027-03-31T15:00:00.000Z)');
     expect(english).not.toContain('日本時間');

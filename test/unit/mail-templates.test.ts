@@ -74,6 +74,8 @@ describe('change notices', () => {
     expect(ja).toContain('ログイン画面が 5 分間止まります。');
     expect(en).toContain('ログイン画面が 5 分間止まります。');
     expect(en).toContain('Takes effect: 2026-12-10 10:00');
+    // Urgent in both halves of the subject, for the reader of either.
+    expect(mail.subject).toMatch(/^\[FOR CLINIC\] 【緊急】CHG-2026-00002 変更のお知らせ \/ \[URGENT\] Advance notice of a change: 緊急メンテ$/);
   });
 
   it('quote every line of a clinic\'s incident report, so it cannot pass for lines of ours', () => {

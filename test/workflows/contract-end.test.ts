@@ -50,6 +50,8 @@ const setEnd = (id: string, at: Date | null) => op('PATCH', `/v1/operator/tenant
 const handle = (id: string) => stack.temporal.client.workflow.getHandle(contractEndWorkflowId(id));
 const mailsTo = async (address: string): Promise<StoredEmail[]> => (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.destination.to.includes(address));
 const subjects = async (address: string) => (await mailsTo(address)).map((m) => m.subject);
+/** Whether a mail with this in its subject names this moment: subjects say it in Japan time to the minute, bodies in UTC too. */
+const mailNaming = async (address: string, subject: string, at: Date) => (await mailsTo(address)).filter((m) => m.subject.includes(subject) && (m.body.text ?? '').includes(at.toISOString()));
 
 /** Every table with a tenant_id column, from the catalog, and the clinic's rows in each. */
 async function rowsPerTable(tenantId: string): Promise<Record<string, number>> {
@@ -171,7 +173,9 @@ describe('contract end', () => {
     expect(lift.details).toEqual({ reason: 'litigation hold (cases 2027-12, 2027-13)', heldSince: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/) });
     await eventually('the hold-lifted notice', async () => (await subjects(contract)).some((s) => s.includes('保留が解除されました')));
     const liftNotice = (await mailsTo(contract)).find((m) => m.subject.includes('保留が解除されました'))!;
-    const purgeDate = new Date(liftNotice.subject.match(/deleted at (\S+)$/)![1]!).getTime();
+    // The body gives the moment in UTC too; the subject says it in Japan time.
+    const purgeDate = new Date(liftNotice.body.text!.match(/At \S+ \S+ Japan time \((\S+)\) all of its data/)![1]!).getTime();
+    expect(liftNotice.subject).toMatch(/deleted at \d{4}-\d{2}-\d{2} \d{2}:\d{2} Japan time$/);
     expect(purgeDate).toBeGreaterThanOrEqual(liftedAt + 5_000 - 1_000);
     expect(liftNotice.body.text).toContain('POST /v1/exports');
     // The operator sees the new date (GET …/contract-end answers from the workflow's own query).
@@ -312,7 +316,7 @@ describe('contract end', () => {
     expect(await rowsPerTable(tenantId).then((r) => r.accounts)).toBeGreaterThan(0);
 
     // The same end set again after it was removed is announced again (a new plan, not a retry of the old mail).
-    const announcements = async () => (await subjects(contract)).filter((s) => s.includes('ご契約終了のお知らせ') && s.includes(later.toISOString())).length;
+    const announcements = async () => (await mailNaming(contract, 'ご契約終了のお知らせ', later)).length;
     // (Told above by the "changed" mail, not by an announcement.)
     expect(await announcements()).toBe(0);
     for (const n of [1, 2]) {
@@ -373,7 +377,7 @@ describe('contract end', () => {
     expect((await subjects(contract)).filter((s) => s.includes('【再度のご案内】'))).toEqual([]);
     // Set back to the end that was announced: the reminder is still owed.
     expect((await setEnd(clinic.id, end)).status).toBe(200);
-    await eventually('the reminder', async () => (await subjects(contract)).some((s) => s.includes('【再度のご案内】') && s.includes(end.toISOString())), 20_000);
+    await eventually('the reminder', async () => (await mailNaming(contract, '【再度のご案内】', end)).length > 0, 20_000);
     expect((await setEnd(clinic.id, null)).status).toBe(200);
     await handle(clinic.id).result();
     await recordHistory(handle(clinic.id), 'contract-end-reminder-skipped-then-sent');
@@ -408,7 +412,7 @@ describe('contract end', () => {
     await eventually('the run sees the hold', async () => (await op('GET', `/v1/operator/tenants/${clinic.id}/contract-end`)).body.live?.legalHold === true);
     await handle(clinic.id).terminate('operator: a stuck run');
     expect((await op('DELETE', `/v1/operator/tenants/${clinic.id}/legal-hold`)).status).toBe(200);
-    await eventually('the lifting told', async () => (await subjects(contract)).some((s) => s.includes('保留が解除されました') && s.includes(new Date(endsAt.getTime() + 3_000).toISOString())), 20_000);
+    await eventually('the lifting told', async () => (await mailNaming(contract, '保留が解除されました', new Date(endsAt.getTime() + 3_000))).length > 0, 20_000);
     expect((await setEnd(clinic.id, null)).status).toBe(200);
     await handle(clinic.id).result();
     await recordHistory(handle(clinic.id), 'contract-end-lift-after-restart-told');
@@ -437,7 +441,7 @@ describe('contract end', () => {
     // It stood its settling time (3 s), and names the deletion that now holds: the end plus the grace.
     // (The store keeps whole seconds.)
     expect(notice!.at * 1000).toBeGreaterThanOrEqual(liftedAt + 3_000 - 1_000);
-    expect(notice!.subject).toContain(new Date(endsAt.getTime() + 3_000).toISOString());
+    expect(notice!.body.text).toContain(new Date(endsAt.getTime() + 3_000).toISOString());
     expect((await setEnd(clinic.id, null)).status).toBe(200);
     await handle(clinic.id).result();
     await recordHistory(handle(clinic.id), 'contract-end-hold-flapping-told-once');
