@@ -1,6 +1,7 @@
 import type { PlatformTransaction } from './platform-scope';
 import { tenantIdOf, type TenantTransaction } from './tenant-scope';
 import type { NoticeKind } from '../domain/notices';
+import { CURSOR_TS_SQL, type Keyset } from '../domain/pagination';
 
 /**
  * All SQL of notices (db/migrations/20261220000100_notices.ts). Platform functions take a
@@ -74,6 +75,23 @@ export interface NoticeRow {
 }
 
 const NOTICE_COLUMNS = `id, kind, reference, title, body, severity, status, detected_at, effective_at, urgent, cve_ids, component, workflow_id, created_at, updated_at, closed_at`;
+
+/**
+ * Notices of a kind, newest first (keyset on creation, then id), with totals of their deliveries:
+ * the operators' list, so a notice is found without its id. `open` keeps those not yet closed.
+ */
+export async function noticesOfKind(
+  trx: PlatformTransaction,
+  kind: NoticeKind,
+  page: { limit: number; before?: Keyset; open?: boolean },
+): Promise<{ rows: Array<NoticeRow & { cursorTs: string }>; next: Keyset | null }> {
+  const q = trx('notices').select(trx.raw(NOTICE_COLUMNS), trx.raw(CURSOR_TS_SQL)).where({ kind }).orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(page.limit + 1);
+  if (page.open) q.whereNull('closed_at');
+  if (page.before) q.whereRaw('(created_at, id) < (?::timestamptz, ?::uuid)', [page.before.createdAt, page.before.id]);
+  const found = (await q) as Array<NoticeRow & { cursorTs: string }>;
+  const rows = found.slice(0, page.limit);
+  return { rows, next: found.length > page.limit ? { createdAt: rows.at(-1)!.cursorTs, id: rows.at(-1)!.id } : null };
+}
 
 /** The notice, locked for the rest of the transaction when `lock` (updates to one notice queue). */
 export async function findNotice(trx: PlatformTransaction, id: string, kind: NoticeKind, opts: { lock?: boolean } = {}): Promise<NoticeRow | undefined> {

@@ -59,11 +59,22 @@ export const noticeProgressSchema = z
   })
   .meta({ id: 'NoticeProgress' });
 
+const { messages: _messages, ...summaryFields } = noticeFields;
+const totalsSchema = z.object({ clinics: z.number().int(), pending: z.number().int(), sent: z.number().int(), failed: z.number().int() });
+
+/** One notice in the operators' list: the notice without its messages, its workflow and delivery totals. */
+export const noticeListPageSchema = z
+  .object({
+    items: z.array(z.object({ ...summaryFields, workflowId: z.string().nullable(), totals: totalsSchema }).meta({ id: 'NoticeSummary' })),
+    nextCursor: z.string().nullable(),
+  })
+  .meta({ id: 'NoticeList' });
+
 export const noticeDetailSchema = z
   .object({
     ...noticeFields,
     workflowId: z.string().nullable(),
-    totals: z.object({ clinics: z.number().int(), pending: z.number().int(), sent: z.number().int(), failed: z.number().int() }),
+    totals: totalsSchema,
     clinics: z.array(z.object({ tenantId: z.string().uuid(), name: z.string(), addedAt: z.string().datetime(), deliveries: z.array(noticeDeliverySchema) })),
     nextCursor: z.string().nullable(),
     live: noticeProgressSchema.nullable().describe('The workflow\'s progress query; null when it has ended or Temporal did not answer'),

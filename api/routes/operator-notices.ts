@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { cancelChangeNotice, createChangeNotice } from '../../application/notices/change-notices';
 import { addIncidentClinics, declareIncident, postIncidentUpdate } from '../../application/notices/incidents';
-import { getNoticeDetail } from '../../application/notices/read-notices';
+import { getNoticeDetail, listNoticesOf } from '../../application/notices/read-notices';
 import { createVulnerabilityNotice, updateVulnerabilityNotice } from '../../application/notices/vulnerability-notices';
 import {
   addAffectedSchema,
@@ -15,7 +15,7 @@ import { actor } from '../actor';
 import { defineRoute } from '../route';
 import { idParams } from '../schemas';
 import type { AppDeps } from '../app';
-import { noticeDetailSchema } from './notice-schemas';
+import { noticeDetailSchema, noticeListPageSchema } from './notice-schemas';
 
 /** Operators' notices: validate, call one use case (application/notices/), respond. */
 const detailQuery = z.strictObject({
@@ -45,7 +45,33 @@ const noticeDetailRoute = (deps: AppDeps, kind: 'incident' | 'change', path: str
     },
   });
 
+const listQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: z.string().max(512).optional(),
+  open: z.enum(['true', 'false']).transform((v) => v === 'true').optional().describe('`true`: only those not yet closed (resolved, effective or cancelled)'),
+});
+
+/** The list of one kind of notice, newest first: what an operator reaches for without an id at hand. */
+const noticeListRoute = (deps: AppDeps, kind: 'incident' | 'change' | 'vulnerability', path: string, operationId: string, summary: string) =>
+  defineRoute({
+    method: 'get',
+    path,
+    operationId,
+    summary,
+    tags: ['operator', 'notices'],
+    security: 'operator',
+    operatorRoles: ['security', 'support', 'viewer'],
+    query: listQuery,
+    responses: { 200: { description: 'A page of notices, newest first', schema: noticeListPageSchema } },
+    handler: async (ctx, { query }) => {
+      ctx.body = await listNoticesOf(deps, kind, query);
+    },
+  });
+
 export const operatorNoticeRoutes = (deps: AppDeps) => [
+  noticeListRoute(deps, 'incident', '/v1/operator/incidents', 'listIncidents', 'Security incidents declared, newest first, with their delivery totals'),
+  noticeListRoute(deps, 'change', '/v1/operator/change-notices', 'listChangeNotices', 'Advance change notices, newest first, with their delivery totals'),
+  noticeListRoute(deps, 'vulnerability', '/v1/operator/vulnerability-notices', 'listVulnerabilityNotices', 'Vulnerability notices, newest first'),
   defineRoute({
     method: 'post',
     path: '/v1/operator/incidents',

@@ -1,4 +1,4 @@
-import { deliveryTotals, findNotice, listNoticeMessages, markNoticeRead, messagesOf, noticeFeed, targetDeliveries, type MessageRow, type NoticeRow } from '../../db/notices';
+import { deliveryTotals, findNotice, listNoticeMessages, markNoticeRead, noticesOfKind, messagesOf, noticeFeed, targetDeliveries, type MessageRow, type NoticeRow } from '../../db/notices';
 import { withPlatform } from '../../db/platform-scope';
 import { withTenant } from '../../db/tenant-scope';
 import { isUuid } from '../../domain/ids';
@@ -32,6 +32,22 @@ function noticeView(n: Pick<NoticeRow, 'id' | 'kind' | 'reference' | 'title' | '
 }
 
 const messageView = (m: MessageRow) => ({ id: m.id, seq: m.seq, kind: m.kind, status: m.status, message: m.body, createdAt: iso(m.createdAt)! });
+
+/**
+ * The operators' list of one kind of notice, newest first, each with its delivery totals: a
+ * notice found without its id (before, only Temporal's search or the database had them).
+ */
+export async function listNoticesOf(deps: Pick<Services, 'db'>, kind: NoticeKind, page: { limit: number; cursor?: string; open?: boolean }) {
+  const before = decodeCursor(page.cursor);
+  const { rows, next, totals } = await withPlatform(deps.db, async (trx) => {
+    const listed = await noticesOfKind(trx, kind, { limit: page.limit, before, open: page.open });
+    return { ...listed, totals: await Promise.all(listed.rows.map((n) => deliveryTotals(trx, n.id))) };
+  });
+  return {
+    items: rows.map((n, i) => ({ ...noticeView(n), workflowId: n.workflowId, totals: totals[i]! })),
+    nextCursor: next && encodeCursor(next),
+  };
+}
 
 /**
  * The operator's view of an incident or change notice: the notice, its messages, a page of

@@ -182,10 +182,20 @@ describe('incident notification', () => {
     const after = await declare([clinic!.id], 'After a refused declaration');
     const number = (reference: string) => Number(reference.split('-')[2]);
     expect(number(after.reference)).toBe(number(before.reference) + 1);
-    for (const i of [before, after]) {
-      expect((await op('POST', `/v1/operator/incidents/${i.id}/updates`, { status: 'resolved', message: 'closed' })).status).toBe(202);
-      expect(await result(i.workflowId)).toMatchObject({ outcome: 'resolved' });
-    }
+
+    // The list finds them without their ids: newest first, a page at a time, open ones on request.
+    const listed = await op('GET', '/v1/operator/incidents?limit=1');
+    expect(listed.status).toBe(200);
+    expect(listed.body.items).toEqual([expect.objectContaining({ id: after.id, reference: after.reference, kind: 'incident', status: 'investigating', closedAt: null, workflowId: after.workflowId, totals: expect.objectContaining({ clinics: 1 }) })]);
+    const next = await op('GET', `/v1/operator/incidents?limit=1&cursor=${listed.body.nextCursor}`);
+    expect(next.body.items.map((i: { id: string }) => i.id)).toEqual([before.id]);
+    expect((await op('POST', `/v1/operator/incidents/${before.id}/updates`, { status: 'resolved', message: 'closed' })).status).toBe(202);
+    expect(await result(before.workflowId)).toMatchObject({ outcome: 'resolved' });
+    const open = (await op('GET', '/v1/operator/incidents?open=true&limit=100')).body.items.map((i: { id: string }) => i.id);
+    expect([open.includes(after.id), open.includes(before.id)]).toEqual([true, false]);
+    expect((await op('GET', '/v1/operator/incidents?cursor=bogus&limit=1')).body.code).toBe('invalid_cursor');
+    expect((await op('POST', `/v1/operator/incidents/${after.id}/updates`, { status: 'resolved', message: 'closed' })).status).toBe(202);
+    expect(await result(after.workflowId)).toMatchObject({ outcome: 'resolved' });
   });
 });
 
