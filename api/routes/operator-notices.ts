@@ -27,15 +27,15 @@ const startedSchema = z
   .object({ id: z.string().uuid(), reference: z.string().describe('e.g. INC-2026-00042'), workflowId: z.string() })
   .meta({ id: 'NoticeStarted' });
 
+/** Who reads notices: every operator role but platform-admin's alone. */
+const noticeReaders = { method: 'get' as const, tags: ['operator', 'notices'], security: 'operator' as const, operatorRoles: ['security' as const, 'support' as const, 'viewer' as const] };
+
 const noticeDetailRoute = (deps: AppDeps, kind: 'incident' | 'change', path: string, operationId: string, summary: string) =>
   defineRoute({
-    method: 'get',
+    ...noticeReaders,
     path,
     operationId,
     summary,
-    tags: ['operator', 'notices'],
-    security: 'operator',
-    operatorRoles: ['security', 'support', 'viewer'],
     params: idParams,
     query: detailQuery,
     responses: { 200: { description: 'The notice; `nextCursor` pages through its clinics', schema: noticeDetailSchema } },
@@ -54,13 +54,10 @@ const listQuery = z.strictObject({
 /** The list of one kind of notice, newest first: what an operator reaches for without an id at hand. */
 const noticeListRoute = (deps: AppDeps, kind: 'incident' | 'change' | 'vulnerability', path: string, operationId: string, summary: string) =>
   defineRoute({
-    method: 'get',
+    ...noticeReaders,
     path,
     operationId,
     summary,
-    tags: ['operator', 'notices'],
-    security: 'operator',
-    operatorRoles: ['security', 'support', 'viewer'],
     query: listQuery,
     responses: { 200: { description: 'A page of notices, newest first', schema: noticeListPageSchema } },
     handler: async (ctx, { query }) => {
