@@ -201,7 +201,7 @@ interface PgConnection {
  * COPY and the transaction on the server, and the pool drops the connection.
  */
 /** Limits for a long export's transaction: no statement runs over 10 minutes, no idle wait over 1. */
-export async function boundExportTransaction(trx: TenantTransaction): Promise<void> {
+export async function boundExportTransaction(trx: Knex.Transaction): Promise<void> {
   await trx.raw(`select set_config('statement_timeout', '600s', true), set_config('idle_in_transaction_session_timeout', '60s', true)`);
 }
 

@@ -77,8 +77,8 @@ export interface NoticeRow {
 const NOTICE_COLUMNS = `id, kind, reference, title, body, severity, status, detected_at, effective_at, urgent, cve_ids, component, workflow_id, created_at, updated_at, closed_at`;
 
 /**
- * Notices of a kind, newest first (keyset on creation, then id), with totals of their deliveries:
- * the operators' list, so a notice is found without its id. `open` keeps those not yet closed.
+ * Notices of a kind, newest first (keyset on creation, then id): the operators' list, so a notice
+ * is found without its id. `open` keeps those not yet closed.
  */
 export async function noticesOfKind(
   trx: PlatformTransaction,

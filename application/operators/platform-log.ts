@@ -1,4 +1,4 @@
-import type { ChainVerification } from '../../db/audit';
+import { boundExportTransaction, type ChainVerification } from '../../db/audit';
 import { listPlatformEntries, verifyPlatformChain, type PlatformRecord } from '../../db/platform-log';
 import { withPlatform } from '../../db/platform-scope';
 import { decodeAuditCursor, encodeAuditCursor, resolveAuditFilter, type AuditFilterQuery, type AuditWindowLimits } from '../../domain/audit-query';
@@ -39,7 +39,7 @@ export async function verifyPlatformLog(deps: Pick<Services, 'db'> & { exports: 
   if (!release) throw tooManyRequests('rate_limited', 'A check of the platform operation log is already running (or as many long reads as the service allows at once). Retry shortly.', VERIFY_RETRY_AFTER_SECONDS);
   try {
     return await withPlatform(deps.db, async (trx) => {
-      await trx.raw(`select set_config('statement_timeout', '600s', true), set_config('idle_in_transaction_session_timeout', '60s', true)`);
+      await boundExportTransaction(trx);
       return verifyPlatformChain(trx, range);
     });
   } finally {
