@@ -128,6 +128,6 @@ describe("the embedded server's login password", () => {
 
   it('refuses a file that does not hold a generated password', async () => {
     await writeFile(path.join(dir, 'secrets', 'forclinic_login.password'), 'postgres\n');
-    await expect(embeddedLogin(dir)).rejects.toThrow(/does not hold a generated password: delete it/);
+    await expect(embeddedLogin(dir)).rejects.toThrow(/forclinic_login.password does not hold a generated secret: delete it/);
   });
 });
