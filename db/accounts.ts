@@ -1,5 +1,5 @@
 import type { CreateAccountInput, UpdateAccountInput } from '../domain/account';
-import { isActiveAdmin } from '../domain/account';
+import { ACTING_ADMIN_ROLES_SQL, isActiveAdmin } from '../domain/account';
 import { isUuid } from '../domain/ids';
 import { CURSOR_TS_SQL, type Keyset } from '../domain/pagination';
 import { conflict, notFound } from '../domain/problems';
@@ -112,7 +112,7 @@ export const findByLoginId = (trx: TenantTransaction, loginId: string) =>
 
 /** The clinic's administrators who can act (not disabled, not deleted), oldest first. */
 export const activeAdmins = (trx: TenantTransaction) =>
-  AccountRow.query(trx).whereNull('deletedAt').where({ disabled: false }).whereRaw(`'admin' = any(roles)`).orderBy('createdAt');
+  AccountRow.query(trx).whereNull('deletedAt').where({ disabled: false }).whereRaw(ACTING_ADMIN_ROLES_SQL).orderBy('createdAt');
 
 export async function listAccounts(trx: TenantTransaction, opts: { limit: number; after?: Keyset }) {
   const q = AccountRow.query(trx)
@@ -140,7 +140,7 @@ async function assertNotLastAdmin(trx: TenantTransaction, account: AccountRow): 
     .whereNot({ id: account.id })
     .whereNull('deletedAt')
     .where({ disabled: false })
-    .whereRaw(`'admin' = any(roles)`)
+    .whereRaw(ACTING_ADMIN_ROLES_SQL)
     .forUpdate();
   if (others.length === 0) throw conflict('last_admin', 'This is the clinic\'s last active administrator.');
 }
@@ -155,7 +155,7 @@ async function lockAdminsIfAdmin(trx: TenantTransaction, id: string): Promise<vo
   // The target in the same ordered statement: if another change demoted it meanwhile, it is no
   // longer among the admins, and locking it afterwards (getAccount forUpdate) would be out of order.
   await AccountRow.query(trx)
-    .where((q) => q.where((admins) => admins.whereNull('deletedAt').where({ disabled: false }).whereRaw(`'admin' = any(roles)`)).orWhere({ id }))
+    .where((q) => q.where((admins) => admins.whereNull('deletedAt').where({ disabled: false }).whereRaw(ACTING_ADMIN_ROLES_SQL)).orWhere({ id }))
     .orderBy('id')
     .forUpdate();
 }

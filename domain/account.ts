@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { emailAddress, nameText } from './fields';
-import { ROLES } from './roles';
+import { mayUseRoleGatedWrite, ROLES } from './roles';
 
 /**
  * Login IDs are what staff type, so they are normalised hard: NFKC folds full-width and other
@@ -62,6 +62,13 @@ export function handsOutAccess(before: { roles: readonly string[]; disabled: boo
   return newRole || enabled || readdressed;
 }
 
-/** An account counts as an administrator who can still act. */
+/**
+ * An account counts as an administrator who can still act: an admin, enabled, not deleted, and
+ * not also an auditor (auditors are read-only whatever their other roles: domain/roles.ts), so the
+ * last one cannot make itself an auditor and leave the clinic with no one to manage it.
+ */
 export const isActiveAdmin = (a: { roles: readonly string[]; disabled: boolean; deletedAt: Date | null }) =>
-  a.roles.includes('admin') && !a.disabled && a.deletedAt === null;
+  a.roles.includes('admin') && mayUseRoleGatedWrite(a.roles) && !a.disabled && a.deletedAt === null;
+
+/** The same, as SQL on `accounts` (beside `deleted_at is null` and `not disabled`). */
+export const ACTING_ADMIN_ROLES_SQL = `'admin' = any(roles) and not 'auditor' = any(roles)`;

@@ -253,6 +253,10 @@ describe('account administration', () => {
       expect([method, path, res.status, res.body.code]).toEqual([method, path, 403, 'forbidden']);
     }
     expect(await stack.database.ownerDb('patients').where({ tenant_id: clinic.id }).first()).toBeUndefined();
+    // An admin who is also an auditor is no admin who can act: the last one cannot become one.
+    const me = (await call(stack.url, 'GET', '/v1/me', { token })).body.accountId as string;
+    const lastAdmin = await call(stack.url, 'PATCH', `/v1/accounts/${me}`, { token, json: { roles: ['admin', 'auditor'] } });
+    expect([lastAdmin.status, lastAdmin.body.code]).toEqual([409, 'last_admin']);
     // What one does for oneself is not a role's write.
     expect((await call(stack.url, 'DELETE', '/v1/auth/sessions?except=current', { token: auditorToken })).status).toBe(200);
     expect((await call(stack.url, 'POST', '/v1/auth/logout', { token: auditorToken })).status).toBe(204);
