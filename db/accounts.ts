@@ -160,6 +160,16 @@ async function lockAdminsIfAdmin(trx: TenantTransaction, id: string): Promise<vo
     .forUpdate();
 }
 
+/**
+ * The account a change is about, locked as updateAccount locks it (the admins first, in id order,
+ * then the account): what a rule decides on is the row as it will be changed, not a copy that a
+ * concurrent change (a disable) may overtake before this one commits.
+ */
+export async function lockAccountForChange(trx: TenantTransaction, id: string): Promise<AccountRow> {
+  await lockAdminsIfAdmin(trx, id);
+  return getAccount(trx, id, { forUpdate: true });
+}
+
 export async function updateAccount(trx: TenantTransaction, id: string, patch: UpdateAccountInput): Promise<AccountRow> {
   await lockAdminsIfAdmin(trx, id);
   const account = await getAccount(trx, id, { forUpdate: true });

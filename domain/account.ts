@@ -50,16 +50,17 @@ export const updateAccountSchema = z
 export type UpdateAccountInput = z.output<typeof updateAccountSchema>;
 
 /**
- * Whether a change to an account hands out access: a role it did not have, its way back in after
- * being disabled, or another address for the mail that tells its holder of new sign-ins and
- * password resets. Such a change needs a recent proof from the admin (as creating an account or
+ * Whether a change to an account hands out access: a role it did not have, the writes of its roles
+ * by dropping `auditor` (which holds them back), its way back in after being disabled, or another
+ * address for the mail that tells its holder of new sign-ins and password resets. Such a change needs a recent proof from the admin (as creating an account or
  * resetting a password does); taking access away (a role less, disabling) and renaming do not.
  */
 export function handsOutAccess(before: { roles: readonly string[]; disabled: boolean; email: string }, patch: UpdateAccountInput): boolean {
   const newRole = patch.roles?.some((r) => !before.roles.includes(r)) ?? false;
+  const unrestricted = patch.roles !== undefined && !mayUseRoleGatedWrite(before.roles) && mayUseRoleGatedWrite(patch.roles);
   const enabled = patch.disabled === false && before.disabled;
   const readdressed = patch.email !== undefined && patch.email !== before.email;
-  return newRole || enabled || readdressed;
+  return newRole || unrestricted || enabled || readdressed;
 }
 
 /**

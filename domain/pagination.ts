@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { invalidCursor } from './problems';
 import { isUuid } from './ids';
 import { SUPPORTED_YEARS } from './japan-time';
@@ -41,7 +42,10 @@ function isCursorTimestamp(s: string): boolean {
 /** What a client's cursor decodes to, as text; an undecodable one is the caller's 400 invalid_cursor. */
 function cursorText(cursor: string, maxLength = MAX_CURSOR_LENGTH): string {
   if (cursor.length > maxLength || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalidCursor();
-  return Buffer.from(cursor, 'base64url').toString('utf8');
+  const bytes = Buffer.from(cursor, 'base64url');
+  // Ours are UTF-8; anything else would be read with U+FFFD in it, another text than was sent.
+  if (!isUtf8(bytes)) throw invalidCursor();
+  return bytes.toString('utf8');
 }
 
 /** The longest cursor a list takes; lists by name take longer ones (MAX_NAME_CURSOR_LENGTH). */

@@ -26,6 +26,8 @@ export function operatorRequestLog(platformLog: Pick<PlatformLogWriter, 'write'>
     if (!operator) return;
     const route = (ctx as unknown as { _matchedRoute?: string })._matchedRoute;
     const status = ctx.status;
+    // A refusal's problem code (a fixed word of ours): reauthentication_required and operator_role_required differ.
+    const problem = status >= 400 && ctx.body && typeof ctx.body === 'object' ? (ctx.body as { code?: unknown }).code : undefined;
     try {
       // Written in group commits with concurrent requests (application/operators/platform-log-writer.ts).
       await platformLog.write(auditContext(ctx), {
@@ -34,7 +36,7 @@ export function operatorRequestLog(platformLog: Pick<PlatformLogWriter, 'write'>
         targetType: 'route',
         targetId: `${ctx.method} ${route ?? ctx.path}`,
         // Path parameters are ids (clinics, notices, generations), never personal text.
-        details: { status, via: operator.via, params: boundedParams(ctx.params) },
+        details: { status, ...(typeof problem === 'string' ? { code: problem } : {}), via: operator.via, params: boundedParams(ctx.params) },
       });
     } catch (err) {
       ctx.state.log.error({ err: { message: (err as Error).message }, status, route }, 'platform operation log write failed; answering 503');

@@ -1,4 +1,4 @@
-import { getAccount, toView, updateAccount as patchAccount, type AccountView } from '../../db/accounts';
+import { lockAccountForChange, toView, updateAccount as patchAccount, type AccountView } from '../../db/accounts';
 import { recordAudit } from '../../db/audit';
 import { endPasswordOnlySessions } from '../../db/sessions';
 import { getSettings } from '../../db/settings';
@@ -22,7 +22,9 @@ import { requireRecentProof } from '../auth/reauthenticate';
 export async function updateAccount(deps: Pick<Services, 'db' | 'log'>, actor: SessionActor, id: string, patch: UpdateAccountInput): Promise<AccountView> {
   const attempt = { action: patch.roles ? 'account.roles_change' : 'account.update', targetType: 'account', targetId: id, details: { fields: Object.keys(patch) } };
   return withRefusalsLogged(deps, actor.tenantId, actor.audit, attempt, () => withTenant(deps.db, actor.tenantId, async (trx) => {
-    const before = await getAccount(trx, id);
+    // Locked before the proof is decided: read unlocked, an enabled account let a stale session's
+    // `disabled: false` through as a no-op, which then committed after an admin's disable.
+    const before = await lockAccountForChange(trx, id);
     if (handsOutAccess(before, patch)) await requireRecentProof(trx, actor);
     const updated = await patchAccount(trx, id, patch);
     const practitionersUnlinked = before.roles.includes('doctor') && patch.roles && !patch.roles.includes('doctor') ? await unlinkFormerDoctor(trx, actor.audit, updated.id, 'doctor_role_removed') : [];

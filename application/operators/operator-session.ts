@@ -91,7 +91,9 @@ export async function changeOperatorPassword(deps: OperatorDeps, actor: Operator
         ? stateAfterPasswordChange(operator, OPERATOR_PASSWORD_POLICY, (await listOperatorPasskeys(trx, operator.id)).length)
         : session.state;
     await revokeOperatorSessions(trx, operator.id, session.id);
-    await markOperatorSessionVerified(trx, session.id, next);
+    // A sign-in step moves on; an active session keeps its proof time: a password alone is not the
+    // passkey that handing out access asks for (a session and a phished password minted keys).
+    if (session.state !== 'active') await markOperatorSessionVerified(trx, session.id, next);
     await recordPlatformEntry(trx, actor.audit, { action: 'operator.password.change', outcome: 'success', targetType: 'operator', targetId: operator.id });
     return next;
   });

@@ -105,7 +105,8 @@ describe('lists by name, a page at a time', () => {
     const cursorOf = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
     for (const path of ['/v1/groups', '/v1/practitioners']) {
       // NUL would reach PostgreSQL as text it refuses (a 500): it is in no stored name.
-      for (const bad of ['x', cursorOf(['a\u0000b', id]), cursorOf(['a', 'not-an-id']), cursorOf(['', id]), cursorOf([1, id]), cursorOf(['a', id, 'c'])]) {
+      const notUtf8 = Buffer.concat([Buffer.from('["a'), Buffer.from([0xff]), Buffer.from(`","${id}"]`)]).toString('base64url');
+      for (const bad of ['x', notUtf8, cursorOf(['a\u0000b', id]), cursorOf(['a', 'not-an-id']), cursorOf(['', id]), cursorOf([1, id]), cursorOf(['a', id, 'c'])]) {
         const res = await call(stack.url, 'GET', `${path}?limit=2&cursor=${bad}`, { token });
         expect([path, res.status, res.body.code]).toEqual([path, 400, 'invalid_cursor']);
       }

@@ -162,6 +162,12 @@ describe('operator sessions', () => {
       expect([method, path, res.status, res.body.code]).toEqual([method, path, 403, 'reauthentication_required']);
     }
     expect(await stack.database.ownerDb('operators').where({ email: 'minted@forclinic.example' }).first()).toBeUndefined();
+    // The platform log says why each was refused.
+    const refusals = await stack.database.ownerDb('platform_audit_events').where({ actor_id: id, action: 'operator.request', outcome: 'denied' });
+    expect(refusals.map((e: { details: { code?: string } }) => e.details.code)).toEqual(Array(handingOut.length).fill('reauthentication_required'));
+    // Changing the password is no passkey: the session's proof stays as old as it was.
+    expect((await call(stack.operatorUrl, 'POST', '/v1/operator/me/password', { token, json: { currentPassword: PASSWORD, newPassword: 'Operator-2026-keys!2' } })).status).toBe(200);
+    expect((await call(stack.operatorUrl, 'POST', '/v1/operator/api-keys', { token, json: handingOut[3]![2] })).body.code).toBe('reauthentication_required');
     // Renaming and disabling take nothing out of anyone's hands: no proof asked.
     expect((await call(stack.operatorUrl, 'PATCH', `/v1/operator/operators/${other.id}`, { token, json: { name: 'Target' } })).status).toBe(200);
     expect((await call(stack.operatorUrl, 'PATCH', `/v1/operator/operators/${other.id}`, { token, json: { state: 'disabled' } })).status).toBe(200);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { clinicWithAdmin, createAccount, login, STRONG_PASSWORD } from '../harness/clinic';
+import { clinicWithAdmin, createAccount, eventually, login, STRONG_PASSWORD } from '../harness/clinic';
 import { call } from '../harness/http';
 import { startTestStack, type TestStack } from '../harness/stack';
 
@@ -66,6 +66,8 @@ describe('re-authentication for changes that hand out access', () => {
     const nurse = await createAccount(stack, token, 'nurse');
     const gone = await createAccount(stack, token, 'gone');
     expect((await call(stack.url, 'PATCH', `/v1/accounts/${gone.accountId}`, { token, json: { disabled: true } })).status).toBe(200);
+    // Dropping `auditor` gives the account back its roles' writes: that hands out access too.
+    const watcher = await createAccount(stack, token, 'watcher', ['admin', 'auditor']);
     await ageProof(token, 301);
 
     const handingOut: Array<[string, string, unknown]> = [
@@ -74,6 +76,7 @@ describe('re-authentication for changes that hand out access', () => {
       ['PATCH', `/v1/accounts/${nurse.accountId}`, { roles: ['staff', 'admin'] }],
       ['PATCH', `/v1/accounts/${gone.accountId}`, { disabled: false }],
       ['PATCH', `/v1/accounts/${nurse.accountId}`, { email: 'elsewhere@example.jp' }],
+      ['PATCH', `/v1/accounts/${watcher.accountId}`, { roles: ['admin'] }],
       ['PUT', '/v1/settings/password-policy', { secondFactor: 'none', lockout: { maxFailures: 100 } }],
       ['PUT', '/v1/settings/network-allowlist', { cidrs: ['203.0.113.0/24'], confirmSelfLockout: true }],
     ];
@@ -92,6 +95,7 @@ describe('re-authentication for changes that hand out access', () => {
       ['account.roles_change', 'reauthentication_required'],
       ['account.update', 'reauthentication_required'],
       ['account.update', 'reauthentication_required'],
+      ['account.roles_change', 'reauthentication_required'],
       ['settings.password_policy', 'reauthentication_required'],
       ['settings.network_allowlist', 'reauthentication_required'],
     ]);
@@ -104,6 +108,32 @@ describe('re-authentication for changes that hand out access', () => {
     expect((await call(stack.url, 'POST', '/v1/auth/reauthenticate', { token, json: { password: STRONG_PASSWORD } })).status).toBe(204);
     const statuses = [];
     for (const [method, path, json] of handingOut) statuses.push((await call(stack.url, method, path, { token, json })).status);
-    expect(statuses).toEqual([201, 200, 200, 200, 200, 200, 200]);
+    expect(statuses).toEqual([201, 200, 200, 200, 200, 200, 200, 200]);
+  });
+
+  it('decides on the account as it will be changed: a stale `disabled: false` waiting behind a disable is refused, not applied after it', async () => {
+    const { clinic, token } = await clinicWithAdmin(stack);
+    const nurse = await createAccount(stack, token, 'nurse-r');
+    await ageProof(token, 301);
+    // Another admin's disable, committed while the stale request waits for the account's row.
+    const owner = stack.database.ownerDb;
+    const disabling = await owner.transaction();
+    try {
+      await disabling('accounts').where({ id: nurse.accountId }).update({ disabled: true });
+      const patch = call(stack.url, 'PATCH', `/v1/accounts/${nurse.accountId}`, { token, json: { disabled: false } });
+      // The request is waiting on the row lock the disable holds (a condition, not a delay).
+      await eventually('the re-enable waiting for the row', async () =>
+        (await owner.raw(`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ilike '%accounts%'`)).rows.length > 0,
+      );
+      await disabling.commit();
+      const answer = await patch;
+      expect([answer.status, answer.body.code]).toEqual([403, 'reauthentication_required']);
+    } catch (err) {
+      await disabling.rollback().catch(() => undefined);
+      throw err;
+    }
+    expect((await owner('accounts').where({ id: nurse.accountId }).first()).disabled).toBe(true);
+    const [denied] = await owner('audit_events').where({ tenant_id: clinic.id, action: 'account.update', outcome: 'denied' });
+    expect(denied.details.code).toBe('reauthentication_required');
   });
 });
