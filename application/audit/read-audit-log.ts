@@ -29,19 +29,31 @@ export async function verifyAuditLog(
   actor: ClinicActor,
   range: { fromSeq?: number; toSeq?: number },
 ): Promise<ChainVerification> {
+  const busy = 'A check or export of this clinic\'s operation log is already running (or as many as the service allows at once). Retry shortly.';
+  return inChainCheckSlot(deps.exports, actor.tenantId, busy, range, () =>
+    withTenant(deps.db, actor.tenantId, async (trx) => {
+      await boundExportTransaction(trx);
+      return verifyAuditChain(trx, range);
+    }),
+  );
+}
+
+const VERIFY_RETRY_AFTER_SECONDS = 10;
+
+/**
+ * What every chain check (a clinic's log, the platform's) does around its walk: a reversed range
+ * is 400 invalid_range; the walk runs in one of the long-read slots (`slot`: the clinic's id, or
+ * the platform's key), else 429 with Retry-After.
+ */
+export async function inChainCheckSlot<T>(exports: ExportSlots, slot: string, busy: string, range: { fromSeq?: number; toSeq?: number }, check: () => Promise<T>): Promise<T> {
   if (range.fromSeq !== undefined && range.toSeq !== undefined && range.fromSeq > range.toSeq) {
     throw badRequest('invalid_range', 'fromSeq must not be after toSeq.');
   }
-  const release = deps.exports.tryAcquire(actor.tenantId);
-  if (!release) throw tooManyRequests('rate_limited', 'A check or export of this clinic\'s operation log is already running (or as many as the service allows at once). Retry shortly.', VERIFY_RETRY_AFTER_SECONDS);
+  const release = exports.tryAcquire(slot);
+  if (!release) throw tooManyRequests('rate_limited', busy, VERIFY_RETRY_AFTER_SECONDS);
   try {
-    return await withTenant(deps.db, actor.tenantId, async (trx) => {
-      await boundExportTransaction(trx);
-      return verifyAuditChain(trx, range);
-    });
+    return await check();
   } finally {
     release();
   }
 }
-
-const VERIFY_RETRY_AFTER_SECONDS = 10;

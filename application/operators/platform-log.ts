@@ -2,7 +2,7 @@ import { boundExportTransaction, type ChainVerification } from '../../db/audit';
 import { listPlatformEntries, verifyPlatformChain, type PlatformRecord } from '../../db/platform-log';
 import { withPlatform } from '../../db/platform-scope';
 import { decodeAuditCursor, encodeAuditCursor, resolveAuditFilter, type AuditFilterQuery, type AuditWindowLimits } from '../../domain/audit-query';
-import { badRequest, tooManyRequests } from '../../domain/problems';
+import { inChainCheckSlot } from '../audit/read-audit-log';
 import type { ExportSlots } from '../../lib/export-slots';
 import type { Services } from '../deps';
 
@@ -24,7 +24,6 @@ export async function listPlatformLog(
 
 /** The slot key of the platform log's check among the long reads (a clinic's are keyed by its id). */
 const PLATFORM_SLOT = 'platform';
-const VERIFY_RETRY_AFTER_SECONDS = 10;
 
 /**
  * Walks the platform chain over a range (all of it by default) on one pooled connection, in one
@@ -32,17 +31,11 @@ const VERIFY_RETRY_AFTER_SECONDS = 10;
  * a transaction bounded as theirs are.
  */
 export async function verifyPlatformLog(deps: Pick<Services, 'db'> & { exports: ExportSlots }, range: { fromSeq?: number; toSeq?: number }): Promise<ChainVerification> {
-  if (range.fromSeq !== undefined && range.toSeq !== undefined && range.fromSeq > range.toSeq) {
-    throw badRequest('invalid_range', 'fromSeq must not be after toSeq.');
-  }
-  const release = deps.exports.tryAcquire(PLATFORM_SLOT);
-  if (!release) throw tooManyRequests('rate_limited', 'A check of the platform operation log is already running (or as many long reads as the service allows at once). Retry shortly.', VERIFY_RETRY_AFTER_SECONDS);
-  try {
-    return await withPlatform(deps.db, async (trx) => {
+  const busy = 'A check of the platform operation log is already running (or as many long reads as the service allows at once). Retry shortly.';
+  return inChainCheckSlot(deps.exports, PLATFORM_SLOT, busy, range, () =>
+    withPlatform(deps.db, async (trx) => {
       await boundExportTransaction(trx);
       return verifyPlatformChain(trx, range);
-    });
-  } finally {
-    release();
-  }
+    }),
+  );
 }
