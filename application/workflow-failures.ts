@@ -11,6 +11,7 @@ const PROBLEMS: Record<string, (message: string) => Problem> = {
   [CONSULTATION_FAILURES.invalidTransition]: (m) => conflict('invalid_transition', m),
   [CONSULTATION_FAILURES.slotTaken]: () => conflict('slot_taken', 'That slot is already booked.'),
   [CONSULTATION_FAILURES.outsideJoinWindow]: (m) => conflict('outside_join_window', `The video room is not open now: ${m}.`),
+  [CONSULTATION_FAILURES.beforeVisitDay]: (m) => conflict('before_visit_day', `Check-in is not open yet: ${m}.`),
   [CONSULTATION_FAILURES.consultationMissing]: () => notFound('No such consultation.'),
   [CONSULTATION_FAILURES.invalidArguments]: (m) => badRequest('validation_failed', m),
   [CONSULTATION_FAILURES.sealedContentMissing]: () => conflict('content_missing', 'The submitted content was not found. Send the action again.'),

@@ -1,3 +1,5 @@
+import { japanDateOf, japanInstant } from './japan-time';
+
 /**
  * The consultation lifecycle as a plain transition table, used by the workflow to accept or
  * refuse each action (and by nothing else: the workflow owns the state).
@@ -51,3 +53,15 @@ export function transition(status: ConsultationStatus, action: ConsultationActio
 }
 
 export const isRefusal = (r: ConsultationStatus | { refused: string }): r is { refused: string } => typeof r === 'object';
+
+/**
+ * The first moment a patient can be checked in for a visit that starts at `startsAt` (epoch ms):
+ * 00:00 in Japan on the visit's day, or when its video room would open (`joinWindowBeforeSec`
+ * before the start) if that is earlier — a visit just after midnight, or a walk-in booked into the
+ * next day's first slot. A desk that checks in the wrong patient, or a visit days ahead, would start
+ * a visit that is not happening and stop its reminders and its no-show.
+ */
+export function checkInOpensAt(startsAt: number, joinWindowBeforeSec: number): number {
+  const dayStart = japanInstant(japanDateOf(new Date(startsAt))).getTime();
+  return Math.min(dayStart, startsAt - joinWindowBeforeSec * 1000);
+}

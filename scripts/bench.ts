@@ -126,9 +126,10 @@ async function main() {
     await migrateAndProvision({ ownerUrl, appUrl: url, resetPassword: true, applicationName: 'for-clinic-bench' });
 
     const token = randomBytes(32).toString('hex');
-    // Login failures are what we measure, so the per-address limit is lifted.
+    // Login failures are what we measure, so the per-address limit is lifted. The consultations part checks in visits four days
+    // ahead (benchBookingDay): check-in opens with the video room when that is earlier than the visit's day.
     const { MIGRATION_DATABASE_URL: _owner, ...appEnv } = process.env;
-    const serverEnv = { ...appEnv, KEY_STORE_DIR: path.join(dataDir, 'keys'), STORAGE_DIR: path.join(dataDir, 'objects'), DATABASE_URL: url, DATABASE_POOL_MAX: '10', OPERATOR_TOKEN: token, LOGIN_FAILURES_PER_IP: '10000', LOGIN_FAILURES_PER_ACCOUNT: '10000', LOGIN_FAILURES_PER_CLINIC: '1000000', TEMPORAL_ADDRESS: services.temporalAddress, LOG_LEVEL: 'silent', SES_ENDPOINT: services.sesEndpoint };
+    const serverEnv = { ...appEnv, KEY_STORE_DIR: path.join(dataDir, 'keys'), STORAGE_DIR: path.join(dataDir, 'objects'), DATABASE_URL: url, DATABASE_POOL_MAX: '10', OPERATOR_TOKEN: token, LOGIN_FAILURES_PER_IP: '10000', LOGIN_FAILURES_PER_ACCOUNT: '10000', LOGIN_FAILURES_PER_CLINIC: '1000000', JOIN_WINDOW_BEFORE_SECONDS: String(7 * 86_400), TEMPORAL_ADDRESS: services.temporalAddress, LOG_LEVEL: 'silent', SES_ENDPOINT: services.sesEndpoint };
     const server = fork(path.join(root, 'scripts', 'bench-server.ts'), [], {
       // BENCH_SERVER_NODE_OPTIONS: more flags for the API's process (e.g. `--cpu-prof`).
       execArgv: ['--import', 'tsx', ...(process.env.BENCH_SERVER_NODE_OPTIONS?.split(/\s+/).filter(Boolean) ?? [])],

@@ -95,6 +95,9 @@ async function main(): Promise<number> {
       STORAGE_DIR: path.join(dataDir, 'objects'),
       BACKUP_DIR: path.join(dataDir, 'backups'),
       CONSULTATION_REMINDERS_SECONDS: REMINDER_SECONDS,
+      // The load checks in visits booked up to about 6 days ahead (test/cluster/load.ts nthSlot): check-in
+      // opens with the video room when that is earlier than the visit's day (domain/consultation.ts).
+      JOIN_WINDOW_BEFORE_SECONDS: String(7 * 86_400),
     };
     delete env.MIGRATION_DATABASE_URL; // the owner's credential stays here
     const apis: ReturnType<typeof apiProcess>[] = [];

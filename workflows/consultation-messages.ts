@@ -34,6 +34,8 @@ export const CONSULTATION_FAILURES = {
   invalidTransition: 'InvalidTransition',
   slotTaken: 'SlotTaken',
   outsideJoinWindow: 'OutsideJoinWindow',
+  /** A check-in before the visit's day in Japan (domain/consultation.ts checkInOpensAt). */
+  beforeVisitDay: 'BeforeVisitDay',
   consultationMissing: 'ConsultationMissing',
   /** The update's arguments are not what the API sends (shape, references, size): refused before history. */
   invalidArguments: 'InvalidArguments',

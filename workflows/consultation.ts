@@ -14,7 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { isUuid } from '../domain/ids';
-import { ENDED, isRefusal, transition, type ConsultationAction, type ConsultationMode, type ConsultationStatus } from '../domain/consultation';
+import { ENDED, checkInOpensAt, isRefusal, transition, type ConsultationAction, type ConsultationMode, type ConsultationStatus } from '../domain/consultation';
 import { CONSULTATION_STATUS, SCHEDULED_START } from '../temporal/search-attributes';
 import {
   CONSULTATION_FAILURES,
@@ -188,6 +188,14 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<Co
         throw ApplicationFailure.create({ type: CONSULTATION_FAILURES.invalidArguments, message: `invalid arguments for ${action}`, nonRetryable: true });
       }
       refuseUnless(action);
+      // Only before acceptance: validators do not run on replay, so histories of check-ins made
+      // days ahead (before this rule) still replay, and time only moves on once accepted.
+      if (action === 'checkIn') {
+        const opens = checkInOpensAt(startsAt, input.timing.joinWindowBeforeSec);
+        if (Date.now() < opens) {
+          throw ApplicationFailure.create({ type: CONSULTATION_FAILURES.beforeVisitDay, message: `it opens at ${iso(opens)}, on the visit's day in Japan`, nonRetryable: true });
+        }
+      }
     };
   setHandler(statusQuery, () => ({ status, startsAt: iso(startsAt), endsAt: iso(endsAt) }));
   setHandler(

@@ -211,7 +211,9 @@ export const consultationRoutes = (deps: AppDeps) => {
       body: z.strictObject({ answers: z.record(z.string().max(100), z.unknown()) }),
       input: (body) => body.answers,
     }),
-    action('check-in', 'checkIn', 'The patient arrived at the desk (in-person)', checkIn),
+    action('check-in', 'checkIn', 'The patient arrived at the desk (in-person). Open from 00:00 in Japan on the visit\'s day (or from when its video room would open, if earlier): before that 409 before_visit_day', checkIn, {
+      conflicts: ['before_visit_day'],
+    }),
     defineRoute({
       method: 'post',
       path: '/v1/consultations/:id/join',

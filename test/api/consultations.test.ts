@@ -139,6 +139,26 @@ describe('the consultation lifecycle through the API', () => {
     expect(r.body).not.toHaveProperty('token');
   });
 
+  it('refuses to check in a visit before its day in Japan (or its video room\'s opening, if earlier), and logs the refusal', async () => {
+    const c = await bookingClinic(stack);
+    const startsAt = slotOn(14, '10:00', clock);
+    const later = await book(stack, c.staffToken, { patientId: c.patientId, practitionerId: c.practitionerId, startsAt, mode: 'in_person' });
+    const key = idempotencyKey();
+    const r = await call(stack.url, 'POST', `/v1/consultations/${later.body.id}/check-in`, { token: c.staffToken, headers: { 'idempotency-key': key } });
+    expect([r.status, r.body.code]).toEqual([409, 'before_visit_day']);
+    // This stack's window is 7 days, which is earlier than the visit's day: the answer says when it opens.
+    expect(r.body.detail).toContain(new Date(Date.parse(startsAt) - 7 * 86_400_000).toISOString());
+    expect(await outcomesLogged(later.body.id, 'consultation.check-in')).toEqual([['denied', 'before_visit_day']]);
+    const row = await call(stack.url, 'GET', `/v1/consultations/${later.body.id}`, { token: c.staffToken });
+    expect([row.body.status, row.body.timeline]).toEqual(['reserved', []]);
+    // Refused before it entered the workflow's history, so the same key sent again is asked again
+    // (on the day it is done; here it is refused again), not answered from a stored outcome.
+    const again = await call(stack.url, 'POST', `/v1/consultations/${later.body.id}/check-in`, { token: c.staffToken, headers: { 'idempotency-key': key } });
+    expect([again.status, again.body.code]).toEqual([409, 'before_visit_day']);
+    const history = await stack.temporal.client.workflow.getHandle(later.body.workflowId).fetchHistory();
+    expect(history.events?.some((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toBe(false);
+  });
+
   it('cancels, releases the slot, and refuses actions on a cancelled consultation', async () => {
     const c = await bookingClinic(stack);
     const startsAt = slot('10:00');
@@ -749,7 +769,7 @@ describe('visits left open (GET /v1/consultations/outstanding)', () => {
       expect(booked.status).toBe(201);
       ids[name] = booked.body.id;
     }
-    // A check-in has no time window, so the day after tomorrow's visits can be taken through their steps now.
+    // This stack's video room opens 7 days ahead and check-in with it, so the day after tomorrow's visits can be taken through their steps now.
     for (const id of [ids.checkedIn, ids.seen, ids.unpaid, ids.paid]) expect((await post(c.staffToken, id!, 'check-in')).status).toBe(200);
     for (const id of [ids.seen, ids.unpaid, ids.paid]) expect((await post(c.doctorToken, id!, 'start')).status).toBe(200);
     for (const id of [ids.unpaid, ids.paid]) expect((await post(c.doctorToken, id!, 'finish', { note: '経過良好', prescriptions: [] })).status).toBe(200);

@@ -28,7 +28,9 @@ const UNREACHABLE = '127.0.0.1:1';
 let stack: TestStack;
 let cutOff: RunningApi;
 beforeAll(async () => {
-  stack = await startTestStack();
+  // The visit checked in below is days ahead: check-in opens with the video room when that is earlier
+  // than the visit's day (domain/consultation.ts checkInOpensAt).
+  stack = await startTestStack({ JOIN_WINDOW_BEFORE_SECONDS: String(7 * 86_400) });
   cutOff = await stack.startExtraApi({ TEMPORAL_ADDRESS: UNREACHABLE });
 });
 afterAll(async () => {

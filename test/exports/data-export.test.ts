@@ -26,7 +26,9 @@ let stack: TestStack;
 let storageDir: string;
 beforeAll(async () => {
   storageDir = await mkdtemp(path.join(os.tmpdir(), 'for-clinic-exports-'));
-  stack = await startTestStack({ STORAGE: 'fs', STORAGE_DIR: storageDir });
+  // The visit checked in below is days ahead: check-in opens with the video room when that is earlier
+  // than the visit's day (domain/consultation.ts checkInOpensAt).
+  stack = await startTestStack({ STORAGE: 'fs', STORAGE_DIR: storageDir, JOIN_WINDOW_BEFORE_SECONDS: String(7 * 86_400) });
 });
 afterAll(async () => {
   await stack?.stop();

@@ -1,6 +1,7 @@
 import {
   CONSULTATION_STATUSES,
   ENDED,
+  checkInOpensAt,
   isRefusal,
   transition,
   type ConsultationAction,
@@ -117,5 +118,29 @@ describe('the consultation transition table', () => {
 
   it('allows a cancel until the consultation starts, not after', () => {
     for (const status of ['in_consultation', 'finished', 'paid'] as const) expect(isRefusal(transition(status, 'cancel', 'in_person'))).toBe(true);
+  });
+});
+
+describe('when check-in opens (checkInOpensAt)', () => {
+  const at = (iso: string) => Date.parse(iso);
+  const TEN_MINUTES = 600;
+
+  it('opens at 00:00 in Japan on the visit\'s day, which is 15:00 UTC the day before', () => {
+    // 10:00 JST on 2026-12-10 is 01:00 UTC the same day; its Japanese day began at 2026-12-09T15:00Z.
+    expect(new Date(checkInOpensAt(at('2026-12-10T01:00:00Z'), TEN_MINUTES)).toISOString()).toBe('2026-12-09T15:00:00.000Z');
+    // 23:30 JST on 2026-12-10 is 14:30 UTC: the same Japanese day, the same opening, though UTC says otherwise for 10:00.
+    expect(new Date(checkInOpensAt(at('2026-12-10T14:30:00Z'), TEN_MINUTES)).toISOString()).toBe('2026-12-09T15:00:00.000Z');
+  });
+
+  it('opens with the video room when that is earlier: a visit at 00:05 in Japan can be checked in at 23:55 the evening before', () => {
+    expect(new Date(checkInOpensAt(at('2026-12-09T15:05:00Z'), TEN_MINUTES)).toISOString()).toBe('2026-12-09T14:55:00.000Z');
+    // A room that opens 7 days ahead opens check-in as early.
+    expect(new Date(checkInOpensAt(at('2026-12-10T01:00:00Z'), 7 * 86_400)).toISOString()).toBe('2026-12-03T01:00:00.000Z');
+  });
+
+  it('never opens after the visit has started', () => {
+    for (const start of ['2026-12-09T15:00:00Z', '2026-12-10T01:00:00Z', '2026-12-10T14:55:00Z']) {
+      expect(checkInOpensAt(at(start), 0)).toBeLessThanOrEqual(at(start));
+    }
   });
 });

@@ -43,7 +43,8 @@ describe('a worker killed during an activity', () => {
   beforeAll(async () => {
     // The slot below is 33–66 h ahead at any hour (test/harness/slots.ts): the 10-day reminder is
     // due at once, the 1-hour one not during the test.
-    stack = await startTestStack({ CONSULTATION_REMINDERS_SECONDS: '864000,3600', NO_SHOW_AFTER_SECONDS: '3600' });
+    // JOIN_WINDOW_BEFORE_SECONDS: the visit is checked in now, days ahead (domain/consultation.ts checkInOpensAt).
+    stack = await startTestStack({ CONSULTATION_REMINDERS_SECONDS: '864000,3600', NO_SHOW_AFTER_SECONDS: '3600', JOIN_WINDOW_BEFORE_SECONDS: String(7 * 86_400) });
     // An SES endpoint that accepts the request and never answers: the worker is stuck mid-send.
     hang = http.createServer((req) => {
       arrivals.push(req.url ?? '');
@@ -89,7 +90,8 @@ describe('a worker killed during an activity', () => {
 describe('an action the API stopped waiting for', () => {
   let stack: TestStack;
   beforeAll(async () => {
-    stack = await startTestStack({ CONSULTATION_REMINDERS_SECONDS: '864000', NO_SHOW_AFTER_SECONDS: '3600' });
+    // JOIN_WINDOW_BEFORE_SECONDS: the visit is checked in now, days ahead (domain/consultation.ts checkInOpensAt).
+    stack = await startTestStack({ CONSULTATION_REMINDERS_SECONDS: '864000', NO_SHOW_AFTER_SECONDS: '3600', JOIN_WINDOW_BEFORE_SECONDS: String(7 * 86_400) });
   });
   afterAll(async () => {
     await stack?.stop();

@@ -38,6 +38,9 @@ beforeAll(async () => {
     CONTRACT_GRACE_SECONDS: '3',
     CONTRACT_HOLD_RELEASE_NOTICE_SECONDS: '5',
     PURGE_BATCH_ROWS: '100',
+    // Visits days ahead are checked in below: check-in opens with the video room when that is earlier
+    // than the visit's day (domain/consultation.ts checkInOpensAt).
+    JOIN_WINDOW_BEFORE_SECONDS: String(7 * 86_400),
     DELETION_CERTIFICATE_KEY: CERTIFICATE_KEY,
   });
 });
@@ -79,7 +82,7 @@ describe('contract end', () => {
     const { fileId, consultationId } = await furnishClinic(stack, c, 'end');
     const tenantId = c.clinic.id;
     const contract = `contract@${c.clinic.slug}.example`;
-    // Checked in already (a check-in has no time window): not begun, so the end cancels it as it does a reservation.
+    // Checked in already (the window above opens it days ahead): not begun, so the end cancels it as it does a reservation.
     expect((await call(stack.url, 'POST', `/v1/consultations/${consultationId}/check-in`, { token: c.staffToken })).status).toBe(200);
     // A walk-in checked in before the end: begun, so the end leaves it open, with no timer left.
     // The purge ends its workflow (else it would wait for ever after its row is gone).

@@ -5,6 +5,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Activities } from '../../activities';
 import type { ConsultationTiming, consultationWorkflow } from '../../workflows/consultation';
 import type { accountOnboardingWorkflow } from '../../workflows/account-onboarding';
+import { japanDateOf, japanInstant } from '../../domain/japan-time';
 import { eventually } from '../harness/clinic';
 import { workflowBundle } from '../harness/stack';
 import { eventsOf, expectSetFor, recordHistory, timersIn, type HistoryEvent, type Timer } from '../harness/history';
@@ -198,6 +199,28 @@ describe('consultation timers', () => {
     expect(await handle.result()).toEqual({ status: 'cancelled', outcome: 'ended' });
     expect(callsFor(consultationId).map((c) => c.args.type)).not.toContain('no_show');
     await recordHistory(handle, 'consultation-walk-in-no-show-after-booking');
+  });
+
+  it('opens check-in on the visit\'s day in Japan: a check-in days ahead is refused before it enters the history, a visit later today is taken', async () => {
+    const aheadAt = wholeSecond(Date.now() + 3 * DAY);
+    const ahead = await startConsultation(aheadAt);
+    await timersOnceStarted(ahead.handle, 1);
+    const refused = await update(ahead.handle, 'checkIn').then(
+      () => null,
+      (err: { cause?: { type?: string; message?: string } }) => err.cause,
+    );
+    expect(refused?.type).toBe('BeforeVisitDay');
+    expect(refused?.message).toContain(japanInstant(japanDateOf(new Date(aheadAt))).toISOString());
+    // Refused by the validator: no step was recorded and the history has no update in it.
+    expect(callsFor(ahead.consultationId)).toEqual([]);
+    expect((await eventsOf(ahead.handle)).some((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toBe(false);
+    expect(await ahead.handle.query('status')).toMatchObject({ status: 'reserved' });
+
+    // 23:55 in Japan today (begun or not): open since midnight, even with no video-room lead at all.
+    const later = await startConsultation(japanInstant(japanDateOf(new Date()), 23 * 60 + 55).getTime(), { joinWindowBeforeSec: 0, reminderOffsetsSec: [] });
+    expect(await update(later.handle, 'checkIn')).toMatchObject({ status: 'checked_in' });
+    for (const { handle } of [ahead, later]) await update(handle, 'cancel', { reasonRef: STAGED });
+    expect(await ahead.handle.result()).toEqual({ status: 'cancelled', outcome: 'ended' });
   });
 
   it('moves its timers with a reschedule', async () => {
