@@ -344,11 +344,37 @@ export async function targetDeliveries(trx: PlatformTransaction, noticeId: strin
   }));
 }
 
-export async function deliveryTotals(trx: PlatformTransaction, noticeId: string): Promise<{ clinics: number; pending: number; sent: number; failed: number }> {
-  const clinics = await trx('notice_targets').where({ noticeId }).first(trx.raw('count(*)::int as n'));
-  const { rows } = await trx.raw(`select status, count(*)::int as n from notice_deliveries where notice_id = ? group by status`, [noticeId]);
-  const by = Object.fromEntries((rows as Array<{ status: string; n: number }>).map((r) => [r.status, r.n]));
-  return { clinics: (clinics as { n: number }).n, pending: by.pending ?? 0, sent: by.sent ?? 0, failed: by.failed ?? 0 };
+export interface DeliveryTotals {
+  clinics: number;
+  pending: number;
+  sent: number;
+  failed: number;
+}
+
+export async function deliveryTotals(trx: PlatformTransaction, noticeId: string): Promise<DeliveryTotals> {
+  return (await deliveryTotalsOf(trx, [noticeId])).get(noticeId)!;
+}
+
+/**
+ * The totals of several notices in one statement (a page of the operators' list asked two queries
+ * per notice before). Every id asked for is in the map, with zeros where nothing was sent yet.
+ */
+export async function deliveryTotalsOf(trx: PlatformTransaction, noticeIds: readonly string[]): Promise<Map<string, DeliveryTotals>> {
+  if (noticeIds.length === 0) return new Map();
+  const { rows } = await trx.raw(
+    `select n.id,
+            (select count(*)::int from notice_targets t where t.notice_id = n.id) as clinics,
+            d.pending, d.sent, d.failed
+       from unnest(?::uuid[]) as n (id)
+       cross join lateral (
+         select count(*) filter (where status = 'pending')::int as pending,
+                count(*) filter (where status = 'sent')::int as sent,
+                count(*) filter (where status = 'failed')::int as failed
+           from notice_deliveries where notice_id = n.id
+       ) d`,
+    [[...noticeIds]],
+  );
+  return new Map((rows as Array<DeliveryTotals & { id: string }>).map(({ id, ...totals }) => [id, totals]));
 }
 
 // ---- the clinic's side ----------------------------------------------------------------------

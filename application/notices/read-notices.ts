@@ -1,4 +1,4 @@
-import { deliveryTotals, findNotice, listNoticeMessages, markNoticeRead, noticesOfKind, messagesOf, noticeFeed, targetDeliveries, type MessageRow, type NoticeRow } from '../../db/notices';
+import { deliveryTotals, deliveryTotalsOf, findNotice, listNoticeMessages, markNoticeRead, noticesOfKind, messagesOf, noticeFeed, targetDeliveries, type MessageRow, type NoticeRow } from '../../db/notices';
 import { withPlatform } from '../../db/platform-scope';
 import { withTenant } from '../../db/tenant-scope';
 import { isUuid } from '../../domain/ids';
@@ -41,10 +41,10 @@ export async function listNoticesOf(deps: Pick<Services, 'db'>, kind: NoticeKind
   const before = decodeCursor(page.cursor);
   const { rows, next, totals } = await withPlatform(deps.db, async (trx) => {
     const listed = await noticesOfKind(trx, kind, { limit: page.limit, before, open: page.open });
-    return { ...listed, totals: await Promise.all(listed.rows.map((n) => deliveryTotals(trx, n.id))) };
+    return { ...listed, totals: await deliveryTotalsOf(trx, listed.rows.map((n) => n.id)) };
   });
   return {
-    items: rows.map((n, i) => ({ ...noticeView(n), workflowId: n.workflowId, totals: totals[i]! })),
+    items: rows.map((n) => ({ ...noticeView(n), workflowId: n.workflowId, totals: totals.get(n.id)! })),
     nextCursor: next && encodeCursor(next),
   };
 }

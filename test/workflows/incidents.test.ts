@@ -94,6 +94,14 @@ describe('incident notification', () => {
     const view = await op('GET', `/v1/operator/incidents/${incident.id}`);
     expect(view.status).toBe(200);
     expect(view.body.totals).toEqual({ clinics: 3, pending: 0, sent: 18, failed: 0 });
+    // The list gives each notice of its page the same totals (read for the whole page in one statement).
+    const listed: Array<{ id: string; totals: unknown }> = [];
+    for (let cursor: string | null = null, first = true; first || cursor; first = false) {
+      const page = await op('GET', `/v1/operator/incidents?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      listed.push(...page.body.items);
+      cursor = page.body.nextCursor;
+    }
+    expect(listed.find((n) => n.id === incident.id)?.totals).toEqual(view.body.totals);
     expect(view.body.clinics.map((c: { tenantId: string }) => c.tenantId).sort()).toEqual(affected.map((c) => c.id).sort());
     expect(view.body.messages.map((m: { kind: string; status: string }) => [m.kind, m.status])).toEqual([['initial', 'investigating'], ['update', 'contained'], ['update', 'resolved']]);
     // Every operator action is in the operators' log, naming the actor.
