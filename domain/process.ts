@@ -92,6 +92,16 @@ export function resolveAccess(requests: readonly AccessRequest[], current: reado
   return [...named].map(([id, rights]) => ({ id, right: highestRight(rights) ?? now.get(id) ?? DEFAULT_PROCESS_RIGHT }));
 }
 
+/**
+ * Whether a new access list gives anyone more than the old one did: a principal not listed before,
+ * or a higher right than they had. Such a change needs a fresh proof of who the caller is (a
+ * session left open must not hand an area's records to someone); removing and lowering do not.
+ */
+export function grantsMoreAccess(before: readonly AccessEntry[], after: readonly AccessEntry[]): boolean {
+  const had = new Map(before.map((e) => [e.id, PROCESS_RIGHTS.indexOf(e.right)]));
+  return after.some((e) => PROCESS_RIGHTS.indexOf(e.right) > (had.get(e.id) ?? -1));
+}
+
 /** The creator always manages what they made, whatever the request says about them. */
 export const accountsOnCreate = (creator: Viewer, requests: readonly AccessRequest[]): AccessEntry[] => [
   { id: creator.accountId, right: 'manage' },

@@ -225,11 +225,12 @@ export const accountRoutes = (deps: AppDeps) => [
     path: '/v1/accounts/:id/unlock',
     operationId: 'unlockAccount',
     summary: 'Lift a lockout after failed logins',
+    description: 'Lets password guesses at the account start again, so this needs a password or passkey proved by you in the last 5 minutes (403 `reauthentication_required`; `POST /v1/auth/reauthenticate`).',
     params: accountParams,
     responses: { 204: { description: 'Unlocked' } },
-    problems: [403, 404],
+    problems: { 403: ['reauthentication_required'], 404: [] },
     handler: async (ctx, { params }) => {
-      await unlockAccount(deps, clinicActor(ctx), params.id);
+      await unlockAccount(deps, sessionActor(ctx), params.id);
       ctx.status = 204;
     },
   }),

@@ -5,7 +5,7 @@ import { addGroupMember, removeGroupMember } from '../../application/groups/grou
 import { listClinicGroups, readGroup } from '../../application/groups/read-groups';
 import { updateGroup } from '../../application/groups/update-group';
 import { nameText } from '../../domain/fields';
-import { clinicActor } from '../actor';
+import { clinicActor, sessionActor } from '../actor';
 import { defineRoute } from '../route';
 import { idParams, optionalPageQuery, pathId } from '../schemas';
 import { MAX_NAME_CURSOR_LENGTH } from '../../domain/pagination';
@@ -72,12 +72,13 @@ export const groupRoutes = (deps: AppDeps) => [
     path: '/v1/groups/:id',
     operationId: 'updateGroup',
     summary: 'Rename a group or replace its members',
+    description: 'A member list that adds anyone gives them the group\'s rights on process areas, so it needs a password or passkey proved by you in the last 5 minutes (403 `reauthentication_required`; `POST /v1/auth/reauthenticate`); renaming and removing members do not.',
     params: idParams,
     body: patchBody,
     responses: { 200: { description: 'The group', schema: groupSchema } },
-    problems: { 403: [], 404: [], 409: ['group_name_taken'] },
+    problems: { 403: ['reauthentication_required'], 404: [], 409: ['group_name_taken'] },
     handler: async (ctx, { params, body }) => {
-      ctx.body = await updateGroup(deps, clinicActor(ctx), params.id, body);
+      ctx.body = await updateGroup(deps, sessionActor(ctx), params.id, body);
     },
   }),
   defineRoute({
@@ -99,11 +100,13 @@ export const groupRoutes = (deps: AppDeps) => [
     path: '/v1/groups/:id/members',
     operationId: 'addGroupMember',
     summary: 'Add an account to a group',
+    description: 'The member gets every right the group has on process areas, so this needs a password or passkey proved by you in the last 5 minutes (403 `reauthentication_required`; `POST /v1/auth/reauthenticate`). Removing a member does not.',
     params: idParams,
     body: memberBody,
+    problems: { 403: ['reauthentication_required'], 404: [] },
     responses: { 200: { description: 'The group', schema: groupSchema } },
     handler: async (ctx, { params, body }) => {
-      ctx.body = await addGroupMember(deps, clinicActor(ctx), params.id, body.accountId);
+      ctx.body = await addGroupMember(deps, sessionActor(ctx), params.id, body.accountId);
     },
   }),
   defineRoute({

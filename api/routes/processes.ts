@@ -4,7 +4,7 @@ import { createProcess, getProcess, listProcesses, updateProcess } from '../../a
 import { downloadFile, listFiles } from '../../application/processes/read-files';
 import { uploadFile } from '../../application/processes/upload-file';
 import { createProcessSchema, PROCESS_RIGHTS, updateProcessSchema } from '../../domain/process';
-import { clinicActor } from '../actor';
+import { clinicActor, sessionActor } from '../actor';
 import { defineRoute } from '../route';
 import { idParams, optionalPageQuery, pathId } from '../schemas';
 import type { AppDeps } from '../app';
@@ -78,11 +78,13 @@ export const processRoutes = (deps: AppDeps) => [
     path: '/v1/processes/:id',
     operationId: 'updateProcess',
     summary: 'Rename a process area or change its access list (the manage right, or a clinic admin)',
+    description: 'A change that gives anyone more (a new account or group, a higher right) needs a password or passkey proved by you in the last 5 minutes (403 `reauthentication_required`; `POST /v1/auth/reauthenticate`); removing, lowering and renaming do not.',
     params: idParams,
     body: updateProcessSchema,
+    problems: { 403: ['process_right_required', 'reauthentication_required'], 404: [] },
     responses: { 200: { description: 'The process', schema: processSchema } },
     handler: async (ctx, { params, body }) => {
-      ctx.body = await updateProcess(deps, clinicActor(ctx), params.id, body);
+      ctx.body = await updateProcess(deps, sessionActor(ctx), params.id, body);
     },
   }),
   defineRoute({

@@ -46,10 +46,12 @@ export const settingsRoutes = (deps: AppDeps) => [
     path: '/v1/settings/processes',
     operationId: 'putProcessSettings',
     summary: 'Let administrators see every process area (off by default: areas are private to those listed)',
+    description: 'Turning it on needs a password or passkey proved by you in the last 5 minutes (403 `reauthentication_required`; `POST /v1/auth/reauthenticate`); turning it off does not.',
     body: processSettings,
+    problems: { 403: ['reauthentication_required'] },
     responses: { 200: { description: 'The saved setting', schema: processSettings } },
     handler: async (ctx, { body }) => {
-      await saveProcessSettings(deps, clinicActor(ctx), body);
+      await saveProcessSettings(deps, sessionActor(ctx), body);
       ctx.body = body;
     },
   }),

@@ -111,6 +111,57 @@ describe('re-authentication for changes that hand out access', () => {
     expect(statuses).toEqual([201, 200, 200, 200, 200, 200, 200, 200]);
   });
 
+  it('refuses a new group member, a wider process-area list, admins seeing every area and an unlock on a stale proof; removing, lowering and renaming stay open', async () => {
+    const { clinic, adminId } = await clinicWithAdmin(stack);
+    const token = (await login(stack, clinic, 'admin', STRONG_PASSWORD)).body.token as string;
+    const nurse = await createAccount(stack, token, 'nurse');
+    const clerk = await createAccount(stack, token, 'clerk');
+    const group = (await call(stack.url, 'POST', '/v1/groups', { token, json: { name: 'reception' } })).body.id as string;
+    expect((await call(stack.url, 'POST', `/v1/groups/${group}/members`, { token, json: { accountId: clerk.accountId } })).status).toBe(200);
+    const area = await call(stack.url, 'POST', '/v1/processes', { token, json: { name: '紹介状', allowedAccounts: [{ id: nurse.accountId, right: 'write' }], allowedGroups: [{ id: group, right: 'read' }] } });
+    expect(area.status).toBe(201);
+    const list = (nurseRight: string, groups: unknown[] = [{ id: group, right: 'read' }]) => ({ allowedAccounts: [{ id: adminId, right: 'manage' }, { id: nurse.accountId, right: nurseRight }], allowedGroups: groups });
+    await ageProof(token, 301);
+
+    const handingOut: Array<[string, string, unknown]> = [
+      ['POST', `/v1/groups/${group}/members`, { accountId: nurse.accountId }],
+      ['PATCH', `/v1/groups/${group}`, { memberIds: [clerk.accountId, nurse.accountId] }],
+      ['PATCH', `/v1/processes/${area.body.id}`, list('manage')],
+      ['PATCH', `/v1/processes/${area.body.id}`, list('write', [{ id: group, right: 'write' }])],
+      ['PUT', '/v1/settings/processes', { adminsSeeAllProcesses: true }],
+      ['POST', `/v1/accounts/${nurse.accountId}/unlock`, undefined],
+    ];
+    for (const [method, path, json] of handingOut) {
+      const res = await call(stack.url, method, path, { token, json });
+      expect([method, path, res.status, res.body.code]).toEqual([method, path, 403, 'reauthentication_required']);
+    }
+    expect((await call(stack.url, 'GET', `/v1/groups/${group}`, { token })).body.memberIds).toEqual([clerk.accountId]);
+    expect((await call(stack.url, 'GET', '/v1/settings/processes', { token })).body).toEqual({ adminsSeeAllProcesses: false });
+    const denied = await stack.database.ownerDb('audit_events').where({ tenant_id: clinic.id, outcome: 'denied', actor_id: adminId }).orderBy('id');
+    expect(denied.map((e: { action: string; details: { code: string } }) => [e.action, e.details.code])).toEqual([
+      ['group.member_add', 'reauthentication_required'],
+      ['group.update', 'reauthentication_required'],
+      ['process.update', 'reauthentication_required'],
+      ['process.update', 'reauthentication_required'],
+      ['settings.processes', 'reauthentication_required'],
+      ['account.unlock', 'reauthentication_required'],
+    ]);
+
+    // Taking access away, lowering a right, renaming and saving what is stored need no proof.
+    const open: Array<[string, string, unknown, number]> = [
+      ['PATCH', `/v1/groups/${group}`, { name: 'front desk', memberIds: [] }, 200],
+      ['PATCH', `/v1/processes/${area.body.id}`, list('read', []), 200],
+      ['PATCH', `/v1/processes/${area.body.id}`, { name: '紹介状 2027' }, 200],
+      ['PUT', '/v1/settings/processes', { adminsSeeAllProcesses: false }, 200],
+    ];
+    for (const [method, path, json, status] of open) expect([method, path, (await call(stack.url, method, path, { token, json })).status]).toEqual([method, path, status]);
+
+    expect((await call(stack.url, 'POST', '/v1/auth/reauthenticate', { token, json: { password: STRONG_PASSWORD } })).status).toBe(204);
+    const statuses = [];
+    for (const [method, path, json] of handingOut) statuses.push((await call(stack.url, method, path, { token, json })).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 204]);
+  });
+
   it('decides on the account as it will be changed: a stale `disabled: false` waiting behind a disable is refused, not applied after it', async () => {
     const { clinic, token } = await clinicWithAdmin(stack);
     const nurse = await createAccount(stack, token, 'nurse-r');

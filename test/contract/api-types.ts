@@ -220,7 +220,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Lift a lockout after failed logins */
+        /**
+         * Lift a lockout after failed logins
+         * @description Lets password guesses at the account start again, so this needs a password or passkey proved by you in the last 5 minutes (403 `reauthentication_required`; `POST /v1/auth/reauthenticate`).
+         */
         post: operations["unlockAccount"];
         delete?: never;
         options?: never;
@@ -551,7 +554,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** The patient arrived at the desk (in-person) */
+        /** The patient arrived at the desk (in-person). Open from 00:00 in Japan on the visit's day (or from when its video room would open, if earlier): before that 409 before_visit_day */
         post: operations["consultation_checkIn"];
         delete?: never;
         options?: never;
@@ -763,7 +766,10 @@ export interface paths {
         delete: operations["deleteGroup"];
         options?: never;
         head?: never;
-        /** Rename a group or replace its members */
+        /**
+         * Rename a group or replace its members
+         * @description A member list that adds anyone gives them the group's rights on process areas, so it needs a password or passkey proved by you in the last 5 minutes (403 `reauthentication_required`; `POST /v1/auth/reauthenticate`); renaming and removing members do not.
+         */
         patch: operations["updateGroup"];
         trace?: never;
     };
@@ -776,7 +782,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Add an account to a group */
+        /**
+         * Add an account to a group
+         * @description The member gets every right the group has on process areas, so this needs a password or passkey proved by you in the last 5 minutes (403 `reauthentication_required`; `POST /v1/auth/reauthenticate`). Removing a member does not.
+         */
         post: operations["addGroupMember"];
         delete?: never;
         options?: never;
@@ -1040,7 +1049,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Rename a process area or change its access list (the manage right, or a clinic admin) */
+        /**
+         * Rename a process area or change its access list (the manage right, or a clinic admin)
+         * @description A change that gives anyone more (a new account or group, a higher right) needs a password or passkey proved by you in the last 5 minutes (403 `reauthentication_required`; `POST /v1/auth/reauthenticate`); removing, lowering and renaming do not.
+         */
         patch: operations["updateProcess"];
         trace?: never;
     };
@@ -1165,7 +1177,10 @@ export interface paths {
         };
         /** Whether administrators see every process area of the clinic */
         get: operations["getProcessSettings"];
-        /** Let administrators see every process area (off by default: areas are private to those listed) */
+        /**
+         * Let administrators see every process area (off by default: areas are private to those listed)
+         * @description Turning it on needs a password or passkey proved by you in the last 5 minutes (403 `reauthentication_required`; `POST /v1/auth/reauthenticate`); turning it off does not.
+         */
         put: operations["putProcessSettings"];
         post?: never;
         delete?: never;
@@ -3163,7 +3178,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3172,7 +3187,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -5770,7 +5785,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict with the current state: `content_missing`, `idempotency_key_reused`, `invalid_transition` */
+            /** @description Conflict with the current state: `before_visit_day`, `content_missing`, `idempotency_key_reused`, `invalid_transition` */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5779,7 +5794,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "content_missing" | "idempotency_key_reused" | "invalid_transition";
+                        code?: "before_visit_day" | "content_missing" | "idempotency_key_reused" | "invalid_transition";
                     };
                 };
             };
@@ -7775,7 +7790,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -7784,7 +7799,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -7909,7 +7924,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -7918,7 +7933,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -10395,7 +10410,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `process_right_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `process_right_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -10404,7 +10419,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "process_right_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "process_right_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
@@ -11787,7 +11802,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
+            /** @description Not allowed for this caller: `contract_ended`, `forbidden`, `ip_not_allowed`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `tenant_suspended` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -11796,7 +11811,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
+                        code?: "contract_ended" | "forbidden" | "ip_not_allowed" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "tenant_suspended";
                     };
                 };
             };
