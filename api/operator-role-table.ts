@@ -15,7 +15,7 @@ function who(r: AnyRoute): string {
   if (ownSession(r)) parts.push('own session');
   else if (r.notByApiKey) parts.push('person, not a key');
   if (r.operatorFreshProof === true) parts.push('passkey ≤ 5 min');
-  else if (r.operatorFreshProof) parts.push('passkey ≤ 5 min to give access');
+  else if (r.operatorFreshProof) parts.push(`passkey ≤ 5 min ${r.operatorFreshProofFor ?? 'to give access'}`);
   return parts.join('; ') || 'any';
 }
 

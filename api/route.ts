@@ -66,6 +66,8 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
    * Break-glass has no session: it is itself the emergency credential, mailed on every use.
    */
   operatorFreshProof?: boolean | ((body: z.output<B>) => boolean);
+  /** For a function above: which changes it picks, in the README's role table (default "to give access"). */
+  operatorFreshProofFor?: string;
   /**
    * With `session`, on a write: the route stays open while the clinic is read-only after its
    * contract ended (exports, logout, own password and passkeys), or open only to the bodies the

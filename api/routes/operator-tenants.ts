@@ -28,8 +28,10 @@ export const operatorTenantRoutes = (deps: AppDeps) => [
     tags: ['operator'],
     security: 'operator',
     operatorRoles: ['support'],
-    // A person, not a key: it opens the clinic to the whole internet, which a leaked key must not do.
+    // A person, not a key: it opens the clinic to the whole internet, which a leaked key must not do;
+    // and a person who has just proved their passkey, not a session left open on someone's desk.
     notByApiKey: true,
+    operatorFreshProof: true,
     params: idParams,
     responses: { 200: { description: 'Cleared; the clinic\'s admins set a new list themselves', schema: z.object({ cidrs: z.array(z.string()) }) } },
     problems: { 404: [], 409: ['purge_started'] },
@@ -146,10 +148,17 @@ export const operatorTenantRoutes = (deps: AppDeps) => [
     summary: 'Change a clinic\'s name, contract e-mail addresses, status (active/suspended) or contract end',
     description:
       'Setting `contractEndsAt` starts (or re-plans) the clinic\'s contract-end workflow `contract-end/<id>`: notices, read-only after the end, ' +
-      'purge after the grace period (README: Contract end). `null` or a later date cancels what was pending and says so by mail.',
+      'purge after the grace period (README: Contract end). `null` or a later date cancels what was pending and says so by mail. ' +
+      'A person signed in who changes `contractEmails` (where incident, contract-end and deletion notices go) or `contractEndsAt` (when the clinic\'s data is deleted), or who resumes a suspended clinic (`"status": "active"`), ' +
+      'must have proved their passkey in the last 5 minutes (403 `reauthentication_required`); a name or a suspension does not need it.',
     tags: ['operator'],
     security: 'operator',
     operatorRoles: ['platform-admin'],
+    // Where the clinic's notices go and when its data is deleted: a session left open must not
+    // redirect the one or bring forward the other, nor let a suspended clinic back in. Suspending
+    // stays one step (it is done in a hurry).
+    operatorFreshProof: (body) => body.contractEmails !== undefined || body.contractEndsAt !== undefined || body.status === 'active',
+    operatorFreshProofFor: 'for contract e-mails or end, or a resume',
     params: idParams,
     body: updateTenantSchema,
     responses: { 200: { description: 'The updated clinic', schema: tenantSchema } },

@@ -146,7 +146,7 @@ describe('operator sessions', () => {
     expect(uses.every((e: { actorName: string | null }) => e.actorName === 'break-glass')).toBe(true);
   });
 
-  it('a person whose proof is older than five minutes hands out no access (an operator, a role, a key, a reset, a clinic admin) until their passkey proves it again; taking access away stays open', async () => {
+  it('a person whose proof is older than five minutes hands out no access (an operator, a role, a key, a reset, a clinic admin, an open allowlist, a clinic\'s contract addresses, end or resumption) until their passkey proves it again; taking access away stays open', async () => {
     const { id, token, passkey } = await activeOperator('stale-admin@forclinic.example', ['platform-admin', 'support']);
     const other = await createOperator(stack, ['viewer'], 'stale-target@forclinic.example');
     await stack.database.ownerDb('operator_sessions').where({ operator_id: id }).whereNull('revoked_at').update({ verified_at: stack.database.ownerDb.raw(`now() - interval '6 minutes'`) });
@@ -156,6 +156,10 @@ describe('operator sessions', () => {
       ['POST', `/v1/operator/operators/${other.id}/reset`, undefined],
       ['POST', '/v1/operator/api-keys', { name: 'minted-key', roles: ['platform-admin'], expiresInSeconds: 3600 }],
       ['POST', '/v1/operator/tenants/00000000-0000-4000-8000-000000000000/admins', { loginId: 'minted', email: 'minted@clinic.example', displayName: 'Minted' }],
+      ['DELETE', '/v1/operator/tenants/00000000-0000-4000-8000-000000000000/network-allowlist', undefined],
+      ['PATCH', '/v1/operator/tenants/00000000-0000-4000-8000-000000000000', { contractEmails: ['notices@elsewhere.example'] }],
+      ['PATCH', '/v1/operator/tenants/00000000-0000-4000-8000-000000000000', { contractEndsAt: '2099-01-01T00:00:00Z' }],
+      ['PATCH', '/v1/operator/tenants/00000000-0000-4000-8000-000000000000', { status: 'active' }],
     ];
     for (const [method, path, json] of handingOut) {
       const res = await call(stack.operatorUrl, method, path, { token, json });
@@ -172,6 +176,10 @@ describe('operator sessions', () => {
     expect((await call(stack.operatorUrl, 'PATCH', `/v1/operator/operators/${other.id}`, { token, json: { name: 'Target' } })).status).toBe(200);
     expect((await call(stack.operatorUrl, 'PATCH', `/v1/operator/operators/${other.id}`, { token, json: { state: 'disabled' } })).status).toBe(200);
     expect((await call(stack.operatorUrl, 'PATCH', `/v1/operator/operators/${other.id}`, { token, json: { state: 'active' } })).body.code).toBe('reauthentication_required');
+    // A clinic's name and its suspension pass the proof's check (404: there is no such clinic).
+    for (const json of [{ name: 'Renamed' }, { status: 'suspended' }]) {
+      expect((await call(stack.operatorUrl, 'PATCH', '/v1/operator/tenants/00000000-0000-4000-8000-000000000000', { token, json })).status).toBe(404);
+    }
 
     const options = await call(stack.operatorUrl, 'POST', '/v1/operator/auth/passkeys/authentication/options', { token });
     const proved = await call(stack.operatorUrl, 'POST', '/v1/operator/auth/passkeys/authentication/verify', { token, json: { response: passkey.authenticationResponse(options.body.challenge) } });

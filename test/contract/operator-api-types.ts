@@ -573,7 +573,7 @@ export interface paths {
         head?: never;
         /**
          * Change a clinic's name, contract e-mail addresses, status (active/suspended) or contract end
-         * @description Setting `contractEndsAt` starts (or re-plans) the clinic's contract-end workflow `contract-end/<id>`: notices, read-only after the end, purge after the grace period (README: Contract end). `null` or a later date cancels what was pending and says so by mail.
+         * @description Setting `contractEndsAt` starts (or re-plans) the clinic's contract-end workflow `contract-end/<id>`: notices, read-only after the end, purge after the grace period (README: Contract end). `null` or a later date cancels what was pending and says so by mail. A person signed in who changes `contractEmails` (where incident, contract-end and deletion notices go) or `contractEndsAt` (when the clinic's data is deleted), or who resumes a suspended clinic (`"status": "active"`), must have proved their passkey in the last 5 minutes (403 `reauthentication_required`); a name or a suspension does not need it.
          */
         patch: operations["updateTenant"];
         trace?: never;
@@ -5970,7 +5970,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `operator_role_required`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
+            /** @description Not allowed for this caller: `operator_role_required`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5979,7 +5979,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "operator_role_required" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
+                        code?: "operator_role_required" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
                     };
                 };
             };
@@ -6725,7 +6725,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
+            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -6734,7 +6734,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
+                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
                     };
                 };
             };
