@@ -93,9 +93,14 @@ export const operatorContractEndRoutes = (deps: AppDeps) => [
     path: '/v1/operator/tenants/:id/legal-hold',
     operationId: 'liftLegalHold',
     summary: 'Lift the legal hold: a purge that was waiting goes on',
+    description: 'A person (not an API key) whose passkey was proved in the last 5 minutes: what it lets go on cannot be undone.',
     tags: ['operator'],
     security: 'operator',
     operatorRoles: ['platform-admin'],
+    // It lets a purge go on: the clinic's records, kept for a reason, are deleted for good. A
+    // leaked key or a session left open must not be able to do that.
+    notByApiKey: true,
+    operatorFreshProof: true,
     params: idParams,
     responses: { 200: { description: 'The clinic, without a legal hold', schema: tenantSchema } },
     problems: { 404: [], 409: ['purge_started'] },

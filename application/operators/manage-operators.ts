@@ -122,6 +122,12 @@ export async function updateOperatorAccount(
   return withPlatform(deps.db, async (trx) => {
     if ((patch.roles !== undefined || patch.state !== undefined) && isUuid(id)) await lockPlatformAdmins(trx, id);
     const before = await target(trx, id);
+    // Two people stand behind every widening of access: a platform admin's session, or their
+    // stolen passkey, cannot give itself `security` (and with it the security events and the
+    // platform log) on its own. Taking a role away from oneself is checked below.
+    if (before.id === audit.actorId && patch.roles?.some((r) => !before.roles.includes(r))) {
+      throw conflict('own_account', 'You cannot give yourself a role; ask another platform admin.');
+    }
     await checkAdminsRemain(trx, audit, before, { roles: patch.roles ?? before.roles, state: patch.state ?? before.state });
     const after = await updateOperator(trx, id, patch);
     // Roles are read on every request, so a change applies at once; a disabled operator's sessions end now.

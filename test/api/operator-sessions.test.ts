@@ -146,7 +146,7 @@ describe('operator sessions', () => {
     expect(uses.every((e: { actorName: string | null }) => e.actorName === 'break-glass')).toBe(true);
   });
 
-  it('a person whose proof is older than five minutes hands out no access (an operator, a role, a key, a reset, a clinic admin, an open allowlist, a clinic\'s contract addresses, end or resumption) until their passkey proves it again; taking access away stays open', async () => {
+  it('a person whose proof is older than five minutes hands out no access (an operator, a role, a key, a reset, a clinic admin, an open allowlist, a lifted legal hold, a clinic\'s contract addresses, end or resumption) until their passkey proves it again; taking access away stays open', async () => {
     const { id, token, passkey } = await activeOperator('stale-admin@forclinic.example', ['platform-admin', 'support']);
     const other = await createOperator(stack, ['viewer'], 'stale-target@forclinic.example');
     await stack.database.ownerDb('operator_sessions').where({ operator_id: id }).whereNull('revoked_at').update({ verified_at: stack.database.ownerDb.raw(`now() - interval '6 minutes'`) });
@@ -157,6 +157,7 @@ describe('operator sessions', () => {
       ['POST', '/v1/operator/api-keys', { name: 'minted-key', roles: ['platform-admin'], expiresInSeconds: 3600 }],
       ['POST', '/v1/operator/tenants/00000000-0000-4000-8000-000000000000/admins', { loginId: 'minted', email: 'minted@clinic.example', displayName: 'Minted' }],
       ['DELETE', '/v1/operator/tenants/00000000-0000-4000-8000-000000000000/network-allowlist', undefined],
+      ['DELETE', '/v1/operator/tenants/00000000-0000-4000-8000-000000000000/legal-hold', undefined],
       ['PATCH', '/v1/operator/tenants/00000000-0000-4000-8000-000000000000', { contractEmails: ['notices@elsewhere.example'] }],
       ['PATCH', '/v1/operator/tenants/00000000-0000-4000-8000-000000000000', { contractEndsAt: '2099-01-01T00:00:00Z' }],
       ['PATCH', '/v1/operator/tenants/00000000-0000-4000-8000-000000000000', { status: 'active' }],
@@ -186,6 +187,19 @@ describe('operator sessions', () => {
     expect(proved.status).toBe(200);
     expect((await call(stack.operatorUrl, 'POST', '/v1/operator/operators', { token, json: handingOut[0]![2] })).status).toBe(201);
     expect((await call(stack.operatorUrl, 'POST', '/v1/operator/api-keys', { token, json: handingOut[3]![2] })).status).toBe(201);
+  });
+
+  it('no one gives themselves a role: another platform admin must (409 own_account, in the platform log); dropping one\'s own extra role stays open', async () => {
+    const { id, token } = await activeOperator('self-grant@forclinic.example', ['platform-admin', 'support']);
+    const grant = await call(stack.operatorUrl, 'PATCH', `/v1/operator/operators/${id}`, { token, json: { roles: ['platform-admin', 'support', 'security'] } });
+    expect([grant.status, grant.body.code]).toEqual([409, 'own_account']);
+    expect((await me(token)).body.roles).toEqual(['platform-admin', 'support']);
+    const refused = await stack.database.ownerDb('platform_audit_events').where({ actor_id: id, action: 'operator.request' }).whereRaw(`details->>'status' = '409'`);
+    expect(refused.map((e: { details: { code?: string } }) => e.details.code)).toEqual(['own_account']);
+    expect((await call(stack.operatorUrl, 'PATCH', `/v1/operator/operators/${id}`, { token, json: { roles: ['platform-admin'] } })).status).toBe(200);
+    // Another platform admin (here break-glass) gives it.
+    expect((await call(stack.operatorUrl, 'PATCH', `/v1/operator/operators/${id}`, { token: stack.operatorToken, json: { roles: ['platform-admin', 'security'] } })).status).toBe(200);
+    expect((await me(token)).body.roles).toEqual(['platform-admin', 'security']);
   });
 
   it('a passkey made at an origin the service does not accept is refused with that said, in its own words (the page\'s origin is not echoed)', async () => {

@@ -640,7 +640,10 @@ export interface paths {
         put?: never;
         /** Place a legal hold: the purge after the contract's end waits until it is lifted */
         post: operations["placeLegalHold"];
-        /** Lift the legal hold: a purge that was waiting goes on */
+        /**
+         * Lift the legal hold: a purge that was waiting goes on
+         * @description A person (not an API key) whose passkey was proved in the last 5 minutes: what it lets go on cannot be undone.
+         */
         delete: operations["liftLegalHold"];
         options?: never;
         head?: never;
@@ -6595,7 +6598,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `operator_role_required`, `password_change_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
+            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -6604,7 +6607,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "operator_role_required" | "password_change_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
+                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
                     };
                 };
             };
