@@ -108,6 +108,13 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<Co
     if (isRefusal(next)) throw ApplicationFailure.create({ type: CONSULTATION_FAILURES.invalidTransition, message: next.refused, nonRetryable: true });
     return next;
   };
+  /** A check-in before the visit's day in Japan (or its video room's opening) is refused. */
+  const refuseBeforeVisitDay = () => {
+    const opens = checkInOpensAt(startsAt, input.timing.joinWindowBeforeSec);
+    if (Date.now() < opens) {
+      throw ApplicationFailure.create({ type: CONSULTATION_FAILURES.beforeVisitDay, message: `it opens at ${iso(opens)}, on the visit's day in Japan`, nonRetryable: true });
+    }
+  };
   /** Activities through here: a deleted row ends the workflow with an outcome instead of failing it. */
   const record = async (args: Parameters<Activities['recordConsultation']>[0]) => {
     try {
@@ -157,6 +164,10 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<Co
     await lock();
     try {
       const next = refuseUnless(action);
+      // Again once it is this action's turn: a reschedule that held the lock may have moved the
+      // visit to next week after the validator passed the check-in (an attack run raced one
+      // through, then started and finished it). Histories from before this check replay without it.
+      if (action === 'checkIn' && patched('check-in-day-when-applied')) refuseBeforeVisitDay();
       const patch = (await apply(next)) ?? {};
       const key = eventKey(action, () => `update:${currentUpdateInfo()!.id}`);
       await record({ tenantId: input.tenantId, consultationId: input.consultationId, eventKey: key, type: action, status: next, patch });
@@ -188,14 +199,9 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<Co
         throw ApplicationFailure.create({ type: CONSULTATION_FAILURES.invalidArguments, message: `invalid arguments for ${action}`, nonRetryable: true });
       }
       refuseUnless(action);
-      // Only before acceptance: validators do not run on replay, so histories of check-ins made
-      // days ahead (before this rule) still replay, and time only moves on once accepted.
-      if (action === 'checkIn') {
-        const opens = checkInOpensAt(startsAt, input.timing.joinWindowBeforeSec);
-        if (Date.now() < opens) {
-          throw ApplicationFailure.create({ type: CONSULTATION_FAILURES.beforeVisitDay, message: `it opens at ${iso(opens)}, on the visit's day in Japan`, nonRetryable: true });
-        }
-      }
+      // Before acceptance, so a check-in days ahead leaves nothing in the history (validators do
+      // not run on replay). `act` checks again when it applies the check-in.
+      if (action === 'checkIn') refuseBeforeVisitDay();
     };
   setHandler(statusQuery, () => ({ status, startsAt: iso(startsAt), endsAt: iso(endsAt) }));
   setHandler(

@@ -43,8 +43,17 @@ const callsFor = (id: string) => calls.filter((c) => c.args.consultationId === i
  * one containing "late-clock" finds the password not yet expired on the database's clock the
  * first time it is asked.
  */
+/** Steps held until the test lets them go: consultation id → the gate its next recorded step waits at. */
+const held = new Map<string, { reached: () => void; release: Promise<void> }>();
+
 const stubs: Pick<Activities, 'recordConsultation' | 'sendConsultationReminder' | 'expireInitialPassword' | 'checkInitialPasswordExpiry'> = {
   async recordConsultation(args) {
+    const gate = held.get(args.consultationId);
+    if (gate) {
+      held.delete(args.consultationId);
+      gate.reached();
+      await gate.release;
+    }
     calls.push({ name: 'recordConsultation', args, at: Date.now() });
     return true;
   },
@@ -221,6 +230,32 @@ describe('consultation timers', () => {
     expect(await update(later.handle, 'checkIn')).toMatchObject({ status: 'checked_in' });
     for (const { handle } of [ahead, later]) await update(handle, 'cancel', { reasonRef: STAGED });
     expect(await ahead.handle.result()).toEqual({ status: 'cancelled', outcome: 'ended' });
+  });
+
+  it('checks the day again when it applies a check-in: one that waited behind a reschedule to next week is refused, not applied to next week\'s visit', async () => {
+    const { consultationId, handle } = await startConsultation(wholeSecond(Date.now() + 2 * MINUTE), { reminderOffsetsSec: [] });
+    await timersOnceStarted(handle, 1);
+    // The reschedule's step is held while it has the workflow's lock.
+    let reached!: () => void;
+    let release!: () => void;
+    const atStep = new Promise<void>((r) => (reached = r));
+    held.set(consultationId, { reached, release: new Promise<void>((r) => (release = r)) });
+    const nextWeek = wholeSecond(Date.now() + 7 * DAY);
+    const moving = update(handle, 'reschedule', { startsAt: new Date(nextWeek).toISOString(), endsAt: new Date(nextWeek + 5 * MINUTE).toISOString() });
+    await atStep;
+    // Today's visit as the validator sees it: accepted, then waits for the lock.
+    const checkingIn = update(handle, 'checkIn').then(
+      () => null,
+      (err: { cause?: { type?: string } }) => err.cause?.type,
+    );
+    await eventually('the check-in is accepted into the history', async () => (await eventsOf(handle)).some((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'checkIn'));
+    release();
+    expect(await moving).toMatchObject({ status: 'reserved', startsAt: new Date(nextWeek).toISOString() });
+    expect(await checkingIn).toBe('BeforeVisitDay');
+    expect(await handle.query('status')).toMatchObject({ status: 'reserved' });
+    expect(callsFor(consultationId).map((c) => c.args.type)).toEqual(['reschedule']);
+    await update(handle, 'cancel', { reasonRef: STAGED });
+    expect(await handle.result()).toEqual({ status: 'cancelled', outcome: 'ended' });
   });
 
   it('moves its timers with a reschedule', async () => {
