@@ -153,7 +153,7 @@ function problemCodes(r: AnyRoute, queryFields: Set<string>, listener: Listener)
   // A clinic read-only after its contract ended refuses every session write but the few that stay open (api/route.ts).
   if (r.security === 'session' && r.method !== 'get' && r.openAfterContractEnd !== true) add(403, ['contract_ended']);
   if (r.security === 'operator' && r.notByApiKey) add(403, ['operator_session_required']);
-  if (r.security === 'operator' && r.operatorFreshProof) add(403, ['reauthentication_required']);
+  if (r.security === 'operator' && r.operatorFreshProof) add(403, ['operator_session_required', 'reauthentication_required']);
   if (r.params) add(404, COMMON_CODES[404]);
   if (queryFields.has('cursor')) add(400, ['invalid_cursor']);
   // Every from/to window is checked by one rule (domain/audit-query.ts, domain/availability.ts).

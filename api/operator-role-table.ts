@@ -15,7 +15,9 @@ function who(r: AnyRoute): string {
   if (ownSession(r)) parts.push('own session');
   else if (r.notByApiKey) parts.push('person, not a key');
   if (r.operatorFreshProof === true) parts.push('passkey ≤ 5 min');
-  else if (r.operatorFreshProof) parts.push(`passkey ≤ 5 min ${r.operatorFreshProofFor ?? 'to give access'}`);
+  else if (r.operatorFreshProof && r.notByApiKey) parts.push(`passkey ≤ 5 min ${r.operatorFreshProofFor ?? 'to give access'}`);
+  // Open to keys but for some bodies, which need a person who has just proved their passkey.
+  else if (r.operatorFreshProof) parts.push(`any; ${r.operatorFreshProofFor ?? 'to give access'}: a person with passkey ≤ 5 min`);
   return parts.join('; ') || 'any';
 }
 

@@ -62,7 +62,8 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
    * With `operator`: a person signed in must have proved their passkey (or password) in the last
    * 5 minutes for this route (true), or for the bodies the function picks: changes that hand out
    * access (an operator, a role, a key, a clinic's administrator). Else 403
-   * reauthentication_required; a passkey assertion from the active session re-proves it.
+   * reauthentication_required; a passkey assertion from the active session re-proves it. An API
+   * key, which proves no passkey, gets 403 operator_session_required for them.
    * Break-glass has no session: it is itself the emergency credential, mailed on every use.
    */
   operatorFreshProof?: boolean | ((body: z.output<B>) => boolean);
@@ -143,7 +144,13 @@ export function mountRoutes(router: Router<AppState>, routes: AnyRoute[], auth: 
       if (ctx.state.contractEnded && !open) throw contractEnded();
       const { operatorFreshProof } = route;
       const session = ctx.state.actor?.session;
-      if (session && (operatorFreshProof === true || (typeof operatorFreshProof === 'function' && operatorFreshProof(input.body))) && !isFreshlyVerified(session.verifiedAt, new Date())) {
+      const needsProof = operatorFreshProof === true || (typeof operatorFreshProof === 'function' && operatorFreshProof(input.body));
+      // An API key proves no passkey: a change that needs one is a person's (or break-glass's). A
+      // leaked key could otherwise redirect a clinic's notices or set when its data is deleted.
+      if (needsProof && ctx.state.actor?.operator?.via === 'api-key') {
+        throw forbidden('operator_session_required', 'Only a person who has just proved their passkey (or break-glass) can make this change, not an API key.');
+      }
+      if (session && needsProof && !isFreshlyVerified(session.verifiedAt, new Date())) {
         throw forbidden('reauthentication_required', `Present your passkey again (POST /v1/operator/auth/passkeys/authentication/options, then …/verify): this needs a proof from the last ${REAUTHENTICATION_WINDOW_SECONDS / 60} minutes.`);
       }
       // A clinic user's write that a read-only clinic may not make: each of its transactions

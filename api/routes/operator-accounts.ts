@@ -154,11 +154,14 @@ export const operatorAccountRoutes = (deps: AppDeps) => [
     operatorFreshProof: true,
     operationId: 'createOperatorApiKey',
     summary: 'Create a named API key with roles and an expiry; the secret (`fcop_…`) is shown only in this answer',
+    description: 'A key gets only roles its creator holds (403 `role_not_held`).',
     body: newApiKey,
+    problems: { 403: ['role_not_held'] },
     bodyExample: { name: 'nightly-report', roles: ['viewer'], expiresInSeconds: 7_776_000 },
     responses: { 201: { description: 'Created', schema: z.object({ apiKey: apiKeySchema, key: z.string().describe('Send as `Authorization: Bearer`; not shown again') }) } },
     handler: async (ctx, { body }) => {
-      const { apiKey, key } = await createApiKey(deps, operatorActor(ctx).audit, body);
+      const caller = operatorActor(ctx);
+      const { apiKey, key } = await createApiKey(deps, caller.audit, body, caller.operator.roles);
       ctx.status = 201;
       ctx.body = { apiKey: toApiKey(apiKey), key };
     },

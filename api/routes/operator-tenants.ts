@@ -150,7 +150,7 @@ export const operatorTenantRoutes = (deps: AppDeps) => [
       'Setting `contractEndsAt` starts (or re-plans) the clinic\'s contract-end workflow `contract-end/<id>`: notices, read-only after the end, ' +
       'purge after the grace period (README: Contract end). `null` or a later date cancels what was pending and says so by mail. ' +
       'A person signed in who changes `contractEmails` (where incident, contract-end and deletion notices go) or `contractEndsAt` (when the clinic\'s data is deleted), or who resumes a suspended clinic (`"status": "active"`), ' +
-      'must have proved their passkey in the last 5 minutes (403 `reauthentication_required`); a name or a suspension does not need it.',
+      'must have proved their passkey in the last 5 minutes (403 `reauthentication_required`; an API key gets 403 `operator_session_required`); a name or a suspension does not need it.',
     tags: ['operator'],
     security: 'operator',
     operatorRoles: ['platform-admin'],

@@ -4,7 +4,7 @@ import { findApiKey, insertApiKey, listApiKeys, revokeApiKey, type ApiKeyRow } f
 import { withPlatform } from '../../db/platform-scope';
 import { isUuid } from '../../domain/ids';
 import type { OperatorRole } from '../../domain/operator-roles';
-import { notFound } from '../../domain/problems';
+import { forbidden, notFound } from '../../domain/problems';
 import type { Services } from '../deps';
 
 /**
@@ -18,11 +18,22 @@ export type ApiKeyView = ApiKeyRow & { status: 'active' | 'expired' | 'revoked' 
 
 const view = (k: ApiKeyRow, now = Date.now()): ApiKeyView => ({ ...k, status: k.revokedAt ? 'revoked' : k.expiresAt.getTime() <= now ? 'expired' : 'active' });
 
+/**
+ * A key gets no role its creator does not hold (`creatorRoles`: the person's roles as read for
+ * this request; break-glass holds them all): else a platform admin could mint a `security` key and
+ * read the security events and the platform log with it, which no second person gave them (attack
+ * run). 403 role_not_held.
+ */
 export async function createApiKey(
   deps: Pick<Services, 'db'>,
   audit: AuditContext,
   req: { name: string; roles: OperatorRole[]; expiresInSeconds: number },
+  creatorRoles: readonly OperatorRole[],
 ): Promise<{ apiKey: ApiKeyView; key: string }> {
+  const notHeld = req.roles.filter((r) => !creatorRoles.includes(r));
+  if (notHeld.length > 0) {
+    throw forbidden('role_not_held', `A key gets only roles you hold; you do not hold ${notHeld.join(', ')}. Ask an operator who does.`);
+  }
   return withPlatform(deps.db, async (trx) => {
     const { key, row } = await insertApiKey(trx, {
       name: req.name,

@@ -87,8 +87,18 @@ describe('operator API keys', () => {
       call(stack.operatorUrl, 'POST', '/v1/operator/operators', { token: admin.key, json: { email: 'minted@forclinic.example', name: 'Minted', roles: ['security'] } }),
       call(stack.operatorUrl, 'POST', `/v1/operator/tenants/${clinicId}/admins`, { token: support.key, json: { loginId: 'minted', email: 'minted@key-clinic.example', displayName: 'Minted' } }),
       call(stack.operatorUrl, 'DELETE', `/v1/operator/tenants/${clinicId}/network-allowlist`, { token: support.key }),
+      call(stack.operatorUrl, 'DELETE', `/v1/operator/tenants/${clinicId}/legal-hold`, { token: admin.key }),
+      // Where a clinic's notices go, when its data is deleted, and letting a suspended clinic back in:
+      // a person who has just proved their passkey, not a key (attack run: a key redirected them).
+      call(stack.operatorUrl, 'PATCH', `/v1/operator/tenants/${clinicId}`, { token: admin.key, json: { contractEmails: ['evil-key@attacker.example'] } }),
+      call(stack.operatorUrl, 'PATCH', `/v1/operator/tenants/${clinicId}`, { token: admin.key, json: { contractEndsAt: null } }),
+      call(stack.operatorUrl, 'PATCH', `/v1/operator/tenants/${clinicId}`, { token: admin.key, json: { name: 'x', status: 'active' } }),
     ];
     for (const reply of await Promise.all(attempts)) expect([reply.status, reply.body.code]).toEqual([403, 'operator_session_required']);
+    // A name or a suspension is the key's to change (404: no such clinic, past every check).
+    for (const json of [{ name: 'Renamed' }, { status: 'suspended' }]) {
+      expect((await call(stack.operatorUrl, 'PATCH', `/v1/operator/tenants/${clinicId}`, { token: admin.key, json })).status).toBe(404);
+    }
     // It still does what its role is for.
     expect((await call(stack.operatorUrl, 'GET', '/v1/operator/api-keys', { token: admin.key })).status).toBe(200);
     expect((await listKeys()).find((k) => k.id === other.id)).toMatchObject({ status: 'active' });

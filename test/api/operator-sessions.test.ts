@@ -189,7 +189,7 @@ describe('operator sessions', () => {
     expect((await call(stack.operatorUrl, 'POST', '/v1/operator/api-keys', { token, json: handingOut[3]![2] })).status).toBe(201);
   });
 
-  it('no one gives themselves a role: another platform admin must (409 own_account, in the platform log); dropping one\'s own extra role stays open', async () => {
+  it('no one gives themselves a role, nor a key with a role they lack: another platform admin must (409 own_account, 403 role_not_held, in the platform log); dropping one\'s own extra role stays open', async () => {
     const { id, token } = await activeOperator('self-grant@forclinic.example', ['platform-admin', 'support']);
     const grant = await call(stack.operatorUrl, 'PATCH', `/v1/operator/operators/${id}`, { token, json: { roles: ['platform-admin', 'support', 'security'] } });
     expect([grant.status, grant.body.code]).toEqual([409, 'own_account']);
@@ -197,6 +197,12 @@ describe('operator sessions', () => {
     const refused = await stack.database.ownerDb('platform_audit_events').where({ actor_id: id, action: 'operator.request' }).whereRaw(`details->>'status' = '409'`);
     expect(refused.map((e: { details: { code?: string } }) => e.details.code)).toEqual(['own_account']);
     expect((await call(stack.operatorUrl, 'PATCH', `/v1/operator/operators/${id}`, { token, json: { roles: ['platform-admin'] } })).status).toBe(200);
+    // A key with a role its creator lacks would be the same widening by another door.
+    const key = (roles: string[]) => call(stack.operatorUrl, 'POST', '/v1/operator/api-keys', { token, json: { name: `self-${roles.join('-')}`, roles, expiresInSeconds: 3600 } });
+    const minted = await key(['platform-admin', 'security']);
+    expect([minted.status, minted.body.code, minted.body.detail]).toEqual([403, 'role_not_held', expect.stringContaining('security')]);
+    expect(await stack.database.ownerDb('operator_api_keys').where({ name: 'self-platform-admin-security' }).first()).toBeUndefined();
+    expect((await key(['platform-admin'])).status).toBe(201);
     // Another platform admin (here break-glass) gives it.
     expect((await call(stack.operatorUrl, 'PATCH', `/v1/operator/operators/${id}`, { token: stack.operatorToken, json: { roles: ['platform-admin', 'security'] } })).status).toBe(200);
     expect((await me(token)).body.roles).toEqual(['platform-admin', 'security']);

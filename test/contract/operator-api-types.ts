@@ -117,7 +117,10 @@ export interface paths {
         /** API keys for automation, newest first, with their last use (never their secrets) */
         get: operations["listOperatorApiKeys"];
         put?: never;
-        /** Create a named API key with roles and an expiry; the secret (`fcop_…`) is shown only in this answer */
+        /**
+         * Create a named API key with roles and an expiry; the secret (`fcop_…`) is shown only in this answer
+         * @description A key gets only roles its creator holds (403 `role_not_held`).
+         */
         post: operations["createOperatorApiKey"];
         delete?: never;
         options?: never;
@@ -573,7 +576,7 @@ export interface paths {
         head?: never;
         /**
          * Change a clinic's name, contract e-mail addresses, status (active/suspended) or contract end
-         * @description Setting `contractEndsAt` starts (or re-plans) the clinic's contract-end workflow `contract-end/<id>`: notices, read-only after the end, purge after the grace period (README: Contract end). `null` or a later date cancels what was pending and says so by mail. A person signed in who changes `contractEmails` (where incident, contract-end and deletion notices go) or `contractEndsAt` (when the clinic's data is deleted), or who resumes a suspended clinic (`"status": "active"`), must have proved their passkey in the last 5 minutes (403 `reauthentication_required`); a name or a suspension does not need it.
+         * @description Setting `contractEndsAt` starts (or re-plans) the clinic's contract-end workflow `contract-end/<id>`: notices, read-only after the end, purge after the grace period (README: Contract end). `null` or a later date cancels what was pending and says so by mail. A person signed in who changes `contractEmails` (where incident, contract-end and deletion notices go) or `contractEndsAt` (when the clinic's data is deleted), or who resumes a suspended clinic (`"status": "active"`), must have proved their passkey in the last 5 minutes (403 `reauthentication_required`; an API key gets 403 `operator_session_required`); a name or a suspension does not need it.
          */
         patch: operations["updateTenant"];
         trace?: never;
@@ -1976,7 +1979,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
+            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `reauthentication_required`, `role_not_held`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1985,7 +1988,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
+                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "reauthentication_required" | "role_not_held" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
                     };
                 };
             };
@@ -5973,7 +5976,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `operator_role_required`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
+            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5982,7 +5985,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "operator_role_required" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
+                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
                     };
                 };
             };
