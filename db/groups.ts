@@ -28,10 +28,21 @@ async function views(trx: TenantTransaction, groups: readonly GroupRow[]): Promi
   return groups.map((g) => ({ id: g.id, name: g.name, memberIds: byGroup.get(g.id) ?? [], createdAt: g.createdAt.toISOString(), updatedAt: g.updatedAt.toISOString() }));
 }
 
-async function findGroup(trx: TenantTransaction, id: string): Promise<GroupRow> {
-  const group = isUuid(id) ? await GroupRow.query(trx).findById(id) : undefined;
+async function findGroup(trx: TenantTransaction, id: string, opts: { forUpdate?: boolean } = {}): Promise<GroupRow> {
+  const query = isUuid(id) ? GroupRow.query(trx).findById(id) : undefined;
+  const group = query && (await (opts.forUpdate ? query.forUpdate() : query));
   if (!group) throw notFound('No such group.');
   return group;
+}
+
+/**
+ * A change of the group's members holds its row until commit: two at once replaced the list
+ * over each other (a unique violation, 409 conflict), and a list read before another's removal
+ * was written back after it, bringing the removed member back without the proof an addition
+ * needs (attack run). 404 for an unknown group.
+ */
+export async function lockGroup(trx: TenantTransaction, id: string): Promise<void> {
+  await findGroup(trx, id, { forUpdate: true });
 }
 
 /** Every id must be an existing account of this clinic; another clinic's id is simply unknown. */

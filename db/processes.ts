@@ -73,9 +73,16 @@ async function withAccess(trx: TenantTransaction, rows: Omit<ProcessRow, 'accoun
   return rows.map((r) => ({ ...r, accounts: of(r.id, 'account'), groups: of(r.id, 'group') }));
 }
 
-export async function findProcess(trx: TenantTransaction, id: string): Promise<ProcessRow | undefined> {
+/**
+ * `forUpdate`: the row is held until commit, for a change of the area's access list: two at once
+ * replaced the list over each other (a unique violation, 409 conflict), and a list read before
+ * another's removal was written back after it, re-listing the removed account without the proof
+ * an addition needs (attack run).
+ */
+export async function findProcess(trx: TenantTransaction, id: string, opts: { forUpdate?: boolean } = {}): Promise<ProcessRow | undefined> {
   if (!isUuid(id)) return undefined;
-  const row = await trx('processes').where({ id, tenant_id: tenantIdOf(trx) }).first();
+  const query = trx('processes').where({ id, tenant_id: tenantIdOf(trx) }).first();
+  const row = await (opts.forUpdate ? query.forUpdate() : query);
   return row ? (await withAccess(trx, [row]))[0] : undefined;
 }
 

@@ -1,5 +1,5 @@
 import { recordAudit } from '../../db/audit';
-import { addMember, removeMember, type GroupView } from '../../db/groups';
+import { addMember, lockGroup, removeMember, type GroupView } from '../../db/groups';
 import { withTenant } from '../../db/tenant-scope';
 import type { ClinicActor, Services, SessionActor } from '../deps';
 import { withRefusalsLogged } from '../audit/refusals';
@@ -16,6 +16,7 @@ export async function addGroupMember(deps: Pick<Services, 'db' | 'log'>, actor: 
   return withRefusalsLogged(deps, actor.tenantId, actor.audit, attempt, () =>
     withTenant(deps.db, actor.tenantId, async (trx) => {
       await requireRecentProof(trx, actor);
+      await lockGroup(trx, groupId);
       const group = await addMember(trx, groupId, accountId);
       await recordAudit(trx, actor.audit, { action: 'group.member_add', outcome: 'success', targetType: 'group', targetId: groupId, details: { accountId } });
       return group;
@@ -26,6 +27,7 @@ export async function addGroupMember(deps: Pick<Services, 'db' | 'log'>, actor: 
 /** An admin takes an account out of a group (404 if it was not in it). */
 export async function removeGroupMember(deps: Pick<Services, 'db'>, actor: ClinicActor, groupId: string, accountId: string): Promise<void> {
   await withTenant(deps.db, actor.tenantId, async (trx) => {
+    await lockGroup(trx, groupId);
     await removeMember(trx, groupId, accountId);
     await recordAudit(trx, actor.audit, { action: 'group.member_remove', outcome: 'success', targetType: 'group', targetId: groupId, details: { accountId } });
   });

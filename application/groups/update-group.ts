@@ -1,5 +1,5 @@
 import { recordAudit } from '../../db/audit';
-import { membersOf, updateGroup as patchGroup, type GroupView } from '../../db/groups';
+import { lockGroup, membersOf, updateGroup as patchGroup, type GroupView } from '../../db/groups';
 import { withTenant } from '../../db/tenant-scope';
 import { withRefusalsLogged } from '../audit/refusals';
 import { requireRecentProof } from '../auth/reauthenticate';
@@ -20,6 +20,7 @@ export async function updateGroup(
   const attempt = { action: 'group.update', targetType: 'group', targetId: id, details: { fields: Object.keys(patch) } };
   return withRefusalsLogged(deps, actor.tenantId, actor.audit, attempt, () =>
     withTenant(deps.db, actor.tenantId, async (trx) => {
+      await lockGroup(trx, id);
       const before = patch.memberIds === undefined ? undefined : await membersOf(trx, id);
       if (before && patch.memberIds!.some((m) => !before.includes(m))) await requireRecentProof(trx, actor);
       const group = await patchGroup(trx, id, patch);

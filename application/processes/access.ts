@@ -17,8 +17,15 @@ export async function visibleProcessIds(trx: TenantTransaction, viewer: Viewer):
  * enter does not exist for them (404 with `missing`); one they may enter without that right
  * answers 403 `process_right_required`.
  */
-export async function enterProcess(trx: TenantTransaction, viewer: Viewer, id: string, need: ProcessRight, missing = 'No such process.'): Promise<ProcessRow> {
-  const row = await findProcess(trx, id);
+export async function enterProcess(
+  trx: TenantTransaction,
+  viewer: Viewer,
+  id: string,
+  need: ProcessRight,
+  missing = 'No such process.',
+  opts: { forUpdate?: boolean } = {},
+): Promise<ProcessRow> {
+  const row = await findProcess(trx, id, opts);
   if (!row) throw notFound(missing);
   const listed = highestRight((await rightsListing(trx, viewer.accountId, id)).map((r) => r.right));
   const right = effectiveRight(viewer, listed, await adminsSeeAllProcesses(trx));

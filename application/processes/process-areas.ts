@@ -80,7 +80,8 @@ export async function updateProcess(deps: Deps & Pick<Services, 'log'>, actor: S
   const nameSealed = patch.name === undefined ? undefined : await sealProcessName(deps.vault, actor.tenantId, id, patch.name);
   const attempt = { action: 'process.update', targetType: 'process', targetId: id };
   const row = await withRefusalsLogged(deps, actor.tenantId, actor.audit, attempt, () => withTenant(deps.db, actor.tenantId, async (trx) => {
-    const current = await enterProcess(trx, actor, id, 'manage');
+    // Held until commit: the proof's need is decided on the list as it will be changed.
+    const current = await enterProcess(trx, actor, id, 'manage', undefined, { forUpdate: true });
     const changes: Record<string, unknown> = {};
     if (patch.accounts !== undefined || patch.groups !== undefined) {
       const accounts = patch.accounts ? resolveAccess(patch.accounts, current.accounts) : current.accounts;

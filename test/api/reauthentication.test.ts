@@ -162,6 +162,36 @@ describe('re-authentication for changes that hand out access', () => {
     expect(statuses).toEqual([200, 200, 200, 200, 200, 204]);
   });
 
+  it('decides on an area\'s list and a group\'s members as they will be changed: concurrent changes queue instead of clashing (409), and a removal is never undone without the proof', async () => {
+    const { clinic, adminId } = await clinicWithAdmin(stack);
+    const token = (await login(stack, clinic, 'admin', STRONG_PASSWORD)).body.token as string;
+    const x = await createAccount(stack, token, 'listed');
+    const area = (await call(stack.url, 'POST', '/v1/processes', { token, json: { name: '紹介状' } })).body.id as string;
+    const group = (await call(stack.url, 'POST', '/v1/groups', { token, json: { name: 'desk' } })).body.id as string;
+    // With a fresh proof, ten identical changes at once all succeed (two at once clashed: 409 conflict).
+    const withX = { allowedAccounts: [{ id: adminId, right: 'manage' }, { id: x.accountId, right: 'write' }] };
+    const same = await Promise.all(Array.from({ length: 10 }, () => call(stack.url, 'PATCH', `/v1/processes/${area}`, { token, json: withX })));
+    expect(same.map((r) => r.status)).toEqual(Array(10).fill(200));
+    const members = await Promise.all(Array.from({ length: 10 }, () => call(stack.url, 'PATCH', `/v1/groups/${group}`, { token, json: { memberIds: [x.accountId, adminId] } })));
+    expect(members.map((r) => r.status)).toEqual(Array(10).fill(200));
+
+    // Stale: one request removes X while another sends X back in the ids-only form (keep its right).
+    for (let round = 0; round < 5; round += 1) {
+      expect((await call(stack.url, 'POST', '/v1/auth/reauthenticate', { token, json: { password: STRONG_PASSWORD } })).status).toBe(204);
+      expect((await call(stack.url, 'PATCH', `/v1/processes/${area}`, { token, json: withX })).status).toBe(200);
+      await ageProof(token, 301);
+      const [removed, kept] = await Promise.all([
+        call(stack.url, 'PATCH', `/v1/processes/${area}`, { token, json: { allowedAccounts: [{ id: adminId, right: 'manage' }] } }),
+        call(stack.url, 'PATCH', `/v1/processes/${area}`, { token, json: { allowedAccountIds: [adminId, x.accountId] } }),
+      ]);
+      expect(removed.status).toBe(200);
+      // Before the removal it kept X (then removed); after it, X is new and needs the proof.
+      expect([200, 403]).toContain(kept.status);
+      const now = (await call(stack.url, 'GET', `/v1/processes/${area}`, { token })).body;
+      expect(JSON.stringify(now)).not.toContain(x.accountId);
+    }
+  });
+
   it('decides on the account as it will be changed: a stale `disabled: false` waiting behind a disable is refused, not applied after it', async () => {
     const { clinic, token } = await clinicWithAdmin(stack);
     const nurse = await createAccount(stack, token, 'nurse-r');
