@@ -1,12 +1,13 @@
 import { Context } from '@temporalio/activity';
 import type { Db } from '../db/connection';
-import { findBreakGlassWindow, findOperator, markBreakGlassMailed, markLockoutNotified } from '../db/operators';
+import { findApiKey, findBreakGlassWindow, findOperator, markBreakGlassMailed, markLockoutNotified } from '../db/operators';
 import { withPlatform } from '../db/platform-scope';
 import { BREAK_GLASS_ALERT_WINDOW_SECONDS } from '../domain/operators';
 import { MailRejectedError, type Mailer } from '../lib/mailer';
 import type { BreakGlassAlertInput, BreakGlassAlertResult } from '../workflows/break-glass-alert';
 import type { OperatorLockoutInput, OperatorLockoutResult } from '../workflows/operator-lockout';
-import { breakGlassMail, operatorLockedMail } from './mail-templates/operator-alerts';
+import type { OperatorAccessNoticeInput, OperatorAccessNoticeResult } from '../workflows/operator-access-notice';
+import { breakGlassMail, operatorAccessMail, operatorLockedMail } from './mail-templates/operator-alerts';
 
 export interface OperatorActivitySettings {
   /** SECURITY_EMAILS. */
@@ -70,6 +71,30 @@ export function createOperatorActivities(deps: { db: Db; mailer: Mailer; operato
       const mailed = await mailEach(to, text, 'operator lockout notice');
       await withPlatform(deps.db, (trx) => markLockoutNotified(trx, operator.id, input.lockout));
       return { outcome: 'mailed', mailed };
+    },
+
+    /**
+     * Mails one widening of operator access to the security addresses, naming who did it and what
+     * was given to whom. A retry after some addresses were mailed mails them again: a duplicate
+     * alert is better than none (as the break-glass alert).
+     */
+    async sendOperatorAccessNotice(input: OperatorAccessNoticeInput): Promise<OperatorAccessNoticeResult> {
+      const { target, actor } = await withPlatform(deps.db, async (trx) => {
+        const target =
+          input.change === 'api_key_created'
+            ? await findApiKey(trx, input.targetId).then((k) => k && `"${k.name}"`)
+            : await findOperator(trx, input.targetId).then((o) => o && `${o.name} <${o.email}>`);
+        const actor = input.actorId ? await findOperator(trx, input.actorId).then((o) => o && `${o.name} <${o.email}>`) : undefined;
+        return { target, actor: actor ?? (input.via === 'break-glass' ? 'break-glass (OPERATOR_TOKEN)' : input.via === 'host' ? 'the host (npm run operator)' : input.via) };
+      });
+      if (!target) return { outcome: 'target_missing', mailed: 0 };
+      const to = deps.operators?.securityEmails ?? [];
+      if (!to.length) {
+        Context.current().log.error('no SECURITY_EMAILS configured: a widening of operator access could not be mailed', { change: input.change, targetId: input.targetId });
+        return { outcome: 'no_recipients', mailed: 0 };
+      }
+      const text = operatorAccessMail({ change: input.change, actor, target, roles: input.roles, occurredAt: new Date(input.occurredAt) });
+      return { outcome: 'mailed', mailed: await mailEach(to, text, 'operator access notice') };
     },
   };
 }

@@ -13,6 +13,14 @@
 export const OPERATOR_ROLES = ['viewer', 'support', 'security', 'platform-admin'] as const;
 export type OperatorRole = (typeof OPERATOR_ROLES)[number];
 
+/**
+ * Roles that watch the others (the security events, the platform log): a key is given one only by
+ * someone who holds it, or a platform admin could read what is kept to watch platform admins
+ * through a key they made themselves (attack run). People are given roles by platform admins, and
+ * every widening is mailed to the security addresses.
+ */
+export const WATCHING_ROLES: readonly OperatorRole[] = ['security'];
+
 /** How an operator request was authenticated. */
 export type OperatorVia = 'session' | 'api-key' | 'break-glass';
 

@@ -19,4 +19,6 @@ export const contractEndWorkflowId = (tenantId: string) => `contract-end/${tenan
 export const breakGlassAlertWorkflowId = (windowId: string) => `break-glass-alert/${windowId}`;
 /** One notice per lockout of an operator (operators.lockouts counts them). */
 export const operatorLockoutWorkflowId = (operatorId: string, lockout: number) => `operator-lockout/${operatorId}/${lockout}`;
+/** One notice per widening of operator access (an operator created, roles given, an API key made). */
+export const operatorAccessNoticeWorkflowId = (noticeId: string) => `operator-access-notice/${noticeId}`;
 export const dataExportWorkflowId = (exportId: string) => `data-export/${exportId}`;

@@ -17,5 +17,6 @@ export { restoreTestWorkflow } from './restore-test';
 export { contractEndWorkflow } from './contract-end';
 export { breakGlassAlertWorkflow } from './break-glass-alert';
 export { operatorLockoutWorkflow } from './operator-lockout';
+export { operatorAccessNoticeWorkflow } from './operator-access-notice';
 export { dataExportWorkflow } from './data-export';
 export { clinicAccessNoticeWorkflow } from './clinic-access-notice';

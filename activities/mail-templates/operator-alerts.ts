@@ -45,3 +45,35 @@ export function operatorLockedMail(input: { email: string; lockedUntil: Date | n
     ].join('\n'),
   };
 }
+
+const CHANGE_TEXT = {
+  operator_created: { ja: 'オペレーターを作成しました', en: 'created the operator' },
+  roles_given: { ja: 'オペレーターにロールを付与しました', en: 'gave roles to the operator' },
+  api_key_created: { ja: 'API キーを作成しました', en: 'created the API key' },
+} as const;
+
+/**
+ * To the security addresses when operator access widens: an operator created, roles given, an
+ * API key made. Names who did it and what was given; no password or key.
+ */
+export function operatorAccessMail(input: {
+  change: keyof typeof CHANGE_TEXT;
+  actor: string;
+  target: string;
+  roles: readonly string[];
+  occurredAt: Date;
+}): MailText {
+  const at = formatJapanDateTime(input.occurredAt);
+  const what = CHANGE_TEXT[input.change];
+  const roles = input.roles.join(', ') || '—';
+  return {
+    subject: '[FOR CLINIC] オペレーターの権限が追加されました / Operator access was given',
+    text: [
+      `${at}（日本時間）、${input.actor} が${what.ja}: ${input.target}（ロール: ${roles}）。`,
+      '意図した変更であれば対応は不要です。心当たりがなければ、プラットフォームの操作ログを確認し、インシデントとして対応してください（オペレーターの無効化・API キーの失効）。',
+      '',
+      `At ${at} (Japan time) ${input.actor} ${what.en} ${input.target} (roles: ${roles}).`,
+      'If this was intended, nothing is needed. If not, check the platform\'s operation log and handle it as an incident (disable the operator, revoke the key).',
+    ].join('\n'),
+  };
+}

@@ -154,7 +154,7 @@ export const operatorAccountRoutes = (deps: AppDeps) => [
     operatorFreshProof: true,
     operationId: 'createOperatorApiKey',
     summary: 'Create a named API key with roles and an expiry; the secret (`fcop_…`) is shown only in this answer',
-    description: 'A key gets only roles its creator holds (403 `role_not_held`).',
+    description: 'A key gets `security` (the role that reads the security events and the platform log) only from an operator who holds it (403 `role_not_held`).',
     body: newApiKey,
     problems: { 403: ['role_not_held'] },
     bodyExample: { name: 'nightly-report', roles: ['viewer'], expiresInSeconds: 7_776_000 },

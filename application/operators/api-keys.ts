@@ -3,9 +3,10 @@ import { recordPlatformEntry } from '../../db/platform-log';
 import { findApiKey, insertApiKey, listApiKeys, revokeApiKey, type ApiKeyRow } from '../../db/operators';
 import { withPlatform } from '../../db/platform-scope';
 import { isUuid } from '../../domain/ids';
-import type { OperatorRole } from '../../domain/operator-roles';
+import { WATCHING_ROLES, type OperatorRole } from '../../domain/operator-roles';
 import { forbidden, notFound } from '../../domain/problems';
 import type { Services } from '../deps';
+import { operatorAccessNotice, withPlatformOutbox } from './operator-access-notice';
 
 /**
  * Scoped API keys for automation: a platform admin names a key, gives it roles and an expiry,
@@ -19,22 +20,23 @@ export type ApiKeyView = ApiKeyRow & { status: 'active' | 'expired' | 'revoked' 
 const view = (k: ApiKeyRow, now = Date.now()): ApiKeyView => ({ ...k, status: k.revokedAt ? 'revoked' : k.expiresAt.getTime() <= now ? 'expired' : 'active' });
 
 /**
- * A key gets no role its creator does not hold (`creatorRoles`: the person's roles as read for
- * this request; break-glass holds them all): else a platform admin could mint a `security` key and
- * read the security events and the platform log with it, which no second person gave them (attack
- * run). 403 role_not_held.
+ * A key gets a role that watches the others (`security`) only from someone who holds it
+ * (`creatorRoles`: the person's roles as read for this request; break-glass holds them all): else
+ * a platform admin could mint a `security` key and read the security events and the platform log
+ * with it, which no second person gave them (attack run). 403 role_not_held. Other roles are a
+ * platform admin's to give, as they give them to people.
  */
 export async function createApiKey(
-  deps: Pick<Services, 'db'>,
+  deps: Pick<Services, 'db'> & Partial<Pick<Services, 'outbox'>>,
   audit: AuditContext,
   req: { name: string; roles: OperatorRole[]; expiresInSeconds: number },
   creatorRoles: readonly OperatorRole[],
 ): Promise<{ apiKey: ApiKeyView; key: string }> {
-  const notHeld = req.roles.filter((r) => !creatorRoles.includes(r));
+  const notHeld = req.roles.filter((r) => WATCHING_ROLES.includes(r) && !creatorRoles.includes(r));
   if (notHeld.length > 0) {
-    throw forbidden('role_not_held', `A key gets only roles you hold; you do not hold ${notHeld.join(', ')}. Ask an operator who does.`);
+    throw forbidden('role_not_held', `A key gets ${notHeld.join(', ')} only from an operator who holds it; you do not. Ask one who does.`);
   }
-  return withPlatform(deps.db, async (trx) => {
+  return withPlatformOutbox(deps, async (trx, enqueue) => {
     const { key, row } = await insertApiKey(trx, {
       name: req.name,
       roles: req.roles,
@@ -42,6 +44,7 @@ export async function createApiKey(
       createdBy: audit.actorId ?? 'unknown',
     });
     await recordPlatformEntry(trx, audit, { action: 'operator.api_key.create', outcome: 'success', targetType: 'operator_api_key', targetId: row.id, details: { roles: row.roles, expiresAt: row.expiresAt } });
+    await enqueue(operatorAccessNotice(audit, 'api_key_created', row.id, row.roles));
     return { apiKey: view(row), key };
   });
 }

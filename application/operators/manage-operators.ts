@@ -22,6 +22,7 @@ import { generateInitialPassword } from '../../domain/password-policy';
 import { conflict, notFound } from '../../domain/problems';
 import type { PasswordHasher } from '../../lib/password-hash';
 import type { Services } from '../deps';
+import { operatorAccessNotice, withPlatformOutbox } from './operator-access-notice';
 
 /**
  * Platform admins manage operators: create them (with a one-time initial password, shown once),
@@ -64,7 +65,7 @@ async function views(trx: PlatformTransaction, rows: readonly OperatorRow[]): Pr
   }));
 }
 
-type Deps = Pick<Services, 'db'> & { passwords: Pick<PasswordHasher, 'hash'> };
+type Deps = Pick<Services, 'db'> & Partial<Pick<Services, 'outbox'>> & { passwords: Pick<PasswordHasher, 'hash'> };
 
 export async function listAllOperators(deps: Pick<Services, 'db'>): Promise<OperatorView[]> {
   return withPlatform(deps.db, async (trx) => views(trx, await listOperators(trx)));
@@ -78,7 +79,7 @@ export async function createOperator(
   const initialPassword = generateInitialPassword(OPERATOR_PASSWORD_POLICY);
   const passwordHash = await deps.passwords.hash(initialPassword);
   const email = normaliseOperatorEmail(req.email);
-  const operator = await withPlatform(deps.db, async (trx) => {
+  const operator = await withPlatformOutbox(deps, async (trx, enqueue) => {
     const row = await insertOperator(trx, {
       email,
       name: req.name,
@@ -90,6 +91,7 @@ export async function createOperator(
       throw isUniqueViolation(err, 'operators_email_key') ? conflict('operator_exists', 'An operator with this e-mail address exists.') : err;
     });
     await recordPlatformEntry(trx, audit, { action: 'operator.create', outcome: 'success', targetType: 'operator', targetId: row.id, details: { roles: req.roles } });
+    await enqueue(operatorAccessNotice(audit, 'operator_created', row.id, req.roles));
     return view(trx, row);
   });
   return { operator, initialPassword };
@@ -114,12 +116,12 @@ async function checkAdminsRemain(trx: PlatformTransaction, audit: AuditContext, 
 }
 
 export async function updateOperatorAccount(
-  deps: Pick<Services, 'db'>,
+  deps: Pick<Services, 'db'> & Partial<Pick<Services, 'outbox'>>,
   audit: AuditContext,
   id: string,
   patch: { roles?: OperatorRole[]; state?: OperatorState; name?: string },
 ): Promise<OperatorView> {
-  return withPlatform(deps.db, async (trx) => {
+  return withPlatformOutbox(deps, async (trx, enqueue) => {
     if ((patch.roles !== undefined || patch.state !== undefined) && isUuid(id)) await lockPlatformAdmins(trx, id);
     const before = await target(trx, id);
     // Two people stand behind every widening of access: a platform admin's session, or their
@@ -139,6 +141,8 @@ export async function updateOperatorAccount(
       targetId: id,
       details: { before: { roles: before.roles, state: before.state }, after: { roles: after.roles, state: after.state }, renamed: patch.name !== undefined && patch.name !== before.name },
     });
+    const given = after.roles.filter((r) => !before.roles.includes(r));
+    if (given.length > 0) await enqueue(operatorAccessNotice(audit, 'roles_given', id, given));
     return view(trx, after);
   });
 }

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { fetchLocalEmails } from '../../lib/local-ses';
 import { operatorLockoutWorkflowId } from '../../temporal/workflow-ids';
+import { eventually } from '../harness/clinic';
+import { recordHistory } from '../harness/history';
 import { call } from '../harness/http';
 import { createOperator } from '../harness/operators';
 import { softwarePasskey } from '../harness/passkey';
@@ -197,7 +199,7 @@ describe('operator sessions', () => {
     const refused = await stack.database.ownerDb('platform_audit_events').where({ actor_id: id, action: 'operator.request' }).whereRaw(`details->>'status' = '409'`);
     expect(refused.map((e: { details: { code?: string } }) => e.details.code)).toEqual(['own_account']);
     expect((await call(stack.operatorUrl, 'PATCH', `/v1/operator/operators/${id}`, { token, json: { roles: ['platform-admin'] } })).status).toBe(200);
-    // A key with a role its creator lacks would be the same widening by another door.
+    // A security key made by a platform admin without it would be the same widening by another door.
     const key = (roles: string[]) => call(stack.operatorUrl, 'POST', '/v1/operator/api-keys', { token, json: { name: `self-${roles.join('-')}`, roles, expiresInSeconds: 3600 } });
     const minted = await key(['platform-admin', 'security']);
     expect([minted.status, minted.body.code, minted.body.detail]).toEqual([403, 'role_not_held', expect.stringContaining('security')]);
@@ -206,6 +208,20 @@ describe('operator sessions', () => {
     // Another platform admin (here break-glass) gives it.
     expect((await call(stack.operatorUrl, 'PATCH', `/v1/operator/operators/${id}`, { token: stack.operatorToken, json: { roles: ['platform-admin', 'security'] } })).status).toBe(200);
     expect((await me(token)).body.roles).toEqual(['platform-admin', 'security']);
+    // The security addresses hear of each widening, naming who gave what to whom (a second person
+    // for the operator made, the key it made and the role break-glass gave); the refused ones made none.
+    const notices = async () =>
+      (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.destination.to[0] === 'security-team@forclinic.example' && m.subject.includes('Operator access was given') && m.body.text!.includes('self-grant@forclinic.example'));
+    await eventually('the three notices are mailed', async () => (await notices()).length >= 3);
+    const texts = (await notices()).map((m) => m.body.text!);
+    expect(texts.find((t) => t.includes('created the operator'))).toEqual(expect.stringMatching(/break-glass \(OPERATOR_TOKEN\) created the operator .*<self-grant@forclinic\.example> \(roles: platform-admin, support\)/));
+    expect(texts.find((t) => t.includes('created the API key'))).toEqual(expect.stringMatching(/self-grant@forclinic\.example> created the API key "self-platform-admin" \(roles: platform-admin\)/));
+    expect(texts.find((t) => t.includes('gave roles'))).toEqual(expect.stringMatching(/break-glass \(OPERATOR_TOKEN\) gave roles to the operator .*<self-grant@forclinic\.example> \(roles: security\)/));
+    expect(texts.join('\n')).not.toContain('self-platform-admin-security');
+    const run = await stack.database.ownerDb('workflow_outbox').where({ workflow_type: 'operatorAccessNoticeWorkflow' }).orderBy('created_at', 'desc').first();
+    const handle = stack.temporal.client.workflow.getHandle(run.workflowId);
+    expect(await handle.result()).toEqual({ outcome: 'mailed', mailed: 1 });
+    await recordHistory(handle, 'operator-access-notice');
   });
 
   it('a passkey made at an origin the service does not accept is refused with that said, in its own words (the page\'s origin is not echoed)', async () => {

@@ -119,7 +119,7 @@ export interface paths {
         put?: never;
         /**
          * Create a named API key with roles and an expiry; the secret (`fcop_…`) is shown only in this answer
-         * @description A key gets only roles its creator holds (403 `role_not_held`).
+         * @description A key gets `security` (the role that reads the security events and the platform log) only from an operator who holds it (403 `role_not_held`).
          */
         post: operations["createOperatorApiKey"];
         delete?: never;
