@@ -49,6 +49,7 @@ export function operatorLockedMail(input: { email: string; lockedUntil: Date | n
 const CHANGE_TEXT = {
   operator_created: { ja: 'オペレーターを作成しました', en: 'created the operator' },
   roles_given: { ja: 'オペレーターにロールを付与しました', en: 'gave roles to the operator' },
+  operator_reenabled: { ja: '無効だったオペレーターを有効にしました', en: 're-enabled the operator' },
   api_key_created: { ja: 'API キーを作成しました', en: 'created the API key' },
 } as const;
 

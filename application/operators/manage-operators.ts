@@ -141,8 +141,10 @@ export async function updateOperatorAccount(
       targetId: id,
       details: { before: { roles: before.roles, state: before.state }, after: { roles: after.roles, state: after.state }, renamed: patch.name !== undefined && patch.name !== before.name },
     });
-    const given = after.roles.filter((r) => !before.roles.includes(r));
-    if (given.length > 0) await enqueue(operatorAccessNotice(audit, 'roles_given', id, given));
+    // A disabled operator brought back gets every role it holds back: that is a widening too.
+    const given = before.state === 'active' ? after.roles.filter((r) => !before.roles.includes(r)) : [];
+    if (before.state !== 'active' && after.state === 'active') await enqueue(operatorAccessNotice(audit, 'operator_reenabled', id, after.roles));
+    else if (given.length > 0) await enqueue(operatorAccessNotice(audit, 'roles_given', id, given));
     return view(trx, after);
   });
 }

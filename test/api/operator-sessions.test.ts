@@ -222,6 +222,12 @@ describe('operator sessions', () => {
     const handle = stack.temporal.client.workflow.getHandle(run.workflowId);
     expect(await handle.result()).toEqual({ outcome: 'mailed', mailed: 1 });
     await recordHistory(handle, 'operator-access-notice');
+    // Disabled, then brought back: every role it holds comes back, and that is said too; disabling is not.
+    for (const state of ['disabled', 'active']) {
+      expect((await call(stack.operatorUrl, 'PATCH', `/v1/operator/operators/${id}`, { token: stack.operatorToken, json: { state } })).status).toBe(200);
+    }
+    await eventually('the re-enabling is mailed', async () => (await notices()).length >= 4);
+    expect((await notices()).map((m) => m.body.text!).filter((t) => t.includes('re-enabled the operator'))).toEqual([expect.stringContaining('(roles: platform-admin, security)')]);
   });
 
   it('a passkey made at an origin the service does not accept is refused with that said, in its own words (the page\'s origin is not echoed)', async () => {
