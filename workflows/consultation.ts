@@ -108,6 +108,14 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<Co
     if (isRefusal(next)) throw ApplicationFailure.create({ type: CONSULTATION_FAILURES.invalidTransition, message: next.refused, nonRetryable: true });
     return next;
   };
+  const joinWindow = () => ({ notBefore: startsAt - input.timing.joinWindowBeforeSec * 1000, expiresAt: endsAt + JOIN_GRACE_MS });
+  /** Joining outside the video room's window is refused. */
+  const refuseOutsideJoinWindow = () => {
+    const w = joinWindow();
+    if (Date.now() < w.notBefore || Date.now() > w.expiresAt) {
+      throw ApplicationFailure.create({ type: CONSULTATION_FAILURES.outsideJoinWindow, message: `the room opens at ${iso(w.notBefore)} and closes at ${iso(w.expiresAt)}`, nonRetryable: true });
+    }
+  };
   /** A check-in before the visit's day in Japan (or its video room's opening) is refused. */
   const refuseBeforeVisitDay = () => {
     const opens = checkInOpensAt(startsAt, input.timing.joinWindowBeforeSec);
@@ -140,7 +148,6 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<Co
       else log.warn('reminder not sent', { consultationId: input.consultationId, kind: args.kind, error: (err as Error).message });
     }
   };
-  const joinWindow = () => ({ notBefore: startsAt - input.timing.joinWindowBeforeSec * 1000, expiresAt: endsAt + JOIN_GRACE_MS });
   /**
    * The key the step is recorded under (consultation_events.event_key; the activity records each
    * key once, so a retried step writes nothing twice). Where the step ran as a local activity
@@ -168,6 +175,9 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<Co
       // visit to next week after the validator passed the check-in (an attack run raced one
       // through, then started and finished it). Histories from before this check replay without it.
       if (action === 'checkIn' && patched('check-in-day-when-applied')) refuseBeforeVisitDay();
+      // The same for joining the video room (the re-attack raced a join past a reschedule to next
+      // week, then started and finished the visit).
+      if (action === 'join' && patched('join-window-when-applied')) refuseOutsideJoinWindow();
       const patch = (await apply(next)) ?? {};
       const key = eventKey(action, () => `update:${currentUpdateInfo()!.id}`);
       await record({ tenantId: input.tenantId, consultationId: input.consultationId, eventKey: key, type: action, status: next, patch });
@@ -213,11 +223,10 @@ export async function consultationWorkflow(input: ConsultationInput): Promise<Co
   setHandler(
     joinUpdate,
     async () => {
-      const w = joinWindow();
-      if (Date.now() < w.notBefore || Date.now() > w.expiresAt) {
-        throw ApplicationFailure.create({ type: CONSULTATION_FAILURES.outsideJoinWindow, message: `the room opens at ${iso(w.notBefore)} and closes at ${iso(w.expiresAt)}`, nonRetryable: true });
-      }
+      refuseOutsideJoinWindow();
       const r = status === 'reserved' ? await act('join', async () => undefined) : (refuseUnless('join'), result());
+      // The window as it stands once the join was applied (a reschedule may have waited ahead of it).
+      const w = joinWindow();
       return { ...r, joinWindow: { notBefore: iso(w.notBefore), expiresAt: iso(w.expiresAt) } };
     },
     { validator: validate('join') },

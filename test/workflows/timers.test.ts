@@ -122,12 +122,12 @@ const TIMING: ConsultationTiming = { reminderOffsetsSec: [86_400, 3_600], joinWi
 /** A whole second, so that ISO strings round-trip exactly. */
 const wholeSecond = (ms: number) => Math.ceil(ms / SECOND) * SECOND;
 
-async function startConsultation(startsAt: number, timing: Partial<ConsultationTiming> = {}) {
+async function startConsultation(startsAt: number, timing: Partial<ConsultationTiming> = {}, mode: 'in_person' | 'online' = 'in_person') {
   const consultationId = randomUUID();
   const handle = await client.workflow.start<typeof consultationWorkflow>('consultationWorkflow', {
     workflowId: `consultation/${consultationId}`,
     taskQueue,
-    args: [{ tenantId: randomUUID(), consultationId, mode: 'in_person', startsAt: new Date(startsAt).toISOString(), endsAt: new Date(startsAt + 5 * MINUTE).toISOString(), timing: { ...TIMING, ...timing } }],
+    args: [{ tenantId: randomUUID(), consultationId, mode, startsAt: new Date(startsAt).toISOString(), endsAt: new Date(startsAt + 5 * MINUTE).toISOString(), timing: { ...TIMING, ...timing } }],
   });
   return { consultationId, handle };
 }
@@ -232,8 +232,11 @@ describe('consultation timers', () => {
     expect(await ahead.handle.result()).toEqual({ status: 'cancelled', outcome: 'ended' });
   });
 
-  it('checks the day again when it applies a check-in: one that waited behind a reschedule to next week is refused, not applied to next week\'s visit', async () => {
-    const { consultationId, handle } = await startConsultation(wholeSecond(Date.now() + 2 * MINUTE), { reminderOffsetsSec: [] });
+  it.each([
+    ['checkIn', 'in_person', 'BeforeVisitDay'],
+    ['join', 'online', 'OutsideJoinWindow'],
+  ] as const)('checks the time again when it applies a %s: one that waited behind a reschedule to next week is refused, not applied to next week\'s visit', async (action, mode, refusal) => {
+    const { consultationId, handle } = await startConsultation(wholeSecond(Date.now() + 2 * MINUTE), { reminderOffsetsSec: [] }, mode);
     await timersOnceStarted(handle, 1);
     // The reschedule's step is held while it has the workflow's lock.
     let reached!: () => void;
@@ -244,14 +247,14 @@ describe('consultation timers', () => {
     const moving = update(handle, 'reschedule', { startsAt: new Date(nextWeek).toISOString(), endsAt: new Date(nextWeek + 5 * MINUTE).toISOString() });
     await atStep;
     // Today's visit as the validator sees it: accepted, then waits for the lock.
-    const checkingIn = update(handle, 'checkIn').then(
+    const acting = update(handle, action).then(
       () => null,
       (err: { cause?: { type?: string } }) => err.cause?.type,
     );
-    await eventually('the check-in is accepted into the history', async () => (await eventsOf(handle)).some((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'checkIn'));
+    await eventually('the action is accepted into the history', async () => (await eventsOf(handle)).some((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === action));
     release();
     expect(await moving).toMatchObject({ status: 'reserved', startsAt: new Date(nextWeek).toISOString() });
-    expect(await checkingIn).toBe('BeforeVisitDay');
+    expect(await acting).toBe(refusal);
     expect(await handle.query('status')).toMatchObject({ status: 'reserved' });
     expect(callsFor(consultationId).map((c) => c.args.type)).toEqual(['reschedule']);
     await update(handle, 'cancel', { reasonRef: STAGED });
