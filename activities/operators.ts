@@ -79,19 +79,20 @@ export function createOperatorActivities(deps: { db: Db; mailer: Mailer; operato
      * alert is better than none (as the break-glass alert).
      */
     async sendOperatorAccessNotice(input: OperatorAccessNoticeInput): Promise<OperatorAccessNoticeResult> {
-      const { target, actor } = await withPlatform(deps.db, async (trx) => {
-        const target =
-          input.change === 'api_key_created'
-            ? await findApiKey(trx, input.targetId).then((k) => k && `"${k.name}"`)
-            : await findOperator(trx, input.targetId).then((o) => o && `${o.name} <${o.email}>`);
+      const { target, actor, alsoTo } = await withPlatform(deps.db, async (trx) => {
+        const operator = input.change === 'api_key_created' ? undefined : await findOperator(trx, input.targetId);
+        const target = input.change === 'api_key_created' ? await findApiKey(trx, input.targetId).then((k) => k && `"${k.name}"`) : operator && `${operator.name} <${operator.email}>`;
         const actor = input.actorId ? await findOperator(trx, input.actorId).then((o) => o && `${o.name} <${o.email}>`) : undefined;
-        return { target, actor: actor ?? (input.via === 'break-glass' ? 'break-glass (OPERATOR_TOKEN)' : input.via === 'host' ? 'the host (npm run operator)' : input.via) };
+        // A reset also goes to the operator reset: they learn someone else holds a way into their account.
+        const alsoTo = input.change === 'operator_reset' && operator ? [operator.email] : [];
+        return { target, alsoTo, actor: actor ?? (input.via === 'break-glass' ? 'break-glass (OPERATOR_TOKEN)' : input.via === 'host' ? 'the host (npm run operator)' : input.via) };
       });
       if (!target) return { outcome: 'target_missing', mailed: 0 };
-      const to = deps.operators?.securityEmails ?? [];
-      if (!to.length) {
-        Context.current().log.error('no SECURITY_EMAILS configured: a widening of operator access could not be mailed', { change: input.change, targetId: input.targetId });
-        return { outcome: 'no_recipients', mailed: 0 };
+      const security = deps.operators?.securityEmails ?? [];
+      const to = [...alsoTo, ...security.filter((a) => !alsoTo.includes(a))];
+      if (!security.length) {
+        Context.current().log.error('no SECURITY_EMAILS configured: a widening of operator access could not be mailed to security', { change: input.change, targetId: input.targetId });
+        if (!to.length) return { outcome: 'no_recipients', mailed: 0 };
       }
       const text = operatorAccessMail({ change: input.change, actor, target, roles: input.roles, occurredAt: new Date(input.occurredAt) });
       return { outcome: 'mailed', mailed: await mailEach(to, text, 'operator access notice') };

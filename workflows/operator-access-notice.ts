@@ -10,10 +10,10 @@ const { sendOperatorAccessNotice } = proxyActivities<Activities>({
 
 /** Ids, roles and a time only: the activity reads names and addresses from PostgreSQL. */
 export interface OperatorAccessNoticeInput {
-  change: 'operator_created' | 'roles_given' | 'operator_reenabled' | 'api_key_created';
+  change: 'operator_created' | 'roles_given' | 'operator_reenabled' | 'operator_reset' | 'api_key_created';
   /** The operator created or given roles, or the API key made. */
   targetId: string;
-  /** The roles the change gave (for roles_given, only those the operator did not have; re-enabled: all it holds). */
+  /** The roles the change gave (for roles_given, only those the operator did not have; re-enabled or reset: all it holds). */
   roles: OperatorRole[];
   /** The operator who did it; null for break-glass or the host's `npm run operator`. */
   actorId: string | null;

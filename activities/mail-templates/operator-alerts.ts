@@ -50,6 +50,8 @@ const CHANGE_TEXT = {
   operator_created: { ja: 'オペレーターを作成しました', en: 'created the operator' },
   roles_given: { ja: 'オペレーターにロールを付与しました', en: 'gave roles to the operator' },
   operator_reenabled: { ja: '無効だったオペレーターを有効にしました', en: 're-enabled the operator' },
+  // The caller was shown the new initial password: they can sign in as the operator until it is changed.
+  operator_reset: { ja: 'オペレーターをリセットしました（新しい初期パスワードはリセットした人に表示され、パスキーは削除されました）', en: 'reset the operator (the new initial password was shown to whoever reset it; passkeys removed)' },
   api_key_created: { ja: 'API キーを作成しました', en: 'created the API key' },
 } as const;
 

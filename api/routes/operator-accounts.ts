@@ -129,10 +129,15 @@ export const operatorAccountRoutes = (deps: AppDeps) => [
     operatorFreshProof: true,
     operationId: 'resetOperator',
     summary: 'Reset an operator: a new one-time initial password; passkeys and sessions removed, lockout lifted',
+    description:
+      'Whoever resets an operator can sign in as them until the password is changed: an operator holding `security` is reset only by an operator who holds it too (403 `role_not_held`), ' +
+      'and every reset is mailed to the operator and to SECURITY_EMAILS, naming who did it.',
     params: idParams,
+    problems: { 403: ['role_not_held'], 404: [] },
     responses: { 200: { description: 'Reset', schema: z.object({ initialPassword: z.string() }) } },
     handler: async (ctx, { params }) => {
-      ctx.body = await resetOperator(deps, operatorActor(ctx).audit, params.id);
+      const caller = operatorActor(ctx);
+      ctx.body = await resetOperator(deps, caller.audit, params.id, caller.operator.roles);
     },
   }),
   defineRoute({

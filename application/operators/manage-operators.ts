@@ -16,10 +16,10 @@ import {
 import { withPlatform, type PlatformTransaction } from '../../db/platform-scope';
 import { isUuid } from '../../domain/ids';
 import { isLocked } from '../../domain/lockout';
-import type { OperatorRole } from '../../domain/operator-roles';
+import { WATCHING_ROLES, type OperatorRole } from '../../domain/operator-roles';
 import { normaliseOperatorEmail, OPERATOR_PASSWORD_POLICY, type OperatorState } from '../../domain/operators';
 import { generateInitialPassword } from '../../domain/password-policy';
-import { conflict, notFound } from '../../domain/problems';
+import { conflict, forbidden, notFound } from '../../domain/problems';
 import type { PasswordHasher } from '../../lib/password-hash';
 import type { Services } from '../deps';
 import { operatorAccessNotice, withPlatformOutbox } from './operator-access-notice';
@@ -149,16 +149,28 @@ export async function updateOperatorAccount(
   });
 }
 
-/** A new initial password (shown once); passkeys and sessions are removed, a lockout is lifted. */
-export async function resetOperator(deps: Deps, audit: AuditContext, id: string): Promise<{ initialPassword: string }> {
+/**
+ * A new initial password (shown once); passkeys and sessions are removed, a lockout is lifted.
+ * Whoever resets an operator can sign in as them until the password is changed, so: an operator
+ * holding a role that watches the others (`security`) is reset only by someone who holds it too
+ * (403 role_not_held; `callerRoles` as read for this request, break-glass holds them all), and
+ * every reset is mailed to the operator and the security addresses (the re-attack took over a
+ * security operator this way, unseen).
+ */
+export async function resetOperator(deps: Deps, audit: AuditContext, id: string, callerRoles: readonly OperatorRole[]): Promise<{ initialPassword: string }> {
   const initialPassword = generateInitialPassword(OPERATOR_PASSWORD_POLICY);
   const passwordHash = await deps.passwords.hash(initialPassword);
-  await withPlatform(deps.db, async (trx) => {
+  await withPlatformOutbox(deps, async (trx, enqueue) => {
     const operator = await target(trx, id);
+    const notHeld = operator.roles.filter((r) => WATCHING_ROLES.includes(r) && !callerRoles.includes(r));
+    if (notHeld.length > 0) {
+      throw forbidden('role_not_held', `This operator holds ${notHeld.join(', ')}: only an operator who holds it too can reset them.`);
+    }
     await setOperatorPassword(trx, operator.id, passwordHash, { expiresAt: new Date(Date.now() + OPERATOR_PASSWORD_POLICY.initialPasswordTtlSeconds * 1000) });
     const passkeys = await deleteOperatorPasskeys(trx, operator.id);
     await revokeOperatorSessions(trx, operator.id);
     await recordPlatformEntry(trx, audit, { action: 'operator.reset', outcome: 'success', targetType: 'operator', targetId: operator.id, details: { passkeysRemoved: passkeys } });
+    await enqueue(operatorAccessNotice(audit, 'operator_reset', operator.id, operator.roles));
   });
   return { initialPassword };
 }

@@ -191,7 +191,7 @@ describe('operator sessions', () => {
     expect((await call(stack.operatorUrl, 'POST', '/v1/operator/api-keys', { token, json: handingOut[3]![2] })).status).toBe(201);
   });
 
-  it('no one gives themselves a role, nor a key with a role they lack: another platform admin must (409 own_account, 403 role_not_held, in the platform log); dropping one\'s own extra role stays open', async () => {
+  it('no one gives themselves a role, nor a security key or reset without holding security; every widening and reset is mailed to security (409 own_account, 403 role_not_held); dropping one\'s own extra role stays open', async () => {
     const { id, token } = await activeOperator('self-grant@forclinic.example', ['platform-admin', 'support']);
     const grant = await call(stack.operatorUrl, 'PATCH', `/v1/operator/operators/${id}`, { token, json: { roles: ['platform-admin', 'support', 'security'] } });
     expect([grant.status, grant.body.code]).toEqual([409, 'own_account']);
@@ -228,6 +228,16 @@ describe('operator sessions', () => {
     }
     await eventually('the re-enabling is mailed', async () => (await notices()).length >= 4);
     expect((await notices()).map((m) => m.body.text!).filter((t) => t.includes('re-enabled the operator'))).toEqual([expect.stringContaining('(roles: platform-admin, security)')]);
+
+    // Whoever resets an operator can sign in as them: a platform admin without security cannot reset one
+    // who holds it (the re-attack took over a security operator so); a reset is mailed to the operator too.
+    const other = await activeOperator('reset-by-admin@forclinic.example', ['platform-admin']);
+    const takeover = await call(stack.operatorUrl, 'POST', `/v1/operator/operators/${id}/reset`, { token: other.token });
+    expect([takeover.status, takeover.body.code]).toEqual([403, 'role_not_held']);
+    expect((await call(stack.operatorUrl, 'POST', `/v1/operator/operators/${id}/reset`, { token: stack.operatorToken })).status).toBe(200);
+    const resetMails = async () => (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.body.text!.includes('reset the operator') && m.body.text!.includes('self-grant@forclinic.example'));
+    await eventually('the reset is mailed to the operator and to security', async () => (await resetMails()).length >= 2);
+    expect((await resetMails()).map((m) => m.destination.to[0]).sort()).toEqual(['security-team@forclinic.example', 'self-grant@forclinic.example']);
   });
 
   it('a passkey made at an origin the service does not accept is refused with that said, in its own words (the page\'s origin is not echoed)', async () => {

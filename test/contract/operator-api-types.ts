@@ -483,7 +483,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Reset an operator: a new one-time initial password; passkeys and sessions removed, lockout lifted */
+        /**
+         * Reset an operator: a new one-time initial password; passkeys and sessions removed, lockout lifted
+         * @description Whoever resets an operator can sign in as them until the password is changed: an operator holding `security` is reset only by an operator who holds it too (403 `role_not_held`), and every reset is mailed to the operator and to SECURITY_EMAILS, naming who did it.
+         */
         post: operations["resetOperator"];
         delete?: never;
         options?: never;
@@ -5141,7 +5144,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
+            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `reauthentication_required`, `role_not_held`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5150,7 +5153,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
+                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "reauthentication_required" | "role_not_held" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
                     };
                 };
             };
