@@ -126,6 +126,15 @@ export async function replaceAccess(trx: TenantTransaction, processId: string, a
  * (404: not a live account or group). Returns the areas whose list changed, for the log.
  */
 export async function removePrincipalAccess(trx: TenantTransaction, type: 'account' | 'group', id: string): Promise<string[]> {
+  // The areas' rows first (in one order, so two deletions cannot deadlock), as an access-list
+  // change holds them: a change that had read the list with this principal in it validated it
+  // after the deletion and answered 404 for a group the request never named (re-attack).
+  await trx.raw(
+    `select p.id from processes p
+      where p.tenant_id = ? and p.id in (select a.process_id from process_access a where a.principal_type = ? and a.principal_id = ?)
+      order by p.id for update of p`,
+    [tenantIdOf(trx)!, type, id],
+  );
   const rows: Array<{ processId: string }> = await trx('process_access').where({ principal_type: type, principal_id: id }).delete().returning('process_id');
   return [...new Set(rows.map((r) => r.processId))].sort();
 }

@@ -175,6 +175,17 @@ describe('re-authentication for changes that hand out access', () => {
     const members = await Promise.all(Array.from({ length: 10 }, () => call(stack.url, 'PATCH', `/v1/groups/${group}`, { token, json: { memberIds: [x.accountId, adminId] } })));
     expect(members.map((r) => r.status)).toEqual(Array(10).fill(200));
 
+    // A group deleted while an area that lists it is changed (the change names no group): both succeed.
+    for (let round = 0; round < 5; round += 1) {
+      const doomed = (await call(stack.url, 'POST', '/v1/groups', { token, json: { name: `doomed-${round}` } })).body.id as string;
+      expect((await call(stack.url, 'PATCH', `/v1/processes/${area}`, { token, json: { allowedGroups: [{ id: doomed, right: 'read' }] } })).status).toBe(200);
+      const [changed, deleted] = await Promise.all([
+        call(stack.url, 'PATCH', `/v1/processes/${area}`, { token, json: withX }),
+        call(stack.url, 'DELETE', `/v1/groups/${doomed}`, { token }),
+      ]);
+      expect([changed.status, deleted.status]).toEqual([200, 204]);
+    }
+
     // Stale: one request removes X while another sends X back in the ids-only form (keep its right).
     for (let round = 0; round < 5; round += 1) {
       expect((await call(stack.url, 'POST', '/v1/auth/reauthenticate', { token, json: { password: STRONG_PASSWORD } })).status).toBe(204);
