@@ -125,24 +125,40 @@ export async function replaceAccess(trx: TenantTransaction, processId: string, a
  * dead id there gave nothing, but sending back the list an area answered with was then refused
  * (404: not a live account or group). Returns the areas whose list changed, for the log.
  */
-export async function removePrincipalAccess(trx: TenantTransaction, type: 'account' | 'group', id: string): Promise<string[]> {
-  // The areas' rows first (in one order, so two deletions cannot deadlock), as an access-list
-  // change holds them: a change that had read the list with this principal in it validated it
-  // after the deletion and answered 404 for a group the request never named (re-attack).
+/**
+ * Before an account or a group is deleted: holds the rows of the areas that list it (in one order,
+ * so two deletions cannot deadlock), as an access-list change does, so that a change that read the
+ * list with it in it finishes first (else it validated the list after the deletion and answered
+ * 404 for a group it never named). Taken before the principal's own row: a change holds its area,
+ * then shares the rows of the principals it lists (countPrincipals), the same order.
+ */
+export async function lockAreasListing(trx: TenantTransaction, type: 'account' | 'group', id: string): Promise<void> {
+  if (!isUuid(id)) return; // no such principal (its deletion answers 404)
   await trx.raw(
     `select p.id from processes p
       where p.tenant_id = ? and p.id in (select a.process_id from process_access a where a.principal_type = ? and a.principal_id = ?)
       order by p.id for update of p`,
     [tenantIdOf(trx)!, type, id],
   );
+}
+
+/**
+ * Takes a deleted principal off every list, after its own row was deleted: a change that listed
+ * it anew held a share of that row (countPrincipals), so its entry is committed and seen here.
+ */
+export async function removePrincipalAccess(trx: TenantTransaction, type: 'account' | 'group', id: string): Promise<string[]> {
   const rows: Array<{ processId: string }> = await trx('process_access').where({ principal_type: type, principal_id: id }).delete().returning('process_id');
   return [...new Set(rows.map((r) => r.processId))].sort();
 }
 
-/** How many of these (distinct, UUID) ids are live accounts and groups of the clinic. */
+/**
+ * How many of these (distinct, UUID) ids are live accounts and groups of the clinic. Their rows
+ * are shared until commit, so none is deleted between this check and the list that names it
+ * (the re-attack left areas listing a deleted group, and every later change of them was 404).
+ */
 export async function countPrincipals(trx: TenantTransaction, accountIds: string[], groupIds: string[]): Promise<{ accounts: number; groups: number }> {
-  const accounts = accountIds.length ? await AccountRow.query(trx).whereIn('id', accountIds).whereNull('deletedAt') : [];
-  const groups = groupIds.length ? await GroupRow.query(trx).whereIn('id', groupIds) : [];
+  const accounts = accountIds.length ? await AccountRow.query(trx).whereIn('id', [...accountIds].sort()).whereNull('deletedAt').forShare() : [];
+  const groups = groupIds.length ? await GroupRow.query(trx).whereIn('id', [...groupIds].sort()).forShare() : [];
   return { accounts: accounts.length, groups: groups.length };
 }
 

@@ -1,6 +1,6 @@
 import { deleteAccount as removeAccount } from '../../db/accounts';
 import { recordAudit } from '../../db/audit';
-import { removePrincipalAccess } from '../../db/processes';
+import { lockAreasListing, removePrincipalAccess } from '../../db/processes';
 import { commitThenDispatch } from '../commit-then-dispatch';
 import { endOnboarding } from './onboarding';
 import { withRefusalsLogged } from '../audit/refusals';
@@ -16,6 +16,7 @@ export async function deleteAccount(deps: Pick<Services, 'db' | 'log' | 'outbox'
   const attempt = { action: 'account.delete', targetType: 'account', targetId: id };
   await withRefusalsLogged(deps, actor.tenantId, actor.audit, attempt, () =>
     commitThenDispatch(deps, actor.tenantId, async (trx, enqueue) => {
+      await lockAreasListing(trx, 'account', id);
       const removed = await removeAccount(trx, id);
       // Its onboarding would otherwise wait for a first login (or a reset) that can no longer come.
       const ended = endOnboarding(removed);

@@ -185,6 +185,22 @@ describe('re-authentication for changes that hand out access', () => {
       ]);
       expect([changed.status, deleted.status]).toEqual([200, 204]);
     }
+    // A group or an account deleted while a change lists it anew: the change is done first (and the
+    // deletion takes it off the list) or refused (404); no area is left listing what is gone.
+    for (let round = 0; round < 5; round += 1) {
+      const doomed = (await call(stack.url, 'POST', '/v1/groups', { token, json: { name: `listed-${round}` } })).body.id as string;
+      const gone = await createAccount(stack, token, `gone-${round}`);
+      const [listed, groupDeleted, accountDeleted] = await Promise.all([
+        call(stack.url, 'PATCH', `/v1/processes/${area}`, { token, json: { allowedAccounts: [...withX.allowedAccounts, { id: gone.accountId, right: 'read' }], allowedGroupIds: [doomed] } }),
+        call(stack.url, 'DELETE', `/v1/groups/${doomed}`, { token }),
+        call(stack.url, 'DELETE', `/v1/accounts/${gone.accountId}`, { token }),
+      ]);
+      expect([200, 404]).toContain(listed.status);
+      expect([groupDeleted.status, accountDeleted.status]).toEqual([204, 204]);
+      const now = JSON.stringify((await call(stack.url, 'GET', `/v1/processes/${area}`, { token })).body);
+      expect([now.includes(doomed), now.includes(gone.accountId)]).toEqual([false, false]);
+      expect((await call(stack.url, 'PATCH', `/v1/processes/${area}`, { token, json: withX })).status).toBe(200);
+    }
 
     // Stale: one request removes X while another sends X back in the ids-only form (keep its right).
     for (let round = 0; round < 5; round += 1) {
