@@ -61,7 +61,7 @@ async function main(): Promise<number> {
         return 2;
       }
       const passwords = new PasswordHasher({ concurrency: 1, queue: 1 });
-      const { operator, initialPassword } = await createOperator({ db, passwords }, audit, { email: values.email, name: values.name, roles: roles.data as OperatorRole[] });
+      const { operator, initialPassword } = await createOperator({ db, passwords }, audit, { email: values.email, name: values.name, roles: roles.data as OperatorRole[] }, OPERATOR_ROLES); // the host may give every role: it is how the first operators are made, and each is mailed to security
       console.log(`created operator ${operator.email} (${operator.id}) with roles ${operator.roles.join(', ')}`);
       console.log(`one-time initial password (valid 24 hours; shown only now): ${initialPassword}`);
       console.log('next: POST /v1/operator/auth/login, change the password, enrol a passkey');
@@ -72,7 +72,7 @@ async function main(): Promise<number> {
       console.error(`no operator with e-mail ${values.email}`);
       return 1;
     }
-    await updateOperatorAccount({ db }, audit, target.id, { state: 'disabled' });
+    await updateOperatorAccount({ db }, audit, target.id, { state: 'disabled' }, OPERATOR_ROLES);
     console.log(`disabled ${target.email}; their sessions have ended`);
     return 0;
   } finally {

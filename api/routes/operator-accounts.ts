@@ -97,9 +97,11 @@ export const operatorAccountRoutes = (deps: AppDeps) => [
     body: newOperator,
     bodyExample: { email: 'sato@forclinic.example', name: '佐藤 花子', roles: ['support'] },
     responses: { 201: { description: 'Created', schema: z.object({ operator: operatorSchema, initialPassword: z.string() }) } },
-    problems: { 409: ['operator_exists'] },
+    description: 'Giving `security` (the role that reads the security events and the platform log) needs an operator who holds it (403 `role_not_held`). Every operator created is mailed to SECURITY_EMAILS.',
+    problems: { 403: ['role_not_held'], 409: ['operator_exists'] },
     handler: async (ctx, { body }) => {
-      const { operator, initialPassword } = await createOperator(deps, operatorActor(ctx).audit, body);
+      const caller = operatorActor(ctx);
+      const { operator, initialPassword } = await createOperator(deps, caller.audit, body, caller.operator.roles);
       ctx.status = 201;
       ctx.body = { operator: toOperator(operator), initialPassword };
     },
@@ -116,9 +118,11 @@ export const operatorAccountRoutes = (deps: AppDeps) => [
     params: idParams,
     body: operatorPatch,
     responses: { 200: { description: 'Updated', schema: operatorSchema } },
-    problems: { 409: ['own_account', 'last_platform_admin'] },
+    description: 'Giving or taking `security` needs an operator who holds it (403 `role_not_held`); disabling does not. No one adds a role to themselves (409 `own_account`). Roles given and re-enabling are mailed to SECURITY_EMAILS.',
+    problems: { 403: ['role_not_held'], 409: ['own_account', 'last_platform_admin'] },
     handler: async (ctx, { params, body }) => {
-      ctx.body = toOperator(await updateOperatorAccount(deps, operatorActor(ctx).audit, params.id, body));
+      const caller = operatorActor(ctx);
+      ctx.body = toOperator(await updateOperatorAccount(deps, caller.audit, params.id, body, caller.operator.roles));
     },
   }),
   defineRoute({

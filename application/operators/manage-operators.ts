@@ -71,11 +71,26 @@ export async function listAllOperators(deps: Pick<Services, 'db'>): Promise<Oper
   return withPlatform(deps.db, async (trx) => views(trx, await listOperators(trx)));
 }
 
+/**
+ * The role that watches the others (`security`: the security events, the platform log) is given,
+ * taken or reset only by someone who holds it (`callerRoles`; break-glass and the host hold them
+ * all), else 403 role_not_held. A platform admin without it could otherwise give it to an operator
+ * of their own making (whose initial password they see), or strip it from a security operator,
+ * reset them, give it back and sign in as them (a re-attack did, mailed but not stopped).
+ * Disabling a security operator stays open to every platform admin: it is the emergency path.
+ */
+function assertMayChangeWatchingRoles(callerRoles: readonly OperatorRole[], before: readonly OperatorRole[], after: readonly OperatorRole[]): void {
+  const changed = WATCHING_ROLES.filter((r) => before.includes(r) !== after.includes(r) && !callerRoles.includes(r));
+  if (changed.length > 0) throw forbidden('role_not_held', `Only an operator who holds ${changed.join(', ')} can give or take it.`);
+}
+
 export async function createOperator(
   deps: Deps,
   audit: AuditContext,
   req: { email: string; name: string; roles: OperatorRole[] },
+  callerRoles: readonly OperatorRole[],
 ): Promise<{ operator: OperatorView; initialPassword: string }> {
+  assertMayChangeWatchingRoles(callerRoles, [], req.roles);
   const initialPassword = generateInitialPassword(OPERATOR_PASSWORD_POLICY);
   const passwordHash = await deps.passwords.hash(initialPassword);
   const email = normaliseOperatorEmail(req.email);
@@ -120,6 +135,7 @@ export async function updateOperatorAccount(
   audit: AuditContext,
   id: string,
   patch: { roles?: OperatorRole[]; state?: OperatorState; name?: string },
+  callerRoles: readonly OperatorRole[],
 ): Promise<OperatorView> {
   return withPlatformOutbox(deps, async (trx, enqueue) => {
     if ((patch.roles !== undefined || patch.state !== undefined) && isUuid(id)) await lockPlatformAdmins(trx, id);
@@ -130,6 +146,7 @@ export async function updateOperatorAccount(
     if (before.id === audit.actorId && patch.roles?.some((r) => !before.roles.includes(r))) {
       throw conflict('own_account', 'You cannot give yourself a role; ask another platform admin.');
     }
+    if (patch.roles) assertMayChangeWatchingRoles(callerRoles, before.roles, patch.roles);
     await checkAdminsRemain(trx, audit, before, { roles: patch.roles ?? before.roles, state: patch.state ?? before.state });
     const after = await updateOperator(trx, id, patch);
     // Roles are read on every request, so a change applies at once; a disabled operator's sessions end now.

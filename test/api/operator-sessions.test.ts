@@ -234,6 +234,13 @@ describe('operator sessions', () => {
     const other = await activeOperator('reset-by-admin@forclinic.example', ['platform-admin']);
     const takeover = await call(stack.operatorUrl, 'POST', `/v1/operator/operators/${id}/reset`, { token: other.token });
     expect([takeover.status, takeover.body.code]).toEqual([403, 'role_not_held']);
+    // Nor round it: strip the role, reset, give it back (the third look did); nor make an operator with it.
+    const strip = await call(stack.operatorUrl, 'PATCH', `/v1/operator/operators/${id}`, { token: other.token, json: { roles: ['platform-admin'] } });
+    expect([strip.status, strip.body.code]).toEqual([403, 'role_not_held']);
+    const puppet = await call(stack.operatorUrl, 'POST', '/v1/operator/operators', { token: other.token, json: { email: 'puppet@forclinic.example', name: 'Puppet', roles: ['security'] } });
+    expect([puppet.status, puppet.body.code]).toEqual([403, 'role_not_held']);
+    expect((await stack.database.ownerDb('operators').where({ id }).first()).roles).toEqual(['platform-admin', 'security']);
+    expect(await stack.database.ownerDb('operators').where({ email: 'puppet@forclinic.example' }).first()).toBeUndefined();
     expect((await call(stack.operatorUrl, 'POST', `/v1/operator/operators/${id}/reset`, { token: stack.operatorToken })).status).toBe(200);
     const resetMails = async () => (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.body.text!.includes('reset the operator') && m.body.text!.includes('self-grant@forclinic.example'));
     await eventually('the reset is mailed to the operator and to security', async () => (await resetMails()).length >= 2);

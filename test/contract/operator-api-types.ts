@@ -449,7 +449,10 @@ export interface paths {
         /** Every operator account, oldest first */
         get: operations["listOperators"];
         put?: never;
-        /** Create an operator; the answer shows the one-time initial password (changed at the first login, with passkey enrolment) */
+        /**
+         * Create an operator; the answer shows the one-time initial password (changed at the first login, with passkey enrolment)
+         * @description Giving `security` (the role that reads the security events and the platform log) needs an operator who holds it (403 `role_not_held`). Every operator created is mailed to SECURITY_EMAILS.
+         */
         post: operations["createOperator"];
         delete?: never;
         options?: never;
@@ -470,7 +473,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Change an operator's roles or name, or disable (sessions end at once) or re-enable them */
+        /**
+         * Change an operator's roles or name, or disable (sessions end at once) or re-enable them
+         * @description Giving or taking `security` needs an operator who holds it (403 `role_not_held`); disabling does not. No one adds a role to themselves (409 `own_account`). Roles given and re-enabling are mailed to SECURITY_EMAILS.
+         */
         patch: operations["updateOperator"];
         trace?: never;
     };
@@ -4895,7 +4901,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
+            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `reauthentication_required`, `role_not_held`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4904,7 +4910,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
+                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "reauthentication_required" | "role_not_held" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
                     };
                 };
             };
@@ -5014,7 +5020,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `reauthentication_required`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
+            /** @description Not allowed for this caller: `operator_role_required`, `operator_session_required`, `password_change_required`, `reauthentication_required`, `role_not_held`, `second_factor_enrollment_required`, `second_factor_required`, `source_not_allowed` */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5023,7 +5029,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "reauthentication_required" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
+                        code?: "operator_role_required" | "operator_session_required" | "password_change_required" | "reauthentication_required" | "role_not_held" | "second_factor_enrollment_required" | "second_factor_required" | "source_not_allowed";
                     };
                 };
             };
