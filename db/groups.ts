@@ -1,7 +1,7 @@
 import { conflict, notFound } from '../domain/problems';
 import { AccountRow } from './models/account';
 import { GroupMemberRow, GroupRow } from './models/group';
-import type { TenantTransaction } from './tenant-scope';
+import { tenantIdOf, type TenantTransaction } from './tenant-scope';
 import { isUuid } from '../domain/ids';
 import type { NameKeyset } from '../domain/pagination';
 import { isUniqueViolation } from './errors';
@@ -45,11 +45,30 @@ export async function lockGroup(trx: TenantTransaction, id: string): Promise<voi
   await findGroup(trx, id, { forUpdate: true });
 }
 
+/**
+ * Before an account is deleted: holds the groups it is a member of (in id order), as a member
+ * change does before it shares the account's row, so the two take their locks in one order. A
+ * member-list change and the deletion deadlocked (503 on both) when the change waited for the
+ * account and the deletion for the change's membership row (fourth look).
+ */
+export async function lockGroupsOf(trx: TenantTransaction, accountId: string): Promise<void> {
+  if (!isUuid(accountId)) return;
+  await trx.raw(
+    `select g.id from groups g where g.tenant_id = ? and g.id in (select m.group_id from group_members m where m.account_id = ?) order by g.id for update of g`,
+    [tenantIdOf(trx)!, accountId],
+  );
+}
+
 /** Every id must be an existing account of this clinic; another clinic's id is simply unknown. */
+/**
+ * The accounts' rows are shared until commit (in id order, as every lock on accounts is taken),
+ * so none is deleted between this check and the membership that names it: a member added while
+ * its account was deleted stayed in the group (fourth look).
+ */
 async function assertAccounts(trx: TenantTransaction, ids: string[]): Promise<void> {
   const unique = [...new Set(ids)];
   if (unique.some((id) => !isUuid(id))) throw notFound('One or more accounts do not exist.');
-  const found = await AccountRow.query(trx).whereIn('id', unique).whereNull('deletedAt');
+  const found = await AccountRow.query(trx).whereIn('id', unique).whereNull('deletedAt').orderBy('id').forShare();
   if (found.length !== unique.length) throw notFound('One or more accounts do not exist.');
 }
 

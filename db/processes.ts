@@ -157,8 +157,11 @@ export async function removePrincipalAccess(trx: TenantTransaction, type: 'accou
  * (the re-attack left areas listing a deleted group, and every later change of them was 404).
  */
 export async function countPrincipals(trx: TenantTransaction, accountIds: string[], groupIds: string[]): Promise<{ accounts: number; groups: number }> {
-  const accounts = accountIds.length ? await AccountRow.query(trx).whereIn('id', [...accountIds].sort()).whereNull('deletedAt').forShare() : [];
-  const groups = groupIds.length ? await GroupRow.query(trx).whereIn('id', [...groupIds].sort()).forShare() : [];
+  // One order for every lock on these rows: areas, then groups, then accounts, each in id order
+  // (an account's deletion takes its areas, its groups, then the admins and itself). In scan
+  // order they deadlocked with an admin's deletion (fourth look).
+  const groups = groupIds.length ? await GroupRow.query(trx).whereIn('id', groupIds).orderBy('id').forShare() : [];
+  const accounts = accountIds.length ? await AccountRow.query(trx).whereIn('id', accountIds).whereNull('deletedAt').orderBy('id').forShare() : [];
   return { accounts: accounts.length, groups: groups.length };
 }
 

@@ -1,4 +1,5 @@
 import { deleteAccount as removeAccount } from '../../db/accounts';
+import { lockGroupsOf } from '../../db/groups';
 import { recordAudit } from '../../db/audit';
 import { lockAreasListing, removePrincipalAccess } from '../../db/processes';
 import { commitThenDispatch } from '../commit-then-dispatch';
@@ -16,7 +17,9 @@ export async function deleteAccount(deps: Pick<Services, 'db' | 'log' | 'outbox'
   const attempt = { action: 'account.delete', targetType: 'account', targetId: id };
   await withRefusalsLogged(deps, actor.tenantId, actor.audit, attempt, () =>
     commitThenDispatch(deps, actor.tenantId, async (trx, enqueue) => {
+      // Areas, then groups, then the account: the order the changes that list it take them in.
       await lockAreasListing(trx, 'account', id);
+      await lockGroupsOf(trx, id);
       const removed = await removeAccount(trx, id);
       // Its onboarding would otherwise wait for a first login (or a reset) that can no longer come.
       const ended = endOnboarding(removed);

@@ -162,7 +162,7 @@ describe('re-authentication for changes that hand out access', () => {
     expect(statuses).toEqual([200, 200, 200, 200, 200, 204]);
   });
 
-  it('decides on an area\'s list and a group\'s members as they will be changed: concurrent changes queue instead of clashing (409), and a removal is never undone without the proof', async () => {
+  it('decides on an area\'s list and a group\'s members as they will be changed: concurrent changes queue instead of clashing (409) or deadlocking (503), a removal is never undone without the proof, and nothing keeps what was deleted', async () => {
     const { clinic, adminId } = await clinicWithAdmin(stack);
     const token = (await login(stack, clinic, 'admin', STRONG_PASSWORD)).body.token as string;
     const x = await createAccount(stack, token, 'listed');
@@ -199,6 +199,24 @@ describe('re-authentication for changes that hand out access', () => {
       expect([groupDeleted.status, accountDeleted.status]).toEqual([204, 204]);
       const now = JSON.stringify((await call(stack.url, 'GET', `/v1/processes/${area}`, { token })).body);
       expect([now.includes(doomed), now.includes(gone.accountId)]).toEqual([false, false]);
+      expect((await call(stack.url, 'PATCH', `/v1/processes/${area}`, { token, json: withX })).status).toBe(200);
+    }
+
+    // An account deleted while groups and areas take it in: no deadlock (503), and nothing keeps it.
+    for (let round = 0; round < 5; round += 1) {
+      const [doomed, stays] = [await createAccount(stack, token, `member-${round}`), await createAccount(stack, token, `stays-${round}`)];
+      const team = (await call(stack.url, 'POST', '/v1/groups', { token, json: { name: `team-${round}`, memberIds: [doomed.accountId] } })).body.id as string;
+      const both = [doomed.accountId, stays.accountId];
+      const answers = await Promise.all([
+        call(stack.url, 'DELETE', `/v1/accounts/${doomed.accountId}`, { token }),
+        call(stack.url, 'PATCH', `/v1/groups/${team}`, { token, json: { memberIds: [...both].reverse() } }),
+        call(stack.url, 'POST', `/v1/groups/${team}/members`, { token, json: { accountId: doomed.accountId } }),
+        call(stack.url, 'PATCH', `/v1/processes/${area}`, { token, json: { allowedAccounts: [...withX.allowedAccounts, ...both.map((a) => ({ id: a, right: 'read' }))].reverse(), allowedGroupIds: [team] } }),
+      ]);
+      expect(answers.map((a) => a.status).filter((s) => s >= 500)).toEqual([]);
+      expect(answers[0]!.status).toBe(204);
+      expect((await call(stack.url, 'GET', `/v1/groups/${team}`, { token })).body.memberIds).not.toContain(doomed.accountId);
+      expect(JSON.stringify((await call(stack.url, 'GET', `/v1/processes/${area}`, { token })).body)).not.toContain(doomed.accountId);
       expect((await call(stack.url, 'PATCH', `/v1/processes/${area}`, { token, json: withX })).status).toBe(200);
     }
 
