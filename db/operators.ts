@@ -31,16 +31,23 @@ export interface OperatorRow {
   lockoutNotified: number;
   lastLoginAt: Date | null;
   createdBy: string;
+  /** The current initial password came from someone holding security, break-glass or the host. */
+  credentialsIssuedByWatcher: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
 
 export async function insertOperator(
   trx: PlatformTransaction,
-  o: { email: string; name: string; roles: OperatorRole[]; passwordHash: string; initialPasswordExpiresAt: Date; createdBy: string },
+  o: { email: string; name: string; roles: OperatorRole[]; passwordHash: string; initialPasswordExpiresAt: Date; createdBy: string; credentialsIssuedByWatcher: boolean },
 ): Promise<OperatorRow> {
   const [row] = await trx('operators').insert(o).returning('*');
   return row;
+}
+
+/** Who issued the operator's current initial password: someone holding security (or break-glass, the host), or not. */
+export async function markCredentialsIssuer(trx: PlatformTransaction, id: string, byWatcher: boolean): Promise<void> {
+  await trx('operators').where({ id }).update({ credentialsIssuedByWatcher: byWatcher });
 }
 
 export async function findOperator(trx: PlatformTransaction, id: string, opts: { forUpdate?: boolean } = {}): Promise<OperatorRow | undefined> {

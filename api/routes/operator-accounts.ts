@@ -118,8 +118,10 @@ export const operatorAccountRoutes = (deps: AppDeps) => [
     params: idParams,
     body: operatorPatch,
     responses: { 200: { description: 'Updated', schema: operatorSchema } },
-    description: 'Giving or taking `security` needs an operator who holds it (403 `role_not_held`); disabling does not. No one adds a role to themselves (409 `own_account`). Roles given and re-enabling are mailed to SECURITY_EMAILS.',
-    problems: { 403: ['role_not_held'], 409: ['own_account', 'last_platform_admin'] },
+    description:
+      'Giving or taking `security` needs an operator who holds it (403 `role_not_held`); disabling does not. `security` goes only to an operator whose current password was issued (at creation or reset) by someone holding it, break-glass or the host: else 409 `reset_by_security_required` (reset them yourself first). ' +
+      'No one adds a role to themselves (409 `own_account`). Roles given and re-enabling are mailed to SECURITY_EMAILS.',
+    problems: { 403: ['role_not_held'], 409: ['own_account', 'last_platform_admin', 'reset_by_security_required'] },
     handler: async (ctx, { params, body }) => {
       const caller = operatorActor(ctx);
       ctx.body = toOperator(await updateOperatorAccount(deps, caller.audit, params.id, body, caller.operator.roles));

@@ -10,6 +10,7 @@ import {
   operatorPasskeyCounts,
   revokeOperatorSessions,
   setOperatorPassword,
+  markCredentialsIssuer,
   updateOperator,
   type OperatorRow,
 } from '../../db/operators';
@@ -102,6 +103,7 @@ export async function createOperator(
       passwordHash,
       initialPasswordExpiresAt: new Date(Date.now() + OPERATOR_PASSWORD_POLICY.initialPasswordTtlSeconds * 1000),
       createdBy: audit.actorId ?? 'host',
+      credentialsIssuedByWatcher: WATCHING_ROLES.every((r) => callerRoles.includes(r)),
     }).catch((err: unknown) => {
       throw isUniqueViolation(err, 'operators_email_key') ? conflict('operator_exists', 'An operator with this e-mail address exists.') : err;
     });
@@ -147,6 +149,11 @@ export async function updateOperatorAccount(
       throw conflict('own_account', 'You cannot give yourself a role; ask another platform admin.');
     }
     if (patch.roles) assertMayChangeWatchingRoles(callerRoles, before.roles, patch.roles);
+    // Whoever issued the operator's current initial password may know it (and may have signed in
+    // as them since): a watching role goes only to credentials a watcher issued.
+    if (patch.roles?.some((r) => WATCHING_ROLES.includes(r) && !before.roles.includes(r)) && !before.credentialsIssuedByWatcher) {
+      throw conflict('reset_by_security_required', 'This operator\'s password was last issued by someone without security, who may know it: reset them yourself first, then give the role.');
+    }
     await checkAdminsRemain(trx, audit, before, { roles: patch.roles ?? before.roles, state: patch.state ?? before.state });
     const after = await updateOperator(trx, id, patch);
     // Roles are read on every request, so a change applies at once; a disabled operator's sessions end now.
@@ -184,6 +191,7 @@ export async function resetOperator(deps: Deps, audit: AuditContext, id: string,
       throw forbidden('role_not_held', `This operator holds ${notHeld.join(', ')}: only an operator who holds it too can reset them.`);
     }
     await setOperatorPassword(trx, operator.id, passwordHash, { expiresAt: new Date(Date.now() + OPERATOR_PASSWORD_POLICY.initialPasswordTtlSeconds * 1000) });
+    await markCredentialsIssuer(trx, operator.id, WATCHING_ROLES.every((r) => callerRoles.includes(r)));
     const passkeys = await deleteOperatorPasskeys(trx, operator.id);
     await revokeOperatorSessions(trx, operator.id);
     await recordPlatformEntry(trx, audit, { action: 'operator.reset', outcome: 'success', targetType: 'operator', targetId: operator.id, details: { passkeysRemoved: passkeys } });

@@ -44,6 +44,7 @@ import * as m20270113000001 from './20270113000001_action_key_release';
 import * as m20270113000002 from './20270113000002_sessions_by_account';
 import * as m20270113000003 from './20270113000003_sessions_new_device';
 import * as m20270113000004 from './20270113000004_patient_number_any_case';
+import * as m20270114000001 from './20270114000001_operator_credentials_issuer';
 
 /**
  * Migrations are listed here explicitly instead of read from the folder, so the same list runs
@@ -95,6 +96,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20270113000002_sessions_by_account': m20270113000002,
   '20270113000003_sessions_new_device': m20270113000003,
   '20270113000004_patient_number_any_case': m20270113000004,
+  '20270114000001_operator_credentials_issuer': m20270114000001,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -240,6 +240,14 @@ describe('operator sessions', () => {
     const puppet = await call(stack.operatorUrl, 'POST', '/v1/operator/operators', { token: other.token, json: { email: 'puppet@forclinic.example', name: 'Puppet', roles: ['security'] } });
     expect([puppet.status, puppet.body.code]).toEqual([403, 'role_not_held']);
     expect((await stack.database.ownerDb('operators').where({ id }).first()).roles).toEqual(['platform-admin', 'security']);
+    // Nor by resetting someone first and waiting for a security holder to give them the role (fourth look):
+    // security goes only to a password a security holder (here break-glass) issued.
+    const target = (await call(stack.operatorUrl, 'POST', '/v1/operator/operators', { token: other.token, json: { email: 'promoted@forclinic.example', name: 'Promoted', roles: ['viewer'] } })).body.operator.id as string;
+    const promote = () => call(stack.operatorUrl, 'PATCH', `/v1/operator/operators/${target}`, { token: stack.operatorToken, json: { roles: ['viewer', 'security'] } });
+    expect([(await promote()).status, (await promote()).body.code]).toEqual([409, 'reset_by_security_required']);
+    expect((await call(stack.operatorUrl, 'POST', `/v1/operator/operators/${target}/reset`, { token: stack.operatorToken })).status).toBe(200);
+    expect((await promote()).status).toBe(200);
+    expect((await call(stack.operatorUrl, 'POST', `/v1/operator/operators/${target}/reset`, { token: other.token })).body.code).toBe('role_not_held');
     expect(await stack.database.ownerDb('operators').where({ email: 'puppet@forclinic.example' }).first()).toBeUndefined();
     expect((await call(stack.operatorUrl, 'POST', `/v1/operator/operators/${id}/reset`, { token: stack.operatorToken })).status).toBe(200);
     const resetMails = async () => (await fetchLocalEmails(stack.sesEndpoint)).filter((m) => m.body.text!.includes('reset the operator') && m.body.text!.includes('self-grant@forclinic.example'));

@@ -475,7 +475,7 @@ export interface paths {
         head?: never;
         /**
          * Change an operator's roles or name, or disable (sessions end at once) or re-enable them
-         * @description Giving or taking `security` needs an operator who holds it (403 `role_not_held`); disabling does not. No one adds a role to themselves (409 `own_account`). Roles given and re-enabling are mailed to SECURITY_EMAILS.
+         * @description Giving or taking `security` needs an operator who holds it (403 `role_not_held`); disabling does not. `security` goes only to an operator whose current password was issued (at creation or reset) by someone holding it, break-glass or the host: else 409 `reset_by_security_required` (reset them yourself first). No one adds a role to themselves (409 `own_account`). Roles given and re-enabling are mailed to SECURITY_EMAILS.
          */
         patch: operations["updateOperator"];
         trace?: never;
@@ -5046,7 +5046,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict with the current state: `last_platform_admin`, `own_account` */
+            /** @description Conflict with the current state: `last_platform_admin`, `own_account`, `reset_by_security_required` */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5055,7 +5055,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "last_platform_admin" | "own_account";
+                        code?: "last_platform_admin" | "own_account" | "reset_by_security_required";
                     };
                 };
             };
