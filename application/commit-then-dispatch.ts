@@ -24,15 +24,19 @@ export async function commitThenDispatch<T>(
   return result;
 }
 
-/** The same in the platform's scope (withPlatform: operators, break-glass); the intents belong to no clinic. */
+/**
+ * The same in the platform's scope (withPlatform: operators, break-glass); the intents belong to
+ * no clinic. Without an outbox at hand (`npm run operator` on the host) the rows are committed all
+ * the same and the sweeper sends them.
+ */
 export async function commitPlatformScopeThenDispatch<T>(
-  deps: Pick<Services, 'db' | 'outbox'>,
+  deps: Pick<Services, 'db'> & Partial<Pick<Services, 'outbox'>>,
   work: (trx: PlatformTransaction, enqueue: Enqueue) => Promise<T>,
   opts: { dispatch?: 'await' | 'background' } = {},
 ): Promise<T> {
   const rows: OutboxRow[] = [];
   const result = await withPlatform(deps.db, (trx) => work(trx, async (intent) => void rows.push(await enqueueWorkflow(trx, null, intent))));
-  await dispatch(deps, rows, opts);
+  if (deps.outbox) await dispatch({ outbox: deps.outbox }, rows, opts);
   return result;
 }
 

@@ -21,6 +21,10 @@ export type OperatorRole = (typeof OPERATOR_ROLES)[number];
  */
 export const WATCHING_ROLES: readonly OperatorRole[] = ['security'];
 
+/** The watching roles among `roles` that the caller (`callerRoles`) does not hold: those they may not give, take or reset. */
+export const watchingRolesNotHeld = (callerRoles: readonly OperatorRole[], roles: readonly OperatorRole[]): OperatorRole[] =>
+  WATCHING_ROLES.filter((r) => roles.includes(r) && !callerRoles.includes(r));
+
 /** How an operator request was authenticated. */
 export type OperatorVia = 'session' | 'api-key' | 'break-glass';
 

@@ -3,10 +3,11 @@ import { recordPlatformEntry } from '../../db/platform-log';
 import { findApiKey, insertApiKey, listApiKeys, revokeApiKey, type ApiKeyRow } from '../../db/operators';
 import { withPlatform } from '../../db/platform-scope';
 import { isUuid } from '../../domain/ids';
-import { WATCHING_ROLES, type OperatorRole } from '../../domain/operator-roles';
+import { watchingRolesNotHeld, type OperatorRole } from '../../domain/operator-roles';
 import { forbidden, notFound } from '../../domain/problems';
 import type { Services } from '../deps';
-import { operatorAccessNotice, withPlatformOutbox } from './operator-access-notice';
+import { commitPlatformScopeThenDispatch } from '../commit-then-dispatch';
+import { operatorAccessNotice } from './operator-access-notice';
 
 /**
  * Scoped API keys for automation: a platform admin names a key, gives it roles and an expiry,
@@ -32,11 +33,11 @@ export async function createApiKey(
   req: { name: string; roles: OperatorRole[]; expiresInSeconds: number },
   creatorRoles: readonly OperatorRole[],
 ): Promise<{ apiKey: ApiKeyView; key: string }> {
-  const notHeld = req.roles.filter((r) => WATCHING_ROLES.includes(r) && !creatorRoles.includes(r));
+  const notHeld = watchingRolesNotHeld(creatorRoles, req.roles);
   if (notHeld.length > 0) {
     throw forbidden('role_not_held', `A key gets ${notHeld.join(', ')} only from an operator who holds it; you do not. Ask one who does.`);
   }
-  return withPlatformOutbox(deps, async (trx, enqueue) => {
+  return commitPlatformScopeThenDispatch(deps, async (trx, enqueue) => {
     const { key, row } = await insertApiKey(trx, {
       name: req.name,
       roles: req.roles,

@@ -17,13 +17,14 @@ import {
 import { withPlatform, type PlatformTransaction } from '../../db/platform-scope';
 import { isUuid } from '../../domain/ids';
 import { isLocked } from '../../domain/lockout';
-import { WATCHING_ROLES, type OperatorRole } from '../../domain/operator-roles';
+import { WATCHING_ROLES, watchingRolesNotHeld, type OperatorRole } from '../../domain/operator-roles';
 import { normaliseOperatorEmail, OPERATOR_PASSWORD_POLICY, type OperatorState } from '../../domain/operators';
 import { generateInitialPassword } from '../../domain/password-policy';
 import { conflict, forbidden, notFound } from '../../domain/problems';
 import type { PasswordHasher } from '../../lib/password-hash';
 import type { Services } from '../deps';
-import { operatorAccessNotice, withPlatformOutbox } from './operator-access-notice';
+import { commitPlatformScopeThenDispatch } from '../commit-then-dispatch';
+import { operatorAccessNotice } from './operator-access-notice';
 
 /**
  * Platform admins manage operators: create them (with a one-time initial password, shown once),
@@ -81,7 +82,7 @@ export async function listAllOperators(deps: Pick<Services, 'db'>): Promise<Oper
  * Disabling a security operator stays open to every platform admin: it is the emergency path.
  */
 function assertMayChangeWatchingRoles(callerRoles: readonly OperatorRole[], before: readonly OperatorRole[], after: readonly OperatorRole[]): void {
-  const changed = WATCHING_ROLES.filter((r) => before.includes(r) !== after.includes(r) && !callerRoles.includes(r));
+  const changed = watchingRolesNotHeld(callerRoles, [...before.filter((r) => !after.includes(r)), ...after.filter((r) => !before.includes(r))]);
   if (changed.length > 0) throw forbidden('role_not_held', `Only an operator who holds ${changed.join(', ')} can give or take it.`);
 }
 
@@ -95,7 +96,7 @@ export async function createOperator(
   const initialPassword = generateInitialPassword(OPERATOR_PASSWORD_POLICY);
   const passwordHash = await deps.passwords.hash(initialPassword);
   const email = normaliseOperatorEmail(req.email);
-  const operator = await withPlatformOutbox(deps, async (trx, enqueue) => {
+  const operator = await commitPlatformScopeThenDispatch(deps, async (trx, enqueue) => {
     const row = await insertOperator(trx, {
       email,
       name: req.name,
@@ -139,7 +140,7 @@ export async function updateOperatorAccount(
   patch: { roles?: OperatorRole[]; state?: OperatorState; name?: string },
   callerRoles: readonly OperatorRole[],
 ): Promise<OperatorView> {
-  return withPlatformOutbox(deps, async (trx, enqueue) => {
+  return commitPlatformScopeThenDispatch(deps, async (trx, enqueue) => {
     if ((patch.roles !== undefined || patch.state !== undefined) && isUuid(id)) await lockPlatformAdmins(trx, id);
     const before = await target(trx, id);
     // Two people stand behind every widening of access: a platform admin's session, or their
@@ -184,9 +185,9 @@ export async function updateOperatorAccount(
 export async function resetOperator(deps: Deps, audit: AuditContext, id: string, callerRoles: readonly OperatorRole[]): Promise<{ initialPassword: string }> {
   const initialPassword = generateInitialPassword(OPERATOR_PASSWORD_POLICY);
   const passwordHash = await deps.passwords.hash(initialPassword);
-  await withPlatformOutbox(deps, async (trx, enqueue) => {
+  await commitPlatformScopeThenDispatch(deps, async (trx, enqueue) => {
     const operator = await target(trx, id);
-    const notHeld = operator.roles.filter((r) => WATCHING_ROLES.includes(r) && !callerRoles.includes(r));
+    const notHeld = watchingRolesNotHeld(callerRoles, operator.roles);
     if (notHeld.length > 0) {
       throw forbidden('role_not_held', `This operator holds ${notHeld.join(', ')}: only an operator who holds it too can reset them.`);
     }
