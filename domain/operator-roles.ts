@@ -14,16 +14,19 @@ export const OPERATOR_ROLES = ['viewer', 'support', 'security', 'platform-admin'
 export type OperatorRole = (typeof OPERATOR_ROLES)[number];
 
 /**
- * Roles that watch the others (the security events, the platform log): a key is given one only by
- * someone who holds it, or a platform admin could read what is kept to watch platform admins
- * through a key they made themselves (attack run). People are given roles by platform admins, and
- * every widening is mailed to the security addresses.
+ * Roles that watch the others (the security events, the platform log): given (to a person, a new
+ * operator or a key), taken or reset only by someone who holds them, or a platform admin could read
+ * what is kept to watch platform admins through a key, an operator or a reset of their own making
+ * (attack runs). Every widening of operator access is also mailed to the security addresses.
  */
 export const WATCHING_ROLES: readonly OperatorRole[] = ['security'];
 
 /** The watching roles among `roles` that the caller (`callerRoles`) does not hold: those they may not give, take or reset. */
 export const watchingRolesNotHeld = (callerRoles: readonly OperatorRole[], roles: readonly OperatorRole[]): OperatorRole[] =>
   WATCHING_ROLES.filter((r) => roles.includes(r) && !callerRoles.includes(r));
+
+/** Whether the caller holds every watching role: only such a hand issues credentials that may carry one. */
+export const holdsWatchingRoles = (callerRoles: readonly OperatorRole[]): boolean => watchingRolesNotHeld(callerRoles, WATCHING_ROLES).length === 0;
 
 /** How an operator request was authenticated. */
 export type OperatorVia = 'session' | 'api-key' | 'break-glass';

@@ -17,7 +17,7 @@ import {
 import { withPlatform, type PlatformTransaction } from '../../db/platform-scope';
 import { isUuid } from '../../domain/ids';
 import { isLocked } from '../../domain/lockout';
-import { WATCHING_ROLES, watchingRolesNotHeld, type OperatorRole } from '../../domain/operator-roles';
+import { holdsWatchingRoles, WATCHING_ROLES, watchingRolesNotHeld, type OperatorRole } from '../../domain/operator-roles';
 import { normaliseOperatorEmail, OPERATOR_PASSWORD_POLICY, type OperatorState } from '../../domain/operators';
 import { generateInitialPassword } from '../../domain/password-policy';
 import { conflict, forbidden, notFound } from '../../domain/problems';
@@ -104,7 +104,7 @@ export async function createOperator(
       passwordHash,
       initialPasswordExpiresAt: new Date(Date.now() + OPERATOR_PASSWORD_POLICY.initialPasswordTtlSeconds * 1000),
       createdBy: audit.actorId ?? 'host',
-      credentialsIssuedByWatcher: WATCHING_ROLES.every((r) => callerRoles.includes(r)),
+      credentialsIssuedByWatcher: holdsWatchingRoles(callerRoles),
     }).catch((err: unknown) => {
       throw isUniqueViolation(err, 'operators_email_key') ? conflict('operator_exists', 'An operator with this e-mail address exists.') : err;
     });
@@ -192,7 +192,7 @@ export async function resetOperator(deps: Deps, audit: AuditContext, id: string,
       throw forbidden('role_not_held', `This operator holds ${notHeld.join(', ')}: only an operator who holds it too can reset them.`);
     }
     await setOperatorPassword(trx, operator.id, passwordHash, { expiresAt: new Date(Date.now() + OPERATOR_PASSWORD_POLICY.initialPasswordTtlSeconds * 1000) });
-    await markCredentialsIssuer(trx, operator.id, WATCHING_ROLES.every((r) => callerRoles.includes(r)));
+    await markCredentialsIssuer(trx, operator.id, holdsWatchingRoles(callerRoles));
     const passkeys = await deleteOperatorPasskeys(trx, operator.id);
     await revokeOperatorSessions(trx, operator.id);
     await recordPlatformEntry(trx, audit, { action: 'operator.reset', outcome: 'success', targetType: 'operator', targetId: operator.id, details: { passkeysRemoved: passkeys } });
